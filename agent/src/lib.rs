@@ -1,0 +1,142 @@
+//! ferry-agent: one small process per SQL Server host. It holds the SQL credentials
+//! (they never leave the host), collects inventory, runs what the control plane asks,
+//! and reports over mutually authenticated TLS. It only dials out.
+//!
+//! - [`config`]: the agent's configuration and its validation.
+//! - [`control`]: enrollment, identity, renewal, the durable outbox and the session.
+//! - [`sql`]: the only code that touches SQL Server (tiberius), queries in `.sql` files.
+//! - [`inventory`]: collecting every configured instance's inventory.
+
+pub mod config;
+pub mod control;
+pub mod inventory;
+pub mod sql;
+
+use std::path::Path;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use ferry_proto::agent::v1::{command, report, Command, CommandResult};
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+
+use config::AgentConfig;
+use control::identity::{Identity, IdentityError};
+use control::outbox::{now_ms, Outbox, OutboxError};
+use control::renew::{renewal_loop, SharedIdentity};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+    #[error(transparent)]
+    Identity(#[from] IdentityError),
+    #[error(transparent)]
+    Outbox(#[from] OutboxError),
+    #[error(transparent)]
+    Session(#[from] control::session::Fatal),
+}
+
+/// What the agent's tasks share.
+pub struct Agent {
+    pub config: AgentConfig,
+    pub identity: SharedIdentity,
+    pub outbox: Outbox,
+    /// One command at a time: bounded load on the SQL Server.
+    commands: Semaphore,
+}
+
+/// The outbox database's path under the state directory.
+pub fn outbox_path(state_dir: &Path) -> std::path::PathBuf {
+    state_dir.join("outbox.db")
+}
+
+/// Runs the agent until `cancel` fires or the control plane refuses it for good.
+pub async fn run(config: AgentConfig, cancel: CancellationToken) -> Result<(), AgentError> {
+    config.validate()?;
+    let identity = Identity::load(&config.state_dir)?;
+    tracing::info!(agent = %identity.agent_id, name = %identity.name, control_plane = %identity.control_plane, "agent starting");
+    let outbox = Outbox::open(&outbox_path(&config.state_dir)).await?;
+    let agent = Arc::new(Agent {
+        identity: Arc::new(RwLock::new(identity)),
+        outbox,
+        commands: Semaphore::new(1),
+        config,
+    });
+    let tasks = CancellationToken::new();
+    let renewal = tokio::spawn(renewal_loop(agent.config.state_dir.clone(), agent.identity.clone(), tasks.clone()));
+    let inventory = tokio::spawn(inventory_loop(agent.clone(), tasks.clone()));
+    let result = control::session::run(agent.clone(), cancel).await;
+    tasks.cancel();
+    let _ = tokio::join!(renewal, inventory);
+    agent.outbox.close().await;
+    Ok(result?)
+}
+
+/// Collects and queues inventory now and then every interval.
+async fn inventory_loop(agent: Arc<Agent>, cancel: CancellationToken) {
+    let mut tick = tokio::time::interval(Duration::from_secs(agent.config.inventory_interval_secs));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = cancel.cancelled() => return,
+        }
+        let permit = agent.commands.acquire().await;
+        let collected = inventory::collect(&agent.config).await;
+        drop(permit);
+        if let Err(e) = agent.outbox.append(report::Body::Inventory(collected)).await {
+            tracing::error!(error = %e, "cannot queue the inventory report");
+        }
+        if let Err(e) = agent.outbox.prune().await {
+            tracing::warn!(error = %e, "pruning the outbox failed");
+        }
+    }
+}
+
+impl Agent {
+    /// Runs a command once: a redelivered id that already ran is skipped (its result is
+    /// already in the outbox or delivered).
+    pub async fn execute(self: Arc<Self>, command: Command) {
+        let Ok(_permit) = self.commands.acquire().await else { return };
+        let id = command.command_id.clone();
+        match self.outbox.was_executed(&id).await {
+            Ok(true) => {
+                tracing::debug!(command = %id, "command already ran; skipping redelivery");
+                return;
+            }
+            Ok(false) => {}
+            Err(e) => {
+                tracing::error!(command = %id, error = %e, "cannot check whether the command ran");
+                return;
+            }
+        }
+        let failed = |code: &str, message: String| CommandResult { command_id: id.clone(), ok: false, error_code: code.into(), error_message: message };
+        let (bodies, result) = if command.expires_unix_ms > 0 && command.expires_unix_ms < now_ms() {
+            (vec![], failed("AGENT-COMMAND-EXPIRED", "the command arrived after its deadline".into()))
+        } else {
+            match command.kind {
+                Some(command::Kind::CollectInventory(_)) => {
+                    let collected = inventory::collect(&self.config).await;
+                    let ok = CommandResult { command_id: id.clone(), ok: true, ..Default::default() };
+                    (vec![report::Body::Inventory(collected)], ok)
+                }
+                None => (vec![], failed("AGENT-COMMAND-UNKNOWN", "this agent does not know the command's kind; upgrade ferry-agent".into())),
+            }
+        };
+        tracing::info!(command = %id, ok = result.ok, "command finished");
+        if let Err(e) = self.outbox.append_command_outcome(bodies, result).await {
+            tracing::error!(command = %id, error = %e, "cannot queue the command's result");
+        }
+    }
+}
+
+/// This host's name, for the hello message and the default agent name.
+pub fn host_name() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok().map(|h| h.trim().to_string()))
+        .or_else(|| std::env::var("COMPUTERNAME").ok())
+        .unwrap_or_else(|| "localhost".into())
+}

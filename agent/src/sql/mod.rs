@@ -1,0 +1,103 @@
+//! The only code that touches SQL Server (tiberius). One connection per instance at a
+//! time, a timeout on connecting and on every query, and errors that carry SQL Server's
+//! own error number. Queries live in `queries/*.sql`.
+//!
+//! - [`inventory`]: what the instance is and which databases it holds.
+
+pub mod inventory;
+
+use std::future::Future;
+use std::time::Duration;
+
+use tiberius::{AuthMethod, Client, Config, EncryptionLevel};
+use tokio::net::TcpStream;
+use tokio_util::compat::{Compat, TokioAsyncWriteCompatExt};
+
+use crate::config::{Auth, Encryption, InstanceConfig};
+
+pub type Connection = Client<Compat<TcpStream>>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SqlError {
+    #[error("configuration: {0}")]
+    Config(String),
+    #[error("cannot connect to {address}: {reason}")]
+    Connect { address: String, reason: String },
+    #[error("{what} timed out after {after:?}")]
+    Timeout { what: String, after: Duration },
+    #[error("SQL Server error {number} (state {state}, class {class}) in {query}: {message}")]
+    Server {
+        query: &'static str,
+        number: u32,
+        state: u8,
+        class: u8,
+        message: String,
+    },
+    #[error("{query}: {reason}")]
+    Query { query: &'static str, reason: String },
+}
+
+/// Opens a connection as the instance's configuration says, within its connect timeout.
+pub async fn connect(instance: &InstanceConfig) -> Result<Connection, SqlError> {
+    let mut config = Config::new();
+    config.host(&instance.host);
+    config.port(instance.port);
+    config.application_name("ferry-agent");
+    config.encryption(match instance.encryption {
+        Encryption::Required => EncryptionLevel::Required,
+        Encryption::LoginOnly => EncryptionLevel::Off,
+        Encryption::Off => EncryptionLevel::NotSupported,
+    });
+    if instance.trust_server_certificate {
+        config.trust_cert();
+    } else if let Some(ca) = &instance.ca_file {
+        config.trust_cert_ca(ca.display());
+    }
+    match &instance.auth {
+        Auth::SqlLogin { username, .. } => {
+            let password = instance.auth.password().map_err(SqlError::Config)?.unwrap_or_default();
+            config.authentication(AuthMethod::sql_server(username, password));
+        }
+        Auth::Integrated => {
+            return Err(SqlError::Config(
+                "integrated (Windows/Kerberos) authentication is not supported by this build of ferry-agent; use auth.method = \"sql_login\"".into(),
+            ))
+        }
+    }
+    let address = config.get_addr();
+    let limit = Duration::from_secs(instance.connect_timeout_secs);
+    let connect = async {
+        let tcp = TcpStream::connect(&address).await.map_err(|e| SqlError::Connect { address: address.clone(), reason: e.to_string() })?;
+        tcp.set_nodelay(true).map_err(|e| SqlError::Connect { address: address.clone(), reason: e.to_string() })?;
+        Client::connect(config, tcp.compat_write()).await.map_err(|e| match e {
+            tiberius::error::Error::Server(token) => SqlError::Server {
+                query: "login",
+                number: token.code(),
+                state: token.state(),
+                class: token.class(),
+                message: token.message().to_string(),
+            },
+            other => SqlError::Connect { address: address.clone(), reason: other.to_string() },
+        })
+    };
+    within(limit, format!("connecting to {address}"), connect).await
+}
+
+/// Runs `future` with a deadline.
+pub async fn within<T>(limit: Duration, what: impl Into<String>, future: impl Future<Output = Result<T, SqlError>>) -> Result<T, SqlError> {
+    tokio::time::timeout(limit, future).await.map_err(|_| SqlError::Timeout { what: what.into(), after: limit })?
+}
+
+/// Maps a tiberius error from the named query.
+pub fn query_error(query: &'static str, error: tiberius::error::Error) -> SqlError {
+    match error {
+        tiberius::error::Error::Server(token) => SqlError::Server {
+            query,
+            number: token.code(),
+            state: token.state(),
+            class: token.class(),
+            message: token.message().to_string(),
+        },
+        other => SqlError::Query { query, reason: other.to_string() },
+    }
+}

@@ -1,0 +1,179 @@
+//! `AgentService`: certificate renewal and the long-lived agent session.
+//!
+//! A session: the control plane greets the agent, redelivers commands sent earlier but
+//! never acknowledged, then serves heartbeats (acknowledged at once, written to the
+//! store in coalesced batches), reports (stored exactly once, then acknowledged) and
+//! command acknowledgements, and pushes commands when woken. It ends when the agent
+//! hangs up, goes silent past the liveness threshold, or is revoked.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ferry_proto::agent::v1::agent_service_server::AgentService;
+use ferry_proto::agent::v1::{
+    agent_message, control_message, AgentMessage, CommandAck, ControlMessage, HeartbeatAck,
+    RenewRequest, RenewResponse, Report, ReportAck, Welcome,
+};
+use futures::Stream;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Status, Streaming};
+
+use super::convert::command_to_agent;
+use super::{authenticate_agent, ApiError, Shared};
+use crate::clock::now_ms;
+use crate::fleet::ca::AgentIssueError;
+use crate::fleet::identity::AgentId;
+use crate::store::inventory::IncomingReport;
+
+pub struct AgentApi(pub Arc<Shared>);
+
+type ControlStream = Pin<Box<dyn Stream<Item = Result<ControlMessage, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl AgentService for AgentApi {
+    async fn renew(&self, request: Request<RenewRequest>) -> Result<Response<RenewResponse>, Status> {
+        let agent = authenticate_agent(&self.0, &request).await?;
+        Ok(Response::new(renew(&self.0, agent, request.into_inner()).await?))
+    }
+
+    type SessionStream = ControlStream;
+
+    async fn session(&self, request: Request<Streaming<AgentMessage>>) -> Result<Response<ControlStream>, Status> {
+        let agent = authenticate_agent(&self.0, &request).await?;
+        let (tx, rx) = mpsc::channel(64);
+        tokio::spawn(run_session(self.0.clone(), agent, request.into_inner(), tx));
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+    }
+}
+
+async fn renew(shared: &Shared, agent: AgentId, request: RenewRequest) -> Result<RenewResponse, ApiError> {
+    let record = shared
+        .store
+        .get_agent(agent)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("agent {agent} is not registered")))?;
+    let ttl = Duration::from_secs(shared.config.certificates.agent_ttl_secs);
+    let issued = shared.ca.issue_agent(&request.csr_der, &record.name, agent, ttl).map_err(|e| match e {
+        AgentIssueError::Csr(e) => ApiError::invalid("csr_der", e.to_string()),
+        AgentIssueError::Generate(e) => ApiError::Internal(format!("signing the certificate failed: {e}")),
+    })?;
+    if !shared.store.record_renewal(agent, &issued.serial, issued.not_after_ms, now_ms()).await? {
+        return Err(ApiError::PermissionDenied(format!("agent {agent} has been revoked")));
+    }
+    tracing::info!(%agent, serial = %issued.serial, "agent certificate renewed");
+    Ok(RenewResponse {
+        certificate_pem: issued.cert_pem,
+        not_after_unix_ms: issued.not_after_ms,
+    })
+}
+
+type Outbound = mpsc::Sender<Result<ControlMessage, Status>>;
+
+async fn run_session(shared: Arc<Shared>, agent: AgentId, mut inbound: Streaming<AgentMessage>, tx: Outbound) {
+    let guard = shared.sessions.register(agent);
+    let mut close = guard.handle.close.subscribe();
+    let silence = Duration::from_secs(shared.config.liveness.disconnected_after_secs);
+    tracing::info!(%agent, "agent session opened");
+    let welcome = control_message::Body::Welcome(Welcome {
+        agent_id: agent.to_string(),
+        heartbeat_interval_ms: (shared.config.liveness.heartbeat_interval_secs * 1000) as u32,
+    });
+    let mut outcome = send(&tx, welcome).await;
+    if outcome.is_ok() {
+        outcome = deliver_commands(&shared, agent, true, &tx).await;
+    }
+    while outcome.is_ok() {
+        tokio::select! {
+            message = tokio::time::timeout(silence, inbound.message()) => {
+                outcome = match message {
+                    Ok(Ok(Some(message))) => handle(&shared, agent, message, &tx).await,
+                    Ok(Ok(None)) => Err(SessionEnd::AgentClosed),
+                    Ok(Err(status)) => Err(SessionEnd::Transport(status.message().to_string())),
+                    Err(_) => Err(SessionEnd::Silent),
+                };
+            }
+            _ = guard.handle.commands.notified() => {
+                outcome = deliver_commands(&shared, agent, false, &tx).await;
+            }
+            _ = close.changed() => {
+                let reason = close.borrow().clone().unwrap_or_default();
+                let _ = tx.send(Err(Status::permission_denied(format!("agent {agent} has been revoked: {reason}")))).await;
+                outcome = Err(SessionEnd::Revoked);
+            }
+        }
+    }
+    match outcome {
+        Err(SessionEnd::Failed(e)) => {
+            let _ = tx.send(Err(e.into())).await;
+            tracing::warn!(%agent, "agent session ended with an error");
+        }
+        Err(SessionEnd::Transport(error)) => tracing::info!(%agent, %error, "agent session broken"),
+        Err(end) => tracing::info!(%agent, ?end, "agent session closed"),
+        Ok(()) => {}
+    }
+}
+
+#[derive(Debug)]
+enum SessionEnd {
+    AgentClosed,
+    Silent,
+    Revoked,
+    Transport(String),
+    Failed(ApiError),
+}
+
+impl From<ApiError> for SessionEnd {
+    fn from(e: ApiError) -> Self {
+        SessionEnd::Failed(e)
+    }
+}
+
+async fn send(tx: &Outbound, body: control_message::Body) -> Result<(), SessionEnd> {
+    tx.send(Ok(ControlMessage { body: Some(body) })).await.map_err(|_| SessionEnd::AgentClosed)
+}
+
+async fn handle(shared: &Shared, agent: AgentId, message: AgentMessage, tx: &Outbound) -> Result<(), SessionEnd> {
+    let now = now_ms();
+    match message.body {
+        None => Err(ApiError::invalid("body", "missing").into()),
+        Some(agent_message::Body::Hello(hello)) => {
+            let clip = |s: &str| s.chars().take(128).collect::<String>();
+            shared.store.record_hello(agent, &clip(&hello.agent_version), &clip(&hello.hostname), &clip(&hello.os), now).await.map_err(ApiError::from)?;
+            Ok(())
+        }
+        Some(agent_message::Body::Heartbeat(heartbeat)) => {
+            shared.heartbeats.record(agent, now);
+            send(tx, control_message::Body::HeartbeatAck(HeartbeatAck { seq: heartbeat.seq })).await
+        }
+        Some(agent_message::Body::Report(report)) => {
+            shared.heartbeats.record(agent, now);
+            let report_id = report.report_id.clone();
+            store_report(shared, agent, report, now).await?;
+            send(tx, control_message::Body::ReportAck(ReportAck { report_id })).await
+        }
+        Some(agent_message::Body::CommandAck(CommandAck { command_id })) => {
+            shared.store.ack_command(agent, &command_id, now).await.map_err(ApiError::from)?;
+            Ok(())
+        }
+    }
+}
+
+async fn store_report(shared: &Shared, agent: AgentId, report: Report, now: i64) -> Result<(), ApiError> {
+    let report = IncomingReport::try_from(report)?;
+    let fresh = shared.store.record_report(agent, &report, now).await?;
+    if !fresh {
+        tracing::debug!(%agent, report = %report.report_id, "report redelivered; already stored");
+    }
+    Ok(())
+}
+
+async fn deliver_commands(shared: &Shared, agent: AgentId, redeliver_sent: bool, tx: &Outbound) -> Result<(), SessionEnd> {
+    let commands = shared.store.take_deliverable_commands(agent, redeliver_sent, now_ms()).await.map_err(ApiError::from)?;
+    for command in &commands {
+        tracing::debug!(%agent, command = %command.id, kind = %command.kind, "delivering command");
+        send(tx, control_message::Body::Command(command_to_agent(command))).await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,184 @@
+//! Wire <-> domain conversions. Incoming messages are validated here: a missing or
+//! malformed field is an `invalid_argument` naming it; nothing is silently defaulted.
+
+use ferry_proto::agent::v1 as wire;
+use ferry_proto::operator::v1 as op;
+
+use super::ApiError;
+use crate::fleet::liveness::AgentStatus;
+use crate::store::agents::AgentSummary;
+use crate::store::commands::CommandRecord;
+use crate::store::inventory::{DatabaseRecord, IncomingReport, InstanceRecord, ReportBody};
+
+/// Longest text accepted from an agent in one field.
+const MAX_TEXT: usize = 4096;
+const MAX_INSTANCES: usize = 256;
+const MAX_DATABASES: usize = 32_767;
+
+fn text(field: &'static str, value: &str) -> Result<String, ApiError> {
+    if value.len() > MAX_TEXT {
+        return Err(ApiError::invalid(field, format!("longer than {MAX_TEXT} bytes")));
+    }
+    Ok(value.to_string())
+}
+
+impl TryFrom<wire::Report> for IncomingReport {
+    type Error = ApiError;
+
+    fn try_from(report: wire::Report) -> Result<Self, ApiError> {
+        if report.report_id.is_empty() || report.report_id.len() > 64 {
+            return Err(ApiError::invalid("report.report_id", "must be 1 to 64 characters"));
+        }
+        let body = match report.body {
+            None => return Err(ApiError::invalid("report.body", "missing")),
+            Some(wire::report::Body::Inventory(inventory)) => ReportBody::Inventory(instances(inventory)?),
+            Some(wire::report::Body::CommandResult(result)) => ReportBody::CommandResult {
+                command_id: text("report.command_result.command_id", &result.command_id)?,
+                ok: result.ok,
+                error_code: text("report.command_result.error_code", &result.error_code)?,
+                error_message: text("report.command_result.error_message", &result.error_message)?,
+            },
+        };
+        Ok(IncomingReport {
+            report_id: report.report_id,
+            produced_at_ms: report.produced_unix_ms,
+            body,
+        })
+    }
+}
+
+fn instances(inventory: wire::Inventory) -> Result<Vec<InstanceRecord>, ApiError> {
+    if inventory.instances.len() > MAX_INSTANCES {
+        return Err(ApiError::invalid("inventory.instances", format!("more than {MAX_INSTANCES}")));
+    }
+    let mut seen = std::collections::HashSet::new();
+    inventory
+        .instances
+        .into_iter()
+        .map(|i| {
+            if i.name.is_empty() || !seen.insert(i.name.clone()) {
+                return Err(ApiError::invalid("inventory.instances.name", format!("empty or repeated ({:?})", i.name)));
+            }
+            if i.databases.len() > MAX_DATABASES {
+                return Err(ApiError::invalid("inventory.instances.databases", format!("more than {MAX_DATABASES}")));
+            }
+            let mut db_names = std::collections::HashSet::new();
+            let databases = i
+                .databases
+                .into_iter()
+                .map(|d| {
+                    if !db_names.insert(d.name.clone()) {
+                        return Err(ApiError::invalid("inventory.instances.databases.name", format!("repeated ({:?})", d.name)));
+                    }
+                    Ok(DatabaseRecord {
+                        name: text("inventory.instances.databases.name", &d.name)?,
+                        database_id: d.database_id,
+                        state: text("inventory.instances.databases.state", &d.state)?,
+                        recovery_model: text("inventory.instances.databases.recovery_model", &d.recovery_model)?,
+                        compatibility_level: d.compatibility_level,
+                        size_bytes: d.size_bytes,
+                        data_file_count: d.data_file_count,
+                        log_file_count: d.log_file_count,
+                    })
+                })
+                .collect::<Result<_, _>>()?;
+            Ok(InstanceRecord {
+                name: text("inventory.instances.name", &i.name)?,
+                address: text("inventory.instances.host", &format!("{}:{}", i.host, i.port))?,
+                reachable: i.reachable,
+                error: text("inventory.instances.error", &i.error)?,
+                server_name: text("inventory.instances.server_name", &i.server_name)?,
+                product_version: text("inventory.instances.product_version", &i.product_version)?,
+                major_version: i.major_version,
+                product_level: text("inventory.instances.product_level", &i.product_level)?,
+                product_update_level: text("inventory.instances.product_update_level", &i.product_update_level)?,
+                edition: text("inventory.instances.edition", &i.edition)?,
+                engine_edition: i.engine_edition,
+                collation: text("inventory.instances.collation", &i.collation)?,
+                hadr_enabled: i.hadr_enabled,
+                host_platform: text("inventory.instances.host_platform", &i.host_platform)?,
+                updated_at_ms: 0,
+                databases,
+            })
+        })
+        .collect()
+}
+
+pub fn host(summary: &AgentSummary, now_ms: i64, silence_ms: i64) -> op::Host {
+    let agent = &summary.agent;
+    op::Host {
+        id: agent.id.to_string(),
+        name: agent.name.clone(),
+        status: AgentStatus::derive(agent.last_seen_ms, agent.revoked_at_ms.is_some(), now_ms, silence_ms)
+            .as_str()
+            .to_string(),
+        enrolled_unix_ms: agent.enrolled_at_ms,
+        last_seen_unix_ms: agent.last_seen_ms.unwrap_or(0),
+        agent_version: agent.agent_version.clone(),
+        hostname: agent.hostname.clone(),
+        os: agent.os.clone(),
+        instance_count: summary.instance_count,
+        database_count: summary.database_count,
+        certificate_not_after_unix_ms: agent.cert_not_after_ms,
+    }
+}
+
+pub fn instance(i: &InstanceRecord) -> op::Instance {
+    op::Instance {
+        name: i.name.clone(),
+        address: i.address.clone(),
+        reachable: i.reachable,
+        error: i.error.clone(),
+        server_name: i.server_name.clone(),
+        product_version: i.product_version.clone(),
+        major_version: i.major_version,
+        product_level: i.product_level.clone(),
+        product_update_level: i.product_update_level.clone(),
+        edition: i.edition.clone(),
+        engine_edition: i.engine_edition,
+        collation: i.collation.clone(),
+        hadr_enabled: i.hadr_enabled,
+        host_platform: i.host_platform.clone(),
+        updated_unix_ms: i.updated_at_ms,
+        databases: i
+            .databases
+            .iter()
+            .map(|d| op::Database {
+                name: d.name.clone(),
+                database_id: d.database_id,
+                state: d.state.clone(),
+                recovery_model: d.recovery_model.clone(),
+                compatibility_level: d.compatibility_level,
+                size_bytes: d.size_bytes,
+                data_file_count: d.data_file_count,
+                log_file_count: d.log_file_count,
+            })
+            .collect(),
+    }
+}
+
+pub fn command(c: &CommandRecord) -> op::CommandInfo {
+    op::CommandInfo {
+        id: c.id.clone(),
+        agent_id: c.agent_id.to_string(),
+        kind: c.kind.as_str().to_string(),
+        state: c.state.as_str().to_string(),
+        created_unix_ms: c.created_at_ms,
+        updated_unix_ms: c.updated_at_ms,
+        expires_unix_ms: c.expires_at_ms,
+        created_by: c.created_by.clone(),
+        error_code: c.error_code.clone(),
+        error_message: c.error_message.clone(),
+    }
+}
+
+pub fn command_to_agent(c: &CommandRecord) -> wire::Command {
+    use crate::store::commands::CommandKind;
+    wire::Command {
+        command_id: c.id.clone(),
+        expires_unix_ms: c.expires_at_ms,
+        kind: Some(match c.kind {
+            CommandKind::CollectInventory => wire::command::Kind::CollectInventory(wire::CollectInventory {}),
+        }),
+    }
+}

@@ -1,0 +1,69 @@
+//! `Enrollment/Enroll`: a one-time token and a CSR become a client certificate naming a
+//! new agent. Every refusal happens before anything is stored, except the atomic
+//! "consume token + register agent" transaction, which stores all or nothing.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ferry_proto::agent::v1::{enrollment_server::Enrollment, EnrollRequest, EnrollResponse};
+use ferry_proto::token::EnrollmentToken;
+use tonic::{Request, Response, Status};
+use uuid::Uuid;
+
+use super::{ApiError, Shared};
+use crate::clock::now_ms;
+use crate::fleet::ca::AgentIssueError;
+use crate::fleet::enrollment::{secret_hash, validate_agent_name};
+use crate::fleet::identity::AgentId;
+use crate::store::tokens::{EnrollError, NewAgent};
+
+pub struct EnrollmentService(pub Arc<Shared>);
+
+#[tonic::async_trait]
+impl Enrollment for EnrollmentService {
+    async fn enroll(&self, request: Request<EnrollRequest>) -> Result<Response<EnrollResponse>, Status> {
+        Ok(Response::new(enroll(&self.0, request.into_inner()).await?))
+    }
+}
+
+async fn enroll(shared: &Shared, request: EnrollRequest) -> Result<EnrollResponse, ApiError> {
+    let token = EnrollmentToken::parse(&request.token).map_err(|e| ApiError::invalid("token", e.to_string()))?;
+    validate_agent_name(&request.agent_name).map_err(|p| ApiError::invalid("agent_name", p))?;
+    if request.csr_der.is_empty() {
+        return Err(ApiError::invalid("csr_der", "missing"));
+    }
+    if token.ca_fingerprint != shared.ca.fingerprint() {
+        return Err(ApiError::Unauthenticated("the token was issued by another control plane (its CA fingerprint differs)".into()));
+    }
+    let hash = secret_hash(&token);
+    let now = now_ms();
+    if let Err(rejection) = shared.store.check_token(&token.id, &hash, now).await? {
+        tracing::warn!(token = %token.id, %rejection, "enrollment refused");
+        return Err(ApiError::Unauthenticated(rejection.to_string()));
+    }
+    let id = AgentId(Uuid::new_v4());
+    let ttl = Duration::from_secs(shared.config.certificates.agent_ttl_secs);
+    let issued = shared.ca.issue_agent(&request.csr_der, &request.agent_name, id, ttl).map_err(|e| match e {
+        AgentIssueError::Csr(e) => ApiError::invalid("csr_der", e.to_string()),
+        AgentIssueError::Generate(e) => ApiError::Internal(format!("signing the certificate failed: {e}")),
+    })?;
+    let agent = NewAgent {
+        id,
+        name: request.agent_name.clone(),
+        agent_version: request.agent_version.chars().take(64).collect(),
+        cert_serial: issued.serial.clone(),
+        cert_not_after_ms: issued.not_after_ms,
+    };
+    shared.store.enroll_agent(&token.id, &hash, &agent, now).await.map_err(|e| match e {
+        EnrollError::Token(rejection) => ApiError::Unauthenticated(rejection.to_string()),
+        EnrollError::NameTaken(_) => ApiError::AlreadyExists(e.to_string()),
+        EnrollError::Store(e) => e.into(),
+    })?;
+    tracing::info!(agent = %id, name = %request.agent_name, "agent enrolled");
+    Ok(EnrollResponse {
+        agent_id: id.to_string(),
+        certificate_pem: issued.cert_pem,
+        ca_certificate_pem: shared.ca.cert_pem().to_string(),
+        not_after_unix_ms: issued.not_after_ms,
+    })
+}

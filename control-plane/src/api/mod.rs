@@ -1,0 +1,120 @@
+//! Thin gRPC handlers: authenticate the peer from its certificate, convert wire types
+//! to domain types (a missing or bad field is `invalid_argument` naming the field), call
+//! the store or fleet logic, and map errors to `tonic::Status` in exactly one place
+//! ([`ApiError`]'s `From` impl).
+//!
+//! - [`enrollment`]: token + CSR -> client certificate (no client certificate yet).
+//! - [`agent`]: certificate renewal and the agent session (mTLS).
+//! - [`operator`]: the operator API behind the `ferry` CLI (mTLS, roles).
+//! - [`convert`]: wire <-> domain conversions.
+
+pub mod agent;
+pub mod convert;
+pub mod enrollment;
+pub mod operator;
+
+use std::sync::Arc;
+
+use tonic::{Request, Status};
+
+use crate::config::ControlConfig;
+use crate::fleet::ca::CertificateAuthority;
+use crate::fleet::identity::{AgentId, Peer, Role};
+use crate::fleet::liveness::HeartbeatBuffer;
+use crate::fleet::sessions::SessionRegistry;
+use crate::store::{Store, StoreError};
+
+/// What every handler shares.
+pub struct Shared {
+    pub store: Store,
+    pub ca: CertificateAuthority,
+    pub config: ControlConfig,
+    pub sessions: Arc<SessionRegistry>,
+    pub heartbeats: HeartbeatBuffer,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("field `{field}`: {problem}")]
+    InvalidArgument { field: &'static str, problem: String },
+    #[error("{0}")]
+    Unauthenticated(String),
+    #[error("{0}")]
+    PermissionDenied(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    AlreadyExists(String),
+    #[error("{0}")]
+    FailedPrecondition(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn invalid(field: &'static str, problem: impl Into<String>) -> Self {
+        ApiError::InvalidArgument { field, problem: problem.into() }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        tracing::error!(error = %e, "store operation failed");
+        ApiError::Internal("the control plane's store failed; see its log".into())
+    }
+}
+
+impl From<ApiError> for Status {
+    fn from(e: ApiError) -> Self {
+        let message = e.to_string();
+        match e {
+            ApiError::InvalidArgument { .. } => Status::invalid_argument(message),
+            ApiError::Unauthenticated(_) => Status::unauthenticated(message),
+            ApiError::PermissionDenied(_) => Status::permission_denied(message),
+            ApiError::NotFound(_) => Status::not_found(message),
+            ApiError::AlreadyExists(_) => Status::already_exists(message),
+            ApiError::FailedPrecondition(_) => Status::failed_precondition(message),
+            ApiError::Internal(_) => Status::internal(message),
+        }
+    }
+}
+
+/// The identity in the verified client certificate, if any.
+pub fn peer<T>(request: &Request<T>) -> Result<Peer, ApiError> {
+    let certs = request
+        .peer_certs()
+        .ok_or_else(|| ApiError::Unauthenticated("a client certificate is required for this call".into()))?;
+    let leaf = certs
+        .first()
+        .ok_or_else(|| ApiError::Unauthenticated("a client certificate is required for this call".into()))?;
+    Peer::from_certificate(leaf).map_err(|e| ApiError::Unauthenticated(e.to_string()))
+}
+
+/// The calling agent, which must be enrolled and not revoked.
+pub async fn authenticate_agent<T>(shared: &Shared, request: &Request<T>) -> Result<AgentId, ApiError> {
+    let Peer::Agent(id) = peer(request)? else {
+        return Err(ApiError::PermissionDenied("this call is for agents; operator certificates cannot make it".into()));
+    };
+    match shared.store.get_agent(id).await? {
+        None => Err(ApiError::Unauthenticated(format!("agent {id} is not registered with this control plane"))),
+        Some(agent) if agent.revoked_at_ms.is_some() => Err(ApiError::PermissionDenied(format!(
+            "agent {id} has been revoked ({}); enroll again with a new token",
+            agent.revoked_reason
+        ))),
+        Some(_) => Ok(id),
+    }
+}
+
+/// The calling operator, whose role must allow `required`. Returns the actor name
+/// recorded in the audit log.
+pub fn authorize_operator<T>(request: &Request<T>, required: Role) -> Result<String, ApiError> {
+    match peer(request)? {
+        Peer::Operator { name, role } if role.allows(required) => Ok(format!("operator/{name}")),
+        Peer::Operator { name, role } => Err(ApiError::PermissionDenied(format!(
+            "operator {name:?} has role {}, and this call needs {}",
+            role.as_str(),
+            required.as_str()
+        ))),
+        Peer::Agent(_) => Err(ApiError::PermissionDenied("agents cannot call the operator API".into())),
+    }
+}

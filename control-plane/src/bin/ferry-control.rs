@@ -1,0 +1,117 @@
+//! `ferry-control`: parses flags and environment over the config file, binds the
+//! listener, and runs the control plane until SIGINT/SIGTERM.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use ferry_control::config::ControlConfig;
+use ferry_control::fleet::ca::CertificateAuthority;
+use ferry_control::fleet::identity::Role;
+
+#[derive(Parser)]
+#[command(name = "ferry-control", version, about = "Ferry's control plane")]
+struct Cli {
+    /// TOML config file (see deploy/ferry-control.example.toml).
+    #[arg(long, env = "FERRY_CONFIG", global = true)]
+    config: Option<PathBuf>,
+    /// Data directory (CA, embedded database, operator credentials).
+    #[arg(long, env = "FERRY_DATA_DIR", global = true)]
+    data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// Address to listen on, e.g. 0.0.0.0:7443 (port 0 picks a free port).
+    #[arg(long, env = "FERRY_LISTEN")]
+    listen: Option<SocketAddr>,
+    /// postgres://… for PostgreSQL; default SQLite in the data directory.
+    #[arg(long, env = "FERRY_DATABASE_URL")]
+    database_url: Option<String>,
+    /// Extra name or IP for the server certificate (repeatable).
+    #[arg(long = "server-name")]
+    server_names: Vec<String>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the control plane (the default).
+    Serve,
+    /// Issue an operator's client certificate from the CA in the data directory.
+    IssueOperator {
+        #[arg(long)]
+        name: String,
+        /// viewer, operator, approver or admin.
+        #[arg(long)]
+        role: Role,
+        /// Directory to write cert.pem, key.pem and ca.pem into.
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let mut config = match &cli.config {
+        Some(path) => ControlConfig::from_file(path)?,
+        None => ControlConfig::default(),
+    };
+    if let Some(dir) = cli.data_dir {
+        config.data_dir = dir;
+    }
+    match cli.command {
+        Some(Command::IssueOperator { name, role, out }) => issue_operator(&config, &name, role, &out),
+        Some(Command::Serve) | None => {
+            if let Some(listen) = cli.serve.listen {
+                config.listen = listen;
+            }
+            if let Some(url) = cli.serve.database_url {
+                config.database_url = Some(url);
+            }
+            config.tls.server_names.extend(cli.serve.server_names);
+            config.validate()?;
+            ferry_proto::telemetry::init("ferry-control");
+            tokio::runtime::Runtime::new()?.block_on(serve(config))
+        }
+    }
+}
+
+async fn serve(config: ControlConfig) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {} (set --listen or FERRY_LISTEN)", config.listen))?;
+    // Tests and scripts read this line to learn the port; readiness is a successful RPC.
+    println!("ferry-control listening on {}", listener.local_addr()?);
+    ferry_control::run(config, listener, shutdown_signal()).await?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("installing SIGTERM handler");
+        tokio::select! { _ = interrupt => {}, _ = term.recv() => {} }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
+    tracing::info!("shutting down");
+}
+
+fn issue_operator(config: &ControlConfig, name: &str, role: Role, out: &std::path::Path) -> anyhow::Result<()> {
+    ferry_control::fleet::enrollment::validate_agent_name(name).map_err(|p| anyhow::anyhow!("--name: {p}"))?;
+    let provided = config.tls.ca_cert.as_deref().zip(config.tls.ca_key.as_deref());
+    let ca = CertificateAuthority::load_or_create(&config.data_dir.join("ca"), provided)?;
+    let ttl = Duration::from_secs(config.certificates.operator_ttl_secs);
+    let (issued, key) = ca.issue_operator(name, role, ttl)?;
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    ferry_control::server::write_operator_credentials(out, &ca, &issued.cert_pem, &key)?;
+    println!("wrote {} credentials for {name:?} to {}", role.as_str(), out.display());
+    Ok(())
+}

@@ -1,0 +1,179 @@
+//! `ferry`: the operator CLI. Parses arguments, connects with an operator certificate,
+//! makes one call and prints the answer.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use ferry_control::cli::output::{self, Format};
+use ferry_control::cli::{self, request, CliError};
+use ferry_control::clock::now_ms;
+use ferry_proto::operator::v1::{
+    CreateCommandRequest, CreateEnrollmentTokenRequest, GetHostRequest, ListCommandsRequest,
+    ListHostsRequest, RevokeHostRequest,
+};
+
+#[derive(Parser)]
+#[command(name = "ferry", version, about = "Operate a Ferry fleet: hosts, tokens, commands")]
+struct Cli {
+    /// Control-plane address.
+    #[arg(long, env = "FERRY_CONTROL_PLANE", default_value = "https://localhost:7443", global = true)]
+    control_plane: String,
+    /// Directory holding your operator cert.pem, key.pem and ca.pem.
+    #[arg(long, env = "FERRY_CREDENTIALS", default_value = "ferry-data/operators/admin", global = true)]
+    credentials: PathBuf,
+    /// Output format.
+    #[arg(long, short, value_enum, default_value = "table", global = true)]
+    output: Format,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Enrollment tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// List enrolled hosts with their status.
+    Hosts,
+    /// One host.
+    Host {
+        #[command(subcommand)]
+        command: HostCommand,
+    },
+    /// Revoke a host's agent: its certificates are refused from now on.
+    Revoke {
+        /// Host id or name.
+        host: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Commands queued for agents.
+    Command {
+        #[command(subcommand)]
+        command: CommandCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Create a one-time enrollment token.
+    Create {
+        /// Lifetime, e.g. 30m, 1h, 2d (default: the server's, 1h).
+        #[arg(long, value_parser = cli::parse_duration)]
+        ttl: Option<std::time::Duration>,
+        #[arg(long, default_value = "")]
+        description: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum HostCommand {
+    /// Show a host's agent, instances and databases.
+    Show { host: String },
+}
+
+#[derive(Subcommand)]
+enum CommandCommand {
+    /// Queue a command for a host (delivered now if connected, else when it reconnects).
+    Send {
+        #[arg(long)]
+        host: String,
+        /// collect-inventory
+        kind: String,
+        #[arg(long, value_parser = cli::parse_duration)]
+        ttl: Option<std::time::Duration>,
+    },
+    /// List recent commands.
+    List {
+        #[arg(long)]
+        host: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), CliError> {
+    let mut client = cli::connect(&cli.control_plane, &cli.credentials).await?;
+    let now = now_ms();
+    let json = cli.output == Format::Json;
+    match cli.command {
+        Command::Token { command: TokenCommand::Create { ttl, description } } => {
+            let ttl_seconds = ttl.map(|t| u32::try_from(t.as_secs()).unwrap_or(u32::MAX)).unwrap_or(0);
+            let token = client.create_enrollment_token(request(CreateEnrollmentTokenRequest { ttl_seconds, description })).await?.into_inner();
+            if json {
+                print_json(&serde_json::json!({"token": token.token, "token_id": token.token_id, "expires_unix_ms": token.expires_unix_ms, "ca_fingerprint_sha256": token.ca_fingerprint_sha256}));
+            } else {
+                println!("{}", token.token);
+                eprintln!(
+                    "One-time token {} expires in {}s. On the SQL Server host run:\n  ferry-agent enroll --control-plane {} --token <the token above>",
+                    token.token_id,
+                    (token.expires_unix_ms - now) / 1000,
+                    cli.control_plane
+                );
+            }
+        }
+        Command::Hosts => {
+            let hosts = client.list_hosts(request(ListHostsRequest {})).await?.into_inner().hosts;
+            if json {
+                print_json(&serde_json::Value::Array(hosts.iter().map(output::host_json).collect()));
+            } else {
+                println!("{}", output::hosts_table(&hosts, now));
+            }
+        }
+        Command::Host { command: HostCommand::Show { host } } => {
+            let detail = client.get_host(request(GetHostRequest { host })).await?.into_inner();
+            if json {
+                print_json(&output::host_detail_json(&detail));
+            } else {
+                print!("{}", output::host_detail_text(&detail, now));
+            }
+        }
+        Command::Revoke { host, reason } => {
+            let revoked = client.revoke_host(request(RevokeHostRequest { host, reason })).await?.into_inner();
+            println!("revoked {}", revoked.id);
+        }
+        Command::Command { command: CommandCommand::Send { host, kind, ttl } } => {
+            let ttl_seconds = ttl.map(|t| u32::try_from(t.as_secs()).unwrap_or(u32::MAX)).unwrap_or(0);
+            let command = client.create_command(request(CreateCommandRequest { host, kind, ttl_seconds })).await?.into_inner();
+            if json {
+                print_json(&output::command_json(&command));
+            } else {
+                println!("queued {} ({}) for {}", command.id, command.kind, command.agent_id);
+            }
+        }
+        Command::Command { command: CommandCommand::List { host, limit } } => {
+            let commands = client.list_commands(request(ListCommandsRequest { host: host.unwrap_or_default(), limit })).await?.into_inner().commands;
+            if json {
+                print_json(&serde_json::Value::Array(commands.iter().map(output::command_json).collect()));
+            } else {
+                println!("{}", output::commands_table(&commands, now));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn print_json(value: &serde_json::Value) {
+    println!("{}", serde_json::to_string_pretty(value).unwrap_or_default());
+}

@@ -1,0 +1,112 @@
+//! The `ferry` operator CLI: connects with an operator certificate and calls the
+//! operator API. [`output`] renders tables and JSON.
+
+pub mod output;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use ferry_proto::operator::v1::operator_client::OperatorClient;
+use ferry_proto::transport::{self, ChannelOptions, ControlPlaneUrl};
+use tonic::transport::Channel;
+use tonic::{Code, Status};
+
+/// Every unary call has this deadline.
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error("{0}")]
+    Usage(String),
+    #[error("cannot read {path}: {source} (point --credentials or FERRY_CREDENTIALS at a directory with cert.pem, key.pem and ca.pem; the first admin's are in <data_dir>/operators/admin)")]
+    Credentials {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{0} (is ferry-control running there? set --control-plane or FERRY_CONTROL_PLANE)")]
+    Unreachable(String),
+    #[error("not authorised: {0}")]
+    NotAuthorised(String),
+    #[error("the control plane refused the request: {0}")]
+    Refused(String),
+}
+
+impl From<Status> for CliError {
+    fn from(status: Status) -> Self {
+        let message = status.message().to_string();
+        match status.code() {
+            Code::Unavailable | Code::DeadlineExceeded => CliError::Unreachable(format!("the control plane did not answer: {message}")),
+            Code::PermissionDenied => CliError::NotAuthorised(message),
+            Code::Unauthenticated => CliError::NotAuthorised(format!("{message} (check --credentials / FERRY_CREDENTIALS)")),
+            _ => CliError::Refused(message),
+        }
+    }
+}
+
+/// Connects to the control plane at `url` with the operator credentials in `dir`.
+pub async fn connect(url: &str, dir: &Path) -> Result<OperatorClient<Channel>, CliError> {
+    let url = ControlPlaneUrl::parse(url).map_err(|e| CliError::Usage(e.to_string()))?;
+    let read = |name: &str| {
+        let path = dir.join(name);
+        std::fs::read_to_string(&path).map_err(|source| CliError::Credentials { path, source })
+    };
+    let tls = transport::mtls_client_config(&read("ca.pem")?, &read("cert.pem")?, &read("key.pem")?)
+        .map_err(|e| CliError::Usage(format!("credentials in {}: {e}", dir.display())))?;
+    let channel = transport::connect(&url, tls, ChannelOptions::default())
+        .await
+        .map_err(|e| CliError::Unreachable(error_chain(&e)))?;
+    Ok(OperatorClient::new(channel))
+}
+
+/// A request with the CLI's deadline.
+pub fn request<T>(message: T) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    request.set_timeout(CALL_TIMEOUT);
+    request
+}
+
+/// An error and its causes on one line.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+/// Parses a duration like `90s`, `15m`, `1h` or `2d`.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number.parse().map_err(|_| format!("{text:?} is not a duration like 90s, 15m, 1h or 2d"))?;
+    let seconds = match unit {
+        "s" | "" => number,
+        "m" => number * 60,
+        "h" => number * 3600,
+        "d" => number * 86400,
+        _ => return Err(format!("{text:?}: unknown unit {unit:?}; use s, m, h or d")),
+    };
+    Ok(Duration::from_secs(seconds))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("2h"), Ok(Duration::from_secs(7200)));
+        assert_eq!(parse_duration("1d"), Ok(Duration::from_secs(86400)));
+        assert!(parse_duration("h").is_err());
+        assert!(parse_duration("5w").is_err());
+    }
+}

@@ -1,0 +1,11 @@
+//! Wall-clock time as Unix milliseconds: the unit of every timestamp Ferry stores and
+//! sends, so that SQLite, PostgreSQL and the wire agree without time-zone handling.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,246 @@
+//! Configuration in layers: built-in defaults, then a TOML file, then `FERRY_*`
+//! environment variables and command-line flags (clap merges those two; flags win).
+//! Validated once at start; every error names the field and the fix. The fully
+//! commented example is `deploy/ferry-control.example.toml`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ControlConfig {
+    /// Address for agents, operators and health checks (gRPC over TLS).
+    pub listen: SocketAddr,
+    /// Where the CA, the embedded database and operator credentials live.
+    pub data_dir: PathBuf,
+    /// `postgres://…` for PostgreSQL; empty for SQLite at `<data_dir>/ferry.db`.
+    pub database_url: Option<String>,
+    pub tls: TlsSettings,
+    pub enrollment: EnrollmentSettings,
+    pub certificates: CertificateSettings,
+    pub liveness: LivenessSettings,
+    pub commands: CommandSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlsSettings {
+    /// An operator-provided CA (both or neither). When absent, a CA is created on first
+    /// start in `<data_dir>/ca/`.
+    pub ca_cert: Option<PathBuf>,
+    pub ca_key: Option<PathBuf>,
+    /// Names and IP addresses agents use to reach this control plane; they go into the
+    /// server certificate.
+    pub server_names: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EnrollmentSettings {
+    pub default_token_ttl_secs: u64,
+    pub max_token_ttl_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CertificateSettings {
+    /// Lifetime of agent client certificates; agents renew at two thirds of it.
+    pub agent_ttl_secs: u64,
+    pub operator_ttl_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LivenessSettings {
+    /// The heartbeat interval the control plane asks agents for.
+    pub heartbeat_interval_secs: u64,
+    /// An agent silent for longer than this is shown as disconnected.
+    pub disconnected_after_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CommandSettings {
+    /// How long a command waits for an offline agent before it expires.
+    pub default_ttl_secs: u64,
+    /// How often each replica looks for commands queued elsewhere and for expiries.
+    pub poll_interval_ms: u64,
+}
+
+impl Default for ControlConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([0, 0, 0, 0], 7443)),
+            data_dir: PathBuf::from("ferry-data"),
+            database_url: None,
+            tls: TlsSettings::default(),
+            enrollment: EnrollmentSettings::default(),
+            certificates: CertificateSettings::default(),
+            liveness: LivenessSettings::default(),
+            commands: CommandSettings::default(),
+        }
+    }
+}
+
+impl Default for TlsSettings {
+    fn default() -> Self {
+        Self {
+            ca_cert: None,
+            ca_key: None,
+            server_names: vec!["localhost".into(), "127.0.0.1".into(), "::1".into()],
+        }
+    }
+}
+
+impl Default for EnrollmentSettings {
+    fn default() -> Self {
+        Self {
+            default_token_ttl_secs: 3600,
+            max_token_ttl_secs: 7 * 86400,
+        }
+    }
+}
+
+impl Default for CertificateSettings {
+    fn default() -> Self {
+        Self {
+            agent_ttl_secs: 86400,
+            operator_ttl_secs: 365 * 86400,
+        }
+    }
+}
+
+impl Default for LivenessSettings {
+    fn default() -> Self {
+        Self {
+            heartbeat_interval_secs: 10,
+            disconnected_after_secs: 35,
+        }
+    }
+}
+
+impl Default for CommandSettings {
+    fn default() -> Self {
+        Self {
+            default_ttl_secs: 3600,
+            poll_interval_ms: 1000,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("config file {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("config field `{field}`: {problem}")]
+    Invalid { field: &'static str, problem: String },
+}
+
+impl ControlConfig {
+    /// Reads a TOML file over the defaults.
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })
+    }
+
+    /// The database URL in effect.
+    pub fn effective_database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) if !url.is_empty() => url.clone(),
+            _ => format!("sqlite://{}?mode=rwc", self.data_dir.join("ferry.db").display()),
+        }
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |field, problem: &str| {
+            Err(ConfigError::Invalid {
+                field,
+                problem: problem.to_string(),
+            })
+        };
+        if self.tls.ca_cert.is_some() != self.tls.ca_key.is_some() {
+            return invalid(
+                "tls.ca_cert / tls.ca_key",
+                "give both the CA certificate and its key, or neither (to use the generated CA)",
+            );
+        }
+        if self.tls.server_names.is_empty() {
+            return invalid(
+                "tls.server_names",
+                "list at least one name or address agents use to reach this control plane",
+            );
+        }
+        if let Some(url) = &self.database_url {
+            if !url.is_empty() && !(url.starts_with("postgres://") || url.starts_with("postgresql://") || url.starts_with("sqlite:")) {
+                return invalid("database_url", "use postgres://USER@HOST/DB, or sqlite://PATH, or leave it empty");
+            }
+        }
+        let positive = [
+            ("enrollment.default_token_ttl_secs", self.enrollment.default_token_ttl_secs),
+            ("enrollment.max_token_ttl_secs", self.enrollment.max_token_ttl_secs),
+            ("certificates.agent_ttl_secs", self.certificates.agent_ttl_secs),
+            ("certificates.operator_ttl_secs", self.certificates.operator_ttl_secs),
+            ("liveness.heartbeat_interval_secs", self.liveness.heartbeat_interval_secs),
+            ("commands.default_ttl_secs", self.commands.default_ttl_secs),
+            ("commands.poll_interval_ms", self.commands.poll_interval_ms),
+        ];
+        for (field, value) in positive {
+            if value == 0 {
+                return invalid(field, "must be greater than zero");
+            }
+        }
+        if self.enrollment.default_token_ttl_secs > self.enrollment.max_token_ttl_secs {
+            return invalid(
+                "enrollment.default_token_ttl_secs",
+                "must not exceed enrollment.max_token_ttl_secs",
+            );
+        }
+        if self.certificates.agent_ttl_secs < 60 {
+            return invalid("certificates.agent_ttl_secs", "must be at least 60 seconds");
+        }
+        if self.liveness.disconnected_after_secs <= self.liveness.heartbeat_interval_secs {
+            return invalid(
+                "liveness.disconnected_after_secs",
+                "must be longer than liveness.heartbeat_interval_secs (three intervals is usual)",
+            );
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_file_values_override_them() {
+        ControlConfig::default().validate().unwrap();
+        let config: ControlConfig = toml::from_str("listen = \"127.0.0.1:9000\"\n[liveness]\nheartbeat_interval_secs = 5\n").unwrap();
+        assert_eq!(config.listen.port(), 9000);
+        assert_eq!(config.liveness.heartbeat_interval_secs, 5);
+        assert_eq!(config.liveness.disconnected_after_secs, 35);
+    }
+
+    #[test]
+    fn invalid_values_name_their_field() {
+        let mut config = ControlConfig::default();
+        config.liveness.disconnected_after_secs = 1;
+        let err = config.validate().unwrap_err().to_string();
+        assert!(err.contains("liveness.disconnected_after_secs"), "{err}");
+        assert!(toml::from_str::<ControlConfig>("lisen = 1").is_err());
+    }
+}

@@ -1,0 +1,175 @@
+//! Peer identities live in a URI subject-alternative name of the client certificate,
+//! which only this control plane's CA issues:
+//! `urn:ferry:agent:<uuid>` or `urn:ferry:operator:<role>:<name>`.
+
+use std::fmt;
+use std::str::FromStr;
+
+use uuid::Uuid;
+use x509_parser::extensions::GeneralName;
+use x509_parser::prelude::FromDer;
+
+const AGENT_PREFIX: &str = "urn:ferry:agent:";
+const OPERATOR_PREFIX: &str = "urn:ferry:operator:";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct AgentId(pub Uuid);
+
+impl fmt::Display for AgentId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl FromStr for AgentId {
+    type Err = uuid::Error;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Uuid::parse_str(s).map(AgentId)
+    }
+}
+
+/// What an operator may do. Approver is a separate duty from operator (whoever starts a
+/// cutover should not be the only one approving it); admin may do everything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Viewer,
+    Operator,
+    Approver,
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Operator => "operator",
+            Role::Approver => "approver",
+            Role::Admin => "admin",
+        }
+    }
+
+    /// Whether this role may perform an action that needs `required`.
+    pub fn allows(self, required: Role) -> bool {
+        match (self, required) {
+            (Role::Admin, _) => true,
+            (_, Role::Viewer) => true,
+            (Role::Operator, Role::Operator) => true,
+            (Role::Approver, Role::Approver) => true,
+            (Role::Viewer, _) | (Role::Operator, _) | (Role::Approver, _) => false,
+        }
+    }
+}
+
+impl FromStr for Role {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "viewer" => Ok(Role::Viewer),
+            "operator" => Ok(Role::Operator),
+            "approver" => Ok(Role::Approver),
+            "admin" => Ok(Role::Admin),
+            other => Err(format!(
+                "unknown role {other:?}: use viewer, operator, approver or admin"
+            )),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Peer {
+    Agent(AgentId),
+    Operator { name: String, role: Role },
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum IdentityError {
+    #[error("the client certificate could not be parsed")]
+    Unparsable,
+    #[error("the client certificate carries no Ferry identity")]
+    NoIdentity,
+    #[error("the client certificate's Ferry identity is malformed: {0}")]
+    Malformed(String),
+}
+
+impl Peer {
+    pub fn agent_uri(id: AgentId) -> String {
+        format!("{AGENT_PREFIX}{id}")
+    }
+
+    pub fn operator_uri(name: &str, role: Role) -> String {
+        format!("{OPERATOR_PREFIX}{}:{name}", role.as_str())
+    }
+
+    /// Reads the identity from a DER certificate that TLS has already verified.
+    pub fn from_certificate(der: &[u8]) -> Result<Self, IdentityError> {
+        let (_, cert) = x509_parser::certificate::X509Certificate::from_der(der)
+            .map_err(|_| IdentityError::Unparsable)?;
+        let san = cert
+            .subject_alternative_name()
+            .map_err(|_| IdentityError::Unparsable)?
+            .ok_or(IdentityError::NoIdentity)?;
+        let mut found = None;
+        for name in &san.value.general_names {
+            if let GeneralName::URI(uri) = name {
+                if uri.starts_with("urn:ferry:") {
+                    if found.is_some() {
+                        return Err(IdentityError::Malformed("more than one identity".into()));
+                    }
+                    found = Some(Self::parse_uri(uri)?);
+                }
+            }
+        }
+        found.ok_or(IdentityError::NoIdentity)
+    }
+
+    fn parse_uri(uri: &str) -> Result<Self, IdentityError> {
+        if let Some(id) = uri.strip_prefix(AGENT_PREFIX) {
+            return id
+                .parse()
+                .map(Peer::Agent)
+                .map_err(|_| IdentityError::Malformed(uri.to_string()));
+        }
+        if let Some(rest) = uri.strip_prefix(OPERATOR_PREFIX) {
+            let (role, name) = rest
+                .split_once(':')
+                .ok_or_else(|| IdentityError::Malformed(uri.to_string()))?;
+            let role = role.parse().map_err(IdentityError::Malformed)?;
+            if name.is_empty() {
+                return Err(IdentityError::Malformed(uri.to_string()));
+            }
+            return Ok(Peer::Operator {
+                name: name.to_string(),
+                role,
+            });
+        }
+        Err(IdentityError::Malformed(uri.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn role_matrix() {
+        assert!(Role::Viewer.allows(Role::Viewer));
+        assert!(!Role::Viewer.allows(Role::Operator));
+        assert!(Role::Operator.allows(Role::Operator));
+        assert!(!Role::Operator.allows(Role::Admin));
+        assert!(!Role::Operator.allows(Role::Approver));
+        assert!(!Role::Approver.allows(Role::Operator));
+        assert!(Role::Admin.allows(Role::Approver));
+    }
+
+    #[test]
+    fn parses_identity_uris() {
+        let id = AgentId(Uuid::new_v4());
+        assert_eq!(Peer::parse_uri(&Peer::agent_uri(id)), Ok(Peer::Agent(id)));
+        assert_eq!(
+            Peer::parse_uri(&Peer::operator_uri("alice", Role::Approver)),
+            Ok(Peer::Operator { name: "alice".into(), role: Role::Approver })
+        );
+        assert!(Peer::parse_uri("urn:ferry:agent:not-a-uuid").is_err());
+        assert!(Peer::parse_uri("urn:ferry:operator:root:bob").is_err());
+    }
+}

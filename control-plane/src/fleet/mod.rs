@@ -1,0 +1,13 @@
+//! The fleet: who the agents are and whether they are alive.
+//!
+//! - [`ca`]: the certificate authority that issues agent, operator and server certificates.
+//! - [`identity`]: reading a peer's identity (agent id, operator role) from its certificate.
+//! - [`enrollment`]: minting enrollment tokens and validating what an enrolling agent asks for.
+//! - [`liveness`]: online / disconnected / revoked, and the coalesced heartbeat writer.
+//! - [`sessions`]: this replica's live agent sessions (command wake-ups, revocation).
+
+pub mod ca;
+pub mod enrollment;
+pub mod identity;
+pub mod liveness;
+pub mod sessions;

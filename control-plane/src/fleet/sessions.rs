@@ -1,0 +1,80 @@
+//! The agent sessions live on this replica. A session is woken when commands are queued
+//! for its agent, and closed at once when its agent is revoked. Other replicas learn of
+//! queued commands through the periodic poll in `server`.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::{watch, Notify};
+
+use super::identity::AgentId;
+
+#[derive(Default)]
+pub struct SessionRegistry {
+    live: Mutex<HashMap<AgentId, Vec<Arc<SessionHandle>>>>,
+}
+
+pub struct SessionHandle {
+    /// Wakes the session to look for deliverable commands.
+    pub commands: Notify,
+    /// Set to a reason when the session must end (revocation).
+    pub close: watch::Sender<Option<String>>,
+}
+
+/// Removes the session from the registry when dropped.
+pub struct SessionGuard {
+    registry: Arc<SessionRegistry>,
+    agent: AgentId,
+    pub handle: Arc<SessionHandle>,
+}
+
+impl SessionRegistry {
+    pub fn register(self: &Arc<Self>, agent: AgentId) -> SessionGuard {
+        let handle = Arc::new(SessionHandle {
+            commands: Notify::new(),
+            close: watch::channel(None).0,
+        });
+        self.lock().entry(agent).or_default().push(handle.clone());
+        SessionGuard {
+            registry: self.clone(),
+            agent,
+            handle,
+        }
+    }
+
+    pub fn wake(&self, agent: AgentId) {
+        if let Some(handles) = self.lock().get(&agent) {
+            for handle in handles {
+                handle.commands.notify_one();
+            }
+        }
+    }
+
+    pub fn close(&self, agent: AgentId, reason: &str) {
+        if let Some(handles) = self.lock().get(&agent) {
+            for handle in handles {
+                handle.close.send_replace(Some(reason.to_string()));
+            }
+        }
+    }
+
+    pub fn connected(&self) -> usize {
+        self.lock().values().map(Vec::len).sum()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<AgentId, Vec<Arc<SessionHandle>>>> {
+        self.live.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl Drop for SessionGuard {
+    fn drop(&mut self) {
+        let mut live = self.registry.lock();
+        if let Some(handles) = live.get_mut(&self.agent) {
+            handles.retain(|h| !Arc::ptr_eq(h, &self.handle));
+            if handles.is_empty() {
+                live.remove(&self.agent);
+            }
+        }
+    }
+}

@@ -1,0 +1,22 @@
+//! ferry-control: the control plane, and the `ferry` operator CLI.
+//!
+//! - [`config`]: layered configuration (defaults, TOML file, `FERRY_*` env, flags).
+//! - [`fleet`]: the certificate authority, enrollment, peer identities, liveness and the
+//!   registry of live agent sessions.
+//! - [`store`]: the one `Store` (sqlx; SQLite by default, PostgreSQL for HA).
+//! - [`api`]: thin gRPC handlers: authenticate the peer, convert, call, map errors.
+//! - [`server`]: assembles TLS and the services and serves a listener until shutdown.
+//! - [`cli`]: the `ferry` operator CLI.
+//! - [`clock`]: wall-clock time in the unit every stored timestamp uses.
+
+pub mod api;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod fleet;
+pub mod server;
+pub mod store;
+
+pub use config::ControlConfig;
+pub use server::{run, ServeError};
+

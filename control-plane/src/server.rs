@@ -1,0 +1,167 @@
+//! Assembles the control plane: loads or creates the CA, opens the store, writes the
+//! first admin operator's credentials, and serves gRPC over TLS on the given listener
+//! until `shutdown` resolves. Client certificates are optional at the TLS layer (an
+//! enrolling agent has none yet) and required by every handler except enrollment and
+//! health.
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use ferry_proto::agent::v1::agent_service_server::AgentServiceServer;
+use ferry_proto::agent::v1::enrollment_server::EnrollmentServer;
+use ferry_proto::operator::v1::operator_server::OperatorServer;
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
+
+use crate::api::agent::AgentApi;
+use crate::api::enrollment::EnrollmentService;
+use crate::api::operator::OperatorApi;
+use crate::api::Shared;
+use crate::clock::now_ms;
+use crate::config::{ConfigError, ControlConfig};
+use crate::fleet::ca::{write_private, CaError, CertificateAuthority};
+use crate::fleet::identity::Role;
+use crate::fleet::liveness::HeartbeatBuffer;
+use crate::fleet::sessions::SessionRegistry;
+use crate::store::{Store, StoreError};
+
+/// The server certificate is re-issued at every start and lives this long.
+const SERVER_CERT_TTL: Duration = Duration::from_secs(90 * 86400);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("certificate authority: {0}")]
+    Ca(#[from] CaError),
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    #[error("TLS setup failed: {0}")]
+    Tls(String),
+    #[error("cannot create {path}: {source}")]
+    DataDir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the gRPC server failed: {0}")]
+    Serve(#[from] tonic::transport::Error),
+}
+
+/// Where the first admin's credentials are written for the `ferry` CLI.
+pub fn admin_credentials_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join("operators").join("admin")
+}
+
+/// Runs the control plane on `listener` until `shutdown` completes, then drains.
+pub async fn run(config: ControlConfig, listener: TcpListener, shutdown: impl Future<Output = ()> + Send) -> Result<(), ServeError> {
+    config.validate()?;
+    std::fs::create_dir_all(&config.data_dir).map_err(|source| ServeError::DataDir { path: config.data_dir.clone(), source })?;
+    let provided = match (&config.tls.ca_cert, &config.tls.ca_key) {
+        (Some(cert), Some(key)) => Some((cert.as_path(), key.as_path())),
+        _ => None,
+    };
+    let ca = CertificateAuthority::load_or_create(&config.data_dir.join("ca"), provided)?;
+    let store = Store::open(&config.effective_database_url()).await?;
+    write_admin_credentials(&ca, &config)?;
+    let (chain, key) = ca.issue_server(&config.tls.server_names, SERVER_CERT_TTL).map_err(|e| ServeError::Tls(e.to_string()))?;
+    let tls = ServerTlsConfig::new()
+        .identity(Identity::from_pem(chain, key))
+        .client_ca_root(Certificate::from_pem(ca.cert_pem()))
+        .client_auth_optional(true)
+        .timeout(Duration::from_secs(10));
+
+    let shared = Arc::new(Shared {
+        store,
+        ca,
+        config,
+        sessions: Arc::new(SessionRegistry::default()),
+        heartbeats: HeartbeatBuffer::default(),
+    });
+    let (health_reporter, health) = tonic_health::server::health_reporter();
+    health_reporter.set_serving::<OperatorServer<OperatorApi>>().await;
+
+    let (stop_tasks, tasks_stopped) = tokio::sync::watch::channel(false);
+    let background = tokio::spawn(background_tasks(shared.clone(), tasks_stopped));
+
+    tracing::info!(
+        listen = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(),
+        ca_fingerprint = %shared.ca.fingerprint(),
+        "ferry-control serving"
+    );
+    let result = Server::builder()
+        .tls_config(tls)?
+        .http2_keepalive_interval(Some(Duration::from_secs(20)))
+        .http2_keepalive_timeout(Some(Duration::from_secs(10)))
+        .add_service(health)
+        .add_service(EnrollmentServer::new(EnrollmentService(shared.clone())))
+        .add_service(AgentServiceServer::new(AgentApi(shared.clone())))
+        .add_service(OperatorServer::new(OperatorApi(shared.clone())))
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+        .await;
+
+    let _ = stop_tasks.send(true);
+    let _ = background.await;
+    flush_heartbeats(&shared).await;
+    shared.store.close().await;
+    Ok(result?)
+}
+
+/// Writes the first admin operator's certificate, key and CA for the CLI, once.
+fn write_admin_credentials(ca: &CertificateAuthority, config: &ControlConfig) -> Result<(), ServeError> {
+    let dir = admin_credentials_dir(&config.data_dir);
+    if dir.join("cert.pem").exists() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(&dir).map_err(|source| ServeError::DataDir { path: dir.clone(), source })?;
+    let ttl = Duration::from_secs(config.certificates.operator_ttl_secs);
+    let (issued, key) = ca.issue_operator("admin", Role::Admin, ttl).map_err(|e| ServeError::Tls(e.to_string()))?;
+    write_operator_credentials(&dir, ca, &issued.cert_pem, &key)?;
+    tracing::info!(dir = %dir.display(), "wrote the admin operator's credentials");
+    Ok(())
+}
+
+/// Writes `cert.pem`, `key.pem` (owner-only) and `ca.pem` into `dir`.
+pub fn write_operator_credentials(dir: &Path, ca: &CertificateAuthority, cert_pem: &str, key_pem: &str) -> Result<(), ServeError> {
+    let write = |name: &str, contents: &str| {
+        std::fs::write(dir.join(name), contents).map_err(|source| ServeError::DataDir { path: dir.join(name), source })
+    };
+    write_private(&dir.join("key.pem"), key_pem)?;
+    write("ca.pem", ca.cert_pem())?;
+    write("cert.pem", cert_pem)
+}
+
+/// Per tick: write buffered heartbeats, expire commands, and wake sessions whose agents
+/// have commands queued (possibly by another replica).
+async fn background_tasks(shared: Arc<Shared>, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(Duration::from_millis(shared.config.commands.poll_interval_ms));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.changed() => return,
+        }
+        flush_heartbeats(&shared).await;
+        let now = now_ms();
+        match shared.store.expire_commands(now).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(expired = n, "commands expired before delivery"),
+            Err(e) => tracing::warn!(error = %e, "expiring commands failed"),
+        }
+        match shared.store.agents_with_pending_commands(now).await {
+            Ok(agents) => agents.into_iter().for_each(|a| shared.sessions.wake(a)),
+            Err(e) => tracing::warn!(error = %e, "looking for pending commands failed"),
+        }
+    }
+}
+
+async fn flush_heartbeats(shared: &Shared) {
+    let batch = shared.heartbeats.drain();
+    if let Err(e) = shared.store.touch_agents(&batch).await {
+        tracing::warn!(error = %e, agents = batch.len(), "writing heartbeats failed; will retry");
+        shared.heartbeats.restore(batch);
+    }
+}

@@ -1,0 +1,164 @@
+//! Agents: registration facts, liveness timestamps, certificates and revocation.
+
+use sqlx::any::AnyRow;
+
+use super::audit::{self, AuditEvent};
+use super::{col, Store, StoreError};
+use crate::fleet::identity::AgentId;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentRecord {
+    pub id: AgentId,
+    pub name: String,
+    pub enrolled_at_ms: i64,
+    pub agent_version: String,
+    pub hostname: String,
+    pub os: String,
+    pub last_seen_ms: Option<i64>,
+    pub cert_serial: String,
+    pub cert_not_after_ms: i64,
+    pub revoked_at_ms: Option<i64>,
+    pub revoked_reason: String,
+}
+
+/// An agent with the size of its inventory, for fleet listings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentSummary {
+    pub agent: AgentRecord,
+    pub instance_count: u32,
+    pub database_count: u32,
+}
+
+const AGENT_COLUMNS: &str = "a.id, a.name, a.enrolled_at, a.agent_version, a.hostname, a.os, a.last_seen_at, a.cert_serial, a.cert_not_after, a.revoked_at, a.revoked_reason";
+
+impl Store {
+    pub async fn get_agent(&self, id: AgentId) -> Result<Option<AgentRecord>, StoreError> {
+        let sql = format!("SELECT {AGENT_COLUMNS} FROM agents a WHERE a.id = $1");
+        let row = sqlx::query(&sql).bind(id.to_string()).fetch_optional(&self.pool).await?;
+        row.as_ref().map(decode_agent).transpose()
+    }
+
+    /// Agents matching `key` as an id, else as a name (live agents first).
+    pub async fn find_agents(&self, key: &str) -> Result<Vec<AgentRecord>, StoreError> {
+        if let Ok(id) = key.parse::<AgentId>() {
+            return Ok(self.get_agent(id).await?.into_iter().collect());
+        }
+        let sql = format!("SELECT {AGENT_COLUMNS} FROM agents a WHERE a.name = $1 ORDER BY (a.revoked_at IS NULL) DESC, a.enrolled_at DESC");
+        let rows = sqlx::query(&sql).bind(key).fetch_all(&self.pool).await?;
+        rows.iter().map(decode_agent).collect()
+    }
+
+    pub async fn list_agents(&self) -> Result<Vec<AgentSummary>, StoreError> {
+        let sql = format!(
+            "SELECT {AGENT_COLUMNS},
+                (SELECT COUNT(*) FROM instances i WHERE i.agent_id = a.id) AS instance_count,
+                (SELECT COUNT(*) FROM databases d WHERE d.agent_id = a.id) AS database_count
+             FROM agents a ORDER BY a.name, a.enrolled_at"
+        );
+        let rows = sqlx::query(&sql).fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|row| {
+                Ok(AgentSummary {
+                    agent: decode_agent(row)?,
+                    instance_count: col::<i64>(row, "instance_count")? as u32,
+                    database_count: col::<i64>(row, "database_count")? as u32,
+                })
+            })
+            .collect()
+    }
+
+    /// What the agent said about itself when its session opened.
+    pub async fn record_hello(&self, id: AgentId, agent_version: &str, hostname: &str, os: &str, now_ms: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE agents SET agent_version = $1, hostname = $2, os = $3, last_seen_at = $4 WHERE id = $5")
+            .bind(agent_version)
+            .bind(hostname)
+            .bind(os)
+            .bind(now_ms)
+            .bind(id.to_string())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Writes a batch of heartbeat times in one transaction; never moves time backwards.
+    pub async fn touch_agents(&self, seen: &[(AgentId, i64)]) -> Result<(), StoreError> {
+        if seen.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.pool.begin().await?;
+        for (id, at) in seen {
+            sqlx::query("UPDATE agents SET last_seen_at = $1 WHERE id = $2 AND (last_seen_at IS NULL OR last_seen_at < $1)")
+                .bind(*at)
+                .bind(id.to_string())
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Revokes the agent; returns false when it was already revoked.
+    pub async fn revoke_agent(&self, id: AgentId, reason: &str, actor: &str, now_ms: i64) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let changed = sqlx::query("UPDATE agents SET revoked_at = $1, revoked_reason = $2 WHERE id = $3 AND revoked_at IS NULL")
+            .bind(now_ms)
+            .bind(reason)
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if changed == 1 {
+            let event = AuditEvent {
+                at_ms: now_ms,
+                actor: actor.to_string(),
+                action: "agent.revoke".into(),
+                target: format!("agent/{id}"),
+                detail: format!("reason={reason:?}"),
+            };
+            audit::record(&mut tx, &event).await?;
+        }
+        tx.commit().await?;
+        Ok(changed == 1)
+    }
+
+    /// Records a renewed certificate for a live agent.
+    pub async fn record_renewal(&self, id: AgentId, serial: &str, not_after_ms: i64, now_ms: i64) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let changed = sqlx::query("UPDATE agents SET cert_serial = $1, cert_not_after = $2 WHERE id = $3 AND revoked_at IS NULL")
+            .bind(serial)
+            .bind(not_after_ms)
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if changed == 1 {
+            let event = AuditEvent {
+                at_ms: now_ms,
+                actor: format!("agent/{id}"),
+                action: "agent.renew".into(),
+                target: format!("agent/{id}"),
+                detail: format!("cert_serial={serial} not_after_ms={not_after_ms}"),
+            };
+            audit::record(&mut tx, &event).await?;
+        }
+        tx.commit().await?;
+        Ok(changed == 1)
+    }
+}
+
+fn decode_agent(row: &AnyRow) -> Result<AgentRecord, StoreError> {
+    let id: String = col(row, "id")?;
+    Ok(AgentRecord {
+        id: id.parse().map_err(|_| StoreError::Corrupt(format!("agent id {id:?}")))?,
+        name: col(row, "name")?,
+        enrolled_at_ms: col(row, "enrolled_at")?,
+        agent_version: col(row, "agent_version")?,
+        hostname: col(row, "hostname")?,
+        os: col(row, "os")?,
+        last_seen_ms: col(row, "last_seen_at")?,
+        cert_serial: col(row, "cert_serial")?,
+        cert_not_after_ms: col(row, "cert_not_after")?,
+        revoked_at_ms: col(row, "revoked_at")?,
+        revoked_reason: col(row, "revoked_reason")?,
+    })
+}

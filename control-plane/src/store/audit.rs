@@ -1,0 +1,49 @@
+//! The audit log: every state change, with actor, target and detail. Writers call
+//! [`record`] inside the transaction that makes the change, so the two cannot diverge.
+
+use sqlx::any::AnyRow;
+use sqlx::AnyConnection;
+
+use super::{col, Store, StoreError};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEvent {
+    pub at_ms: i64,
+    pub actor: String,
+    pub action: String,
+    pub target: String,
+    pub detail: String,
+}
+
+pub(crate) async fn record(conn: &mut AnyConnection, event: &AuditEvent) -> Result<(), StoreError> {
+    sqlx::query("INSERT INTO audit_events (at, actor, action, target, detail) VALUES ($1, $2, $3, $4, $5)")
+        .bind(event.at_ms)
+        .bind(&event.actor)
+        .bind(&event.action)
+        .bind(&event.target)
+        .bind(&event.detail)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+impl Store {
+    /// The newest `limit` events, newest first.
+    pub async fn list_audit(&self, limit: u32) -> Result<Vec<AuditEvent>, StoreError> {
+        let rows = sqlx::query("SELECT at, actor, action, target, detail FROM audit_events ORDER BY id DESC LIMIT $1")
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(decode).collect()
+    }
+}
+
+fn decode(row: &AnyRow) -> Result<AuditEvent, StoreError> {
+    Ok(AuditEvent {
+        at_ms: col(row, "at")?,
+        actor: col(row, "actor")?,
+        action: col(row, "action")?,
+        target: col(row, "target")?,
+        detail: col(row, "detail")?,
+    })
+}

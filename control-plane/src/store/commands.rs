@@ -1,0 +1,236 @@
+//! Commands to agents are rows: queued for offline agents until they expire, delivered
+//! at least once, idempotent by id on the agent, and visible in every state.
+
+use std::fmt;
+use std::str::FromStr;
+
+use sqlx::any::AnyRow;
+use sqlx::AnyConnection;
+
+use super::audit::{self, AuditEvent};
+use super::{col, Store, StoreError};
+use crate::fleet::identity::AgentId;
+
+/// A command's state. Allowed transitions:
+/// - `Pending -> Sent` (delivered on a session) `-> Acked` (agent confirmed receipt)
+///   `-> Done | Failed` (the agent's result report arrived);
+/// - `Sent -> Sent` (redelivered on a new session: at-least-once);
+/// - `Pending | Sent | Acked -> Done | Failed` (a result may overtake its ack);
+/// - `Pending | Sent -> Expired` (not acknowledged before its deadline).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CommandState {
+    Pending,
+    Sent,
+    Acked,
+    Done,
+    Failed,
+    Expired,
+}
+
+impl CommandState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CommandState::Pending => "pending",
+            CommandState::Sent => "sent",
+            CommandState::Acked => "acked",
+            CommandState::Done => "done",
+            CommandState::Failed => "failed",
+            CommandState::Expired => "expired",
+        }
+    }
+}
+
+impl FromStr for CommandState {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s {
+            "pending" => CommandState::Pending,
+            "sent" => CommandState::Sent,
+            "acked" => CommandState::Acked,
+            "done" => CommandState::Done,
+            "failed" => CommandState::Failed,
+            "expired" => CommandState::Expired,
+            other => return Err(format!("unknown command state {other:?}")),
+        })
+    }
+}
+
+/// What a command asks the agent to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CommandKind {
+    CollectInventory,
+}
+
+impl CommandKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CommandKind::CollectInventory => "collect_inventory",
+        }
+    }
+}
+
+impl fmt::Display for CommandKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for CommandKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "collect_inventory" | "collect-inventory" => Ok(CommandKind::CollectInventory),
+            other => Err(format!("unknown command kind {other:?}: use collect_inventory")),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandRecord {
+    pub id: String,
+    pub agent_id: AgentId,
+    pub kind: CommandKind,
+    pub state: CommandState,
+    pub created_by: String,
+    pub created_at_ms: i64,
+    pub updated_at_ms: i64,
+    pub expires_at_ms: i64,
+    pub error_code: String,
+    pub error_message: String,
+}
+
+impl Store {
+    pub async fn create_command(&self, command: &CommandRecord) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("INSERT INTO commands (id, agent_id, kind, state, created_by, created_at, updated_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $6, $7)")
+            .bind(&command.id)
+            .bind(command.agent_id.to_string())
+            .bind(command.kind.as_str())
+            .bind(command.state.as_str())
+            .bind(&command.created_by)
+            .bind(command.created_at_ms)
+            .bind(command.expires_at_ms)
+            .execute(&mut *tx)
+            .await?;
+        let event = AuditEvent {
+            at_ms: command.created_at_ms,
+            actor: command.created_by.clone(),
+            action: "command.create".into(),
+            target: format!("agent/{}", command.agent_id),
+            detail: format!("command={} kind={}", command.id, command.kind),
+        };
+        audit::record(&mut tx, &event).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Commands to deliver on a session now, marked as sent. A new session also
+    /// redelivers commands sent earlier but never acknowledged.
+    pub async fn take_deliverable_commands(&self, agent: AgentId, redeliver_sent: bool, now_ms: i64) -> Result<Vec<CommandRecord>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let states = if redeliver_sent { "('pending', 'sent')" } else { "('pending')" };
+        let sql = format!("SELECT * FROM commands WHERE agent_id = $1 AND state IN {states} AND expires_at > $2 ORDER BY created_at, id");
+        let rows = sqlx::query(&sql).bind(agent.to_string()).bind(now_ms).fetch_all(&mut *tx).await?;
+        let mut commands = rows.iter().map(decode).collect::<Result<Vec<_>, _>>()?;
+        for command in &mut commands {
+            sqlx::query("UPDATE commands SET state = 'sent', updated_at = $1 WHERE id = $2")
+                .bind(now_ms)
+                .bind(&command.id)
+                .execute(&mut *tx)
+                .await?;
+            command.state = CommandState::Sent;
+            command.updated_at_ms = now_ms;
+        }
+        tx.commit().await?;
+        Ok(commands)
+    }
+
+    /// The agent confirmed receipt. Only the command's own agent can ack it.
+    pub async fn ack_command(&self, agent: AgentId, command_id: &str, now_ms: i64) -> Result<bool, StoreError> {
+        let changed = sqlx::query("UPDATE commands SET state = 'acked', updated_at = $1 WHERE id = $2 AND agent_id = $3 AND state IN ('pending', 'sent')")
+            .bind(now_ms)
+            .bind(command_id)
+            .bind(agent.to_string())
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        Ok(changed == 1)
+    }
+
+    pub async fn list_commands(&self, agent: Option<AgentId>, limit: u32) -> Result<Vec<CommandRecord>, StoreError> {
+        let rows = match agent {
+            Some(agent) => {
+                sqlx::query("SELECT * FROM commands WHERE agent_id = $1 ORDER BY created_at DESC, id LIMIT $2")
+                    .bind(agent.to_string())
+                    .bind(i64::from(limit))
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+            None => {
+                sqlx::query("SELECT * FROM commands ORDER BY created_at DESC, id LIMIT $1")
+                    .bind(i64::from(limit))
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+        };
+        rows.iter().map(decode).collect()
+    }
+
+    pub async fn get_command(&self, id: &str) -> Result<Option<CommandRecord>, StoreError> {
+        let row = sqlx::query("SELECT * FROM commands WHERE id = $1").bind(id).fetch_optional(&self.pool).await?;
+        row.as_ref().map(decode).transpose()
+    }
+
+    /// Marks commands past their deadline and never acknowledged as expired.
+    pub async fn expire_commands(&self, now_ms: i64) -> Result<u64, StoreError> {
+        Ok(sqlx::query("UPDATE commands SET state = 'expired', updated_at = $1 WHERE state IN ('pending', 'sent') AND expires_at <= $1")
+            .bind(now_ms)
+            .execute(&self.pool)
+            .await?
+            .rows_affected())
+    }
+
+    /// Agents with commands waiting for delivery.
+    pub async fn agents_with_pending_commands(&self, now_ms: i64) -> Result<Vec<AgentId>, StoreError> {
+        let rows: Vec<(String,)> = sqlx::query_as("SELECT DISTINCT agent_id FROM commands WHERE state = 'pending' AND expires_at > $1")
+            .bind(now_ms)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.into_iter()
+            .map(|(id,)| id.parse().map_err(|_| StoreError::Corrupt(format!("agent id {id:?}"))))
+            .collect()
+    }
+}
+
+/// Applies a command's result (inside the report's transaction). Results for unknown or
+/// another agent's commands change nothing.
+pub(crate) async fn finish(conn: &mut AnyConnection, agent: AgentId, command_id: &str, state: CommandState, error_code: &str, error_message: &str, now_ms: i64) -> Result<(), StoreError> {
+    sqlx::query("UPDATE commands SET state = $1, error_code = $2, error_message = $3, updated_at = $4 WHERE id = $5 AND agent_id = $6 AND state IN ('pending', 'sent', 'acked')")
+        .bind(state.as_str())
+        .bind(error_code)
+        .bind(error_message)
+        .bind(now_ms)
+        .bind(command_id)
+        .bind(agent.to_string())
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+fn decode(row: &AnyRow) -> Result<CommandRecord, StoreError> {
+    let agent: String = col(row, "agent_id")?;
+    let kind: String = col(row, "kind")?;
+    let state: String = col(row, "state")?;
+    Ok(CommandRecord {
+        id: col(row, "id")?,
+        agent_id: agent.parse().map_err(|_| StoreError::Corrupt(format!("agent id {agent:?}")))?,
+        kind: kind.parse().map_err(StoreError::Corrupt)?,
+        state: state.parse().map_err(StoreError::Corrupt)?,
+        created_by: col(row, "created_by")?,
+        created_at_ms: col(row, "created_at")?,
+        updated_at_ms: col(row, "updated_at")?,
+        expires_at_ms: col(row, "expires_at")?,
+        error_code: col(row, "error_code")?,
+        error_message: col(row, "error_message")?,
+    })
+}

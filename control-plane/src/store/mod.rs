@@ -1,0 +1,147 @@
+//! The control plane's one `Store`: sqlx over SQLite (a file in the data directory, the
+//! embedded default) or PostgreSQL (for HA: several stateless replicas share it).
+//!
+//! - `schema/<dialect>/NNNN_*.sql`: schema files per dialect, embedded at build time and
+//!   applied in order once (recorded in `ferry_schema`).
+//! - One method per named operation, grouped by concept: [`tokens`], [`agents`],
+//!   [`inventory`], [`commands`], [`audit`]. Queries are written once, in the SQL both
+//!   dialects share (`$n` parameters, `ON CONFLICT`, `RETURNING`).
+//! - The conformance suite (`tests/store_conformance.rs` in this crate) runs on SQLite
+//!   always and on PostgreSQL when `FERRY_TEST_DATABASE_URL` is set.
+
+pub mod agents;
+pub mod audit;
+pub mod commands;
+pub mod inventory;
+pub mod tokens;
+
+use std::time::Duration;
+
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Executor, Row};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+/// (version, name, sql) per dialect, in order.
+const SQLITE_SCHEMA: &[(i64, &str, &str)] = &[(1, "fleet", include_str!("schema/sqlite/0001_fleet.sql"))];
+const POSTGRES_SCHEMA: &[(i64, &str, &str)] = &[(1, "fleet", include_str!("schema/postgres/0001_fleet.sql"))];
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database URL {0:?} is not supported: use sqlite://PATH or postgres://USER@HOST/DB")]
+    UnsupportedUrl(String),
+    #[error("cannot open the database: {0}")]
+    Open(#[source] sqlx::Error),
+    #[error("applying schema {version} ({name}) failed: {source}")]
+    Schema {
+        version: i64,
+        name: &'static str,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error("the database holds schema version {found}, newer than this binary knows ({known}); upgrade ferry-control")]
+    SchemaTooNew { found: i64, known: i64 },
+    #[error("stored row is corrupt: {0}")]
+    Corrupt(String),
+    #[error("database error: {0}")]
+    Query(#[from] sqlx::Error),
+}
+
+#[derive(Clone)]
+pub struct Store {
+    pool: AnyPool,
+    dialect: Dialect,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `url` and brings its schema up to date.
+    pub async fn open(url: &str) -> Result<Self, StoreError> {
+        sqlx::any::install_default_drivers();
+        let dialect = if url.starts_with("sqlite:") {
+            Dialect::Sqlite
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Dialect::Postgres
+        } else {
+            return Err(StoreError::UnsupportedUrl(url.to_string()));
+        };
+        let options = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(10));
+        let options = match dialect {
+            // One writer at a time is SQLite's model; WAL lets readers proceed meanwhile.
+            Dialect::Sqlite => options.max_connections(4).after_connect(|conn, _| {
+                Box::pin(async move {
+                    conn.execute("PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;").await?;
+                    Ok(())
+                })
+            }),
+            Dialect::Postgres => options.max_connections(16),
+        };
+        let pool = options.connect(url).await.map_err(StoreError::Open)?;
+        let store = Self { pool, dialect };
+        store.apply_schema().await?;
+        Ok(store)
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    async fn apply_schema(&self) -> Result<(), StoreError> {
+        let files = match self.dialect {
+            Dialect::Sqlite => SQLITE_SCHEMA,
+            Dialect::Postgres => POSTGRES_SCHEMA,
+        };
+        let mut conn = self.pool.acquire().await.map_err(StoreError::Open)?;
+        if self.dialect == Dialect::Postgres {
+            // Replicas starting together must not apply the same file twice.
+            conn.execute("SELECT pg_advisory_lock(7461001)").await?;
+        }
+        let result = async {
+            conn.execute("CREATE TABLE IF NOT EXISTS ferry_schema (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)")
+                .await?;
+            let current: i64 = sqlx::query("SELECT COALESCE(MAX(version), 0) AS v FROM ferry_schema")
+                .fetch_one(&mut *conn)
+                .await?
+                .try_get("v")?;
+            let known = files.last().map(|f| f.0).unwrap_or(0);
+            if current > known {
+                return Err(StoreError::SchemaTooNew { found: current, known });
+            }
+            for &(version, name, sql) in files.iter().filter(|f| f.0 > current) {
+                let apply = async {
+                    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+                    sqlx::raw_sql(sql).execute(&mut *tx).await?;
+                    sqlx::query("INSERT INTO ferry_schema (version, name, applied_at) VALUES ($1, $2, $3)")
+                        .bind(version)
+                        .bind(name)
+                        .bind(crate::clock::now_ms())
+                        .execute(&mut *tx)
+                        .await?;
+                    tx.commit().await
+                };
+                apply.await.map_err(|source| StoreError::Schema { version, name, source })?;
+            }
+            Ok(())
+        }
+        .await;
+        if self.dialect == Dialect::Postgres {
+            conn.execute("SELECT pg_advisory_unlock(7461001)").await?;
+        }
+        result
+    }
+}
+
+/// Reads a column, naming it when the stored value is unusable.
+fn col<'r, T>(row: &'r AnyRow, name: &str) -> Result<T, StoreError>
+where
+    T: sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any>,
+{
+    row.try_get(name).map_err(|e| StoreError::Corrupt(format!("column {name}: {e}")))
+}

@@ -1,0 +1,23 @@
+//! Ferry's wire contract, generated from `ferry/**/*.proto` at build time.
+//!
+//! - [`agent::v1`]: enrollment, certificate renewal and the agent session.
+//! - [`operator::v1`]: the operator API behind the `ferry` CLI.
+//! - [`telemetry`]: logging and tracing set-up shared by the binaries.
+//! - [`token`]: the enrollment token format (id, secret, pinned CA fingerprint).
+//! - [`transport`]: dialling the control plane over TLS with a chosen rustls config.
+
+pub mod agent {
+    pub mod v1 {
+        tonic::include_proto!("ferry.agent.v1");
+    }
+}
+
+pub mod operator {
+    pub mod v1 {
+        tonic::include_proto!("ferry.operator.v1");
+    }
+}
+
+pub mod telemetry;
+pub mod token;
+pub mod transport;
