@@ -209,8 +209,8 @@ impl ControlConfig {
                 "must not exceed enrollment.max_token_ttl_secs",
             );
         }
-        if self.certificates.agent_ttl_secs < 60 {
-            return invalid("certificates.agent_ttl_secs", "must be at least 60 seconds");
+        if self.certificates.agent_ttl_secs < 6 {
+            return invalid("certificates.agent_ttl_secs", "must be at least 6 seconds (hours or days in production)");
         }
         if self.liveness.disconnected_after_secs <= self.liveness.heartbeat_interval_secs {
             return invalid(

@@ -1,1 +1,12 @@
-//! placeholder
+//! ferry-tests: end-to-end tests that start Ferry's real binaries, and benchmarks.
+//!
+//! - [`binaries`]: building and locating `ferry-control`, `ferry` and `ferry-agent`.
+//! - [`processes`]: a control plane and agents as child processes, with their logs.
+//! - [`wait`]: waiting for a condition with a deadline (never a fixed sleep).
+//!
+//! The tests are in `tests/e2e.rs` (one binary, so the slow process start-ups overlap);
+//! the heartbeat benchmark is `src/bin/bench-heartbeats.rs`.
+
+pub mod binaries;
+pub mod processes;
+pub mod wait;

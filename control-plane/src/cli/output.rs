@@ -176,6 +176,6 @@ mod tests {
         assert_eq!(t, "A    LONGER\nxyz  1");
         assert_eq!(ago(0, 5000), "never");
         assert_eq!(ago(1000, 6000), "5s ago");
-        assert_eq!(ago(0 + 1, 3 * 3600 * 1000), "3h ago");
+        assert_eq!(ago(1000, 3 * 3600 * 1000 + 1000), "3h ago");
     }
 }

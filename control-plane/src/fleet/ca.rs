@@ -201,8 +201,10 @@ fn leaf_params(common_name: &str, ttl: Duration) -> Result<CertificateParams, rc
     let mut params = CertificateParams::default();
     params.distinguished_name = name(common_name);
     let now = OffsetDateTime::now_utc();
-    // A little backdating tolerates clock skew between hosts.
-    params.not_before = now - time::Duration::minutes(5);
+    // Backdating tolerates clock skew between hosts; capped at a tenth of the lifetime
+    // so that "renew at two thirds" still means two thirds for short-lived certificates.
+    let backdate = Duration::from_secs(300).min(ttl / 10);
+    params.not_before = now - time::Duration::try_from(backdate).map_err(|_| rcgen::Error::CouldNotParseCertificate)?;
     params.not_after = now + time::Duration::try_from(ttl).map_err(|_| rcgen::Error::CouldNotParseCertificate)?;
     params.serial_number = Some(random_serial());
     params.key_usages = vec![KeyUsagePurpose::DigitalSignature];

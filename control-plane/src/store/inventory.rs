@@ -139,7 +139,7 @@ async fn replace_inventory(conn: &mut AnyConnection, agent: AgentId, instances: 
     sqlx::query("DELETE FROM databases WHERE agent_id = $1").bind(agent.to_string()).execute(&mut *conn).await?;
     sqlx::query("DELETE FROM instances WHERE agent_id = $1").bind(agent.to_string()).execute(&mut *conn).await?;
     for i in instances {
-        sqlx::query("INSERT INTO instances (agent_id, name, address, reachable, error, server_name, product_version, major_version, product_level, product_update_level, edition, engine_edition, collation, hadr_enabled, host_platform, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)")
+        sqlx::query("INSERT INTO instances (agent_id, name, address, reachable, error, server_name, product_version, major_version, product_level, product_update_level, edition, engine_edition, collation_name, hadr_enabled, host_platform, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)")
             .bind(agent.to_string())
             .bind(&i.name)
             .bind(&i.address)
@@ -190,7 +190,7 @@ fn decode_instance(row: &AnyRow) -> Result<InstanceRecord, StoreError> {
         product_update_level: col(row, "product_update_level")?,
         edition: col(row, "edition")?,
         engine_edition: col::<i64>(row, "engine_edition")? as i32,
-        collation: col(row, "collation")?,
+        collation: col(row, "collation_name")?,
         hadr_enabled: col::<i64>(row, "hadr_enabled")? != 0,
         host_platform: col(row, "host_platform")?,
         updated_at_ms: col(row, "updated_at")?,

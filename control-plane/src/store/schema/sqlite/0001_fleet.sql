@@ -42,7 +42,7 @@ CREATE TABLE instances (
     product_update_level TEXT NOT NULL,
     edition              TEXT NOT NULL,
     engine_edition       BIGINT NOT NULL,
-    collation            TEXT NOT NULL,
+    collation_name       TEXT NOT NULL,
     hadr_enabled         BIGINT NOT NULL,
     host_platform        TEXT NOT NULL,
     updated_at           BIGINT NOT NULL,
