@@ -1,7 +1,10 @@
 //! Compiles the `.proto` files with protox (pure Rust), so no system `protoc` is needed.
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let files = ["ferry/agent/v1/agent.proto", "ferry/operator/v1/operator.proto"];
+    let files = [
+        "ferry/agent/v1/agent.proto",
+        "ferry/operator/v1/operator.proto",
+    ];
     for file in files {
         println!("cargo:rerun-if-changed={file}");
     }

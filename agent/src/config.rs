@@ -64,7 +64,10 @@ pub enum Auth {
 impl fmt::Debug for Auth {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Auth::SqlLogin { username, .. } => write!(f, "SqlLogin {{ username: {username:?}, password: <redacted> }}"),
+            Auth::SqlLogin { username, .. } => write!(
+                f,
+                "SqlLogin {{ username: {username:?}, password: <redacted> }}"
+            ),
             Auth::Integrated => f.write_str("Integrated"),
         }
     }
@@ -124,13 +127,24 @@ pub enum ConfigError {
 
 impl AgentConfig {
     pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
-        let config: Self = toml::from_str(&text).map_err(|e| ConfigError::Parse { path: path.to_path_buf(), message: e.to_string() })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let config: Self = toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
         Ok(config)
     }
 
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let invalid = |field: String, problem: &str| Err(ConfigError::Invalid { field, problem: problem.to_string() });
+        let invalid = |field: String, problem: &str| {
+            Err(ConfigError::Invalid {
+                field,
+                problem: problem.to_string(),
+            })
+        };
         for (field, value) in [
             ("inventory_interval_secs", self.inventory_interval_secs),
             ("heartbeat_interval_secs", self.heartbeat_interval_secs),
@@ -143,22 +157,44 @@ impl AgentConfig {
         let mut names = std::collections::HashSet::new();
         for (n, instance) in self.instances.iter().enumerate() {
             let field = |f: &str| format!("instance[{n}].{f}");
-            if instance.name.is_empty() || instance.name.len() > 128 || !names.insert(instance.name.as_str()) {
-                return invalid(field("name"), "must be 1 to 128 characters and unique among instances");
+            if instance.name.is_empty()
+                || instance.name.len() > 128
+                || !names.insert(instance.name.as_str())
+            {
+                return invalid(
+                    field("name"),
+                    "must be 1 to 128 characters and unique among instances",
+                );
             }
             if instance.host.is_empty() {
                 return invalid(field("host"), "must not be empty");
             }
             if instance.connect_timeout_secs == 0 || instance.query_timeout_secs == 0 {
-                return invalid(field("connect_timeout_secs / query_timeout_secs"), "must be greater than zero");
+                return invalid(
+                    field("connect_timeout_secs / query_timeout_secs"),
+                    "must be greater than zero",
+                );
             }
-            if let Auth::SqlLogin { username, password, password_env, password_file } = &instance.auth {
+            if let Auth::SqlLogin {
+                username,
+                password,
+                password_env,
+                password_file,
+            } = &instance.auth
+            {
                 if username.is_empty() {
                     return invalid(field("auth.username"), "must not be empty");
                 }
-                let sources = [password.is_some(), password_env.is_some(), password_file.is_some()];
+                let sources = [
+                    password.is_some(),
+                    password_env.is_some(),
+                    password_file.is_some(),
+                ];
                 if sources.iter().filter(|s| **s).count() != 1 {
-                    return invalid(field("auth"), "give exactly one of password, password_env or password_file");
+                    return invalid(
+                        field("auth"),
+                        "give exactly one of password, password_env or password_file",
+                    );
                 }
             }
         }
@@ -171,11 +207,19 @@ impl Auth {
     pub fn password(&self) -> Result<Option<String>, String> {
         match self {
             Auth::Integrated => Ok(None),
-            Auth::SqlLogin { password: Some(p), .. } => Ok(Some(p.clone())),
-            Auth::SqlLogin { password_env: Some(var), .. } => std::env::var(var)
+            Auth::SqlLogin {
+                password: Some(p), ..
+            } => Ok(Some(p.clone())),
+            Auth::SqlLogin {
+                password_env: Some(var),
+                ..
+            } => std::env::var(var)
                 .map(Some)
                 .map_err(|_| format!("environment variable {var} (auth.password_env) is not set")),
-            Auth::SqlLogin { password_file: Some(path), .. } => std::fs::read_to_string(path)
+            Auth::SqlLogin {
+                password_file: Some(path),
+                ..
+            } => std::fs::read_to_string(path)
                 .map(|p| Some(p.trim_end_matches(['\r', '\n']).to_string()))
                 .map_err(|e| format!("cannot read auth.password_file {}: {e}", path.display())),
             Auth::SqlLogin { .. } => Err("no password configured".into()),
@@ -201,7 +245,10 @@ auth = { method = "sql_login", username = "ferry", password = "hunter2" }
         config.validate().unwrap();
         assert_eq!(config.instances[0].encryption, Encryption::Required);
         let shown = format!("{config:?}");
-        assert!(shown.contains("ferry") && !shown.contains("hunter2"), "{shown}");
+        assert!(
+            shown.contains("ferry") && !shown.contains("hunter2"),
+            "{shown}"
+        );
     }
 
     #[test]
@@ -210,6 +257,21 @@ auth = { method = "sql_login", username = "ferry", password = "hunter2" }
         config.instances.push(config.instances[0].clone());
         let err = config.validate().unwrap_err().to_string();
         assert!(err.contains("instance[1].name"), "{err}");
-        assert!(toml::from_str::<AgentConfig>("[[instance]]\nname='x'\nauth={method='kerberos'}").is_err());
+        assert!(
+            toml::from_str::<AgentConfig>("[[instance]]\nname='x'\nauth={method='kerberos'}")
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn the_deploy_example_is_valid() {
+        let example: AgentConfig =
+            toml::from_str(include_str!("../../deploy/ferry-agent.example.toml")).unwrap();
+        example.validate().unwrap();
+        assert_eq!(
+            example.inventory_interval_secs,
+            AgentConfig::default().inventory_interval_secs
+        );
+        assert_eq!(example.instances.len(), 1);
     }
 }

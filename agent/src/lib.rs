@@ -64,7 +64,11 @@ pub async fn run(config: AgentConfig, cancel: CancellationToken) -> Result<(), A
         config,
     });
     let tasks = CancellationToken::new();
-    let renewal = tokio::spawn(renewal_loop(agent.config.state_dir.clone(), agent.identity.clone(), tasks.clone()));
+    let renewal = tokio::spawn(renewal_loop(
+        agent.config.state_dir.clone(),
+        agent.identity.clone(),
+        tasks.clone(),
+    ));
     let inventory = tokio::spawn(inventory_loop(agent.clone(), tasks.clone()));
     let result = control::session::run(agent.clone(), cancel).await;
     tasks.cancel();
@@ -85,7 +89,11 @@ async fn inventory_loop(agent: Arc<Agent>, cancel: CancellationToken) {
         let permit = agent.commands.acquire().await;
         let collected = inventory::collect(&agent.config).await;
         drop(permit);
-        if let Err(e) = agent.outbox.append(report::Body::Inventory(collected)).await {
+        if let Err(e) = agent
+            .outbox
+            .append(report::Body::Inventory(collected))
+            .await
+        {
             tracing::error!(error = %e, "cannot queue the inventory report");
         }
         if let Err(e) = agent.outbox.prune().await {
@@ -98,7 +106,9 @@ impl Agent {
     /// Runs a command once: a redelivered id that already ran is skipped (its result is
     /// already in the outbox or delivered).
     pub async fn execute(self: Arc<Self>, command: Command) {
-        let Ok(_permit) = self.commands.acquire().await else { return };
+        let Ok(_permit) = self.commands.acquire().await else {
+            return;
+        };
         let id = command.command_id.clone();
         match self.outbox.was_executed(&id).await {
             Ok(true) => {
@@ -111,17 +121,39 @@ impl Agent {
                 return;
             }
         }
-        let failed = |code: &str, message: String| CommandResult { command_id: id.clone(), ok: false, error_code: code.into(), error_message: message };
-        let (bodies, result) = if command.expires_unix_ms > 0 && command.expires_unix_ms < now_ms() {
-            (vec![], failed("AGENT-COMMAND-EXPIRED", "the command arrived after its deadline".into()))
+        let failed = |code: &str, message: String| CommandResult {
+            command_id: id.clone(),
+            ok: false,
+            error_code: code.into(),
+            error_message: message,
+        };
+        let (bodies, result) = if command.expires_unix_ms > 0 && command.expires_unix_ms < now_ms()
+        {
+            (
+                vec![],
+                failed(
+                    "AGENT-COMMAND-EXPIRED",
+                    "the command arrived after its deadline".into(),
+                ),
+            )
         } else {
             match command.kind {
                 Some(command::Kind::CollectInventory(_)) => {
                     let collected = inventory::collect(&self.config).await;
-                    let ok = CommandResult { command_id: id.clone(), ok: true, ..Default::default() };
+                    let ok = CommandResult {
+                        command_id: id.clone(),
+                        ok: true,
+                        ..Default::default()
+                    };
                     (vec![report::Body::Inventory(collected)], ok)
                 }
-                None => (vec![], failed("AGENT-COMMAND-UNKNOWN", "this agent does not know the command's kind; upgrade ferry-agent".into())),
+                None => (
+                    vec![],
+                    failed(
+                        "AGENT-COMMAND-UNKNOWN",
+                        "this agent does not know the command's kind; upgrade ferry-agent".into(),
+                    ),
+                ),
             }
         };
         tracing::info!(command = %id, ok = result.ok, "command finished");
@@ -136,7 +168,11 @@ pub fn host_name() -> String {
     std::env::var("HOSTNAME")
         .ok()
         .filter(|h| !h.is_empty())
-        .or_else(|| std::fs::read_to_string("/etc/hostname").ok().map(|h| h.trim().to_string()))
+        .or_else(|| {
+            std::fs::read_to_string("/etc/hostname")
+                .ok()
+                .map(|h| h.trim().to_string())
+        })
         .or_else(|| std::env::var("COMPUTERNAME").ok())
         .unwrap_or_else(|| "localhost".into())
 }

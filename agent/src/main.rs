@@ -9,7 +9,11 @@ use ferry_agent::config::AgentConfig;
 use tokio_util::sync::CancellationToken;
 
 #[derive(Parser)]
-#[command(name = "ferry-agent", version, about = "Ferry's agent for SQL Server hosts")]
+#[command(
+    name = "ferry-agent",
+    version,
+    about = "Ferry's agent for SQL Server hosts"
+)]
 struct Cli {
     /// TOML config file (see deploy/ferry-agent.example.toml).
     #[arg(long, env = "FERRY_AGENT_CONFIG", global = true)]
@@ -49,21 +53,39 @@ fn main() -> anyhow::Result<()> {
     }
     config.validate()?;
     ferry_proto::telemetry::init("ferry-agent");
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(async move {
         match cli.command {
-            Command::Enroll { control_plane, token, name } => {
+            Command::Enroll {
+                control_plane,
+                token,
+                name,
+            } => {
                 let name = name.unwrap_or_else(ferry_agent::host_name);
-                let identity = ferry_agent::control::enroll::enroll(&config.state_dir, &control_plane, &token, &name)
-                    .await
-                    .context("enrollment failed")?;
-                println!("enrolled as {} ({}); identity saved in {}", identity.name, identity.agent_id, config.state_dir.display());
+                let identity = ferry_agent::control::enroll::enroll(
+                    &config.state_dir,
+                    &control_plane,
+                    &token,
+                    &name,
+                )
+                .await
+                .context("enrollment failed")?;
+                println!(
+                    "enrolled as {} ({}); identity saved in {}",
+                    identity.name,
+                    identity.agent_id,
+                    config.state_dir.display()
+                );
                 Ok(())
             }
             Command::Run => {
                 let cancel = CancellationToken::new();
                 tokio::spawn(stop_on_signal(cancel.clone()));
-                ferry_agent::run(config, cancel).await.map_err(anyhow::Error::from)
+                ferry_agent::run(config, cancel)
+                    .await
+                    .map_err(anyhow::Error::from)
             }
         }
     })

@@ -141,7 +141,10 @@ pub enum ConfigError {
     #[error("config file {path}: {message}")]
     Parse { path: PathBuf, message: String },
     #[error("config field `{field}`: {problem}")]
-    Invalid { field: &'static str, problem: String },
+    Invalid {
+        field: &'static str,
+        problem: String,
+    },
 }
 
 impl ControlConfig {
@@ -161,7 +164,10 @@ impl ControlConfig {
     pub fn effective_database_url(&self) -> String {
         match &self.database_url {
             Some(url) if !url.is_empty() => url.clone(),
-            _ => format!("sqlite://{}?mode=rwc", self.data_dir.join("ferry.db").display()),
+            _ => format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("ferry.db").display()
+            ),
         }
     }
 
@@ -185,16 +191,35 @@ impl ControlConfig {
             );
         }
         if let Some(url) = &self.database_url {
-            if !url.is_empty() && !(url.starts_with("postgres://") || url.starts_with("postgresql://") || url.starts_with("sqlite:")) {
-                return invalid("database_url", "use postgres://USER@HOST/DB, or sqlite://PATH, or leave it empty");
+            let known = ["postgres://", "postgresql://", "sqlite:"];
+            if !url.is_empty() && !known.iter().any(|prefix| url.starts_with(prefix)) {
+                return invalid(
+                    "database_url",
+                    "use postgres://USER@HOST/DB, or sqlite://PATH, or leave it empty",
+                );
             }
         }
         let positive = [
-            ("enrollment.default_token_ttl_secs", self.enrollment.default_token_ttl_secs),
-            ("enrollment.max_token_ttl_secs", self.enrollment.max_token_ttl_secs),
-            ("certificates.agent_ttl_secs", self.certificates.agent_ttl_secs),
-            ("certificates.operator_ttl_secs", self.certificates.operator_ttl_secs),
-            ("liveness.heartbeat_interval_secs", self.liveness.heartbeat_interval_secs),
+            (
+                "enrollment.default_token_ttl_secs",
+                self.enrollment.default_token_ttl_secs,
+            ),
+            (
+                "enrollment.max_token_ttl_secs",
+                self.enrollment.max_token_ttl_secs,
+            ),
+            (
+                "certificates.agent_ttl_secs",
+                self.certificates.agent_ttl_secs,
+            ),
+            (
+                "certificates.operator_ttl_secs",
+                self.certificates.operator_ttl_secs,
+            ),
+            (
+                "liveness.heartbeat_interval_secs",
+                self.liveness.heartbeat_interval_secs,
+            ),
             ("commands.default_ttl_secs", self.commands.default_ttl_secs),
             ("commands.poll_interval_ms", self.commands.poll_interval_ms),
         ];
@@ -210,7 +235,10 @@ impl ControlConfig {
             );
         }
         if self.certificates.agent_ttl_secs < 6 {
-            return invalid("certificates.agent_ttl_secs", "must be at least 6 seconds (hours or days in production)");
+            return invalid(
+                "certificates.agent_ttl_secs",
+                "must be at least 6 seconds (hours or days in production)",
+            );
         }
         if self.liveness.disconnected_after_secs <= self.liveness.heartbeat_interval_secs {
             return invalid(
@@ -229,7 +257,10 @@ mod tests {
     #[test]
     fn defaults_are_valid_and_file_values_override_them() {
         ControlConfig::default().validate().unwrap();
-        let config: ControlConfig = toml::from_str("listen = \"127.0.0.1:9000\"\n[liveness]\nheartbeat_interval_secs = 5\n").unwrap();
+        let config: ControlConfig = toml::from_str(
+            "listen = \"127.0.0.1:9000\"\n[liveness]\nheartbeat_interval_secs = 5\n",
+        )
+        .unwrap();
         assert_eq!(config.listen.port(), 9000);
         assert_eq!(config.liveness.heartbeat_interval_secs, 5);
         assert_eq!(config.liveness.disconnected_after_secs, 35);
@@ -242,5 +273,26 @@ mod tests {
         let err = config.validate().unwrap_err().to_string();
         assert!(err.contains("liveness.disconnected_after_secs"), "{err}");
         assert!(toml::from_str::<ControlConfig>("lisen = 1").is_err());
+    }
+
+    #[test]
+    fn the_deploy_example_is_valid_and_states_the_defaults() {
+        let example: ControlConfig =
+            toml::from_str(include_str!("../../deploy/ferry-control.example.toml")).unwrap();
+        example.validate().unwrap();
+        let defaults = ControlConfig::default();
+        assert_eq!(example.listen, defaults.listen);
+        assert_eq!(
+            example.certificates.agent_ttl_secs,
+            defaults.certificates.agent_ttl_secs
+        );
+        assert_eq!(
+            example.liveness.disconnected_after_secs,
+            defaults.liveness.disconnected_after_secs
+        );
+        assert_eq!(
+            example.commands.poll_interval_ms,
+            defaults.commands.poll_interval_ms
+        );
     }
 }

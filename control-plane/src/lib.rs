@@ -19,4 +19,3 @@ pub mod store;
 
 pub use config::ControlConfig;
 pub use server::{run, ServeError};
-

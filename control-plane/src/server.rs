@@ -57,9 +57,16 @@ pub fn admin_credentials_dir(data_dir: &Path) -> PathBuf {
 }
 
 /// Runs the control plane on `listener` until `shutdown` completes, then drains.
-pub async fn run(config: ControlConfig, listener: TcpListener, shutdown: impl Future<Output = ()> + Send) -> Result<(), ServeError> {
+pub async fn run(
+    config: ControlConfig,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), ServeError> {
     config.validate()?;
-    std::fs::create_dir_all(&config.data_dir).map_err(|source| ServeError::DataDir { path: config.data_dir.clone(), source })?;
+    std::fs::create_dir_all(&config.data_dir).map_err(|source| ServeError::DataDir {
+        path: config.data_dir.clone(),
+        source,
+    })?;
     let provided = match (&config.tls.ca_cert, &config.tls.ca_key) {
         (Some(cert), Some(key)) => Some((cert.as_path(), key.as_path())),
         _ => None,
@@ -67,7 +74,9 @@ pub async fn run(config: ControlConfig, listener: TcpListener, shutdown: impl Fu
     let ca = CertificateAuthority::load_or_create(&config.data_dir.join("ca"), provided)?;
     let store = Store::open(&config.effective_database_url()).await?;
     write_admin_credentials(&ca, &config)?;
-    let (chain, key) = ca.issue_server(&config.tls.server_names, SERVER_CERT_TTL).map_err(|e| ServeError::Tls(e.to_string()))?;
+    let (chain, key) = ca
+        .issue_server(&config.tls.server_names, SERVER_CERT_TTL)
+        .map_err(|e| ServeError::Tls(e.to_string()))?;
     let tls = ServerTlsConfig::new()
         .identity(Identity::from_pem(chain, key))
         .client_ca_root(Certificate::from_pem(ca.cert_pem()))
@@ -82,7 +91,9 @@ pub async fn run(config: ControlConfig, listener: TcpListener, shutdown: impl Fu
         heartbeats: HeartbeatBuffer::default(),
     });
     let (health_reporter, health) = tonic_health::server::health_reporter();
-    health_reporter.set_serving::<OperatorServer<OperatorApi>>().await;
+    health_reporter
+        .set_serving::<OperatorServer<OperatorApi>>()
+        .await;
 
     let (stop_tasks, tasks_stopped) = tokio::sync::watch::channel(false);
     let background = tokio::spawn(background_tasks(shared.clone(), tasks_stopped));
@@ -111,23 +122,39 @@ pub async fn run(config: ControlConfig, listener: TcpListener, shutdown: impl Fu
 }
 
 /// Writes the first admin operator's certificate, key and CA for the CLI, once.
-fn write_admin_credentials(ca: &CertificateAuthority, config: &ControlConfig) -> Result<(), ServeError> {
+fn write_admin_credentials(
+    ca: &CertificateAuthority,
+    config: &ControlConfig,
+) -> Result<(), ServeError> {
     let dir = admin_credentials_dir(&config.data_dir);
     if dir.join("cert.pem").exists() {
         return Ok(());
     }
-    std::fs::create_dir_all(&dir).map_err(|source| ServeError::DataDir { path: dir.clone(), source })?;
+    std::fs::create_dir_all(&dir).map_err(|source| ServeError::DataDir {
+        path: dir.clone(),
+        source,
+    })?;
     let ttl = Duration::from_secs(config.certificates.operator_ttl_secs);
-    let (issued, key) = ca.issue_operator("admin", Role::Admin, ttl).map_err(|e| ServeError::Tls(e.to_string()))?;
+    let (issued, key) = ca
+        .issue_operator("admin", Role::Admin, ttl)
+        .map_err(|e| ServeError::Tls(e.to_string()))?;
     write_operator_credentials(&dir, ca, &issued.cert_pem, &key)?;
     tracing::info!(dir = %dir.display(), "wrote the admin operator's credentials");
     Ok(())
 }
 
 /// Writes `cert.pem`, `key.pem` (owner-only) and `ca.pem` into `dir`.
-pub fn write_operator_credentials(dir: &Path, ca: &CertificateAuthority, cert_pem: &str, key_pem: &str) -> Result<(), ServeError> {
+pub fn write_operator_credentials(
+    dir: &Path,
+    ca: &CertificateAuthority,
+    cert_pem: &str,
+    key_pem: &str,
+) -> Result<(), ServeError> {
     let write = |name: &str, contents: &str| {
-        std::fs::write(dir.join(name), contents).map_err(|source| ServeError::DataDir { path: dir.join(name), source })
+        std::fs::write(dir.join(name), contents).map_err(|source| ServeError::DataDir {
+            path: dir.join(name),
+            source,
+        })
     };
     write_private(&dir.join("key.pem"), key_pem)?;
     write("ca.pem", ca.cert_pem())?;
@@ -137,7 +164,9 @@ pub fn write_operator_credentials(dir: &Path, ca: &CertificateAuthority, cert_pe
 /// Per tick: write buffered heartbeats, expire commands, and wake sessions whose agents
 /// have commands queued (possibly by another replica).
 async fn background_tasks(shared: Arc<Shared>, mut stop: tokio::sync::watch::Receiver<bool>) {
-    let mut tick = tokio::time::interval(Duration::from_millis(shared.config.commands.poll_interval_ms));
+    let mut tick = tokio::time::interval(Duration::from_millis(
+        shared.config.commands.poll_interval_ms,
+    ));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {

@@ -18,7 +18,9 @@ pub struct EnrollmentToken {
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("the enrollment token is malformed: {0} (copy the whole token printed by `ferry token create`)")]
+#[error(
+    "the enrollment token is malformed: {0} (copy the whole token printed by `ferry token create`)"
+)]
 pub struct TokenFormatError(&'static str);
 
 impl EnrollmentToken {
@@ -36,7 +38,12 @@ impl EnrollmentToken {
         if prefix != PREFIX {
             return Err(TokenFormatError("unknown token version"));
         }
-        let word = |s: &str| !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        let word = |s: &str| {
+            !s.is_empty()
+                && s.len() <= 64
+                && s.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        };
         if !word(id) || !word(secret) {
             return Err(TokenFormatError("id or secret has invalid characters"));
         }
@@ -51,7 +58,10 @@ impl EnrollmentToken {
     }
 
     pub fn encode(&self) -> String {
-        format!("{PREFIX}.{}.{}.{}", self.id, self.secret, self.ca_fingerprint)
+        format!(
+            "{PREFIX}.{}.{}.{}",
+            self.id, self.secret, self.ca_fingerprint
+        )
     }
 }
 
@@ -78,7 +88,13 @@ mod tests {
         };
         assert_eq!(EnrollmentToken::parse(&token.encode()), Ok(token.clone()));
         assert!(!format!("{token:?}").contains("s3cr3t"));
-        for bad in ["", "ferry1.a.b", "ferry2.a.b.".to_string().as_str(), "ferry1.a.b.zz", "ferry1.a b.c.0000"] {
+        for bad in [
+            "",
+            "ferry1.a.b",
+            "ferry2.a.b.".to_string().as_str(),
+            "ferry1.a.b.zz",
+            "ferry1.a b.c.0000",
+        ] {
             assert!(EnrollmentToken::parse(bad).is_err(), "{bad}");
         }
     }

@@ -43,7 +43,10 @@ impl ControlPlaneUrl {
             return Err(invalid("the scheme must be https"));
         }
         let host = uri.host().ok_or_else(|| invalid("no host"))?;
-        let host = host.trim_start_matches('[').trim_end_matches(']').to_string();
+        let host = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string();
         let port = uri.port_u16().unwrap_or(443);
         Ok(Self { host, port })
     }
@@ -96,12 +99,11 @@ pub async fn connect(
     let mut tls = tls;
     tls.alpn_protocols = vec![b"h2".to_vec()];
     let connector = TlsConnector::from(Arc::new(tls));
-    let server_name = ServerName::try_from(url.host().to_string()).map_err(|_| {
-        ConnectError::InvalidUrl {
+    let server_name =
+        ServerName::try_from(url.host().to_string()).map_err(|_| ConnectError::InvalidUrl {
             url: url.to_string(),
             reason: "the host is not a valid DNS name or IP address".to_string(),
-        }
-    })?;
+        })?;
     let (host, port, timeout) = (url.host().to_string(), url.port(), options.connect_timeout);
     let dial = tower::service_fn(move |_: Uri| {
         let (connector, server_name, host) = (connector.clone(), server_name.clone(), host.clone());
@@ -112,7 +114,9 @@ pub async fn connect(
                 connector.connect(server_name, tcp).await
             })
             .await
-            .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out"))??;
+            .map_err(|_| {
+                std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out")
+            })??;
             Ok::<_, std::io::Error>(TokioIo::new(io))
         }
     });
@@ -175,10 +179,19 @@ pub fn crypto_provider() -> Arc<rustls::crypto::CryptoProvider> {
 }
 
 /// A client config that trusts only `ca_pem` and presents `cert_pem`/`key_pem`.
-pub fn mtls_client_config(ca_pem: &str, cert_pem: &str, key_pem: &str) -> Result<rustls::ClientConfig, TlsMaterialError> {
+pub fn mtls_client_config(
+    ca_pem: &str,
+    cert_pem: &str,
+    key_pem: &str,
+) -> Result<rustls::ClientConfig, TlsMaterialError> {
     use rustls_pki_types::pem::PemObject;
     use rustls_pki_types::{CertificateDer, PrivateKeyDer};
-    let pem_error = |what| move |e: rustls_pki_types::pem::Error| TlsMaterialError::Pem { what, reason: e.to_string() };
+    let pem_error = |what| {
+        move |e: rustls_pki_types::pem::Error| TlsMaterialError::Pem {
+            what,
+            reason: e.to_string(),
+        }
+    };
     let mut roots = rustls::RootCertStore::empty();
     for ca in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
         roots.add(ca.map_err(pem_error("the CA certificate"))?)?;
@@ -186,9 +199,12 @@ pub fn mtls_client_config(ca_pem: &str, cert_pem: &str, key_pem: &str) -> Result
     let chain = CertificateDer::pem_slice_iter(cert_pem.as_bytes())
         .collect::<Result<Vec<_>, _>>()
         .map_err(pem_error("the client certificate"))?;
-    let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).map_err(pem_error("the private key"))?;
-    Ok(rustls::ClientConfig::builder_with_provider(crypto_provider())
-        .with_safe_default_protocol_versions()?
-        .with_root_certificates(roots)
-        .with_client_auth_cert(chain, key)?)
+    let key =
+        PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).map_err(pem_error("the private key"))?;
+    Ok(
+        rustls::ClientConfig::builder_with_provider(crypto_provider())
+            .with_safe_default_protocol_versions()?
+            .with_root_certificates(roots)
+            .with_client_auth_cert(chain, key)?,
+    )
 }

@@ -24,12 +24,28 @@ pub fn binary(name: &str) -> PathBuf {
     let built = BUILT.get_or_init(|| {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let mut command = Command::new(cargo);
-        command.args(["build", "--quiet", "--bins", "-p", "ferry-control", "-p", "ferry-agent"]);
+        command.args([
+            "build",
+            "--quiet",
+            "--bins",
+            "-p",
+            "ferry-control",
+            "-p",
+            "ferry-agent",
+        ]);
         // Cargo gives the test process per-package variables (CARGO_MANIFEST_DIR, ...);
         // some build scripts track them, so passing them on would rebuild everything.
         for (key, _) in std::env::vars_os() {
             let key = key.to_string_lossy();
-            let per_package = ["CARGO_MANIFEST_", "CARGO_PKG_", "CARGO_CRATE_", "CARGO_BIN_", "CARGO_PRIMARY_PACKAGE", "CARGO_TARGET_TMPDIR", "CARGO_RUSTC_CURRENT_DIR"];
+            let per_package = [
+                "CARGO_MANIFEST_",
+                "CARGO_PKG_",
+                "CARGO_CRATE_",
+                "CARGO_BIN_",
+                "CARGO_PRIMARY_PACKAGE",
+                "CARGO_TARGET_TMPDIR",
+                "CARGO_RUSTC_CURRENT_DIR",
+            ];
             if key == "OUT_DIR" || per_package.iter().any(|p| key.starts_with(p)) {
                 command.env_remove(key.as_ref());
             }

@@ -62,9 +62,19 @@ impl ControlPlane {
             .await
             .expect("ferry-control printed no address within 60s")
             .unwrap()
-            .unwrap_or_else(|| panic!("ferry-control exited; see {}", dir.join("control.log").display()));
+            .unwrap_or_else(|| {
+                panic!(
+                    "ferry-control exited; see {}",
+                    dir.join("control.log").display()
+                )
+            });
         let addr: SocketAddr = line.rsplit(' ').next().unwrap().parse().unwrap();
-        let plane = Self { data_dir, addr, config: config_path, child };
+        let plane = Self {
+            data_dir,
+            addr,
+            config: config_path,
+            child,
+        };
         plane.wait_ready().await;
         plane
     }
@@ -79,14 +89,23 @@ impl ControlPlane {
 
     async fn wait_ready(&self) {
         let (url, creds) = (self.url(), self.credentials());
-        wait::until("the control plane to answer", Duration::from_secs(30), || {
-            let (url, creds) = (url.clone(), creds.clone());
-            async move {
-                let mut client = ferry_control::cli::connect(&url, &creds).await.map_err(|e| e.to_string())?;
-                client.list_hosts(ListHostsRequest {}).await.map_err(|e| e.to_string())?;
-                Ok(Some(()))
-            }
-        })
+        wait::until(
+            "the control plane to answer",
+            Duration::from_secs(30),
+            || {
+                let (url, creds) = (url.clone(), creds.clone());
+                async move {
+                    let mut client = ferry_control::cli::connect(&url, &creds)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    client
+                        .list_hosts(ListHostsRequest {})
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    Ok(Some(()))
+                }
+            },
+        )
         .await
     }
 
@@ -108,7 +127,11 @@ impl ControlPlane {
         let mut all = args.to_vec();
         all.extend(["--output", "json"]);
         let output = self.ferry(&all).await;
-        assert!(output.status.success(), "ferry {args:?} failed: {}", String::from_utf8_lossy(&output.stderr));
+        assert!(
+            output.status.success(),
+            "ferry {args:?} failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
         serde_json::from_slice(&output.stdout).expect("ferry printed JSON")
     }
 
@@ -121,7 +144,10 @@ impl ControlPlane {
     /// Opens the control plane's store (SQLite in the data directory) to check what
     /// it holds.
     pub async fn store(&self) -> Store {
-        let config = ferry_control::ControlConfig { data_dir: self.data_dir.clone(), ..Default::default() };
+        let config = ferry_control::ControlConfig {
+            data_dir: self.data_dir.clone(),
+            ..Default::default()
+        };
         Store::open(&config.effective_database_url()).await.unwrap()
     }
 
@@ -163,7 +189,15 @@ impl AgentProcess {
         Command::new(binary("ferry-agent"))
             .arg("--state-dir")
             .arg(state_dir)
-            .args(["enroll", "--control-plane", url, "--token", token, "--name", name])
+            .args([
+                "enroll",
+                "--control-plane",
+                url,
+                "--token",
+                token,
+                "--name",
+                name,
+            ])
             .output()
             .await
             .expect("run ferry-agent enroll")
@@ -184,7 +218,10 @@ impl AgentProcess {
             .kill_on_drop(true)
             .spawn()
             .expect("spawn ferry-agent");
-        Self { state_dir: state_dir.to_path_buf(), child }
+        Self {
+            state_dir: state_dir.to_path_buf(),
+            child,
+        }
     }
 
     pub fn log(&self) -> String {
@@ -195,7 +232,12 @@ impl AgentProcess {
     pub async fn exited(&mut self, limit: Duration) -> ExitStatus {
         tokio::time::timeout(limit, self.child.wait())
             .await
-            .unwrap_or_else(|_| panic!("the agent did not exit within {limit:?}; log:\n{}", self.log()))
+            .unwrap_or_else(|_| {
+                panic!(
+                    "the agent did not exit within {limit:?}; log:\n{}",
+                    self.log()
+                )
+            })
             .unwrap()
     }
 
@@ -210,7 +252,11 @@ impl AgentProcess {
 
 async fn terminate(child: &mut Child) -> ExitStatus {
     if let Some(pid) = child.id() {
-        let _ = Command::new("kill").arg("-TERM").arg(pid.to_string()).status().await;
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(pid.to_string())
+            .status()
+            .await;
     }
     match tokio::time::timeout(Duration::from_secs(20), child.wait()).await {
         Ok(status) => status.unwrap(),
@@ -222,7 +268,11 @@ async fn terminate(child: &mut Child) -> ExitStatus {
 }
 
 fn open_log(path: &Path) -> std::fs::File {
-    std::fs::OpenOptions::new().create(true).append(true).open(path).unwrap()
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .unwrap()
 }
 
 /// A loopback port with nothing listening on it.

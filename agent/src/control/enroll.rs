@@ -48,7 +48,12 @@ pub fn key_and_csr(agent_name: &str) -> Result<(String, Vec<u8>), rcgen::Error> 
 }
 
 /// Enrolls and saves the identity under `state_dir`.
-pub async fn enroll(state_dir: &Path, control_plane: &str, token: &str, agent_name: &str) -> Result<Identity, EnrollError> {
+pub async fn enroll(
+    state_dir: &Path,
+    control_plane: &str,
+    token: &str,
+    agent_name: &str,
+) -> Result<Identity, EnrollError> {
     let token = EnrollmentToken::parse(token)?;
     let url = ControlPlaneUrl::parse(control_plane)?;
     let tls = enrollment_client_config(&token.ca_fingerprint)?;
@@ -66,7 +71,9 @@ pub async fn enroll(state_dir: &Path, control_plane: &str, token: &str, agent_na
         .await
         .map_err(|status| EnrollError::Refused(status.message().to_string()))?
         .into_inner();
-    let ca_der = rustls_pki_types::CertificateDer::from_pem_slice(response.ca_certificate_pem.as_bytes()).map_err(|_| EnrollError::CaMismatch)?;
+    let ca_der =
+        rustls_pki_types::CertificateDer::from_pem_slice(response.ca_certificate_pem.as_bytes())
+            .map_err(|_| EnrollError::CaMismatch)?;
     if fingerprint(&ca_der) != token.ca_fingerprint {
         return Err(EnrollError::CaMismatch);
     }

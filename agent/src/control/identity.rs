@@ -70,7 +70,11 @@ impl Identity {
             let path = dir.join(name);
             std::fs::read_to_string(&path).map_err(|source| IdentityError::Read { path, source })
         };
-        let meta: IdentityFile = toml::from_str(&read("identity.toml")?).map_err(|e| IdentityError::Corrupt { path: meta_path.clone(), reason: e.to_string() })?;
+        let meta: IdentityFile =
+            toml::from_str(&read("identity.toml")?).map_err(|e| IdentityError::Corrupt {
+                path: meta_path.clone(),
+                reason: e.to_string(),
+            })?;
         Ok(Self {
             agent_id: meta.agent_id,
             name: meta.name,
@@ -84,7 +88,10 @@ impl Identity {
     /// Writes every file; the metadata last, so its presence means "enrolled".
     pub fn save(&self, state_dir: &Path) -> Result<(), IdentityError> {
         let dir = dir(state_dir);
-        std::fs::create_dir_all(&dir).map_err(|source| IdentityError::Write { path: dir.clone(), source })?;
+        std::fs::create_dir_all(&dir).map_err(|source| IdentityError::Write {
+            path: dir.clone(),
+            source,
+        })?;
         write_atomic(&dir.join("key.pem"), &self.key_pem, true)?;
         write_atomic(&dir.join("ca.pem"), &self.ca_pem, false)?;
         write_atomic(&dir.join("cert.pem"), &self.cert_pem, false)?;
@@ -93,7 +100,10 @@ impl Identity {
             name: self.name.clone(),
             control_plane: self.control_plane.clone(),
         };
-        let text = toml::to_string(&meta).map_err(|e| IdentityError::Corrupt { path: dir.join("identity.toml"), reason: e.to_string() })?;
+        let text = toml::to_string(&meta).map_err(|e| IdentityError::Corrupt {
+            path: dir.join("identity.toml"),
+            reason: e.to_string(),
+        })?;
         write_atomic(&dir.join("identity.toml"), &text, false)
     }
 
@@ -106,10 +116,15 @@ impl Identity {
 /// (not_before, not_after) of the first certificate in `pem`, in Unix milliseconds.
 pub fn certificate_validity_ms(pem: &str) -> Result<(i64, i64), String> {
     use rustls_pki_types::pem::PemObject;
-    let der = rustls_pki_types::CertificateDer::from_pem_slice(pem.as_bytes()).map_err(|e| format!("certificate PEM: {e}"))?;
-    let (_, cert) = x509_parser::certificate::X509Certificate::from_der(&der).map_err(|e| format!("certificate: {e}"))?;
+    let der = rustls_pki_types::CertificateDer::from_pem_slice(pem.as_bytes())
+        .map_err(|e| format!("certificate PEM: {e}"))?;
+    let (_, cert) = x509_parser::certificate::X509Certificate::from_der(&der)
+        .map_err(|e| format!("certificate: {e}"))?;
     let validity = cert.validity();
-    Ok((validity.not_before.timestamp() * 1000, validity.not_after.timestamp() * 1000))
+    Ok((
+        validity.not_before.timestamp() * 1000,
+        validity.not_after.timestamp() * 1000,
+    ))
 }
 
 fn write_atomic(path: &Path, contents: &str, private: bool) -> Result<(), IdentityError> {
@@ -129,7 +144,10 @@ fn write_atomic(path: &Path, contents: &str, private: bool) -> Result<(), Identi
         std::fs::rename(&tmp, path)
     };
     let _ = private;
-    write().map_err(|source| IdentityError::Write { path: path.to_path_buf(), source })
+    write().map_err(|source| IdentityError::Write {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 #[cfg(test)]
@@ -147,14 +165,23 @@ mod tests {
             cert_pem: "cert".into(),
             key_pem: "key".into(),
         };
-        assert!(matches!(Identity::load(dir.path()), Err(IdentityError::NotEnrolled { .. })));
+        assert!(matches!(
+            Identity::load(dir.path()),
+            Err(IdentityError::NotEnrolled { .. })
+        ));
         identity.save(dir.path()).unwrap();
         let loaded = Identity::load(dir.path()).unwrap();
-        assert_eq!((loaded.agent_id.as_str(), loaded.key_pem.as_str()), ("id", "key"));
+        assert_eq!(
+            (loaded.agent_id.as_str(), loaded.key_pem.as_str()),
+            ("id", "key")
+        );
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(super::dir(dir.path()).join("key.pem")).unwrap().permissions().mode();
+            let mode = std::fs::metadata(super::dir(dir.path()).join("key.pem"))
+                .unwrap()
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o077, 0, "key.pem must not be readable by others");
         }
         assert!(!format!("{loaded:?}").contains("key"));

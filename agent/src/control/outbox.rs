@@ -69,7 +69,10 @@ pub fn now_ms() -> i64 {
 
 impl Outbox {
     pub async fn open(path: &Path) -> Result<Self, OutboxError> {
-        let open_error = |source| OutboxError::Open { path: path.display().to_string(), source };
+        let open_error = |source| OutboxError::Open {
+            path: path.display().to_string(),
+            source,
+        };
         let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))
             .map_err(open_error)?
             .create_if_missing(true)
@@ -77,9 +80,16 @@ impl Outbox {
             // FULL: an acknowledged-by-us write survives power loss, not just a crash.
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new().max_connections(2).connect_with(options).await.map_err(open_error)?;
+        let pool = SqlitePoolOptions::new()
+            .max_connections(2)
+            .connect_with(options)
+            .await
+            .map_err(open_error)?;
         sqlx::raw_sql(SCHEMA).execute(&pool).await?;
-        Ok(Self { pool, appended: Notify::new() })
+        Ok(Self {
+            pool,
+            appended: Notify::new(),
+        })
     }
 
     /// Durably queues a report; returns its id.
@@ -92,7 +102,11 @@ impl Outbox {
     }
 
     /// Queues a command's reports and its result, and records that it ran, atomically.
-    pub async fn append_command_outcome(&self, bodies: Vec<report::Body>, result: CommandResult) -> Result<(), OutboxError> {
+    pub async fn append_command_outcome(
+        &self,
+        bodies: Vec<report::Body>,
+        result: CommandResult,
+    ) -> Result<(), OutboxError> {
         let mut tx = self.pool.begin().await?;
         let command_id = result.command_id.clone();
         for body in bodies {
@@ -110,10 +124,11 @@ impl Outbox {
     }
 
     pub async fn was_executed(&self, command_id: &str) -> Result<bool, OutboxError> {
-        let row: Option<(String,)> = sqlx::query_as("SELECT command_id FROM executed_commands WHERE command_id = $1")
-            .bind(command_id)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row: Option<(String,)> =
+            sqlx::query_as("SELECT command_id FROM executed_commands WHERE command_id = $1")
+                .bind(command_id)
+                .fetch_optional(&self.pool)
+                .await?;
         Ok(row.is_some())
     }
 
@@ -126,7 +141,10 @@ impl Outbox {
             .await?;
         rows.into_iter()
             .map(|(seq, report_id, body)| {
-                let report = Report::decode(body.as_slice()).map_err(|e| OutboxError::Corrupt { report_id, reason: e.to_string() })?;
+                let report = Report::decode(body.as_slice()).map_err(|e| OutboxError::Corrupt {
+                    report_id,
+                    reason: e.to_string(),
+                })?;
                 Ok(Pending { seq, report })
             })
             .collect()
@@ -151,14 +169,22 @@ impl Outbox {
 
     /// Every report id still held, oldest first.
     pub async fn report_ids(&self) -> Result<Vec<String>, OutboxError> {
-        let rows: Vec<(String,)> = sqlx::query_as("SELECT report_id FROM outbox ORDER BY seq").fetch_all(&self.pool).await?;
+        let rows: Vec<(String,)> = sqlx::query_as("SELECT report_id FROM outbox ORDER BY seq")
+            .fetch_all(&self.pool)
+            .await?;
         Ok(rows.into_iter().map(|r| r.0).collect())
     }
 
     /// Forgets acknowledged reports older than a week.
     pub async fn prune(&self) -> Result<u64, OutboxError> {
         let cutoff = now_ms() - KEEP_ACKED.as_millis() as i64;
-        Ok(sqlx::query("DELETE FROM outbox WHERE acked_at IS NOT NULL AND acked_at < $1").bind(cutoff).execute(&self.pool).await?.rows_affected())
+        Ok(
+            sqlx::query("DELETE FROM outbox WHERE acked_at IS NOT NULL AND acked_at < $1")
+                .bind(cutoff)
+                .execute(&self.pool)
+                .await?
+                .rows_affected(),
+        )
     }
 
     /// Resolves after the next append.
@@ -171,7 +197,10 @@ impl Outbox {
     }
 }
 
-async fn insert(conn: &mut sqlx::SqliteConnection, body: report::Body) -> Result<String, OutboxError> {
+async fn insert(
+    conn: &mut sqlx::SqliteConnection,
+    body: report::Body,
+) -> Result<String, OutboxError> {
     let report = Report {
         report_id: uuid::Uuid::new_v4().to_string(),
         produced_unix_ms: now_ms(),
@@ -196,8 +225,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("outbox.db");
         let outbox = Outbox::open(&path).await.unwrap();
-        let first = outbox.append(report::Body::Inventory(Inventory::default())).await.unwrap();
-        let result = CommandResult { command_id: "c1".into(), ok: true, ..Default::default() };
+        let first = outbox
+            .append(report::Body::Inventory(Inventory::default()))
+            .await
+            .unwrap();
+        let result = CommandResult {
+            command_id: "c1".into(),
+            ok: true,
+            ..Default::default()
+        };
         outbox.append_command_outcome(vec![], result).await.unwrap();
         outbox.close().await;
 

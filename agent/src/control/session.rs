@@ -10,7 +10,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ferry_proto::agent::v1::agent_service_client::AgentServiceClient;
-use ferry_proto::agent::v1::{agent_message, control_message, AgentMessage, CommandAck, ControlMessage, Heartbeat, Hello};
+use ferry_proto::agent::v1::{
+    agent_message, control_message, AgentMessage, CommandAck, ControlMessage, Heartbeat, Hello,
+};
 use ferry_proto::transport::{self, ChannelOptions, ControlPlaneUrl};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
@@ -44,7 +46,9 @@ enum Ended {
 impl From<tonic::Status> for Ended {
     fn from(status: tonic::Status) -> Self {
         match status.code() {
-            Code::PermissionDenied | Code::Unauthenticated => Ended::Fatal(Fatal::Refused(status.message().to_string())),
+            Code::PermissionDenied | Code::Unauthenticated => {
+                Ended::Fatal(Fatal::Refused(status.message().to_string()))
+            }
             _ => Ended::Retry(format!("{:?}: {}", status.code(), status.message())),
         }
     }
@@ -52,7 +56,10 @@ impl From<tonic::Status> for Ended {
 
 /// Keeps a session up until cancelled; returns only on cancellation or a fatal refusal.
 pub async fn run(agent: Arc<Agent>, cancel: CancellationToken) -> Result<(), Fatal> {
-    let mut backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(agent.config.max_backoff_secs));
+    let mut backoff = Backoff::new(
+        Duration::from_millis(500),
+        Duration::from_secs(agent.config.max_backoff_secs),
+    );
     loop {
         let ended = tokio::select! {
             ended = serve(&agent, &mut backoff) => ended,
@@ -78,7 +85,11 @@ async fn serve(agent: &Arc<Agent>, backoff: &mut Backoff) -> Ended {
         Ok(url) => url,
         Err(e) => return Ended::Fatal(Fatal::Identity(e.to_string())),
     };
-    let tls = match transport::mtls_client_config(&identity.ca_pem, &identity.cert_pem, &identity.key_pem) {
+    let tls = match transport::mtls_client_config(
+        &identity.ca_pem,
+        &identity.cert_pem,
+        &identity.key_pem,
+    ) {
         Ok(tls) => tls,
         Err(e) => return Ended::Fatal(Fatal::Identity(e.to_string())),
     };
@@ -95,7 +106,10 @@ async fn serve(agent: &Arc<Agent>, backoff: &mut Backoff) -> Ended {
     if tx.send(AgentMessage { body: Some(hello) }).await.is_err() {
         return Ended::Retry("session stream closed".into());
     }
-    let mut inbound = match AgentServiceClient::new(channel).session(ReceiverStream::new(rx)).await {
+    let mut inbound = match AgentServiceClient::new(channel)
+        .session(ReceiverStream::new(rx))
+        .await
+    {
         Ok(response) => response.into_inner(),
         Err(status) => return status.into(),
     };
@@ -176,7 +190,11 @@ impl SessionState {
     }
 
     async fn acknowledged(&mut self, agent: &Agent, report_id: &str) -> Result<(), Ended> {
-        agent.outbox.mark_acked(report_id).await.map_err(|e| Ended::Retry(e.to_string()))?;
+        agent
+            .outbox
+            .mark_acked(report_id)
+            .await
+            .map_err(|e| Ended::Retry(e.to_string()))?;
         self.inflight.remove(report_id);
         self.send_pending(agent).await
     }
@@ -187,7 +205,11 @@ impl SessionState {
         if room == 0 {
             return Ok(());
         }
-        let pending = agent.outbox.unacked(self.last_sent_seq, room as u32).await.map_err(|e| Ended::Retry(e.to_string()))?;
+        let pending = agent
+            .outbox
+            .unacked(self.last_sent_seq, room as u32)
+            .await
+            .map_err(|e| Ended::Retry(e.to_string()))?;
         for item in pending {
             self.last_sent_seq = item.seq;
             self.inflight.insert(item.report.report_id.clone());

@@ -67,25 +67,47 @@ pub async fn connect(instance: &InstanceConfig) -> Result<Connection, SqlError> 
     let address = config.get_addr();
     let limit = Duration::from_secs(instance.connect_timeout_secs);
     let connect = async {
-        let tcp = TcpStream::connect(&address).await.map_err(|e| SqlError::Connect { address: address.clone(), reason: e.to_string() })?;
-        tcp.set_nodelay(true).map_err(|e| SqlError::Connect { address: address.clone(), reason: e.to_string() })?;
-        Client::connect(config, tcp.compat_write()).await.map_err(|e| match e {
-            tiberius::error::Error::Server(token) => SqlError::Server {
-                query: "login",
-                number: token.code(),
-                state: token.state(),
-                class: token.class(),
-                message: token.message().to_string(),
-            },
-            other => SqlError::Connect { address: address.clone(), reason: other.to_string() },
-        })
+        let tcp = TcpStream::connect(&address)
+            .await
+            .map_err(|e| SqlError::Connect {
+                address: address.clone(),
+                reason: e.to_string(),
+            })?;
+        tcp.set_nodelay(true).map_err(|e| SqlError::Connect {
+            address: address.clone(),
+            reason: e.to_string(),
+        })?;
+        Client::connect(config, tcp.compat_write())
+            .await
+            .map_err(|e| match e {
+                tiberius::error::Error::Server(token) => SqlError::Server {
+                    query: "login",
+                    number: token.code(),
+                    state: token.state(),
+                    class: token.class(),
+                    message: token.message().to_string(),
+                },
+                other => SqlError::Connect {
+                    address: address.clone(),
+                    reason: other.to_string(),
+                },
+            })
     };
     within(limit, format!("connecting to {address}"), connect).await
 }
 
 /// Runs `future` with a deadline.
-pub async fn within<T>(limit: Duration, what: impl Into<String>, future: impl Future<Output = Result<T, SqlError>>) -> Result<T, SqlError> {
-    tokio::time::timeout(limit, future).await.map_err(|_| SqlError::Timeout { what: what.into(), after: limit })?
+pub async fn within<T>(
+    limit: Duration,
+    what: impl Into<String>,
+    future: impl Future<Output = Result<T, SqlError>>,
+) -> Result<T, SqlError> {
+    tokio::time::timeout(limit, future)
+        .await
+        .map_err(|_| SqlError::Timeout {
+            what: what.into(),
+            after: limit,
+        })?
 }
 
 /// Maps a tiberius error from the named query.
@@ -98,6 +120,9 @@ pub fn query_error(query: &'static str, error: tiberius::error::Error) -> SqlErr
             class: token.class(),
             message: token.message().to_string(),
         },
-        other => SqlError::Query { query, reason: other.to_string() },
+        other => SqlError::Query {
+            query,
+            reason: other.to_string(),
+        },
     }
 }

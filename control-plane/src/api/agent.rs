@@ -33,14 +33,22 @@ type ControlStream = Pin<Box<dyn Stream<Item = Result<ControlMessage, Status>> +
 
 #[tonic::async_trait]
 impl AgentService for AgentApi {
-    async fn renew(&self, request: Request<RenewRequest>) -> Result<Response<RenewResponse>, Status> {
+    async fn renew(
+        &self,
+        request: Request<RenewRequest>,
+    ) -> Result<Response<RenewResponse>, Status> {
         let agent = authenticate_agent(&self.0, &request).await?;
-        Ok(Response::new(renew(&self.0, agent, request.into_inner()).await?))
+        Ok(Response::new(
+            renew(&self.0, agent, request.into_inner()).await?,
+        ))
     }
 
     type SessionStream = ControlStream;
 
-    async fn session(&self, request: Request<Streaming<AgentMessage>>) -> Result<Response<ControlStream>, Status> {
+    async fn session(
+        &self,
+        request: Request<Streaming<AgentMessage>>,
+    ) -> Result<Response<ControlStream>, Status> {
         let agent = authenticate_agent(&self.0, &request).await?;
         let (tx, rx) = mpsc::channel(64);
         tokio::spawn(run_session(self.0.clone(), agent, request.into_inner(), tx));
@@ -48,19 +56,34 @@ impl AgentService for AgentApi {
     }
 }
 
-async fn renew(shared: &Shared, agent: AgentId, request: RenewRequest) -> Result<RenewResponse, ApiError> {
+async fn renew(
+    shared: &Shared,
+    agent: AgentId,
+    request: RenewRequest,
+) -> Result<RenewResponse, ApiError> {
     let record = shared
         .store
         .get_agent(agent)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("agent {agent} is not registered")))?;
     let ttl = Duration::from_secs(shared.config.certificates.agent_ttl_secs);
-    let issued = shared.ca.issue_agent(&request.csr_der, &record.name, agent, ttl).map_err(|e| match e {
-        AgentIssueError::Csr(e) => ApiError::invalid("csr_der", e.to_string()),
-        AgentIssueError::Generate(e) => ApiError::Internal(format!("signing the certificate failed: {e}")),
-    })?;
-    if !shared.store.record_renewal(agent, &issued.serial, issued.not_after_ms, now_ms()).await? {
-        return Err(ApiError::PermissionDenied(format!("agent {agent} has been revoked")));
+    let issued = shared
+        .ca
+        .issue_agent(&request.csr_der, &record.name, agent, ttl)
+        .map_err(|e| match e {
+            AgentIssueError::Csr(e) => ApiError::invalid("csr_der", e.to_string()),
+            AgentIssueError::Generate(e) => {
+                ApiError::Internal(format!("signing the certificate failed: {e}"))
+            }
+        })?;
+    if !shared
+        .store
+        .record_renewal(agent, &issued.serial, issued.not_after_ms, now_ms())
+        .await?
+    {
+        return Err(ApiError::PermissionDenied(format!(
+            "agent {agent} has been revoked"
+        )));
     }
     tracing::info!(%agent, serial = %issued.serial, "agent certificate renewed");
     Ok(RenewResponse {
@@ -71,7 +94,12 @@ async fn renew(shared: &Shared, agent: AgentId, request: RenewRequest) -> Result
 
 type Outbound = mpsc::Sender<Result<ControlMessage, Status>>;
 
-async fn run_session(shared: Arc<Shared>, agent: AgentId, mut inbound: Streaming<AgentMessage>, tx: Outbound) {
+async fn run_session(
+    shared: Arc<Shared>,
+    agent: AgentId,
+    mut inbound: Streaming<AgentMessage>,
+    tx: Outbound,
+) {
     let guard = shared.sessions.register(agent);
     let mut close = guard.handle.close.subscribe();
     let silence = Duration::from_secs(shared.config.liveness.disconnected_after_secs);
@@ -131,36 +159,70 @@ impl From<ApiError> for SessionEnd {
 }
 
 async fn send(tx: &Outbound, body: control_message::Body) -> Result<(), SessionEnd> {
-    tx.send(Ok(ControlMessage { body: Some(body) })).await.map_err(|_| SessionEnd::AgentClosed)
+    tx.send(Ok(ControlMessage { body: Some(body) }))
+        .await
+        .map_err(|_| SessionEnd::AgentClosed)
 }
 
-async fn handle(shared: &Shared, agent: AgentId, message: AgentMessage, tx: &Outbound) -> Result<(), SessionEnd> {
+async fn handle(
+    shared: &Shared,
+    agent: AgentId,
+    message: AgentMessage,
+    tx: &Outbound,
+) -> Result<(), SessionEnd> {
     let now = now_ms();
     match message.body {
         None => Err(ApiError::invalid("body", "missing").into()),
         Some(agent_message::Body::Hello(hello)) => {
             let clip = |s: &str| s.chars().take(128).collect::<String>();
-            shared.store.record_hello(agent, &clip(&hello.agent_version), &clip(&hello.hostname), &clip(&hello.os), now).await.map_err(ApiError::from)?;
+            shared
+                .store
+                .record_hello(
+                    agent,
+                    &clip(&hello.agent_version),
+                    &clip(&hello.hostname),
+                    &clip(&hello.os),
+                    now,
+                )
+                .await
+                .map_err(ApiError::from)?;
             Ok(())
         }
         Some(agent_message::Body::Heartbeat(heartbeat)) => {
             shared.heartbeats.record(agent, now);
-            send(tx, control_message::Body::HeartbeatAck(HeartbeatAck { seq: heartbeat.seq })).await
+            send(
+                tx,
+                control_message::Body::HeartbeatAck(HeartbeatAck { seq: heartbeat.seq }),
+            )
+            .await
         }
         Some(agent_message::Body::Report(report)) => {
             shared.heartbeats.record(agent, now);
             let report_id = report.report_id.clone();
             store_report(shared, agent, report, now).await?;
-            send(tx, control_message::Body::ReportAck(ReportAck { report_id })).await
+            send(
+                tx,
+                control_message::Body::ReportAck(ReportAck { report_id }),
+            )
+            .await
         }
         Some(agent_message::Body::CommandAck(CommandAck { command_id })) => {
-            shared.store.ack_command(agent, &command_id, now).await.map_err(ApiError::from)?;
+            shared
+                .store
+                .ack_command(agent, &command_id, now)
+                .await
+                .map_err(ApiError::from)?;
             Ok(())
         }
     }
 }
 
-async fn store_report(shared: &Shared, agent: AgentId, report: Report, now: i64) -> Result<(), ApiError> {
+async fn store_report(
+    shared: &Shared,
+    agent: AgentId,
+    report: Report,
+    now: i64,
+) -> Result<(), ApiError> {
     let report = IncomingReport::try_from(report)?;
     let fresh = shared.store.record_report(agent, &report, now).await?;
     if !fresh {
@@ -169,11 +231,24 @@ async fn store_report(shared: &Shared, agent: AgentId, report: Report, now: i64)
     Ok(())
 }
 
-async fn deliver_commands(shared: &Shared, agent: AgentId, redeliver_sent: bool, tx: &Outbound) -> Result<(), SessionEnd> {
-    let commands = shared.store.take_deliverable_commands(agent, redeliver_sent, now_ms()).await.map_err(ApiError::from)?;
+async fn deliver_commands(
+    shared: &Shared,
+    agent: AgentId,
+    redeliver_sent: bool,
+    tx: &Outbound,
+) -> Result<(), SessionEnd> {
+    let commands = shared
+        .store
+        .take_deliverable_commands(agent, redeliver_sent, now_ms())
+        .await
+        .map_err(ApiError::from)?;
     for command in &commands {
         tracing::debug!(%agent, command = %command.id, kind = %command.kind, "delivering command");
-        send(tx, control_message::Body::Command(command_to_agent(command))).await?;
+        send(
+            tx,
+            control_message::Body::Command(command_to_agent(command)),
+        )
+        .await?;
     }
     Ok(())
 }

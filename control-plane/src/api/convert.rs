@@ -17,7 +17,10 @@ const MAX_DATABASES: usize = 32_767;
 
 fn text(field: &'static str, value: &str) -> Result<String, ApiError> {
     if value.len() > MAX_TEXT {
-        return Err(ApiError::invalid(field, format!("longer than {MAX_TEXT} bytes")));
+        return Err(ApiError::invalid(
+            field,
+            format!("longer than {MAX_TEXT} bytes"),
+        ));
     }
     Ok(value.to_string())
 }
@@ -27,11 +30,16 @@ impl TryFrom<wire::Report> for IncomingReport {
 
     fn try_from(report: wire::Report) -> Result<Self, ApiError> {
         if report.report_id.is_empty() || report.report_id.len() > 64 {
-            return Err(ApiError::invalid("report.report_id", "must be 1 to 64 characters"));
+            return Err(ApiError::invalid(
+                "report.report_id",
+                "must be 1 to 64 characters",
+            ));
         }
         let body = match report.body {
             None => return Err(ApiError::invalid("report.body", "missing")),
-            Some(wire::report::Body::Inventory(inventory)) => ReportBody::Inventory(instances(inventory)?),
+            Some(wire::report::Body::Inventory(inventory)) => {
+                ReportBody::Inventory(instances(inventory)?)
+            }
             Some(wire::report::Body::CommandResult(result)) => ReportBody::CommandResult {
                 command_id: text("report.command_result.command_id", &result.command_id)?,
                 ok: result.ok,
@@ -49,7 +57,10 @@ impl TryFrom<wire::Report> for IncomingReport {
 
 fn instances(inventory: wire::Inventory) -> Result<Vec<InstanceRecord>, ApiError> {
     if inventory.instances.len() > MAX_INSTANCES {
-        return Err(ApiError::invalid("inventory.instances", format!("more than {MAX_INSTANCES}")));
+        return Err(ApiError::invalid(
+            "inventory.instances",
+            format!("more than {MAX_INSTANCES}"),
+        ));
     }
     let mut seen = std::collections::HashSet::new();
     inventory
@@ -57,10 +68,16 @@ fn instances(inventory: wire::Inventory) -> Result<Vec<InstanceRecord>, ApiError
         .into_iter()
         .map(|i| {
             if i.name.is_empty() || !seen.insert(i.name.clone()) {
-                return Err(ApiError::invalid("inventory.instances.name", format!("empty or repeated ({:?})", i.name)));
+                return Err(ApiError::invalid(
+                    "inventory.instances.name",
+                    format!("empty or repeated ({:?})", i.name),
+                ));
             }
             if i.databases.len() > MAX_DATABASES {
-                return Err(ApiError::invalid("inventory.instances.databases", format!("more than {MAX_DATABASES}")));
+                return Err(ApiError::invalid(
+                    "inventory.instances.databases",
+                    format!("more than {MAX_DATABASES}"),
+                ));
             }
             let mut db_names = std::collections::HashSet::new();
             let databases = i
@@ -68,13 +85,19 @@ fn instances(inventory: wire::Inventory) -> Result<Vec<InstanceRecord>, ApiError
                 .into_iter()
                 .map(|d| {
                     if !db_names.insert(d.name.clone()) {
-                        return Err(ApiError::invalid("inventory.instances.databases.name", format!("repeated ({:?})", d.name)));
+                        return Err(ApiError::invalid(
+                            "inventory.instances.databases.name",
+                            format!("repeated ({:?})", d.name),
+                        ));
                     }
                     Ok(DatabaseRecord {
                         name: text("inventory.instances.databases.name", &d.name)?,
                         database_id: d.database_id,
                         state: text("inventory.instances.databases.state", &d.state)?,
-                        recovery_model: text("inventory.instances.databases.recovery_model", &d.recovery_model)?,
+                        recovery_model: text(
+                            "inventory.instances.databases.recovery_model",
+                            &d.recovery_model,
+                        )?,
                         compatibility_level: d.compatibility_level,
                         size_bytes: d.size_bytes,
                         data_file_count: d.data_file_count,
@@ -84,14 +107,20 @@ fn instances(inventory: wire::Inventory) -> Result<Vec<InstanceRecord>, ApiError
                 .collect::<Result<_, _>>()?;
             Ok(InstanceRecord {
                 name: text("inventory.instances.name", &i.name)?,
-                address: text("inventory.instances.host", &format!("{}:{}", i.host, i.port))?,
+                address: text(
+                    "inventory.instances.host",
+                    &format!("{}:{}", i.host, i.port),
+                )?,
                 reachable: i.reachable,
                 error: text("inventory.instances.error", &i.error)?,
                 server_name: text("inventory.instances.server_name", &i.server_name)?,
                 product_version: text("inventory.instances.product_version", &i.product_version)?,
                 major_version: i.major_version,
                 product_level: text("inventory.instances.product_level", &i.product_level)?,
-                product_update_level: text("inventory.instances.product_update_level", &i.product_update_level)?,
+                product_update_level: text(
+                    "inventory.instances.product_update_level",
+                    &i.product_update_level,
+                )?,
                 edition: text("inventory.instances.edition", &i.edition)?,
                 engine_edition: i.engine_edition,
                 collation: text("inventory.instances.collation", &i.collation)?,
@@ -109,9 +138,14 @@ pub fn host(summary: &AgentSummary, now_ms: i64, silence_ms: i64) -> op::Host {
     op::Host {
         id: agent.id.to_string(),
         name: agent.name.clone(),
-        status: AgentStatus::derive(agent.last_seen_ms, agent.revoked_at_ms.is_some(), now_ms, silence_ms)
-            .as_str()
-            .to_string(),
+        status: AgentStatus::derive(
+            agent.last_seen_ms,
+            agent.revoked_at_ms.is_some(),
+            now_ms,
+            silence_ms,
+        )
+        .as_str()
+        .to_string(),
         enrolled_unix_ms: agent.enrolled_at_ms,
         last_seen_unix_ms: agent.last_seen_ms.unwrap_or(0),
         agent_version: agent.agent_version.clone(),
@@ -178,7 +212,9 @@ pub fn command_to_agent(c: &CommandRecord) -> wire::Command {
         command_id: c.id.clone(),
         expires_unix_ms: c.expires_at_ms,
         kind: Some(match c.kind {
-            CommandKind::CollectInventory => wire::command::Kind::CollectInventory(wire::CollectInventory {}),
+            CommandKind::CollectInventory => {
+                wire::command::Kind::CollectInventory(wire::CollectInventory {})
+            }
         }),
     }
 }

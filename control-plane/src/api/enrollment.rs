@@ -21,19 +21,25 @@ pub struct EnrollmentService(pub Arc<Shared>);
 
 #[tonic::async_trait]
 impl Enrollment for EnrollmentService {
-    async fn enroll(&self, request: Request<EnrollRequest>) -> Result<Response<EnrollResponse>, Status> {
+    async fn enroll(
+        &self,
+        request: Request<EnrollRequest>,
+    ) -> Result<Response<EnrollResponse>, Status> {
         Ok(Response::new(enroll(&self.0, request.into_inner()).await?))
     }
 }
 
 async fn enroll(shared: &Shared, request: EnrollRequest) -> Result<EnrollResponse, ApiError> {
-    let token = EnrollmentToken::parse(&request.token).map_err(|e| ApiError::invalid("token", e.to_string()))?;
+    let token = EnrollmentToken::parse(&request.token)
+        .map_err(|e| ApiError::invalid("token", e.to_string()))?;
     validate_agent_name(&request.agent_name).map_err(|p| ApiError::invalid("agent_name", p))?;
     if request.csr_der.is_empty() {
         return Err(ApiError::invalid("csr_der", "missing"));
     }
     if token.ca_fingerprint != shared.ca.fingerprint() {
-        return Err(ApiError::Unauthenticated("the token was issued by another control plane (its CA fingerprint differs)".into()));
+        return Err(ApiError::Unauthenticated(
+            "the token was issued by another control plane (its CA fingerprint differs)".into(),
+        ));
     }
     let hash = secret_hash(&token);
     let now = now_ms();
@@ -43,10 +49,15 @@ async fn enroll(shared: &Shared, request: EnrollRequest) -> Result<EnrollRespons
     }
     let id = AgentId(Uuid::new_v4());
     let ttl = Duration::from_secs(shared.config.certificates.agent_ttl_secs);
-    let issued = shared.ca.issue_agent(&request.csr_der, &request.agent_name, id, ttl).map_err(|e| match e {
-        AgentIssueError::Csr(e) => ApiError::invalid("csr_der", e.to_string()),
-        AgentIssueError::Generate(e) => ApiError::Internal(format!("signing the certificate failed: {e}")),
-    })?;
+    let issued = shared
+        .ca
+        .issue_agent(&request.csr_der, &request.agent_name, id, ttl)
+        .map_err(|e| match e {
+            AgentIssueError::Csr(e) => ApiError::invalid("csr_der", e.to_string()),
+            AgentIssueError::Generate(e) => {
+                ApiError::Internal(format!("signing the certificate failed: {e}"))
+            }
+        })?;
     let agent = NewAgent {
         id,
         name: request.agent_name.clone(),
@@ -54,11 +65,15 @@ async fn enroll(shared: &Shared, request: EnrollRequest) -> Result<EnrollRespons
         cert_serial: issued.serial.clone(),
         cert_not_after_ms: issued.not_after_ms,
     };
-    shared.store.enroll_agent(&token.id, &hash, &agent, now).await.map_err(|e| match e {
-        EnrollError::Token(rejection) => ApiError::Unauthenticated(rejection.to_string()),
-        EnrollError::NameTaken(_) => ApiError::AlreadyExists(e.to_string()),
-        EnrollError::Store(e) => e.into(),
-    })?;
+    shared
+        .store
+        .enroll_agent(&token.id, &hash, &agent, now)
+        .await
+        .map_err(|e| match e {
+            EnrollError::Token(rejection) => ApiError::Unauthenticated(rejection.to_string()),
+            EnrollError::NameTaken(_) => ApiError::AlreadyExists(e.to_string()),
+            EnrollError::Store(e) => e.into(),
+        })?;
     tracing::info!(agent = %id, name = %request.agent_name, "agent enrolled");
     Ok(EnrollResponse {
         agent_id: id.to_string(),

@@ -36,7 +36,10 @@ pub struct Shared {
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("field `{field}`: {problem}")]
-    InvalidArgument { field: &'static str, problem: String },
+    InvalidArgument {
+        field: &'static str,
+        problem: String,
+    },
     #[error("{0}")]
     Unauthenticated(String),
     #[error("{0}")]
@@ -53,7 +56,10 @@ pub enum ApiError {
 
 impl ApiError {
     pub fn invalid(field: &'static str, problem: impl Into<String>) -> Self {
-        ApiError::InvalidArgument { field, problem: problem.into() }
+        ApiError::InvalidArgument {
+            field,
+            problem: problem.into(),
+        }
     }
 }
 
@@ -81,22 +87,29 @@ impl From<ApiError> for Status {
 
 /// The identity in the verified client certificate, if any.
 pub fn peer<T>(request: &Request<T>) -> Result<Peer, ApiError> {
-    let certs = request
-        .peer_certs()
-        .ok_or_else(|| ApiError::Unauthenticated("a client certificate is required for this call".into()))?;
-    let leaf = certs
-        .first()
-        .ok_or_else(|| ApiError::Unauthenticated("a client certificate is required for this call".into()))?;
+    let certs = request.peer_certs().ok_or_else(|| {
+        ApiError::Unauthenticated("a client certificate is required for this call".into())
+    })?;
+    let leaf = certs.first().ok_or_else(|| {
+        ApiError::Unauthenticated("a client certificate is required for this call".into())
+    })?;
     Peer::from_certificate(leaf).map_err(|e| ApiError::Unauthenticated(e.to_string()))
 }
 
 /// The calling agent, which must be enrolled and not revoked.
-pub async fn authenticate_agent<T>(shared: &Shared, request: &Request<T>) -> Result<AgentId, ApiError> {
+pub async fn authenticate_agent<T>(
+    shared: &Shared,
+    request: &Request<T>,
+) -> Result<AgentId, ApiError> {
     let Peer::Agent(id) = peer(request)? else {
-        return Err(ApiError::PermissionDenied("this call is for agents; operator certificates cannot make it".into()));
+        return Err(ApiError::PermissionDenied(
+            "this call is for agents; operator certificates cannot make it".into(),
+        ));
     };
     match shared.store.get_agent(id).await? {
-        None => Err(ApiError::Unauthenticated(format!("agent {id} is not registered with this control plane"))),
+        None => Err(ApiError::Unauthenticated(format!(
+            "agent {id} is not registered with this control plane"
+        ))),
         Some(agent) if agent.revoked_at_ms.is_some() => Err(ApiError::PermissionDenied(format!(
             "agent {id} has been revoked ({}); enroll again with a new token",
             agent.revoked_reason
@@ -115,6 +128,8 @@ pub fn authorize_operator<T>(request: &Request<T>, required: Role) -> Result<Str
             role.as_str(),
             required.as_str()
         ))),
-        Peer::Agent(_) => Err(ApiError::PermissionDenied("agents cannot call the operator API".into())),
+        Peer::Agent(_) => Err(ApiError::PermissionDenied(
+            "agents cannot call the operator API".into(),
+        )),
     }
 }

@@ -33,7 +33,10 @@ impl OperatorApi {
     /// The agent named by id or name.
     async fn find_host(&self, key: &str) -> Result<AgentRecord, ApiError> {
         if key.is_empty() {
-            return Err(ApiError::invalid("host", "give a host id or name (see `ferry hosts`)"));
+            return Err(ApiError::invalid(
+                "host",
+                "give a host id or name (see `ferry hosts`)",
+            ));
         }
         self.0
             .store
@@ -41,25 +44,43 @@ impl OperatorApi {
             .await?
             .into_iter()
             .next()
-            .ok_or_else(|| ApiError::NotFound(format!("no host with id or name {key:?}; list them with `ferry hosts`")))
+            .ok_or_else(|| {
+                ApiError::NotFound(format!(
+                    "no host with id or name {key:?}; list them with `ferry hosts`"
+                ))
+            })
     }
 }
 
 #[tonic::async_trait]
 impl Operator for OperatorApi {
-    async fn create_enrollment_token(&self, request: Request<CreateEnrollmentTokenRequest>) -> Result<Response<CreateEnrollmentTokenResponse>, Status> {
+    async fn create_enrollment_token(
+        &self,
+        request: Request<CreateEnrollmentTokenRequest>,
+    ) -> Result<Response<CreateEnrollmentTokenResponse>, Status> {
         let actor = authorize_operator(&request, Role::Operator)?;
         let request = request.into_inner();
         let limits = &self.0.config.enrollment;
         let ttl_secs = match u64::from(request.ttl_seconds) {
             0 => limits.default_token_ttl_secs,
             ttl if ttl > limits.max_token_ttl_secs => {
-                return Err(ApiError::invalid("ttl_seconds", format!("at most {} seconds (enrollment.max_token_ttl_secs)", limits.max_token_ttl_secs)).into())
+                return Err(ApiError::invalid(
+                    "ttl_seconds",
+                    format!(
+                        "at most {} seconds (enrollment.max_token_ttl_secs)",
+                        limits.max_token_ttl_secs
+                    ),
+                )
+                .into())
             }
             ttl => ttl,
         };
         if request.description.len() > MAX_DESCRIPTION {
-            return Err(ApiError::invalid("description", format!("at most {MAX_DESCRIPTION} bytes")).into());
+            return Err(ApiError::invalid(
+                "description",
+                format!("at most {MAX_DESCRIPTION} bytes"),
+            )
+            .into());
         }
         let token = mint(self.0.ca.fingerprint());
         let now = now_ms();
@@ -71,7 +92,11 @@ impl Operator for OperatorApi {
             created_at_ms: now,
             expires_at_ms: now + (ttl_secs * 1000) as i64,
         };
-        self.0.store.insert_token(&record).await.map_err(ApiError::from)?;
+        self.0
+            .store
+            .insert_token(&record)
+            .await
+            .map_err(ApiError::from)?;
         Ok(Response::new(CreateEnrollmentTokenResponse {
             token: token.encode(),
             token_id: token.id,
@@ -80,21 +105,37 @@ impl Operator for OperatorApi {
         }))
     }
 
-    async fn list_hosts(&self, request: Request<ListHostsRequest>) -> Result<Response<ListHostsResponse>, Status> {
+    async fn list_hosts(
+        &self,
+        request: Request<ListHostsRequest>,
+    ) -> Result<Response<ListHostsResponse>, Status> {
         authorize_operator(&request, Role::Viewer)?;
         let now = now_ms();
         let hosts = self.0.store.list_agents().await.map_err(ApiError::from)?;
         Ok(Response::new(ListHostsResponse {
-            hosts: hosts.iter().map(|h| convert::host(h, now, self.silence_ms())).collect(),
+            hosts: hosts
+                .iter()
+                .map(|h| convert::host(h, now, self.silence_ms()))
+                .collect(),
         }))
     }
 
-    async fn get_host(&self, request: Request<GetHostRequest>) -> Result<Response<HostDetail>, Status> {
+    async fn get_host(
+        &self,
+        request: Request<GetHostRequest>,
+    ) -> Result<Response<HostDetail>, Status> {
         authorize_operator(&request, Role::Viewer)?;
         let agent = self.find_host(&request.get_ref().host).await?;
         let store = &self.0.store;
-        let instances = store.list_instances(agent.id).await.map_err(ApiError::from)?;
-        let reports = store.list_report_ids(agent.id).await.map_err(ApiError::from)?.len() as u64;
+        let instances = store
+            .list_instances(agent.id)
+            .await
+            .map_err(ApiError::from)?;
+        let reports = store
+            .list_report_ids(agent.id)
+            .await
+            .map_err(ApiError::from)?
+            .len() as u64;
         let summary = AgentSummary {
             instance_count: instances.len() as u32,
             database_count: instances.iter().map(|i| i.databases.len() as u32).sum(),
@@ -108,28 +149,55 @@ impl Operator for OperatorApi {
         }))
     }
 
-    async fn revoke_host(&self, request: Request<RevokeHostRequest>) -> Result<Response<RevokeHostResponse>, Status> {
+    async fn revoke_host(
+        &self,
+        request: Request<RevokeHostRequest>,
+    ) -> Result<Response<RevokeHostResponse>, Status> {
         let actor = authorize_operator(&request, Role::Admin)?;
         let request = request.into_inner();
         if request.reason.trim().is_empty() || request.reason.len() > MAX_DESCRIPTION {
-            return Err(ApiError::invalid("reason", format!("say why, in 1 to {MAX_DESCRIPTION} bytes")).into());
+            return Err(ApiError::invalid(
+                "reason",
+                format!("say why, in 1 to {MAX_DESCRIPTION} bytes"),
+            )
+            .into());
         }
         let agent = self.find_host(&request.host).await?;
-        if !self.0.store.revoke_agent(agent.id, &request.reason, &actor, now_ms()).await.map_err(ApiError::from)? {
-            return Err(ApiError::FailedPrecondition(format!("host {} is already revoked", agent.id)).into());
+        if !self
+            .0
+            .store
+            .revoke_agent(agent.id, &request.reason, &actor, now_ms())
+            .await
+            .map_err(ApiError::from)?
+        {
+            return Err(ApiError::FailedPrecondition(format!(
+                "host {} is already revoked",
+                agent.id
+            ))
+            .into());
         }
         self.0.sessions.close(agent.id, &request.reason);
         tracing::info!(agent = %agent.id, %actor, "agent revoked");
-        Ok(Response::new(RevokeHostResponse { id: agent.id.to_string() }))
+        Ok(Response::new(RevokeHostResponse {
+            id: agent.id.to_string(),
+        }))
     }
 
-    async fn create_command(&self, request: Request<CreateCommandRequest>) -> Result<Response<CommandInfo>, Status> {
+    async fn create_command(
+        &self,
+        request: Request<CreateCommandRequest>,
+    ) -> Result<Response<CommandInfo>, Status> {
         let actor = authorize_operator(&request, Role::Operator)?;
         let request = request.into_inner();
-        let kind: CommandKind = request.kind.parse().map_err(|e: String| ApiError::invalid("kind", e))?;
+        let kind: CommandKind = request
+            .kind
+            .parse()
+            .map_err(|e: String| ApiError::invalid("kind", e))?;
         let agent = self.find_host(&request.host).await?;
         if agent.revoked_at_ms.is_some() {
-            return Err(ApiError::FailedPrecondition(format!("host {} is revoked", agent.id)).into());
+            return Err(
+                ApiError::FailedPrecondition(format!("host {} is revoked", agent.id)).into(),
+            );
         }
         let ttl_secs = match request.ttl_seconds {
             0 => self.0.config.commands.default_ttl_secs,
@@ -148,12 +216,19 @@ impl Operator for OperatorApi {
             error_code: String::new(),
             error_message: String::new(),
         };
-        self.0.store.create_command(&command).await.map_err(ApiError::from)?;
+        self.0
+            .store
+            .create_command(&command)
+            .await
+            .map_err(ApiError::from)?;
         self.0.sessions.wake(agent.id);
         Ok(Response::new(convert::command(&command)))
     }
 
-    async fn list_commands(&self, request: Request<ListCommandsRequest>) -> Result<Response<ListCommandsResponse>, Status> {
+    async fn list_commands(
+        &self,
+        request: Request<ListCommandsRequest>,
+    ) -> Result<Response<ListCommandsResponse>, Status> {
         authorize_operator(&request, Role::Viewer)?;
         let request = request.into_inner();
         let agent = match request.host.as_str() {
@@ -164,7 +239,12 @@ impl Operator for OperatorApi {
             0 => 100,
             n => n.min(1000),
         };
-        let commands = self.0.store.list_commands(agent, limit).await.map_err(ApiError::from)?;
+        let commands = self
+            .0
+            .store
+            .list_commands(agent, limit)
+            .await
+            .map_err(ApiError::from)?;
         Ok(Response::new(ListCommandsResponse {
             commands: commands.iter().map(convert::command).collect(),
         }))

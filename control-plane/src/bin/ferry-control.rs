@@ -66,7 +66,9 @@ fn main() -> anyhow::Result<()> {
         config.data_dir = dir;
     }
     match cli.command {
-        Some(Command::IssueOperator { name, role, out }) => issue_operator(&config, &name, role, &out),
+        Some(Command::IssueOperator { name, role, out }) => {
+            issue_operator(&config, &name, role, &out)
+        }
         Some(Command::Serve) | None => {
             if let Some(listen) = cli.serve.listen {
                 config.listen = listen;
@@ -85,7 +87,12 @@ fn main() -> anyhow::Result<()> {
 async fn serve(config: ControlConfig) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
-        .with_context(|| format!("cannot listen on {} (set --listen or FERRY_LISTEN)", config.listen))?;
+        .with_context(|| {
+            format!(
+                "cannot listen on {} (set --listen or FERRY_LISTEN)",
+                config.listen
+            )
+        })?;
     // Tests and scripts read this line to learn the port; readiness is a successful RPC.
     println!("ferry-control listening on {}", listener.local_addr()?);
     ferry_control::run(config, listener, shutdown_signal()).await?;
@@ -96,7 +103,8 @@ async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("installing SIGTERM handler");
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("installing SIGTERM handler");
         tokio::select! { _ = interrupt => {}, _ = term.recv() => {} }
     }
     #[cfg(not(unix))]
@@ -104,14 +112,28 @@ async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
-fn issue_operator(config: &ControlConfig, name: &str, role: Role, out: &std::path::Path) -> anyhow::Result<()> {
-    ferry_control::fleet::enrollment::validate_agent_name(name).map_err(|p| anyhow::anyhow!("--name: {p}"))?;
-    let provided = config.tls.ca_cert.as_deref().zip(config.tls.ca_key.as_deref());
+fn issue_operator(
+    config: &ControlConfig,
+    name: &str,
+    role: Role,
+    out: &std::path::Path,
+) -> anyhow::Result<()> {
+    ferry_control::fleet::enrollment::validate_agent_name(name)
+        .map_err(|p| anyhow::anyhow!("--name: {p}"))?;
+    let provided = config
+        .tls
+        .ca_cert
+        .as_deref()
+        .zip(config.tls.ca_key.as_deref());
     let ca = CertificateAuthority::load_or_create(&config.data_dir.join("ca"), provided)?;
     let ttl = Duration::from_secs(config.certificates.operator_ttl_secs);
     let (issued, key) = ca.issue_operator(name, role, ttl)?;
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     ferry_control::server::write_operator_credentials(out, &ca, &issued.cert_pem, &key)?;
-    println!("wrote {} credentials for {name:?} to {}", role.as_str(), out.display());
+    println!(
+        "wrote {} credentials for {name:?} to {}",
+        role.as_str(),
+        out.display()
+    );
     Ok(())
 }

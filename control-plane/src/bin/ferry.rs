@@ -14,34 +14,48 @@ use ferry_proto::operator::v1::{
 };
 
 #[derive(Parser)]
-#[command(name = "ferry", version, about = "Operate a Ferry fleet: hosts, tokens, commands")]
+#[command(
+    name = "ferry",
+    version,
+    about = "Operate a Ferry fleet: hosts, tokens, commands"
+)]
 struct Cli {
     /// Control-plane address.
-    #[arg(long, env = "FERRY_CONTROL_PLANE", default_value = "https://localhost:7443", global = true)]
+    #[arg(
+        long,
+        env = "FERRY_CONTROL_PLANE",
+        default_value = "https://localhost:7443",
+        global = true
+    )]
     control_plane: String,
     /// Directory holding your operator cert.pem, key.pem and ca.pem.
-    #[arg(long, env = "FERRY_CREDENTIALS", default_value = "ferry-data/operators/admin", global = true)]
+    #[arg(
+        long,
+        env = "FERRY_CREDENTIALS",
+        default_value = "ferry-data/operators/admin",
+        global = true
+    )]
     credentials: PathBuf,
     /// Output format.
     #[arg(long, short, value_enum, default_value = "table", global = true)]
     output: Format,
     #[command(subcommand)]
-    command: Command,
+    command: Verb,
 }
 
 #[derive(Subcommand)]
-enum Command {
+enum Verb {
     /// Enrollment tokens.
     Token {
         #[command(subcommand)]
-        command: TokenCommand,
+        command: TokenVerb,
     },
     /// List enrolled hosts with their status.
     Hosts,
     /// One host.
     Host {
         #[command(subcommand)]
-        command: HostCommand,
+        command: HostVerb,
     },
     /// Revoke a host's agent: its certificates are refused from now on.
     Revoke {
@@ -53,12 +67,12 @@ enum Command {
     /// Commands queued for agents.
     Command {
         #[command(subcommand)]
-        command: CommandCommand,
+        command: CommandVerb,
     },
 }
 
 #[derive(Subcommand)]
-enum TokenCommand {
+enum TokenVerb {
     /// Create a one-time enrollment token.
     Create {
         /// Lifetime, e.g. 30m, 1h, 2d (default: the server's, 1h).
@@ -70,13 +84,13 @@ enum TokenCommand {
 }
 
 #[derive(Subcommand)]
-enum HostCommand {
+enum HostVerb {
     /// Show a host's agent, instances and databases.
     Show { host: String },
 }
 
 #[derive(Subcommand)]
-enum CommandCommand {
+enum CommandVerb {
     /// Queue a command for a host (delivered now if connected, else when it reconnects).
     Send {
         #[arg(long)]
@@ -97,7 +111,10 @@ enum CommandCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("error: cannot start: {e}");
@@ -118,11 +135,23 @@ async fn run(cli: Cli) -> Result<(), CliError> {
     let now = now_ms();
     let json = cli.output == Format::Json;
     match cli.command {
-        Command::Token { command: TokenCommand::Create { ttl, description } } => {
-            let ttl_seconds = ttl.map(|t| u32::try_from(t.as_secs()).unwrap_or(u32::MAX)).unwrap_or(0);
-            let token = client.create_enrollment_token(request(CreateEnrollmentTokenRequest { ttl_seconds, description })).await?.into_inner();
+        Verb::Token {
+            command: TokenVerb::Create { ttl, description },
+        } => {
+            let ttl_seconds = ttl
+                .map(|t| u32::try_from(t.as_secs()).unwrap_or(u32::MAX))
+                .unwrap_or(0);
+            let token = client
+                .create_enrollment_token(request(CreateEnrollmentTokenRequest {
+                    ttl_seconds,
+                    description,
+                }))
+                .await?
+                .into_inner();
             if json {
-                print_json(&serde_json::json!({"token": token.token, "token_id": token.token_id, "expires_unix_ms": token.expires_unix_ms, "ca_fingerprint_sha256": token.ca_fingerprint_sha256}));
+                print_json(
+                    &serde_json::json!({"token": token.token, "token_id": token.token_id, "expires_unix_ms": token.expires_unix_ms, "ca_fingerprint_sha256": token.ca_fingerprint_sha256}),
+                );
             } else {
                 println!("{}", token.token);
                 eprintln!(
@@ -133,39 +162,78 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                 );
             }
         }
-        Command::Hosts => {
-            let hosts = client.list_hosts(request(ListHostsRequest {})).await?.into_inner().hosts;
+        Verb::Hosts => {
+            let hosts = client
+                .list_hosts(request(ListHostsRequest {}))
+                .await?
+                .into_inner()
+                .hosts;
             if json {
-                print_json(&serde_json::Value::Array(hosts.iter().map(output::host_json).collect()));
+                print_json(&serde_json::Value::Array(
+                    hosts.iter().map(output::host_json).collect(),
+                ));
             } else {
                 println!("{}", output::hosts_table(&hosts, now));
             }
         }
-        Command::Host { command: HostCommand::Show { host } } => {
-            let detail = client.get_host(request(GetHostRequest { host })).await?.into_inner();
+        Verb::Host {
+            command: HostVerb::Show { host },
+        } => {
+            let detail = client
+                .get_host(request(GetHostRequest { host }))
+                .await?
+                .into_inner();
             if json {
                 print_json(&output::host_detail_json(&detail));
             } else {
                 print!("{}", output::host_detail_text(&detail, now));
             }
         }
-        Command::Revoke { host, reason } => {
-            let revoked = client.revoke_host(request(RevokeHostRequest { host, reason })).await?.into_inner();
+        Verb::Revoke { host, reason } => {
+            let revoked = client
+                .revoke_host(request(RevokeHostRequest { host, reason }))
+                .await?
+                .into_inner();
             println!("revoked {}", revoked.id);
         }
-        Command::Command { command: CommandCommand::Send { host, kind, ttl } } => {
-            let ttl_seconds = ttl.map(|t| u32::try_from(t.as_secs()).unwrap_or(u32::MAX)).unwrap_or(0);
-            let command = client.create_command(request(CreateCommandRequest { host, kind, ttl_seconds })).await?.into_inner();
+        Verb::Command {
+            command: CommandVerb::Send { host, kind, ttl },
+        } => {
+            let ttl_seconds = ttl
+                .map(|t| u32::try_from(t.as_secs()).unwrap_or(u32::MAX))
+                .unwrap_or(0);
+            let command = client
+                .create_command(request(CreateCommandRequest {
+                    host,
+                    kind,
+                    ttl_seconds,
+                }))
+                .await?
+                .into_inner();
             if json {
                 print_json(&output::command_json(&command));
             } else {
-                println!("queued {} ({}) for {}", command.id, command.kind, command.agent_id);
+                println!(
+                    "queued {} ({}) for {}",
+                    command.id, command.kind, command.agent_id
+                );
             }
         }
-        Command::Command { command: CommandCommand::List { host, limit } } => {
-            let commands = client.list_commands(request(ListCommandsRequest { host: host.unwrap_or_default(), limit })).await?.into_inner().commands;
+        Verb::Command {
+            command: CommandVerb::List { host, limit },
+        } => {
+            let commands = client
+                .list_commands(request(ListCommandsRequest {
+                    host: host.unwrap_or_default(),
+                    limit,
+                }))
+                .await?
+                .into_inner()
+                .commands;
             if json {
-                print_json(&serde_json::Value::Array(commands.iter().map(output::command_json).collect()));
+                print_json(&serde_json::Value::Array(
+                    commands.iter().map(output::command_json).collect(),
+                ));
             } else {
                 println!("{}", output::commands_table(&commands, now));
             }
@@ -175,5 +243,8 @@ async fn run(cli: Cli) -> Result<(), CliError> {
 }
 
 fn print_json(value: &serde_json::Value) {
-    println!("{}", serde_json::to_string_pretty(value).unwrap_or_default());
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).unwrap_or_default()
+    );
 }

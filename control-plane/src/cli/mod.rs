@@ -36,9 +36,13 @@ impl From<Status> for CliError {
     fn from(status: Status) -> Self {
         let message = status.message().to_string();
         match status.code() {
-            Code::Unavailable | Code::DeadlineExceeded => CliError::Unreachable(format!("the control plane did not answer: {message}")),
+            Code::Unavailable | Code::DeadlineExceeded => {
+                CliError::Unreachable(format!("the control plane did not answer: {message}"))
+            }
             Code::PermissionDenied => CliError::NotAuthorised(message),
-            Code::Unauthenticated => CliError::NotAuthorised(format!("{message} (check --credentials / FERRY_CREDENTIALS)")),
+            Code::Unauthenticated => CliError::NotAuthorised(format!(
+                "{message} (check --credentials / FERRY_CREDENTIALS)"
+            )),
             _ => CliError::Refused(message),
         }
     }
@@ -51,8 +55,9 @@ pub async fn connect(url: &str, dir: &Path) -> Result<OperatorClient<Channel>, C
         let path = dir.join(name);
         std::fs::read_to_string(&path).map_err(|source| CliError::Credentials { path, source })
     };
-    let tls = transport::mtls_client_config(&read("ca.pem")?, &read("cert.pem")?, &read("key.pem")?)
-        .map_err(|e| CliError::Usage(format!("credentials in {}: {e}", dir.display())))?;
+    let tls =
+        transport::mtls_client_config(&read("ca.pem")?, &read("cert.pem")?, &read("key.pem")?)
+            .map_err(|e| CliError::Usage(format!("credentials in {}: {e}", dir.display())))?;
     let channel = transport::connect(&url, tls, ChannelOptions::default())
         .await
         .map_err(|e| CliError::Unreachable(error_chain(&e)))?;
@@ -84,9 +89,13 @@ pub fn error_chain(error: &dyn std::error::Error) -> String {
 /// Parses a duration like `90s`, `15m`, `1h` or `2d`.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
-    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
-    let number: u64 = number.parse().map_err(|_| format!("{text:?} is not a duration like 90s, 15m, 1h or 2d"))?;
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration like 90s, 15m, 1h or 2d"))?;
     let seconds = match unit {
         "s" | "" => number,
         "m" => number * 60,

@@ -18,7 +18,11 @@ pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
         }
     }
     let line = |cells: Vec<String>| {
-        let padded: Vec<String> = cells.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        let padded: Vec<String> = cells
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
         padded.join("  ").trim_end().to_string()
     };
     let mut out = vec![line(headers.iter().map(|h| h.to_string()).collect())];
@@ -55,7 +59,18 @@ pub fn hosts_table(hosts: &[Host], now_ms: i64) -> String {
             ]
         })
         .collect();
-    table(&["ID", "NAME", "STATUS", "LAST SEEN", "INSTANCES", "DATABASES", "VERSION"], &rows)
+    table(
+        &[
+            "ID",
+            "NAME",
+            "STATUS",
+            "LAST SEEN",
+            "INSTANCES",
+            "DATABASES",
+            "VERSION",
+        ],
+        &rows,
+    )
 }
 
 pub fn host_json(h: &Host) -> Value {
@@ -119,8 +134,19 @@ pub fn host_detail_text(d: &HostDetail, now_ms: i64) -> String {
         if i.reachable {
             out.push_str(&format!(
                 "Instance {} at {}: {} {} {} {} (build {}), collation {}, Always On {}\n",
-                i.name, i.address, i.server_name, i.edition, i.product_level, i.product_update_level,
-                i.product_version, i.collation, if i.hadr_enabled { "enabled" } else { "disabled" }
+                i.name,
+                i.address,
+                i.server_name,
+                i.edition,
+                i.product_level,
+                i.product_update_level,
+                i.product_version,
+                i.collation,
+                if i.hadr_enabled {
+                    "enabled"
+                } else {
+                    "disabled"
+                }
             ));
             let rows: Vec<Vec<String>> = i
                 .databases
@@ -137,10 +163,24 @@ pub fn host_detail_text(d: &HostDetail, now_ms: i64) -> String {
                     ]
                 })
                 .collect();
-            out.push_str(&table(&["DATABASE", "STATE", "RECOVERY", "COMPAT", "SIZE MB", "DATA FILES", "LOG FILES"], &rows));
+            out.push_str(&table(
+                &[
+                    "DATABASE",
+                    "STATE",
+                    "RECOVERY",
+                    "COMPAT",
+                    "SIZE MB",
+                    "DATA FILES",
+                    "LOG FILES",
+                ],
+                &rows,
+            ));
             out.push('\n');
         } else {
-            out.push_str(&format!("Instance {} at {}: unreachable: {}\n", i.name, i.address, i.error));
+            out.push_str(&format!(
+                "Instance {} at {}: unreachable: {}\n",
+                i.name, i.address, i.error
+            ));
         }
     }
     out
@@ -150,8 +190,19 @@ pub fn commands_table(commands: &[CommandInfo], now_ms: i64) -> String {
     let rows: Vec<Vec<String>> = commands
         .iter()
         .map(|c| {
-            let error = if c.error_code.is_empty() { String::new() } else { format!("{}: {}", c.error_code, c.error_message) };
-            vec![c.id.clone(), c.agent_id.clone(), c.kind.clone(), c.state.clone(), ago(c.created_unix_ms, now_ms), error]
+            let error = if c.error_code.is_empty() {
+                String::new()
+            } else {
+                format!("{}: {}", c.error_code, c.error_message)
+            };
+            vec![
+                c.id.clone(),
+                c.agent_id.clone(),
+                c.kind.clone(),
+                c.state.clone(),
+                ago(c.created_unix_ms, now_ms),
+                error,
+            ]
         })
         .collect();
     table(&["ID", "HOST", "KIND", "STATE", "CREATED", "ERROR"], &rows)

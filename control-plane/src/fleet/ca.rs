@@ -10,8 +10,7 @@ use std::time::Duration;
 
 use rcgen::{
     BasicConstraints, CertificateParams, CertificateSigningRequestParams, DistinguishedName,
-    DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose, SanType,
-    SerialNumber,
+    DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose, SanType, SerialNumber,
 };
 use rustls_pki_types::{pem::PemObject, CertificateDer, CertificateSigningRequestDer};
 use sha2::{Digest, Sha256};
@@ -93,7 +92,8 @@ impl CertificateAuthority {
         };
         let cert_der = CertificateDer::from_pem_slice(cert_pem.as_bytes())
             .map_err(|e| invalid_cert(e.to_string()))?;
-        let issuer = Issuer::from_ca_cert_der(&cert_der, key).map_err(|e| invalid_cert(e.to_string()))?;
+        let issuer =
+            Issuer::from_ca_cert_der(&cert_der, key).map_err(|e| invalid_cert(e.to_string()))?;
         let fingerprint = hex::encode(Sha256::digest(cert_der.as_ref()));
         Ok(Self {
             cert_pem,
@@ -108,17 +108,27 @@ impl CertificateAuthority {
         let mut params = CertificateParams::default();
         params.distinguished_name = name("Ferry control-plane CA");
         params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
-        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+        params.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::CrlSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
         let now = OffsetDateTime::now_utc();
         params.not_before = now - time::Duration::hours(1);
         params.not_after = now + time::Duration::days(3650);
         params.serial_number = Some(random_serial());
         let cert = params.self_signed(&key)?;
         if let Some(parent) = cert_path.parent() {
-            std::fs::create_dir_all(parent).map_err(|source| CaError::Write { path: parent.to_path_buf(), source })?;
+            std::fs::create_dir_all(parent).map_err(|source| CaError::Write {
+                path: parent.to_path_buf(),
+                source,
+            })?;
         }
         write_private(key_path, &key.serialize_pem())?;
-        std::fs::write(cert_path, cert.pem()).map_err(|source| CaError::Write { path: cert_path.to_path_buf(), source })?;
+        std::fs::write(cert_path, cert.pem()).map_err(|source| CaError::Write {
+            path: cert_path.to_path_buf(),
+            source,
+        })?;
         Ok(())
     }
 
@@ -137,9 +147,16 @@ impl CertificateAuthority {
 
     /// Signs an agent's CSR. The CSR proves possession of the key and must name the
     /// agent exactly as it enrolls; everything else in the certificate is set here.
-    pub fn issue_agent(&self, csr_der: &[u8], agent_name: &str, id: AgentId, ttl: Duration) -> Result<Issued, AgentIssueError> {
-        let mut csr = CertificateSigningRequestParams::from_der(&CertificateSigningRequestDer::from(csr_der))
-            .map_err(|_| CsrError::Malformed)?;
+    pub fn issue_agent(
+        &self,
+        csr_der: &[u8],
+        agent_name: &str,
+        id: AgentId,
+        ttl: Duration,
+    ) -> Result<Issued, AgentIssueError> {
+        let mut csr =
+            CertificateSigningRequestParams::from_der(&CertificateSigningRequestDer::from(csr_der))
+                .map_err(|_| CsrError::Malformed)?;
         let requested = &csr.params;
         let found = requested
             .distinguished_name
@@ -148,9 +165,17 @@ impl CertificateAuthority {
             .map(|(_, value)| dn_text(value))
             .unwrap_or_default();
         if found != agent_name || requested.distinguished_name.iter().count() != 1 {
-            return Err(CsrError::SubjectMismatch { found, expected: agent_name.to_string() }.into());
+            return Err(CsrError::SubjectMismatch {
+                found,
+                expected: agent_name.to_string(),
+            }
+            .into());
         }
-        if !requested.subject_alt_names.is_empty() || requested.is_ca != IsCa::NoCa || !requested.key_usages.is_empty() || !requested.extended_key_usages.is_empty() {
+        if !requested.subject_alt_names.is_empty()
+            || requested.is_ca != IsCa::NoCa
+            || !requested.key_usages.is_empty()
+            || !requested.extended_key_usages.is_empty()
+        {
             return Err(CsrError::RequestsExtensions.into());
         }
         let mut params = leaf_params(agent_name, ttl)?;
@@ -162,7 +187,12 @@ impl CertificateAuthority {
     }
 
     /// A client certificate and fresh key for an operator. Returns (certificate, key) PEM.
-    pub fn issue_operator(&self, name: &str, role: Role, ttl: Duration) -> Result<(Issued, String), rcgen::Error> {
+    pub fn issue_operator(
+        &self,
+        name: &str,
+        role: Role,
+        ttl: Duration,
+    ) -> Result<(Issued, String), rcgen::Error> {
         let key = KeyPair::generate()?;
         let mut params = leaf_params(name, ttl)?;
         params.subject_alt_names = vec![SanType::URI(Peer::operator_uri(name, role).try_into()?)];
@@ -173,7 +203,11 @@ impl CertificateAuthority {
 
     /// This control plane's server certificate for `names` (DNS names or IPs). Returns
     /// (chain PEM = leaf then CA, key PEM).
-    pub fn issue_server(&self, names: &[String], ttl: Duration) -> Result<(String, String), rcgen::Error> {
+    pub fn issue_server(
+        &self,
+        names: &[String],
+        ttl: Duration,
+    ) -> Result<(String, String), rcgen::Error> {
         let key = KeyPair::generate()?;
         let mut params = leaf_params("ferry-control", ttl)?;
         params.subject_alt_names = names
@@ -185,7 +219,10 @@ impl CertificateAuthority {
             .collect::<Result<_, _>>()?;
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
         let cert = params.signed_by(&key, &self.issuer)?;
-        Ok((format!("{}{}", cert.pem(), self.cert_pem), key.serialize_pem()))
+        Ok((
+            format!("{}{}", cert.pem(), self.cert_pem),
+            key.serialize_pem(),
+        ))
     }
 }
 
@@ -204,8 +241,10 @@ fn leaf_params(common_name: &str, ttl: Duration) -> Result<CertificateParams, rc
     // Backdating tolerates clock skew between hosts; capped at a tenth of the lifetime
     // so that "renew at two thirds" still means two thirds for short-lived certificates.
     let backdate = Duration::from_secs(300).min(ttl / 10);
-    params.not_before = now - time::Duration::try_from(backdate).map_err(|_| rcgen::Error::CouldNotParseCertificate)?;
-    params.not_after = now + time::Duration::try_from(ttl).map_err(|_| rcgen::Error::CouldNotParseCertificate)?;
+    params.not_before = now
+        - time::Duration::try_from(backdate).map_err(|_| rcgen::Error::CouldNotParseCertificate)?;
+    params.not_after =
+        now + time::Duration::try_from(ttl).map_err(|_| rcgen::Error::CouldNotParseCertificate)?;
     params.serial_number = Some(random_serial());
     params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
     params.use_authority_key_identifier_extension = true;
@@ -215,7 +254,11 @@ fn leaf_params(common_name: &str, ttl: Duration) -> Result<CertificateParams, rc
 fn issued(params: &CertificateParams, cert_pem: String) -> Issued {
     Issued {
         cert_pem,
-        serial: params.serial_number.as_ref().map(|s| hex::encode(s.to_bytes())).unwrap_or_default(),
+        serial: params
+            .serial_number
+            .as_ref()
+            .map(|s| hex::encode(s.to_bytes()))
+            .unwrap_or_default(),
         not_after_ms: (params.not_after.unix_timestamp_nanos() / 1_000_000) as i64,
     }
 }
@@ -245,7 +288,10 @@ fn random_serial() -> SerialNumber {
 }
 
 fn read(path: &Path) -> Result<String, CaError> {
-    std::fs::read_to_string(path).map_err(|source| CaError::Read { path: path.to_path_buf(), source })
+    std::fs::read_to_string(path).map_err(|source| CaError::Read {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 /// Writes a private key readable by the owner only.
@@ -258,6 +304,13 @@ pub fn write_private(path: &Path, contents: &str) -> Result<(), CaError> {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    let mut file = options.open(path).map_err(|source| CaError::Write { path: path.to_path_buf(), source })?;
-    file.write_all(contents.as_bytes()).map_err(|source| CaError::Write { path: path.to_path_buf(), source })
+    let mut file = options.open(path).map_err(|source| CaError::Write {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    file.write_all(contents.as_bytes())
+        .map_err(|source| CaError::Write {
+            path: path.to_path_buf(),
+            source,
+        })
 }

@@ -30,7 +30,10 @@ pub fn validate_agent_name(name: &str) -> Result<(), String> {
         return Err("must be 1 to 63 characters long".into());
     }
     if !name.starts_with(|c: char| c.is_ascii_alphanumeric()) || !name.chars().all(ok_char) {
-        return Err("may hold only letters, digits, '.', '-' and '_', starting with a letter or digit".into());
+        return Err(
+            "may hold only letters, digits, '.', '-' and '_', starting with a letter or digit"
+                .into(),
+        );
     }
     Ok(())
 }

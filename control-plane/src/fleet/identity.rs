@@ -167,7 +167,10 @@ mod tests {
         assert_eq!(Peer::parse_uri(&Peer::agent_uri(id)), Ok(Peer::Agent(id)));
         assert_eq!(
             Peer::parse_uri(&Peer::operator_uri("alice", Role::Approver)),
-            Ok(Peer::Operator { name: "alice".into(), role: Role::Approver })
+            Ok(Peer::Operator {
+                name: "alice".into(),
+                role: Role::Approver
+            })
         );
         assert!(Peer::parse_uri("urn:ferry:agent:not-a-uuid").is_err());
         assert!(Peer::parse_uri("urn:ferry:operator:root:bob").is_err());

@@ -34,7 +34,10 @@ const AGENT_COLUMNS: &str = "a.id, a.name, a.enrolled_at, a.agent_version, a.hos
 impl Store {
     pub async fn get_agent(&self, id: AgentId) -> Result<Option<AgentRecord>, StoreError> {
         let sql = format!("SELECT {AGENT_COLUMNS} FROM agents a WHERE a.id = $1");
-        let row = sqlx::query(&sql).bind(id.to_string()).fetch_optional(&self.pool).await?;
+        let row = sqlx::query(&sql)
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
         row.as_ref().map(decode_agent).transpose()
     }
 
@@ -68,7 +71,14 @@ impl Store {
     }
 
     /// What the agent said about itself when its session opened.
-    pub async fn record_hello(&self, id: AgentId, agent_version: &str, hostname: &str, os: &str, now_ms: i64) -> Result<(), StoreError> {
+    pub async fn record_hello(
+        &self,
+        id: AgentId,
+        agent_version: &str,
+        hostname: &str,
+        os: &str,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
         sqlx::query("UPDATE agents SET agent_version = $1, hostname = $2, os = $3, last_seen_at = $4 WHERE id = $5")
             .bind(agent_version)
             .bind(hostname)
@@ -98,7 +108,13 @@ impl Store {
     }
 
     /// Revokes the agent; returns false when it was already revoked.
-    pub async fn revoke_agent(&self, id: AgentId, reason: &str, actor: &str, now_ms: i64) -> Result<bool, StoreError> {
+    pub async fn revoke_agent(
+        &self,
+        id: AgentId,
+        reason: &str,
+        actor: &str,
+        now_ms: i64,
+    ) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await?;
         let changed = sqlx::query("UPDATE agents SET revoked_at = $1, revoked_reason = $2 WHERE id = $3 AND revoked_at IS NULL")
             .bind(now_ms)
@@ -122,7 +138,13 @@ impl Store {
     }
 
     /// Records a renewed certificate for a live agent.
-    pub async fn record_renewal(&self, id: AgentId, serial: &str, not_after_ms: i64, now_ms: i64) -> Result<bool, StoreError> {
+    pub async fn record_renewal(
+        &self,
+        id: AgentId,
+        serial: &str,
+        not_after_ms: i64,
+        now_ms: i64,
+    ) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await?;
         let changed = sqlx::query("UPDATE agents SET cert_serial = $1, cert_not_after = $2 WHERE id = $3 AND revoked_at IS NULL")
             .bind(serial)
@@ -149,7 +171,9 @@ impl Store {
 fn decode_agent(row: &AnyRow) -> Result<AgentRecord, StoreError> {
     let id: String = col(row, "id")?;
     Ok(AgentRecord {
-        id: id.parse().map_err(|_| StoreError::Corrupt(format!("agent id {id:?}")))?,
+        id: id
+            .parse()
+            .map_err(|_| StoreError::Corrupt(format!("agent id {id:?}")))?,
         name: col(row, "name")?,
         enrolled_at_ms: col(row, "enrolled_at")?,
         agent_version: col(row, "agent_version")?,

@@ -16,24 +16,28 @@ pub struct AuditEvent {
 }
 
 pub(crate) async fn record(conn: &mut AnyConnection, event: &AuditEvent) -> Result<(), StoreError> {
-    sqlx::query("INSERT INTO audit_events (at, actor, action, target, detail) VALUES ($1, $2, $3, $4, $5)")
-        .bind(event.at_ms)
-        .bind(&event.actor)
-        .bind(&event.action)
-        .bind(&event.target)
-        .bind(&event.detail)
-        .execute(conn)
-        .await?;
+    sqlx::query(
+        "INSERT INTO audit_events (at, actor, action, target, detail) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(event.at_ms)
+    .bind(&event.actor)
+    .bind(&event.action)
+    .bind(&event.target)
+    .bind(&event.detail)
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
 impl Store {
     /// The newest `limit` events, newest first.
     pub async fn list_audit(&self, limit: u32) -> Result<Vec<AuditEvent>, StoreError> {
-        let rows = sqlx::query("SELECT at, actor, action, target, detail FROM audit_events ORDER BY id DESC LIMIT $1")
-            .bind(i64::from(limit))
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(
+            "SELECT at, actor, action, target, detail FROM audit_events ORDER BY id DESC LIMIT $1",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter().map(decode).collect()
     }
 }

@@ -80,7 +80,9 @@ impl FromStr for CommandKind {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
             "collect_inventory" | "collect-inventory" => Ok(CommandKind::CollectInventory),
-            other => Err(format!("unknown command kind {other:?}: use collect_inventory")),
+            other => Err(format!(
+                "unknown command kind {other:?}: use collect_inventory"
+            )),
         }
     }
 }
@@ -126,11 +128,24 @@ impl Store {
 
     /// Commands to deliver on a session now, marked as sent. A new session also
     /// redelivers commands sent earlier but never acknowledged.
-    pub async fn take_deliverable_commands(&self, agent: AgentId, redeliver_sent: bool, now_ms: i64) -> Result<Vec<CommandRecord>, StoreError> {
+    pub async fn take_deliverable_commands(
+        &self,
+        agent: AgentId,
+        redeliver_sent: bool,
+        now_ms: i64,
+    ) -> Result<Vec<CommandRecord>, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let states = if redeliver_sent { "('pending', 'sent')" } else { "('pending')" };
+        let states = if redeliver_sent {
+            "('pending', 'sent')"
+        } else {
+            "('pending')"
+        };
         let sql = format!("SELECT * FROM commands WHERE agent_id = $1 AND state IN {states} AND expires_at > $2 ORDER BY created_at, id");
-        let rows = sqlx::query(&sql).bind(agent.to_string()).bind(now_ms).fetch_all(&mut *tx).await?;
+        let rows = sqlx::query(&sql)
+            .bind(agent.to_string())
+            .bind(now_ms)
+            .fetch_all(&mut *tx)
+            .await?;
         let mut commands = rows.iter().map(decode).collect::<Result<Vec<_>, _>>()?;
         for command in &mut commands {
             sqlx::query("UPDATE commands SET state = 'sent', updated_at = $1 WHERE id = $2")
@@ -146,7 +161,12 @@ impl Store {
     }
 
     /// The agent confirmed receipt. Only the command's own agent can ack it.
-    pub async fn ack_command(&self, agent: AgentId, command_id: &str, now_ms: i64) -> Result<bool, StoreError> {
+    pub async fn ack_command(
+        &self,
+        agent: AgentId,
+        command_id: &str,
+        now_ms: i64,
+    ) -> Result<bool, StoreError> {
         let changed = sqlx::query("UPDATE commands SET state = 'acked', updated_at = $1 WHERE id = $2 AND agent_id = $3 AND state IN ('pending', 'sent')")
             .bind(now_ms)
             .bind(command_id)
@@ -157,15 +177,19 @@ impl Store {
         Ok(changed == 1)
     }
 
-    pub async fn list_commands(&self, agent: Option<AgentId>, limit: u32) -> Result<Vec<CommandRecord>, StoreError> {
+    pub async fn list_commands(
+        &self,
+        agent: Option<AgentId>,
+        limit: u32,
+    ) -> Result<Vec<CommandRecord>, StoreError> {
         let rows = match agent {
-            Some(agent) => {
-                sqlx::query("SELECT * FROM commands WHERE agent_id = $1 ORDER BY created_at DESC, id LIMIT $2")
-                    .bind(agent.to_string())
-                    .bind(i64::from(limit))
-                    .fetch_all(&self.pool)
-                    .await?
-            }
+            Some(agent) => sqlx::query(
+                "SELECT * FROM commands WHERE agent_id = $1 ORDER BY created_at DESC, id LIMIT $2",
+            )
+            .bind(agent.to_string())
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?,
             None => {
                 sqlx::query("SELECT * FROM commands ORDER BY created_at DESC, id LIMIT $1")
                     .bind(i64::from(limit))
@@ -177,7 +201,10 @@ impl Store {
     }
 
     pub async fn get_command(&self, id: &str) -> Result<Option<CommandRecord>, StoreError> {
-        let row = sqlx::query("SELECT * FROM commands WHERE id = $1").bind(id).fetch_optional(&self.pool).await?;
+        let row = sqlx::query("SELECT * FROM commands WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
         row.as_ref().map(decode).transpose()
     }
 
@@ -191,20 +218,36 @@ impl Store {
     }
 
     /// Agents with commands waiting for delivery.
-    pub async fn agents_with_pending_commands(&self, now_ms: i64) -> Result<Vec<AgentId>, StoreError> {
-        let rows: Vec<(String,)> = sqlx::query_as("SELECT DISTINCT agent_id FROM commands WHERE state = 'pending' AND expires_at > $1")
-            .bind(now_ms)
-            .fetch_all(&self.pool)
-            .await?;
+    pub async fn agents_with_pending_commands(
+        &self,
+        now_ms: i64,
+    ) -> Result<Vec<AgentId>, StoreError> {
+        let rows: Vec<(String,)> = sqlx::query_as(
+            "SELECT DISTINCT agent_id FROM commands WHERE state = 'pending' AND expires_at > $1",
+        )
+        .bind(now_ms)
+        .fetch_all(&self.pool)
+        .await?;
         rows.into_iter()
-            .map(|(id,)| id.parse().map_err(|_| StoreError::Corrupt(format!("agent id {id:?}"))))
+            .map(|(id,)| {
+                id.parse()
+                    .map_err(|_| StoreError::Corrupt(format!("agent id {id:?}")))
+            })
             .collect()
     }
 }
 
 /// Applies a command's result (inside the report's transaction). Results for unknown or
 /// another agent's commands change nothing.
-pub(crate) async fn finish(conn: &mut AnyConnection, agent: AgentId, command_id: &str, state: CommandState, error_code: &str, error_message: &str, now_ms: i64) -> Result<(), StoreError> {
+pub(crate) async fn finish(
+    conn: &mut AnyConnection,
+    agent: AgentId,
+    command_id: &str,
+    state: CommandState,
+    error_code: &str,
+    error_message: &str,
+    now_ms: i64,
+) -> Result<(), StoreError> {
     sqlx::query("UPDATE commands SET state = $1, error_code = $2, error_message = $3, updated_at = $4 WHERE id = $5 AND agent_id = $6 AND state IN ('pending', 'sent', 'acked')")
         .bind(state.as_str())
         .bind(error_code)
@@ -223,7 +266,9 @@ fn decode(row: &AnyRow) -> Result<CommandRecord, StoreError> {
     let state: String = col(row, "state")?;
     Ok(CommandRecord {
         id: col(row, "id")?,
-        agent_id: agent.parse().map_err(|_| StoreError::Corrupt(format!("agent id {agent:?}")))?,
+        agent_id: agent
+            .parse()
+            .map_err(|_| StoreError::Corrupt(format!("agent id {agent:?}")))?,
         kind: kind.parse().map_err(StoreError::Corrupt)?,
         state: state.parse().map_err(StoreError::Corrupt)?,
         created_by: col(row, "created_by")?,

@@ -70,7 +70,12 @@ pub struct IncomingReport {
 impl Store {
     /// Stores the report and applies it, in one transaction. Returns false when this
     /// report id was already stored (a redelivery), in which case nothing changes.
-    pub async fn record_report(&self, agent: AgentId, report: &IncomingReport, now_ms: i64) -> Result<bool, StoreError> {
+    pub async fn record_report(
+        &self,
+        agent: AgentId,
+        report: &IncomingReport,
+        now_ms: i64,
+    ) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await?;
         let inserted = sqlx::query("INSERT INTO reports (agent_id, report_id, kind, produced_at, received_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (agent_id, report_id) DO NOTHING")
             .bind(agent.to_string())
@@ -86,10 +91,30 @@ impl Store {
             return Ok(false);
         }
         match &report.body {
-            ReportBody::Inventory(instances) => replace_inventory(&mut tx, agent, instances, report.produced_at_ms).await?,
-            ReportBody::CommandResult { command_id, ok, error_code, error_message } => {
-                let state = if *ok { CommandState::Done } else { CommandState::Failed };
-                super::commands::finish(&mut tx, agent, command_id, state, error_code, error_message, now_ms).await?;
+            ReportBody::Inventory(instances) => {
+                replace_inventory(&mut tx, agent, instances, report.produced_at_ms).await?
+            }
+            ReportBody::CommandResult {
+                command_id,
+                ok,
+                error_code,
+                error_message,
+            } => {
+                let state = if *ok {
+                    CommandState::Done
+                } else {
+                    CommandState::Failed
+                };
+                super::commands::finish(
+                    &mut tx,
+                    agent,
+                    command_id,
+                    state,
+                    error_code,
+                    error_message,
+                    now_ms,
+                )
+                .await?;
             }
         }
         tx.commit().await?;
@@ -101,11 +126,15 @@ impl Store {
             .bind(agent.to_string())
             .fetch_all(&self.pool)
             .await?;
-        let mut instances = rows.iter().map(decode_instance).collect::<Result<Vec<_>, _>>()?;
-        let rows = sqlx::query("SELECT * FROM databases WHERE agent_id = $1 ORDER BY instance_name, name")
-            .bind(agent.to_string())
-            .fetch_all(&self.pool)
-            .await?;
+        let mut instances = rows
+            .iter()
+            .map(decode_instance)
+            .collect::<Result<Vec<_>, _>>()?;
+        let rows =
+            sqlx::query("SELECT * FROM databases WHERE agent_id = $1 ORDER BY instance_name, name")
+                .bind(agent.to_string())
+                .fetch_all(&self.pool)
+                .await?;
         for row in &rows {
             let instance: String = col(row, "instance_name")?;
             if let Some(target) = instances.iter_mut().find(|i| i.name == instance) {
@@ -117,27 +146,42 @@ impl Store {
 
     /// The ids of every report stored for the agent, oldest first.
     pub async fn list_report_ids(&self, agent: AgentId) -> Result<Vec<String>, StoreError> {
-        let rows: Vec<(String,)> = sqlx::query_as("SELECT report_id FROM reports WHERE agent_id = $1 ORDER BY received_at, report_id")
-            .bind(agent.to_string())
-            .fetch_all(&self.pool)
-            .await?;
+        let rows: Vec<(String,)> = sqlx::query_as(
+            "SELECT report_id FROM reports WHERE agent_id = $1 ORDER BY received_at, report_id",
+        )
+        .bind(agent.to_string())
+        .fetch_all(&self.pool)
+        .await?;
         Ok(rows.into_iter().map(|r| r.0).collect())
     }
 }
 
 /// Replaces the agent's inventory with the reported one, unless a newer report has
 /// already been applied (reports can arrive out of order after an outage).
-async fn replace_inventory(conn: &mut AnyConnection, agent: AgentId, instances: &[InstanceRecord], produced_at_ms: i64) -> Result<(), StoreError> {
-    let newest: Option<i64> = sqlx::query_as::<_, (Option<i64>,)>("SELECT MAX(updated_at) FROM instances WHERE agent_id = $1")
-        .bind(agent.to_string())
-        .fetch_one(&mut *conn)
-        .await?
-        .0;
+async fn replace_inventory(
+    conn: &mut AnyConnection,
+    agent: AgentId,
+    instances: &[InstanceRecord],
+    produced_at_ms: i64,
+) -> Result<(), StoreError> {
+    let newest: Option<i64> = sqlx::query_as::<_, (Option<i64>,)>(
+        "SELECT MAX(updated_at) FROM instances WHERE agent_id = $1",
+    )
+    .bind(agent.to_string())
+    .fetch_one(&mut *conn)
+    .await?
+    .0;
     if newest.is_some_and(|newest| newest > produced_at_ms) {
         return Ok(());
     }
-    sqlx::query("DELETE FROM databases WHERE agent_id = $1").bind(agent.to_string()).execute(&mut *conn).await?;
-    sqlx::query("DELETE FROM instances WHERE agent_id = $1").bind(agent.to_string()).execute(&mut *conn).await?;
+    sqlx::query("DELETE FROM databases WHERE agent_id = $1")
+        .bind(agent.to_string())
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("DELETE FROM instances WHERE agent_id = $1")
+        .bind(agent.to_string())
+        .execute(&mut *conn)
+        .await?;
     for i in instances {
         sqlx::query("INSERT INTO instances (agent_id, name, address, reachable, error, server_name, product_version, major_version, product_level, product_update_level, edition, engine_edition, collation_name, hadr_enabled, host_platform, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)")
             .bind(agent.to_string())

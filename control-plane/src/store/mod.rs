@@ -27,8 +27,10 @@ pub enum Dialect {
 }
 
 /// (version, name, sql) per dialect, in order.
-const SQLITE_SCHEMA: &[(i64, &str, &str)] = &[(1, "fleet", include_str!("schema/sqlite/0001_fleet.sql"))];
-const POSTGRES_SCHEMA: &[(i64, &str, &str)] = &[(1, "fleet", include_str!("schema/postgres/0001_fleet.sql"))];
+const SQLITE_SCHEMA: &[(i64, &str, &str)] =
+    &[(1, "fleet", include_str!("schema/sqlite/0001_fleet.sql"))];
+const POSTGRES_SCHEMA: &[(i64, &str, &str)] =
+    &[(1, "fleet", include_str!("schema/postgres/0001_fleet.sql"))];
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -143,5 +145,6 @@ fn col<'r, T>(row: &'r AnyRow, name: &str) -> Result<T, StoreError>
 where
     T: sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any>,
 {
-    row.try_get(name).map_err(|e| StoreError::Corrupt(format!("column {name}: {e}")))
+    row.try_get(name)
+        .map_err(|e| StoreError::Corrupt(format!("column {name}: {e}")))
 }

@@ -33,7 +33,9 @@ pub struct NewAgent {
 pub enum TokenRejection {
     #[error("the enrollment token is not known to this control plane")]
     Unknown,
-    #[error("the enrollment token has already been used; create a new one with `ferry token create`")]
+    #[error(
+        "the enrollment token has already been used; create a new one with `ferry token create`"
+    )]
     AlreadyUsed,
     #[error("the enrollment token has expired; create a new one with `ferry token create`")]
     Expired,
@@ -66,7 +68,10 @@ impl Store {
             actor: token.created_by.clone(),
             action: "token.create".into(),
             target: format!("token/{}", token.id),
-            detail: format!("expires_at_ms={} description={:?}", token.expires_at_ms, token.description),
+            detail: format!(
+                "expires_at_ms={} description={:?}",
+                token.expires_at_ms, token.description
+            ),
         };
         audit::record(&mut tx, &event).await?;
         tx.commit().await?;
@@ -75,12 +80,18 @@ impl Store {
 
     /// Whether the token would admit an agent now (read-only; enrollment re-checks
     /// atomically).
-    pub async fn check_token(&self, id: &str, secret_hash: &str, now_ms: i64) -> Result<Result<(), TokenRejection>, StoreError> {
-        let row: Option<(String, i64, Option<i64>)> =
-            sqlx::query_as("SELECT secret_hash, expires_at, used_at FROM enrollment_tokens WHERE id = $1")
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await?;
+    pub async fn check_token(
+        &self,
+        id: &str,
+        secret_hash: &str,
+        now_ms: i64,
+    ) -> Result<Result<(), TokenRejection>, StoreError> {
+        let row: Option<(String, i64, Option<i64>)> = sqlx::query_as(
+            "SELECT secret_hash, expires_at, used_at FROM enrollment_tokens WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
         Ok(match row {
             None => Err(TokenRejection::Unknown),
             Some((hash, _, _)) if hash != secret_hash => Err(TokenRejection::Unknown),
@@ -91,7 +102,13 @@ impl Store {
     }
 
     /// Consumes the token and registers the agent, atomically.
-    pub async fn enroll_agent(&self, token_id: &str, secret_hash: &str, agent: &NewAgent, now_ms: i64) -> Result<(), EnrollError> {
+    pub async fn enroll_agent(
+        &self,
+        token_id: &str,
+        secret_hash: &str,
+        agent: &NewAgent,
+        now_ms: i64,
+    ) -> Result<(), EnrollError> {
         let mut conn = self.pool.acquire().await.map_err(StoreError::from)?;
         let mut tx = conn.begin().await.map_err(StoreError::from)?;
         let consumed = sqlx::query("UPDATE enrollment_tokens SET used_at = $1, used_by_agent = $2 WHERE id = $3 AND secret_hash = $4 AND used_at IS NULL AND expires_at > $1")
@@ -132,7 +149,10 @@ impl Store {
             actor: format!("agent/{}", agent.id),
             action: "agent.enroll".into(),
             target: format!("agent/{}", agent.id),
-            detail: format!("name={:?} token={} cert_serial={}", agent.name, token_id, agent.cert_serial),
+            detail: format!(
+                "name={:?} token={} cert_serial={}",
+                agent.name, token_id, agent.cert_serial
+            ),
         };
         audit::record(&mut tx, &event).await?;
         tx.commit().await.map_err(StoreError::from)?;
