@@ -106,6 +106,14 @@ impl Agent {
     /// Runs a command once: a redelivered id that already ran is skipped (its result is
     /// already in the outbox or delivered).
     pub async fn execute(self: Arc<Self>, command: Command) {
+        use tracing::Instrument;
+        let parent = ferry_proto::telemetry::from_map(&command.trace_context);
+        let span = tracing::info_span!("agent.command", command = %command.command_id);
+        let span = ferry_proto::telemetry::child_span(span, parent);
+        self.execute_now(command).instrument(span).await
+    }
+
+    async fn execute_now(self: Arc<Self>, command: Command) {
         let Ok(_permit) = self.commands.acquire().await else {
             return;
         };

@@ -52,7 +52,7 @@ fn main() -> anyhow::Result<()> {
         config.state_dir = dir;
     }
     config.validate()?;
-    ferry_proto::telemetry::init("ferry-agent");
+    let _telemetry = ferry_proto::telemetry::init("ferry-agent", "info");
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;

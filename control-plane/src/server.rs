@@ -25,6 +25,7 @@ use crate::config::{ConfigError, ControlConfig};
 use crate::fleet::ca::{write_private, CaError, CertificateAuthority};
 use crate::fleet::identity::Role;
 use crate::fleet::liveness::HeartbeatBuffer;
+use crate::fleet::metrics::FleetMetrics;
 use crate::fleet::sessions::SessionRegistry;
 use crate::store::{Store, StoreError};
 
@@ -83,11 +84,13 @@ pub async fn run(
         .client_auth_optional(true)
         .timeout(Duration::from_secs(10));
 
+    let sessions = Arc::new(SessionRegistry::default());
     let shared = Arc::new(Shared {
         store,
         ca,
         config,
-        sessions: Arc::new(SessionRegistry::default()),
+        metrics: FleetMetrics::new(sessions.clone()),
+        sessions,
         heartbeats: HeartbeatBuffer::default(),
     });
     let (health_reporter, health) = tonic_health::server::health_reporter();
@@ -105,6 +108,7 @@ pub async fn run(
     );
     let result = Server::builder()
         .tls_config(tls)?
+        .layer(ferry_proto::telemetry::RpcTraceLayer)
         .http2_keepalive_interval(Some(Duration::from_secs(20)))
         .http2_keepalive_timeout(Some(Duration::from_secs(10)))
         .add_service(health)

@@ -218,6 +218,7 @@ async fn suite(url: &str) {
         expires_at_ms: expires,
         error_code: String::new(),
         error_message: String::new(),
+        trace_context: "{}".into(),
     };
     store
         .create_command(&command("c1", NOW + 60_000))

@@ -1,6 +1,7 @@
 //! ferry-tests: end-to-end tests that start Ferry's real binaries, and benchmarks.
 //!
 //! - [`binaries`]: building and locating `ferry-control`, `ferry` and `ferry-agent`.
+//! - [`otlp`]: a minimal OTLP/HTTP receiver that records the spans it is sent.
 //! - [`processes`]: a control plane and agents as child processes, with their logs.
 //! - [`wait`]: waiting for a condition with a deadline (never a fixed sleep).
 //!
@@ -8,5 +9,6 @@
 //! the heartbeat benchmark is `src/bin/bench-heartbeats.rs`.
 
 pub mod binaries;
+pub mod otlp;
 pub mod processes;
 pub mod wait;

@@ -29,6 +29,8 @@ pub struct ControlPlane {
     pub addr: SocketAddr,
     config: PathBuf,
     child: Child,
+    /// Extra environment for the control plane and the CLI runs made through it.
+    env: Vec<(String, String)>,
 }
 
 impl ControlPlane {
@@ -39,6 +41,20 @@ impl ControlPlane {
 
     /// Starts it on `addr` (to restart on the port agents already know).
     pub async fn start_on(dir: &Path, config: &str, addr: SocketAddr) -> Self {
+        Self::start_with_env(dir, config, addr, &[]).await
+    }
+
+    /// Starts it with extra environment variables (also given to `ferry` runs).
+    pub async fn start_with_env(
+        dir: &Path,
+        config: &str,
+        addr: SocketAddr,
+        env: &[(&str, &str)],
+    ) -> Self {
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         let data_dir = dir.join("control");
         std::fs::create_dir_all(&data_dir).unwrap();
         let config_path = dir.join("control.toml");
@@ -51,6 +67,7 @@ impl ControlPlane {
             .arg(&data_dir)
             .arg("--listen")
             .arg(addr.to_string())
+            .envs(env.iter().cloned())
             .stdout(Stdio::piped())
             .stderr(log)
             .kill_on_drop(true)
@@ -74,6 +91,7 @@ impl ControlPlane {
             addr,
             config: config_path,
             child,
+            env,
         };
         plane.wait_ready().await;
         plane
@@ -117,6 +135,7 @@ impl ControlPlane {
             .arg("--credentials")
             .arg(self.credentials())
             .args(args)
+            .envs(self.env.iter().cloned())
             .output()
             .await
             .expect("run ferry")
@@ -162,6 +181,10 @@ impl ControlPlane {
         terminate(&mut self.child).await
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.id().unwrap_or(0)
+    }
+
     pub fn config_path(&self) -> &Path {
         &self.config
     }
@@ -205,6 +228,11 @@ impl AgentProcess {
 
     /// `ferry-agent run` with `config` (TOML), logging to `<state_dir>/../<name>.log`.
     pub fn start(state_dir: &Path, config: &str) -> Self {
+        Self::start_with_env(state_dir, config, &[])
+    }
+
+    /// Starts it with extra environment variables.
+    pub fn start_with_env(state_dir: &Path, config: &str, env: &[(&str, &str)]) -> Self {
         std::fs::create_dir_all(state_dir).unwrap();
         let config_path = state_dir.with_extension("toml");
         std::fs::write(&config_path, config).unwrap();
@@ -213,6 +241,7 @@ impl AgentProcess {
             .arg("--config")
             .arg(&config_path)
             .arg("run")
+            .envs(env.iter().map(|(k, v)| (k.to_string(), v.to_string())))
             .stdout(Stdio::null())
             .stderr(log)
             .kill_on_drop(true)

@@ -66,6 +66,7 @@ pub async fn enroll(
         agent_version: env!("CARGO_PKG_VERSION").to_string(),
     });
     request.set_timeout(CALL_TIMEOUT);
+    ferry_proto::telemetry::inject(request.metadata_mut());
     let response = EnrollmentClient::new(channel)
         .enroll(request)
         .await

@@ -205,6 +205,8 @@ async fn insert(
         report_id: uuid::Uuid::new_v4().to_string(),
         produced_unix_ms: now_ms(),
         body: Some(body),
+        // The span the report is made in, so the control plane's handling joins it.
+        trace_context: ferry_proto::telemetry::to_map(),
     };
     sqlx::query("INSERT INTO outbox (report_id, produced_at, body) VALUES ($1, $2, $3)")
         .bind(&report.report_id)

@@ -53,6 +53,7 @@ pub async fn renew_once(state_dir: &Path, identity: &SharedIdentity) -> Result<(
     let (key_pem, csr_der) = key_and_csr(&current.name)?;
     let mut request = tonic::Request::new(RenewRequest { csr_der });
     request.set_timeout(CALL_TIMEOUT);
+    ferry_proto::telemetry::inject(request.metadata_mut());
     let response = AgentServiceClient::new(channel)
         .renew(request)
         .await

@@ -106,10 +106,9 @@ async fn serve(agent: &Arc<Agent>, backoff: &mut Backoff) -> Ended {
     if tx.send(AgentMessage { body: Some(hello) }).await.is_err() {
         return Ended::Retry("session stream closed".into());
     }
-    let mut inbound = match AgentServiceClient::new(channel)
-        .session(ReceiverStream::new(rx))
-        .await
-    {
+    let mut request = tonic::Request::new(ReceiverStream::new(rx));
+    ferry_proto::telemetry::inject(request.metadata_mut());
+    let mut inbound = match AgentServiceClient::new(channel).session(request).await {
         Ok(response) => response.into_inner(),
         Err(status) => return status.into(),
     };

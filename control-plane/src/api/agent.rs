@@ -19,6 +19,7 @@ use futures::Stream;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
+use tracing::Instrument;
 
 use super::convert::command_to_agent;
 use super::{authenticate_agent, ApiError, Shared};
@@ -51,7 +52,8 @@ impl AgentService for AgentApi {
     ) -> Result<Response<ControlStream>, Status> {
         let agent = authenticate_agent(&self.0, &request).await?;
         let (tx, rx) = mpsc::channel(64);
-        tokio::spawn(run_session(self.0.clone(), agent, request.into_inner(), tx));
+        let session = run_session(self.0.clone(), agent, request.into_inner(), tx);
+        tokio::spawn(session.instrument(tracing::Span::current()));
         Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
     }
 }
@@ -190,6 +192,7 @@ async fn handle(
         }
         Some(agent_message::Body::Heartbeat(heartbeat)) => {
             shared.heartbeats.record(agent, now);
+            shared.metrics.heartbeats.add(1, &[]);
             send(
                 tx,
                 control_message::Body::HeartbeatAck(HeartbeatAck { seq: heartbeat.seq }),
@@ -223,9 +226,28 @@ async fn store_report(
     report: Report,
     now: i64,
 ) -> Result<(), ApiError> {
+    let parent = ferry_proto::telemetry::from_map(&report.trace_context);
+    let span = ferry_proto::telemetry::child_span(
+        tracing::info_span!("report.store", report = %report.report_id),
+        parent,
+    );
+    async move { store_report_now(shared, agent, report, now).await }
+        .instrument(span)
+        .await
+}
+
+async fn store_report_now(
+    shared: &Shared,
+    agent: AgentId,
+    report: Report,
+    now: i64,
+) -> Result<(), ApiError> {
     let report = IncomingReport::try_from(report)?;
     let fresh = shared.store.record_report(agent, &report, now).await?;
-    if !fresh {
+    if fresh {
+        let kind = opentelemetry::KeyValue::new("kind", report.body.kind());
+        shared.metrics.reports.add(1, &[kind]);
+    } else {
         tracing::debug!(%agent, report = %report.report_id, "report redelivered; already stored");
     }
     Ok(())

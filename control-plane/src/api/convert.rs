@@ -211,6 +211,7 @@ pub fn command_to_agent(c: &CommandRecord) -> wire::Command {
     wire::Command {
         command_id: c.id.clone(),
         expires_unix_ms: c.expires_at_ms,
+        trace_context: serde_json::from_str(&c.trace_context).unwrap_or_default(),
         kind: Some(match c.kind {
             CommandKind::CollectInventory => {
                 wire::command::Kind::CollectInventory(wire::CollectInventory {})

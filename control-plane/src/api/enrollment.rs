@@ -25,7 +25,13 @@ impl Enrollment for EnrollmentService {
         &self,
         request: Request<EnrollRequest>,
     ) -> Result<Response<EnrollResponse>, Status> {
-        Ok(Response::new(enroll(&self.0, request.into_inner()).await?))
+        let outcome = enroll(&self.0, request.into_inner()).await;
+        self.0.metrics.enrollment(if outcome.is_ok() {
+            "enrolled"
+        } else {
+            "refused"
+        });
+        Ok(Response::new(outcome?))
     }
 }
 

@@ -21,6 +21,7 @@ use crate::config::ControlConfig;
 use crate::fleet::ca::CertificateAuthority;
 use crate::fleet::identity::{AgentId, Peer, Role};
 use crate::fleet::liveness::HeartbeatBuffer;
+use crate::fleet::metrics::FleetMetrics;
 use crate::fleet::sessions::SessionRegistry;
 use crate::store::{Store, StoreError};
 
@@ -31,6 +32,7 @@ pub struct Shared {
     pub config: ControlConfig,
     pub sessions: Arc<SessionRegistry>,
     pub heartbeats: HeartbeatBuffer,
+    pub metrics: FleetMetrics,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -215,6 +215,8 @@ impl Operator for OperatorApi {
             expires_at_ms: now + (ttl_secs * 1000) as i64,
             error_code: String::new(),
             error_message: String::new(),
+            trace_context: serde_json::to_string(&ferry_proto::telemetry::to_map())
+                .unwrap_or_default(),
         };
         self.0
             .store

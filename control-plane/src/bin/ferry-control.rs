@@ -78,7 +78,7 @@ fn main() -> anyhow::Result<()> {
             }
             config.tls.server_names.extend(cli.serve.server_names);
             config.validate()?;
-            ferry_proto::telemetry::init("ferry-control");
+            let _telemetry = ferry_proto::telemetry::init("ferry-control", "info");
             tokio::runtime::Runtime::new()?.block_on(serve(config))
         }
     }

@@ -111,6 +111,8 @@ enum CommandVerb {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Warnings only, but the CLI's own span is kept: it starts the operation's trace.
+    let _telemetry = ferry_proto::telemetry::init("ferry", "warn,ferry=info");
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -121,7 +123,8 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli)) {
+    let span = tracing::info_span!("ferry", command = %std::env::args().skip(1).collect::<Vec<_>>().join(" "));
+    match runtime.block_on(tracing::Instrument::instrument(run(cli), span)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");

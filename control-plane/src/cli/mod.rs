@@ -68,6 +68,7 @@ pub async fn connect(url: &str, dir: &Path) -> Result<OperatorClient<Channel>, C
 pub fn request<T>(message: T) -> tonic::Request<T> {
     let mut request = tonic::Request::new(message);
     request.set_timeout(CALL_TIMEOUT);
+    ferry_proto::telemetry::inject(request.metadata_mut());
     request
 }
 

@@ -4,10 +4,12 @@
 //! - [`identity`]: reading a peer's identity (agent id, operator role) from its certificate.
 //! - [`enrollment`]: minting enrollment tokens and validating what an enrolling agent asks for.
 //! - [`liveness`]: online / disconnected / revoked, and the coalesced heartbeat writer.
+//! - [`metrics`]: the fleet's OpenTelemetry metrics.
 //! - [`sessions`]: this replica's live agent sessions (command wake-ups, revocation).
 
 pub mod ca;
 pub mod enrollment;
 pub mod identity;
 pub mod liveness;
+pub mod metrics;
 pub mod sessions;

@@ -99,12 +99,14 @@ pub struct CommandRecord {
     pub expires_at_ms: i64,
     pub error_code: String,
     pub error_message: String,
+    /// W3C trace context (JSON object of traceparent / tracestate).
+    pub trace_context: String,
 }
 
 impl Store {
     pub async fn create_command(&self, command: &CommandRecord) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query("INSERT INTO commands (id, agent_id, kind, state, created_by, created_at, updated_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $6, $7)")
+        sqlx::query("INSERT INTO commands (id, agent_id, kind, state, created_by, created_at, updated_at, expires_at, trace_context) VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8)")
             .bind(&command.id)
             .bind(command.agent_id.to_string())
             .bind(command.kind.as_str())
@@ -112,6 +114,7 @@ impl Store {
             .bind(&command.created_by)
             .bind(command.created_at_ms)
             .bind(command.expires_at_ms)
+            .bind(&command.trace_context)
             .execute(&mut *tx)
             .await?;
         let event = AuditEvent {
@@ -277,5 +280,6 @@ fn decode(row: &AnyRow) -> Result<CommandRecord, StoreError> {
         expires_at_ms: col(row, "expires_at")?,
         error_code: col(row, "error_code")?,
         error_message: col(row, "error_message")?,
+        trace_context: col(row, "trace_context")?,
     })
 }

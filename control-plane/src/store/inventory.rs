@@ -52,7 +52,7 @@ pub enum ReportBody {
 }
 
 impl ReportBody {
-    fn kind(&self) -> &'static str {
+    pub fn kind(&self) -> &'static str {
         match self {
             ReportBody::Inventory(_) => "inventory",
             ReportBody::CommandResult { .. } => "command_result",

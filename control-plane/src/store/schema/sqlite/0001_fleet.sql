@@ -85,7 +85,10 @@ CREATE TABLE commands (
     updated_at    BIGINT NOT NULL,
     expires_at    BIGINT NOT NULL,
     error_code    TEXT NOT NULL DEFAULT '',
-    error_message TEXT NOT NULL DEFAULT ''
+    error_message TEXT NOT NULL DEFAULT '',
+    -- W3C trace context of the request that created it (JSON object), handed to the
+    -- agent so the command's work joins the operator's trace.
+    trace_context TEXT NOT NULL DEFAULT '{}'
 );
 CREATE INDEX commands_open ON commands (agent_id, state);
 
