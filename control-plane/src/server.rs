@@ -165,13 +165,15 @@ pub fn write_operator_credentials(
     write("cert.pem", cert_pem)
 }
 
-/// Per tick: write buffered heartbeats, expire commands, and wake sessions whose agents
-/// have commands queued (possibly by another replica).
+/// Per tick: write buffered heartbeats, expire commands, wake sessions whose agents have
+/// commands queued, and close sessions of agents revoked (both possibly by another
+/// replica).
 async fn background_tasks(shared: Arc<Shared>, mut stop: tokio::sync::watch::Receiver<bool>) {
     let mut tick = tokio::time::interval(Duration::from_millis(
         shared.config.commands.poll_interval_ms,
     ));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut revocations_seen_ms = now_ms();
     loop {
         tokio::select! {
             _ = tick.tick() => {}
@@ -187,6 +189,17 @@ async fn background_tasks(shared: Arc<Shared>, mut stop: tokio::sync::watch::Rec
         match shared.store.agents_with_pending_commands(now).await {
             Ok(agents) => agents.into_iter().for_each(|a| shared.sessions.wake(a)),
             Err(e) => tracing::warn!(error = %e, "looking for pending commands failed"),
+        }
+        // Overlapping windows (a second of slack for clock skew between replicas); closing
+        // an already-closed session does nothing.
+        match shared.store.revoked_since(revocations_seen_ms - 1000).await {
+            Ok(revoked) => {
+                revoked
+                    .iter()
+                    .for_each(|(agent, reason)| shared.sessions.close(*agent, reason));
+                revocations_seen_ms = now;
+            }
+            Err(e) => tracing::warn!(error = %e, "looking for revocations failed"),
         }
     }
 }

@@ -163,6 +163,14 @@ mod tests {
     }
 }
 
+/// A unary request with a deadline, carrying the current trace context.
+pub fn request<T>(message: T, timeout: Duration) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    request.set_timeout(timeout);
+    crate::telemetry::inject(request.metadata_mut());
+    request
+}
+
 /// Why TLS material could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum TlsMaterialError {

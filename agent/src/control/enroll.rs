@@ -59,14 +59,15 @@ pub async fn enroll(
     let tls = enrollment_client_config(&token.ca_fingerprint)?;
     let channel = transport::connect(&url, tls, ChannelOptions::default()).await?;
     let (key_pem, csr_der) = key_and_csr(agent_name)?;
-    let mut request = tonic::Request::new(EnrollRequest {
-        token: token.encode(),
-        csr_der,
-        agent_name: agent_name.to_string(),
-        agent_version: env!("CARGO_PKG_VERSION").to_string(),
-    });
-    request.set_timeout(CALL_TIMEOUT);
-    ferry_proto::telemetry::inject(request.metadata_mut());
+    let request = transport::request(
+        EnrollRequest {
+            token: token.encode(),
+            csr_der,
+            agent_name: agent_name.to_string(),
+            agent_version: env!("CARGO_PKG_VERSION").to_string(),
+        },
+        CALL_TIMEOUT,
+    );
     let response = EnrollmentClient::new(channel)
         .enroll(request)
         .await

@@ -51,9 +51,7 @@ pub async fn renew_once(state_dir: &Path, identity: &SharedIdentity) -> Result<(
     let tls = transport::mtls_client_config(&current.ca_pem, &current.cert_pem, &current.key_pem)?;
     let channel = transport::connect(&url, tls, ChannelOptions::default()).await?;
     let (key_pem, csr_der) = key_and_csr(&current.name)?;
-    let mut request = tonic::Request::new(RenewRequest { csr_der });
-    request.set_timeout(CALL_TIMEOUT);
-    ferry_proto::telemetry::inject(request.metadata_mut());
+    let request = transport::request(RenewRequest { csr_der }, CALL_TIMEOUT);
     let response = AgentServiceClient::new(channel)
         .renew(request)
         .await

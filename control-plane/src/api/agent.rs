@@ -24,7 +24,6 @@ use tracing::Instrument;
 use super::convert::command_to_agent;
 use super::{authenticate_agent, ApiError, Shared};
 use crate::clock::now_ms;
-use crate::fleet::ca::AgentIssueError;
 use crate::fleet::identity::AgentId;
 use crate::store::inventory::IncomingReport;
 
@@ -71,13 +70,7 @@ async fn renew(
     let ttl = Duration::from_secs(shared.config.certificates.agent_ttl_secs);
     let issued = shared
         .ca
-        .issue_agent(&request.csr_der, &record.name, agent, ttl)
-        .map_err(|e| match e {
-            AgentIssueError::Csr(e) => ApiError::invalid("csr_der", e.to_string()),
-            AgentIssueError::Generate(e) => {
-                ApiError::Internal(format!("signing the certificate failed: {e}"))
-            }
-        })?;
+        .issue_agent(&request.csr_der, &record.name, agent, ttl)?;
     if !shared
         .store
         .record_renewal(agent, &issued.serial, issued.not_after_ms, now_ms())

@@ -12,7 +12,6 @@ use uuid::Uuid;
 
 use super::{ApiError, Shared};
 use crate::clock::now_ms;
-use crate::fleet::ca::AgentIssueError;
 use crate::fleet::enrollment::{secret_hash, validate_agent_name};
 use crate::fleet::identity::AgentId;
 use crate::store::tokens::{EnrollError, NewAgent};
@@ -57,13 +56,7 @@ async fn enroll(shared: &Shared, request: EnrollRequest) -> Result<EnrollRespons
     let ttl = Duration::from_secs(shared.config.certificates.agent_ttl_secs);
     let issued = shared
         .ca
-        .issue_agent(&request.csr_der, &request.agent_name, id, ttl)
-        .map_err(|e| match e {
-            AgentIssueError::Csr(e) => ApiError::invalid("csr_der", e.to_string()),
-            AgentIssueError::Generate(e) => {
-                ApiError::Internal(format!("signing the certificate failed: {e}"))
-            }
-        })?;
+        .issue_agent(&request.csr_der, &request.agent_name, id, ttl)?;
     let agent = NewAgent {
         id,
         name: request.agent_name.clone(),

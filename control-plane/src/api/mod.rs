@@ -18,7 +18,7 @@ use std::sync::Arc;
 use tonic::{Request, Status};
 
 use crate::config::ControlConfig;
-use crate::fleet::ca::CertificateAuthority;
+use crate::fleet::ca::{AgentIssueError, CertificateAuthority};
 use crate::fleet::identity::{AgentId, Peer, Role};
 use crate::fleet::liveness::HeartbeatBuffer;
 use crate::fleet::metrics::FleetMetrics;
@@ -69,6 +69,17 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         tracing::error!(error = %e, "store operation failed");
         ApiError::Internal("the control plane's store failed; see its log".into())
+    }
+}
+
+impl From<AgentIssueError> for ApiError {
+    fn from(e: AgentIssueError) -> Self {
+        match e {
+            AgentIssueError::Csr(e) => ApiError::invalid("csr_der", e.to_string()),
+            AgentIssueError::Generate(e) => {
+                ApiError::Internal(format!("signing the certificate failed: {e}"))
+            }
+        }
     }
 }
 

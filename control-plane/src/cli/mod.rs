@@ -66,10 +66,7 @@ pub async fn connect(url: &str, dir: &Path) -> Result<OperatorClient<Channel>, C
 
 /// A request with the CLI's deadline.
 pub fn request<T>(message: T) -> tonic::Request<T> {
-    let mut request = tonic::Request::new(message);
-    request.set_timeout(CALL_TIMEOUT);
-    ferry_proto::telemetry::inject(request.metadata_mut());
-    request
+    transport::request(message, CALL_TIMEOUT)
 }
 
 /// An error and its causes on one line.

@@ -137,6 +137,24 @@ impl Store {
         Ok(changed == 1)
     }
 
+    /// Agents revoked at or after `since_ms`, with their reasons.
+    pub async fn revoked_since(&self, since_ms: i64) -> Result<Vec<(AgentId, String)>, StoreError> {
+        let rows: Vec<(String, String)> =
+            sqlx::query_as("SELECT id, revoked_reason FROM agents WHERE revoked_at >= $1")
+                .bind(since_ms)
+                .fetch_all(&self.pool)
+                .await?;
+        rows.into_iter()
+            .map(|(id, reason)| {
+                Ok((
+                    id.parse()
+                        .map_err(|_| StoreError::Corrupt(format!("agent id {id:?}")))?,
+                    reason,
+                ))
+            })
+            .collect()
+    }
+
     /// Records a renewed certificate for a live agent.
     pub async fn record_renewal(
         &self,
