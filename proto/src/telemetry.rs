@@ -49,6 +49,7 @@ pub fn init(service_name: &'static str, default_filter: &str) -> Telemetry {
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
     let fmt = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false);
     if !otlp_configured() {
         tracing_subscriber::registry().with(filter).with(fmt).init();

@@ -98,8 +98,39 @@ async fn wait_command(plane: &ControlPlane, host: &str, id: &str, state: &str) {
 
 #[tokio::test]
 async fn enrolled_agent_heartbeats_reports_inventory_and_runs_commands() {
+    journey(FAST_CONTROL_CONFIG).await;
+}
+
+#[tokio::test]
+async fn the_same_journey_on_postgresql() {
+    let Ok(base) = std::env::var("FERRY_TEST_DATABASE_URL") else {
+        eprintln!("FERRY_TEST_DATABASE_URL not set: the PostgreSQL journey is skipped");
+        return;
+    };
+    use sqlx::{Connection, Executor};
+    let name = format!("ferry_e2e_{}", uuid::Uuid::new_v4().simple());
+    let mut admin = sqlx::PgConnection::connect(&base)
+        .await
+        .expect("connect to FERRY_TEST_DATABASE_URL");
+    admin
+        .execute(format!("CREATE DATABASE {name}").as_str())
+        .await
+        .unwrap();
+    let (prefix, _) = base.rsplit_once('/').unwrap();
+    journey(&format!(
+        "database_url = \"{prefix}/{name}\"\n{FAST_CONTROL_CONFIG}"
+    ))
+    .await;
+    admin
+        .execute(format!("DROP DATABASE {name} WITH (FORCE)").as_str())
+        .await
+        .unwrap();
+}
+
+/// Enroll, heartbeat, report inventory, run a command online and one queued offline.
+async fn journey(config: &str) {
     let dir = tempfile::tempdir().unwrap();
-    let plane = ControlPlane::start(dir.path(), FAST_CONTROL_CONFIG).await;
+    let plane = ControlPlane::start(dir.path(), config).await;
     let state = enroll_ok(&plane, dir.path(), "sql01").await;
     #[cfg(unix)]
     {
@@ -441,11 +472,23 @@ async fn identities_come_from_certificates_and_revocation_is_immediate() {
         .await
         .unwrap_err();
     assert_eq!(refused.code(), Code::Unauthenticated, "{refused:?}");
-    let refused = OperatorClient::new(anonymous)
+    let refused = OperatorClient::new(anonymous.clone())
         .list_hosts(ListHostsRequest {})
         .await
         .unwrap_err();
     assert_eq!(refused.code(), Code::Unauthenticated, "{refused:?}");
+    // Health checks need no certificate (load balancers probe this way).
+    use tonic_health::pb::{
+        health_check_response::ServingStatus, health_client::HealthClient, HealthCheckRequest,
+    };
+    let health = HealthClient::new(anonymous)
+        .check(HealthCheckRequest {
+            service: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(health.status(), ServingStatus::Serving);
 
     // Agents cannot use the operator API.
     let refused = OperatorClient::new(agent_channel(&plane, &a).await.unwrap())
@@ -696,7 +739,7 @@ async fn outbox_delivers_every_report_exactly_once_across_crashes() {
 #[tokio::test]
 async fn agents_renew_their_certificates_before_expiry() {
     let dir = tempfile::tempdir().unwrap();
-    let config = format!("{FAST_CONTROL_CONFIG}[certificates]\nagent_ttl_secs = 8\n");
+    let config = format!("{FAST_CONTROL_CONFIG}[certificates]\nagent_ttl_secs = 15\n");
     let plane = ControlPlane::start(dir.path(), &config).await;
     let state = enroll_ok(&plane, dir.path(), "sql-renew").await;
     let first = Identity::load(&state).unwrap();
