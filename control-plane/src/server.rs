@@ -29,6 +29,9 @@ use crate::fleet::metrics::FleetMetrics;
 use crate::fleet::sessions::SessionRegistry;
 use crate::store::{Store, StoreError};
 
+/// How long a stopping control plane waits for connections to close.
+const DRAIN_DEADLINE: Duration = Duration::from_secs(10);
+
 /// The server certificate is re-issued at every start and lives this long.
 const SERVER_CERT_TTL: Duration = Duration::from_secs(90 * 86400);
 
@@ -106,7 +109,16 @@ pub async fn run(
         ca_fingerprint = %shared.ca.fingerprint(),
         "ferry-control serving"
     );
-    let result = Server::builder()
+    // On shutdown, end every agent session first (agents reconnect elsewhere): the
+    // server's graceful stop waits for open streams, and sessions never end by themselves.
+    let (stopping_tx, mut stopping) = tokio::sync::watch::channel(false);
+    let sessions = shared.sessions.clone();
+    let signal = async move {
+        shutdown.await;
+        sessions.close_all();
+        let _ = stopping_tx.send(true);
+    };
+    let serve = Server::builder()
         .tls_config(tls)?
         .layer(ferry_proto::telemetry::RpcTraceLayer)
         .http2_keepalive_interval(Some(Duration::from_secs(20)))
@@ -115,8 +127,18 @@ pub async fn run(
         .add_service(EnrollmentServer::new(EnrollmentService(shared.clone())))
         .add_service(AgentServiceServer::new(AgentApi(shared.clone())))
         .add_service(OperatorServer::new(OperatorApi(shared.clone())))
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
-        .await;
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), signal);
+    let deadline = async {
+        let _ = stopping.wait_for(|stopping| *stopping).await;
+        tokio::time::sleep(DRAIN_DEADLINE).await;
+    };
+    let result = tokio::select! {
+        result = serve => result,
+        _ = deadline => {
+            tracing::warn!(after = ?DRAIN_DEADLINE, "connections still open at the drain deadline; stopping anyway");
+            Ok(())
+        }
+    };
 
     let _ = stop_tasks.send(true);
     let _ = background.await;

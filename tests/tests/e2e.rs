@@ -209,8 +209,24 @@ async fn journey(config: &str) {
         "{}",
         text(&unknown)
     );
+    // Stopping the control plane with the agent connected drains at once: the session
+    // is ended with "reconnect", not left to hold the shutdown open.
+    assert!(plane.stop().await.success());
+    let control_log = std::fs::read_to_string(dir.path().join("control.log")).unwrap();
+    assert!(!control_log.contains("drain deadline"), "{control_log}");
+    wait::until(
+        "the agent to hear the control plane is going",
+        LIMIT,
+        || async {
+            if agent.log().contains("shutting down; reconnect") {
+                Ok(Some(()))
+            } else {
+                Err("not yet".into())
+            }
+        },
+    )
+    .await;
     agent.stop().await;
-    plane.stop().await;
 }
 
 /// An Enroll call made directly, over TLS pinned to the token's CA.

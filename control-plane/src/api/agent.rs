@@ -25,6 +25,7 @@ use super::convert::command_to_agent;
 use super::{authenticate_agent, ApiError, Shared};
 use crate::clock::now_ms;
 use crate::fleet::identity::AgentId;
+use crate::fleet::sessions::Close;
 use crate::store::inventory::IncomingReport;
 
 pub struct AgentApi(pub Arc<Shared>);
@@ -97,6 +98,10 @@ async fn run_session(
 ) {
     let guard = shared.sessions.register(agent);
     let mut close = guard.handle.close.subscribe();
+    if close.borrow().is_some() {
+        // Closed before it started (the replica is already stopping).
+        close.mark_changed();
+    }
     let silence = Duration::from_secs(shared.config.liveness.disconnected_after_secs);
     tracing::info!(%agent, "agent session opened");
     let welcome = control_message::Body::Welcome(Welcome {
@@ -121,9 +126,20 @@ async fn run_session(
                 outcome = deliver_commands(&shared, agent, false, &tx).await;
             }
             _ = close.changed() => {
-                let reason = close.borrow().clone().unwrap_or_default();
-                let _ = tx.send(Err(Status::permission_denied(format!("agent {agent} has been revoked: {reason}")))).await;
-                outcome = Err(SessionEnd::Revoked);
+                let closing = close.borrow().clone();
+                match closing {
+                    Some(Close::Revoked(reason)) => {
+                        let status = Status::permission_denied(format!("agent {agent} has been revoked: {reason}"));
+                        let _ = tx.send(Err(status)).await;
+                        outcome = Err(SessionEnd::Revoked);
+                    }
+                    Some(Close::ShuttingDown) => {
+                        let status = Status::unavailable("the control plane is shutting down; reconnect");
+                        let _ = tx.send(Err(status)).await;
+                        outcome = Err(SessionEnd::ShuttingDown);
+                    }
+                    None => {}
+                }
             }
         }
     }
@@ -143,6 +159,7 @@ enum SessionEnd {
     AgentClosed,
     Silent,
     Revoked,
+    ShuttingDown,
     Transport(String),
     Failed(ApiError),
 }

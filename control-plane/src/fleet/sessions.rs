@@ -1,8 +1,10 @@
 //! The agent sessions live on this replica. A session is woken when commands are queued
-//! for its agent, and closed at once when its agent is revoked. Other replicas learn of
-//! queued commands through the periodic poll in `server`.
+//! for its agent, and closed at once when its agent is revoked or this replica shuts
+//! down. Other replicas learn of queued commands and revocations through the periodic
+//! poll in `server`.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::{watch, Notify};
@@ -12,13 +14,23 @@ use super::identity::AgentId;
 #[derive(Default)]
 pub struct SessionRegistry {
     live: Mutex<HashMap<AgentId, Vec<Arc<SessionHandle>>>>,
+    shutting_down: AtomicBool,
+}
+
+/// Why a session must end.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Close {
+    /// The agent was revoked, for this reason; it must not reconnect.
+    Revoked(String),
+    /// This replica is stopping; the agent should reconnect (to another replica).
+    ShuttingDown,
 }
 
 pub struct SessionHandle {
     /// Wakes the session to look for deliverable commands.
     pub commands: Notify,
-    /// Set to a reason when the session must end (revocation).
-    pub close: watch::Sender<Option<String>>,
+    /// Set when the session must end.
+    pub close: watch::Sender<Option<Close>>,
 }
 
 /// Removes the session from the registry when dropped.
@@ -30,9 +42,13 @@ pub struct SessionGuard {
 
 impl SessionRegistry {
     pub fn register(self: &Arc<Self>, agent: AgentId) -> SessionGuard {
+        let closing = self
+            .shutting_down
+            .load(Ordering::SeqCst)
+            .then_some(Close::ShuttingDown);
         let handle = Arc::new(SessionHandle {
             commands: Notify::new(),
-            close: watch::channel(None).0,
+            close: watch::channel(closing).0,
         });
         self.lock().entry(agent).or_default().push(handle.clone());
         SessionGuard {
@@ -53,8 +69,18 @@ impl SessionRegistry {
     pub fn close(&self, agent: AgentId, reason: &str) {
         if let Some(handles) = self.lock().get(&agent) {
             for handle in handles {
-                handle.close.send_replace(Some(reason.to_string()));
+                handle
+                    .close
+                    .send_replace(Some(Close::Revoked(reason.to_string())));
             }
+        }
+    }
+
+    /// Ends every session (and any opened from now on): this replica is stopping.
+    pub fn close_all(&self) {
+        self.shutting_down.store(true, Ordering::SeqCst);
+        for handle in self.lock().values().flatten() {
+            handle.close.send_replace(Some(Close::ShuttingDown));
         }
     }
 
