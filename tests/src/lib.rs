@@ -3,6 +3,7 @@
 //! - [`binaries`]: building and locating `ferry-control`, `ferry` and `ferry-agent`.
 //! - [`otlp`]: a minimal OTLP/HTTP receiver that records the spans it is sent.
 //! - [`processes`]: a control plane and agents as child processes, with their logs.
+//! - [`tds`]: a scripted TDS double for the agent's inventory, until the lab exists.
 //! - [`wait`]: waiting for a condition with a deadline (never a fixed sleep).
 //!
 //! The tests are in `tests/e2e.rs` (one binary, so the slow process start-ups overlap);
@@ -11,4 +12,5 @@
 pub mod binaries;
 pub mod otlp;
 pub mod processes;
+pub mod tds;
 pub mod wait;
