@@ -103,28 +103,15 @@ async fn enrolled_agent_heartbeats_reports_inventory_and_runs_commands() {
 
 #[tokio::test]
 async fn the_same_journey_on_postgresql() {
-    let Ok(base) = std::env::var("FERRY_TEST_DATABASE_URL") else {
-        eprintln!("FERRY_TEST_DATABASE_URL not set: the PostgreSQL journey is skipped");
+    let Some(database) = ferry_tests::databases::ScratchPostgres::create("ferry_e2e").await else {
         return;
     };
-    use sqlx::{Connection, Executor};
-    let name = format!("ferry_e2e_{}", uuid::Uuid::new_v4().simple());
-    let mut admin = sqlx::PgConnection::connect(&base)
-        .await
-        .expect("connect to FERRY_TEST_DATABASE_URL");
-    admin
-        .execute(format!("CREATE DATABASE {name}").as_str())
-        .await
-        .unwrap();
-    let (prefix, _) = base.rsplit_once('/').unwrap();
     journey(&format!(
-        "database_url = \"{prefix}/{name}\"\n{FAST_CONTROL_CONFIG}"
+        "database_url = {:?}\n{FAST_CONTROL_CONFIG}",
+        database.url
     ))
     .await;
-    admin
-        .execute(format!("DROP DATABASE {name} WITH (FORCE)").as_str())
-        .await
-        .unwrap();
+    database.drop_database().await;
 }
 
 /// Enroll, heartbeat, report inventory, run a command online and one queued offline.

@@ -6,8 +6,8 @@
 //! - One method per named operation, grouped by concept: [`tokens`], [`agents`],
 //!   [`inventory`], [`commands`], [`audit`]. Queries are written once, in the SQL both
 //!   dialects share (`$n` parameters, `ON CONFLICT`, `RETURNING`).
-//! - The conformance suite (`tests/store_conformance.rs` in this crate) runs on SQLite
-//!   always and on PostgreSQL when `FERRY_TEST_DATABASE_URL` is set.
+//! - The conformance suite (`tests/tests/store_conformance.rs`, in ferry-tests) runs on
+//!   SQLite always and on PostgreSQL when `FERRY_TEST_DATABASE_URL` is set.
 
 pub mod agents;
 pub mod audit;

@@ -6,7 +6,7 @@ use ferry_control::store::commands::{CommandKind, CommandRecord, CommandState};
 use ferry_control::store::inventory::{DatabaseRecord, IncomingReport, InstanceRecord, ReportBody};
 use ferry_control::store::tokens::{EnrollError, NewAgent, NewToken, TokenRejection};
 use ferry_control::store::Store;
-use sqlx::{Connection, Executor};
+use ferry_tests::databases::ScratchPostgres;
 use uuid::Uuid;
 
 const NOW: i64 = 1_700_000_000_000;
@@ -26,28 +26,14 @@ async fn conformance_on_sqlite() {
 
 #[tokio::test]
 async fn conformance_on_postgres() {
-    let Ok(base) = std::env::var("FERRY_TEST_DATABASE_URL") else {
-        eprintln!("FERRY_TEST_DATABASE_URL not set: PostgreSQL conformance skipped");
+    let Some(database) = ScratchPostgres::create("ferry_conformance").await else {
         return;
     };
-    let name = format!("ferry_conformance_{}", Uuid::new_v4().simple());
-    let mut admin = sqlx::PgConnection::connect(&base)
-        .await
-        .expect("connect to FERRY_TEST_DATABASE_URL");
-    admin
-        .execute(format!("CREATE DATABASE {name}").as_str())
-        .await
-        .unwrap();
-    let (prefix, _) = base.rsplit_once('/').expect("URL ends in /DATABASE");
-    let url = format!("{prefix}/{name}");
-    suite(&url).await;
-    let reopened = Store::open(&url).await.unwrap();
+    suite(&database.url).await;
+    let reopened = Store::open(&database.url).await.unwrap();
     assert!(!reopened.list_agents().await.unwrap().is_empty());
     reopened.close().await;
-    admin
-        .execute(format!("DROP DATABASE {name} WITH (FORCE)").as_str())
-        .await
-        .unwrap();
+    database.drop_database().await;
 }
 
 fn token(id: &str, expires: i64) -> NewToken {
