@@ -35,12 +35,26 @@ pub fn ago(unix_ms: i64, now_ms: i64) -> String {
     if unix_ms <= 0 {
         return "never".into();
     }
-    let secs = ((now_ms - unix_ms) / 1000).max(0);
+    format!("{} ago", span((now_ms - unix_ms).max(0)))
+}
+
+/// "in 23h", or "5m ago" for a time already past.
+pub fn until(unix_ms: i64, now_ms: i64) -> String {
+    if unix_ms >= now_ms {
+        format!("in {}", span(unix_ms - now_ms))
+    } else {
+        ago(unix_ms, now_ms)
+    }
+}
+
+/// A duration in the largest unit that keeps two significant digits or so.
+fn span(ms: i64) -> String {
+    let secs = ms / 1000;
     match secs {
-        0..=119 => format!("{secs}s ago"),
-        120..=7199 => format!("{}m ago", secs / 60),
-        7200..=172_799 => format!("{}h ago", secs / 3600),
-        _ => format!("{}d ago", secs / 86400),
+        0..=119 => format!("{secs}s"),
+        120..=7199 => format!("{}m", secs / 60),
+        7200..=172_799 => format!("{}h", secs / 3600),
+        _ => format!("{}d", secs / 86400),
     }
 }
 
@@ -123,7 +137,7 @@ pub fn host_detail_text(d: &HostDetail, now_ms: i64) -> String {
         out.push_str(&format!(
             "Host {} ({})\n  status:      {}\n  last seen:   {}\n  agent:       {} on {} ({})\n  certificate: expires {}\n  reports:     {}\n",
             h.name, h.id, h.status, ago(h.last_seen_unix_ms, now_ms), h.agent_version, h.hostname, h.os,
-            h.certificate_not_after_unix_ms, d.reports_received
+            until(h.certificate_not_after_unix_ms, now_ms), d.reports_received
         ));
         if !d.revoked_reason.is_empty() {
             out.push_str(&format!("  revoked:     {}\n", d.revoked_reason));
@@ -228,5 +242,7 @@ mod tests {
         assert_eq!(ago(0, 5000), "never");
         assert_eq!(ago(1000, 6000), "5s ago");
         assert_eq!(ago(1000, 3 * 3600 * 1000 + 1000), "3h ago");
+        assert_eq!(until(86_400_000 + 5000, 5000), "in 24h");
+        assert_eq!(until(1000, 61_000), "60s ago");
     }
 }
