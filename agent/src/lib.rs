@@ -171,6 +171,30 @@ impl Agent {
     }
 }
 
+/// A summary of the agent's local state for `ferry-agent status`: identity,
+/// certificate validity and outbox backlog. Reads the state directory only.
+pub async fn status(state_dir: &Path) -> Result<String, AgentError> {
+    let identity = Identity::load(state_dir)?;
+    let certificate = match identity.validity_ms() {
+        Ok((_, not_after)) => {
+            let left = (not_after - now_ms()) / 1000;
+            if left > 0 {
+                format!("valid for {}h {}m more", left / 3600, (left % 3600) / 60)
+            } else {
+                format!("expired {}s ago: enroll again", -left)
+            }
+        }
+        Err(e) => format!("unreadable: {e}"),
+    };
+    let outbox = Outbox::open(&outbox_path(state_dir)).await?;
+    let (pending, acked) = outbox.counts().await?;
+    outbox.close().await;
+    Ok(format!(
+        "agent:         {} ({})\ncontrol plane: {}\ncertificate:   {certificate}\noutbox:        {pending} report(s) waiting, {acked} delivered (kept a week)\n",
+        identity.name, identity.agent_id, identity.control_plane
+    ))
+}
+
 /// This host's name, for the hello message and the default agent name.
 pub fn host_name() -> String {
     std::env::var("HOSTNAME")

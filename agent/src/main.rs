@@ -40,6 +40,9 @@ enum Command {
     },
     /// Run: keep a session with the control plane and serve it.
     Run,
+    /// Show this host's identity, certificate expiry and outbox backlog (offline; reads
+    /// the state directory only).
+    Status,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -78,6 +81,10 @@ fn main() -> anyhow::Result<()> {
                     identity.agent_id,
                     config.state_dir.display()
                 );
+                Ok(())
+            }
+            Command::Status => {
+                print!("{}", ferry_agent::status(&config.state_dir).await?);
                 Ok(())
             }
             Command::Run => {

@@ -688,6 +688,19 @@ async fn outbox_delivers_every_report_exactly_once_across_crashes() {
         }
     })
     .await;
+    // An operator on the host can see the backlog without the control plane.
+    let status = tokio::process::Command::new(ferry_tests::binaries::binary("ferry-agent"))
+        .arg("--state-dir")
+        .arg(&state)
+        .arg("status")
+        .output()
+        .await
+        .unwrap();
+    let shown = text(&status);
+    assert!(
+        status.status.success() && shown.contains("sql-outbox") && shown.contains("waiting"),
+        "{shown}"
+    );
     agent.kill().await;
     let (queued_before_restart, _) = outbox_counts(&state).await;
     let agent = AgentProcess::start(&state, &config);
