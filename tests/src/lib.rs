@@ -7,7 +7,7 @@
 //! - [`tds`]: a scripted TDS double for the agent's inventory, until the lab exists.
 //! - [`wait`]: waiting for a condition with a deadline (never a fixed sleep).
 //!
-//! The tests are in `tests/e2e.rs` (one binary, so the slow process start-ups overlap)
+//! The tests are in `tests/e2e/` (one binary, so the slow process start-ups overlap)
 //! and `tests/store_conformance.rs`;
 //! the heartbeat benchmark is `src/bin/bench-heartbeats.rs`.
 

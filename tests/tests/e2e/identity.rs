@@ -1,0 +1,261 @@
+//! Identities come from certificates: foreign CAs, missing certificates, agents acting
+//! for other agents, revocation, roles, health checks.
+
+use super::*;
+
+/// An mTLS channel with an agent's saved identity.
+async fn agent_channel(
+    plane: &ControlPlane,
+    identity: &Identity,
+) -> Result<tonic::transport::Channel, String> {
+    let url = ControlPlaneUrl::parse(&plane.url()).unwrap();
+    let tls =
+        transport::mtls_client_config(&identity.ca_pem, &identity.cert_pem, &identity.key_pem)
+            .unwrap();
+    transport::connect(&url, tls, ChannelOptions::default())
+        .await
+        .map_err(|e| ferry_control::cli::error_chain(&e))
+}
+
+async fn renew_with(plane: &ControlPlane, identity: &Identity) -> Result<(), tonic::Status> {
+    let channel = agent_channel(plane, identity)
+        .await
+        .map_err(tonic::Status::unavailable)?;
+    let (_, csr_der) = key_and_csr(&identity.name).unwrap();
+    AgentServiceClient::new(channel)
+        .renew(RenewRequest { csr_der })
+        .await
+        .map(|_| ())
+}
+
+#[tokio::test]
+async fn identities_come_from_certificates_and_revocation_is_immediate() {
+    let dir = tempfile::tempdir().unwrap();
+    let plane = ControlPlane::start(dir.path(), FAST_CONTROL_CONFIG).await;
+    let state_a = enroll_ok(&plane, dir.path(), "host-a").await;
+    let state_b = enroll_ok(&plane, dir.path(), "host-b").await;
+    let a = Identity::load(&state_a).unwrap();
+    let b = Identity::load(&state_b).unwrap();
+
+    // A certificate from another CA, even one naming a real agent, is refused.
+    let rogue_key = rcgen::KeyPair::generate().unwrap();
+    let mut rogue_ca = rcgen::CertificateParams::default();
+    rogue_ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let rogue_ca_cert = rogue_ca.self_signed(&rogue_key).unwrap();
+    let issuer = rcgen::Issuer::new(rogue_ca, rogue_key);
+    let leaf_key = rcgen::KeyPair::generate().unwrap();
+    let mut leaf = rcgen::CertificateParams::default();
+    leaf.subject_alt_names = vec![rcgen::SanType::URI(
+        format!("urn:ferry:agent:{}", a.agent_id)
+            .try_into()
+            .unwrap(),
+    )];
+    let leaf_cert = leaf.signed_by(&leaf_key, &issuer).unwrap();
+    let forged = Identity {
+        cert_pem: format!("{}{}", leaf_cert.pem(), rogue_ca_cert.pem()),
+        key_pem: leaf_key.serialize_pem(),
+        ..a.clone()
+    };
+    let refused = renew_with(&plane, &forged).await.unwrap_err();
+    // TLS refuses it; with TLS 1.3 the client may see that as a failed connect or as
+    // the connection closing under its first request.
+    assert!(
+        matches!(
+            refused.code(),
+            Code::Unavailable | Code::Unknown | Code::Cancelled | Code::Unauthenticated
+        ),
+        "{refused:?}"
+    );
+    let audit = plane.store().await.list_audit(100).await.unwrap();
+    assert!(
+        !audit.iter().any(|e| e.action == "agent.renew"),
+        "nothing was renewed: {audit:?}"
+    );
+
+    // No client certificate at all: only enrollment and health are open.
+    let url = ControlPlaneUrl::parse(&plane.url()).unwrap();
+    let fingerprint = EnrollmentToken::parse(&plane.token("1m").await)
+        .unwrap()
+        .ca_fingerprint;
+    let anonymous = transport::connect(
+        &url,
+        enrollment_client_config(&fingerprint).unwrap(),
+        ChannelOptions::default(),
+    )
+    .await
+    .unwrap();
+    let refused = AgentServiceClient::new(anonymous.clone())
+        .renew(RenewRequest {
+            csr_der: key_and_csr("x").unwrap().1,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::Unauthenticated, "{refused:?}");
+    let refused = OperatorClient::new(anonymous.clone())
+        .list_hosts(ListHostsRequest {})
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::Unauthenticated, "{refused:?}");
+    // Health checks need no certificate (load balancers probe this way).
+    use tonic_health::pb::{
+        health_check_response::ServingStatus, health_client::HealthClient, HealthCheckRequest,
+    };
+    let health = HealthClient::new(anonymous)
+        .check(HealthCheckRequest {
+            service: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(health.status(), ServingStatus::Serving);
+
+    // Agents cannot use the operator API.
+    let refused = OperatorClient::new(agent_channel(&plane, &a).await.unwrap())
+        .list_hosts(ListHostsRequest {})
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::PermissionDenied, "{refused:?}");
+
+    // Agent A cannot act for agent B: acks and results for B's command change nothing.
+    let queued = plane
+        .ferry_json(&["command", "send", "--host", "host-b", "collect-inventory"])
+        .await;
+    let b_command = queued["id"].as_str().unwrap().to_string();
+    let (tx, rx) = tokio::sync::mpsc::channel(8);
+    let mut session = AgentServiceClient::new(agent_channel(&plane, &a).await.unwrap())
+        .session(tokio_stream_from(rx))
+        .await
+        .unwrap()
+        .into_inner();
+    let send = |body| AgentMessage { body: Some(body) };
+    tx.send(send(agent_message::Body::Hello(Hello::default())))
+        .await
+        .unwrap();
+    tx.send(send(agent_message::Body::CommandAck(CommandAck {
+        command_id: b_command.clone(),
+    })))
+    .await
+    .unwrap();
+    let result = CommandResult {
+        command_id: b_command.clone(),
+        ok: false,
+        error_code: "FORGED".into(),
+        error_message: String::new(),
+    };
+    let report_id = uuid::Uuid::new_v4().to_string();
+    tx.send(send(agent_message::Body::Report(Report {
+        report_id: report_id.clone(),
+        produced_unix_ms: 1,
+        body: Some(report::Body::CommandResult(result)),
+        ..Default::default()
+    })))
+    .await
+    .unwrap();
+    let acknowledged = async {
+        while let Some(message) = session.message().await.expect("session stays open") {
+            if let Some(ferry_proto::agent::v1::control_message::Body::ReportAck(ack)) =
+                message.body
+            {
+                if ack.report_id == report_id {
+                    return;
+                }
+            }
+        }
+        panic!("the session ended before the report was acknowledged");
+    };
+    tokio::time::timeout(LIMIT, acknowledged)
+        .await
+        .expect("the forged report is acknowledged");
+    assert_eq!(
+        command_state(&plane, "host-b", &b_command).await,
+        "pending",
+        "A's ack and result must not touch B's command"
+    );
+    let store = plane.store().await;
+    let a_id = a.agent_id.parse().unwrap();
+    let b_id = b.agent_id.parse().unwrap();
+    assert!(
+        store
+            .list_report_ids(a_id)
+            .await
+            .unwrap()
+            .contains(&report_id),
+        "the report is A's"
+    );
+    assert!(!store
+        .list_report_ids(b_id)
+        .await
+        .unwrap()
+        .contains(&report_id));
+    drop(tx);
+
+    // Revocation: the running agent is cut off at once and stops; its certificate is
+    // refused from then on.
+    let agent_b = &mut AgentProcess::start(&state_b, &agent_config(&state_b, closed_port(), 3600));
+    host_where(&plane, "host-b", "host-b online", |h| {
+        h["status"] == "online"
+    })
+    .await;
+    let out = plane
+        .ferry(&["revoke", "host-b", "--reason", "decommissioned"])
+        .await;
+    assert!(out.status.success(), "{}", text(&out));
+    let status = agent_b.exited(LIMIT).await;
+    assert!(!status.success());
+    assert!(agent_b.log().contains("revoked"), "{}", agent_b.log());
+    let refused = renew_with(&plane, &b).await.unwrap_err();
+    assert_eq!(refused.code(), Code::PermissionDenied, "{refused:?}");
+    host_where(&plane, "host-b", "host-b revoked", |h| {
+        h["status"] == "revoked"
+    })
+    .await;
+
+    // Roles: a viewer can look but not create tokens or revoke.
+    let viewer = dir.path().join("viewer");
+    let issued = tokio::process::Command::new(ferry_tests::binaries::binary("ferry-control"))
+        .arg("--data-dir")
+        .arg(&plane.data_dir)
+        .args([
+            "issue-operator",
+            "--name",
+            "vera",
+            "--role",
+            "viewer",
+            "--out",
+        ])
+        .arg(&viewer)
+        .output()
+        .await
+        .unwrap();
+    assert!(issued.status.success(), "{}", text(&issued));
+    let as_viewer = |args: &'static [&'static str]| {
+        let (url, viewer) = (plane.url(), viewer.clone());
+        async move {
+            tokio::process::Command::new(ferry_tests::binaries::binary("ferry"))
+                .arg("--control-plane")
+                .arg(url)
+                .arg("--credentials")
+                .arg(viewer)
+                .args(args)
+                .output()
+                .await
+                .unwrap()
+        }
+    };
+    assert!(as_viewer(&["hosts"]).await.status.success());
+    let out = as_viewer(&["token", "create"]).await;
+    assert!(
+        !out.status.success()
+            && text(&out).contains("not authorised")
+            && text(&out).contains("viewer"),
+        "{}",
+        text(&out)
+    );
+    plane.stop().await;
+}
+
+fn tokio_stream_from(
+    rx: tokio::sync::mpsc::Receiver<AgentMessage>,
+) -> impl tonic::codegen::tokio_stream::Stream<Item = AgentMessage> {
+    tonic::codegen::tokio_stream::wrappers::ReceiverStream::new(rx)
+}
