@@ -272,6 +272,11 @@ async fn suite(url: &str) {
         states.contains(&("c2".into(), CommandState::Expired)),
         "{states:?}"
     );
+    assert_eq!(
+        store.list_commands(None, 10).await.unwrap().len(),
+        2,
+        "no agent filter lists every agent's commands"
+    );
 
     // Revocation frees the name for a fresh enrollment and is audited.
     assert!(store

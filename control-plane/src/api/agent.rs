@@ -26,6 +26,7 @@ use super::{authenticate_agent, ApiError, Shared};
 use crate::clock::now_ms;
 use crate::fleet::identity::AgentId;
 use crate::fleet::sessions::Close;
+use crate::store::agents::AgentRecord;
 use crate::store::inventory::IncomingReport;
 
 pub struct AgentApi(pub Arc<Shared>);
@@ -40,7 +41,7 @@ impl AgentService for AgentApi {
     ) -> Result<Response<RenewResponse>, Status> {
         let agent = authenticate_agent(&self.0, &request).await?;
         Ok(Response::new(
-            renew(&self.0, agent, request.into_inner()).await?,
+            renew(&self.0, &agent, request.into_inner()).await?,
         ))
     }
 
@@ -50,7 +51,7 @@ impl AgentService for AgentApi {
         &self,
         request: Request<Streaming<AgentMessage>>,
     ) -> Result<Response<ControlStream>, Status> {
-        let agent = authenticate_agent(&self.0, &request).await?;
+        let agent = authenticate_agent(&self.0, &request).await?.id;
         let (tx, rx) = mpsc::channel(64);
         let session = run_session(self.0.clone(), agent, request.into_inner(), tx);
         tokio::spawn(session.instrument(tracing::Span::current()));
@@ -60,14 +61,10 @@ impl AgentService for AgentApi {
 
 async fn renew(
     shared: &Shared,
-    agent: AgentId,
+    record: &AgentRecord,
     request: RenewRequest,
 ) -> Result<RenewResponse, ApiError> {
-    let record = shared
-        .store
-        .get_agent(agent)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("agent {agent} is not registered")))?;
+    let agent = record.id;
     let ttl = Duration::from_secs(shared.config.certificates.agent_ttl_secs);
     let issued = shared
         .ca

@@ -19,10 +19,11 @@ use tonic::{Request, Status};
 
 use crate::config::ControlConfig;
 use crate::fleet::ca::{AgentIssueError, CertificateAuthority};
-use crate::fleet::identity::{AgentId, Peer, Role};
+use crate::fleet::identity::{Peer, Role};
 use crate::fleet::liveness::HeartbeatBuffer;
 use crate::fleet::metrics::FleetMetrics;
 use crate::fleet::sessions::SessionRegistry;
+use crate::store::agents::AgentRecord;
 use crate::store::{Store, StoreError};
 
 /// What every handler shares.
@@ -109,11 +110,11 @@ pub fn peer<T>(request: &Request<T>) -> Result<Peer, ApiError> {
     Peer::from_certificate(leaf).map_err(|e| ApiError::Unauthenticated(e.to_string()))
 }
 
-/// The calling agent, which must be enrolled and not revoked.
+/// The calling agent's record; it must be enrolled and not revoked.
 pub async fn authenticate_agent<T>(
     shared: &Shared,
     request: &Request<T>,
-) -> Result<AgentId, ApiError> {
+) -> Result<AgentRecord, ApiError> {
     let Peer::Agent(id) = peer(request)? else {
         return Err(ApiError::PermissionDenied(
             "this call is for agents; operator certificates cannot make it".into(),
@@ -127,7 +128,7 @@ pub async fn authenticate_agent<T>(
             "agent {id} has been revoked ({}); enroll again with a new token",
             agent.revoked_reason
         ))),
-        Some(_) => Ok(id),
+        Some(agent) => Ok(agent),
     }
 }
 

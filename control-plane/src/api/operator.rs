@@ -132,10 +132,9 @@ impl Operator for OperatorApi {
             .await
             .map_err(ApiError::from)?;
         let reports = store
-            .list_report_ids(agent.id)
+            .count_reports(agent.id)
             .await
-            .map_err(ApiError::from)?
-            .len() as u64;
+            .map_err(ApiError::from)?;
         let summary = AgentSummary {
             instance_count: instances.len() as u32,
             database_count: instances.iter().map(|i| i.databases.len() as u32).sum(),

@@ -150,16 +150,17 @@ impl Store {
             .fetch_all(&mut *tx)
             .await?;
         let mut commands = rows.iter().map(decode).collect::<Result<Vec<_>, _>>()?;
+        let sql = format!("UPDATE commands SET state = 'sent', updated_at = $2 WHERE agent_id = $1 AND state IN {states} AND expires_at > $2");
+        sqlx::query(&sql)
+            .bind(agent.to_string())
+            .bind(now_ms)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
         for command in &mut commands {
-            sqlx::query("UPDATE commands SET state = 'sent', updated_at = $1 WHERE id = $2")
-                .bind(now_ms)
-                .bind(&command.id)
-                .execute(&mut *tx)
-                .await?;
             command.state = CommandState::Sent;
             command.updated_at_ms = now_ms;
         }
-        tx.commit().await?;
         Ok(commands)
     }
 
@@ -185,21 +186,13 @@ impl Store {
         agent: Option<AgentId>,
         limit: u32,
     ) -> Result<Vec<CommandRecord>, StoreError> {
-        let rows = match agent {
-            Some(agent) => sqlx::query(
-                "SELECT * FROM commands WHERE agent_id = $1 ORDER BY created_at DESC, id LIMIT $2",
-            )
-            .bind(agent.to_string())
+        // An empty agent matches every agent.
+        let agent = agent.map(|a| a.to_string()).unwrap_or_default();
+        let rows = sqlx::query("SELECT * FROM commands WHERE ($1 = '' OR agent_id = $1) ORDER BY created_at DESC, id LIMIT $2")
+            .bind(agent)
             .bind(i64::from(limit))
             .fetch_all(&self.pool)
-            .await?,
-            None => {
-                sqlx::query("SELECT * FROM commands ORDER BY created_at DESC, id LIMIT $1")
-                    .bind(i64::from(limit))
-                    .fetch_all(&self.pool)
-                    .await?
-            }
-        };
+            .await?;
         rows.iter().map(decode).collect()
     }
 

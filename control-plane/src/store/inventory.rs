@@ -144,6 +144,15 @@ impl Store {
         Ok(instances)
     }
 
+    /// How many reports are stored for the agent.
+    pub async fn count_reports(&self, agent: AgentId) -> Result<u64, StoreError> {
+        let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM reports WHERE agent_id = $1")
+            .bind(agent.to_string())
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(count as u64)
+    }
+
     /// The ids of every report stored for the agent, oldest first.
     pub async fn list_report_ids(&self, agent: AgentId) -> Result<Vec<String>, StoreError> {
         let rows: Vec<(String,)> = sqlx::query_as(

@@ -2,8 +2,6 @@
 //! the agent happen together or not at all, so a refused enrollment stores nothing and a
 //! token can never enroll two agents.
 
-use sqlx::Connection;
-
 use super::audit::{self, AuditEvent};
 use super::{Store, StoreError};
 use crate::fleet::identity::AgentId;
@@ -109,8 +107,7 @@ impl Store {
         agent: &NewAgent,
         now_ms: i64,
     ) -> Result<(), EnrollError> {
-        let mut conn = self.pool.acquire().await.map_err(StoreError::from)?;
-        let mut tx = conn.begin().await.map_err(StoreError::from)?;
+        let mut tx = self.pool.begin().await.map_err(StoreError::from)?;
         let consumed = sqlx::query("UPDATE enrollment_tokens SET used_at = $1, used_by_agent = $2 WHERE id = $3 AND secret_hash = $4 AND used_at IS NULL AND expires_at > $1")
             .bind(now_ms)
             .bind(agent.id.to_string())
@@ -122,7 +119,6 @@ impl Store {
             .rows_affected();
         if consumed != 1 {
             tx.rollback().await.map_err(StoreError::from)?;
-            drop(conn);
             let why = self.check_token(token_id, secret_hash, now_ms).await?;
             return Err(why.err().unwrap_or(TokenRejection::AlreadyUsed).into());
         }
