@@ -22,8 +22,9 @@ use tokio_util::sync::CancellationToken;
 
 use config::AgentConfig;
 use control::identity::{Identity, IdentityError};
-use control::outbox::{now_ms, Outbox, OutboxError};
+use control::outbox::{Outbox, OutboxError};
 use control::renew::{renewal_loop, SharedIdentity};
+use ferry_proto::clock::now_ms;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AgentError {

@@ -7,11 +7,9 @@
 //! - [`api`]: thin gRPC handlers: authenticate the peer, convert, call, map errors.
 //! - [`server`]: assembles TLS and the services and serves a listener until shutdown.
 //! - [`cli`]: the `ferry` operator CLI.
-//! - [`clock`]: wall-clock time in the unit every stored timestamp uses.
 
 pub mod api;
 pub mod cli;
-pub mod clock;
 pub mod config;
 pub mod fleet;
 pub mod server;

@@ -20,7 +20,6 @@ use crate::api::agent::AgentApi;
 use crate::api::enrollment::EnrollmentService;
 use crate::api::operator::OperatorApi;
 use crate::api::Shared;
-use crate::clock::now_ms;
 use crate::config::{ConfigError, ControlConfig};
 use crate::fleet::ca::{write_private, CaError, CertificateAuthority};
 use crate::fleet::identity::Role;
@@ -28,6 +27,7 @@ use crate::fleet::liveness::HeartbeatBuffer;
 use crate::fleet::metrics::FleetMetrics;
 use crate::fleet::sessions::SessionRegistry;
 use crate::store::{Store, StoreError};
+use ferry_proto::clock::now_ms;
 
 /// How long a stopping control plane waits for connections to close.
 const DRAIN_DEADLINE: Duration = Duration::from_secs(10);

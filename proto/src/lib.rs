@@ -2,6 +2,7 @@
 //!
 //! - [`agent::v1`]: enrollment, certificate renewal and the agent session.
 //! - [`operator::v1`]: the operator API behind the `ferry` CLI.
+//! - [`clock`]: Unix milliseconds, the unit of every timestamp on the wire and stored.
 //! - [`telemetry`]: logging and tracing set-up shared by the binaries.
 //! - [`token`]: the enrollment token format (id, secret, pinned CA fingerprint).
 //! - [`transport`]: dialling the control plane over TLS with a chosen rustls config.
@@ -18,6 +19,7 @@ pub mod operator {
     }
 }
 
+pub mod clock;
 pub mod telemetry;
 pub mod token;
 pub mod transport;

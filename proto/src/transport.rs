@@ -171,6 +171,21 @@ pub fn request<T>(message: T, timeout: Duration) -> tonic::Request<T> {
     request
 }
 
+/// An error and its causes on one line.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
 /// Why TLS material could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum TlsMaterialError {

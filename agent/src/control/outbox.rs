@@ -11,6 +11,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use ferry_proto::agent::v1::{report, CommandResult, Report};
+use ferry_proto::clock::now_ms;
 use prost::Message;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::SqlitePool;
@@ -58,13 +59,6 @@ pub struct Outbox {
 pub struct Pending {
     pub seq: i64,
     pub report: Report,
-}
-
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 impl Outbox {

@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::enroll::key_and_csr;
 use super::identity::{certificate_validity_ms, Identity, IdentityError};
-use super::outbox::now_ms;
+use ferry_proto::clock::now_ms;
 
 pub type SharedIdentity = Arc<RwLock<Identity>>;
 
@@ -90,7 +90,8 @@ pub async fn renewal_loop(state_dir: PathBuf, identity: SharedIdentity, cancel: 
                 tracing::info!("agent certificate renewed");
             }
             Err(e) => {
-                tracing::warn!(error = %e, retry_in = ?retry, "certificate renewal failed");
+                let error = transport::error_chain(&e);
+                tracing::warn!(%error, retry_in = ?retry, "certificate renewal failed");
                 tokio::select! {
                     _ = tokio::time::sleep(retry) => {}
                     _ = cancel.cancelled() => return,

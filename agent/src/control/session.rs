@@ -20,9 +20,9 @@ use tokio_util::sync::CancellationToken;
 use tonic::Code;
 
 use super::backoff::Backoff;
-use super::outbox::now_ms;
 use super::renew::read_identity;
 use crate::Agent;
+use ferry_proto::clock::now_ms;
 
 /// Reports sent but not yet acknowledged, at most.
 const WINDOW: usize = 64;
@@ -95,7 +95,7 @@ async fn serve(agent: &Arc<Agent>, backoff: &mut Backoff) -> Ended {
     };
     let channel = match transport::connect(&url, tls, ChannelOptions::default()).await {
         Ok(channel) => channel,
-        Err(e) => return Ended::Retry(e.to_string()),
+        Err(e) => return Ended::Retry(transport::error_chain(&e)),
     };
     let (tx, rx) = mpsc::channel::<AgentMessage>(WINDOW * 2);
     let hello = agent_message::Body::Hello(Hello {

@@ -80,13 +80,7 @@ pub async fn connect(instance: &InstanceConfig) -> Result<Connection, SqlError> 
         Client::connect(config, tcp.compat_write())
             .await
             .map_err(|e| match e {
-                tiberius::error::Error::Server(token) => SqlError::Server {
-                    query: "login",
-                    number: token.code(),
-                    state: token.state(),
-                    class: token.class(),
-                    message: token.message().to_string(),
-                },
+                tiberius::error::Error::Server(_) => query_error("login", e),
                 other => SqlError::Connect {
                     address: address.clone(),
                     reason: other.to_string(),

@@ -23,11 +23,11 @@ use tracing::Instrument;
 
 use super::convert::command_to_agent;
 use super::{authenticate_agent, ApiError, Shared};
-use crate::clock::now_ms;
 use crate::fleet::identity::AgentId;
 use crate::fleet::sessions::Close;
 use crate::store::agents::AgentRecord;
 use crate::store::inventory::IncomingReport;
+use ferry_proto::clock::now_ms;
 
 pub struct AgentApi(pub Arc<Shared>);
 
@@ -238,7 +238,7 @@ async fn store_report(
         tracing::info_span!("report.store", report = %report.report_id),
         parent,
     );
-    async move { store_report_now(shared, agent, report, now).await }
+    store_report_now(shared, agent, report, now)
         .instrument(span)
         .await
 }

@@ -11,10 +11,10 @@ use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
 use super::{ApiError, Shared};
-use crate::clock::now_ms;
 use crate::fleet::enrollment::{secret_hash, validate_agent_name};
 use crate::fleet::identity::AgentId;
 use crate::store::tokens::{EnrollError, NewAgent};
+use ferry_proto::clock::now_ms;
 
 pub struct EnrollmentService(pub Arc<Shared>);
 

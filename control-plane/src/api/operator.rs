@@ -14,12 +14,12 @@ use uuid::Uuid;
 
 use super::convert;
 use super::{authorize_operator, ApiError, Shared};
-use crate::clock::now_ms;
 use crate::fleet::enrollment::{mint, secret_hash};
 use crate::fleet::identity::Role;
 use crate::store::agents::{AgentRecord, AgentSummary};
 use crate::store::commands::{CommandKind, CommandRecord, CommandState};
 use crate::store::tokens::NewToken;
+use ferry_proto::clock::now_ms;
 
 pub struct OperatorApi(pub Arc<Shared>);
 

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use ferry_control::cli::output::{self, Format};
 use ferry_control::cli::{self, request, CliError};
-use ferry_control::clock::now_ms;
+use ferry_proto::clock::now_ms;
 use ferry_proto::operator::v1::{
     CreateCommandRequest, CreateEnrollmentTokenRequest, GetHostRequest, ListCommandsRequest,
     ListHostsRequest, RevokeHostRequest,
@@ -141,9 +141,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         Verb::Token {
             command: TokenVerb::Create { ttl, description },
         } => {
-            let ttl_seconds = ttl
-                .map(|t| u32::try_from(t.as_secs()).unwrap_or(u32::MAX))
-                .unwrap_or(0);
+            let ttl_seconds = ttl_seconds(ttl);
             let token = client
                 .create_enrollment_token(request(CreateEnrollmentTokenRequest {
                     ttl_seconds,
@@ -202,9 +200,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         Verb::Command {
             command: CommandVerb::Send { host, kind, ttl },
         } => {
-            let ttl_seconds = ttl
-                .map(|t| u32::try_from(t.as_secs()).unwrap_or(u32::MAX))
-                .unwrap_or(0);
+            let ttl_seconds = ttl_seconds(ttl);
             let command = client
                 .create_command(request(CreateCommandRequest {
                     host,
@@ -243,6 +239,12 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         }
     }
     Ok(())
+}
+
+/// A `--ttl` for the wire: whole seconds, 0 meaning the server's default.
+fn ttl_seconds(ttl: Option<std::time::Duration>) -> u32 {
+    ttl.map(|t| u32::try_from(t.as_secs()).unwrap_or(u32::MAX))
+        .unwrap_or(0)
 }
 
 fn print_json(value: &serde_json::Value) {

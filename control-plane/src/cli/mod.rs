@@ -60,28 +60,13 @@ pub async fn connect(url: &str, dir: &Path) -> Result<OperatorClient<Channel>, C
             .map_err(|e| CliError::Usage(format!("credentials in {}: {e}", dir.display())))?;
     let channel = transport::connect(&url, tls, ChannelOptions::default())
         .await
-        .map_err(|e| CliError::Unreachable(error_chain(&e)))?;
+        .map_err(|e| CliError::Unreachable(transport::error_chain(&e)))?;
     Ok(OperatorClient::new(channel))
 }
 
 /// A request with the CLI's deadline.
 pub fn request<T>(message: T) -> tonic::Request<T> {
     transport::request(message, CALL_TIMEOUT)
-}
-
-/// An error and its causes on one line.
-pub fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
 }
 
 /// Parses a duration like `90s`, `15m`, `1h` or `2d`.

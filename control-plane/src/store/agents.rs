@@ -3,7 +3,7 @@
 use sqlx::any::AnyRow;
 
 use super::audit::{self, AuditEvent};
-use super::{col, Store, StoreError};
+use super::{agent_id, col, Store, StoreError};
 use crate::fleet::identity::AgentId;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -145,13 +145,7 @@ impl Store {
                 .fetch_all(&self.pool)
                 .await?;
         rows.into_iter()
-            .map(|(id, reason)| {
-                Ok((
-                    id.parse()
-                        .map_err(|_| StoreError::Corrupt(format!("agent id {id:?}")))?,
-                    reason,
-                ))
-            })
+            .map(|(id, reason)| Ok((agent_id(&id)?, reason)))
             .collect()
     }
 
@@ -189,9 +183,7 @@ impl Store {
 fn decode_agent(row: &AnyRow) -> Result<AgentRecord, StoreError> {
     let id: String = col(row, "id")?;
     Ok(AgentRecord {
-        id: id
-            .parse()
-            .map_err(|_| StoreError::Corrupt(format!("agent id {id:?}")))?,
+        id: agent_id(&id)?,
         name: col(row, "name")?,
         enrolled_at_ms: col(row, "enrolled_at")?,
         agent_version: col(row, "agent_version")?,

@@ -8,7 +8,7 @@ use sqlx::any::AnyRow;
 use sqlx::AnyConnection;
 
 use super::audit::{self, AuditEvent};
-use super::{col, Store, StoreError};
+use super::{agent_id, col, Store, StoreError};
 use crate::fleet::identity::AgentId;
 
 /// A command's state. Allowed transitions:
@@ -224,12 +224,7 @@ impl Store {
         .bind(now_ms)
         .fetch_all(&self.pool)
         .await?;
-        rows.into_iter()
-            .map(|(id,)| {
-                id.parse()
-                    .map_err(|_| StoreError::Corrupt(format!("agent id {id:?}")))
-            })
-            .collect()
+        rows.into_iter().map(|(id,)| agent_id(&id)).collect()
     }
 }
 
@@ -262,9 +257,7 @@ fn decode(row: &AnyRow) -> Result<CommandRecord, StoreError> {
     let state: String = col(row, "state")?;
     Ok(CommandRecord {
         id: col(row, "id")?,
-        agent_id: agent
-            .parse()
-            .map_err(|_| StoreError::Corrupt(format!("agent id {agent:?}")))?,
+        agent_id: agent_id(&agent)?,
         kind: kind.parse().map_err(StoreError::Corrupt)?,
         state: state.parse().map_err(StoreError::Corrupt)?,
         created_by: col(row, "created_by")?,

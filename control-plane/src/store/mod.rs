@@ -123,7 +123,7 @@ impl Store {
                     sqlx::query("INSERT INTO ferry_schema (version, name, applied_at) VALUES ($1, $2, $3)")
                         .bind(version)
                         .bind(name)
-                        .bind(crate::clock::now_ms())
+                        .bind(ferry_proto::clock::now_ms())
                         .execute(&mut *tx)
                         .await?;
                     tx.commit().await
@@ -138,6 +138,12 @@ impl Store {
         }
         result
     }
+}
+
+/// Parses a stored agent id.
+fn agent_id(text: &str) -> Result<crate::fleet::identity::AgentId, StoreError> {
+    text.parse()
+        .map_err(|_| StoreError::Corrupt(format!("agent id {text:?}")))
 }
 
 /// Reads a column, naming it when the stored value is unusable.

@@ -74,7 +74,7 @@ async fn refused_enrollments_say_why_and_store_nothing() {
     let expiring = plane.ferry_json(&["token", "create", "--ttl", "1s"]).await;
     let expires = expiring["expires_unix_ms"].as_i64().unwrap();
     wait::until("the token's expiry time to pass", LIMIT, || async {
-        if ferry_control::clock::now_ms() > expires {
+        if ferry_proto::clock::now_ms() > expires {
             Ok(Some(()))
         } else {
             Err("not yet".into())

@@ -14,7 +14,7 @@ async fn agent_channel(
             .unwrap();
     transport::connect(&url, tls, ChannelOptions::default())
         .await
-        .map_err(|e| ferry_control::cli::error_chain(&e))
+        .map_err(|e| transport::error_chain(&e))
 }
 
 async fn renew_with(plane: &ControlPlane, identity: &Identity) -> Result<(), tonic::Status> {

@@ -1,5 +1,6 @@
 //! Wall-clock time as Unix milliseconds: the unit of every timestamp Ferry stores and
-//! sends, so that SQLite, PostgreSQL and the wire agree without time-zone handling.
+//! sends (the `*_unix_ms` fields), so that SQLite, PostgreSQL, the agent's outbox and
+//! the wire agree without time-zone handling.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
