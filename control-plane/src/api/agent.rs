@@ -109,11 +109,16 @@ async fn run_session(
     if outcome.is_ok() {
         outcome = deliver_commands(&shared, agent, true, &tx).await;
     }
+    // Only what the agent sends moves this; waking to deliver commands does not.
+    let mut silent_after = tokio::time::Instant::now() + silence;
     while outcome.is_ok() {
         tokio::select! {
-            message = tokio::time::timeout(silence, inbound.message()) => {
+            message = tokio::time::timeout_at(silent_after, inbound.message()) => {
                 outcome = match message {
-                    Ok(Ok(Some(message))) => handle(&shared, agent, message, &tx).await,
+                    Ok(Ok(Some(message))) => {
+                        silent_after = tokio::time::Instant::now() + silence;
+                        handle(&shared, agent, message, &tx).await
+                    }
                     Ok(Ok(None)) => Err(SessionEnd::AgentClosed),
                     Ok(Err(status)) => Err(SessionEnd::Transport(status.message().to_string())),
                     Err(_) => Err(SessionEnd::Silent),
