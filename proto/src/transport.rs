@@ -93,10 +93,9 @@ impl Default for ChannelOptions {
 /// Opens a gRPC channel to `url` over TLS with `tls` (whose ALPN is set to h2 here).
 pub async fn connect(
     url: &ControlPlaneUrl,
-    tls: rustls::ClientConfig,
+    mut tls: rustls::ClientConfig,
     options: ChannelOptions,
 ) -> Result<Channel, ConnectError> {
-    let mut tls = tls;
     tls.alpn_protocols = vec![b"h2".to_vec()];
     let connector = TlsConnector::from(Arc::new(tls));
     let server_name =

@@ -178,10 +178,7 @@ impl CertificateAuthority {
         {
             return Err(CsrError::RequestsExtensions.into());
         }
-        let mut params = leaf_params(agent_name, ttl)?;
-        params.subject_alt_names = vec![SanType::URI(Peer::agent_uri(id).try_into()?)];
-        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
-        csr.params = params;
+        csr.params = client_params(agent_name, Peer::agent_uri(id), ttl)?;
         let cert = csr.signed_by(&self.issuer)?;
         Ok(issued(&csr.params, cert.pem()))
     }
@@ -194,9 +191,7 @@ impl CertificateAuthority {
         ttl: Duration,
     ) -> Result<(Issued, String), rcgen::Error> {
         let key = KeyPair::generate()?;
-        let mut params = leaf_params(name, ttl)?;
-        params.subject_alt_names = vec![SanType::URI(Peer::operator_uri(name, role).try_into()?)];
-        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        let params = client_params(name, Peer::operator_uri(name, role), ttl)?;
         let cert = params.signed_by(&key, &self.issuer)?;
         Ok((issued(&params, cert.pem()), key.serialize_pem()))
     }
@@ -248,6 +243,18 @@ fn leaf_params(common_name: &str, ttl: Duration) -> Result<CertificateParams, rc
     params.serial_number = Some(random_serial());
     params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
     params.use_authority_key_identifier_extension = true;
+    Ok(params)
+}
+
+/// A client certificate whose only identity is `identity_uri` (see `identity`).
+fn client_params(
+    common_name: &str,
+    identity_uri: String,
+    ttl: Duration,
+) -> Result<CertificateParams, rcgen::Error> {
+    let mut params = leaf_params(common_name, ttl)?;
+    params.subject_alt_names = vec![SanType::URI(identity_uri.try_into()?)];
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
     Ok(params)
 }
 
