@@ -1,0 +1,228 @@
+//! The catalog engine: one simulated SQL Server instance's state in an in-memory SQLite
+//! database, and the T-SQL it runs against it.
+//!
+//! - `catalog.sql`: the system views, with Microsoft's column names and types.
+//! - `populate`: the rows a scenario implies.
+//! - `translate`: T-SQL SELECT/INSERT/UPDATE/DELETE (parsed with sqlparser's MsSql
+//!   dialect) rewritten for SQLite: names resolved, TOP, N'' literals, T-SQL functions.
+//! - `functions`: T-SQL built-ins registered as SQLite functions (SERVERPROPERTY, CAST ...).
+//! - `batch`: a batch split into statements, with a hand-written parser for the
+//!   statements sqlparser does not know (BACKUP, DBCC, CREATE CERTIFICATE ...).
+//! - `session`: runs a batch for one connection: variables, context database, results.
+//! - `effects/`: statements that change the instance, each enforcing SQL Server's rules.
+//! - `errors`: SQL Server's messages by number.
+
+mod batch;
+mod effects;
+pub mod errors;
+mod functions;
+mod populate;
+mod session;
+mod translate;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use rusqlite::Connection;
+
+use crate::scenario::{Build, Edition, InstanceSpec};
+use crate::tds::tokens::Collation;
+
+pub use session::{Cancel, Output, Session, SessionLogin};
+
+const CATALOG: &str = include_str!("catalog.sql");
+
+/// What an instance says about itself; fixed while it runs.
+#[derive(Debug, Clone)]
+pub struct InstanceInfo {
+    pub name: String,
+    pub build: Build,
+    pub edition: Edition,
+    pub collation: String,
+    pub collation_bytes: Collation,
+    pub hadr: bool,
+    pub clustered: bool,
+    pub host_platform: String,
+    pub host_distribution: String,
+    pub force_encryption: bool,
+    pub started: time::OffsetDateTime,
+}
+
+impl InstanceInfo {
+    /// @@VERSION, shaped as SQL Server prints it.
+    pub fn version_text(&self) -> String {
+        let level = match &self.build.update_level {
+            Some(cu) => format!("{}-{cu}", self.build.level),
+            None => self.build.level.clone(),
+        };
+        let os = if self.host_platform == "Linux" {
+            format!("{} <X64>", self.host_distribution)
+        } else {
+            format!("{} 10.0 <X64> (Build 20348: ) (Hypervisor)", self.host_distribution)
+        };
+        format!(
+            "Microsoft SQL Server {} ({level}) - {} (X64) \n\tJan 15 2024 09:00:00 \n\tCopyright (C) {} Microsoft Corporation\n\t{} on {os}\n",
+            self.build.year(),
+            self.build.product_version(),
+            self.build.year(),
+            self.edition.display()
+        )
+    }
+}
+
+/// How a name in the catalog is reached: directly, or through a derived table that
+/// hides the lab's `$` columns and, for per-database views, filters to one database.
+#[derive(Debug, Clone)]
+pub struct TableShape {
+    /// The SQLite table name (`sys.databases`, `msdb.dbo.backupset`, `Sales.dbo.Orders`).
+    pub table: String,
+    pub visible: Vec<String>,
+    pub per_database: bool,
+    pub hidden: bool,
+    pub system: bool,
+}
+
+/// The catalog of one instance and the shapes of its tables.
+pub struct Catalog {
+    pub conn: Connection,
+    pub shapes: HashMap<String, TableShape>,
+}
+
+impl Catalog {
+    pub fn shape(&self, table: &str) -> Option<&TableShape> {
+        self.shapes.get(&table.to_ascii_lowercase())
+    }
+
+    /// The database id for a name (case-insensitive), if it exists.
+    pub fn database_id(&self, name: &str) -> Option<i64> {
+        self.conn
+            .query_row("SELECT database_id FROM \"sys.databases\" WHERE name = ?1", [name], |r| r.get(0))
+            .ok()
+    }
+
+    /// The canonical spelling of a database name.
+    pub fn database_name(&self, name: &str) -> Option<String> {
+        self.conn
+            .query_row("SELECT name FROM \"sys.databases\" WHERE name = ?1", [name], |r| r.get(0))
+            .ok()
+    }
+}
+
+pub struct Instance {
+    pub info: Arc<InstanceInfo>,
+    catalog: Mutex<Catalog>,
+    next_spid: std::sync::atomic::AtomicU16,
+}
+
+impl Instance {
+    pub fn new(spec: &InstanceSpec) -> anyhow::Result<Arc<Instance>> {
+        let info = Arc::new(InstanceInfo {
+            name: spec.name.clone(),
+            build: spec.version.clone(),
+            edition: spec.edition,
+            collation: spec.collation.clone(),
+            collation_bytes: Collation::from_name(&spec.collation),
+            hadr: spec.hadr,
+            clustered: spec.clustered,
+            host_platform: spec.host.platform.clone(),
+            host_distribution: spec.host.distribution.clone(),
+            force_encryption: spec.force_encryption,
+            started: time::OffsetDateTime::now_utc(),
+        });
+        let conn = Connection::open_in_memory()?;
+        conn.execute_batch(&case_insensitive_text(CATALOG))?;
+        functions::register(&conn, info.clone())?;
+        populate::populate(&conn, spec, &info)?;
+        let shapes = shapes(&conn)?;
+        Ok(Arc::new(Instance {
+            info,
+            catalog: Mutex::new(Catalog { conn, shapes }),
+            next_spid: std::sync::atomic::AtomicU16::new(51),
+        }))
+    }
+
+    /// The catalog, for one statement at a time.
+    pub fn catalog(&self) -> MutexGuard<'_, Catalog> {
+        self.catalog.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// A session id for a new connection (user sessions start at 51).
+    pub fn allocate_spid(&self) -> u16 {
+        self.next_spid.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Checks a SQL login; Some(login) when the name and password match.
+    pub fn authenticate(&self, name: &str, password: &str) -> Option<SessionLogin> {
+        let catalog = self.catalog();
+        let (principal_id, stored): (i64, Option<String>) = catalog
+            .conn
+            .query_row(
+                "SELECT principal_id, \"$password\" FROM \"sys.server_principals\" WHERE name = ?1 AND type = 'S' AND is_disabled = 0",
+                [name],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .ok()?;
+        if stored.as_deref() != Some(password) {
+            return None;
+        }
+        session::login_for(&catalog, principal_id).ok()
+    }
+}
+
+/// SQL Server's default collations compare text without case; SQLite's text columns do
+/// so with COLLATE NOCASE.
+fn case_insensitive_text(schema: &str) -> String {
+    schema
+        .lines()
+        .map(|line| {
+            let trimmed = line.trim_start().to_ascii_lowercase();
+            let column_type = trimmed.split_whitespace().nth(1).unwrap_or("");
+            let text = ["nvarchar", "varchar", "nchar", "char("].iter().any(|t| column_type.starts_with(t));
+            if text && !trimmed.starts_with("--") {
+                match line.strip_suffix(',') {
+                    Some(body) => format!("{body} COLLATE NOCASE,"),
+                    None => format!("{line} COLLATE NOCASE"),
+                }
+            } else {
+                line.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+        .replace("(max)", "(2147483647)")
+}
+
+fn shapes(conn: &Connection) -> rusqlite::Result<HashMap<String, TableShape>> {
+    let mut tables = conn.prepare("SELECT name FROM sqlite_master WHERE type = 'table'")?;
+    let names: Vec<String> = tables.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
+    let mut out = HashMap::new();
+    for table in names {
+        if table.starts_with('$') {
+            continue;
+        }
+        let mut info = conn.prepare(&format!("PRAGMA table_info(\"{table}\")"))?;
+        let columns: Vec<String> = info.query_map([], |r| r.get(1))?.collect::<Result<_, _>>()?;
+        let per_database = columns.iter().any(|c| c == "$database_id");
+        let hidden = columns.iter().any(|c| c.starts_with('$'));
+        let visible = columns.into_iter().filter(|c| !c.starts_with('$')).collect();
+        out.insert(
+            table.to_ascii_lowercase(),
+            TableShape { table, visible, per_database, hidden, system: true },
+        );
+    }
+    Ok(out)
+}
+
+/// A timestamp as the catalog stores it (datetime precision).
+pub fn datetime_text(t: time::OffsetDateTime) -> String {
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}.{:03}",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.millisecond()
+    )
+}

@@ -1,0 +1,384 @@
+//! T-SQL to SQLite, on sqlparser's AST: object names resolved against the catalog
+//! (`sys.databases`, `master.sys.databases`, `msdb.dbo.backupset`, per-database views in
+//! the session's database), TOP to LIMIT, N'' literals, @@ globals, and T-SQL functions
+//! to their SQLite forms or to subqueries over the catalog. Also works out each result
+//! column's name and, where the query says, its type.
+
+use std::ops::ControlFlow;
+
+use sqlparser::ast::{
+    Expr, FunctionArg, FunctionArgExpr, FunctionArguments, Ident, LimitClause, ObjectName, Query, SelectItem, SetExpr,
+    Statement, TableAlias, TableFactor, TopQuantity, Value as AstValue, VisitMut, VisitorMut,
+};
+use sqlparser::dialect::MsSqlDialect;
+use sqlparser::parser::Parser;
+
+use crate::tds::tokens::Message;
+use crate::tds::types::SqlType;
+
+use super::session::SessionLogin;
+use super::{errors, Catalog, InstanceInfo};
+
+/// What a statement runs in.
+pub struct Scope<'a> {
+    pub catalog: &'a Catalog,
+    pub info: &'a InstanceInfo,
+    pub database: &'a str,
+    pub database_id: i64,
+    pub login: &'a SessionLogin,
+    pub spid: u16,
+}
+
+/// A result column as the query names and, where it says, types it.
+pub type ColumnHint = (String, Option<SqlType>);
+
+pub struct Translated {
+    pub sql: String,
+    /// Per result column, when the select list has no `*`.
+    pub columns: Option<Vec<ColumnHint>>,
+}
+
+pub fn translate(mut statement: Statement, scope: &Scope) -> Result<Translated, Message> {
+    match &statement {
+        Statement::Query(_) => {}
+        Statement::Insert(_) | Statement::Update(_) | Statement::Delete(_) => {
+            let mut targets_system = false;
+            let _ = statement.visit(&mut RelationProbe { scope, system: &mut targets_system });
+            if targets_system {
+                return Err(errors::ad_hoc_catalog_update());
+            }
+        }
+        other => return Err(errors::not_modelled(&first_words(&other.to_string()))),
+    }
+    let mut rewriter = Rewriter { scope };
+    if let ControlFlow::Break(message) = statement.visit(&mut rewriter) {
+        return Err(message);
+    }
+    let columns = match &statement {
+        Statement::Query(query) => column_hints(query),
+        _ => None,
+    };
+    Ok(Translated { sql: statement.to_string(), columns })
+}
+
+pub fn first_words(sql: &str) -> String {
+    sql.split_whitespace().take(3).collect::<Vec<_>>().join(" ").to_uppercase()
+}
+
+/// Parses a snippet the rewriter builds (its names are already SQLite's).
+fn snippet_expr(sql: &str) -> Result<Expr, Message> {
+    Parser::new(&MsSqlDialect {})
+        .try_with_sql(sql)
+        .and_then(|mut p| p.parse_expr())
+        .map_err(|e| errors::internal(&format!("rewriting '{sql}': {e}")))
+}
+
+fn snippet_query(sql: &str) -> Result<Box<Query>, Message> {
+    Parser::new(&MsSqlDialect {})
+        .try_with_sql(sql)
+        .and_then(|mut p| p.parse_query())
+        .map_err(|e| errors::internal(&format!("rewriting '{sql}': {e}")))
+}
+
+fn quote_literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+/// A resolved object name.
+struct Resolved {
+    table: String,
+    visible: Vec<String>,
+    /// Filter a per-database view to this database.
+    database_id: Option<i64>,
+    hidden: bool,
+    system: bool,
+}
+
+fn resolve(scope: &Scope, name: &ObjectName) -> Result<Resolved, Message> {
+    let parts: Vec<String> = name.0.iter().map(|p| p.as_ident().map(|i| i.value.clone()).unwrap_or_default()).collect();
+    let written = parts.join(".");
+    let (database, schema, object) = match parts.as_slice() {
+        [object] => (None, None, object),
+        [schema, object] => (None, Some(schema), object),
+        [database, schema, object] => (Some(database), Some(schema).filter(|s| !s.is_empty()), object),
+        _ => return Err(errors::not_modelled(&format!("four-part name {written}"))),
+    };
+    let database_name = match database {
+        Some(db) => scope.catalog.database_name(db).ok_or_else(|| errors::invalid_object(&written))?,
+        None => scope.database.to_string(),
+    };
+    let schema = schema.map_or("dbo", String::as_str);
+    let key = if schema.eq_ignore_ascii_case("sys") {
+        format!("sys.{object}")
+    } else if database_name.eq_ignore_ascii_case("msdb") && schema.eq_ignore_ascii_case("dbo") && scope.catalog.shape(&format!("msdb.dbo.{object}")).is_some() {
+        format!("msdb.dbo.{object}")
+    } else {
+        format!("{database_name}.{schema}.{object}")
+    };
+    let shape = scope.catalog.shape(&key).ok_or_else(|| errors::invalid_object(&written))?;
+    if shape.system && object.to_ascii_lowercase().starts_with("dm_") && !scope.login.may_view_server_state() {
+        return Err(errors::view_server_state_denied());
+    }
+    let database_id = if shape.per_database {
+        Some(if database.is_some() { scope.catalog.database_id(&database_name).unwrap_or(0) } else { scope.database_id })
+    } else {
+        None
+    };
+    Ok(Resolved {
+        table: shape.table.clone(),
+        visible: shape.visible.clone(),
+        database_id,
+        hidden: shape.hidden,
+        system: shape.system,
+    })
+}
+
+struct RelationProbe<'a, 'b> {
+    scope: &'a Scope<'b>,
+    system: &'a mut bool,
+}
+
+impl VisitorMut for RelationProbe<'_, '_> {
+    type Break = ();
+    fn pre_visit_relation(&mut self, relation: &mut ObjectName) -> ControlFlow<()> {
+        if resolve(self.scope, relation).is_ok_and(|r| r.system) {
+            *self.system = true;
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+struct Rewriter<'a, 'b> {
+    scope: &'a Scope<'b>,
+}
+
+impl VisitorMut for Rewriter<'_, '_> {
+    type Break = Message;
+
+    fn post_visit_table_factor(&mut self, factor: &mut TableFactor) -> ControlFlow<Message> {
+        let TableFactor::Table { name, alias, args, with_hints, .. } = factor else {
+            return ControlFlow::Continue(());
+        };
+        let resolved = match resolve(self.scope, name) {
+            Ok(r) => r,
+            Err(e) => return ControlFlow::Break(e),
+        };
+        with_hints.clear();
+        let last = name.0.last().and_then(|p| p.as_ident()).map(|i| i.value.clone()).unwrap_or_default();
+        let new_alias = alias.take().unwrap_or(TableAlias { at: None, explicit: true, name: Ident::with_quote('"', last), columns: Vec::new() });
+        let mut filters = Vec::new();
+        if let Some(id) = resolved.database_id {
+            filters.push(format!("\"$database_id\" = {id}"));
+        }
+        // Table-valued DMVs: sys.dm_io_virtual_file_stats(database_id, file_id).
+        if let Some(call) = args.take() {
+            for (column, arg) in ["database_id", "file_id"].iter().zip(call.args.iter()) {
+                let text = arg.to_string();
+                if !text.eq_ignore_ascii_case("null") {
+                    filters.push(format!("{column} = {text}"));
+                }
+            }
+        }
+        if resolved.hidden || !filters.is_empty() {
+            let columns: Vec<String> = resolved.visible.iter().map(|c| format!("\"{c}\"")).collect();
+            let mut sql = format!("SELECT {} FROM \"{}\"", columns.join(", "), resolved.table);
+            if !filters.is_empty() {
+                sql.push_str(&format!(" WHERE {}", filters.join(" AND ")));
+            }
+            match snippet_query(&sql) {
+                Ok(subquery) => *factor = TableFactor::Derived { lateral: false, subquery, alias: Some(new_alias), sample: None },
+                Err(e) => return ControlFlow::Break(e),
+            }
+        } else {
+            *name = ObjectName::from(vec![Ident::with_quote('"', resolved.table)]);
+            *alias = Some(new_alias);
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn post_visit_query(&mut self, query: &mut Query) -> ControlFlow<Message> {
+        if let SetExpr::Select(select) = query.body.as_mut() {
+            if let Some(top) = select.top.take() {
+                if top.percent || top.with_ties {
+                    return ControlFlow::Break(errors::not_modelled("TOP PERCENT / WITH TIES"));
+                }
+                let limit = match top.quantity {
+                    Some(TopQuantity::Constant(n)) => Expr::value(AstValue::Number(n.to_string(), false)),
+                    Some(TopQuantity::Expr(e)) => e,
+                    None => return ControlFlow::Continue(()),
+                };
+                query.limit_clause = Some(LimitClause::LimitOffset { limit: Some(limit), offset: None, limit_by: Vec::new() });
+            }
+            if select.into.is_some() {
+                return ControlFlow::Break(errors::not_modelled("SELECT INTO"));
+            }
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn post_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<Message> {
+        match self.rewrite_expr(expr) {
+            Ok(Some(new)) => *expr = new,
+            Ok(None) => {}
+            Err(e) => return ControlFlow::Break(e),
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+fn function_args(args: &FunctionArguments) -> Vec<String> {
+    match args {
+        FunctionArguments::List(list) => list
+            .args
+            .iter()
+            .map(|a| match a {
+                FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => e.to_string(),
+                other => other.to_string(),
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+impl Rewriter<'_, '_> {
+    fn rewrite_expr(&self, expr: &Expr) -> Result<Option<Expr>, Message> {
+        let scope = self.scope;
+        Ok(Some(match expr {
+            Expr::Value(v) => match &v.value {
+                AstValue::NationalStringLiteral(s) => Expr::value(AstValue::SingleQuotedString(s.clone())),
+                _ => return Ok(None),
+            },
+            Expr::Identifier(ident) if ident.quote_style.is_none() && ident.value.starts_with("@@") => self.global(&ident.value)?,
+            Expr::Cast { expr, data_type, .. } => snippet_expr(&format!("tsql_cast({expr}, {})", quote_literal(&data_type.to_string())))?,
+            Expr::Convert { expr, data_type: Some(data_type), .. } => {
+                snippet_expr(&format!("tsql_cast({expr}, {})", quote_literal(&data_type.to_string())))?
+            }
+            Expr::BinaryOp { left, op: sqlparser::ast::BinaryOperator::Plus, right } => snippet_expr(&format!("tsql_add({left}, {right})"))?,
+            Expr::BinaryOp { left, op: sqlparser::ast::BinaryOperator::Divide, right } => snippet_expr(&format!("tsql_divide({left}, {right})"))?,
+            Expr::Function(f) => {
+                let name = f.name.0.last().and_then(|p| p.as_ident()).map(|i| i.value.to_ascii_lowercase()).unwrap_or_default();
+                let args = function_args(&f.args);
+                let arg = |n: usize| args.get(n).cloned().unwrap_or_else(|| "NULL".into());
+                let login = quote_literal(&scope.login.name);
+                let sql = match name.as_str() {
+                    "db_id" if args.is_empty() => scope.database_id.to_string(),
+                    "db_id" => format!("(SELECT database_id FROM \"sys.databases\" WHERE name = {})", arg(0)),
+                    "db_name" if args.is_empty() => quote_literal(scope.database),
+                    "db_name" => format!("(SELECT name FROM \"sys.databases\" WHERE database_id = {})", arg(0)),
+                    "suser_sname" | "suser_name" | "original_login" | "user_name" if args.is_empty() => login,
+                    "is_srvrolemember" => {
+                        let member = if args.len() > 1 { arg(1) } else { login };
+                        format!(
+                            "(CASE WHEN NOT EXISTS (SELECT 1 FROM \"sys.server_principals\" WHERE type = 'R' AND name = {role}) THEN NULL \
+                              WHEN lower({role}) = 'public' OR EXISTS (SELECT 1 FROM \"sys.server_role_members\" rm \
+                                JOIN \"sys.server_principals\" r ON r.principal_id = rm.role_principal_id \
+                                JOIN \"sys.server_principals\" m ON m.principal_id = rm.member_principal_id \
+                                WHERE r.name = {role} AND m.name = {member}) THEN 1 ELSE 0 END)",
+                            role = arg(0)
+                        )
+                    }
+                    "has_perms_by_name" => format!(
+                        "(CASE WHEN {sysadmin} = 1 THEN 1 WHEN upper(COALESCE({class}, 'OBJECT')) = 'SERVER' AND EXISTS (SELECT 1 FROM \"sys.server_permissions\" \
+                           WHERE grantee_principal_id = {pid} AND permission_name = upper({permission}) AND state IN ('G', 'W')) THEN 1 ELSE 0 END)",
+                        sysadmin = i64::from(scope.login.sysadmin),
+                        class = arg(1),
+                        pid = scope.login.principal_id,
+                        permission = arg(2)
+                    ),
+                    "cert_id" => format!(
+                        "(SELECT certificate_id FROM \"sys.certificates\" WHERE \"$database_id\" = {} AND name = {})",
+                        scope.database_id,
+                        arg(0)
+                    ),
+                    "certencoded" => format!(
+                        "(SELECT \"$der\" FROM \"sys.certificates\" WHERE \"$database_id\" = {} AND certificate_id = {})",
+                        scope.database_id,
+                        arg(0)
+                    ),
+                    "databasepropertyex" => format!(
+                        "(SELECT CASE upper({property}) WHEN 'RECOVERY' THEN recovery_model_desc WHEN 'STATUS' THEN state_desc \
+                           WHEN 'COLLATION' THEN collation_name WHEN 'USERACCESS' THEN user_access_desc \
+                           WHEN 'UPDATEABILITY' THEN CASE is_read_only WHEN 1 THEN 'READ_ONLY' ELSE 'READ_WRITE' END END \
+                           FROM \"sys.databases\" WHERE name = {database})",
+                        database = arg(0),
+                        property = arg(1)
+                    ),
+                    "isnull" => format!("ifnull({}, {})", arg(0), arg(1)),
+                    "count_big" => format!("count({})", args.first().map_or("*", String::as_str)),
+                    "substring" => format!("substr({}, {}, {})", arg(0), arg(1), arg(2)),
+                    "left" => format!("substr({}, 1, {})", arg(0), arg(1)),
+                    "right" => format!("substr({}, -({}))", arg(0), arg(1)),
+                    _ => return Ok(None),
+                };
+                snippet_expr(&sql)?
+            }
+            _ => return Ok(None),
+        }))
+    }
+
+    /// @@VERSION, @@SERVERNAME, @@SPID ...
+    fn global(&self, name: &str) -> Result<Expr, Message> {
+        let info = self.scope.info;
+        let text = |s: &str| Expr::value(AstValue::SingleQuotedString(s.to_string()));
+        let number = |n: i64| Expr::value(AstValue::Number(n.to_string(), false));
+        Ok(match name.to_ascii_uppercase().as_str() {
+            "@@VERSION" => text(&info.version_text()),
+            "@@SERVERNAME" => text(&info.name),
+            "@@SERVICENAME" => text("MSSQLSERVER"),
+            "@@SPID" => number(i64::from(self.scope.spid)),
+            "@@LANGUAGE" => text("us_english"),
+            "@@TRANCOUNT" => number(0),
+            "@@MICROSOFTVERSION" => {
+                let [major, minor, build, _] = info.build.parts;
+                number(i64::from(major) << 24 | i64::from(minor) << 16 | i64::from(build))
+            }
+            other => return Err(errors::not_modelled(other)),
+        })
+    }
+}
+
+/// Result column names and types the select list states: aliases, column names,
+/// CASTs. None when the list has `*` (the engine's own names and types are used).
+fn column_hints(query: &Query) -> Option<Vec<ColumnHint>> {
+    let SetExpr::Select(select) = query.body.as_ref() else {
+        return None;
+    };
+    select
+        .projection
+        .iter()
+        .map(|item| match item {
+            SelectItem::UnnamedExpr(e) => Some((expr_name(e), expr_type(e))),
+            SelectItem::ExprWithAlias { expr, alias } => Some((alias.value.clone(), expr_type(expr))),
+            _ => None,
+        })
+        .collect()
+}
+
+fn expr_name(e: &Expr) -> String {
+    match e {
+        Expr::Identifier(i) => i.value.clone(),
+        Expr::CompoundIdentifier(parts) => parts.last().map(|i| i.value.clone()).unwrap_or_default(),
+        _ => String::new(),
+    }
+}
+
+fn expr_type(e: &Expr) -> Option<SqlType> {
+    match e {
+        Expr::Nested(inner) => expr_type(inner),
+        Expr::Function(f) => {
+            let name = f.name.to_string().to_ascii_lowercase();
+            let args = function_args(&f.args);
+            match name.as_str() {
+                "tsql_cast" => SqlType::parse(args.get(1)?.trim_matches('\'')),
+                "serverproperty" => Some(SqlType::SqlVariant),
+                "count" => Some(SqlType::Int),
+                _ => None,
+            }
+        }
+        Expr::Value(v) => match &v.value {
+            AstValue::SingleQuotedString(s) => Some(SqlType::NVarChar(Some(s.chars().count().max(1) as u16))),
+            _ => None,
+        },
+        _ => None,
+    }
+}

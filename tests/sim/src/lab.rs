@@ -1,0 +1,88 @@
+//! A running lab: every instance of a scenario listening on its own loopback port.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+
+use crate::engine::Instance;
+use crate::scenario::Scenario;
+use crate::tds;
+
+/// An instance as a client reaches it.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    pub name: String,
+    pub address: SocketAddr,
+    pub login: String,
+    pub password: String,
+}
+
+pub struct Lab {
+    pub endpoints: Vec<Endpoint>,
+    pub instances: Vec<Arc<Instance>>,
+    tasks: JoinSet<()>,
+}
+
+impl Lab {
+    /// Builds every instance's catalog and starts listening. Instances are built on
+    /// blocking threads, in parallel.
+    pub async fn start(scenario: &Scenario) -> anyhow::Result<Lab> {
+        let names: Vec<String> = vec!["localhost".into(), "127.0.0.1".into()];
+        let tls = tds::tls::server_config(names)?;
+        let mut builds = JoinSet::new();
+        for (n, spec) in scenario.instances.iter().cloned().enumerate() {
+            builds.spawn_blocking(move || Instance::new(&spec).map(|i| (n, spec, i)));
+        }
+        let mut built = Vec::with_capacity(scenario.instances.len());
+        while let Some(result) = builds.join_next().await {
+            built.push(result??);
+        }
+        built.sort_by_key(|(n, _, _)| *n);
+        let mut tasks = JoinSet::new();
+        let mut endpoints = Vec::new();
+        let mut instances = Vec::new();
+        for (_, spec, instance) in built {
+            let listener = TcpListener::bind(("127.0.0.1", spec.port))
+                .await
+                .map_err(|e| anyhow::anyhow!("instance '{}': cannot listen on 127.0.0.1:{}: {e}", spec.name, spec.port))?;
+            let login = spec.logins.iter().find(|l| !l.windows).or(spec.logins.first()).expect("validated: at least one login");
+            endpoints.push(Endpoint {
+                name: spec.name.clone(),
+                address: listener.local_addr()?,
+                login: login.name.clone(),
+                password: login.password.clone().unwrap_or_default(),
+            });
+            instances.push(instance.clone());
+            let tls = tls.clone();
+            tasks.spawn(async move {
+                while let Ok((stream, peer)) = listener.accept().await {
+                    let instance = instance.clone();
+                    let tls = tls.clone();
+                    tokio::spawn(async move {
+                        if let Err(e) = tds::connection::serve(stream, instance, tls).await {
+                            eprintln!("DEBUG {peer} {e}");
+                        }
+                    });
+                }
+            });
+        }
+        Ok(Lab { endpoints, instances, tasks })
+    }
+
+    pub fn endpoint(&self, name: &str) -> Option<&Endpoint> {
+        self.endpoints.iter().find(|e| e.name.eq_ignore_ascii_case(name))
+    }
+
+    /// Stops accepting connections.
+    pub fn stop(&mut self) {
+        self.tasks.abort_all();
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

@@ -1,0 +1,16 @@
+//! ferry-sim, the lab: simulated SQL Server instances that speak real TDS 7.4 and run
+//! T-SQL over a catalog modelled on Microsoft's documentation. It behaves like SQL
+//! Server as documented, never like Ferry expects (see DESIGN.md §6).
+//!
+//! - `scenario`: what a lab runs (TOML files, or a seeded generator).
+//! - `engine`: one instance's catalog in SQLite, and the T-SQL it runs.
+//! - `tds`: the protocol: packets, PRELOGIN and TLS, LOGIN7, batches, RPC, tokens.
+//! - `lab`: a running lab, one listener per instance.
+
+pub mod engine;
+pub mod lab;
+pub mod scenario;
+pub mod tds;
+
+pub use lab::{Endpoint, Lab};
+pub use scenario::Scenario;

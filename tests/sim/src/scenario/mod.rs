@@ -1,0 +1,424 @@
+//! Scenarios: what a lab runs, read from TOML (`[[instance]]` tables with their logins,
+//! databases, linked servers and jobs) or made by [`generate`]. Unknown fields and bad
+//! values are refused with the file, line and field.
+//!
+//! - `builds`: version strings and what they imply.
+//! - `generate`: seeded, varied fleets for scale tests.
+
+pub mod builds;
+pub mod generate;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Deserialize;
+
+pub use builds::Build;
+pub use generate::generate;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    #[serde(default, rename = "instance")]
+    pub instances: Vec<InstanceSpec>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InstanceSpec {
+    pub name: String,
+    /// A build (`16.0.4125.3`) or a short name (`2022 CU13`).
+    #[serde(default = "default_version", deserialize_with = "de_build")]
+    pub version: Build,
+    #[serde(default = "default_edition")]
+    pub edition: Edition,
+    #[serde(default = "default_collation")]
+    pub collation: String,
+    /// Always On availability groups enabled (SERVERPROPERTY('IsHadrEnabled')).
+    #[serde(default)]
+    pub hadr: bool,
+    #[serde(default)]
+    pub clustered: bool,
+    #[serde(default)]
+    pub host: HostSpec,
+    /// Global trace flags on at start-up.
+    #[serde(default)]
+    pub trace_flags: Vec<u16>,
+    /// Force Encryption: clients that cannot encrypt are refused.
+    #[serde(default)]
+    pub force_encryption: bool,
+    /// TCP port on loopback; 0 or absent picks a free one.
+    #[serde(default)]
+    pub port: u16,
+    /// sp_configure options by name (for example `"xp_cmdshell" = 1`).
+    #[serde(default)]
+    pub configurations: BTreeMap<String, i64>,
+    #[serde(default = "default_logins", rename = "login")]
+    pub logins: Vec<LoginSpec>,
+    #[serde(default, rename = "database")]
+    pub databases: Vec<DatabaseSpec>,
+    #[serde(default, rename = "linked_server")]
+    pub linked_servers: Vec<LinkedServerSpec>,
+    #[serde(default, rename = "job")]
+    pub jobs: Vec<JobSpec>,
+    #[serde(default)]
+    pub server_triggers: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum Edition {
+    Enterprise,
+    Standard,
+    Developer,
+    Express,
+    Evaluation,
+}
+
+impl Edition {
+    /// SERVERPROPERTY('Edition').
+    pub fn display(self) -> &'static str {
+        match self {
+            Edition::Enterprise => "Enterprise Edition (64-bit)",
+            Edition::Standard => "Standard Edition (64-bit)",
+            Edition::Developer => "Developer Edition (64-bit)",
+            Edition::Express => "Express Edition (64-bit)",
+            Edition::Evaluation => "Enterprise Evaluation Edition (64-bit)",
+        }
+    }
+
+    /// SERVERPROPERTY('EngineEdition'): 2 Standard, 3 Enterprise (and Developer,
+    /// Evaluation), 4 Express.
+    pub fn engine_edition(self) -> i64 {
+        match self {
+            Edition::Standard => 2,
+            Edition::Express => 4,
+            Edition::Enterprise | Edition::Developer | Edition::Evaluation => 3,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HostSpec {
+    #[serde(default = "default_platform")]
+    pub platform: String,
+    #[serde(default = "default_distribution")]
+    pub distribution: String,
+    #[serde(default = "default_cpus")]
+    pub cpu_count: u32,
+    #[serde(default = "default_memory")]
+    pub memory_mb: u64,
+}
+
+impl Default for HostSpec {
+    fn default() -> Self {
+        HostSpec {
+            platform: default_platform(),
+            distribution: default_distribution(),
+            cpu_count: default_cpus(),
+            memory_mb: default_memory(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginSpec {
+    pub name: String,
+    /// SQL authentication password; absent for Windows logins (`windows = true`).
+    #[serde(default)]
+    pub password: Option<String>,
+    #[serde(default)]
+    pub windows: bool,
+    #[serde(default)]
+    pub sysadmin: bool,
+    /// Server permissions granted, such as "VIEW SERVER STATE".
+    #[serde(default)]
+    pub permissions: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Recovery {
+    Full,
+    BulkLogged,
+    Simple,
+}
+
+impl Recovery {
+    /// sys.databases.recovery_model and its description.
+    pub fn code(self) -> (i64, &'static str) {
+        match self {
+            Recovery::Full => (1, "FULL"),
+            Recovery::BulkLogged => (2, "BULK_LOGGED"),
+            Recovery::Simple => (3, "SIMPLE"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSpec {
+    pub name: String,
+    #[serde(default = "default_data_mb")]
+    pub data_mb: u64,
+    #[serde(default = "default_log_mb")]
+    pub log_mb: u64,
+    #[serde(default = "default_recovery")]
+    pub recovery: Recovery,
+    /// Defaults to the instance's major version (160 on 2022).
+    #[serde(default)]
+    pub compatibility_level: Option<u8>,
+    #[serde(default)]
+    pub collation: Option<String>,
+    #[serde(default = "one")]
+    pub data_files: u32,
+    #[serde(default = "one")]
+    pub log_files: u32,
+    #[serde(default)]
+    pub filestream: bool,
+    /// Memory-optimised filegroup containers (In-Memory OLTP); 0 for none.
+    #[serde(default)]
+    pub memory_optimized_files: u32,
+    #[serde(default)]
+    pub tde: bool,
+    #[serde(default)]
+    pub broker: bool,
+    #[serde(default)]
+    pub accelerated_recovery: bool,
+    #[serde(default)]
+    pub backups: Vec<BackupSpec>,
+    #[serde(default)]
+    pub assemblies: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum BackupKind {
+    /// Full database backup.
+    D,
+    /// Differential.
+    I,
+    /// Log.
+    L,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackupSpec {
+    #[serde(rename = "type")]
+    pub kind: BackupKind,
+    /// How long before the lab started the backup finished.
+    #[serde(default = "default_hours_ago")]
+    pub hours_ago: f64,
+    #[serde(default)]
+    pub copy_only: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkedServerSpec {
+    pub name: String,
+    #[serde(default = "default_provider")]
+    pub provider: String,
+    #[serde(default)]
+    pub product: String,
+    #[serde(default)]
+    pub data_source: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobSpec {
+    pub name: String,
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    #[serde(default, rename = "step")]
+    pub steps: Vec<JobStepSpec>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobStepSpec {
+    pub name: String,
+    /// TSQL, PowerShell, CmdExec, ANALYSISCOMMAND, Merge, QueueReader ...
+    pub subsystem: String,
+    #[serde(default)]
+    pub command: String,
+}
+
+fn de_build<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Build, D::Error> {
+    let text = String::deserialize(d)?;
+    Build::parse(&text).map_err(serde::de::Error::custom)
+}
+
+fn default_version() -> Build {
+    Build::parse("2022 CU13").expect("known build")
+}
+fn default_edition() -> Edition {
+    Edition::Developer
+}
+fn default_collation() -> String {
+    "SQL_Latin1_General_CP1_CI_AS".into()
+}
+fn default_platform() -> String {
+    "Windows".into()
+}
+fn default_distribution() -> String {
+    "Windows Server 2022 Datacenter".into()
+}
+fn default_cpus() -> u32 {
+    4
+}
+fn default_memory() -> u64 {
+    16384
+}
+fn default_data_mb() -> u64 {
+    64
+}
+fn default_log_mb() -> u64 {
+    16
+}
+fn default_recovery() -> Recovery {
+    Recovery::Full
+}
+fn default_hours_ago() -> f64 {
+    24.0
+}
+fn default_provider() -> String {
+    "SQLNCLI11".into()
+}
+fn one() -> u32 {
+    1
+}
+fn yes() -> bool {
+    true
+}
+
+/// The login an instance gets when the scenario names none.
+pub const DEFAULT_LOGIN: &str = "sa";
+pub const DEFAULT_PASSWORD: &str = "Lab-Passw0rd!";
+
+fn default_logins() -> Vec<LoginSpec> {
+    vec![LoginSpec {
+        name: DEFAULT_LOGIN.into(),
+        password: Some(DEFAULT_PASSWORD.into()),
+        windows: false,
+        sysadmin: true,
+        permissions: Vec::new(),
+    }]
+}
+
+impl Scenario {
+    pub fn load(path: &Path) -> anyhow::Result<Scenario> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("{}: cannot read the scenario: {e}", path.display()))?;
+        Scenario::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+    }
+
+    pub fn parse(text: &str) -> Result<Scenario, String> {
+        let scenario: Scenario = toml::from_str(text).map_err(|e| e.to_string())?;
+        scenario.validate()?;
+        Ok(scenario)
+    }
+
+    /// Rules serde cannot express: names present and unique, sizes sensible.
+    fn validate(&self) -> Result<(), String> {
+        let mut names = std::collections::HashSet::new();
+        for (n, instance) in self.instances.iter().enumerate() {
+            let at = format!("instance[{n}] ('{}')", instance.name);
+            if instance.name.trim().is_empty() {
+                return Err(format!("instance[{n}].name: must not be empty"));
+            }
+            if !names.insert(instance.name.to_ascii_lowercase()) {
+                return Err(format!("{at}.name: another instance has the same name"));
+            }
+            if instance.logins.is_empty() {
+                return Err(format!("{at}.login: at least one login is needed to connect"));
+            }
+            for login in &instance.logins {
+                if !login.windows && login.password.is_none() {
+                    return Err(format!(
+                        "{at}.login '{}'.password: a SQL login needs a password (or set windows = true)",
+                        login.name
+                    ));
+                }
+            }
+            let mut databases = std::collections::HashSet::new();
+            for database in &instance.databases {
+                let dat = format!("{at}.database '{}'", database.name);
+                if database.name.trim().is_empty() || is_system_database(&database.name) {
+                    return Err(format!("{dat}.name: must be a user database name"));
+                }
+                if !databases.insert(database.name.to_ascii_lowercase()) {
+                    return Err(format!("{dat}.name: declared twice"));
+                }
+                if database.data_files == 0 || database.log_files == 0 {
+                    return Err(format!("{dat}: a database has at least one data file and one log file"));
+                }
+                if let Some(level) = database.compatibility_level {
+                    let max = instance.version.default_compatibility_level();
+                    if !(80..=max).contains(&level) || level % 10 != 0 {
+                        return Err(format!(
+                            "{dat}.compatibility_level: {level} is not a level SQL Server {} accepts (80 to {max}, in tens)",
+                            instance.version.year()
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+pub fn is_system_database(name: &str) -> bool {
+    ["master", "tempdb", "model", "msdb"].iter().any(|s| s.eq_ignore_ascii_case(name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_small_scenario_parses_with_defaults() {
+        let s = Scenario::parse(
+            r#"
+            [[instance]]
+            name = "SQL01"
+            version = "2019 CU20"
+            edition = "Standard"
+            [[instance.database]]
+            name = "Sales"
+            backups = [{ type = "D" }]
+            "#,
+        )
+        .unwrap();
+        let i = &s.instances[0];
+        assert_eq!(i.version.product_version(), "15.0.4312.2");
+        assert_eq!(i.logins[0].name, DEFAULT_LOGIN);
+        assert_eq!(i.databases[0].recovery, Recovery::Full);
+    }
+
+    #[test]
+    fn errors_name_the_line_and_the_field() {
+        let err = Scenario::parse("[[instance]]\nname = \"A\"\nversoin = \"2022 RTM\"\n").unwrap_err();
+        assert!(err.contains("line 3") && err.contains("versoin"), "{err}");
+        let err = Scenario::parse("[[instance]]\nname = \"A\"\nversion = \"11.0\"\n").unwrap_err();
+        assert!(err.contains("line 3") && err.contains("version '11.0'"), "{err}");
+        let err = Scenario::parse(
+            "[[instance]]\nname = \"A\"\n[[instance.database]]\nname = \"D\"\nrecovery = \"PARTIAL\"\n",
+        )
+        .unwrap_err();
+        assert!(err.contains("line 5") && err.contains("PARTIAL"), "{err}");
+    }
+
+    #[test]
+    fn semantic_errors_name_the_field() {
+        let err = Scenario::parse(
+            "[[instance]]\nname = \"A\"\nversion = \"2016 SP3\"\n[[instance.database]]\nname = \"D\"\ncompatibility_level = 160\n",
+        )
+        .unwrap_err();
+        assert!(err.contains("compatibility_level") && err.contains("2016"), "{err}");
+        let err = Scenario::parse("[[instance]]\nname = \"A\"\n[[instance]]\nname = \"a\"\n").unwrap_err();
+        assert!(err.contains("same name"), "{err}");
+    }
+}
