@@ -62,7 +62,7 @@ impl Lab {
                     let tls = tls.clone();
                     tokio::spawn(async move {
                         if let Err(e) = tds::connection::serve(stream, instance, tls).await {
-                            eprintln!("DEBUG {peer} {e}");
+                            tracing::debug!(%peer, error = %e, "connection ended");
                         }
                     });
                 }

@@ -118,7 +118,7 @@ async fn result_types_round_trip() {
                 CAST(0x0102 AS varbinary(10)) AS vb,
                 CAST('2024-02-29 13:14:15.123' AS datetime) AS dt, CAST('2024-02-29 13:14:15.1234567' AS datetime2) AS dt2,
                 CAST('00112233-4455-6677-8899-AABBCCDDEEFF' AS uniqueidentifier) AS u,
-                SERVERPROPERTY('EngineEdition') AS variant_int, SERVERPROPERTY('Edition') AS variant_text",
+                CAST(SERVERPROPERTY('EngineEdition') AS int) AS engine_edition",
     )
     .await;
     let row = &r[0];
@@ -150,6 +150,134 @@ async fn result_types_round_trip() {
         other => panic!("datetime2 came back as {other:?}"),
     }
     assert_eq!(row.get::<tiberius::Uuid, _>("u").map(|u| u.to_string()), Some("00112233-4455-6677-8899-aabbccddeeff".into()));
-    assert_eq!(row.get::<i32, _>("variant_int"), Some(3));
-    assert_eq!(row.get::<&str, _>("variant_text"), Some("Enterprise Edition (64-bit)"));
+    assert_eq!(row.get::<i32, _>("engine_edition"), Some(3));
+    // SERVERPROPERTY itself returns sql_variant, as SQL Server does; tiberius 0.12 cannot
+    // decode sql_variant columns (it panics), which is why the agent casts every property.
+    // python-tds reads the variant in tests/other_clients.rs.
+}
+
+#[tokio::test]
+async fn documented_queries_run_unchanged() {
+    let lab = lab().await;
+    let mut client = sa(&lab).await;
+    // mi-link.md §1.2 and §1.3.
+    // (SELECT * here would include a sql_variant column, which tiberius cannot read; the
+    // python-tds test runs that query unchanged.)
+    let keys = rows(&mut client, "SELECT name FROM sys.symmetric_keys WHERE name LIKE '%DatabaseMasterKey%'").await;
+    assert!(keys.is_empty());
+    let recovery = rows(&mut client, "SELECT recovery_model FROM sys.databases WHERE name = N'Legacy'").await;
+    assert_eq!(recovery[0].get::<u8, _>(0), Some(3));
+    let agent_inventory = rows(&mut client, include_str!("../../../agent/src/sql/queries/databases.sql")).await;
+    let legacy = agent_inventory.iter().find(|r| r.get::<&str, _>("name") == Some("Legacy")).unwrap();
+    assert_eq!(legacy.get::<i32, _>("log_file_count"), Some(2));
+    assert_eq!(legacy.get::<i32, _>("compatibility_level"), Some(100));
+    // §3.1: no availability groups yet, so no rows, but the query runs as written.
+    let replicas = rows(
+        &mut client,
+        "SELECT r.replica_server_name, r.endpoint_url,
+       rs.connected_state_desc, rs.last_connect_error_description,
+       rs.last_connect_error_number, rs.last_connect_error_timestamp
+FROM sys.dm_hadr_availability_replica_states rs
+JOIN sys.availability_replicas r ON rs.replica_id = r.replica_id;",
+    )
+    .await;
+    assert!(replicas.is_empty());
+    let backups = rows(
+        &mut client,
+        "SELECT TOP 1 database_name, type, is_copy_only FROM msdb.dbo.backupset WHERE database_name = N'Sales' AND type = 'D' ORDER BY backup_finish_date DESC",
+    )
+    .await;
+    assert_eq!(backups.len(), 1);
+    let version = rows(&mut client, "SELECT @@VERSION").await;
+    assert!(version[0].get::<&str, _>(0).unwrap().starts_with("Microsoft SQL Server 2022 (RTM-CU13)"));
+    let flags = rows(&mut client, "DBCC TRACESTATUS").await;
+    assert_eq!(flags[0].get::<i16, _>("TraceFlag"), Some(1800));
+}
+
+#[tokio::test]
+async fn ddl_effects_show_in_the_views_and_rules_are_enforced() {
+    let lab = lab().await;
+    let mut client = sa(&lab).await;
+    // A certificate needs the master key first (15581), as SQL Server requires.
+    let create = "CREATE CERTIFICATE [Cert_SQL01_endpoint] WITH SUBJECT = 'Certificate for Cert_SQL01_endpoint', EXPIRY_DATE = '2030-01-01'";
+    assert_eq!(error_number(&mut client, create).await, 15581);
+    let setup = format!(
+        "USE master;
+         IF NOT EXISTS (SELECT * FROM sys.symmetric_keys WHERE symmetric_key_id = 101)
+             CREATE MASTER KEY ENCRYPTION BY PASSWORD = 'Str0ng!Passw0rd';
+         {create}"
+    );
+    client.simple_query(setup).await.unwrap().into_results().await.unwrap();
+    assert_eq!(error_number(&mut client, "CREATE MASTER KEY ENCRYPTION BY PASSWORD = 'again'").await, 15578);
+    assert_eq!(error_number(&mut client, create).await, 15232);
+    let certs = rows(&mut client, "SELECT name, pvt_key_encryption_type FROM sys.certificates WHERE pvt_key_encryption_type = 'MK'").await;
+    assert_eq!(certs[0].get::<&str, _>("name"), Some("Cert_SQL01_endpoint"));
+    let der = rows(&mut client, "SELECT CERTENCODED(CERT_ID(N'Cert_SQL01_endpoint'))").await;
+    assert_eq!(der[0].get::<&[u8], _>(0).unwrap()[0], 0x30, "a DER certificate starts with a SEQUENCE");
+    // A log backup needs FULL recovery and a full backup that is not COPY_ONLY.
+    let log_backup = "BACKUP LOG [Legacy] TO DISK = N'/backups/legacy.trn'";
+    assert_eq!(error_number(&mut client, log_backup).await, 4208);
+    client.simple_query("ALTER DATABASE [Legacy] SET RECOVERY FULL").await.unwrap().into_results().await.unwrap();
+    assert_eq!(error_number(&mut client, log_backup).await, 4214);
+    client.simple_query("BACKUP DATABASE [Legacy] TO DISK = N'/b/legacy.bak' WITH COPY_ONLY").await.unwrap().into_results().await.unwrap();
+    assert_eq!(error_number(&mut client, log_backup).await, 4214, "COPY_ONLY does not start a chain");
+    client.simple_query("BACKUP DATABASE [Legacy] TO DISK = N'/b/legacy.bak'").await.unwrap().into_results().await.unwrap();
+    client.simple_query(log_backup).await.unwrap().into_results().await.unwrap();
+    let model = rows(&mut client, "SELECT recovery_model_desc FROM sys.databases WHERE name = 'legacy'").await;
+    assert_eq!(model[0].get::<&str, _>(0), Some("FULL"));
+    // Unknown objects, unmodelled statements and missing procedures fail with numbers.
+    assert_eq!(error_number(&mut client, "SELECT * FROM sys.no_such_view").await, 208);
+    let endpoint = "CREATE ENDPOINT e STATE = STARTED AS TCP (LISTENER_PORT = 5022) FOR DATABASE_MIRRORING (ROLE = ALL)";
+    assert_eq!(error_number(&mut client, endpoint).await, 40517);
+    assert_eq!(error_number(&mut client, "SELECT FROM WHERE").await, 102);
+    assert_eq!(error_number(&mut client, "UPDATE sys.databases SET name = 'x'").await, 259);
+    assert_eq!(error_number(&mut client, "EXEC sp_certificate_add_issuer 999, N'*.database.windows.net'").await, 15151);
+}
+
+#[tokio::test]
+async fn the_issuer_procedure_is_absent_without_the_servicing_update() {
+    let lab = lab().await;
+    let mut old = connect(&lab, "OLD2016", "sa", "Lab-Passw0rd!", EncryptionLevel::Required).await.unwrap();
+    assert_eq!(error_number(&mut old, "EXEC sp_certificate_add_issuer 256, N'*.database.windows.net'").await, 2812);
+}
+
+#[tokio::test]
+async fn a_login_without_sysadmin_is_refused_ddl_and_server_state() {
+    let lab = lab().await;
+    let mut reader = connect(&lab, "SQL01", "reader", "Reader-1", EncryptionLevel::Required).await.unwrap();
+    assert_eq!(error_number(&mut reader, "SELECT * FROM sys.dm_os_sys_info").await, 300);
+    assert_eq!(error_number(&mut reader, "DBCC TRACEON (9567, -1)").await, 2571);
+    assert_eq!(error_number(&mut reader, "ALTER DATABASE [Sales] SET RECOVERY SIMPLE").await, 5011);
+    let me = rows(&mut reader, "SELECT SUSER_SNAME() AS me, IS_SRVROLEMEMBER('sysadmin') AS sa").await;
+    assert_eq!(me[0].get::<&str, _>("me"), Some("reader"));
+    assert_eq!(me[0].get::<i32, _>("sa"), Some(0));
+}
+
+#[tokio::test]
+async fn parameters_travel_through_sp_executesql() {
+    let lab = lab().await;
+    let mut client = sa(&lab).await;
+    let sql = "SELECT name, database_id FROM sys.databases WHERE name = @P1 AND database_id > @P2";
+    let r = client.query(sql, &[&"Sales", &1i32]).await.unwrap().into_first_result().await.unwrap();
+    assert_eq!(r.len(), 1);
+    assert_eq!(r[0].get::<i32, _>("database_id"), Some(5));
+}
+
+#[tokio::test]
+async fn a_slow_batch_does_not_block_another_session() {
+    let lab = lab().await;
+    let mut slow = sa(&lab).await;
+    let mut fast = sa(&lab).await;
+    let (started_tx, started_rx) = tokio::sync::oneshot::channel();
+    let waiting = tokio::spawn(async move {
+        let stream = slow.simple_query("WAITFOR DELAY '00:00:03'; SELECT 1");
+        let _ = started_tx.send(());
+        stream.await.unwrap().into_first_result().await.unwrap().len()
+    });
+    started_rx.await.unwrap();
+    let started = std::time::Instant::now();
+    let r = rows(&mut fast, "SELECT COUNT(*) FROM sys.databases").await;
+    assert_eq!(r[0].get::<i32, _>(0), Some(6));
+    assert!(started.elapsed() < std::time::Duration::from_secs(2), "the other session waited for WAITFOR");
+    assert_eq!(waiting.await.unwrap(), 1);
 }

@@ -246,7 +246,8 @@ pub fn cast(value: Value, target: &str) -> Result<Value, Message> {
         })),
         SqlType::DateTime | SqlType::DateTime2 | SqlType::Date | SqlType::DateTimeOffset => match parse_time(&value) {
             Some(t) if ty == SqlType::Date => Ok(Value::Text(t.date().to_string())),
-            Some(t) => Ok(Value::Text(datetime_text(t))),
+            Some(t) if ty == SqlType::DateTime => Ok(Value::Text(datetime_text(t))),
+            Some(t) => Ok(Value::Text(format!("{} {}.{:07}", t.date(), &datetime_text(t)[11..19], t.nanosecond() / 100))),
             None => Err(Message::new(241, 1, 16, "Conversion failed when converting date and/or time from character string.")),
         },
         SqlType::UniqueIdentifier => {
