@@ -46,8 +46,19 @@ impl Lab {
         for (_, spec, instance) in built {
             let listener = TcpListener::bind(("127.0.0.1", spec.port))
                 .await
-                .map_err(|e| anyhow::anyhow!("instance '{}': cannot listen on 127.0.0.1:{}: {e}", spec.name, spec.port))?;
-            let login = spec.logins.iter().find(|l| !l.windows).or(spec.logins.first()).expect("validated: at least one login");
+                .map_err(|e| {
+                    anyhow::anyhow!(
+                        "instance '{}': cannot listen on 127.0.0.1:{}: {e}",
+                        spec.name,
+                        spec.port
+                    )
+                })?;
+            let login = spec
+                .logins
+                .iter()
+                .find(|l| !l.windows)
+                .or(spec.logins.first())
+                .expect("validated: at least one login");
             endpoints.push(Endpoint {
                 name: spec.name.clone(),
                 address: listener.local_addr()?,
@@ -68,11 +79,17 @@ impl Lab {
                 }
             });
         }
-        Ok(Lab { endpoints, instances, tasks })
+        Ok(Lab {
+            endpoints,
+            instances,
+            tasks,
+        })
     }
 
     pub fn endpoint(&self, name: &str) -> Option<&Endpoint> {
-        self.endpoints.iter().find(|e| e.name.eq_ignore_ascii_case(name))
+        self.endpoints
+            .iter()
+            .find(|e| e.name.eq_ignore_ascii_case(name))
     }
 
     /// Stops accepting connections.

@@ -7,7 +7,10 @@ use clap::Parser;
 use ferry_sim::{Lab, Scenario};
 
 #[derive(Parser)]
-#[command(name = "ferry-sim", about = "The Ferry lab: simulated SQL Server instances over real TDS")]
+#[command(
+    name = "ferry-sim",
+    about = "The Ferry lab: simulated SQL Server instances over real TDS"
+)]
 struct Args {
     /// A scenario file (TOML).
     #[arg(required_unless_present = "generate", conflicts_with = "generate")]
@@ -23,7 +26,9 @@ struct Args {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
         .with_writer(std::io::stderr)
         .init();
     let args = Args::parse();
@@ -35,9 +40,16 @@ async fn main() -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let lab = Lab::start(&scenario).await?;
     for e in &lab.endpoints {
-        println!("instance {} listening on {} login {} password {}", e.name, e.address, e.login, e.password);
+        println!(
+            "instance {} listening on {} login {} password {}",
+            e.name, e.address, e.login, e.password
+        );
     }
-    println!("ready: {} instances in {:.2} s", lab.endpoints.len(), started.elapsed().as_secs_f64());
+    println!(
+        "ready: {} instances in {:.2} s",
+        lab.endpoints.len(),
+        started.elapsed().as_secs_f64()
+    );
     tokio::signal::ctrl_c().await?;
     Ok(())
 }

@@ -41,10 +41,18 @@ force_encryption = true
 "#;
 
 async fn lab() -> Lab {
-    Lab::start(&Scenario::parse(SCENARIO).unwrap()).await.unwrap()
+    Lab::start(&Scenario::parse(SCENARIO).unwrap())
+        .await
+        .unwrap()
 }
 
-async fn connect(lab: &Lab, instance: &str, user: &str, password: &str, encryption: EncryptionLevel) -> tiberius::Result<Client<Compat<TcpStream>>> {
+async fn connect(
+    lab: &Lab,
+    instance: &str,
+    user: &str,
+    password: &str,
+    encryption: EncryptionLevel,
+) -> tiberius::Result<Client<Compat<TcpStream>>> {
     let endpoint = lab.endpoint(instance).unwrap();
     let mut config = Config::new();
     config.host("127.0.0.1");
@@ -58,11 +66,25 @@ async fn connect(lab: &Lab, instance: &str, user: &str, password: &str, encrypti
 }
 
 async fn sa(lab: &Lab) -> Client<Compat<TcpStream>> {
-    connect(lab, "SQL01", "sa", "Lab-Passw0rd!", EncryptionLevel::Required).await.unwrap()
+    connect(
+        lab,
+        "SQL01",
+        "sa",
+        "Lab-Passw0rd!",
+        EncryptionLevel::Required,
+    )
+    .await
+    .unwrap()
 }
 
 async fn rows(client: &mut Client<Compat<TcpStream>>, sql: &str) -> Vec<tiberius::Row> {
-    client.simple_query(sql).await.unwrap().into_first_result().await.unwrap()
+    client
+        .simple_query(sql)
+        .await
+        .unwrap()
+        .into_first_result()
+        .await
+        .unwrap()
 }
 
 async fn error_number(client: &mut Client<Compat<TcpStream>>, sql: &str) -> u32 {
@@ -79,16 +101,36 @@ async fn error_number(client: &mut Client<Compat<TcpStream>>, sql: &str) -> u32 
 #[tokio::test]
 async fn every_encryption_mode_logs_in_and_queries() {
     let lab = lab().await;
-    for level in [EncryptionLevel::NotSupported, EncryptionLevel::Off, EncryptionLevel::Required] {
-        let mut client = connect(&lab, "SQL01", "sa", "Lab-Passw0rd!", level).await.unwrap_or_else(|e| panic!("{level:?}: {e}"));
+    for level in [
+        EncryptionLevel::NotSupported,
+        EncryptionLevel::Off,
+        EncryptionLevel::Required,
+    ] {
+        let mut client = connect(&lab, "SQL01", "sa", "Lab-Passw0rd!", level)
+            .await
+            .unwrap_or_else(|e| panic!("{level:?}: {e}"));
         let r = rows(&mut client, "SELECT @@SERVERNAME AS name, DB_NAME() AS db").await;
         assert_eq!(r[0].get::<&str, _>("name"), Some("SQL01"), "{level:?}");
         assert_eq!(r[0].get::<&str, _>("db"), Some("master"), "{level:?}");
     }
     // Force Encryption: a client that cannot encrypt is refused; one that can gets full TLS.
-    assert!(connect(&lab, "OLD2016", "sa", "Lab-Passw0rd!", EncryptionLevel::NotSupported).await.is_err());
-    let mut forced = connect(&lab, "OLD2016", "sa", "Lab-Passw0rd!", EncryptionLevel::Off).await.unwrap();
-    let r = rows(&mut forced, "SELECT CAST(SERVERPROPERTY('ProductVersion') AS nvarchar(128))").await;
+    assert!(connect(
+        &lab,
+        "OLD2016",
+        "sa",
+        "Lab-Passw0rd!",
+        EncryptionLevel::NotSupported
+    )
+    .await
+    .is_err());
+    let mut forced = connect(&lab, "OLD2016", "sa", "Lab-Passw0rd!", EncryptionLevel::Off)
+        .await
+        .unwrap();
+    let r = rows(
+        &mut forced,
+        "SELECT CAST(SERVERPROPERTY('ProductVersion') AS nvarchar(128))",
+    )
+    .await;
     assert_eq!(r[0].get::<&str, _>(0), Some("13.0.6300.2"));
 }
 
@@ -127,29 +169,47 @@ async fn result_types_round_trip() {
     assert_eq!(row.get::<i16, _>("s"), Some(-3));
     assert_eq!(row.get::<i32, _>("i"), Some(7));
     assert_eq!(row.get::<i64, _>("g"), Some(9_000_000_000));
-    assert_eq!(row.get::<tiberius::numeric::Numeric, _>("d").map(|n| n.to_string()), Some("12.50".into()));
+    assert_eq!(
+        row.get::<tiberius::numeric::Numeric, _>("d")
+            .map(|n| n.to_string()),
+        Some("12.50".into())
+    );
     assert_eq!(row.get::<f64, _>("f"), Some(0.25));
     assert_eq!(row.get::<&str, _>("n"), Some("héllo"));
     assert_eq!(row.get::<&str, _>("v"), Some("abc"));
     assert_eq!(row.get::<&str, _>("m").map(str::len), Some(10));
     assert_eq!(row.get::<&[u8], _>("vb"), Some(&[1u8, 2][..]));
-    let cell = |name: &str| row.cells().find(|(c, _)| c.name() == name).map(|(_, d)| d.clone()).unwrap();
+    let cell = |name: &str| {
+        row.cells()
+            .find(|(c, _)| c.name() == name)
+            .map(|(_, d)| d.clone())
+            .unwrap()
+    };
     // datetime: days since 1900-01-01 and 1/300 s; datetime2: days since 0001-01-01 and 100 ns.
     match cell("dt") {
         tiberius::ColumnData::DateTime(Some(dt)) => {
             assert_eq!(dt.days(), 45_349);
-            assert_eq!(dt.seconds_fragments(), (13 * 3600 + 14 * 60 + 15) * 300 + 37);
+            assert_eq!(
+                dt.seconds_fragments(),
+                (13 * 3600 + 14 * 60 + 15) * 300 + 37
+            );
         }
         other => panic!("datetime came back as {other:?}"),
     }
     match cell("dt2") {
         tiberius::ColumnData::DateTime2(Some(dt)) => {
             assert_eq!(dt.date().days(), 738_944);
-            assert_eq!(dt.time().increments(), (13 * 3600 + 14 * 60 + 15) * 10_000_000 + 1_234_567);
+            assert_eq!(
+                dt.time().increments(),
+                (13 * 3600 + 14 * 60 + 15) * 10_000_000 + 1_234_567
+            );
         }
         other => panic!("datetime2 came back as {other:?}"),
     }
-    assert_eq!(row.get::<tiberius::Uuid, _>("u").map(|u| u.to_string()), Some("00112233-4455-6677-8899-aabbccddeeff".into()));
+    assert_eq!(
+        row.get::<tiberius::Uuid, _>("u").map(|u| u.to_string()),
+        Some("00112233-4455-6677-8899-aabbccddeeff".into())
+    );
     assert_eq!(row.get::<i32, _>("engine_edition"), Some(3));
     // SERVERPROPERTY itself returns sql_variant, as SQL Server does; tiberius 0.12 cannot
     // decode sql_variant columns (it panics), which is why the agent casts every property.
@@ -163,12 +223,27 @@ async fn documented_queries_run_unchanged() {
     // mi-link.md §1.2 and §1.3.
     // (SELECT * here would include a sql_variant column, which tiberius cannot read; the
     // python-tds test runs that query unchanged.)
-    let keys = rows(&mut client, "SELECT name FROM sys.symmetric_keys WHERE name LIKE '%DatabaseMasterKey%'").await;
+    let keys = rows(
+        &mut client,
+        "SELECT name FROM sys.symmetric_keys WHERE name LIKE '%DatabaseMasterKey%'",
+    )
+    .await;
     assert!(keys.is_empty());
-    let recovery = rows(&mut client, "SELECT recovery_model FROM sys.databases WHERE name = N'Legacy'").await;
+    let recovery = rows(
+        &mut client,
+        "SELECT recovery_model FROM sys.databases WHERE name = N'Legacy'",
+    )
+    .await;
     assert_eq!(recovery[0].get::<u8, _>(0), Some(3));
-    let agent_inventory = rows(&mut client, include_str!("../../../agent/src/sql/queries/databases.sql")).await;
-    let legacy = agent_inventory.iter().find(|r| r.get::<&str, _>("name") == Some("Legacy")).unwrap();
+    let agent_inventory = rows(
+        &mut client,
+        include_str!("../../../agent/src/sql/queries/databases.sql"),
+    )
+    .await;
+    let legacy = agent_inventory
+        .iter()
+        .find(|r| r.get::<&str, _>("name") == Some("Legacy"))
+        .unwrap();
     assert_eq!(legacy.get::<i32, _>("log_file_count"), Some(2));
     assert_eq!(legacy.get::<i32, _>("compatibility_level"), Some(100));
     // §3.1: no availability groups yet, so no rows, but the query runs as written.
@@ -189,7 +264,10 @@ JOIN sys.availability_replicas r ON rs.replica_id = r.replica_id;",
     .await;
     assert_eq!(backups.len(), 1);
     let version = rows(&mut client, "SELECT @@VERSION").await;
-    assert!(version[0].get::<&str, _>(0).unwrap().starts_with("Microsoft SQL Server 2022 (RTM-CU13)"));
+    assert!(version[0]
+        .get::<&str, _>(0)
+        .unwrap()
+        .starts_with("Microsoft SQL Server 2022 (RTM-CU13)"));
     let flags = rows(&mut client, "DBCC TRACESTATUS").await;
     assert_eq!(flags[0].get::<i16, _>("TraceFlag"), Some(1800));
 }
@@ -207,48 +285,150 @@ async fn ddl_effects_show_in_the_views_and_rules_are_enforced() {
              CREATE MASTER KEY ENCRYPTION BY PASSWORD = 'Str0ng!Passw0rd';
          {create}"
     );
-    client.simple_query(setup).await.unwrap().into_results().await.unwrap();
-    assert_eq!(error_number(&mut client, "CREATE MASTER KEY ENCRYPTION BY PASSWORD = 'again'").await, 15578);
+    client
+        .simple_query(setup)
+        .await
+        .unwrap()
+        .into_results()
+        .await
+        .unwrap();
+    assert_eq!(
+        error_number(
+            &mut client,
+            "CREATE MASTER KEY ENCRYPTION BY PASSWORD = 'again'"
+        )
+        .await,
+        15578
+    );
     assert_eq!(error_number(&mut client, create).await, 15232);
     let certs = rows(&mut client, "SELECT name, pvt_key_encryption_type FROM sys.certificates WHERE pvt_key_encryption_type = 'MK'").await;
     assert_eq!(certs[0].get::<&str, _>("name"), Some("Cert_SQL01_endpoint"));
-    let der = rows(&mut client, "SELECT CERTENCODED(CERT_ID(N'Cert_SQL01_endpoint'))").await;
-    assert_eq!(der[0].get::<&[u8], _>(0).unwrap()[0], 0x30, "a DER certificate starts with a SEQUENCE");
+    let der = rows(
+        &mut client,
+        "SELECT CERTENCODED(CERT_ID(N'Cert_SQL01_endpoint'))",
+    )
+    .await;
+    assert_eq!(
+        der[0].get::<&[u8], _>(0).unwrap()[0],
+        0x30,
+        "a DER certificate starts with a SEQUENCE"
+    );
     // A log backup needs FULL recovery and a full backup that is not COPY_ONLY.
     let log_backup = "BACKUP LOG [Legacy] TO DISK = N'/backups/legacy.trn'";
     assert_eq!(error_number(&mut client, log_backup).await, 4208);
-    client.simple_query("ALTER DATABASE [Legacy] SET RECOVERY FULL").await.unwrap().into_results().await.unwrap();
+    client
+        .simple_query("ALTER DATABASE [Legacy] SET RECOVERY FULL")
+        .await
+        .unwrap()
+        .into_results()
+        .await
+        .unwrap();
     assert_eq!(error_number(&mut client, log_backup).await, 4214);
-    client.simple_query("BACKUP DATABASE [Legacy] TO DISK = N'/b/legacy.bak' WITH COPY_ONLY").await.unwrap().into_results().await.unwrap();
-    assert_eq!(error_number(&mut client, log_backup).await, 4214, "COPY_ONLY does not start a chain");
-    client.simple_query("BACKUP DATABASE [Legacy] TO DISK = N'/b/legacy.bak'").await.unwrap().into_results().await.unwrap();
-    client.simple_query(log_backup).await.unwrap().into_results().await.unwrap();
-    let model = rows(&mut client, "SELECT recovery_model_desc FROM sys.databases WHERE name = 'legacy'").await;
+    client
+        .simple_query("BACKUP DATABASE [Legacy] TO DISK = N'/b/legacy.bak' WITH COPY_ONLY")
+        .await
+        .unwrap()
+        .into_results()
+        .await
+        .unwrap();
+    assert_eq!(
+        error_number(&mut client, log_backup).await,
+        4214,
+        "COPY_ONLY does not start a chain"
+    );
+    client
+        .simple_query("BACKUP DATABASE [Legacy] TO DISK = N'/b/legacy.bak'")
+        .await
+        .unwrap()
+        .into_results()
+        .await
+        .unwrap();
+    client
+        .simple_query(log_backup)
+        .await
+        .unwrap()
+        .into_results()
+        .await
+        .unwrap();
+    let model = rows(
+        &mut client,
+        "SELECT recovery_model_desc FROM sys.databases WHERE name = 'legacy'",
+    )
+    .await;
     assert_eq!(model[0].get::<&str, _>(0), Some("FULL"));
     // Unknown objects, unmodelled statements and missing procedures fail with numbers.
-    assert_eq!(error_number(&mut client, "SELECT * FROM sys.no_such_view").await, 208);
+    assert_eq!(
+        error_number(&mut client, "SELECT * FROM sys.no_such_view").await,
+        208
+    );
     let endpoint = "CREATE ENDPOINT e STATE = STARTED AS TCP (LISTENER_PORT = 5022) FOR DATABASE_MIRRORING (ROLE = ALL)";
     assert_eq!(error_number(&mut client, endpoint).await, 40517);
     assert_eq!(error_number(&mut client, "SELECT FROM WHERE").await, 102);
-    assert_eq!(error_number(&mut client, "UPDATE sys.databases SET name = 'x'").await, 259);
-    assert_eq!(error_number(&mut client, "EXEC sp_certificate_add_issuer 999, N'*.database.windows.net'").await, 15151);
+    assert_eq!(
+        error_number(&mut client, "UPDATE sys.databases SET name = 'x'").await,
+        259
+    );
+    assert_eq!(
+        error_number(
+            &mut client,
+            "EXEC sp_certificate_add_issuer 999, N'*.database.windows.net'"
+        )
+        .await,
+        15151
+    );
 }
 
 #[tokio::test]
 async fn the_issuer_procedure_is_absent_without_the_servicing_update() {
     let lab = lab().await;
-    let mut old = connect(&lab, "OLD2016", "sa", "Lab-Passw0rd!", EncryptionLevel::Required).await.unwrap();
-    assert_eq!(error_number(&mut old, "EXEC sp_certificate_add_issuer 256, N'*.database.windows.net'").await, 2812);
+    let mut old = connect(
+        &lab,
+        "OLD2016",
+        "sa",
+        "Lab-Passw0rd!",
+        EncryptionLevel::Required,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        error_number(
+            &mut old,
+            "EXEC sp_certificate_add_issuer 256, N'*.database.windows.net'"
+        )
+        .await,
+        2812
+    );
 }
 
 #[tokio::test]
 async fn a_login_without_sysadmin_is_refused_ddl_and_server_state() {
     let lab = lab().await;
-    let mut reader = connect(&lab, "SQL01", "reader", "Reader-1", EncryptionLevel::Required).await.unwrap();
-    assert_eq!(error_number(&mut reader, "SELECT * FROM sys.dm_os_sys_info").await, 300);
-    assert_eq!(error_number(&mut reader, "DBCC TRACEON (9567, -1)").await, 2571);
-    assert_eq!(error_number(&mut reader, "ALTER DATABASE [Sales] SET RECOVERY SIMPLE").await, 5011);
-    let me = rows(&mut reader, "SELECT SUSER_SNAME() AS me, IS_SRVROLEMEMBER('sysadmin') AS sa").await;
+    let mut reader = connect(
+        &lab,
+        "SQL01",
+        "reader",
+        "Reader-1",
+        EncryptionLevel::Required,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        error_number(&mut reader, "SELECT * FROM sys.dm_os_sys_info").await,
+        300
+    );
+    assert_eq!(
+        error_number(&mut reader, "DBCC TRACEON (9567, -1)").await,
+        2571
+    );
+    assert_eq!(
+        error_number(&mut reader, "ALTER DATABASE [Sales] SET RECOVERY SIMPLE").await,
+        5011
+    );
+    let me = rows(
+        &mut reader,
+        "SELECT SUSER_SNAME() AS me, IS_SRVROLEMEMBER('sysadmin') AS sa",
+    )
+    .await;
     assert_eq!(me[0].get::<&str, _>("me"), Some("reader"));
     assert_eq!(me[0].get::<i32, _>("sa"), Some(0));
 }
@@ -258,7 +438,13 @@ async fn parameters_travel_through_sp_executesql() {
     let lab = lab().await;
     let mut client = sa(&lab).await;
     let sql = "SELECT name, database_id FROM sys.databases WHERE name = @P1 AND database_id > @P2";
-    let r = client.query(sql, &[&"Sales", &1i32]).await.unwrap().into_first_result().await.unwrap();
+    let r = client
+        .query(sql, &[&"Sales", &1i32])
+        .await
+        .unwrap()
+        .into_first_result()
+        .await
+        .unwrap();
     assert_eq!(r.len(), 1);
     assert_eq!(r[0].get::<i32, _>("database_id"), Some(5));
 }
@@ -272,12 +458,21 @@ async fn a_slow_batch_does_not_block_another_session() {
     let waiting = tokio::spawn(async move {
         let stream = slow.simple_query("WAITFOR DELAY '00:00:03'; SELECT 1");
         let _ = started_tx.send(());
-        stream.await.unwrap().into_first_result().await.unwrap().len()
+        stream
+            .await
+            .unwrap()
+            .into_first_result()
+            .await
+            .unwrap()
+            .len()
     });
     started_rx.await.unwrap();
     let started = std::time::Instant::now();
     let r = rows(&mut fast, "SELECT COUNT(*) FROM sys.databases").await;
     assert_eq!(r[0].get::<i32, _>(0), Some(6));
-    assert!(started.elapsed() < std::time::Duration::from_secs(2), "the other session waited for WAITFOR");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(2),
+        "the other session waited for WAITFOR"
+    );
     assert_eq!(waiting.await.unwrap(), 1);
 }

@@ -1,48 +1,38 @@
-//! Inventory over TDS (a scripted double until the lab exists), and login failures.
+//! Inventory over TDS from the lab (ferry-sim), with full TLS, and login failures.
 
 use super::*;
 
 #[tokio::test]
 async fn inventory_is_collected_over_tds_and_login_failures_are_reported() {
-    use ferry_tests::tds::{self, Script, ScriptedDatabase};
-    let database =
-        |name: &str, id: i32, recovery: &str, size_bytes: i64, log_files: i32| ScriptedDatabase {
-            name: name.into(),
-            database_id: id,
-            state: "ONLINE".into(),
-            recovery_model: recovery.into(),
-            compatibility_level: 150,
-            size_bytes,
-            data_files: 1,
-            log_files,
-        };
-    let port = tds::start(Script {
-        username: "ferry".into(),
-        password: "Str0ng!pass".into(),
-        server_name: "SQL01".into(),
-        product_version: "16.0.4125.3".into(),
-        major_version: 16,
-        product_level: "RTM".into(),
-        product_update_level: Some("CU13".into()),
-        edition: "Enterprise Edition: Core-based Licensing (64-bit)".into(),
-        engine_edition: 3,
-        collation: "SQL_Latin1_General_CP1_CI_AS".into(),
-        hadr_enabled: true,
-        host_platform: "Linux".into(),
-        host_distribution: "Ubuntu".into(),
-        databases: vec![
-            database("master", 1, "SIMPLE", 6 << 20, 1),
-            database("sales", 5, "FULL", 10 << 30, 2),
-        ],
-    })
-    .await;
+    let scenario = ferry_sim::Scenario::parse(
+        r#"
+        [[instance]]
+        name = "SQL01"
+        version = "2022 CU13"
+        edition = "Enterprise"
+        hadr = true
+        host = { platform = "Linux", distribution = "Ubuntu 22.04" }
+        [[instance.login]]
+        name = "ferry"
+        password = "Str0ng!pass"
+        sysadmin = true
+        [[instance.database]]
+        name = "sales"
+        data_mb = 10240
+        log_mb = 1024
+        log_files = 2
+        "#,
+    )
+    .unwrap();
+    let lab = ferry_sim::Lab::start(&scenario).await.unwrap();
+    let port = lab.endpoint("SQL01").unwrap().address.port();
 
     let dir = tempfile::tempdir().unwrap();
     let plane = ControlPlane::start(dir.path(), FAST_CONTROL_CONFIG).await;
     let state = enroll_ok(&plane, dir.path(), "sql-inventory").await;
     let instance = |name: &str, password: &str| {
         format!(
-            "[[instance]]\nname = \"{name}\"\nhost = \"127.0.0.1\"\nport = {port}\nencryption = \"off\"\n\
+            "[[instance]]\nname = \"{name}\"\nhost = \"127.0.0.1\"\nport = {port}\nencryption = \"required\"\ntrust_server_certificate = true\n\
              auth = {{ method = \"sql_login\", username = \"ferry\", password = \"{password}\" }}\n"
         )
     };
@@ -85,7 +75,7 @@ async fn inventory_is_collected_over_tds_and_login_failures_are_reported() {
         ),
         (Some("FULL"), Some(2))
     );
-    assert_eq!(sales["size_bytes"].as_i64(), Some(10 << 30));
+    assert_eq!(sales["size_bytes"].as_i64(), Some((10240 + 1024) << 20));
     let bad = instances
         .iter()
         .find(|i| i["name"] == "wrong-password")

@@ -23,12 +23,22 @@ pub enum Stmt {
     Declare(Vec<(String, String, Option<Expr>)>),
     SetVariable(String, Expr),
     /// SET NOCOUNT ON and the other session options clients send.
-    SetOption { option: String, on: bool },
-    If { condition: Expr, then: Box<Line>, otherwise: Option<Box<Line>> },
+    SetOption {
+        option: String,
+        on: bool,
+    },
+    If {
+        condition: Expr,
+        then: Box<Line>,
+        otherwise: Option<Box<Line>>,
+    },
     Block(Vec<Line>),
     WaitFor(Duration),
     Print(Expr),
-    Exec { procedure: String, args: Vec<(Option<String>, Expr)> },
+    Exec {
+        procedure: String,
+        args: Vec<(Option<String>, Expr)>,
+    },
     Effect(Effect),
     /// BEGIN TRAN / COMMIT: each statement commits on its own in the lab.
     Transaction,
@@ -43,7 +53,9 @@ pub struct Line {
 
 pub fn parse_batch(sql: &str) -> Result<Vec<Line>, Message> {
     let dialect = MsSqlDialect {};
-    let mut p = Parser::new(&dialect).try_with_sql(sql).map_err(|e| syntax(&e, 1))?;
+    let mut p = Parser::new(&dialect)
+        .try_with_sql(sql)
+        .map_err(|e| syntax(&e, 1))?;
     let mut out = Vec::new();
     loop {
         while p.consume_token(&Token::SemiColon) {}
@@ -60,7 +72,13 @@ pub fn syntax(error: &ParserError, line: i32) -> Message {
     let near = text
         .split("found: ")
         .nth(1)
-        .map(|rest| rest.split(" at Line").next().unwrap_or(rest).trim().to_string())
+        .map(|rest| {
+            rest.split(" at Line")
+                .next()
+                .unwrap_or(rest)
+                .trim()
+                .to_string()
+        })
         .unwrap_or_else(|| text.clone());
     let line = text
         .split("Line: ")
@@ -125,12 +143,17 @@ fn parse_statement(p: &mut Parser) -> Result<Line, Message> {
     let Some(first) = word(&start.token) else {
         if start.token == Token::LParen {
             let statement = p.parse_statement().map_err(map)?;
-            return Ok(Line { stmt: Stmt::Query(Box::new(statement)), line });
+            return Ok(Line {
+                stmt: Stmt::Query(Box::new(statement)),
+                line,
+            });
         }
         return Err(near(p, line));
     };
     let stmt = match first.as_str() {
-        "SELECT" | "WITH" | "INSERT" | "UPDATE" | "DELETE" => Stmt::Query(Box::new(p.parse_statement().map_err(map)?)),
+        "SELECT" | "WITH" | "INSERT" | "UPDATE" | "DELETE" => {
+            Stmt::Query(Box::new(p.parse_statement().map_err(map)?))
+        }
         "USE" => {
             p.next_token();
             Stmt::Use(p.parse_identifier().map_err(map)?.value)
@@ -140,10 +163,23 @@ fn parse_statement(p: &mut Parser) -> Result<Line, Message> {
             let condition = p.parse_expr().map_err(map)?;
             let then = Box::new(parse_statement(p)?);
             while p.consume_token(&Token::SemiColon) {}
-            let otherwise = if words(p, &["ELSE"]) { Some(Box::new(parse_statement(p)?)) } else { None };
-            Stmt::If { condition, then, otherwise }
+            let otherwise = if words(p, &["ELSE"]) {
+                Some(Box::new(parse_statement(p)?))
+            } else {
+                None
+            };
+            Stmt::If {
+                condition,
+                then,
+                otherwise,
+            }
         }
-        "BEGIN" if matches!(word(&p.peek_nth_token(1).token).as_deref(), Some("TRAN" | "TRANSACTION")) => {
+        "BEGIN"
+            if matches!(
+                word(&p.peek_nth_token(1).token).as_deref(),
+                Some("TRAN" | "TRANSACTION")
+            ) =>
+        {
             p.next_token();
             p.next_token();
             Stmt::Transaction
@@ -175,7 +211,11 @@ fn parse_statement(p: &mut Parser) -> Result<Line, Message> {
                 let name = p.parse_identifier().map_err(map)?.value;
                 let _ = words(p, &["AS"]);
                 let ty = p.parse_data_type().map_err(map)?.to_string();
-                let value = if p.consume_token(&Token::Eq) { Some(p.parse_expr().map_err(map)?) } else { None };
+                let value = if p.consume_token(&Token::Eq) {
+                    Some(p.parse_expr().map_err(map)?)
+                } else {
+                    None
+                };
                 vars.push((name, ty, value));
                 if !p.consume_token(&Token::Comma) {
                     break;
@@ -199,7 +239,12 @@ fn parse_statement(p: &mut Parser) -> Result<Line, Message> {
             expect_words(p, &["DELAY"], line)?;
             let text = p.parse_literal_string().map_err(map)?;
             Stmt::WaitFor(parse_delay(&text).ok_or_else(|| {
-                let mut m = Message::new(148, 1, 15, "Incorrect time syntax in time string used with WAITFOR.");
+                let mut m = Message::new(
+                    148,
+                    1,
+                    15,
+                    "Incorrect time syntax in time string used with WAITFOR.",
+                );
                 m.line = line;
                 m
             })?)
@@ -212,7 +257,9 @@ fn parse_statement(p: &mut Parser) -> Result<Line, Message> {
             p.next_token();
             let procedure = p.parse_object_name(false).map_err(map)?.to_string();
             let mut args = Vec::new();
-            if !matches!(p.peek_token().token, Token::EOF | Token::SemiColon) && !starts_statement(p) {
+            if !matches!(p.peek_token().token, Token::EOF | Token::SemiColon)
+                && !starts_statement(p)
+            {
                 loop {
                     let named = match (p.peek_token().token, p.peek_nth_token(1).token) {
                         (Token::Word(w), Token::Eq) if w.value.starts_with('@') => {
@@ -239,14 +286,51 @@ fn parse_statement(p: &mut Parser) -> Result<Line, Message> {
 fn starts_statement(p: &Parser) -> bool {
     matches!(
         peek_word(p).as_deref(),
-        Some("SELECT" | "INSERT" | "UPDATE" | "DELETE" | "IF" | "EXEC" | "EXECUTE" | "DECLARE" | "SET" | "USE" | "PRINT" | "BEGIN" | "END" | "CREATE" | "ALTER" | "DROP" | "BACKUP" | "DBCC" | "WAITFOR" | "ELSE")
+        Some(
+            "SELECT"
+                | "INSERT"
+                | "UPDATE"
+                | "DELETE"
+                | "IF"
+                | "EXEC"
+                | "EXECUTE"
+                | "DECLARE"
+                | "SET"
+                | "USE"
+                | "PRINT"
+                | "BEGIN"
+                | "END"
+                | "CREATE"
+                | "ALTER"
+                | "DROP"
+                | "BACKUP"
+                | "DBCC"
+                | "WAITFOR"
+                | "ELSE"
+        )
     )
 }
 
 const SESSION_OPTIONS: &[&str] = &[
-    "NOCOUNT", "ANSI_NULLS", "ANSI_NULL_DFLT_ON", "ANSI_PADDING", "ANSI_WARNINGS", "QUOTED_IDENTIFIER", "ARITHABORT",
-    "CONCAT_NULL_YIELDS_NULL", "CURSOR_CLOSE_ON_COMMIT", "IMPLICIT_TRANSACTIONS", "XACT_ABORT", "NUMERIC_ROUNDABORT",
-    "TEXTSIZE", "DATEFORMAT", "DATEFIRST", "LANGUAGE", "LOCK_TIMEOUT", "DEADLOCK_PRIORITY", "TRANSACTION",
+    "NOCOUNT",
+    "ANSI_NULLS",
+    "ANSI_NULL_DFLT_ON",
+    "ANSI_PADDING",
+    "ANSI_WARNINGS",
+    "QUOTED_IDENTIFIER",
+    "ARITHABORT",
+    "CONCAT_NULL_YIELDS_NULL",
+    "CURSOR_CLOSE_ON_COMMIT",
+    "IMPLICIT_TRANSACTIONS",
+    "XACT_ABORT",
+    "NUMERIC_ROUNDABORT",
+    "TEXTSIZE",
+    "DATEFORMAT",
+    "DATEFIRST",
+    "LANGUAGE",
+    "LOCK_TIMEOUT",
+    "DEADLOCK_PRIORITY",
+    "TRANSACTION",
 ];
 
 fn parse_set_option(p: &mut Parser, line: i32) -> Result<Stmt, Message> {
@@ -270,7 +354,10 @@ fn parse_set_option(p: &mut Parser, line: i32) -> Result<Stmt, Message> {
 /// 'hh:mm[:ss[.mmm]]'
 fn parse_delay(text: &str) -> Option<Duration> {
     let (clock, millis) = text.split_once('.').unwrap_or((text, "0"));
-    let parts: Vec<u64> = clock.split(':').map(|p| p.trim().parse().ok()).collect::<Option<_>>()?;
+    let parts: Vec<u64> = clock
+        .split(':')
+        .map(|p| p.trim().parse().ok())
+        .collect::<Option<_>>()?;
     let seconds = match parts.as_slice() {
         [h, m] => h * 3600 + m * 60,
         [h, m, s] if *m < 60 && *s < 60 => h * 3600 + m * 60 + s,
@@ -285,10 +372,19 @@ mod tests {
 
     #[test]
     fn batches_split_without_semicolons_and_keep_lines() {
-        let batch = parse_batch("SELECT 1\nSELECT 2;\nUSE [master]\nIF NOT EXISTS (SELECT 1) PRINT N'x' ELSE SELECT 3").unwrap();
+        let batch = parse_batch(
+            "SELECT 1\nSELECT 2;\nUSE [master]\nIF NOT EXISTS (SELECT 1) PRINT N'x' ELSE SELECT 3",
+        )
+        .unwrap();
         assert_eq!(batch.len(), 4);
         assert_eq!(batch[2].line, 3);
-        assert!(matches!(batch[3].stmt, Stmt::If { otherwise: Some(_), .. }));
+        assert!(matches!(
+            batch[3].stmt,
+            Stmt::If {
+                otherwise: Some(_),
+                ..
+            }
+        ));
     }
 
     #[test]
@@ -296,12 +392,19 @@ mod tests {
         let err = parse_batch("SELECT 1\nSELECT FROM WHERE").unwrap_err();
         assert_eq!(err.number, 102);
         assert_eq!(err.line, 2);
-        assert!(err.text.contains("WHERE") || err.text.contains("FROM"), "{}", err.text);
+        assert!(
+            err.text.contains("WHERE") || err.text.contains("FROM"),
+            "{}",
+            err.text
+        );
     }
 
     #[test]
     fn delays_parse_as_waitfor_reads_them() {
-        assert_eq!(parse_delay("00:00:01.500"), Some(Duration::from_millis(1500)));
+        assert_eq!(
+            parse_delay("00:00:01.500"),
+            Some(Duration::from_millis(1500))
+        );
         assert_eq!(parse_delay("00:61:00"), None);
     }
 }

@@ -16,7 +16,12 @@ pub fn invalid_column(name: &str) -> Message {
 }
 
 pub fn undeclared_variable(name: &str) -> Message {
-    Message::new(137, 2, 15, format!("Must declare the scalar variable \"{name}\"."))
+    Message::new(
+        137,
+        2,
+        15,
+        format!("Must declare the scalar variable \"{name}\"."),
+    )
 }
 
 pub fn variable_redeclared(name: &str) -> Message {
@@ -24,19 +29,39 @@ pub fn variable_redeclared(name: &str) -> Message {
 }
 
 pub fn unknown_function(name: &str) -> Message {
-    Message::new(195, 10, 15, format!("'{name}' is not a recognized built-in function name."))
+    Message::new(
+        195,
+        10,
+        15,
+        format!("'{name}' is not a recognized built-in function name."),
+    )
 }
 
 pub fn no_procedure(name: &str) -> Message {
-    Message::new(2812, 62, 16, format!("Could not find stored procedure '{name}'."))
+    Message::new(
+        2812,
+        62,
+        16,
+        format!("Could not find stored procedure '{name}'."),
+    )
 }
 
 pub fn no_database(name: &str) -> Message {
-    Message::new(911, 1, 16, format!("Database '{name}' does not exist. Make sure that the name is entered correctly."))
+    Message::new(
+        911,
+        1,
+        16,
+        format!("Database '{name}' does not exist. Make sure that the name is entered correctly."),
+    )
 }
 
 pub fn cannot_open_database(name: &str) -> Message {
-    Message::new(4060, 1, 11, format!("Cannot open database \"{name}\" requested by the login. The login failed."))
+    Message::new(
+        4060,
+        1,
+        11,
+        format!("Cannot open database \"{name}\" requested by the login. The login failed."),
+    )
 }
 
 pub fn login_failed(user: &str) -> Message {
@@ -48,27 +73,57 @@ pub fn alter_database_denied(name: &str) -> Message {
 }
 
 pub fn ad_hoc_catalog_update() -> Message {
-    Message::new(259, 1, 16, "Ad hoc updates to system catalogs are not allowed.")
+    Message::new(
+        259,
+        1,
+        16,
+        "Ad hoc updates to system catalogs are not allowed.",
+    )
 }
 
 pub fn no_permission() -> Message {
-    Message::new(15247, 1, 16, "User does not have permission to perform this action.")
+    Message::new(
+        15247,
+        1,
+        16,
+        "User does not have permission to perform this action.",
+    )
 }
 
 pub fn view_server_state_denied() -> Message {
-    Message::new(300, 1, 14, "VIEW SERVER STATE permission was denied on object 'server', database 'master'.")
+    Message::new(
+        300,
+        1,
+        14,
+        "VIEW SERVER STATE permission was denied on object 'server', database 'master'.",
+    )
 }
 
 pub fn dbcc_denied(login: &str, command: &str) -> Message {
-    Message::new(2571, 3, 14, format!("User '{login}' does not have permission to run DBCC {command}."))
+    Message::new(
+        2571,
+        3,
+        14,
+        format!("User '{login}' does not have permission to run DBCC {command}."),
+    )
 }
 
 pub fn backup_denied(statement: &str, database: &str) -> Message {
-    Message::new(262, 1, 14, format!("{statement} permission denied in database '{database}'."))
+    Message::new(
+        262,
+        1,
+        14,
+        format!("{statement} permission denied in database '{database}'."),
+    )
 }
 
 pub fn backup_terminating(statement: &str) -> Message {
-    Message::new(3013, 1, 16, format!("{statement} is terminating abnormally."))
+    Message::new(
+        3013,
+        1,
+        16,
+        format!("{statement} is terminating abnormally."),
+    )
 }
 
 pub fn log_backup_in_simple() -> Message {
@@ -76,7 +131,12 @@ pub fn log_backup_in_simple() -> Message {
 }
 
 pub fn log_backup_without_full() -> Message {
-    Message::new(4214, 1, 16, "BACKUP LOG cannot be performed because there is no current database backup.")
+    Message::new(
+        4214,
+        1,
+        16,
+        "BACKUP LOG cannot be performed because there is no current database backup.",
+    )
 }
 
 pub fn master_key_exists() -> Message {
@@ -92,7 +152,12 @@ pub fn cannot_drop(kind: &str, name: &str) -> Message {
 }
 
 pub fn master_key_in_use(certificate: &str) -> Message {
-    Message::new(15580, 1, 16, format!("Cannot drop master key because certificate '{certificate}' is encrypted by it."))
+    Message::new(
+        15580,
+        1,
+        16,
+        format!("Cannot drop master key because certificate '{certificate}' is encrypted by it."),
+    )
 }
 
 pub fn certificate_exists(name: &str) -> Message {
@@ -100,11 +165,21 @@ pub fn certificate_exists(name: &str) -> Message {
 }
 
 pub fn certificate_bad_binary() -> Message {
-    Message::new(15468, 1, 16, "An error occurred during the generation of the certificate.")
+    Message::new(
+        15468,
+        1,
+        16,
+        "An error occurred during the generation of the certificate.",
+    )
 }
 
 pub fn conversion_failed(value: &str, from: &str, to: &str) -> Message {
-    Message::new(245, 1, 16, format!("Conversion failed when converting the {from} value '{value}' to data type {to}."))
+    Message::new(
+        245,
+        1,
+        16,
+        format!("Conversion failed when converting the {from} value '{value}' to data type {to}."),
+    )
 }
 
 pub fn divide_by_zero() -> Message {
@@ -122,5 +197,10 @@ pub fn not_modelled(statement: &str) -> Message {
 
 /// An engine failure the lab has no SQL Server equivalent for.
 pub fn internal(detail: &str) -> Message {
-    Message::new(50000, 1, 16, format!("ferry-sim could not run the statement: {detail}"))
+    Message::new(
+        50000,
+        1,
+        16,
+        format!("ferry-sim could not run the statement: {detail}"),
+    )
 }

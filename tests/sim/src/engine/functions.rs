@@ -70,16 +70,26 @@ pub fn register(conn: &Connection, info: Arc<InstanceInfo>) -> rusqlite::Result<
         let ty = as_text(&arg(ctx, 1));
         cast(arg(ctx, 0), &ty).map(to_sqlite).map_err(fail)
     })?;
-    conn.create_scalar_function("tsql_add", 2, pure, |ctx| add(arg(ctx, 0), arg(ctx, 1)).map(to_sqlite).map_err(fail))?;
-    conn.create_scalar_function("tsql_divide", 2, pure, |ctx| divide(arg(ctx, 0), arg(ctx, 1)).map(to_sqlite).map_err(fail))?;
+    conn.create_scalar_function("tsql_add", 2, pure, |ctx| {
+        add(arg(ctx, 0), arg(ctx, 1)).map(to_sqlite).map_err(fail)
+    })?;
+    conn.create_scalar_function("tsql_divide", 2, pure, |ctx| {
+        divide(arg(ctx, 0), arg(ctx, 1))
+            .map(to_sqlite)
+            .map_err(fail)
+    })?;
     for name in ["getdate", "sysdatetime", "current_timestamp"] {
         conn.create_scalar_function(name, 0, volatile, |_| Ok(now_text(false)))?;
     }
     for name in ["getutcdate", "sysutcdatetime"] {
         conn.create_scalar_function(name, 0, volatile, |_| Ok(now_text(true)))?;
     }
-    conn.create_scalar_function("sysdatetimeoffset", 0, volatile, |_| Ok(format!("{} +00:00", now_text(true))))?;
-    conn.create_scalar_function("newid", 0, volatile, |_| Ok(uuid::Uuid::new_v4().to_string().to_uppercase()))?;
+    conn.create_scalar_function("sysdatetimeoffset", 0, volatile, |_| {
+        Ok(format!("{} +00:00", now_text(true)))
+    })?;
+    conn.create_scalar_function("newid", 0, volatile, |_| {
+        Ok(uuid::Uuid::new_v4().to_string().to_uppercase())
+    })?;
     conn.create_scalar_function("len", 1, pure, |ctx| {
         Ok(match arg(ctx, 0) {
             Value::Null => SqliteValue::Null,
@@ -103,11 +113,15 @@ pub fn register(conn: &Connection, info: Arc<InstanceInfo>) -> rusqlite::Result<
                 _ => 0,
             };
             let hay: String = hay.iter().skip(start).collect();
-            Ok(hay.find(&needle).map_or(0, |at| hay[..at].chars().count() + start + 1) as i64)
+            Ok(hay
+                .find(&needle)
+                .map_or(0, |at| hay[..at].chars().count() + start + 1) as i64)
         })?;
     }
     conn.create_scalar_function("replicate", 2, pure, |ctx| {
-        let count = crate::tds::types::as_int(&arg(ctx, 1)).unwrap_or(0).clamp(0, 1 << 20) as usize;
+        let count = crate::tds::types::as_int(&arg(ctx, 1))
+            .unwrap_or(0)
+            .clamp(0, 1 << 20) as usize;
         Ok(match arg(ctx, 0) {
             Value::Null => SqliteValue::Null,
             v => SqliteValue::Text(as_text(&v).repeat(count)),
@@ -123,7 +137,9 @@ pub fn register(conn: &Connection, info: Arc<InstanceInfo>) -> rusqlite::Result<
     conn.create_scalar_function("datediff", 3, pure, |ctx| {
         let part = as_text(&arg(ctx, 0));
         match (parse_time(&arg(ctx, 1)), parse_time(&arg(ctx, 2))) {
-            (Some(a), Some(b)) => date_diff(&part, a, b).map(SqliteValue::Integer).map_err(fail),
+            (Some(a), Some(b)) => date_diff(&part, a, b)
+                .map(SqliteValue::Integer)
+                .map_err(fail),
             _ => Ok(SqliteValue::Null),
         }
     })?;
@@ -131,7 +147,9 @@ pub fn register(conn: &Connection, info: Arc<InstanceInfo>) -> rusqlite::Result<
         let part = as_text(&arg(ctx, 0));
         let amount = crate::tds::types::as_int(&arg(ctx, 1)).unwrap_or(0);
         match parse_time(&arg(ctx, 2)) {
-            Some(t) => date_add(&part, amount, t).map(|t| SqliteValue::Text(datetime_text(t))).map_err(fail),
+            Some(t) => date_add(&part, amount, t)
+                .map(|t| SqliteValue::Text(datetime_text(t)))
+                .map_err(fail),
             None => Ok(SqliteValue::Null),
         }
     })?;
@@ -186,14 +204,36 @@ pub fn cast(value: Value, target: &str) -> Result<Value, Message> {
     if matches!(value, Value::Null) {
         return Ok(Value::Null);
     }
-    let ty = SqlType::parse(target).ok_or_else(|| Message::new(243, 2, 16, format!("Type {target} is not a defined system type.")))?;
-    let overflow = || Message::new(8115, 2, 16, format!("Arithmetic overflow error converting expression to data type {}.", target.to_ascii_lowercase()));
+    let ty = SqlType::parse(target).ok_or_else(|| {
+        Message::new(
+            243,
+            2,
+            16,
+            format!("Type {target} is not a defined system type."),
+        )
+    })?;
+    let overflow = || {
+        Message::new(
+            8115,
+            2,
+            16,
+            format!(
+                "Arithmetic overflow error converting expression to data type {}.",
+                target.to_ascii_lowercase()
+            ),
+        )
+    };
     let integer = |min: i64, max: i64| -> Result<Value, Message> {
         let v = match &value {
             Value::Int(v) => *v,
             Value::Float(f) => f.trunc() as i64,
-            Value::Text(t) => t.trim().parse::<i64>().map_err(|_| errors::conversion_failed(t, "nvarchar", target))?,
-            Value::Bytes(b) => b.iter().fold(0i64, |acc, byte| (acc << 8) | i64::from(*byte)),
+            Value::Text(t) => t
+                .trim()
+                .parse::<i64>()
+                .map_err(|_| errors::conversion_failed(t, "nvarchar", target))?,
+            Value::Bytes(b) => b
+                .iter()
+                .fold(0i64, |acc, byte| (acc << 8) | i64::from(*byte)),
             Value::Null => unreachable!("NULL returned above"),
         };
         if v < min || v > max {
@@ -216,10 +256,25 @@ pub fn cast(value: Value, target: &str) -> Result<Value, Message> {
                 Value::Int(v) => return Ok(Value::Int(*v)),
                 Value::Float(f) => *f,
                 Value::Text(t) => t.trim().parse::<f64>().map_err(|_| {
-                    let to = if matches!(ty, SqlType::Float) { "float" } else { "numeric" };
-                    Message::new(8114, 5, 16, format!("Error converting data type nvarchar to {to}."))
+                    let to = if matches!(ty, SqlType::Float) {
+                        "float"
+                    } else {
+                        "numeric"
+                    };
+                    Message::new(
+                        8114,
+                        5,
+                        16,
+                        format!("Error converting data type nvarchar to {to}."),
+                    )
                 })?,
-                other => return Err(errors::conversion_failed(&as_text(other), type_name(other), target)),
+                other => {
+                    return Err(errors::conversion_failed(
+                        &as_text(other),
+                        type_name(other),
+                        target,
+                    ))
+                }
             };
             match ty {
                 SqlType::Decimal { scale, .. } => {
@@ -244,12 +299,24 @@ pub fn cast(value: Value, target: &str) -> Result<Value, Message> {
             Value::Int(v) => (*v as i32).to_be_bytes().to_vec(),
             other => crate::tds::tokens::utf16(&as_text(other)),
         })),
-        SqlType::DateTime | SqlType::DateTime2 | SqlType::Date | SqlType::DateTimeOffset => match parse_time(&value) {
-            Some(t) if ty == SqlType::Date => Ok(Value::Text(t.date().to_string())),
-            Some(t) if ty == SqlType::DateTime => Ok(Value::Text(datetime_text(t))),
-            Some(t) => Ok(Value::Text(format!("{} {}.{:07}", t.date(), &datetime_text(t)[11..19], t.nanosecond() / 100))),
-            None => Err(Message::new(241, 1, 16, "Conversion failed when converting date and/or time from character string.")),
-        },
+        SqlType::DateTime | SqlType::DateTime2 | SqlType::Date | SqlType::DateTimeOffset => {
+            match parse_time(&value) {
+                Some(t) if ty == SqlType::Date => Ok(Value::Text(t.date().to_string())),
+                Some(t) if ty == SqlType::DateTime => Ok(Value::Text(datetime_text(t))),
+                Some(t) => Ok(Value::Text(format!(
+                    "{} {}.{:07}",
+                    t.date(),
+                    &datetime_text(t)[11..19],
+                    t.nanosecond() / 100
+                ))),
+                None => Err(Message::new(
+                    241,
+                    1,
+                    16,
+                    "Conversion failed when converting date and/or time from character string.",
+                )),
+            }
+        }
         SqlType::UniqueIdentifier => {
             let text = as_text(&value);
             if uuid::Uuid::parse_str(text.trim()).is_ok() {
@@ -268,8 +335,17 @@ fn add(a: Value, b: Value) -> Result<Value, Message> {
     match (&a, &b) {
         (Value::Null, _) | (_, Value::Null) => Ok(Value::Null),
         (Value::Text(x), Value::Text(y)) => Ok(Value::Text(format!("{x}{y}"))),
-        (Value::Bytes(x), Value::Bytes(y)) => Ok(Value::Bytes([x.as_slice(), y.as_slice()].concat())),
-        (Value::Int(x), Value::Int(y)) => x.checked_add(*y).map(Value::Int).ok_or_else(|| Message::new(8115, 2, 16, "Arithmetic overflow error converting expression to data type int.")),
+        (Value::Bytes(x), Value::Bytes(y)) => {
+            Ok(Value::Bytes([x.as_slice(), y.as_slice()].concat()))
+        }
+        (Value::Int(x), Value::Int(y)) => x.checked_add(*y).map(Value::Int).ok_or_else(|| {
+            Message::new(
+                8115,
+                2,
+                16,
+                "Arithmetic overflow error converting expression to data type int.",
+            )
+        }),
         _ => {
             let number = |v: &Value| -> Result<f64, Message> {
                 match v {
@@ -277,16 +353,22 @@ fn add(a: Value, b: Value) -> Result<Value, Message> {
                     Value::Float(f) => Ok(*f),
                     other => {
                         let t = as_text(other);
-                        t.trim().parse().map_err(|_| errors::conversion_failed(&t, "varchar", "int"))
+                        t.trim()
+                            .parse()
+                            .map_err(|_| errors::conversion_failed(&t, "varchar", "int"))
                     }
                 }
             };
             let sum = number(&a)? + number(&b)?;
-            Ok(if sum.fract() == 0.0 && !matches!((&a, &b), (Value::Float(_), _) | (_, Value::Float(_))) {
-                Value::Int(sum as i64)
-            } else {
-                Value::Float(sum)
-            })
+            Ok(
+                if sum.fract() == 0.0
+                    && !matches!((&a, &b), (Value::Float(_), _) | (_, Value::Float(_)))
+                {
+                    Value::Int(sum as i64)
+                } else {
+                    Value::Float(sum)
+                },
+            )
         }
     }
 }
@@ -296,7 +378,7 @@ fn divide(a: Value, b: Value) -> Result<Value, Message> {
     match (a, b) {
         (Value::Null, _) | (_, Value::Null) => Ok(Value::Null),
         (_, Value::Int(0)) => Err(errors::divide_by_zero()),
-        (_, Value::Float(f)) if f == 0.0 => Err(errors::divide_by_zero()),
+        (_, Value::Float(0.0)) => Err(errors::divide_by_zero()),
         (Value::Int(x), Value::Int(y)) => Ok(Value::Int(x / y)),
         (x, y) => {
             let f = |v: &Value| match v {
@@ -316,7 +398,11 @@ fn divide(a: Value, b: Value) -> Result<Value, Message> {
 fn parse_time(value: &Value) -> Option<time::OffsetDateTime> {
     let text = as_text(value);
     let mut out = Vec::new();
-    SqlType::DateTime2.write_value(&mut out, &Value::Text(text), crate::tds::tokens::Collation([0; 5]));
+    SqlType::DateTime2.write_value(
+        &mut out,
+        &Value::Text(text),
+        crate::tds::tokens::Collation([0; 5]),
+    );
     if out.first().copied().unwrap_or(0) == 0 {
         return None;
     }
@@ -340,12 +426,20 @@ fn date_part(part: &str) -> Result<&'static str, Message> {
         "minute" | "mi" | "n" => "minute",
         "second" | "ss" | "s" => "second",
         "millisecond" | "ms" => "millisecond",
-        other => return Err(Message::new(155, 1, 15, format!("'{other}' is not a recognized datediff option."))),
+        other => {
+            return Err(Message::new(
+                155,
+                1,
+                15,
+                format!("'{other}' is not a recognized datediff option."),
+            ))
+        }
     })
 }
 
 fn date_diff(part: &str, a: time::OffsetDateTime, b: time::OffsetDateTime) -> Result<i64, Message> {
-    let months = |t: time::OffsetDateTime| i64::from(t.year()) * 12 + i64::from(u8::from(t.month()));
+    let months =
+        |t: time::OffsetDateTime| i64::from(t.year()) * 12 + i64::from(u8::from(t.month()));
     Ok(match date_part(part)? {
         "year" => i64::from(b.year() - a.year()),
         "month" => months(b) - months(a),
@@ -363,7 +457,8 @@ fn date_add(part: &str, n: i64, t: time::OffsetDateTime) -> Result<time::OffsetD
         "year" => t.replace_year(t.year() + n as i32).unwrap_or(t),
         "month" => {
             let total = i64::from(t.year()) * 12 + i64::from(u8::from(t.month())) - 1 + n;
-            let month = time::Month::try_from((total.rem_euclid(12) + 1) as u8).unwrap_or(time::Month::January);
+            let month = time::Month::try_from((total.rem_euclid(12) + 1) as u8)
+                .unwrap_or(time::Month::January);
             let year = total.div_euclid(12) as i32;
             // The day is clamped to the month's length, as SQL Server does (Jan 31 + 1 month = Feb 29).
             let day = t.day().min(month.length(year));
@@ -389,20 +484,45 @@ mod tests {
     #[test]
     fn casts_follow_t_sql() {
         assert_eq!(cast(Value::Text(" 42 ".into()), "int"), Ok(Value::Int(42)));
-        assert_eq!(cast(Value::Text("abc".into()), "int").unwrap_err().number, 245);
+        assert_eq!(
+            cast(Value::Text("abc".into()), "int").unwrap_err().number,
+            245
+        );
         assert_eq!(cast(Value::Int(300), "tinyint").unwrap_err().number, 8115);
-        assert_eq!(cast(Value::Text("abcdef".into()), "nvarchar(3)"), Ok(Value::Text("abc".into())));
+        assert_eq!(
+            cast(Value::Text("abcdef".into()), "nvarchar(3)"),
+            Ok(Value::Text("abc".into()))
+        );
         assert_eq!(cast(Value::Int(5), "bit"), Ok(Value::Int(1)));
-        assert_eq!(cast(Value::Text("2024-02-30".into()), "datetime").unwrap_err().number, 241);
+        assert_eq!(
+            cast(Value::Text("2024-02-30".into()), "datetime")
+                .unwrap_err()
+                .number,
+            241
+        );
     }
 
     #[test]
     fn plus_concatenates_strings_and_adds_numbers() {
-        assert_eq!(add(Value::Text("a".into()), Value::Text("b".into())), Ok(Value::Text("ab".into())));
-        assert_eq!(add(Value::Text("1".into()), Value::Int(1)), Ok(Value::Int(2)));
-        assert_eq!(add(Value::Text("x".into()), Value::Int(1)).unwrap_err().number, 245);
+        assert_eq!(
+            add(Value::Text("a".into()), Value::Text("b".into())),
+            Ok(Value::Text("ab".into()))
+        );
+        assert_eq!(
+            add(Value::Text("1".into()), Value::Int(1)),
+            Ok(Value::Int(2))
+        );
+        assert_eq!(
+            add(Value::Text("x".into()), Value::Int(1))
+                .unwrap_err()
+                .number,
+            245
+        );
         assert_eq!(divide(Value::Int(7), Value::Int(2)), Ok(Value::Int(3)));
-        assert_eq!(divide(Value::Int(7), Value::Int(0)).unwrap_err().number, 8134);
+        assert_eq!(
+            divide(Value::Int(7), Value::Int(0)).unwrap_err().number,
+            8134
+        );
     }
 
     #[test]

@@ -58,7 +58,10 @@ impl InstanceInfo {
         let os = if self.host_platform == "Linux" {
             format!("{} <X64>", self.host_distribution)
         } else {
-            format!("{} 10.0 <X64> (Build 20348: ) (Hypervisor)", self.host_distribution)
+            format!(
+                "{} 10.0 <X64> (Build 20348: ) (Hypervisor)",
+                self.host_distribution
+            )
         };
         format!(
             "Microsoft SQL Server {} ({level}) - {} (X64) \n\tJan 15 2024 09:00:00 \n\tCopyright (C) {} Microsoft Corporation\n\t{} on {os}\n",
@@ -96,14 +99,22 @@ impl Catalog {
     /// The database id for a name (case-insensitive), if it exists.
     pub fn database_id(&self, name: &str) -> Option<i64> {
         self.conn
-            .query_row("SELECT database_id FROM \"sys.databases\" WHERE name = ?1", [name], |r| r.get(0))
+            .query_row(
+                "SELECT database_id FROM \"sys.databases\" WHERE name = ?1",
+                [name],
+                |r| r.get(0),
+            )
             .ok()
     }
 
     /// The canonical spelling of a database name.
     pub fn database_name(&self, name: &str) -> Option<String> {
         self.conn
-            .query_row("SELECT name FROM \"sys.databases\" WHERE name = ?1", [name], |r| r.get(0))
+            .query_row(
+                "SELECT name FROM \"sys.databases\" WHERE name = ?1",
+                [name],
+                |r| r.get(0),
+            )
             .ok()
     }
 }
@@ -143,12 +154,15 @@ impl Instance {
 
     /// The catalog, for one statement at a time.
     pub fn catalog(&self) -> MutexGuard<'_, Catalog> {
-        self.catalog.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.catalog
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// A session id for a new connection (user sessions start at 51).
     pub fn allocate_spid(&self) -> u16 {
-        self.next_spid.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        self.next_spid
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Checks a SQL login; Some(login) when the name and password match.
@@ -177,7 +191,9 @@ fn case_insensitive_text(schema: &str) -> String {
         .map(|line| {
             let trimmed = line.trim_start().to_ascii_lowercase();
             let column_type = trimmed.split_whitespace().nth(1).unwrap_or("");
-            let text = ["nvarchar", "varchar", "nchar", "char("].iter().any(|t| column_type.starts_with(t));
+            let text = ["nvarchar", "varchar", "nchar", "char("]
+                .iter()
+                .any(|t| column_type.starts_with(t));
             if text && !trimmed.starts_with("--") {
                 match line.strip_suffix(',') {
                     Some(body) => format!("{body} COLLATE NOCASE,"),
@@ -194,20 +210,33 @@ fn case_insensitive_text(schema: &str) -> String {
 
 fn shapes(conn: &Connection) -> rusqlite::Result<HashMap<String, TableShape>> {
     let mut tables = conn.prepare("SELECT name FROM sqlite_master WHERE type = 'table'")?;
-    let names: Vec<String> = tables.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
+    let names: Vec<String> = tables
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
     let mut out = HashMap::new();
     for table in names {
         if table.starts_with('$') {
             continue;
         }
         let mut info = conn.prepare(&format!("PRAGMA table_info(\"{table}\")"))?;
-        let columns: Vec<String> = info.query_map([], |r| r.get(1))?.collect::<Result<_, _>>()?;
+        let columns: Vec<String> = info
+            .query_map([], |r| r.get(1))?
+            .collect::<Result<_, _>>()?;
         let per_database = columns.iter().any(|c| c == "$database_id");
         let hidden = columns.iter().any(|c| c.starts_with('$'));
-        let visible = columns.into_iter().filter(|c| !c.starts_with('$')).collect();
+        let visible = columns
+            .into_iter()
+            .filter(|c| !c.starts_with('$'))
+            .collect();
         out.insert(
             table.to_ascii_lowercase(),
-            TableShape { table, visible, per_database, hidden, system: true },
+            TableShape {
+                table,
+                visible,
+                per_database,
+                hidden,
+                system: true,
+            },
         );
     }
     Ok(out)

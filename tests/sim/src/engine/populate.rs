@@ -13,14 +13,29 @@ const SYSTEM_DATABASES: [&str; 4] = ["master", "tempdb", "model", "msdb"];
 /// The first user database id, as on SQL Server.
 const FIRST_USER_DATABASE: i64 = 5;
 
-pub fn populate(conn: &Connection, spec: &InstanceSpec, info: &InstanceInfo) -> rusqlite::Result<()> {
+pub fn populate(
+    conn: &Connection,
+    spec: &InstanceSpec,
+    info: &InstanceInfo,
+) -> rusqlite::Result<()> {
     let tx = conn.unchecked_transaction()?;
     let created = "2024-01-15 09:00:00.000";
     let level = i64::from(spec.version.default_compatibility_level());
     let mut databases: Vec<(i64, String)> = Vec::new();
     for (n, name) in SYSTEM_DATABASES.iter().enumerate() {
-        let recovery = if *name == "msdb" || *name == "tempdb" { 3 } else { 3 };
-        insert_database(&tx, n as i64 + 1, name, level, &spec.collation, recovery, false, false, created)?;
+        // model is FULL by default; master, msdb and tempdb are SIMPLE.
+        let recovery = if *name == "model" { 1 } else { 3 };
+        insert_database(
+            &tx,
+            n as i64 + 1,
+            name,
+            level,
+            &spec.collation,
+            recovery,
+            false,
+            false,
+            created,
+        )?;
         insert_files(&tx, n as i64 + 1, name, 1, 1, 8, 2, false, 0)?;
         databases.push((n as i64 + 1, name.to_string()));
     }
@@ -28,12 +43,32 @@ pub fn populate(conn: &Connection, spec: &InstanceSpec, info: &InstanceInfo) -> 
         let id = FIRST_USER_DATABASE + n as i64;
         let level = db.compatibility_level.map_or(level, i64::from);
         let collation = db.collation.as_deref().unwrap_or(&spec.collation);
-        insert_database(&tx, id, &db.name, level, collation, db.recovery.code().0, db.tde, db.broker, created)?;
+        insert_database(
+            &tx,
+            id,
+            &db.name,
+            level,
+            collation,
+            db.recovery.code().0,
+            db.tde,
+            db.broker,
+            created,
+        )?;
         tx.execute(
             "UPDATE \"sys.databases\" SET is_accelerated_database_recovery_on = ?2 WHERE database_id = ?1",
             params![id, db.accelerated_recovery],
         )?;
-        insert_files(&tx, id, &db.name, db.data_files, db.log_files, db.data_mb, db.log_mb, db.filestream, db.memory_optimized_files)?;
+        insert_files(
+            &tx,
+            id,
+            &db.name,
+            db.data_files,
+            db.log_files,
+            db.data_mb,
+            db.log_mb,
+            db.filestream,
+            db.memory_optimized_files,
+        )?;
         if db.tde {
             tx.execute(
                 "INSERT INTO \"sys.dm_database_encryption_keys\" (database_id, encryption_state, encryption_state_desc, create_date, key_algorithm, key_length, encryptor_type, percent_complete, encryption_scan_state, encryption_scan_state_desc)
@@ -55,7 +90,16 @@ pub fn populate(conn: &Connection, spec: &InstanceSpec, info: &InstanceInfo) -> 
                 BackupKind::I => "I",
                 BackupKind::L => "L",
             };
-            insert_backup(&tx, &info.name, &db.name, db.recovery.code().1, kind, backup.copy_only, finished, (db.data_mb as i64) << 20)?;
+            insert_backup(
+                &tx,
+                &info.name,
+                &db.name,
+                db.recovery.code().1,
+                kind,
+                backup.copy_only,
+                finished,
+                (db.data_mb as i64) << 20,
+            )?;
         }
         databases.push((id, db.name.clone()));
     }
@@ -72,7 +116,10 @@ pub fn populate(conn: &Connection, spec: &InstanceSpec, info: &InstanceInfo) -> 
     populate_server_objects(&tx, spec, info, created)?;
     populate_counters(&tx, &databases)?;
     for flag in &spec.trace_flags {
-        tx.execute("INSERT OR IGNORE INTO \"$trace_flags\" (flag) VALUES (?1)", params![flag])?;
+        tx.execute(
+            "INSERT OR IGNORE INTO \"$trace_flags\" (flag) VALUES (?1)",
+            params![flag],
+        )?;
     }
     tx.commit()
 }
@@ -124,23 +171,47 @@ fn insert_files(
     let pages = |mb: u64, files: u32| (mb * 128 / u64::from(files.max(1))) as i64;
     let mut files: Vec<(i64, &str, i64, String, i64)> = Vec::new(); // type, desc, data space, name, size
     for n in 0..data_files {
-        let name = if n == 0 { database.to_string() } else { format!("{database}_data{}", n + 1) };
+        let name = if n == 0 {
+            database.to_string()
+        } else {
+            format!("{database}_data{}", n + 1)
+        };
         files.push((0, "ROWS", 1, name, pages(data_mb, data_files)));
     }
     for n in 0..log_files {
-        let name = if n == 0 { format!("{database}_log") } else { format!("{database}_log{}", n + 1) };
+        let name = if n == 0 {
+            format!("{database}_log")
+        } else {
+            format!("{database}_log{}", n + 1)
+        };
         files.push((1, "LOG", 0, name, pages(log_mb, log_files)));
     }
     let mut filegroups = vec![(1i64, "PRIMARY".to_string(), "FG", "ROWS_FILEGROUP")];
     if filestream {
-        filegroups.push((2, "FileStreamGroup".into(), "FD", "FILESTREAM_DATA_FILEGROUP"));
+        filegroups.push((
+            2,
+            "FileStreamGroup".into(),
+            "FD",
+            "FILESTREAM_DATA_FILEGROUP",
+        ));
         files.push((2, "FILESTREAM", 2, format!("{database}_fs"), 0));
     }
     if memory_optimized > 0 {
         let space = filegroups.len() as i64 + 1;
-        filegroups.push((space, "MemoryOptimizedGroup".into(), "FX", "MEMORY_OPTIMIZED_DATA_FILEGROUP"));
+        filegroups.push((
+            space,
+            "MemoryOptimizedGroup".into(),
+            "FX",
+            "MEMORY_OPTIMIZED_DATA_FILEGROUP",
+        ));
         for n in 0..memory_optimized {
-            files.push((2, "FILESTREAM", space, format!("{database}_mod{}", n + 1), 0));
+            files.push((
+                2,
+                "FILESTREAM",
+                space,
+                format!("{database}_mod{}", n + 1),
+                0,
+            ));
         }
     }
     for (n, (kind, desc, space, name, size)) in files.iter().enumerate() {
@@ -157,7 +228,11 @@ fn insert_files(
             format!("D:\\Data\\{name}.{extension}")
         };
         for table in ["sys.master_files", "sys.database_files"] {
-            let id_column = if table == "sys.master_files" { "database_id" } else { "\"$database_id\"" };
+            let id_column = if table == "sys.master_files" {
+                "database_id"
+            } else {
+                "\"$database_id\""
+            };
             tx.execute(
                 &format!(
                     "INSERT INTO \"{table}\" ({id_column}, file_id, type, type_desc, data_space_id, name, physical_name, state, state_desc, size, max_size, growth,
@@ -189,7 +264,11 @@ pub fn insert_backup(
     finished: time::OffsetDateTime,
     size: i64,
 ) -> rusqlite::Result<()> {
-    let id: i64 = tx.query_row("SELECT COALESCE(MAX(backup_set_id), 0) + 1 FROM \"msdb.dbo.backupset\"", [], |r| r.get(0))?;
+    let id: i64 = tx.query_row(
+        "SELECT COALESCE(MAX(backup_set_id), 0) + 1 FROM \"msdb.dbo.backupset\"",
+        [],
+        |r| r.get(0),
+    )?;
     let started = finished - time::Duration::minutes(5);
     let lsn = 37_000_000_000_000_000i64 + id * 100_000_000;
     tx.execute(
@@ -215,8 +294,22 @@ pub fn insert_backup(
     Ok(())
 }
 
-fn populate_principals(tx: &Connection, spec: &InstanceSpec, created: &str) -> rusqlite::Result<()> {
-    let roles = ["public", "sysadmin", "securityadmin", "serveradmin", "setupadmin", "processadmin", "diskadmin", "dbcreator", "bulkadmin"];
+fn populate_principals(
+    tx: &Connection,
+    spec: &InstanceSpec,
+    created: &str,
+) -> rusqlite::Result<()> {
+    let roles = [
+        "public",
+        "sysadmin",
+        "securityadmin",
+        "serveradmin",
+        "setupadmin",
+        "processadmin",
+        "diskadmin",
+        "dbcreator",
+        "bulkadmin",
+    ];
     for (n, role) in roles.iter().enumerate() {
         let id = if n == 0 { 2 } else { 2 + n as i64 };
         tx.execute(
@@ -226,8 +319,16 @@ fn populate_principals(tx: &Connection, spec: &InstanceSpec, created: &str) -> r
         )?;
     }
     for (n, login) in spec.logins.iter().enumerate() {
-        let id = if login.name.eq_ignore_ascii_case("sa") { 1 } else { 256 + n as i64 };
-        let (kind, desc) = if login.windows { ("U", "WINDOWS_LOGIN") } else { ("S", "SQL_LOGIN") };
+        let id = if login.name.eq_ignore_ascii_case("sa") {
+            1
+        } else {
+            256 + n as i64
+        };
+        let (kind, desc) = if login.windows {
+            ("U", "WINDOWS_LOGIN")
+        } else {
+            ("S", "SQL_LOGIN")
+        };
         tx.execute(
             "INSERT INTO \"sys.server_principals\" (name, principal_id, sid, type, type_desc, is_disabled, create_date, modify_date, default_database_name,
                 default_language_name, is_fixed_role, \"$password\")
@@ -235,7 +336,10 @@ fn populate_principals(tx: &Connection, spec: &InstanceSpec, created: &str) -> r
             params![login.name, id, id.to_le_bytes().to_vec(), kind, desc, created, login.password],
         )?;
         if login.sysadmin {
-            tx.execute("INSERT INTO \"sys.server_role_members\" VALUES (3, ?1)", params![id])?;
+            tx.execute(
+                "INSERT INTO \"sys.server_role_members\" VALUES (3, ?1)",
+                params![id],
+            )?;
         }
         for permission in &login.permissions {
             tx.execute(
@@ -250,21 +354,95 @@ fn populate_principals(tx: &Connection, spec: &InstanceSpec, created: &str) -> r
 
 /// The sp_configure options the migration checks read, with their documented ids.
 const CONFIGURATIONS: &[(i64, &str, i64, i64, i64, &str)] = &[
-    (518, "show advanced options", 0, 0, 1, "show advanced options"),
-    (1562, "clr enabled", 0, 0, 1, "CLR user code execution enabled in the server"),
-    (1568, "default trace enabled", 1, 0, 1, "Enable or disable the default trace"),
-    (1576, "remote admin connections", 0, 0, 1, "Dedicated Admin Connections are allowed from remote clients"),
-    (1580, "filestream access level", 0, 0, 2, "Sets the FILESTREAM access level"),
-    (16390, "xp_cmdshell", 0, 0, 1, "Enable or disable command shell"),
-    (16391, "Ad Hoc Distributed Queries", 0, 0, 1, "Enable or disable Ad Hoc Distributed Queries"),
-    (1544, "max server memory (MB)", 2_147_483_647, 128, 2_147_483_647, "Maximum size of server memory (MB)"),
-    (1539, "max degree of parallelism", 0, 0, 32767, "maximum degree of parallelism"),
-    (1589, "backup compression default", 0, 0, 1, "Enable compression of backups by default"),
+    (
+        518,
+        "show advanced options",
+        0,
+        0,
+        1,
+        "show advanced options",
+    ),
+    (
+        1562,
+        "clr enabled",
+        0,
+        0,
+        1,
+        "CLR user code execution enabled in the server",
+    ),
+    (
+        1568,
+        "default trace enabled",
+        1,
+        0,
+        1,
+        "Enable or disable the default trace",
+    ),
+    (
+        1576,
+        "remote admin connections",
+        0,
+        0,
+        1,
+        "Dedicated Admin Connections are allowed from remote clients",
+    ),
+    (
+        1580,
+        "filestream access level",
+        0,
+        0,
+        2,
+        "Sets the FILESTREAM access level",
+    ),
+    (
+        16390,
+        "xp_cmdshell",
+        0,
+        0,
+        1,
+        "Enable or disable command shell",
+    ),
+    (
+        16391,
+        "Ad Hoc Distributed Queries",
+        0,
+        0,
+        1,
+        "Enable or disable Ad Hoc Distributed Queries",
+    ),
+    (
+        1544,
+        "max server memory (MB)",
+        2_147_483_647,
+        128,
+        2_147_483_647,
+        "Maximum size of server memory (MB)",
+    ),
+    (
+        1539,
+        "max degree of parallelism",
+        0,
+        0,
+        32767,
+        "maximum degree of parallelism",
+    ),
+    (
+        1589,
+        "backup compression default",
+        0,
+        0,
+        1,
+        "Enable compression of backups by default",
+    ),
 ];
 
 fn populate_configurations(tx: &Connection, spec: &InstanceSpec) -> rusqlite::Result<()> {
     for (id, name, default, min, max, description) in CONFIGURATIONS {
-        let value = spec.configurations.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map_or(*default, |(_, v)| *v);
+        let value = spec
+            .configurations
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map_or(*default, |(_, v)| *v);
         let dynamic = *id != 1580;
         let advanced = !matches!(*id, 518 | 1562 | 1568 | 1576 | 1589);
         tx.execute(
@@ -275,7 +453,12 @@ fn populate_configurations(tx: &Connection, spec: &InstanceSpec) -> rusqlite::Re
     Ok(())
 }
 
-fn populate_server_objects(tx: &Connection, spec: &InstanceSpec, info: &InstanceInfo, created: &str) -> rusqlite::Result<()> {
+fn populate_server_objects(
+    tx: &Connection,
+    spec: &InstanceSpec,
+    info: &InstanceInfo,
+    created: &str,
+) -> rusqlite::Result<()> {
     tx.execute(
         "INSERT INTO \"sys.servers\" (server_id, name, product, provider, data_source, is_linked, is_remote_login_enabled, is_rpc_out_enabled, is_data_access_enabled, modify_date)
          VALUES (0, ?1, 'SQL Server', 'SQLNCLI', ?1, 0, 1, 1, 0, ?2)",
@@ -312,7 +495,15 @@ fn populate_server_objects(tx: &Connection, spec: &InstanceSpec, info: &Instance
     let host = &spec.host;
     tx.execute(
         "INSERT INTO \"sys.dm_os_host_info\" VALUES (?1, ?2, ?3, '', 48, 1033, 'X64')",
-        params![host.platform, host.distribution, if host.platform == "Linux" { "5.15" } else { "10.0" }],
+        params![
+            host.platform,
+            host.distribution,
+            if host.platform == "Linux" {
+                "5.15"
+            } else {
+                "10.0"
+            }
+        ],
     )?;
     tx.execute(
         "INSERT INTO \"sys.dm_os_sys_info\" (cpu_count, hyperthread_ratio, physical_memory_kb, virtual_memory_kb, committed_kb, committed_target_kb,
@@ -327,8 +518,13 @@ fn populate_server_objects(tx: &Connection, spec: &InstanceSpec, info: &Instance
 /// The counters mi-link.md §3.3 and §5.3 name, per database or per replica.
 fn populate_counters(tx: &Connection, databases: &[(i64, String)]) -> rusqlite::Result<()> {
     let object = "SQLServer:Databases";
-    let mut insert = tx.prepare("INSERT INTO \"sys.dm_os_performance_counters\" VALUES (?1, ?2, ?3, ?4, ?5)")?;
-    for (_, name) in databases.iter().map(|(i, n)| (i, n.as_str())).chain([(&0, "_Total")]) {
+    let mut insert =
+        tx.prepare("INSERT INTO \"sys.dm_os_performance_counters\" VALUES (?1, ?2, ?3, ?4, ?5)")?;
+    for (_, name) in databases
+        .iter()
+        .map(|(i, n)| (i, n.as_str()))
+        .chain([(&0, "_Total")])
+    {
         for (counter, kind) in [
             ("Log Bytes Flushed/sec", 272_696_576),
             ("Transactions/sec", 272_696_576),
@@ -341,11 +537,34 @@ fn populate_counters(tx: &Connection, databases: &[(i64, String)]) -> rusqlite::
             insert.execute(params![object, counter, name, 0, kind])?;
         }
     }
-    for counter in ["Bytes Sent to Replica/sec", "Flow Control Time (ms/sec)", "Flow Control/sec", "Resent Messages/sec", "Bytes Received from Replica/sec"] {
-        insert.execute(params!["SQLServer:Availability Replica", counter, "_Total", 0, 272_696_576])?;
+    for counter in [
+        "Bytes Sent to Replica/sec",
+        "Flow Control Time (ms/sec)",
+        "Flow Control/sec",
+        "Resent Messages/sec",
+        "Bytes Received from Replica/sec",
+    ] {
+        insert.execute(params![
+            "SQLServer:Availability Replica",
+            counter,
+            "_Total",
+            0,
+            272_696_576
+        ])?;
     }
-    for counter in ["Log Send Queue", "Redo Queue KB", "Log Bytes Received/sec", "Transaction Delay"] {
-        insert.execute(params!["SQLServer:Database Replica", counter, "_Total", 0, 65792])?;
+    for counter in [
+        "Log Send Queue",
+        "Redo Queue KB",
+        "Log Bytes Received/sec",
+        "Transaction Delay",
+    ] {
+        insert.execute(params![
+            "SQLServer:Database Replica",
+            counter,
+            "_Total",
+            0,
+            65792
+        ])?;
     }
     Ok(())
 }

@@ -36,25 +36,45 @@ impl SessionLogin {
 }
 
 pub fn login_for(catalog: &Catalog, principal_id: i64) -> rusqlite::Result<SessionLogin> {
-    let name: String = catalog.conn.query_row("SELECT name FROM \"sys.server_principals\" WHERE principal_id = ?1", [principal_id], |r| r.get(0))?;
+    let name: String = catalog.conn.query_row(
+        "SELECT name FROM \"sys.server_principals\" WHERE principal_id = ?1",
+        [principal_id],
+        |r| r.get(0),
+    )?;
     let sysadmin: bool = catalog.conn.query_row(
         "SELECT EXISTS (SELECT 1 FROM \"sys.server_role_members\" WHERE role_principal_id = 3 AND member_principal_id = ?1)",
         [principal_id],
         |r| r.get(0),
     )?;
     let mut stmt = catalog.conn.prepare("SELECT permission_name FROM \"sys.server_permissions\" WHERE grantee_principal_id = ?1 AND state IN ('G', 'W')")?;
-    let permissions = stmt.query_map([principal_id], |r| r.get(0))?.collect::<Result<_, _>>()?;
-    Ok(SessionLogin { name, principal_id, sysadmin, permissions })
+    let permissions = stmt
+        .query_map([principal_id], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    Ok(SessionLogin {
+        name,
+        principal_id,
+        sysadmin,
+        permissions,
+    })
 }
 
 /// What a statement produced, in order.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Output {
-    Rows { columns: Vec<(String, SqlType)>, rows: Vec<Vec<Value>> },
+    Rows {
+        columns: Vec<(String, SqlType)>,
+        rows: Vec<Vec<Value>>,
+    },
     Message(Message),
-    DatabaseChanged { new: String, old: String },
+    DatabaseChanged {
+        new: String,
+        old: String,
+    },
     /// End of a statement: rows affected (None when not counted), whether it failed.
-    Done { rows: Option<u64>, error: bool },
+    Done {
+        rows: Option<u64>,
+        error: bool,
+    },
 }
 
 /// A request to stop the running batch (TDS Attention).
@@ -76,7 +96,9 @@ impl Cancel {
     fn wait(&self, delay: Duration) -> bool {
         let (flag, wake) = &*self.0;
         let guard = flag.lock().unwrap_or_else(|p| p.into_inner());
-        let (guard, _) = wake.wait_timeout_while(guard, delay, |cancelled| !*cancelled).unwrap_or_else(|p| p.into_inner());
+        let (guard, _) = wake
+            .wait_timeout_while(guard, delay, |cancelled| !*cancelled)
+            .unwrap_or_else(|p| p.into_inner());
         *guard
     }
 }
@@ -93,11 +115,22 @@ pub struct Session {
 
 impl Session {
     /// A session in `database` (the login's default, master, when empty).
-    pub fn open(instance: Arc<Instance>, login: SessionLogin, database: &str) -> Result<Session, Message> {
-        let requested = if database.is_empty() { "master" } else { database };
+    pub fn open(
+        instance: Arc<Instance>,
+        login: SessionLogin,
+        database: &str,
+    ) -> Result<Session, Message> {
+        let requested = if database.is_empty() {
+            "master"
+        } else {
+            database
+        };
         let (name, id) = {
             let catalog = instance.catalog();
-            match (catalog.database_name(requested), catalog.database_id(requested)) {
+            match (
+                catalog.database_name(requested),
+                catalog.database_id(requested),
+            ) {
                 (Some(name), Some(id)) => (name, id),
                 _ => return Err(errors::cannot_open_database(requested)),
             }
@@ -112,7 +145,15 @@ impl Session {
                 rusqlite::params![spid, now, login.name, id],
             );
         }
-        Ok(Session { instance, spid, login, database: name, database_id: id, nocount: false, variables: HashMap::new() })
+        Ok(Session {
+            instance,
+            spid,
+            login,
+            database: name,
+            database_id: id,
+            nocount: false,
+            variables: HashMap::new(),
+        })
     }
 
     pub fn server_name(&self) -> String {
@@ -124,11 +165,27 @@ impl Session {
     }
 
     /// Runs a batch; `params` are sp_executesql's parameters, already declared.
-    pub fn execute(&mut self, sql: &str, params: Vec<(String, Value)>, cancel: &Cancel) -> Vec<Output> {
-        self.variables = params.into_iter().map(|(name, value)| (name.to_ascii_lowercase(), value)).collect();
+    pub fn execute(
+        &mut self,
+        sql: &str,
+        params: Vec<(String, Value)>,
+        cancel: &Cancel,
+    ) -> Vec<Output> {
+        self.variables = params
+            .into_iter()
+            .map(|(name, value)| (name.to_ascii_lowercase(), value))
+            .collect();
         let lines = match parse_batch(sql) {
             Ok(lines) => lines,
-            Err(message) => return vec![Output::Message(message), Output::Done { rows: None, error: true }],
+            Err(message) => {
+                return vec![
+                    Output::Message(message),
+                    Output::Done {
+                        rows: None,
+                        error: true,
+                    },
+                ]
+            }
         };
         let mut out = Vec::new();
         for line in &lines {
@@ -143,20 +200,31 @@ impl Session {
     fn run(&mut self, line: &Line, cancel: &Cancel, out: &mut Vec<Output>) {
         let result = self.run_statement(&line.stmt, cancel, out);
         match result {
-            Ok(Some(rows)) => out.push(Output::Done { rows: (!self.nocount).then_some(rows), error: false }),
+            Ok(Some(rows)) => out.push(Output::Done {
+                rows: (!self.nocount).then_some(rows),
+                error: false,
+            }),
             Ok(None) => {}
             Err(mut message) => {
                 if message.line <= 1 {
                     message.line = line.line;
                 }
                 out.push(Output::Message(message));
-                out.push(Output::Done { rows: None, error: true });
+                out.push(Output::Done {
+                    rows: None,
+                    error: true,
+                });
             }
         }
     }
 
     /// Ok(Some(rows)) for statements that end with a DONE of their own.
-    fn run_statement(&mut self, stmt: &Stmt, cancel: &Cancel, out: &mut Vec<Output>) -> Result<Option<u64>, Message> {
+    fn run_statement(
+        &mut self,
+        stmt: &Stmt,
+        cancel: &Cancel,
+        out: &mut Vec<Output>,
+    ) -> Result<Option<u64>, Message> {
         match stmt {
             Stmt::Query(statement) => {
                 let (outputs, count) = self.query((**statement).clone())?;
@@ -165,14 +233,24 @@ impl Session {
             }
             Stmt::Use(name) => {
                 let catalog = self.instance.catalog();
-                let (Some(new), Some(id)) = (catalog.database_name(name), catalog.database_id(name)) else {
+                let (Some(new), Some(id)) =
+                    (catalog.database_name(name), catalog.database_id(name))
+                else {
                     return Err(errors::no_database(name));
                 };
                 drop(catalog);
                 let old = std::mem::replace(&mut self.database, new.clone());
                 self.database_id = id;
-                out.push(Output::DatabaseChanged { new: new.clone(), old });
-                out.push(Output::Message(Message::new(5701, 1, 0, format!("Changed database context to '{new}'."))));
+                out.push(Output::DatabaseChanged {
+                    new: new.clone(),
+                    old,
+                });
+                out.push(Output::Message(Message::new(
+                    5701,
+                    1,
+                    0,
+                    format!("Changed database context to '{new}'."),
+                )));
                 Ok(Some(0))
             }
             Stmt::Declare(vars) => {
@@ -204,15 +282,26 @@ impl Session {
                 }
                 Ok(None)
             }
-            Stmt::If { condition, then, otherwise } => {
+            Stmt::If {
+                condition,
+                then,
+                otherwise,
+            } => {
                 let test = Expr::Case {
                     case_token: sqlparser::ast::helpers::attached_token::AttachedToken::empty(),
                     end_token: sqlparser::ast::helpers::attached_token::AttachedToken::empty(),
                     operand: None,
-                    conditions: vec![sqlparser::ast::CaseWhen { condition: condition.clone(), result: number(1) }],
+                    conditions: vec![sqlparser::ast::CaseWhen {
+                        condition: condition.clone(),
+                        result: number(1),
+                    }],
                     else_result: Some(Box::new(number(0))),
                 };
-                let branch = if self.scalar(&test)? == Value::Int(1) { Some(then) } else { otherwise.as_ref() };
+                let branch = if self.scalar(&test)? == Value::Int(1) {
+                    Some(then)
+                } else {
+                    otherwise.as_ref()
+                };
                 if let Some(branch) = branch {
                     self.run(branch, cancel, out);
                 }
@@ -238,11 +327,23 @@ impl Session {
             }
             Stmt::Transaction => Ok(None),
             Stmt::Exec { procedure, args } => {
-                let values = args.iter().map(|(_, e)| self.scalar(e)).collect::<Result<Vec<_>, _>>()?;
-                let name = procedure.rsplit('.').next().unwrap_or(procedure).trim_matches(['[', ']']).to_ascii_lowercase();
+                let values = args
+                    .iter()
+                    .map(|(_, e)| self.scalar(e))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let name = procedure
+                    .rsplit('.')
+                    .next()
+                    .unwrap_or(procedure)
+                    .trim_matches(['[', ']'])
+                    .to_ascii_lowercase();
                 let outputs = match name.as_str() {
-                    "sp_certificate_add_issuer" => self.with_target(|t| effects::add_certificate_issuer(t, &values))?,
-                    "sp_executesql" => return Err(errors::not_modelled("EXEC sp_executesql inside a batch")),
+                    "sp_certificate_add_issuer" => {
+                        self.with_target(|t| effects::add_certificate_issuer(t, &values))?
+                    }
+                    "sp_executesql" => {
+                        return Err(errors::not_modelled("EXEC sp_executesql inside a batch"))
+                    }
                     _ => return Err(errors::no_procedure(procedure)),
                 };
                 out.extend(outputs);
@@ -250,10 +351,15 @@ impl Session {
             }
             Stmt::Effect(effect) => {
                 let outputs = self.with_target(|t| effects::apply(effect, t))?;
-                let failed = outputs.iter().any(|o| matches!(o, Output::Message(m) if m.is_error()));
+                let failed = outputs
+                    .iter()
+                    .any(|o| matches!(o, Output::Message(m) if m.is_error()));
                 out.extend(outputs);
                 if failed {
-                    out.push(Output::Done { rows: None, error: true });
+                    out.push(Output::Done {
+                        rows: None,
+                        error: true,
+                    });
                     return Ok(None);
                 }
                 Ok(Some(0))
@@ -287,7 +393,9 @@ impl Session {
         Ok(outputs
             .into_iter()
             .find_map(|o| match o {
-                Output::Rows { rows, .. } => rows.into_iter().next().and_then(|r| r.into_iter().next()),
+                Output::Rows { rows, .. } => {
+                    rows.into_iter().next().and_then(|r| r.into_iter().next())
+                }
                 _ => None,
             })
             .unwrap_or(Value::Null))
@@ -305,32 +413,64 @@ impl Session {
             spid: self.spid,
         };
         let translated = translate(statement, &scope)?;
-        let mut prepared = catalog.conn.prepare(&translated.sql).map_err(|e| sqlite_error(e, &translated.sql))?;
+        let mut prepared = catalog
+            .conn
+            .prepare(&translated.sql)
+            .map_err(|e| sqlite_error(e, &translated.sql))?;
         for index in 1..=prepared.parameter_count() {
-            let name = prepared.parameter_name(index).unwrap_or_default().to_string();
-            let value = self.variables.get(&name.to_ascii_lowercase()).ok_or_else(|| errors::undeclared_variable(&name))?;
-            prepared.raw_bind_parameter(index, to_sqlite(value.clone())).map_err(|e| sqlite_error(e, &translated.sql))?;
+            let name = prepared
+                .parameter_name(index)
+                .unwrap_or_default()
+                .to_string();
+            let value = self
+                .variables
+                .get(&name.to_ascii_lowercase())
+                .ok_or_else(|| errors::undeclared_variable(&name))?;
+            prepared
+                .raw_bind_parameter(index, to_sqlite(value.clone()))
+                .map_err(|e| sqlite_error(e, &translated.sql))?;
         }
         let width = prepared.column_count();
         if width == 0 {
-            let changed = prepared.raw_execute().map_err(|e| sqlite_error(e, &translated.sql))?;
+            let changed = prepared
+                .raw_execute()
+                .map_err(|e| sqlite_error(e, &translated.sql))?;
             return Ok((Vec::new(), changed as u64));
         }
-        let declared: Vec<Option<SqlType>> = prepared.columns().iter().map(|c| c.decl_type().and_then(SqlType::parse)).collect();
-        let engine_names: Vec<String> = prepared.column_names().iter().map(|n| n.to_string()).collect();
+        let declared: Vec<Option<SqlType>> = prepared
+            .columns()
+            .iter()
+            .map(|c| c.decl_type().and_then(SqlType::parse))
+            .collect();
+        let engine_names: Vec<String> = prepared
+            .column_names()
+            .iter()
+            .map(|n| n.to_string())
+            .collect();
         let mut rows = Vec::new();
         let mut cursor = prepared.raw_query();
-        while let Some(row) = cursor.next().map_err(|e| sqlite_error(e, &translated.sql))? {
-            rows.push((0..width).map(|i| row.get_ref(i).map(from_sqlite).unwrap_or(Value::Null)).collect::<Vec<_>>());
+        while let Some(row) = cursor
+            .next()
+            .map_err(|e| sqlite_error(e, &translated.sql))?
+        {
+            rows.push(
+                (0..width)
+                    .map(|i| row.get_ref(i).map(from_sqlite).unwrap_or(Value::Null))
+                    .collect::<Vec<_>>(),
+            );
         }
         let columns = (0..width)
             .map(|i| {
                 let hint = translated.columns.as_ref().and_then(|h| h.get(i));
                 let name = hint.map_or_else(|| engine_names[i].clone(), |h| h.0.clone());
-                let ty = hint
-                    .and_then(|h| h.1)
-                    .or(declared[i])
-                    .unwrap_or_else(|| SqlType::of_value(rows.iter().map(|r: &Vec<Value>| &r[i]).find(|v| **v != Value::Null).unwrap_or(&Value::Null)));
+                let ty = hint.and_then(|h| h.1).or(declared[i]).unwrap_or_else(|| {
+                    SqlType::of_value(
+                        rows.iter()
+                            .map(|r: &Vec<Value>| &r[i])
+                            .find(|v| **v != Value::Null)
+                            .unwrap_or(&Value::Null),
+                    )
+                });
                 (name, ty)
             })
             .collect();
@@ -342,7 +482,10 @@ impl Session {
 impl Drop for Session {
     fn drop(&mut self) {
         let catalog = self.instance.catalog();
-        let _ = catalog.conn.execute("DELETE FROM \"sys.dm_exec_sessions\" WHERE session_id = ?1", [self.spid]);
+        let _ = catalog.conn.execute(
+            "DELETE FROM \"sys.dm_exec_sessions\" WHERE session_id = ?1",
+            [self.spid],
+        );
     }
 }
 
@@ -371,7 +514,15 @@ fn sqlite_error(error: rusqlite::Error, sql: &str) -> Message {
         return errors::not_modelled(&format!("function {}", name.to_uppercase()));
     }
     if let Some(name) = text.strip_prefix("ambiguous column name: ") {
-        return Message::new(209, 1, 16, format!("Ambiguous column name '{}'.", name.rsplit('.').next().unwrap_or(name)));
+        return Message::new(
+            209,
+            1,
+            16,
+            format!(
+                "Ambiguous column name '{}'.",
+                name.rsplit('.').next().unwrap_or(name)
+            ),
+        );
     }
     errors::internal(&format!("{text} (in: {sql})"))
 }

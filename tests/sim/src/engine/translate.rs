@@ -7,8 +7,9 @@
 use std::ops::ControlFlow;
 
 use sqlparser::ast::{
-    Expr, FunctionArg, FunctionArgExpr, FunctionArguments, Ident, LimitClause, ObjectName, Query, SelectItem, SetExpr,
-    Statement, TableAlias, TableFactor, TopQuantity, Value as AstValue, VisitMut, VisitorMut,
+    Expr, FunctionArg, FunctionArgExpr, FunctionArguments, Ident, LimitClause, ObjectName, Query,
+    SelectItem, SetExpr, Statement, TableAlias, TableFactor, TopQuantity, Value as AstValue,
+    VisitMut, VisitorMut,
 };
 use sqlparser::dialect::MsSqlDialect;
 use sqlparser::parser::Parser;
@@ -43,7 +44,10 @@ pub fn translate(mut statement: Statement, scope: &Scope) -> Result<Translated, 
         Statement::Query(_) => {}
         Statement::Insert(_) | Statement::Update(_) | Statement::Delete(_) => {
             let mut targets_system = false;
-            let _ = statement.visit(&mut RelationProbe { scope, system: &mut targets_system });
+            let _ = statement.visit(&mut RelationProbe {
+                scope,
+                system: &mut targets_system,
+            });
             if targets_system {
                 return Err(errors::ad_hoc_catalog_update());
             }
@@ -58,11 +62,18 @@ pub fn translate(mut statement: Statement, scope: &Scope) -> Result<Translated, 
         Statement::Query(query) => column_hints(query),
         _ => None,
     };
-    Ok(Translated { sql: statement.to_string(), columns })
+    Ok(Translated {
+        sql: statement.to_string(),
+        columns,
+    })
 }
 
 pub fn first_words(sql: &str) -> String {
-    sql.split_whitespace().take(3).collect::<Vec<_>>().join(" ").to_uppercase()
+    sql.split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_uppercase()
 }
 
 /// Parses a snippet the rewriter builds (its names are already SQLite's).
@@ -95,32 +106,56 @@ struct Resolved {
 }
 
 fn resolve(scope: &Scope, name: &ObjectName) -> Result<Resolved, Message> {
-    let parts: Vec<String> = name.0.iter().map(|p| p.as_ident().map(|i| i.value.clone()).unwrap_or_default()).collect();
+    let parts: Vec<String> = name
+        .0
+        .iter()
+        .map(|p| p.as_ident().map(|i| i.value.clone()).unwrap_or_default())
+        .collect();
     let written = parts.join(".");
     let (database, schema, object) = match parts.as_slice() {
         [object] => (None, None, object),
         [schema, object] => (None, Some(schema), object),
-        [database, schema, object] => (Some(database), Some(schema).filter(|s| !s.is_empty()), object),
+        [database, schema, object] => (
+            Some(database),
+            Some(schema).filter(|s| !s.is_empty()),
+            object,
+        ),
         _ => return Err(errors::not_modelled(&format!("four-part name {written}"))),
     };
     let database_name = match database {
-        Some(db) => scope.catalog.database_name(db).ok_or_else(|| errors::invalid_object(&written))?,
+        Some(db) => scope
+            .catalog
+            .database_name(db)
+            .ok_or_else(|| errors::invalid_object(&written))?,
         None => scope.database.to_string(),
     };
     let schema = schema.map_or("dbo", String::as_str);
     let key = if schema.eq_ignore_ascii_case("sys") {
         format!("sys.{object}")
-    } else if database_name.eq_ignore_ascii_case("msdb") && schema.eq_ignore_ascii_case("dbo") && scope.catalog.shape(&format!("msdb.dbo.{object}")).is_some() {
+    } else if database_name.eq_ignore_ascii_case("msdb")
+        && schema.eq_ignore_ascii_case("dbo")
+        && scope.catalog.shape(&format!("msdb.dbo.{object}")).is_some()
+    {
         format!("msdb.dbo.{object}")
     } else {
         format!("{database_name}.{schema}.{object}")
     };
-    let shape = scope.catalog.shape(&key).ok_or_else(|| errors::invalid_object(&written))?;
-    if shape.system && object.to_ascii_lowercase().starts_with("dm_") && !scope.login.may_view_server_state() {
+    let shape = scope
+        .catalog
+        .shape(&key)
+        .ok_or_else(|| errors::invalid_object(&written))?;
+    if shape.system
+        && object.to_ascii_lowercase().starts_with("dm_")
+        && !scope.login.may_view_server_state()
+    {
         return Err(errors::view_server_state_denied());
     }
     let database_id = if shape.per_database {
-        Some(if database.is_some() { scope.catalog.database_id(&database_name).unwrap_or(0) } else { scope.database_id })
+        Some(if database.is_some() {
+            scope.catalog.database_id(&database_name).unwrap_or(0)
+        } else {
+            scope.database_id
+        })
     } else {
         None
     };
@@ -156,7 +191,14 @@ impl VisitorMut for Rewriter<'_, '_> {
     type Break = Message;
 
     fn post_visit_table_factor(&mut self, factor: &mut TableFactor) -> ControlFlow<Message> {
-        let TableFactor::Table { name, alias, args, with_hints, .. } = factor else {
+        let TableFactor::Table {
+            name,
+            alias,
+            args,
+            with_hints,
+            ..
+        } = factor
+        else {
             return ControlFlow::Continue(());
         };
         let resolved = match resolve(self.scope, name) {
@@ -164,8 +206,18 @@ impl VisitorMut for Rewriter<'_, '_> {
             Err(e) => return ControlFlow::Break(e),
         };
         with_hints.clear();
-        let last = name.0.last().and_then(|p| p.as_ident()).map(|i| i.value.clone()).unwrap_or_default();
-        let new_alias = alias.take().unwrap_or(TableAlias { at: None, explicit: true, name: Ident::with_quote('"', last), columns: Vec::new() });
+        let last = name
+            .0
+            .last()
+            .and_then(|p| p.as_ident())
+            .map(|i| i.value.clone())
+            .unwrap_or_default();
+        let new_alias = alias.take().unwrap_or(TableAlias {
+            at: None,
+            explicit: true,
+            name: Ident::with_quote('"', last),
+            columns: Vec::new(),
+        });
         let mut filters = Vec::new();
         if let Some(id) = resolved.database_id {
             filters.push(format!("\"$database_id\" = {id}"));
@@ -180,13 +232,24 @@ impl VisitorMut for Rewriter<'_, '_> {
             }
         }
         if resolved.hidden || !filters.is_empty() {
-            let columns: Vec<String> = resolved.visible.iter().map(|c| format!("\"{c}\"")).collect();
+            let columns: Vec<String> = resolved
+                .visible
+                .iter()
+                .map(|c| format!("\"{c}\""))
+                .collect();
             let mut sql = format!("SELECT {} FROM \"{}\"", columns.join(", "), resolved.table);
             if !filters.is_empty() {
                 sql.push_str(&format!(" WHERE {}", filters.join(" AND ")));
             }
             match snippet_query(&sql) {
-                Ok(subquery) => *factor = TableFactor::Derived { lateral: false, subquery, alias: Some(new_alias), sample: None },
+                Ok(subquery) => {
+                    *factor = TableFactor::Derived {
+                        lateral: false,
+                        subquery,
+                        alias: Some(new_alias),
+                        sample: None,
+                    }
+                }
                 Err(e) => return ControlFlow::Break(e),
             }
         } else {
@@ -203,11 +266,17 @@ impl VisitorMut for Rewriter<'_, '_> {
                     return ControlFlow::Break(errors::not_modelled("TOP PERCENT / WITH TIES"));
                 }
                 let limit = match top.quantity {
-                    Some(TopQuantity::Constant(n)) => Expr::value(AstValue::Number(n.to_string(), false)),
+                    Some(TopQuantity::Constant(n)) => {
+                        Expr::value(AstValue::Number(n.to_string(), false))
+                    }
                     Some(TopQuantity::Expr(e)) => e,
                     None => return ControlFlow::Continue(()),
                 };
-                query.limit_clause = Some(LimitClause::LimitOffset { limit: Some(limit), offset: None, limit_by: Vec::new() });
+                query.limit_clause = Some(LimitClause::LimitOffset {
+                    limit: Some(limit),
+                    offset: None,
+                    limit_by: Vec::new(),
+                });
             }
             if select.into.is_some() {
                 return ControlFlow::Break(errors::not_modelled("SELECT INTO"));
@@ -245,18 +314,48 @@ impl Rewriter<'_, '_> {
         let scope = self.scope;
         Ok(Some(match expr {
             Expr::Value(v) => match &v.value {
-                AstValue::NationalStringLiteral(s) => Expr::value(AstValue::SingleQuotedString(s.clone())),
+                AstValue::NationalStringLiteral(s) => {
+                    Expr::value(AstValue::SingleQuotedString(s.clone()))
+                }
                 _ => return Ok(None),
             },
-            Expr::Identifier(ident) if ident.quote_style.is_none() && ident.value.starts_with("@@") => self.global(&ident.value)?,
-            Expr::Cast { expr, data_type, .. } => snippet_expr(&format!("tsql_cast({expr}, {})", quote_literal(&data_type.to_string())))?,
-            Expr::Convert { expr, data_type: Some(data_type), .. } => {
-                snippet_expr(&format!("tsql_cast({expr}, {})", quote_literal(&data_type.to_string())))?
+            Expr::Identifier(ident)
+                if ident.quote_style.is_none() && ident.value.starts_with("@@") =>
+            {
+                self.global(&ident.value)?
             }
-            Expr::BinaryOp { left, op: sqlparser::ast::BinaryOperator::Plus, right } => snippet_expr(&format!("tsql_add({left}, {right})"))?,
-            Expr::BinaryOp { left, op: sqlparser::ast::BinaryOperator::Divide, right } => snippet_expr(&format!("tsql_divide({left}, {right})"))?,
+            Expr::Cast {
+                expr, data_type, ..
+            } => snippet_expr(&format!(
+                "tsql_cast({expr}, {})",
+                quote_literal(&data_type.to_string())
+            ))?,
+            Expr::Convert {
+                expr,
+                data_type: Some(data_type),
+                ..
+            } => snippet_expr(&format!(
+                "tsql_cast({expr}, {})",
+                quote_literal(&data_type.to_string())
+            ))?,
+            Expr::BinaryOp {
+                left,
+                op: sqlparser::ast::BinaryOperator::Plus,
+                right,
+            } => snippet_expr(&format!("tsql_add({left}, {right})"))?,
+            Expr::BinaryOp {
+                left,
+                op: sqlparser::ast::BinaryOperator::Divide,
+                right,
+            } => snippet_expr(&format!("tsql_divide({left}, {right})"))?,
             Expr::Function(f) => {
-                let name = f.name.0.last().and_then(|p| p.as_ident()).map(|i| i.value.to_ascii_lowercase()).unwrap_or_default();
+                let name = f
+                    .name
+                    .0
+                    .last()
+                    .and_then(|p| p.as_ident())
+                    .map(|i| i.value.to_ascii_lowercase())
+                    .unwrap_or_default();
                 let args = function_args(&f.args);
                 let arg = |n: usize| args.get(n).cloned().unwrap_or_else(|| "NULL".into());
                 let login = quote_literal(&scope.login.name);
@@ -348,7 +447,9 @@ fn column_hints(query: &Query) -> Option<Vec<ColumnHint>> {
         .iter()
         .map(|item| match item {
             SelectItem::UnnamedExpr(e) => Some((expr_name(e), expr_type(e))),
-            SelectItem::ExprWithAlias { expr, alias } => Some((alias.value.clone(), expr_type(expr))),
+            SelectItem::ExprWithAlias { expr, alias } => {
+                Some((alias.value.clone(), expr_type(expr)))
+            }
             _ => None,
         })
         .collect()
@@ -357,7 +458,9 @@ fn column_hints(query: &Query) -> Option<Vec<ColumnHint>> {
 fn expr_name(e: &Expr) -> String {
     match e {
         Expr::Identifier(i) => i.value.clone(),
-        Expr::CompoundIdentifier(parts) => parts.last().map(|i| i.value.clone()).unwrap_or_default(),
+        Expr::CompoundIdentifier(parts) => {
+            parts.last().map(|i| i.value.clone()).unwrap_or_default()
+        }
         _ => String::new(),
     }
 }
@@ -376,7 +479,9 @@ fn expr_type(e: &Expr) -> Option<SqlType> {
             }
         }
         Expr::Value(v) => match &v.value {
-            AstValue::SingleQuotedString(s) => Some(SqlType::NVarChar(Some(s.chars().count().max(1) as u16))),
+            AstValue::SingleQuotedString(s) => {
+                Some(SqlType::NVarChar(Some(s.chars().count().max(1) as u16)))
+            }
             _ => None,
         },
         _ => None,

@@ -20,7 +20,12 @@ const KNOWN: &[(&str, &str, Option<&str>, &str)] = &[
     ("13.0.6300.2", "SP3", None, "2016 SP3"),
     ("13.0.7000.253", "SP3", None, "2016 SP3 Azure Connect"),
     ("14.0.3456.2", "RTM", Some("CU31"), "2017 CU31"),
-    ("14.0.3490.10", "RTM", Some("CU31"), "2017 CU31 Azure Connect"),
+    (
+        "14.0.3490.10",
+        "RTM",
+        Some("CU31"),
+        "2017 CU31 Azure Connect",
+    ),
     ("15.0.2000.5", "RTM", None, "2019 RTM"),
     ("15.0.4198.2", "RTM", Some("CU15"), "2019 CU15"),
     ("15.0.4312.2", "RTM", Some("CU20"), "2019 CU20"),
@@ -44,9 +49,10 @@ impl Build {
     /// Parses `16.0.4125.3` or a short name such as `2022 CU13` or `2016 SP3`.
     pub fn parse(text: &str) -> Result<Build, String> {
         let text = text.trim();
-        if let Some((build, level, update, _)) = KNOWN.iter().find(|(b, _, _, name)| {
-            b.eq_ignore_ascii_case(text) || name.eq_ignore_ascii_case(text)
-        }) {
+        if let Some((build, level, update, _)) = KNOWN
+            .iter()
+            .find(|(b, _, _, name)| b.eq_ignore_ascii_case(text) || name.eq_ignore_ascii_case(text))
+        {
             return Ok(Build {
                 parts: parse_parts(build).expect("known builds are well formed"),
                 level: level.to_string(),
@@ -55,7 +61,10 @@ impl Build {
         }
         let parts = parse_parts(text).ok_or_else(|| {
             let names: Vec<&str> = KNOWN.iter().map(|k| k.3).collect();
-            format!("version '{text}' is neither a build like 16.0.4125.3 nor one of: {}", names.join(", "))
+            format!(
+                "version '{text}' is neither a build like 16.0.4125.3 nor one of: {}",
+                names.join(", ")
+            )
         })?;
         if !(13..=17).contains(&parts[0]) {
             return Err(format!(
@@ -63,7 +72,11 @@ impl Build {
                 parts[0]
             ));
         }
-        Ok(Build { parts, level: "RTM".into(), update_level: None })
+        Ok(Build {
+            parts,
+            level: "RTM".into(),
+            update_level: None,
+        })
     }
 
     pub fn major(&self) -> u32 {
@@ -111,7 +124,10 @@ impl fmt::Display for Build {
 }
 
 fn parse_parts(text: &str) -> Option<[u32; 4]> {
-    let parts: Vec<u32> = text.split('.').map(|p| p.parse().ok()).collect::<Option<_>>()?;
+    let parts: Vec<u32> = text
+        .split('.')
+        .map(|p| p.parse().ok())
+        .collect::<Option<_>>()?;
     parts.try_into().ok()
 }
 
@@ -130,15 +146,25 @@ mod tests {
         assert_eq!(cu13.update_level.as_deref(), Some("CU13"));
         assert_eq!(Build::parse("16.0.4125.3").unwrap(), cu13);
         assert_eq!(Build::parse("16.0.4200.1").unwrap().level, "RTM");
-        assert!(Build::parse("12.0.6024.0").unwrap_err().contains("not modelled"));
+        assert!(Build::parse("12.0.6024.0")
+            .unwrap_err()
+            .contains("not modelled"));
         assert!(Build::parse("latest").is_err());
     }
 
     #[test]
     fn the_issuer_procedure_arrives_with_the_servicing_update() {
-        assert!(!Build::parse("2016 SP3").unwrap().has_certificate_issuer_procedure());
-        assert!(Build::parse("2016 SP3 Azure Connect").unwrap().has_certificate_issuer_procedure());
-        assert!(!Build::parse("2019 CU15").unwrap().has_certificate_issuer_procedure());
-        assert!(Build::parse("2022 RTM").unwrap().has_certificate_issuer_procedure());
+        assert!(!Build::parse("2016 SP3")
+            .unwrap()
+            .has_certificate_issuer_procedure());
+        assert!(Build::parse("2016 SP3 Azure Connect")
+            .unwrap()
+            .has_certificate_issuer_procedure());
+        assert!(!Build::parse("2019 CU15")
+            .unwrap()
+            .has_certificate_issuer_procedure());
+        assert!(Build::parse("2022 RTM")
+            .unwrap()
+            .has_certificate_issuer_procedure());
     }
 }

@@ -23,8 +23,21 @@ const VERSIONS: &[(&str, u32)] = &[
 ];
 
 const DATABASE_NAMES: &[&str] = &[
-    "Sales", "Billing", "Inventory", "HR", "Payroll", "CRM", "Orders", "Warehouse", "Reporting", "Audit",
-    "Portal", "Catalog", "Shipping", "Finance", "Ledger",
+    "Sales",
+    "Billing",
+    "Inventory",
+    "HR",
+    "Payroll",
+    "CRM",
+    "Orders",
+    "Warehouse",
+    "Reporting",
+    "Audit",
+    "Portal",
+    "Catalog",
+    "Shipping",
+    "Finance",
+    "Ledger",
 ];
 
 pub fn generate(count: usize, seed: u64) -> Scenario {
@@ -59,7 +72,12 @@ fn instance(rng: &mut StdRng, n: usize) -> InstanceSpec {
     let linux = version.major() >= 14 && chance(rng, 15);
     let host = HostSpec {
         platform: if linux { "Linux" } else { "Windows" }.into(),
-        distribution: if linux { "Ubuntu 22.04" } else { "Windows Server 2019 Datacenter" }.into(),
+        distribution: if linux {
+            "Ubuntu 22.04"
+        } else {
+            "Windows Server 2019 Datacenter"
+        }
+        .into(),
         cpu_count: [2, 4, 8, 16, 32][rng.random_range(0..5)],
         memory_mb: [8192, 16384, 32768, 65536, 131072][rng.random_range(0..5)],
     };
@@ -74,8 +92,14 @@ fn instance(rng: &mut StdRng, n: usize) -> InstanceSpec {
     if chance(rng, 10) {
         configurations.insert("xp_cmdshell".to_string(), 1);
     }
-    let database_count = if chance(rng, 1) { 105 } else { rng.random_range(1..=6) };
-    let databases = (0..database_count).map(|d| database(rng, &version, d)).collect();
+    let database_count = if chance(rng, 1) {
+        105
+    } else {
+        rng.random_range(1..=6)
+    };
+    let databases = (0..database_count)
+        .map(|d| database(rng, &version, d))
+        .collect();
     let mut linked_servers = Vec::new();
     if chance(rng, 15) {
         linked_servers.push(LinkedServerSpec {
@@ -109,7 +133,12 @@ fn instance(rng: &mut StdRng, n: usize) -> InstanceSpec {
         name: format!("SQL{:04}", n + 1),
         version,
         edition,
-        collation: if chance(rng, 10) { "Latin1_General_CI_AS" } else { "SQL_Latin1_General_CP1_CI_AS" }.into(),
+        collation: if chance(rng, 10) {
+            "Latin1_General_CI_AS"
+        } else {
+            "SQL_Latin1_General_CP1_CI_AS"
+        }
+        .into(),
         hadr: chance(rng, 60),
         clustered: false,
         host,
@@ -121,20 +150,40 @@ fn instance(rng: &mut StdRng, n: usize) -> InstanceSpec {
         databases,
         linked_servers,
         jobs,
-        server_triggers: if chance(rng, 5) { vec!["audit_logons".into()] } else { Vec::new() },
+        server_triggers: if chance(rng, 5) {
+            vec!["audit_logons".into()]
+        } else {
+            Vec::new()
+        },
     }
 }
 
 fn database(rng: &mut StdRng, version: &Build, d: usize) -> DatabaseSpec {
     let base = DATABASE_NAMES[d % DATABASE_NAMES.len()];
-    let name = if d < DATABASE_NAMES.len() { base.to_string() } else { format!("{base}{d}") };
-    let recovery = if chance(rng, 20) { Recovery::Simple } else { Recovery::Full };
+    let name = if d < DATABASE_NAMES.len() {
+        base.to_string()
+    } else {
+        format!("{base}{d}")
+    };
+    let recovery = if chance(rng, 20) {
+        Recovery::Simple
+    } else {
+        Recovery::Full
+    };
     let mut backups = Vec::new();
     if chance(rng, 85) {
-        backups.push(BackupSpec { kind: BackupKind::D, hours_ago: rng.random_range(1.0..200.0), copy_only: chance(rng, 10) });
+        backups.push(BackupSpec {
+            kind: BackupKind::D,
+            hours_ago: rng.random_range(1.0..200.0),
+            copy_only: chance(rng, 10),
+        });
     }
     if recovery == Recovery::Full && !backups.is_empty() {
-        backups.push(BackupSpec { kind: BackupKind::L, hours_ago: rng.random_range(0.1..1.0), copy_only: false });
+        backups.push(BackupSpec {
+            kind: BackupKind::L,
+            hours_ago: rng.random_range(0.1..1.0),
+            copy_only: false,
+        });
     }
     let max_level = version.default_compatibility_level();
     DatabaseSpec {
@@ -142,7 +191,11 @@ fn database(rng: &mut StdRng, version: &Build, d: usize) -> DatabaseSpec {
         data_mb: [256, 1024, 10240, 102400, 512000][rng.random_range(0..5)],
         log_mb: [64, 256, 1024, 8192][rng.random_range(0..4)],
         recovery,
-        compatibility_level: Some(if chance(rng, 5) { 100 } else { max_level - 10 * rng.random_range(0..2) as u8 }),
+        compatibility_level: Some(if chance(rng, 5) {
+            100
+        } else {
+            max_level - 10 * rng.random_range(0..2) as u8
+        }),
         collation: None,
         data_files: rng.random_range(1..=3),
         log_files: if chance(rng, 8) { 2 } else { 1 },
@@ -152,7 +205,11 @@ fn database(rng: &mut StdRng, version: &Build, d: usize) -> DatabaseSpec {
         broker: chance(rng, 20),
         accelerated_recovery: version.major() >= 15 && chance(rng, 20),
         backups,
-        assemblies: if chance(rng, 5) { vec!["RegexFunctions".into()] } else { Vec::new() },
+        assemblies: if chance(rng, 5) {
+            vec!["RegexFunctions".into()]
+        } else {
+            Vec::new()
+        },
     }
 }
 
@@ -164,12 +221,26 @@ mod tests {
     fn the_same_seed_gives_the_same_fleet_and_the_fleet_is_varied() {
         let a = generate(200, 7);
         let b = generate(200, 7);
-        let names = |s: &Scenario| s.instances.iter().map(|i| (i.name.clone(), i.version.product_version())).collect::<Vec<_>>();
+        let names = |s: &Scenario| {
+            s.instances
+                .iter()
+                .map(|i| (i.name.clone(), i.version.product_version()))
+                .collect::<Vec<_>>()
+        };
         assert_eq!(names(&a), names(&b));
-        let majors: std::collections::HashSet<u32> = a.instances.iter().map(|i| i.version.major()).collect();
+        let majors: std::collections::HashSet<u32> =
+            a.instances.iter().map(|i| i.version.major()).collect();
         assert!(majors.len() >= 4, "{majors:?}");
-        assert!(a.instances.iter().flat_map(|i| &i.databases).any(|d| d.recovery == Recovery::Simple));
-        assert!(a.instances.iter().flat_map(|i| &i.databases).any(|d| d.log_files > 1));
+        assert!(a
+            .instances
+            .iter()
+            .flat_map(|i| &i.databases)
+            .any(|d| d.recovery == Recovery::Simple));
+        assert!(a
+            .instances
+            .iter()
+            .flat_map(|i| &i.databases)
+            .any(|d| d.log_files > 1));
         assert!(a.instances.iter().any(|i| !i.hadr));
     }
 }

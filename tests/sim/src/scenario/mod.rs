@@ -333,7 +333,9 @@ impl Scenario {
                 return Err(format!("{at}.name: another instance has the same name"));
             }
             if instance.logins.is_empty() {
-                return Err(format!("{at}.login: at least one login is needed to connect"));
+                return Err(format!(
+                    "{at}.login: at least one login is needed to connect"
+                ));
             }
             for login in &instance.logins {
                 if !login.windows && login.password.is_none() {
@@ -353,7 +355,9 @@ impl Scenario {
                     return Err(format!("{dat}.name: declared twice"));
                 }
                 if database.data_files == 0 || database.log_files == 0 {
-                    return Err(format!("{dat}: a database has at least one data file and one log file"));
+                    return Err(format!(
+                        "{dat}: a database has at least one data file and one log file"
+                    ));
                 }
                 if let Some(level) = database.compatibility_level {
                     let max = instance.version.default_compatibility_level();
@@ -371,7 +375,9 @@ impl Scenario {
 }
 
 pub fn is_system_database(name: &str) -> bool {
-    ["master", "tempdb", "model", "msdb"].iter().any(|s| s.eq_ignore_ascii_case(name))
+    ["master", "tempdb", "model", "msdb"]
+        .iter()
+        .any(|s| s.eq_ignore_ascii_case(name))
 }
 
 #[cfg(test)]
@@ -400,10 +406,14 @@ mod tests {
 
     #[test]
     fn errors_name_the_line_and_the_field() {
-        let err = Scenario::parse("[[instance]]\nname = \"A\"\nversoin = \"2022 RTM\"\n").unwrap_err();
+        let err =
+            Scenario::parse("[[instance]]\nname = \"A\"\nversoin = \"2022 RTM\"\n").unwrap_err();
         assert!(err.contains("line 3") && err.contains("versoin"), "{err}");
         let err = Scenario::parse("[[instance]]\nname = \"A\"\nversion = \"11.0\"\n").unwrap_err();
-        assert!(err.contains("line 3") && err.contains("version '11.0'"), "{err}");
+        assert!(
+            err.contains("line 3") && err.contains("version '11.0'"),
+            "{err}"
+        );
         let err = Scenario::parse(
             "[[instance]]\nname = \"A\"\n[[instance.database]]\nname = \"D\"\nrecovery = \"PARTIAL\"\n",
         )
@@ -417,8 +427,12 @@ mod tests {
             "[[instance]]\nname = \"A\"\nversion = \"2016 SP3\"\n[[instance.database]]\nname = \"D\"\ncompatibility_level = 160\n",
         )
         .unwrap_err();
-        assert!(err.contains("compatibility_level") && err.contains("2016"), "{err}");
-        let err = Scenario::parse("[[instance]]\nname = \"A\"\n[[instance]]\nname = \"a\"\n").unwrap_err();
+        assert!(
+            err.contains("compatibility_level") && err.contains("2016"),
+            "{err}"
+        );
+        let err = Scenario::parse("[[instance]]\nname = \"A\"\n[[instance]]\nname = \"a\"\n")
+            .unwrap_err();
         assert!(err.contains("same name"), "{err}");
     }
 }

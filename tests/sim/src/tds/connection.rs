@@ -26,35 +26,65 @@ fn protocol(text: &str) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, text.to_string())
 }
 
-pub async fn serve(mut tcp: TcpStream, instance: Arc<Instance>, tls: Arc<rustls::ServerConfig>) -> io::Result<()> {
+pub async fn serve(
+    mut tcp: TcpStream,
+    instance: Arc<Instance>,
+    tls: Arc<rustls::ServerConfig>,
+) -> io::Result<()> {
     let _ = tcp.set_nodelay(true);
-    let first = packet::read_message(&mut tcp).await?.ok_or_else(|| protocol("closed before PRELOGIN"))?;
+    let first = packet::read_message(&mut tcp)
+        .await?
+        .ok_or_else(|| protocol("closed before PRELOGIN"))?;
     if first.kind != packet::PRELOGIN {
-        return Err(protocol("the first message is not PRELOGIN (TDS 8.0 strict encryption is not modelled)"));
+        return Err(protocol(
+            "the first message is not PRELOGIN (TDS 8.0 strict encryption is not modelled)",
+        ));
     }
     let client = prelogin::client_encryption(&first.payload).map_err(protocol)?;
     let version = instance.info.build.wire_version();
     let Some((answer, mode)) = prelogin::negotiate(client, instance.info.force_encryption) else {
-        packet::write_message(&mut tcp, &prelogin::response(version, prelogin::ENCRYPT_REQ), DEFAULT_PACKET_SIZE, 0).await?;
+        packet::write_message(
+            &mut tcp,
+            &prelogin::response(version, prelogin::ENCRYPT_REQ),
+            DEFAULT_PACKET_SIZE,
+            0,
+        )
+        .await?;
         return Ok(());
     };
-    packet::write_message(&mut tcp, &prelogin::response(version, answer), DEFAULT_PACKET_SIZE, 0).await?;
+    packet::write_message(
+        &mut tcp,
+        &prelogin::response(version, answer),
+        DEFAULT_PACKET_SIZE,
+        0,
+    )
+    .await?;
 
     let (stream, login_message): (Box<dyn Io>, ClientMessage) = match mode {
         Encryption::None => {
-            let login = packet::read_message(&mut tcp).await?.ok_or_else(|| protocol("closed before LOGIN7"))?;
+            let login = packet::read_message(&mut tcp)
+                .await?
+                .ok_or_else(|| protocol("closed before LOGIN7"))?;
             (Box::new(tcp), login)
         }
         Encryption::Full => {
-            let mut tls_stream = TlsAcceptor::from(tls).accept(PreloginFramed::new(tcp)).await?;
+            let mut tls_stream = TlsAcceptor::from(tls)
+                .accept(PreloginFramed::new(tcp))
+                .await?;
             tls_stream.get_mut().0.handshaking = false;
-            let login = packet::read_message(&mut tls_stream).await?.ok_or_else(|| protocol("closed before LOGIN7"))?;
+            let login = packet::read_message(&mut tls_stream)
+                .await?
+                .ok_or_else(|| protocol("closed before LOGIN7"))?;
             (Box::new(tls_stream), login)
         }
         Encryption::LoginOnly => {
-            let mut tls_stream = TlsAcceptor::from(tls).accept(PreloginFramed::new(tcp)).await?;
+            let mut tls_stream = TlsAcceptor::from(tls)
+                .accept(PreloginFramed::new(tcp))
+                .await?;
             tls_stream.get_mut().0.handshaking = false;
-            let login = packet::read_message(&mut tls_stream).await?.ok_or_else(|| protocol("closed before LOGIN7"))?;
+            let login = packet::read_message(&mut tls_stream)
+                .await?
+                .ok_or_else(|| protocol("closed before LOGIN7"))?;
             // Only LOGIN7 is encrypted: the rest of the connection is plain TDS.
             let (framed, _) = tls_stream.into_inner();
             (Box::new(framed.inner), login)
@@ -92,7 +122,9 @@ pub async fn serve(mut tcp: TcpStream, instance: Arc<Instance>, tls: Arc<rustls:
     while let Some(message) = messages.recv().await {
         let message = message?;
         let request = match message.kind {
-            packet::SQL_BATCH => Request::Batch(rpc::decode_utf16(rpc::skip_all_headers(&message.payload))),
+            packet::SQL_BATCH => {
+                Request::Batch(rpc::decode_utf16(rpc::skip_all_headers(&message.payload)))
+            }
             packet::RPC => match rpc::parse(&message.payload) {
                 Ok(call) => Request::Rpc(call),
                 Err(e) => Request::Failed(errors::internal(&e)),
@@ -107,7 +139,9 @@ pub async fn serve(mut tcp: TcpStream, instance: Arc<Instance>, tls: Arc<rustls:
         };
         let cancel = Cancel::default();
         let job_cancel = cancel.clone();
-        let mut owned = session.take().expect("the session is returned after every request");
+        let mut owned = session
+            .take()
+            .expect("the session is returned after every request");
         let mut job = tokio::task::spawn_blocking(move || {
             let tokens = run(&mut owned, request, &job_cancel);
             (owned, tokens)
@@ -158,19 +192,38 @@ fn log_in(instance: &Arc<Instance>, login: &Login) -> Result<(Session, Tokens, u
     let Some(account) = instance.authenticate(&login.username, &login.password) else {
         return Err(refuse(vec![errors::login_failed(&login.username)]));
     };
-    let session = Session::open(instance.clone(), account, &login.database).map_err(|m| refuse(vec![m, errors::login_failed(&login.username)]))?;
+    let session = Session::open(instance.clone(), account, &login.database)
+        .map_err(|m| refuse(vec![m, errors::login_failed(&login.username)]))?;
     let packet_size = match login.packet_size {
         0 => DEFAULT_PACKET_SIZE,
         n => (n as usize).clamp(512, 32767),
     };
     let mut t = Tokens::default();
     t.env_change_text(1, &session.database, "master");
-    t.message(&Message::new(5701, 2, 0, format!("Changed database context to '{}'.", session.database)), &server);
+    t.message(
+        &Message::new(
+            5701,
+            2,
+            0,
+            format!("Changed database context to '{}'.", session.database),
+        ),
+        &server,
+    );
     t.env_change_collation(instance.info.collation_bytes);
     t.env_change_text(2, "us_english", "");
-    t.message(&Message::new(5703, 1, 0, "Changed language setting to us_english."), &server);
-    t.login_ack(login::negotiated_version(login.tds_version), instance.info.build.wire_version());
-    t.env_change_text(4, &packet_size.to_string(), &DEFAULT_PACKET_SIZE.to_string());
+    t.message(
+        &Message::new(5703, 1, 0, "Changed language setting to us_english."),
+        &server,
+    );
+    t.login_ack(
+        login::negotiated_version(login.tds_version),
+        instance.info.build.wire_version(),
+    );
+    t.env_change_text(
+        4,
+        &packet_size.to_string(),
+        &DEFAULT_PACKET_SIZE.to_string(),
+    );
     if login.has_feature_ext {
         t.feature_ext_ack();
     }
@@ -181,22 +234,45 @@ fn log_in(instance: &Arc<Instance>, login: &Login) -> Result<(Session, Tokens, u
 fn run(session: &mut Session, request: Request, cancel: &Cancel) -> Tokens {
     let server = session_server_name(session);
     match request {
-        Request::Batch(sql) => render(session.execute(&sql, Vec::new(), cancel), DoneKind::Done, &server, session),
+        Request::Batch(sql) => render(
+            session.execute(&sql, Vec::new(), cancel),
+            DoneKind::Done,
+            &server,
+            session,
+        ),
         Request::Rpc(call) if call.procedure.is_executesql() => {
             let mut params = call.params.into_iter();
             let sql = match params.next() {
                 Some((_, crate::tds::types::Value::Text(sql))) => sql,
-                _ => return rpc_failure(Message::new(214, 2, 16, "Procedure expects parameter '@statement' of type 'ntext/nchar/nvarchar'."), &server),
+                _ => return rpc_failure(
+                    Message::new(
+                        214,
+                        2,
+                        16,
+                        "Procedure expects parameter '@statement' of type 'ntext/nchar/nvarchar'.",
+                    ),
+                    &server,
+                ),
             };
             let _declarations = params.next();
             let outputs = session.execute(&sql, params.collect(), cancel);
-            let failed = outputs.iter().any(|o| matches!(o, Output::Done { error: true, .. }));
+            let failed = outputs
+                .iter()
+                .any(|o| matches!(o, Output::Done { error: true, .. }));
             let mut t = render(outputs, DoneKind::DoneInProc, &server, session);
             t.return_status(0);
-            t.done(DoneKind::DoneProc, if failed { DONE_ERROR } else { 0 }, 0, 0);
+            t.done(
+                DoneKind::DoneProc,
+                if failed { DONE_ERROR } else { 0 },
+                0,
+                0,
+            );
             t
         }
-        Request::Rpc(call) => rpc_failure(errors::no_procedure(&call.procedure.display_name()), &server),
+        Request::Rpc(call) => rpc_failure(
+            errors::no_procedure(&call.procedure.display_name()),
+            &server,
+        ),
         Request::Failed(message) => rpc_failure(message, &server),
     }
 }
@@ -217,7 +293,9 @@ fn rpc_failure(message: Message, server: &str) -> Tokens {
 fn render(outputs: Vec<Output>, kind: DoneKind, server: &str, session: &Session) -> Tokens {
     let collation = session.collation();
     let mut t = Tokens::default();
-    let last_done = outputs.iter().rposition(|o| matches!(o, Output::Done { .. }));
+    let last_done = outputs
+        .iter()
+        .rposition(|o| matches!(o, Output::Done { .. }));
     let needs_final = kind == DoneKind::Done && last_done.is_none_or(|at| at + 1 != outputs.len());
     for (n, output) in outputs.iter().enumerate() {
         match output {

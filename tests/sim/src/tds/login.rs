@@ -20,7 +20,14 @@ pub fn parse(payload: &[u8]) -> Result<Login, &'static str> {
     if payload.len() < MIN_LEN {
         return Err("LOGIN7 record is shorter than its fixed part");
     }
-    let u32_at = |at: usize| u32::from_le_bytes([payload[at], payload[at + 1], payload[at + 2], payload[at + 3]]);
+    let u32_at = |at: usize| {
+        u32::from_le_bytes([
+            payload[at],
+            payload[at + 1],
+            payload[at + 2],
+            payload[at + 3],
+        ])
+    };
     let field = |slot: usize| -> Result<Vec<u8>, &'static str> {
         let offset = u16::from_le_bytes([payload[slot], payload[slot + 1]]) as usize;
         let chars = u16::from_le_bytes([payload[slot + 2], payload[slot + 3]]) as usize;
@@ -30,11 +37,17 @@ pub fn parse(payload: &[u8]) -> Result<Login, &'static str> {
             .ok_or("LOGIN7 field points outside the record")
     };
     let text = |bytes: Vec<u8>| {
-        let units: Vec<u16> = bytes.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect();
+        let units: Vec<u16> = bytes
+            .chunks_exact(2)
+            .map(|c| u16::from_le_bytes([c[0], c[1]]))
+            .collect();
         String::from_utf16_lossy(&units)
     };
     // The password is obfuscated: each byte had its nibbles swapped, then XOR 0xA5.
-    let password: Vec<u8> = field(44)?.iter().map(|b| (b ^ 0xA5).rotate_left(4)).collect();
+    let password: Vec<u8> = field(44)?
+        .iter()
+        .map(|b| (b ^ 0xA5).rotate_left(4))
+        .collect();
     Ok(Login {
         tds_version: u32_at(4),
         packet_size: u32_at(8),
@@ -52,7 +65,10 @@ pub fn parse(payload: &[u8]) -> Result<Login, &'static str> {
 pub fn negotiated_version(client: u32) -> u32 {
     let client = u32::from_be_bytes(client.to_le_bytes());
     let known = [0x7400_0004, 0x730B_0003, 0x730A_0003, 0x7209_0002];
-    known.into_iter().find(|v| *v <= client).unwrap_or(0x7400_0004)
+    known
+        .into_iter()
+        .find(|v| *v <= client)
+        .unwrap_or(0x7400_0004)
 }
 
 #[cfg(test)]

@@ -28,7 +28,9 @@ pub struct ClientMessage {
 }
 
 /// Reads one message, or None when the client closed the connection between messages.
-pub async fn read_message<R: AsyncRead + Unpin>(reader: &mut R) -> io::Result<Option<ClientMessage>> {
+pub async fn read_message<R: AsyncRead + Unpin>(
+    reader: &mut R,
+) -> io::Result<Option<ClientMessage>> {
     let mut payload = Vec::new();
     let mut first = true;
     loop {
@@ -41,16 +43,25 @@ pub async fn read_message<R: AsyncRead + Unpin>(reader: &mut R) -> io::Result<Op
         first = false;
         let length = u16::from_be_bytes([header[2], header[3]]) as usize;
         if length < HEADER_LEN {
-            return Err(io::Error::new(io::ErrorKind::InvalidData, "TDS packet shorter than its header"));
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "TDS packet shorter than its header",
+            ));
         }
         let start = payload.len();
         payload.resize(start + length - HEADER_LEN, 0);
         reader.read_exact(&mut payload[start..]).await?;
         if payload.len() > MAX_MESSAGE {
-            return Err(io::Error::new(io::ErrorKind::InvalidData, "TDS message too large"));
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "TDS message too large",
+            ));
         }
         if header[1] & STATUS_EOM != 0 {
-            return Ok(Some(ClientMessage { kind: header[0], payload }));
+            return Ok(Some(ClientMessage {
+                kind: header[0],
+                payload,
+            }));
         }
     }
 }
@@ -65,7 +76,11 @@ pub fn frame(kind: u8, payload: &[u8], packet_size: usize, spid: u16) -> Vec<u8>
         out.extend_from_slice(&header(kind, STATUS_EOM, HEADER_LEN, spid, id));
     }
     while let Some(part) = chunks.next() {
-        let status = if chunks.peek().is_none() { STATUS_EOM } else { 0 };
+        let status = if chunks.peek().is_none() {
+            STATUS_EOM
+        } else {
+            0
+        };
         out.extend_from_slice(&header(kind, status, part.len() + HEADER_LEN, spid, id));
         out.extend_from_slice(part);
         id = id.wrapping_add(1);
@@ -85,7 +100,9 @@ pub async fn write_message<W: AsyncWrite + Unpin>(
     packet_size: usize,
     spid: u16,
 ) -> io::Result<()> {
-    writer.write_all(&frame(TABULAR_RESULT, payload, packet_size, spid)).await?;
+    writer
+        .write_all(&frame(TABULAR_RESULT, payload, packet_size, spid))
+        .await?;
     writer.flush().await
 }
 

@@ -32,18 +32,25 @@ pub fn negotiate(client: u8, force_encryption: bool) -> Option<(u8, Encryption)>
 pub fn client_encryption(payload: &[u8]) -> Result<u8, &'static str> {
     let mut at = 0;
     loop {
-        let token = *payload.get(at).ok_or("PRELOGIN option list is not terminated")?;
+        let token = *payload
+            .get(at)
+            .ok_or("PRELOGIN option list is not terminated")?;
         if token == 0xFF {
             return Ok(ENCRYPT_OFF);
         }
-        let field = payload.get(at + 1..at + 5).ok_or("PRELOGIN option header is truncated")?;
+        let field = payload
+            .get(at + 1..at + 5)
+            .ok_or("PRELOGIN option header is truncated")?;
         let offset = u16::from_be_bytes([field[0], field[1]]) as usize;
         let length = u16::from_be_bytes([field[2], field[3]]) as usize;
         if token == 0x01 {
             if length < 1 {
                 return Err("PRELOGIN ENCRYPTION option is empty");
             }
-            return payload.get(offset).copied().ok_or("PRELOGIN ENCRYPTION option is out of range");
+            return payload
+                .get(offset)
+                .copied()
+                .ok_or("PRELOGIN ENCRYPTION option is out of range");
         }
         at += 5;
     }
@@ -52,7 +59,10 @@ pub fn client_encryption(payload: &[u8]) -> Result<u8, &'static str> {
 /// The server's PRELOGIN answer: VERSION, ENCRYPTION, INSTOPT, THREADID, MARS.
 pub fn response(version: [u8; 4], encryption: u8) -> Vec<u8> {
     let options: [(u8, Vec<u8>); 5] = [
-        (0x00, vec![version[0], version[1], version[2], version[3], 0, 0]),
+        (
+            0x00,
+            vec![version[0], version[1], version[2], version[3], 0, 0],
+        ),
         (0x01, vec![encryption]),
         (0x02, vec![0]),
         (0x03, vec![]),
@@ -79,11 +89,26 @@ mod tests {
 
     #[test]
     fn the_encryption_matrix_follows_ms_tds() {
-        assert_eq!(negotiate(ENCRYPT_NOT_SUP, false), Some((ENCRYPT_NOT_SUP, Encryption::None)));
-        assert_eq!(negotiate(ENCRYPT_OFF, false), Some((ENCRYPT_OFF, Encryption::LoginOnly)));
-        assert_eq!(negotiate(ENCRYPT_ON, false), Some((ENCRYPT_ON, Encryption::Full)));
-        assert_eq!(negotiate(ENCRYPT_REQ, false), Some((ENCRYPT_ON, Encryption::Full)));
-        assert_eq!(negotiate(ENCRYPT_OFF, true), Some((ENCRYPT_ON, Encryption::Full)));
+        assert_eq!(
+            negotiate(ENCRYPT_NOT_SUP, false),
+            Some((ENCRYPT_NOT_SUP, Encryption::None))
+        );
+        assert_eq!(
+            negotiate(ENCRYPT_OFF, false),
+            Some((ENCRYPT_OFF, Encryption::LoginOnly))
+        );
+        assert_eq!(
+            negotiate(ENCRYPT_ON, false),
+            Some((ENCRYPT_ON, Encryption::Full))
+        );
+        assert_eq!(
+            negotiate(ENCRYPT_REQ, false),
+            Some((ENCRYPT_ON, Encryption::Full))
+        );
+        assert_eq!(
+            negotiate(ENCRYPT_OFF, true),
+            Some((ENCRYPT_ON, Encryption::Full))
+        );
         assert_eq!(negotiate(ENCRYPT_NOT_SUP, true), None);
     }
 

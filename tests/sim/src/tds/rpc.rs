@@ -46,7 +46,10 @@ type Parsed<T> = Result<T, String>;
 
 impl<'a> Reader<'a> {
     fn take(&mut self, n: usize) -> Parsed<&'a [u8]> {
-        let out = self.bytes.get(self.at..self.at + n).ok_or("RPC request is truncated")?;
+        let out = self
+            .bytes
+            .get(self.at..self.at + n)
+            .ok_or("RPC request is truncated")?;
         self.at += n;
         Ok(out)
     }
@@ -83,7 +86,10 @@ impl<'a> Reader<'a> {
 }
 
 pub fn decode_utf16(bytes: &[u8]) -> String {
-    let units: Vec<u16> = bytes.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect();
+    let units: Vec<u16> = bytes
+        .chunks_exact(2)
+        .map(|c| u16::from_le_bytes([c[0], c[1]]))
+        .collect();
     String::from_utf16_lossy(&units)
 }
 
@@ -101,7 +107,10 @@ pub fn skip_all_headers(payload: &[u8]) -> &[u8] {
 }
 
 pub fn parse(payload: &[u8]) -> Result<RpcCall, String> {
-    let mut r = Reader { bytes: skip_all_headers(payload), at: 0 };
+    let mut r = Reader {
+        bytes: skip_all_headers(payload),
+        at: 0,
+    };
     let switch = r.u16()?;
     let procedure = if switch == 0xFFFF {
         Procedure::Id(r.u16()?)
@@ -151,7 +160,7 @@ fn value(r: &mut Reader) -> Parsed<Value> {
                 let _precision = r.u8()?;
                 scale = r.u8()?;
             }
-            if matches!(ty, 0x29 | 0x2A | 0x2B) {
+            if matches!(ty, 0x29..=0x2B) {
                 scale = r.u8()?;
             }
             let len = r.u8()? as usize;
@@ -177,11 +186,15 @@ fn value(r: &mut Reader) -> Parsed<Value> {
             Ok(match bytes {
                 None => Value::Null,
                 Some(b) if matches!(ty, 0xE7 | 0xEF) => Value::Text(decode_utf16(&b)),
-                Some(b) if matches!(ty, 0xA7 | 0xAF) => Value::Text(b.iter().map(|&c| char::from(c)).collect()),
+                Some(b) if matches!(ty, 0xA7 | 0xAF) => {
+                    Value::Text(b.iter().map(|&c| char::from(c)).collect())
+                }
                 Some(b) => Value::Bytes(b),
             })
         }
-        other => Err(format!("RPC parameter of TDS type 0x{other:02X} is not supported by the lab")),
+        other => Err(format!(
+            "RPC parameter of TDS type 0x{other:02X} is not supported by the lab"
+        )),
     }
 }
 
@@ -201,9 +214,13 @@ fn scalar(ty: u8, bytes: &[u8], scale: u8) -> Value {
     match ty {
         0x1F => Value::Null,
         0x30 | 0x32 | 0x34 | 0x38 | 0x7F | 0x26 | 0x68 => Value::Int(le_int(bytes)),
-        0x3B => Value::Float(f64::from(f32::from_le_bytes(bytes.try_into().unwrap_or([0; 4])))),
+        0x3B => Value::Float(f64::from(f32::from_le_bytes(
+            bytes.try_into().unwrap_or([0; 4]),
+        ))),
         0x3E => Value::Float(f64::from_le_bytes(bytes.try_into().unwrap_or([0; 8]))),
-        0x6D if bytes.len() == 4 => Value::Float(f64::from(f32::from_le_bytes(bytes.try_into().unwrap_or([0; 4])))),
+        0x6D if bytes.len() == 4 => Value::Float(f64::from(f32::from_le_bytes(
+            bytes.try_into().unwrap_or([0; 4]),
+        ))),
         0x6D => Value::Float(f64::from_le_bytes(bytes.try_into().unwrap_or([0; 8]))),
         0x6A | 0x6C => {
             let mut buf = [0u8; 16];
@@ -215,17 +232,23 @@ fn scalar(ty: u8, bytes: &[u8], scale: u8) -> Value {
             let text = if scale == 0 {
                 format!("{sign}{magnitude}")
             } else {
-                format!("{sign}{}.{:0width$}", magnitude / divisor, magnitude % divisor, width = scale as usize)
+                format!(
+                    "{sign}{}.{:0width$}",
+                    magnitude / divisor,
+                    magnitude % divisor,
+                    width = scale as usize
+                )
             };
             Value::Text(text)
         }
         0x24 => Value::Text(guid_text(bytes)),
         0x28 => Value::Text(date_text(bytes)),
-        0x2A | 0x2B | 0x29 => Value::Text(datetime2_text(ty, bytes, scale)),
+        0x29..=0x2B => Value::Text(datetime2_text(ty, bytes, scale)),
         0x3D | 0x6F if bytes.len() == 8 => {
             let days = i32::from_le_bytes(bytes[..4].try_into().unwrap_or([0; 4]));
             let ticks = u32::from_le_bytes(bytes[4..].try_into().unwrap_or([0; 4]));
-            let base = time::Date::from_calendar_date(1900, time::Month::January, 1).expect("valid date");
+            let base =
+                time::Date::from_calendar_date(1900, time::Month::January, 1).expect("valid date");
             let date = base + time::Duration::days(i64::from(days));
             let millis = u64::from(ticks) * 10 / 3;
             Value::Text(format!(
@@ -251,7 +274,12 @@ fn guid_text(b: &[u8]) -> String {
 }
 
 fn date_text(b: &[u8]) -> String {
-    let days = u32::from_le_bytes([b[0], b.get(1).copied().unwrap_or(0), b.get(2).copied().unwrap_or(0), 0]);
+    let days = u32::from_le_bytes([
+        b[0],
+        b.get(1).copied().unwrap_or(0),
+        b.get(2).copied().unwrap_or(0),
+        0,
+    ]);
     let base = time::Date::from_calendar_date(1, time::Month::January, 1).expect("valid date");
     (base + time::Duration::days(i64::from(days))).to_string()
 }
@@ -280,7 +308,12 @@ fn datetime2_text(ty: u8, b: &[u8], scale: u8) -> String {
     let date = date_text(&b[time_len..]);
     if ty == 0x2B && b.len() >= time_len + 5 {
         let offset = i16::from_le_bytes([b[time_len + 3], b[time_len + 4]]);
-        return format!("{date} {clock} {}{:02}:{:02}", if offset < 0 { '-' } else { '+' }, offset.abs() / 60, offset.abs() % 60);
+        return format!(
+            "{date} {clock} {}{:02}:{:02}",
+            if offset < 0 { '-' } else { '+' },
+            offset.abs() / 60,
+            offset.abs() % 60
+        );
     }
     format!("{date} {clock}")
 }

@@ -73,7 +73,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> PreloginFramed<S> {
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for PreloginFramed<S> {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         let this = &mut *self;
         if !this.leftover.is_empty() {
             let n = buf.remaining().min(this.leftover.len());
@@ -117,14 +121,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for PreloginFramed<S> {
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for PreloginFramed<S> {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         let this = &mut *self;
         ready!(this.poll_drain(cx))?;
         if !this.handshaking {
             return Pin::new(&mut this.inner).poll_write(cx, buf);
         }
         let take = buf.len().min(4096 - HEADER_LEN);
-        this.pending.extend_from_slice(&header(PRELOGIN, STATUS_EOM, take + HEADER_LEN, 0, 1));
+        this.pending
+            .extend_from_slice(&header(PRELOGIN, STATUS_EOM, take + HEADER_LEN, 0, 1));
         this.pending.extend_from_slice(&buf[..take]);
         Poll::Ready(Ok(take))
     }

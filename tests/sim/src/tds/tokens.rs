@@ -133,7 +133,8 @@ impl Tokens {
 
     pub fn col_metadata(&mut self, columns: &[(String, SqlType)], collation: Collation) {
         self.bytes.push(0x81);
-        self.bytes.extend_from_slice(&(columns.len() as u16).to_le_bytes());
+        self.bytes
+            .extend_from_slice(&(columns.len() as u16).to_le_bytes());
         for (name, ty) in columns {
             self.bytes.extend_from_slice(&0u32.to_le_bytes()); // user type
             self.bytes.extend_from_slice(&0x0001u16.to_le_bytes()); // nullable
@@ -163,7 +164,8 @@ impl Tokens {
 
     fn token_u16(&mut self, token: u8, body: &[u8]) {
         self.bytes.push(token);
-        self.bytes.extend_from_slice(&(body.len() as u16).to_le_bytes());
+        self.bytes
+            .extend_from_slice(&(body.len() as u16).to_le_bytes());
         self.bytes.extend_from_slice(body);
     }
 }

@@ -24,7 +24,10 @@ pub enum SqlType {
     SmallInt,
     Int,
     BigInt,
-    Decimal { precision: u8, scale: u8 },
+    Decimal {
+        precision: u8,
+        scale: u8,
+    },
     Float,
     /// nvarchar(n) / nchar(n), length in characters; None is nvarchar(max).
     NVarChar(Option<u16>),
@@ -148,8 +151,14 @@ impl SqlType {
         match self {
             SqlType::Bit => fixed(out, as_int(value).map(|v| vec![u8::from(v != 0)])),
             SqlType::TinyInt => fixed(out, as_int(value).map(|v| vec![v as u8])),
-            SqlType::SmallInt => fixed(out, as_int(value).map(|v| (v as i16).to_le_bytes().to_vec())),
-            SqlType::Int => fixed(out, as_int(value).map(|v| (v as i32).to_le_bytes().to_vec())),
+            SqlType::SmallInt => fixed(
+                out,
+                as_int(value).map(|v| (v as i16).to_le_bytes().to_vec()),
+            ),
+            SqlType::Int => fixed(
+                out,
+                as_int(value).map(|v| (v as i32).to_le_bytes().to_vec()),
+            ),
             SqlType::BigInt => fixed(out, as_int(value).map(|v| v.to_le_bytes().to_vec())),
             SqlType::Float => fixed(out, as_float(value).map(|v| v.to_le_bytes().to_vec())),
             SqlType::Decimal { precision, scale } => {
@@ -169,7 +178,10 @@ impl SqlType {
             SqlType::DateTimeOffset => {
                 fixed(out, as_datetime(value).map(|t| datetime2_bytes(t, true)))
             }
-            SqlType::Date => fixed(out, as_datetime(value).map(|t| date_bytes(t.date()).to_vec())),
+            SqlType::Date => fixed(
+                out,
+                as_datetime(value).map(|t| date_bytes(t.date()).to_vec()),
+            ),
             SqlType::UniqueIdentifier => fixed(out, as_guid(value)),
             SqlType::SqlVariant => variant(out, value, collation),
         }
@@ -325,9 +337,17 @@ fn as_datetime(value: &Value) -> Option<time::OffsetDateTime> {
     let (year, month, day) = (d.next()??, d.next()??, d.next()??);
     let (hms, fraction) = clock.split_once('.').unwrap_or((clock, "0"));
     let mut t = hms.split(':').map(|p| p.parse::<u8>().ok());
-    let (hour, minute, second) = (t.next()??, t.next()?.unwrap_or(0), t.next().flatten().unwrap_or(0));
-    let nanos: u32 = format!("{:0<9}", &fraction[..fraction.len().min(9)]).parse().ok()?;
-    let date = time::Date::from_calendar_date(year, time::Month::try_from(month as u8).ok()?, day as u8).ok()?;
+    let (hour, minute, second) = (
+        t.next()??,
+        t.next()?.unwrap_or(0),
+        t.next().flatten().unwrap_or(0),
+    );
+    let nanos: u32 = format!("{:0<9}", &fraction[..fraction.len().min(9)])
+        .parse()
+        .ok()?;
+    let date =
+        time::Date::from_calendar_date(year, time::Month::try_from(month as u8).ok()?, day as u8)
+            .ok()?;
     let clock = time::Time::from_hms_nano(hour, minute, second, nanos).ok()?;
     let offset = match offset {
         Some(o) => {
@@ -362,7 +382,11 @@ fn datetime_bytes(t: time::OffsetDateTime) -> Vec<u8> {
 /// datetime2(7) (and datetimeoffset(7), in UTC plus the offset).
 fn datetime2_bytes(t: time::OffsetDateTime, with_offset: bool) -> Vec<u8> {
     let offset_minutes = t.offset().whole_minutes();
-    let t = if with_offset { t.to_offset(time::UtcOffset::UTC) } else { t };
+    let t = if with_offset {
+        t.to_offset(time::UtcOffset::UTC)
+    } else {
+        t
+    };
     let seconds = u64::from(t.hour()) * 3600 + u64::from(t.minute()) * 60 + u64::from(t.second());
     let ticks = seconds * 10_000_000 + u64::from(t.nanosecond()) / 100;
     let mut out = ticks.to_le_bytes()[..5].to_vec();
@@ -375,7 +399,10 @@ fn datetime2_bytes(t: time::OffsetDateTime, with_offset: bool) -> Vec<u8> {
 
 /// A GUID in SQL Server's byte order (the first three groups little-endian).
 fn as_guid(value: &Value) -> Option<Vec<u8>> {
-    let hex: String = as_text(value).chars().filter(|c| c.is_ascii_hexdigit()).collect();
+    let hex: String = as_text(value)
+        .chars()
+        .filter(|c| c.is_ascii_hexdigit())
+        .collect();
     if hex.len() != 32 {
         return None;
     }
@@ -397,11 +424,20 @@ mod tests {
 
     #[test]
     fn declared_types_parse_as_sql_server_names_them() {
-        assert_eq!(SqlType::parse("sysname"), Some(SqlType::NVarChar(Some(128))));
-        assert_eq!(SqlType::parse("NVARCHAR(MAX)"), Some(SqlType::NVarChar(None)));
+        assert_eq!(
+            SqlType::parse("sysname"),
+            Some(SqlType::NVarChar(Some(128)))
+        );
+        assert_eq!(
+            SqlType::parse("NVARCHAR(MAX)"),
+            Some(SqlType::NVarChar(None))
+        );
         assert_eq!(
             SqlType::parse("decimal(18, 2)"),
-            Some(SqlType::Decimal { precision: 18, scale: 2 })
+            Some(SqlType::Decimal {
+                precision: 18,
+                scale: 2
+            })
         );
         assert_eq!(SqlType::parse("geography"), None);
     }
@@ -415,7 +451,10 @@ mod tests {
     #[test]
     fn guids_use_sql_servers_mixed_byte_order() {
         let bytes = as_guid(&Value::Text("00112233-4455-6677-8899-aabbccddeeff".into())).unwrap();
-        assert_eq!(&bytes[..8], &[0x33, 0x22, 0x11, 0x00, 0x55, 0x44, 0x77, 0x66]);
+        assert_eq!(
+            &bytes[..8],
+            &[0x33, 0x22, 0x11, 0x00, 0x55, 0x44, 0x77, 0x66]
+        );
     }
 
     #[test]

@@ -37,7 +37,8 @@ pub fn parse_backup(p: &mut Parser, line: i32) -> Result<Effect, Message> {
     let database = parse_name(p, line)?;
     expect_words(p, &["TO"], line)?;
     let _ = words(p, &["DISK"]) || words(p, &["URL"]);
-    p.expect_token(&sqlparser::tokenizer::Token::Eq).map_err(|_| near(p, line))?;
+    p.expect_token(&sqlparser::tokenizer::Token::Eq)
+        .map_err(|_| near(p, line))?;
     parse_name(p, line)?;
     let mut copy_only = false;
     if words(p, &["WITH"]) {
@@ -57,10 +58,18 @@ pub fn parse_backup(p: &mut Parser, line: i32) -> Result<Effect, Message> {
         }
     }
     skip_to_end(p);
-    Ok(Effect::Backup { log, database, copy_only })
+    Ok(Effect::Backup {
+        log,
+        database,
+        copy_only,
+    })
 }
 
-pub fn set_recovery(t: &Target, database: &str, recovery: Recovery) -> Result<Vec<Output>, Message> {
+pub fn set_recovery(
+    t: &Target,
+    database: &str,
+    recovery: Recovery,
+) -> Result<Vec<Output>, Message> {
     let Some(id) = t.catalog.database_id(database) else {
         return Err(errors::alter_database_denied(database));
     };
@@ -68,7 +77,12 @@ pub fn set_recovery(t: &Target, database: &str, recovery: Recovery) -> Result<Ve
         return Err(errors::alter_database_denied(database));
     }
     if id == 2 && recovery != Recovery::Simple {
-        return Err(Message::new(5058, 1, 16, "Option 'RECOVERY' cannot be set in database 'tempdb'."));
+        return Err(Message::new(
+            5058,
+            1,
+            16,
+            "Option 'RECOVERY' cannot be set in database 'tempdb'.",
+        ));
     }
     let (code, desc) = recovery.code();
     t.catalog
@@ -78,9 +92,19 @@ pub fn set_recovery(t: &Target, database: &str, recovery: Recovery) -> Result<Ve
     Ok(Vec::new())
 }
 
-pub fn backup(t: &Target, log: bool, database: &str, copy_only: bool) -> Result<Vec<Output>, Message> {
+pub fn backup(
+    t: &Target,
+    log: bool,
+    database: &str,
+    copy_only: bool,
+) -> Result<Vec<Output>, Message> {
     let statement = if log { "BACKUP LOG" } else { "BACKUP DATABASE" };
-    let fail = |m: Message| Ok(vec![Output::Message(m), Output::Message(errors::backup_terminating(statement))]);
+    let fail = |m: Message| {
+        Ok(vec![
+            Output::Message(m),
+            Output::Message(errors::backup_terminating(statement)),
+        ])
+    };
     let Some(name) = t.catalog.database_name(database) else {
         return fail(errors::no_database(database));
     };
@@ -114,10 +138,23 @@ pub fn backup(t: &Target, log: bool, database: &str, copy_only: bool) -> Result<
         }
     }
     let kind = if log { "L" } else { "D" };
-    populate::insert_backup(&t.catalog.conn, &t.info.name, &name, &recovery, kind, copy_only, time::OffsetDateTime::now_utc(), pages * 8192)
-        .map_err(sqlite)?;
+    populate::insert_backup(
+        &t.catalog.conn,
+        &t.info.name,
+        &name,
+        &recovery,
+        kind,
+        copy_only,
+        time::OffsetDateTime::now_utc(),
+        pages * 8192,
+    )
+    .map_err(sqlite)?;
     let pages_done = if log { 2 } else { pages.max(1) };
-    let file = if log { format!("{name}_log") } else { name.clone() };
+    let file = if log {
+        format!("{name}_log")
+    } else {
+        name.clone()
+    };
     Ok(vec![
         Output::Message(Message::new(4035, 1, 0, format!("Processed {pages_done} pages for database '{name}', file '{file}' on file 1."))),
         Output::Message(Message::new(

@@ -48,17 +48,35 @@ fn completed() -> Output {
 }
 
 pub fn trace_status(t: &Target, flags: &[i64]) -> Result<Vec<Output>, Message> {
-    let mut stmt = t.catalog.conn.prepare("SELECT flag FROM \"$trace_flags\" ORDER BY flag").map_err(sqlite)?;
-    let on: Vec<i64> = stmt.query_map([], |r| r.get(0)).map_err(sqlite)?.collect::<Result<_, _>>().map_err(sqlite)?;
+    let mut stmt = t
+        .catalog
+        .conn
+        .prepare("SELECT flag FROM \"$trace_flags\" ORDER BY flag")
+        .map_err(sqlite)?;
+    let on: Vec<i64> = stmt
+        .query_map([], |r| r.get(0))
+        .map_err(sqlite)?
+        .collect::<Result<_, _>>()
+        .map_err(sqlite)?;
     let shown: Vec<(i64, bool)> = if flags.is_empty() {
         on.iter().map(|f| (*f, true)).collect()
     } else {
         flags.iter().map(|f| (*f, on.contains(f))).collect()
     };
-    let columns = ["TraceFlag", "Status", "Global", "Session"].iter().map(|c| (c.to_string(), SqlType::SmallInt)).collect();
+    let columns = ["TraceFlag", "Status", "Global", "Session"]
+        .iter()
+        .map(|c| (c.to_string(), SqlType::SmallInt))
+        .collect();
     let rows = shown
         .into_iter()
-        .map(|(flag, status)| vec![Value::Int(flag), Value::Int(i64::from(status)), Value::Int(i64::from(status)), Value::Int(0)])
+        .map(|(flag, status)| {
+            vec![
+                Value::Int(flag),
+                Value::Int(i64::from(status)),
+                Value::Int(i64::from(status)),
+                Value::Int(0),
+            ]
+        })
         .collect();
     Ok(vec![Output::Rows { columns, rows }, completed()])
 }
@@ -72,7 +90,11 @@ pub fn trace_set(t: &Target, flags: &[i64], on: bool) -> Result<Vec<Output>, Mes
         if !(1..=32767).contains(flag) {
             return Err(errors::invalid_trace_flag(*flag));
         }
-        let sql = if on { "INSERT OR IGNORE INTO \"$trace_flags\" (flag) VALUES (?1)" } else { "DELETE FROM \"$trace_flags\" WHERE flag = ?1" };
+        let sql = if on {
+            "INSERT OR IGNORE INTO \"$trace_flags\" (flag) VALUES (?1)"
+        } else {
+            "DELETE FROM \"$trace_flags\" WHERE flag = ?1"
+        };
         t.catalog.conn.execute(sql, params![flag]).map_err(sqlite)?;
     }
     Ok(vec![completed()])

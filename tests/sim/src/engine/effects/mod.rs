@@ -26,8 +26,15 @@ pub use security::add_certificate_issuer;
 
 #[derive(Debug, Clone)]
 pub enum Effect {
-    SetRecovery { database: String, recovery: Recovery },
-    Backup { log: bool, database: String, copy_only: bool },
+    SetRecovery {
+        database: String,
+        recovery: Recovery,
+    },
+    Backup {
+        log: bool,
+        database: String,
+        copy_only: bool,
+    },
     CreateMasterKey,
     DropMasterKey,
     CreateCertificate(security::NewCertificate),
@@ -46,11 +53,18 @@ pub struct Target<'a> {
 }
 
 pub fn parse(p: &mut Parser, line: i32) -> Result<Effect, Message> {
-    let start: Vec<String> = (0..3).filter_map(|n| match p.peek_nth_token(n).token {
-        Token::Word(w) => Some(w.value.to_ascii_uppercase()),
-        _ => None,
-    }).collect();
-    let effect = match start.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+    let start: Vec<String> = (0..3)
+        .filter_map(|n| match p.peek_nth_token(n).token {
+            Token::Word(w) => Some(w.value.to_ascii_uppercase()),
+            _ => None,
+        })
+        .collect();
+    let effect = match start
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
         ["ALTER", "DATABASE", ..] => database::parse_alter(p, line)?,
         ["BACKUP", ..] => database::parse_backup(p, line)?,
         ["CREATE", "MASTER", "KEY"] => security::parse_create_master_key(p, line)?,
@@ -70,7 +84,11 @@ pub fn parse(p: &mut Parser, line: i32) -> Result<Effect, Message> {
                 text.push(p.next_token().token.to_string());
             }
             let statement = text.join(" ").to_uppercase();
-            let mut message = if statement.is_empty() { near(p, line) } else { errors::not_modelled(&statement) };
+            let mut message = if statement.is_empty() {
+                near(p, line)
+            } else {
+                errors::not_modelled(&statement)
+            };
             message.line = line;
             return Err(message);
         }
@@ -80,8 +98,14 @@ pub fn parse(p: &mut Parser, line: i32) -> Result<Effect, Message> {
 
 pub fn apply(effect: &Effect, target: &Target) -> Result<Vec<Output>, Message> {
     match effect {
-        Effect::SetRecovery { database, recovery } => database::set_recovery(target, database, *recovery),
-        Effect::Backup { log, database, copy_only } => database::backup(target, *log, database, *copy_only),
+        Effect::SetRecovery { database, recovery } => {
+            database::set_recovery(target, database, *recovery)
+        }
+        Effect::Backup {
+            log,
+            database,
+            copy_only,
+        } => database::backup(target, *log, database, *copy_only),
         Effect::CreateMasterKey => security::create_master_key(target),
         Effect::DropMasterKey => security::drop_master_key(target),
         Effect::CreateCertificate(new) => security::create_certificate(target, new),
@@ -99,7 +123,10 @@ pub fn parse_name(p: &mut Parser, line: i32) -> Result<String, Message> {
             p.next_token();
             Ok(s)
         }
-        _ => p.parse_identifier().map(|i| i.value).map_err(|_| near(p, line)),
+        _ => p
+            .parse_identifier()
+            .map(|i| i.value)
+            .map_err(|_| near(p, line)),
     }
 }
 
@@ -110,7 +137,23 @@ pub fn sqlite(e: rusqlite::Error) -> Message {
 /// Skips the rest of an option list we accept but do not model (`WITH INIT, STATS = 10`).
 pub fn skip_to_end(p: &mut Parser) {
     while !matches!(p.peek_token().token, Token::EOF | Token::SemiColon) {
-        if matches!(peek_word(p).as_deref(), Some("SELECT" | "USE" | "IF" | "EXEC" | "PRINT" | "DBCC" | "BACKUP" | "CREATE" | "ALTER" | "DROP" | "DECLARE" | "SET")) {
+        if matches!(
+            peek_word(p).as_deref(),
+            Some(
+                "SELECT"
+                    | "USE"
+                    | "IF"
+                    | "EXEC"
+                    | "PRINT"
+                    | "DBCC"
+                    | "BACKUP"
+                    | "CREATE"
+                    | "ALTER"
+                    | "DROP"
+                    | "DECLARE"
+                    | "SET"
+            )
+        ) {
             return;
         }
         let _ = next_word(p);

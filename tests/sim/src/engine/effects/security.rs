@@ -37,7 +37,10 @@ pub fn parse_create_master_key(p: &mut Parser, line: i32) -> Result<Effect, Mess
 
 pub fn parse_create_certificate(p: &mut Parser, line: i32) -> Result<Effect, Message> {
     expect_words(p, &["CREATE", "CERTIFICATE"], line)?;
-    let mut new = NewCertificate { name: p.parse_identifier().map_err(|_| near(p, line))?.value, ..Default::default() };
+    let mut new = NewCertificate {
+        name: p.parse_identifier().map_err(|_| near(p, line))?.value,
+        ..Default::default()
+    };
     if words(p, &["AUTHORIZATION"]) {
         p.parse_identifier().map_err(|_| near(p, line))?;
     }
@@ -80,7 +83,9 @@ pub fn parse_create_certificate(p: &mut Parser, line: i32) -> Result<Effect, Mes
 
 fn decode_hex(hex: &str) -> Option<Vec<u8>> {
     let hex = hex.trim_start_matches("0x").trim_start_matches("0X");
-    (0..hex.len() / 2).map(|i| u8::from_str_radix(hex.get(i * 2..i * 2 + 2)?, 16).ok()).collect()
+    (0..hex.len() / 2)
+        .map(|i| u8::from_str_radix(hex.get(i * 2..i * 2 + 2)?, 16).ok())
+        .collect()
 }
 
 fn master_key_exists(t: &Target) -> Result<bool, Message> {
@@ -122,7 +127,10 @@ pub fn create_master_key(t: &Target) -> Result<Vec<Output>, Message> {
 pub fn drop_master_key(t: &Target) -> Result<Vec<Output>, Message> {
     require_control(t)?;
     if !master_key_exists(t)? {
-        return Err(errors::cannot_drop("master key", "##MS_DatabaseMasterKey##"));
+        return Err(errors::cannot_drop(
+            "master key",
+            "##MS_DatabaseMasterKey##",
+        ));
     }
     let protected: Option<String> = t
         .catalog
@@ -145,9 +153,15 @@ pub fn drop_master_key(t: &Target) -> Result<Vec<Output>, Message> {
 
 fn parse_date(text: &str) -> Result<time::OffsetDateTime, Message> {
     let value = super::super::functions::cast(Value::Text(text.to_string()), "datetime")?;
-    let Value::Text(normal) = value else { return Err(errors::internal("date conversion")) };
-    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second].[subsecond]");
-    time::PrimitiveDateTime::parse(&normal, format).map(|t| t.assume_utc()).map_err(|e| errors::internal(&e.to_string()))
+    let Value::Text(normal) = value else {
+        return Err(errors::internal("date conversion"));
+    };
+    let format = time::macros::format_description!(
+        "[year]-[month]-[day] [hour]:[minute]:[second].[subsecond]"
+    );
+    time::PrimitiveDateTime::parse(&normal, format)
+        .map(|t| t.assume_utc())
+        .map_err(|e| errors::internal(&e.to_string()))
 }
 
 pub fn create_certificate(t: &Target, new: &NewCertificate) -> Result<Vec<Output>, Message> {
@@ -166,10 +180,23 @@ pub fn create_certificate(t: &Target, new: &NewCertificate) -> Result<Vec<Output
     }
     let (der, subject, start, expiry, serial, has_key) = match &new.from_binary {
         Some(der) => {
-            let (_, parsed) = x509_parser::parse_x509_certificate(der).map_err(|_| errors::certificate_bad_binary())?;
+            let (_, parsed) = x509_parser::parse_x509_certificate(der)
+                .map_err(|_| errors::certificate_bad_binary())?;
             let validity = parsed.validity();
-            let subject = parsed.subject().iter_common_name().next().and_then(|cn| cn.as_str().ok()).map_or_else(|| parsed.subject().to_string(), str::to_string);
-            (der.clone(), subject, validity.not_before.to_datetime(), validity.not_after.to_datetime(), parsed.raw_serial_as_string(), false)
+            let subject = parsed
+                .subject()
+                .iter_common_name()
+                .next()
+                .and_then(|cn| cn.as_str().ok())
+                .map_or_else(|| parsed.subject().to_string(), str::to_string);
+            (
+                der.clone(),
+                subject,
+                validity.not_before.to_datetime(),
+                validity.not_after.to_datetime(),
+                parsed.raw_serial_as_string(),
+                false,
+            )
         }
         None => {
             if !new.by_password && !master_key_exists(t)? {
@@ -184,19 +211,28 @@ pub fn create_certificate(t: &Target, new: &NewCertificate) -> Result<Vec<Output
                 Some(d) => parse_date(d)?,
                 None => start + time::Duration::days(365),
             };
-            let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).map_err(|e| errors::internal(&e.to_string()))?;
+            let mut params = rcgen::CertificateParams::new(Vec::<String>::new())
+                .map_err(|e| errors::internal(&e.to_string()))?;
             params.distinguished_name = rcgen::DistinguishedName::new();
-            params.distinguished_name.push(rcgen::DnType::CommonName, subject.clone());
+            params
+                .distinguished_name
+                .push(rcgen::DnType::CommonName, subject.clone());
             params.not_before = start;
             params.not_after = expiry;
             let key = rcgen::KeyPair::generate().map_err(|e| errors::internal(&e.to_string()))?;
-            let cert = params.self_signed(&key).map_err(|e| errors::internal(&e.to_string()))?;
+            let cert = params
+                .self_signed(&key)
+                .map_err(|e| errors::internal(&e.to_string()))?;
             let der = cert.der().to_vec();
-            let serial = x509_parser::parse_x509_certificate(&der).map(|(_, c)| c.raw_serial_as_string()).unwrap_or_default();
+            let serial = x509_parser::parse_x509_certificate(&der)
+                .map(|(_, c)| c.raw_serial_as_string())
+                .unwrap_or_default();
             (der, subject, start, expiry, serial, true)
         }
     };
-    let thumbprint = ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, &der).as_ref().to_vec();
+    let thumbprint = ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, &der)
+        .as_ref()
+        .to_vec();
     let id: i64 = t
         .catalog
         .conn
@@ -238,7 +274,10 @@ pub fn drop_certificate(t: &Target, name: &str) -> Result<Vec<Output>, Message> 
     let removed = t
         .catalog
         .conn
-        .execute("DELETE FROM \"sys.certificates\" WHERE \"$database_id\" = ?1 AND name = ?2", params![t.database_id, name])
+        .execute(
+            "DELETE FROM \"sys.certificates\" WHERE \"$database_id\" = ?1 AND name = ?2",
+            params![t.database_id, name],
+        )
         .map_err(sqlite)?;
     if removed == 0 {
         return Err(errors::cannot_drop("certificate", name));
@@ -274,6 +313,12 @@ pub fn add_certificate_issuer(t: &Target, args: &[Value]) -> Result<Vec<Output>,
         // cmdlet matches on (and ignores) when it re-runs the set-up.
         return Err(Message::new(47134, 1, 16, format!("The certificate with id {id} has already been added as trusted issuer for '{dns}'.")));
     }
-    t.catalog.conn.execute("INSERT INTO \"$certificate_issuers\" VALUES (?1, ?2)", params![id, dns]).map_err(sqlite)?;
+    t.catalog
+        .conn
+        .execute(
+            "INSERT INTO \"$certificate_issuers\" VALUES (?1, ?2)",
+            params![id, dns],
+        )
+        .map_err(sqlite)?;
     Ok(Vec::new())
 }
