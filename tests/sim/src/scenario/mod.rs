@@ -436,3 +436,13 @@ mod tests {
         assert!(err.contains("same name"), "{err}");
     }
 }
+
+#[cfg(test)]
+mod example {
+    #[test]
+    fn the_shipped_example_parses() {
+        let s = super::Scenario::parse(include_str!("../../scenarios/example.toml")).unwrap();
+        assert_eq!(s.instances.len(), 2);
+        assert!(!s.instances[1].version.has_certificate_issuer_procedure());
+    }
+}
