@@ -1,11 +1,10 @@
-//! Independent clients against the lab: python-tds (PyPI `python-tds`). `.ci/run`
-//! installs it; where it is missing the test says so and checks nothing else.
-//! FreeTDS `tsql` does not connect yet (the lab closes the connection after its
-//! PRELOGIN: "Unexpected EOF from the server"); see the session note.
+//! Independent clients against the lab: python-tds (PyPI `python-tds`) and FreeTDS
+//! `tsql` (Debian `freetds-bin`). `.ci/run` installs both; where one is missing its
+//! test says so and checks nothing else.
 
 use std::process::Command;
 
-use ferry_sim::{Lab, Scenario};
+use ferry_sim::{Endpoint, Lab, Scenario};
 
 const SCENARIO: &str = r#"
 [[instance]]
@@ -69,5 +68,75 @@ except pytds.tds_base.Error as e:
     assert!(
         stdout.contains("login failed: (\"Login failed for user 'sa'.\""),
         "{stdout}"
+    );
+}
+
+/// Runs `tsql` against the endpoint with a freetds.conf that sets `encryption`, feeding
+/// it `input`; returns everything it printed.
+fn tsql(e: &Endpoint, encryption: &str, password: &str, input: &str) -> String {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("freetds.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "[lab]\n\thost = 127.0.0.1\n\tport = {}\n\ttds version = 7.4\n\tencryption = {encryption}\n",
+            e.address.port()
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new("tsql")
+        .args(["-S", "lab", "-U", &e.login, "-P", password])
+        .env("FREETDSCONF", &conf)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn freetds_tsql_logs_in_in_every_encryption_mode_and_reads_rows() {
+    if !available("tsql", &["-C"]) {
+        eprintln!("FreeTDS tsql is not installed (apt-get install freetds-bin); skipped");
+        return;
+    }
+    let lab = Lab::start(&Scenario::parse(SCENARIO).unwrap())
+        .await
+        .unwrap();
+    let e = lab.endpoint("SQL01").unwrap().clone();
+    let query = "SELECT name, recovery_model_desc FROM sys.databases WHERE name = N'Sales'\n\
+                 go\n\
+                 SELECT SERVERPROPERTY('ProductVersion') AS v, CAST(2.5 AS decimal(5,2)) AS d\n\
+                 go\n\
+                 exit\n";
+    // off: no TLS at all; request: the login only (the default); require: everything.
+    for encryption in ["off", "request", "require"] {
+        let (e, password) = (e.clone(), e.password.clone());
+        let out = tokio::task::spawn_blocking(move || tsql(&e, encryption, &password, query))
+            .await
+            .unwrap();
+        assert!(out.contains("Sales\tFULL"), "{encryption}: {out}");
+        assert!(out.contains("15.0.4312.2\t2.50"), "{encryption}: {out}");
+    }
+    let refused = tokio::task::spawn_blocking(move || tsql(&e, "request", "wrong", "exit\n"))
+        .await
+        .unwrap();
+    assert!(
+        refused.contains("Msg 18456 (severity 14, state 1)")
+            && refused.contains("Login failed for user 'sa'."),
+        "{refused}"
     );
 }

@@ -18,13 +18,13 @@ pub fn server_config(names: Vec<String>) -> anyhow::Result<Arc<rustls::ServerCon
     let key = rustls_pki_types_key(certified.signing_key.serialize_der());
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()?
+        // SQL Server speaks TLS 1.3 only over TDS 8.0 (strict encryption); a TDS 7.x
+        // handshake inside PRELOGIN is TLS 1.2. Clients depend on it: in TLS 1.3 the
+        // client's Finished is its last handshake flight, which FreeTDS leaves unflushed
+        // in its PRELOGIN buffer and then sends inside the encrypted LOGIN7.
+        .with_protocol_versions(&[&rustls::version::TLS12])?
         .with_no_client_auth()
         .with_single_cert(vec![certified.cert.der().clone()], key)?;
-    let mut config = config;
-    // TLS 1.3 session tickets would follow the handshake after the client has stopped
-    // reading PRELOGIN framing; SQL Server sends none either.
-    config.send_tls13_tickets = 0;
     Ok(Arc::new(config))
 }
 
