@@ -6,8 +6,8 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 
-use crate::engine::Instance;
-use crate::scenario::Scenario;
+use crate::engine::{Instance, LabClock};
+use crate::scenario::{Scenario, WorkloadSpec};
 use crate::tds;
 
 /// An instance as a client reaches it.
@@ -22,18 +22,30 @@ pub struct Endpoint {
 pub struct Lab {
     pub endpoints: Vec<Endpoint>,
     pub instances: Vec<Arc<Instance>>,
+    /// The clock every instance's workloads follow.
+    pub clock: Arc<LabClock>,
     tasks: JoinSet<()>,
 }
 
 impl Lab {
-    /// Builds every instance's catalog and starts listening. Instances are built on
-    /// blocking threads, in parallel.
+    /// Builds every instance's catalog and starts listening, on the real clock.
     pub async fn start(scenario: &Scenario) -> anyhow::Result<Lab> {
+        Lab::start_with_clock(scenario, Arc::new(LabClock::real())).await
+    }
+
+    /// As [`Lab::start`], with workloads following `clock` (a manual clock lets a test
+    /// say exactly how much time has passed). Instances are built on blocking
+    /// threads, in parallel.
+    pub async fn start_with_clock(
+        scenario: &Scenario,
+        clock: Arc<LabClock>,
+    ) -> anyhow::Result<Lab> {
         let names: Vec<String> = vec!["localhost".into(), "127.0.0.1".into()];
         let tls = tds::tls::server_config(names)?;
         let mut builds = JoinSet::new();
         for (n, spec) in scenario.instances.iter().cloned().enumerate() {
-            builds.spawn_blocking(move || Instance::new(&spec).map(|i| (n, spec, i)));
+            let clock = clock.clone();
+            builds.spawn_blocking(move || Instance::with_clock(&spec, clock).map(|i| (n, spec, i)));
         }
         let mut built = Vec::with_capacity(scenario.instances.len());
         while let Some(result) = builds.join_next().await {
@@ -82,8 +94,28 @@ impl Lab {
         Ok(Lab {
             endpoints,
             instances,
+            clock,
             tasks,
         })
+    }
+
+    pub fn instance(&self, name: &str) -> Option<&Arc<Instance>> {
+        self.instances
+            .iter()
+            .find(|i| i.info.name.eq_ignore_ascii_case(name))
+    }
+
+    /// Changes a database's workload from now on, for example to stop the
+    /// application before a cutover (an idle spec).
+    pub fn set_workload(
+        &self,
+        instance: &str,
+        database: &str,
+        load: &WorkloadSpec,
+    ) -> anyhow::Result<()> {
+        self.instance(instance)
+            .ok_or_else(|| anyhow::anyhow!("the lab has no instance '{instance}'"))?
+            .set_workload(database, load)
     }
 
     pub fn endpoint(&self, name: &str) -> Option<&Endpoint> {

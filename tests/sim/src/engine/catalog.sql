@@ -644,6 +644,93 @@ CREATE TABLE "msdb.dbo.sysjobsteps" (
     PRIMARY KEY (job_id, step_id)
 );
 
+-- https://learn.microsoft.com/sql/relational-databases/system-dynamic-management-views/sys-dm-db-log-stats-transact-sql
+-- (a table-valued function; NULL or DEFAULT means the current database)
+CREATE TABLE "sys.dm_db_log_stats" (
+    database_id int PRIMARY KEY,
+    recovery_model nvarchar(60),
+    log_min_lsn nvarchar(24),
+    log_end_lsn nvarchar(24),
+    current_vlf_sequence_number bigint,
+    current_vlf_size_mb float,
+    total_vlf_count bigint,
+    total_log_size_mb float,
+    active_vlf_count bigint,
+    active_log_size_mb float,
+    log_truncation_holdup_reason nvarchar(60),
+    log_backup_time datetime,
+    log_backup_lsn nvarchar(24),
+    log_since_last_log_backup_mb float,
+    log_checkpoint_lsn nvarchar(24),
+    log_since_last_checkpoint_mb float,
+    log_recovery_lsn nvarchar(24),
+    log_recovery_size_mb float,
+    recovery_vlf_count bigint
+);
+
+-- https://learn.microsoft.com/sql/relational-databases/system-dynamic-management-views/sys-dm-db-log-space-usage-transact-sql
+-- (about the current database)
+CREATE TABLE "sys.dm_db_log_space_usage" (
+    "$database_id" int PRIMARY KEY,
+    database_id smallint,
+    total_log_size_in_bytes bigint,
+    used_log_space_in_bytes bigint,
+    used_log_space_in_percent real,
+    log_space_in_bytes_since_last_backup bigint
+);
+
+-- https://learn.microsoft.com/sql/relational-databases/system-catalog-views/sys-database-recovery-status-transact-sql
+CREATE TABLE "sys.database_recovery_status" (
+    database_id int PRIMARY KEY,
+    database_guid uniqueidentifier,
+    family_guid uniqueidentifier,
+    last_log_backup_lsn numeric(25, 0),
+    recovery_fork_guid uniqueidentifier,
+    first_recovery_fork_guid uniqueidentifier,
+    fork_point_lsn numeric(25, 0)
+);
+
+-- The lab's model of each database's transaction log (engine/log.rs), in bytes: all
+-- the log ever written (the end LSN derives from it), what was written since the
+-- instance started (the cumulative counters), the active part the log cannot yet
+-- truncate, and what the last log backup and the backup chain left.
+CREATE TABLE "$log" (
+    database_id int PRIMARY KEY,
+    written real NOT NULL,
+    flushed real NOT NULL DEFAULT 0,
+    transactions real NOT NULL DEFAULT 0,
+    flushes real NOT NULL DEFAULT 0,
+    reads real NOT NULL DEFAULT 0,
+    writes real NOT NULL DEFAULT 0,
+    read_stall_ms real NOT NULL DEFAULT 0,
+    write_stall_ms real NOT NULL DEFAULT 0,
+    log_stall_ms real NOT NULL DEFAULT 0,
+    active real NOT NULL DEFAULT 0,
+    since_log_backup real NOT NULL DEFAULT 0,
+    -- A full backup has started the log chain (FULL and BULK_LOGGED only).
+    chain int NOT NULL DEFAULT 0,
+    log_backup_written real,
+    log_backup_time datetime,
+    last_full_lsn numeric(25, 0)
+);
+
+-- Each database's workload (scenario/workload.rs), and the sessions it holds open.
+CREATE TABLE "$workload" (
+    database_id int PRIMARY KEY,
+    log_bytes_per_sec real NOT NULL,
+    transactions_per_sec real NOT NULL,
+    reads_per_sec real NOT NULL,
+    writes_per_sec real NOT NULL,
+    io_latency_ms real NOT NULL,
+    sessions int NOT NULL
+);
+
+-- The application sessions each workload holds open (rows of sys.dm_exec_sessions).
+CREATE TABLE "$workload_sessions" (
+    session_id int PRIMARY KEY,
+    database_id int NOT NULL
+);
+
 -- The lab's own state: trace flags on (global), and issuers added with
 -- sp_certificate_add_issuer. Not views; reached through DBCC and the procedure.
 CREATE TABLE "$trace_flags" (flag int PRIMARY KEY);

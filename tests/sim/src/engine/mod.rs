@@ -3,6 +3,9 @@
 //!
 //! - `catalog.sql`: the system views, with Microsoft's column names and types.
 //! - `populate`: the rows a scenario implies.
+//! - `log`: each database's transaction log: LSNs, truncation, backups, log space.
+//! - `workload`: the load each database carries, applied as the lab's clock moves.
+//! - `clock`: the lab's clock, real or moved by hand in tests.
 //! - `translate`: T-SQL SELECT/INSERT/UPDATE/DELETE (parsed with sqlparser's MsSql
 //!   dialect) rewritten for SQLite: names resolved, TOP, N'' literals, T-SQL functions.
 //! - `functions`: T-SQL built-ins registered as SQLite functions (SERVERPROPERTY, CAST ...).
@@ -13,21 +16,26 @@
 //! - `errors`: SQL Server's messages by number.
 
 mod batch;
+pub mod clock;
 mod effects;
 pub mod errors;
 mod functions;
+mod log;
 mod populate;
 mod session;
 mod translate;
+mod workload;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use rusqlite::Connection;
 
-use crate::scenario::{Build, Edition, InstanceSpec};
+use crate::scenario::{Build, Edition, InstanceSpec, WorkloadSpec};
 use crate::tds::tokens::Collation;
+use crate::tds::types::SqlType;
 
+pub use clock::LabClock;
 pub use session::{Cancel, Output, Session, SessionLogin};
 
 const CATALOG: &str = include_str!("catalog.sql");
@@ -80,6 +88,8 @@ pub struct TableShape {
     /// The SQLite table name (`sys.databases`, `msdb.dbo.backupset`, `Sales.dbo.Orders`).
     pub table: String,
     pub visible: Vec<String>,
+    /// Each column's declared type, by lower-case name.
+    pub types: HashMap<String, SqlType>,
     pub per_database: bool,
     pub hidden: bool,
     pub system: bool,
@@ -89,6 +99,10 @@ pub struct TableShape {
 pub struct Catalog {
     pub conn: Connection,
     pub shapes: HashMap<String, TableShape>,
+    /// How far along the lab's clock the workloads have been applied.
+    advanced_to: std::time::Duration,
+    /// How many databases have a workload; none means nothing to catch up.
+    workloads: i64,
 }
 
 impl Catalog {
@@ -123,10 +137,17 @@ pub struct Instance {
     pub info: Arc<InstanceInfo>,
     catalog: Mutex<Catalog>,
     next_spid: std::sync::atomic::AtomicU16,
+    clock: Arc<LabClock>,
 }
 
 impl Instance {
+    /// An instance on the real clock.
     pub fn new(spec: &InstanceSpec) -> anyhow::Result<Arc<Instance>> {
+        Instance::with_clock(spec, Arc::new(LabClock::real()))
+    }
+
+    /// An instance whose workloads follow `clock`.
+    pub fn with_clock(spec: &InstanceSpec, clock: Arc<LabClock>) -> anyhow::Result<Arc<Instance>> {
         let info = Arc::new(InstanceInfo {
             name: spec.name.clone(),
             build: spec.version.clone(),
@@ -145,18 +166,63 @@ impl Instance {
         functions::register(&conn, info.clone())?;
         populate::populate(&conn, spec, &info)?;
         let shapes = shapes(&conn)?;
-        Ok(Arc::new(Instance {
+        let instance = Arc::new(Instance {
             info,
-            catalog: Mutex::new(Catalog { conn, shapes }),
+            catalog: Mutex::new(Catalog {
+                conn,
+                shapes,
+                advanced_to: clock.elapsed(),
+                workloads: 0,
+            }),
             next_spid: std::sync::atomic::AtomicU16::new(51),
-        }))
+            clock,
+        });
+        for database in spec.databases.iter().filter(|d| !d.workload.is_idle()) {
+            instance.set_workload(&database.name, &database.workload)?;
+        }
+        Ok(instance)
     }
 
-    /// The catalog, for one statement at a time.
+    /// The catalog, for one statement at a time, with the workloads applied up to now.
     pub fn catalog(&self) -> MutexGuard<'_, Catalog> {
-        self.catalog
+        let mut catalog = self
+            .catalog
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let now = self.clock.elapsed();
+        if catalog.workloads > 0 && now > catalog.advanced_to {
+            let secs = (now - catalog.advanced_to).as_secs_f64();
+            catalog.advanced_to = now;
+            if let Err(e) = workload::advance(&catalog.conn, secs) {
+                tracing::error!(instance = %self.info.name, error = %e, "workloads could not advance");
+            }
+        } else {
+            catalog.advanced_to = catalog.advanced_to.max(now);
+        }
+        catalog
+    }
+
+    /// Changes a database's workload from now on (what ran until now is applied at
+    /// the old rates). An idle spec stops it and closes its sessions.
+    pub fn set_workload(&self, database: &str, load: &WorkloadSpec) -> anyhow::Result<()> {
+        load.validate().map_err(anyhow::Error::msg)?;
+        let mut catalog = self.catalog();
+        let id = catalog.database_id(database).ok_or_else(|| {
+            anyhow::anyhow!("instance '{}' has no database '{database}'", self.info.name)
+        })?;
+        let login: String = catalog
+            .conn
+            .query_row(
+                "SELECT name FROM \"sys.server_principals\" WHERE type = 'S' AND principal_id > 1 ORDER BY principal_id",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap_or_else(|_| "sa".to_string());
+        let now = datetime_text(time::OffsetDateTime::now_utc());
+        catalog.workloads = workload::set(&catalog.conn, id, load, &login, &now, || {
+            self.allocate_spid()
+        })?;
+        Ok(())
     }
 
     /// A session id for a new connection (user sessions start at 51).
@@ -219,9 +285,14 @@ fn shapes(conn: &Connection) -> rusqlite::Result<HashMap<String, TableShape>> {
             continue;
         }
         let mut info = conn.prepare(&format!("PRAGMA table_info(\"{table}\")"))?;
-        let columns: Vec<String> = info
-            .query_map([], |r| r.get(1))?
+        let declared: Vec<(String, String)> = info
+            .query_map([], |r| Ok((r.get(1)?, r.get(2)?)))?
             .collect::<Result<_, _>>()?;
+        let types = declared
+            .iter()
+            .filter_map(|(c, t)| Some((c.to_ascii_lowercase(), SqlType::parse(t)?)))
+            .collect();
+        let columns: Vec<String> = declared.into_iter().map(|(c, _)| c).collect();
         let per_database = columns.iter().any(|c| c == "$database_id");
         let hidden = columns.iter().any(|c| c.starts_with('$'));
         let visible = columns
@@ -233,6 +304,7 @@ fn shapes(conn: &Connection) -> rusqlite::Result<HashMap<String, TableShape>> {
             TableShape {
                 table,
                 visible,
+                types,
                 per_database,
                 hidden,
                 system: true,

@@ -6,12 +6,17 @@ use rusqlite::{params, Connection};
 
 use crate::scenario::{BackupKind, InstanceSpec};
 
-use super::InstanceInfo;
+use super::{log, InstanceInfo};
 
 const SYSTEM_DATABASES: [&str; 4] = ["master", "tempdb", "model", "msdb"];
 
 /// The first user database id, as on SQL Server.
 const FIRST_USER_DATABASE: i64 = 5;
+
+/// Log each database wrote before the lab's history begins, and between two backups
+/// of its history (the end LSNs that backups record move on by this much).
+const HISTORY_LOG: f64 = 64.0 * 1_048_576.0;
+const LOG_BETWEEN_BACKUPS: f64 = 8.0 * 1_048_576.0;
 
 pub fn populate(
     conn: &Connection,
@@ -37,6 +42,7 @@ pub fn populate(
             created,
         )?;
         insert_files(&tx, n as i64 + 1, name, 1, 1, 8, 2, false, 0)?;
+        log::create(&tx, n as i64 + 1, HISTORY_LOG)?;
         databases.push((n as i64 + 1, name.to_string()));
     }
     for (n, db) in spec.databases.iter().enumerate() {
@@ -69,6 +75,7 @@ pub fn populate(
             db.filestream,
             db.memory_optimized_files,
         )?;
+        log::create(&tx, id, HISTORY_LOG)?;
         if db.tde {
             tx.execute(
                 "INSERT INTO \"sys.dm_database_encryption_keys\" (database_id, encryption_state, encryption_state_desc, create_date, key_algorithm, key_length, encryptor_type, percent_complete, encryption_scan_state, encryption_scan_state_desc)
@@ -83,13 +90,24 @@ pub fn populate(
                 params![id, assembly, 65536 + a as i64, format!("{assembly}, version=1.0.0.0, culture=neutral, publickeytoken=null, processorarchitecture=msil"), created],
             )?;
         }
-        for backup in &db.backups {
+        // The history in the order it happened, with log written between backups.
+        let mut backups: Vec<_> = db.backups.iter().collect();
+        backups.sort_by(|a, b| b.hours_ago.total_cmp(&a.hours_ago));
+        for backup in backups {
             let finished = info.started - time::Duration::seconds_f64(backup.hours_ago * 3600.0);
             let kind = match backup.kind {
                 BackupKind::D => "D",
                 BackupKind::I => "I",
                 BackupKind::L => "L",
             };
+            log::write_history(&tx, id, LOG_BETWEEN_BACKUPS)?;
+            let lsns = log::backup(
+                &tx,
+                id,
+                kind,
+                backup.copy_only,
+                &super::datetime_text(finished),
+            )?;
             insert_backup(
                 &tx,
                 &info.name,
@@ -99,6 +117,7 @@ pub fn populate(
                 backup.copy_only,
                 finished,
                 (db.data_mb as i64) << 20,
+                lsns,
             )?;
         }
         databases.push((id, db.name.clone()));
@@ -115,6 +134,9 @@ pub fn populate(
     populate_configurations(&tx, spec)?;
     populate_server_objects(&tx, spec, info, created)?;
     populate_counters(&tx, &databases)?;
+    for (id, _) in &databases {
+        log::refresh(&tx, *id)?;
+    }
     for flag in &spec.trace_flags {
         tx.execute(
             "INSERT OR IGNORE INTO \"$trace_flags\" (flag) VALUES (?1)",
@@ -263,6 +285,7 @@ pub fn insert_backup(
     copy_only: bool,
     finished: time::OffsetDateTime,
     size: i64,
+    lsns: log::BackupLsns,
 ) -> rusqlite::Result<()> {
     let id: i64 = tx.query_row(
         "SELECT COALESCE(MAX(backup_set_id), 0) + 1 FROM \"msdb.dbo.backupset\"",
@@ -270,25 +293,26 @@ pub fn insert_backup(
         |r| r.get(0),
     )?;
     let started = finished - time::Duration::minutes(5);
-    let lsn = 37_000_000_000_000_000i64 + id * 100_000_000;
     tx.execute(
         "INSERT INTO \"msdb.dbo.backupset\" (backup_set_id, backup_set_uuid, media_set_id, first_family_number, name, user_name, software_major_version,
             backup_start_date, backup_finish_date, type, first_lsn, last_lsn, checkpoint_lsn, database_backup_lsn, backup_size, database_name,
             server_name, machine_name, recovery_model, is_copy_only, is_snapshot, compressed_backup_size)
-         VALUES (?1, ?2, ?1, 1, NULL, 'sa', 16, ?3, ?4, ?5, ?6, ?7, ?6, ?6, ?8, ?9, ?10, ?10, ?11, ?12, 0, ?8)",
+         VALUES (?1, ?2, ?1, 1, NULL, 'sa', 16, ?3, ?4, ?5, ?6, ?7, ?13, ?14, ?8, ?9, ?10, ?10, ?11, ?12, 0, ?8)",
         params![
             id,
             uuid::Uuid::new_v4().to_string().to_uppercase(),
             super::datetime_text(started),
             super::datetime_text(finished),
             kind,
-            lsn,
-            lsn + 50_000_000,
+            lsns.first,
+            lsns.last,
             size,
             database,
             server,
             recovery,
-            copy_only
+            copy_only,
+            lsns.checkpoint,
+            lsns.database_backup
         ],
     )?;
     Ok(())

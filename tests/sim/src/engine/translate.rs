@@ -7,9 +7,9 @@
 use std::ops::ControlFlow;
 
 use sqlparser::ast::{
-    Expr, FunctionArg, FunctionArgExpr, FunctionArguments, Ident, LimitClause, ObjectName, Query,
-    SelectItem, SetExpr, Statement, TableAlias, TableFactor, TopQuantity, Value as AstValue,
-    VisitMut, VisitorMut,
+    BinaryOperator, Expr, FunctionArg, FunctionArgExpr, FunctionArguments, Ident, Join,
+    JoinConstraint, JoinOperator, LimitClause, ObjectName, Query, Select, SelectItem, SetExpr,
+    Statement, TableAlias, TableFactor, TopQuantity, Value as AstValue, VisitMut, VisitorMut,
 };
 use sqlparser::dialect::MsSqlDialect;
 use sqlparser::parser::Parser;
@@ -18,7 +18,7 @@ use crate::tds::tokens::Message;
 use crate::tds::types::SqlType;
 
 use super::session::SessionLogin;
-use super::{errors, Catalog, InstanceInfo};
+use super::{errors, Catalog, InstanceInfo, TableShape};
 
 /// What a statement runs in.
 pub struct Scope<'a> {
@@ -59,7 +59,7 @@ pub fn translate(mut statement: Statement, scope: &Scope) -> Result<Translated, 
         return Err(message);
     }
     let columns = match &statement {
-        Statement::Query(query) => column_hints(query),
+        Statement::Query(query) => column_hints(query, scope.catalog),
         _ => None,
     };
     Ok(Translated {
@@ -222,12 +222,19 @@ impl VisitorMut for Rewriter<'_, '_> {
         if let Some(id) = resolved.database_id {
             filters.push(format!("\"$database_id\" = {id}"));
         }
-        // Table-valued DMVs: sys.dm_io_virtual_file_stats(database_id, file_id).
+        // Table-valued DMVs: sys.dm_io_virtual_file_stats(database_id, file_id), where
+        // NULL means all, and sys.dm_db_log_stats(database_id), where NULL or DEFAULT
+        // means the current database.
         if let Some(call) = args.take() {
-            for (column, arg) in ["database_id", "file_id"].iter().zip(call.args.iter()) {
+            let log_stats = resolved.table.eq_ignore_ascii_case("sys.dm_db_log_stats");
+            for (column, arg) in function_keys(&resolved.table).iter().zip(call.args.iter()) {
                 let text = arg.to_string();
-                if !text.eq_ignore_ascii_case("null") {
+                let omitted =
+                    text.eq_ignore_ascii_case("null") || text.eq_ignore_ascii_case("default");
+                if !omitted {
                     filters.push(format!("{column} = {text}"));
+                } else if log_stats {
+                    filters.push(format!("{column} = {}", self.scope.database_id));
                 }
             }
         }
@@ -255,6 +262,17 @@ impl VisitorMut for Rewriter<'_, '_> {
         } else {
             *name = ObjectName::from(vec![Ident::with_quote('"', resolved.table)]);
             *alias = Some(new_alias);
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn pre_visit_query(&mut self, query: &mut Query) -> ControlFlow<Message> {
+        if let SetExpr::Select(select) = query.body.as_mut() {
+            for join in select.from.iter_mut().flat_map(|f| f.joins.iter_mut()) {
+                if let Err(e) = apply_as_join(join) {
+                    return ControlFlow::Break(e);
+                }
+            }
         }
         ControlFlow::Continue(())
     }
@@ -293,6 +311,87 @@ impl VisitorMut for Rewriter<'_, '_> {
         }
         ControlFlow::Continue(())
     }
+}
+
+/// The columns a table-valued DMV's arguments select its rows by, in order.
+fn function_keys(table: &str) -> &'static [&'static str] {
+    if table.to_ascii_lowercase().ends_with("dm_db_log_stats") {
+        &["database_id"]
+    } else {
+        &["database_id", "file_id"]
+    }
+}
+
+/// `CROSS APPLY sys.dm_db_log_stats(d.database_id)`: a table-valued DMV's arguments
+/// select its rows by key, so applying one is joining it on those keys (OUTER APPLY,
+/// a left join). NULL arguments select every row.
+fn apply_as_join(join: &mut Join) -> Result<(), Message> {
+    let outer = match join.join_operator {
+        JoinOperator::CrossApply => false,
+        JoinOperator::OuterApply => true,
+        _ => return Ok(()),
+    };
+    let TableFactor::Table {
+        name, alias, args, ..
+    } = &mut join.relation
+    else {
+        return Err(errors::not_modelled(
+            "APPLY of anything but a table-valued DMV",
+        ));
+    };
+    let Some(call) = args.take() else {
+        return Err(errors::not_modelled(
+            "APPLY of anything but a table-valued DMV",
+        ));
+    };
+    let last = name
+        .0
+        .last()
+        .and_then(|p| p.as_ident())
+        .map(|i| i.value.clone())
+        .unwrap_or_default();
+    let keys = function_keys(&last);
+    let qualifier = alias
+        .get_or_insert_with(|| TableAlias {
+            at: None,
+            explicit: true,
+            name: Ident::with_quote('"', last),
+            columns: Vec::new(),
+        })
+        .name
+        .clone();
+    let mut on: Option<Expr> = None;
+    for (column, arg) in keys.iter().zip(call.args) {
+        let FunctionArg::Unnamed(FunctionArgExpr::Expr(value)) = arg else {
+            continue;
+        };
+        if matches!(&value, Expr::Value(v) if v.value == AstValue::Null) {
+            continue;
+        }
+        let equal = Expr::BinaryOp {
+            left: Box::new(Expr::CompoundIdentifier(vec![
+                qualifier.clone(),
+                Ident::new(*column),
+            ])),
+            op: BinaryOperator::Eq,
+            right: Box::new(value),
+        };
+        on = Some(match on {
+            Some(before) => Expr::BinaryOp {
+                left: Box::new(before),
+                op: BinaryOperator::And,
+                right: Box::new(equal),
+            },
+            None => equal,
+        });
+    }
+    let constraint = on.map_or(JoinConstraint::None, JoinConstraint::On);
+    join.join_operator = if outer {
+        JoinOperator::LeftOuter(constraint)
+    } else {
+        JoinOperator::Inner(constraint)
+    };
+    Ok(())
 }
 
 fn function_args(args: &FunctionArguments) -> Vec<String> {
@@ -403,7 +502,10 @@ impl Rewriter<'_, '_> {
                         property = arg(1)
                     ),
                     "isnull" => format!("ifnull({}, {})", arg(0), arg(1)),
-                    "count_big" => format!("count({})", args.first().map_or("*", String::as_str)),
+                    "count_big" => format!(
+                        "tsql_cast(count({}), 'bigint')",
+                        args.first().map_or("*", String::as_str)
+                    ),
                     "substring" => format!("substr({}, {}, {})", arg(0), arg(1), arg(2)),
                     "left" => format!("substr({}, 1, {})", arg(0), arg(1)),
                     "right" => format!("substr({}, -({}))", arg(0), arg(1)),
@@ -438,21 +540,83 @@ impl Rewriter<'_, '_> {
 
 /// Result column names and types the select list states: aliases, column names,
 /// CASTs. None when the list has `*` (the engine's own names and types are used).
-fn column_hints(query: &Query) -> Option<Vec<ColumnHint>> {
+fn column_hints(query: &Query, catalog: &Catalog) -> Option<Vec<ColumnHint>> {
     let SetExpr::Select(select) = query.body.as_ref() else {
         return None;
     };
+    let sources = Sources::of(select, catalog);
     select
         .projection
         .iter()
         .map(|item| match item {
-            SelectItem::UnnamedExpr(e) => Some((expr_name(e), expr_type(e))),
+            SelectItem::UnnamedExpr(e) => Some((expr_name(e), expr_type(e, &sources))),
             SelectItem::ExprWithAlias { expr, alias } => {
-                Some((alias.value.clone(), expr_type(expr)))
+                Some((alias.value.clone(), expr_type(expr, &sources)))
             }
             _ => None,
         })
         .collect()
+}
+
+/// The catalog tables a rewritten SELECT reads, by the names its columns use, so
+/// that an aggregate's type can follow its argument's declared type.
+struct Sources<'a> {
+    tables: Vec<(String, &'a TableShape)>,
+}
+
+impl<'a> Sources<'a> {
+    fn of(select: &Select, catalog: &'a Catalog) -> Sources<'a> {
+        let factors = select
+            .from
+            .iter()
+            .flat_map(|f| std::iter::once(&f.relation).chain(f.joins.iter().map(|j| &j.relation)));
+        let tables = factors
+            .filter_map(|factor| {
+                let (table, alias) = match factor {
+                    TableFactor::Table { name, alias, .. } => (last_name(name), alias),
+                    TableFactor::Derived {
+                        subquery, alias, ..
+                    } => match subquery.body.as_ref() {
+                        SetExpr::Select(inner) => match &inner.from.first()?.relation {
+                            TableFactor::Table { name, .. } => (last_name(name), alias),
+                            _ => return None,
+                        },
+                        _ => return None,
+                    },
+                    _ => return None,
+                };
+                let shape = catalog.shape(&table)?;
+                let named = alias.as_ref().map_or(table, |a| a.name.value.clone());
+                Some((named.to_ascii_lowercase(), shape))
+            })
+            .collect();
+        Sources { tables }
+    }
+
+    /// The declared type of a column reference (`size`, `f.size`).
+    fn column_type(&self, e: &Expr) -> Option<SqlType> {
+        let (qualifier, column) = match e {
+            Expr::Identifier(i) => (None, i.value.to_ascii_lowercase()),
+            Expr::CompoundIdentifier(parts) if parts.len() == 2 => (
+                Some(parts[0].value.to_ascii_lowercase()),
+                parts[1].value.to_ascii_lowercase(),
+            ),
+            Expr::Nested(inner) => return self.column_type(inner),
+            _ => return None,
+        };
+        self.tables
+            .iter()
+            .filter(|(name, _)| qualifier.as_ref().is_none_or(|q| q == name))
+            .find_map(|(_, shape)| shape.types.get(&column).copied())
+    }
+}
+
+fn last_name(name: &ObjectName) -> String {
+    name.0
+        .last()
+        .and_then(|p| p.as_ident())
+        .map(|i| i.value.clone())
+        .unwrap_or_default()
 }
 
 fn expr_name(e: &Expr) -> String {
@@ -465,16 +629,38 @@ fn expr_name(e: &Expr) -> String {
     }
 }
 
-fn expr_type(e: &Expr) -> Option<SqlType> {
+fn expr_type(e: &Expr, sources: &Sources) -> Option<SqlType> {
     match e {
-        Expr::Nested(inner) => expr_type(inner),
+        Expr::Nested(inner) => expr_type(inner, sources),
         Expr::Function(f) => {
             let name = f.name.to_string().to_ascii_lowercase();
             let args = function_args(&f.args);
+            let argument = || match &f.args {
+                FunctionArguments::List(list) => match list.args.as_slice() {
+                    [FunctionArg::Unnamed(FunctionArgExpr::Expr(e))] => {
+                        expr_type(e, sources).or_else(|| sources.column_type(e))
+                    }
+                    _ => None,
+                },
+                _ => None,
+            };
             match name.as_str() {
                 "tsql_cast" => SqlType::parse(args.get(1)?.trim_matches('\'')),
                 "serverproperty" => Some(SqlType::SqlVariant),
                 "count" => Some(SqlType::Int),
+                "min" | "max" => argument(),
+                // SUM: int for the small integers, otherwise the argument's type, with
+                // decimals widened to 38 digits.
+                "sum" => match argument()? {
+                    SqlType::Bit | SqlType::TinyInt | SqlType::SmallInt | SqlType::Int => {
+                        Some(SqlType::Int)
+                    }
+                    SqlType::Decimal { scale, .. } => Some(SqlType::Decimal {
+                        precision: 38,
+                        scale,
+                    }),
+                    other => Some(other),
+                },
                 _ => None,
             }
         }

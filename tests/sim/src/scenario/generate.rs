@@ -186,6 +186,18 @@ fn database(rng: &mut StdRng, version: &Build, d: usize) -> DatabaseSpec {
         });
     }
     let max_level = version.default_compatibility_level();
+    let workload = if chance(rng, 60) {
+        WorkloadSpec {
+            log_bytes_per_sec: rng.random_range(10_240.0..4_194_304.0),
+            transactions_per_sec: rng.random_range(1.0..500.0),
+            reads_per_sec: rng.random_range(10.0..2_000.0),
+            writes_per_sec: rng.random_range(5.0..500.0),
+            io_latency_ms: rng.random_range(0.5..15.0),
+            sessions: rng.random_range(1..40),
+        }
+    } else {
+        WorkloadSpec::default()
+    };
     DatabaseSpec {
         name,
         data_mb: [256, 1024, 10240, 102400, 512000][rng.random_range(0..5)],
@@ -210,6 +222,7 @@ fn database(rng: &mut StdRng, version: &Build, d: usize) -> DatabaseSpec {
         } else {
             Vec::new()
         },
+        workload,
     }
 }
 

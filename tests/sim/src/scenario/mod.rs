@@ -4,9 +4,11 @@
 //!
 //! - `builds`: version strings and what they imply.
 //! - `generate`: seeded, varied fleets for scale tests.
+//! - `workload`: the load a database carries while the lab runs.
 
 pub mod builds;
 pub mod generate;
+pub mod workload;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -15,6 +17,7 @@ use serde::Deserialize;
 
 pub use builds::Build;
 pub use generate::generate;
+pub use workload::WorkloadSpec;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -190,6 +193,8 @@ pub struct DatabaseSpec {
     pub backups: Vec<BackupSpec>,
     #[serde(default)]
     pub assemblies: Vec<String>,
+    #[serde(default)]
+    pub workload: WorkloadSpec,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -359,6 +364,10 @@ impl Scenario {
                         "{dat}: a database has at least one data file and one log file"
                     ));
                 }
+                database
+                    .workload
+                    .validate()
+                    .map_err(|e| format!("{dat}.{e}"))?;
                 if let Some(level) = database.compatibility_level {
                     let max = instance.version.default_compatibility_level();
                     if !(80..=max).contains(&level) || level % 10 != 0 {
@@ -434,6 +443,11 @@ mod tests {
         let err = Scenario::parse("[[instance]]\nname = \"A\"\n[[instance]]\nname = \"a\"\n")
             .unwrap_err();
         assert!(err.contains("same name"), "{err}");
+        let err = Scenario::parse(
+            "[[instance]]\nname = \"A\"\n[[instance.login]]\nname = \"sa\"\npassword = \"x\"\n[[instance.database]]\nname = \"D\"\nworkload = { log_bytes_per_sec = -1 }\n",
+        )
+        .unwrap_err();
+        assert!(err.contains("workload.log_bytes_per_sec"), "{err}");
     }
 }
 
@@ -444,5 +458,8 @@ mod example {
         let s = super::Scenario::parse(include_str!("../../scenarios/example.toml")).unwrap();
         assert_eq!(s.instances.len(), 2);
         assert!(!s.instances[1].version.has_certificate_issuer_procedure());
+        let sales = &s.instances[0].databases[0].workload;
+        assert_eq!(sales.sessions, 12);
+        assert!(s.instances[1].databases[0].workload.is_idle());
     }
 }

@@ -10,7 +10,7 @@ use crate::tds::tokens::Message;
 
 use super::super::batch::{expect_words, near, next_word, words};
 use super::super::session::Output;
-use super::super::{errors, populate};
+use super::super::{errors, log, populate};
 use super::{parse_name, skip_to_end, sqlite, Effect, Target};
 
 pub fn parse_alter(p: &mut Parser, line: i32) -> Result<Effect, Message> {
@@ -89,6 +89,7 @@ pub fn set_recovery(
         .conn
         .execute("UPDATE \"sys.databases\" SET recovery_model = ?1, recovery_model_desc = ?2 WHERE database_id = ?3", params![code, desc, id])
         .map_err(sqlite)?;
+    log::recovery_changed(&t.catalog.conn, id).map_err(sqlite)?;
     Ok(Vec::new())
 }
 
@@ -111,33 +112,35 @@ pub fn backup(
     if !t.login.sysadmin {
         return fail(errors::backup_denied(statement, &name));
     }
-    let (recovery, pages): (String, i64) = t
+    let (id, recovery, pages): (i64, String, i64) = t
         .catalog
         .conn
         .query_row(
-            "SELECT d.recovery_model_desc, COALESCE(SUM(f.size), 0) FROM \"sys.databases\" d LEFT JOIN \"sys.master_files\" f ON f.database_id = d.database_id AND f.type = 0 WHERE d.name = ?1",
+            "SELECT d.database_id, d.recovery_model_desc, COALESCE(SUM(f.size), 0) FROM \"sys.databases\" d LEFT JOIN \"sys.master_files\" f ON f.database_id = d.database_id AND f.type = 0 WHERE d.name = ?1",
             [&name],
-            |r| Ok((r.get(0)?, r.get(1)?)),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )
         .map_err(sqlite)?;
     if log {
         if recovery == "SIMPLE" {
             return fail(errors::log_backup_in_simple());
         }
-        let has_full: bool = t
-            .catalog
-            .conn
-            .query_row(
-                "SELECT EXISTS (SELECT 1 FROM \"msdb.dbo.backupset\" WHERE database_name = ?1 AND type = 'D' AND is_copy_only = 0)",
-                [&name],
-                |r| r.get(0),
-            )
-            .map_err(sqlite)?;
-        if !has_full {
+        // The log chain starts with a full backup taken in FULL or BULK_LOGGED
+        // recovery; one taken before a switch from SIMPLE does not count.
+        if !log::has_chain(&t.catalog.conn, id).map_err(sqlite)? {
             return fail(errors::log_backup_without_full());
         }
     }
     let kind = if log { "L" } else { "D" };
+    let finished = time::OffsetDateTime::now_utc();
+    let lsns = log::backup(
+        &t.catalog.conn,
+        id,
+        kind,
+        copy_only,
+        &super::super::datetime_text(finished),
+    )
+    .map_err(sqlite)?;
     populate::insert_backup(
         &t.catalog.conn,
         &t.info.name,
@@ -145,8 +148,9 @@ pub fn backup(
         &recovery,
         kind,
         copy_only,
-        time::OffsetDateTime::now_utc(),
+        finished,
         pages * 8192,
+        lsns,
     )
     .map_err(sqlite)?;
     let pages_done = if log { 2 } else { pages.max(1) };

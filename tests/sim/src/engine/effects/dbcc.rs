@@ -1,6 +1,8 @@
-//! DBCC TRACESTATUS / TRACEON / TRACEOFF, with the result set and messages SQL Server
-//! sends. Trace flags here are global (the `$trace_flags` table).
+//! DBCC TRACESTATUS / TRACEON / TRACEOFF and DBCC SQLPERF(LOGSPACE), with the result
+//! sets and messages SQL Server sends. Trace flags here are global (the `$trace_flags`
+//! table).
 //! https://learn.microsoft.com/sql/t-sql/database-console-commands/dbcc-tracestatus-transact-sql
+//! https://learn.microsoft.com/sql/t-sql/database-console-commands/dbcc-sqlperf-transact-sql
 
 use rusqlite::params;
 use sqlparser::parser::Parser;
@@ -17,6 +19,16 @@ use super::{skip_to_end, sqlite, Effect, Target};
 pub fn parse(p: &mut Parser, line: i32) -> Result<Effect, Message> {
     expect_words(p, &["DBCC"], line)?;
     let command = next_word(p).unwrap_or_default();
+    if command == "SQLPERF" {
+        p.expect_token(&Token::LParen).map_err(|_| near(p, line))?;
+        let option = next_word(p).unwrap_or_default();
+        p.expect_token(&Token::RParen).map_err(|_| near(p, line))?;
+        skip_to_end(p);
+        return match option.as_str() {
+            "LOGSPACE" => Ok(Effect::LogSpace),
+            other => Err(errors::not_modelled(&format!("DBCC SQLPERF({other})"))),
+        };
+    }
     let mut flags = Vec::new();
     if p.consume_token(&Token::LParen) {
         loop {
@@ -98,4 +110,39 @@ pub fn trace_set(t: &Target, flags: &[i64], on: bool) -> Result<Vec<Output>, Mes
         t.catalog.conn.execute(sql, params![flag]).map_err(sqlite)?;
     }
     Ok(vec![completed()])
+}
+
+/// DBCC SQLPERF(LOGSPACE): every database's log size and how much of it is in use.
+pub fn log_space(t: &Target) -> Result<Vec<Output>, Message> {
+    if !t.login.may_view_server_state() {
+        return Err(errors::view_server_state_denied());
+    }
+    let mut stmt = t
+        .catalog
+        .conn
+        .prepare(
+            "SELECT d.name, u.total_log_size_in_bytes / 1048576.0, u.used_log_space_in_percent
+             FROM \"sys.databases\" d JOIN \"sys.dm_db_log_space_usage\" u ON u.\"$database_id\" = d.database_id
+             ORDER BY d.database_id",
+        )
+        .map_err(sqlite)?;
+    let rows = stmt
+        .query_map([], |r| {
+            Ok(vec![
+                Value::Text(r.get(0)?),
+                Value::Float(r.get(1)?),
+                Value::Float(r.get(2)?),
+                Value::Int(0),
+            ])
+        })
+        .map_err(sqlite)?
+        .collect::<Result<_, _>>()
+        .map_err(sqlite)?;
+    let columns = vec![
+        ("Database Name".to_string(), SqlType::NVarChar(Some(128))),
+        ("Log Size (MB)".to_string(), SqlType::Float),
+        ("Log Space Used (%)".to_string(), SqlType::Float),
+        ("Status".to_string(), SqlType::Int),
+    ];
+    Ok(vec![Output::Rows { columns, rows }, completed()])
 }

@@ -42,6 +42,7 @@ pub enum Effect {
     TraceStatus(Vec<i64>),
     TraceOn(Vec<i64>),
     TraceOff(Vec<i64>),
+    LogSpace,
 }
 
 /// Where an effect applies.
@@ -113,6 +114,7 @@ pub fn apply(effect: &Effect, target: &Target) -> Result<Vec<Output>, Message> {
         Effect::TraceStatus(flags) => dbcc::trace_status(target, flags),
         Effect::TraceOn(flags) => dbcc::trace_set(target, flags, true),
         Effect::TraceOff(flags) => dbcc::trace_set(target, flags, false),
+        Effect::LogSpace => dbcc::log_space(target),
     }
 }
 

@@ -1,5 +1,9 @@
 //! The lab through tiberius, the client the agent uses: every encryption mode, login
 //! failures, result types, Microsoft's documented queries, and DDL effects.
+//!
+//! - `workload`: the log, LSNs and counters as a workload runs on a manual clock.
+
+mod workload;
 
 use ferry_sim::{Lab, Scenario};
 use tiberius::{AuthMethod, Client, Config, EncryptionLevel};
@@ -214,6 +218,22 @@ async fn result_types_round_trip() {
     // SERVERPROPERTY itself returns sql_variant, as SQL Server does; tiberius 0.12 cannot
     // decode sql_variant columns (it panics), which is why the agent casts every property.
     // python-tds reads the variant in tests/other_clients.rs.
+
+    // Aggregates type their result as SQL Server does: SUM of int is int, SUM of
+    // bigint is bigint, MAX keeps the column's type, COUNT is int, COUNT_BIG bigint.
+    let r = rows(
+        &mut client,
+        "SELECT SUM(f.size) AS pages, SUM(CAST(f.size AS bigint)) AS big, MAX(f.name) AS last_file,
+                COUNT(*) AS files, COUNT_BIG(*) AS files_big
+         FROM sys.master_files AS f",
+    )
+    .await;
+    let row = &r[0];
+    assert!(row.get::<i32, _>("pages").unwrap() > 0);
+    assert!(row.get::<i64, _>("big").unwrap() > 0);
+    assert!(row.get::<&str, _>("last_file").is_some());
+    assert!(row.get::<i32, _>("files").unwrap() > 0);
+    assert!(row.get::<i64, _>("files_big").unwrap() > 0);
 }
 
 #[tokio::test]
@@ -237,7 +257,7 @@ async fn documented_queries_run_unchanged() {
     assert_eq!(recovery[0].get::<u8, _>(0), Some(3));
     let agent_inventory = rows(
         &mut client,
-        include_str!("../../../agent/src/sql/queries/databases.sql"),
+        include_str!("../../../../agent/src/sql/queries/databases.sql"),
     )
     .await;
     let legacy = agent_inventory

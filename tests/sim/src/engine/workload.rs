@@ -1,0 +1,110 @@
+//! Workloads in the catalog: each database's rates (`$workload`) and the application
+//! sessions they hold open (`$workload_sessions`, shown in sys.dm_exec_sessions), and
+//! how the catalog catches up with the lab's clock: whatever time has passed since the
+//! last look is applied to the log and I/O of every database with a workload before
+//! the next statement reads anything.
+
+use rusqlite::{params, Connection};
+
+use crate::scenario::WorkloadSpec;
+
+use super::log::{self, Activity};
+
+/// Applies `secs` seconds of every workload.
+pub fn advance(conn: &Connection, secs: f64) -> rusqlite::Result<()> {
+    if secs <= 0.0 {
+        return Ok(());
+    }
+    let mut rates = conn.prepare_cached(
+        "SELECT database_id, log_bytes_per_sec, transactions_per_sec, reads_per_sec, writes_per_sec, io_latency_ms
+         FROM \"$workload\"",
+    )?;
+    let loads: Vec<(i64, WorkloadSpec)> = rates
+        .query_map([], |r| {
+            Ok((
+                r.get(0)?,
+                WorkloadSpec {
+                    log_bytes_per_sec: r.get(1)?,
+                    transactions_per_sec: r.get(2)?,
+                    reads_per_sec: r.get(3)?,
+                    writes_per_sec: r.get(4)?,
+                    io_latency_ms: r.get(5)?,
+                    sessions: 0,
+                },
+            ))
+        })?
+        .collect::<Result<_, _>>()?;
+    for (id, load) in loads {
+        log::append(
+            conn,
+            id,
+            Activity {
+                bytes: load.log_bytes_per_sec * secs,
+                transactions: load.transactions_per_sec * secs,
+                reads: load.reads_per_sec * secs,
+                writes: load.writes_per_sec * secs,
+                latency_ms: load.io_latency_ms,
+                keep_per_sec: load.log_bytes_per_sec,
+            },
+        )?;
+    }
+    Ok(())
+}
+
+/// Replaces database `id`'s workload. Sessions are opened with ids from `spid` or
+/// closed (the newest first) to match. Returns how many databases now have a workload.
+pub fn set(
+    conn: &Connection,
+    id: i64,
+    load: &WorkloadSpec,
+    login: &str,
+    now: &str,
+    mut spid: impl FnMut() -> u16,
+) -> rusqlite::Result<i64> {
+    if load.is_idle() {
+        conn.execute("DELETE FROM \"$workload\" WHERE database_id = ?1", [id])?;
+    } else {
+        conn.execute(
+            "INSERT OR REPLACE INTO \"$workload\" (database_id, log_bytes_per_sec, transactions_per_sec, reads_per_sec, writes_per_sec, io_latency_ms, sessions)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                id,
+                load.log_bytes_per_sec,
+                load.transactions_per_sec,
+                load.reads_per_sec,
+                load.writes_per_sec,
+                load.io_latency_ms,
+                load.sessions
+            ],
+        )?;
+    }
+    let open: Vec<i64> = conn
+        .prepare("SELECT session_id FROM \"$workload_sessions\" WHERE database_id = ?1 ORDER BY session_id DESC")?
+        .query_map([id], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    let wanted = load.sessions as usize;
+    for session in open.iter().take(open.len().saturating_sub(wanted)) {
+        conn.execute(
+            "DELETE FROM \"sys.dm_exec_sessions\" WHERE session_id = ?1",
+            [session],
+        )?;
+        conn.execute(
+            "DELETE FROM \"$workload_sessions\" WHERE session_id = ?1",
+            [session],
+        )?;
+    }
+    for _ in open.len()..wanted {
+        let session = spid();
+        conn.execute(
+            "INSERT INTO \"sys.dm_exec_sessions\" (session_id, login_time, host_name, program_name, client_interface_name, login_name, status,
+                is_user_process, database_id, open_transaction_count, transaction_isolation_level, row_count)
+             VALUES (?1, ?2, 'app01', 'Core Microsoft SqlClient Data Provider', '.Net SqlClient Data Provider', ?3, 'sleeping', 1, ?4, 0, 2, 0)",
+            params![session, now, login, id],
+        )?;
+        conn.execute(
+            "INSERT INTO \"$workload_sessions\" (session_id, database_id) VALUES (?1, ?2)",
+            params![session, id],
+        )?;
+    }
+    conn.query_row("SELECT COUNT(*) FROM \"$workload\"", [], |r| r.get(0))
+}
