@@ -26,6 +26,7 @@ mod session;
 mod translate;
 mod workload;
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -103,6 +104,8 @@ pub struct Catalog {
     advanced_to: std::time::Duration,
     /// How many databases have a workload; none means nothing to catch up.
     workloads: i64,
+    /// The TCP ports endpoints listen on, by endpoint id.
+    listeners: RefCell<HashMap<i64, std::net::TcpListener>>,
 }
 
 impl Catalog {
@@ -119,6 +122,24 @@ impl Catalog {
                 |r| r.get(0),
             )
             .ok()
+    }
+
+    /// Whether endpoint `id` listens on `address`.
+    pub fn listening(&self, id: i64, address: std::net::SocketAddr) -> bool {
+        self.listeners
+            .borrow()
+            .get(&id)
+            .and_then(|l| l.local_addr().ok())
+            .is_some_and(|a| a == address)
+    }
+
+    /// Endpoint `id` listens with `listener` from now on (its old port closes).
+    pub fn keep_listener(&self, id: i64, listener: std::net::TcpListener) {
+        self.listeners.borrow_mut().insert(id, listener);
+    }
+
+    pub fn close_listener(&self, id: i64) {
+        self.listeners.borrow_mut().remove(&id);
     }
 
     /// The canonical spelling of a database name.
@@ -173,6 +194,7 @@ impl Instance {
                 shapes,
                 advanced_to: clock.elapsed(),
                 workloads: 0,
+                listeners: RefCell::new(HashMap::new()),
             }),
             next_spid: std::sync::atomic::AtomicU16::new(51),
             clock,
@@ -180,7 +202,43 @@ impl Instance {
         for database in spec.databases.iter().filter(|d| !d.workload.is_idle()) {
             instance.set_workload(&database.name, &database.workload)?;
         }
+        instance.run_setup(&spec.setup)?;
         Ok(instance)
+    }
+
+    /// Runs a scenario's setup batches as sa; the first error stops the instance
+    /// from starting, naming the batch and SQL Server's message.
+    fn run_setup(self: &Arc<Self>, batches: &[String]) -> anyhow::Result<()> {
+        if batches.is_empty() {
+            return Ok(());
+        }
+        let sa = SessionLogin {
+            name: "sa".into(),
+            principal_id: 1,
+            sysadmin: true,
+            permissions: Vec::new(),
+        };
+        let mut session = Session::open(self.clone(), sa, "master")
+            .map_err(|m| anyhow::anyhow!("instance '{}': {}", self.info.name, m.text))?;
+        for (n, batch) in batches.iter().enumerate() {
+            let failure = session
+                .execute(batch, Vec::new(), &Cancel::default())
+                .into_iter()
+                .find_map(|o| match o {
+                    Output::Message(m) if m.class > 10 => Some(m),
+                    _ => None,
+                });
+            if let Some(m) = failure {
+                anyhow::bail!(
+                    "instance '{}': setup[{n}] failed with Msg {}, Level {}: {}",
+                    self.info.name,
+                    m.number,
+                    m.class,
+                    m.text
+                );
+            }
+        }
+        Ok(())
     }
 
     /// The catalog, for one statement at a time, with the workloads applied up to now.

@@ -134,6 +134,7 @@ pub fn populate(
     populate_configurations(&tx, spec)?;
     populate_server_objects(&tx, spec, info, created)?;
     populate_counters(&tx, &databases)?;
+    populate_system_endpoints(&tx)?;
     for (id, _) in &databases {
         log::refresh(&tx, *id)?;
     }
@@ -536,6 +537,32 @@ fn populate_server_objects(
          VALUES (?1, ?1, ?2, 137438953344, ?3, ?3, ?3, 512, ?1, ?1, ?4, 2, 'AUTO', 1, 'HYPERVISOR', 1, ?1, 1, 0, 0, 0)",
         params![host.cpu_count, host.memory_mb as i64 * 1024, (host.memory_mb as i64 * 1024) * 3 / 4, super::datetime_text(info.started)],
     )?;
+    Ok(())
+}
+
+/// The endpoints every instance has, ids below 65536 (user endpoints come after).
+fn populate_system_endpoints(tx: &Connection) -> rusqlite::Result<()> {
+    for (id, name, protocol, protocol_desc, admin) in [
+        (1, "Dedicated Admin Connection", 2, "TCP", true),
+        (2, "TSQL Local Machine", 4, "SHARED_MEMORY", false),
+        (3, "TSQL Named Pipes", 3, "NAMED_PIPES", false),
+        (4, "TSQL Default TCP", 2, "TCP", false),
+        (5, "TSQL Default VIA", 5, "VIA", false),
+    ] {
+        tx.execute(
+            "INSERT INTO \"sys.endpoints\" (endpoint_id, name, principal_id, protocol, protocol_desc, type, type_desc, state, state_desc, is_admin_endpoint)
+             VALUES (?1, ?2, 1, ?3, ?4, 2, 'TSQL', 0, 'STARTED', ?5)",
+            params![id, name, protocol, protocol_desc, admin],
+        )?;
+        if protocol == 2 {
+            tx.execute(
+                "INSERT INTO \"sys.tcp_endpoints\" (endpoint_id, name, principal_id, protocol, protocol_desc, type, type_desc, state, state_desc,
+                    is_admin_endpoint, port, is_dynamic_port, ip_address)
+                 VALUES (?1, ?2, 1, 2, 'TCP', 2, 'TSQL', 0, 'STARTED', ?3, 0, 1, NULL)",
+                params![id, name, admin],
+            )?;
+        }
+    }
     Ok(())
 }
 

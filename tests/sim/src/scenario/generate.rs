@@ -129,6 +129,17 @@ fn instance(rng: &mut StdRng, n: usize) -> InstanceSpec {
             }],
         });
     }
+    let hadr = chance(rng, 60);
+    // Some hosts already run availability groups: an endpoint with Windows
+    // authentication and RC4, which the link cannot use as it is. Generated endpoints
+    // are DISABLED, so a fleet of thousands binds no ports.
+    let setup = if hadr && chance(rng, 25) {
+        vec!["CREATE ENDPOINT [Hadr_endpoint] STATE = DISABLED AS TCP (LISTENER_PORT = 5022)
+              FOR DATABASE_MIRRORING (ROLE = ALL, AUTHENTICATION = WINDOWS NEGOTIATE, ENCRYPTION = REQUIRED ALGORITHM RC4)"
+            .to_string()]
+    } else {
+        Vec::new()
+    };
     InstanceSpec {
         name: format!("SQL{:04}", n + 1),
         version,
@@ -139,7 +150,7 @@ fn instance(rng: &mut StdRng, n: usize) -> InstanceSpec {
             "SQL_Latin1_General_CP1_CI_AS"
         }
         .into(),
-        hadr: chance(rng, 60),
+        hadr,
         clustered: false,
         host,
         trace_flags,
@@ -155,6 +166,7 @@ fn instance(rng: &mut StdRng, n: usize) -> InstanceSpec {
         } else {
             Vec::new()
         },
+        setup,
     }
 }
 

@@ -66,6 +66,11 @@ pub struct InstanceSpec {
     pub jobs: Vec<JobSpec>,
     #[serde(default)]
     pub server_triggers: Vec<String>,
+    /// T-SQL batches run as a sysadmin when the instance starts, after everything
+    /// above: state described by the statements that made it (a certificate, a
+    /// mirroring endpoint), with the same rules and errors as a client gets.
+    #[serde(default)]
+    pub setup: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

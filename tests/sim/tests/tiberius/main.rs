@@ -1,8 +1,10 @@
 //! The lab through tiberius, the client the agent uses: every encryption mode, login
 //! failures, result types, Microsoft's documented queries, and DDL effects.
 //!
+//! - `endpoints`: database mirroring endpoints on real ports; scenario setup T-SQL.
 //! - `workload`: the log, LSNs and counters as a workload runs on a manual clock.
 
+mod endpoints;
 mod workload;
 
 use ferry_sim::{Lab, Scenario};
@@ -381,7 +383,7 @@ async fn ddl_effects_show_in_the_views_and_rules_are_enforced() {
         error_number(&mut client, "SELECT * FROM sys.no_such_view").await,
         208
     );
-    let endpoint = "CREATE ENDPOINT e STATE = STARTED AS TCP (LISTENER_PORT = 5022) FOR DATABASE_MIRRORING (ROLE = ALL)";
+    let endpoint = "CREATE ENDPOINT e STATE = STARTED AS TCP (LISTENER_PORT = 5022) FOR TSQL ()";
     assert_eq!(error_number(&mut client, endpoint).await, 40517);
     assert_eq!(error_number(&mut client, "SELECT FROM WHERE").await, 102);
     assert_eq!(

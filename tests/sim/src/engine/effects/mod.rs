@@ -3,13 +3,15 @@
 //!
 //! - `database`: ALTER DATABASE ... SET RECOVERY, BACKUP DATABASE / BACKUP LOG.
 //! - `security`: CREATE/DROP MASTER KEY, CREATE/DROP CERTIFICATE, sp_certificate_add_issuer.
-//! - `dbcc`: DBCC TRACESTATUS / TRACEON / TRACEOFF.
+//! - `dbcc`: DBCC TRACESTATUS / TRACEON / TRACEOFF, DBCC SQLPERF(LOGSPACE).
+//! - `endpoint`: CREATE/ALTER/DROP ENDPOINT ... FOR DATABASE_MIRRORING, on a real port.
 //!
-//! Anything else (CREATE ENDPOINT, CREATE AVAILABILITY GROUP ... are not modelled yet)
-//! is refused with error 40517 naming the statement.
+//! Anything else (CREATE AVAILABILITY GROUP ... is not modelled yet) is refused with
+//! error 40517 naming the statement.
 
 mod database;
 mod dbcc;
+mod endpoint;
 mod security;
 
 use sqlparser::parser::Parser;
@@ -43,6 +45,9 @@ pub enum Effect {
     TraceOn(Vec<i64>),
     TraceOff(Vec<i64>),
     LogSpace,
+    CreateEndpoint(endpoint::EndpointSpec),
+    AlterEndpoint(endpoint::EndpointSpec),
+    DropEndpoint(String),
 }
 
 /// Where an effect applies.
@@ -79,6 +84,8 @@ pub fn parse(p: &mut Parser, line: i32) -> Result<Effect, Message> {
             Effect::DropCertificate(p.parse_identifier().map_err(|_| near(p, line))?.value)
         }
         ["DBCC", ..] => dbcc::parse(p, line)?,
+        ["CREATE" | "ALTER", "ENDPOINT", ..] => endpoint::parse(p, line)?,
+        ["DROP", "ENDPOINT", ..] => endpoint::parse_drop(p, line)?,
         _ => {
             let mut text = Vec::new();
             while !matches!(p.peek_token().token, Token::EOF | Token::SemiColon) && text.len() < 4 {
@@ -115,6 +122,9 @@ pub fn apply(effect: &Effect, target: &Target) -> Result<Vec<Output>, Message> {
         Effect::TraceOn(flags) => dbcc::trace_set(target, flags, true),
         Effect::TraceOff(flags) => dbcc::trace_set(target, flags, false),
         Effect::LogSpace => dbcc::log_space(target),
+        Effect::CreateEndpoint(spec) => endpoint::create(target, spec),
+        Effect::AlterEndpoint(spec) => endpoint::alter(target, spec),
+        Effect::DropEndpoint(name) => endpoint::drop(target, name),
     }
 }
 
