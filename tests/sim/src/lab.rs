@@ -42,10 +42,19 @@ impl Lab {
     ) -> anyhow::Result<Lab> {
         let names: Vec<String> = vec!["localhost".into(), "127.0.0.1".into()];
         let tls = tds::tls::server_config(names)?;
+        // One build per core at a time: SQLite serialises its allocations behind a
+        // process-wide mutex, so more threads only wait on each other.
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let permits = Arc::new(tokio::sync::Semaphore::new(cores));
         let mut builds = JoinSet::new();
         for (n, spec) in scenario.instances.iter().cloned().enumerate() {
             let clock = clock.clone();
-            builds.spawn_blocking(move || Instance::with_clock(&spec, clock).map(|i| (n, spec, i)));
+            let permit = permits.clone().acquire_owned().await?;
+            builds.spawn_blocking(move || {
+                let built = Instance::with_clock(&spec, clock).map(|i| (n, spec, i));
+                drop(permit);
+                built
+            });
         }
         let mut built = Vec::with_capacity(scenario.instances.len());
         while let Some(result) = builds.join_next().await {

@@ -564,6 +564,7 @@ CREATE TABLE "sys.dm_os_performance_counters" (
     cntr_value bigint,
     cntr_type int
 );
+CREATE INDEX "$counters_by_name" ON "sys.dm_os_performance_counters" (counter_name, instance_name);
 
 -- https://learn.microsoft.com/sql/relational-databases/system-dynamic-management-views/sys-dm-io-virtual-file-stats-transact-sql
 -- (a table-valued function in SQL Server; here a table the engine reads for the call)
@@ -579,7 +580,8 @@ CREATE TABLE "sys.dm_io_virtual_file_stats" (
     num_of_bytes_written bigint,
     io_stall_write_ms bigint,
     io_stall bigint,
-    size_on_disk_bytes bigint
+    size_on_disk_bytes bigint,
+    PRIMARY KEY (database_id, file_id)
 );
 
 -- https://learn.microsoft.com/sql/relational-databases/system-tables/backupset-transact-sql

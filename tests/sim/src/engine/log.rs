@@ -188,7 +188,8 @@ pub struct Activity {
 }
 
 /// Writes log and I/O into a database: the end LSN moves, the active log grows or is
-/// truncated by checkpoints, and the log file grows when it must.
+/// truncated by checkpoints, and the log file grows when it must. The caller refreshes
+/// the `_Total` counters once it has appended to every database.
 pub fn append(conn: &Connection, id: i64, a: Activity) -> rusqlite::Result<()> {
     let mut log = Log::load(conn, id)?;
     let recovery = recovery_model(conn, id)?;
@@ -208,7 +209,7 @@ pub fn append(conn: &Connection, id: i64, a: Activity) -> rusqlite::Result<()> {
     }
     log.store(conn, id)?;
     grow_log_file(conn, id, log.active)?;
-    refresh(conn, id)
+    refresh_database(conn, id)
 }
 
 /// Every commit flushes the log; large transactions also flush every full 60 KB block.
@@ -329,8 +330,26 @@ pub fn recovery_changed(conn: &Connection, id: i64) -> rusqlite::Result<()> {
     refresh(conn, id)
 }
 
-/// Rewrites every view that shows database `id`'s log from `$log`.
+/// Rewrites every view that shows database `id`'s log, and the `_Total` counters.
 pub fn refresh(conn: &Connection, id: i64) -> rusqlite::Result<()> {
+    refresh_database(conn, id)?;
+    refresh_totals(conn)
+}
+
+/// The `_Total` instance of the `SQLServer:Databases` counters: the sum over databases.
+pub fn refresh_totals(conn: &Connection) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "UPDATE \"sys.dm_os_performance_counters\" AS t SET cntr_value =
+            (SELECT COALESCE(SUM(s.cntr_value), 0) FROM \"sys.dm_os_performance_counters\" s
+             WHERE s.object_name = t.object_name AND s.counter_name = t.counter_name AND s.instance_name <> '_Total')
+         WHERE t.object_name = 'SQLServer:Databases' AND t.instance_name = '_Total' AND t.counter_name <> 'Percent Log Used'",
+    )?
+    .execute([])?;
+    Ok(())
+}
+
+/// Rewrites every view that shows database `id`'s log from `$log`, but not `_Total`.
+pub fn refresh_database(conn: &Connection, id: i64) -> rusqlite::Result<()> {
     let log = Log::load(conn, id)?;
     let (name, recovery): (String, String) = conn
         .prepare_cached(
@@ -377,13 +396,6 @@ pub fn refresh(conn: &Connection, id: i64) -> rusqlite::Result<()> {
     for (counter, value) in counters {
         set.execute(params![counter, name, value.floor() as i64])?;
     }
-    conn.prepare_cached(
-        "UPDATE \"sys.dm_os_performance_counters\" AS t SET cntr_value =
-            (SELECT COALESCE(SUM(s.cntr_value), 0) FROM \"sys.dm_os_performance_counters\" s
-             WHERE s.object_name = t.object_name AND s.counter_name = t.counter_name AND s.instance_name <> '_Total')
-         WHERE t.object_name = 'SQLServer:Databases' AND t.instance_name = '_Total' AND t.counter_name <> 'Percent Log Used'",
-    )?
-    .execute([])?;
 
     conn.prepare_cached(
         "UPDATE \"sys.dm_io_virtual_file_stats\" SET

@@ -136,8 +136,9 @@ pub fn populate(
     populate_counters(&tx, &databases)?;
     populate_system_endpoints(&tx)?;
     for (id, _) in &databases {
-        log::refresh(&tx, *id)?;
+        log::refresh_database(&tx, *id)?;
     }
+    log::refresh_totals(&tx)?;
     for flag in &spec.trace_flags {
         tx.execute(
             "INSERT OR IGNORE INTO \"$trace_flags\" (flag) VALUES (?1)",

@@ -48,7 +48,7 @@ pub fn advance(conn: &Connection, secs: f64) -> rusqlite::Result<()> {
             },
         )?;
     }
-    Ok(())
+    log::refresh_totals(conn)
 }
 
 /// Replaces database `id`'s workload. Sessions are opened with ids from `spid` or
