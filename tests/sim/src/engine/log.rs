@@ -235,12 +235,7 @@ fn grow_log_file(conn: &Connection, id: i64, active: f64) -> rusqlite::Result<()
         return Ok(());
     }
     let steps = (needed - pages + growth - 1) / growth;
-    for table in ["sys.master_files", "sys.database_files"] {
-        let id_column = if table == "sys.master_files" {
-            "database_id"
-        } else {
-            "\"$database_id\""
-        };
+    for (table, id_column) in super::populate::FILE_VIEWS {
         conn.execute(
             &format!(
                 "UPDATE \"{table}\" SET size = size + ?2 WHERE {id_column} = ?1 AND type = 1

@@ -10,6 +10,13 @@ use super::{log, InstanceInfo};
 
 const SYSTEM_DATABASES: [&str; 4] = ["master", "tempdb", "model", "msdb"];
 
+/// The two views of a database's files, with the column each keys the database by
+/// (sys.database_files is per database: the lab's hidden `$database_id`).
+pub const FILE_VIEWS: [(&str, &str); 2] = [
+    ("sys.master_files", "database_id"),
+    ("sys.database_files", "\"$database_id\""),
+];
+
 /// The first user database id, as on SQL Server.
 const FIRST_USER_DATABASE: i64 = 5;
 
@@ -251,12 +258,7 @@ fn insert_files(
         } else {
             format!("D:\\Data\\{name}.{extension}")
         };
-        for table in ["sys.master_files", "sys.database_files"] {
-            let id_column = if table == "sys.master_files" {
-                "database_id"
-            } else {
-                "\"$database_id\""
-            };
+        for (table, id_column) in FILE_VIEWS {
             tx.execute(
                 &format!(
                     "INSERT INTO \"{table}\" ({id_column}, file_id, type, type_desc, data_space_id, name, physical_name, state, state_desc, size, max_size, growth,

@@ -8,7 +8,7 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use ferry_sim::{Lab, Scenario};
 use tiberius::EncryptionLevel;
 
-use super::{connect, error_number, rows, sa};
+use super::{connect, error_number, rows, run, sa};
 
 const SCENARIO: &str = r#"
 [[instance]]
@@ -40,16 +40,6 @@ fn free_port() -> u16 {
 
 fn listens(port: u16) -> bool {
     TcpStream::connect(SocketAddr::from(([127, 0, 0, 1], port))).is_ok()
-}
-
-async fn run(client: &mut Client, sql: &str) {
-    client
-        .simple_query(sql)
-        .await
-        .unwrap()
-        .into_results()
-        .await
-        .unwrap();
 }
 
 async fn mirroring_endpoint(client: &mut Client) -> Vec<String> {

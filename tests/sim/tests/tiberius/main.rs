@@ -93,6 +93,17 @@ async fn rows(client: &mut Client<Compat<TcpStream>>, sql: &str) -> Vec<tiberius
         .unwrap()
 }
 
+/// Runs a batch that must succeed.
+async fn run(client: &mut Client<Compat<TcpStream>>, sql: &str) {
+    client
+        .simple_query(sql)
+        .await
+        .unwrap()
+        .into_results()
+        .await
+        .unwrap();
+}
+
 async fn error_number(client: &mut Client<Compat<TcpStream>>, sql: &str) -> u32 {
     match client.simple_query(sql).await {
         Ok(stream) => match stream.into_results().await {

@@ -10,7 +10,7 @@ use ferry_sim::engine::LabClock;
 use ferry_sim::scenario::WorkloadSpec;
 use ferry_sim::{Lab, Scenario};
 
-use super::{error_number, rows, sa};
+use super::{error_number, rows, run, sa};
 
 const SCENARIO: &str = r#"
 [[instance]]
@@ -171,13 +171,7 @@ async fn log_backups_truncate_and_chain_their_lsns() {
     let last_backup = "SELECT TOP 1 CAST(first_lsn AS bigint), CAST(last_lsn AS bigint)
          FROM msdb.dbo.backupset WHERE database_name = 'Orders' ORDER BY backup_set_id DESC";
 
-    client
-        .simple_query("BACKUP LOG [Orders] TO DISK = N'NUL'")
-        .await
-        .unwrap()
-        .into_results()
-        .await
-        .unwrap();
+    run(&mut client, "BACKUP LOG [Orders] TO DISK = N'NUL'").await;
     let first = rows(&mut client, last_backup).await;
     let (first_start, first_end) = (
         first[0].get::<i64, _>(0).unwrap(),
@@ -202,13 +196,7 @@ async fn log_backups_truncate_and_chain_their_lsns() {
     );
 
     clock.advance(Duration::from_secs(5));
-    client
-        .simple_query("BACKUP LOG [Orders] TO DISK = N'NUL'")
-        .await
-        .unwrap()
-        .into_results()
-        .await
-        .unwrap();
+    run(&mut client, "BACKUP LOG [Orders] TO DISK = N'NUL'").await;
     let second = rows(&mut client, last_backup).await;
     assert_eq!(
         second[0].get::<i64, _>(0),
@@ -257,13 +245,7 @@ async fn a_switch_through_simple_recovery_breaks_the_log_chain() {
         "ALTER DATABASE Fresh SET RECOVERY SIMPLE",
         "ALTER DATABASE Fresh SET RECOVERY FULL",
     ] {
-        client
-            .simple_query(sql)
-            .await
-            .unwrap()
-            .into_results()
-            .await
-            .unwrap();
+        run(&mut client, sql).await;
     }
     // The full backup from before the switch no longer counts.
     assert_eq!(
