@@ -22,8 +22,6 @@ pub struct Endpoint {
 pub struct Lab {
     pub endpoints: Vec<Endpoint>,
     pub instances: Vec<Arc<Instance>>,
-    /// The clock every instance's workloads follow.
-    pub clock: Arc<LabClock>,
     tasks: JoinSet<()>,
 }
 
@@ -103,7 +101,6 @@ impl Lab {
         Ok(Lab {
             endpoints,
             instances,
-            clock,
             tasks,
         })
     }

@@ -128,6 +128,11 @@ pub fn expect_words(p: &mut Parser, expected: &[&str], line: i32) -> Result<(), 
     }
 }
 
+/// Consumes `token`, or fails with error 102 at what stands there instead.
+pub fn expect_token(p: &mut Parser, token: &Token, line: i32) -> Result<(), Message> {
+    p.expect_token(token).map(|_| ()).map_err(|_| near(p, line))
+}
+
 /// Error 102 at the next token.
 pub fn near(p: &Parser, line: i32) -> Message {
     let token = p.peek_token();

@@ -2,8 +2,10 @@
 //! active part that cannot be truncated yet and why, the log file's size (it grows when
 //! the active log outgrows it), and what full and log backups change.
 //!
-//! The state is the `$log` table. The views that show it are refreshed from it after
-//! every change: sys.dm_db_log_stats, sys.dm_db_log_space_usage,
+//! The state is the `$log` table. The functions that change it change only it; the
+//! caller refreshes the views that show it once it has made its changes (`refresh`,
+//! or `refresh_database` per database and `refresh_totals` once):
+//! sys.dm_db_log_stats, sys.dm_db_log_space_usage,
 //! sys.database_recovery_status, `log_reuse_wait_desc` in sys.databases, the
 //! `SQLServer:Databases` counters and sys.dm_io_virtual_file_stats.
 //!
@@ -163,14 +165,28 @@ fn guid() -> String {
 /// active log move, the counters since the instance started do not. The views are
 /// refreshed by the caller.
 pub fn write_history(conn: &Connection, id: i64, bytes: f64) -> rusqlite::Result<()> {
+    write(conn, id, bytes, 0.0, |_| {})
+}
+
+/// The core of every write: `bytes` more log, of which a checkpoint keeps
+/// `keep_per_sec` × 60 s active where it may truncate; `count` adds to the counters.
+/// The log file grows when the active log outgrows it.
+fn write(
+    conn: &Connection,
+    id: i64,
+    bytes: f64,
+    keep_per_sec: f64,
+    count: impl FnOnce(&mut Log),
+) -> rusqlite::Result<()> {
     let mut log = Log::load(conn, id)?;
     let recovery = recovery_model(conn, id)?;
     log.written += bytes;
     log.since_log_backup += bytes;
     log.active += bytes;
     if truncates_at_checkpoint(&recovery, &log) {
-        log.active = log.active.min(IN_FLIGHT);
+        log.active = log.active.min(IN_FLIGHT + keep_per_sec * CHECKPOINT_SECS);
     }
+    count(&mut log);
     log.store(conn, id)?;
     grow_log_file(conn, id, log.active)
 }
@@ -188,28 +204,18 @@ pub struct Activity {
 }
 
 /// Writes log and I/O into a database: the end LSN moves, the active log grows or is
-/// truncated by checkpoints, and the log file grows when it must. The caller refreshes
-/// the `_Total` counters once it has appended to every database.
+/// truncated by checkpoints, and the counters since the instance started count it.
 pub fn append(conn: &Connection, id: i64, a: Activity) -> rusqlite::Result<()> {
-    let mut log = Log::load(conn, id)?;
-    let recovery = recovery_model(conn, id)?;
-    log.written += a.bytes;
-    log.flushed += a.bytes;
-    log.since_log_backup += a.bytes;
-    log.transactions += a.transactions;
-    log.flushes += log_flushes(a);
-    log.reads += a.reads;
-    log.writes += a.writes;
-    log.read_stall_ms += a.reads * a.latency_ms;
-    log.write_stall_ms += a.writes * a.latency_ms;
-    log.log_stall_ms += log_flushes(a) * a.latency_ms;
-    log.active += a.bytes;
-    if truncates_at_checkpoint(&recovery, &log) {
-        log.active = log.active.min(IN_FLIGHT + a.keep_per_sec * CHECKPOINT_SECS);
-    }
-    log.store(conn, id)?;
-    grow_log_file(conn, id, log.active)?;
-    refresh_database(conn, id)
+    write(conn, id, a.bytes, a.keep_per_sec, |log| {
+        log.flushed += a.bytes;
+        log.transactions += a.transactions;
+        log.flushes += log_flushes(a);
+        log.reads += a.reads;
+        log.writes += a.writes;
+        log.read_stall_ms += a.reads * a.latency_ms;
+        log.write_stall_ms += a.writes * a.latency_ms;
+        log.log_stall_ms += log_flushes(a) * a.latency_ms;
+    })
 }
 
 /// Every commit flushes the log; large transactions also flush every full 60 KB block.
@@ -308,7 +314,6 @@ pub fn backup(
         lsns
     };
     log.store(conn, id)?;
-    refresh(conn, id)?;
     Ok(lsns)
 }
 
@@ -321,8 +326,7 @@ pub fn recovery_changed(conn: &Connection, id: i64) -> rusqlite::Result<()> {
         log.log_backup_written = None;
         log.active = log.active.min(IN_FLIGHT);
     }
-    log.store(conn, id)?;
-    refresh(conn, id)
+    log.store(conn, id)
 }
 
 /// Rewrites every view that shows database `id`'s log, and the `_Total` counters.

@@ -206,18 +206,7 @@ impl VisitorMut for Rewriter<'_, '_> {
             Err(e) => return ControlFlow::Break(e),
         };
         with_hints.clear();
-        let last = name
-            .0
-            .last()
-            .and_then(|p| p.as_ident())
-            .map(|i| i.value.clone())
-            .unwrap_or_default();
-        let new_alias = alias.take().unwrap_or(TableAlias {
-            at: None,
-            explicit: true,
-            name: Ident::with_quote('"', last),
-            columns: Vec::new(),
-        });
+        let new_alias = alias.take().unwrap_or_else(|| named_alias(name));
         let mut filters = Vec::new();
         if let Some(id) = resolved.database_id {
             filters.push(format!("\"$database_id\" = {id}"));
@@ -226,14 +215,14 @@ impl VisitorMut for Rewriter<'_, '_> {
         // NULL means all, and sys.dm_db_log_stats(database_id), where NULL or DEFAULT
         // means the current database.
         if let Some(call) = args.take() {
-            let log_stats = resolved.table.eq_ignore_ascii_case("sys.dm_db_log_stats");
-            for (column, arg) in function_keys(&resolved.table).iter().zip(call.args.iter()) {
+            let function = TableFunction::of(&resolved.table);
+            for (column, arg) in function.keys.iter().zip(call.args.iter()) {
                 let text = arg.to_string();
                 let omitted =
                     text.eq_ignore_ascii_case("null") || text.eq_ignore_ascii_case("default");
                 if !omitted {
                     filters.push(format!("{column} = {text}"));
-                } else if log_stats {
+                } else if function.omitted_is_current_database {
                     filters.push(format!("{column} = {}", self.scope.database_id));
                 }
             }
@@ -313,12 +302,37 @@ impl VisitorMut for Rewriter<'_, '_> {
     }
 }
 
-/// The columns a table-valued DMV's arguments select its rows by, in order.
-fn function_keys(table: &str) -> &'static [&'static str] {
-    if table.to_ascii_lowercase().ends_with("dm_db_log_stats") {
-        &["database_id"]
-    } else {
-        &["database_id", "file_id"]
+/// A table-valued DMV: the columns its arguments select rows by, in order, and what
+/// an omitted (NULL or DEFAULT) argument means.
+struct TableFunction {
+    keys: &'static [&'static str],
+    /// sys.dm_db_log_stats: the current database; otherwise every row.
+    omitted_is_current_database: bool,
+}
+
+impl TableFunction {
+    fn of(table: &str) -> TableFunction {
+        if table.to_ascii_lowercase().ends_with("dm_db_log_stats") {
+            TableFunction {
+                keys: &["database_id"],
+                omitted_is_current_database: true,
+            }
+        } else {
+            TableFunction {
+                keys: &["database_id", "file_id"],
+                omitted_is_current_database: false,
+            }
+        }
+    }
+}
+
+/// The alias a table factor gets when the query gives none: its own last name.
+fn named_alias(name: &ObjectName) -> TableAlias {
+    TableAlias {
+        at: None,
+        explicit: true,
+        name: Ident::with_quote('"', last_name(name)),
+        columns: Vec::new(),
     }
 }
 
@@ -344,22 +358,8 @@ fn apply_as_join(join: &mut Join) -> Result<(), Message> {
             "APPLY of anything but a table-valued DMV",
         ));
     };
-    let last = name
-        .0
-        .last()
-        .and_then(|p| p.as_ident())
-        .map(|i| i.value.clone())
-        .unwrap_or_default();
-    let keys = function_keys(&last);
-    let qualifier = alias
-        .get_or_insert_with(|| TableAlias {
-            at: None,
-            explicit: true,
-            name: Ident::with_quote('"', last),
-            columns: Vec::new(),
-        })
-        .name
-        .clone();
+    let keys = TableFunction::of(&last_name(name)).keys;
+    let qualifier = alias.get_or_insert_with(|| named_alias(name)).name.clone();
     let mut on: Option<Expr> = None;
     for (column, arg) in keys.iter().zip(call.args) {
         let FunctionArg::Unnamed(FunctionArgExpr::Expr(value)) = arg else {

@@ -47,6 +47,7 @@ pub fn advance(conn: &Connection, secs: f64) -> rusqlite::Result<()> {
                 keep_per_sec: load.log_bytes_per_sec,
             },
         )?;
+        log::refresh_database(conn, id)?;
     }
     log::refresh_totals(conn)
 }

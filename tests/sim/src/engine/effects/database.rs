@@ -89,7 +89,9 @@ pub fn set_recovery(
         .conn
         .execute("UPDATE \"sys.databases\" SET recovery_model = ?1, recovery_model_desc = ?2 WHERE database_id = ?3", params![code, desc, id])
         .map_err(sqlite)?;
-    log::recovery_changed(&t.catalog.conn, id).map_err(sqlite)?;
+    log::recovery_changed(&t.catalog.conn, id)
+        .and_then(|()| log::refresh(&t.catalog.conn, id))
+        .map_err(sqlite)?;
     Ok(Vec::new())
 }
 
@@ -140,6 +142,7 @@ pub fn backup(
         copy_only,
         &super::super::datetime_text(finished),
     )
+    .and_then(|lsns| log::refresh(&t.catalog.conn, id).map(|()| lsns))
     .map_err(sqlite)?;
     populate::insert_backup(
         &t.catalog.conn,

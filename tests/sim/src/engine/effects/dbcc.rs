@@ -11,7 +11,7 @@ use sqlparser::tokenizer::Token;
 use crate::tds::tokens::Message;
 use crate::tds::types::{SqlType, Value};
 
-use super::super::batch::{expect_words, near, next_word};
+use super::super::batch::{expect_token, expect_words, near, next_word};
 use super::super::errors;
 use super::super::session::Output;
 use super::{skip_to_end, sqlite, Effect, Target};
@@ -20,9 +20,9 @@ pub fn parse(p: &mut Parser, line: i32) -> Result<Effect, Message> {
     expect_words(p, &["DBCC"], line)?;
     let command = next_word(p).unwrap_or_default();
     if command == "SQLPERF" {
-        p.expect_token(&Token::LParen).map_err(|_| near(p, line))?;
+        expect_token(p, &Token::LParen, line)?;
         let option = next_word(p).unwrap_or_default();
-        p.expect_token(&Token::RParen).map_err(|_| near(p, line))?;
+        expect_token(p, &Token::RParen, line)?;
         skip_to_end(p);
         return match option.as_str() {
             "LOGSPACE" => Ok(Effect::LogSpace),
@@ -42,7 +42,7 @@ pub fn parse(p: &mut Parser, line: i32) -> Result<Effect, Message> {
                 break;
             }
         }
-        p.expect_token(&Token::RParen).map_err(|_| near(p, line))?;
+        expect_token(p, &Token::RParen, line)?;
     }
     skip_to_end(p);
     // -1 means "global"; the lab's flags are all global.

@@ -18,7 +18,7 @@ use sqlparser::tokenizer::Token;
 
 use crate::tds::tokens::Message;
 
-use super::super::batch::{expect_words, near, next_word, peek_word, words};
+use super::super::batch::{expect_token, expect_words, near, next_word, peek_word, words};
 use super::super::errors;
 use super::super::session::Output;
 use super::{parse_name, skip_to_end, sqlite, Effect, Target};
@@ -137,16 +137,12 @@ impl Role {
     }
 }
 
-fn expect(p: &mut Parser, token: &Token, line: i32) -> Result<(), Message> {
-    p.expect_token(token).map(|_| ()).map_err(|_| near(p, line))
-}
-
 fn equals(p: &mut Parser, line: i32) -> Result<(), Message> {
-    expect(p, &Token::Eq, line)
+    expect_token(p, &Token::Eq, line)
 }
 
 fn open(p: &mut Parser, line: i32) -> Result<(), Message> {
-    expect(p, &Token::LParen, line)
+    expect_token(p, &Token::LParen, line)
 }
 
 /// CREATE ENDPOINT and ALTER ENDPOINT share one grammar.
@@ -219,7 +215,7 @@ fn parse_tcp(p: &mut Parser, line: i32, spec: &mut EndpointSpec) -> Result<(), M
             break;
         }
     }
-    expect(p, &Token::RParen, line)
+    expect_token(p, &Token::RParen, line)
 }
 
 /// `(10.0.75.1)` or `('::1')`: the tokenizer splits a dotted address into numbers, so
@@ -265,7 +261,7 @@ fn parse_mirroring(p: &mut Parser, line: i32, spec: &mut EndpointSpec) -> Result
             break;
         }
     }
-    expect(p, &Token::RParen, line)
+    expect_token(p, &Token::RParen, line)
 }
 
 fn parse_windows(p: &mut Parser) -> &'static str {

@@ -11,7 +11,7 @@ use sqlparser::tokenizer::Token;
 use crate::tds::tokens::Message;
 use crate::tds::types::Value;
 
-use super::super::batch::{expect_words, near, next_word, words};
+use super::super::batch::{expect_token, expect_words, near, next_word, words};
 use super::super::session::Output;
 use super::super::{datetime_text, errors};
 use super::{parse_name, skip_to_end, sqlite, Effect, Target};
@@ -30,7 +30,7 @@ pub struct NewCertificate {
 pub fn parse_create_master_key(p: &mut Parser, line: i32) -> Result<Effect, Message> {
     expect_words(p, &["CREATE", "MASTER", "KEY"], line)?;
     expect_words(p, &["ENCRYPTION", "BY", "PASSWORD"], line)?;
-    p.expect_token(&Token::Eq).map_err(|_| near(p, line))?;
+    expect_token(p, &Token::Eq, line)?;
     p.parse_literal_string().map_err(|_| near(p, line))?;
     Ok(Effect::CreateMasterKey)
 }
@@ -45,21 +45,21 @@ pub fn parse_create_certificate(p: &mut Parser, line: i32) -> Result<Effect, Mes
         p.parse_identifier().map_err(|_| near(p, line))?;
     }
     if words(p, &["FROM", "BINARY"]) {
-        p.expect_token(&Token::Eq).map_err(|_| near(p, line))?;
+        expect_token(p, &Token::Eq, line)?;
         new.from_binary = Some(match p.next_token().token {
             Token::HexStringLiteral(hex) => decode_hex(&hex).ok_or_else(|| near(p, line))?,
             _ => return Err(near(p, line)),
         });
     }
     if words(p, &["ENCRYPTION", "BY", "PASSWORD"]) {
-        p.expect_token(&Token::Eq).map_err(|_| near(p, line))?;
+        expect_token(p, &Token::Eq, line)?;
         p.parse_literal_string().map_err(|_| near(p, line))?;
         new.by_password = true;
     }
     if words(p, &["WITH"]) {
         loop {
             let option = next_word(p).ok_or_else(|| near(p, line))?;
-            p.expect_token(&Token::Eq).map_err(|_| near(p, line))?;
+            expect_token(p, &Token::Eq, line)?;
             let value = parse_name(p, line)?;
             match option.as_str() {
                 "SUBJECT" => new.subject = Some(value),
