@@ -6,9 +6,8 @@
 use std::net::{SocketAddr, TcpListener, TcpStream};
 
 use ferry_sim::{Lab, Scenario};
-use tiberius::EncryptionLevel;
 
-use super::{connect, error_number, rows, run, sa};
+use super::{error_number, reader, rows, run, sa};
 
 const SCENARIO: &str = r#"
 [[instance]]
@@ -151,15 +150,7 @@ async fn the_documented_mirroring_endpoint_listens_and_follows_its_state() {
     assert!(listens(port));
 
     // Without sysadmin or CREATE ENDPOINT: refused.
-    let mut reader = connect(
-        &lab,
-        "SQL01",
-        "reader",
-        "Reader-1",
-        EncryptionLevel::Required,
-    )
-    .await
-    .unwrap();
+    let mut reader = reader(&lab).await;
     assert_eq!(
         error_number(&mut reader, "DROP ENDPOINT database_mirroring_endpoint").await,
         15247

@@ -83,6 +83,19 @@ async fn sa(lab: &Lab) -> Client<Compat<TcpStream>> {
     .unwrap()
 }
 
+/// The login without sysadmin that both SQL01 scenarios declare.
+async fn reader(lab: &Lab) -> Client<Compat<TcpStream>> {
+    connect(
+        lab,
+        "SQL01",
+        "reader",
+        "Reader-1",
+        EncryptionLevel::Required,
+    )
+    .await
+    .unwrap()
+}
+
 async fn rows(client: &mut Client<Compat<TcpStream>>, sql: &str) -> Vec<tiberius::Row> {
     client
         .simple_query(sql)
@@ -436,15 +449,7 @@ async fn the_issuer_procedure_is_absent_without_the_servicing_update() {
 #[tokio::test]
 async fn a_login_without_sysadmin_is_refused_ddl_and_server_state() {
     let lab = lab().await;
-    let mut reader = connect(
-        &lab,
-        "SQL01",
-        "reader",
-        "Reader-1",
-        EncryptionLevel::Required,
-    )
-    .await
-    .unwrap();
+    let mut reader = reader(&lab).await;
     assert_eq!(
         error_number(&mut reader, "SELECT * FROM sys.dm_os_sys_info").await,
         300
