@@ -713,7 +713,9 @@ CREATE TABLE "$log" (
     chain int NOT NULL DEFAULT 0,
     log_backup_written real,
     log_backup_time datetime,
-    last_full_lsn numeric(25, 0)
+    last_full_lsn numeric(25, 0),
+    -- When the workload last committed a transaction.
+    last_commit_time datetime
 );
 
 -- Each database's workload (scenario/workload.rs), and the sessions it holds open.
@@ -736,4 +738,10 @@ CREATE TABLE "$workload_sessions" (
 -- The lab's own state: trace flags on (global), and issuers added with
 -- sp_certificate_add_issuer. Not views; reached through DBCC and the procedure.
 CREATE TABLE "$trace_flags" (flag int PRIMARY KEY);
+-- What an availability group holds that no catalog view shows: GRANT CREATE ANY
+-- DATABASE, which automatic seeding into this replica needs.
+CREATE TABLE "$availability_group" (
+    group_id uniqueidentifier PRIMARY KEY,
+    create_any_database bit NOT NULL DEFAULT 0
+);
 CREATE TABLE "$certificate_issuers" (certificate_id int, dns_name nvarchar(256));

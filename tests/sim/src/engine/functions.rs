@@ -87,9 +87,7 @@ pub fn register(conn: &Connection, info: Arc<InstanceInfo>) -> rusqlite::Result<
     conn.create_scalar_function("sysdatetimeoffset", 0, volatile, |_| {
         Ok(format!("{} +00:00", now_text(true)))
     })?;
-    conn.create_scalar_function("newid", 0, volatile, |_| {
-        Ok(uuid::Uuid::new_v4().to_string().to_uppercase())
-    })?;
+    conn.create_scalar_function("newid", 0, volatile, |_| Ok(super::new_guid()))?;
     conn.create_scalar_function("len", 1, pure, |ctx| {
         Ok(match arg(ctx, 0) {
             Value::Null => SqliteValue::Null,

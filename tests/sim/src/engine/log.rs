@@ -65,13 +65,14 @@ struct Log {
     log_backup_written: Option<f64>,
     log_backup_time: Option<String>,
     last_full_lsn: Option<i64>,
+    last_commit_time: Option<String>,
 }
 
 impl Log {
     fn load(conn: &Connection, id: i64) -> rusqlite::Result<Log> {
         conn.query_row(
             "SELECT written, flushed, transactions, flushes, reads, writes, read_stall_ms, write_stall_ms, log_stall_ms,
-                    active, since_log_backup, chain, log_backup_written, log_backup_time, last_full_lsn
+                    active, since_log_backup, chain, log_backup_written, log_backup_time, last_full_lsn, last_commit_time
              FROM \"$log\" WHERE database_id = ?1",
             [id],
             |r| {
@@ -91,6 +92,7 @@ impl Log {
                     log_backup_written: r.get(12)?,
                     log_backup_time: r.get(13)?,
                     last_full_lsn: r.get(14)?,
+                    last_commit_time: r.get(15)?,
                 })
             },
         )
@@ -100,7 +102,8 @@ impl Log {
         conn.prepare_cached(
             "UPDATE \"$log\" SET written = ?2, flushed = ?3, transactions = ?4, flushes = ?5, reads = ?6, writes = ?7,
                 read_stall_ms = ?8, write_stall_ms = ?9, log_stall_ms = ?10, active = ?11, since_log_backup = ?12,
-                chain = ?13, log_backup_written = ?14, log_backup_time = ?15, last_full_lsn = ?16
+                chain = ?13, log_backup_written = ?14, log_backup_time = ?15, last_full_lsn = ?16,
+                last_commit_time = ?17
              WHERE database_id = ?1",
         )?
         .execute(params![
@@ -119,7 +122,8 @@ impl Log {
             self.chain,
             self.log_backup_written,
             self.log_backup_time,
-            self.last_full_lsn
+            self.last_full_lsn,
+            self.last_commit_time
         ])?;
         Ok(())
     }
@@ -144,7 +148,7 @@ pub fn create(conn: &Connection, id: i64, written: f64) -> rusqlite::Result<()> 
     conn.execute(
         "INSERT INTO \"sys.database_recovery_status\" (database_id, database_guid, family_guid, recovery_fork_guid, first_recovery_fork_guid)
          VALUES (?1, ?2, ?2, ?3, ?3)",
-        params![id, guid(), guid()],
+        params![id, super::new_guid(), super::new_guid()],
     )?;
     conn.execute(
         "INSERT INTO \"sys.dm_io_virtual_file_stats\" (database_name, database_id, file_id, sample_ms, num_of_reads, num_of_bytes_read,
@@ -155,10 +159,6 @@ pub fn create(conn: &Connection, id: i64, written: f64) -> rusqlite::Result<()> 
         [id],
     )?;
     Ok(())
-}
-
-fn guid() -> String {
-    uuid::Uuid::new_v4().to_string().to_uppercase()
 }
 
 /// Log written before the lab started (a scenario's history): the end LSN and the
@@ -203,10 +203,14 @@ pub struct Activity {
     pub keep_per_sec: f64,
 }
 
-/// Writes log and I/O into a database: the end LSN moves, the active log grows or is
-/// truncated by checkpoints, and the counters since the instance started count it.
-pub fn append(conn: &Connection, id: i64, a: Activity) -> rusqlite::Result<()> {
+/// Writes log and I/O into a database up to `now`: the end LSN moves, the active log
+/// grows or is truncated by checkpoints, and the counters since the instance started
+/// count it.
+pub fn append(conn: &Connection, id: i64, a: Activity, now: &str) -> rusqlite::Result<()> {
     write(conn, id, a.bytes, a.keep_per_sec, |log| {
+        if a.transactions > 0.0 {
+            log.last_commit_time = Some(now.to_string());
+        }
         log.flushed += a.bytes;
         log.transactions += a.transactions;
         log.flushes += log_flushes(a);
@@ -462,6 +466,14 @@ pub fn refresh_database(conn: &Connection, id: i64) -> rusqlite::Result<()> {
         "UPDATE \"sys.database_recovery_status\" SET last_log_backup_lsn = ?2 WHERE database_id = ?1",
     )?
     .execute(params![id, log_backup_lsn.map(lsn)])?;
+    // The primary's own rows of its availability groups: the log it has written is
+    // hardened as written.
+    conn.prepare_cached(
+        "UPDATE \"sys.dm_hadr_database_replica_states\" SET end_of_log_lsn = ?2, last_hardened_lsn = ?2, last_commit_lsn = ?2,
+            last_commit_time = ?3, truncation_lsn = ?4, recovery_lsn = ?4
+         WHERE database_id = ?1 AND is_local = 1",
+    )?
+    .execute(params![id, lsn(log.written), log.last_commit_time, lsn(log.written - active)])?;
     Ok(())
 }
 

@@ -50,6 +50,8 @@ pub struct InstanceInfo {
     pub collation: String,
     pub collation_bytes: Collation,
     pub hadr: bool,
+    /// The host is a node of a running Windows Server Failover Cluster.
+    pub wsfc: bool,
     pub clustered: bool,
     pub host_platform: String,
     pub host_distribution: String,
@@ -176,6 +178,7 @@ impl Instance {
             collation: spec.collation.clone(),
             collation_bytes: Collation::from_name(&spec.collation),
             hadr: spec.hadr,
+            wsfc: spec.wsfc(),
             clustered: spec.clustered,
             host_platform: spec.host.platform.clone(),
             host_distribution: spec.host.distribution.clone(),
@@ -251,7 +254,8 @@ impl Instance {
         if catalog.workloads > 0 && now > catalog.advanced_to {
             let secs = (now - catalog.advanced_to).as_secs_f64();
             catalog.advanced_to = now;
-            if let Err(e) = workload::advance(&catalog.conn, secs) {
+            let at = datetime_text(self.info.started + now);
+            if let Err(e) = workload::advance(&catalog.conn, secs, &at) {
                 tracing::error!(instance = %self.info.name, error = %e, "workloads could not advance");
             }
         } else {
@@ -370,6 +374,11 @@ fn shapes(conn: &Connection) -> rusqlite::Result<HashMap<String, TableShape>> {
         );
     }
     Ok(out)
+}
+
+/// A new uniqueidentifier as SQL Server prints it.
+pub fn new_guid() -> String {
+    uuid::Uuid::new_v4().to_string().to_uppercase()
 }
 
 /// A timestamp as the catalog stores it (datetime precision).

@@ -304,7 +304,7 @@ pub fn insert_backup(
          VALUES (?1, ?2, ?1, 1, NULL, 'sa', 16, ?3, ?4, ?5, ?6, ?7, ?13, ?14, ?8, ?9, ?10, ?10, ?11, ?12, 0, ?8)",
         params![
             id,
-            uuid::Uuid::new_v4().to_string().to_uppercase(),
+            super::new_guid(),
             super::datetime_text(started),
             super::datetime_text(finished),
             kind,
@@ -506,7 +506,7 @@ fn populate_server_objects(
         )?;
     }
     for job in &spec.jobs {
-        let job_id = uuid::Uuid::new_v4().to_string().to_uppercase();
+        let job_id = super::new_guid();
         tx.execute(
             "INSERT INTO \"msdb.dbo.sysjobs\" (job_id, originating_server_id, name, enabled, description, start_step_id, category_id, owner_sid, date_created, date_modified, version_number)
              VALUES (?1, 0, ?2, ?3, '', 1, 0, X'01', ?4, ?4, 1)",

@@ -10,8 +10,8 @@ use crate::scenario::WorkloadSpec;
 
 use super::log::{self, Activity};
 
-/// Applies `secs` seconds of every workload.
-pub fn advance(conn: &Connection, secs: f64) -> rusqlite::Result<()> {
+/// Applies `secs` seconds of every workload, ending at `now`.
+pub fn advance(conn: &Connection, secs: f64, now: &str) -> rusqlite::Result<()> {
     if secs <= 0.0 {
         return Ok(());
     }
@@ -46,6 +46,7 @@ pub fn advance(conn: &Connection, secs: f64) -> rusqlite::Result<()> {
                 latency_ms: load.io_latency_ms,
                 keep_per_sec: load.log_bytes_per_sec,
             },
+            now,
         )?;
         log::refresh_database(conn, id)?;
     }

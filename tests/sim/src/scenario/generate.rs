@@ -151,6 +151,7 @@ fn instance(rng: &mut StdRng, n: usize) -> InstanceSpec {
         }
         .into(),
         hadr,
+        wsfc: None,
         clustered: false,
         host,
         trace_flags,

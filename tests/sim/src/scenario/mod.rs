@@ -40,6 +40,12 @@ pub struct InstanceSpec {
     /// Always On availability groups enabled (SERVERPROPERTY('IsHadrEnabled')).
     #[serde(default)]
     pub hadr: bool,
+    /// The host is a node of a running Windows Server Failover Cluster, which
+    /// CLUSTER_TYPE = WSFC availability groups need. Absent: true exactly for SQL
+    /// Server 2016 with Always On, which cannot enable it on any other host.
+    #[serde(default)]
+    pub wsfc: Option<bool>,
+    /// A failover cluster instance (SERVERPROPERTY('IsClustered')).
     #[serde(default)]
     pub clustered: bool,
     #[serde(default)]
@@ -333,6 +339,23 @@ impl Scenario {
 
     /// Rules serde cannot express: names present and unique, sizes sensible.
     fn validate(&self) -> Result<(), String> {
+        for (n, instance) in self.instances.iter().enumerate() {
+            let at = format!("instance[{n}] ('{}')", instance.name);
+            if instance.wsfc() && instance.host.platform == "Linux" {
+                return Err(format!(
+                    "{at}.wsfc: a Linux host cannot be a Windows Server Failover Cluster node (remove wsfc, or use a Windows host)"
+                ));
+            }
+            if instance.hadr && instance.version.major() == 13 && !instance.wsfc() {
+                return Err(format!(
+                    "{at}.wsfc: SQL Server 2016 enables Always On only on a WSFC node (set wsfc = true, or hadr = false)"
+                ));
+            }
+        }
+        self.validate_contents()
+    }
+
+    fn validate_contents(&self) -> Result<(), String> {
         let mut names = std::collections::HashSet::new();
         for (n, instance) in self.instances.iter().enumerate() {
             let at = format!("instance[{n}] ('{}')", instance.name);
@@ -385,6 +408,14 @@ impl Scenario {
             }
         }
         Ok(())
+    }
+}
+
+impl InstanceSpec {
+    /// Whether the host is a WSFC node (see `wsfc`).
+    pub fn wsfc(&self) -> bool {
+        self.wsfc
+            .unwrap_or(self.hadr && self.version.major() == 13 && self.host.platform != "Linux")
     }
 }
 
@@ -453,6 +484,23 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.contains("workload.log_bytes_per_sec"), "{err}");
+    }
+
+    #[test]
+    fn a_wsfc_node_is_what_the_version_and_host_allow() {
+        let s = Scenario::parse("[[instance]]\nname = \"A\"\nversion = \"2016 SP3\"\nhadr = true\n[[instance]]\nname = \"B\"\nhadr = true\n").unwrap();
+        assert!(s.instances[0].wsfc());
+        assert!(!s.instances[1].wsfc());
+        let err = Scenario::parse(
+            "[[instance]]\nname = \"A\"\nversion = \"2016 SP3\"\nhadr = true\nwsfc = false\n",
+        )
+        .unwrap_err();
+        assert!(err.contains("wsfc") && err.contains("2016"), "{err}");
+        let err = Scenario::parse(
+            "[[instance]]\nname = \"A\"\nwsfc = true\n[instance.host]\nplatform = \"Linux\"\n",
+        )
+        .unwrap_err();
+        assert!(err.contains("wsfc") && err.contains("Linux"), "{err}");
     }
 }
 

@@ -1,9 +1,11 @@
 //! The lab through tiberius, the client the agent uses: every encryption mode, login
 //! failures, result types, Microsoft's documented queries, and DDL effects.
 //!
+//! - `availability_groups`: CREATE/ALTER/DROP AVAILABILITY GROUP, plain and distributed.
 //! - `endpoints`: database mirroring endpoints on real ports; scenario setup T-SQL.
 //! - `workload`: the log, LSNs and counters as a workload runs on a manual clock.
 
+mod availability_groups;
 mod endpoints;
 mod workload;
 

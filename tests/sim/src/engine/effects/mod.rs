@@ -5,10 +5,11 @@
 //! - `security`: CREATE/DROP MASTER KEY, CREATE/DROP CERTIFICATE, sp_certificate_add_issuer.
 //! - `dbcc`: DBCC TRACESTATUS / TRACEON / TRACEOFF, DBCC SQLPERF(LOGSPACE).
 //! - `endpoint`: CREATE/ALTER/DROP ENDPOINT ... FOR DATABASE_MIRRORING, on a real port.
+//! - `availability_group`: CREATE/ALTER/DROP AVAILABILITY GROUP, plain and distributed.
 //!
-//! Anything else (CREATE AVAILABILITY GROUP ... is not modelled yet) is refused with
-//! error 40517 naming the statement.
+//! Anything else is refused with error 40517 naming the statement.
 
+mod availability_group;
 mod database;
 mod dbcc;
 mod endpoint;
@@ -48,6 +49,12 @@ pub enum Effect {
     CreateEndpoint(endpoint::EndpointSpec),
     AlterEndpoint(endpoint::EndpointSpec),
     DropEndpoint(String),
+    CreateAvailabilityGroup(availability_group::GroupSpec),
+    AlterAvailabilityGroup {
+        name: String,
+        change: availability_group::GroupChange,
+    },
+    DropAvailabilityGroup(String),
 }
 
 /// Where an effect applies.
@@ -86,6 +93,9 @@ pub fn parse(p: &mut Parser, line: i32) -> Result<Effect, Message> {
         ["DBCC", ..] => dbcc::parse(p, line)?,
         ["CREATE" | "ALTER", "ENDPOINT", ..] => endpoint::parse(p, line)?,
         ["DROP", "ENDPOINT", ..] => endpoint::parse_drop(p, line)?,
+        ["CREATE", "AVAILABILITY", "GROUP"] => availability_group::parse_create(p, line)?,
+        ["ALTER", "AVAILABILITY", "GROUP"] => availability_group::parse_alter(p, line)?,
+        ["DROP", "AVAILABILITY", "GROUP"] => availability_group::parse_drop(p, line)?,
         _ => {
             let mut text = Vec::new();
             while !matches!(p.peek_token().token, Token::EOF | Token::SemiColon) && text.len() < 4 {
@@ -125,6 +135,11 @@ pub fn apply(effect: &Effect, target: &Target) -> Result<Vec<Output>, Message> {
         Effect::CreateEndpoint(spec) => endpoint::create(target, spec),
         Effect::AlterEndpoint(spec) => endpoint::alter(target, spec),
         Effect::DropEndpoint(name) => endpoint::drop(target, name),
+        Effect::CreateAvailabilityGroup(spec) => availability_group::create(target, spec),
+        Effect::AlterAvailabilityGroup { name, change } => {
+            availability_group::alter(target, name, change)
+        }
+        Effect::DropAvailabilityGroup(name) => availability_group::drop(target, name),
     }
 }
 

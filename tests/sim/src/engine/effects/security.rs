@@ -118,7 +118,7 @@ pub fn create_master_key(t: &Target) -> Result<Vec<Output>, Message> {
         .execute(
             "INSERT INTO \"sys.symmetric_keys\" (\"$database_id\", name, principal_id, symmetric_key_id, key_length, key_algorithm, algorithm_desc, create_date, modify_date, key_guid)
              VALUES (?1, '##MS_DatabaseMasterKey##', 1, 101, 256, 'A3', 'AES_256', ?2, ?2, ?3)",
-            params![t.database_id, now, uuid::Uuid::new_v4().to_string().to_uppercase()],
+            params![t.database_id, now, super::super::new_guid()],
         )
         .map_err(sqlite)?;
     Ok(Vec::new())

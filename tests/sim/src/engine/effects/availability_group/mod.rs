@@ -1,0 +1,26 @@
+//! CREATE / ALTER / DROP AVAILABILITY GROUP, plain and distributed, as SQL Server
+//! documents them, shown in sys.availability_groups, sys.availability_replicas,
+//! sys.availability_databases_cluster, sys.dm_hadr_availability_replica_states,
+//! sys.dm_hadr_database_replica_states and sys.databases.replica_id.
+//! https://learn.microsoft.com/sql/t-sql/statements/create-availability-group-transact-sql
+//! https://learn.microsoft.com/sql/t-sql/statements/alter-availability-group-transact-sql
+//!
+//! - `spec`: what a statement says (groups, replicas, distributed members, options).
+//! - `parse`: the grammar.
+//! - `apply`: SQL Server's checks and error numbers, and what each statement changes.
+//! - `rows`: the rows of the views, written from a group's spec.
+//!
+//! This instance is always the one that runs CREATE, so its replica starts as the
+//! primary; remote replicas and the other member of a distributed group stay
+//! DISCONNECTED, because nothing on the other side answers yet (the lab's managed
+//! instances and replication come with part 2). FAILOVER of a distributed group and
+//! FORCE_FAILOVER_ALLOW_DATA_LOSS are refused as not modelled for the same reason.
+
+mod apply;
+mod parse;
+mod rows;
+mod spec;
+
+pub use apply::{alter, create, drop};
+pub use parse::{parse_alter, parse_create, parse_drop};
+pub use spec::{GroupChange, GroupSpec};
