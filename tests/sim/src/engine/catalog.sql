@@ -670,6 +670,71 @@ CREATE TABLE "sys.dm_db_log_stats" (
     recovery_vlf_count bigint
 );
 
+-- https://learn.microsoft.com/sql/relational-databases/system-catalog-views/sys-tables-transact-sql
+-- (the user tables of the current database; the columns inherited from sys.objects
+-- first)
+CREATE TABLE "sys.tables" (
+    "$database_id" int,
+    name nvarchar(128),
+    object_id int,
+    principal_id int,
+    schema_id int,
+    parent_object_id int,
+    type char(2),
+    type_desc nvarchar(60),
+    create_date datetime,
+    modify_date datetime,
+    is_ms_shipped bit,
+    is_published bit,
+    is_schema_published bit,
+    lob_data_space_id int,
+    filestream_data_space_id int,
+    max_column_id_used int,
+    lock_on_bulk_load bit,
+    uses_ansi_nulls bit,
+    is_replicated bit,
+    has_replication_filter bit,
+    is_merge_published bit,
+    is_sync_tran_subscribed bit,
+    has_unchecked_assembly_data bit,
+    text_in_row_limit int,
+    large_value_types_out_of_row bit,
+    is_tracked_by_cdc bit,
+    lock_escalation tinyint,
+    lock_escalation_desc nvarchar(60),
+    is_filetable bit,
+    is_memory_optimized bit,
+    durability tinyint,
+    durability_desc nvarchar(60),
+    temporal_type tinyint,
+    temporal_type_desc nvarchar(60),
+    history_table_id int,
+    is_remote_data_archive_enabled bit,
+    is_external bit
+);
+
+-- https://learn.microsoft.com/sql/relational-databases/system-catalog-views/schemas-catalog-views-sys-schemas
+CREATE TABLE "sys.schemas" (
+    "$database_id" int,
+    name nvarchar(128),
+    schema_id int,
+    principal_id int
+);
+
+-- https://learn.microsoft.com/sql/relational-databases/system-catalog-views/sys-partitions-transact-sql
+CREATE TABLE "sys.partitions" (
+    "$database_id" int,
+    partition_id bigint,
+    object_id int,
+    index_id int,
+    partition_number int,
+    hobt_id bigint,
+    rows bigint,
+    filestream_filegroup_id smallint,
+    data_compression tinyint,
+    data_compression_desc nvarchar(60)
+);
+
 -- https://learn.microsoft.com/sql/relational-databases/system-dynamic-management-views/sys-dm-db-log-space-usage-transact-sql
 -- (about the current database)
 CREATE TABLE "sys.dm_db_log_space_usage" (
@@ -726,7 +791,21 @@ CREATE TABLE "$workload" (
     reads_per_sec real NOT NULL,
     writes_per_sec real NOT NULL,
     io_latency_ms real NOT NULL,
-    sessions int NOT NULL
+    sessions int NOT NULL,
+    -- Transactions not yet written as rows (a part of one carries over).
+    pending_rows real NOT NULL DEFAULT 0
+);
+
+-- User tables (user_tables.rs): the SQLite table holding each, and the next key its
+-- generated rows take.
+CREATE TABLE "$user_tables" (
+    sqlite_table text PRIMARY KEY,
+    database_id int NOT NULL,
+    schema_name nvarchar(128) NOT NULL,
+    name nvarchar(128) NOT NULL,
+    object_id int NOT NULL,
+    next_key int NOT NULL,
+    row_bytes int NOT NULL
 );
 
 -- The application sessions each workload holds open (rows of sys.dm_exec_sessions).

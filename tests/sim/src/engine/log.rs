@@ -16,8 +16,9 @@
 //!
 //! LSNs use the decimal form of `numeric(25,0)` columns: VLF sequence number × 10^15 +
 //! 512-byte block × 10^5 + slot. The lab counts a VLF as 256 MiB of LSN space whatever
-//! the file layout, so an LSN is a pure function of the bytes written; SQLite keeps
-//! integers in 64 bits, which lasts about 2 TB of log per database.
+//! the file layout, and the slot as the byte within the block (plus one), so an LSN is
+//! a pure function of the bytes written and every write moves it; SQLite keeps integers
+//! in 64 bits, which lasts about 2 TB of log per database.
 
 use rusqlite::{params, Connection};
 
@@ -32,19 +33,23 @@ const CHECKPOINT_SECS: f64 = 60.0;
 
 /// The decimal LSN after `written` bytes of log.
 pub fn lsn(written: f64) -> i64 {
-    let (vlf, block) = position(written);
-    vlf * 1_000_000_000_000_000 + block * 100_000 + 1
+    let (vlf, block, slot) = position(written);
+    vlf * 1_000_000_000_000_000 + block * 100_000 + slot
 }
 
 /// The LSN as sys.dm_db_log_stats shows it: hexadecimal VLF:block:slot.
 pub fn lsn_text(written: f64) -> String {
-    let (vlf, block) = position(written);
-    format!("{vlf:08X}:{block:08X}:0001")
+    let (vlf, block, slot) = position(written);
+    format!("{vlf:08X}:{block:08X}:{slot:04X}")
 }
 
-fn position(written: f64) -> (i64, i64) {
+fn position(written: f64) -> (i64, i64, i64) {
     let w = written.max(0.0) as i64;
-    (FIRST_VLF + w / VLF_LSN_BYTES, (w % VLF_LSN_BYTES) / 512)
+    (
+        FIRST_VLF + w / VLF_LSN_BYTES,
+        (w % VLF_LSN_BYTES) / 512,
+        w % 512 + 1,
+    )
 }
 
 /// One database's row of `$log`.

@@ -5,6 +5,7 @@
 //! - `populate`: the rows a scenario implies.
 //! - `log`: each database's transaction log: LSNs, truncation, backups, log space.
 //! - `workload`: the load each database carries, applied as the lab's clock moves.
+//! - `user_tables`: a scenario's tables and rows; what INSERT, UPDATE and DELETE log.
 //! - `clock`: the lab's clock, real or moved by hand in tests.
 //! - `translate`: T-SQL SELECT/INSERT/UPDATE/DELETE (parsed with sqlparser's MsSql
 //!   dialect) rewritten for SQLite: names resolved, TOP, N'' literals, T-SQL functions.
@@ -24,6 +25,7 @@ mod log;
 mod populate;
 mod session;
 mod translate;
+mod user_tables;
 mod workload;
 
 use std::cell::RefCell;
@@ -254,7 +256,7 @@ impl Instance {
         if catalog.workloads > 0 && now > catalog.advanced_to {
             let secs = (now - catalog.advanced_to).as_secs_f64();
             catalog.advanced_to = now;
-            let at = datetime_text(self.info.started + now);
+            let at = self.now_text();
             if let Err(e) = workload::advance(&catalog.conn, secs, &at) {
                 tracing::error!(instance = %self.info.name, error = %e, "workloads could not advance");
             }
@@ -285,6 +287,11 @@ impl Instance {
             self.allocate_spid()
         })?;
         Ok(())
+    }
+
+    /// The lab's time: the instance's start plus the lab clock's elapsed time.
+    pub fn now_text(&self) -> String {
+        datetime_text(self.info.started + self.clock.elapsed())
     }
 
     /// A session id for a new connection (user sessions start at 51).
@@ -337,6 +344,10 @@ fn case_insensitive_text(schema: &str) -> String {
 }
 
 fn shapes(conn: &Connection) -> rusqlite::Result<HashMap<String, TableShape>> {
+    let user: std::collections::HashSet<String> = conn
+        .prepare("SELECT sqlite_table FROM \"$user_tables\"")?
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
     let mut tables = conn.prepare("SELECT name FROM sqlite_master WHERE type = 'table'")?;
     let names: Vec<String> = tables
         .query_map([], |r| r.get(0))?
@@ -361,6 +372,7 @@ fn shapes(conn: &Connection) -> rusqlite::Result<HashMap<String, TableShape>> {
             .into_iter()
             .filter(|c| !c.starts_with('$'))
             .collect();
+        let system = !user.contains(&table);
         out.insert(
             table.to_ascii_lowercase(),
             TableShape {
@@ -369,7 +381,7 @@ fn shapes(conn: &Connection) -> rusqlite::Result<HashMap<String, TableShape>> {
                 types,
                 per_database,
                 hidden,
-                system: true,
+                system,
             },
         );
     }

@@ -6,7 +6,7 @@ use rusqlite::{params, Connection};
 
 use crate::scenario::{BackupKind, InstanceSpec};
 
-use super::{log, InstanceInfo};
+use super::{log, user_tables, InstanceInfo};
 
 const SYSTEM_DATABASES: [&str; 4] = ["master", "tempdb", "model", "msdb"];
 
@@ -50,6 +50,7 @@ pub fn populate(
         )?;
         insert_files(&tx, n as i64 + 1, name, 1, 1, 8, 2, false, 0)?;
         log::create(&tx, n as i64 + 1, HISTORY_LOG)?;
+        user_tables::create_schemas(&tx, n as i64 + 1)?;
         databases.push((n as i64 + 1, name.to_string()));
     }
     for (n, db) in spec.databases.iter().enumerate() {
@@ -83,6 +84,10 @@ pub fn populate(
             db.memory_optimized_files,
         )?;
         log::create(&tx, id, HISTORY_LOG)?;
+        user_tables::create_schemas(&tx, id)?;
+        for table in &db.tables {
+            user_tables::create(&tx, (id, &db.name), table, created)?;
+        }
         if db.tde {
             tx.execute(
                 "INSERT INTO \"sys.dm_database_encryption_keys\" (database_id, encryption_state, encryption_state_desc, create_date, key_algorithm, key_length, encryptor_type, percent_complete, encryption_scan_state, encryption_scan_state_desc)

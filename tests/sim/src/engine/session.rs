@@ -19,7 +19,7 @@ use super::batch::{parse_batch, Line, Stmt};
 use super::effects::{self, Target};
 use super::functions::{from_sqlite, to_sqlite, SqlError};
 use super::translate::{translate, Scope};
-use super::{errors, Catalog, Instance};
+use super::{errors, user_tables, Catalog, Instance};
 
 #[derive(Debug, Clone)]
 pub struct SessionLogin {
@@ -435,6 +435,15 @@ impl Session {
             let changed = prepared
                 .raw_execute()
                 .map_err(|e| sqlite_error(e, &translated.sql))?;
+            if let (Some(table), true) = (&translated.writes, changed > 0) {
+                user_tables::written(
+                    &catalog.conn,
+                    table,
+                    changed as u64,
+                    &self.instance.now_text(),
+                )
+                .map_err(|e| sqlite_error(e, &translated.sql))?;
+            }
             return Ok((Vec::new(), changed as u64));
         }
         let declared: Vec<Option<SqlType>> = prepared
@@ -512,6 +521,23 @@ fn sqlite_error(error: rusqlite::Error, sql: &str) -> Message {
     }
     if let Some(name) = text.strip_prefix("no such function: ") {
         return errors::not_modelled(&format!("function {}", name.to_uppercase()));
+    }
+    // Constraint failures name the SQLite table `database.schema.table` and column.
+    if let Some(target) = text.strip_prefix("UNIQUE constraint failed: ") {
+        let object = target.split(", ").next().unwrap_or(target);
+        let (table, _column) = object.rsplit_once('.').unwrap_or((object, ""));
+        let short = table.split_once('.').map_or(table, |(_, rest)| rest);
+        let name = short.rsplit('.').next().unwrap_or(short);
+        return Message::new(2627, 1, 14, format!("Violation of PRIMARY KEY constraint 'PK_{name}'. Cannot insert duplicate key in object '{short}'."));
+    }
+    if let Some(target) = text.strip_prefix("NOT NULL constraint failed: ") {
+        let (table, column) = target.rsplit_once('.').unwrap_or((target, ""));
+        let verb = sql
+            .split_whitespace()
+            .next()
+            .unwrap_or("INSERT")
+            .to_uppercase();
+        return Message::new(515, 2, 16, format!("Cannot insert the value NULL into column '{column}', table '{table}'; column does not allow nulls. {verb} fails."));
     }
     if let Some(name) = text.strip_prefix("ambiguous column name: ") {
         return Message::new(

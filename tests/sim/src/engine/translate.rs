@@ -7,9 +7,10 @@
 use std::ops::ControlFlow;
 
 use sqlparser::ast::{
-    BinaryOperator, Expr, FunctionArg, FunctionArgExpr, FunctionArguments, Ident, Join,
+    BinaryOperator, Expr, FromTable, FunctionArg, FunctionArgExpr, FunctionArguments, Ident, Join,
     JoinConstraint, JoinOperator, LimitClause, ObjectName, Query, Select, SelectItem, SetExpr,
-    Statement, TableAlias, TableFactor, TopQuantity, Value as AstValue, VisitMut, VisitorMut,
+    Statement, TableAlias, TableFactor, TableObject, TopQuantity, Value as AstValue, VisitMut,
+    VisitorMut,
 };
 use sqlparser::dialect::MsSqlDialect;
 use sqlparser::parser::Parser;
@@ -37,6 +38,8 @@ pub struct Translated {
     pub sql: String,
     /// Per result column, when the select list has no `*`.
     pub columns: Option<Vec<ColumnHint>>,
+    /// The user table an INSERT, UPDATE or DELETE writes (its SQLite name).
+    pub writes: Option<String>,
 }
 
 pub fn translate(mut statement: Statement, scope: &Scope) -> Result<Translated, Message> {
@@ -54,6 +57,15 @@ pub fn translate(mut statement: Statement, scope: &Scope) -> Result<Translated, 
         }
         other => return Err(errors::not_modelled(&first_words(&other.to_string()))),
     }
+    let writes = match write_target(&statement) {
+        Some(name) => Some(resolve(scope, name)?.table),
+        None => None,
+    };
+    // The visitor rewrites table factors; an INSERT names its table outside one.
+    if let (Statement::Insert(insert), Some(table)) = (&mut statement, &writes) {
+        insert.table =
+            TableObject::TableName(ObjectName::from(vec![Ident::with_quote('"', table)]));
+    }
     let mut rewriter = Rewriter { scope };
     if let ControlFlow::Break(message) = statement.visit(&mut rewriter) {
         return Err(message);
@@ -65,7 +77,31 @@ pub fn translate(mut statement: Statement, scope: &Scope) -> Result<Translated, 
     Ok(Translated {
         sql: statement.to_string(),
         columns,
+        writes,
     })
+}
+
+/// The table an INSERT, UPDATE or DELETE changes.
+fn write_target(statement: &Statement) -> Option<&ObjectName> {
+    let factor = match statement {
+        Statement::Insert(insert) => {
+            return match &insert.table {
+                TableObject::TableName(name) => Some(name),
+                _ => None,
+            }
+        }
+        Statement::Update(update) => &update.table.relation,
+        Statement::Delete(delete) => match &delete.from {
+            FromTable::WithFromKeyword(tables) | FromTable::WithoutKeyword(tables) => {
+                &tables.first()?.relation
+            }
+        },
+        _ => return None,
+    };
+    match factor {
+        TableFactor::Table { name, .. } => Some(name),
+        _ => None,
+    }
 }
 
 pub fn first_words(sql: &str) -> String {

@@ -2,13 +2,15 @@
 //! sessions they hold open (`$workload_sessions`, shown in sys.dm_exec_sessions), and
 //! how the catalog catches up with the lab's clock: whatever time has passed since the
 //! last look is applied to the log and I/O of every database with a workload before
-//! the next statement reads anything.
+//! the next statement reads anything. Each transaction inserts a real row into the
+//! database's first user table when it has one.
 
 use rusqlite::{params, Connection};
 
 use crate::scenario::WorkloadSpec;
 
 use super::log::{self, Activity};
+use super::user_tables;
 
 /// Applies `secs` seconds of every workload, ending at `now`.
 pub fn advance(conn: &Connection, secs: f64, now: &str) -> rusqlite::Result<()> {
@@ -16,10 +18,11 @@ pub fn advance(conn: &Connection, secs: f64, now: &str) -> rusqlite::Result<()> 
         return Ok(());
     }
     let mut rates = conn.prepare_cached(
-        "SELECT database_id, log_bytes_per_sec, transactions_per_sec, reads_per_sec, writes_per_sec, io_latency_ms
+        "SELECT database_id, log_bytes_per_sec, transactions_per_sec, reads_per_sec, writes_per_sec, io_latency_ms,
+                pending_rows
          FROM \"$workload\"",
     )?;
-    let loads: Vec<(i64, WorkloadSpec)> = rates
+    let loads: Vec<(i64, WorkloadSpec, f64)> = rates
         .query_map([], |r| {
             Ok((
                 r.get(0)?,
@@ -31,10 +34,11 @@ pub fn advance(conn: &Connection, secs: f64, now: &str) -> rusqlite::Result<()> 
                     io_latency_ms: r.get(5)?,
                     sessions: 0,
                 },
+                r.get(6)?,
             ))
         })?
         .collect::<Result<_, _>>()?;
-    for (id, load) in loads {
+    for (id, load, pending) in loads {
         log::append(
             conn,
             id,
@@ -48,6 +52,15 @@ pub fn advance(conn: &Connection, secs: f64, now: &str) -> rusqlite::Result<()> 
             },
             now,
         )?;
+        if let Some(table) = user_tables::workload_table(conn, id)? {
+            let due = pending + load.transactions_per_sec * secs;
+            let rows = due.floor();
+            user_tables::generate(conn, &table, rows as u64)?;
+            conn.prepare_cached(
+                "UPDATE \"$workload\" SET pending_rows = ?2 WHERE database_id = ?1",
+            )?
+            .execute(params![id, due - rows])?;
+        }
         log::refresh_database(conn, id)?;
     }
     log::refresh_totals(conn)

@@ -236,6 +236,7 @@ fn database(rng: &mut StdRng, version: &Build, d: usize) -> DatabaseSpec {
             Vec::new()
         },
         workload,
+        tables: Vec::new(),
     }
 }
 

@@ -4,10 +4,12 @@
 //!
 //! - `builds`: version strings and what they imply.
 //! - `generate`: seeded, varied fleets for scale tests.
+//! - `tables`: user tables and their rows.
 //! - `workload`: the load a database carries while the lab runs.
 
 pub mod builds;
 pub mod generate;
+pub mod tables;
 pub mod workload;
 
 use std::collections::BTreeMap;
@@ -17,6 +19,7 @@ use serde::Deserialize;
 
 pub use builds::Build;
 pub use generate::generate;
+pub use tables::{ColumnSpec, TableSpec};
 pub use workload::WorkloadSpec;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -204,8 +207,11 @@ pub struct DatabaseSpec {
     pub backups: Vec<BackupSpec>,
     #[serde(default)]
     pub assemblies: Vec<String>,
+    /// The workload's transactions each insert a row into the first table.
     #[serde(default)]
     pub workload: WorkloadSpec,
+    #[serde(default, rename = "table")]
+    pub tables: Vec<TableSpec>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -396,6 +402,14 @@ impl Scenario {
                     .workload
                     .validate()
                     .map_err(|e| format!("{dat}.{e}"))?;
+                let mut tables = std::collections::HashSet::new();
+                for table in &database.tables {
+                    table.validate().map_err(|e| format!("{dat}.{e}"))?;
+                    let (schema, name) = table.schema_and_name();
+                    if !tables.insert(format!("{schema}.{name}").to_ascii_lowercase()) {
+                        return Err(format!("{dat}.table '{}': declared twice", table.name));
+                    }
+                }
                 if let Some(level) = database.compatibility_level {
                     let max = instance.version.default_compatibility_level();
                     if !(80..=max).contains(&level) || level % 10 != 0 {
@@ -484,6 +498,26 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.contains("workload.log_bytes_per_sec"), "{err}");
+    }
+
+    #[test]
+    fn tables_need_a_primary_key_and_known_types() {
+        let base = "[[instance]]\nname = \"A\"\n[[instance.database]]\nname = \"D\"\n[[instance.database.table]]\nname = \"T\"\n";
+        let err = Scenario::parse(&format!(
+            "{base}columns = [{{ name = \"id\", type = \"int\" }}]\n"
+        ))
+        .unwrap_err();
+        assert!(
+            err.contains("table 'T'.columns") && err.contains("primary_key"),
+            "{err}"
+        );
+        let err = Scenario::parse(&format!("{base}columns = [{{ name = \"id\", type = \"int\", primary_key = true }}, {{ name = \"x\", type = \"geography\" }}]\n")).unwrap_err();
+        assert!(err.contains("columns[1].type"), "{err}");
+        let ok = Scenario::parse(&format!(
+            "{base}rows = 3\ncolumns = [{{ name = \"id\", type = \"int\", primary_key = true }}]\n"
+        ))
+        .unwrap();
+        assert_eq!(ok.instances[0].databases[0].tables[0].rows, 3);
     }
 
     #[test]

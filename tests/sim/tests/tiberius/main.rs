@@ -3,10 +3,12 @@
 //!
 //! - `availability_groups`: CREATE/ALTER/DROP AVAILABILITY GROUP, plain and distributed.
 //! - `endpoints`: database mirroring endpoints on real ports; scenario setup T-SQL.
+//! - `user_tables`: a scenario's tables and rows; INSERT, UPDATE and DELETE.
 //! - `workload`: the log, LSNs and counters as a workload runs on a manual clock.
 
 mod availability_groups;
 mod endpoints;
+mod user_tables;
 mod workload;
 
 use ferry_sim::{Lab, Scenario};

@@ -1,0 +1,281 @@
+//! User tables: each is a SQLite table named `database.schema.table` with the declared
+//! SQL Server types (text columns compare without case, as the default collations
+//! do), registered in `$user_tables` and shown in the database's sys.tables,
+//! sys.schemas and sys.partitions. Rows are generated from their key, so a scenario
+//! always holds the same data; INSERT, UPDATE and DELETE write the log like the
+//! workload does (see `written`).
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+use crate::scenario::TableSpec;
+use crate::tds::types::SqlType;
+
+use super::log::{self, Activity};
+
+/// Log written per changed row on top of the row itself: the log record's header, and
+/// the begin and commit records of its transaction shared out.
+const LOG_BYTES_PER_ROW: i64 = 124;
+/// The first object id the lab gives a user table.
+const FIRST_OBJECT_ID: i64 = 581_577_110;
+
+/// The schemas every database has (sys.schemas): name, schema_id, principal_id.
+const FIXED_SCHEMAS: [(&str, i64, i64); 4] = [
+    ("dbo", 1, 1),
+    ("guest", 2, 2),
+    ("INFORMATION_SCHEMA", 3, 3),
+    ("sys", 4, 4),
+];
+
+/// A new database's sys.schemas rows.
+pub fn create_schemas(conn: &Connection, database_id: i64) -> rusqlite::Result<()> {
+    let mut insert = conn.prepare_cached(
+        "INSERT INTO \"sys.schemas\" (\"$database_id\", name, schema_id, principal_id) VALUES (?1, ?2, ?3, ?4)",
+    )?;
+    for (name, id, principal) in FIXED_SCHEMAS {
+        insert.execute(params![database_id, name, id, principal])?;
+    }
+    Ok(())
+}
+
+/// The SQLite table that holds `database.schema.table`.
+pub fn sqlite_name(database: &str, schema: &str, table: &str) -> String {
+    format!("{database}.{schema}.{table}")
+}
+
+/// Creates a declared table, registers it, and generates its rows.
+pub fn create(
+    conn: &Connection,
+    database: (i64, &str),
+    spec: &TableSpec,
+    created: &str,
+) -> rusqlite::Result<()> {
+    let (database_id, database_name) = database;
+    let (schema, name) = spec.schema_and_name();
+    let table = sqlite_name(database_name, schema, name);
+    let mut columns = Vec::new();
+    let mut row_bytes = 0;
+    for c in &spec.columns {
+        let ty = c.ty.replace("(max)", "(2147483647)");
+        let collate = matches!(
+            SqlType::parse(&c.ty),
+            Some(SqlType::NVarChar(_) | SqlType::VarChar(_))
+        )
+        .then_some(" COLLATE NOCASE")
+        .unwrap_or_default();
+        let null = if c.nullable { "" } else { " NOT NULL" };
+        columns.push(format!("\"{}\" {ty}{collate}{null}", c.name));
+        row_bytes += SqlType::parse(&c.ty).map_or(8, stored_bytes);
+    }
+    let key: Vec<String> = spec
+        .columns
+        .iter()
+        .filter(|c| c.primary_key)
+        .map(|c| format!("\"{}\"", c.name))
+        .collect();
+    conn.execute_batch(&format!(
+        "CREATE TABLE \"{table}\" ({}, PRIMARY KEY ({}))",
+        columns.join(", "),
+        key.join(", ")
+    ))?;
+    let schema_id = schema_id(conn, database_id, schema)?;
+    let object_id: i64 = conn.query_row(
+        "SELECT COALESCE(MAX(object_id) + 16, ?1) FROM \"$user_tables\"",
+        [FIRST_OBJECT_ID],
+        |r| r.get(0),
+    )?;
+    conn.execute(
+        "INSERT INTO \"$user_tables\" (sqlite_table, database_id, schema_name, name, object_id, next_key, row_bytes)
+         VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6)",
+        params![table, database_id, schema, name, object_id, row_bytes],
+    )?;
+    conn.execute(
+        "INSERT INTO \"sys.tables\" (\"$database_id\", name, object_id, principal_id, schema_id, parent_object_id, type, type_desc,
+            create_date, modify_date, is_ms_shipped, is_published, is_schema_published, max_column_id_used, uses_ansi_nulls,
+            is_replicated, lock_escalation, lock_escalation_desc, is_filetable, is_memory_optimized, durability,
+            durability_desc, temporal_type, temporal_type_desc, is_external)
+         VALUES (?1, ?2, ?3, NULL, ?4, 0, 'U', 'USER_TABLE', ?5, ?5, 0, 0, 0, ?6, 1, 0, 0, 'TABLE', 0, 0, 0,
+            'SCHEMA_AND_DATA', 0, 'NON_TEMPORAL_TABLE', 0)",
+        params![database_id, name, object_id, schema_id, created, spec.columns.len()],
+    )?;
+    conn.execute(
+        "INSERT INTO \"sys.partitions\" (\"$database_id\", partition_id, object_id, index_id, partition_number, hobt_id, rows,
+            filestream_filegroup_id, data_compression, data_compression_desc)
+         VALUES (?1, ?2, ?3, 1, 1, ?2, 0, 0, 0, 'NONE')",
+        params![database_id, 72_057_594_043_000_000_i64 + object_id, object_id],
+    )?;
+    generate(conn, &table, spec.rows).map(|_| ())
+}
+
+/// The schema's id in the database, adding a user schema the first time it is named.
+fn schema_id(conn: &Connection, database_id: i64, schema: &str) -> rusqlite::Result<i64> {
+    let found: Option<i64> = conn
+        .query_row(
+            "SELECT schema_id FROM \"sys.schemas\" WHERE \"$database_id\" = ?1 AND name = ?2",
+            params![database_id, schema],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if let Some(id) = found {
+        return Ok(id);
+    }
+    let id: i64 = conn.query_row(
+        "SELECT MAX(MAX(schema_id) + 1, 5) FROM \"sys.schemas\" WHERE \"$database_id\" = ?1 AND schema_id < 16384",
+        [database_id],
+        |r| r.get(0),
+    )?;
+    conn.execute(
+        "INSERT INTO \"sys.schemas\" (\"$database_id\", name, schema_id, principal_id) VALUES (?1, ?2, ?3, 1)",
+        params![database_id, schema, id],
+    )?;
+    Ok(id)
+}
+
+/// About how many bytes a value of the type takes in a row.
+fn stored_bytes(ty: SqlType) -> i64 {
+    match ty {
+        SqlType::Bit | SqlType::TinyInt => 1,
+        SqlType::SmallInt => 2,
+        SqlType::Int | SqlType::Date => 4,
+        SqlType::BigInt | SqlType::Float | SqlType::DateTime | SqlType::DateTime2 => 8,
+        SqlType::Decimal { precision, .. } => 5 + 4 * i64::from(precision / 10),
+        SqlType::NVarChar(n) => 2 * i64::from(n.unwrap_or(50).min(50)),
+        SqlType::VarChar(n) | SqlType::VarBinary(n) => i64::from(n.unwrap_or(50).min(50)),
+        SqlType::UniqueIdentifier | SqlType::DateTimeOffset => 16,
+        SqlType::SqlVariant => 24,
+    }
+}
+
+/// The SQLite expression for row `n`'s value of a column.
+fn generated_value(ty: Option<SqlType>, key: bool) -> String {
+    match ty {
+        Some(SqlType::Bit) => "n % 2".into(),
+        Some(SqlType::TinyInt) if !key => "n % 256".into(),
+        Some(SqlType::SmallInt) if !key => "n % 32768".into(),
+        Some(SqlType::Int | SqlType::BigInt) if !key => "(n * 7919) % 100000".into(),
+        Some(SqlType::TinyInt | SqlType::SmallInt | SqlType::Int | SqlType::BigInt) => "n".into(),
+        Some(SqlType::Decimal { precision, scale }) => {
+            let whole = 10_i64.pow(u32::from(precision.saturating_sub(scale)).min(15));
+            if key {
+                format!("n % {whole}")
+            } else {
+                format!("ROUND((n % {whole}) * 0.75, {scale})")
+            }
+        }
+        Some(SqlType::Float) => "(n % 100000) * 0.5".into(),
+        Some(SqlType::NVarChar(len) | SqlType::VarChar(len)) => {
+            let text = if key { "'K' || n" } else { "'row ' || n" };
+            match len {
+                Some(len) => format!("substr({text}, 1, {len})"),
+                None => text.to_string(),
+            }
+        }
+        Some(SqlType::VarBinary(_)) => "CAST(printf('%08X', n) AS BLOB)".into(),
+        Some(SqlType::Date) => "date('2024-01-01', '+' || (n % 3650) || ' days')".into(),
+        Some(SqlType::DateTime | SqlType::DateTime2 | SqlType::DateTimeOffset) => {
+            "strftime('%Y-%m-%d %H:%M:%f', '2024-01-01', '+' || n || ' minutes')".into()
+        }
+        Some(SqlType::UniqueIdentifier) => "printf('%08X-0000-4000-8000-%012X', n, n)".into(),
+        Some(SqlType::SqlVariant) | None => "n".into(),
+    }
+}
+
+/// Appends `count` generated rows to a user table; returns how many it added.
+pub fn generate(conn: &Connection, table: &str, count: u64) -> rusqlite::Result<u64> {
+    if count == 0 {
+        return Ok(0);
+    }
+    let first: i64 = conn.query_row(
+        "SELECT next_key FROM \"$user_tables\" WHERE sqlite_table = ?1",
+        [table],
+        |r| r.get(0),
+    )?;
+    let keys = key_columns(conn, table)?;
+    let mut names = Vec::new();
+    let mut values = Vec::new();
+    let mut info = conn.prepare(&format!("PRAGMA table_info(\"{table}\")"))?;
+    let columns: Vec<(String, String)> = info
+        .query_map([], |r| Ok((r.get(1)?, r.get(2)?)))?
+        .collect::<Result<_, _>>()?;
+    for (name, declared) in columns {
+        let key = keys.contains(&name);
+        names.push(format!("\"{name}\""));
+        values.push(generated_value(SqlType::parse(&declared), key));
+    }
+    let last = first + count as i64 - 1;
+    let added = conn.execute(
+        &format!(
+            "INSERT INTO \"{table}\" ({}) SELECT {} FROM (WITH RECURSIVE k(n) AS (SELECT ?1 UNION ALL SELECT n + 1 FROM k WHERE n < ?2) SELECT n FROM k)",
+            names.join(", "),
+            values.join(", ")
+        ),
+        params![first, last],
+    )?;
+    conn.execute(
+        "UPDATE \"$user_tables\" SET next_key = ?2 WHERE sqlite_table = ?1",
+        params![table, last + 1],
+    )?;
+    recount(conn, table)?;
+    Ok(added as u64)
+}
+
+fn key_columns(conn: &Connection, table: &str) -> rusqlite::Result<Vec<String>> {
+    conn.prepare(&format!(
+        "SELECT name FROM pragma_table_info('{}') WHERE pk > 0",
+        table.replace('\'', "''")
+    ))?
+    .query_map([], |r| r.get(0))?
+    .collect()
+}
+
+/// sys.partitions.rows after a change.
+fn recount(conn: &Connection, table: &str) -> rusqlite::Result<()> {
+    let rows: i64 = conn.query_row(&format!("SELECT COUNT(*) FROM \"{table}\""), [], |r| {
+        r.get(0)
+    })?;
+    conn.execute(
+        "UPDATE \"sys.partitions\" SET rows = ?2
+         WHERE object_id = (SELECT object_id FROM \"$user_tables\" WHERE sqlite_table = ?1) AND index_id = 1",
+        params![table, rows],
+    )?;
+    Ok(())
+}
+
+/// After INSERT, UPDATE or DELETE changed `rows` rows of a user table in one
+/// committed transaction: the database's log moves by the rows' size and a log record
+/// each, and sys.partitions counts the rows.
+pub fn written(conn: &Connection, table: &str, rows: u64, now: &str) -> rusqlite::Result<()> {
+    let found: Option<(i64, i64)> = conn
+        .query_row(
+            "SELECT database_id, row_bytes FROM \"$user_tables\" WHERE sqlite_table = ?1",
+            [table],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    let Some((database_id, row_bytes)) = found else {
+        return Ok(());
+    };
+    let bytes = rows as f64 * (row_bytes + LOG_BYTES_PER_ROW) as f64;
+    log::append(
+        conn,
+        database_id,
+        Activity {
+            bytes,
+            transactions: 1.0,
+            keep_per_sec: 0.0,
+            ..Activity::default()
+        },
+        now,
+    )?;
+    recount(conn, table)?;
+    log::refresh(conn, database_id)
+}
+
+/// The table a database's workload writes into: its first declared table.
+pub fn workload_table(conn: &Connection, database_id: i64) -> rusqlite::Result<Option<String>> {
+    conn.query_row(
+        "SELECT sqlite_table FROM \"$user_tables\" WHERE database_id = ?1 ORDER BY object_id LIMIT 1",
+        [database_id],
+        |r| r.get(0),
+    )
+    .optional()
+}
