@@ -214,6 +214,43 @@ async fn the_link_statements_build_a_group_and_a_distributed_group() {
     .await;
     assert_eq!(commit[0].get::<i32, _>(0), Some(2));
 
+    // §3.1: every replica this instance knows, the MI's not yet connected.
+    let connections = rows(
+        &mut client,
+        "SELECT r.replica_server_name, r.endpoint_url,
+       rs.connected_state_desc, rs.last_connect_error_description,
+       rs.last_connect_error_number, rs.last_connect_error_timestamp
+FROM sys.dm_hadr_availability_replica_states rs
+JOIN sys.availability_replicas r ON rs.replica_id = r.replica_id;",
+    )
+    .await;
+    assert_eq!(connections.len(), 3);
+    // §3.2: no rows while seeding has not started.
+    let seeding = rows(
+        &mut client,
+        "SELECT ag.local_database_name, ar.current_state, ar.is_source, ag.internal_state_desc,
+       ag.database_size_bytes/1048576 AS db_mb, ag.transferred_size_bytes/1048576 AS done_mb,
+       ag.transfer_rate_bytes_per_second/1048576 AS mb_s,
+       ag.total_disk_io_wait_time_ms/1000, ag.total_network_wait_time_ms/1000,
+       ag.is_compression_enabled, ag.start_time_utc, ag.estimate_time_complete_utc,
+       ar.completion_time, ar.number_of_attempts
+FROM sys.dm_hadr_physical_seeding_stats ag
+JOIN sys.dm_hadr_automatic_seeding ar ON ag.local_physical_seeding_id = ar.operation_id;",
+    )
+    .await;
+    assert!(seeding.is_empty());
+    // §3.3: no secondary has connected, so the health query has no row yet.
+    let health = rows(
+        &mut client,
+        "DECLARE @link sysname = N'DAG_Sales';
+SELECT rs.synchronization_health_desc
+FROM sys.availability_groups ag
+JOIN sys.dm_hadr_availability_replica_states rs ON ag.group_id = rs.group_id
+WHERE rs.is_local = 0 AND rs.role = 2 AND ag.is_distributed = 1 AND ag.name = @link;",
+    )
+    .await;
+    assert!(health.is_empty());
+
     // mi-link.md §4.2 step 2: synchronous commit on both members.
     run(
         &mut client,
