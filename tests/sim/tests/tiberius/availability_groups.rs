@@ -3,15 +3,13 @@
 //! §4.2 step 3); the LSNs following the log as a workload runs; and SQL Server's
 //! errors for what a DBA gets wrong.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use ferry_sim::engine::LabClock;
-use ferry_sim::{Lab, Scenario};
+use ferry_sim::Lab;
 use tiberius::numeric::Numeric;
 use tiberius::EncryptionLevel;
 
-use super::{connect, error_number, reader, rows, run, sa};
+use super::{connect, error_number, lab_on_manual_clock, reader, rows, run, sa, Client};
 
 const SCENARIO: &str = r#"
 [[instance]]
@@ -63,16 +61,6 @@ sysadmin = true
 [[instance.database]]
 name = "Sales"
 "#;
-
-type Client = tiberius::Client<tokio_util::compat::Compat<tokio::net::TcpStream>>;
-
-async fn lab() -> (Lab, Arc<LabClock>) {
-    let clock = Arc::new(LabClock::manual());
-    let lab = Lab::start_with_clock(&Scenario::parse(SCENARIO).unwrap(), clock.clone())
-        .await
-        .unwrap();
-    (lab, clock)
-}
 
 async fn sa_on(lab: &Lab, instance: &str) -> Client {
     connect(
@@ -140,7 +128,7 @@ fn lsn(row: &tiberius::Row, column: usize) -> i128 {
 
 #[tokio::test]
 async fn the_link_statements_build_a_group_and_a_distributed_group() {
-    let (lab, clock) = lab().await;
+    let (lab, clock) = lab_on_manual_clock(SCENARIO).await;
     let mut client = sa(&lab).await;
     run(&mut client, CREATE_AG).await;
     run(
@@ -279,7 +267,7 @@ WHERE rs.is_local = 0 AND rs.role = 2 AND ag.is_distributed = 1 AND ag.name = @l
 
 #[tokio::test]
 async fn databases_and_replicas_join_and_leave() {
-    let (lab, _clock) = lab().await;
+    let (lab, _clock) = lab_on_manual_clock(SCENARIO).await;
     let mut client = sa(&lab).await;
     run(&mut client, CREATE_AG).await;
     run(&mut client, CREATE_DAG).await;
@@ -364,7 +352,7 @@ async fn databases_and_replicas_join_and_leave() {
 
 #[tokio::test]
 async fn mistakes_get_sql_servers_errors() {
-    let (lab, _clock) = lab().await;
+    let (lab, _clock) = lab_on_manual_clock(SCENARIO).await;
     let mut client = sa(&lab).await;
     let replica = "REPLICA ON N'SQL01' WITH (ENDPOINT_URL = 'TCP://sql01:5022', AVAILABILITY_MODE = SYNCHRONOUS_COMMIT, FAILOVER_MODE = MANUAL)";
     let cases = [

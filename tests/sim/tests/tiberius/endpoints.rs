@@ -7,7 +7,7 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 
 use ferry_sim::{Lab, Scenario};
 
-use super::{error_number, reader, rows, run, sa};
+use super::{error_number, reader, rows, run, sa, Client};
 
 const SCENARIO: &str = r#"
 [[instance]]
@@ -25,8 +25,6 @@ sysadmin = true
 name = "reader"
 password = "Reader-1"
 "#;
-
-type Client = tiberius::Client<tokio_util::compat::Compat<tokio::net::TcpStream>>;
 
 /// A port nothing listens on, and a listener holding another one busy.
 fn free_port() -> u16 {

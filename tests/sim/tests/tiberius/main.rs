@@ -12,7 +12,7 @@ mod user_tables;
 mod workload;
 
 use ferry_sim::{Lab, Scenario};
-use tiberius::{AuthMethod, Client, Config, EncryptionLevel};
+use tiberius::{AuthMethod, Config, EncryptionLevel};
 use tokio::net::TcpStream;
 use tokio_util::compat::{Compat, TokioAsyncWriteCompatExt};
 
@@ -50,6 +50,17 @@ version = "2016 SP3"
 force_encryption = true
 "#;
 
+type Client = tiberius::Client<Compat<TcpStream>>;
+
+/// A lab on a manual clock: the test moves time by hand.
+async fn lab_on_manual_clock(scenario: &str) -> (Lab, std::sync::Arc<ferry_sim::engine::LabClock>) {
+    let clock = std::sync::Arc::new(ferry_sim::engine::LabClock::manual());
+    let lab = Lab::start_with_clock(&Scenario::parse(scenario).unwrap(), clock.clone())
+        .await
+        .unwrap();
+    (lab, clock)
+}
+
 async fn lab() -> Lab {
     Lab::start(&Scenario::parse(SCENARIO).unwrap())
         .await
@@ -62,7 +73,7 @@ async fn connect(
     user: &str,
     password: &str,
     encryption: EncryptionLevel,
-) -> tiberius::Result<Client<Compat<TcpStream>>> {
+) -> tiberius::Result<Client> {
     let endpoint = lab.endpoint(instance).unwrap();
     let mut config = Config::new();
     config.host("127.0.0.1");
@@ -72,10 +83,10 @@ async fn connect(
     config.trust_cert();
     let tcp = TcpStream::connect(endpoint.address).await?;
     tcp.set_nodelay(true)?;
-    Client::connect(config, tcp.compat_write()).await
+    tiberius::Client::connect(config, tcp.compat_write()).await
 }
 
-async fn sa(lab: &Lab) -> Client<Compat<TcpStream>> {
+async fn sa(lab: &Lab) -> Client {
     connect(
         lab,
         "SQL01",
@@ -88,7 +99,7 @@ async fn sa(lab: &Lab) -> Client<Compat<TcpStream>> {
 }
 
 /// The login without sysadmin that both SQL01 scenarios declare.
-async fn reader(lab: &Lab) -> Client<Compat<TcpStream>> {
+async fn reader(lab: &Lab) -> Client {
     connect(
         lab,
         "SQL01",
@@ -100,7 +111,7 @@ async fn reader(lab: &Lab) -> Client<Compat<TcpStream>> {
     .unwrap()
 }
 
-async fn rows(client: &mut Client<Compat<TcpStream>>, sql: &str) -> Vec<tiberius::Row> {
+async fn rows(client: &mut Client, sql: &str) -> Vec<tiberius::Row> {
     client
         .simple_query(sql)
         .await
@@ -111,7 +122,7 @@ async fn rows(client: &mut Client<Compat<TcpStream>>, sql: &str) -> Vec<tiberius
 }
 
 /// Runs a batch that must succeed.
-async fn run(client: &mut Client<Compat<TcpStream>>, sql: &str) {
+async fn run(client: &mut Client, sql: &str) {
     client
         .simple_query(sql)
         .await
@@ -121,7 +132,7 @@ async fn run(client: &mut Client<Compat<TcpStream>>, sql: &str) {
         .unwrap();
 }
 
-async fn error_number(client: &mut Client<Compat<TcpStream>>, sql: &str) -> u32 {
+async fn error_number(client: &mut Client, sql: &str) -> u32 {
     match client.simple_query(sql).await {
         Ok(stream) => match stream.into_results().await {
             Err(tiberius::error::Error::Server(e)) => e.code(),

@@ -2,14 +2,11 @@
 //! tiberius in the database's context; each committed change moves the database's log,
 //! and the workload's transactions write real rows.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use ferry_sim::engine::LabClock;
-use ferry_sim::{Lab, Scenario};
 use tiberius::numeric::Numeric;
 
-use super::{error_number, rows, run, sa};
+use super::{error_number, lab_on_manual_clock, rows, run, sa, Client};
 
 const SCENARIO: &str = r#"
 [[instance]]
@@ -51,16 +48,6 @@ columns = [
 ]
 "#;
 
-type Client = tiberius::Client<tokio_util::compat::Compat<tokio::net::TcpStream>>;
-
-async fn lab() -> (Lab, Arc<LabClock>) {
-    let clock = Arc::new(LabClock::manual());
-    let lab = Lab::start_with_clock(&Scenario::parse(SCENARIO).unwrap(), clock.clone())
-        .await
-        .unwrap();
-    (lab, clock)
-}
-
 async fn count(client: &mut Client, sql: &str) -> i32 {
     rows(client, sql).await[0].get::<i32, _>(0).unwrap()
 }
@@ -86,7 +73,7 @@ async fn affected(client: &mut Client, sql: &str) -> u64 {
 
 #[tokio::test]
 async fn declared_tables_hold_their_generated_rows() {
-    let (lab, _clock) = lab().await;
+    let (lab, _clock) = lab_on_manual_clock(SCENARIO).await;
     let mut client = sa(&lab).await;
     assert_eq!(
         count(&mut client, "SELECT COUNT(*) FROM Sales.dbo.Orders").await,
@@ -142,7 +129,7 @@ async fn declared_tables_hold_their_generated_rows() {
 
 #[tokio::test]
 async fn changes_are_counted_logged_and_checked() {
-    let (lab, _clock) = lab().await;
+    let (lab, _clock) = lab_on_manual_clock(SCENARIO).await;
     let mut client = sa(&lab).await;
     run(&mut client, "USE Sales").await;
     let start = end_of_log(&mut client).await;
@@ -208,7 +195,7 @@ async fn changes_are_counted_logged_and_checked() {
 
 #[tokio::test]
 async fn the_workload_writes_real_rows() {
-    let (lab, clock) = lab().await;
+    let (lab, clock) = lab_on_manual_clock(SCENARIO).await;
     let mut client = sa(&lab).await;
     clock.advance(Duration::from_millis(10_050));
     // Ten transactions a second for ten seconds: a hundred more rows, the half

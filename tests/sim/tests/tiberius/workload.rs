@@ -3,14 +3,11 @@
 //! switch through SIMPLE recovery do to the log chain, read with the queries
 //! Microsoft documents.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use ferry_sim::engine::LabClock;
 use ferry_sim::scenario::WorkloadSpec;
-use ferry_sim::{Lab, Scenario};
 
-use super::{error_number, rows, run, sa};
+use super::{error_number, lab_on_manual_clock, rows, run, sa, Client};
 
 const SCENARIO: &str = r#"
 [[instance]]
@@ -38,16 +35,6 @@ workload = { log_bytes_per_sec = 1048576, transactions_per_sec = 10 }
 [[instance.database]]
 name = "Fresh"
 "#;
-
-async fn lab() -> (Lab, Arc<LabClock>) {
-    let clock = Arc::new(LabClock::manual());
-    let lab = Lab::start_with_clock(&Scenario::parse(SCENARIO).unwrap(), clock.clone())
-        .await
-        .unwrap();
-    (lab, clock)
-}
-
-type Client = tiberius::Client<tokio_util::compat::Compat<tokio::net::TcpStream>>;
 
 async fn counter(client: &mut Client, database: &str, name: &str) -> i64 {
     let sql = format!(
@@ -82,7 +69,7 @@ fn lsn(text: &str) -> u128 {
 
 #[tokio::test]
 async fn ten_seconds_of_workload_move_the_log_counters_and_file_statistics() {
-    let (lab, clock) = lab().await;
+    let (lab, clock) = lab_on_manual_clock(SCENARIO).await;
     let mut client = sa(&lab).await;
     let end_lsn = "SELECT log_end_lsn FROM sys.dm_db_log_stats(DB_ID('Orders'))";
     let reuse = "SELECT log_reuse_wait_desc FROM sys.databases WHERE name = 'Orders'";
@@ -165,7 +152,7 @@ async fn ten_seconds_of_workload_move_the_log_counters_and_file_statistics() {
 
 #[tokio::test]
 async fn log_backups_truncate_and_chain_their_lsns() {
-    let (lab, clock) = lab().await;
+    let (lab, clock) = lab_on_manual_clock(SCENARIO).await;
     let mut client = sa(&lab).await;
     clock.advance(Duration::from_secs(10));
     let last_backup = "SELECT TOP 1 CAST(first_lsn AS bigint), CAST(last_lsn AS bigint)
@@ -232,7 +219,7 @@ async fn log_backups_truncate_and_chain_their_lsns() {
 
 #[tokio::test]
 async fn a_switch_through_simple_recovery_breaks_the_log_chain() {
-    let (lab, _clock) = lab().await;
+    let (lab, _clock) = lab_on_manual_clock(SCENARIO).await;
     let mut client = sa(&lab).await;
     // FULL recovery, but no full backup yet: the chain has not started.
     assert_eq!(
