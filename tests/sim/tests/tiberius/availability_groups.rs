@@ -407,6 +407,10 @@ async fn mistakes_get_sql_servers_errors() {
             41122,
         ),
         (
+            "ALTER AVAILABILITY GROUP [AG_Sales] FORCE_FAILOVER_ALLOW_DATA_LOSS".to_string(),
+            41122,
+        ),
+        (
             CREATE_DAG.replace(
                 "FAILOVER_MODE = MANUAL,\n     SEEDING_MODE = AUTOMATIC,\n     SESSION_TIMEOUT",
                 "FAILOVER_MODE = AUTOMATIC,\n     SEEDING_MODE = AUTOMATIC,\n     SESSION_TIMEOUT",
@@ -421,6 +425,37 @@ async fn mistakes_get_sql_servers_errors() {
     for (sql, number) in &again {
         assert_eq!(error_number(&mut client, sql).await, *number, "{sql}");
     }
+
+    run(&mut client, CREATE_DAG).await;
+    assert_eq!(
+        error_number(
+            &mut client,
+            "ALTER AVAILABILITY GROUP [DAG_Sales] FORCE_FAILOVER_ALLOW_DATA_LOSS"
+        )
+        .await,
+        41122
+    );
+    // SET (ROLE = SECONDARY) demotes this side of the distributed group.
+    run(
+        &mut client,
+        "ALTER AVAILABILITY GROUP [DAG_Sales] SET (ROLE = SECONDARY)",
+    )
+    .await;
+    let role = rows(
+        &mut client,
+        "SELECT s.role_desc FROM sys.dm_hadr_availability_replica_states s JOIN sys.availability_replicas r ON r.replica_id = s.replica_id
+         WHERE r.replica_server_name = 'AG_Sales' AND s.group_id = (SELECT group_id FROM sys.availability_groups WHERE name = 'DAG_Sales')",
+    )
+    .await;
+    assert_eq!(text(&role[0], 0).as_deref(), Some("SECONDARY"));
+    assert_eq!(
+        error_number(
+            &mut client,
+            "ALTER AVAILABILITY GROUP [AG_Sales] SET (ROLE = SECONDARY)"
+        )
+        .await,
+        102
+    );
 
     let mut reader = reader(&lab).await;
     assert_eq!(

@@ -245,7 +245,12 @@ pub fn alter(t: &Target, name: &str, change: &GroupChange) -> Result<Vec<Output>
             )
             .map_err(sqlite)?;
         }
-        GroupChange::Failover | GroupChange::ForceFailover if !group.distributed => {
+        // A failover runs on the replica that is to become primary; here, where the
+        // local replica already is, SQL Server refuses both kinds. A forced failover
+        // of a distributed group whose local member is primary is the same mistake.
+        GroupChange::Failover | GroupChange::ForceFailover
+            if !group.distributed || (*change == GroupChange::ForceFailover && local_is_primary(t, &group)?) =>
+        {
             return Err(Message::new(41122, 1, 16, format!("Cannot failover availability group '{}' to this instance of SQL Server. The local availability replica is already the primary replica of the availability group. To failover this availability group to another instance of SQL Server, run the failover command on that instance of SQL Server. If local instance of SQL Server is intended to host the primary replica of the availability group, then no action is required.", group.name)));
         }
         GroupChange::Failover => {
@@ -255,7 +260,7 @@ pub fn alter(t: &Target, name: &str, change: &GroupChange) -> Result<Vec<Output>
         }
         GroupChange::ForceFailover => {
             return Err(errors::not_modelled(
-                "ALTER AVAILABILITY GROUP ... FORCE_FAILOVER_ALLOW_DATA_LOSS of a distributed availability group",
+                "ALTER AVAILABILITY GROUP ... FORCE_FAILOVER_ALLOW_DATA_LOSS of a distributed availability group whose local member is secondary",
             ))
         }
         GroupChange::Offline => {
@@ -405,6 +410,19 @@ fn distributed_refuses(group: &Group, what: &str) -> Result<(), Message> {
     } else {
         Ok(())
     }
+}
+
+fn local_is_primary(t: &Target, group: &Group) -> Result<bool, Message> {
+    let local = local_id(t, group)?;
+    t.catalog
+        .conn
+        .query_row(
+            "SELECT role = 1 FROM \"sys.dm_hadr_availability_replica_states\" WHERE replica_id = ?1",
+            [&local],
+            |r| r.get::<_, Option<bool>>(0),
+        )
+        .map(|primary| primary.unwrap_or(false))
+        .map_err(sqlite)
 }
 
 fn local_id(t: &Target, group: &Group) -> Result<String, Message> {
