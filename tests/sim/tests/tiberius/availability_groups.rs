@@ -5,11 +5,9 @@
 
 use std::time::Duration;
 
-use ferry_sim::Lab;
 use tiberius::numeric::Numeric;
-use tiberius::EncryptionLevel;
 
-use super::{connect, error_number, lab_on_manual_clock, reader, rows, run, sa, Client};
+use super::{error_number, lab_on_manual_clock, reader, rows, run, sa, sa_on};
 
 const SCENARIO: &str = r#"
 [[instance]]
@@ -61,18 +59,6 @@ sysadmin = true
 [[instance.database]]
 name = "Sales"
 "#;
-
-async fn sa_on(lab: &Lab, instance: &str) -> Client {
-    connect(
-        lab,
-        instance,
-        "sa",
-        "Lab-Passw0rd!",
-        EncryptionLevel::Required,
-    )
-    .await
-    .unwrap()
-}
 
 /// mi-link.md §2.1 (h), with SQL01's name and its mirroring endpoint's URL.
 const CREATE_AG: &str = "CREATE AVAILABILITY GROUP [AG_Sales]

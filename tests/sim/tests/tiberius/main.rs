@@ -87,9 +87,14 @@ async fn connect(
 }
 
 async fn sa(lab: &Lab) -> Client {
+    sa_on(lab, "SQL01").await
+}
+
+/// sa on any instance of a lab (every test scenario gives sa the same password).
+async fn sa_on(lab: &Lab, instance: &str) -> Client {
     connect(
         lab,
-        "SQL01",
+        instance,
         "sa",
         "Lab-Passw0rd!",
         EncryptionLevel::Required,
@@ -442,15 +447,7 @@ async fn ddl_effects_show_in_the_views_and_rules_are_enforced() {
 #[tokio::test]
 async fn the_issuer_procedure_is_absent_without_the_servicing_update() {
     let lab = lab().await;
-    let mut old = connect(
-        &lab,
-        "OLD2016",
-        "sa",
-        "Lab-Passw0rd!",
-        EncryptionLevel::Required,
-    )
-    .await
-    .unwrap();
+    let mut old = sa_on(&lab, "OLD2016").await;
     assert_eq!(
         error_number(
             &mut old,
