@@ -805,7 +805,9 @@ CREATE TABLE "$user_tables" (
     name nvarchar(128) NOT NULL,
     object_id int NOT NULL,
     next_key int NOT NULL,
-    row_bytes int NOT NULL
+    row_bytes int NOT NULL,
+    -- INSERT ... SELECT of generated rows with keys ?1 to ?2.
+    insert_rows text NOT NULL
 );
 
 -- The application sessions each workload holds open (rows of sys.dm_exec_sessions).

@@ -471,8 +471,24 @@ pub fn refresh_database(conn: &Connection, id: i64) -> rusqlite::Result<()> {
         "UPDATE \"sys.database_recovery_status\" SET last_log_backup_lsn = ?2 WHERE database_id = ?1",
     )?
     .execute(params![id, log_backup_lsn.map(lsn)])?;
-    // The primary's own rows of its availability groups: the log it has written is
-    // hardened as written.
+    write_replica_states(conn, id, &log, active)
+}
+
+/// The LSNs of database `id`'s own rows in its availability groups, after it joins one.
+pub fn refresh_replica_states(conn: &Connection, id: i64) -> rusqlite::Result<()> {
+    let log = Log::load(conn, id)?;
+    let log_size = log_size(conn, id)?;
+    write_replica_states(conn, id, &log, log.active.min(log_size))
+}
+
+/// The primary's own rows of its availability groups: the log it has written is
+/// hardened as written.
+fn write_replica_states(
+    conn: &Connection,
+    id: i64,
+    log: &Log,
+    active: f64,
+) -> rusqlite::Result<()> {
     conn.prepare_cached(
         "UPDATE \"sys.dm_hadr_database_replica_states\" SET end_of_log_lsn = ?2, last_hardened_lsn = ?2, last_commit_lsn = ?2,
             last_commit_time = ?3, truncation_lsn = ?4, recovery_lsn = ?4
@@ -480,6 +496,16 @@ pub fn refresh_database(conn: &Connection, id: i64) -> rusqlite::Result<()> {
     )?
     .execute(params![id, lsn(log.written), log.last_commit_time, lsn(log.written - active)])?;
     Ok(())
+}
+
+/// The size of database `id`'s log files, bytes.
+fn log_size(conn: &Connection, id: i64) -> rusqlite::Result<f64> {
+    let pages: i64 = conn
+        .prepare_cached(
+            "SELECT COALESCE(SUM(size), 0) FROM \"sys.master_files\" WHERE database_id = ?1 AND type = 1",
+        )?
+        .query_row([id], |r| r.get(0))?;
+    Ok(pages as f64 * 8192.0)
 }
 
 fn data_file_count(conn: &Connection, id: i64) -> rusqlite::Result<i64> {

@@ -282,7 +282,7 @@ impl Instance {
                 |r| r.get(0),
             )
             .unwrap_or_else(|_| "sa".to_string());
-        let now = datetime_text(time::OffsetDateTime::now_utc());
+        let now = self.now_text();
         catalog.workloads = workload::set(&catalog.conn, id, load, &login, &now, || {
             self.allocate_spid()
         })?;
@@ -324,12 +324,9 @@ fn case_insensitive_text(schema: &str) -> String {
     schema
         .lines()
         .map(|line| {
-            let trimmed = line.trim_start().to_ascii_lowercase();
+            let trimmed = line.trim_start();
             let column_type = trimmed.split_whitespace().nth(1).unwrap_or("");
-            let text = ["nvarchar", "varchar", "nchar", "char("]
-                .iter()
-                .any(|t| column_type.starts_with(t));
-            if text && !trimmed.starts_with("--") {
+            if is_text(column_type) && !trimmed.starts_with("--") {
                 match line.strip_suffix(',') {
                     Some(body) => format!("{body} COLLATE NOCASE,"),
                     None => format!("{line} COLLATE NOCASE"),
@@ -340,7 +337,28 @@ fn case_insensitive_text(schema: &str) -> String {
         })
         .collect::<Vec<_>>()
         .join("\n")
-        .replace("(max)", "(2147483647)")
+        .replace("(max)", MAX_LENGTH)
+}
+
+/// How the catalog's SQLite tables spell `(max)`: a length SQLite accepts.
+const MAX_LENGTH: &str = "(2147483647)";
+
+fn is_text(declared: &str) -> bool {
+    matches!(
+        SqlType::parse(declared),
+        Some(SqlType::NVarChar(_) | SqlType::VarChar(_))
+    )
+}
+
+/// A declared SQL Server type as a user table's SQLite column declares it, following
+/// the catalog's own rules (see `case_insensitive_text`).
+pub fn sqlite_type(declared: &str) -> String {
+    let ty = declared.replace("(max)", MAX_LENGTH);
+    if is_text(declared) {
+        format!("{ty} COLLATE NOCASE")
+    } else {
+        ty
+    }
 }
 
 fn shapes(conn: &Connection) -> rusqlite::Result<HashMap<String, TableShape>> {

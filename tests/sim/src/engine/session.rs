@@ -30,8 +30,17 @@ pub struct SessionLogin {
 }
 
 impl SessionLogin {
+    /// sysadmin, or granted any of these server permissions.
+    pub fn holds_any(&self, permissions: &[&str]) -> bool {
+        self.sysadmin
+            || self
+                .permissions
+                .iter()
+                .any(|p| permissions.contains(&p.as_str()))
+    }
+
     pub fn may_view_server_state(&self) -> bool {
-        self.sysadmin || self.permissions.iter().any(|p| p == "VIEW SERVER STATE")
+        self.holds_any(&["VIEW SERVER STATE"])
     }
 }
 

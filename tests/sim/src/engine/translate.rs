@@ -45,20 +45,18 @@ pub struct Translated {
 pub fn translate(mut statement: Statement, scope: &Scope) -> Result<Translated, Message> {
     match &statement {
         Statement::Query(_) => {}
-        Statement::Insert(_) | Statement::Update(_) | Statement::Delete(_) => {
-            let mut targets_system = false;
-            let _ = statement.visit(&mut RelationProbe {
-                scope,
-                system: &mut targets_system,
-            });
-            if targets_system {
-                return Err(errors::ad_hoc_catalog_update());
-            }
-        }
+        Statement::Insert(_) | Statement::Update(_) | Statement::Delete(_) => {}
         other => return Err(errors::not_modelled(&first_words(&other.to_string()))),
     }
+    // A write's target is a user table: the system views are read-only.
     let writes = match write_target(&statement) {
-        Some(name) => Some(resolve(scope, name)?.table),
+        Some(name) => {
+            let target = resolve(scope, name)?;
+            if target.system {
+                return Err(errors::ad_hoc_catalog_update());
+            }
+            Some(target.table)
+        }
         None => None,
     };
     // The visitor rewrites table factors; an INSERT names its table outside one.
@@ -202,21 +200,6 @@ fn resolve(scope: &Scope, name: &ObjectName) -> Result<Resolved, Message> {
         hidden: shape.hidden,
         system: shape.system,
     })
-}
-
-struct RelationProbe<'a, 'b> {
-    scope: &'a Scope<'b>,
-    system: &'a mut bool,
-}
-
-impl VisitorMut for RelationProbe<'_, '_> {
-    type Break = ();
-    fn pre_visit_relation(&mut self, relation: &mut ObjectName) -> ControlFlow<()> {
-        if resolve(self.scope, relation).is_ok_and(|r| r.system) {
-            *self.system = true;
-        }
-        ControlFlow::Continue(())
-    }
 }
 
 struct Rewriter<'a, 'b> {

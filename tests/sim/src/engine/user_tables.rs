@@ -38,7 +38,7 @@ pub fn create_schemas(conn: &Connection, database_id: i64) -> rusqlite::Result<(
 }
 
 /// The SQLite table that holds `database.schema.table`.
-pub fn sqlite_name(database: &str, schema: &str, table: &str) -> String {
+fn sqlite_name(database: &str, schema: &str, table: &str) -> String {
     format!("{database}.{schema}.{table}")
 }
 
@@ -53,19 +53,27 @@ pub fn create(
     let (schema, name) = spec.schema_and_name();
     let table = sqlite_name(database_name, schema, name);
     let mut columns = Vec::new();
+    let mut names = Vec::new();
+    let mut values = Vec::new();
     let mut row_bytes = 0;
     for c in &spec.columns {
-        let ty = c.ty.replace("(max)", "(2147483647)");
-        let collate = matches!(
-            SqlType::parse(&c.ty),
-            Some(SqlType::NVarChar(_) | SqlType::VarChar(_))
-        )
-        .then_some(" COLLATE NOCASE")
-        .unwrap_or_default();
         let null = if c.nullable { "" } else { " NOT NULL" };
-        columns.push(format!("\"{}\" {ty}{collate}{null}", c.name));
-        row_bytes += SqlType::parse(&c.ty).map_or(8, stored_bytes);
+        columns.push(format!(
+            "\"{}\" {}{null}",
+            c.name,
+            super::sqlite_type(&c.ty)
+        ));
+        let ty = SqlType::parse(&c.ty);
+        row_bytes += ty.map_or(8, stored_bytes);
+        names.push(format!("\"{}\"", c.name));
+        values.push(generated_value(ty, c.primary_key));
     }
+    // Rows ?1 to ?2, each with values derived from its key n.
+    let insert = format!(
+        "INSERT INTO \"{table}\" ({}) SELECT {} FROM (WITH RECURSIVE k(n) AS (SELECT ?1 UNION ALL SELECT n + 1 FROM k WHERE n < ?2) SELECT n FROM k)",
+        names.join(", "),
+        values.join(", ")
+    );
     let key: Vec<String> = spec
         .columns
         .iter()
@@ -84,9 +92,9 @@ pub fn create(
         |r| r.get(0),
     )?;
     conn.execute(
-        "INSERT INTO \"$user_tables\" (sqlite_table, database_id, schema_name, name, object_id, next_key, row_bytes)
-         VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6)",
-        params![table, database_id, schema, name, object_id, row_bytes],
+        "INSERT INTO \"$user_tables\" (sqlite_table, database_id, schema_name, name, object_id, next_key, row_bytes, insert_rows)
+         VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6, ?7)",
+        params![table, database_id, schema, name, object_id, row_bytes, insert],
     )?;
     conn.execute(
         "INSERT INTO \"sys.tables\" (\"$database_id\", name, object_id, principal_id, schema_id, parent_object_id, type, type_desc,
@@ -184,47 +192,23 @@ pub fn generate(conn: &Connection, table: &str, count: u64) -> rusqlite::Result<
     if count == 0 {
         return Ok(0);
     }
-    let first: i64 = conn.query_row(
-        "SELECT next_key FROM \"$user_tables\" WHERE sqlite_table = ?1",
-        [table],
-        |r| r.get(0),
-    )?;
-    let keys = key_columns(conn, table)?;
-    let mut names = Vec::new();
-    let mut values = Vec::new();
-    let mut info = conn.prepare(&format!("PRAGMA table_info(\"{table}\")"))?;
-    let columns: Vec<(String, String)> = info
-        .query_map([], |r| Ok((r.get(1)?, r.get(2)?)))?
-        .collect::<Result<_, _>>()?;
-    for (name, declared) in columns {
-        let key = keys.contains(&name);
-        names.push(format!("\"{name}\""));
-        values.push(generated_value(SqlType::parse(&declared), key));
-    }
+    let (first, insert): (i64, String) = conn
+        .prepare_cached(
+            "SELECT next_key, insert_rows FROM \"$user_tables\" WHERE sqlite_table = ?1",
+        )?
+        .query_row([table], |r| Ok((r.get(0)?, r.get(1)?)))?;
     let last = first + count as i64 - 1;
-    let added = conn.execute(
-        &format!(
-            "INSERT INTO \"{table}\" ({}) SELECT {} FROM (WITH RECURSIVE k(n) AS (SELECT ?1 UNION ALL SELECT n + 1 FROM k WHERE n < ?2) SELECT n FROM k)",
-            names.join(", "),
-            values.join(", ")
-        ),
-        params![first, last],
-    )?;
-    conn.execute(
-        "UPDATE \"$user_tables\" SET next_key = ?2 WHERE sqlite_table = ?1",
-        params![table, last + 1],
-    )?;
-    recount(conn, table)?;
+    let added = conn
+        .prepare_cached(&insert)?
+        .execute(params![first, last])?;
+    conn.prepare_cached("UPDATE \"$user_tables\" SET next_key = ?2 WHERE sqlite_table = ?1")?
+        .execute(params![table, last + 1])?;
+    conn.prepare_cached(
+        "UPDATE \"sys.partitions\" SET rows = rows + ?2
+         WHERE object_id = (SELECT object_id FROM \"$user_tables\" WHERE sqlite_table = ?1) AND index_id = 1",
+    )?
+    .execute(params![table, added as i64])?;
     Ok(added as u64)
-}
-
-fn key_columns(conn: &Connection, table: &str) -> rusqlite::Result<Vec<String>> {
-    conn.prepare(&format!(
-        "SELECT name FROM pragma_table_info('{}') WHERE pk > 0",
-        table.replace('\'', "''")
-    ))?
-    .query_map([], |r| r.get(0))?
-    .collect()
 }
 
 /// sys.partitions.rows after a change.
@@ -268,14 +252,4 @@ pub fn written(conn: &Connection, table: &str, rows: u64, now: &str) -> rusqlite
     )?;
     recount(conn, table)?;
     log::refresh(conn, database_id)
-}
-
-/// The table a database's workload writes into: its first declared table.
-pub fn workload_table(conn: &Connection, database_id: i64) -> rusqlite::Result<Option<String>> {
-    conn.query_row(
-        "SELECT sqlite_table FROM \"$user_tables\" WHERE database_id = ?1 ORDER BY object_id LIMIT 1",
-        [database_id],
-        |r| r.get(0),
-    )
-    .optional()
 }

@@ -19,10 +19,11 @@ pub fn advance(conn: &Connection, secs: f64, now: &str) -> rusqlite::Result<()> 
     }
     let mut rates = conn.prepare_cached(
         "SELECT database_id, log_bytes_per_sec, transactions_per_sec, reads_per_sec, writes_per_sec, io_latency_ms,
-                pending_rows
-         FROM \"$workload\"",
+                pending_rows,
+                (SELECT sqlite_table FROM \"$user_tables\" u WHERE u.database_id = w.database_id ORDER BY object_id LIMIT 1)
+         FROM \"$workload\" w",
     )?;
-    let loads: Vec<(i64, WorkloadSpec, f64)> = rates
+    let loads: Vec<(i64, WorkloadSpec, f64, Option<String>)> = rates
         .query_map([], |r| {
             Ok((
                 r.get(0)?,
@@ -35,10 +36,11 @@ pub fn advance(conn: &Connection, secs: f64, now: &str) -> rusqlite::Result<()> 
                     sessions: 0,
                 },
                 r.get(6)?,
+                r.get(7)?,
             ))
         })?
         .collect::<Result<_, _>>()?;
-    for (id, load, pending) in loads {
+    for (id, load, pending, table) in loads {
         log::append(
             conn,
             id,
@@ -52,7 +54,8 @@ pub fn advance(conn: &Connection, secs: f64, now: &str) -> rusqlite::Result<()> 
             },
             now,
         )?;
-        if let Some(table) = user_tables::workload_table(conn, id)? {
+        // Each transaction inserts a row into the database's first table.
+        if let Some(table) = table {
             let due = pending + load.transactions_per_sec * secs;
             let rows = due.floor();
             user_tables::generate(conn, &table, rows as u64)?;

@@ -345,8 +345,15 @@ impl Scenario {
 
     /// Rules serde cannot express: names present and unique, sizes sensible.
     fn validate(&self) -> Result<(), String> {
+        let mut names = std::collections::HashSet::new();
         for (n, instance) in self.instances.iter().enumerate() {
             let at = format!("instance[{n}] ('{}')", instance.name);
+            if instance.name.trim().is_empty() {
+                return Err(format!("instance[{n}].name: must not be empty"));
+            }
+            if !names.insert(instance.name.to_ascii_lowercase()) {
+                return Err(format!("{at}.name: another instance has the same name"));
+            }
             if instance.wsfc() && instance.host.platform == "Linux" {
                 return Err(format!(
                     "{at}.wsfc: a Linux host cannot be a Windows Server Failover Cluster node (remove wsfc, or use a Windows host)"
@@ -356,20 +363,6 @@ impl Scenario {
                 return Err(format!(
                     "{at}.wsfc: SQL Server 2016 enables Always On only on a WSFC node (set wsfc = true, or hadr = false)"
                 ));
-            }
-        }
-        self.validate_contents()
-    }
-
-    fn validate_contents(&self) -> Result<(), String> {
-        let mut names = std::collections::HashSet::new();
-        for (n, instance) in self.instances.iter().enumerate() {
-            let at = format!("instance[{n}] ('{}')", instance.name);
-            if instance.name.trim().is_empty() {
-                return Err(format!("instance[{n}].name: must not be empty"));
-            }
-            if !names.insert(instance.name.to_ascii_lowercase()) {
-                return Err(format!("{at}.name: another instance has the same name"));
             }
             if instance.logins.is_empty() {
                 return Err(format!(

@@ -21,7 +21,7 @@ use crate::tds::tokens::Message;
 use super::super::batch::{expect_token, expect_words, near, next_word, peek_word, words};
 use super::super::errors;
 use super::super::session::Output;
-use super::{parse_name, skip_to_end, sqlite, Effect, Target};
+use super::{parse_name, require_any, skip_to_end, sqlite, Effect, Target};
 
 /// The first id of a user-defined endpoint; lower ids are system endpoints.
 const FIRST_USER_ENDPOINT: i64 = 65536;
@@ -334,12 +334,8 @@ pub fn parse_drop(p: &mut Parser, line: i32) -> Result<Effect, Message> {
     Ok(Effect::DropEndpoint(name))
 }
 
-fn require_sysadmin(t: &Target) -> Result<(), Message> {
-    if t.login.sysadmin || t.login.permissions.iter().any(|p| p == "CREATE ENDPOINT") {
-        Ok(())
-    } else {
-        Err(errors::no_permission())
-    }
+fn require_permission(t: &Target) -> Result<(), Message> {
+    require_any(t, &["CREATE ENDPOINT"])
 }
 
 /// The certificate in master an endpoint authenticates with (error 15151 when absent).
@@ -455,7 +451,7 @@ fn existing(t: &Target, name: &str) -> Result<Option<Existing>, Message> {
 }
 
 pub fn create(t: &Target, spec: &EndpointSpec) -> Result<Vec<Output>, Message> {
-    require_sysadmin(t)?;
+    require_permission(t)?;
     let taken: bool = t
         .catalog
         .conn
@@ -503,7 +499,7 @@ pub fn create(t: &Target, spec: &EndpointSpec) -> Result<Vec<Output>, Message> {
 }
 
 pub fn alter(t: &Target, change: &EndpointSpec) -> Result<Vec<Output>, Message> {
-    require_sysadmin(t)?;
+    require_permission(t)?;
     let Some(Existing { id, spec: current }) = existing(t, &change.name)? else {
         return Err(Message::new(15151, 1, 16, format!("Cannot alter the endpoint '{}', because it does not exist or you do not have permission.", change.name)));
     };
@@ -534,7 +530,7 @@ pub fn alter(t: &Target, change: &EndpointSpec) -> Result<Vec<Output>, Message> 
 }
 
 pub fn drop(t: &Target, name: &str) -> Result<Vec<Output>, Message> {
-    require_sysadmin(t)?;
+    require_permission(t)?;
     let Some(Existing { id, .. }) = existing(t, name)? else {
         return Err(errors::cannot_drop("endpoint", name));
     };

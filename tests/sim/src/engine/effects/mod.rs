@@ -157,6 +157,15 @@ pub fn parse_name(p: &mut Parser, line: i32) -> Result<String, Message> {
     }
 }
 
+/// Error 15247 unless the login is sysadmin or holds one of `permissions`.
+pub fn require_any(t: &Target, permissions: &[&str]) -> Result<(), Message> {
+    if t.login.holds_any(permissions) {
+        Ok(())
+    } else {
+        Err(errors::no_permission())
+    }
+}
+
 pub fn sqlite(e: rusqlite::Error) -> Message {
     errors::internal(&e.to_string())
 }

@@ -9,7 +9,7 @@ use crate::tds::tokens::Message;
 
 use super::super::super::session::Output;
 use super::super::super::{datetime_text, errors, log, new_guid};
-use super::super::{sqlite, Target};
+use super::super::{require_any, sqlite, Target};
 use super::rows::{self, Group};
 use super::spec::{ClusterType, FailoverMode, GroupChange, GroupSpec, ReplicaSpec};
 
@@ -17,6 +17,13 @@ use super::spec::{ClusterType, FailoverMode, GroupChange, GroupSpec, ReplicaSpec
 const SQL_2016: u32 = 13;
 /// One primary and eight secondaries.
 const MAX_REPLICAS: usize = 9;
+/// What lets a login other than sysadmin run the statements, as their permission
+/// sections list.
+const PERMISSIONS: [&str; 3] = [
+    "CREATE AVAILABILITY GROUP",
+    "ALTER ANY AVAILABILITY GROUP",
+    "CONTROL SERVER",
+];
 
 pub fn create(t: &Target, spec: &GroupSpec) -> Result<Vec<Output>, Message> {
     require_permission(t)?;
@@ -33,13 +40,8 @@ pub fn create(t: &Target, spec: &GroupSpec) -> Result<Vec<Output>, Message> {
     for r in &spec.replicas {
         check_replica(r, spec.options.distributed)?;
     }
-    let mut seen = HashSet::new();
-    if let Some(twice) = spec
-        .replicas
-        .iter()
-        .find(|r| !seen.insert(r.name.to_lowercase()))
-    {
-        return Err(Message::new(35235, 1, 16, format!("The system name '{}' was specified more than once in the REPLICA ON clause of this command. Reenter the command, specifying a different instance of SQL Server for each replica.", twice.name)));
+    if let Some(twice) = first_repeated(spec.replicas.iter().map(|r| r.name.as_str())) {
+        return Err(Message::new(35235, 1, 16, format!("The system name '{twice}' was specified more than once in the REPLICA ON clause of this command. Reenter the command, specifying a different instance of SQL Server for each replica.")));
     }
     if spec.options.distributed {
         create_distributed(t, spec)
@@ -54,21 +56,16 @@ fn create_plain(t: &Target, spec: &GroupSpec) -> Result<Vec<Output>, Message> {
         return Err(Message::new(35220, 1, 16, "Could not process the operation. Always On Availability Groups replica manager is waiting for the host computer to start a Windows Server Failover Clustering (WSFC) cluster and join it. Either the local computer is not a cluster node, or the local cluster node is not online. If the computer is a cluster node, wait for it to join the cluster. If the computer is not a cluster node, add the computer to a WSFC cluster. Then, retry the operation."));
     }
     if spec.replicas.len() > MAX_REPLICAS {
-        return Err(Message::new(35233, 1, 16, format!("Cannot create an availability group containing {} availability replica(s). The maximum number of availability replicas in an availability group  is {MAX_REPLICAS}. Reenter your CREATE AVAILABILITY GROUP command specifying fewer availability replicas.", spec.replicas.len())));
+        return Err(too_many_replicas(spec.replicas.len(), "", MAX_REPLICAS));
     }
     let local = local_replica(t, spec)?;
-    let mut seen = HashSet::new();
-    if let Some(twice) = spec
-        .databases
-        .iter()
-        .find(|d| !seen.insert(d.to_lowercase()))
-    {
+    if let Some(twice) = first_repeated(spec.databases.iter().map(String::as_str)) {
         return Err(Message::new(35234, 1, 16, format!("Database name '{twice}' was specified more than once. Reenter the command, specifying each database name only once.")));
     }
     let databases = spec
         .databases
         .iter()
-        .map(|d| joinable(t, &spec.name, d, None))
+        .map(|d| joinable(t, &spec.name, d, None).map(|(id, name)| (id, name, new_guid())))
         .collect::<Result<Vec<_>, _>>()?;
     let group = Group {
         id: new_guid(),
@@ -76,25 +73,7 @@ fn create_plain(t: &Target, spec: &GroupSpec) -> Result<Vec<Output>, Message> {
         distributed: false,
         cluster_type,
     };
-    let conn = &t.catalog.conn;
-    rows::insert_group(conn, &group, &spec.options).map_err(sqlite)?;
-    let now = now();
-    let owner = owner_sid(t)?;
-    let mut local_id = String::new();
-    for r in &spec.replicas {
-        let is_local = r.name.eq_ignore_ascii_case(&local);
-        let id =
-            rows::insert_replica(conn, &group.id, r, is_local, &owner, &now).map_err(sqlite)?;
-        if is_local {
-            local_id = id;
-        }
-    }
-    for (id, name) in databases {
-        rows::insert_database(conn, &group.id, &local_id, &new_guid(), (id, &name), false)
-            .map_err(sqlite)?;
-        log::refresh_database(conn, id).map_err(sqlite)?;
-    }
-    Ok(Vec::new())
+    write_group(t, &group, spec, &local, databases)
 }
 
 /// A distributed group on its global primary: one member is a plain group whose
@@ -104,7 +83,7 @@ fn create_distributed(t: &Target, spec: &GroupSpec) -> Result<Vec<Output>, Messa
         return Err(errors::syntax_near("DATABASE"));
     }
     if spec.replicas.len() != 2 {
-        return Err(Message::new(35233, 1, 16, format!("Cannot create an availability group containing {} availability replica(s). The maximum number of availability replicas in an availability group distributed is 2. Reenter your CREATE AVAILABILITY GROUP command specifying fewer availability replicas.", spec.replicas.len())));
+        return Err(too_many_replicas(spec.replicas.len(), "distributed", 2));
     }
     let conn = &t.catalog.conn;
     let mut local = None;
@@ -125,29 +104,43 @@ fn create_distributed(t: &Target, spec: &GroupSpec) -> Result<Vec<Output>, Messa
         distributed: true,
         cluster_type: member.cluster_type,
     };
-    rows::insert_group(conn, &group, &spec.options).map_err(sqlite)?;
+    let databases = rows::databases(conn, &member.id).map_err(sqlite)?;
+    write_group(t, &group, spec, &local_name, databases)
+}
+
+/// A new group's rows: the group, its replicas (the one named `local` is this
+/// instance's) and its databases (id, name, group_database_id) with their LSNs.
+fn write_group(
+    t: &Target,
+    group: &Group,
+    spec: &GroupSpec,
+    local: &str,
+    databases: Vec<(i64, String, String)>,
+) -> Result<Vec<Output>, Message> {
+    let conn = &t.catalog.conn;
+    rows::insert_group(conn, group, &spec.options).map_err(sqlite)?;
     let now = now();
     let owner = owner_sid(t)?;
     let mut local_id = String::new();
     for r in &spec.replicas {
-        let is_local = r.name == local_name;
+        let is_local = r.name.eq_ignore_ascii_case(local);
         let id =
             rows::insert_replica(conn, &group.id, r, is_local, &owner, &now).map_err(sqlite)?;
         if is_local {
             local_id = id;
         }
     }
-    for (id, name, group_database_id) in rows::databases(conn, &member.id).map_err(sqlite)? {
+    for (id, name, group_database_id) in databases {
         rows::insert_database(
             conn,
             &group.id,
             &local_id,
             &group_database_id,
             (id, &name),
-            true,
+            group.distributed,
         )
+        .and_then(|()| log::refresh_replica_states(conn, id))
         .map_err(sqlite)?;
-        log::refresh_database(conn, id).map_err(sqlite)?;
     }
     Ok(Vec::new())
 }
@@ -179,16 +172,17 @@ pub fn alter(t: &Target, name: &str, change: &GroupChange) -> Result<Vec<Output>
         GroupChange::AddDatabases(names) => {
             distributed_refuses(&group, "ADD DATABASE")?;
             let local = local_id(t, &group)?;
+            let memberships = distributed_memberships(t, &group)?;
             for database in names {
                 let (id, name) = joinable(t, &group.name, database, Some(&group.id))?;
                 let group_database_id = new_guid();
                 rows::insert_database(conn, &group.id, &local, &group_database_id, (id, &name), false)
                     .map_err(sqlite)?;
-                for (dag, dag_replica) in distributed_memberships(t, &group)? {
-                    rows::insert_database(conn, &dag, &dag_replica, &group_database_id, (id, &name), true)
+                for (dag, dag_replica) in &memberships {
+                    rows::insert_database(conn, dag, dag_replica, &group_database_id, (id, &name), true)
                         .map_err(sqlite)?;
                 }
-                log::refresh_database(conn, id).map_err(sqlite)?;
+                log::refresh_replica_states(conn, id).map_err(sqlite)?;
             }
         }
         GroupChange::RemoveDatabase(database) => {
@@ -236,7 +230,6 @@ pub fn alter(t: &Target, name: &str, change: &GroupChange) -> Result<Vec<Output>
                 return Err(Message::new(35284, 1, 16, format!("Availability replica '{replica}' cannot be removed from availability group '{}', because this replica is on the local instance of SQL Server. If the local availability replica is a secondary replica, connect to the server instance that is currently hosting the primary replica, and re-run the command.", group.name)));
             }
             rows::delete_replica(conn, &id).map_err(sqlite)?;
-            rows::touch(conn, &group.id).map_err(sqlite)?;
         }
         GroupChange::CreateAnyDatabase(grant) => {
             conn.execute(
@@ -267,6 +260,8 @@ pub fn alter(t: &Target, name: &str, change: &GroupChange) -> Result<Vec<Output>
             return Err(errors::not_modelled("ALTER AVAILABILITY GROUP ... OFFLINE"))
         }
     }
+    // Every configuration change moves the group's sequence number, once.
+    rows::touch(conn, &group.id).map_err(sqlite)?;
     Ok(Vec::new())
 }
 
@@ -276,32 +271,30 @@ pub fn drop(t: &Target, name: &str) -> Result<Vec<Output>, Message> {
     let Some(group) = rows::find(conn, name).map_err(sqlite)? else {
         return Err(errors::cannot_drop("availability group", name));
     };
-    let databases: Vec<i64> = conn
-        .prepare(
-            "SELECT database_id FROM \"sys.dm_hadr_database_replica_states\" WHERE group_id = ?1",
-        )
-        .and_then(|mut s| s.query_map([&group.id], |r| r.get(0))?.collect())
-        .map_err(sqlite)?;
     rows::delete_group(conn, &group.id).map_err(sqlite)?;
-    for id in databases {
-        log::refresh_database(conn, id).map_err(sqlite)?;
-    }
     Ok(Vec::new())
 }
 
-/// sysadmin, or CREATE AVAILABILITY GROUP / ALTER ANY AVAILABILITY GROUP / CONTROL
-/// SERVER as the statements' permission sections list.
 fn require_permission(t: &Target) -> Result<(), Message> {
-    let granted = t.login.permissions.iter().any(|p| {
-        matches!(
-            p.as_str(),
-            "CREATE AVAILABILITY GROUP" | "ALTER ANY AVAILABILITY GROUP" | "CONTROL SERVER"
-        )
-    });
-    if t.login.sysadmin || granted {
-        Ok(())
-    } else {
-        Err(errors::no_permission())
+    require_any(t, &PERMISSIONS)
+}
+
+/// The first name given twice (names compare without case).
+fn first_repeated<'a>(names: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    let mut seen = HashSet::new();
+    names.into_iter().find(|n| !seen.insert(n.to_lowercase()))
+}
+
+/// Error 35233; `kind` fills the message's blank (empty for a plain group).
+fn too_many_replicas(count: usize, kind: &str, max: usize) -> Message {
+    Message::new(35233, 1, 16, format!("Cannot create an availability group containing {count} availability replica(s). The maximum number of availability replicas in an availability group {kind} is {max}. Reenter your CREATE AVAILABILITY GROUP command specifying fewer availability replicas."))
+}
+
+/// Error 35232 unless the URL is `TCP://host:port[;...]`.
+fn check_url(url: &str) -> Result<(), Message> {
+    match parse_endpoint_url(url) {
+        Some(_) => Ok(()),
+        None => Err(Message::new(35232, 1, 16, format!("The specified endpoint URL '{url}' is invalid. Reenter the command specifying the correct URL. For information about specifying the endpoint URL for an availability replica, see SQL Server Books Online."))),
     }
 }
 
@@ -341,10 +334,7 @@ fn check_replica(r: &ReplicaSpec, distributed: bool) -> Result<(), Message> {
     if distributed && r.failover_mode == Some(FailoverMode::Automatic) {
         return Err(automatic_failover_distributed());
     }
-    if parse_endpoint_url(url).is_none() {
-        return Err(Message::new(35232, 1, 16, format!("The specified endpoint URL '{url}' is invalid. Reenter the command specifying the correct URL. For information about specifying the endpoint URL for an availability replica, see SQL Server Books Online.")));
-    }
-    Ok(())
+    check_url(url)
 }
 
 /// `TCP://host:port`, optionally followed by `;Server=[name]` or `;Database=[db]` as
@@ -428,7 +418,6 @@ fn local_is_primary(t: &Target, group: &Group) -> Result<bool, Message> {
 fn local_id(t: &Target, group: &Group) -> Result<String, Message> {
     rows::local_replica(&t.catalog.conn, &group.id)
         .map_err(sqlite)?
-        .map(|(id, _)| id)
         .ok_or_else(|| missing(&group.name))
 }
 
@@ -455,12 +444,9 @@ fn modify(t: &Target, group: &Group, r: &ReplicaSpec, now: &str) -> Result<(), M
         .map_err(sqlite)?
         .ok_or_else(|| Message::new(41167, 1, 16, format!("An error occurred while attempting to access availability replica '{}' in availability group '{}'. The availability replica is not found in the availability group configuration. Verify that the availability group and availability replica names are correct, then retry the command.", r.name, group.name)))?;
     if let Some(url) = &r.endpoint_url {
-        if parse_endpoint_url(url).is_none() {
-            return Err(Message::new(35232, 1, 16, format!("The specified endpoint URL '{url}' is invalid. Reenter the command specifying the correct URL. For information about specifying the endpoint URL for an availability replica, see SQL Server Books Online.")));
-        }
+        check_url(url)?;
     }
-    rows::update_replica(conn, &id, r, now).map_err(sqlite)?;
-    rows::touch(conn, &group.id).map_err(sqlite)
+    rows::update_replica(conn, &id, r, now).map_err(sqlite)
 }
 
 /// SET (ROLE = SECONDARY) on a distributed group's primary: the local member becomes

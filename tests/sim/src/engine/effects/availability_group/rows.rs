@@ -107,10 +107,10 @@ pub fn update_group(conn: &Connection, id: &str, o: &GroupOptions) -> rusqlite::
             o.required_synchronized_secondaries_to_commit,
         ],
     )?;
-    touch(conn, id)
+    Ok(())
 }
 
-/// Every configuration change moves the group's sequence number.
+/// A configuration change moves the group's sequence number.
 pub fn touch(conn: &Connection, id: &str) -> rusqlite::Result<()> {
     conn.execute(
         "UPDATE \"sys.availability_groups\" SET sequence_number = sequence_number + 1 WHERE group_id = ?1",
@@ -189,7 +189,6 @@ pub fn insert_replica(
             params![id, group_id],
         )?;
     }
-    touch(conn, group_id)?;
     Ok(id)
 }
 
@@ -254,17 +253,12 @@ pub fn replica_id(
     .optional()
 }
 
-/// The local replica's id and name in a group.
-pub fn local_replica(
-    conn: &Connection,
-    group_id: &str,
-) -> rusqlite::Result<Option<(String, String)>> {
+/// The local replica's id in a group.
+pub fn local_replica(conn: &Connection, group_id: &str) -> rusqlite::Result<Option<String>> {
     conn.query_row(
-        "SELECT r.replica_id, r.replica_server_name FROM \"sys.availability_replicas\" r
-         JOIN \"sys.dm_hadr_availability_replica_states\" s ON s.replica_id = r.replica_id
-         WHERE r.group_id = ?1 AND s.is_local = 1",
+        "SELECT replica_id FROM \"sys.dm_hadr_availability_replica_states\" WHERE group_id = ?1 AND is_local = 1",
         [group_id],
-        |r| Ok((r.get(0)?, r.get(1)?)),
+        |r| r.get(0),
     )
     .optional()
 }
@@ -312,7 +306,7 @@ pub fn insert_database(
          VALUES (?1, ?2, ?3, ?4, 1, 1, 2, 'SYNCHRONIZED', 1, 2, 'HEALTHY', 0, 'ONLINE', 0, 0, 0, 0, 0, 0, 0, NULL)",
         params![database_id, group_id, replica_id, group_database_id],
     )?;
-    touch(conn, group_id)
+    Ok(())
 }
 
 /// A database leaves every group on this instance that holds it through `group_id`:
@@ -335,7 +329,7 @@ pub fn delete_database(
         "UPDATE \"sys.databases\" SET replica_id = NULL, group_database_id = NULL WHERE database_id = ?1",
         [database_id],
     )?;
-    touch(conn, group_id)
+    Ok(())
 }
 
 /// The databases of a plain group: (database_id, name, group_database_id).
