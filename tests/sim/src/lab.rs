@@ -1,4 +1,6 @@
-//! A running lab: every instance of a scenario listening on its own loopback port.
+//! A running lab: every instance of a scenario listening on its own loopback port;
+//! every managed instance on its own loopback address, with the lab's Azure (token
+//! authority and ARM) when the scenario has managed instances.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -6,6 +8,7 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 
+use crate::azure::{self, AzureEndpoints, ManagedInstance};
 use crate::engine::{Instance, LabClock};
 use crate::scenario::{Scenario, WorkloadSpec};
 use crate::tds;
@@ -22,6 +25,9 @@ pub struct Endpoint {
 pub struct Lab {
     pub endpoints: Vec<Endpoint>,
     pub instances: Vec<Arc<Instance>>,
+    pub managed: Vec<Arc<ManagedInstance>>,
+    /// The lab's Azure, when the scenario has managed instances.
+    pub azure: Option<AzureEndpoints>,
     tasks: JoinSet<()>,
 }
 
@@ -38,7 +44,8 @@ impl Lab {
         scenario: &Scenario,
         clock: Arc<LabClock>,
     ) -> anyhow::Result<Lab> {
-        let names: Vec<String> = vec!["localhost".into(), "127.0.0.1".into()];
+        let mut names: Vec<String> = vec!["localhost".into(), "127.0.0.1".into()];
+        names.extend(scenario.managed_instances.iter().map(|m| m.fqdn()));
         let tls = tds::tls::server_config(names)?;
         // One build per core at a time: SQLite serialises its allocations behind a
         // process-wide mutex, so more threads only wait on each other.
@@ -85,24 +92,56 @@ impl Lab {
                 password: login.password.clone().unwrap_or_default(),
             });
             instances.push(instance.clone());
-            let tls = tls.clone();
-            tasks.spawn(async move {
-                while let Ok((stream, peer)) = listener.accept().await {
-                    let instance = instance.clone();
-                    let tls = tls.clone();
-                    tokio::spawn(async move {
-                        if let Err(e) = tds::connection::serve(stream, instance, tls).await {
-                            tracing::debug!(%peer, error = %e, "connection ended");
-                        }
-                    });
-                }
-            });
+            serve_tds(listener, instance, tls.clone(), &mut tasks);
         }
+        let mut managed = Vec::new();
+        for spec in &scenario.managed_instances {
+            let engine = {
+                let (spec, clock) = (spec.clone(), clock.clone());
+                tokio::task::spawn_blocking(move || Instance::managed(&spec, clock)).await??
+            };
+            let bound = azure::managed::bind().await?;
+            let fqdn = spec.fqdn();
+            let mi = Arc::new(ManagedInstance {
+                spec: spec.clone(),
+                ip: bound.ip,
+                mirroring_certificate: azure::managed::endpoint_certificate(
+                    &fqdn,
+                    "DATABASE_MIRRORING",
+                )?,
+                broker_certificate: azure::managed::endpoint_certificate(&fqdn, "SERVICE_BROKER")?,
+                fqdn,
+                engine: engine.clone(),
+            });
+            serve_tds(bound.tds, engine, tls.clone(), &mut tasks);
+            azure::managed::accept_link(bound.link, &mut tasks);
+            managed.push(mi);
+        }
+        let azure = if managed.is_empty() {
+            None
+        } else {
+            Some(
+                azure::start(
+                    &scenario.azure,
+                    managed.clone(),
+                    instances.clone(),
+                    clock,
+                    &mut tasks,
+                )
+                .await?,
+            )
+        };
         Ok(Lab {
             endpoints,
             instances,
+            managed,
+            azure,
             tasks,
         })
+    }
+
+    pub fn managed_instance(&self, name: &str) -> Option<&Arc<ManagedInstance>> {
+        self.managed.iter().find(|m| m.spec.name == name)
     }
 
     pub fn instance(&self, name: &str) -> Option<&Arc<Instance>> {
@@ -134,6 +173,25 @@ impl Lab {
     pub fn stop(&mut self) {
         self.tasks.abort_all();
     }
+}
+
+fn serve_tds(
+    listener: TcpListener,
+    instance: Arc<Instance>,
+    tls: Arc<rustls::ServerConfig>,
+    tasks: &mut JoinSet<()>,
+) {
+    tasks.spawn(async move {
+        while let Ok((stream, peer)) = listener.accept().await {
+            let instance = instance.clone();
+            let tls = tls.clone();
+            tokio::spawn(async move {
+                if let Err(e) = tds::connection::serve(stream, instance, tls).await {
+                    tracing::debug!(%peer, error = %e, "connection ended");
+                }
+            });
+        }
+    });
 }
 
 impl Drop for Lab {

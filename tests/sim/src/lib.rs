@@ -5,8 +5,10 @@
 //! - `scenario`: what a lab runs (TOML files, or a seeded generator).
 //! - `engine`: one instance's catalog in SQLite, and the T-SQL it runs.
 //! - `tds`: the protocol: packets, PRELOGIN and TLS, LOGIN7, batches, RPC, tokens.
+//! - `azure/`: managed instances, the ARM surface and the token authority.
 //! - `lab`: a running lab, one listener per instance.
 
+pub mod azure;
 pub mod engine;
 pub mod lab;
 pub mod scenario;

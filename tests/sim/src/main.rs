@@ -1,5 +1,6 @@
 //! `ferry-sim`: starts a lab from a scenario file or a generated fleet, prints one line
-//! per instance when it is ready, and runs until interrupted.
+//! per instance (and per managed instance, with the lab's Azure endpoints) when it is
+//! ready, and runs until interrupted.
 
 use std::path::PathBuf;
 
@@ -21,6 +22,10 @@ struct Args {
     /// Seed for --generate (the same seed gives the same fleet).
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Where to write the lab Azure CA's certificate (PEM), which clients of its
+    /// token authority and ARM endpoint trust. Default: in the temporary directory.
+    #[arg(long)]
+    azure_ca_file: Option<PathBuf>,
 }
 
 #[tokio::main]
@@ -45,9 +50,32 @@ async fn main() -> anyhow::Result<()> {
             e.name, e.address, e.login, e.password
         );
     }
+    for mi in &lab.managed {
+        println!(
+            "managed instance {} at {} ({}) login {} password {}",
+            mi.spec.name, mi.fqdn, mi.ip, mi.spec.admin_login, mi.spec.admin_password
+        );
+    }
+    if let Some(azure) = &lab.azure {
+        let path = args.azure_ca_file.unwrap_or_else(|| {
+            std::env::temp_dir().join(format!("ferry-sim-azure-ca-{}.pem", std::process::id()))
+        });
+        std::fs::write(&path, &azure.ca_pem).map_err(|e| {
+            anyhow::anyhow!("--azure-ca-file {}: cannot write: {e}", path.display())
+        })?;
+        println!(
+            "azure authority {} arm {} tenant {} subscription {} ca {}",
+            azure.authority,
+            azure.arm,
+            azure.tenant,
+            azure.subscription,
+            path.display()
+        );
+    }
     println!(
-        "ready: {} instances in {:.2} s",
+        "ready: {} instances, {} managed instances in {:.2} s",
         lab.endpoints.len(),
+        lab.managed.len(),
         started.elapsed().as_secs_f64()
     );
     tokio::signal::ctrl_c().await?;

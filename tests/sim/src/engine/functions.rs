@@ -14,7 +14,7 @@ use rusqlite::Connection;
 use crate::tds::tokens::Message;
 use crate::tds::types::{as_text, SqlType, Value};
 
-use super::{datetime_text, errors, InstanceInfo};
+use super::{datetime_text, errors, InstanceInfo, MANAGED_PRODUCT_VERSION};
 
 /// Carries a SQL Server message out of a SQLite function.
 #[derive(Debug)]
@@ -163,10 +163,17 @@ fn now_text(_utc: bool) -> String {
 /// https://learn.microsoft.com/sql/t-sql/functions/serverproperty-transact-sql
 pub fn server_property(info: &InstanceInfo, name: &str) -> Value {
     let text = |s: &str| Value::Text(s.to_string());
-    match name.to_ascii_lowercase().as_str() {
+    let name = name.to_ascii_lowercase();
+    if info.managed.is_some() {
+        if let Some(value) = managed_property(&name) {
+            return value;
+        }
+    }
+    match name.as_str() {
         "productversion" => text(&info.build.product_version()),
         "productlevel" => text(&info.build.level),
         "productupdatelevel" => info.build.update_level.as_deref().map_or(Value::Null, text),
+        "productupdatetype" => text("CU"),
         "productmajorversion" => text(&info.build.major().to_string()),
         "productminorversion" => text(&info.build.parts[1].to_string()),
         "productbuild" => text(&info.build.parts[2].to_string()),
@@ -184,6 +191,24 @@ pub fn server_property(info: &InstanceInfo, name: &str) -> Value {
         "processid" => Value::Int(i64::from(std::process::id())),
         "resourceversion" => text(&info.build.product_version()),
         _ => Value::Null,
+    }
+}
+
+/// The properties in which a managed instance differs from SQL Server: EngineEdition
+/// 8, edition "SQL Azure", version 12.0.2000.8, continuous updates.
+fn managed_property(name: &str) -> Option<Value> {
+    let text = |s: &str| Some(Value::Text(s.to_string()));
+    match name {
+        "productversion" | "resourceversion" => text(MANAGED_PRODUCT_VERSION),
+        "productmajorversion" => text("12"),
+        "productminorversion" => text("0"),
+        "productbuild" => text("2000"),
+        "productlevel" => text("RTM"),
+        "productupdatelevel" => Some(Value::Null),
+        "productupdatetype" => text("Continuous"),
+        "edition" => text("SQL Azure"),
+        "engineedition" => Some(Value::Int(8)),
+        _ => None,
     }
 }
 

@@ -14,6 +14,7 @@
 //!   statements sqlparser does not know (BACKUP, DBCC, CREATE CERTIFICATE ...).
 //! - `session`: runs a batch for one connection: variables, context database, results.
 //! - `effects/`: statements that change the instance, each enforcing SQL Server's rules.
+//! - `partner`: what a link partner (a managed instance) sees of this instance.
 //! - `errors`: SQL Server's messages by number.
 
 mod batch;
@@ -22,6 +23,7 @@ mod effects;
 pub mod errors;
 mod functions;
 mod log;
+pub mod partner;
 mod populate;
 mod session;
 mod translate;
@@ -34,11 +36,13 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use rusqlite::Connection;
 
-use crate::scenario::{Build, Edition, InstanceSpec, WorkloadSpec};
+use crate::scenario::managed::UpdatePolicy;
+use crate::scenario::{Build, Edition, InstanceSpec, ManagedInstanceSpec, WorkloadSpec};
 use crate::tds::tokens::Collation;
 use crate::tds::types::SqlType;
 
 pub use clock::LabClock;
+pub use effects::parse_endpoint_url;
 pub use session::{Cancel, Output, Session, SessionLogin};
 
 const CATALOG: &str = include_str!("catalog.sql");
@@ -59,11 +63,28 @@ pub struct InstanceInfo {
     pub host_distribution: String,
     pub force_encryption: bool,
     pub started: time::OffsetDateTime,
+    /// Set on an Azure SQL Managed Instance, which describes itself as one.
+    pub managed: Option<ManagedProfile>,
 }
+
+/// What a managed instance reports instead of a SQL Server build and edition.
+#[derive(Debug, Clone)]
+pub struct ManagedProfile {
+    pub fqdn: String,
+    pub update_policy: UpdatePolicy,
+}
+
+/// The version every Azure SQL Managed Instance reports (SERVERPROPERTY, @@VERSION).
+pub const MANAGED_PRODUCT_VERSION: &str = "12.0.2000.8";
 
 impl InstanceInfo {
     /// @@VERSION, shaped as SQL Server prints it.
     pub fn version_text(&self) -> String {
+        if self.managed.is_some() {
+            return format!(
+                "Microsoft SQL Azure (RTM) - {MANAGED_PRODUCT_VERSION} \n\tJan 15 2024 09:00:00 \n\tCopyright (C) 2022 Microsoft Corporation\n"
+            );
+        }
         let level = match &self.build.update_level {
             Some(cu) => format!("{}-{cu}", self.build.level),
             None => self.build.level.clone(),
@@ -173,6 +194,27 @@ impl Instance {
 
     /// An instance whose workloads follow `clock`.
     pub fn with_clock(spec: &InstanceSpec, clock: Arc<LabClock>) -> anyhow::Result<Arc<Instance>> {
+        Instance::build(spec, None, clock)
+    }
+
+    /// A managed instance: the engine its update policy follows, describing itself
+    /// as Azure SQL Managed Instance.
+    pub fn managed(
+        spec: &ManagedInstanceSpec,
+        clock: Arc<LabClock>,
+    ) -> anyhow::Result<Arc<Instance>> {
+        let profile = ManagedProfile {
+            fqdn: spec.fqdn(),
+            update_policy: spec.update_policy,
+        };
+        Instance::build(&spec.engine_spec(), Some(profile), clock)
+    }
+
+    fn build(
+        spec: &InstanceSpec,
+        managed: Option<ManagedProfile>,
+        clock: Arc<LabClock>,
+    ) -> anyhow::Result<Arc<Instance>> {
         let info = Arc::new(InstanceInfo {
             name: spec.name.clone(),
             build: spec.version.clone(),
@@ -186,6 +228,7 @@ impl Instance {
             host_distribution: spec.host.distribution.clone(),
             force_encryption: spec.force_encryption,
             started: time::OffsetDateTime::now_utc(),
+            managed,
         });
         let conn = Connection::open_in_memory()?;
         conn.execute_batch(&case_insensitive_text(CATALOG))?;

@@ -43,7 +43,11 @@ const DATABASE_NAMES: &[&str] = &[
 pub fn generate(count: usize, seed: u64) -> Scenario {
     let mut rng = StdRng::seed_from_u64(seed);
     let instances = (0..count).map(|n| instance(&mut rng, n)).collect();
-    Scenario { instances }
+    Scenario {
+        instances,
+        managed_instances: Vec::new(),
+        azure: Default::default(),
+    }
 }
 
 fn pick_weighted<'a>(rng: &mut StdRng, items: &'a [(&'a str, u32)]) -> &'a str {

@@ -1,14 +1,19 @@
 //! Scenarios: what a lab runs, read from TOML (`[[instance]]` tables with their logins,
-//! databases, linked servers and jobs) or made by [`generate`]. Unknown fields and bad
-//! values are refused with the file, line and field.
+//! databases, linked servers and jobs; `[[managed_instance]]` targets; `[azure]`) or
+//! made by [`generate`]. Unknown fields and bad values are refused with the file, line
+//! and field.
 //!
+//! - `azure`: the tenant, subscription and principals of the lab's Azure.
 //! - `builds`: version strings and what they imply.
 //! - `generate`: seeded, varied fleets for scale tests.
+//! - `managed`: managed instances, the link's targets.
 //! - `tables`: user tables and their rows.
 //! - `workload`: the load a database carries while the lab runs.
 
+pub mod azure;
 pub mod builds;
 pub mod generate;
+pub mod managed;
 pub mod tables;
 pub mod workload;
 
@@ -17,8 +22,10 @@ use std::path::Path;
 
 use serde::Deserialize;
 
+pub use azure::AzureSpec;
 pub use builds::Build;
 pub use generate::generate;
+pub use managed::ManagedInstanceSpec;
 pub use tables::{ColumnSpec, TableSpec};
 pub use workload::WorkloadSpec;
 
@@ -27,6 +34,10 @@ pub use workload::WorkloadSpec;
 pub struct Scenario {
     #[serde(default, rename = "instance")]
     pub instances: Vec<InstanceSpec>,
+    #[serde(default, rename = "managed_instance")]
+    pub managed_instances: Vec<ManagedInstanceSpec>,
+    #[serde(default)]
+    pub azure: AzureSpec,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -414,6 +425,21 @@ impl Scenario {
                 }
             }
         }
+        self.validate_managed()
+    }
+
+    fn validate_managed(&self) -> Result<(), String> {
+        self.azure.validate()?;
+        let mut names = std::collections::HashSet::new();
+        for (n, mi) in self.managed_instances.iter().enumerate() {
+            let at = format!("managed_instance[{n}] ('{}')", mi.name);
+            mi.validate(&at)?;
+            if !names.insert(mi.name.clone()) {
+                return Err(format!(
+                    "{at}.name: another managed instance has the same name"
+                ));
+            }
+        }
         Ok(())
     }
 }
@@ -532,6 +558,39 @@ mod tests {
 }
 
 #[cfg(test)]
+mod managed_tests {
+    use super::*;
+
+    #[test]
+    fn managed_instances_take_azure_defaults_and_rules() {
+        let s = Scenario::parse("[[managed_instance]]\nname = \"mi-one\"\n").unwrap();
+        let mi = &s.managed_instances[0];
+        assert_eq!(mi.vcores, 8);
+        assert_eq!(mi.dns_zone().len(), 12);
+        assert!(mi.fqdn().starts_with("mi-one.") && mi.fqdn().ends_with(".database.windows.net"));
+        assert_eq!(s.azure.principals.len(), 1);
+        for (field, bad) in [
+            ("name", "name = \"MI_One\""),
+            ("vcores", "name = \"mi\"\nvcores = 6"),
+            ("storage_gb", "name = \"mi\"\nstorage_gb = 100"),
+            ("dns_zone", "name = \"mi\"\ndns_zone = \"a.b\""),
+        ] {
+            let err = Scenario::parse(&format!("[[managed_instance]]\n{bad}\n")).unwrap_err();
+            assert!(err.contains(&format!(".{field}")), "{field}: {err}");
+        }
+        let err = Scenario::parse(
+            "[[managed_instance]]\nname = \"mi\"\n[[managed_instance]]\nname = \"mi\"\n",
+        )
+        .unwrap_err();
+        assert!(err.contains("same name"), "{err}");
+        let err = Scenario::parse("[azure]\nspeed = 0\n").unwrap_err();
+        assert!(err.contains("azure.speed"), "{err}");
+        let err = Scenario::parse("[azure]\ntenant = \"contoso\"\n").unwrap_err();
+        assert!(err.contains("azure.tenant"), "{err}");
+    }
+}
+
+#[cfg(test)]
 mod example {
     #[test]
     fn the_shipped_example_parses() {
@@ -541,5 +600,7 @@ mod example {
         let sales = &s.instances[0].databases[0].workload;
         assert_eq!(sales.sessions, 12);
         assert!(s.instances[1].databases[0].workload.is_idle());
+        assert_eq!(s.managed_instances[0].name, "mi-sales");
+        assert_eq!(s.azure.speed, 10.0);
     }
 }

@@ -21,6 +21,6 @@ mod parse;
 mod rows;
 mod spec;
 
-pub use apply::{alter, create, drop};
+pub use apply::{alter, create, drop, parse_endpoint_url};
 pub use parse::{parse_alter, parse_create, parse_drop};
 pub use spec::{GroupChange, GroupSpec};

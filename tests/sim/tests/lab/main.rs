@@ -1,13 +1,18 @@
-//! The lab through tiberius, the client the agent uses: every encryption mode, login
-//! failures, result types, Microsoft's documented queries, and DDL effects.
+//! The lab through the clients Ferry uses: tiberius for SQL Server and managed
+//! instances (every encryption mode, login failures, result types, Microsoft's
+//! documented queries, DDL effects), HTTPS for the lab's Azure.
 //!
+//! - `azure`: managed instances, the token authority, ARM and the link's prerequisites.
+//! - `https`: the HTTPS client for the Azure tests.
 //! - `availability_groups`: CREATE/ALTER/DROP AVAILABILITY GROUP, plain and distributed.
 //! - `endpoints`: database mirroring endpoints on real ports; scenario setup T-SQL.
 //! - `user_tables`: a scenario's tables and rows; INSERT, UPDATE and DELETE.
 //! - `workload`: the log, LSNs and counters as a workload runs on a manual clock.
 
 mod availability_groups;
+mod azure;
 mod endpoints;
+mod https;
 mod user_tables;
 mod workload;
 
@@ -74,14 +79,28 @@ async fn connect(
     password: &str,
     encryption: EncryptionLevel,
 ) -> tiberius::Result<Client> {
-    let endpoint = lab.endpoint(instance).unwrap();
+    connect_at(
+        lab.endpoint(instance).unwrap().address,
+        user,
+        password,
+        encryption,
+    )
+    .await
+}
+
+async fn connect_at(
+    address: std::net::SocketAddr,
+    user: &str,
+    password: &str,
+    encryption: EncryptionLevel,
+) -> tiberius::Result<Client> {
     let mut config = Config::new();
-    config.host("127.0.0.1");
-    config.port(endpoint.address.port());
+    config.host(address.ip());
+    config.port(address.port());
     config.authentication(AuthMethod::sql_server(user, password));
     config.encryption(encryption);
     config.trust_cert();
-    let tcp = TcpStream::connect(endpoint.address).await?;
+    let tcp = TcpStream::connect(address).await?;
     tcp.set_nodelay(true)?;
     tiberius::Client::connect(config, tcp.compat_write()).await
 }
@@ -525,4 +544,13 @@ async fn a_slow_batch_does_not_block_another_session() {
         "the other session waited for WAITFOR"
     );
     assert_eq!(waiting.await.unwrap(), 1);
+}
+
+/// A loopback port nothing listens on right now.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }

@@ -7,7 +7,7 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 
 use ferry_sim::{Lab, Scenario};
 
-use super::{error_number, reader, rows, run, sa, Client};
+use super::{error_number, free_port, reader, rows, run, sa, Client};
 
 const SCENARIO: &str = r#"
 [[instance]]
@@ -27,14 +27,6 @@ password = "Reader-1"
 "#;
 
 /// A port nothing listens on, and a listener holding another one busy.
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn listens(port: u16) -> bool {
     TcpStream::connect(SocketAddr::from(([127, 0, 0, 1], port))).is_ok()
 }

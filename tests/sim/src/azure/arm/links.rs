@@ -1,0 +1,280 @@
+//! `distributedAvailabilityGroups`: the MI link's ARM resource. PUT creates the MI's
+//! side of a link (a long-running operation), GET and list report each database's
+//! state as the MI observes it (`crate::azure::link`), PATCH switches
+//! `replicationMode`, DELETE breaks the link. POST `failover` is not modelled yet and
+//! says so.
+
+use http::StatusCode;
+use serde_json::{json, Value};
+
+use super::super::http::Response;
+use super::super::link::{observe, Link, LinkDatabase};
+use super::super::ManagedInstance;
+use super::instances::not_allowed;
+use super::operations::Change;
+use super::{body_properties, property, rfc3339, Arm, ArmError, ArmResult, Call, State};
+
+const LINKS: &str = "distributedAvailabilityGroups";
+
+pub fn route(arm: &Arm, call: &Call) -> ArmResult<Response> {
+    let mi = call.mi.as_ref().expect("routed with an instance");
+    let mut state = arm.lock();
+    let method = &call.request.method;
+    let Some(name) = call.rest.first() else {
+        if *method != http::Method::GET {
+            return Err(not_allowed(call));
+        }
+        let names: Vec<String> = state
+            .links
+            .get(&mi.spec.name)
+            .map(|l| l.iter().map(|l| l.name.clone()).collect())
+            .unwrap_or_default();
+        let value = names
+            .iter()
+            .map(|n| link_json(arm, &state, mi, n))
+            .collect::<ArmResult<Vec<_>>>()?;
+        return Ok(Response::json(StatusCode::OK, &json!({ "value": value })));
+    };
+    let existing = state
+        .links
+        .get(&mi.spec.name)
+        .and_then(|l| l.iter().find(|l| l.name.eq_ignore_ascii_case(name)))
+        .cloned();
+    let id = arm.resource_id(mi, Some((LINKS, name)));
+    let mine = mi.spec.name.clone();
+    if let Some(action) = call.rest.get(1) {
+        return Err(ArmError::bad_request(
+            "NotModelledByLab",
+            format!("ferry-sim: POST {LINKS}/{{name}}/{action} is not modelled yet (planned and forced failover arrive with the lab's replication model)"),
+        ));
+    }
+    match *method {
+        http::Method::GET => {
+            link_json(arm, &state, mi, name).map(|b| Response::json(StatusCode::OK, &b))
+        }
+        http::Method::PUT => {
+            let link = parse_link(call, name)?;
+            if let Some(existing) = existing {
+                return if same(&existing, &link) {
+                    link_json(arm, &state, mi, name).map(|b| Response::json(StatusCode::OK, &b))
+                } else {
+                    Err(ArmError::invalid_parameter("properties", "the link exists with other properties; only replicationMode can change (PATCH), or delete the link first"))
+                };
+            }
+            arm.start(
+                &mut state,
+                call,
+                Change::PutLink {
+                    mi: mine,
+                    link: Box::new(link),
+                },
+                id,
+            )
+        }
+        http::Method::PATCH => {
+            existing.ok_or_else(|| {
+                ArmError::not_found(
+                    "Microsoft.Sql/managedInstances/distributedAvailabilityGroups",
+                    name,
+                    &mi.spec.resource_group,
+                )
+            })?;
+            let properties = body_properties(call.request)?;
+            let sync = match property(&properties, "replicationMode").and_then(Value::as_str) {
+                Some(m) if m.eq_ignore_ascii_case("sync") => true,
+                Some(m) if m.eq_ignore_ascii_case("async") => false,
+                _ => {
+                    return Err(ArmError::invalid_parameter(
+                        "replicationMode",
+                        "must be 'Sync' or 'Async'",
+                    ))
+                }
+            };
+            arm.start(
+                &mut state,
+                call,
+                Change::SetReplicationMode {
+                    mi: mine,
+                    link: name.clone(),
+                    sync,
+                },
+                id,
+            )
+        }
+        http::Method::DELETE if existing.is_none() => Ok(Response::empty(StatusCode::NO_CONTENT)),
+        http::Method::DELETE => arm.start(
+            &mut state,
+            call,
+            Change::DeleteLink {
+                mi: mine,
+                link: name.clone(),
+            },
+            id,
+        ),
+        _ => Err(not_allowed(call)),
+    }
+}
+
+fn text(properties: &Value, name: &str, default: Option<&str>) -> ArmResult<String> {
+    match property(properties, name) {
+        Some(Value::String(s)) if !s.trim().is_empty() => Ok(s.clone()),
+        None | Some(Value::Null) if default.is_some() => {
+            Ok(default.unwrap_or_default().to_string())
+        }
+        _ => Err(ArmError::invalid_parameter(
+            name,
+            "a non-empty string is required",
+        )),
+    }
+}
+
+fn one_of(properties: &Value, name: &str, allowed: &[&str], default: &str) -> ArmResult<String> {
+    let value = text(properties, name, Some(default))?;
+    allowed
+        .iter()
+        .find(|a| a.eq_ignore_ascii_case(&value))
+        .map(|a| a.to_string())
+        .ok_or_else(|| {
+            ArmError::invalid_parameter(name, &format!("'{value}' is not one of {allowed:?}"))
+        })
+}
+
+fn parse_link(call: &Call, name: &str) -> ArmResult<Link> {
+    if name.len() > 128 {
+        return Err(ArmError::invalid_parameter(
+            "distributedAvailabilityGroupName",
+            "at most 128 characters",
+        ));
+    }
+    let p = body_properties(call.request)?;
+    let databases = property(&p, "databases")
+        .and_then(Value::as_array)
+        .filter(|d| !d.is_empty())
+        .ok_or_else(|| {
+            ArmError::invalid_parameter(
+                "databases",
+                "a list of { \"databaseName\": ... } with at least one database is required",
+            )
+        })?
+        .iter()
+        .map(|d| {
+            text(d, "databaseName", None).map(|name| LinkDatabase {
+                name,
+                instance_replica_id: crate::engine::new_guid().to_lowercase(),
+                partner_replica_id: crate::engine::new_guid().to_lowercase(),
+            })
+        })
+        .collect::<ArmResult<Vec<_>>>()?;
+    let partner_endpoint = text(&p, "partnerEndpoint", None)?;
+    if crate::engine::parse_endpoint_url(&partner_endpoint).is_none() {
+        return Err(ArmError::invalid_parameter(
+            "partnerEndpoint",
+            "expected 'TCP://<address>:<port>'",
+        ));
+    }
+    let instance_role = one_of(
+        &p,
+        "instanceLinkRole",
+        &["Primary", "Secondary"],
+        "Secondary",
+    )?;
+    if instance_role == "Primary" {
+        return Err(ArmError::bad_request("NotModelledByLab", "ferry-sim: a managed instance as the link's initial primary is not modelled (instanceLinkRole = Secondary)"));
+    }
+    Ok(Link {
+        name: name.to_string(),
+        id: crate::engine::new_guid().to_lowercase(),
+        databases,
+        partner_endpoint,
+        instance_group: text(&p, "instanceAvailabilityGroupName", None)?,
+        partner_group: text(&p, "partnerAvailabilityGroupName", None)?,
+        instance_role,
+        failover_mode: one_of(&p, "failoverMode", &["Manual", "None"], "Manual")?,
+        seeding_mode: one_of(&p, "seedingMode", &["Automatic", "Manual"], "Automatic")?,
+        sync: false,
+        created_at: Default::default(),
+    })
+}
+
+/// A PUT that repeats the link as it is (ARM PUTs are idempotent).
+fn same(a: &Link, b: &Link) -> bool {
+    let names = |l: &Link| {
+        l.databases
+            .iter()
+            .map(|d| d.name.to_ascii_lowercase())
+            .collect::<Vec<_>>()
+    };
+    names(a) == names(b)
+        && a.partner_endpoint.eq_ignore_ascii_case(&b.partner_endpoint)
+        && a.instance_group.eq_ignore_ascii_case(&b.instance_group)
+        && a.partner_group.eq_ignore_ascii_case(&b.partner_group)
+        && a.failover_mode == b.failover_mode
+        && a.seeding_mode == b.seeding_mode
+}
+
+pub fn link_json(arm: &Arm, state: &State, mi: &ManagedInstance, name: &str) -> ArmResult<Value> {
+    let link = state
+        .links
+        .get(&mi.spec.name)
+        .and_then(|l| l.iter().find(|l| l.name.eq_ignore_ascii_case(name)))
+        .ok_or_else(|| {
+            ArmError::not_found(
+                "Microsoft.Sql/managedInstances/distributedAvailabilityGroups",
+                name,
+                &mi.spec.resource_group,
+            )
+        })?;
+    let trusted = state
+        .trust
+        .get(&mi.spec.name)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let seen = observe(link, mi, trusted, &arm.sql);
+    let age = arm.clock.elapsed().saturating_sub(link.created_at);
+    let validity = seen.partner_certificate.as_ref().map(|(name, expiry)| {
+        json!({"certificateName": name, "expiryDate": rfc3339(expiry.unix_timestamp())})
+    });
+    let databases: Vec<Value> = link
+        .databases
+        .iter()
+        .enumerate()
+        .map(|(n, d)| {
+            let error = seen.database_error(n, age);
+            json!({
+                "databaseName": d.name,
+                "instanceReplicaId": d.instance_replica_id,
+                "partnerReplicaId": d.partner_replica_id,
+                "replicaState": seen.replica_state(n, age),
+                "synchronizationHealth": "NOT_HEALTHY",
+                "connectedState": if seen.connected { "CONNECTED" } else { "DISCONNECTED" },
+                "lastReceivedLsn": null, "lastReceivedTime": null,
+                "lastSentLsn": null, "lastSentTime": null,
+                "lastCommitLsn": null, "lastCommitTime": null,
+                "lastHardenedLsn": null, "lastHardenedTime": null,
+                "lastBackupLsn": null, "lastBackupTime": null,
+                "mostRecentLinkError": error.map(|e| format!("{}: {}", e.number, e.text)),
+                "partnerAuthCertValidity": validity,
+                "instanceSendReplicationLagSeconds": null,
+                "instanceRedoReplicationLagSeconds": null,
+            })
+        })
+        .collect();
+    Ok(json!({
+        "id": arm.resource_id(mi, Some((LINKS, &link.name))),
+        "name": link.name,
+        "type": "Microsoft.Sql/managedInstances/distributedAvailabilityGroups",
+        "properties": {
+            "distributedAvailabilityGroupName": link.name,
+            "distributedAvailabilityGroupId": link.id,
+            "replicationMode": if link.sync { "Sync" } else { "Async" },
+            "partnerLinkRole": "Primary",
+            "partnerAvailabilityGroupName": link.partner_group,
+            "partnerEndpoint": link.partner_endpoint,
+            "instanceLinkRole": link.instance_role,
+            "instanceAvailabilityGroupName": link.instance_group,
+            "failoverMode": link.failover_mode,
+            "seedingMode": link.seeding_mode,
+            "databases": databases,
+        },
+    }))
+}

@@ -1,0 +1,491 @@
+//! The ARM stand-in: the `Microsoft.Sql/managedInstances` surface the MI link uses
+//! (mi-link.md §2.2), with ARM's authentication, api-version checks, error bodies and
+//! long-running operations.
+//!
+//! - `error`: ARM's error bodies and the 401 challenge.
+//! - `operations`: long-running operations and the changes they make on completion.
+//! - `instances`: `managedInstances` GET and list.
+//! - `certificates`: `serverTrustCertificates` and `endpointCertificates`.
+//! - `links`: `distributedAvailabilityGroups`.
+
+mod certificates;
+mod error;
+mod instances;
+mod links;
+mod operations;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use http::StatusCode;
+
+use super::http::{Handler, Request, Response};
+use super::link::{Link, TrustCertificate};
+use super::token::Authority;
+use super::ManagedInstance;
+use crate::engine::{Instance, LabClock};
+use crate::scenario::azure::Role;
+
+pub use error::{ArmError, ArmResult};
+use operations::{Change, Operation, Status};
+
+/// The api-versions the lab serves for the managed instance, certificate resources.
+const VERSIONS: &[&str] = &[
+    "2021-08-01-preview",
+    "2021-11-01",
+    "2022-05-01-preview",
+    "2022-08-01-preview",
+    "2022-11-01-preview",
+    "2023-02-01-preview",
+    "2023-05-01-preview",
+    "2023-08-01",
+    "2023-08-01-preview",
+    "2024-05-01-preview",
+    "2024-11-01-preview",
+];
+
+/// `distributedAvailabilityGroups` in its current schema (`databases`,
+/// `partnerEndpoint`, `instanceAvailabilityGroupName` ...), from 2023-05-01-preview.
+const LINK_VERSIONS: &[&str] = &[
+    "2023-05-01-preview",
+    "2023-08-01-preview",
+    "2024-05-01-preview",
+    "2024-11-01-preview",
+];
+
+#[derive(Default)]
+struct State {
+    trust: HashMap<String, Vec<TrustCertificate>>,
+    links: HashMap<String, Vec<Link>>,
+    operations: Vec<Operation>,
+}
+
+pub struct Arm {
+    authority: Arc<Authority>,
+    managed: Vec<Arc<ManagedInstance>>,
+    sql: Vec<Arc<Instance>>,
+    clock: Arc<LabClock>,
+    state: Mutex<State>,
+}
+
+/// One request, resolved to its managed instance where it names one.
+struct Call<'a> {
+    request: &'a Request,
+    /// `https://host:port`, for the URLs the answer carries.
+    base: String,
+    api_version: String,
+    mi: Option<Arc<ManagedInstance>>,
+    /// Path segments after `managedInstances/{name}/{child type}`: the child's name
+    /// and an action.
+    rest: Vec<String>,
+}
+
+impl Arm {
+    pub fn new(
+        authority: Arc<Authority>,
+        managed: Vec<Arc<ManagedInstance>>,
+        sql: Vec<Arc<Instance>>,
+        clock: Arc<LabClock>,
+    ) -> Arm {
+        Arm {
+            authority,
+            managed,
+            sql,
+            clock,
+            state: Mutex::new(State::default()),
+        }
+    }
+
+    fn subscription(&self) -> &str {
+        &self.authority.spec.subscription
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        self.settle(&mut state);
+        state
+    }
+
+    /// Completes every operation whose time has come, in order.
+    fn settle(&self, state: &mut State) {
+        let now = self.clock.elapsed();
+        let mut due: Vec<usize> = (0..state.operations.len())
+            .filter(|&n| {
+                let op = &state.operations[n];
+                matches!(op.status, Status::InProgress) && op.completes_at <= now
+            })
+            .collect();
+        due.sort_by_key(|&n| state.operations[n].completes_at);
+        for n in due {
+            let change = state.operations[n].change.clone();
+            let at = state.operations[n].completes_at;
+            apply(state, change, at);
+            state.operations[n].status = Status::Succeeded;
+        }
+    }
+
+    fn route(&self, request: &Request) -> ArmResult<Response> {
+        let claims = self
+            .authority
+            .verify(request.header("authorization"))
+            .map_err(|r| ArmError::unauthenticated(r, &self.authority.spec.tenant))?;
+        let segments: Vec<&str> = request.path.trim_matches('/').split('/').collect();
+        let lower: Vec<String> = segments.iter().map(|s| s.to_ascii_lowercase()).collect();
+        let l: Vec<&str> = lower.iter().map(String::as_str).collect();
+        let (Some(&"subscriptions"), Some(subscription)) = (l.first(), segments.get(1)) else {
+            return Err(ArmError::new(
+                StatusCode::NOT_FOUND,
+                "NotFound",
+                format!(
+                    "ferry-sim: the ARM stand-in serves /subscriptions/... only, not '{}'",
+                    request.path
+                ),
+            ));
+        };
+        if !subscription.eq_ignore_ascii_case(self.subscription()) {
+            return Err(ArmError::new(
+                StatusCode::NOT_FOUND,
+                "SubscriptionNotFound",
+                format!("The subscription '{subscription}' could not be found."),
+            ));
+        }
+        let host = request.header("host").unwrap_or("localhost");
+        let mut call = Call {
+            request,
+            base: format!("https://{host}"),
+            api_version: String::new(),
+            mi: None,
+            rest: Vec::new(),
+        };
+        if request.method != http::Method::GET
+            && self.authority.role_of(&claims) != Some(Role::Contributor)
+        {
+            return Err(forbidden(&claims.oid, request));
+        }
+        match &l[2..] {
+            ["providers", "microsoft.sql", "locations", _, kind, _] => {
+                call.api_version = version(request, VERSIONS)?;
+                self.poll(&call, kind, segments[7])
+            }
+            ["providers", "microsoft.sql", "managedinstances"] => {
+                call.api_version = version(request, VERSIONS)?;
+                instances::list(self, &call, None)
+            }
+            ["resourcegroups", _, "providers", "microsoft.sql", "managedinstances", rest @ ..] => {
+                let group = segments[3];
+                if !self
+                    .managed
+                    .iter()
+                    .any(|m| m.spec.resource_group.eq_ignore_ascii_case(group))
+                {
+                    return Err(ArmError::new(
+                        StatusCode::NOT_FOUND,
+                        "ResourceGroupNotFound",
+                        format!("Resource group '{group}' could not be found."),
+                    ));
+                }
+                let Some(name) = rest.first() else {
+                    call.api_version = version(request, VERSIONS)?;
+                    return instances::list(self, &call, Some(group));
+                };
+                let kind = rest.get(1).copied().unwrap_or("");
+                let versions = if kind == "distributedavailabilitygroups" {
+                    LINK_VERSIONS
+                } else {
+                    VERSIONS
+                };
+                call.api_version = version(request, versions)?;
+                call.mi = Some(
+                    self.managed
+                        .iter()
+                        .find(|m| {
+                            m.spec.name == *name
+                                && m.spec.resource_group.eq_ignore_ascii_case(group)
+                        })
+                        .cloned()
+                        .ok_or_else(|| {
+                            ArmError::not_found(
+                                "Microsoft.Sql/managedInstances",
+                                segments[7],
+                                group,
+                            )
+                        })?,
+                );
+                call.rest = segments
+                    .get(9..)
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect();
+                match kind {
+                    "" => instances::get(self, &call),
+                    "servertrustcertificates" => certificates::trust(self, &call),
+                    "endpointcertificates" => certificates::endpoint(self, &call),
+                    "distributedavailabilitygroups" => links::route(self, &call),
+                    _ => Err(ArmError::new(
+                        StatusCode::NOT_FOUND,
+                        "InvalidResourceType",
+                        format!("The resource type '{}' could not be found in the namespace 'Microsoft.Sql' for api version '{}'.", rest[1], call.api_version),
+                    )),
+                }
+            }
+            _ => Err(ArmError::new(
+                StatusCode::NOT_FOUND,
+                "NotFound",
+                format!("ferry-sim: no such ARM path '{}'", request.path),
+            )),
+        }
+    }
+
+    /// Starts a long-running operation and answers 202 with the URLs to poll.
+    fn start(
+        &self,
+        state: &mut State,
+        call: &Call,
+        change: Change,
+        resource_id: String,
+    ) -> ArmResult<Response> {
+        if state.operations.iter().any(|o| {
+            o.resource_id.eq_ignore_ascii_case(&resource_id)
+                && matches!(o.status, Status::InProgress)
+        }) {
+            return Err(ArmError::new(
+                StatusCode::CONFLICT,
+                "AnotherOperationInProgress",
+                format!("Another operation is in progress on the resource '{resource_id}'. Retry after it completes."),
+            ));
+        }
+        let speed = self.authority.spec.speed;
+        let delay = change.duration().div_f64(speed);
+        let id = crate::engine::new_guid().to_lowercase();
+        let location = call
+            .mi
+            .as_ref()
+            .map_or("westeurope", |m| m.spec.location.as_str());
+        let kind = change.kind();
+        let urls = |suffix: &str| {
+            format!(
+                "{}/subscriptions/{}/providers/Microsoft.Sql/locations/{location}/{kind}{suffix}/{id}?api-version={}",
+                call.base,
+                self.subscription(),
+                call.api_version
+            )
+        };
+        let retry = retry_after(speed);
+        state.operations.push(Operation {
+            id: id.clone(),
+            change,
+            resource_id,
+            started: rfc3339(self.authority.now()),
+            completes_at: self.clock.elapsed() + delay,
+            status: Status::InProgress,
+        });
+        Ok(Response::empty(StatusCode::ACCEPTED)
+            .with_header("azure-asyncoperation", urls("AzureAsyncOperation"))
+            .with_header("location", urls("OperationResults"))
+            .with_header("retry-after", retry))
+    }
+
+    /// The two polling URLs of an operation.
+    fn poll(&self, call: &Call, kind: &str, id: &str) -> ArmResult<Response> {
+        let state = self.lock();
+        let op = state
+            .operations
+            .iter()
+            .find(|o| o.id.eq_ignore_ascii_case(id))
+            .ok_or_else(|| {
+                ArmError::new(
+                    StatusCode::NOT_FOUND,
+                    "ResourceNotFound",
+                    format!("The operation '{id}' was not found."),
+                )
+            })?;
+        if kind.ends_with("azureasyncoperation") {
+            let body = serde_json::json!({"name": op.id, "status": op.status.name(), "startTime": op.started});
+            return Ok(Response::json(StatusCode::OK, &body));
+        }
+        if !kind.ends_with("operationresults") {
+            return Err(ArmError::new(StatusCode::NOT_FOUND, "InvalidResourceType", format!("The resource type '{kind}' could not be found in the namespace 'Microsoft.Sql'.")));
+        }
+        match &op.status {
+            Status::InProgress => Ok(Response::empty(StatusCode::ACCEPTED)
+                .with_header(
+                    "location",
+                    format!(
+                        "{}{}?api-version={}",
+                        call.base, call.request.path, call.api_version
+                    ),
+                )
+                .with_header("retry-after", retry_after(self.authority.spec.speed))),
+            Status::Succeeded if op.change.is_delete() => {
+                Ok(Response::empty(StatusCode::NO_CONTENT))
+            }
+            Status::Succeeded => {
+                let (mi, name) = match &op.change {
+                    Change::PutTrust { mi, certificate } => (mi.clone(), certificate.name.clone()),
+                    Change::PutLink { mi, link } => (mi.clone(), link.name.clone()),
+                    Change::SetReplicationMode { mi, link, .. } => (mi.clone(), link.clone()),
+                    Change::DeleteTrust { .. } | Change::DeleteLink { .. } => {
+                        unreachable!("deletes answered above")
+                    }
+                };
+                let managed = self.managed.iter().find(|m| m.spec.name == mi).cloned();
+                let Some(managed) = managed else {
+                    return Err(ArmError::not_found(
+                        "Microsoft.Sql/managedInstances",
+                        &mi,
+                        "?",
+                    ));
+                };
+                let body = match &op.change {
+                    Change::PutTrust { .. } => certificates::trust_json(
+                        self,
+                        &managed,
+                        state
+                            .trust
+                            .get(&mi)
+                            .and_then(|t| t.iter().find(|c| c.name == name)),
+                    ),
+                    _ => links::link_json(self, &state, &managed, &name),
+                };
+                body.map(|b| Response::json(StatusCode::OK, &b))
+            }
+        }
+    }
+
+    /// The ARM id of a managed instance, or of its child resource.
+    fn resource_id(&self, mi: &ManagedInstance, child: Option<(&str, &str)>) -> String {
+        let base = format!(
+            "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.Sql/managedInstances/{}",
+            self.subscription(),
+            mi.spec.resource_group,
+            mi.spec.name
+        );
+        match child {
+            Some((kind, name)) => format!("{base}/{kind}/{name}"),
+            None => base,
+        }
+    }
+}
+
+fn apply(state: &mut State, change: Change, at: Duration) {
+    match change {
+        Change::PutTrust { mi, certificate } => {
+            let list = state.trust.entry(mi).or_default();
+            list.retain(|c| !c.name.eq_ignore_ascii_case(&certificate.name));
+            list.push(certificate);
+        }
+        Change::DeleteTrust { mi, name } => {
+            if let Some(list) = state.trust.get_mut(&mi) {
+                list.retain(|c| !c.name.eq_ignore_ascii_case(&name));
+            }
+        }
+        Change::PutLink { mi, link } => {
+            let mut link = *link;
+            link.created_at = at;
+            let list = state.links.entry(mi).or_default();
+            list.retain(|l| !l.name.eq_ignore_ascii_case(&link.name));
+            list.push(link);
+        }
+        Change::SetReplicationMode { mi, link, sync } => {
+            if let Some(l) = state
+                .links
+                .get_mut(&mi)
+                .and_then(|l| l.iter_mut().find(|l| l.name.eq_ignore_ascii_case(&link)))
+            {
+                l.sync = sync;
+            }
+        }
+        Change::DeleteLink { mi, link } => {
+            if let Some(list) = state.links.get_mut(&mi) {
+                list.retain(|l| !l.name.eq_ignore_ascii_case(&link));
+            }
+        }
+    }
+}
+
+impl Handler for Arm {
+    fn handle(&self, request: Request) -> Response {
+        let response = self.route(&request).unwrap_or_else(|e| {
+            tracing::debug!(code = e.code, path = %request.path, "ARM request refused");
+            e.response()
+        });
+        response
+            .with_header("x-ms-request-id", crate::engine::new_guid().to_lowercase())
+            .with_header(
+                "x-ms-correlation-request-id",
+                crate::engine::new_guid().to_lowercase(),
+            )
+    }
+}
+
+/// The request's api-version, if `served` has it.
+fn version(request: &Request, served: &[&str]) -> ArmResult<String> {
+    let v = request.query("api-version").ok_or_else(|| {
+        ArmError::bad_request(
+            "MissingApiVersionParameter",
+            "The api-version query parameter (?api-version=) is required for all requests.",
+        )
+    })?;
+    if served.contains(&v) {
+        return Ok(v.to_string());
+    }
+    Err(ArmError::bad_request(
+        "NoRegisteredProviderFound",
+        format!("No registered resource provider found for location 'westeurope' and API version '{v}' for type 'managedInstances'. The supported api-versions are '{}'.", served.join(", ")),
+    ))
+}
+
+fn forbidden(oid: &str, request: &Request) -> ArmError {
+    let action = if request.method == http::Method::DELETE {
+        "delete"
+    } else {
+        "write"
+    };
+    ArmError::new(
+        StatusCode::FORBIDDEN,
+        "AuthorizationFailed",
+        format!("The client '{oid}' with object id '{oid}' does not have authorization to perform action 'Microsoft.Sql/managedInstances/{action}' over scope '{}' or the scope is invalid. If access was recently granted, please refresh your credentials.", request.path),
+    )
+}
+
+/// Seconds a poller should wait: Azure's ten, at the lab's speed, at least one.
+fn retry_after(speed: f64) -> String {
+    ((10.0 / speed).ceil().max(1.0) as u64).to_string()
+}
+
+pub fn rfc3339(unix: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(unix)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default()
+}
+
+/// A property of a JSON object by name, ignoring case, as ARM reads request bodies.
+fn property<'a>(object: &'a serde_json::Value, name: &str) -> Option<&'a serde_json::Value> {
+    object
+        .as_object()?
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v)
+}
+
+/// The request body's `properties` object, or the error naming what is wrong.
+fn body_properties(request: &Request) -> ArmResult<serde_json::Value> {
+    let body: serde_json::Value = serde_json::from_slice(&request.body).map_err(|e| {
+        ArmError::bad_request(
+            "InvalidRequestContent",
+            format!("The request content was invalid and could not be deserialized: '{e}'."),
+        )
+    })?;
+    property(&body, "properties")
+        .filter(|p| p.is_object())
+        .cloned()
+        .ok_or_else(|| {
+            ArmError::invalid_parameter("properties", "the body needs a 'properties' object")
+        })
+}

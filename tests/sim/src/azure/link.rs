@@ -1,0 +1,234 @@
+//! The link as the managed instance sees it: a distributed availability group resource
+//! (ARM's `distributedAvailabilityGroups`) and what its side observes of the SQL Server
+//! partner. The link comes up only when everything real requires is in place; the
+//! first missing piece is the error it reports (mi-link.md §2.1, §7):
+//!
+//! - 41986: nothing answers at `partnerEndpoint`, or the endpoint is stopped or not AES;
+//! - 41973: the SQL Server endpoint does not authenticate with a certificate the MI
+//!   trusts (a `serverTrustCertificates` upload of its public key);
+//! - 41974: SQL Server has no certificate named by the MI's FQDN holding the MI's
+//!   endpoint certificate;
+//! - 41976: SQL Server has no distributed AG of the link's name with both member AGs,
+//!   the MI member's listener URL on the MI's FQDN and port 5022, or the local AG does
+//!   not hold the link's databases;
+//! - 41962: still not connected five minutes after the link was created;
+//! - 1475, per database: not in FULL recovery, or no full (not COPY_ONLY) backup.
+//!
+//! Seeding and log flow after the link connects are not modelled yet: a connected
+//! link's databases stay in `Copying` with no LSNs.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::engine::Instance;
+
+use super::ManagedInstance;
+
+/// How long a link may try to connect before it reports 41962 (LinkInitError).
+pub const INIT_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// The port every managed instance's link endpoint uses (mi-link.md §1.4).
+pub const MI_LINK_PORT: u16 = 5022;
+
+#[derive(Debug, Clone)]
+pub struct Link {
+    pub name: String,
+    pub id: String,
+    pub databases: Vec<LinkDatabase>,
+    pub partner_endpoint: String,
+    pub instance_group: String,
+    pub partner_group: String,
+    pub instance_role: String,
+    pub failover_mode: String,
+    pub seeding_mode: String,
+    pub sync: bool,
+    /// When the create operation completed, on the lab clock.
+    pub created_at: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct LinkDatabase {
+    pub name: String,
+    pub instance_replica_id: String,
+    pub partner_replica_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkError {
+    pub number: u32,
+    pub text: String,
+}
+
+/// A certificate uploaded to the MI (`serverTrustCertificates`).
+#[derive(Debug, Clone)]
+pub struct TrustCertificate {
+    pub name: String,
+    pub der: Vec<u8>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Observation {
+    pub connected: bool,
+    pub error: Option<LinkError>,
+    /// Per database (in the link's order): an error that stops its seeding.
+    pub database_errors: Vec<Option<LinkError>>,
+    /// The trusted certificate the partner authenticated with: its name and expiry.
+    pub partner_certificate: Option<(String, time::OffsetDateTime)>,
+}
+
+impl Observation {
+    /// ARM's `replicaState` for database `n`.
+    pub fn replica_state(&self, n: usize, age: Duration) -> &'static str {
+        match (
+            &self.error,
+            self.database_errors.get(n).and_then(Option::as_ref),
+        ) {
+            (Some(_), _) if age >= INIT_TIMEOUT => "LinkInitError",
+            (Some(_), _) => "CreatingLink",
+            (None, Some(_)) => "LinkCreationError",
+            (None, None) => "Copying",
+        }
+    }
+
+    pub fn database_error(&self, n: usize, age: Duration) -> Option<LinkError> {
+        match &self.error {
+            Some(_) if age >= INIT_TIMEOUT => Some(error(41962, "The link was not initiated within 5 minutes of its creation. Check the network between SQL Server and the managed instance (ports 5022 and 11000-11999, both directions).".into())),
+            Some(e) => Some(e.clone()),
+            None => self.database_errors.get(n).cloned().flatten(),
+        }
+    }
+}
+
+fn error(number: u32, text: String) -> LinkError {
+    LinkError { number, text }
+}
+
+/// Where `host` points from the lab: addresses as given, the lab's SQL Server
+/// instances (and localhost) on loopback.
+fn resolve(host: &str, sql: &[Arc<Instance>]) -> Option<IpAddr> {
+    if let Ok(ip) = host.parse() {
+        return Some(ip);
+    }
+    let known = host.eq_ignore_ascii_case("localhost")
+        || sql.iter().any(|i| i.info.name.eq_ignore_ascii_case(host));
+    known.then_some(IpAddr::V4(Ipv4Addr::LOCALHOST))
+}
+
+/// What the MI's side of `link` observes now.
+pub fn observe(
+    link: &Link,
+    mi: &ManagedInstance,
+    trusted: &[TrustCertificate],
+    sql: &[Arc<Instance>],
+) -> Observation {
+    let mut observation = Observation {
+        connected: false,
+        error: None,
+        database_errors: vec![None; link.databases.len()],
+        partner_certificate: None,
+    };
+    match connect(link, mi, trusted, sql, &mut observation) {
+        Ok(partner) => {
+            observation.connected = true;
+            for (n, database) in link.databases.iter().enumerate() {
+                observation.database_errors[n] = seedable(&partner, &database.name);
+            }
+        }
+        Err(e) => observation.error = Some(e),
+    }
+    observation
+}
+
+fn connect(
+    link: &Link,
+    mi: &ManagedInstance,
+    trusted: &[TrustCertificate],
+    sql: &[Arc<Instance>],
+    observation: &mut Observation,
+) -> Result<Arc<Instance>, LinkError> {
+    let endpoint = &link.partner_endpoint;
+    let unreachable = || {
+        error(41986, format!("Connection to the partner endpoint '{endpoint}' failed: nothing answered. Check the endpoint address and port, that the SQL Server mirroring endpoint is started, and the firewalls in between."))
+    };
+    let (host, port) = crate::engine::parse_endpoint_url(endpoint).ok_or_else(unreachable)?;
+    let address = SocketAddr::new(resolve(&host, sql).ok_or_else(unreachable)?, port);
+    let (partner, facts) = sql
+        .iter()
+        .find_map(|i| i.mirroring_endpoint_at(address).map(|f| (i.clone(), f)))
+        .ok_or_else(unreachable)?;
+    if !facts.started || !facts.aes {
+        return Err(error(41986, format!("Connection to the partner endpoint '{endpoint}' failed: the SQL Server mirroring endpoint must be STARTED with ENCRYPTION = REQUIRED ALGORITHM AES.")));
+    }
+    let Some(der) = facts.certificate.filter(|_| facts.certificate_auth) else {
+        return Err(error(41973, format!("The SQL Server endpoint at '{endpoint}' does not authenticate with a certificate; the managed instance accepts certificate authentication only.")));
+    };
+    let trust = trusted.iter().find(|t| t.der == der).ok_or_else(|| {
+        error(41973, "The SQL Server endpoint certificate is not trusted by the managed instance: upload its public key as a server trust certificate.".into())
+    })?;
+    observation.partner_certificate = x509_parser::parse_x509_certificate(&trust.der)
+        .ok()
+        .map(|(_, c)| (trust.name.clone(), c.validity().not_after.to_datetime()));
+    if partner.master_certificate(&mi.fqdn).as_deref() != Some(&mi.mirroring_certificate[..]) {
+        return Err(error(41974, format!("SQL Server does not hold the managed instance's endpoint certificate under the name [{}]: import it with CREATE CERTIFICATE [{}] FROM BINARY = <public key>.", mi.fqdn, mi.fqdn)));
+    }
+    let wrong = |why: String| {
+        error(41976, format!("The availability group on SQL Server does not answer for link '{}': {why}. Check the names and parameters.", link.name))
+    };
+    let members = partner
+        .distributed_group_members(&link.name)
+        .ok_or_else(|| {
+            wrong(format!(
+                "there is no distributed availability group [{}]",
+                link.name
+            ))
+        })?;
+    let member = |name: &str| members.iter().find(|m| m.name.eq_ignore_ascii_case(name));
+    member(&link.partner_group).ok_or_else(|| {
+        wrong(format!(
+            "[{}] is not a member of [{}]",
+            link.partner_group, link.name
+        ))
+    })?;
+    let ours = member(&link.instance_group).ok_or_else(|| {
+        wrong(format!(
+            "[{}] is not a member of [{}]",
+            link.instance_group, link.name
+        ))
+    })?;
+    let points_here = crate::engine::parse_endpoint_url(&ours.listener_url)
+        .is_some_and(|(h, p)| h.eq_ignore_ascii_case(&mi.fqdn) && p == MI_LINK_PORT);
+    if !points_here {
+        return Err(wrong(format!(
+            "the LISTENER_URL of [{}] is '{}', not 'tcp://{}:{MI_LINK_PORT}'",
+            link.instance_group, ours.listener_url, mi.fqdn
+        )));
+    }
+    let databases = partner
+        .group_databases(&link.partner_group)
+        .ok_or_else(|| {
+            wrong(format!(
+                "there is no availability group [{}]",
+                link.partner_group
+            ))
+        })?;
+    for database in &link.databases {
+        if !databases
+            .iter()
+            .any(|d| d.eq_ignore_ascii_case(&database.name))
+        {
+            return Err(wrong(format!(
+                "database [{}] is not in availability group [{}]",
+                database.name, link.partner_group
+            )));
+        }
+    }
+    Ok(partner)
+}
+
+fn seedable(partner: &Instance, database: &str) -> Option<LinkError> {
+    let facts = partner.database_facts(database)?;
+    (!facts.full_recovery || !facts.full_backup).then(|| {
+        error(1475, format!("Database '{database}' cannot be seeded: it needs the FULL recovery model and a full database backup (not COPY_ONLY) to start a backup chain."))
+    })
+}

@@ -1,0 +1,65 @@
+//! The lab's Azure: managed instances as the MI link's targets, the ARM surface that
+//! manages them, and the Entra ID token authority that ARM trusts. Everything is
+//! served over HTTPS from the lab's own CA (Azure is HTTPS only).
+//!
+//! - `managed`: a managed instance's network presence: its own loopback address with
+//!   TDS on 1433 and the link endpoint on 5022, and its endpoint certificates.
+//! - `token`: the token authority (client-credentials grant) and token checks.
+//! - `arm/`: the `Microsoft.Sql/managedInstances` resources and long-running operations.
+//! - `link`: a link as the managed instance observes it, with its documented errors.
+//! - `http`, `tls`: HTTPS serving and the lab CA.
+
+pub mod arm;
+mod http;
+pub mod link;
+pub mod managed;
+mod tls;
+pub mod token;
+
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+
+use crate::engine::{Instance, LabClock};
+use crate::scenario::AzureSpec;
+
+pub use managed::ManagedInstance;
+
+/// Where a client finds the lab's Azure, and what it needs to trust and sign in.
+#[derive(Debug, Clone)]
+pub struct AzureEndpoints {
+    /// The authority host for azure_identity (`https://127.0.0.1:PORT/`).
+    pub authority: String,
+    /// The ARM endpoint, standing in for `https://management.azure.com/`.
+    pub arm: String,
+    /// The lab CA's certificate, PEM: trust it for both endpoints.
+    pub ca_pem: String,
+    pub tenant: String,
+    pub subscription: String,
+}
+
+/// Starts the token authority and ARM, each on its own loopback port.
+pub async fn start(
+    spec: &AzureSpec,
+    managed: Vec<Arc<ManagedInstance>>,
+    sql: Vec<Arc<Instance>>,
+    clock: Arc<LabClock>,
+    tasks: &mut JoinSet<()>,
+) -> anyhow::Result<AzureEndpoints> {
+    let ca = tls::lab_ca(&["localhost".to_string(), "127.0.0.1".to_string()])?;
+    let authority = Arc::new(token::Authority::new(spec.clone(), clock.clone())?);
+    let arm = Arc::new(arm::Arm::new(authority.clone(), managed, sql, clock));
+    let login = TcpListener::bind(("127.0.0.1", 0)).await?;
+    let management = TcpListener::bind(("127.0.0.1", 0)).await?;
+    let endpoints = AzureEndpoints {
+        authority: format!("https://{}/", login.local_addr()?),
+        arm: format!("https://{}/", management.local_addr()?),
+        ca_pem: ca.pem.clone(),
+        tenant: spec.tenant.clone(),
+        subscription: spec.subscription.clone(),
+    };
+    tasks.spawn(http::serve(login, ca.server.clone(), authority));
+    tasks.spawn(http::serve(management, ca.server, arm));
+    Ok(endpoints)
+}

@@ -1,0 +1,154 @@
+//! What a link partner sees of this instance: the facts a managed instance checks when
+//! its side of the MI link connects here (mi-link.md §2.1, §7). Read-only; the link's
+//! rules live with the managed instance (`crate::azure::link`).
+
+use std::net::SocketAddr;
+
+use rusqlite::{params, OptionalExtension};
+
+use super::Instance;
+
+/// The mirroring endpoint a connection to an address reaches.
+#[derive(Debug, Clone)]
+pub struct EndpointFacts {
+    pub started: bool,
+    /// `connection_auth_desc` names CERTIFICATE.
+    pub certificate_auth: bool,
+    /// Encryption enabled with an AES algorithm.
+    pub aes: bool,
+    /// The endpoint's certificate (DER), when it authenticates with one.
+    pub certificate: Option<Vec<u8>>,
+}
+
+/// A member of a distributed availability group, as the DAG lists it.
+#[derive(Debug, Clone)]
+pub struct MemberFacts {
+    pub name: String,
+    pub listener_url: String,
+}
+
+/// A database the link would seed.
+#[derive(Debug, Clone)]
+pub struct DatabaseFacts {
+    pub full_recovery: bool,
+    /// A full backup that is not COPY_ONLY exists (the start of a log chain).
+    pub full_backup: bool,
+}
+
+impl Instance {
+    /// The mirroring endpoint listening on `address`, if this instance has one.
+    pub fn mirroring_endpoint_at(&self, address: SocketAddr) -> Option<EndpointFacts> {
+        let catalog = self.catalog();
+        let ids: Vec<i64> = catalog
+            .conn
+            .prepare("SELECT endpoint_id FROM \"sys.database_mirroring_endpoints\"")
+            .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+            .ok()?;
+        let id = ids.into_iter().find(|id| catalog.listening(*id, address))?;
+        catalog
+            .conn
+            .query_row(
+                "SELECT e.state_desc, e.connection_auth_desc, e.is_encryption_enabled, e.encryption_algorithm_desc, c.\"$der\"
+                 FROM \"sys.database_mirroring_endpoints\" e
+                 LEFT JOIN \"sys.certificates\" c ON c.\"$database_id\" = 1 AND c.certificate_id = e.certificate_id
+                 WHERE e.endpoint_id = ?1",
+                [id],
+                |r| {
+                    let state: String = r.get(0)?;
+                    let auth: String = r.get(1)?;
+                    let encrypted: bool = r.get(2)?;
+                    let algorithm: Option<String> = r.get(3)?;
+                    Ok(EndpointFacts {
+                        started: state == "STARTED",
+                        certificate_auth: auth.contains("CERTIFICATE"),
+                        aes: encrypted && algorithm.is_some_and(|a| a.starts_with("AES")),
+                        certificate: r.get(4)?,
+                    })
+                },
+            )
+            .ok()
+    }
+
+    /// The public certificate (DER) named `name` in master, if any.
+    pub fn master_certificate(&self, name: &str) -> Option<Vec<u8>> {
+        self.catalog()
+            .conn
+            .query_row(
+                "SELECT \"$der\" FROM \"sys.certificates\" WHERE \"$database_id\" = 1 AND name = ?1",
+                [name],
+                |r| r.get(0),
+            )
+            .optional()
+            .ok()
+            .flatten()
+    }
+
+    /// The members of distributed availability group `name`; None if there is none.
+    pub fn distributed_group_members(&self, name: &str) -> Option<Vec<MemberFacts>> {
+        let catalog = self.catalog();
+        let group: String = catalog
+            .conn
+            .query_row(
+                "SELECT group_id FROM \"sys.availability_groups\" WHERE name = ?1 AND is_distributed = 1",
+                [name],
+                |r| r.get(0),
+            )
+            .ok()?;
+        catalog
+            .conn
+            .prepare("SELECT replica_server_name, endpoint_url FROM \"sys.availability_replicas\" WHERE group_id = ?1")
+            .and_then(|mut s| {
+                s.query_map([&group], |r| {
+                    Ok(MemberFacts {
+                        name: r.get(0)?,
+                        listener_url: r.get::<_, Option<String>>(1)?.unwrap_or_default(),
+                    })
+                })?
+                .collect()
+            })
+            .ok()
+    }
+
+    /// The databases of availability group `name` (not distributed); None if there
+    /// is no such group.
+    pub fn group_databases(&self, name: &str) -> Option<Vec<String>> {
+        let catalog = self.catalog();
+        let group: String = catalog
+            .conn
+            .query_row(
+                "SELECT group_id FROM \"sys.availability_groups\" WHERE name = ?1 AND is_distributed = 0",
+                [name],
+                |r| r.get(0),
+            )
+            .ok()?;
+        catalog
+            .conn
+            .prepare("SELECT database_name FROM \"sys.availability_databases_cluster\" WHERE group_id = ?1")
+            .and_then(|mut s| s.query_map([&group], |r| r.get(0))?.collect())
+            .ok()
+    }
+
+    pub fn database_facts(&self, name: &str) -> Option<DatabaseFacts> {
+        let catalog = self.catalog();
+        let full_recovery: bool = catalog
+            .conn
+            .query_row(
+                "SELECT recovery_model = 1 FROM \"sys.databases\" WHERE name = ?1",
+                [name],
+                |r| r.get(0),
+            )
+            .ok()?;
+        let full_backup: bool = catalog
+            .conn
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM \"msdb.dbo.backupset\" WHERE database_name = ?1 AND type = 'D' AND is_copy_only = 0)",
+                params![name],
+                |r| r.get(0),
+            )
+            .ok()?;
+        Some(DatabaseFacts {
+            full_recovery,
+            full_backup,
+        })
+    }
+}
