@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 
 use rusqlite::{params, OptionalExtension};
 
-use super::Instance;
+use super::{Catalog, Instance};
 
 /// The mirroring endpoint a connection to an address reaches.
 #[derive(Debug, Clone)]
@@ -86,14 +86,7 @@ impl Instance {
     /// The members of distributed availability group `name`; None if there is none.
     pub fn distributed_group_members(&self, name: &str) -> Option<Vec<MemberFacts>> {
         let catalog = self.catalog();
-        let group: String = catalog
-            .conn
-            .query_row(
-                "SELECT group_id FROM \"sys.availability_groups\" WHERE name = ?1 AND is_distributed = 1",
-                [name],
-                |r| r.get(0),
-            )
-            .ok()?;
+        let group = group_id(&catalog, name, true)?;
         catalog
             .conn
             .prepare("SELECT replica_server_name, endpoint_url FROM \"sys.availability_replicas\" WHERE group_id = ?1")
@@ -113,14 +106,7 @@ impl Instance {
     /// is no such group.
     pub fn group_databases(&self, name: &str) -> Option<Vec<String>> {
         let catalog = self.catalog();
-        let group: String = catalog
-            .conn
-            .query_row(
-                "SELECT group_id FROM \"sys.availability_groups\" WHERE name = ?1 AND is_distributed = 0",
-                [name],
-                |r| r.get(0),
-            )
-            .ok()?;
+        let group = group_id(&catalog, name, false)?;
         catalog
             .conn
             .prepare("SELECT database_name FROM \"sys.availability_databases_cluster\" WHERE group_id = ?1")
@@ -151,4 +137,16 @@ impl Instance {
             full_backup,
         })
     }
+}
+
+/// The id of availability group `name`, distributed or not.
+fn group_id(catalog: &Catalog, name: &str, distributed: bool) -> Option<String> {
+    catalog
+        .conn
+        .query_row(
+            "SELECT group_id FROM \"sys.availability_groups\" WHERE name = ?1 AND is_distributed = ?2",
+            params![name, distributed],
+            |r| r.get(0),
+        )
+        .ok()
 }

@@ -308,18 +308,24 @@ async fn a_managed_instance_describes_itself_over_tds_and_arm() {
     assert_eq!(properties["storageSizeInGB"], 512);
     assert_eq!(properties["databaseFormat"], "SQLServer2022");
     assert_eq!(got.json["sku"]["name"], "BC_Gen5");
-    let certificate = arm(
-        &lab,
-        &token,
+    let blob = mi_certificate(&lab, &token).await;
+    assert_eq!(hex::decode(blob).unwrap(), mi.mirroring_certificate);
+}
+
+/// The MI's DATABASE_MIRRORING endpoint certificate, hex, as ARM gives it.
+async fn mi_certificate(lab: &Lab, token: &str) -> String {
+    let got = arm(
+        lab,
+        token,
         "GET",
         "/endpointCertificates/DATABASE_MIRRORING",
         None,
     )
     .await;
-    let blob = certificate.json["properties"]["publicBlob"]
+    got.json["properties"]["publicBlob"]
         .as_str()
-        .unwrap();
-    assert_eq!(hex::decode(blob).unwrap(), mi.mirroring_certificate);
+        .unwrap()
+        .to_string()
 }
 
 /// The link's state for its databases, as ARM reports it: (replicaState, error number).
@@ -458,18 +464,7 @@ async fn a_link_comes_up_only_when_every_prerequisite_is_in_place() {
         "SQL Server does not hold the MI's certificate yet"
     );
 
-    let mi_certificate = arm(
-        &lab,
-        &token,
-        "GET",
-        "/endpointCertificates/DATABASE_MIRRORING",
-        None,
-    )
-    .await;
-    let mi_key = mi_certificate.json["properties"]["publicBlob"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let mi_key = mi_certificate(&lab, &token).await;
     run(
         &mut sql,
         &format!("CREATE CERTIFICATE [{fqdn}] FROM BINARY = 0x{mi_key}"),
