@@ -96,24 +96,8 @@ impl Lab {
         }
         let mut managed = Vec::new();
         for spec in &scenario.managed_instances {
-            let engine = {
-                let (spec, clock) = (spec.clone(), clock.clone());
-                tokio::task::spawn_blocking(move || Instance::managed(&spec, clock)).await??
-            };
-            let bound = azure::managed::bind().await?;
-            let fqdn = spec.fqdn();
-            let mi = Arc::new(ManagedInstance {
-                spec: spec.clone(),
-                ip: bound.ip,
-                mirroring_certificate: azure::managed::endpoint_certificate(
-                    &fqdn,
-                    "DATABASE_MIRRORING",
-                )?,
-                broker_certificate: azure::managed::endpoint_certificate(&fqdn, "SERVICE_BROKER")?,
-                fqdn,
-                engine: engine.clone(),
-            });
-            serve_tds(bound.tds, engine, tls.clone(), &mut tasks);
+            let (mi, bound) = ManagedInstance::start(spec, clock.clone()).await?;
+            serve_tds(bound.tds, mi.engine.clone(), tls.clone(), &mut tasks);
             azure::managed::accept_link(bound.link, &mut tasks);
             managed.push(mi);
         }

@@ -78,24 +78,16 @@ pub struct Observation {
 }
 
 impl Observation {
-    /// ARM's `replicaState` for database `n`.
-    pub fn replica_state(&self, n: usize, age: Duration) -> &'static str {
-        match (
-            &self.error,
-            self.database_errors.get(n).and_then(Option::as_ref),
-        ) {
-            (Some(_), _) if age >= INIT_TIMEOUT => "LinkInitError",
-            (Some(_), _) => "CreatingLink",
-            (None, Some(_)) => "LinkCreationError",
-            (None, None) => "Copying",
-        }
-    }
-
-    pub fn database_error(&self, n: usize, age: Duration) -> Option<LinkError> {
+    /// Database `n` of a link created `age` ago: ARM's `replicaState`, and the error
+    /// that holds it there.
+    pub fn database(&self, n: usize, age: Duration) -> (&'static str, Option<LinkError>) {
         match &self.error {
-            Some(_) if age >= INIT_TIMEOUT => Some(error(41962, "The link was not initiated within 5 minutes of its creation. Check the network between SQL Server and the managed instance (ports 5022 and 11000-11999, both directions).".into())),
-            Some(e) => Some(e.clone()),
-            None => self.database_errors.get(n).cloned().flatten(),
+            Some(_) if age >= INIT_TIMEOUT => ("LinkInitError", Some(error(41962, "The link was not initiated within 5 minutes of its creation. Check the network between SQL Server and the managed instance (ports 5022 and 11000-11999, both directions).".into()))),
+            Some(e) => ("CreatingLink", Some(e.clone())),
+            None => match self.database_errors.get(n).cloned().flatten() {
+                Some(e) => ("LinkCreationError", Some(e)),
+                None => ("Copying", None),
+            },
         }
     }
 }

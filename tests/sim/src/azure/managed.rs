@@ -11,7 +11,7 @@ use rand::Rng;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 
-use crate::engine::Instance;
+use crate::engine::{Instance, LabClock};
 use crate::scenario::ManagedInstanceSpec;
 
 pub const TDS_PORT: u16 = 1433;
@@ -35,8 +35,33 @@ pub struct Bound {
     pub link: TcpListener,
 }
 
+impl ManagedInstance {
+    /// Builds the managed instance's engine and certificates and binds its ports;
+    /// the caller serves them.
+    pub async fn start(
+        spec: &ManagedInstanceSpec,
+        clock: Arc<LabClock>,
+    ) -> anyhow::Result<(Arc<ManagedInstance>, Bound)> {
+        let engine = {
+            let spec = spec.clone();
+            tokio::task::spawn_blocking(move || Instance::managed(&spec, clock)).await??
+        };
+        let bound = bind().await?;
+        let fqdn = spec.fqdn();
+        let mi = ManagedInstance {
+            spec: spec.clone(),
+            ip: bound.ip,
+            mirroring_certificate: endpoint_certificate(&fqdn, "DATABASE_MIRRORING")?,
+            broker_certificate: endpoint_certificate(&fqdn, "SERVICE_BROKER")?,
+            fqdn,
+            engine,
+        };
+        Ok((Arc::new(mi), bound))
+    }
+}
+
 /// Binds TDS and the link endpoint on a free loopback address.
-pub async fn bind() -> anyhow::Result<Bound> {
+async fn bind() -> anyhow::Result<Bound> {
     let mut last = None;
     for _ in 0..64 {
         let ip = {
@@ -64,7 +89,7 @@ pub async fn bind() -> anyhow::Result<Bound> {
 }
 
 /// The managed instance's endpoint certificates, self-signed for its FQDN.
-pub fn endpoint_certificate(fqdn: &str, purpose: &str) -> anyhow::Result<Vec<u8>> {
+fn endpoint_certificate(fqdn: &str, purpose: &str) -> anyhow::Result<Vec<u8>> {
     let mut params = rcgen::CertificateParams::new(Vec::<String>::new())?;
     params
         .distinguished_name

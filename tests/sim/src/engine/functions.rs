@@ -164,7 +164,7 @@ fn now_text(_utc: bool) -> String {
 pub fn server_property(info: &InstanceInfo, name: &str) -> Value {
     let text = |s: &str| Value::Text(s.to_string());
     let name = name.to_ascii_lowercase();
-    if info.managed.is_some() {
+    if info.managed {
         if let Some(value) = managed_property(&name) {
             return value;
         }

@@ -36,7 +36,6 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use rusqlite::Connection;
 
-use crate::scenario::managed::UpdatePolicy;
 use crate::scenario::{Build, Edition, InstanceSpec, ManagedInstanceSpec, WorkloadSpec};
 use crate::tds::tokens::Collation;
 use crate::tds::types::SqlType;
@@ -63,15 +62,9 @@ pub struct InstanceInfo {
     pub host_distribution: String,
     pub force_encryption: bool,
     pub started: time::OffsetDateTime,
-    /// Set on an Azure SQL Managed Instance, which describes itself as one.
-    pub managed: Option<ManagedProfile>,
-}
-
-/// What a managed instance reports instead of a SQL Server build and edition.
-#[derive(Debug, Clone)]
-pub struct ManagedProfile {
-    pub fqdn: String,
-    pub update_policy: UpdatePolicy,
+    /// An Azure SQL Managed Instance, which describes itself as one instead of by
+    /// its engine's build and edition.
+    pub managed: bool,
 }
 
 /// The version every Azure SQL Managed Instance reports (SERVERPROPERTY, @@VERSION).
@@ -80,7 +73,7 @@ pub const MANAGED_PRODUCT_VERSION: &str = "12.0.2000.8";
 impl InstanceInfo {
     /// @@VERSION, shaped as SQL Server prints it.
     pub fn version_text(&self) -> String {
-        if self.managed.is_some() {
+        if self.managed {
             return format!(
                 "Microsoft SQL Azure (RTM) - {MANAGED_PRODUCT_VERSION} \n\tJan 15 2024 09:00:00 \n\tCopyright (C) 2022 Microsoft Corporation\n"
             );
@@ -151,11 +144,16 @@ impl Catalog {
 
     /// Whether endpoint `id` listens on `address`.
     pub fn listening(&self, id: i64, address: std::net::SocketAddr) -> bool {
+        self.endpoint_at(address) == Some(id)
+    }
+
+    /// The endpoint listening on `address`, if any.
+    pub fn endpoint_at(&self, address: std::net::SocketAddr) -> Option<i64> {
         self.listeners
             .borrow()
-            .get(&id)
-            .and_then(|l| l.local_addr().ok())
-            .is_some_and(|a| a == address)
+            .iter()
+            .find(|(_, l)| l.local_addr().is_ok_and(|a| a == address))
+            .map(|(id, _)| *id)
     }
 
     /// Endpoint `id` listens with `listener` from now on (its old port closes).
@@ -194,7 +192,7 @@ impl Instance {
 
     /// An instance whose workloads follow `clock`.
     pub fn with_clock(spec: &InstanceSpec, clock: Arc<LabClock>) -> anyhow::Result<Arc<Instance>> {
-        Instance::build(spec, None, clock)
+        Instance::build(spec, false, clock)
     }
 
     /// A managed instance: the engine its update policy follows, describing itself
@@ -203,16 +201,12 @@ impl Instance {
         spec: &ManagedInstanceSpec,
         clock: Arc<LabClock>,
     ) -> anyhow::Result<Arc<Instance>> {
-        let profile = ManagedProfile {
-            fqdn: spec.fqdn(),
-            update_policy: spec.update_policy,
-        };
-        Instance::build(&spec.engine_spec(), Some(profile), clock)
+        Instance::build(&spec.engine_spec(), true, clock)
     }
 
     fn build(
         spec: &InstanceSpec,
-        managed: Option<ManagedProfile>,
+        managed: bool,
         clock: Arc<LabClock>,
     ) -> anyhow::Result<Arc<Instance>> {
         let info = Arc::new(InstanceInfo {

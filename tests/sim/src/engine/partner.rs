@@ -39,12 +39,7 @@ impl Instance {
     /// The mirroring endpoint listening on `address`, if this instance has one.
     pub fn mirroring_endpoint_at(&self, address: SocketAddr) -> Option<EndpointFacts> {
         let catalog = self.catalog();
-        let ids: Vec<i64> = catalog
-            .conn
-            .prepare("SELECT endpoint_id FROM \"sys.database_mirroring_endpoints\"")
-            .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
-            .ok()?;
-        let id = ids.into_iter().find(|id| catalog.listening(*id, address))?;
+        let id = catalog.endpoint_at(address)?;
         catalog
             .conn
             .query_row(

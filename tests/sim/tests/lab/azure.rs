@@ -25,11 +25,7 @@ name = "SQL01"
 version = "2022 CU13"
 edition = "Enterprise"
 hadr = true
-
-[[instance.login]]
-name = "sa"
-password = "Lab-Passw0rd!"
-sysadmin = true
+# No logins declared: sa with the lab's default password, as `sa()` expects.
 
 [[instance.database]]
 name = "Sales"
@@ -328,6 +324,18 @@ async fn mi_certificate(lab: &Lab, token: &str) -> String {
         .to_string()
 }
 
+/// PUT of the link DAG_Sales on the managed instance.
+async fn put_link(lab: &Lab, token: &str, body: Value) -> Answer {
+    arm(
+        lab,
+        token,
+        "PUT",
+        "/distributedAvailabilityGroups/DAG_Sales",
+        Some(body),
+    )
+    .await
+}
+
 /// The link's state for its databases, as ARM reports it: (replicaState, error number).
 async fn link_states(lab: &Lab, token: &str) -> Vec<(String, Option<u32>)> {
     let got = arm(
@@ -367,34 +375,13 @@ async fn a_link_comes_up_only_when_every_prerequisite_is_in_place() {
         "failoverMode": "Manual",
         "seedingMode": "Automatic",
     }});
-    let bad = arm(
-        &lab,
-        &token,
-        "PUT",
-        "/distributedAvailabilityGroups/DAG_Sales",
-        Some(json!({"properties": {"databases": []}})),
-    )
-    .await;
+    let bad = put_link(&lab, &token, json!({"properties": {"databases": []}})).await;
     assert_eq!(
         (bad.status, bad.error_code()),
         (400, "InvalidParameterValue")
     );
-    let started = arm(
-        &lab,
-        &token,
-        "PUT",
-        "/distributedAvailabilityGroups/DAG_Sales",
-        Some(link.clone()),
-    )
-    .await;
-    let again = arm(
-        &lab,
-        &token,
-        "PUT",
-        "/distributedAvailabilityGroups/DAG_Sales",
-        Some(link.clone()),
-    )
-    .await;
+    let started = put_link(&lab, &token, link.clone()).await;
+    let again = put_link(&lab, &token, link.clone()).await;
     assert_eq!(
         again.status, 409,
         "a second create while the first runs is refused"
@@ -402,14 +389,7 @@ async fn a_link_comes_up_only_when_every_prerequisite_is_in_place() {
     let created = complete(&lab, &clock, &token, &started).await;
     assert_eq!(created.status, 200, "{}", created.json);
     assert_eq!(created.json["properties"]["replicationMode"], "Async");
-    let repeated = arm(
-        &lab,
-        &token,
-        "PUT",
-        "/distributedAvailabilityGroups/DAG_Sales",
-        Some(link),
-    )
-    .await;
+    let repeated = put_link(&lab, &token, link).await;
     assert_eq!(repeated.status, 200, "the same PUT again changes nothing");
 
     // Nothing listens at the partner endpoint yet.
@@ -576,14 +556,7 @@ async fn a_link_that_cannot_connect_for_five_minutes_reports_41962() {
         "instanceAvailabilityGroupName": "AG_Sales_MI",
         "partnerAvailabilityGroupName": "AG_Sales",
     }});
-    let started = arm(
-        &lab,
-        &token,
-        "PUT",
-        "/distributedAvailabilityGroups/DAG_Sales",
-        Some(link),
-    )
-    .await;
+    let started = put_link(&lab, &token, link).await;
     complete(&lab, &clock, &token, &started).await;
     assert_eq!(
         link_states(&lab, &token).await,

@@ -10,27 +10,24 @@ use super::super::link::TrustCertificate;
 use super::super::ManagedInstance;
 use super::instances::not_allowed;
 use super::operations::Change;
-use super::{body_properties, property, Arm, ArmError, ArmResult, Call};
-
-const TRUST: &str = "serverTrustCertificates";
+use super::{body_properties, property, Arm, ArmError, ArmResult, Call, TRUST};
 
 pub fn trust(arm: &Arm, call: &Call) -> ArmResult<Response> {
     let mi = call.mi.as_ref().expect("routed with an instance");
     let mut state = arm.lock();
-    let list = state.trust.get(&mi.spec.name).cloned().unwrap_or_default();
     let method = &call.request.method;
     let Some(name) = call.rest.first() else {
         if *method != http::Method::GET {
             return Err(not_allowed(call));
         }
-        let value: Vec<_> = list
+        let value: Vec<_> = state
+            .trusted(&mi.spec.name)
             .iter()
             .map(|c| trust_json(arm, mi, Some(c)))
             .collect::<ArmResult<_>>()?;
         return Ok(Response::json(StatusCode::OK, &json!({ "value": value })));
     };
-    let existing = list.iter().find(|c| c.name.eq_ignore_ascii_case(name));
-    let id = arm.resource_id(mi, Some((TRUST, name)));
+    let existing = state.trusted_named(&mi.spec.name, name);
     match *method {
         http::Method::GET => {
             trust_json(arm, mi, existing).map(|b| Response::json(StatusCode::OK, &b))
@@ -57,26 +54,10 @@ pub fn trust(arm: &Arm, call: &Call) -> ArmResult<Response> {
                 name: name.clone(),
                 der,
             };
-            arm.start(
-                &mut state,
-                call,
-                Change::PutTrust {
-                    mi: mi.spec.name.clone(),
-                    certificate,
-                },
-                id,
-            )
+            arm.start(&mut state, call, mi, Change::PutTrust(certificate))
         }
         http::Method::DELETE if existing.is_none() => Ok(Response::empty(StatusCode::NO_CONTENT)),
-        http::Method::DELETE => arm.start(
-            &mut state,
-            call,
-            Change::DeleteTrust {
-                mi: mi.spec.name.clone(),
-                name: name.clone(),
-            },
-            id,
-        ),
+        http::Method::DELETE => arm.start(&mut state, call, mi, Change::DeleteTrust(name.clone())),
         _ => Err(not_allowed(call)),
     }
 }

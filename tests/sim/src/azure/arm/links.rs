@@ -12,9 +12,7 @@ use super::super::link::{observe, Link, LinkDatabase};
 use super::super::ManagedInstance;
 use super::instances::not_allowed;
 use super::operations::Change;
-use super::{body_properties, property, rfc3339, Arm, ArmError, ArmResult, Call, State};
-
-const LINKS: &str = "distributedAvailabilityGroups";
+use super::{body_properties, property, rfc3339, Arm, ArmError, ArmResult, Call, State, LINKS};
 
 pub fn route(arm: &Arm, call: &Call) -> ArmResult<Response> {
     let mi = call.mi.as_ref().expect("routed with an instance");
@@ -24,24 +22,14 @@ pub fn route(arm: &Arm, call: &Call) -> ArmResult<Response> {
         if *method != http::Method::GET {
             return Err(not_allowed(call));
         }
-        let names: Vec<String> = state
-            .links
-            .get(&mi.spec.name)
-            .map(|l| l.iter().map(|l| l.name.clone()).collect())
-            .unwrap_or_default();
-        let value = names
+        let value = state
+            .links(&mi.spec.name)
             .iter()
-            .map(|n| link_json(arm, &state, mi, n))
+            .map(|l| link_json(arm, &state, mi, &l.name))
             .collect::<ArmResult<Vec<_>>>()?;
         return Ok(Response::json(StatusCode::OK, &json!({ "value": value })));
     };
-    let existing = state
-        .links
-        .get(&mi.spec.name)
-        .and_then(|l| l.iter().find(|l| l.name.eq_ignore_ascii_case(name)))
-        .cloned();
-    let id = arm.resource_id(mi, Some((LINKS, name)));
-    let mine = mi.spec.name.clone();
+    let exists = state.link(&mi.spec.name, name).is_some();
     if let Some(action) = call.rest.get(1) {
         return Err(ArmError::bad_request(
             "NotModelledByLab",
@@ -54,31 +42,19 @@ pub fn route(arm: &Arm, call: &Call) -> ArmResult<Response> {
         }
         http::Method::PUT => {
             let link = parse_link(call, name)?;
-            if let Some(existing) = existing {
-                return if same(&existing, &link) {
+            if let Some(existing) = state.link(&mi.spec.name, name) {
+                return if same(existing, &link) {
                     link_json(arm, &state, mi, name).map(|b| Response::json(StatusCode::OK, &b))
                 } else {
                     Err(ArmError::invalid_parameter("properties", "the link exists with other properties; only replicationMode can change (PATCH), or delete the link first"))
                 };
             }
-            arm.start(
-                &mut state,
-                call,
-                Change::PutLink {
-                    mi: mine,
-                    link: Box::new(link),
-                },
-                id,
-            )
+            arm.start(&mut state, call, mi, Change::PutLink(Box::new(link)))
         }
         http::Method::PATCH => {
-            existing.ok_or_else(|| {
-                ArmError::not_found(
-                    "Microsoft.Sql/managedInstances/distributedAvailabilityGroups",
-                    name,
-                    &mi.spec.resource_group,
-                )
-            })?;
+            if !exists {
+                return Err(not_found(mi, name));
+            }
             let properties = body_properties(call.request)?;
             let sync = match property(&properties, "replicationMode").and_then(Value::as_str) {
                 Some(m) if m.eq_ignore_ascii_case("sync") => true,
@@ -90,27 +66,16 @@ pub fn route(arm: &Arm, call: &Call) -> ArmResult<Response> {
                     ))
                 }
             };
+            let link = name.clone();
             arm.start(
                 &mut state,
                 call,
-                Change::SetReplicationMode {
-                    mi: mine,
-                    link: name.clone(),
-                    sync,
-                },
-                id,
+                mi,
+                Change::SetReplicationMode { link, sync },
             )
         }
-        http::Method::DELETE if existing.is_none() => Ok(Response::empty(StatusCode::NO_CONTENT)),
-        http::Method::DELETE => arm.start(
-            &mut state,
-            call,
-            Change::DeleteLink {
-                mi: mine,
-                link: name.clone(),
-            },
-            id,
-        ),
+        http::Method::DELETE if !exists => Ok(Response::empty(StatusCode::NO_CONTENT)),
+        http::Method::DELETE => arm.start(&mut state, call, mi, Change::DeleteLink(name.clone())),
         _ => Err(not_allowed(call)),
     }
 }
@@ -214,22 +179,9 @@ fn same(a: &Link, b: &Link) -> bool {
 
 pub fn link_json(arm: &Arm, state: &State, mi: &ManagedInstance, name: &str) -> ArmResult<Value> {
     let link = state
-        .links
-        .get(&mi.spec.name)
-        .and_then(|l| l.iter().find(|l| l.name.eq_ignore_ascii_case(name)))
-        .ok_or_else(|| {
-            ArmError::not_found(
-                "Microsoft.Sql/managedInstances/distributedAvailabilityGroups",
-                name,
-                &mi.spec.resource_group,
-            )
-        })?;
-    let trusted = state
-        .trust
-        .get(&mi.spec.name)
-        .map(Vec::as_slice)
-        .unwrap_or_default();
-    let seen = observe(link, mi, trusted, &arm.sql);
+        .link(&mi.spec.name, name)
+        .ok_or_else(|| not_found(mi, name))?;
+    let seen = observe(link, mi, state.trusted(&mi.spec.name), &arm.sql);
     let age = arm.clock.elapsed().saturating_sub(link.created_at);
     let validity = seen.partner_certificate.as_ref().map(|(name, expiry)| {
         json!({"certificateName": name, "expiryDate": rfc3339(expiry.unix_timestamp())})
@@ -239,12 +191,12 @@ pub fn link_json(arm: &Arm, state: &State, mi: &ManagedInstance, name: &str) -> 
         .iter()
         .enumerate()
         .map(|(n, d)| {
-            let error = seen.database_error(n, age);
+            let (state, error) = seen.database(n, age);
             json!({
                 "databaseName": d.name,
                 "instanceReplicaId": d.instance_replica_id,
                 "partnerReplicaId": d.partner_replica_id,
-                "replicaState": seen.replica_state(n, age),
+                "replicaState": state,
                 "synchronizationHealth": "NOT_HEALTHY",
                 "connectedState": if seen.connected { "CONNECTED" } else { "DISCONNECTED" },
                 "lastReceivedLsn": null, "lastReceivedTime": null,
@@ -277,4 +229,12 @@ pub fn link_json(arm: &Arm, state: &State, mi: &ManagedInstance, name: &str) -> 
             "databases": databases,
         },
     }))
+}
+
+fn not_found(mi: &ManagedInstance, name: &str) -> ArmError {
+    ArmError::not_found(
+        "Microsoft.Sql/managedInstances/distributedAvailabilityGroups",
+        name,
+        &mi.spec.resource_group,
+    )
 }

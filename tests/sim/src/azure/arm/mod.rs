@@ -45,6 +45,10 @@ const VERSIONS: &[&str] = &[
     "2024-11-01-preview",
 ];
 
+/// The child resource types a link's long-running operations change.
+const TRUST: &str = "serverTrustCertificates";
+const LINKS: &str = "distributedAvailabilityGroups";
+
 /// `distributedAvailabilityGroups` in its current schema (`databases`,
 /// `partnerEndpoint`, `instanceAvailabilityGroupName` ...), from 2023-05-01-preview.
 const LINK_VERSIONS: &[&str] = &[
@@ -54,11 +58,71 @@ const LINK_VERSIONS: &[&str] = &[
     "2024-11-01-preview",
 ];
 
+/// Each managed instance's certificates and links (by MI name), and the operations.
 #[derive(Default)]
 struct State {
     trust: HashMap<String, Vec<TrustCertificate>>,
     links: HashMap<String, Vec<Link>>,
     operations: Vec<Operation>,
+}
+
+impl State {
+    fn trusted(&self, mi: &str) -> &[TrustCertificate] {
+        self.trust.get(mi).map(Vec::as_slice).unwrap_or_default()
+    }
+
+    fn trusted_named(&self, mi: &str, name: &str) -> Option<&TrustCertificate> {
+        self.trusted(mi)
+            .iter()
+            .find(|c| c.name.eq_ignore_ascii_case(name))
+    }
+
+    fn links(&self, mi: &str) -> &[Link] {
+        self.links.get(mi).map(Vec::as_slice).unwrap_or_default()
+    }
+
+    fn link(&self, mi: &str, name: &str) -> Option<&Link> {
+        self.links(mi)
+            .iter()
+            .find(|l| l.name.eq_ignore_ascii_case(name))
+    }
+
+    /// Makes a completed operation's change.
+    fn apply(&mut self, mi: &str, change: Change, at: Duration) {
+        let name = change.name().to_string();
+        let same = |n: &str| n.eq_ignore_ascii_case(&name);
+        match change {
+            Change::PutTrust(certificate) => {
+                let list = self.trust.entry(mi.to_string()).or_default();
+                list.retain(|c| !same(&c.name));
+                list.push(certificate);
+            }
+            Change::DeleteTrust(_) => {
+                if let Some(list) = self.trust.get_mut(mi) {
+                    list.retain(|c| !same(&c.name));
+                }
+            }
+            Change::PutLink(link) => {
+                let list = self.links.entry(mi.to_string()).or_default();
+                list.retain(|l| !same(&l.name));
+                list.push(Link {
+                    created_at: at,
+                    ..*link
+                });
+            }
+            Change::SetReplicationMode { sync, .. } => {
+                let list = self.links.get_mut(mi).into_iter().flatten();
+                for link in list.filter(|l| same(&l.name)) {
+                    link.sync = sync;
+                }
+            }
+            Change::DeleteLink(_) => {
+                if let Some(list) = self.links.get_mut(mi) {
+                    list.retain(|l| !same(&l.name));
+                }
+            }
+        }
+    }
 }
 
 pub struct Arm {
@@ -118,10 +182,10 @@ impl Arm {
             .collect();
         due.sort_by_key(|&n| state.operations[n].completes_at);
         for n in due {
-            let change = state.operations[n].change.clone();
-            let at = state.operations[n].completes_at;
-            apply(state, change, at);
-            state.operations[n].status = Status::Succeeded;
+            let op = &mut state.operations[n];
+            op.status = Status::Succeeded;
+            let (mi, change, at) = (op.mi.clone(), op.change.clone(), op.completes_at);
+            state.apply(&mi.spec.name, change, at);
         }
     }
 
@@ -238,14 +302,15 @@ impl Arm {
         }
     }
 
-    /// Starts a long-running operation and answers 202 with the URLs to poll.
+    /// Starts a long-running operation on `mi` and answers 202 with the URLs to poll.
     fn start(
         &self,
         state: &mut State,
         call: &Call,
+        mi: &Arc<ManagedInstance>,
         change: Change,
-        resource_id: String,
     ) -> ArmResult<Response> {
+        let resource_id = self.resource_id(mi, Some((change.kind(), change.name())));
         if state.operations.iter().any(|o| {
             o.resource_id.eq_ignore_ascii_case(&resource_id)
                 && matches!(o.status, Status::InProgress)
@@ -259,10 +324,7 @@ impl Arm {
         let speed = self.authority.spec.speed;
         let delay = change.duration().div_f64(speed);
         let id = crate::engine::new_guid().to_lowercase();
-        let location = call
-            .mi
-            .as_ref()
-            .map_or("westeurope", |m| m.spec.location.as_str());
+        let location = &mi.spec.location;
         let kind = change.kind();
         let urls = |suffix: &str| {
             format!(
@@ -275,6 +337,7 @@ impl Arm {
         let retry = retry_after(speed);
         state.operations.push(Operation {
             id: id.clone(),
+            mi: mi.clone(),
             change,
             resource_id,
             started: rfc3339(self.authority.now()),
@@ -322,32 +385,12 @@ impl Arm {
                 Ok(Response::empty(StatusCode::NO_CONTENT))
             }
             Status::Succeeded => {
-                let (mi, name) = match &op.change {
-                    Change::PutTrust { mi, certificate } => (mi.clone(), certificate.name.clone()),
-                    Change::PutLink { mi, link } => (mi.clone(), link.name.clone()),
-                    Change::SetReplicationMode { mi, link, .. } => (mi.clone(), link.clone()),
-                    Change::DeleteTrust { .. } | Change::DeleteLink { .. } => {
-                        unreachable!("deletes answered above")
-                    }
-                };
-                let managed = self.managed.iter().find(|m| m.spec.name == mi).cloned();
-                let Some(managed) = managed else {
-                    return Err(ArmError::not_found(
-                        "Microsoft.Sql/managedInstances",
-                        &mi,
-                        "?",
-                    ));
-                };
+                let (mi, name) = (&op.mi, op.change.name());
                 let body = match &op.change {
-                    Change::PutTrust { .. } => certificates::trust_json(
-                        self,
-                        &managed,
-                        state
-                            .trust
-                            .get(&mi)
-                            .and_then(|t| t.iter().find(|c| c.name == name)),
-                    ),
-                    _ => links::link_json(self, &state, &managed, &name),
+                    Change::PutTrust(_) => {
+                        certificates::trust_json(self, mi, state.trusted_named(&mi.spec.name, name))
+                    }
+                    _ => links::link_json(self, &state, mi, name),
                 };
                 body.map(|b| Response::json(StatusCode::OK, &b))
             }
@@ -365,42 +408,6 @@ impl Arm {
         match child {
             Some((kind, name)) => format!("{base}/{kind}/{name}"),
             None => base,
-        }
-    }
-}
-
-fn apply(state: &mut State, change: Change, at: Duration) {
-    match change {
-        Change::PutTrust { mi, certificate } => {
-            let list = state.trust.entry(mi).or_default();
-            list.retain(|c| !c.name.eq_ignore_ascii_case(&certificate.name));
-            list.push(certificate);
-        }
-        Change::DeleteTrust { mi, name } => {
-            if let Some(list) = state.trust.get_mut(&mi) {
-                list.retain(|c| !c.name.eq_ignore_ascii_case(&name));
-            }
-        }
-        Change::PutLink { mi, link } => {
-            let mut link = *link;
-            link.created_at = at;
-            let list = state.links.entry(mi).or_default();
-            list.retain(|l| !l.name.eq_ignore_ascii_case(&link.name));
-            list.push(link);
-        }
-        Change::SetReplicationMode { mi, link, sync } => {
-            if let Some(l) = state
-                .links
-                .get_mut(&mi)
-                .and_then(|l| l.iter_mut().find(|l| l.name.eq_ignore_ascii_case(&link)))
-            {
-                l.sync = sync;
-            }
-        }
-        Change::DeleteLink { mi, link } => {
-            if let Some(list) = state.links.get_mut(&mi) {
-                list.retain(|l| !l.name.eq_ignore_ascii_case(&link));
-            }
         }
     }
 }

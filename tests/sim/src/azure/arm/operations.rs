@@ -1,79 +1,64 @@
-//! Long-running operations, as ARM runs them: the request is answered 201/202 with
+//! Long-running operations, as ARM runs them: the request is answered 202 with
 //! `Azure-AsyncOperation` and `Location` URLs to poll; the change happens when the
 //! operation completes, after a realistic delay divided by the lab's speed, on the lab
 //! clock (so a test moves time instead of waiting).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::super::link::{Link, TrustCertificate};
+use super::super::ManagedInstance;
+use super::{LINKS, TRUST};
 
-/// What an operation does when it completes.
-#[derive(Debug, Clone)]
+/// What an operation does to its managed instance's resources when it completes.
+#[derive(Clone)]
 pub enum Change {
-    PutTrust {
-        mi: String,
-        certificate: TrustCertificate,
-    },
-    DeleteTrust {
-        mi: String,
-        name: String,
-    },
-    PutLink {
-        mi: String,
-        link: Box<Link>,
-    },
-    SetReplicationMode {
-        mi: String,
-        link: String,
-        sync: bool,
-    },
-    DeleteLink {
-        mi: String,
-        link: String,
-    },
+    PutTrust(TrustCertificate),
+    DeleteTrust(String),
+    PutLink(Box<Link>),
+    SetReplicationMode { link: String, sync: bool },
+    DeleteLink(String),
 }
 
-/// How long Azure takes for each kind of change (before the lab's speed applies).
 impl Change {
+    /// How long Azure takes for each kind of change (before the lab's speed applies).
     pub fn duration(&self) -> Duration {
         Duration::from_secs(match self {
-            Change::PutTrust { .. } | Change::DeleteTrust { .. } => 30,
-            Change::PutLink { .. } => 90,
+            Change::PutTrust(_) | Change::DeleteTrust(_) => 30,
+            Change::PutLink(_) => 90,
             Change::SetReplicationMode { .. } => 20,
-            Change::DeleteLink { .. } => 45,
+            Change::DeleteLink(_) => 45,
         })
     }
 
-    /// The resource type the operation URLs are named after.
+    /// The resource type the change is to, which the operation URLs are named after.
     pub fn kind(&self) -> &'static str {
         match self {
-            Change::PutTrust { .. } | Change::DeleteTrust { .. } => "serverTrustCertificates",
-            _ => "distributedAvailabilityGroups",
+            Change::PutTrust(_) | Change::DeleteTrust(_) => TRUST,
+            _ => LINKS,
+        }
+    }
+
+    /// The name of the resource the change is to.
+    pub fn name(&self) -> &str {
+        match self {
+            Change::PutTrust(c) => &c.name,
+            Change::PutLink(l) => &l.name,
+            Change::SetReplicationMode { link, .. } => link,
+            Change::DeleteTrust(name) | Change::DeleteLink(name) => name,
         }
     }
 
     pub fn is_delete(&self) -> bool {
-        matches!(self, Change::DeleteTrust { .. } | Change::DeleteLink { .. })
+        matches!(self, Change::DeleteTrust(_) | Change::DeleteLink(_))
     }
 }
 
 /// An operation's status. Every change the lab models succeeds once it is accepted
 /// (the request is refused up front otherwise); a link's problems show in its state.
-#[derive(Debug)]
 pub enum Status {
     InProgress,
     Succeeded,
-}
-
-#[derive(Debug)]
-pub struct Operation {
-    pub id: String,
-    pub change: Change,
-    /// The resource the operation creates or changes (its ARM id).
-    pub resource_id: String,
-    pub started: String,
-    pub completes_at: Duration,
-    pub status: Status,
 }
 
 impl Status {
@@ -83,4 +68,15 @@ impl Status {
             Status::Succeeded => "Succeeded",
         }
     }
+}
+
+pub struct Operation {
+    pub id: String,
+    pub mi: Arc<ManagedInstance>,
+    pub change: Change,
+    /// The ARM id of the resource the change is to.
+    pub resource_id: String,
+    pub started: String,
+    pub completes_at: Duration,
+    pub status: Status,
 }
