@@ -14,15 +14,16 @@
 //! - 41962: still not connected five minutes after the link was created;
 //! - 1475, per database: not in FULL recovery, or no full (not COPY_ONLY) backup.
 //!
-//! Seeding and log flow after the link connects are not modelled yet: a connected
-//! link's databases stay in `Copying` with no LSNs.
+//! What happens once it connects (seeding, log, failover) is `replication` and
+//! `replicate`.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::engine::Instance;
+use crate::engine::{DatabaseImage, Instance};
 
+use super::replication::{Phase, Replica};
 use super::ManagedInstance;
 
 /// How long a link may try to connect before it reports 41962 (LinkInitError).
@@ -45,6 +46,14 @@ pub struct Link {
     pub sync: bool,
     /// When the create operation completed, on the lab clock.
     pub created_at: Duration,
+    /// The failover that made the MI primary, if one has.
+    pub failover: Option<Failover>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failover {
+    Planned,
+    ForcedAllowDataLoss,
 }
 
 #[derive(Debug, Clone)]
@@ -52,6 +61,31 @@ pub struct LinkDatabase {
     pub name: String,
     pub instance_replica_id: String,
     pub partner_replica_id: String,
+    pub replica: Replica,
+    /// Rows copied from SQL Server at a log position the MI has not hardened yet;
+    /// they show on the MI once it has.
+    pub pending: Option<DatabaseImage>,
+    /// The SQL Server log position the MI's rows are as of.
+    pub rows_at: f64,
+    /// The current seeding attempt's ids on each side, and when it began.
+    pub seeding_ids: (String, String),
+    pub seeding_started: String,
+}
+
+impl LinkDatabase {
+    pub fn new(name: String) -> LinkDatabase {
+        let id = || crate::engine::new_guid().to_lowercase();
+        LinkDatabase {
+            name,
+            instance_replica_id: id(),
+            partner_replica_id: id(),
+            replica: Replica::new(Duration::ZERO),
+            pending: None,
+            rows_at: 0.0,
+            seeding_ids: (id(), id()),
+            seeding_started: String::new(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,8 +101,10 @@ pub struct TrustCertificate {
     pub der: Vec<u8>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Observation {
+    /// The SQL Server at the partner endpoint, when one answers there.
+    pub partner: Option<Arc<Instance>>,
     pub connected: bool,
     pub error: Option<LinkError>,
     /// Per database (in the link's order): an error that stops its seeding.
@@ -80,15 +116,37 @@ pub struct Observation {
 impl Observation {
     /// Database `n` of a link created `age` ago: ARM's `replicaState`, and the error
     /// that holds it there.
-    pub fn database(&self, n: usize, age: Duration) -> (&'static str, Option<LinkError>) {
+    pub fn database(
+        &self,
+        n: usize,
+        age: Duration,
+        replica: &Replica,
+        failover: Option<Failover>,
+    ) -> (&'static str, Option<LinkError>) {
+        let replicating = replica.phase == Phase::Replicating;
+        if let Phase::Failed(e) = &replica.phase {
+            return ("LinkCreationError", Some(e.clone()));
+        }
         match &self.error {
+            Some(e) if replicating => (synchronizing(replica, failover), Some(e.clone())),
             Some(_) if age >= INIT_TIMEOUT => ("LinkInitError", Some(error(41962, "The link was not initiated within 5 minutes of its creation. Check the network between SQL Server and the managed instance (ports 5022 and 11000-11999, both directions).".into()))),
             Some(e) => ("CreatingLink", Some(e.clone())),
+            None if replicating => (synchronizing(replica, failover), None),
             None => match self.database_errors.get(n).cloned().flatten() {
                 Some(e) => ("LinkCreationError", Some(e)),
                 None => ("Copying", None),
             },
         }
+    }
+}
+
+/// A seeded database: catching up with the log written since seeding began, or
+/// synchronizing.
+fn synchronizing(replica: &Replica, failover: Option<Failover>) -> &'static str {
+    if failover.is_some() || replica.caught_up {
+        "LinkSynchronizing"
+    } else {
+        "Catchup"
     }
 }
 
@@ -115,6 +173,7 @@ pub fn observe(
     sql: &[Arc<Instance>],
 ) -> Observation {
     let mut observation = Observation {
+        partner: None,
         connected: false,
         error: None,
         database_errors: vec![None; link.databases.len()],
@@ -149,6 +208,7 @@ fn connect(
         .iter()
         .find_map(|i| i.mirroring_endpoint_at(address).map(|f| (i.clone(), f)))
         .ok_or_else(unreachable)?;
+    observation.partner = Some(partner.clone());
     if !facts.started || !facts.aes {
         return Err(error(41986, format!("Connection to the partner endpoint '{endpoint}' failed: the SQL Server mirroring endpoint must be STARTED with ENCRYPTION = REQUIRED ALGORITHM AES.")));
     }

@@ -7,12 +7,18 @@
 //! - `token`: the token authority (client-credentials grant) and token checks.
 //! - `arm/`: the `Microsoft.Sql/managedInstances` resources and long-running operations.
 //! - `link`: a link as the managed instance observes it, with its documented errors.
+//! - `replication`: how a link's database seeds and its log flows, on the lab clock.
+//! - `replicate`: the link at work, shown on both sides' views.
+//! - `failover`: planned and forced failover, and breaking the link, on both sides.
 //! - `http`, `tls`: HTTPS serving and the lab CA.
 
 pub mod arm;
+mod failover;
 mod http;
 pub mod link;
 pub mod managed;
+mod replicate;
+pub mod replication;
 mod tls;
 pub mod token;
 
@@ -21,7 +27,7 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 
-use crate::engine::{Instance, LabClock};
+use crate::engine::{Instance, LabClock, Observer};
 use crate::scenario::AzureSpec;
 
 pub use managed::ManagedInstance;
@@ -49,7 +55,17 @@ pub async fn start(
 ) -> anyhow::Result<AzureEndpoints> {
     let ca = tls::lab_ca(&["localhost".to_string(), "127.0.0.1".to_string()])?;
     let authority = Arc::new(token::Authority::new(spec.clone(), clock.clone())?);
+    let engines: Vec<Arc<Instance>> = sql
+        .iter()
+        .cloned()
+        .chain(managed.iter().map(|m| m.engine.clone()))
+        .collect();
     let arm = Arc::new(arm::Arm::new(authority.clone(), managed, sql, clock));
+    // Every statement on either side first lets the links catch up with the clock.
+    let observer: Arc<dyn Observer> = arm.clone();
+    for engine in engines {
+        engine.watch(Arc::downgrade(&observer));
+    }
     let login = TcpListener::bind(("127.0.0.1", 0)).await?;
     let management = TcpListener::bind(("127.0.0.1", 0)).await?;
     let endpoints = AzureEndpoints {

@@ -65,6 +65,11 @@ impl Authority {
     }
 
     /// The lab's time, Unix seconds.
+    /// The lab's wall-clock time at a point of the lab clock.
+    pub fn time_at(&self, at: std::time::Duration) -> time::OffsetDateTime {
+        self.started + at
+    }
+
     pub fn now(&self) -> i64 {
         (self.started + self.clock.elapsed()).unix_timestamp()
     }

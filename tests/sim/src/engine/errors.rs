@@ -64,6 +64,24 @@ pub fn cannot_open_database(name: &str) -> Message {
     )
 }
 
+pub fn in_restore(name: &str) -> Message {
+    Message::new(
+        927,
+        2,
+        14,
+        format!("Database '{name}' cannot be opened. It is in the middle of a restore."),
+    )
+}
+
+pub fn read_only_database(name: &str) -> Message {
+    Message::new(
+        3906,
+        1,
+        16,
+        format!("Failed to update database \"{name}\" because the database is read-only."),
+    )
+}
+
 pub fn login_failed(user: &str) -> Message {
     Message::new(18456, 1, 14, format!("Login failed for user '{user}'."))
 }

@@ -173,6 +173,24 @@ pub fn write_history(conn: &Connection, id: i64, bytes: f64) -> rusqlite::Result
     write(conn, id, bytes, 0.0, |_| {})
 }
 
+/// Log a copy of the database received from its primary (the MI link): the end LSN
+/// moves to match the primary's, the counters do not. The views are refreshed by the
+/// caller.
+pub fn receive(conn: &Connection, id: i64, bytes: f64) -> rusqlite::Result<()> {
+    write(conn, id, bytes, 0.0, |_| {})
+}
+
+/// Bytes of log database `id` has written since it began.
+pub fn written(conn: &Connection, id: i64) -> rusqlite::Result<f64> {
+    Ok(Log::load(conn, id)?.written)
+}
+
+/// Where the last log backup (not COPY_ONLY) ended, bytes; None before the first.
+pub fn last_log_backup(conn: &Connection, id: i64) -> rusqlite::Result<Option<f64>> {
+    let log = Log::load(conn, id)?;
+    Ok(log.log_backup_time.and(log.log_backup_written))
+}
+
 /// The core of every write: `bytes` more log, of which a checkpoint keeps
 /// `keep_per_sec` × 60 s active where it may truncate; `count` adds to the counters.
 /// The log file grows when the active log outgrows it.

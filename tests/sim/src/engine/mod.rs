@@ -15,6 +15,8 @@
 //! - `session`: runs a batch for one connection: variables, context database, results.
 //! - `effects/`: statements that change the instance, each enforcing SQL Server's rules.
 //! - `partner`: what a link partner (a managed instance) sees of this instance.
+//! - `replica`: what the MI link reads and writes on an instance from outside it.
+//! - `image`: a database copied between instances, as seeding copies it.
 //! - `errors`: SQL Server's messages by number.
 
 mod batch;
@@ -22,9 +24,11 @@ pub mod clock;
 mod effects;
 pub mod errors;
 mod functions;
+mod image;
 mod log;
 pub mod partner;
 mod populate;
+mod replica;
 mod session;
 mod translate;
 mod user_tables;
@@ -41,7 +45,12 @@ use crate::tds::tokens::Collation;
 use crate::tds::types::SqlType;
 
 pub use clock::LabClock;
+pub use effects::link::{LinkGroups, RemoteDatabase, RemoteReplica};
 pub use effects::parse_endpoint_url;
+pub use effects::seeding::{Outcome as SeedingOutcome, Seeding};
+pub use image::DatabaseImage;
+pub use log::lsn;
+pub use replica::{LogPosition, Observer};
 pub use session::{Cancel, Output, Session, SessionLogin};
 
 const CATALOG: &str = include_str!("catalog.sql");
@@ -131,6 +140,17 @@ impl Catalog {
         self.shapes.get(&table.to_ascii_lowercase())
     }
 
+    /// Whether database `name` is RESTORING (being seeded), and so cannot be opened.
+    pub fn restoring(&self, name: &str) -> bool {
+        self.conn
+            .query_row(
+                "SELECT state_desc = 'RESTORING' FROM \"sys.databases\" WHERE name = ?1",
+                [name],
+                |r| r.get(0),
+            )
+            .unwrap_or(false)
+    }
+
     /// The database id for a name (case-insensitive), if it exists.
     pub fn database_id(&self, name: &str) -> Option<i64> {
         self.conn
@@ -182,6 +202,7 @@ pub struct Instance {
     catalog: Mutex<Catalog>,
     next_spid: std::sync::atomic::AtomicU16,
     clock: Arc<LabClock>,
+    observers: Mutex<Vec<std::sync::Weak<dyn Observer>>>,
 }
 
 impl Instance {
@@ -240,6 +261,7 @@ impl Instance {
             }),
             next_spid: std::sync::atomic::AtomicU16::new(51),
             clock,
+            observers: Mutex::new(Vec::new()),
         });
         for database in spec.databases.iter().filter(|d| !d.workload.is_idle()) {
             instance.set_workload(&database.name, &database.workload)?;

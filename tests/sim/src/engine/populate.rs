@@ -161,7 +161,7 @@ pub fn populate(
 }
 
 #[allow(clippy::too_many_arguments)]
-fn insert_database(
+pub fn insert_database(
     tx: &Connection,
     id: i64,
     name: &str,
@@ -192,7 +192,7 @@ fn insert_database(
 }
 
 #[allow(clippy::too_many_arguments)]
-fn insert_files(
+pub fn insert_files(
     tx: &Connection,
     database_id: i64,
     database: &str,
@@ -574,28 +574,32 @@ fn populate_system_endpoints(tx: &Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
+/// A database's instance of the `SQLServer:Databases` counters.
+pub fn insert_database_counters(tx: &Connection, name: &str) -> rusqlite::Result<()> {
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO \"sys.dm_os_performance_counters\" VALUES ('SQLServer:Databases', ?1, ?2, 0, ?3)",
+    )?;
+    for (counter, kind) in [
+        ("Log Bytes Flushed/sec", 272_696_576),
+        ("Transactions/sec", 272_696_576),
+        ("Log Flushes/sec", 272_696_576),
+        ("Data File(s) Size (KB)", 65792),
+        ("Log File(s) Size (KB)", 65792),
+        ("Log File(s) Used Size (KB)", 65792),
+        ("Percent Log Used", 65792),
+    ] {
+        insert.execute(params![counter, name, kind])?;
+    }
+    Ok(())
+}
+
 /// The counters mi-link.md §3.3 and §5.3 name, per database or per replica.
 fn populate_counters(tx: &Connection, databases: &[(i64, String)]) -> rusqlite::Result<()> {
-    let object = "SQLServer:Databases";
+    for name in databases.iter().map(|(_, n)| n.as_str()).chain(["_Total"]) {
+        insert_database_counters(tx, name)?;
+    }
     let mut insert =
         tx.prepare("INSERT INTO \"sys.dm_os_performance_counters\" VALUES (?1, ?2, ?3, ?4, ?5)")?;
-    for (_, name) in databases
-        .iter()
-        .map(|(i, n)| (i, n.as_str()))
-        .chain([(&0, "_Total")])
-    {
-        for (counter, kind) in [
-            ("Log Bytes Flushed/sec", 272_696_576),
-            ("Transactions/sec", 272_696_576),
-            ("Log Flushes/sec", 272_696_576),
-            ("Data File(s) Size (KB)", 65792),
-            ("Log File(s) Size (KB)", 65792),
-            ("Log File(s) Used Size (KB)", 65792),
-            ("Percent Log Used", 65792),
-        ] {
-            insert.execute(params![object, counter, name, 0, kind])?;
-        }
-    }
     for counter in [
         "Bytes Sent to Replica/sec",
         "Flow Control Time (ms/sec)",

@@ -136,6 +136,9 @@ impl Session {
         };
         let (name, id) = {
             let catalog = instance.catalog();
+            if catalog.restoring(requested) {
+                return Err(errors::in_restore(requested));
+            }
             match (
                 catalog.database_name(requested),
                 catalog.database_id(requested),
@@ -207,7 +210,11 @@ impl Session {
     }
 
     fn run(&mut self, line: &Line, cancel: &Cancel, out: &mut Vec<Output>) {
+        // What the link does is brought up to now before the statement reads, and
+        // again after it has changed something the link sees (an endpoint started).
+        self.instance.catch_up();
         let result = self.run_statement(&line.stmt, cancel, out);
+        self.instance.catch_up();
         match result {
             Ok(Some(rows)) => out.push(Output::Done {
                 rows: (!self.nocount).then_some(rows),
@@ -247,6 +254,9 @@ impl Session {
                 else {
                     return Err(errors::no_database(name));
                 };
+                if catalog.restoring(name) {
+                    return Err(errors::in_restore(&new));
+                }
                 drop(catalog);
                 let old = std::mem::replace(&mut self.database, new.clone());
                 self.database_id = id;
@@ -440,6 +450,9 @@ impl Session {
                 .map_err(|e| sqlite_error(e, &translated.sql))?;
         }
         let width = prepared.column_count();
+        if let Some(table) = &translated.writes {
+            writable(&catalog.conn, table)?;
+        }
         if width == 0 {
             let changed = prepared
                 .raw_execute()
@@ -504,6 +517,32 @@ impl Drop for Session {
             "DELETE FROM \"sys.dm_exec_sessions\" WHERE session_id = ?1",
             [self.spid],
         );
+    }
+}
+
+/// A write to a user table needs its database ONLINE and not a secondary replica
+/// (of a distributed group: the MI link's secondary side, or SQL Server after a
+/// failover to the MI).
+fn writable(conn: &rusqlite::Connection, table: &str) -> Result<(), Message> {
+    let found = conn
+        .query_row(
+            "SELECT d.name, d.state_desc,
+                    EXISTS (SELECT 1 FROM \"sys.dm_hadr_database_replica_states\" s
+                            WHERE s.database_id = d.database_id AND s.is_local = 1 AND s.is_primary_replica = 0)
+             FROM \"$user_tables\" u JOIN \"sys.databases\" d ON d.database_id = u.database_id
+             WHERE u.sqlite_table = ?1",
+            [table],
+            |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, bool>(2)?)),
+        )
+        .map(Some)
+        .or_else(|e| match e {
+            rusqlite::Error::QueryReturnedNoRows => Ok(None),
+            e => Err(sqlite_error(e, table)),
+        })?;
+    match found {
+        Some((name, state, _)) if state == "RESTORING" => Err(errors::in_restore(&name)),
+        Some((name, _, true)) => Err(errors::read_only_database(&name)),
+        _ => Ok(()),
     }
 }
 

@@ -85,6 +85,111 @@ pub fn create(
         columns.join(", "),
         key.join(", ")
     ))?;
+    let shape = TableImage {
+        sqlite_table: table.clone(),
+        schema: schema.to_string(),
+        name: name.to_string(),
+        ddl: String::new(),
+        row_bytes,
+        insert_rows: insert,
+        next_key: 1,
+        columns: spec.columns.len(),
+        rows: Vec::new(),
+    };
+    register(conn, database_id, &shape, created)?;
+    generate(conn, &table, spec.rows).map(|_| ())
+}
+
+/// A user table as a copy of its database carries it: its definition and its rows.
+#[derive(Debug, Clone)]
+pub struct TableImage {
+    pub sqlite_table: String,
+    pub schema: String,
+    pub name: String,
+    /// SQLite's CREATE TABLE statement for it.
+    pub ddl: String,
+    pub row_bytes: i64,
+    pub insert_rows: String,
+    pub next_key: i64,
+    pub columns: usize,
+    pub rows: Vec<Vec<rusqlite::types::Value>>,
+}
+
+/// Every user table of database `database_id`, with its rows.
+pub fn export(conn: &Connection, database_id: i64) -> rusqlite::Result<Vec<TableImage>> {
+    let mut tables: Vec<TableImage> = conn
+        .prepare(
+            "SELECT u.sqlite_table, u.schema_name, u.name, m.sql, u.row_bytes, u.insert_rows, u.next_key
+             FROM \"$user_tables\" u JOIN sqlite_master m ON m.type = 'table' AND m.name = u.sqlite_table
+             WHERE u.database_id = ?1 ORDER BY u.object_id",
+        )?
+        .query_map([database_id], |r| {
+            Ok(TableImage {
+                sqlite_table: r.get(0)?,
+                schema: r.get(1)?,
+                name: r.get(2)?,
+                ddl: r.get(3)?,
+                row_bytes: r.get(4)?,
+                insert_rows: r.get(5)?,
+                next_key: r.get(6)?,
+                columns: 0,
+                rows: Vec::new(),
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    for table in &mut tables {
+        let mut select = conn.prepare(&format!("SELECT * FROM \"{}\"", table.sqlite_table))?;
+        table.columns = select.column_count();
+        let width = table.columns;
+        table.rows = select
+            .query_map([], |r| {
+                (0..width)
+                    .map(|n| r.get::<_, rusqlite::types::Value>(n))
+                    .collect()
+            })?
+            .collect::<Result<_, _>>()?;
+    }
+    Ok(tables)
+}
+
+/// Creates a copied table in database `database_id` and fills it.
+pub fn import(
+    conn: &Connection,
+    database_id: i64,
+    table: &TableImage,
+    created: &str,
+) -> rusqlite::Result<()> {
+    conn.execute_batch(&table.ddl)?;
+    register(conn, database_id, table, created)?;
+    replace_rows(conn, table)
+}
+
+/// Replaces a copied table's rows with the image's.
+pub fn replace_rows(conn: &Connection, table: &TableImage) -> rusqlite::Result<()> {
+    let name = &table.sqlite_table;
+    conn.execute(&format!("DELETE FROM \"{name}\""), [])?;
+    let marks = vec!["?"; table.columns].join(", ");
+    let mut insert = conn.prepare(&format!("INSERT INTO \"{name}\" VALUES ({marks})"))?;
+    for row in &table.rows {
+        insert.execute(rusqlite::params_from_iter(row.iter()))?;
+    }
+    conn.execute(
+        "UPDATE \"$user_tables\" SET next_key = ?2 WHERE sqlite_table = ?1",
+        params![name, table.next_key],
+    )?;
+    recount(conn, name)
+}
+
+/// Registers a table that exists in SQLite: `$user_tables`, sys.tables,
+/// sys.partitions, and its schema in sys.schemas when it is new.
+fn register(
+    conn: &Connection,
+    database_id: i64,
+    t: &TableImage,
+    created: &str,
+) -> rusqlite::Result<()> {
+    let (table, schema, name) = (&t.sqlite_table, &t.schema, &t.name);
+    let (row_bytes, insert) = (t.row_bytes, &t.insert_rows);
     let schema_id = schema_id(conn, database_id, schema)?;
     let object_id: i64 = conn.query_row(
         "SELECT COALESCE(MAX(object_id) + 16, ?1) FROM \"$user_tables\"",
@@ -93,8 +198,8 @@ pub fn create(
     )?;
     conn.execute(
         "INSERT INTO \"$user_tables\" (sqlite_table, database_id, schema_name, name, object_id, next_key, row_bytes, insert_rows)
-         VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6, ?7)",
-        params![table, database_id, schema, name, object_id, row_bytes, insert],
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![table, database_id, schema, name, object_id, t.next_key, row_bytes, insert],
     )?;
     conn.execute(
         "INSERT INTO \"sys.tables\" (\"$database_id\", name, object_id, principal_id, schema_id, parent_object_id, type, type_desc,
@@ -103,7 +208,7 @@ pub fn create(
             durability_desc, temporal_type, temporal_type_desc, is_external)
          VALUES (?1, ?2, ?3, NULL, ?4, 0, 'U', 'USER_TABLE', ?5, ?5, 0, 0, 0, ?6, 1, 0, 0, 'TABLE', 0, 0, 0,
             'SCHEMA_AND_DATA', 0, 'NON_TEMPORAL_TABLE', 0)",
-        params![database_id, name, object_id, schema_id, created, spec.columns.len()],
+        params![database_id, name, object_id, schema_id, created, t.columns],
     )?;
     conn.execute(
         "INSERT INTO \"sys.partitions\" (\"$database_id\", partition_id, object_id, index_id, partition_number, hobt_id, rows,
@@ -111,7 +216,7 @@ pub fn create(
          VALUES (?1, ?2, ?3, 1, 1, ?2, 0, 0, 0, 'NONE')",
         params![database_id, 72_057_594_043_000_000_i64 + object_id, object_id],
     )?;
-    generate(conn, &table, spec.rows).map(|_| ())
+    Ok(())
 }
 
 /// The schema's id in the database, adding a user schema the first time it is named.

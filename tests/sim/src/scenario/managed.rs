@@ -36,6 +36,13 @@ pub struct ManagedInstanceSpec {
     pub admin_login: String,
     #[serde(default = "default_admin_password")]
     pub admin_password: String,
+    /// The network between SQL Server and this MI, which every link to it shares:
+    /// megabits per second (seeding and log both travel at it)...
+    #[serde(default = "default_bandwidth")]
+    pub link_bandwidth_mbps: f64,
+    /// ... and one-way delay, milliseconds (the MI's hardened LSN trails by it).
+    #[serde(default = "default_latency")]
+    pub link_latency_ms: f64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -175,6 +182,18 @@ impl ManagedInstanceSpec {
                 self.storage_gb
             ));
         }
+        if !(self.link_bandwidth_mbps > 0.0 && self.link_bandwidth_mbps <= 100_000.0) {
+            return Err(format!(
+                "{at}.link_bandwidth_mbps: {} must be above 0 and at most 100000",
+                self.link_bandwidth_mbps
+            ));
+        }
+        if !(0.0..=10_000.0).contains(&self.link_latency_ms) {
+            return Err(format!(
+                "{at}.link_latency_ms: {} must be 0 to 10000",
+                self.link_latency_ms
+            ));
+        }
         if self.admin_login.trim().is_empty() || self.admin_password.is_empty() {
             return Err(format!(
                 "{at}.admin_login: an administrator login and password are needed"
@@ -207,4 +226,10 @@ fn default_admin() -> String {
 }
 fn default_admin_password() -> String {
     super::DEFAULT_PASSWORD.into()
+}
+fn default_bandwidth() -> f64 {
+    200.0
+}
+fn default_latency() -> f64 {
+    10.0
 }

@@ -76,7 +76,7 @@ async fn token_answer(lab: &Lab, tenant: &str, client: &str, secret: &str, scope
     .await
 }
 
-async fn token(lab: &Lab, client: &str, secret: &str) -> String {
+pub(super) async fn token(lab: &Lab, client: &str, secret: &str) -> String {
     let tenant = lab.azure.as_ref().unwrap().tenant.clone();
     let answer = token_answer(
         lab,
@@ -91,7 +91,13 @@ async fn token(lab: &Lab, client: &str, secret: &str) -> String {
 }
 
 /// An ARM call under the managed instance (`path` after `managedInstances/mi-target`).
-async fn arm(lab: &Lab, token: &str, method: &str, path: &str, body: Option<Value>) -> Answer {
+pub(super) async fn arm(
+    lab: &Lab,
+    token: &str,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> Answer {
     let azure = lab.azure.as_ref().unwrap();
     let url = format!(
         "{}subscriptions/{}/resourceGroups/ferry-lab/providers/Microsoft.Sql/managedInstances/mi-target{path}?api-version=2024-05-01-preview",
@@ -107,9 +113,21 @@ async fn arm(lab: &Lab, token: &str, method: &str, path: &str, body: Option<Valu
     .await
 }
 
+/// Follows a long-running operation that succeeds: see [`finish`].
+pub(super) async fn complete(lab: &Lab, clock: &LabClock, token: &str, started: &Answer) -> Answer {
+    let (status, result) = finish(lab, clock, token, started).await;
+    assert_eq!(status["status"], "Succeeded", "{status}");
+    result
+}
+
 /// Follows a long-running operation: in progress until the lab clock has moved on,
-/// then Succeeded, with the result at its Location.
-async fn complete(lab: &Lab, clock: &LabClock, token: &str, started: &Answer) -> Answer {
+/// then finished; its final status, and the answer at its Location.
+pub(super) async fn finish(
+    lab: &Lab,
+    clock: &LabClock,
+    token: &str,
+    started: &Answer,
+) -> (Value, Answer) {
     assert_eq!(started.status, 202, "{}", started.json);
     let azure = lab.azure.as_ref().unwrap();
     let get = |url: String| async move {
@@ -130,8 +148,10 @@ async fn complete(lab: &Lab, clock: &LabClock, token: &str, started: &Answer) ->
     // Azure's slowest link operation is 90 s; the scenario runs at ten times that.
     clock.advance(Duration::from_secs(10));
     let status = get(started.header("azure-asyncoperation").to_string()).await;
-    assert_eq!(status.json["status"], "Succeeded", "{}", status.json);
-    get(started.header("location").to_string()).await
+    (
+        status.json,
+        get(started.header("location").to_string()).await,
+    )
 }
 
 #[tokio::test]
@@ -309,7 +329,7 @@ async fn a_managed_instance_describes_itself_over_tds_and_arm() {
 }
 
 /// The MI's DATABASE_MIRRORING endpoint certificate, hex, as ARM gives it.
-async fn mi_certificate(lab: &Lab, token: &str) -> String {
+pub(super) async fn mi_certificate(lab: &Lab, token: &str) -> String {
     let got = arm(
         lab,
         token,
@@ -325,7 +345,7 @@ async fn mi_certificate(lab: &Lab, token: &str) -> String {
 }
 
 /// PUT of the link DAG_Sales on the managed instance.
-async fn put_link(lab: &Lab, token: &str, body: Value) -> Answer {
+pub(super) async fn put_link(lab: &Lab, token: &str, body: Value) -> Answer {
     arm(
         lab,
         token,
@@ -337,7 +357,7 @@ async fn put_link(lab: &Lab, token: &str, body: Value) -> Answer {
 }
 
 /// The link's state for its databases, as ARM reports it: (replicaState, error number).
-async fn link_states(lab: &Lab, token: &str) -> Vec<(String, Option<u32>)> {
+pub(super) async fn link_states(lab: &Lab, token: &str) -> Vec<(String, Option<u32>)> {
     let got = arm(
         lab,
         token,
@@ -513,10 +533,13 @@ async fn a_link_comes_up_only_when_every_prerequisite_is_in_place() {
         Some(json!({"failoverType": "Planned"})),
     )
     .await;
+    let (status, result) = finish(&lab, &clock, &token, &failover).await;
+    assert_eq!(status["status"], "Failed", "{status}");
     assert_eq!(
-        failover.error_code(),
-        "NotModelledByLab",
-        "absent, and saying so"
+        result.error_code(),
+        "FailoverNotPossible",
+        "SQL Server's side is still asynchronous, and nothing is seeded: {}",
+        result.json
     );
 
     let delete = arm(

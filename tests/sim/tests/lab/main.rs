@@ -4,6 +4,7 @@
 //!
 //! - `azure`: managed instances, the token authority, ARM and the link's prerequisites.
 //! - `https`: the HTTPS client for the Azure tests.
+//! - `replication`: the link at work: seeding, log flow, failover, faults.
 //! - `availability_groups`: CREATE/ALTER/DROP AVAILABILITY GROUP, plain and distributed.
 //! - `endpoints`: database mirroring endpoints on real ports; scenario setup T-SQL.
 //! - `user_tables`: a scenario's tables and rows; INSERT, UPDATE and DELETE.
@@ -13,6 +14,7 @@ mod availability_groups;
 mod azure;
 mod endpoints;
 mod https;
+mod replication;
 mod user_tables;
 mod workload;
 

@@ -1,14 +1,15 @@
 //! `distributedAvailabilityGroups`: the MI link's ARM resource. PUT creates the MI's
 //! side of a link (a long-running operation), GET and list report each database's
-//! state as the MI observes it (`crate::azure::link`), PATCH switches
-//! `replicationMode`, DELETE breaks the link. POST `failover` is not modelled yet and
-//! says so.
+//! state as the MI observes it (`crate::azure::link`) with its LSNs and lag, PATCH
+//! switches `replicationMode`, POST `failover` (Planned or ForcedAllowDataLoss) makes
+//! the MI primary, DELETE breaks the link (`crate::azure::failover`).
 
 use http::StatusCode;
 use serde_json::{json, Value};
 
 use super::super::http::Response;
-use super::super::link::{observe, Link, LinkDatabase};
+use super::super::link::{observe, Failover, Link, LinkDatabase};
+use super::super::replication::Phase;
 use super::super::ManagedInstance;
 use super::instances::not_allowed;
 use super::operations::Change;
@@ -31,10 +32,33 @@ pub fn route(arm: &Arm, call: &Call) -> ArmResult<Response> {
     };
     let exists = state.link(&mi.spec.name, name).is_some();
     if let Some(action) = call.rest.get(1) {
-        return Err(ArmError::bad_request(
-            "NotModelledByLab",
-            format!("ferry-sim: POST {LINKS}/{{name}}/{action} is not modelled yet (planned and forced failover arrive with the lab's replication model)"),
-        ));
+        if !action.eq_ignore_ascii_case("failover") {
+            return Err(ArmError::bad_request(
+                "NotModelledByLab",
+                format!("ferry-sim: POST {LINKS}/{{name}}/{action} is not modelled (failover is)"),
+            ));
+        }
+        if *method != http::Method::POST {
+            return Err(not_allowed(call));
+        }
+        if !exists {
+            return Err(not_found(mi, name));
+        }
+        let body: Value = serde_json::from_slice(&call.request.body).unwrap_or(Value::Null);
+        let kind = match property(&body, "failoverType").and_then(Value::as_str) {
+            Some(t) if t.eq_ignore_ascii_case("Planned") => Failover::Planned,
+            Some(t) if t.eq_ignore_ascii_case("ForcedAllowDataLoss") => {
+                Failover::ForcedAllowDataLoss
+            }
+            _ => {
+                return Err(ArmError::invalid_parameter(
+                    "failoverType",
+                    "must be 'Planned' or 'ForcedAllowDataLoss'",
+                ))
+            }
+        };
+        let link = name.clone();
+        return arm.start(&mut state, call, mi, Change::Failover { link, kind });
     }
     match *method {
         http::Method::GET => {
@@ -122,13 +146,7 @@ fn parse_link(call: &Call, name: &str) -> ArmResult<Link> {
             )
         })?
         .iter()
-        .map(|d| {
-            text(d, "databaseName", None).map(|name| LinkDatabase {
-                name,
-                instance_replica_id: crate::engine::new_guid().to_lowercase(),
-                partner_replica_id: crate::engine::new_guid().to_lowercase(),
-            })
-        })
+        .map(|d| text(d, "databaseName", None).map(LinkDatabase::new))
         .collect::<ArmResult<Vec<_>>>()?;
     let partner_endpoint = text(&p, "partnerEndpoint", None)?;
     if crate::engine::parse_endpoint_url(&partner_endpoint).is_none() {
@@ -158,6 +176,7 @@ fn parse_link(call: &Call, name: &str) -> ArmResult<Link> {
         seeding_mode: one_of(&p, "seedingMode", &["Automatic", "Manual"], "Automatic")?,
         sync: false,
         created_at: Default::default(),
+        failover: None,
     })
 }
 
@@ -191,23 +210,48 @@ pub fn link_json(arm: &Arm, state: &State, mi: &ManagedInstance, name: &str) -> 
         .iter()
         .enumerate()
         .map(|(n, d)| {
-            let (state, error) = seen.database(n, age);
+            let (state, error) = seen.database(n, age, &d.replica, link.failover);
+            let r = &d.replica;
+            let seeded = r.phase == Phase::Replicating;
+            let health = match (seen.connected, seeded, r.caught_up) {
+                (true, true, true) => "HEALTHY",
+                (true, _, _) if error.is_none() => "PARTIALLY_HEALTHY",
+                _ => "NOT_HEALTHY",
+            };
+            let lsn = seeded.then(|| crate::engine::lsn(r.hardened).to_string());
+            let at = r
+                .hardened_at
+                .filter(|_| seeded)
+                .map(|t| rfc3339(arm.authority.time_at(t).unix_timestamp()));
+            let lag = seen
+                .partner
+                .as_ref()
+                .and_then(|p| p.log_position(&d.name))
+                .filter(|_| seeded)
+                .map(|p| {
+                    let backlog = (p.written - r.hardened).max(0.0);
+                    match (backlog > 0.0, p.rate > 0.0) {
+                        (false, _) => 0,
+                        (true, true) => (backlog / p.rate).ceil() as i64,
+                        (true, false) => 1,
+                    }
+                });
             json!({
                 "databaseName": d.name,
                 "instanceReplicaId": d.instance_replica_id,
                 "partnerReplicaId": d.partner_replica_id,
                 "replicaState": state,
-                "synchronizationHealth": "NOT_HEALTHY",
+                "synchronizationHealth": health,
                 "connectedState": if seen.connected { "CONNECTED" } else { "DISCONNECTED" },
-                "lastReceivedLsn": null, "lastReceivedTime": null,
-                "lastSentLsn": null, "lastSentTime": null,
-                "lastCommitLsn": null, "lastCommitTime": null,
-                "lastHardenedLsn": null, "lastHardenedTime": null,
+                "lastReceivedLsn": lsn, "lastReceivedTime": at,
+                "lastSentLsn": lsn, "lastSentTime": at,
+                "lastCommitLsn": lsn, "lastCommitTime": at,
+                "lastHardenedLsn": lsn, "lastHardenedTime": at,
                 "lastBackupLsn": null, "lastBackupTime": null,
                 "mostRecentLinkError": error.map(|e| format!("{}: {}", e.number, e.text)),
                 "partnerAuthCertValidity": validity,
-                "instanceSendReplicationLagSeconds": null,
-                "instanceRedoReplicationLagSeconds": null,
+                "instanceSendReplicationLagSeconds": lag,
+                "instanceRedoReplicationLagSeconds": seeded.then_some(0),
             })
         })
         .collect();
@@ -219,7 +263,7 @@ pub fn link_json(arm: &Arm, state: &State, mi: &ManagedInstance, name: &str) -> 
             "distributedAvailabilityGroupName": link.name,
             "distributedAvailabilityGroupId": link.id,
             "replicationMode": if link.sync { "Sync" } else { "Async" },
-            "partnerLinkRole": "Primary",
+            "partnerLinkRole": if link.failover.is_some() { "Secondary" } else { "Primary" },
             "partnerAvailabilityGroupName": link.partner_group,
             "partnerEndpoint": link.partner_endpoint,
             "instanceLinkRole": link.instance_role,

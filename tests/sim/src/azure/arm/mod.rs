@@ -20,8 +20,10 @@ use std::time::Duration;
 
 use http::StatusCode;
 
+use super::failover;
 use super::http::{Handler, Request, Response};
-use super::link::{Link, TrustCertificate};
+use super::link::{observe, Link, TrustCertificate};
+use super::replicate;
 use super::token::Authority;
 use super::ManagedInstance;
 use crate::engine::{Instance, LabClock};
@@ -43,6 +45,7 @@ const VERSIONS: &[&str] = &[
     "2023-08-01-preview",
     "2024-05-01-preview",
     "2024-11-01-preview",
+    "2025-01-01",
 ];
 
 /// The child resource types a link's long-running operations change.
@@ -56,6 +59,7 @@ const LINK_VERSIONS: &[&str] = &[
     "2023-08-01-preview",
     "2024-05-01-preview",
     "2024-11-01-preview",
+    "2025-01-01",
 ];
 
 /// Each managed instance's certificates and links (by MI name), and the operations.
@@ -87,8 +91,16 @@ impl State {
             .find(|l| l.name.eq_ignore_ascii_case(name))
     }
 
-    /// Makes a completed operation's change.
-    fn apply(&mut self, mi: &str, change: Change, at: Duration) {
+    /// Makes a completed operation's change; a failover that cannot run is the
+    /// operation's error (code, message).
+    fn apply(
+        &mut self,
+        managed: &ManagedInstance,
+        sql: &[Arc<Instance>],
+        change: Change,
+        at: Duration,
+    ) -> Result<(), (&'static str, String)> {
+        let mi = managed.spec.name.as_str();
         let name = change.name().to_string();
         let same = |n: &str| n.eq_ignore_ascii_case(&name);
         match change {
@@ -116,12 +128,40 @@ impl State {
                     link.sync = sync;
                 }
             }
+            Change::Failover { kind, .. } => {
+                let trusted = self.trust.get(mi).cloned().unwrap_or_default();
+                let list = self.links.get_mut(mi).into_iter().flatten();
+                let Some(link) = list.into_iter().find(|l| same(&l.name)) else {
+                    return Ok(());
+                };
+                let seen = observe(link, managed, &trusted, sql);
+                let partner = seen.partner.filter(|_| seen.connected);
+                let sync = link.sync
+                    && partner.as_ref().is_some_and(|p| {
+                        let modes = p.link_member_modes(&link.name);
+                        !modes.is_empty() && modes.iter().all(|(_, s)| *s)
+                    });
+                let outcome = failover::failover(managed, link, partner.as_deref(), kind, sync)
+                    .map_err(|e| ("FailoverNotPossible", e.text))?;
+                if outcome == failover::Outcome::Broken {
+                    self.links
+                        .entry(mi.to_string())
+                        .or_default()
+                        .retain(|l| !same(&l.name));
+                }
+            }
             Change::DeleteLink(_) => {
                 if let Some(list) = self.links.get_mut(mi) {
+                    for link in list.iter_mut().filter(|l| same(&l.name)) {
+                        if let Err(e) = failover::leave(managed, link) {
+                            tracing::error!(link = %link.name, error = %e, "the MI could not leave the link");
+                        }
+                    }
                     list.retain(|l| !same(&l.name));
                 }
             }
         }
+        Ok(())
     }
 }
 
@@ -171,9 +211,11 @@ impl Arm {
         state
     }
 
-    /// Completes every operation whose time has come, in order.
+    /// Brings every link up to now, then completes every operation whose time has
+    /// come, in order.
     fn settle(&self, state: &mut State) {
         let now = self.clock.elapsed();
+        self.replicate(state, now);
         let mut due: Vec<usize> = (0..state.operations.len())
             .filter(|&n| {
                 let op = &state.operations[n];
@@ -182,10 +224,29 @@ impl Arm {
             .collect();
         due.sort_by_key(|&n| state.operations[n].completes_at);
         for n in due {
-            let op = &mut state.operations[n];
-            op.status = Status::Succeeded;
+            let op = &state.operations[n];
             let (mi, change, at) = (op.mi.clone(), op.change.clone(), op.completes_at);
-            state.apply(&mi.spec.name, change, at);
+            state.operations[n].status = match state.apply(&mi, &self.sql, change, at) {
+                Ok(()) => Status::Succeeded,
+                Err((code, message)) => Status::Failed(code, message),
+            };
+            // A link created now starts at once.
+            self.replicate(state, now);
+        }
+    }
+
+    /// Brings every link up to `now`.
+    fn replicate(&self, state: &mut State, now: Duration) {
+        let time_at = |d: Duration| self.authority.time_at(d);
+        let State { trust, links, .. } = state;
+        for mi in &self.managed {
+            if let Some(list) = links.get_mut(&mi.spec.name) {
+                let trusted = trust
+                    .get(&mi.spec.name)
+                    .map(Vec::as_slice)
+                    .unwrap_or_default();
+                replicate::links(mi, list, trusted, &self.sql, now, &time_at);
+            }
         }
     }
 
@@ -365,7 +426,10 @@ impl Arm {
                 )
             })?;
         if kind.ends_with("azureasyncoperation") {
-            let body = serde_json::json!({"name": op.id, "status": op.status.name(), "startTime": op.started});
+            let mut body = serde_json::json!({"name": op.id, "status": op.status.name(), "startTime": op.started});
+            if let Status::Failed(code, message) = &op.status {
+                body["error"] = serde_json::json!({"code": code, "message": message});
+            }
             return Ok(Response::json(StatusCode::OK, &body));
         }
         if !kind.ends_with("operationresults") {
@@ -381,6 +445,11 @@ impl Arm {
                     ),
                 )
                 .with_header("retry-after", retry_after(self.authority.spec.speed))),
+            Status::Failed(code, message) => Err(ArmError::new(
+                StatusCode::BAD_REQUEST,
+                code,
+                message.clone(),
+            )),
             Status::Succeeded if op.change.is_delete() => {
                 Ok(Response::empty(StatusCode::NO_CONTENT))
             }
@@ -409,6 +478,12 @@ impl Arm {
             Some((kind, name)) => format!("{base}/{kind}/{name}"),
             None => base,
         }
+    }
+}
+
+impl crate::engine::Observer for Arm {
+    fn catch_up(&self) {
+        drop(self.lock());
     }
 }
 

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::super::link::{Link, TrustCertificate};
+use super::super::link::{Failover, Link, TrustCertificate};
 use super::super::ManagedInstance;
 use super::{LINKS, TRUST};
 
@@ -17,6 +17,7 @@ pub enum Change {
     DeleteTrust(String),
     PutLink(Box<Link>),
     SetReplicationMode { link: String, sync: bool },
+    Failover { link: String, kind: Failover },
     DeleteLink(String),
 }
 
@@ -27,6 +28,7 @@ impl Change {
             Change::PutTrust(_) | Change::DeleteTrust(_) => 30,
             Change::PutLink(_) => 90,
             Change::SetReplicationMode { .. } => 20,
+            Change::Failover { .. } => 30,
             Change::DeleteLink(_) => 45,
         })
     }
@@ -44,7 +46,7 @@ impl Change {
         match self {
             Change::PutTrust(c) => &c.name,
             Change::PutLink(l) => &l.name,
-            Change::SetReplicationMode { link, .. } => link,
+            Change::SetReplicationMode { link, .. } | Change::Failover { link, .. } => link,
             Change::DeleteTrust(name) | Change::DeleteLink(name) => name,
         }
     }
@@ -54,11 +56,14 @@ impl Change {
     }
 }
 
-/// An operation's status. Every change the lab models succeeds once it is accepted
-/// (the request is refused up front otherwise); a link's problems show in its state.
+/// An operation's status. Changes succeed once accepted (the request is refused up
+/// front otherwise; a link's problems show in its state), except a planned failover,
+/// which fails when the link is not ready for it when it runs.
 pub enum Status {
     InProgress,
     Succeeded,
+    /// ARM's error code and message.
+    Failed(&'static str, String),
 }
 
 impl Status {
@@ -66,6 +71,7 @@ impl Status {
         match self {
             Status::InProgress => "InProgress",
             Status::Succeeded => "Succeeded",
+            Status::Failed(..) => "Failed",
         }
     }
 }

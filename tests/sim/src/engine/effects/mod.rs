@@ -25,7 +25,7 @@ use super::batch::{near, next_word, peek_word, words};
 use super::session::{Output, SessionLogin};
 use super::{errors, Catalog, InstanceInfo};
 
-pub use availability_group::parse_endpoint_url;
+pub use availability_group::{link, parse_endpoint_url, seeding};
 pub use security::add_certificate_issuer;
 
 #[derive(Debug, Clone)]

@@ -9,6 +9,9 @@
 //! - `parse`: the grammar.
 //! - `apply`: SQL Server's checks and error numbers, and what each statement changes.
 //! - `rows`: the rows of the views, written from a group's spec.
+//! - `link`: the rows the MI link writes on each side (the MI's groups, what each
+//!   side sees of the other, failover roles).
+//! - `seeding`: automatic seeding's two views.
 //!
 //! This instance is always the one that runs CREATE, so its replica starts as the
 //! primary; remote replicas and the other member of a distributed group stay
@@ -17,8 +20,10 @@
 //! FORCE_FAILOVER_ALLOW_DATA_LOSS are refused as not modelled for the same reason.
 
 mod apply;
+pub mod link;
 mod parse;
 mod rows;
+pub mod seeding;
 mod spec;
 
 pub use apply::{alter, create, drop, parse_endpoint_url};

@@ -1,0 +1,300 @@
+//! The link at work: brings each database of a link up to the lab clock
+//! (`replication`) and shows the result on both sides, as the real pair shows it:
+//!
+//! - on the managed instance, the seeded database (RESTORING while the copy runs,
+//!   then ONLINE and read-only as the link's secondary), its rows as of the log it has
+//!   hardened, its log position, and the link's groups;
+//! - on SQL Server, the MI's member of the distributed group (connected, role,
+//!   health, the last connection error) and its copy of each database (hardened LSN,
+//!   send queue, lag);
+//! - on both, automatic seeding's views.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::engine::{
+    datetime_text, Instance, LinkGroups, RemoteDatabase, RemoteReplica, Seeding, SeedingOutcome,
+};
+
+use super::link::{observe, Link, LinkDatabase, Observation, TrustCertificate, MI_LINK_PORT};
+use super::replication::{Conditions, Event, PartnerLog, Phase};
+use super::ManagedInstance;
+
+/// The lab's wall-clock time at a point of the lab clock.
+pub type TimeAt<'a> = &'a dyn Fn(Duration) -> time::OffsetDateTime;
+
+/// Brings every link of `mi` up to `now`. The network's bandwidth is shared by the
+/// databases that use it (seeding or catching up).
+pub fn links(
+    mi: &ManagedInstance,
+    links: &mut [Link],
+    trusted: &[TrustCertificate],
+    sql: &[Arc<Instance>],
+    now: Duration,
+    time_at: TimeAt,
+) {
+    let busy = links
+        .iter()
+        .flat_map(|l| &l.databases)
+        .filter(|d| d.replica.busy())
+        .count()
+        .max(1);
+    let bandwidth = mi.spec.link_bandwidth_mbps * 125_000.0 / busy as f64;
+    for link in links.iter_mut() {
+        let seen = observe(link, mi, trusted, sql);
+        if let Err(e) = one(mi, link, &seen, now, bandwidth, time_at) {
+            tracing::error!(link = %link.name, error = %e, "the link could not move on");
+        }
+    }
+}
+
+/// The link's group names as the managed instance's side sees them.
+pub fn mi_groups(mi: &ManagedInstance, link: &Link) -> LinkGroups {
+    LinkGroups {
+        link: link.name.clone(),
+        local_group: link.instance_group.clone(),
+        remote_group: link.partner_group.clone(),
+        local_url: format!("tcp://{}:{MI_LINK_PORT}", mi.fqdn),
+        remote_url: link.partner_endpoint.clone(),
+        local_server: mi.spec.name.clone(),
+    }
+}
+
+fn one(
+    mi: &ManagedInstance,
+    link: &mut Link,
+    seen: &Observation,
+    now: Duration,
+    bandwidth: f64,
+    time_at: TimeAt,
+) -> rusqlite::Result<()> {
+    let partner = seen.partner.clone();
+    // After a failover the MI is primary: the lab does not ship log back.
+    let shipping = link.failover.is_none();
+    let sync = link.sync
+        && partner.as_ref().is_some_and(|p| {
+            let modes = p.link_member_modes(&link.name);
+            !modes.is_empty() && modes.iter().all(|(_, sync)| *sync)
+        });
+    let latency = Duration::from_secs_f64(mi.spec.link_latency_ms / 1000.0);
+    let mut remote = Vec::new();
+    let groups = mi_groups(mi, link);
+    for (n, db) in link.databases.iter_mut().enumerate() {
+        let position = partner.as_ref().and_then(|p| p.log_position(&db.name));
+        let log = position.map_or(PartnerLog::default(), |p| PartnerLog {
+            written: p.written,
+            rate: p.rate,
+            log_backup: p.log_backup,
+            size: p.data_bytes,
+        });
+        let ready = shipping && seen.connected && seen.database_errors[n].is_none();
+        let conditions = Conditions {
+            ready,
+            sync,
+            bandwidth,
+            latency,
+        };
+        let events = if shipping {
+            db.replica.advance(now, &log, conditions)
+        } else {
+            Vec::new()
+        };
+        for event in events {
+            happened(mi, &groups, db, partner.as_deref(), event, now, time_at)?;
+        }
+        if matches!(db.replica.phase, Phase::Seeding { .. }) {
+            let running = SeedingOutcome::Running;
+            show_seeding(mi, &groups, db, partner.as_deref(), running, time_at, now)?;
+        }
+        if db.replica.phase == Phase::Replicating && shipping {
+            mi.engine.receive_log(&db.name, db.replica.hardened)?;
+            copy_rows(mi, db, partner.as_deref(), &log)?;
+            let state = match (seen.connected, db.replica.caught_up && sync) {
+                (false, _) => 0,
+                (true, false) => 1,
+                (true, true) => 2,
+            };
+            mi.engine
+                .show_link_local_state(&groups.link, &db.name, state)?;
+            remote.push((
+                db.name.clone(),
+                remote_database(db, &log, seen.connected, sync, time_at),
+            ));
+        }
+    }
+    let Some(partner) = partner else {
+        return Ok(());
+    };
+    let error = seen
+        .error
+        .as_ref()
+        .map(|e| (e.number, e.text.clone(), datetime_text(time_at(now))));
+    let replica = RemoteReplica {
+        connected: seen.connected,
+        primary: link.failover.is_some(),
+        healthy: seen.connected && link.databases.iter().all(|d| d.replica.caught_up),
+        error,
+    };
+    partner.show_link_remote(&link.name, &link.instance_group, &replica, &remote)?;
+    mi.engine.show_link_remote(
+        &link.name,
+        &link.partner_group,
+        &RemoteReplica {
+            primary: link.failover.is_none(),
+            healthy: seen.connected,
+            ..replica
+        },
+        &[],
+    )
+}
+
+/// What SQL Server shows of the MI's copy of a database.
+fn remote_database(
+    db: &LinkDatabase,
+    log: &PartnerLog,
+    connected: bool,
+    sync: bool,
+    time_at: TimeAt,
+) -> RemoteDatabase {
+    let r = &db.replica;
+    let backlog = r.backlog(log);
+    let lag = if backlog <= 0.0 {
+        0.0
+    } else if log.rate > 0.0 {
+        backlog / log.rate
+    } else {
+        1.0
+    };
+    RemoteDatabase {
+        state: match (connected, r.caught_up && sync) {
+            (false, _) => 0,
+            (true, false) => 1,
+            (true, true) => 2,
+        },
+        healthy: connected && r.caught_up,
+        hardened_lsn: crate::engine::lsn(r.hardened),
+        hardened_time: r.hardened_at.map(|t| datetime_text(time_at(t))),
+        send_queue_kb: (backlog / 1024.0).ceil() as i64,
+        send_rate: (r.transfer_rate / 1024.0) as i64,
+        lag_secs: lag.ceil() as i64,
+    }
+}
+
+/// Makes an event of the model show on the instances.
+fn happened(
+    mi: &ManagedInstance,
+    groups: &LinkGroups,
+    db: &mut LinkDatabase,
+    partner: Option<&Instance>,
+    event: Event,
+    now: Duration,
+    time_at: TimeAt,
+) -> rusqlite::Result<()> {
+    match event {
+        Event::SeedingStarted => {
+            let id = || crate::engine::new_guid().to_lowercase();
+            db.seeding_ids = (id(), id());
+            db.seeding_started = datetime_text(time_at(now));
+            db.pending = partner.and_then(|p| p.database_image(&db.name));
+            if let Some(image) = &db.pending {
+                mi.engine.restore_begin(image)?;
+            }
+        }
+        Event::SeedingAborted => {
+            let at = datetime_text(time_at(now));
+            let lost = SeedingOutcome::Failed(
+                10054,
+                "The connection to the partner was lost; seeding restarts when it is back.".into(),
+                at,
+            );
+            show_seeding(mi, groups, db, partner, lost, time_at, now)?;
+            mi.engine.remove_database(&db.name)?;
+            db.pending = None;
+        }
+        Event::Seeded { .. } => {
+            if let Some(image) = db.pending.take() {
+                mi.engine.restore_finish(&image)?;
+                db.rows_at = image.written;
+            }
+            mi.engine.join_link_as_secondary(groups, &db.name)?;
+            let at = db.replica.seeded_at.unwrap_or(now);
+            let done = SeedingOutcome::Completed(datetime_text(time_at(at)));
+            show_seeding(mi, groups, db, partner, done, time_at, now)?;
+        }
+        Event::Failed(e) => {
+            let failed =
+                SeedingOutcome::Failed(e.number, e.text.clone(), datetime_text(time_at(now)));
+            show_seeding(mi, groups, db, partner, failed, time_at, now)?;
+        }
+    }
+    Ok(())
+}
+
+/// The MI's rows follow SQL Server's once the MI has hardened the log they were
+/// copied at; then a newer copy is taken. So the MI never shows a row it has not
+/// received the log for, and trails by about one network delay.
+fn copy_rows(
+    mi: &ManagedInstance,
+    db: &mut LinkDatabase,
+    partner: Option<&Instance>,
+    log: &PartnerLog,
+) -> rusqlite::Result<()> {
+    if db.pending.is_none() && log.written > db.rows_at {
+        db.pending = partner.and_then(|p| p.database_image(&db.name));
+    }
+    if let Some(image) = &db.pending {
+        if db.replica.hardened >= image.written {
+            mi.engine.restore_rows(image)?;
+            db.rows_at = image.written;
+            db.pending = None;
+        }
+    }
+    Ok(())
+}
+
+/// The seeding attempt's rows on both sides.
+fn show_seeding(
+    mi: &ManagedInstance,
+    groups: &LinkGroups,
+    db: &LinkDatabase,
+    partner: Option<&Instance>,
+    outcome: SeedingOutcome,
+    time_at: TimeAt,
+    now: Duration,
+) -> rusqlite::Result<()> {
+    let (size, copied) = match db.replica.phase {
+        Phase::Seeding { size, copied, .. } => (size, copied),
+        _ => (0.0, 0.0),
+    };
+    let rate = db.replica.transfer_rate;
+    let estimate = (rate > 0.0).then(|| {
+        datetime_text(time_at(
+            now + Duration::from_secs_f64((size - copied) / rate),
+        ))
+    });
+    let attempt = |is_source: bool, ids: (String, String), remote: String| Seeding {
+        operation_id: ids.0,
+        remote_operation_id: ids.1,
+        link: groups.link.clone(),
+        database: db.name.clone(),
+        remote_machine: remote,
+        is_source,
+        attempt: db.replica.attempts,
+        transferred: copied,
+        size,
+        rate,
+        started: db.seeding_started.clone(),
+        estimate: estimate.clone(),
+        outcome: outcome.clone(),
+    };
+    let (mine, theirs) = db.seeding_ids.clone();
+    mi.engine.show_seeding(&attempt(
+        false,
+        (mine.clone(), theirs.clone()),
+        partner.map_or_else(String::new, |p| p.info.name.clone()),
+    ))?;
+    if let Some(p) = partner {
+        p.show_seeding(&attempt(true, (theirs, mine), mi.spec.name.clone()))?;
+    }
+    Ok(())
+}
