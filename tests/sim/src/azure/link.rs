@@ -6,6 +6,8 @@
 //! - 41986: nothing answers at `partnerEndpoint`, or the endpoint is stopped or not AES;
 //! - 41973: the SQL Server endpoint does not authenticate with a certificate the MI
 //!   trusts (a `serverTrustCertificates` upload of its public key);
+//! - 9642: that certificate has expired (mi-link.md §3.4: an expired certificate
+//!   fails the link; the number is the handshake failure SQL Server logs);
 //! - 41974: SQL Server has no certificate named by the MI's FQDN holding the MI's
 //!   endpoint certificate;
 //! - 41976: SQL Server has no distributed AG of the link's name with both member AGs,
@@ -171,6 +173,7 @@ pub fn observe(
     mi: &ManagedInstance,
     trusted: &[TrustCertificate],
     sql: &[Arc<Instance>],
+    at: time::OffsetDateTime,
 ) -> Observation {
     let mut observation = Observation {
         partner: None,
@@ -179,7 +182,7 @@ pub fn observe(
         database_errors: vec![None; link.databases.len()],
         partner_certificate: None,
     };
-    match connect(link, mi, trusted, sql, &mut observation) {
+    match connect(link, mi, trusted, sql, at, &mut observation) {
         Ok(partner) => {
             observation.connected = true;
             for (n, database) in link.databases.iter().enumerate() {
@@ -196,6 +199,7 @@ fn connect(
     mi: &ManagedInstance,
     trusted: &[TrustCertificate],
     sql: &[Arc<Instance>],
+    at: time::OffsetDateTime,
     observation: &mut Observation,
 ) -> Result<Arc<Instance>, LinkError> {
     let endpoint = &link.partner_endpoint;
@@ -221,6 +225,11 @@ fn connect(
     observation.partner_certificate = x509_parser::parse_x509_certificate(&trust.der)
         .ok()
         .map(|(_, c)| (trust.name.clone(), c.validity().not_after.to_datetime()));
+    if let Some((name, expiry)) = &observation.partner_certificate {
+        if *expiry <= at {
+            return Err(error(9642, format!("Connection handshake failed. The certificate [{name}] used by the SQL Server endpoint expired on {expiry}: create a new endpoint certificate, use it on the endpoint, and upload its public key to the managed instance.")));
+        }
+    }
     if partner.master_certificate(&mi.fqdn).as_deref() != Some(&mi.mirroring_certificate[..]) {
         return Err(error(41974, format!("SQL Server does not hold the managed instance's endpoint certificate under the name [{}]: import it with CREATE CERTIFICATE [{}] FROM BINARY = <public key>.", mi.fqdn, mi.fqdn)));
     }

@@ -41,7 +41,7 @@ pub fn links(
         .max(1);
     let bandwidth = mi.spec.link_bandwidth_mbps * 125_000.0 / busy as f64;
     for link in links.iter_mut() {
-        let seen = observe(link, mi, trusted, sql);
+        let seen = observe(link, mi, trusted, sql, time_at(now));
         if let Err(e) = one(mi, link, &seen, now, bandwidth, time_at) {
             tracing::error!(link = %link.name, error = %e, "the link could not move on");
         }

@@ -429,6 +429,21 @@ async fn a_forced_failover_loses_the_unhardened_tail_and_splits_the_brain() {
         "INSERT INTO Sales.dbo.Orders (id, amount) VALUES (900001, 2)",
     )
     .await;
+    // The fix: the former primary becomes secondary, and stops taking writes.
+    run(
+        &mut sql,
+        "ALTER AVAILABILITY GROUP [DAG_Sales] SET (ROLE = SECONDARY)",
+    )
+    .await;
+    assert_eq!(one_text(&mut sql, role).await, "SECONDARY");
+    assert_eq!(
+        error_number(
+            &mut sql,
+            "INSERT INTO Sales.dbo.Orders (id, amount) VALUES (900002, 2)"
+        )
+        .await,
+        3906
+    );
 }
 
 #[tokio::test]
@@ -492,5 +507,42 @@ async fn seeding_restarts_after_a_lost_connection_and_fails_after_a_log_backup()
     assert_eq!(
         one_text(&mut mi, "SELECT current_state FROM sys.dm_hadr_automatic_seeding WHERE is_source = 0 AND number_of_attempts = 2").await,
         "FAILED"
+    );
+}
+
+#[tokio::test]
+async fn an_expired_endpoint_certificate_disconnects_the_link() {
+    let (lab, clock) = lab_on_manual_clock(SCENARIO).await;
+    let mut sql = sa(&lab).await;
+    set_up_link(&lab, &clock, &mut sql).await;
+    lab.set_workload("SQL01", "Sales", &WorkloadSpec::default())
+        .unwrap();
+    clock.advance(Duration::from_secs(12));
+    let before = token(&lab, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET).await;
+    assert_eq!(
+        arm_database(&lab, &before).await["replicaState"],
+        "LinkSynchronizing"
+    );
+    // The endpoint certificate expires on 2030-01-01; five years on, it has.
+    clock.advance(Duration::from_secs(5 * 366 * 24 * 3600));
+    let after = token(&lab, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET).await;
+    let db = arm_database(&lab, &after).await;
+    assert_eq!(db["connectedState"], "DISCONNECTED", "{db}");
+    assert!(
+        db["mostRecentLinkError"]
+            .as_str()
+            .unwrap()
+            .starts_with("9642:"),
+        "{db}"
+    );
+    assert_eq!(
+        one_text(
+            &mut sql,
+            "SELECT rs.connected_state_desc FROM sys.dm_hadr_availability_replica_states rs
+             JOIN sys.availability_replicas r ON r.replica_id = rs.replica_id
+             WHERE r.replica_server_name = 'AG_Sales_MI'"
+        )
+        .await,
+        "DISCONNECTED"
     );
 }

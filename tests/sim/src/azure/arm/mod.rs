@@ -99,6 +99,7 @@ impl State {
         sql: &[Arc<Instance>],
         change: Change,
         at: Duration,
+        wall: time::OffsetDateTime,
     ) -> Result<(), (&'static str, String)> {
         let mi = managed.spec.name.as_str();
         let name = change.name().to_string();
@@ -134,7 +135,7 @@ impl State {
                 let Some(link) = list.into_iter().find(|l| same(&l.name)) else {
                     return Ok(());
                 };
-                let seen = observe(link, managed, &trusted, sql);
+                let seen = observe(link, managed, &trusted, sql, wall);
                 let partner = seen.partner.filter(|_| seen.connected);
                 let sync = link.sync
                     && partner.as_ref().is_some_and(|p| {
@@ -226,10 +227,11 @@ impl Arm {
         for n in due {
             let op = &state.operations[n];
             let (mi, change, at) = (op.mi.clone(), op.change.clone(), op.completes_at);
-            state.operations[n].status = match state.apply(&mi, &self.sql, change, at) {
-                Ok(()) => Status::Succeeded,
-                Err((code, message)) => Status::Failed(code, message),
-            };
+            state.operations[n].status =
+                match state.apply(&mi, &self.sql, change, at, self.authority.time_at(at)) {
+                    Ok(()) => Status::Succeeded,
+                    Err((code, message)) => Status::Failed(code, message),
+                };
             // A link created now starts at once.
             self.replicate(state, now);
         }
