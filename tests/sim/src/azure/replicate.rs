@@ -48,6 +48,28 @@ pub fn links(
     }
 }
 
+/// Whether the link commits synchronously: ARM's `replicationMode` Sync and both
+/// members SYNCHRONOUS_COMMIT in SQL Server's distributed group (mi-link.md §4.2).
+pub fn synchronous(link: &Link, partner: Option<&Instance>) -> bool {
+    link.sync
+        && partner.is_some_and(|p| {
+            let modes = p.link_member_modes(&link.name);
+            !modes.is_empty() && modes.iter().all(|(_, sync)| *sync)
+        })
+}
+
+/// Where a database's log stands on SQL Server, as the model reads it.
+pub fn partner_log(partner: Option<&Instance>, database: &str) -> PartnerLog {
+    partner
+        .and_then(|p| p.log_position(database))
+        .map_or(PartnerLog::default(), |p| PartnerLog {
+            written: p.written,
+            rate: p.rate,
+            log_backup: p.log_backup,
+            size: p.data_bytes,
+        })
+}
+
 /// The link's group names as the managed instance's side sees them.
 pub fn mi_groups(mi: &ManagedInstance, link: &Link) -> LinkGroups {
     LinkGroups {
@@ -71,22 +93,12 @@ fn one(
     let partner = seen.partner.clone();
     // After a failover the MI is primary: the lab does not ship log back.
     let shipping = link.failover.is_none();
-    let sync = link.sync
-        && partner.as_ref().is_some_and(|p| {
-            let modes = p.link_member_modes(&link.name);
-            !modes.is_empty() && modes.iter().all(|(_, sync)| *sync)
-        });
+    let sync = synchronous(link, partner.as_deref());
     let latency = Duration::from_secs_f64(mi.spec.link_latency_ms / 1000.0);
     let mut remote = Vec::new();
     let groups = mi_groups(mi, link);
     for (n, db) in link.databases.iter_mut().enumerate() {
-        let position = partner.as_ref().and_then(|p| p.log_position(&db.name));
-        let log = position.map_or(PartnerLog::default(), |p| PartnerLog {
-            written: p.written,
-            rate: p.rate,
-            log_backup: p.log_backup,
-            size: p.data_bytes,
-        });
+        let log = partner_log(partner.as_deref(), &db.name);
         let ready = shipping && seen.connected && seen.database_errors[n].is_none();
         let conditions = Conditions {
             ready,
@@ -109,11 +121,7 @@ fn one(
         if db.replica.phase == Phase::Replicating && shipping {
             mi.engine.receive_log(&db.name, db.replica.hardened)?;
             copy_rows(mi, db, partner.as_deref(), &log)?;
-            let state = match (seen.connected, db.replica.caught_up && sync) {
-                (false, _) => 0,
-                (true, false) => 1,
-                (true, true) => 2,
-            };
+            let state = db.replica.synchronization_state(seen.connected, sync);
             mi.engine
                 .show_link_local_state(&groups.link, &db.name, state)?;
             remote.push((
@@ -158,25 +166,14 @@ fn remote_database(
 ) -> RemoteDatabase {
     let r = &db.replica;
     let backlog = r.backlog(log);
-    let lag = if backlog <= 0.0 {
-        0.0
-    } else if log.rate > 0.0 {
-        backlog / log.rate
-    } else {
-        1.0
-    };
     RemoteDatabase {
-        state: match (connected, r.caught_up && sync) {
-            (false, _) => 0,
-            (true, false) => 1,
-            (true, true) => 2,
-        },
+        state: r.synchronization_state(connected, sync),
         healthy: connected && r.caught_up,
         hardened_lsn: crate::engine::lsn(r.hardened),
         hardened_time: r.hardened_at.map(|t| datetime_text(time_at(t))),
         send_queue_kb: (backlog / 1024.0).ceil() as i64,
         send_rate: (r.transfer_rate / 1024.0) as i64,
-        lag_secs: lag.ceil() as i64,
+        lag_secs: r.lag_secs(log),
     }
 }
 

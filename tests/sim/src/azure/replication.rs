@@ -120,6 +120,28 @@ impl Replica {
         (partner.written - self.hardened).max(0.0)
     }
 
+    /// How far behind the MI is, in seconds of the partner's workload (at least one
+    /// while anything is behind and nothing is being written).
+    pub fn lag_secs(&self, partner: &PartnerLog) -> i64 {
+        let backlog = self.backlog(partner);
+        match (backlog > 0.0, partner.rate > 0.0) {
+            (false, _) => 0,
+            (true, true) => (backlog / partner.rate).ceil() as i64,
+            (true, false) => 1,
+        }
+    }
+
+    /// sys.dm_hadr_database_replica_states.synchronization_state of the MI's copy:
+    /// 0 NOT SYNCHRONIZING, 1 SYNCHRONIZING, 2 SYNCHRONIZED (synchronous commit and
+    /// caught up).
+    pub fn synchronization_state(&self, connected: bool, sync: bool) -> i64 {
+        match (connected, self.caught_up && sync) {
+            (false, _) => 0,
+            (true, false) => 1,
+            (true, true) => 2,
+        }
+    }
+
     /// Brings the replica up to `now`, given what is seen now.
     pub fn advance(&mut self, now: Duration, partner: &PartnerLog, c: Conditions) -> Vec<Event> {
         let mut events = Vec::new();

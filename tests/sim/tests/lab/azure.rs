@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use tiberius::EncryptionLevel;
 
 use super::https::{call, Answer};
-use super::{connect_at, free_port, lab_on_manual_clock, rows, run, sa};
+use super::{connect_at, free_port, lab_on_manual_clock, rows, run, sa, Client};
 
 const READER_ID: &str = "3c2b1a09-8f7e-4d6c-9b5a-4f3e2d1c0b0a";
 
@@ -356,8 +356,8 @@ pub(super) async fn put_link(lab: &Lab, token: &str, body: Value) -> Answer {
     .await
 }
 
-/// The link's state for its databases, as ARM reports it: (replicaState, error number).
-pub(super) async fn link_states(lab: &Lab, token: &str) -> Vec<(String, Option<u32>)> {
+/// The databases of link DAG_Sales as ARM reports them.
+pub(super) async fn link_databases(lab: &Lab, token: &str) -> Vec<Value> {
     let got = arm(
         lab,
         token,
@@ -370,6 +370,13 @@ pub(super) async fn link_states(lab: &Lab, token: &str) -> Vec<(String, Option<u
     got.json["properties"]["databases"]
         .as_array()
         .unwrap()
+        .clone()
+}
+
+/// The link's state for its databases, as ARM reports it: (replicaState, error number).
+pub(super) async fn link_states(lab: &Lab, token: &str) -> Vec<(String, Option<u32>)> {
+    link_databases(lab, token)
+        .await
         .iter()
         .map(|d| {
             let error = d["mostRecentLinkError"]
@@ -378,6 +385,60 @@ pub(super) async fn link_states(lab: &Lab, token: &str) -> Vec<(String, Option<u
             (d["replicaState"].as_str().unwrap().to_string(), error)
         })
         .collect()
+}
+
+/// mi-link.md §2.1 on SQL Server: a master key, the endpoint certificate (expiring
+/// 2030-01-01) and a mirroring endpoint on `port` that authenticates with it.
+pub(super) async fn create_endpoint(sql: &mut Client, port: u16) {
+    run(
+        sql,
+        "CREATE MASTER KEY ENCRYPTION BY PASSWORD = 'Strong-Passw0rd!'",
+    )
+    .await;
+    run(sql, "CREATE CERTIFICATE [Cert_SQL01_endpoint] WITH SUBJECT = 'Certificate for Cert_SQL01_endpoint', EXPIRY_DATE = '2030-01-01'").await;
+    run(sql, &format!(
+        "CREATE ENDPOINT database_mirroring_endpoint STATE = STARTED AS TCP (LISTENER_PORT = {port}, LISTENER_IP = ALL)
+         FOR DATABASE_MIRRORING (ROLE = ALL, AUTHENTICATION = CERTIFICATE [Cert_SQL01_endpoint], ENCRYPTION = REQUIRED ALGORITHM AES)"
+    )).await;
+}
+
+/// Starts the upload of the endpoint certificate's public key to the MI as a server
+/// trust certificate; the long-running operation's first answer.
+pub(super) async fn upload_endpoint_certificate(
+    lab: &Lab,
+    token: &str,
+    sql: &mut Client,
+) -> Answer {
+    let encoded = rows(sql, "SELECT CERTENCODED(CERT_ID(N'Cert_SQL01_endpoint'))").await;
+    let public_key = format!(
+        "0x{}",
+        hex::encode_upper(encoded[0].get::<&[u8], _>(0).unwrap())
+    );
+    arm(
+        lab,
+        token,
+        "PUT",
+        "/serverTrustCertificates/Cert_SQL01_endpoint",
+        Some(json!({"properties": {"publicBlob": public_key}})),
+    )
+    .await
+}
+
+/// The availability group AG_Sales over `databases` and the distributed group
+/// DAG_Sales with the MI's member AG_Sales_MI, both asynchronous (mi-link.md §2.1).
+pub(super) async fn create_groups(sql: &mut Client, port: u16, fqdn: &str, databases: &str) {
+    run(sql, &format!(
+        "CREATE AVAILABILITY GROUP [AG_Sales] WITH (CLUSTER_TYPE = NONE) FOR DATABASE {databases}
+         REPLICA ON N'SQL01' WITH (ENDPOINT_URL = 'TCP://127.0.0.1:{port}', AVAILABILITY_MODE = SYNCHRONOUS_COMMIT,
+           FAILOVER_MODE = MANUAL, SEEDING_MODE = AUTOMATIC)"
+    )).await;
+    run(sql, &format!(
+        "CREATE AVAILABILITY GROUP [DAG_Sales] WITH (DISTRIBUTED) AVAILABILITY GROUP ON
+           N'AG_Sales' WITH (LISTENER_URL = 'TCP://127.0.0.1:{port}', AVAILABILITY_MODE = ASYNCHRONOUS_COMMIT,
+             FAILOVER_MODE = MANUAL, SEEDING_MODE = AUTOMATIC, SESSION_TIMEOUT = 20),
+           N'AG_Sales_MI' WITH (LISTENER_URL = 'tcp://{fqdn}:5022;Server=[mi-target]', AVAILABILITY_MODE = ASYNCHRONOUS_COMMIT,
+             FAILOVER_MODE = MANUAL, SEEDING_MODE = AUTOMATIC)"
+    )).await;
 }
 
 #[tokio::test]
@@ -420,39 +481,14 @@ async fn a_link_comes_up_only_when_every_prerequisite_is_in_place() {
     );
 
     let mut sql = sa(&lab).await;
-    run(
-        &mut sql,
-        "CREATE MASTER KEY ENCRYPTION BY PASSWORD = 'Strong-Passw0rd!'",
-    )
-    .await;
-    run(&mut sql, "CREATE CERTIFICATE [Cert_SQL01_endpoint] WITH SUBJECT = 'Certificate for Cert_SQL01_endpoint', EXPIRY_DATE = '2030-01-01'").await;
-    run(&mut sql, &format!(
-        "CREATE ENDPOINT database_mirroring_endpoint STATE = STARTED AS TCP (LISTENER_PORT = {port}, LISTENER_IP = ALL)
-         FOR DATABASE_MIRRORING (ROLE = ALL, AUTHENTICATION = CERTIFICATE [Cert_SQL01_endpoint], ENCRYPTION = REQUIRED ALGORITHM AES)"
-    )).await;
+    create_endpoint(&mut sql, port).await;
     assert_eq!(
         link_states(&lab, &token).await[0].1,
         Some(41973),
         "the MI does not trust the endpoint's certificate yet"
     );
 
-    let encoded = rows(
-        &mut sql,
-        "SELECT CERTENCODED(CERT_ID(N'Cert_SQL01_endpoint'))",
-    )
-    .await;
-    let public_key = format!(
-        "0x{}",
-        hex::encode_upper(encoded[0].get::<&[u8], _>(0).unwrap())
-    );
-    let upload = arm(
-        &lab,
-        &token,
-        "PUT",
-        "/serverTrustCertificates/Cert_SQL01_endpoint",
-        Some(json!({"properties": {"publicBlob": public_key}})),
-    )
-    .await;
+    let upload = upload_endpoint_certificate(&lab, &token, &mut sql).await;
     let uploaded = complete(&lab, &clock, &token, &upload).await;
     assert_eq!(
         uploaded.json["properties"]["certificateName"],
@@ -476,18 +512,7 @@ async fn a_link_comes_up_only_when_every_prerequisite_is_in_place() {
         "no availability groups on SQL Server yet"
     );
 
-    run(&mut sql, &format!(
-        "CREATE AVAILABILITY GROUP [AG_Sales] WITH (CLUSTER_TYPE = NONE) FOR DATABASE [Sales], [Archive]
-         REPLICA ON N'SQL01' WITH (ENDPOINT_URL = 'TCP://127.0.0.1:{port}', AVAILABILITY_MODE = SYNCHRONOUS_COMMIT,
-           FAILOVER_MODE = MANUAL, SEEDING_MODE = AUTOMATIC)"
-    )).await;
-    run(&mut sql, &format!(
-        "CREATE AVAILABILITY GROUP [DAG_Sales] WITH (DISTRIBUTED) AVAILABILITY GROUP ON
-           N'AG_Sales' WITH (LISTENER_URL = 'TCP://127.0.0.1:{port}', AVAILABILITY_MODE = ASYNCHRONOUS_COMMIT,
-             FAILOVER_MODE = MANUAL, SEEDING_MODE = AUTOMATIC, SESSION_TIMEOUT = 20),
-           N'AG_Sales_MI' WITH (LISTENER_URL = 'tcp://{fqdn}:5022;Server=[mi-target]', AVAILABILITY_MODE = ASYNCHRONOUS_COMMIT,
-             FAILOVER_MODE = MANUAL, SEEDING_MODE = AUTOMATIC)"
-    )).await;
+    create_groups(&mut sql, port, &fqdn, "[Sales], [Archive]").await;
     // Connected: Sales can seed; Archive, in SIMPLE recovery without a full backup, cannot.
     assert_eq!(
         link_states(&lab, &token).await,

@@ -14,7 +14,10 @@ use ferry_sim::Lab;
 use serde_json::{json, Value};
 use tiberius::EncryptionLevel;
 
-use super::azure::{arm, complete, finish, link_states, mi_certificate, put_link, token};
+use super::azure::{
+    arm, complete, create_endpoint, create_groups, finish, link_databases, link_states,
+    mi_certificate, put_link, token, upload_endpoint_certificate,
+};
 use super::{connect_at, error_number, free_port, lab_on_manual_clock, rows, run, sa, Client};
 
 const MB: f64 = 1_048_576.0;
@@ -60,26 +63,8 @@ async fn set_up_link(lab: &Lab, clock: &LabClock, sql: &mut Client) -> String {
     let token = token(lab, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET).await;
     let fqdn = lab.managed_instance("mi-target").unwrap().fqdn.clone();
     let port = free_port();
-    run(
-        sql,
-        "CREATE MASTER KEY ENCRYPTION BY PASSWORD = 'Strong-Passw0rd!'",
-    )
-    .await;
-    run(sql, "CREATE CERTIFICATE [Cert_SQL01_endpoint] WITH SUBJECT = 'Cert_SQL01_endpoint', EXPIRY_DATE = '2030-01-01'").await;
-    run(sql, &format!(
-        "CREATE ENDPOINT database_mirroring_endpoint STATE = STARTED AS TCP (LISTENER_PORT = {port}, LISTENER_IP = ALL)
-         FOR DATABASE_MIRRORING (ROLE = ALL, AUTHENTICATION = CERTIFICATE [Cert_SQL01_endpoint], ENCRYPTION = REQUIRED ALGORITHM AES)"
-    )).await;
-    let encoded = rows(sql, "SELECT CERTENCODED(CERT_ID(N'Cert_SQL01_endpoint'))").await;
-    let public_key = hex::encode_upper(encoded[0].get::<&[u8], _>(0).unwrap());
-    let upload = arm(
-        lab,
-        &token,
-        "PUT",
-        "/serverTrustCertificates/Cert_SQL01_endpoint",
-        Some(json!({"properties": {"publicBlob": format!("0x{public_key}")}})),
-    )
-    .await;
+    create_endpoint(sql, port).await;
+    let upload = upload_endpoint_certificate(lab, &token, sql).await;
     complete(lab, clock, &token, &upload).await;
     let mi_key = mi_certificate(lab, &token).await;
     run(
@@ -87,18 +72,7 @@ async fn set_up_link(lab: &Lab, clock: &LabClock, sql: &mut Client) -> String {
         &format!("CREATE CERTIFICATE [{fqdn}] FROM BINARY = 0x{mi_key}"),
     )
     .await;
-    run(sql, &format!(
-        "CREATE AVAILABILITY GROUP [AG_Sales] WITH (CLUSTER_TYPE = NONE) FOR DATABASE [Sales]
-         REPLICA ON N'SQL01' WITH (ENDPOINT_URL = 'TCP://127.0.0.1:{port}', AVAILABILITY_MODE = SYNCHRONOUS_COMMIT,
-           FAILOVER_MODE = MANUAL, SEEDING_MODE = AUTOMATIC)"
-    )).await;
-    run(sql, &format!(
-        "CREATE AVAILABILITY GROUP [DAG_Sales] WITH (DISTRIBUTED) AVAILABILITY GROUP ON
-           N'AG_Sales' WITH (LISTENER_URL = 'TCP://127.0.0.1:{port}', AVAILABILITY_MODE = ASYNCHRONOUS_COMMIT,
-             FAILOVER_MODE = MANUAL, SEEDING_MODE = AUTOMATIC),
-           N'AG_Sales_MI' WITH (LISTENER_URL = 'tcp://{fqdn}:5022;Server=[mi-target]', AVAILABILITY_MODE = ASYNCHRONOUS_COMMIT,
-             FAILOVER_MODE = MANUAL, SEEDING_MODE = AUTOMATIC)"
-    )).await;
+    create_groups(sql, port, &fqdn, "[Sales]").await;
     let link = json!({"properties": {
         "databases": [{"databaseName": "Sales"}],
         "partnerEndpoint": format!("TCP://127.0.0.1:{port}"),
@@ -125,16 +99,7 @@ async fn mi_client(lab: &Lab) -> Client {
 
 /// The one database of DAG_Sales as ARM reports it.
 async fn arm_database(lab: &Lab, token: &str) -> Value {
-    let got = arm(
-        lab,
-        token,
-        "GET",
-        "/distributedAvailabilityGroups/DAG_Sales",
-        None,
-    )
-    .await;
-    assert_eq!(got.status, 200, "{}", got.json);
-    got.json["properties"]["databases"][0].clone()
+    link_databases(lab, token).await.remove(0)
 }
 
 async fn one_text(client: &mut Client, sql: &str) -> String {

@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 
 use super::super::http::Response;
 use super::super::link::{observe, Failover, Link, LinkDatabase};
+use super::super::replicate::partner_log;
 use super::super::replication::Phase;
 use super::super::ManagedInstance;
 use super::instances::not_allowed;
@@ -224,19 +225,8 @@ pub fn link_json(arm: &Arm, state: &State, mi: &ManagedInstance, name: &str) -> 
                 .hardened_at
                 .filter(|_| seeded)
                 .map(|t| rfc3339(arm.authority.time_at(t).unix_timestamp()));
-            let lag = seen
-                .partner
-                .as_ref()
-                .and_then(|p| p.log_position(&d.name))
-                .filter(|_| seeded)
-                .map(|p| {
-                    let backlog = (p.written - r.hardened).max(0.0);
-                    match (backlog > 0.0, p.rate > 0.0) {
-                        (false, _) => 0,
-                        (true, true) => (backlog / p.rate).ceil() as i64,
-                        (true, false) => 1,
-                    }
-                });
+            let log = partner_log(seen.partner.as_deref(), &d.name);
+            let lag = seeded.then(|| r.lag_secs(&log));
             json!({
                 "databaseName": d.name,
                 "instanceReplicaId": d.instance_replica_id,

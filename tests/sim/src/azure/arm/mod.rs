@@ -137,11 +137,7 @@ impl State {
                 };
                 let seen = observe(link, managed, &trusted, sql, wall);
                 let partner = seen.partner.filter(|_| seen.connected);
-                let sync = link.sync
-                    && partner.as_ref().is_some_and(|p| {
-                        let modes = p.link_member_modes(&link.name);
-                        !modes.is_empty() && modes.iter().all(|(_, s)| *s)
-                    });
+                let sync = replicate::synchronous(link, partner.as_deref());
                 let outcome = failover::failover(managed, link, partner.as_deref(), kind, sync)
                     .map_err(|e| ("FailoverNotPossible", e.text))?;
                 if outcome == failover::Outcome::Broken {

@@ -452,19 +452,7 @@ fn modify(t: &Target, group: &Group, r: &ReplicaSpec, now: &str) -> Result<(), M
 /// SET (ROLE = SECONDARY) on a distributed group's primary: the local member becomes
 /// a secondary of the distributed group; its databases stop being the primary copy.
 fn demote(t: &Target, group: &Group) -> Result<(), Message> {
-    let conn = &t.catalog.conn;
-    let local = local_id(t, group)?;
-    conn.execute(
-        "UPDATE \"sys.dm_hadr_availability_replica_states\" SET role = 2, role_desc = 'SECONDARY' WHERE replica_id = ?1",
-        [&local],
-    )
-    .map_err(sqlite)?;
-    conn.execute(
-        "UPDATE \"sys.dm_hadr_database_replica_states\" SET is_primary_replica = 0 WHERE group_id = ?1 AND replica_id = ?2",
-        [&group.id, &local],
-    )
-    .map_err(sqlite)?;
-    Ok(())
+    super::link::set_local_role(&t.catalog.conn, &group.id, false).map_err(sqlite)
 }
 
 fn owner_sid(t: &Target) -> Result<Vec<u8>, Message> {

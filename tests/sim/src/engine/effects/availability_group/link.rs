@@ -155,7 +155,11 @@ pub fn join_as_secondary(
 
 /// The local member's role in distributed group `group_id`, and whether its
 /// databases take writes (a secondary's do not).
-fn set_local_role(conn: &Connection, group_id: &str, primary: bool) -> rusqlite::Result<()> {
+pub(super) fn set_local_role(
+    conn: &Connection,
+    group_id: &str,
+    primary: bool,
+) -> rusqlite::Result<()> {
     let (role, desc) = if primary {
         (1, "PRIMARY")
     } else {
