@@ -167,6 +167,17 @@ fn resolve(host: &str, sql: &[Arc<Instance>]) -> Option<IpAddr> {
     known.then_some(IpAddr::V4(Ipv4Addr::LOCALHOST))
 }
 
+/// Whether `link`'s partner endpoint is one of `instance`'s mirroring endpoints.
+pub fn partner_is(link: &Link, instance: &Instance) -> bool {
+    crate::engine::parse_endpoint_url(&link.partner_endpoint)
+        .and_then(|(host, port)| {
+            let named = host.eq_ignore_ascii_case(&instance.info.name);
+            let ip = resolve(&host, &[]).or(named.then_some(IpAddr::V4(Ipv4Addr::LOCALHOST)))?;
+            Some(SocketAddr::new(ip, port))
+        })
+        .is_some_and(|address| instance.catalog().endpoint_at(address).is_some())
+}
+
 /// What the MI's side of `link` observes now.
 pub fn observe(
     link: &Link,

@@ -23,8 +23,8 @@ use super::ManagedInstance;
 /// The lab's wall-clock time at a point of the lab clock.
 pub type TimeAt<'a> = &'a dyn Fn(Duration) -> time::OffsetDateTime;
 
-/// Brings every link of `mi` up to `now`. The network's bandwidth is shared by the
-/// databases that use it (seeding or catching up).
+/// Brings the `wanted` links of `mi` up to `now`. The network's bandwidth is shared
+/// by the databases that use it (seeding or catching up).
 pub fn links(
     mi: &ManagedInstance,
     links: &mut [Link],
@@ -32,6 +32,7 @@ pub fn links(
     sql: &[Arc<Instance>],
     now: Duration,
     time_at: TimeAt,
+    wanted: &dyn Fn(&Link) -> bool,
 ) {
     let busy = links
         .iter()
@@ -40,7 +41,7 @@ pub fn links(
         .count()
         .max(1);
     let bandwidth = mi.spec.link_bandwidth_mbps * 125_000.0 / busy as f64;
-    for link in links.iter_mut() {
+    for link in links.iter_mut().filter(|l| wanted(l)) {
         let seen = observe(link, mi, trusted, sql, time_at(now));
         if let Err(e) = one(mi, link, &seen, now, bandwidth, time_at) {
             tracing::error!(link = %link.name, error = %e, "the link could not move on");

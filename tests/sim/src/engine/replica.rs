@@ -12,8 +12,9 @@ use super::{log, Instance};
 
 /// Something outside the engine whose state this instance's views show.
 pub trait Observer: Send + Sync {
-    /// Brings what the instances show up to the lab clock's now.
-    fn catch_up(&self);
+    /// Brings what `instance` shows (and whatever a statement there can change) up
+    /// to the lab clock's now.
+    fn catch_up(&self, instance: &Instance);
 }
 
 /// Where a database's log stands, for the link that ships it.
@@ -47,7 +48,7 @@ impl Instance {
             .filter_map(Weak::upgrade)
             .collect();
         for observer in observers {
-            observer.catch_up();
+            observer.catch_up(self);
         }
     }
 

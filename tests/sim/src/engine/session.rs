@@ -211,10 +211,13 @@ impl Session {
 
     fn run(&mut self, line: &Line, cancel: &Cancel, out: &mut Vec<Output>) {
         // What the link does is brought up to now before the statement reads, and
-        // again after it has changed something the link sees (an endpoint started).
+        // again after a statement that may change what the link sees (an endpoint
+        // started, a group altered), so the link reacts at once.
         self.instance.catch_up();
         let result = self.run_statement(&line.stmt, cancel, out);
-        self.instance.catch_up();
+        if !matches!(line.stmt, Stmt::Query(_)) {
+            self.instance.catch_up();
+        }
         match result {
             Ok(Some(rows)) => out.push(Output::Done {
                 rows: (!self.nocount).then_some(rows),

@@ -22,7 +22,7 @@ use http::StatusCode;
 
 use super::failover;
 use super::http::{Handler, Request, Response};
-use super::link::{observe, Link, TrustCertificate};
+use super::link::{self, observe, Link, TrustCertificate};
 use super::replicate;
 use super::token::Authority;
 use super::ManagedInstance;
@@ -203,16 +203,22 @@ impl Arm {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.lock_for(None)
+    }
+
+    /// The state, with the links that involve `only` (every link when None) and
+    /// every operation brought up to now.
+    fn lock_for(&self, only: Option<&Instance>) -> std::sync::MutexGuard<'_, State> {
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        self.settle(&mut state);
+        self.settle(&mut state, only);
         state
     }
 
-    /// Brings every link up to now, then completes every operation whose time has
-    /// come, in order.
-    fn settle(&self, state: &mut State) {
+    /// Brings the links up to now (those involving `only`, or all), then completes
+    /// every operation whose time has come, in order.
+    fn settle(&self, state: &mut State, only: Option<&Instance>) {
         let now = self.clock.elapsed();
-        self.replicate(state, now);
+        self.replicate(state, now, only);
         let mut due: Vec<usize> = (0..state.operations.len())
             .filter(|&n| {
                 let op = &state.operations[n];
@@ -229,22 +235,26 @@ impl Arm {
                     Err((code, message)) => Status::Failed(code, message),
                 };
             // A link created now starts at once.
-            self.replicate(state, now);
+            self.replicate(state, now, None);
         }
     }
 
-    /// Brings every link up to `now`.
-    fn replicate(&self, state: &mut State, now: Duration) {
+    /// Brings the links up to `now`: every link, or those whose managed instance or
+    /// partner endpoint is `only`'s (a statement there can change only them).
+    fn replicate(&self, state: &mut State, now: Duration, only: Option<&Instance>) {
         let time_at = |d: Duration| self.authority.time_at(d);
         let State { trust, links, .. } = state;
         for mi in &self.managed {
-            if let Some(list) = links.get_mut(&mi.spec.name) {
-                let trusted = trust
-                    .get(&mi.spec.name)
-                    .map(Vec::as_slice)
-                    .unwrap_or_default();
-                replicate::links(mi, list, trusted, &self.sql, now, &time_at);
-            }
+            let Some(list) = links.get_mut(&mi.spec.name) else {
+                continue;
+            };
+            let whole = only.is_none_or(|i| std::ptr::eq(i, &*mi.engine));
+            let wanted = |link: &Link| whole || only.is_some_and(|i| link::partner_is(link, i));
+            let trusted = trust
+                .get(&mi.spec.name)
+                .map(Vec::as_slice)
+                .unwrap_or_default();
+            replicate::links(mi, list, trusted, &self.sql, now, &time_at, &wanted);
         }
     }
 
@@ -480,8 +490,8 @@ impl Arm {
 }
 
 impl crate::engine::Observer for Arm {
-    fn catch_up(&self) {
-        drop(self.lock());
+    fn catch_up(&self, instance: &Instance) {
+        drop(self.lock_for(Some(instance)));
     }
 }
 
