@@ -14,10 +14,11 @@
 //! - `seeding`: automatic seeding's two views.
 //!
 //! This instance is always the one that runs CREATE, so its replica starts as the
-//! primary; remote replicas and the other member of a distributed group stay
-//! DISCONNECTED, because nothing on the other side answers yet (the lab's managed
-//! instances and replication come with part 2). FAILOVER of a distributed group and
-//! FORCE_FAILOVER_ALLOW_DATA_LOSS are refused as not modelled for the same reason.
+//! primary; remote replicas stay DISCONNECTED unless something answers for them: the
+//! lab's managed instances answer for their member of a distributed group through
+//! `link`, written from `crate::azure`. FAILOVER of a distributed group from SQL
+//! Server (2022 CU13+) and FORCE_FAILOVER_ALLOW_DATA_LOSS on a secondary member are
+//! refused as not modelled; the link's failover runs through ARM.
 
 mod apply;
 pub mod link;
