@@ -8,6 +8,7 @@ use std::sync::Weak;
 
 use super::effects::link::{self, LinkGroups, RemoteDatabase, RemoteReplica};
 use super::effects::seeding::{self, Seeding};
+use super::effects::{record_backup, TakenBackup};
 use super::{log, Instance};
 
 /// Something outside the engine whose state this instance's views show.
@@ -63,11 +64,7 @@ impl Instance {
                     [id],
                     |r| r.get(0),
                 )?;
-            let pages: i64 = conn.query_row(
-                "SELECT COALESCE(SUM(size), 0) FROM \"sys.master_files\" WHERE database_id = ?1 AND type = 0",
-                [id],
-                |r| r.get(0),
-            )?;
+            let pages = data_pages(conn, id)?;
             Ok(LogPosition {
                 written: log::written(conn, id)?,
                 rate,
@@ -153,8 +150,38 @@ impl Instance {
         link::member_modes(&self.catalog().conn, link_name).unwrap_or_default()
     }
 
+    /// The managed instance's automatic full backup of `database`, taken now (the
+    /// first one after it became primary is what a cutover waits for, mi-link.md
+    /// §4.2 step 7).
+    pub fn automatic_full_backup(&self, database: &str) -> rusqlite::Result<()> {
+        let catalog = self.catalog();
+        let Some(id) = catalog.database_id(database) else {
+            return Ok(());
+        };
+        let conn = &catalog.conn;
+        let pages = data_pages(conn, id)?;
+        let taken = TakenBackup {
+            database: (id, database),
+            recovery: "FULL",
+            kind: "D",
+            copy_only: false,
+            bytes: pages * 8192,
+            finished: self.info.started + self.clock.elapsed(),
+        };
+        record_backup(conn, &self.info.name, &taken)
+    }
+
     /// Whether this side's member of `link` is primary.
     pub fn link_is_primary(&self, link_name: &str) -> bool {
         link::is_primary(&self.catalog().conn, link_name).unwrap_or(false)
     }
+}
+
+/// The size of database `id`'s data files, 8-KB pages.
+fn data_pages(conn: &rusqlite::Connection, id: i64) -> rusqlite::Result<i64> {
+    conn.query_row(
+        "SELECT COALESCE(SUM(size), 0) FROM \"sys.master_files\" WHERE database_id = ?1 AND type = 0",
+        [id],
+        |r| r.get(0),
+    )
 }

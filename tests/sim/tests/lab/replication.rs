@@ -309,6 +309,13 @@ async fn a_database_seeds_catches_up_and_fails_over_without_loss() {
         done.json
     );
     assert_eq!(done.json["properties"]["partnerLinkRole"], "Secondary");
+    // The MI's first full backup as primary comes five minutes later (at the lab's
+    // speed); a cutover waits for it before removing the link (§4.2 step 7).
+    let backups =
+        "SELECT COUNT(*) FROM msdb.dbo.backupset WHERE database_name = 'Sales' AND type = 'D'";
+    assert_eq!(one_number(&mut mi, backups).await, 0.0);
+    clock.advance(Duration::from_secs(30));
+    assert_eq!(one_number(&mut mi, backups).await, 1.0);
     // SQL Server 2022 keeps the link as the secondary: read-only now; the MI takes writes.
     assert_eq!(
         error_number(

@@ -32,6 +32,15 @@ use crate::scenario::azure::Role;
 pub use error::{ArmError, ArmResult};
 use operations::{Change, Operation, Status};
 
+/// The link's databases the MI holds a seeded copy of.
+fn seeded(link: &Link) -> Vec<String> {
+    link.databases
+        .iter()
+        .filter(|d| d.replica.phase == super::replication::Phase::Replicating)
+        .map(|d| d.name.clone())
+        .collect()
+}
+
 /// The api-versions the lab serves for the managed instance, certificate resources.
 const VERSIONS: &[&str] = &[
     "2021-08-01-preview",
@@ -68,7 +77,14 @@ struct State {
     trust: HashMap<String, Vec<TrustCertificate>>,
     links: HashMap<String, Vec<Link>>,
     operations: Vec<Operation>,
+    /// Databases that became primary on an MI (failover, or the link deleted) and
+    /// the lab time their first automatic full backup completes.
+    backups_due: Vec<(Arc<ManagedInstance>, String, Duration)>,
 }
+
+/// How long after a database becomes primary on the MI its first automatic full
+/// backup completes, before the lab's speed applies.
+const FIRST_BACKUP: Duration = Duration::from_secs(300);
 
 impl State {
     fn trusted(&self, mi: &str) -> &[TrustCertificate] {
@@ -91,15 +107,22 @@ impl State {
             .find(|l| l.name.eq_ignore_ascii_case(name))
     }
 
+    /// The MI's first automatic full backups of `databases`, due at `at`.
+    fn first_backups(&mut self, mi: &Arc<ManagedInstance>, databases: Vec<String>, at: Duration) {
+        for database in databases {
+            self.backups_due.push((mi.clone(), database, at));
+        }
+    }
+
     /// Makes a completed operation's change; a failover that cannot run is the
     /// operation's error (code, message).
     fn apply(
         &mut self,
-        managed: &ManagedInstance,
+        managed: &Arc<ManagedInstance>,
         sql: &[Arc<Instance>],
         change: Change,
-        at: Duration,
-        wall: time::OffsetDateTime,
+        (at, wall): (Duration, time::OffsetDateTime),
+        backup_at: Duration,
     ) -> Result<(), (&'static str, String)> {
         let mi = managed.spec.name.as_str();
         let name = change.name().to_string();
@@ -138,8 +161,10 @@ impl State {
                 let seen = observe(link, managed, &trusted, sql, wall);
                 let partner = seen.partner.filter(|_| seen.connected);
                 let sync = replicate::synchronous(link, partner.as_deref());
+                let seeded = seeded(link);
                 let outcome = failover::failover(managed, link, partner.as_deref(), kind, sync)
                     .map_err(|e| ("FailoverNotPossible", e.text))?;
+                self.first_backups(managed, seeded, backup_at);
                 if outcome == failover::Outcome::Broken {
                     self.links
                         .entry(mi.to_string())
@@ -148,14 +173,19 @@ impl State {
                 }
             }
             Change::DeleteLink(_) => {
+                let mut became_primary = Vec::new();
                 if let Some(list) = self.links.get_mut(mi) {
                     for link in list.iter_mut().filter(|l| same(&l.name)) {
+                        if link.failover.is_none() {
+                            became_primary.extend(seeded(link));
+                        }
                         if let Err(e) = failover::leave(managed, link) {
                             tracing::error!(link = %link.name, error = %e, "the MI could not leave the link");
                         }
                     }
                     list.retain(|l| !same(&l.name));
                 }
+                self.first_backups(managed, became_primary, backup_at);
             }
         }
         Ok(())
@@ -229,14 +259,25 @@ impl Arm {
         for n in due {
             let op = &state.operations[n];
             let (mi, change, at) = (op.mi.clone(), op.change.clone(), op.completes_at);
-            state.operations[n].status =
-                match state.apply(&mi, &self.sql, change, at, self.authority.time_at(at)) {
-                    Ok(()) => Status::Succeeded,
-                    Err((code, message)) => Status::Failed(code, message),
-                };
+            let when = (at, self.authority.time_at(at));
+            let backup_at = at + FIRST_BACKUP.div_f64(self.authority.spec.speed);
+            state.operations[n].status = match state.apply(&mi, &self.sql, change, when, backup_at)
+            {
+                Ok(()) => Status::Succeeded,
+                Err((code, message)) => Status::Failed(code, message),
+            };
             // A link created now starts at once.
             self.replicate(state, now, None);
         }
+        state.backups_due.retain(|(mi, database, at)| {
+            if *at > now {
+                return true;
+            }
+            if let Err(e) = mi.engine.automatic_full_backup(database) {
+                tracing::error!(database, error = %e, "the MI's automatic backup failed");
+            }
+            false
+        });
     }
 
     /// Brings the links up to `now`: every link, or those whose managed instance or

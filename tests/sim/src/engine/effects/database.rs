@@ -95,6 +95,37 @@ pub fn set_recovery(
     Ok(Vec::new())
 }
 
+/// A backup that has been taken: what msdb and the log record of it.
+pub struct Taken<'a> {
+    pub database: (i64, &'a str),
+    pub recovery: &'a str,
+    /// `D` full, `L` log.
+    pub kind: &'a str,
+    pub copy_only: bool,
+    pub bytes: i64,
+    pub finished: time::OffsetDateTime,
+}
+
+/// Records a backup of a database on `server`: its LSNs, what it truncates or
+/// starts in the log, and its row in msdb.dbo.backupset.
+pub fn record(conn: &rusqlite::Connection, server: &str, b: &Taken) -> rusqlite::Result<()> {
+    let (id, name) = b.database;
+    let finished = super::super::datetime_text(b.finished);
+    let lsns = log::backup(conn, id, b.kind, b.copy_only, &finished)?;
+    log::refresh(conn, id)?;
+    populate::insert_backup(
+        conn,
+        server,
+        name,
+        b.recovery,
+        b.kind,
+        b.copy_only,
+        b.finished,
+        b.bytes,
+        lsns,
+    )
+}
+
 pub fn backup(
     t: &Target,
     log: bool,
@@ -134,28 +165,15 @@ pub fn backup(
         }
     }
     let kind = if log { "L" } else { "D" };
-    let finished = time::OffsetDateTime::now_utc();
-    let lsns = log::backup(
-        &t.catalog.conn,
-        id,
+    let taken = Taken {
+        database: (id, &name),
+        recovery: &recovery,
         kind,
         copy_only,
-        &super::super::datetime_text(finished),
-    )
-    .and_then(|lsns| log::refresh(&t.catalog.conn, id).map(|()| lsns))
-    .map_err(sqlite)?;
-    populate::insert_backup(
-        &t.catalog.conn,
-        &t.info.name,
-        &name,
-        &recovery,
-        kind,
-        copy_only,
-        finished,
-        pages * 8192,
-        lsns,
-    )
-    .map_err(sqlite)?;
+        bytes: pages * 8192,
+        finished: time::OffsetDateTime::now_utc(),
+    };
+    record(&t.catalog.conn, &t.info.name, &taken).map_err(sqlite)?;
     let pages_done = if log { 2 } else { pages.max(1) };
     let file = if log {
         format!("{name}_log")

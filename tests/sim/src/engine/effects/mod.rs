@@ -26,6 +26,7 @@ use super::session::{Output, SessionLogin};
 use super::{errors, Catalog, InstanceInfo};
 
 pub use availability_group::{link, parse_endpoint_url, seeding};
+pub use database::{record as record_backup, Taken as TakenBackup};
 pub use security::add_certificate_issuer;
 
 #[derive(Debug, Clone)]
