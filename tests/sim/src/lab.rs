@@ -1,6 +1,7 @@
 //! A running lab: every instance of a scenario listening on its own loopback port;
 //! every managed instance on its own loopback address, with the lab's Azure (token
-//! authority and ARM) when the scenario has managed instances.
+//! authority and ARM) when the scenario has managed instances. Each port can be
+//! closed and opened again by the lab's faults (a stopped instance, a cut network).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -9,7 +10,10 @@ use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 
 use crate::azure::{self, AzureEndpoints, ManagedInstance};
+use crate::control::Control;
 use crate::engine::{Instance, LabClock};
+use crate::faults::Faults;
+use crate::port::{Port, Service};
 use crate::scenario::{Scenario, WorkloadSpec};
 use crate::tds;
 
@@ -28,6 +32,9 @@ pub struct Lab {
     pub managed: Vec<Arc<ManagedInstance>>,
     /// The lab's Azure, when the scenario has managed instances.
     pub azure: Option<AzureEndpoints>,
+    /// The fault controls (`crate::control`), also served over HTTP at `control_url`.
+    pub control: Arc<Control>,
+    pub control_url: String,
     tasks: JoinSet<()>,
 }
 
@@ -69,6 +76,8 @@ impl Lab {
         let mut tasks = JoinSet::new();
         let mut endpoints = Vec::new();
         let mut instances = Vec::new();
+        let mut ports = Vec::new();
+        let faults = Arc::new(Faults::default());
         for (_, spec, instance) in built {
             let listener = TcpListener::bind(("127.0.0.1", spec.port))
                 .await
@@ -92,13 +101,22 @@ impl Lab {
                 password: login.password.clone().unwrap_or_default(),
             });
             instances.push(instance.clone());
-            serve_tds(listener, instance, tls.clone(), &mut tasks);
+            let service = tds_service(instance, tls.clone());
+            ports.push(Port::serve(
+                &spec.name, false, listener, service, &mut tasks,
+            )?);
         }
         let mut managed = Vec::new();
         for spec in &scenario.managed_instances {
             let (mi, bound) = ManagedInstance::start(spec, clock.clone()).await?;
-            serve_tds(bound.tds, mi.engine.clone(), tls.clone(), &mut tasks);
-            azure::managed::accept_link(bound.link, &mut tasks);
+            let service = tds_service(mi.engine.clone(), tls.clone());
+            ports.push(Port::serve(
+                &spec.name, false, bound.tds, service, &mut tasks,
+            )?);
+            let service: Service = Arc::new(azure::managed::link_connection);
+            ports.push(Port::serve(
+                &spec.name, true, bound.link, service, &mut tasks,
+            )?);
             managed.push(mi);
         }
         let azure = if managed.is_empty() {
@@ -109,17 +127,30 @@ impl Lab {
                     &scenario.azure,
                     managed.clone(),
                     instances.clone(),
-                    clock,
+                    (clock, faults.clone()),
                     &mut tasks,
                 )
                 .await?,
             )
         };
+        let (azure, arm) = azure.unzip();
+        let control = Arc::new(Control {
+            faults,
+            ports,
+            arm,
+            instances: instances.clone(),
+            managed: managed.clone(),
+        });
+        let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
+        let control_url = format!("http://{}/", listener.local_addr()?);
+        tasks.spawn(azure::http::serve_plain(listener, control.clone()));
         Ok(Lab {
             endpoints,
             instances,
             managed,
             azure,
+            control,
+            control_url,
             tasks,
         })
     }
@@ -159,23 +190,15 @@ impl Lab {
     }
 }
 
-fn serve_tds(
-    listener: TcpListener,
-    instance: Arc<Instance>,
-    tls: Arc<rustls::ServerConfig>,
-    tasks: &mut JoinSet<()>,
-) {
-    tasks.spawn(async move {
-        while let Ok((stream, peer)) = listener.accept().await {
-            let instance = instance.clone();
-            let tls = tls.clone();
-            tokio::spawn(async move {
-                if let Err(e) = tds::connection::serve(stream, instance, tls).await {
-                    tracing::debug!(%peer, error = %e, "connection ended");
-                }
-            });
-        }
-    });
+fn tds_service(instance: Arc<Instance>, tls: Arc<rustls::ServerConfig>) -> Service {
+    Arc::new(move |stream, peer| {
+        let (instance, tls) = (instance.clone(), tls.clone());
+        Box::pin(async move {
+            if let Err(e) = tds::connection::serve(stream, instance, tls).await {
+                tracing::debug!(%peer, error = %e, "connection ended");
+            }
+        })
+    })
 }
 
 impl Drop for Lab {

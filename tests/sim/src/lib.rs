@@ -7,10 +7,16 @@
 //! - `tds`: the protocol: packets, PRELOGIN and TLS, LOGIN7, batches, RPC, tokens.
 //! - `azure/`: managed instances, the ARM surface and the token authority.
 //! - `lab`: a running lab, one listener per instance.
+//! - `faults`: faults a test injects (network, stopped instances, ARM, certificates);
+//!   `control`: the calls (and HTTP API) that inject them; `port`: a listener they
+//!   can close and open again.
 
 pub mod azure;
+pub mod control;
 pub mod engine;
+pub mod faults;
 pub mod lab;
+pub mod port;
 pub mod scenario;
 pub mod tds;
 

@@ -72,6 +72,7 @@ async fn main() -> anyhow::Result<()> {
             path.display()
         );
     }
+    println!("control {}", lab.control_url);
     println!(
         "ready: {} instances, {} managed instances in {:.2} s",
         lab.endpoints.len(),

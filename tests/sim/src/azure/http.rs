@@ -1,4 +1,5 @@
-//! HTTPS serving for the lab's Azure endpoints: TLS from the lab CA, HTTP/1.1 by hyper,
+//! HTTPS serving for the lab's Azure endpoints (and plain HTTP for its control API):
+//! TLS from the lab CA, HTTP/1.1 by hyper,
 //! bounded in time and size, and a synchronous handler per request (the state it
 //! reads is in memory).
 
@@ -40,6 +41,8 @@ pub struct Response {
     pub status: http::StatusCode,
     pub headers: Vec<(&'static str, String)>,
     pub body: Bytes,
+    /// Held back this long before it is sent (a server that does not answer in time).
+    pub delay: Option<Duration>,
 }
 
 impl Response {
@@ -48,6 +51,7 @@ impl Response {
             status,
             headers: vec![("content-type", "application/json; charset=utf-8".into())],
             body: Bytes::from(value.to_string()),
+            delay: None,
         }
     }
 
@@ -56,6 +60,7 @@ impl Response {
             status,
             headers: Vec::new(),
             body: Bytes::new(),
+            delay: None,
         }
     }
 
@@ -88,19 +93,33 @@ pub async fn serve(
                 }
                 Err(_) => return,
             };
-            let service = hyper::service::service_fn(move |request| {
-                let handler = handler.clone();
-                async move { Ok::<_, std::convert::Infallible>(answer(request, handler).await) }
-            });
-            let served = hyper::server::conn::http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(CLIENT_TIMEOUT)
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
-            if let Err(e) = served {
-                tracing::debug!(%peer, error = %e, "HTTP connection ended");
-            }
+            connection(stream, peer, handler).await;
         });
+    }
+}
+
+/// As [`serve`], in plain HTTP: for the lab's control API, on loopback only.
+pub async fn serve_plain(listener: TcpListener, handler: Arc<dyn Handler>) {
+    while let Ok((stream, peer)) = listener.accept().await {
+        tokio::spawn(connection(stream, peer, handler.clone()));
+    }
+}
+
+async fn connection<S>(stream: S, peer: std::net::SocketAddr, handler: Arc<dyn Handler>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = hyper::service::service_fn(move |request| {
+        let handler = handler.clone();
+        async move { Ok::<_, std::convert::Infallible>(answer(request, handler).await) }
+    });
+    let served = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(CLIENT_TIMEOUT)
+        .serve_connection(TokioIo::new(stream), service)
+        .await;
+    if let Err(e) = served {
+        tracing::debug!(%peer, error = %e, "HTTP connection ended");
     }
 }
 
@@ -133,6 +152,9 @@ async fn answer(
         body,
     };
     let response = handler.handle(request);
+    if let Some(delay) = response.delay {
+        tokio::time::sleep(delay).await;
+    }
     let mut out = http::Response::new(Full::new(response.body));
     *out.status_mut() = response.status;
     for (name, value) in response.headers {

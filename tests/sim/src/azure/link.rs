@@ -4,6 +4,7 @@
 //! first missing piece is the error it reports (mi-link.md §2.1, §7):
 //!
 //! - 41986: nothing answers at `partnerEndpoint`, or the endpoint is stopped or not AES;
+//!   or the network between the two is cut (either direction), or either is stopped;
 //! - 41973: the SQL Server endpoint does not authenticate with a certificate the MI
 //!   trusts (a `serverTrustCertificates` upload of its public key);
 //! - 9642: that certificate has expired (mi-link.md §3.4: an expired certificate
@@ -27,6 +28,7 @@ use crate::engine::{DatabaseImage, Instance};
 
 use super::replication::{Phase, Replica};
 use super::ManagedInstance;
+use crate::faults::Faults;
 
 /// How long a link may try to connect before it reports 41962 (LinkInitError).
 pub const INIT_TIMEOUT: Duration = Duration::from_secs(300);
@@ -178,14 +180,18 @@ pub fn partner_is(link: &Link, instance: &Instance) -> bool {
         .is_some_and(|address| instance.catalog().endpoint_at(address).is_some())
 }
 
+/// What the managed instance's side of a link looks at: the certificates it trusts,
+/// the lab's SQL Server instances, the time, and the lab's faults.
+#[derive(Clone, Copy)]
+pub struct Surroundings<'a> {
+    pub trusted: &'a [TrustCertificate],
+    pub sql: &'a [Arc<Instance>],
+    pub at: time::OffsetDateTime,
+    pub faults: &'a Faults,
+}
+
 /// What the MI's side of `link` observes now.
-pub fn observe(
-    link: &Link,
-    mi: &ManagedInstance,
-    trusted: &[TrustCertificate],
-    sql: &[Arc<Instance>],
-    at: time::OffsetDateTime,
-) -> Observation {
+pub fn observe(link: &Link, mi: &ManagedInstance, around: &Surroundings) -> Observation {
     let mut observation = Observation {
         partner: None,
         connected: false,
@@ -193,7 +199,7 @@ pub fn observe(
         database_errors: vec![None; link.databases.len()],
         partner_certificate: None,
     };
-    match connect(link, mi, trusted, sql, at, &mut observation) {
+    match connect(link, mi, around, &mut observation) {
         Ok(partner) => {
             observation.connected = true;
             for (n, database) in link.databases.iter().enumerate() {
@@ -208,11 +214,15 @@ pub fn observe(
 fn connect(
     link: &Link,
     mi: &ManagedInstance,
-    trusted: &[TrustCertificate],
-    sql: &[Arc<Instance>],
-    at: time::OffsetDateTime,
+    around: &Surroundings,
     observation: &mut Observation,
 ) -> Result<Arc<Instance>, LinkError> {
+    let Surroundings {
+        trusted,
+        sql,
+        at,
+        faults,
+    } = *around;
     let endpoint = &link.partner_endpoint;
     let unreachable = || {
         error(41986, format!("Connection to the partner endpoint '{endpoint}' failed: nothing answered. Check the endpoint address and port, that the SQL Server mirroring endpoint is started, and the firewalls in between."))
@@ -224,6 +234,25 @@ fn connect(
         .find_map(|i| i.mirroring_endpoint_at(address).map(|f| (i.clone(), f)))
         .ok_or_else(unreachable)?;
     observation.partner = Some(partner.clone());
+    if faults.is_stopped(&mi.spec.name) {
+        return Err(error(
+            41986,
+            format!(
+                "The managed instance '{}' is not running: the link reconnects when it is back.",
+                mi.spec.name
+            ),
+        ));
+    }
+    if faults.is_stopped(&partner.info.name) {
+        return Err(unreachable());
+    }
+    let path = faults.path(&partner.info.name, &mi.spec.name);
+    if path.to_mi_cut {
+        return Err(error(41986, format!("Connection to the partner endpoint failed: SQL Server cannot reach 'tcp://{}:{MI_LINK_PORT}'. Allow outbound 5022 and 11000-11999 from SQL Server to the managed instance's subnet.", mi.fqdn)));
+    }
+    if path.from_mi_cut {
+        return Err(error(41986, format!("Connection to the partner endpoint '{endpoint}' failed: the managed instance cannot reach it. Allow inbound traffic to the SQL Server endpoint port from the managed instance's subnet.")));
+    }
     if !facts.started || !facts.aes {
         return Err(error(41986, format!("Connection to the partner endpoint '{endpoint}' failed: the SQL Server mirroring endpoint must be STARTED with ENCRYPTION = REQUIRED ALGORITHM AES.")));
     }
@@ -236,6 +265,11 @@ fn connect(
     observation.partner_certificate = x509_parser::parse_x509_certificate(&trust.der)
         .ok()
         .map(|(_, c)| (trust.name.clone(), c.validity().not_after.to_datetime()));
+    if faults.is_expired(&trust.der) {
+        if let Some((_, expiry)) = observation.partner_certificate.as_mut() {
+            *expiry = (*expiry).min(at);
+        }
+    }
     if let Some((name, expiry)) = &observation.partner_certificate {
         if *expiry <= at {
             return Err(error(9642, format!("Connection handshake failed. The certificate [{name}] used by the SQL Server endpoint expired on {expiry}: create a new endpoint certificate, use it on the endpoint, and upload its public key to the managed instance.")));

@@ -9,7 +9,6 @@ use std::sync::Arc;
 
 use rand::Rng;
 use tokio::net::TcpListener;
-use tokio::task::JoinSet;
 
 use crate::engine::{Instance, LabClock};
 use crate::scenario::ManagedInstanceSpec;
@@ -100,12 +99,13 @@ fn endpoint_certificate(fqdn: &str, purpose: &str) -> anyhow::Result<Vec<u8>> {
     Ok(params.self_signed(&key)?.der().to_vec())
 }
 
-/// Accepts link connections and closes them: enough for a reachability test.
-pub fn accept_link(listener: TcpListener, tasks: &mut JoinSet<()>) {
-    tasks.spawn(async move {
-        while let Ok((stream, peer)) = listener.accept().await {
-            tracing::debug!(%peer, "link endpoint connection (the link protocol is not modelled)");
-            drop(stream);
-        }
-    });
+/// A connection to the link endpoint: accepted and closed, enough for a reachability
+/// test (the link's own protocol is not spoken).
+pub fn link_connection(
+    stream: tokio::net::TcpStream,
+    peer: std::net::SocketAddr,
+) -> crate::port::Connection {
+    tracing::debug!(%peer, "link endpoint connection (the link protocol is not modelled)");
+    drop(stream);
+    Box::pin(async {})
 }

@@ -14,7 +14,7 @@
 
 pub mod arm;
 mod failover;
-mod http;
+pub(crate) mod http;
 pub mod link;
 pub mod managed;
 mod replicate;
@@ -28,6 +28,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 
 use crate::engine::{Instance, LabClock, Observer};
+use crate::faults::Faults;
 use crate::scenario::AzureSpec;
 
 pub use managed::ManagedInstance;
@@ -45,14 +46,15 @@ pub struct AzureEndpoints {
     pub subscription: String,
 }
 
-/// Starts the token authority and ARM, each on its own loopback port.
+/// Starts the token authority and ARM, each on its own loopback port; returns where
+/// they are, and ARM (which the lab's fault controls bring up to date).
 pub async fn start(
     spec: &AzureSpec,
     managed: Vec<Arc<ManagedInstance>>,
     sql: Vec<Arc<Instance>>,
-    clock: Arc<LabClock>,
+    (clock, faults): (Arc<LabClock>, Arc<Faults>),
     tasks: &mut JoinSet<()>,
-) -> anyhow::Result<AzureEndpoints> {
+) -> anyhow::Result<(AzureEndpoints, Arc<arm::Arm>)> {
     let ca = tls::lab_ca(&["localhost".to_string(), "127.0.0.1".to_string()])?;
     let authority = Arc::new(token::Authority::new(spec.clone(), clock.clone())?);
     let engines: Vec<Arc<Instance>> = sql
@@ -60,7 +62,13 @@ pub async fn start(
         .cloned()
         .chain(managed.iter().map(|m| m.engine.clone()))
         .collect();
-    let arm = Arc::new(arm::Arm::new(authority.clone(), managed, sql, clock));
+    let arm = Arc::new(arm::Arm::new(
+        authority.clone(),
+        managed,
+        sql,
+        clock,
+        faults,
+    ));
     // Every statement on either side first lets the links catch up with the clock.
     let observer: Arc<dyn Observer> = arm.clone();
     for engine in engines {
@@ -76,6 +84,6 @@ pub async fn start(
         subscription: spec.subscription.clone(),
     };
     tasks.spawn(http::serve(login, ca.server.clone(), authority));
-    tasks.spawn(http::serve(management, ca.server, arm));
-    Ok(endpoints)
+    tasks.spawn(http::serve(management, ca.server, arm.clone()));
+    Ok((endpoints, arm))
 }

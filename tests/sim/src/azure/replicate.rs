@@ -9,27 +9,26 @@
 //!   send queue, lag);
 //! - on both, automatic seeding's views.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use crate::engine::{
     datetime_text, Instance, LinkGroups, RemoteDatabase, RemoteReplica, Seeding, SeedingOutcome,
 };
 
-use super::link::{observe, Link, LinkDatabase, Observation, TrustCertificate, MI_LINK_PORT};
+use super::link::{observe, Link, LinkDatabase, Observation, Surroundings, MI_LINK_PORT};
 use super::replication::{Conditions, Event, PartnerLog, Phase};
 use super::ManagedInstance;
 
 /// The lab's wall-clock time at a point of the lab clock.
 pub type TimeAt<'a> = &'a dyn Fn(Duration) -> time::OffsetDateTime;
 
-/// Brings the `wanted` links of `mi` up to `now`. The network's bandwidth is shared
-/// by the databases that use it (seeding or catching up).
+/// Brings the `wanted` links of `mi` up to `now`. The managed instance's bandwidth
+/// is shared by the databases that use it (seeding or catching up); a fault on one
+/// path can slow or delay it further.
 pub fn links(
     mi: &ManagedInstance,
     links: &mut [Link],
-    trusted: &[TrustCertificate],
-    sql: &[Arc<Instance>],
+    around: &Surroundings,
     now: Duration,
     time_at: TimeAt,
     wanted: &dyn Fn(&Link) -> bool,
@@ -40,10 +39,21 @@ pub fn links(
         .filter(|d| d.replica.busy())
         .count()
         .max(1);
-    let bandwidth = mi.spec.link_bandwidth_mbps * 125_000.0 / busy as f64;
+    let share = mi.spec.link_bandwidth_mbps * 125_000.0 / busy as f64;
     for link in links.iter_mut().filter(|l| wanted(l)) {
-        let seen = observe(link, mi, trusted, sql, time_at(now));
-        if let Err(e) = one(mi, link, &seen, now, bandwidth, time_at) {
+        let seen = observe(link, mi, around);
+        let path = seen
+            .partner
+            .as_ref()
+            .map(|p| around.faults.path(&p.info.name, &mi.spec.name))
+            .unwrap_or_default();
+        let network = Network {
+            bandwidth: path
+                .bandwidth_mbps
+                .map_or(share, |cap| share.min(cap * 125_000.0)),
+            latency: Duration::from_secs_f64(mi.spec.link_latency_ms / 1000.0) + path.added_latency,
+        };
+        if let Err(e) = one(mi, link, &seen, now, network, time_at) {
             tracing::error!(link = %link.name, error = %e, "the link could not move on");
         }
     }
@@ -83,19 +93,25 @@ pub fn mi_groups(mi: &ManagedInstance, link: &Link) -> LinkGroups {
     }
 }
 
+/// A link's share of the network: bytes a second, and the one-way delay.
+#[derive(Clone, Copy)]
+struct Network {
+    bandwidth: f64,
+    latency: Duration,
+}
+
 fn one(
     mi: &ManagedInstance,
     link: &mut Link,
     seen: &Observation,
     now: Duration,
-    bandwidth: f64,
+    Network { bandwidth, latency }: Network,
     time_at: TimeAt,
 ) -> rusqlite::Result<()> {
     let partner = seen.partner.clone();
     // After a failover the MI is primary: the lab does not ship log back.
     let shipping = link.failover.is_none();
     let sync = synchronous(link, partner.as_deref());
-    let latency = Duration::from_secs_f64(mi.spec.link_latency_ms / 1000.0);
     let mut remote = Vec::new();
     let groups = mi_groups(mi, link);
     for (n, db) in link.databases.iter_mut().enumerate() {

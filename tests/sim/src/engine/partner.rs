@@ -1,6 +1,7 @@
 //! What a link partner sees of this instance: the facts a managed instance checks when
 //! its side of the MI link connects here (mi-link.md §2.1, §7). Read-only; the link's
-//! rules live with the managed instance (`crate::azure::link`).
+//! rules live with the managed instance (`crate::azure::link`). The one change made
+//! here is the lab's certificate-expiry fault (`crate::faults`).
 
 use std::net::SocketAddr;
 
@@ -62,6 +63,25 @@ impl Instance {
                 },
             )
             .ok()
+    }
+
+    /// Ends the validity of master's certificate `name` now (the lab's fault: the
+    /// certificate expired): `sys.certificates.expiry_date` says so, and its DER is
+    /// returned for the partner's check. None if there is no such certificate.
+    pub fn expire_certificate(&self, name: &str) -> Option<Vec<u8>> {
+        let now = self.now_text();
+        let catalog = self.catalog();
+        catalog
+            .conn
+            .query_row(
+                "UPDATE \"sys.certificates\" SET expiry_date = ?2
+                 WHERE \"$database_id\" = 1 AND name = ?1 RETURNING \"$der\"",
+                params![name, now],
+                |r| r.get(0),
+            )
+            .optional()
+            .ok()
+            .flatten()
     }
 
     /// The public certificate (DER) named `name` in master, if any.

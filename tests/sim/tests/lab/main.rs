@@ -13,6 +13,7 @@
 mod availability_groups;
 mod azure;
 mod endpoints;
+mod faults;
 mod https;
 mod replication;
 mod user_tables;

@@ -20,13 +20,13 @@ use super::azure::{
 };
 use super::{connect_at, error_number, free_port, lab_on_manual_clock, rows, run, sa, Client};
 
-const MB: f64 = 1_048_576.0;
+pub(super) const MB: f64 = 1_048_576.0;
 /// 80 Mbit/s, bytes a second.
-const BANDWIDTH: f64 = 10_000_000.0;
+pub(super) const BANDWIDTH: f64 = 10_000_000.0;
 
 /// Sales: 100 MB, a workload of 64 KB/s in 10 transactions a second (each a row of
 /// Orders). The network to the MI: 80 Mbit/s (10 MB/s), 100 ms.
-const SCENARIO: &str = r#"
+pub(super) const SCENARIO: &str = r#"
 [[instance]]
 name = "SQL01"
 version = "2022 CU13"
@@ -59,7 +59,7 @@ speed = 10.0
 
 /// Everything mi-link.md §2.1 and §2.2 set up, in order, for database Sales; returns
 /// the ARM token. The link connects when the last step is done, and seeding starts.
-async fn set_up_link(lab: &Lab, clock: &LabClock, sql: &mut Client) -> String {
+pub(super) async fn set_up_link(lab: &Lab, clock: &LabClock, sql: &mut Client) -> String {
     let token = token(lab, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET).await;
     let fqdn = lab.managed_instance("mi-target").unwrap().fqdn.clone();
     let port = free_port();
@@ -84,7 +84,7 @@ async fn set_up_link(lab: &Lab, clock: &LabClock, sql: &mut Client) -> String {
     token
 }
 
-async fn mi_client(lab: &Lab) -> Client {
+pub(super) async fn mi_client(lab: &Lab) -> Client {
     let mi = lab.managed_instance("mi-target").unwrap();
     let address = std::net::SocketAddr::new(mi.ip.into(), 1433);
     connect_at(
@@ -98,18 +98,18 @@ async fn mi_client(lab: &Lab) -> Client {
 }
 
 /// The one database of DAG_Sales as ARM reports it.
-async fn arm_database(lab: &Lab, token: &str) -> Value {
+pub(super) async fn arm_database(lab: &Lab, token: &str) -> Value {
     link_databases(lab, token).await.remove(0)
 }
 
-async fn one_text(client: &mut Client, sql: &str) -> String {
+pub(super) async fn one_text(client: &mut Client, sql: &str) -> String {
     rows(client, sql).await[0]
         .get::<&str, _>(0)
         .unwrap()
         .to_string()
 }
 
-async fn one_number(client: &mut Client, sql: &str) -> f64 {
+pub(super) async fn one_number(client: &mut Client, sql: &str) -> f64 {
     let found = rows(client, sql).await;
     let row = &found[0];
     row.try_get::<i64, _>(0)

@@ -11,6 +11,10 @@ pub struct ArmError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
+    /// Seconds for the client to wait before it retries (throttling, 503).
+    pub retry_after: Option<u64>,
+    /// Held back this long before it is answered.
+    pub held: Option<std::time::Duration>,
 }
 
 pub type ArmResult<T> = Result<T, ArmError>;
@@ -21,6 +25,22 @@ impl ArmError {
             status,
             code,
             message: message.into(),
+            retry_after: None,
+            held: None,
+        }
+    }
+
+    pub fn retry_after(self, secs: u64) -> ArmError {
+        ArmError {
+            retry_after: Some(secs),
+            ..self
+        }
+    }
+
+    pub fn held(self, delay: std::time::Duration) -> ArmError {
+        ArmError {
+            held: Some(delay),
+            ..self
         }
     }
 
@@ -78,7 +98,11 @@ impl ArmError {
 
     pub fn response(&self) -> Response {
         let body = serde_json::json!({"error": {"code": self.code, "message": self.message}});
-        let response = Response::json(self.status, &body);
+        let mut response = Response::json(self.status, &body);
+        response.delay = self.held;
+        if let Some(secs) = self.retry_after {
+            response = response.with_header("retry-after", secs.to_string());
+        }
         if self.status == StatusCode::UNAUTHORIZED {
             response
                 .with_header("x-ms-failure-cause", "gateway".into())

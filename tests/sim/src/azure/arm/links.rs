@@ -202,7 +202,11 @@ pub fn link_json(arm: &Arm, state: &State, mi: &ManagedInstance, name: &str) -> 
         .link(&mi.spec.name, name)
         .ok_or_else(|| not_found(mi, name))?;
     let now = arm.authority.time_at(arm.clock.elapsed());
-    let seen = observe(link, mi, state.trusted(&mi.spec.name), &arm.sql, now);
+    let seen = observe(
+        link,
+        mi,
+        &arm.surroundings(state.trusted(&mi.spec.name), now),
+    );
     let age = arm.clock.elapsed().saturating_sub(link.created_at);
     let validity = seen.partner_certificate.as_ref().map(|(name, expiry)| {
         json!({"certificateName": name, "expiryDate": rfc3339(expiry.unix_timestamp())})

@@ -22,11 +22,12 @@ use http::StatusCode;
 
 use super::failover;
 use super::http::{Handler, Request, Response};
-use super::link::{self, observe, Link, TrustCertificate};
+use super::link::{self, observe, Link, Surroundings, TrustCertificate};
 use super::replicate;
 use super::token::Authority;
 use super::ManagedInstance;
 use crate::engine::{Instance, LabClock};
+use crate::faults::{ArmFault, Faults};
 use crate::scenario::azure::Role;
 
 pub use error::{ArmError, ArmResult};
@@ -119,7 +120,7 @@ impl State {
     fn apply(
         &mut self,
         managed: &Arc<ManagedInstance>,
-        sql: &[Arc<Instance>],
+        (sql, faults): (&[Arc<Instance>], &Faults),
         change: Change,
         (at, wall): (Duration, time::OffsetDateTime),
         backup_at: Duration,
@@ -158,7 +159,13 @@ impl State {
                 let Some(link) = list.into_iter().find(|l| same(&l.name)) else {
                     return Ok(());
                 };
-                let seen = observe(link, managed, &trusted, sql, wall);
+                let around = Surroundings {
+                    trusted: &trusted,
+                    sql,
+                    at: wall,
+                    faults,
+                };
+                let seen = observe(link, managed, &around);
                 let partner = seen.partner.filter(|_| seen.connected);
                 let sync = replicate::synchronous(link, partner.as_deref());
                 let seeded = seeded(link);
@@ -197,6 +204,7 @@ pub struct Arm {
     managed: Vec<Arc<ManagedInstance>>,
     sql: Vec<Arc<Instance>>,
     clock: Arc<LabClock>,
+    faults: Arc<Faults>,
     state: Mutex<State>,
 }
 
@@ -218,13 +226,29 @@ impl Arm {
         managed: Vec<Arc<ManagedInstance>>,
         sql: Vec<Arc<Instance>>,
         clock: Arc<LabClock>,
+        faults: Arc<Faults>,
     ) -> Arm {
         Arm {
             authority,
             managed,
             sql,
             clock,
+            faults,
             state: Mutex::new(State::default()),
+        }
+    }
+
+    /// What a managed instance's side of its links sees at `at`.
+    fn surroundings<'a>(
+        &'a self,
+        trusted: &'a [TrustCertificate],
+        at: time::OffsetDateTime,
+    ) -> Surroundings<'a> {
+        Surroundings {
+            trusted,
+            sql: &self.sql,
+            at,
+            faults: &self.faults,
         }
     }
 
@@ -261,8 +285,8 @@ impl Arm {
             let (mi, change, at) = (op.mi.clone(), op.change.clone(), op.completes_at);
             let when = (at, self.authority.time_at(at));
             let backup_at = at + FIRST_BACKUP.div_f64(self.authority.spec.speed);
-            state.operations[n].status = match state.apply(&mi, &self.sql, change, when, backup_at)
-            {
+            let world = (self.sql.as_slice(), self.faults.as_ref());
+            state.operations[n].status = match state.apply(&mi, world, change, when, backup_at) {
                 Ok(()) => Status::Succeeded,
                 Err((code, message)) => Status::Failed(code, message),
             };
@@ -295,7 +319,8 @@ impl Arm {
                 .get(&mi.spec.name)
                 .map(Vec::as_slice)
                 .unwrap_or_default();
-            replicate::links(mi, list, trusted, &self.sql, now, &time_at, &wanted);
+            let around = self.surroundings(trusted, time_at(now));
+            replicate::links(mi, list, &around, now, &time_at, &wanted);
         }
     }
 
@@ -515,6 +540,41 @@ impl Arm {
         }
     }
 
+    /// The answer to a request the lab's faults make fail (issue 4: 5xx, throttling,
+    /// timeouts); the request is not carried out.
+    fn injected(&self, fault: ArmFault, request: &Request) -> ArmError {
+        let reads = if request.method == http::Method::GET {
+            "read"
+        } else {
+            "write"
+        };
+        match fault {
+            ArmFault::ServerError => ArmError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "InternalServerError",
+                "An unexpected error occured while processing the request.",
+            ),
+            ArmFault::Unavailable { retry_after_secs } => ArmError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "ServiceUnavailable",
+                "The service is temporarily unavailable. Please retry the request later.",
+            )
+            .retry_after(retry_after_secs),
+            ArmFault::Throttled { retry_after_secs } => ArmError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "SubscriptionRequestsThrottled",
+                format!("Number of {reads} requests for subscription '{}' exceeded the limit for the time interval. Please try again after '{retry_after_secs}' seconds.", self.subscription()),
+            )
+            .retry_after(retry_after_secs),
+            ArmFault::Timeout { after_secs } => ArmError::new(
+                StatusCode::GATEWAY_TIMEOUT,
+                "GatewayTimeout",
+                format!("The gateway did not receive a response from 'Microsoft.Sql' within the specified time period of {after_secs} seconds."),
+            )
+            .held(Duration::from_secs(after_secs)),
+        }
+    }
+
     /// The ARM id of a managed instance, or of its child resource.
     fn resource_id(&self, mi: &ManagedInstance, child: Option<(&str, &str)>) -> String {
         let base = format!(
@@ -530,6 +590,14 @@ impl Arm {
     }
 }
 
+impl Arm {
+    /// Brings every link and operation up to now: the lab does so before and after
+    /// a fault changes, so that every link sees the change when it happens.
+    pub fn settle_all(&self) {
+        drop(self.lock());
+    }
+}
+
 impl crate::engine::Observer for Arm {
     fn catch_up(&self, instance: &Instance) {
         drop(self.lock_for(Some(instance)));
@@ -538,7 +606,11 @@ impl crate::engine::Observer for Arm {
 
 impl Handler for Arm {
     fn handle(&self, request: Request) -> Response {
-        let response = self.route(&request).unwrap_or_else(|e| {
+        let answer = match self.faults.take_arm() {
+            Some(fault) => Err(self.injected(fault, &request)),
+            None => self.route(&request),
+        };
+        let response = answer.unwrap_or_else(|e| {
             tracing::debug!(code = e.code, path = %request.path, "ARM request refused");
             e.response()
         });

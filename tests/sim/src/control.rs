@@ -1,0 +1,315 @@
+//! The lab's fault controls: library calls for tests in the same process, and the
+//! same over a plain-HTTP API on loopback for other processes (`ferry-sim` prints
+//! its address). Every call checks its names and values and says which is wrong.
+//!
+//! | Request | Body (JSON) |
+//! |---|---|
+//! | `POST /network/cut`, `POST /network/restore` | `instance`, `managed_instance`, `direction`: `to_managed_instance` / `from_managed_instance` / `both` |
+//! | `POST /network/shape` | `instance`, `managed_instance`, `added_latency_ms` (0-60000), `bandwidth_mbps` (a cap, or null for none) |
+//! | `POST /instances/{name}/stop`, `.../start` | none |
+//! | `POST /arm/fail` | `kind`: `server_error` / `unavailable` / `throttled` / `timeout`; `count`; `retry_after_secs`; `after_secs` |
+//! | `POST /certificates/expire` | `instance`, `certificate` (a certificate in master) |
+//!
+//! Answers: 204 when done; 400 or 404 with `{"error": "..."}` otherwise.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::StatusCode;
+use serde::Deserialize;
+
+use crate::azure::arm::Arm;
+use crate::azure::http::{Handler, Request, Response};
+use crate::azure::ManagedInstance;
+use crate::engine::Instance;
+use crate::faults::{ArmFault, Direction, Faults};
+use crate::port::Port;
+
+pub struct Control {
+    pub faults: Arc<Faults>,
+    pub(crate) ports: Vec<Port>,
+    pub(crate) arm: Option<Arc<Arm>>,
+    pub(crate) instances: Vec<Arc<Instance>>,
+    pub(crate) managed: Vec<Arc<ManagedInstance>>,
+}
+
+/// A fault control refused: what is wrong, and the HTTP status that says so.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct Refused {
+    pub status: StatusCode,
+    pub message: String,
+}
+
+fn refused(message: String) -> Refused {
+    Refused {
+        status: StatusCode::BAD_REQUEST,
+        message,
+    }
+}
+
+fn unknown(message: String) -> Refused {
+    Refused {
+        status: StatusCode::NOT_FOUND,
+        message,
+    }
+}
+
+pub type Controlled = Result<(), Refused>;
+
+impl Control {
+    /// Cuts traffic between SQL Server `instance` and managed instance `mi`.
+    pub fn cut(&self, instance: &str, mi: &str, direction: Direction) -> Controlled {
+        self.path(instance, mi)?;
+        self.change(|f| f.set_cut(instance, mi, direction, true));
+        Ok(())
+    }
+
+    pub fn restore(&self, instance: &str, mi: &str, direction: Direction) -> Controlled {
+        self.path(instance, mi)?;
+        self.change(|f| f.set_cut(instance, mi, direction, false));
+        Ok(())
+    }
+
+    /// Delays (on top of the MI's configured latency) and caps the path's bandwidth.
+    pub fn shape(
+        &self,
+        instance: &str,
+        mi: &str,
+        added_latency: Duration,
+        bandwidth_mbps: Option<f64>,
+    ) -> Controlled {
+        self.path(instance, mi)?;
+        if added_latency > Duration::from_secs(60) {
+            return Err(refused(
+                "added_latency_ms: at most 60000 (a minute)".to_string(),
+            ));
+        }
+        if let Some(mbps) = bandwidth_mbps.filter(|m| !(*m > 0.0 && *m <= 100_000.0)) {
+            return Err(refused(format!(
+                "bandwidth_mbps: {mbps} is not in (0, 100000]; use null for no cap"
+            )));
+        }
+        self.change(|f| {
+            f.set_added_latency(instance, mi, added_latency);
+            f.set_bandwidth(instance, mi, bandwidth_mbps);
+        });
+        Ok(())
+    }
+
+    /// Stops (`running` false) or starts a SQL Server or managed instance: its ports
+    /// close and its sessions end; started again, it has what it had.
+    pub fn set_running(&self, name: &str, running: bool) -> Controlled {
+        let known = self.sql(name).is_some() || self.managed_named(name).is_some();
+        if !known {
+            return Err(unknown(format!(
+                "the lab has no instance or managed instance '{name}'"
+            )));
+        }
+        self.change(|f| f.set_stopped(name, !running));
+        Ok(())
+    }
+
+    /// ARM answers the next `count` requests with `fault`.
+    pub fn fail_arm(&self, fault: ArmFault, count: u32) -> Controlled {
+        if self.arm.is_none() {
+            return Err(refused(
+                "the lab has no Azure: its scenario declares no managed instance".to_string(),
+            ));
+        }
+        self.faults.fail_arm(fault, count);
+        Ok(())
+    }
+
+    /// Master's certificate `certificate` on SQL Server `instance` expires now.
+    pub fn expire_certificate(&self, instance: &str, certificate: &str) -> Controlled {
+        let sql = self.sql(instance).ok_or_else(|| {
+            unknown(format!(
+                "instance: the lab has no SQL Server instance '{instance}'"
+            ))
+        })?;
+        if sql.master_certificate(certificate).is_none() {
+            return Err(unknown(format!(
+                "certificate: '{instance}' has no certificate '{certificate}' in master"
+            )));
+        }
+        self.change(|f| {
+            if let Some(der) = sql.expire_certificate(certificate) {
+                f.expire(der);
+            }
+        });
+        Ok(())
+    }
+
+    fn sql(&self, name: &str) -> Option<&Arc<Instance>> {
+        self.instances
+            .iter()
+            .find(|i| i.info.name.eq_ignore_ascii_case(name))
+    }
+
+    fn managed_named(&self, name: &str) -> Option<&Arc<ManagedInstance>> {
+        self.managed
+            .iter()
+            .find(|m| m.spec.name.eq_ignore_ascii_case(name))
+    }
+
+    fn path(&self, instance: &str, mi: &str) -> Controlled {
+        if self.sql(instance).is_none() {
+            return Err(unknown(format!(
+                "instance: the lab has no SQL Server instance '{instance}'"
+            )));
+        }
+        if self.managed_named(mi).is_none() {
+            return Err(unknown(format!(
+                "managed_instance: the lab has no managed instance '{mi}'"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Makes a change to the faults at one moment: every link is brought up to now
+    /// before it (under the old conditions) and after it (seeing the new ones), and
+    /// the ports follow.
+    fn change(&self, make: impl FnOnce(&Faults)) {
+        if let Some(arm) = &self.arm {
+            arm.settle_all();
+        }
+        make(&self.faults);
+        if let Some(arm) = &self.arm {
+            arm.settle_all();
+        }
+        for port in &self.ports {
+            let closed = self.faults.is_stopped(&port.owner)
+                || (port.link && self.faults.inbound_cut(&port.owner));
+            if let Err(e) = port.set_open(!closed) {
+                tracing::error!(owner = %port.owner, error = %e, "cannot open the port again");
+            }
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PathBody {
+    instance: String,
+    managed_instance: String,
+    direction: Direction,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ShapeBody {
+    instance: String,
+    managed_instance: String,
+    #[serde(default)]
+    added_latency_ms: u64,
+    #[serde(default)]
+    bandwidth_mbps: Option<f64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+enum ArmKind {
+    ServerError,
+    Unavailable,
+    Throttled,
+    Timeout,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ArmBody {
+    kind: ArmKind,
+    #[serde(default = "one")]
+    count: u32,
+    #[serde(default = "one_u64")]
+    retry_after_secs: u64,
+    #[serde(default = "minute")]
+    after_secs: u64,
+}
+
+fn one() -> u32 {
+    1
+}
+
+fn one_u64() -> u64 {
+    1
+}
+
+fn minute() -> u64 {
+    60
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExpireBody {
+    instance: String,
+    certificate: String,
+}
+
+fn body<T: serde::de::DeserializeOwned>(request: &Request) -> Result<T, Refused> {
+    serde_json::from_slice(&request.body).map_err(|e| refused(format!("the request body: {e}")))
+}
+
+impl Handler for Control {
+    fn handle(&self, request: Request) -> Response {
+        match self.route(&request) {
+            Ok(()) => Response::empty(StatusCode::NO_CONTENT),
+            Err(e) => Response::json(e.status, &serde_json::json!({"error": e.message})),
+        }
+    }
+}
+
+impl Control {
+    fn route(&self, request: &Request) -> Controlled {
+        if request.method != http::Method::POST {
+            return Err(refused(format!(
+                "{} {}: the control API takes POST only",
+                request.method, request.path
+            )));
+        }
+        let segments: Vec<&str> = request.path.trim_matches('/').split('/').collect();
+        match segments.as_slice() {
+            ["network", action @ ("cut" | "restore")] => {
+                let b: PathBody = body(request)?;
+                if *action == "cut" {
+                    self.cut(&b.instance, &b.managed_instance, b.direction)
+                } else {
+                    self.restore(&b.instance, &b.managed_instance, b.direction)
+                }
+            }
+            ["network", "shape"] => {
+                let b: ShapeBody = body(request)?;
+                let latency = Duration::from_millis(b.added_latency_ms);
+                self.shape(&b.instance, &b.managed_instance, latency, b.bandwidth_mbps)
+            }
+            ["instances", name, action @ ("stop" | "start")] => {
+                self.set_running(name, *action == "start")
+            }
+            ["arm", "fail"] => {
+                let b: ArmBody = body(request)?;
+                let fault = match b.kind {
+                    ArmKind::ServerError => ArmFault::ServerError,
+                    ArmKind::Unavailable => ArmFault::Unavailable {
+                        retry_after_secs: b.retry_after_secs,
+                    },
+                    ArmKind::Throttled => ArmFault::Throttled {
+                        retry_after_secs: b.retry_after_secs,
+                    },
+                    ArmKind::Timeout => ArmFault::Timeout {
+                        after_secs: b.after_secs,
+                    },
+                };
+                self.fail_arm(fault, b.count)
+            }
+            ["certificates", "expire"] => {
+                let b: ExpireBody = body(request)?;
+                self.expire_certificate(&b.instance, &b.certificate)
+            }
+            _ => Err(unknown(format!(
+                "no control at '{}': see the map in ferry-sim's control module",
+                request.path
+            ))),
+        }
+    }
+}

@@ -1,0 +1,204 @@
+//! Faults a test injects into a running lab (issue 4): the network between a SQL
+//! Server instance and a managed instance cut (each direction on its own), slowed
+//! or delayed; an instance stopped; ARM answering with errors, throttling or not at
+//! all; a certificate expired. The lab's parts read this state on every look, so a
+//! fault takes effect at once and a restored path recovers the way the real link
+//! does (it reconnects, and seeding starts again).
+//!
+//! Tests in the same process call [`Faults`] through [`crate::Lab`]; other processes
+//! use the control API (`control`).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// Which way traffic is cut on a path between SQL Server and a managed instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// SQL Server to the MI (the MI's inbound 5022 and 11000-11999).
+    ToManagedInstance,
+    /// The MI to SQL Server (the SQL Server endpoint's inbound port).
+    FromManagedInstance,
+    Both,
+}
+
+/// The network between one SQL Server instance and one managed instance.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Path {
+    pub to_mi_cut: bool,
+    pub from_mi_cut: bool,
+    /// Added to the managed instance's configured latency.
+    pub added_latency: Duration,
+    /// A cap below the managed instance's configured bandwidth, Mbit/s.
+    pub bandwidth_mbps: Option<f64>,
+}
+
+impl Path {
+    pub fn is_cut(&self) -> bool {
+        self.to_mi_cut || self.from_mi_cut
+    }
+}
+
+/// How ARM misbehaves for the next requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArmFault {
+    /// 500 InternalServerError.
+    ServerError,
+    /// 503 ServiceUnavailable, with Retry-After.
+    Unavailable { retry_after_secs: u64 },
+    /// 429 TooManyRequests (ARM's throttling), with Retry-After.
+    Throttled { retry_after_secs: u64 },
+    /// No answer for this long, then 504 GatewayTimeout: a client with a shorter
+    /// timeout sees its own timeout. The request is not carried out.
+    Timeout { after_secs: u64 },
+}
+
+#[derive(Debug, Default)]
+struct State {
+    /// By (SQL Server instance, managed instance), lower case.
+    paths: HashMap<(String, String), Path>,
+    /// Instances (SQL Server or managed) that are stopped, lower case.
+    stopped: HashSet<String>,
+    /// The fault for the next `count` ARM requests.
+    arm: Option<(ArmFault, u32)>,
+    /// Certificates (DER) whose validity the lab ended early.
+    expired: Vec<Vec<u8>>,
+}
+
+#[derive(Debug, Default)]
+pub struct Faults {
+    state: Mutex<State>,
+}
+
+fn key(instance: &str, mi: &str) -> (String, String) {
+    (instance.to_ascii_lowercase(), mi.to_ascii_lowercase())
+}
+
+impl Faults {
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The path between SQL Server `instance` and managed instance `mi` now.
+    pub fn path(&self, instance: &str, mi: &str) -> Path {
+        self.state()
+            .paths
+            .get(&key(instance, mi))
+            .copied()
+            .unwrap_or_default()
+    }
+
+    /// Whether any path into managed instance `mi` is cut: the lab's SQL Server
+    /// instances all reach it from the same loopback address, so its link port
+    /// refuses them all.
+    pub fn inbound_cut(&self, mi: &str) -> bool {
+        let mi = mi.to_ascii_lowercase();
+        self.state()
+            .paths
+            .iter()
+            .any(|((_, m), p)| *m == mi && p.to_mi_cut)
+    }
+
+    /// Cuts (`cut`) or restores traffic in `direction`.
+    pub fn set_cut(&self, instance: &str, mi: &str, direction: Direction, cut: bool) {
+        let mut state = self.state();
+        let path = state.paths.entry(key(instance, mi)).or_default();
+        if direction != Direction::FromManagedInstance {
+            path.to_mi_cut = cut;
+        }
+        if direction != Direction::ToManagedInstance {
+            path.from_mi_cut = cut;
+        }
+    }
+
+    pub fn set_added_latency(&self, instance: &str, mi: &str, latency: Duration) {
+        self.state()
+            .paths
+            .entry(key(instance, mi))
+            .or_default()
+            .added_latency = latency;
+    }
+
+    /// Caps the path's bandwidth (None: the managed instance's own again).
+    pub fn set_bandwidth(&self, instance: &str, mi: &str, mbps: Option<f64>) {
+        self.state()
+            .paths
+            .entry(key(instance, mi))
+            .or_default()
+            .bandwidth_mbps = mbps;
+    }
+
+    pub fn set_stopped(&self, instance: &str, stopped: bool) {
+        let name = instance.to_ascii_lowercase();
+        let mut state = self.state();
+        if stopped {
+            state.stopped.insert(name);
+        } else {
+            state.stopped.remove(&name);
+        }
+    }
+
+    pub fn is_stopped(&self, instance: &str) -> bool {
+        self.state()
+            .stopped
+            .contains(&instance.to_ascii_lowercase())
+    }
+
+    /// ARM answers the next `count` requests with `fault` (0 clears it).
+    pub fn fail_arm(&self, fault: ArmFault, count: u32) {
+        self.state().arm = (count > 0).then_some((fault, count));
+    }
+
+    /// The fault for this ARM request, if one is due; counts it.
+    pub fn take_arm(&self) -> Option<ArmFault> {
+        let mut state = self.state();
+        let (fault, left) = state.arm.as_mut()?;
+        let fault = *fault;
+        *left -= 1;
+        if *left == 0 {
+            state.arm = None;
+        }
+        Some(fault)
+    }
+
+    pub fn expire(&self, certificate: Vec<u8>) {
+        self.state().expired.push(certificate);
+    }
+
+    pub fn is_expired(&self, certificate: &[u8]) -> bool {
+        self.state().expired.iter().any(|c| c == certificate)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_direction_is_cut_and_restored_on_its_own() {
+        let faults = Faults::default();
+        faults.set_cut("SQL01", "mi", Direction::ToManagedInstance, true);
+        let path = faults.path("sql01", "MI");
+        assert!(path.to_mi_cut && !path.from_mi_cut && path.is_cut());
+        assert!(faults.inbound_cut("mi"));
+        faults.set_cut("SQL01", "mi", Direction::Both, true);
+        faults.set_cut("SQL01", "mi", Direction::ToManagedInstance, false);
+        let path = faults.path("SQL01", "mi");
+        assert!(!path.to_mi_cut && path.from_mi_cut);
+        assert!(!faults.inbound_cut("mi"));
+        assert!(!faults.path("SQL02", "mi").is_cut());
+    }
+
+    #[test]
+    fn an_arm_fault_lasts_its_count() {
+        let faults = Faults::default();
+        let throttled = ArmFault::Throttled {
+            retry_after_secs: 3,
+        };
+        faults.fail_arm(throttled, 2);
+        assert_eq!(faults.take_arm(), Some(throttled));
+        assert_eq!(faults.take_arm(), Some(throttled));
+        assert_eq!(faults.take_arm(), None);
+    }
+}

@@ -1,0 +1,313 @@
+//! Faults injected into a running lab, and the symptoms and recovery mi-link.md §3.2
+//! and §7 document: a cut network (each direction) disconnects the link with 41986
+//! and restarts seeding; a slower path seeds slower; a stopped instance refuses
+//! connections and the link reconnects when it starts; ARM answers 5xx, 429 with
+//! Retry-After, or nothing; an expired endpoint certificate fails the handshake.
+//! Library calls (`lab.control`) and the HTTP control API are both exercised.
+
+use std::time::Duration;
+
+use ferry_sim::faults::Direction;
+use ferry_sim::scenario::azure::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET};
+use ferry_sim::Lab;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper_util::rt::TokioIo;
+use serde_json::{json, Value};
+
+use super::azure::{arm, complete, link_databases, token};
+use super::replication::{
+    arm_database, mi_client, one_number, one_text, set_up_link, BANDWIDTH, MB, SCENARIO,
+};
+use super::{lab_on_manual_clock, rows, run, sa, Client};
+
+/// POSTs to the lab's control API: the status and the JSON answer (if any).
+async fn control(lab: &Lab, path: &str, body: Option<Value>) -> (u16, Value) {
+    let uri: http::Uri = format!("{}{}", lab.control_url, path.trim_start_matches('/'))
+        .parse()
+        .unwrap();
+    let tcp = tokio::net::TcpStream::connect((uri.host().unwrap(), uri.port_u16().unwrap()))
+        .await
+        .unwrap();
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let request = http::Request::post(uri.path())
+        .header("host", uri.authority().unwrap().as_str())
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from(
+            body.map(|b| b.to_string()).unwrap_or_default(),
+        )))
+        .unwrap();
+    let response = tokio::time::timeout(Duration::from_secs(30), sender.send_request(request))
+        .await
+        .unwrap()
+        .unwrap();
+    let status = response.status().as_u16();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+/// The MI's member of the link as SQL Server sees it: connected state and the last
+/// connection error's number.
+async fn mi_member(sql: &mut Client) -> (String, Option<i32>) {
+    let found = rows(
+        sql,
+        "SELECT rs.connected_state_desc, rs.last_connect_error_number
+         FROM sys.dm_hadr_availability_replica_states rs
+         JOIN sys.availability_replicas r ON r.replica_id = rs.replica_id
+         WHERE r.replica_server_name = 'AG_Sales_MI'",
+    )
+    .await;
+    let row = &found[0];
+    (
+        row.get::<&str, _>(0).unwrap().to_string(),
+        row.get::<i32, _>(1),
+    )
+}
+
+async fn transferred(sql: &mut Client) -> f64 {
+    one_number(
+        sql,
+        "SELECT transferred_size_bytes FROM sys.dm_hadr_physical_seeding_stats",
+    )
+    .await
+}
+
+fn error_number(db: &Value) -> Option<u32> {
+    db["mostRecentLinkError"]
+        .as_str()?
+        .split(':')
+        .next()?
+        .parse()
+        .ok()
+}
+
+#[tokio::test]
+async fn a_cut_network_disconnects_the_link_restarts_seeding_and_recovers() {
+    let (lab, clock) = lab_on_manual_clock(SCENARIO).await;
+    let mut sql = sa(&lab).await;
+    let token = set_up_link(&lab, &clock, &mut sql).await;
+    clock.advance(Duration::from_secs(5));
+    assert!((transferred(&mut sql).await - 5.0 * BANDWIDTH).abs() < MB);
+    let mi = lab.managed_instance("mi-target").unwrap();
+    let link_port = std::net::SocketAddr::new(mi.ip.into(), 5022);
+    assert!(tokio::net::TcpStream::connect(link_port).await.is_ok());
+
+    // SQL Server can no longer reach the MI: its link port refuses the lab's hosts.
+    let to_mi = Direction::ToManagedInstance;
+    lab.control.cut("SQL01", "mi-target", to_mi).unwrap();
+    let db = arm_database(&lab, &token).await;
+    assert_eq!(db["connectedState"], "DISCONNECTED", "{db}");
+    assert_eq!(error_number(&db), Some(41986), "{db}");
+    assert_eq!(
+        mi_member(&mut sql).await,
+        ("DISCONNECTED".into(), Some(41986))
+    );
+    assert!(tokio::net::TcpStream::connect(link_port).await.is_err());
+    clock.advance(Duration::from_secs(3));
+    lab.control.restore("SQL01", "mi-target", to_mi).unwrap();
+    assert!(tokio::net::TcpStream::connect(link_port).await.is_ok());
+
+    // Seeding is not resilient: it starts again from nothing.
+    clock.advance(Duration::from_secs(2));
+    assert!(
+        (transferred(&mut sql).await - 2.0 * BANDWIDTH).abs() < MB,
+        "seeding restarted"
+    );
+    let attempts = "SELECT MAX(number_of_attempts) FROM sys.dm_hadr_automatic_seeding";
+    assert_eq!(one_number(&mut sql, attempts).await, 2.0);
+
+    // The other direction on its own also breaks the link; the MI's port stays open.
+    let from_mi = Direction::FromManagedInstance;
+    lab.control.cut("SQL01", "mi-target", from_mi).unwrap();
+    assert_eq!(mi_member(&mut sql).await.0, "DISCONNECTED");
+    assert!(tokio::net::TcpStream::connect(link_port).await.is_ok());
+    lab.control.restore("SQL01", "mi-target", from_mi).unwrap();
+    clock.advance(Duration::from_secs(12));
+    assert_eq!(mi_member(&mut sql).await.0, "CONNECTED");
+    let db = arm_database(&lab, &token).await;
+    assert_eq!(db["connectedState"], "CONNECTED", "{db}");
+    assert_eq!(one_number(&mut sql, attempts).await, 3.0);
+    let mut mi = mi_client(&lab).await;
+    let state = "SELECT state_desc FROM sys.databases WHERE name = 'Sales'";
+    assert_eq!(one_text(&mut mi, state).await, "ONLINE");
+}
+
+#[tokio::test]
+async fn a_slower_path_seeds_slower_and_a_longer_delay_widens_the_lag() {
+    let (lab, clock) = lab_on_manual_clock(SCENARIO).await;
+    // 8 Mbit/s: a tenth of the MI's 80.
+    lab.control
+        .shape("SQL01", "mi-target", Duration::ZERO, Some(8.0))
+        .unwrap();
+    let mut sql = sa(&lab).await;
+    let token = set_up_link(&lab, &clock, &mut sql).await;
+    clock.advance(Duration::from_secs(5));
+    let slow = transferred(&mut sql).await;
+    assert!((slow - 0.5 * BANDWIDTH).abs() < MB / 4.0, "{slow}");
+    lab.control
+        .shape("SQL01", "mi-target", Duration::ZERO, None)
+        .unwrap();
+    clock.advance(Duration::from_secs(15));
+    let db = arm_database(&lab, &token).await;
+    assert_eq!(db["replicaState"], "LinkSynchronizing", "{db}");
+    // Two seconds more each way: the MI trails the workload by that much more.
+    lab.control
+        .shape("SQL01", "mi-target", Duration::from_secs(2), None)
+        .unwrap();
+    clock.advance(Duration::from_secs(5));
+    let db = arm_database(&lab, &token).await;
+    let lag = db["instanceSendReplicationLagSeconds"].as_i64().unwrap();
+    assert!(lag >= 2, "{db}");
+    // Refused values name the field.
+    let refused = lab
+        .control
+        .shape("SQL01", "mi-target", Duration::ZERO, Some(0.0))
+        .unwrap_err();
+    assert!(refused.message.starts_with("bandwidth_mbps:"), "{refused}");
+}
+
+#[tokio::test]
+async fn a_stopped_instance_refuses_connections_and_its_link_reconnects_when_it_starts() {
+    let (lab, clock) = lab_on_manual_clock(SCENARIO).await;
+    let mut sql = sa(&lab).await;
+    let token = set_up_link(&lab, &clock, &mut sql).await;
+    clock.advance(Duration::from_secs(12));
+    assert_eq!(
+        arm_database(&lab, &token).await["connectedState"],
+        "CONNECTED"
+    );
+    let (status, _) = control(&lab, "/instances/SQL01/stop", None).await;
+    assert_eq!(status, 204);
+    // Sessions end; new connections are refused.
+    assert!(sql.simple_query("SELECT 1").await.is_err());
+    let address = lab.endpoint("SQL01").unwrap().address;
+    assert!(tokio::net::TcpStream::connect(address).await.is_err());
+    let db = arm_database(&lab, &token).await;
+    assert_eq!(db["connectedState"], "DISCONNECTED", "{db}");
+    assert_eq!(error_number(&db), Some(41986), "{db}");
+
+    let (status, _) = control(&lab, "/instances/SQL01/start", None).await;
+    assert_eq!(status, 204);
+    let mut sql = sa(&lab).await;
+    clock.advance(Duration::from_secs(1));
+    assert_eq!(mi_member(&mut sql).await.0, "CONNECTED");
+    let orders = one_number(&mut sql, "SELECT COUNT(*) FROM Sales.dbo.Orders").await;
+    assert!(orders > 1000.0, "the database kept its rows: {orders}");
+
+    // A managed instance stops the same way.
+    let (status, _) = control(&lab, "/instances/mi-target/stop", None).await;
+    assert_eq!(status, 204);
+    let mi = lab.managed_instance("mi-target").unwrap();
+    let tds = std::net::SocketAddr::new(mi.ip.into(), 1433);
+    assert!(tokio::net::TcpStream::connect(tds).await.is_err());
+    assert_eq!(mi_member(&mut sql).await.0, "DISCONNECTED");
+    control(&lab, "/instances/mi-target/start", None).await;
+    assert!(tokio::net::TcpStream::connect(tds).await.is_ok());
+    assert_eq!(mi_member(&mut sql).await.0, "CONNECTED");
+
+    let (status, answer) = control(&lab, "/instances/nowhere/stop", None).await;
+    assert_eq!(status, 404);
+    assert!(answer["error"].as_str().unwrap().contains("'nowhere'"));
+}
+
+#[tokio::test]
+async fn arm_fails_throttles_and_times_out_when_told_and_then_recovers() {
+    let (lab, _clock) = lab_on_manual_clock(SCENARIO).await;
+    let token = token(&lab, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET).await;
+    let fail = |body: Value| control(&lab, "/arm/fail", Some(body));
+    let (status, _) = fail(json!({"kind": "throttled", "count": 2, "retry_after_secs": 7})).await;
+    assert_eq!(status, 204);
+    for _ in 0..2 {
+        let answer = arm(&lab, &token, "GET", "", None).await;
+        assert_eq!(answer.status, 429);
+        assert_eq!(answer.error_code(), "SubscriptionRequestsThrottled");
+        assert_eq!(answer.header("retry-after"), "7");
+    }
+    assert_eq!(arm(&lab, &token, "GET", "", None).await.status, 200);
+
+    fail(json!({"kind": "server_error"})).await;
+    let answer = arm(&lab, &token, "GET", "", None).await;
+    assert_eq!(
+        (answer.status, answer.error_code()),
+        (500, "InternalServerError")
+    );
+    fail(json!({"kind": "unavailable", "retry_after_secs": 3})).await;
+    let answer = arm(&lab, &token, "GET", "", None).await;
+    assert_eq!((answer.status, answer.header("retry-after")), (503, "3"));
+
+    // No answer within the client's own timeout.
+    fail(json!({"kind": "timeout", "after_secs": 120})).await;
+    let waited = tokio::time::timeout(
+        Duration::from_millis(300),
+        arm(&lab, &token, "GET", "", None),
+    )
+    .await;
+    assert!(waited.is_err(), "ARM answered");
+    assert_eq!(arm(&lab, &token, "GET", "", None).await.status, 200);
+
+    let (status, answer) = fail(json!({"kind": "sometimes"})).await;
+    assert_eq!(status, 400);
+    assert!(answer["error"]
+        .as_str()
+        .unwrap()
+        .contains("unknown variant"));
+}
+
+#[tokio::test]
+async fn an_expired_endpoint_certificate_fails_the_handshake_until_it_is_replaced() {
+    let (lab, clock) = lab_on_manual_clock(SCENARIO).await;
+    let mut sql = sa(&lab).await;
+    let token = set_up_link(&lab, &clock, &mut sql).await;
+    clock.advance(Duration::from_secs(12));
+    let body = json!({"instance": "SQL01", "certificate": "Cert_SQL01_endpoint"});
+    let (status, _) = control(&lab, "/certificates/expire", Some(body)).await;
+    assert_eq!(status, 204);
+    let databases = link_databases(&lab, &token).await;
+    assert_eq!(error_number(&databases[0]), Some(9642), "{databases:?}");
+    assert_eq!(databases[0]["connectedState"], "DISCONNECTED");
+    // It was valid until 2030; now it says it has ended.
+    let expired = "SELECT CASE WHEN expiry_date < '2029-01-01' THEN 1 ELSE 0 END
+                   FROM sys.certificates WHERE name = 'Cert_SQL01_endpoint'";
+    assert_eq!(one_number(&mut sql, expired).await, 1.0);
+    // The documented fix: a new certificate on the endpoint, its public key uploaded.
+    run(&mut sql, "CREATE CERTIFICATE [Cert_SQL01_endpoint_2] WITH SUBJECT = 'Certificate for Cert_SQL01_endpoint_2', EXPIRY_DATE = '2031-01-01'").await;
+    run(
+        &mut sql,
+        "ALTER ENDPOINT database_mirroring_endpoint FOR DATABASE_MIRRORING (AUTHENTICATION = CERTIFICATE [Cert_SQL01_endpoint_2])",
+    )
+    .await;
+    let encoded = rows(
+        &mut sql,
+        "SELECT CERTENCODED(CERT_ID(N'Cert_SQL01_endpoint_2'))",
+    )
+    .await;
+    let blob = format!(
+        "0x{}",
+        hex::encode_upper(encoded[0].get::<&[u8], _>(0).unwrap())
+    );
+    let upload = arm(
+        &lab,
+        &token,
+        "PUT",
+        "/serverTrustCertificates/Cert_SQL01_endpoint_2",
+        Some(json!({"properties": {"publicBlob": blob}})),
+    )
+    .await;
+    complete(&lab, &clock, &token, &upload).await;
+    // Connected again; the last connection error stays on record (41973: the new
+    // certificate was in use on the endpoint before the MI trusted it).
+    assert_eq!(mi_member(&mut sql).await, ("CONNECTED".into(), Some(41973)));
+    let missing = json!({"instance": "SQL01", "certificate": "nope"});
+    let (status, answer) = control(&lab, "/certificates/expire", Some(missing)).await;
+    assert_eq!(status, 404);
+    assert!(answer["error"]
+        .as_str()
+        .unwrap()
+        .starts_with("certificate:"));
+}
