@@ -7,6 +7,7 @@
 //! - `tds`: the protocol: packets, PRELOGIN and TLS, LOGIN7, batches, RPC, tokens.
 //! - `azure/`: managed instances, the ARM surface and the token authority.
 //! - `lab`: a running lab, one listener per instance.
+//! - `measure`: figures the lab's benchmarks print (RSS, percentiles).
 //! - `faults`: faults a test injects (network, stopped instances, ARM, certificates);
 //!   `control`: the calls (and HTTP API) that inject them; `port`: a listener they
 //!   can close and open again.
@@ -16,6 +17,7 @@ pub mod control;
 pub mod engine;
 pub mod faults;
 pub mod lab;
+pub mod measure;
 pub mod port;
 pub mod scenario;
 pub mod tds;

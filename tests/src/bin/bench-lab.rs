@@ -8,6 +8,7 @@
 use std::time::{Duration, Instant};
 
 use clap::Parser;
+use ferry_sim::measure::{percentile_ms, rss_mib};
 use tiberius::{AuthMethod, Client, Config, EncryptionLevel};
 use tokio::net::TcpStream;
 use tokio_util::compat::TokioAsyncWriteCompatExt;
@@ -20,16 +21,6 @@ struct Args {
     queries: usize,
     #[arg(long, default_value_t = 7)]
     seed: u64,
-}
-
-fn rss_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let kib: f64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0.0);
-    kib / 1024.0
 }
 
 const QUERY: &str = include_str!("../../../agent/src/sql/queries/databases.sql");
@@ -72,8 +63,7 @@ async fn main() -> anyhow::Result<()> {
         latencies.push(t.elapsed());
     }
     latencies.sort();
-    let at =
-        |p: f64| latencies[((latencies.len() as f64 - 1.0) * p) as usize].as_secs_f64() * 1000.0;
+    let at = |p: f64| percentile_ms(&latencies, p);
     println!(
         "query (agent inventory, {rows} rows, full TLS) x{}: p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms",
         args.queries,

@@ -25,9 +25,10 @@ pub struct DatabaseImage {
 }
 
 impl Instance {
-    /// Database `name` as it is now, rows included; None if there is no such database.
+    /// Database `name` as its workload last left it (at most a workload step ago),
+    /// rows and log position together; None if there is no such database.
     pub fn database_image(&self, name: &str) -> Option<DatabaseImage> {
-        let catalog = self.catalog();
+        let catalog = self.definitions();
         let id = catalog.database_id(name)?;
         export(&catalog.conn, id)
             .map_err(|e| tracing::error!(database = name, error = %e, "cannot copy database"))

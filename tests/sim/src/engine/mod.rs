@@ -37,6 +37,7 @@ mod workload;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use rusqlite::Connection;
 
@@ -54,6 +55,9 @@ pub use replica::{LogPosition, Observer};
 pub use session::{Cancel, Output, Session, SessionLogin};
 
 const CATALOG: &str = include_str!("catalog.sql");
+
+/// The finest step the workloads advance by.
+const WORKLOAD_STEP: Duration = Duration::from_millis(10);
 
 /// What an instance says about itself; fixed while it runs.
 #[derive(Debug, Clone)]
@@ -305,14 +309,12 @@ impl Instance {
         Ok(())
     }
 
-    /// The catalog, for one statement at a time, with the workloads applied up to now.
+    /// The catalog, for one statement at a time, with the workloads applied up to now
+    /// (in steps of 10 ms: closer looks see the same log, and cost nothing).
     pub fn catalog(&self) -> MutexGuard<'_, Catalog> {
-        let mut catalog = self
-            .catalog
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut catalog = self.definitions();
         let now = self.clock.elapsed();
-        if catalog.workloads > 0 && now > catalog.advanced_to {
+        if catalog.workloads > 0 && now >= catalog.advanced_to + WORKLOAD_STEP {
             let secs = (now - catalog.advanced_to).as_secs_f64();
             catalog.advanced_to = now;
             let at = self.now_text();
@@ -323,6 +325,15 @@ impl Instance {
             catalog.advanced_to = catalog.advanced_to.max(now);
         }
         catalog
+    }
+
+    /// The catalog as it stands, without running the workloads up to now: for facts
+    /// workloads never change (endpoints, certificates, groups, backups), so that a
+    /// link partner's look does not pay for every database's log.
+    pub fn definitions(&self) -> MutexGuard<'_, Catalog> {
+        self.catalog
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Changes a database's workload from now on (what ran until now is applied at

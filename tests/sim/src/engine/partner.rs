@@ -39,7 +39,7 @@ pub struct DatabaseFacts {
 impl Instance {
     /// The mirroring endpoint listening on `address`, if this instance has one.
     pub fn mirroring_endpoint_at(&self, address: SocketAddr) -> Option<EndpointFacts> {
-        let catalog = self.catalog();
+        let catalog = self.definitions();
         let id = catalog.endpoint_at(address)?;
         catalog
             .conn
@@ -70,7 +70,7 @@ impl Instance {
     /// returned for the partner's check. None if there is no such certificate.
     pub fn expire_certificate(&self, name: &str) -> Option<Vec<u8>> {
         let now = self.now_text();
-        let catalog = self.catalog();
+        let catalog = self.definitions();
         catalog
             .conn
             .query_row(
@@ -86,7 +86,7 @@ impl Instance {
 
     /// The public certificate (DER) named `name` in master, if any.
     pub fn master_certificate(&self, name: &str) -> Option<Vec<u8>> {
-        self.catalog()
+        self.definitions()
             .conn
             .query_row(
                 "SELECT \"$der\" FROM \"sys.certificates\" WHERE \"$database_id\" = 1 AND name = ?1",
@@ -100,7 +100,7 @@ impl Instance {
 
     /// The members of distributed availability group `name`; None if there is none.
     pub fn distributed_group_members(&self, name: &str) -> Option<Vec<MemberFacts>> {
-        let catalog = self.catalog();
+        let catalog = self.definitions();
         let group = group_id(&catalog, name, true)?;
         catalog
             .conn
@@ -120,7 +120,7 @@ impl Instance {
     /// The databases of availability group `name` (not distributed); None if there
     /// is no such group.
     pub fn group_databases(&self, name: &str) -> Option<Vec<String>> {
-        let catalog = self.catalog();
+        let catalog = self.definitions();
         let group = group_id(&catalog, name, false)?;
         catalog
             .conn
@@ -130,7 +130,7 @@ impl Instance {
     }
 
     pub fn database_facts(&self, name: &str) -> Option<DatabaseFacts> {
-        let catalog = self.catalog();
+        let catalog = self.definitions();
         let full_recovery: bool = catalog
             .conn
             .query_row(

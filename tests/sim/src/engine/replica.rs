@@ -2,7 +2,8 @@
 //! link is run from outside the engine (`crate::azure`), which reads where a
 //! database's log stands and writes what each side shows of the other. Before each
 //! statement the instance lets its observers (the link) catch up with the lab clock,
-//! so what a statement reads is as current as its workloads.
+//! so what a statement reads is as current as its workloads. Only the log's position
+//! runs the workloads up to now; what the link writes needs the definitions only.
 
 use std::sync::Weak;
 
@@ -102,7 +103,7 @@ impl Instance {
         replica: &RemoteReplica,
         databases: &[(String, RemoteDatabase)],
     ) -> rusqlite::Result<()> {
-        let catalog = self.catalog();
+        let catalog = self.definitions();
         let tx = catalog.conn.unchecked_transaction()?;
         link::show_remote(&tx, link_name, remote_group, replica)?;
         for (name, seen) in databases {
@@ -121,7 +122,7 @@ impl Instance {
         database: &str,
         state: i64,
     ) -> rusqlite::Result<()> {
-        let catalog = self.catalog();
+        let catalog = self.definitions();
         match catalog.database_id(database) {
             Some(id) => link::show_local_state(&catalog.conn, link_name, id, state),
             None => Ok(()),
@@ -129,7 +130,7 @@ impl Instance {
     }
 
     pub fn show_seeding(&self, attempt: &Seeding) -> rusqlite::Result<()> {
-        let catalog = self.catalog();
+        let catalog = self.definitions();
         let id = catalog.database_id(&attempt.database);
         seeding::show(&catalog.conn, attempt, id)
     }
@@ -137,17 +138,17 @@ impl Instance {
     /// This side's member of `link` becomes primary or secondary; false if this side
     /// has no such distributed group.
     pub fn set_link_role(&self, link_name: &str, primary: bool) -> rusqlite::Result<bool> {
-        link::set_role(&self.catalog().conn, link_name, primary)
+        link::set_role(&self.definitions().conn, link_name, primary)
     }
 
     /// The link's groups are gone from this side; its databases stay.
     pub fn leave_link(&self, names: &LinkGroups) -> rusqlite::Result<()> {
-        link::leave(&self.catalog().conn, names)
+        link::leave(&self.definitions().conn, names)
     }
 
     /// Each member of distributed group `link` and whether it is SYNCHRONOUS_COMMIT.
     pub fn link_member_modes(&self, link_name: &str) -> Vec<(String, bool)> {
-        link::member_modes(&self.catalog().conn, link_name).unwrap_or_default()
+        link::member_modes(&self.definitions().conn, link_name).unwrap_or_default()
     }
 
     /// The managed instance's automatic full backup of `database`, taken now (the
@@ -173,7 +174,7 @@ impl Instance {
 
     /// Whether this side's member of `link` is primary.
     pub fn link_is_primary(&self, link_name: &str) -> bool {
-        link::is_primary(&self.catalog().conn, link_name).unwrap_or(false)
+        link::is_primary(&self.definitions().conn, link_name).unwrap_or(false)
     }
 }
 
