@@ -90,18 +90,14 @@ impl Control {
                 "bandwidth_mbps: {mbps} is not in (0, 100000]; use null for no cap"
             )));
         }
-        self.change(|f| {
-            f.set_added_latency(instance, mi, added_latency);
-            f.set_bandwidth(instance, mi, bandwidth_mbps);
-        });
+        self.change(|f| f.set_shape(instance, mi, added_latency, bandwidth_mbps));
         Ok(())
     }
 
     /// Stops (`running` false) or starts a SQL Server or managed instance: its ports
     /// close and its sessions end; started again, it has what it had.
     pub fn set_running(&self, name: &str, running: bool) -> Controlled {
-        let known = self.sql(name).is_some() || self.managed_named(name).is_some();
-        if !known {
+        if self.sql(name).is_err() && self.managed_named(name).is_err() {
             return Err(unknown(format!(
                 "the lab has no instance or managed instance '{name}'"
             )));
@@ -123,11 +119,7 @@ impl Control {
 
     /// Master's certificate `certificate` on SQL Server `instance` expires now.
     pub fn expire_certificate(&self, instance: &str, certificate: &str) -> Controlled {
-        let sql = self.sql(instance).ok_or_else(|| {
-            unknown(format!(
-                "instance: the lab has no SQL Server instance '{instance}'"
-            ))
-        })?;
+        let sql = self.sql(instance)?;
         if sql.master_certificate(certificate).is_none() {
             return Err(unknown(format!(
                 "certificate: '{instance}' has no certificate '{certificate}' in master"
@@ -141,29 +133,32 @@ impl Control {
         Ok(())
     }
 
-    fn sql(&self, name: &str) -> Option<&Arc<Instance>> {
+    fn sql(&self, name: &str) -> Result<&Arc<Instance>, Refused> {
         self.instances
             .iter()
             .find(|i| i.info.name.eq_ignore_ascii_case(name))
+            .ok_or_else(|| {
+                unknown(format!(
+                    "instance: the lab has no SQL Server instance '{name}'"
+                ))
+            })
     }
 
-    fn managed_named(&self, name: &str) -> Option<&Arc<ManagedInstance>> {
+    fn managed_named(&self, name: &str) -> Result<&Arc<ManagedInstance>, Refused> {
         self.managed
             .iter()
             .find(|m| m.spec.name.eq_ignore_ascii_case(name))
+            .ok_or_else(|| {
+                unknown(format!(
+                    "managed_instance: the lab has no managed instance '{name}'"
+                ))
+            })
     }
 
+    /// Both ends of a path exist.
     fn path(&self, instance: &str, mi: &str) -> Controlled {
-        if self.sql(instance).is_none() {
-            return Err(unknown(format!(
-                "instance: the lab has no SQL Server instance '{instance}'"
-            )));
-        }
-        if self.managed_named(mi).is_none() {
-            return Err(unknown(format!(
-                "managed_instance: the lab has no managed instance '{mi}'"
-            )));
-        }
+        self.sql(instance)?;
+        self.managed_named(mi)?;
         Ok(())
     }
 
@@ -222,18 +217,14 @@ struct ArmBody {
     kind: ArmKind,
     #[serde(default = "one")]
     count: u32,
-    #[serde(default = "one_u64")]
+    #[serde(default = "one")]
     retry_after_secs: u64,
     #[serde(default = "minute")]
     after_secs: u64,
 }
 
-fn one() -> u32 {
-    1
-}
-
-fn one_u64() -> u64 {
-    1
+fn one<T: From<u8>>() -> T {
+    T::from(1)
 }
 
 fn minute() -> u64 {

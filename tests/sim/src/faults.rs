@@ -34,12 +34,6 @@ pub struct Path {
     pub bandwidth_mbps: Option<f64>,
 }
 
-impl Path {
-    pub fn is_cut(&self) -> bool {
-        self.to_mi_cut || self.from_mi_cut
-    }
-}
-
 /// How ARM misbehaves for the next requests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ArmFault {
@@ -112,21 +106,13 @@ impl Faults {
         }
     }
 
-    pub fn set_added_latency(&self, instance: &str, mi: &str, latency: Duration) {
-        self.state()
-            .paths
-            .entry(key(instance, mi))
-            .or_default()
-            .added_latency = latency;
-    }
-
-    /// Caps the path's bandwidth (None: the managed instance's own again).
-    pub fn set_bandwidth(&self, instance: &str, mi: &str, mbps: Option<f64>) {
-        self.state()
-            .paths
-            .entry(key(instance, mi))
-            .or_default()
-            .bandwidth_mbps = mbps;
+    /// Adds `latency` to the path and caps its bandwidth (None: the managed
+    /// instance's own again).
+    pub fn set_shape(&self, instance: &str, mi: &str, latency: Duration, mbps: Option<f64>) {
+        let mut state = self.state();
+        let path = state.paths.entry(key(instance, mi)).or_default();
+        path.added_latency = latency;
+        path.bandwidth_mbps = mbps;
     }
 
     pub fn set_stopped(&self, instance: &str, stopped: bool) {
@@ -180,14 +166,14 @@ mod tests {
         let faults = Faults::default();
         faults.set_cut("SQL01", "mi", Direction::ToManagedInstance, true);
         let path = faults.path("sql01", "MI");
-        assert!(path.to_mi_cut && !path.from_mi_cut && path.is_cut());
+        assert!(path.to_mi_cut && !path.from_mi_cut);
         assert!(faults.inbound_cut("mi"));
         faults.set_cut("SQL01", "mi", Direction::Both, true);
         faults.set_cut("SQL01", "mi", Direction::ToManagedInstance, false);
         let path = faults.path("SQL01", "mi");
         assert!(!path.to_mi_cut && path.from_mi_cut);
         assert!(!faults.inbound_cut("mi"));
-        assert!(!faults.path("SQL02", "mi").is_cut());
+        assert_eq!(faults.path("SQL02", "mi"), Path::default());
     }
 
     #[test]

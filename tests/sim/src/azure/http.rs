@@ -1,7 +1,6 @@
 //! HTTPS serving for the lab's Azure endpoints (and plain HTTP for its control API):
-//! TLS from the lab CA, HTTP/1.1 by hyper,
-//! bounded in time and size, and a synchronous handler per request (the state it
-//! reads is in memory).
+//! TLS from the lab CA, HTTP/1.1 by hyper, bounded in time and size, and a
+//! synchronous handler per request (the state it reads is in memory).
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -28,7 +28,7 @@ use crate::engine::{DatabaseImage, Instance};
 
 use super::replication::{Phase, Replica};
 use super::ManagedInstance;
-use crate::faults::Faults;
+use crate::faults::{Faults, Path};
 
 /// How long a link may try to connect before it reports 41962 (LinkInitError).
 pub const INIT_TIMEOUT: Duration = Duration::from_secs(300);
@@ -115,6 +115,8 @@ pub struct Observation {
     pub database_errors: Vec<Option<LinkError>>,
     /// The trusted certificate the partner authenticated with: its name and expiry.
     pub partner_certificate: Option<(String, time::OffsetDateTime)>,
+    /// The network to the partner, as the lab's faults leave it.
+    pub path: Path,
 }
 
 impl Observation {
@@ -177,7 +179,7 @@ pub fn partner_is(link: &Link, instance: &Instance) -> bool {
             let ip = resolve(&host, &[]).or(named.then_some(IpAddr::V4(Ipv4Addr::LOCALHOST)))?;
             Some(SocketAddr::new(ip, port))
         })
-        .is_some_and(|address| instance.catalog().endpoint_at(address).is_some())
+        .is_some_and(|address| instance.definitions().endpoint_at(address).is_some())
 }
 
 /// What the managed instance's side of a link looks at: the certificates it trusts,
@@ -198,6 +200,7 @@ pub fn observe(link: &Link, mi: &ManagedInstance, around: &Surroundings) -> Obse
         error: None,
         database_errors: vec![None; link.databases.len()],
         partner_certificate: None,
+        path: Path::default(),
     };
     match connect(link, mi, around, &mut observation) {
         Ok(partner) => {
@@ -247,6 +250,7 @@ fn connect(
         return Err(unreachable());
     }
     let path = faults.path(&partner.info.name, &mi.spec.name);
+    observation.path = path;
     if path.to_mi_cut {
         return Err(error(41986, format!("Connection to the partner endpoint failed: SQL Server cannot reach 'tcp://{}:{MI_LINK_PORT}'. Allow outbound 5022 and 11000-11999 from SQL Server to the managed instance's subnet.", mi.fqdn)));
     }

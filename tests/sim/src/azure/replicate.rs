@@ -42,11 +42,7 @@ pub fn links(
     let share = mi.spec.link_bandwidth_mbps * 125_000.0 / busy as f64;
     for link in links.iter_mut().filter(|l| wanted(l)) {
         let seen = observe(link, mi, around);
-        let path = seen
-            .partner
-            .as_ref()
-            .map(|p| around.faults.path(&p.info.name, &mi.spec.name))
-            .unwrap_or_default();
+        let path = seen.path;
         let network = Network {
             bandwidth: path
                 .bandwidth_mbps

@@ -379,12 +379,22 @@ pub(super) async fn link_states(lab: &Lab, token: &str) -> Vec<(String, Option<u
         .await
         .iter()
         .map(|d| {
-            let error = d["mostRecentLinkError"]
-                .as_str()
-                .map(|e| e.split(':').next().unwrap().parse().unwrap());
-            (d["replicaState"].as_str().unwrap().to_string(), error)
+            (
+                d["replicaState"].as_str().unwrap().to_string(),
+                link_error(d),
+            )
         })
         .collect()
+}
+
+/// The number of a link database's `mostRecentLinkError` ("NUMBER: text").
+pub(super) fn link_error(database: &Value) -> Option<u32> {
+    database["mostRecentLinkError"]
+        .as_str()?
+        .split(':')
+        .next()?
+        .parse()
+        .ok()
 }
 
 /// mi-link.md §2.1 on SQL Server: a master key, the endpoint certificate (expiring

@@ -15,9 +15,9 @@ use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
 use serde_json::{json, Value};
 
-use super::azure::{arm, complete, link_databases, token};
+use super::azure::{arm, complete, link_databases, link_error, token};
 use super::replication::{
-    arm_database, mi_client, one_number, one_text, set_up_link, BANDWIDTH, MB, SCENARIO,
+    arm_database, linked, mi_client, one_number, one_text, set_up_link, BANDWIDTH, MB, SCENARIO,
 };
 use super::{lab_on_manual_clock, rows, run, sa, Client};
 
@@ -78,20 +78,9 @@ async fn transferred(sql: &mut Client) -> f64 {
     .await
 }
 
-fn error_number(db: &Value) -> Option<u32> {
-    db["mostRecentLinkError"]
-        .as_str()?
-        .split(':')
-        .next()?
-        .parse()
-        .ok()
-}
-
 #[tokio::test]
 async fn a_cut_network_disconnects_the_link_restarts_seeding_and_recovers() {
-    let (lab, clock) = lab_on_manual_clock(SCENARIO).await;
-    let mut sql = sa(&lab).await;
-    let token = set_up_link(&lab, &clock, &mut sql).await;
+    let (lab, clock, mut sql, token) = linked().await;
     clock.advance(Duration::from_secs(5));
     assert!((transferred(&mut sql).await - 5.0 * BANDWIDTH).abs() < MB);
     let mi = lab.managed_instance("mi-target").unwrap();
@@ -103,7 +92,7 @@ async fn a_cut_network_disconnects_the_link_restarts_seeding_and_recovers() {
     lab.control.cut("SQL01", "mi-target", to_mi).unwrap();
     let db = arm_database(&lab, &token).await;
     assert_eq!(db["connectedState"], "DISCONNECTED", "{db}");
-    assert_eq!(error_number(&db), Some(41986), "{db}");
+    assert_eq!(link_error(&db), Some(41986), "{db}");
     assert_eq!(
         mi_member(&mut sql).await,
         ("DISCONNECTED".into(), Some(41986))
@@ -174,9 +163,7 @@ async fn a_slower_path_seeds_slower_and_a_longer_delay_widens_the_lag() {
 
 #[tokio::test]
 async fn a_stopped_instance_refuses_connections_and_its_link_reconnects_when_it_starts() {
-    let (lab, clock) = lab_on_manual_clock(SCENARIO).await;
-    let mut sql = sa(&lab).await;
-    let token = set_up_link(&lab, &clock, &mut sql).await;
+    let (lab, clock, mut sql, token) = linked().await;
     clock.advance(Duration::from_secs(12));
     assert_eq!(
         arm_database(&lab, &token).await["connectedState"],
@@ -190,7 +177,7 @@ async fn a_stopped_instance_refuses_connections_and_its_link_reconnects_when_it_
     assert!(tokio::net::TcpStream::connect(address).await.is_err());
     let db = arm_database(&lab, &token).await;
     assert_eq!(db["connectedState"], "DISCONNECTED", "{db}");
-    assert_eq!(error_number(&db), Some(41986), "{db}");
+    assert_eq!(link_error(&db), Some(41986), "{db}");
 
     let (status, _) = control(&lab, "/instances/SQL01/start", None).await;
     assert_eq!(status, 204);
@@ -261,15 +248,13 @@ async fn arm_fails_throttles_and_times_out_when_told_and_then_recovers() {
 
 #[tokio::test]
 async fn an_expired_endpoint_certificate_fails_the_handshake_until_it_is_replaced() {
-    let (lab, clock) = lab_on_manual_clock(SCENARIO).await;
-    let mut sql = sa(&lab).await;
-    let token = set_up_link(&lab, &clock, &mut sql).await;
+    let (lab, clock, mut sql, token) = linked().await;
     clock.advance(Duration::from_secs(12));
     let body = json!({"instance": "SQL01", "certificate": "Cert_SQL01_endpoint"});
     let (status, _) = control(&lab, "/certificates/expire", Some(body)).await;
     assert_eq!(status, 204);
     let databases = link_databases(&lab, &token).await;
-    assert_eq!(error_number(&databases[0]), Some(9642), "{databases:?}");
+    assert_eq!(link_error(&databases[0]), Some(9642), "{databases:?}");
     assert_eq!(databases[0]["connectedState"], "DISCONNECTED");
     // It was valid until 2030; now it says it has ended.
     let expired = "SELECT CASE WHEN expiry_date < '2029-01-01' THEN 1 ELSE 0 END

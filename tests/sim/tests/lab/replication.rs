@@ -84,6 +84,15 @@ pub(super) async fn set_up_link(lab: &Lab, clock: &LabClock, sql: &mut Client) -
     token
 }
 
+/// A lab running [`SCENARIO`] with Sales linked to the MI (seeding has begun): the
+/// lab, its clock, sa on SQL01, and an ARM token.
+pub(super) async fn linked() -> (Lab, std::sync::Arc<LabClock>, Client, String) {
+    let (lab, clock) = lab_on_manual_clock(SCENARIO).await;
+    let mut sql = sa(&lab).await;
+    let token = set_up_link(&lab, &clock, &mut sql).await;
+    (lab, clock, sql, token)
+}
+
 pub(super) async fn mi_client(lab: &Lab) -> Client {
     let mi = lab.managed_instance("mi-target").unwrap();
     let address = std::net::SocketAddr::new(mi.ip.into(), 1433);
@@ -165,9 +174,7 @@ async fn mi_lsn(mi: &mut Client) -> i128 {
 
 #[tokio::test]
 async fn a_database_seeds_catches_up_and_fails_over_without_loss() {
-    let (lab, clock) = lab_on_manual_clock(SCENARIO).await;
-    let mut sql = sa(&lab).await;
-    let token = set_up_link(&lab, &clock, &mut sql).await;
+    let (lab, clock, mut sql, token) = linked().await;
     assert_eq!(
         link_states(&lab, &token).await,
         vec![("Copying".to_string(), None)]
@@ -364,9 +371,7 @@ async fn a_database_seeds_catches_up_and_fails_over_without_loss() {
 
 #[tokio::test]
 async fn a_forced_failover_loses_the_unhardened_tail_and_splits_the_brain() {
-    let (lab, clock) = lab_on_manual_clock(SCENARIO).await;
-    let mut sql = sa(&lab).await;
-    let token = set_up_link(&lab, &clock, &mut sql).await;
+    let (lab, clock, mut sql, token) = linked().await;
     clock.advance(Duration::from_secs(12));
     let mut mi = mi_client(&lab).await;
     let (end, remote) = sql_lsns(&mut sql).await;
@@ -420,9 +425,7 @@ async fn a_forced_failover_loses_the_unhardened_tail_and_splits_the_brain() {
 
 #[tokio::test]
 async fn seeding_restarts_after_a_lost_connection_and_fails_after_a_log_backup() {
-    let (lab, clock) = lab_on_manual_clock(SCENARIO).await;
-    let mut sql = sa(&lab).await;
-    let token = set_up_link(&lab, &clock, &mut sql).await;
+    let (lab, clock, mut sql, token) = linked().await;
     clock.advance(Duration::from_secs(5));
     // The network breaks (the endpoint stops answering): the copy is thrown away.
     run(
@@ -484,9 +487,7 @@ async fn seeding_restarts_after_a_lost_connection_and_fails_after_a_log_backup()
 
 #[tokio::test]
 async fn an_expired_endpoint_certificate_disconnects_the_link() {
-    let (lab, clock) = lab_on_manual_clock(SCENARIO).await;
-    let mut sql = sa(&lab).await;
-    set_up_link(&lab, &clock, &mut sql).await;
+    let (lab, clock, mut sql, _) = linked().await;
     lab.set_workload("SQL01", "Sales", &WorkloadSpec::default())
         .unwrap();
     clock.advance(Duration::from_secs(12));

@@ -260,6 +260,12 @@ impl Arm {
         self.lock_for(None)
     }
 
+    /// Brings every link and operation up to now: the lab does so before and after
+    /// a fault changes, so that every link sees the change when it happens.
+    pub fn settle_all(&self) {
+        drop(self.lock());
+    }
+
     /// The state, with the links that involve `only` (every link when None) and
     /// every operation brought up to now.
     fn lock_for(&self, only: Option<&Instance>) -> std::sync::MutexGuard<'_, State> {
@@ -587,14 +593,6 @@ impl Arm {
             Some((kind, name)) => format!("{base}/{kind}/{name}"),
             None => base,
         }
-    }
-}
-
-impl Arm {
-    /// Brings every link and operation up to now: the lab does so before and after
-    /// a fault changes, so that every link sees the change when it happens.
-    pub fn settle_all(&self) {
-        drop(self.lock());
     }
 }
 
