@@ -163,22 +163,23 @@ impl Control {
     }
 
     /// Makes a change to the faults at one moment: every link is brought up to now
-    /// before it (under the old conditions) and after it (seeing the new ones), and
-    /// the ports follow.
+    /// before it (under the old conditions); the ports follow it; then every link
+    /// is brought up to now again, seeing the new conditions (a link whose path
+    /// came back reconnects through the port that opened).
     fn change(&self, make: impl FnOnce(&Faults)) {
         if let Some(arm) = &self.arm {
             arm.settle_all();
         }
         make(&self.faults);
-        if let Some(arm) = &self.arm {
-            arm.settle_all();
-        }
         for port in &self.ports {
             let closed = self.faults.is_stopped(&port.owner)
                 || (port.link && self.faults.inbound_cut(&port.owner));
             if let Err(e) = port.set_open(!closed) {
                 tracing::error!(owner = %port.owner, error = %e, "cannot open the port again");
             }
+        }
+        if let Some(arm) = &self.arm {
+            arm.settle_all();
         }
     }
 }

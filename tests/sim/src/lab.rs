@@ -7,12 +7,14 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
+use tokio::runtime::Handle;
 use tokio::task::JoinSet;
 
 use crate::azure::{self, AzureEndpoints, ManagedInstance};
 use crate::control::Control;
 use crate::engine::{Instance, LabClock};
 use crate::faults::Faults;
+use crate::network::Network;
 use crate::port::{Port, Service};
 use crate::scenario::{Scenario, WorkloadSpec};
 use crate::tds;
@@ -36,6 +38,8 @@ pub struct Lab {
     pub control: Arc<Control>,
     pub control_url: String,
     tasks: JoinSet<()>,
+    /// Where the managed instances' link endpoints run (after `tasks`: dropped last).
+    _network: Network,
 }
 
 impl Lab {
@@ -78,6 +82,7 @@ impl Lab {
         let mut instances = Vec::new();
         let mut ports = Vec::new();
         let faults = Arc::new(Faults::default());
+        let network = Network::start()?;
         for (_, spec, instance) in built {
             let listener = TcpListener::bind(("127.0.0.1", spec.port))
                 .await
@@ -103,7 +108,11 @@ impl Lab {
             instances.push(instance.clone());
             let service = tds_service(instance, tls.clone());
             ports.push(Port::serve(
-                &spec.name, false, listener, service, &mut tasks,
+                &spec.name,
+                false,
+                listener,
+                service,
+                (&mut tasks, &Handle::current()),
             )?);
         }
         let mut managed = Vec::new();
@@ -111,11 +120,19 @@ impl Lab {
             let (mi, bound) = ManagedInstance::start(spec, clock.clone()).await?;
             let service = tds_service(mi.engine.clone(), tls.clone());
             ports.push(Port::serve(
-                &spec.name, false, bound.tds, service, &mut tasks,
+                &spec.name,
+                false,
+                bound.tds,
+                service,
+                (&mut tasks, &Handle::current()),
             )?);
-            let service: Service = Arc::new(azure::managed::link_connection);
+            let service = azure::wire::endpoint(&spec.name, faults.clone());
             ports.push(Port::serve(
-                &spec.name, true, bound.link, service, &mut tasks,
+                &spec.name,
+                true,
+                bound.link,
+                service,
+                (&mut tasks, network.handle()),
             )?);
             managed.push(mi);
         }
@@ -152,6 +169,7 @@ impl Lab {
             control,
             control_url,
             tasks,
+            _network: network,
         })
     }
 

@@ -11,6 +11,7 @@
 //! - `faults`: faults a test injects (network, stopped instances, ARM, certificates);
 //!   `control`: the calls (and HTTP API) that inject them; `port`: a listener they
 //!   can close and open again.
+//! - `network`: the runtime the managed instances' link endpoints run on.
 
 pub mod azure;
 pub mod control;
@@ -18,6 +19,7 @@ pub mod engine;
 pub mod faults;
 pub mod lab;
 pub mod measure;
+pub mod network;
 pub mod port;
 pub mod scenario;
 pub mod tds;

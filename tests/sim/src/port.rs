@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Poll, Waker};
 
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use tokio::runtime::Handle;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
@@ -35,18 +36,25 @@ pub struct Port {
     slot: Arc<Mutex<Slot>>,
     /// Bumped on every close: connections accepted before it end.
     closes: watch::Sender<u64>,
+    /// The runtime that accepts (and registers the listener when it opens again).
+    runtime: Handle,
 }
 
 impl Port {
-    /// Serves `listener` with `service` until the lab's tasks end.
+    /// Serves `listener` with `service` on `runtime` until the lab's tasks end.
     pub fn serve(
         owner: &str,
         link: bool,
         listener: TcpListener,
         service: Service,
-        tasks: &mut JoinSet<()>,
+        (tasks, runtime): (&mut JoinSet<()>, &Handle),
     ) -> std::io::Result<Port> {
         let address = listener.local_addr()?;
+        let listener = {
+            let listener = listener.into_std()?;
+            let _entered = runtime.enter();
+            TcpListener::from_std(listener)?
+        };
         let slot = Arc::new(Mutex::new(Slot {
             listener: Some(listener),
             waiting: None,
@@ -58,8 +66,9 @@ impl Port {
             address,
             slot: slot.clone(),
             closes: closes.clone(),
+            runtime: runtime.clone(),
         };
-        tasks.spawn(async move {
+        let serve = async move {
             loop {
                 let (stream, peer) = accept(&slot).await;
                 let mut closed = closes.subscribe();
@@ -71,8 +80,13 @@ impl Port {
                     }
                 });
             }
-        });
+        };
+        tasks.spawn_on(serve, runtime);
         Ok(port)
+    }
+
+    pub fn address(&self) -> SocketAddr {
+        self.address
     }
 
     /// Opens or closes the port; opening binds its address again (SO_REUSEADDR,
@@ -83,6 +97,7 @@ impl Port {
             return Ok(());
         }
         if open {
+            let _entered = self.runtime.enter();
             let socket = match self.address {
                 SocketAddr::V4(_) => TcpSocket::new_v4()?,
                 SocketAddr::V6(_) => TcpSocket::new_v6()?,

@@ -5,6 +5,7 @@
 //!
 //! - 41986: nothing answers at `partnerEndpoint`, or the endpoint is stopped or not AES;
 //!   or the network between the two is cut (either direction), or either is stopped;
+//!   or SQL Server's connection to the MI's link endpoint (`wire`) does not answer;
 //! - 41973: the SQL Server endpoint does not authenticate with a certificate the MI
 //!   trusts (a `serverTrustCertificates` upload of its public key);
 //! - 9642: that certificate has expired (mi-link.md §3.4: an expired certificate
@@ -27,6 +28,7 @@ use std::time::Duration;
 use crate::engine::{DatabaseImage, Instance};
 
 use super::replication::{Phase, Replica};
+use super::wire::{Progress, Wires};
 use super::ManagedInstance;
 use crate::faults::{Faults, Path};
 
@@ -74,6 +76,8 @@ pub struct LinkDatabase {
     /// The current seeding attempt's ids on each side, and when it began.
     pub seeding_ids: (String, String),
     pub seeding_started: String,
+    /// The progress the MI last acknowledged over the wire.
+    pub shipped: Option<Progress>,
 }
 
 impl LinkDatabase {
@@ -88,6 +92,7 @@ impl LinkDatabase {
             rows_at: 0.0,
             seeding_ids: (id(), id()),
             seeding_started: String::new(),
+            shipped: None,
         }
     }
 }
@@ -183,13 +188,15 @@ pub fn partner_is(link: &Link, instance: &Instance) -> bool {
 }
 
 /// What the managed instance's side of a link looks at: the certificates it trusts,
-/// the lab's SQL Server instances, the time, and the lab's faults.
+/// the lab's SQL Server instances, the time, the lab's faults, and the connections
+/// SQL Server's endpoints hold to the managed instances.
 #[derive(Clone, Copy)]
 pub struct Surroundings<'a> {
     pub trusted: &'a [TrustCertificate],
     pub sql: &'a [Arc<Instance>],
     pub at: time::OffsetDateTime,
     pub faults: &'a Faults,
+    pub wires: &'a Wires,
 }
 
 /// What the MI's side of `link` observes now.
@@ -202,7 +209,14 @@ pub fn observe(link: &Link, mi: &ManagedInstance, around: &Surroundings) -> Obse
         partner_certificate: None,
         path: Path::default(),
     };
-    match connect(link, mi, around, &mut observation) {
+    let connected = connect(link, mi, around, &mut observation).and_then(|partner| {
+        around
+            .wires
+            .check(&partner.info.name, mi.link_address())
+            .map(|()| partner)
+            .map_err(|why| error(41986, format!("Connection to the partner endpoint failed: SQL Server's connection to 'tcp://{}:{MI_LINK_PORT}' broke: {why}.", mi.fqdn)))
+    });
+    match connected {
         Ok(partner) => {
             observation.connected = true;
             for (n, database) in link.databases.iter().enumerate() {
@@ -225,6 +239,7 @@ fn connect(
         sql,
         at,
         faults,
+        ..
     } = *around;
     let endpoint = &link.partner_endpoint;
     let unreachable = || {

@@ -1,8 +1,7 @@
 //! A managed instance's network presence. Every managed instance answers on the same
 //! ports (TDS 1433, the link on 5022), so each gets its own loopback address
 //! (127.64.0.0/10, chosen at random and retried when taken) that its FQDN resolves
-//! to in the lab. The link endpoint accepts TCP connections, so reachability can be
-//! tested; the link's own protocol over it is not spoken yet.
+//! to in the lab. The link endpoint speaks the link's conversation (`wire`).
 
 use std::net::Ipv4Addr;
 use std::sync::Arc;
@@ -25,6 +24,13 @@ pub struct ManagedInstance {
     /// under the MI's FQDN.
     pub mirroring_certificate: Vec<u8>,
     pub broker_certificate: Vec<u8>,
+}
+
+impl ManagedInstance {
+    /// Where its link endpoint listens.
+    pub fn link_address(&self) -> std::net::SocketAddr {
+        (self.ip, super::link::MI_LINK_PORT).into()
+    }
 }
 
 /// Listeners bound for one managed instance.
@@ -97,15 +103,4 @@ fn endpoint_certificate(fqdn: &str, purpose: &str) -> anyhow::Result<Vec<u8>> {
     params.not_after = params.not_before + time::Duration::days(3650);
     let key = rcgen::KeyPair::generate()?;
     Ok(params.self_signed(&key)?.der().to_vec())
-}
-
-/// A connection to the link endpoint: accepted and closed, enough for a reachability
-/// test (the link's own protocol is not spoken).
-pub fn link_connection(
-    stream: tokio::net::TcpStream,
-    peer: std::net::SocketAddr,
-) -> crate::port::Connection {
-    tracing::debug!(%peer, "link endpoint connection (the link protocol is not modelled)");
-    drop(stream);
-    Box::pin(async {})
 }

@@ -9,6 +9,7 @@
 //! - `link`: a link as the managed instance observes it, with its documented errors.
 //! - `replication`: how a link's database seeds and its log flows, on the lab clock.
 //! - `replicate`: the link at work, shown on both sides' views.
+//! - `wire`: the link's conversation over real TCP, SQL Server's endpoint to the MI's.
 //! - `failover`: planned and forced failover, and breaking the link, on both sides.
 //! - `http`, `tls`: HTTPS serving and the lab CA.
 
@@ -21,6 +22,7 @@ mod replicate;
 pub mod replication;
 mod tls;
 pub mod token;
+pub mod wire;
 
 use std::sync::Arc;
 

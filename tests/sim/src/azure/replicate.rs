@@ -8,6 +8,12 @@
 //!   health, the last connection error) and its copy of each database (hardened LSN,
 //!   send queue, lag);
 //! - on both, automatic seeding's views.
+//!
+//! What moved in a look goes to the MI over SQL Server's connection to its link
+//! endpoint (`wire`) before either side shows it; when the MI does not acknowledge,
+//! neither side shows the progress, and the next look sends it again. A statement on
+//! SQL Server is followed by a look, so in synchronous commit its commit returns
+//! only after the MI has acknowledged hardening its log.
 
 use std::time::Duration;
 
@@ -17,6 +23,7 @@ use crate::engine::{
 
 use super::link::{observe, Link, LinkDatabase, Observation, Surroundings, MI_LINK_PORT};
 use super::replication::{Conditions, Event, PartnerLog, Phase};
+use super::wire::{Progress, Wires};
 use super::ManagedInstance;
 
 /// The lab's wall-clock time at a point of the lab clock.
@@ -49,10 +56,31 @@ pub fn links(
                 .map_or(share, |cap| share.min(cap * 125_000.0)),
             latency: Duration::from_secs_f64(mi.spec.link_latency_ms / 1000.0) + path.added_latency,
         };
-        if let Err(e) = one(mi, link, &seen, now, network, time_at) {
+        if let Err(e) = one(mi, link, &seen, now, network, (time_at, around.wires)) {
             tracing::error!(link = %link.name, error = %e, "the link could not move on");
         }
     }
+}
+
+/// How far each database of `link` has got, where the MI has not acknowledged it.
+fn unshipped(link: &Link) -> Vec<Progress> {
+    link.databases
+        .iter()
+        .filter_map(|d| {
+            let (seeding, upto) = match d.replica.phase {
+                Phase::Seeding { copied, .. } => (true, copied),
+                Phase::Replicating => (false, d.replica.hardened),
+                _ => return None,
+            };
+            let progress = Progress {
+                link: link.name.clone(),
+                database: d.name.clone(),
+                seeding,
+                upto,
+            };
+            (d.shipped.as_ref() != Some(&progress)).then_some(progress)
+        })
+        .collect()
 }
 
 /// Whether the link commits synchronously: ARM's `replicationMode` Sync and both
@@ -102,7 +130,7 @@ fn one(
     seen: &Observation,
     now: Duration,
     Network { bandwidth, latency }: Network,
-    time_at: TimeAt,
+    (time_at, wires): (TimeAt, &Wires),
 ) -> rusqlite::Result<()> {
     let partner = seen.partner.clone();
     // After a failover the MI is primary: the lab does not ship log back.
@@ -110,8 +138,10 @@ fn one(
     let sync = synchronous(link, partner.as_deref());
     let mut remote = Vec::new();
     let groups = mi_groups(mi, link);
+    let mut logs = Vec::with_capacity(link.databases.len());
     for (n, db) in link.databases.iter_mut().enumerate() {
         let log = partner_log(partner.as_deref(), &db.name);
+        logs.push(log);
         let ready = shipping && seen.connected && seen.database_errors[n].is_none();
         let conditions = Conditions {
             ready,
@@ -127,6 +157,23 @@ fn one(
         for event in events {
             happened(mi, &groups, db, partner.as_deref(), event, now, time_at)?;
         }
+    }
+    // What moved goes over the wire; each side shows only what the MI acknowledged.
+    let progress = unshipped(link);
+    let carried = partner.as_ref().filter(|_| shipping && seen.connected && !progress.is_empty());
+    if let Some(partner) = carried {
+        let sent = wires.ship(&partner.info.name, mi.link_address(), progress.clone());
+        if let Err(why) = sent {
+            tracing::warn!(link = %link.name, why, "the link's progress did not reach the MI");
+            return Ok(());
+        }
+        for p in progress {
+            if let Some(db) = link.databases.iter_mut().find(|d| d.name == p.database) {
+                db.shipped = Some(p);
+            }
+        }
+    }
+    for (db, log) in link.databases.iter_mut().zip(logs) {
         if matches!(db.replica.phase, Phase::Seeding { .. }) {
             let running = SeedingOutcome::Running;
             show_seeding(mi, &groups, db, partner.as_deref(), running, time_at, now)?;

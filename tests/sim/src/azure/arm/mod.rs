@@ -25,6 +25,7 @@ use super::http::{Handler, Request, Response};
 use super::link::{self, observe, Link, Surroundings, TrustCertificate};
 use super::replicate;
 use super::token::Authority;
+use super::wire::Wires;
 use super::ManagedInstance;
 use crate::engine::{Instance, LabClock};
 use crate::faults::{ArmFault, Faults};
@@ -120,7 +121,7 @@ impl State {
     fn apply(
         &mut self,
         managed: &Arc<ManagedInstance>,
-        (sql, faults): (&[Arc<Instance>], &Faults),
+        (sql, faults, wires): (&[Arc<Instance>], &Faults, &Wires),
         change: Change,
         (at, wall): (Duration, time::OffsetDateTime),
         backup_at: Duration,
@@ -164,6 +165,7 @@ impl State {
                     sql,
                     at: wall,
                     faults,
+                    wires,
                 };
                 let seen = observe(link, managed, &around);
                 let partner = seen.partner.filter(|_| seen.connected);
@@ -205,6 +207,8 @@ pub struct Arm {
     sql: Vec<Arc<Instance>>,
     clock: Arc<LabClock>,
     faults: Arc<Faults>,
+    /// SQL Server's connections to the managed instances' link endpoints.
+    wires: Wires,
     state: Mutex<State>,
 }
 
@@ -234,6 +238,7 @@ impl Arm {
             sql,
             clock,
             faults,
+            wires: Wires::default(),
             state: Mutex::new(State::default()),
         }
     }
@@ -249,6 +254,7 @@ impl Arm {
             sql: &self.sql,
             at,
             faults: &self.faults,
+            wires: &self.wires,
         }
     }
 
@@ -291,7 +297,7 @@ impl Arm {
             let (mi, change, at) = (op.mi.clone(), op.change.clone(), op.completes_at);
             let when = (at, self.authority.time_at(at));
             let backup_at = at + FIRST_BACKUP.div_f64(self.authority.spec.speed);
-            let world = (self.sql.as_slice(), self.faults.as_ref());
+            let world = (self.sql.as_slice(), self.faults.as_ref(), &self.wires);
             state.operations[n].status = match state.apply(&mi, world, change, when, backup_at) {
                 Ok(()) => Status::Succeeded,
                 Err((code, message)) => Status::Failed(code, message),
