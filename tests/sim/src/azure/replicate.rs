@@ -160,7 +160,9 @@ fn one(
     }
     // What moved goes over the wire; each side shows only what the MI acknowledged.
     let progress = unshipped(link);
-    let carried = partner.as_ref().filter(|_| shipping && seen.connected && !progress.is_empty());
+    let carried = partner
+        .as_ref()
+        .filter(|_| shipping && seen.connected && !progress.is_empty());
     if let Some(partner) = carried {
         let sent = wires.ship(&partner.info.name, mi.link_address(), progress.clone());
         if let Err(why) = sent {

@@ -93,7 +93,12 @@ impl Wires {
     }
 
     /// Sends each database's progress and waits until the MI has acknowledged all.
-    pub fn ship(&self, instance: &str, to: SocketAddr, progress: Vec<Progress>) -> Result<(), String> {
+    pub fn ship(
+        &self,
+        instance: &str,
+        to: SocketAddr,
+        progress: Vec<Progress>,
+    ) -> Result<(), String> {
         if progress.is_empty() {
             return Ok(());
         }
@@ -144,7 +149,8 @@ impl Wires {
 }
 
 fn connect(instance: &str, to: SocketAddr) -> Result<TcpStream, String> {
-    let mut stream = TcpStream::connect_timeout(&to, CONNECT_TIMEOUT).map_err(|e| describe(to, &e))?;
+    let mut stream =
+        TcpStream::connect_timeout(&to, CONNECT_TIMEOUT).map_err(|e| describe(to, &e))?;
     let setup = |s: &mut TcpStream| -> std::io::Result<Frame> {
         s.set_nodelay(true)?;
         s.set_read_timeout(Some(ANSWER_TIMEOUT))?;
@@ -159,7 +165,9 @@ fn connect(instance: &str, to: SocketAddr) -> Result<TcpStream, String> {
     };
     match setup(&mut stream) {
         Ok(Frame::Welcome) => Ok(stream),
-        Ok(other) => Err(format!("the link endpoint at {to} answered {other:?} to hello")),
+        Ok(other) => Err(format!(
+            "the link endpoint at {to} answered {other:?} to hello"
+        )),
         Err(e) => Err(describe(to, &e)),
     }
 }
@@ -256,13 +264,21 @@ mod tests {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let mut tasks = tokio::task::JoinSet::new();
         let service = endpoint("mi-one", faults.clone());
-        let port = Port::serve("mi-one", true, listener, service, (&mut tasks, network.handle()))
-            .unwrap();
+        let port = Port::serve(
+            "mi-one",
+            true,
+            listener,
+            service,
+            (&mut tasks, network.handle()),
+        )
+        .unwrap();
         let to = port.address();
         let wires = Wires::default();
 
         wires.check("SQL01", to).unwrap();
-        wires.ship("SQL01", to, vec![progress(1.0), progress(2.0)]).unwrap();
+        wires
+            .ship("SQL01", to, vec![progress(1.0), progress(2.0)])
+            .unwrap();
         wires.ship("SQL02", to, vec![progress(3.0)]).unwrap();
 
         // A cut path ends that instance's session only; reconnecting is refused

@@ -4,6 +4,7 @@
 //! completes; later row copies bring it up to a newer point of the source. A copy
 //! that is thrown away (seeding restarted) leaves nothing behind.
 
+use crate::engine::cached::Cached;
 use rusqlite::{params, Connection};
 
 use super::user_tables::{self, TableImage};
@@ -44,7 +45,7 @@ impl Instance {
         if let Some(id) = catalog.database_id(&image.name) {
             remove(&tx, id, &image.name)?;
         }
-        let id: i64 = tx.query_row(
+        let id: i64 = tx.one(
             "SELECT MAX(COALESCE(MAX(database_id), 0) + 1, 5) FROM \"sys.databases\"",
             [],
             |r| r.get(0),
@@ -75,7 +76,7 @@ impl Instance {
         log::create(&tx, id, image.written)?;
         user_tables::create_schemas(&tx, id)?;
         populate::insert_database_counters(&tx, &image.name)?;
-        tx.execute(
+        tx.run(
             "UPDATE \"sys.databases\" SET state = 1, state_desc = 'RESTORING' WHERE database_id = ?1",
             [id],
         )?;
@@ -97,7 +98,7 @@ impl Instance {
         for table in &image.tables {
             user_tables::import(&tx, id, table, &now)?;
         }
-        tx.execute(
+        tx.run(
             "UPDATE \"sys.databases\" SET state = 0, state_desc = 'ONLINE' WHERE database_id = ?1",
             [id],
         )?;
@@ -146,13 +147,13 @@ impl Instance {
 }
 
 fn export(conn: &Connection, id: i64) -> rusqlite::Result<DatabaseImage> {
-    let (name, compatibility_level, collation): (String, i64, String) = conn.query_row(
+    let (name, compatibility_level, collation): (String, i64, String) = conn.one(
         "SELECT name, compatibility_level, collation_name FROM \"sys.databases\" WHERE database_id = ?1",
         [id],
         |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
     )?;
     let files = |kind: i64| -> rusqlite::Result<(u32, u64)> {
-        conn.query_row(
+        conn.one(
             "SELECT COUNT(*), COALESCE(SUM(size), 0) / 128 FROM \"sys.master_files\" WHERE database_id = ?1 AND type = ?2",
             params![id, kind],
             |r| Ok((r.get(0)?, r.get(1)?)),
@@ -177,26 +178,26 @@ fn export(conn: &Connection, id: i64) -> rusqlite::Result<DatabaseImage> {
 /// user tables, and its performance counters.
 fn remove(conn: &Connection, id: i64, name: &str) -> rusqlite::Result<()> {
     let user: Vec<String> = conn
-        .prepare("SELECT sqlite_table FROM \"$user_tables\" WHERE database_id = ?1")?
+        .prepare_cached("SELECT sqlite_table FROM \"$user_tables\" WHERE database_id = ?1")?
         .query_map([id], |r| r.get(0))?
         .collect::<Result<_, _>>()?;
     for table in user {
-        conn.execute(&format!("DROP TABLE IF EXISTS \"{table}\""), [])?;
+        conn.run(&format!("DROP TABLE IF EXISTS \"{table}\""), [])?;
     }
     let keyed: Vec<(String, String)> = conn
-        .prepare(
+        .prepare_cached(
             "SELECT m.name, c.name FROM sqlite_master m JOIN pragma_table_info(m.name) c
              WHERE m.type = 'table' AND c.name IN ('database_id', '$database_id')",
         )?
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<Result<_, _>>()?;
     for (table, column) in keyed {
-        conn.execute(
+        conn.run(
             &format!("DELETE FROM \"{table}\" WHERE \"{column}\" = ?1"),
             [id],
         )?;
     }
-    conn.execute(
+    conn.run(
         "DELETE FROM \"sys.dm_os_performance_counters\" WHERE object_name = 'SQLServer:Databases' AND instance_name = ?1",
         [name],
     )?;

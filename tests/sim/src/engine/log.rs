@@ -20,6 +20,7 @@
 //! a pure function of the bytes written and every write moves it; SQLite keeps integers
 //! in 64 bits, which lasts about 2 TB of log per database.
 
+use crate::engine::cached::Cached;
 use rusqlite::{params, Connection};
 
 const MIB: f64 = 1_048_576.0;
@@ -75,7 +76,7 @@ struct Log {
 
 impl Log {
     fn load(conn: &Connection, id: i64) -> rusqlite::Result<Log> {
-        conn.query_row(
+        conn.one(
             "SELECT written, flushed, transactions, flushes, reads, writes, read_stall_ms, write_stall_ms, log_stall_ms,
                     active, since_log_backup, chain, log_backup_written, log_backup_time, last_full_lsn, last_commit_time
              FROM \"$log\" WHERE database_id = ?1",
@@ -146,16 +147,16 @@ fn truncates_at_checkpoint(recovery: &str, log: &Log) -> bool {
 
 /// A new database's log, `written` bytes into its life.
 pub fn create(conn: &Connection, id: i64, written: f64) -> rusqlite::Result<()> {
-    conn.execute(
+    conn.run(
         "INSERT INTO \"$log\" (database_id, written, active) VALUES (?1, ?2, ?3)",
         params![id, written, IN_FLIGHT],
     )?;
-    conn.execute(
+    conn.run(
         "INSERT INTO \"sys.database_recovery_status\" (database_id, database_guid, family_guid, recovery_fork_guid, first_recovery_fork_guid)
          VALUES (?1, ?2, ?2, ?3, ?3)",
         params![id, super::new_guid(), super::new_guid()],
     )?;
-    conn.execute(
+    conn.run(
         "INSERT INTO \"sys.dm_io_virtual_file_stats\" (database_name, database_id, file_id, sample_ms, num_of_reads, num_of_bytes_read,
             io_stall_read_ms, num_of_writes, num_of_bytes_written, io_stall_write_ms, io_stall, size_on_disk_bytes)
          SELECT d.name, f.database_id, f.file_id, 0, 0, 0, 0, 0, 0, 0, 0, f.size * 8192
@@ -269,7 +270,7 @@ fn grow_log_file(conn: &Connection, id: i64, active: f64) -> rusqlite::Result<()
     }
     let steps = (needed - pages + growth - 1) / growth;
     for (table, id_column) in super::populate::FILE_VIEWS {
-        conn.execute(
+        conn.run(
             &format!(
                 "UPDATE \"{table}\" SET size = size + ?2 WHERE {id_column} = ?1 AND type = 1
                  AND file_id = (SELECT MIN(file_id) FROM \"sys.master_files\" WHERE database_id = ?1 AND type = 1)"

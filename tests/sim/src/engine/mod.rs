@@ -20,6 +20,7 @@
 //! - `errors`: SQL Server's messages by number.
 
 mod batch;
+mod cached;
 pub mod clock;
 mod effects;
 pub mod errors;
@@ -250,6 +251,7 @@ impl Instance {
             managed,
         });
         let conn = Connection::open_in_memory()?;
+        conn.set_prepared_statement_cache_capacity(cached::CAPACITY);
         conn.execute_batch(&case_insensitive_text(CATALOG))?;
         functions::register(&conn, info.clone())?;
         populate::populate(&conn, spec, &info)?;

@@ -3,6 +3,7 @@
 //! rules live with the managed instance (`crate::azure::link`). The one change made
 //! here is the lab's certificate-expiry fault (`crate::faults`).
 
+use crate::engine::cached::Cached;
 use std::net::SocketAddr;
 
 use rusqlite::{params, OptionalExtension};
@@ -43,7 +44,7 @@ impl Instance {
         let id = catalog.endpoint_at(address)?;
         catalog
             .conn
-            .query_row(
+            .one(
                 "SELECT e.state_desc, e.connection_auth_desc, e.is_encryption_enabled, e.encryption_algorithm_desc, c.\"$der\"
                  FROM \"sys.database_mirroring_endpoints\" e
                  LEFT JOIN \"sys.certificates\" c ON c.\"$database_id\" = 1 AND c.certificate_id = e.certificate_id
@@ -73,7 +74,7 @@ impl Instance {
         let catalog = self.definitions();
         catalog
             .conn
-            .query_row(
+            .one(
                 "UPDATE \"sys.certificates\" SET expiry_date = ?2
                  WHERE \"$database_id\" = 1 AND name = ?1 RETURNING \"$der\"",
                 params![name, now],
@@ -88,7 +89,7 @@ impl Instance {
     pub fn master_certificate(&self, name: &str) -> Option<Vec<u8>> {
         self.definitions()
             .conn
-            .query_row(
+            .one(
                 "SELECT \"$der\" FROM \"sys.certificates\" WHERE \"$database_id\" = 1 AND name = ?1",
                 [name],
                 |r| r.get(0),
@@ -104,7 +105,7 @@ impl Instance {
         let group = group_id(&catalog, name, true)?;
         catalog
             .conn
-            .prepare("SELECT replica_server_name, endpoint_url FROM \"sys.availability_replicas\" WHERE group_id = ?1")
+            .prepare_cached("SELECT replica_server_name, endpoint_url FROM \"sys.availability_replicas\" WHERE group_id = ?1")
             .and_then(|mut s| {
                 s.query_map([&group], |r| {
                     Ok(MemberFacts {
@@ -124,7 +125,7 @@ impl Instance {
         let group = group_id(&catalog, name, false)?;
         catalog
             .conn
-            .prepare("SELECT database_name FROM \"sys.availability_databases_cluster\" WHERE group_id = ?1")
+            .prepare_cached("SELECT database_name FROM \"sys.availability_databases_cluster\" WHERE group_id = ?1")
             .and_then(|mut s| s.query_map([&group], |r| r.get(0))?.collect())
             .ok()
     }
@@ -133,7 +134,7 @@ impl Instance {
         let catalog = self.definitions();
         let full_recovery: bool = catalog
             .conn
-            .query_row(
+            .one(
                 "SELECT recovery_model = 1 FROM \"sys.databases\" WHERE name = ?1",
                 [name],
                 |r| r.get(0),
@@ -141,7 +142,7 @@ impl Instance {
             .ok()?;
         let full_backup: bool = catalog
             .conn
-            .query_row(
+            .one(
                 "SELECT EXISTS (SELECT 1 FROM \"msdb.dbo.backupset\" WHERE database_name = ?1 AND type = 'D' AND is_copy_only = 0)",
                 params![name],
                 |r| r.get(0),
@@ -158,7 +159,7 @@ impl Instance {
 fn group_id(catalog: &Catalog, name: &str, distributed: bool) -> Option<String> {
     catalog
         .conn
-        .query_row(
+        .one(
             "SELECT group_id FROM \"sys.availability_groups\" WHERE name = ?1 AND is_distributed = ?2",
             params![name, distributed],
             |r| r.get(0),

@@ -5,6 +5,7 @@
 //! so what a statement reads is as current as its workloads. Only the log's position
 //! runs the workloads up to now; what the link writes needs the definitions only.
 
+use crate::engine::cached::Cached;
 use std::sync::Weak;
 
 use super::effects::link::{self, LinkGroups, RemoteDatabase, RemoteReplica};
@@ -60,7 +61,7 @@ impl Instance {
         let conn = &catalog.conn;
         let read = || -> rusqlite::Result<LogPosition> {
             let rate: f64 = conn
-                .query_row(
+                .one(
                     "SELECT COALESCE((SELECT log_bytes_per_sec FROM \"$workload\" WHERE database_id = ?1), 0)",
                     [id],
                     |r| r.get(0),
@@ -180,7 +181,7 @@ impl Instance {
 
 /// The size of database `id`'s data files, 8-KB pages.
 fn data_pages(conn: &rusqlite::Connection, id: i64) -> rusqlite::Result<i64> {
-    conn.query_row(
+    conn.one(
         "SELECT COALESCE(SUM(size), 0) FROM \"sys.master_files\" WHERE database_id = ?1 AND type = 0",
         [id],
         |r| r.get(0),

@@ -5,6 +5,7 @@
 //! always holds the same data; INSERT, UPDATE and DELETE write the log like the
 //! workload does (see `written`).
 
+use crate::engine::cached::Cached;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::scenario::TableSpec;
@@ -118,7 +119,7 @@ pub struct TableImage {
 /// Every user table of database `database_id`, with its rows.
 pub fn export(conn: &Connection, database_id: i64) -> rusqlite::Result<Vec<TableImage>> {
     let mut tables: Vec<TableImage> = conn
-        .prepare(
+        .prepare_cached(
             "SELECT u.sqlite_table, u.schema_name, u.name, m.sql, u.row_bytes, u.insert_rows, u.next_key
              FROM \"$user_tables\" u JOIN sqlite_master m ON m.type = 'table' AND m.name = u.sqlite_table
              WHERE u.database_id = ?1 ORDER BY u.object_id",
@@ -138,7 +139,8 @@ pub fn export(conn: &Connection, database_id: i64) -> rusqlite::Result<Vec<Table
         })?
         .collect::<Result<_, _>>()?;
     for table in &mut tables {
-        let mut select = conn.prepare(&format!("SELECT * FROM \"{}\"", table.sqlite_table))?;
+        let mut select =
+            conn.prepare_cached(&format!("SELECT * FROM \"{}\"", table.sqlite_table))?;
         table.columns = select.column_count();
         let width = table.columns;
         table.rows = select
@@ -167,13 +169,13 @@ pub fn import(
 /// Replaces a copied table's rows with the image's.
 pub fn replace_rows(conn: &Connection, table: &TableImage) -> rusqlite::Result<()> {
     let name = &table.sqlite_table;
-    conn.execute(&format!("DELETE FROM \"{name}\""), [])?;
+    conn.run(&format!("DELETE FROM \"{name}\""), [])?;
     let marks = vec!["?"; table.columns].join(", ");
-    let mut insert = conn.prepare(&format!("INSERT INTO \"{name}\" VALUES ({marks})"))?;
+    let mut insert = conn.prepare_cached(&format!("INSERT INTO \"{name}\" VALUES ({marks})"))?;
     for row in &table.rows {
         insert.execute(rusqlite::params_from_iter(row.iter()))?;
     }
-    conn.execute(
+    conn.run(
         "UPDATE \"$user_tables\" SET next_key = ?2 WHERE sqlite_table = ?1",
         params![name, table.next_key],
     )?;
@@ -191,17 +193,17 @@ fn register(
     let (table, schema, name) = (&t.sqlite_table, &t.schema, &t.name);
     let (row_bytes, insert) = (t.row_bytes, &t.insert_rows);
     let schema_id = schema_id(conn, database_id, schema)?;
-    let object_id: i64 = conn.query_row(
+    let object_id: i64 = conn.one(
         "SELECT COALESCE(MAX(object_id) + 16, ?1) FROM \"$user_tables\"",
         [FIRST_OBJECT_ID],
         |r| r.get(0),
     )?;
-    conn.execute(
+    conn.run(
         "INSERT INTO \"$user_tables\" (sqlite_table, database_id, schema_name, name, object_id, next_key, row_bytes, insert_rows)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         params![table, database_id, schema, name, object_id, t.next_key, row_bytes, insert],
     )?;
-    conn.execute(
+    conn.run(
         "INSERT INTO \"sys.tables\" (\"$database_id\", name, object_id, principal_id, schema_id, parent_object_id, type, type_desc,
             create_date, modify_date, is_ms_shipped, is_published, is_schema_published, max_column_id_used, uses_ansi_nulls,
             is_replicated, lock_escalation, lock_escalation_desc, is_filetable, is_memory_optimized, durability,
@@ -210,7 +212,7 @@ fn register(
             'SCHEMA_AND_DATA', 0, 'NON_TEMPORAL_TABLE', 0)",
         params![database_id, name, object_id, schema_id, created, t.columns],
     )?;
-    conn.execute(
+    conn.run(
         "INSERT INTO \"sys.partitions\" (\"$database_id\", partition_id, object_id, index_id, partition_number, hobt_id, rows,
             filestream_filegroup_id, data_compression, data_compression_desc)
          VALUES (?1, ?2, ?3, 1, 1, ?2, 0, 0, 0, 'NONE')",
@@ -222,7 +224,7 @@ fn register(
 /// The schema's id in the database, adding a user schema the first time it is named.
 fn schema_id(conn: &Connection, database_id: i64, schema: &str) -> rusqlite::Result<i64> {
     let found: Option<i64> = conn
-        .query_row(
+        .one(
             "SELECT schema_id FROM \"sys.schemas\" WHERE \"$database_id\" = ?1 AND name = ?2",
             params![database_id, schema],
             |r| r.get(0),
@@ -231,12 +233,12 @@ fn schema_id(conn: &Connection, database_id: i64, schema: &str) -> rusqlite::Res
     if let Some(id) = found {
         return Ok(id);
     }
-    let id: i64 = conn.query_row(
+    let id: i64 = conn.one(
         "SELECT MAX(MAX(schema_id) + 1, 5) FROM \"sys.schemas\" WHERE \"$database_id\" = ?1 AND schema_id < 16384",
         [database_id],
         |r| r.get(0),
     )?;
-    conn.execute(
+    conn.run(
         "INSERT INTO \"sys.schemas\" (\"$database_id\", name, schema_id, principal_id) VALUES (?1, ?2, ?3, 1)",
         params![database_id, schema, id],
     )?;
@@ -318,10 +320,10 @@ pub fn generate(conn: &Connection, table: &str, count: u64) -> rusqlite::Result<
 
 /// sys.partitions.rows after a change.
 fn recount(conn: &Connection, table: &str) -> rusqlite::Result<()> {
-    let rows: i64 = conn.query_row(&format!("SELECT COUNT(*) FROM \"{table}\""), [], |r| {
+    let rows: i64 = conn.one(&format!("SELECT COUNT(*) FROM \"{table}\""), [], |r| {
         r.get(0)
     })?;
-    conn.execute(
+    conn.run(
         "UPDATE \"sys.partitions\" SET rows = ?2
          WHERE object_id = (SELECT object_id FROM \"$user_tables\" WHERE sqlite_table = ?1) AND index_id = 1",
         params![table, rows],
@@ -334,7 +336,7 @@ fn recount(conn: &Connection, table: &str) -> rusqlite::Result<()> {
 /// each, and sys.partitions counts the rows.
 pub fn written(conn: &Connection, table: &str, rows: u64, now: &str) -> rusqlite::Result<()> {
     let found: Option<(i64, i64)> = conn
-        .query_row(
+        .one(
             "SELECT database_id, row_bytes FROM \"$user_tables\" WHERE sqlite_table = ?1",
             [table],
             |r| Ok((r.get(0)?, r.get(1)?)),

@@ -5,6 +5,7 @@
 //! the next statement reads anything. Each transaction inserts a real row into the
 //! database's first user table when it has one.
 
+use crate::engine::cached::Cached;
 use rusqlite::{params, Connection};
 
 use crate::scenario::WorkloadSpec;
@@ -80,9 +81,9 @@ pub fn set(
     mut spid: impl FnMut() -> u16,
 ) -> rusqlite::Result<i64> {
     if load.is_idle() {
-        conn.execute("DELETE FROM \"$workload\" WHERE database_id = ?1", [id])?;
+        conn.run("DELETE FROM \"$workload\" WHERE database_id = ?1", [id])?;
     } else {
-        conn.execute(
+        conn.run(
             "INSERT OR REPLACE INTO \"$workload\" (database_id, log_bytes_per_sec, transactions_per_sec, reads_per_sec, writes_per_sec, io_latency_ms, sessions)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             params![
@@ -97,32 +98,32 @@ pub fn set(
         )?;
     }
     let open: Vec<i64> = conn
-        .prepare("SELECT session_id FROM \"$workload_sessions\" WHERE database_id = ?1 ORDER BY session_id DESC")?
+        .prepare_cached("SELECT session_id FROM \"$workload_sessions\" WHERE database_id = ?1 ORDER BY session_id DESC")?
         .query_map([id], |r| r.get(0))?
         .collect::<Result<_, _>>()?;
     let wanted = load.sessions as usize;
     for session in open.iter().take(open.len().saturating_sub(wanted)) {
-        conn.execute(
+        conn.run(
             "DELETE FROM \"sys.dm_exec_sessions\" WHERE session_id = ?1",
             [session],
         )?;
-        conn.execute(
+        conn.run(
             "DELETE FROM \"$workload_sessions\" WHERE session_id = ?1",
             [session],
         )?;
     }
     for _ in open.len()..wanted {
         let session = spid();
-        conn.execute(
+        conn.run(
             "INSERT INTO \"sys.dm_exec_sessions\" (session_id, login_time, host_name, program_name, client_interface_name, login_name, status,
                 is_user_process, database_id, open_transaction_count, transaction_isolation_level, row_count)
              VALUES (?1, ?2, 'app01', 'Core Microsoft SqlClient Data Provider', '.Net SqlClient Data Provider', ?3, 'sleeping', 1, ?4, 0, 2, 0)",
             params![session, now, login, id],
         )?;
-        conn.execute(
+        conn.run(
             "INSERT INTO \"$workload_sessions\" (session_id, database_id) VALUES (?1, ?2)",
             params![session, id],
         )?;
     }
-    conn.query_row("SELECT COUNT(*) FROM \"$workload\"", [], |r| r.get(0))
+    conn.one("SELECT COUNT(*) FROM \"$workload\"", [], |r| r.get(0))
 }

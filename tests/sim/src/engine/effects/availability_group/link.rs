@@ -5,6 +5,7 @@
 //! copy of each database (connected, role, health, hardened LSN, queues); and the
 //! role changes a failover makes.
 
+use crate::engine::cached::Cached;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::rows::{self, Group};
@@ -58,7 +59,7 @@ fn distributed(conn: &Connection, name: &str) -> rusqlite::Result<Option<Group>>
 
 /// The replica id of member `member` in group `group_id`.
 fn member(conn: &Connection, group_id: &str, member: &str) -> rusqlite::Result<Option<String>> {
-    conn.query_row(
+    conn.one(
         "SELECT replica_id FROM \"sys.availability_replicas\" WHERE group_id = ?1 AND replica_server_name = ?2",
         params![group_id, member],
         |r| r.get(0),
@@ -144,7 +145,7 @@ pub fn join_as_secondary(
         database,
         true,
     )?;
-    conn.execute(
+    conn.run(
         "UPDATE \"sys.dm_hadr_database_replica_states\" SET is_primary_replica = 0, synchronization_state = 1,
             synchronization_state_desc = 'SYNCHRONIZING', is_commit_participant = 0
          WHERE group_id = ?1 AND database_id = ?2",
@@ -165,11 +166,11 @@ pub(super) fn set_local_role(
     } else {
         (2, "SECONDARY")
     };
-    conn.execute(
+    conn.run(
         "UPDATE \"sys.dm_hadr_availability_replica_states\" SET role = ?2, role_desc = ?3 WHERE group_id = ?1 AND is_local = 1",
         params![group_id, role, desc],
     )?;
-    conn.execute(
+    conn.run(
         "UPDATE \"sys.dm_hadr_database_replica_states\" SET is_primary_replica = ?2 WHERE group_id = ?1 AND is_local = 1",
         params![group_id, primary],
     )?;
@@ -230,7 +231,7 @@ pub fn show_remote(
         .error
         .clone()
         .map_or((None, None, None), |(n, t, a)| (Some(n), Some(t), Some(a)));
-    conn.execute(
+    conn.run(
         "UPDATE \"sys.dm_hadr_availability_replica_states\" SET role = ?2, role_desc = ?3, connected_state = ?4,
             connected_state_desc = ?5, synchronization_health = ?6, synchronization_health_desc = ?7,
             operational_state = NULL, operational_state_desc = NULL,
@@ -259,7 +260,7 @@ pub fn show_remote_database(
         return Ok(());
     };
     let group_database_id: Option<String> = conn
-        .query_row(
+        .one(
             "SELECT group_database_id FROM \"sys.dm_hadr_database_replica_states\" WHERE group_id = ?1 AND database_id = ?2 AND is_local = 1",
             params![dag.id, database_id],
             |r| r.get(0),
@@ -274,11 +275,11 @@ pub fn show_remote_database(
     } else {
         (0, "NOT_HEALTHY")
     };
-    conn.execute(
+    conn.run(
         "DELETE FROM \"sys.dm_hadr_database_replica_states\" WHERE group_id = ?1 AND replica_id = ?2 AND database_id = ?3",
         params![dag.id, replica, database_id],
     )?;
-    conn.execute(
+    conn.run(
         "INSERT INTO \"sys.dm_hadr_database_replica_states\" (database_id, group_id, replica_id, group_database_id, is_local,
             is_primary_replica, synchronization_state, synchronization_state_desc, is_commit_participant, synchronization_health,
             synchronization_health_desc, database_state, database_state_desc, is_suspended, last_sent_lsn, last_sent_time,
@@ -319,7 +320,7 @@ pub fn show_local_state(
         return Ok(());
     };
     let state = state.clamp(0, 2);
-    conn.execute(
+    conn.run(
         "UPDATE \"sys.dm_hadr_database_replica_states\" SET synchronization_state = ?3, synchronization_state_desc = ?4,
             synchronization_health = ?5, synchronization_health_desc = ?6
          WHERE group_id = ?1 AND database_id = ?2 AND is_local = 1 AND is_primary_replica = 0",
@@ -340,7 +341,7 @@ pub fn member_modes(conn: &Connection, link: &str) -> rusqlite::Result<Vec<(Stri
     let Some(dag) = distributed(conn, link)? else {
         return Ok(Vec::new());
     };
-    conn.prepare(
+    conn.prepare_cached(
         "SELECT replica_server_name, availability_mode = 1 FROM \"sys.availability_replicas\" WHERE group_id = ?1",
     )?
     .query_map([&dag.id], |r| Ok((r.get(0)?, r.get(1)?)))?
@@ -353,7 +354,7 @@ pub fn is_primary(conn: &Connection, link: &str) -> rusqlite::Result<bool> {
         return Ok(false);
     };
     Ok(conn
-        .query_row(
+        .one(
             "SELECT role FROM \"sys.dm_hadr_availability_replica_states\" WHERE group_id = ?1 AND is_local = 1",
             [&dag.id],
             |r| r.get::<_, Option<i64>>(0),

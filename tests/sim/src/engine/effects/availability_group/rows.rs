@@ -4,6 +4,7 @@
 //! BACKUP_PRIORITY 50, SEEDING_MODE MANUAL, SECONDARY_ROLE (ALLOW_CONNECTIONS = NO),
 //! PRIMARY_ROLE (ALLOW_CONNECTIONS = ALL).
 
+use crate::engine::cached::Cached;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::spec::{
@@ -21,7 +22,7 @@ pub struct Group {
 }
 
 pub fn find(conn: &Connection, name: &str) -> rusqlite::Result<Option<Group>> {
-    conn.query_row(
+    conn.one(
         "SELECT group_id, name, is_distributed, cluster_type FROM \"sys.availability_groups\" WHERE name = ?1",
         [name],
         |r| {
@@ -52,7 +53,7 @@ pub fn insert_group(
     // WSFC groups have a cluster resource; the others do not.
     let resource = (group.cluster_type == ClusterType::Wsfc && !group.distributed)
         .then(|| super::super::super::new_guid().to_lowercase());
-    conn.execute(
+    conn.run(
         "INSERT INTO \"sys.availability_groups\" (group_id, name, resource_id, resource_group_id, failure_condition_level,
             health_check_timeout, automated_backup_preference, automated_backup_preference_desc, version, basic_features,
             dtc_support, db_failover, is_distributed, cluster_type, cluster_type_desc, required_synchronized_secondaries_to_commit,
@@ -76,7 +77,7 @@ pub fn insert_group(
             options.contained,
         ],
     )?;
-    conn.execute(
+    conn.run(
         "INSERT INTO \"$availability_group\" (group_id) VALUES (?1)",
         [&group.id],
     )?;
@@ -86,7 +87,7 @@ pub fn insert_group(
 /// ALTER AVAILABILITY GROUP ... SET: the options it names.
 pub fn update_group(conn: &Connection, id: &str, o: &GroupOptions) -> rusqlite::Result<()> {
     let preference = o.automated_backup_preference;
-    conn.execute(
+    conn.run(
         "UPDATE \"sys.availability_groups\" SET
             failure_condition_level = COALESCE(?2, failure_condition_level),
             health_check_timeout = COALESCE(?3, health_check_timeout),
@@ -112,7 +113,7 @@ pub fn update_group(conn: &Connection, id: &str, o: &GroupOptions) -> rusqlite::
 
 /// A configuration change moves the group's sequence number.
 pub fn touch(conn: &Connection, id: &str) -> rusqlite::Result<()> {
-    conn.execute(
+    conn.run(
         "UPDATE \"sys.availability_groups\" SET sequence_number = sequence_number + 1 WHERE group_id = ?1",
         [id],
     )?;
@@ -142,7 +143,7 @@ pub fn insert_replica(
         .secondary_connections
         .unwrap_or(SecondaryConnections::No)
         .code();
-    conn.execute(
+    conn.run(
         "INSERT INTO \"sys.availability_replicas\" (replica_id, group_id, replica_metadata_id, replica_server_name, owner_sid,
             endpoint_url, availability_mode, availability_mode_desc, failover_mode, failover_mode_desc, session_timeout,
             primary_role_allow_connections, primary_role_allow_connections_desc, secondary_role_allow_connections,
@@ -173,7 +174,7 @@ pub fn insert_replica(
         ],
     )?;
     if local {
-        conn.execute(
+        conn.run(
             "INSERT INTO \"sys.dm_hadr_availability_replica_states\" (replica_id, group_id, is_local, role, role_desc,
                 operational_state, operational_state_desc, connected_state, connected_state_desc, recovery_health,
                 recovery_health_desc, synchronization_health, synchronization_health_desc, write_lease_remaining_ticks,
@@ -182,7 +183,7 @@ pub fn insert_replica(
             params![id, group_id],
         )?;
     } else {
-        conn.execute(
+        conn.run(
             "INSERT INTO \"sys.dm_hadr_availability_replica_states\" (replica_id, group_id, is_local, connected_state,
                 connected_state_desc, synchronization_health, synchronization_health_desc)
              VALUES (?1, ?2, 0, 0, 'DISCONNECTED', 0, 'NOT_HEALTHY')",
@@ -204,7 +205,7 @@ pub fn update_replica(
     let seeding = r.seeding_mode.map(Coded::code);
     let primary = r.primary_connections.map(Coded::code);
     let secondary = r.secondary_connections.map(Coded::code);
-    conn.execute(
+    conn.run(
         "UPDATE \"sys.availability_replicas\" SET
             endpoint_url = COALESCE(?2, endpoint_url),
             availability_mode = COALESCE(?3, availability_mode), availability_mode_desc = COALESCE(?4, availability_mode_desc),
@@ -245,7 +246,7 @@ pub fn replica_id(
     group_id: &str,
     name: &str,
 ) -> rusqlite::Result<Option<String>> {
-    conn.query_row(
+    conn.one(
         "SELECT replica_id FROM \"sys.availability_replicas\" WHERE group_id = ?1 AND replica_server_name = ?2",
         params![group_id, name],
         |r| r.get(0),
@@ -255,7 +256,7 @@ pub fn replica_id(
 
 /// The local replica's id in a group.
 pub fn local_replica(conn: &Connection, group_id: &str) -> rusqlite::Result<Option<String>> {
-    conn.query_row(
+    conn.one(
         "SELECT replica_id FROM \"sys.dm_hadr_availability_replica_states\" WHERE group_id = ?1 AND is_local = 1",
         [group_id],
         |r| r.get(0),
@@ -268,7 +269,7 @@ pub fn delete_replica(conn: &Connection, id: &str) -> rusqlite::Result<()> {
         "sys.availability_replicas",
         "sys.dm_hadr_availability_replica_states",
     ] {
-        conn.execute(
+        conn.run(
             &format!("DELETE FROM \"{table}\" WHERE replica_id = ?1"),
             [id],
         )?;
@@ -289,16 +290,16 @@ pub fn insert_database(
 ) -> rusqlite::Result<()> {
     let (database_id, name) = database;
     if !distributed {
-        conn.execute(
+        conn.run(
             "INSERT INTO \"sys.availability_databases_cluster\" (group_id, group_database_id, database_name) VALUES (?1, ?2, ?3)",
             params![group_id, group_database_id, name],
         )?;
-        conn.execute(
+        conn.run(
             "UPDATE \"sys.databases\" SET replica_id = ?2, group_database_id = ?3 WHERE database_id = ?1",
             params![database_id, replica_id, group_database_id],
         )?;
     }
-    conn.execute(
+    conn.run(
         "INSERT INTO \"sys.dm_hadr_database_replica_states\" (database_id, group_id, replica_id, group_database_id, is_local,
             is_primary_replica, synchronization_state, synchronization_state_desc, is_commit_participant, synchronization_health,
             synchronization_health_desc, database_state, database_state_desc, is_suspended, log_send_queue_size, log_send_rate,
@@ -317,15 +318,15 @@ pub fn delete_database(
     database: (i64, &str),
 ) -> rusqlite::Result<()> {
     let (database_id, name) = database;
-    conn.execute(
+    conn.run(
         "DELETE FROM \"sys.availability_databases_cluster\" WHERE group_id = ?1 AND database_name = ?2",
         params![group_id, name],
     )?;
-    conn.execute(
+    conn.run(
         "DELETE FROM \"sys.dm_hadr_database_replica_states\" WHERE database_id = ?1",
         [database_id],
     )?;
-    conn.execute(
+    conn.run(
         "UPDATE \"sys.databases\" SET replica_id = NULL, group_database_id = NULL WHERE database_id = ?1",
         [database_id],
     )?;
@@ -337,7 +338,7 @@ pub fn databases(
     conn: &Connection,
     group_id: &str,
 ) -> rusqlite::Result<Vec<(i64, String, String)>> {
-    conn.prepare(
+    conn.prepare_cached(
         "SELECT d.database_id, d.name, c.group_database_id FROM \"sys.availability_databases_cluster\" c
          JOIN \"sys.databases\" d ON d.name = c.database_name WHERE c.group_id = ?1",
     )?
@@ -346,7 +347,7 @@ pub fn databases(
 }
 
 pub fn delete_group(conn: &Connection, id: &str) -> rusqlite::Result<()> {
-    conn.execute(
+    conn.run(
         "UPDATE \"sys.databases\" SET replica_id = NULL, group_database_id = NULL
          WHERE replica_id IN (SELECT replica_id FROM \"sys.availability_replicas\" WHERE group_id = ?1)",
         [id],
@@ -359,7 +360,7 @@ pub fn delete_group(conn: &Connection, id: &str) -> rusqlite::Result<()> {
         "sys.dm_hadr_database_replica_states",
         "$availability_group",
     ] {
-        conn.execute(
+        conn.run(
             &format!("DELETE FROM \"{table}\" WHERE group_id = ?1"),
             [id],
         )?;

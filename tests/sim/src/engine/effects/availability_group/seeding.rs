@@ -3,6 +3,7 @@
 //! then COMPLETED or FAILED); sys.dm_hadr_physical_seeding_stats has a row only while
 //! the copy runs, with its progress and rate.
 
+use crate::engine::cached::Cached;
 use rusqlite::{params, Connection};
 
 /// One seeding attempt of one database, from one side.
@@ -35,7 +36,7 @@ pub enum Outcome {
 /// Writes the attempt's rows in both views.
 pub fn show(conn: &Connection, s: &Seeding, database_id: Option<i64>) -> rusqlite::Result<()> {
     let group: Option<String> = conn
-        .query_row(
+        .one(
             "SELECT group_id FROM \"sys.availability_groups\" WHERE name = ?1 AND is_distributed = 1",
             [&s.link],
             |r| r.get(0),
@@ -46,11 +47,11 @@ pub fn show(conn: &Connection, s: &Seeding, database_id: Option<i64>) -> rusqlit
         Outcome::Completed(at) => ("COMPLETED", Some(at.clone()), None),
         Outcome::Failed(n, text, at) => ("FAILED", Some(at.clone()), Some((*n, text, at))),
     };
-    conn.execute(
+    conn.run(
         "DELETE FROM \"sys.dm_hadr_automatic_seeding\" WHERE operation_id = ?1",
         [&s.operation_id],
     )?;
-    conn.execute(
+    conn.run(
         "INSERT INTO \"sys.dm_hadr_automatic_seeding\" (start_time, completion_time, ag_id, ag_db_id, ag_remote_replica_id,
             operation_id, is_source, current_state, performed_seeding, failure_state, failure_state_desc, error_code,
             number_of_attempts)
@@ -70,7 +71,7 @@ pub fn show(conn: &Connection, s: &Seeding, database_id: Option<i64>) -> rusqlit
             s.attempt,
         ],
     )?;
-    conn.execute(
+    conn.run(
         "DELETE FROM \"sys.dm_hadr_physical_seeding_stats\" WHERE local_physical_seeding_id = ?1",
         [&s.operation_id],
     )?;
@@ -82,7 +83,7 @@ pub fn show(conn: &Connection, s: &Seeding, database_id: Option<i64>) -> rusqlit
     } else {
         ("Destination", "ReceivingAndWritingData")
     };
-    conn.execute(
+    conn.run(
         "INSERT INTO \"sys.dm_hadr_physical_seeding_stats\" (local_physical_seeding_id, remote_physical_seeding_id, local_database_id,
             local_database_name, remote_machine_name, role_desc, internal_state_desc, transfer_rate_bytes_per_second,
             transferred_size_bytes, database_size_bytes, start_time_utc, end_time_utc, estimate_time_complete_utc,
