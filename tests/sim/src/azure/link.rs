@@ -223,7 +223,13 @@ pub fn observe(link: &Link, mi: &ManagedInstance, around: &Surroundings) -> Obse
                 observation.database_errors[n] = seedable(&partner, &database.name);
             }
         }
-        Err(e) => observation.error = Some(e),
+        Err(e) => {
+            // No session: SQL Server's endpoint gives up its connection.
+            if let Some(partner) = &observation.partner {
+                around.wires.close(&partner.info.name, mi.link_address());
+            }
+            observation.error = Some(e);
+        }
     }
     observation
 }

@@ -115,6 +115,15 @@ impl Wires {
         }
     }
 
+    /// Ends `instance`'s connection to `to`, if it has one: the session is lost.
+    pub fn close(&self, instance: &str, to: SocketAddr) {
+        let key = (instance.to_ascii_lowercase(), to);
+        self.open
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&key);
+    }
+
     /// Sends `frames` at once, then reads one expected answer for each. Any failure
     /// drops the connection, so the next call connects again.
     fn converse(

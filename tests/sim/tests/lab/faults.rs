@@ -78,6 +78,29 @@ async fn transferred(sql: &mut Client) -> f64 {
     .await
 }
 
+/// Established TCP connections from a client to `server`, as the kernel lists them
+/// (/proc/net/tcp: addresses in hex, the IPv4 address in host byte order).
+fn established_to(server: std::net::SocketAddr) -> usize {
+    let std::net::IpAddr::V4(ip) = server.ip() else {
+        panic!("the lab's MIs listen on IPv4")
+    };
+    let wanted = format!(
+        "{:08X}:{:04X}",
+        u32::from_le_bytes(ip.octets()),
+        server.port()
+    );
+    let table = std::fs::read_to_string("/proc/net/tcp").expect("Linux lists TCP sockets");
+    table
+        .lines()
+        .skip(1)
+        .filter(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            // Client sockets: the server's address is the remote one; 01 ESTABLISHED.
+            fields.get(2) == Some(&wanted.as_str()) && fields.get(3) == Some(&"01")
+        })
+        .count()
+}
+
 #[tokio::test]
 async fn a_cut_network_disconnects_the_link_restarts_seeding_and_recovers() {
     let (lab, clock, mut sql, token) = linked().await;
@@ -111,14 +134,24 @@ async fn a_cut_network_disconnects_the_link_restarts_seeding_and_recovers() {
     let attempts = "SELECT MAX(number_of_attempts) FROM sys.dm_hadr_automatic_seeding";
     assert_eq!(one_number(&mut sql, attempts).await, 2.0);
 
-    // The other direction on its own also breaks the link; the MI's port stays open.
+    // The link runs over a TCP connection to the MI's port 5022.
+    assert_eq!(
+        established_to(link_port),
+        1,
+        "one connection carries the link"
+    );
+
+    // The other direction on its own also breaks the link and its connection; the
+    // MI's port stays open.
     let from_mi = Direction::FromManagedInstance;
     lab.control.cut("SQL01", "mi-target", from_mi).unwrap();
     assert_eq!(mi_member(&mut sql).await.0, "DISCONNECTED");
+    assert_eq!(established_to(link_port), 0, "the session ended");
     assert!(tokio::net::TcpStream::connect(link_port).await.is_ok());
     lab.control.restore("SQL01", "mi-target", from_mi).unwrap();
     clock.advance(Duration::from_secs(12));
     assert_eq!(mi_member(&mut sql).await.0, "CONNECTED");
+    assert_eq!(established_to(link_port), 1, "a new connection");
     let db = arm_database(&lab, &token).await;
     assert_eq!(db["connectedState"], "CONNECTED", "{db}");
     assert_eq!(one_number(&mut sql, attempts).await, 3.0);
