@@ -1,7 +1,9 @@
 //! A port an instance listens on, which the lab's faults close and open again: a
 //! stopped service, or a firewall that rejects. Closing drops the listener at once
 //! (the next connection is refused, not queued) and ends every connection it
-//! accepted; opening binds the same address again before it returns. The serving
+//! accepted that its service still serves as a task (the link endpoint hands each
+//! connection to a thread, which ends it itself: `azure::wire`); opening binds the
+//! same address again before it returns. The serving
 //! task never holds the listener across a wait, so the port's owner is the only one
 //! who can keep it open.
 

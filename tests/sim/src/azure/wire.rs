@@ -135,11 +135,10 @@ impl Wires {
     ) -> Result<Vec<Frame>, String> {
         let key = (instance.to_ascii_lowercase(), to);
         let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
-        let stream = match open.remove(&key) {
+        let mut stream = match open.remove(&key) {
             Some(stream) => stream,
             None => connect(instance, to)?,
         };
-        let mut stream = stream;
         let talk = |stream: &mut TcpStream| -> std::io::Result<Vec<Frame>> {
             let mut bytes = Vec::new();
             for frame in frames {

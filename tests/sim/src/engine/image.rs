@@ -4,8 +4,9 @@
 //! completes; later row copies bring it up to a newer point of the source. A copy
 //! that is thrown away (seeding restarted) leaves nothing behind.
 
-use crate::engine::cached::Cached;
 use rusqlite::{params, Connection};
+
+use crate::engine::cached::Cached;
 
 use super::user_tables::{self, TableImage};
 use super::{log, populate, Instance};
@@ -178,21 +179,21 @@ fn export(conn: &Connection, id: i64) -> rusqlite::Result<DatabaseImage> {
 /// user tables, and its performance counters.
 fn remove(conn: &Connection, id: i64, name: &str) -> rusqlite::Result<()> {
     let user: Vec<String> = conn
-        .prepare_cached("SELECT sqlite_table FROM \"$user_tables\" WHERE database_id = ?1")?
+        .prepare("SELECT sqlite_table FROM \"$user_tables\" WHERE database_id = ?1")?
         .query_map([id], |r| r.get(0))?
         .collect::<Result<_, _>>()?;
     for table in user {
-        conn.run(&format!("DROP TABLE IF EXISTS \"{table}\""), [])?;
+        conn.execute(&format!("DROP TABLE IF EXISTS \"{table}\""), [])?;
     }
     let keyed: Vec<(String, String)> = conn
-        .prepare_cached(
+        .prepare(
             "SELECT m.name, c.name FROM sqlite_master m JOIN pragma_table_info(m.name) c
              WHERE m.type = 'table' AND c.name IN ('database_id', '$database_id')",
         )?
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<Result<_, _>>()?;
     for (table, column) in keyed {
-        conn.run(
+        conn.execute(
             &format!("DELETE FROM \"{table}\" WHERE \"{column}\" = ?1"),
             [id],
         )?;

@@ -20,8 +20,9 @@
 //! a pure function of the bytes written and every write moves it; SQLite keeps integers
 //! in 64 bits, which lasts about 2 TB of log per database.
 
-use crate::engine::cached::Cached;
 use rusqlite::{params, Connection};
+
+use crate::engine::cached::Cached;
 
 const MIB: f64 = 1_048_576.0;
 const VLF_LSN_BYTES: i64 = 256 * 1_048_576;
@@ -270,7 +271,7 @@ fn grow_log_file(conn: &Connection, id: i64, active: f64) -> rusqlite::Result<()
     }
     let steps = (needed - pages + growth - 1) / growth;
     for (table, id_column) in super::populate::FILE_VIEWS {
-        conn.run(
+        conn.execute(
             &format!(
                 "UPDATE \"{table}\" SET size = size + ?2 WHERE {id_column} = ?1 AND type = 1
                  AND file_id = (SELECT MIN(file_id) FROM \"sys.master_files\" WHERE database_id = ?1 AND type = 1)"

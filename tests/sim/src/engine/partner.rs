@@ -3,10 +3,11 @@
 //! rules live with the managed instance (`crate::azure::link`). The one change made
 //! here is the lab's certificate-expiry fault (`crate::faults`).
 
-use crate::engine::cached::Cached;
 use std::net::SocketAddr;
 
 use rusqlite::{params, OptionalExtension};
+
+use crate::engine::cached::Cached;
 
 use super::{Catalog, Instance};
 

@@ -5,8 +5,9 @@
 //! so what a statement reads is as current as its workloads. Only the log's position
 //! runs the workloads up to now; what the link writes needs the definitions only.
 
-use crate::engine::cached::Cached;
 use std::sync::Weak;
+
+use crate::engine::cached::Cached;
 
 use super::effects::link::{self, LinkGroups, RemoteDatabase, RemoteReplica};
 use super::effects::seeding::{self, Seeding};

@@ -5,9 +5,9 @@
 //! always holds the same data; INSERT, UPDATE and DELETE write the log like the
 //! workload does (see `written`).
 
-use crate::engine::cached::Cached;
 use rusqlite::{params, Connection, OptionalExtension};
 
+use crate::engine::cached::Cached;
 use crate::scenario::TableSpec;
 use crate::tds::types::SqlType;
 

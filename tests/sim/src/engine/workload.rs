@@ -5,9 +5,9 @@
 //! the next statement reads anything. Each transaction inserts a real row into the
 //! database's first user table when it has one.
 
-use crate::engine::cached::Cached;
 use rusqlite::{params, Connection};
 
+use crate::engine::cached::Cached;
 use crate::scenario::WorkloadSpec;
 
 use super::log::{self, Activity};

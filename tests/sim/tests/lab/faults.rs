@@ -10,46 +10,20 @@ use std::time::Duration;
 use ferry_sim::faults::Direction;
 use ferry_sim::scenario::azure::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET};
 use ferry_sim::Lab;
-use http_body_util::{BodyExt, Full};
-use hyper::body::Bytes;
-use hyper_util::rt::TokioIo;
 use serde_json::{json, Value};
 
 use super::azure::{arm, complete, link_databases, link_error, token};
 use super::replication::{
     arm_database, linked, mi_client, one_number, one_text, set_up_link, BANDWIDTH, MB, SCENARIO,
 };
-use super::{lab_on_manual_clock, rows, run, sa, Client};
+use super::{https, lab_on_manual_clock, rows, run, sa, Client};
 
 /// POSTs to the lab's control API: the status and the JSON answer (if any).
 async fn control(lab: &Lab, path: &str, body: Option<Value>) -> (u16, Value) {
-    let uri: http::Uri = format!("{}{}", lab.control_url, path.trim_start_matches('/'))
-        .parse()
-        .unwrap();
-    let tcp = tokio::net::TcpStream::connect((uri.host().unwrap(), uri.port_u16().unwrap()))
-        .await
-        .unwrap();
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
-        .await
-        .unwrap();
-    tokio::spawn(connection);
-    let request = http::Request::post(uri.path())
-        .header("host", uri.authority().unwrap().as_str())
-        .header("content-type", "application/json")
-        .body(Full::new(Bytes::from(
-            body.map(|b| b.to_string()).unwrap_or_default(),
-        )))
-        .unwrap();
-    let response = tokio::time::timeout(Duration::from_secs(30), sender.send_request(request))
-        .await
-        .unwrap()
-        .unwrap();
-    let status = response.status().as_u16();
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
+    let url = format!("{}{}", lab.control_url, path.trim_start_matches('/'));
+    let body = body.map(|b| ("application/json", b.to_string().into_bytes()));
+    let answer = https::call_plain("POST", &url, &[], body).await;
+    (answer.status, answer.json)
 }
 
 /// The MI's member of the link as SQL Server sees it: connected state and the last
@@ -107,7 +81,7 @@ async fn a_cut_network_disconnects_the_link_restarts_seeding_and_recovers() {
     clock.advance(Duration::from_secs(5));
     assert!((transferred(&mut sql).await - 5.0 * BANDWIDTH).abs() < MB);
     let mi = lab.managed_instance("mi-target").unwrap();
-    let link_port = std::net::SocketAddr::new(mi.ip.into(), 5022);
+    let link_port = mi.link_address();
     assert!(tokio::net::TcpStream::connect(link_port).await.is_ok());
 
     // SQL Server can no longer reach the MI: its link port refuses the lab's hosts.

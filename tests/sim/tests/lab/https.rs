@@ -1,5 +1,6 @@
-//! A small HTTPS client for the lab's Azure endpoints: TLS that trusts the lab CA
-//! only, HTTP/1.1, JSON bodies. Each call opens its own connection.
+//! A small HTTP client for the lab's endpoints: HTTPS for its Azure (TLS that
+//! trusts the lab CA only), plain HTTP for its control API; HTTP/1.1, JSON bodies.
+//! Each call opens its own connection.
 
 use std::sync::Arc;
 
@@ -52,19 +53,47 @@ pub async fn call(
     let tcp = tokio::net::TcpStream::connect((host.as_str(), port))
         .await
         .unwrap();
-    let name = rustls::pki_types::ServerName::try_from(host.clone()).unwrap();
+    let name = rustls::pki_types::ServerName::try_from(host).unwrap();
     let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
         .connect(name, tcp)
         .await
         .unwrap();
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
+    exchange(tls, method, &uri, headers, body).await
+}
+
+/// As [`call`], in plain HTTP (the lab's control API, on loopback).
+pub async fn call_plain(
+    method: &str,
+    url: &str,
+    headers: &[(&str, String)],
+    body: Option<(&str, Vec<u8>)>,
+) -> Answer {
+    let uri: http::Uri = url.parse().unwrap();
+    let tcp = tokio::net::TcpStream::connect((uri.host().unwrap(), uri.port_u16().unwrap()))
+        .await
+        .unwrap();
+    exchange(tcp, method, &uri, headers, body).await
+}
+
+/// One HTTP/1.1 request over `stream`, and its answer.
+async fn exchange<S>(
+    stream: S,
+    method: &str,
+    uri: &http::Uri,
+    headers: &[(&str, String)],
+    body: Option<(&str, Vec<u8>)>,
+) -> Answer
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
         .unwrap();
     tokio::spawn(connection);
     let mut request = http::Request::builder()
         .method(method)
         .uri(uri.path_and_query().unwrap().as_str())
-        .header("host", format!("{host}:{port}"));
+        .header("host", uri.authority().unwrap().as_str());
     for (name, value) in headers {
         request = request.header(*name, value);
     }

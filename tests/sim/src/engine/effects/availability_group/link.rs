@@ -5,8 +5,9 @@
 //! copy of each database (connected, role, health, hardened LSN, queues); and the
 //! role changes a failover makes.
 
-use crate::engine::cached::Cached;
 use rusqlite::{params, Connection, OptionalExtension};
+
+use crate::engine::cached::Cached;
 
 use super::rows::{self, Group};
 use super::spec::{

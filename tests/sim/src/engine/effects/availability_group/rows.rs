@@ -4,8 +4,9 @@
 //! BACKUP_PRIORITY 50, SEEDING_MODE MANUAL, SECONDARY_ROLE (ALLOW_CONNECTIONS = NO),
 //! PRIMARY_ROLE (ALLOW_CONNECTIONS = ALL).
 
-use crate::engine::cached::Cached;
 use rusqlite::{params, Connection, OptionalExtension};
+
+use crate::engine::cached::Cached;
 
 use super::spec::{
     BackupPreference, ClusterType, Coded, GroupOptions, PrimaryConnections, ReplicaSpec,
@@ -269,7 +270,7 @@ pub fn delete_replica(conn: &Connection, id: &str) -> rusqlite::Result<()> {
         "sys.availability_replicas",
         "sys.dm_hadr_availability_replica_states",
     ] {
-        conn.run(
+        conn.execute(
             &format!("DELETE FROM \"{table}\" WHERE replica_id = ?1"),
             [id],
         )?;
@@ -360,7 +361,7 @@ pub fn delete_group(conn: &Connection, id: &str) -> rusqlite::Result<()> {
         "sys.dm_hadr_database_replica_states",
         "$availability_group",
     ] {
-        conn.run(
+        conn.execute(
             &format!("DELETE FROM \"{table}\" WHERE group_id = ?1"),
             [id],
         )?;

@@ -3,8 +3,9 @@
 //! then COMPLETED or FAILED); sys.dm_hadr_physical_seeding_stats has a row only while
 //! the copy runs, with its progress and rate.
 
-use crate::engine::cached::Cached;
 use rusqlite::{params, Connection};
+
+use crate::engine::cached::Cached;
 
 /// One seeding attempt of one database, from one side.
 #[derive(Debug, Clone)]
