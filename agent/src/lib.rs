@@ -7,6 +7,7 @@
 //! - [`sql`]: the only code that touches SQL Server (tiberius), queries in `.sql` files.
 //! - [`inventory`]: collecting every configured instance's inventory.
 
+pub mod checks;
 pub mod config;
 pub mod control;
 pub mod inventory;

@@ -202,6 +202,10 @@ fn resolve(scope: &Scope, name: &ObjectName) -> Result<Resolved, Message> {
     })
 }
 
+/// OBJECT_ID of system procedures: negative, as SQL Server's system objects are.
+const SYSTEM_OBJECT_ISSUER: i64 = -1_073_624_911;
+const SYSTEM_OBJECT_EXECUTESQL: i64 = -1_073_624_914;
+
 struct Rewriter<'a, 'b> {
     scope: &'a Scope<'b>,
 }
@@ -502,6 +506,29 @@ impl Rewriter<'_, '_> {
                         pid = scope.login.principal_id,
                         permission = arg(2)
                     ),
+                    // System procedures the lab models (sp_certificate_add_issuer only on
+                    // builds with the servicing update) and user tables of the current
+                    // database, by `name`, `schema.name` or `[schema].[name]`.
+                    "object_id" => {
+                        let issuer = if scope.info.build.has_certificate_issuer_procedure() {
+                            SYSTEM_OBJECT_ISSUER.to_string()
+                        } else {
+                            "NULL".into()
+                        };
+                        format!(
+                            "(SELECT CASE lower(replace(replace({name}, '[', ''), ']', '')) \
+                               WHEN 'sys.sp_certificate_add_issuer' THEN {issuer} \
+                               WHEN 'sp_certificate_add_issuer' THEN {issuer} \
+                               WHEN 'sys.sp_executesql' THEN {SYSTEM_OBJECT_EXECUTESQL} \
+                               WHEN 'sp_executesql' THEN {SYSTEM_OBJECT_EXECUTESQL} \
+                               ELSE (SELECT t.object_id FROM \"sys.tables\" t JOIN \"sys.schemas\" s \
+                                       ON s.\"$database_id\" = t.\"$database_id\" AND s.schema_id = t.schema_id \
+                                     WHERE t.\"$database_id\" = {db} AND (lower(replace(replace({name}, '[', ''), ']', '')) = lower(t.name) \
+                                       OR lower(replace(replace({name}, '[', ''), ']', '')) = lower(s.name || '.' || t.name))) END)",
+                            name = arg(0),
+                            db = scope.database_id,
+                        )
+                    }
                     "cert_id" => format!(
                         "(SELECT certificate_id FROM \"sys.certificates\" WHERE \"$database_id\" = {} AND name = {})",
                         scope.database_id,

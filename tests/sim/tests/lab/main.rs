@@ -478,6 +478,12 @@ async fn the_issuer_procedure_is_absent_without_the_servicing_update() {
         .await,
         2812
     );
+    // The documented probe for the servicing update: OBJECT_ID of the procedure.
+    let probe = "SELECT OBJECT_ID(N'sys.sp_certificate_add_issuer') AS id";
+    let id = |rows: Vec<tiberius::Row>| rows[0].get::<i32, _>("id");
+    assert_eq!(id(rows(&mut old, probe).await), None);
+    let mut new = sa(&lab).await;
+    assert!(id(rows(&mut new, probe).await).is_some_and(|id| id < 0));
 }
 
 #[tokio::test]

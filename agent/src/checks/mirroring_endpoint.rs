@@ -1,0 +1,76 @@
+//! MI-LINK-ENDPOINT: an existing database mirroring endpoint must be started, use
+//! certificate authentication and AES encryption for the link (mi-link.md §2.1).
+
+use super::facts::{got, Facts, Missing};
+use super::{Check, Hit, Scope, Severity};
+
+pub const CHECK: Check = Check {
+    id: "MI-LINK-ENDPOINT",
+    scope: Scope::Instance,
+    severity: Severity::Warning,
+    title: "The database mirroring endpoint is usable by the link",
+    remedy: "ALTER ENDPOINT <name> STATE = STARTED AS TCP (LISTENER_PORT = <port>) FOR DATABASE_MIRRORING (ROLE = ALL, AUTHENTICATION = WINDOWS NEGOTIATE CERTIFICATE <cert>, ENCRYPTION = REQUIRED ALGORITHM AES); Ferry's link set-up does this when you allow it to change the endpoint.",
+    evaluate,
+};
+
+fn evaluate(facts: &Facts) -> Result<Vec<Hit>, Missing> {
+    let endpoints = got(&facts.mirroring_endpoints)?;
+    Ok(endpoints
+        .iter()
+        .filter_map(|e| {
+            let mut problems = Vec::new();
+            if e.state != "STARTED" {
+                problems.push(format!("is {}", e.state));
+            }
+            if !e.connection_auth.contains("CERTIFICATE") {
+                problems.push(format!("authenticates with {}", e.connection_auth));
+            }
+            if !e.encryption_enabled || !e.encryption_algorithm.contains("AES") {
+                problems.push(format!("encrypts with {}", e.encryption_algorithm));
+            }
+            (!problems.is_empty()).then(|| {
+                Hit::instance(format!(
+                    "mirroring endpoint {} {}",
+                    e.name,
+                    problems.join(", ")
+                ))
+                .evidence("state", &e.state)
+                .evidence("port", e.port)
+                .evidence("connection_auth", &e.connection_auth)
+                .evidence("encryption_algorithm", &e.encryption_algorithm)
+                .objects([format!("endpoint {}", e.name)])
+            })
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::facts::MirroringEndpoint;
+    use super::super::fixture::{found, ready};
+    use super::*;
+
+    #[test]
+    fn a_stopped_or_windows_only_endpoint_is_flagged() {
+        let mut facts = ready();
+        let good = MirroringEndpoint {
+            name: "Hadr_endpoint".into(),
+            state: "STARTED".into(),
+            port: 5022,
+            connection_auth: "CERTIFICATE, WINDOWS NEGOTIATE".into(),
+            encryption_algorithm: "AES".into(),
+            encryption_enabled: true,
+        };
+        facts.mirroring_endpoints = Ok(vec![good.clone()]);
+        assert!(found(&CHECK, &facts).is_empty());
+        facts.mirroring_endpoints = Ok(vec![MirroringEndpoint {
+            state: "STOPPED".into(),
+            connection_auth: "WINDOWS NEGOTIATE".into(),
+            ..good
+        }]);
+        let hits = (CHECK.evaluate)(&facts).unwrap();
+        assert!(hits[0]
+            .message
+            .contains("is STOPPED, authenticates with WINDOWS NEGOTIATE"));
+    }
+}
