@@ -6,7 +6,10 @@
 //! - [`control`]: enrollment, identity, renewal, the durable outbox and the session.
 //! - [`sql`]: the only code that touches SQL Server (tiberius), queries in `.sql` files.
 //! - [`inventory`]: collecting every configured instance's inventory.
+//! - [`checks`]: the readiness checks, pure functions of what SQL Server answered.
+//! - [`assessment`]: running the checks on every configured instance.
 
+pub mod assessment;
 pub mod checks;
 pub mod config;
 pub mod control;
@@ -137,6 +140,11 @@ impl Agent {
             error_code: code.into(),
             error_message: message,
         };
+        let done = || CommandResult {
+            command_id: id.clone(),
+            ok: true,
+            ..Default::default()
+        };
         let (bodies, result) = if command.expires_unix_ms > 0 && command.expires_unix_ms < now_ms()
         {
             (
@@ -150,12 +158,11 @@ impl Agent {
             match command.kind {
                 Some(command::Kind::CollectInventory(_)) => {
                     let collected = inventory::collect(&self.config).await;
-                    let ok = CommandResult {
-                        command_id: id.clone(),
-                        ok: true,
-                        ..Default::default()
-                    };
-                    (vec![report::Body::Inventory(collected)], ok)
+                    (vec![report::Body::Inventory(collected)], done())
+                }
+                Some(command::Kind::RunAssessment(_)) => {
+                    let assessed = assessment::run(&self.config, &id).await;
+                    (vec![report::Body::Assessment(assessed)], done())
                 }
                 None => (
                     vec![],

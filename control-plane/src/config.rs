@@ -22,6 +22,7 @@ pub struct ControlConfig {
     pub certificates: CertificateSettings,
     pub liveness: LivenessSettings,
     pub commands: CommandSettings,
+    pub assessment: AssessmentSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -69,6 +70,24 @@ pub struct CommandSettings {
     pub poll_interval_ms: u64,
 }
 
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AssessmentSettings {
+    /// How long a run waits for offline hosts unless the operator says otherwise.
+    pub default_deadline_secs: u64,
+    /// The longest deadline an operator may ask for.
+    pub max_deadline_secs: u64,
+}
+
+impl Default for AssessmentSettings {
+    fn default() -> Self {
+        Self {
+            default_deadline_secs: 86400,
+            max_deadline_secs: 7 * 86400,
+        }
+    }
+}
+
 impl Default for ControlConfig {
     fn default() -> Self {
         Self {
@@ -80,6 +99,7 @@ impl Default for ControlConfig {
             certificates: CertificateSettings::default(),
             liveness: LivenessSettings::default(),
             commands: CommandSettings::default(),
+            assessment: AssessmentSettings::default(),
         }
     }
 }
@@ -222,11 +242,21 @@ impl ControlConfig {
             ),
             ("commands.default_ttl_secs", self.commands.default_ttl_secs),
             ("commands.poll_interval_ms", self.commands.poll_interval_ms),
+            (
+                "assessment.default_deadline_secs",
+                self.assessment.default_deadline_secs,
+            ),
         ];
         for (field, value) in positive {
             if value == 0 {
                 return invalid(field, "must be greater than zero");
             }
+        }
+        if self.assessment.default_deadline_secs > self.assessment.max_deadline_secs {
+            return invalid(
+                "assessment.default_deadline_secs",
+                "must not exceed assessment.max_deadline_secs",
+            );
         }
         if self.enrollment.default_token_ttl_secs > self.enrollment.max_token_ttl_secs {
             return invalid(

@@ -3,12 +3,14 @@
 //! - [`config`]: layered configuration (defaults, TOML file, `FERRY_*` env, flags).
 //! - [`fleet`]: the certificate authority, enrollment, peer identities, liveness and the
 //!   registry of live agent sessions.
+//! - [`assess`]: readiness from check results, and fleet assessment runs.
 //! - [`store`]: the one `Store` (sqlx; SQLite by default, PostgreSQL for HA).
 //! - [`api`]: thin gRPC handlers: authenticate the peer, convert, call, map errors.
 //! - [`server`]: assembles TLS and the services and serves a listener until shutdown.
 //! - [`cli`]: the `ferry` operator CLI.
 
 pub mod api;
+pub mod assess;
 pub mod cli;
 pub mod config;
 pub mod fleet;

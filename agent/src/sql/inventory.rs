@@ -2,10 +2,8 @@
 
 use std::time::Duration;
 
+use super::{big, int, rows, text, Connection, SqlError};
 use ferry_proto::agent::v1::{DatabaseInventory, InstanceInventory};
-use tiberius::Row;
-
-use super::{query_error, within, Connection, SqlError};
 
 const SERVER_PROPERTIES: &str = include_str!("queries/server_properties.sql");
 const HOST_INFO: &str = include_str!("queries/host_info.sql");
@@ -13,43 +11,6 @@ const DATABASES: &str = include_str!("queries/databases.sql");
 
 /// SQL Server 2017 is the first with sys.dm_os_host_info; 2016 runs only on Windows.
 const FIRST_WITH_HOST_INFO: i32 = 14;
-
-async fn rows(
-    conn: &mut Connection,
-    name: &'static str,
-    sql: &str,
-    timeout: Duration,
-) -> Result<Vec<Row>, SqlError> {
-    within(timeout, name, async {
-        let stream = conn
-            .simple_query(sql)
-            .await
-            .map_err(|e| query_error(name, e))?;
-        stream
-            .into_first_result()
-            .await
-            .map_err(|e| query_error(name, e))
-    })
-    .await
-}
-
-fn text(row: &Row, query: &'static str, column: &str) -> Result<String, SqlError> {
-    row.try_get::<&str, _>(column)
-        .map(|v| v.unwrap_or_default().to_string())
-        .map_err(|e| SqlError::Query {
-            query,
-            reason: format!("column {column}: {e}"),
-        })
-}
-
-fn int(row: &Row, query: &'static str, column: &str) -> Result<i32, SqlError> {
-    row.try_get::<i32, _>(column)
-        .map(|v| v.unwrap_or_default())
-        .map_err(|e| SqlError::Query {
-            query,
-            reason: format!("column {column}: {e}"),
-        })
-}
 
 /// Fills `instance` with what the server says about itself and its databases.
 pub async fn collect(
@@ -95,13 +56,7 @@ pub async fn collect(
                 state: text(row, q, "state_desc")?,
                 recovery_model: text(row, q, "recovery_model_desc")?,
                 compatibility_level: int(row, q, "compatibility_level")?,
-                size_bytes: row
-                    .try_get::<i64, _>("size_bytes")
-                    .map_err(|e| SqlError::Query {
-                        query: q,
-                        reason: e.to_string(),
-                    })?
-                    .unwrap_or_default(),
+                size_bytes: big(row, q, "size_bytes")?,
                 data_file_count: int(row, q, "data_file_count")?,
                 log_file_count: int(row, q, "log_file_count")?,
             })

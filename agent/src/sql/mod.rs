@@ -3,13 +3,15 @@
 //! own error number. Queries live in `queries/*.sql`.
 //!
 //! - [`inventory`]: what the instance is and which databases it holds.
+//! - [`assessment`]: the facts the readiness checks look at.
 
+pub mod assessment;
 pub mod inventory;
 
 use std::future::Future;
 use std::time::Duration;
 
-use tiberius::{AuthMethod, Client, Config, EncryptionLevel};
+use tiberius::{AuthMethod, Client, Config, EncryptionLevel, Row};
 use tokio::net::TcpStream;
 use tokio_util::compat::{Compat, TokioAsyncWriteCompatExt};
 
@@ -102,6 +104,80 @@ pub async fn within<T>(
             what: what.into(),
             after: limit,
         })?
+}
+
+/// The first result set of `sql`, within `timeout`.
+pub async fn rows(
+    conn: &mut Connection,
+    name: &'static str,
+    sql: &str,
+    timeout: Duration,
+) -> Result<Vec<Row>, SqlError> {
+    within(timeout, name, async {
+        let stream = conn
+            .simple_query(sql)
+            .await
+            .map_err(|e| query_error(name, e))?;
+        stream
+            .into_first_result()
+            .await
+            .map_err(|e| query_error(name, e))
+    })
+    .await
+}
+
+/// A text column; NULL reads as empty.
+pub fn text(row: &Row, query: &'static str, column: &str) -> Result<String, SqlError> {
+    row.try_get::<&str, _>(column)
+        .map(|v| v.unwrap_or_default().to_string())
+        .map_err(|e| SqlError::Query {
+            query,
+            reason: format!("column {column}: {e}"),
+        })
+}
+
+/// An int column; NULL reads as 0.
+pub fn int(row: &Row, query: &'static str, column: &str) -> Result<i32, SqlError> {
+    row.try_get::<i32, _>(column)
+        .map(|v| v.unwrap_or_default())
+        .map_err(|e| SqlError::Query {
+            query,
+            reason: format!("column {column}: {e}"),
+        })
+}
+
+/// A bigint column; NULL reads as 0.
+pub fn big(row: &Row, query: &'static str, column: &str) -> Result<i64, SqlError> {
+    row.try_get::<i64, _>(column)
+        .map(|v| v.unwrap_or_default())
+        .map_err(|e| SqlError::Query {
+            query,
+            reason: format!("column {column}: {e}"),
+        })
+}
+
+/// A nullable text column.
+pub fn optional_text(
+    row: &Row,
+    query: &'static str,
+    column: &str,
+) -> Result<Option<String>, SqlError> {
+    row.try_get::<&str, _>(column)
+        .map(|v| v.map(str::to_string))
+        .map_err(|e| SqlError::Query {
+            query,
+            reason: format!("column {column}: {e}"),
+        })
+}
+
+/// A name as a quoted T-SQL identifier: `[name]`, with `]` doubled.
+pub fn quote_name(name: &str) -> String {
+    format!("[{}]", name.replace(']', "]]"))
+}
+
+/// A Unicode string literal: `N'text'`, with `'` doubled.
+pub fn literal(text: &str) -> String {
+    format!("N'{}'", text.replace('\'', "''"))
 }
 
 /// Maps a tiberius error from the named query.

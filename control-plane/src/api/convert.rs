@@ -12,10 +12,10 @@ use crate::store::inventory::{DatabaseRecord, IncomingReport, InstanceRecord, Re
 
 /// Longest text accepted from an agent in one field.
 const MAX_TEXT: usize = 4096;
-const MAX_INSTANCES: usize = 256;
-const MAX_DATABASES: usize = 32_767;
+pub(super) const MAX_INSTANCES: usize = 256;
+pub(super) const MAX_DATABASES: usize = 32_767;
 
-fn text(field: &'static str, value: &str) -> Result<String, ApiError> {
+pub(super) fn text(field: &'static str, value: &str) -> Result<String, ApiError> {
     if value.len() > MAX_TEXT {
         return Err(ApiError::invalid(
             field,
@@ -45,6 +45,10 @@ impl TryFrom<wire::Report> for IncomingReport {
                 ok: result.ok,
                 error_code: text("report.command_result.error_code", &result.error_code)?,
                 error_message: text("report.command_result.error_message", &result.error_message)?,
+            },
+            Some(wire::report::Body::Assessment(assessment)) => ReportBody::Assessment {
+                command_id: text("report.assessment.command_id", &assessment.command_id)?,
+                instances: super::convert_assessment::instances(assessment.instances)?,
             },
         };
         Ok(IncomingReport {
@@ -215,6 +219,9 @@ pub fn command_to_agent(c: &CommandRecord) -> wire::Command {
         kind: Some(match c.kind {
             CommandKind::CollectInventory => {
                 wire::command::Kind::CollectInventory(wire::CollectInventory {})
+            }
+            CommandKind::RunAssessment => {
+                wire::command::Kind::RunAssessment(wire::RunAssessment {})
             }
         }),
     }

@@ -6,10 +6,13 @@
 //! - [`enrollment`]: token + CSR -> client certificate (no client certificate yet).
 //! - [`agent`]: certificate renewal and the agent session (mTLS).
 //! - [`operator`]: the operator API behind the `ferry` CLI (mTLS, roles).
-//! - [`convert`]: wire <-> domain conversions.
+//! - [`assessment`]: the operator API's assessment runs, reports and findings.
+//! - [`convert`]: wire <-> domain conversions ([`convert_assessment`] for assessments).
 
 pub mod agent;
+pub mod assessment;
 pub mod convert;
+pub mod convert_assessment;
 pub mod enrollment;
 pub mod operator;
 

@@ -5,14 +5,16 @@ use std::sync::Arc;
 
 use ferry_proto::operator::v1::operator_server::Operator;
 use ferry_proto::operator::v1::{
-    CommandInfo, CreateCommandRequest, CreateEnrollmentTokenRequest, CreateEnrollmentTokenResponse,
-    GetHostRequest, HostDetail, ListCommandsRequest, ListCommandsResponse, ListHostsRequest,
-    ListHostsResponse, RevokeHostRequest, RevokeHostResponse,
+    AssessmentDetail, AssessmentReport, AssessmentRun, CommandInfo, CreateCommandRequest,
+    CreateEnrollmentTokenRequest, CreateEnrollmentTokenResponse, GetAssessmentReportRequest,
+    GetAssessmentRunRequest, GetHostRequest, HostDetail, ListCommandsRequest, ListCommandsResponse,
+    ListHostsRequest, ListHostsResponse, RevokeHostRequest, RevokeHostResponse,
+    ShowAssessmentRequest, StartAssessmentRequest,
 };
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
-use super::convert;
+use super::{assessment, convert};
 use super::{authorize_operator, ApiError, Shared};
 use crate::fleet::enrollment::{mint, secret_hash};
 use crate::fleet::identity::Role;
@@ -30,26 +32,30 @@ impl OperatorApi {
         (self.0.config.liveness.disconnected_after_secs * 1000) as i64
     }
 
-    /// The agent named by id or name.
     async fn find_host(&self, key: &str) -> Result<AgentRecord, ApiError> {
-        if key.is_empty() {
-            return Err(ApiError::invalid(
-                "host",
-                "give a host id or name (see `ferry hosts`)",
-            ));
-        }
-        self.0
-            .store
-            .find_agents(key)
-            .await?
-            .into_iter()
-            .next()
-            .ok_or_else(|| {
-                ApiError::NotFound(format!(
-                    "no host with id or name {key:?}; list them with `ferry hosts`"
-                ))
-            })
+        find_host(&self.0, key).await
     }
+}
+
+/// The agent named by id or name.
+pub async fn find_host(shared: &Shared, key: &str) -> Result<AgentRecord, ApiError> {
+    if key.is_empty() {
+        return Err(ApiError::invalid(
+            "host",
+            "give a host id or name (see `ferry hosts`)",
+        ));
+    }
+    shared
+        .store
+        .find_agents(key)
+        .await?
+        .into_iter()
+        .next()
+        .ok_or_else(|| {
+            ApiError::NotFound(format!(
+                "no host with id or name {key:?}; list them with `ferry hosts`"
+            ))
+        })
 }
 
 #[tonic::async_trait]
@@ -192,6 +198,16 @@ impl Operator for OperatorApi {
             .kind
             .parse()
             .map_err(|e: String| ApiError::invalid("kind", e))?;
+        if kind == CommandKind::RunAssessment {
+            return Err(ApiError::invalid(
+                "kind",
+                format!(
+                    "assessments run as part of a run: `ferry assess run --host {}`",
+                    request.host
+                ),
+            )
+            .into());
+        }
         let agent = self.find_host(&request.host).await?;
         if agent.revoked_at_ms.is_some() {
             return Err(
@@ -249,5 +265,41 @@ impl Operator for OperatorApi {
         Ok(Response::new(ListCommandsResponse {
             commands: commands.iter().map(convert::command).collect(),
         }))
+    }
+
+    async fn start_assessment(
+        &self,
+        request: Request<StartAssessmentRequest>,
+    ) -> Result<Response<AssessmentRun>, Status> {
+        let actor = authorize_operator(&request, Role::Operator)?;
+        let run = assessment::start(&self.0, actor, request.into_inner()).await?;
+        Ok(Response::new(run))
+    }
+
+    async fn get_assessment_run(
+        &self,
+        request: Request<GetAssessmentRunRequest>,
+    ) -> Result<Response<AssessmentRun>, Status> {
+        authorize_operator(&request, Role::Viewer)?;
+        let run = assessment::get(&self.0, &request.get_ref().run_id).await?;
+        Ok(Response::new(run))
+    }
+
+    async fn get_assessment_report(
+        &self,
+        request: Request<GetAssessmentReportRequest>,
+    ) -> Result<Response<AssessmentReport>, Status> {
+        authorize_operator(&request, Role::Viewer)?;
+        let report = assessment::report(&self.0, &request.get_ref().run_id).await?;
+        Ok(Response::new(report))
+    }
+
+    async fn show_assessment(
+        &self,
+        request: Request<ShowAssessmentRequest>,
+    ) -> Result<Response<AssessmentDetail>, Status> {
+        authorize_operator(&request, Role::Viewer)?;
+        let detail = assessment::show(&self.0, request.into_inner()).await?;
+        Ok(Response::new(detail))
     }
 }

@@ -59,12 +59,14 @@ impl FromStr for CommandState {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CommandKind {
     CollectInventory,
+    RunAssessment,
 }
 
 impl CommandKind {
     pub fn as_str(self) -> &'static str {
         match self {
             CommandKind::CollectInventory => "collect_inventory",
+            CommandKind::RunAssessment => "run_assessment",
         }
     }
 }
@@ -80,8 +82,9 @@ impl FromStr for CommandKind {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
             "collect_inventory" | "collect-inventory" => Ok(CommandKind::CollectInventory),
+            "run_assessment" | "run-assessment" => Ok(CommandKind::RunAssessment),
             other => Err(format!(
-                "unknown command kind {other:?}: use collect_inventory"
+                "unknown command kind {other:?}: use collect_inventory or run_assessment"
             )),
         }
     }
@@ -106,17 +109,7 @@ pub struct CommandRecord {
 impl Store {
     pub async fn create_command(&self, command: &CommandRecord) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query("INSERT INTO commands (id, agent_id, kind, state, created_by, created_at, updated_at, expires_at, trace_context) VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8)")
-            .bind(&command.id)
-            .bind(command.agent_id.to_string())
-            .bind(command.kind.as_str())
-            .bind(command.state.as_str())
-            .bind(&command.created_by)
-            .bind(command.created_at_ms)
-            .bind(command.expires_at_ms)
-            .bind(&command.trace_context)
-            .execute(&mut *tx)
-            .await?;
+        insert(&mut tx, command).await?;
         let event = AuditEvent {
             at_ms: command.created_at_ms,
             actor: command.created_by.clone(),
@@ -226,6 +219,25 @@ impl Store {
         .await?;
         rows.into_iter().map(|(id,)| agent_id(&id)).collect()
     }
+}
+
+/// Queues a command (inside the caller's transaction, which also audits it).
+pub(crate) async fn insert(
+    conn: &mut AnyConnection,
+    command: &CommandRecord,
+) -> Result<(), StoreError> {
+    sqlx::query("INSERT INTO commands (id, agent_id, kind, state, created_by, created_at, updated_at, expires_at, trace_context) VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8)")
+        .bind(&command.id)
+        .bind(command.agent_id.to_string())
+        .bind(command.kind.as_str())
+        .bind(command.state.as_str())
+        .bind(&command.created_by)
+        .bind(command.created_at_ms)
+        .bind(command.expires_at_ms)
+        .bind(&command.trace_context)
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 /// Applies a command's result (inside the report's transaction). Results for unknown or

@@ -49,6 +49,11 @@ pub enum ReportBody {
         error_code: String,
         error_message: String,
     },
+    /// Readiness checks run for a command of an assessment run.
+    Assessment {
+        command_id: String,
+        instances: Vec<crate::assess::InstanceAssessment>,
+    },
 }
 
 impl ReportBody {
@@ -56,6 +61,7 @@ impl ReportBody {
         match self {
             ReportBody::Inventory(_) => "inventory",
             ReportBody::CommandResult { .. } => "command_result",
+            ReportBody::Assessment { .. } => "assessment",
         }
     }
 }
@@ -115,6 +121,16 @@ impl Store {
                     now_ms,
                 )
                 .await?;
+            }
+            ReportBody::Assessment {
+                command_id,
+                instances,
+            } => {
+                if !super::assessments::record(&mut tx, agent, command_id, instances, now_ms)
+                    .await?
+                {
+                    tracing::warn!(%agent, command = %command_id, "assessment for no open run target; not stored");
+                }
             }
         }
         tx.commit().await?;

@@ -4,12 +4,13 @@
 //! - `schema/<dialect>/NNNN_*.sql`: schema files per dialect, embedded at build time and
 //!   applied in order once (recorded in `ferry_schema`).
 //! - One method per named operation, grouped by concept: [`tokens`], [`agents`],
-//!   [`inventory`], [`commands`], [`audit`]. Queries are written once, in the SQL both
+//!   [`inventory`], [`commands`], [`assessments`], [`audit`]. Queries are written once, in the SQL both
 //!   dialects share (`$n` parameters, `ON CONFLICT`, `RETURNING`).
 //! - The conformance suite (`tests/tests/store_conformance.rs`, in ferry-tests) runs on
 //!   SQLite always and on PostgreSQL when `FERRY_TEST_DATABASE_URL` is set.
 
 pub mod agents;
+pub mod assessments;
 pub mod audit;
 pub mod commands;
 pub mod inventory;
@@ -27,10 +28,22 @@ pub enum Dialect {
 }
 
 /// (version, name, sql) per dialect, in order.
-const SQLITE_SCHEMA: &[(i64, &str, &str)] =
-    &[(1, "fleet", include_str!("schema/sqlite/0001_fleet.sql"))];
-const POSTGRES_SCHEMA: &[(i64, &str, &str)] =
-    &[(1, "fleet", include_str!("schema/postgres/0001_fleet.sql"))];
+const SQLITE_SCHEMA: &[(i64, &str, &str)] = &[
+    (1, "fleet", include_str!("schema/sqlite/0001_fleet.sql")),
+    (
+        2,
+        "assessments",
+        include_str!("schema/sqlite/0002_assessments.sql"),
+    ),
+];
+const POSTGRES_SCHEMA: &[(i64, &str, &str)] = &[
+    (1, "fleet", include_str!("schema/postgres/0001_fleet.sql")),
+    (
+        2,
+        "assessments",
+        include_str!("schema/postgres/0002_assessments.sql"),
+    ),
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -10,6 +10,7 @@
 //! - [`replicas`]: several control-plane replicas on one store.
 //! - [`inventory`]: inventory over TDS and login failures.
 
+mod assessment;
 mod enrollment;
 mod identity;
 mod inventory;

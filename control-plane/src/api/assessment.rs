@@ -1,0 +1,339 @@
+//! The operator API's assessment calls: start a run, follow it, read its report and one
+//! host's findings. Called from the `Operator` impl in `operator.rs`.
+
+use std::collections::BTreeMap;
+
+use ferry_proto::operator::v1 as op;
+use uuid::Uuid;
+
+use super::{ApiError, Shared};
+use crate::assess::readiness::Readiness;
+use crate::assess::runs::TargetState;
+use crate::store::agents::AgentRecord;
+use crate::store::assessments::{DatabaseRow, InstanceRow, RunRecord};
+use crate::store::commands::{CommandKind, CommandRecord, CommandState};
+use ferry_proto::clock::now_ms;
+
+/// Hosts named in one request, at most.
+const MAX_HOSTS: usize = 10_000;
+
+pub async fn start(
+    shared: &Shared,
+    actor: String,
+    request: op::StartAssessmentRequest,
+) -> Result<op::AssessmentRun, ApiError> {
+    let limits = &shared.config.assessment;
+    let deadline_secs = match u64::from(request.deadline_seconds) {
+        0 => limits.default_deadline_secs,
+        secs if secs > limits.max_deadline_secs => {
+            return Err(ApiError::invalid(
+                "deadline_seconds",
+                format!(
+                    "at most {} seconds (assessment.max_deadline_secs)",
+                    limits.max_deadline_secs
+                ),
+            ))
+        }
+        secs => secs,
+    };
+    let (targets, selector) = match (request.all, request.hosts.is_empty()) {
+        (true, true) => (live_agents(shared).await?, "all".to_string()),
+        (false, false) if request.hosts.len() <= MAX_HOSTS => {
+            let mut agents: Vec<AgentRecord> = Vec::with_capacity(request.hosts.len());
+            for key in &request.hosts {
+                let agent = find_live(shared, key).await?;
+                if !agents.iter().any(|a| a.id == agent.id) {
+                    agents.push(agent);
+                }
+            }
+            (agents, format!("hosts: {}", request.hosts.join(", ")))
+        }
+        _ => {
+            return Err(ApiError::invalid(
+                "hosts",
+                format!("give `all`, or 1 to {MAX_HOSTS} host names or ids, not both"),
+            ))
+        }
+    };
+    if targets.is_empty() {
+        return Err(ApiError::FailedPrecondition(
+            "no enrolled hosts to assess; enroll agents first (`ferry token create`)".into(),
+        ));
+    }
+    let now = now_ms();
+    let run = RunRecord {
+        id: Uuid::new_v4().to_string(),
+        created_by: actor.clone(),
+        created_at_ms: now,
+        deadline_at_ms: now + (deadline_secs * 1000) as i64,
+        selector,
+        trigger: "manual".into(),
+    };
+    let trace_context =
+        serde_json::to_string(&ferry_proto::telemetry::to_map()).unwrap_or_default();
+    let commands: Vec<CommandRecord> = targets
+        .iter()
+        .map(|agent| CommandRecord {
+            id: Uuid::new_v4().to_string(),
+            agent_id: agent.id,
+            kind: CommandKind::RunAssessment,
+            state: CommandState::Pending,
+            created_by: actor.clone(),
+            created_at_ms: now,
+            updated_at_ms: now,
+            expires_at_ms: run.deadline_at_ms,
+            error_code: String::new(),
+            error_message: String::new(),
+            trace_context: trace_context.clone(),
+        })
+        .collect();
+    shared.store.create_assessment_run(&run, &commands).await?;
+    for agent in &targets {
+        shared.sessions.wake(agent.id);
+    }
+    tracing::info!(run = %run.id, targets = targets.len(), %actor, "assessment run started");
+    run_info(shared, run).await
+}
+
+pub async fn get(shared: &Shared, run_id: &str) -> Result<op::AssessmentRun, ApiError> {
+    let run = find_run(shared, run_id).await?;
+    run_info(shared, run).await
+}
+
+pub async fn report(shared: &Shared, run_id: &str) -> Result<op::AssessmentReport, ApiError> {
+    let run = find_run(shared, run_id).await?;
+    let store = &shared.store;
+    let databases = store.assessment_databases(&run.id, None).await?;
+    let instances = store.assessment_instances(&run.id).await?;
+    let rules = store.assessment_rules(&run.id).await?;
+    Ok(op::AssessmentReport {
+        databases: Some(counts(databases.iter().map(|d| d.readiness))),
+        rules: rules
+            .into_iter()
+            .filter(|r| r.instances > 0 || r.unknown > 0)
+            .map(|r| op::RuleRollup {
+                check_id: r.check_id,
+                severity: r.severity.as_str().into(),
+                title: r.title,
+                instances: r.instances,
+                databases: r.databases,
+                unknown: r.unknown,
+            })
+            .collect(),
+        instances: instance_rows(&instances, &databases),
+        database_details: databases.iter().map(database_row).collect(),
+        run: Some(run_info(shared, run).await?),
+    })
+}
+
+pub async fn show(
+    shared: &Shared,
+    request: op::ShowAssessmentRequest,
+) -> Result<op::AssessmentDetail, ApiError> {
+    let agent = super::operator::find_host(shared, &request.host).await?;
+    let run = if request.run_id.is_empty() {
+        shared
+            .store
+            .list_assessment_runs(Some(agent.id), 1)
+            .await?
+            .into_iter()
+            .next()
+            .ok_or_else(|| {
+                ApiError::NotFound(format!(
+                    "host {} has not been assessed; run `ferry assess run --host {}`",
+                    agent.name, agent.name
+                ))
+            })?
+    } else {
+        find_run(shared, &request.run_id).await?
+    };
+    let database = (!request.database.is_empty()).then_some(request.database.as_str());
+    let store = &shared.store;
+    let mut databases = store.assessment_databases(&run.id, Some(agent.id)).await?;
+    if let Some(name) = database {
+        databases.retain(|d| d.database == name);
+        if databases.is_empty() {
+            return Err(ApiError::NotFound(format!(
+                "run {} assessed no database {name:?} on host {}",
+                run.id, agent.name
+            )));
+        }
+    }
+    let mut instances = store.assessment_instances(&run.id).await?;
+    instances.retain(|i| i.agent_id == agent.id);
+    let checks = store
+        .assessment_results(&run.id, agent.id, database)
+        .await?
+        .into_iter()
+        .map(|row| {
+            let r = row.result;
+            op::CheckDetail {
+                instance: row.instance,
+                check_id: r.check_id,
+                scope: r.scope.as_str().into(),
+                severity: r.severity.as_str().into(),
+                title: r.title,
+                remedy: r.remedy,
+                status: r.status.as_str().into(),
+                unknown_cause: r.unknown_cause,
+                findings: r
+                    .findings
+                    .into_iter()
+                    .map(|f| op::FindingDetail {
+                        database: f.database.unwrap_or_default(),
+                        message: f.message,
+                        evidence: f
+                            .evidence
+                            .into_iter()
+                            .map(|(key, value)| op::EvidenceItem { key, value })
+                            .collect(),
+                        objects: f.objects,
+                    })
+                    .collect(),
+            }
+        })
+        .collect();
+    Ok(op::AssessmentDetail {
+        run_id: run.id,
+        host: agent.name,
+        instances: instance_rows(&instances, &databases),
+        databases: databases.iter().map(database_row).collect(),
+        checks,
+    })
+}
+
+async fn live_agents(shared: &Shared) -> Result<Vec<AgentRecord>, ApiError> {
+    Ok(shared
+        .store
+        .list_agents()
+        .await?
+        .into_iter()
+        .map(|s| s.agent)
+        .filter(|a| a.revoked_at_ms.is_none())
+        .collect())
+}
+
+async fn find_live(shared: &Shared, key: &str) -> Result<AgentRecord, ApiError> {
+    let agent = super::operator::find_host(shared, key).await?;
+    if agent.revoked_at_ms.is_some() {
+        return Err(ApiError::FailedPrecondition(format!(
+            "host {key} is revoked"
+        )));
+    }
+    Ok(agent)
+}
+
+async fn find_run(shared: &Shared, run_id: &str) -> Result<RunRecord, ApiError> {
+    let found = if run_id.is_empty() {
+        shared
+            .store
+            .list_assessment_runs(None, 1)
+            .await?
+            .into_iter()
+            .next()
+    } else {
+        shared.store.get_assessment_run(run_id).await?
+    };
+    found.ok_or_else(|| match run_id {
+        "" => ApiError::NotFound(
+            "no assessment has run yet; start one with `ferry assess run --all`".into(),
+        ),
+        id => ApiError::NotFound(format!(
+            "no assessment run {id:?}; list hosts' runs with `ferry assess report`"
+        )),
+    })
+}
+
+async fn run_info(shared: &Shared, run: RunRecord) -> Result<op::AssessmentRun, ApiError> {
+    let now = now_ms();
+    let silence = (shared.config.liveness.disconnected_after_secs * 1000) as i64;
+    let targets: Vec<op::AssessmentTarget> = shared
+        .store
+        .assessment_targets(&run.id)
+        .await?
+        .iter()
+        .map(|t| {
+            let state = TargetState::derive(t, run.deadline_at_ms, now, silence);
+            op::AssessmentTarget {
+                host: t.host.clone(),
+                host_id: t.agent_id.to_string(),
+                state: state.as_str().into(),
+                error: match state {
+                    TargetState::Failed => t.command_error.clone(),
+                    TargetState::TimedOut => {
+                        "the host did not report before the run's deadline".into()
+                    }
+                    _ => String::new(),
+                },
+            }
+        })
+        .collect();
+    let finished = targets
+        .iter()
+        .all(|t| !matches!(t.state.as_str(), "queued" | "offline_waiting" | "running"));
+    Ok(op::AssessmentRun {
+        id: run.id,
+        created_by: run.created_by,
+        created_unix_ms: run.created_at_ms,
+        deadline_unix_ms: run.deadline_at_ms,
+        selector: run.selector,
+        trigger: run.trigger,
+        state: if finished { "complete" } else { "running" }.into(),
+        targets,
+    })
+}
+
+fn counts(readiness: impl Iterator<Item = Readiness>) -> op::ReadinessCounts {
+    let mut c = op::ReadinessCounts::default();
+    for r in readiness {
+        match r {
+            Readiness::Ready => c.ready += 1,
+            Readiness::ReadyWithWarnings => c.ready_with_warnings += 1,
+            Readiness::NotReady => c.not_ready += 1,
+            Readiness::Unknown => c.unknown += 1,
+        }
+    }
+    c
+}
+
+fn instance_rows(
+    instances: &[InstanceRow],
+    databases: &[DatabaseRow],
+) -> Vec<op::InstanceReadiness> {
+    let mut per_instance: BTreeMap<(&str, &str), Vec<Readiness>> = BTreeMap::new();
+    for d in databases {
+        per_instance
+            .entry((d.host.as_str(), d.instance.as_str()))
+            .or_default()
+            .push(d.readiness);
+    }
+    instances
+        .iter()
+        .map(|i| op::InstanceReadiness {
+            host: i.host.clone(),
+            instance: i.instance.clone(),
+            readiness: i.readiness.as_str().into(),
+            reachable: i.reachable,
+            error: i.error.clone(),
+            product_version: i.product_version.clone(),
+            databases: Some(counts(
+                per_instance
+                    .get(&(i.host.as_str(), i.instance.as_str()))
+                    .into_iter()
+                    .flatten()
+                    .copied(),
+            )),
+        })
+        .collect()
+}
+
+fn database_row(d: &DatabaseRow) -> op::DatabaseReadiness {
+    op::DatabaseReadiness {
+        host: d.host.clone(),
+        instance: d.instance.clone(),
+        database: d.database.clone(),
+        readiness: d.readiness.as_str().into(),
+        reasons: d.reasons.clone(),
+        size_bytes: d.size_bytes,
+    }
+}

@@ -1,0 +1,177 @@
+//! An agent's Assessment report, validated into domain types: names unique, scopes,
+//! severities and statuses known, sizes bounded. A bad field is `invalid_argument`
+//! naming it.
+
+use std::collections::HashSet;
+
+use ferry_proto::agent::v1 as wire;
+
+use super::convert::{text, MAX_DATABASES, MAX_INSTANCES};
+use super::ApiError;
+use crate::assess::{
+    AssessedDatabase, CheckResult, CheckStatus, Finding, InstanceAssessment, Scope, Severity,
+};
+
+/// Checks per instance, findings per check, evidence items and objects per finding.
+const MAX_CHECKS: usize = 1024;
+const MAX_FINDINGS: usize = MAX_DATABASES;
+const MAX_ITEMS: usize = 256;
+
+pub fn instances(
+    instances: Vec<wire::InstanceAssessment>,
+) -> Result<Vec<InstanceAssessment>, ApiError> {
+    if instances.len() > MAX_INSTANCES {
+        return Err(ApiError::invalid(
+            "assessment.instances",
+            format!("more than {MAX_INSTANCES}"),
+        ));
+    }
+    let mut names = HashSet::new();
+    instances
+        .into_iter()
+        .map(|i| {
+            if i.name.is_empty() || !names.insert(i.name.clone()) {
+                return Err(ApiError::invalid(
+                    "assessment.instances.name",
+                    format!("empty or repeated ({:?})", i.name),
+                ));
+            }
+            instance(i)
+        })
+        .collect()
+}
+
+fn instance(i: wire::InstanceAssessment) -> Result<InstanceAssessment, ApiError> {
+    if i.databases.len() > MAX_DATABASES || i.results.len() > MAX_CHECKS {
+        return Err(ApiError::invalid(
+            "assessment.instances",
+            format!("more than {MAX_DATABASES} databases or {MAX_CHECKS} check results"),
+        ));
+    }
+    let mut names = HashSet::new();
+    let databases = i
+        .databases
+        .into_iter()
+        .map(|d| {
+            if d.name.is_empty() || !names.insert(d.name.clone()) {
+                return Err(ApiError::invalid(
+                    "assessment.instances.databases.name",
+                    format!("empty or repeated ({:?})", d.name),
+                ));
+            }
+            Ok(AssessedDatabase {
+                name: text("assessment.instances.databases.name", &d.name)?,
+                size_bytes: d.size_bytes,
+                state: text("assessment.instances.databases.state", &d.state)?,
+            })
+        })
+        .collect::<Result<_, ApiError>>()?;
+    let mut ids = HashSet::new();
+    let results = i
+        .results
+        .into_iter()
+        .map(|r| {
+            if r.check_id.is_empty() || !ids.insert(r.check_id.clone()) {
+                return Err(ApiError::invalid(
+                    "assessment.instances.results.check_id",
+                    format!("empty or repeated ({:?})", r.check_id),
+                ));
+            }
+            result(r)
+        })
+        .collect::<Result<_, ApiError>>()?;
+    Ok(InstanceAssessment {
+        name: text("assessment.instances.name", &i.name)?,
+        reachable: i.reachable,
+        error: text("assessment.instances.error", &i.error)?,
+        product_version: text("assessment.instances.product_version", &i.product_version)?,
+        databases,
+        results,
+    })
+}
+
+fn result(r: wire::CheckResult) -> Result<CheckResult, ApiError> {
+    let field = "assessment.instances.results";
+    let status = match r.status() {
+        wire::CheckStatus::Passed => CheckStatus::Passed,
+        wire::CheckStatus::Found => CheckStatus::Found,
+        wire::CheckStatus::Unknown => CheckStatus::Unknown,
+        wire::CheckStatus::Unspecified => {
+            return Err(ApiError::invalid(
+                "assessment.instances.results.status",
+                format!("unspecified for {}", r.check_id),
+            ))
+        }
+    };
+    if r.findings.len() > MAX_FINDINGS {
+        return Err(ApiError::invalid(
+            field,
+            format!("{}: more than {MAX_FINDINGS} findings", r.check_id),
+        ));
+    }
+    Ok(CheckResult {
+        scope: Scope::parse(&r.scope).ok_or_else(|| {
+            ApiError::invalid(
+                "assessment.instances.results.scope",
+                "use instance or database",
+            )
+        })?,
+        severity: Severity::parse(&r.severity).ok_or_else(|| {
+            ApiError::invalid(
+                "assessment.instances.results.severity",
+                "use blocker, warning or info",
+            )
+        })?,
+        title: text("assessment.instances.results.title", &r.title)?,
+        remedy: text("assessment.instances.results.remedy", &r.remedy)?,
+        status,
+        unknown_cause: text(
+            "assessment.instances.results.unknown_cause",
+            &r.unknown_cause,
+        )?,
+        findings: r
+            .findings
+            .into_iter()
+            .map(finding)
+            .collect::<Result<_, ApiError>>()?,
+        check_id: text("assessment.instances.results.check_id", &r.check_id)?,
+    })
+}
+
+fn finding(f: wire::Finding) -> Result<Finding, ApiError> {
+    if f.evidence.len() > MAX_ITEMS || f.objects.len() > MAX_ITEMS {
+        return Err(ApiError::invalid(
+            "assessment.instances.results.findings",
+            format!("more than {MAX_ITEMS} evidence items or objects"),
+        ));
+    }
+    Ok(Finding {
+        database: if f.database.is_empty() {
+            None
+        } else {
+            Some(text(
+                "assessment.instances.results.findings.database",
+                &f.database,
+            )?)
+        },
+        message: text("assessment.instances.results.findings.message", &f.message)?,
+        evidence: f
+            .evidence
+            .into_iter()
+            .map(|e| {
+                Ok((
+                    text("assessment.instances.results.findings.evidence.key", &e.key)?,
+                    text(
+                        "assessment.instances.results.findings.evidence.value",
+                        &e.value,
+                    )?,
+                ))
+            })
+            .collect::<Result<_, ApiError>>()?,
+        objects: f
+            .objects
+            .iter()
+            .map(|o| text("assessment.instances.results.findings.objects", o))
+            .collect::<Result<_, ApiError>>()?,
+    })
+}

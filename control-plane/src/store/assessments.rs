@@ -1,0 +1,446 @@
+//! Assessment runs and their results. A run is created with one command per target host
+//! in one transaction; an agent's Assessment report is stored in its report's
+//! transaction, with each database's readiness derived then; reads are the rollups the
+//! operator API shows.
+
+use sqlx::any::AnyRow;
+use sqlx::AnyConnection;
+
+use super::audit::{self, AuditEvent};
+use super::commands::{self, CommandRecord, CommandState};
+use super::{agent_id, col, Store, StoreError};
+use crate::assess::readiness::{self, Readiness};
+use crate::assess::{CheckResult, CheckStatus, Finding, InstanceAssessment, Scope, Severity};
+use crate::fleet::identity::AgentId;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunRecord {
+    pub id: String,
+    pub created_by: String,
+    pub created_at_ms: i64,
+    pub deadline_at_ms: i64,
+    pub selector: String,
+    pub trigger: String,
+}
+
+/// A target host of a run, with what its command and its agent say now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetRecord {
+    pub agent_id: AgentId,
+    pub host: String,
+    pub last_seen_ms: Option<i64>,
+    pub revoked: bool,
+    pub command_state: CommandState,
+    pub command_error: String,
+    pub reported_at_ms: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstanceRow {
+    pub agent_id: AgentId,
+    pub host: String,
+    pub instance: String,
+    pub reachable: bool,
+    pub error: String,
+    pub product_version: String,
+    pub readiness: Readiness,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DatabaseRow {
+    pub host: String,
+    pub instance: String,
+    pub database: String,
+    pub size_bytes: i64,
+    pub readiness: Readiness,
+    pub reasons: Vec<String>,
+}
+
+/// How often one check hit across a run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleRow {
+    pub check_id: String,
+    pub severity: Severity,
+    pub title: String,
+    pub instances: u32,
+    pub databases: u32,
+    pub unknown: u32,
+}
+
+/// A check's result on one instance, with its findings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResultRow {
+    pub host: String,
+    pub instance: String,
+    pub result: CheckResult,
+}
+
+impl Store {
+    /// Creates the run and one queued command per target, audited as one event.
+    pub async fn create_assessment_run(
+        &self,
+        run: &RunRecord,
+        commands: &[CommandRecord],
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("INSERT INTO assessment_runs (id, created_by, created_at, deadline_at, selector, trigger_kind) VALUES ($1, $2, $3, $4, $5, $6)")
+            .bind(&run.id)
+            .bind(&run.created_by)
+            .bind(run.created_at_ms)
+            .bind(run.deadline_at_ms)
+            .bind(&run.selector)
+            .bind(&run.trigger)
+            .execute(&mut *tx)
+            .await?;
+        for command in commands {
+            commands::insert(&mut tx, command).await?;
+            sqlx::query(
+                "INSERT INTO assessment_targets (run_id, agent_id, command_id) VALUES ($1, $2, $3)",
+            )
+            .bind(&run.id)
+            .bind(command.agent_id.to_string())
+            .bind(&command.id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let event = AuditEvent {
+            at_ms: run.created_at_ms,
+            actor: run.created_by.clone(),
+            action: "assessment.run".into(),
+            target: format!("assessment/{}", run.id),
+            detail: format!(
+                "selector={} targets={} trigger={}",
+                run.selector,
+                commands.len(),
+                run.trigger
+            ),
+        };
+        audit::record(&mut tx, &event).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn get_assessment_run(&self, id: &str) -> Result<Option<RunRecord>, StoreError> {
+        let row = sqlx::query("SELECT * FROM assessment_runs WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(decode_run).transpose()
+    }
+
+    /// The newest runs first; with `agent`, only runs that targeted it.
+    pub async fn list_assessment_runs(
+        &self,
+        agent: Option<AgentId>,
+        limit: u32,
+    ) -> Result<Vec<RunRecord>, StoreError> {
+        let agent = agent.map(|a| a.to_string()).unwrap_or_default();
+        let rows = sqlx::query("SELECT r.* FROM assessment_runs r WHERE $1 = '' OR EXISTS (SELECT 1 FROM assessment_targets t WHERE t.run_id = r.id AND t.agent_id = $1) ORDER BY r.created_at DESC, r.id LIMIT $2")
+            .bind(agent)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(decode_run).collect()
+    }
+
+    pub async fn assessment_targets(&self, run: &str) -> Result<Vec<TargetRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT t.agent_id, a.name, a.last_seen_at, a.revoked_at, c.state, c.error_code, c.error_message, t.reported_at
+             FROM assessment_targets t JOIN agents a ON a.id = t.agent_id JOIN commands c ON c.id = t.command_id
+             WHERE t.run_id = $1 ORDER BY a.name",
+        )
+        .bind(run)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let state: String = col(row, "state")?;
+                let code: String = col(row, "error_code")?;
+                let message: String = col(row, "error_message")?;
+                Ok(TargetRecord {
+                    agent_id: agent_id(&col::<String>(row, "agent_id")?)?,
+                    host: col(row, "name")?,
+                    last_seen_ms: col(row, "last_seen_at")?,
+                    revoked: col::<Option<i64>>(row, "revoked_at")?.is_some(),
+                    command_state: state.parse().map_err(StoreError::Corrupt)?,
+                    command_error: if code.is_empty() {
+                        message
+                    } else {
+                        format!("{code}: {message}")
+                    },
+                    reported_at_ms: col(row, "reported_at")?,
+                })
+            })
+            .collect()
+    }
+
+    pub async fn assessment_instances(&self, run: &str) -> Result<Vec<InstanceRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT i.*, a.name AS host FROM assessment_instances i JOIN agents a ON a.id = i.agent_id
+             WHERE i.run_id = $1 ORDER BY a.name, i.instance_name",
+        )
+        .bind(run)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(InstanceRow {
+                    agent_id: agent_id(&col::<String>(row, "agent_id")?)?,
+                    host: col(row, "host")?,
+                    instance: col(row, "instance_name")?,
+                    reachable: col::<i64>(row, "reachable")? == 1,
+                    error: col(row, "error")?,
+                    product_version: col(row, "product_version")?,
+                    readiness: parse_readiness(&col::<String>(row, "readiness")?)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Databases of the run; with `agent`, of that host only.
+    pub async fn assessment_databases(
+        &self,
+        run: &str,
+        agent: Option<AgentId>,
+    ) -> Result<Vec<DatabaseRow>, StoreError> {
+        let agent = agent.map(|a| a.to_string()).unwrap_or_default();
+        let rows = sqlx::query(
+            "SELECT d.*, a.name AS host FROM assessment_databases d JOIN agents a ON a.id = d.agent_id
+             WHERE d.run_id = $1 AND ($2 = '' OR d.agent_id = $2) ORDER BY a.name, d.instance_name, d.database_name",
+        )
+        .bind(run)
+        .bind(agent)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let reasons: String = col(row, "reasons")?;
+                Ok(DatabaseRow {
+                    host: col(row, "host")?,
+                    instance: col(row, "instance_name")?,
+                    database: col(row, "database_name")?,
+                    size_bytes: col(row, "size_bytes")?,
+                    readiness: parse_readiness(&col::<String>(row, "readiness")?)?,
+                    reasons: reasons
+                        .split(',')
+                        .filter(|r| !r.is_empty())
+                        .map(str::to_string)
+                        .collect(),
+                })
+            })
+            .collect()
+    }
+
+    /// Per check: instances and databases it found something on, and instances where it
+    /// could not run.
+    pub async fn assessment_rules(&self, run: &str) -> Result<Vec<RuleRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT r.check_id, MAX(r.severity) AS severity, MAX(r.title) AS title,
+                    SUM(CASE WHEN r.status = 'found' THEN 1 ELSE 0 END) AS instances,
+                    SUM(CASE WHEN r.status = 'unknown' THEN 1 ELSE 0 END) AS unknown,
+                    (SELECT COUNT(*) FROM (SELECT DISTINCT f.agent_id, f.instance_name, f.database_name FROM assessment_findings f
+                       WHERE f.run_id = r.run_id AND f.check_id = r.check_id AND f.database_name <> '') AS hit) AS databases
+             FROM assessment_results r WHERE r.run_id = $1
+             GROUP BY r.run_id, r.check_id ORDER BY r.check_id",
+        )
+        .bind(run)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let severity: String = col(row, "severity")?;
+                Ok(RuleRow {
+                    check_id: col(row, "check_id")?,
+                    severity: Severity::parse(&severity)
+                        .ok_or_else(|| StoreError::Corrupt(format!("severity {severity:?}")))?,
+                    title: col(row, "title")?,
+                    instances: col::<i64>(row, "instances")? as u32,
+                    databases: col::<i64>(row, "databases")? as u32,
+                    unknown: col::<i64>(row, "unknown")? as u32,
+                })
+            })
+            .collect()
+    }
+
+    /// Check results of one host in a run that found something or could not run, with
+    /// their findings (only those on `database` and the instance's, when given).
+    pub async fn assessment_results(
+        &self,
+        run: &str,
+        agent: AgentId,
+        database: Option<&str>,
+    ) -> Result<Vec<ResultRow>, StoreError> {
+        let results = sqlx::query(
+            "SELECT r.*, a.name AS host FROM assessment_results r JOIN agents a ON a.id = r.agent_id
+             WHERE r.run_id = $1 AND r.agent_id = $2 AND r.status <> 'passed' ORDER BY r.instance_name, r.check_id",
+        )
+        .bind(run)
+        .bind(agent.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        let findings = sqlx::query(
+            "SELECT * FROM assessment_findings WHERE run_id = $1 AND agent_id = $2 AND ($3 = '' OR database_name = '' OR database_name = $3)
+             ORDER BY instance_name, check_id, seq",
+        )
+        .bind(run)
+        .bind(agent.to_string())
+        .bind(database.unwrap_or_default())
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::with_capacity(results.len());
+        for row in &results {
+            let instance: String = col(row, "instance_name")?;
+            let check_id: String = col(row, "check_id")?;
+            let mut result = decode_result(row)?;
+            for f in findings.iter() {
+                if col::<String>(f, "instance_name")? == instance
+                    && col::<String>(f, "check_id")? == check_id
+                {
+                    result.findings.push(decode_finding(f)?);
+                }
+            }
+            let filtered_out = database.is_some()
+                && result.status == CheckStatus::Found
+                && result.findings.is_empty();
+            if !filtered_out {
+                out.push(ResultRow {
+                    host: col(row, "host")?,
+                    instance,
+                    result,
+                });
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Stores an agent's assessment (inside its report's transaction) for the run whose
+/// command it answers. Returns false when no run asked for it.
+pub(crate) async fn record(
+    conn: &mut AnyConnection,
+    agent: AgentId,
+    command_id: &str,
+    instances: &[InstanceAssessment],
+    now_ms: i64,
+) -> Result<bool, StoreError> {
+    let run: Option<(String,)> = sqlx::query_as(
+        "SELECT run_id FROM assessment_targets WHERE agent_id = $1 AND command_id = $2 AND reported_at IS NULL",
+    )
+    .bind(agent.to_string())
+    .bind(command_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some((run,)) = run else {
+        return Ok(false);
+    };
+    let agent = agent.to_string();
+    for instance in instances {
+        let rated = readiness::rate(instance);
+        sqlx::query("INSERT INTO assessment_instances (run_id, agent_id, instance_name, reachable, error, product_version, readiness) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+            .bind(&run)
+            .bind(&agent)
+            .bind(&instance.name)
+            .bind(i64::from(instance.reachable))
+            .bind(&instance.error)
+            .bind(&instance.product_version)
+            .bind(readiness::instance(instance, &rated).as_str())
+            .execute(&mut *conn)
+            .await?;
+        for (database, rated) in instance.databases.iter().zip(&rated) {
+            sqlx::query("INSERT INTO assessment_databases (run_id, agent_id, instance_name, database_name, size_bytes, readiness, reasons) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+                .bind(&run)
+                .bind(&agent)
+                .bind(&instance.name)
+                .bind(&database.name)
+                .bind(database.size_bytes)
+                .bind(rated.readiness.as_str())
+                .bind(rated.reasons.join(","))
+                .execute(&mut *conn)
+                .await?;
+        }
+        for result in &instance.results {
+            sqlx::query("INSERT INTO assessment_results (run_id, agent_id, instance_name, check_id, scope, severity, title, remedy, status, unknown_cause) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
+                .bind(&run)
+                .bind(&agent)
+                .bind(&instance.name)
+                .bind(&result.check_id)
+                .bind(result.scope.as_str())
+                .bind(result.severity.as_str())
+                .bind(&result.title)
+                .bind(&result.remedy)
+                .bind(result.status.as_str())
+                .bind(&result.unknown_cause)
+                .execute(&mut *conn)
+                .await?;
+            for (seq, finding) in result.findings.iter().enumerate() {
+                sqlx::query("INSERT INTO assessment_findings (run_id, agent_id, instance_name, check_id, seq, database_name, message, evidence, objects) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
+                    .bind(&run)
+                    .bind(&agent)
+                    .bind(&instance.name)
+                    .bind(&result.check_id)
+                    .bind(seq as i64)
+                    .bind(finding.database.as_deref().unwrap_or_default())
+                    .bind(&finding.message)
+                    .bind(serde_json::to_string(&finding.evidence).unwrap_or_default())
+                    .bind(serde_json::to_string(&finding.objects).unwrap_or_default())
+                    .execute(&mut *conn)
+                    .await?;
+            }
+        }
+    }
+    sqlx::query(
+        "UPDATE assessment_targets SET reported_at = $1 WHERE run_id = $2 AND agent_id = $3",
+    )
+    .bind(now_ms)
+    .bind(&run)
+    .bind(&agent)
+    .execute(&mut *conn)
+    .await?;
+    Ok(true)
+}
+
+fn parse_readiness(text: &str) -> Result<Readiness, StoreError> {
+    Readiness::parse(text).ok_or_else(|| StoreError::Corrupt(format!("readiness {text:?}")))
+}
+
+fn decode_run(row: &AnyRow) -> Result<RunRecord, StoreError> {
+    Ok(RunRecord {
+        id: col(row, "id")?,
+        created_by: col(row, "created_by")?,
+        created_at_ms: col(row, "created_at")?,
+        deadline_at_ms: col(row, "deadline_at")?,
+        selector: col(row, "selector")?,
+        trigger: col(row, "trigger_kind")?,
+    })
+}
+
+fn decode_result(row: &AnyRow) -> Result<CheckResult, StoreError> {
+    let corrupt = |what: &str, v: &str| StoreError::Corrupt(format!("{what} {v:?}"));
+    let scope: String = col(row, "scope")?;
+    let severity: String = col(row, "severity")?;
+    let status: String = col(row, "status")?;
+    Ok(CheckResult {
+        check_id: col(row, "check_id")?,
+        scope: Scope::parse(&scope).ok_or_else(|| corrupt("scope", &scope))?,
+        severity: Severity::parse(&severity).ok_or_else(|| corrupt("severity", &severity))?,
+        title: col(row, "title")?,
+        remedy: col(row, "remedy")?,
+        status: CheckStatus::parse(&status).ok_or_else(|| corrupt("status", &status))?,
+        unknown_cause: col(row, "unknown_cause")?,
+        findings: Vec::new(),
+    })
+}
+
+fn decode_finding(row: &AnyRow) -> Result<Finding, StoreError> {
+    let database: String = col(row, "database_name")?;
+    let evidence: String = col(row, "evidence")?;
+    let objects: String = col(row, "objects")?;
+    Ok(Finding {
+        database: (!database.is_empty()).then_some(database),
+        message: col(row, "message")?,
+        evidence: serde_json::from_str(&evidence)
+            .map_err(|e| StoreError::Corrupt(format!("evidence: {e}")))?,
+        objects: serde_json::from_str(&objects)
+            .map_err(|e| StoreError::Corrupt(format!("objects: {e}")))?,
+    })
+}
