@@ -1,6 +1,8 @@
 //! ferry-tests: end-to-end tests that start Ferry's real binaries, and benchmarks.
 //!
 //! - [`binaries`]: building and locating `ferry-control`, `ferry` and `ferry-agent`.
+//! - [`fleet`]: a whole fleet in one process (lab, control plane, agents), for
+//!   `ferry-lab` and the benchmarks.
 //! - [`databases`]: scratch PostgreSQL databases from `FERRY_TEST_DATABASE_URL`.
 //! - [`otlp`]: a minimal OTLP/HTTP receiver that records the spans it is sent.
 //! - [`processes`]: a control plane and agents as child processes, with their logs.
@@ -8,10 +10,12 @@
 //!
 //! The tests are in `tests/e2e/` (one binary, so the slow process start-ups overlap)
 //! and `tests/store_conformance.rs`;
-//! the benchmarks are `src/bin/bench-heartbeats.rs` and `src/bin/bench-lab.rs`.
+//! the benchmarks are `src/bin/bench-heartbeats.rs` and `src/bin/bench-lab.rs`;
+//! `src/bin/ferry-lab.rs` is the README's first command.
 
 pub mod binaries;
 pub mod databases;
+pub mod fleet;
 pub mod otlp;
 pub mod processes;
 pub mod wait;

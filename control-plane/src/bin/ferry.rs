@@ -5,19 +5,23 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use ferry_control::cli::assess;
 use ferry_control::cli::output::{self, Format};
 use ferry_control::cli::{self, request, CliError};
 use ferry_proto::clock::now_ms;
+use ferry_proto::operator::v1::operator_client::OperatorClient;
 use ferry_proto::operator::v1::{
-    CreateCommandRequest, CreateEnrollmentTokenRequest, GetHostRequest, ListCommandsRequest,
-    ListHostsRequest, RevokeHostRequest,
+    AssessmentRun, CreateCommandRequest, CreateEnrollmentTokenRequest, GetAssessmentReportRequest,
+    GetAssessmentRunRequest, GetHostRequest, ListCommandsRequest, ListHostsRequest,
+    RevokeHostRequest, ShowAssessmentRequest, StartAssessmentRequest,
 };
+use tonic::transport::Channel;
 
 #[derive(Parser)]
 #[command(
     name = "ferry",
     version,
-    about = "Operate a Ferry fleet: hosts, tokens, commands"
+    about = "Operate a Ferry fleet: hosts, tokens, commands, assessments"
 )]
 struct Cli {
     /// Control-plane address.
@@ -68,6 +72,50 @@ enum Verb {
     Command {
         #[command(subcommand)]
         command: CommandVerb,
+    },
+    /// Readiness assessments for the MI link: run, report, show findings.
+    Assess {
+        #[command(subcommand)]
+        command: AssessVerb,
+    },
+}
+
+#[derive(Subcommand)]
+enum AssessVerb {
+    /// Assess the whole fleet or some hosts; offline hosts are assessed when they return.
+    Run {
+        /// Every enrolled host.
+        #[arg(long, conflicts_with = "host")]
+        all: bool,
+        /// A host name or id (repeat for more).
+        #[arg(long, required_unless_present = "all")]
+        host: Vec<String>,
+        /// How long to wait for offline hosts, e.g. 2h (default: the server's, 24h).
+        #[arg(long, value_parser = cli::parse_duration)]
+        deadline: Option<std::time::Duration>,
+        /// Show progress until every host finished, then the readiness summary.
+        #[arg(long)]
+        wait: bool,
+    },
+    /// A run's progress per host.
+    Status {
+        /// The run (default: the newest).
+        run: Option<String>,
+    },
+    /// Readiness summary, rules, instances and databases of a run (`-o csv` for a sheet).
+    Report {
+        /// The run (default: the newest).
+        #[arg(long)]
+        run: Option<String>,
+    },
+    /// One host's findings, with evidence and remedies.
+    Show {
+        #[arg(long)]
+        host: String,
+        #[arg(long)]
+        database: Option<String>,
+        #[arg(long)]
+        run: Option<String>,
     },
 }
 
@@ -134,10 +182,22 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<(), CliError> {
+    let csv_allowed = matches!(
+        cli.command,
+        Verb::Assess {
+            command: AssessVerb::Report { .. }
+        }
+    );
+    if cli.output == Format::Csv && !csv_allowed {
+        return Err(CliError::Usage(
+            "--output csv is available for `ferry assess report`; use table or json".into(),
+        ));
+    }
     let mut client = cli::connect(&cli.control_plane, &cli.credentials).await?;
     let now = now_ms();
     let json = cli.output == Format::Json;
     match cli.command {
+        Verb::Assess { command } => assess(&mut client, command, cli.output).await?,
         Verb::Token {
             command: TokenVerb::Create { ttl, description },
         } => {
@@ -239,6 +299,126 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         }
     }
     Ok(())
+}
+
+async fn assess(
+    client: &mut OperatorClient<Channel>,
+    command: AssessVerb,
+    format: Format,
+) -> Result<(), CliError> {
+    let now = now_ms();
+    let json = format == Format::Json;
+    match command {
+        AssessVerb::Run {
+            all,
+            host,
+            deadline,
+            wait,
+        } => {
+            let mut run = client
+                .start_assessment(request(StartAssessmentRequest {
+                    all,
+                    hosts: host,
+                    deadline_seconds: ttl_seconds(deadline),
+                }))
+                .await?
+                .into_inner();
+            if wait {
+                run = wait_for(client, run).await?;
+                let report = client
+                    .get_assessment_report(request(GetAssessmentReportRequest {
+                        run_id: run.id.clone(),
+                    }))
+                    .await?
+                    .into_inner();
+                if json {
+                    print_json(&assess::report_json(&report));
+                } else {
+                    print!("{}", assess::summary_text(&report));
+                    println!("Details: ferry assess report --run {}", run.id);
+                }
+            } else if json {
+                print_json(&assess::run_json(&run));
+            } else {
+                println!(
+                    "assessment {} started for {} host(s); follow it with `ferry assess status {}`",
+                    run.id,
+                    run.targets.len(),
+                    run.id
+                );
+            }
+        }
+        AssessVerb::Status { run } => {
+            let run = client
+                .get_assessment_run(request(GetAssessmentRunRequest {
+                    run_id: run.unwrap_or_default(),
+                }))
+                .await?
+                .into_inner();
+            if json {
+                print_json(&assess::run_json(&run));
+            } else {
+                print!("{}", assess::run_text(&run, now));
+            }
+        }
+        AssessVerb::Report { run } => {
+            let report = client
+                .get_assessment_report(request(GetAssessmentReportRequest {
+                    run_id: run.unwrap_or_default(),
+                }))
+                .await?
+                .into_inner();
+            match format {
+                Format::Json => print_json(&assess::report_json(&report)),
+                Format::Csv => print!("{}", assess::report_csv(&report)),
+                Format::Table => print!("{}", assess::report_text(&report, now)),
+            }
+        }
+        AssessVerb::Show {
+            host,
+            database,
+            run,
+        } => {
+            let detail = client
+                .show_assessment(request(ShowAssessmentRequest {
+                    host,
+                    database: database.unwrap_or_default(),
+                    run_id: run.unwrap_or_default(),
+                }))
+                .await?
+                .into_inner();
+            if json {
+                print_json(&assess::detail_json(&detail));
+            } else {
+                print!("{}", assess::detail_text(&detail));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Polls the run until every host finished, drawing progress on stderr.
+async fn wait_for(
+    client: &mut OperatorClient<Channel>,
+    mut run: AssessmentRun,
+) -> Result<AssessmentRun, CliError> {
+    use std::io::Write;
+    let mut poll = tokio::time::interval(std::time::Duration::from_millis(500));
+    loop {
+        eprint!("\r{}", assess::progress_line(&run));
+        let _ = std::io::stderr().flush();
+        if run.state == "complete" {
+            eprintln!();
+            return Ok(run);
+        }
+        poll.tick().await;
+        run = client
+            .get_assessment_run(request(GetAssessmentRunRequest {
+                run_id: run.id.clone(),
+            }))
+            .await?
+            .into_inner();
+    }
 }
 
 /// A `--ttl` for the wire: whole seconds, 0 meaning the server's default.

@@ -1,6 +1,7 @@
 //! The `ferry` operator CLI: connects with an operator certificate and calls the
-//! operator API. [`output`] renders tables and JSON.
+//! operator API. [`output`] renders tables and JSON; [`assess`] renders assessments.
 
+pub mod assess;
 pub mod output;
 
 use std::path::{Path, PathBuf};

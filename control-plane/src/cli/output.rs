@@ -7,6 +7,8 @@ use serde_json::{json, Value};
 pub enum Format {
     Table,
     Json,
+    /// `ferry assess report` only.
+    Csv,
 }
 
 /// Left-aligned columns separated by two spaces.

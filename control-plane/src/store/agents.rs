@@ -95,7 +95,7 @@ impl Store {
         if seen.is_empty() {
             return Ok(());
         }
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         for (id, at) in seen {
             sqlx::query("UPDATE agents SET last_seen_at = $1 WHERE id = $2 AND (last_seen_at IS NULL OR last_seen_at < $1)")
                 .bind(*at)
@@ -115,7 +115,7 @@ impl Store {
         actor: &str,
         now_ms: i64,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let changed = sqlx::query("UPDATE agents SET revoked_at = $1, revoked_reason = $2 WHERE id = $3 AND revoked_at IS NULL")
             .bind(now_ms)
             .bind(reason)
@@ -157,7 +157,7 @@ impl Store {
         not_after_ms: i64,
         now_ms: i64,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let changed = sqlx::query("UPDATE agents SET cert_serial = $1, cert_not_after = $2 WHERE id = $3 AND revoked_at IS NULL")
             .bind(serial)
             .bind(not_after_ms)

@@ -82,7 +82,7 @@ impl Store {
         run: &RunRecord,
         commands: &[CommandRecord],
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         sqlx::query("INSERT INTO assessment_runs (id, created_by, created_at, deadline_at, selector, trigger_kind) VALUES ($1, $2, $3, $4, $5, $6)")
             .bind(&run.id)
             .bind(&run.created_by)
@@ -231,15 +231,21 @@ impl Store {
             .collect()
     }
 
-    /// Per check: instances and databases it found something on, and instances where it
-    /// could not run.
+    /// Per check: instances it found something on, the databases that touches (for an
+    /// instance check, every database on those instances), and instances where it could
+    /// not run.
     pub async fn assessment_rules(&self, run: &str) -> Result<Vec<RuleRow>, StoreError> {
         let rows = sqlx::query(
             "SELECT r.check_id, MAX(r.severity) AS severity, MAX(r.title) AS title,
                     SUM(CASE WHEN r.status = 'found' THEN 1 ELSE 0 END) AS instances,
                     SUM(CASE WHEN r.status = 'unknown' THEN 1 ELSE 0 END) AS unknown,
-                    (SELECT COUNT(*) FROM (SELECT DISTINCT f.agent_id, f.instance_name, f.database_name FROM assessment_findings f
-                       WHERE f.run_id = r.run_id AND f.check_id = r.check_id AND f.database_name <> '') AS hit) AS databases
+                    CASE WHEN MAX(r.scope) = 'instance'
+                      THEN (SELECT COUNT(*) FROM assessment_databases d JOIN assessment_results i
+                              ON i.run_id = d.run_id AND i.agent_id = d.agent_id AND i.instance_name = d.instance_name
+                            WHERE i.run_id = r.run_id AND i.check_id = r.check_id AND i.status = 'found')
+                      ELSE (SELECT COUNT(*) FROM (SELECT DISTINCT f.agent_id, f.instance_name, f.database_name FROM assessment_findings f
+                              WHERE f.run_id = r.run_id AND f.check_id = r.check_id AND f.database_name <> '') AS hit)
+                    END AS databases
              FROM assessment_results r WHERE r.run_id = $1
              GROUP BY r.run_id, r.check_id ORDER BY r.check_id",
         )

@@ -108,7 +108,7 @@ pub struct CommandRecord {
 
 impl Store {
     pub async fn create_command(&self, command: &CommandRecord) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         insert(&mut tx, command).await?;
         let event = AuditEvent {
             at_ms: command.created_at_ms,
@@ -130,7 +130,7 @@ impl Store {
         redeliver_sent: bool,
         now_ms: i64,
     ) -> Result<Vec<CommandRecord>, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let states = if redeliver_sent {
             "('pending', 'sent')"
         } else {

@@ -82,7 +82,7 @@ impl Store {
         report: &IncomingReport,
         now_ms: i64,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let inserted = sqlx::query("INSERT INTO reports (agent_id, report_id, kind, produced_at, received_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (agent_id, report_id) DO NOTHING")
             .bind(agent.to_string())
             .bind(&report.report_id)

@@ -51,7 +51,7 @@ pub enum EnrollError {
 
 impl Store {
     pub async fn insert_token(&self, token: &NewToken) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         sqlx::query("INSERT INTO enrollment_tokens (id, secret_hash, description, created_by, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)")
             .bind(&token.id)
             .bind(&token.secret_hash)
@@ -107,7 +107,7 @@ impl Store {
         agent: &NewAgent,
         now_ms: i64,
     ) -> Result<(), EnrollError> {
-        let mut tx = self.pool.begin().await.map_err(StoreError::from)?;
+        let mut tx = self.write().await.map_err(StoreError::from)?;
         let consumed = sqlx::query("UPDATE enrollment_tokens SET used_at = $1, used_by_agent = $2 WHERE id = $3 AND secret_hash = $4 AND used_at IS NULL AND expires_at > $1")
             .bind(now_ms)
             .bind(agent.id.to_string())

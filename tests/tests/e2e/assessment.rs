@@ -194,3 +194,255 @@ async fn the_checks_read_the_lab_catalog_over_tds() {
         assert_eq!(sql16_found[blocker], v(&["instance"]), "{sql16_found:?}");
     }
 }
+
+/// An agent config for one lab instance with `login`.
+fn lab_agent_config(state: &std::path::Path, port: u16, login: &str, password: &str) -> String {
+    format!(
+        "state_dir = {:?}\nheartbeat_interval_secs = 1\nmax_backoff_secs = 1\n\
+         [[instance]]\nname = \"default\"\nhost = \"127.0.0.1\"\nport = {port}\nencryption = \"required\"\n\
+         trust_server_certificate = true\nconnect_timeout_secs = 5\nquery_timeout_secs = 10\n\
+         auth = {{ method = \"sql_login\", username = \"{login}\", password = \"{password}\" }}\n",
+        state.display().to_string()
+    )
+}
+
+/// `database -> (readiness, reasons)` for `host` in a report or a show.
+fn readiness_of(databases: &Value, host: &str) -> BTreeMap<String, (String, Vec<String>)> {
+    databases
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["host"] == host)
+        .map(|d| {
+            let reasons = d["reasons"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r.as_str().unwrap().to_string())
+                .collect();
+            (
+                d["database"].as_str().unwrap().to_string(),
+                (d["readiness"].as_str().unwrap().to_string(), reasons),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_fleet_assessment_rates_every_database_and_waits_for_offline_hosts() {
+    let lab = ferry_sim::Lab::start(&ferry_sim::Scenario::parse(SCENARIO).unwrap())
+        .await
+        .unwrap();
+    let port = |name: &str| lab.endpoint(name).unwrap().address.port();
+    let dir = tempfile::tempdir().unwrap();
+    let plane = ControlPlane::start(dir.path(), FAST_CONTROL_CONFIG).await;
+    let hosts = [
+        ("sql22", port("SQL22"), "ferry", "Ferry-Passw0rd!"),
+        (
+            "sql22-limited",
+            port("SQL22"),
+            "limited",
+            "Limited-Passw0rd!",
+        ),
+        ("sql16", port("SQL16"), "ferry", "Ferry-Passw0rd!"),
+    ];
+    let mut agents = Vec::new();
+    for (name, port, login, password) in hosts {
+        let state = enroll_ok(&plane, dir.path(), name).await;
+        let config = lab_agent_config(&state, port, login, password);
+        agents.push((
+            state.clone(),
+            config.clone(),
+            AgentProcess::start(&state, &config),
+        ));
+    }
+    for (name, ..) in hosts {
+        host_where(&plane, name, "online", |h| h["status"] == "online").await;
+    }
+
+    // One run over the fleet, waited for by the CLI.
+    let output = plane.ferry(&["assess", "run", "--all", "--wait"]).await;
+    assert!(output.status.success(), "{}", text(&output));
+    assert!(
+        text(&output).contains(
+            "13 databases on 3 instances: 1 ready, 2 ready with warnings, 7 not ready, 3 unknown"
+        ),
+        "{}",
+        text(&output)
+    );
+    let report = plane.ferry_json(&["assess", "report"]).await;
+    let owned = |pairs: &[(&str, &str, &[&str])]| {
+        pairs
+            .iter()
+            .map(|(db, readiness, reasons)| {
+                (
+                    db.to_string(),
+                    (
+                        readiness.to_string(),
+                        reasons.iter().map(|r| r.to_string()).collect(),
+                    ),
+                )
+            })
+            .collect::<BTreeMap<_, _>>()
+    };
+    assert_eq!(
+        readiness_of(&report["database_details"], "sql22"),
+        owned(&[
+            ("Copied", "not_ready", &["MI-LINK-FULL-BACKUP"]),
+            ("Docs", "not_ready", &["MI-FILESTREAM"]),
+            ("Hot", "ready_with_warnings", &["MI-INMEMORY-TIER"]),
+            (
+                "Legacy",
+                "not_ready",
+                &[
+                    "MI-LINK-RECOVERY-MODEL",
+                    "MI-LINK-FULL-BACKUP",
+                    "MI-MULTIPLE-LOG-FILES"
+                ]
+            ),
+            ("Sales", "ready", &[]),
+            ("Vault", "ready_with_warnings", &["MI-TDE"]),
+        ])
+    );
+    let limited = readiness_of(&report["database_details"], "sql22-limited");
+    assert_eq!(
+        limited["Sales"],
+        ("unknown".to_string(), vec!["MI-TDE".to_string()])
+    );
+    assert_eq!(
+        limited["Legacy"].0, "not_ready",
+        "a blocker is certain even when other checks could not run"
+    );
+    assert_eq!(
+        readiness_of(&report["database_details"], "sql16")["Billing"].0,
+        "not_ready"
+    );
+    let rule = |id: &str| {
+        report["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["check_id"] == id)
+            .cloned()
+            .unwrap_or_else(|| panic!("{id} in {report}"))
+    };
+    assert_eq!(
+        (
+            rule("MI-FILESTREAM")["instances"].as_u64(),
+            rule("MI-FILESTREAM")["databases"].as_u64()
+        ),
+        (Some(2), Some(2))
+    );
+    assert_eq!(rule("MI-TDE")["unknown"].as_u64(), Some(1));
+    assert_eq!(rule("MI-LINK-HADR-DISABLED")["databases"].as_u64(), Some(1));
+
+    // Findings with evidence, remedy and the cause of what could not run.
+    let show = plane
+        .ferry_json(&[
+            "assess",
+            "show",
+            "--host",
+            "sql22-limited",
+            "--database",
+            "Sales",
+        ])
+        .await;
+    let tde = show["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["check_id"] == "MI-TDE")
+        .unwrap();
+    assert_eq!(tde["status"], "unknown");
+    assert!(
+        tde["unknown_cause"]
+            .as_str()
+            .unwrap()
+            .contains("VIEW SERVER STATE"),
+        "{tde}"
+    );
+    let show = plane
+        .ferry(&["assess", "show", "--host", "sql22", "--database", "Legacy"])
+        .await;
+    let shown = text(&show);
+    assert!(
+        shown.contains("MI-MULTIPLE-LOG-FILES")
+            && shown.contains("log_files = 2")
+            && shown.contains("REMOVE FILE"),
+        "{shown}"
+    );
+    assert!(
+        !shown.contains("database Docs"),
+        "only Legacy's findings: {shown}"
+    );
+    let csv = plane.ferry(&["assess", "report", "-o", "csv"]).await;
+    assert!(
+        text(&csv).starts_with("host,instance,database,readiness,reasons,size_bytes\n"),
+        "{}",
+        text(&csv)
+    );
+
+    // A host that is offline when the run starts is assessed when it returns.
+    let (state, config, offline) = agents.remove(2);
+    offline.stop().await;
+    host_where(&plane, "sql16", "offline", |h| {
+        h["status"] == "disconnected"
+    })
+    .await;
+    let started = plane
+        .ferry_json(&[
+            "assess",
+            "run",
+            "--host",
+            "sql16",
+            "--host",
+            "sql22",
+            "--deadline",
+            "10m",
+        ])
+        .await;
+    let run_id = started["id"].as_str().unwrap().to_string();
+    let status = wait::until("sql22 done while sql16 waits", LIMIT, || async {
+        let run = plane.ferry_json(&["assess", "status", &run_id]).await;
+        let state = |host: &str| {
+            run["targets"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|t| t["host"] == host)
+                .unwrap()["state"]
+                .clone()
+        };
+        if state("sql22") == "done" && state("sql16") == "offline_waiting" {
+            Ok(Some(run))
+        } else {
+            Err(run.to_string())
+        }
+    })
+    .await;
+    assert_eq!(status["state"], "running");
+    let back = AgentProcess::start(&state, &config);
+    wait::until("the run to complete", LIMIT, || async {
+        let run = plane.ferry_json(&["assess", "status", &run_id]).await;
+        if run["state"] == "complete" {
+            Ok(Some(()))
+        } else {
+            Err(run.to_string())
+        }
+    })
+    .await;
+    let report = plane
+        .ferry_json(&["assess", "report", "--run", &run_id])
+        .await;
+    assert_eq!(
+        readiness_of(&report["database_details"], "sql16")["Billing"].0,
+        "not_ready"
+    );
+    assert_eq!(report["databases"]["not_ready"].as_u64(), Some(4));
+
+    back.stop().await;
+    for (.., agent) in agents {
+        agent.stop().await;
+    }
+    plane.stop().await;
+}

@@ -1,0 +1,119 @@
+//! `ferry-lab`: a whole Ferry fleet on this machine. Starts the lab (simulated SQL
+//! Server instances), a control plane on the embedded SQLite store, one enrolled agent
+//! per instance, runs a fleet readiness assessment, prints the summary and where to look
+//! next, and keeps running for the `ferry` CLI until interrupted (or exits, `--once`).
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use clap::Parser;
+use ferry_control::cli::assess;
+use ferry_tests::fleet::{Fleet, Options};
+
+#[derive(Parser)]
+#[command(
+    name = "ferry-lab",
+    about = "A whole Ferry fleet on this machine, against the lab"
+)]
+struct Args {
+    /// A scenario file (TOML) instead of a generated fleet.
+    #[arg(long, conflicts_with = "generate")]
+    scenario: Option<PathBuf>,
+    /// Generate this many varied instances.
+    #[arg(long, default_value_t = 20)]
+    generate: usize,
+    /// Seed for the generated fleet (the same seed gives the same fleet).
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Where the control plane and the agents keep their state (cleared on start).
+    #[arg(long, default_value = "ferry-lab-data")]
+    data_dir: PathBuf,
+    /// The control plane's address.
+    #[arg(long, default_value = "127.0.0.1:7443")]
+    listen: std::net::SocketAddr,
+    /// Exit after printing the summary instead of serving the CLI.
+    #[arg(long)]
+    once: bool,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "error".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let args = Args::parse();
+    let scenario = match &args.scenario {
+        Some(path) => ferry_sim::Scenario::load(path)?,
+        None => ferry_sim::scenario::generate(args.generate, args.seed),
+    };
+    let started = Instant::now();
+    let options = Options {
+        data_dir: args.data_dir.clone(),
+        listen: args.listen,
+        enroll_parallelism: 16,
+    };
+    let mut fleet = Fleet::start(&scenario, &options).await?;
+    eprintln!(
+        "ferry-lab: {} lab instances, control plane at {}, {} agents enrolled ({:.1} s)",
+        fleet.lab.endpoints.len(),
+        fleet.control_plane,
+        fleet.lab.endpoints.len(),
+        started.elapsed().as_secs_f64()
+    );
+    let assessing = Instant::now();
+    let report = fleet
+        .assess_all(|run| eprint!("\r{}", assess::progress_line(run)))
+        .await?;
+    eprintln!();
+    println!(
+        "Readiness for Azure SQL Managed Instance (assessed in {:.1} s):",
+        assessing.elapsed().as_secs_f64()
+    );
+    print!("{}", assess::summary_text(&report));
+    let mut rules: Vec<_> = report.rules.iter().filter(|r| r.instances > 0).collect();
+    let rank = |severity: &str| match severity {
+        "blocker" => 0,
+        "warning" => 1,
+        _ => 2,
+    };
+    rules.sort_by(|a, b| {
+        rank(&a.severity).cmp(&rank(&b.severity)).then(
+            b.databases
+                .max(b.instances)
+                .cmp(&a.databases.max(a.instances)),
+        )
+    });
+    println!("Most common findings:");
+    for rule in rules.iter().take(8) {
+        println!(
+            "  {:<28} {:<8} {:>4} instance(s) {:>5} database(s)  {}",
+            rule.check_id, rule.severity, rule.instances, rule.databases, rule.title
+        );
+    }
+    let env = format!(
+        "FERRY_CONTROL_PLANE={} FERRY_CREDENTIALS={}",
+        fleet.control_plane,
+        fleet.credentials.display()
+    );
+    println!("\nWhere to look next (in another terminal, after `cargo build --release`):");
+    println!("  {env} target/release/ferry assess report");
+    if let Some(host) = report.instances.iter().find(|i| i.readiness == "not_ready") {
+        println!(
+            "  {env} target/release/ferry assess show --host {}",
+            host.host
+        );
+    }
+    println!("  docs/checks/README.md explains every check.");
+    if args.once {
+        fleet.stop().await;
+        return Ok(());
+    }
+    println!("\nferry-lab keeps the fleet running; Ctrl-C stops it.");
+    tokio::signal::ctrl_c().await?;
+    fleet.stop().await;
+    Ok(())
+}

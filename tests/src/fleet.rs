@@ -1,0 +1,251 @@
+//! A whole Ferry fleet in one process: the lab (ferry-sim), a control plane on the
+//! embedded SQLite store, and one agent per lab instance, each enrolled with its own
+//! token and talking to the control plane over its own mTLS session. `ferry-lab` runs
+//! it for people; benchmarks run it at scale.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use ferry_agent::config::{AgentConfig, Auth, Encryption, InstanceConfig};
+use ferry_control::ControlConfig;
+use ferry_proto::operator::v1::operator_client::OperatorClient;
+use ferry_proto::operator::v1::{
+    AssessmentReport, AssessmentRun, CreateEnrollmentTokenRequest, GetAssessmentReportRequest,
+    GetAssessmentRunRequest, StartAssessmentRequest,
+};
+use ferry_sim::{Lab, Scenario};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tonic::transport::Channel;
+
+/// Marks a data directory as ferry-lab's own, so starting again may clear it.
+const MARKER: &str = ".ferry-lab";
+/// How long the control plane may take to start answering.
+const START_LIMIT: Duration = Duration::from_secs(30);
+
+pub struct Fleet {
+    pub lab: Lab,
+    pub control_plane: String,
+    pub credentials: PathBuf,
+    pub client: OperatorClient<Channel>,
+    stop: CancellationToken,
+    plane: std::thread::JoinHandle<()>,
+    agents: Vec<JoinHandle<()>>,
+}
+
+pub struct Options {
+    pub data_dir: PathBuf,
+    pub listen: std::net::SocketAddr,
+    /// Concurrent enrollments (each is a TLS handshake and a certificate signature).
+    pub enroll_parallelism: usize,
+}
+
+impl Fleet {
+    /// Starts the lab, the control plane and one enrolled agent per lab instance.
+    pub async fn start(scenario: &Scenario, options: &Options) -> anyhow::Result<Fleet> {
+        prepare(&options.data_dir)?;
+        let lab = Lab::start(scenario).await.context("starting the lab")?;
+        let listener = std::net::TcpListener::bind(options.listen)
+            .with_context(|| format!("--listen {}: cannot bind", options.listen))?;
+        listener.set_nonblocking(true)?;
+        let address = listener.local_addr()?;
+        let control_plane = format!("https://127.0.0.1:{}", address.port());
+        let config = ControlConfig {
+            listen: address,
+            data_dir: options.data_dir.join("control"),
+            ..Default::default()
+        };
+        let credentials = ferry_control::server::admin_credentials_dir(&config.data_dir);
+        let stop = CancellationToken::new();
+        let plane = serve_control_plane(config, listener, stop.clone())?;
+        let mut client = connect(&control_plane, &credentials).await?;
+        let agents = enroll_all(&lab, &control_plane, &mut client, options, &stop).await?;
+        Ok(Fleet {
+            lab,
+            control_plane,
+            credentials,
+            client,
+            stop,
+            plane,
+            agents,
+        })
+    }
+
+    /// Starts an assessment of every host and waits for it, calling `progress` on each
+    /// poll; returns the run's report.
+    pub async fn assess_all(
+        &mut self,
+        mut progress: impl FnMut(&AssessmentRun),
+    ) -> anyhow::Result<AssessmentReport> {
+        let mut run = self
+            .client
+            .start_assessment(ferry_control::cli::request(StartAssessmentRequest {
+                all: true,
+                ..Default::default()
+            }))
+            .await?
+            .into_inner();
+        let mut poll = tokio::time::interval(Duration::from_millis(200));
+        while run.state != "complete" {
+            progress(&run);
+            poll.tick().await;
+            run = self
+                .client
+                .get_assessment_run(ferry_control::cli::request(GetAssessmentRunRequest {
+                    run_id: run.id.clone(),
+                }))
+                .await?
+                .into_inner();
+        }
+        progress(&run);
+        Ok(self
+            .client
+            .get_assessment_report(ferry_control::cli::request(GetAssessmentReportRequest {
+                run_id: run.id,
+            }))
+            .await?
+            .into_inner())
+    }
+
+    pub async fn stop(self) {
+        self.stop.cancel();
+        for agent in self.agents {
+            let _ = agent.await;
+        }
+        let _ = tokio::task::spawn_blocking(move || self.plane.join()).await;
+    }
+}
+
+/// Runs the control plane on its own runtime and thread, as its own process would.
+fn serve_control_plane(
+    config: ControlConfig,
+    listener: std::net::TcpListener,
+    stop: CancellationToken,
+) -> anyhow::Result<std::thread::JoinHandle<()>> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("ferry-control")
+        .enable_all()
+        .build()?;
+    Ok(std::thread::Builder::new()
+        .name("ferry-control".into())
+        .spawn(move || {
+            runtime.block_on(async move {
+                let served = match tokio::net::TcpListener::from_std(listener) {
+                    Ok(listener) => ferry_control::run(config, listener, stop.cancelled_owned())
+                        .await
+                        .map_err(|e| e.to_string()),
+                    Err(e) => Err(e.to_string()),
+                };
+                if let Err(e) = served {
+                    eprintln!("ferry-control stopped: {e}");
+                }
+            })
+        })?)
+}
+
+/// Creates the data directory, or clears one that an earlier ferry-lab made.
+fn prepare(dir: &Path) -> anyhow::Result<()> {
+    if dir.exists() {
+        if !dir.join(MARKER).exists() {
+            anyhow::bail!(
+                "--data-dir {}: exists and was not made by ferry-lab; choose another directory",
+                dir.display()
+            );
+        }
+        std::fs::remove_dir_all(dir)
+            .with_context(|| format!("clearing {} from an earlier run", dir.display()))?;
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    std::fs::write(
+        dir.join(MARKER),
+        "made by ferry-lab; cleared when it starts again\n",
+    )?;
+    Ok(())
+}
+
+/// Connects with the admin's credentials once the control plane has written them and
+/// answers.
+async fn connect(url: &str, credentials: &Path) -> anyhow::Result<OperatorClient<Channel>> {
+    let started = Instant::now();
+    loop {
+        let attempt = async {
+            let mut client = ferry_control::cli::connect(url, credentials).await?;
+            client
+                .list_hosts(ferry_control::cli::request(Default::default()))
+                .await?;
+            Ok::<_, ferry_control::cli::CliError>(client)
+        };
+        match attempt.await {
+            Ok(client) => return Ok(client),
+            Err(e) if started.elapsed() > START_LIMIT => {
+                anyhow::bail!("the control plane did not start within {START_LIMIT:?}: {e}")
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
+}
+
+async fn enroll_all(
+    lab: &Lab,
+    url: &str,
+    client: &mut OperatorClient<Channel>,
+    options: &Options,
+    stop: &CancellationToken,
+) -> anyhow::Result<Vec<JoinHandle<()>>> {
+    let agents_dir = options.data_dir.join("agents");
+    let mut pending = Vec::new();
+    for endpoint in &lab.endpoints {
+        let token = client
+            .create_enrollment_token(ferry_control::cli::request(CreateEnrollmentTokenRequest {
+                ttl_seconds: 600,
+                description: format!("ferry-lab {}", endpoint.name),
+            }))
+            .await?
+            .into_inner()
+            .token;
+        let name = endpoint.name.to_ascii_lowercase();
+        let state_dir = agents_dir.join(&name);
+        let config = AgentConfig {
+            state_dir: state_dir.clone(),
+            heartbeat_interval_secs: 10,
+            instances: vec![InstanceConfig {
+                name: "default".into(),
+                host: endpoint.address.ip().to_string(),
+                port: endpoint.address.port(),
+                auth: Auth::SqlLogin {
+                    username: endpoint.login.clone(),
+                    password: Some(endpoint.password.clone()),
+                    password_env: None,
+                    password_file: None,
+                },
+                encryption: Encryption::Required,
+                trust_server_certificate: true,
+                ca_file: None,
+                connect_timeout_secs: 15,
+                query_timeout_secs: 30,
+            }],
+            ..Default::default()
+        };
+        pending.push((name, token, config));
+    }
+    let mut agents = Vec::with_capacity(pending.len());
+    for chunk in pending.chunks(options.enroll_parallelism.max(1)) {
+        let enrolled = futures::future::join_all(chunk.iter().map(|(name, token, config)| {
+            ferry_agent::control::enroll::enroll(&config.state_dir, url, token, name)
+        }))
+        .await;
+        for ((name, _, config), outcome) in chunk.iter().zip(enrolled) {
+            outcome.with_context(|| format!("enrolling the agent for {name}"))?;
+            let (config, stop) = (config.clone(), stop.clone());
+            let name = name.clone();
+            agents.push(tokio::spawn(async move {
+                if let Err(e) = ferry_agent::run(config, stop).await {
+                    eprintln!("agent {name} stopped: {e}");
+                }
+            }));
+        }
+    }
+    Ok(agents)
+}
