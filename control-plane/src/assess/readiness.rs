@@ -185,7 +185,7 @@ mod tests {
             .collect()
     }
 
-    use CheckStatus::*;
+    use CheckStatus::{Found, Unknown as CouldNotRun};
     use Readiness::*;
     use Scope::{Database as Db, Instance as Inst};
     use Severity::*;
@@ -195,7 +195,7 @@ mod tests {
         assert_eq!(
             readiness(vec![
                 result("W", Db, Warning, Found, &["A", "B"]),
-                result("U", Db, Blocker, Unknown, &[]),
+                result("U", Db, Blocker, CouldNotRun, &[]),
                 result("B", Db, Blocker, Found, &["A"]),
             ]),
             [NotReady, Unknown, Unknown]
@@ -218,12 +218,12 @@ mod tests {
         assert_eq!(
             readiness(vec![
                 result("TF", Inst, Warning, Found, &[""]),
-                result("TFU", Inst, Warning, Unknown, &[])
+                result("TFU", Inst, Warning, CouldNotRun, &[])
             ]),
             [Ready, Ready, Ready]
         );
         assert_eq!(
-            readiness(vec![result("V", Inst, Blocker, Unknown, &[])]),
+            readiness(vec![result("V", Inst, Blocker, CouldNotRun, &[])]),
             [Unknown, Unknown, Unknown]
         );
     }

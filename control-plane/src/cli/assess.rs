@@ -106,7 +106,7 @@ fn database_json(d: &DatabaseReadiness) -> Value {
 
 /// The readiness summary alone (what `--wait` and `ferry-lab` print).
 pub fn summary_text(report: &AssessmentReport) -> String {
-    let databases = report.databases.clone().unwrap_or_default();
+    let databases = report.databases.unwrap_or_default();
     let total =
         databases.ready + databases.ready_with_warnings + databases.not_ready + databases.unknown;
     format!(
@@ -159,7 +159,7 @@ pub fn report_text(report: &AssessmentReport, now_ms: i64) -> String {
         .instances
         .iter()
         .map(|i| {
-            let c = i.databases.clone().unwrap_or_default();
+            let c = i.databases.unwrap_or_default();
             vec![
                 i.host.clone(),
                 i.instance.clone(),

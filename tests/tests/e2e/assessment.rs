@@ -139,13 +139,13 @@ async fn the_checks_read_the_lab_catalog_over_tds() {
     let [sql22, limited, sql16] = &assessed.instances[..] else {
         panic!("{assessed:?}")
     };
-    for unknown in sql22
+    let unknown: Vec<String> = sql22
         .results
         .iter()
         .filter(|r| r.status() == CheckStatus::Unknown)
-    {
-        panic!("{}: {}", unknown.check_id, unknown.unknown_cause);
-    }
+        .map(|r| format!("{}: {}", r.check_id, r.unknown_cause))
+        .collect();
+    assert!(unknown.is_empty(), "{unknown:?}");
     let sql22_found = found(sql22);
     let v = |items: &[&str]| items.iter().map(|s| s.to_string()).collect::<Vec<_>>();
     assert_eq!(sql22_found["MI-LINK-RECOVERY-MODEL"], v(&["Legacy"]));
@@ -445,4 +445,41 @@ async fn a_fleet_assessment_rates_every_database_and_waits_for_offline_hosts() {
         agent.stop().await;
     }
     plane.stop().await;
+}
+
+#[tokio::test]
+async fn ferry_lab_assesses_a_generated_fleet_and_reruns_in_its_own_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("ferry-lab-data");
+    let lab = |data: &std::path::Path| {
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_ferry-lab"))
+            .args([
+                "--once",
+                "--generate",
+                "4",
+                "--seed",
+                "3",
+                "--listen",
+                "127.0.0.1:0",
+                "--data-dir",
+            ])
+            .arg(data)
+            .output()
+    };
+    for _ in 0..2 {
+        let output = lab(&data).await.unwrap();
+        let shown = text(&output);
+        assert!(output.status.success(), "{shown}");
+        assert!(shown.contains("databases on 4 instances:"), "{shown}");
+        assert!(shown.contains("ferry assess report"), "{shown}");
+    }
+    let foreign = dir.path().join("somebody-else");
+    std::fs::create_dir(&foreign).unwrap();
+    let output = lab(&foreign).await.unwrap();
+    assert!(!output.status.success());
+    assert!(
+        text(&output).contains("was not made by ferry-lab"),
+        "{}",
+        text(&output)
+    );
 }
