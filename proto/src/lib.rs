@@ -2,6 +2,7 @@
 //!
 //! - [`agent::v1`]: enrollment, certificate renewal and the agent session.
 //! - [`operator::v1`]: the operator API behind the `ferry` CLI.
+//! - [`assessment`]: the readiness checks' scope and severity words.
 //! - [`clock`]: Unix milliseconds, the unit of every timestamp on the wire and stored.
 //! - [`telemetry`]: logging and tracing set-up shared by the binaries.
 //! - [`token`]: the enrollment token format (id, secret, pinned CA fingerprint).
@@ -19,6 +20,7 @@ pub mod operator {
     }
 }
 
+pub mod assessment;
 pub mod clock;
 pub mod telemetry;
 pub mod token;

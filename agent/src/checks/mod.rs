@@ -53,39 +53,7 @@ mod xp_cmdshell;
 
 use facts::{Facts, Missing};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scope {
-    Instance,
-    Database,
-}
-
-impl Scope {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Scope::Instance => "instance",
-            Scope::Database => "database",
-        }
-    }
-}
-
-/// A blocker makes the databases it touches Not ready; a warning leaves them Ready
-/// with warnings; info is advice.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Severity {
-    Info,
-    Warning,
-    Blocker,
-}
-
-impl Severity {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Info => "info",
-            Severity::Warning => "warning",
-            Severity::Blocker => "blocker",
-        }
-    }
-}
+pub use ferry_proto::assessment::{Scope, Severity};
 
 pub struct Check {
     /// Stable; the page is `docs/checks/<id>.md`.

@@ -12,54 +12,7 @@ pub mod runs;
 
 pub use readiness::Readiness;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Severity {
-    Info,
-    Warning,
-    Blocker,
-}
-
-impl Severity {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Info => "info",
-            Severity::Warning => "warning",
-            Severity::Blocker => "blocker",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Severity> {
-        Some(match text {
-            "info" => Severity::Info,
-            "warning" => Severity::Warning,
-            "blocker" => Severity::Blocker,
-            _ => return None,
-        })
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scope {
-    Instance,
-    Database,
-}
-
-impl Scope {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Scope::Instance => "instance",
-            Scope::Database => "database",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Scope> {
-        Some(match text {
-            "instance" => Scope::Instance,
-            "database" => Scope::Database,
-            _ => return None,
-        })
-    }
-}
+pub use ferry_proto::assessment::{Scope, Severity};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CheckStatus {

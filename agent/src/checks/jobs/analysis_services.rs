@@ -19,18 +19,3 @@ fn evaluate(facts: &Facts) -> Result<Vec<Hit>, Missing> {
         |s| super::subsystem_is(s, &["ANALYSISCOMMAND", "ANALYSISQUERY"]),
     )
 }
-
-#[cfg(test)]
-mod tests {
-    use super::super::super::fixture::{found, ready};
-    use super::*;
-
-    #[test]
-    fn matching_steps_are_flagged() {
-        let mut facts = ready();
-        facts.job_steps = Ok(vec![super::super::step("TSQL", "SELECT 1")]);
-        assert!(found(&CHECK, &facts).is_empty());
-        facts.job_steps = Ok(vec![super::super::step("ANALYSISCOMMAND", "x")]);
-        assert_eq!(found(&CHECK, &facts), ["instance"]);
-    }
-}

@@ -58,3 +58,25 @@ fn step(subsystem: &str, command: &str) -> JobStep {
         job_enabled: true,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixture::{found, ready};
+    use super::*;
+
+    #[test]
+    fn each_subsystem_check_flags_only_its_steps() {
+        for (check, subsystem) in [
+            (&powershell::CHECK, "PowerShell"),
+            (&cmdexec::CHECK, "CmdExec"),
+            (&analysis_services::CHECK, "ANALYSISQUERY"),
+            (&replication::CHECK, "QueueReader"),
+        ] {
+            let mut facts = ready();
+            facts.job_steps = Ok(vec![step("TSQL", "SELECT 1")]);
+            assert!(found(check, &facts).is_empty(), "{}", check.id);
+            facts.job_steps = Ok(vec![step(subsystem, "x")]);
+            assert_eq!(found(check, &facts), ["instance"], "{}", check.id);
+        }
+    }
+}
