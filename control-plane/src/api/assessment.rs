@@ -11,7 +11,7 @@ use crate::assess::readiness::Readiness;
 use crate::assess::runs::TargetState;
 use crate::store::agents::AgentRecord;
 use crate::store::assessments::{DatabaseRow, InstanceRow, RunRecord};
-use crate::store::commands::{CommandKind, CommandRecord, CommandState};
+use crate::store::commands::{CommandKind, CommandRecord};
 use ferry_proto::clock::now_ms;
 
 /// Hosts named in one request, at most.
@@ -41,7 +41,7 @@ pub async fn start(
         (false, false) if request.hosts.len() <= MAX_HOSTS => {
             let mut agents: Vec<AgentRecord> = Vec::with_capacity(request.hosts.len());
             for key in &request.hosts {
-                let agent = find_live(shared, key).await?;
+                let agent = super::operator::find_live_host(shared, key).await?;
                 if !agents.iter().any(|a| a.id == agent.id) {
                     agents.push(agent);
                 }
@@ -69,22 +69,18 @@ pub async fn start(
         selector,
         trigger: "manual".into(),
     };
-    let trace_context =
-        serde_json::to_string(&ferry_proto::telemetry::to_map()).unwrap_or_default();
+    let trace_context = super::operator::trace_context();
     let commands: Vec<CommandRecord> = targets
         .iter()
-        .map(|agent| CommandRecord {
-            id: Uuid::new_v4().to_string(),
-            agent_id: agent.id,
-            kind: CommandKind::RunAssessment,
-            state: CommandState::Pending,
-            created_by: actor.clone(),
-            created_at_ms: now,
-            updated_at_ms: now,
-            expires_at_ms: run.deadline_at_ms,
-            error_code: String::new(),
-            error_message: String::new(),
-            trace_context: trace_context.clone(),
+        .map(|agent| {
+            CommandRecord::pending(
+                agent.id,
+                CommandKind::RunAssessment,
+                &actor,
+                now,
+                run.deadline_at_ms,
+                &trace_context,
+            )
         })
         .collect();
     shared.store.create_assessment_run(&run, &commands).await?;
@@ -104,7 +100,7 @@ pub async fn report(shared: &Shared, run_id: &str) -> Result<op::AssessmentRepor
     let run = find_run(shared, run_id).await?;
     let store = &shared.store;
     let databases = store.assessment_databases(&run.id, None).await?;
-    let instances = store.assessment_instances(&run.id).await?;
+    let instances = store.assessment_instances(&run.id, None).await?;
     let rules = store.assessment_rules(&run.id).await?;
     Ok(op::AssessmentReport {
         databases: Some(counts(databases.iter().map(|d| d.readiness))),
@@ -159,8 +155,7 @@ pub async fn show(
             )));
         }
     }
-    let mut instances = store.assessment_instances(&run.id).await?;
-    instances.retain(|i| i.agent_id == agent.id);
+    let instances = store.assessment_instances(&run.id, Some(agent.id)).await?;
     let checks = store
         .assessment_results(&run.id, agent.id, database)
         .await?
@@ -213,16 +208,6 @@ async fn live_agents(shared: &Shared) -> Result<Vec<AgentRecord>, ApiError> {
         .collect())
 }
 
-async fn find_live(shared: &Shared, key: &str) -> Result<AgentRecord, ApiError> {
-    let agent = super::operator::find_host(shared, key).await?;
-    if agent.revoked_at_ms.is_some() {
-        return Err(ApiError::FailedPrecondition(format!(
-            "host {key} is revoked"
-        )));
-    }
-    Ok(agent)
-}
-
 async fn find_run(shared: &Shared, run_id: &str) -> Result<RunRecord, ApiError> {
     let found = if run_id.is_empty() {
         shared
@@ -247,6 +232,7 @@ async fn find_run(shared: &Shared, run_id: &str) -> Result<RunRecord, ApiError> 
 async fn run_info(shared: &Shared, run: RunRecord) -> Result<op::AssessmentRun, ApiError> {
     let now = now_ms();
     let silence = (shared.config.liveness.disconnected_after_secs * 1000) as i64;
+    let mut finished = true;
     let targets: Vec<op::AssessmentTarget> = shared
         .store
         .assessment_targets(&run.id)
@@ -254,6 +240,7 @@ async fn run_info(shared: &Shared, run: RunRecord) -> Result<op::AssessmentRun, 
         .iter()
         .map(|t| {
             let state = TargetState::derive(t, run.deadline_at_ms, now, silence);
+            finished &= state.finished();
             op::AssessmentTarget {
                 host: t.host.clone(),
                 host_id: t.agent_id.to_string(),
@@ -268,9 +255,6 @@ async fn run_info(shared: &Shared, run: RunRecord) -> Result<op::AssessmentRun, 
             }
         })
         .collect();
-    let finished = targets
-        .iter()
-        .all(|t| !matches!(t.state.as_str(), "queued" | "offline_waiting" | "running"));
     Ok(op::AssessmentRun {
         id: run.id,
         created_by: run.created_by,

@@ -12,14 +12,13 @@ use ferry_proto::operator::v1::{
     ShowAssessmentRequest, StartAssessmentRequest,
 };
 use tonic::{Request, Response, Status};
-use uuid::Uuid;
 
 use super::{assessment, convert};
 use super::{authorize_operator, ApiError, Shared};
 use crate::fleet::enrollment::{mint, secret_hash};
 use crate::fleet::identity::Role;
 use crate::store::agents::{AgentRecord, AgentSummary};
-use crate::store::commands::{CommandKind, CommandRecord, CommandState};
+use crate::store::commands::{CommandKind, CommandRecord};
 use crate::store::tokens::NewToken;
 use ferry_proto::clock::now_ms;
 
@@ -30,10 +29,6 @@ const MAX_DESCRIPTION: usize = 200;
 impl OperatorApi {
     fn silence_ms(&self) -> i64 {
         (self.0.config.liveness.disconnected_after_secs * 1000) as i64
-    }
-
-    async fn find_host(&self, key: &str) -> Result<AgentRecord, ApiError> {
-        find_host(&self.0, key).await
     }
 }
 
@@ -56,6 +51,24 @@ pub async fn find_host(shared: &Shared, key: &str) -> Result<AgentRecord, ApiErr
                 "no host with id or name {key:?}; list them with `ferry hosts`"
             ))
         })
+}
+
+/// The agent named by id or name, refused when it is revoked.
+pub async fn find_live_host(shared: &Shared, key: &str) -> Result<AgentRecord, ApiError> {
+    let agent = find_host(shared, key).await?;
+    if agent.revoked_at_ms.is_some() {
+        return Err(ApiError::FailedPrecondition(format!(
+            "host {} ({}) is revoked",
+            agent.name, agent.id
+        )));
+    }
+    Ok(agent)
+}
+
+/// The caller's W3C trace context as stored with commands (JSON), so their work joins
+/// the operator's trace.
+pub fn trace_context() -> String {
+    serde_json::to_string(&ferry_proto::telemetry::to_map()).unwrap_or_default()
 }
 
 #[tonic::async_trait]
@@ -131,7 +144,7 @@ impl Operator for OperatorApi {
         request: Request<GetHostRequest>,
     ) -> Result<Response<HostDetail>, Status> {
         authorize_operator(&request, Role::Viewer)?;
-        let agent = self.find_host(&request.get_ref().host).await?;
+        let agent = find_host(&self.0, &request.get_ref().host).await?;
         let store = &self.0.store;
         let instances = store
             .list_instances(agent.id)
@@ -167,7 +180,7 @@ impl Operator for OperatorApi {
             )
             .into());
         }
-        let agent = self.find_host(&request.host).await?;
+        let agent = find_host(&self.0, &request.host).await?;
         if !self
             .0
             .store
@@ -208,31 +221,20 @@ impl Operator for OperatorApi {
             )
             .into());
         }
-        let agent = self.find_host(&request.host).await?;
-        if agent.revoked_at_ms.is_some() {
-            return Err(
-                ApiError::FailedPrecondition(format!("host {} is revoked", agent.id)).into(),
-            );
-        }
+        let agent = find_live_host(&self.0, &request.host).await?;
         let ttl_secs = match request.ttl_seconds {
             0 => self.0.config.commands.default_ttl_secs,
             ttl => u64::from(ttl),
         };
         let now = now_ms();
-        let command = CommandRecord {
-            id: Uuid::new_v4().to_string(),
-            agent_id: agent.id,
+        let command = CommandRecord::pending(
+            agent.id,
             kind,
-            state: CommandState::Pending,
-            created_by: actor,
-            created_at_ms: now,
-            updated_at_ms: now,
-            expires_at_ms: now + (ttl_secs * 1000) as i64,
-            error_code: String::new(),
-            error_message: String::new(),
-            trace_context: serde_json::to_string(&ferry_proto::telemetry::to_map())
-                .unwrap_or_default(),
-        };
+            &actor,
+            now,
+            now + (ttl_secs * 1000) as i64,
+            &trace_context(),
+        );
         self.0
             .store
             .create_command(&command)
@@ -250,7 +252,7 @@ impl Operator for OperatorApi {
         let request = request.into_inner();
         let agent = match request.host.as_str() {
             "" => None,
-            key => Some(self.find_host(key).await?.id),
+            key => Some(find_host(&self.0, key).await?.id),
         };
         let limit = match request.limit {
             0 => 100,

@@ -3,6 +3,8 @@
 //! transaction, with each database's readiness derived then; reads are the rollups the
 //! operator API shows.
 
+use std::collections::HashMap;
+
 use sqlx::any::AnyRow;
 use sqlx::AnyConnection;
 
@@ -174,12 +176,19 @@ impl Store {
             .collect()
     }
 
-    pub async fn assessment_instances(&self, run: &str) -> Result<Vec<InstanceRow>, StoreError> {
+    /// Instances of the run; with `agent`, of that host only.
+    pub async fn assessment_instances(
+        &self,
+        run: &str,
+        agent: Option<AgentId>,
+    ) -> Result<Vec<InstanceRow>, StoreError> {
+        let agent = agent.map(|a| a.to_string()).unwrap_or_default();
         let rows = sqlx::query(
             "SELECT i.*, a.name AS host FROM assessment_instances i JOIN agents a ON a.id = i.agent_id
-             WHERE i.run_id = $1 ORDER BY a.name, i.instance_name",
+             WHERE i.run_id = $1 AND ($2 = '' OR i.agent_id = $2) ORDER BY a.name, i.instance_name",
         )
         .bind(run)
+        .bind(agent)
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
@@ -191,7 +200,7 @@ impl Store {
                     reachable: col::<i64>(row, "reachable")? == 1,
                     error: col(row, "error")?,
                     product_version: col(row, "product_version")?,
-                    readiness: parse_readiness(&col::<String>(row, "readiness")?)?,
+                    readiness: word(row, "readiness", Readiness::parse)?,
                 })
             })
             .collect()
@@ -220,7 +229,7 @@ impl Store {
                     instance: col(row, "instance_name")?,
                     database: col(row, "database_name")?,
                     size_bytes: col(row, "size_bytes")?,
-                    readiness: parse_readiness(&col::<String>(row, "readiness")?)?,
+                    readiness: word(row, "readiness", Readiness::parse)?,
                     reasons: reasons
                         .split(',')
                         .filter(|r| !r.is_empty())
@@ -254,11 +263,9 @@ impl Store {
         .await?;
         rows.iter()
             .map(|row| {
-                let severity: String = col(row, "severity")?;
                 Ok(RuleRow {
                     check_id: col(row, "check_id")?,
-                    severity: Severity::parse(&severity)
-                        .ok_or_else(|| StoreError::Corrupt(format!("severity {severity:?}")))?,
+                    severity: word(row, "severity", Severity::parse)?,
                     title: col(row, "title")?,
                     instances: col::<i64>(row, "instances")? as u32,
                     databases: col::<i64>(row, "databases")? as u32,
@@ -293,18 +300,20 @@ impl Store {
         .bind(database.unwrap_or_default())
         .fetch_all(&self.pool)
         .await?;
+        let mut by_check: HashMap<(String, String), Vec<Finding>> = HashMap::new();
+        for f in &findings {
+            by_check
+                .entry((col(f, "instance_name")?, col(f, "check_id")?))
+                .or_default()
+                .push(decode_finding(f)?);
+        }
         let mut out = Vec::with_capacity(results.len());
         for row in &results {
             let instance: String = col(row, "instance_name")?;
-            let check_id: String = col(row, "check_id")?;
             let mut result = decode_result(row)?;
-            for f in findings.iter() {
-                if col::<String>(f, "instance_name")? == instance
-                    && col::<String>(f, "check_id")? == check_id
-                {
-                    result.findings.push(decode_finding(f)?);
-                }
-            }
+            result.findings = by_check
+                .remove(&(instance.clone(), result.check_id.clone()))
+                .unwrap_or_default();
             let filtered_out = database.is_some()
                 && result.status == CheckStatus::Found
                 && result.findings.is_empty();
@@ -405,10 +414,6 @@ pub(crate) async fn record(
     Ok(true)
 }
 
-fn parse_readiness(text: &str) -> Result<Readiness, StoreError> {
-    Readiness::parse(text).ok_or_else(|| StoreError::Corrupt(format!("readiness {text:?}")))
-}
-
 fn decode_run(row: &AnyRow) -> Result<RunRecord, StoreError> {
     Ok(RunRecord {
         id: col(row, "id")?,
@@ -420,18 +425,20 @@ fn decode_run(row: &AnyRow) -> Result<RunRecord, StoreError> {
     })
 }
 
+/// A column holding one of a fixed set of words, parsed by `parse`.
+fn word<T>(row: &AnyRow, name: &str, parse: fn(&str) -> Option<T>) -> Result<T, StoreError> {
+    let text: String = col(row, name)?;
+    parse(&text).ok_or_else(|| StoreError::Corrupt(format!("column {name}: {text:?}")))
+}
+
 fn decode_result(row: &AnyRow) -> Result<CheckResult, StoreError> {
-    let corrupt = |what: &str, v: &str| StoreError::Corrupt(format!("{what} {v:?}"));
-    let scope: String = col(row, "scope")?;
-    let severity: String = col(row, "severity")?;
-    let status: String = col(row, "status")?;
     Ok(CheckResult {
         check_id: col(row, "check_id")?,
-        scope: Scope::parse(&scope).ok_or_else(|| corrupt("scope", &scope))?,
-        severity: Severity::parse(&severity).ok_or_else(|| corrupt("severity", &severity))?,
+        scope: word(row, "scope", Scope::parse)?,
+        severity: word(row, "severity", Severity::parse)?,
         title: col(row, "title")?,
         remedy: col(row, "remedy")?,
-        status: CheckStatus::parse(&status).ok_or_else(|| corrupt("status", &status))?,
+        status: word(row, "status", CheckStatus::parse)?,
         unknown_cause: col(row, "unknown_cause")?,
         findings: Vec::new(),
     })

@@ -106,6 +106,33 @@ pub struct CommandRecord {
     pub trace_context: String,
 }
 
+impl CommandRecord {
+    /// A new command waiting for delivery to `agent` until `expires_at_ms`, carrying the
+    /// creating request's trace context (JSON).
+    pub fn pending(
+        agent_id: AgentId,
+        kind: CommandKind,
+        created_by: &str,
+        now_ms: i64,
+        expires_at_ms: i64,
+        trace_context: &str,
+    ) -> CommandRecord {
+        CommandRecord {
+            id: uuid::Uuid::new_v4().to_string(),
+            agent_id,
+            kind,
+            state: CommandState::Pending,
+            created_by: created_by.to_string(),
+            created_at_ms: now_ms,
+            updated_at_ms: now_ms,
+            expires_at_ms,
+            error_code: String::new(),
+            error_message: String::new(),
+            trace_context: trace_context.to_string(),
+        }
+    }
+}
+
 impl Store {
     pub async fn create_command(&self, command: &CommandRecord) -> Result<(), StoreError> {
         let mut tx = self.write().await?;

@@ -4,8 +4,8 @@
 //! - `schema/<dialect>/NNNN_*.sql`: schema files per dialect, embedded at build time and
 //!   applied in order once (recorded in `ferry_schema`).
 //! - One method per named operation, grouped by concept: [`tokens`], [`agents`],
-//!   [`inventory`], [`commands`], [`assessments`], [`audit`]. Queries are written once, in the SQL both
-//!   dialects share (`$n` parameters, `ON CONFLICT`, `RETURNING`).
+//!   [`inventory`], [`commands`], [`assessments`], [`audit`]. Queries are written once,
+//!   in the SQL both dialects share (`$n` parameters, `ON CONFLICT`, `RETURNING`).
 //! - The conformance suite (`tests/tests/store_conformance.rs`, in ferry-tests) runs on
 //!   SQLite always and on PostgreSQL when `FERRY_TEST_DATABASE_URL` is set.
 
