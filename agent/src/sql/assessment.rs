@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use tiberius::Row;
 
-use super::{big, int, literal, optional_text, quote_name, rows, text, Connection, SqlError};
+use super::{
+    big, column, int, literal, optional_text, quote_name, rows, text, Connection, SqlError,
+};
 use crate::checks::facts::*;
 
 const SERVER: &str = include_str!("queries/assess/server.sql");
@@ -51,31 +53,12 @@ pub async fn collect(conn: &mut Connection, timeout: Duration) -> Facts {
         .replace("{adr}", adr)
         .replace("{adr_group}", adr_group);
     let databases = reader.all("databases", &databases_sql, database).await;
-    let online: Vec<String> = databases
-        .as_ref()
-        .map(|all| {
-            all.iter()
-                .filter(|d| d.online())
-                .map(|d| d.name.clone())
-                .collect()
-        })
-        .unwrap_or_default();
-    let filegroups = match &databases {
-        Ok(_) => {
-            reader
-                .per_database("filegroups", &online, filegroups_sql, filegroup)
-                .await
-        }
-        Err(missing) => Err(missing.clone()),
-    };
-    let assemblies = match &databases {
-        Ok(_) => {
-            reader
-                .per_database("assemblies", &online, assemblies_sql, assembly)
-                .await
-        }
-        Err(missing) => Err(missing.clone()),
-    };
+    let filegroups = reader
+        .per_database("filegroups", &databases, filegroups_sql, filegroup)
+        .await;
+    let assemblies = reader
+        .per_database("assemblies", &databases, assemblies_sql, assembly)
+        .await;
     Facts {
         server,
         databases,
@@ -158,17 +141,22 @@ impl Reader<'_> {
             .ok_or_else(|| Missing(format!("{name}: SQL Server returned no row")))
     }
 
-    /// A per-database catalog view of every database in `databases`, a UNION ALL of
-    /// `select(database)` per chunk.
+    /// A per-database catalog view of every online database, a UNION ALL of
+    /// `select(database)` per chunk; missing when the databases are.
     async fn per_database<T>(
         &mut self,
         name: &'static str,
-        databases: &[String],
+        databases: &Fact<Vec<Database>>,
         select: fn(&str) -> String,
         parse: impl Fn(&Row) -> Result<T, SqlError>,
     ) -> Fact<Vec<T>> {
+        let online: Vec<&str> = got(databases)?
+            .iter()
+            .filter(|d| d.online())
+            .map(|d| d.name.as_str())
+            .collect();
         let mut found = Vec::new();
-        for chunk in databases.chunks(DATABASES_PER_QUERY) {
+        for chunk in online.chunks(DATABASES_PER_QUERY) {
             let sql = chunk
                 .iter()
                 .map(|d| select(d))
@@ -239,12 +227,7 @@ fn server(row: &Row) -> Result<Server, SqlError> {
 
 fn database(row: &Row) -> Result<Database, SqlError> {
     let q = "databases";
-    let adr = row
-        .try_get::<i32, _>("accelerated_recovery")
-        .map_err(|e| SqlError::Query {
-            query: q,
-            reason: format!("column accelerated_recovery: {e}"),
-        })?;
+    let adr = column::<i32>(row, q, "accelerated_recovery")?;
     Ok(Database {
         name: text(row, q, "name")?,
         database_id: int(row, q, "database_id")?,
@@ -289,12 +272,9 @@ fn backup(row: &Row) -> Result<BackupHistory, SqlError> {
 }
 
 fn trace_flag(row: &Row) -> Result<i32, SqlError> {
-    row.try_get::<i16, _>("TraceFlag")
-        .map(|v| i32::from(v.unwrap_or_default()))
-        .map_err(|e| SqlError::Query {
-            query: "trace_flags",
-            reason: format!("column TraceFlag: {e}"),
-        })
+    Ok(i32::from(
+        column::<i16>(row, "trace_flags", "TraceFlag")?.unwrap_or_default(),
+    ))
 }
 
 fn endpoint(row: &Row) -> Result<MirroringEndpoint, SqlError> {

@@ -126,48 +126,42 @@ pub async fn rows(
     .await
 }
 
+/// A column's value, None for NULL; a wrong type names the query and the column.
+pub fn column<'a, T: tiberius::FromSql<'a>>(
+    row: &'a Row,
+    query: &'static str,
+    column: &str,
+) -> Result<Option<T>, SqlError> {
+    row.try_get::<T, _>(column).map_err(|e| SqlError::Query {
+        query,
+        reason: format!("column {column}: {e}"),
+    })
+}
+
 /// A text column; NULL reads as empty.
-pub fn text(row: &Row, query: &'static str, column: &str) -> Result<String, SqlError> {
-    row.try_get::<&str, _>(column)
-        .map(|v| v.unwrap_or_default().to_string())
-        .map_err(|e| SqlError::Query {
-            query,
-            reason: format!("column {column}: {e}"),
-        })
-}
-
-/// An int column; NULL reads as 0.
-pub fn int(row: &Row, query: &'static str, column: &str) -> Result<i32, SqlError> {
-    row.try_get::<i32, _>(column)
-        .map(|v| v.unwrap_or_default())
-        .map_err(|e| SqlError::Query {
-            query,
-            reason: format!("column {column}: {e}"),
-        })
-}
-
-/// A bigint column; NULL reads as 0.
-pub fn big(row: &Row, query: &'static str, column: &str) -> Result<i64, SqlError> {
-    row.try_get::<i64, _>(column)
-        .map(|v| v.unwrap_or_default())
-        .map_err(|e| SqlError::Query {
-            query,
-            reason: format!("column {column}: {e}"),
-        })
+pub fn text(row: &Row, query: &'static str, name: &str) -> Result<String, SqlError> {
+    Ok(column::<&str>(row, query, name)?
+        .unwrap_or_default()
+        .to_string())
 }
 
 /// A nullable text column.
 pub fn optional_text(
     row: &Row,
     query: &'static str,
-    column: &str,
+    name: &str,
 ) -> Result<Option<String>, SqlError> {
-    row.try_get::<&str, _>(column)
-        .map(|v| v.map(str::to_string))
-        .map_err(|e| SqlError::Query {
-            query,
-            reason: format!("column {column}: {e}"),
-        })
+    Ok(column::<&str>(row, query, name)?.map(str::to_string))
+}
+
+/// An int column; NULL reads as 0.
+pub fn int(row: &Row, query: &'static str, name: &str) -> Result<i32, SqlError> {
+    Ok(column::<i32>(row, query, name)?.unwrap_or_default())
+}
+
+/// A bigint column; NULL reads as 0.
+pub fn big(row: &Row, query: &'static str, name: &str) -> Result<i64, SqlError> {
+    Ok(column::<i64>(row, query, name)?.unwrap_or_default())
 }
 
 /// A name as a quoted T-SQL identifier: `[name]`, with `]` doubled.
