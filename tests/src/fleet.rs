@@ -12,7 +12,7 @@ use ferry_control::ControlConfig;
 use ferry_proto::operator::v1::operator_client::OperatorClient;
 use ferry_proto::operator::v1::{
     AssessmentReport, AssessmentRun, CreateEnrollmentTokenRequest, GetAssessmentReportRequest,
-    GetAssessmentRunRequest, StartAssessmentRequest,
+    StartAssessmentRequest,
 };
 use ferry_sim::{Lab, Scenario};
 use tokio::task::JoinHandle;
@@ -78,7 +78,7 @@ impl Fleet {
         &mut self,
         mut progress: impl FnMut(&AssessmentRun),
     ) -> anyhow::Result<AssessmentReport> {
-        let mut run = self
+        let run = self
             .client
             .start_assessment(ferry_control::cli::request(StartAssessmentRequest {
                 all: true,
@@ -86,19 +86,13 @@ impl Fleet {
             }))
             .await?
             .into_inner();
-        let mut poll = tokio::time::interval(Duration::from_millis(200));
-        while run.state != "complete" {
-            progress(&run);
-            poll.tick().await;
-            run = self
-                .client
-                .get_assessment_run(ferry_control::cli::request(GetAssessmentRunRequest {
-                    run_id: run.id.clone(),
-                }))
-                .await?
-                .into_inner();
-        }
-        progress(&run);
+        let run = ferry_control::cli::assess::wait_for(
+            &mut self.client,
+            run,
+            Duration::from_millis(200),
+            &mut progress,
+        )
+        .await?;
         Ok(self
             .client
             .get_assessment_report(ferry_control::cli::request(GetAssessmentReportRequest {
@@ -114,6 +108,32 @@ impl Fleet {
             let _ = agent.await;
         }
         let _ = tokio::task::spawn_blocking(move || self.plane.join()).await;
+    }
+}
+
+/// An agent's configuration for a lab instance at `address` with a SQL login; the lab's
+/// certificates are self-signed, so they are trusted as they are.
+pub fn lab_instance(
+    name: &str,
+    address: std::net::SocketAddr,
+    login: &str,
+    password: &str,
+) -> InstanceConfig {
+    InstanceConfig {
+        name: name.into(),
+        host: address.ip().to_string(),
+        port: address.port(),
+        auth: Auth::SqlLogin {
+            username: login.into(),
+            password: Some(password.into()),
+            password_env: None,
+            password_file: None,
+        },
+        encryption: Encryption::Required,
+        trust_server_certificate: true,
+        ca_file: None,
+        connect_timeout_secs: 15,
+        query_timeout_secs: 30,
     }
 }
 
@@ -210,22 +230,12 @@ async fn enroll_all(
         let config = AgentConfig {
             state_dir: state_dir.clone(),
             heartbeat_interval_secs: 10,
-            instances: vec![InstanceConfig {
-                name: "default".into(),
-                host: endpoint.address.ip().to_string(),
-                port: endpoint.address.port(),
-                auth: Auth::SqlLogin {
-                    username: endpoint.login.clone(),
-                    password: Some(endpoint.password.clone()),
-                    password_env: None,
-                    password_file: None,
-                },
-                encryption: Encryption::Required,
-                trust_server_certificate: true,
-                ca_file: None,
-                connect_timeout_secs: 15,
-                query_timeout_secs: 30,
-            }],
+            instances: vec![lab_instance(
+                "default",
+                endpoint.address,
+                &endpoint.login,
+                &endpoint.password,
+            )],
             ..Default::default()
         };
         pending.push((name, token, config));

@@ -9,13 +9,10 @@ use ferry_control::cli::assess;
 use ferry_control::cli::output::{self, Format};
 use ferry_control::cli::{self, request, CliError};
 use ferry_proto::clock::now_ms;
-use ferry_proto::operator::v1::operator_client::OperatorClient;
 use ferry_proto::operator::v1::{
-    AssessmentRun, CreateCommandRequest, CreateEnrollmentTokenRequest, GetAssessmentReportRequest,
-    GetAssessmentRunRequest, GetHostRequest, ListCommandsRequest, ListHostsRequest,
-    RevokeHostRequest, ShowAssessmentRequest, StartAssessmentRequest,
+    CreateCommandRequest, CreateEnrollmentTokenRequest, GetHostRequest, ListCommandsRequest,
+    ListHostsRequest, RevokeHostRequest,
 };
-use tonic::transport::Channel;
 
 #[derive(Parser)]
 #[command(
@@ -76,46 +73,7 @@ enum Verb {
     /// Readiness assessments for the MI link: run, report, show findings.
     Assess {
         #[command(subcommand)]
-        command: AssessVerb,
-    },
-}
-
-#[derive(Subcommand)]
-enum AssessVerb {
-    /// Assess the whole fleet or some hosts; offline hosts are assessed when they return.
-    Run {
-        /// Every enrolled host.
-        #[arg(long, conflicts_with = "host")]
-        all: bool,
-        /// A host name or id (repeat for more).
-        #[arg(long, required_unless_present = "all")]
-        host: Vec<String>,
-        /// How long to wait for offline hosts, e.g. 2h (default: the server's, 24h).
-        #[arg(long, value_parser = cli::parse_duration)]
-        deadline: Option<std::time::Duration>,
-        /// Show progress until every host finished, then the readiness summary.
-        #[arg(long)]
-        wait: bool,
-    },
-    /// A run's progress per host.
-    Status {
-        /// The run (default: the newest).
-        run: Option<String>,
-    },
-    /// Readiness summary, rules, instances and databases of a run (`-o csv` for a sheet).
-    Report {
-        /// The run (default: the newest).
-        #[arg(long)]
-        run: Option<String>,
-    },
-    /// One host's findings, with evidence and remedies.
-    Show {
-        #[arg(long)]
-        host: String,
-        #[arg(long)]
-        database: Option<String>,
-        #[arg(long)]
-        run: Option<String>,
+        command: assess::AssessVerb,
     },
 }
 
@@ -185,7 +143,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
     let csv_allowed = matches!(
         cli.command,
         Verb::Assess {
-            command: AssessVerb::Report { .. }
+            command: assess::AssessVerb::Report { .. }
         }
     );
     if cli.output == Format::Csv && !csv_allowed {
@@ -197,7 +155,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
     let now = now_ms();
     let json = cli.output == Format::Json;
     match cli.command {
-        Verb::Assess { command } => assess(&mut client, command, cli.output).await?,
+        Verb::Assess { command } => assess::run(&mut client, command, cli.output).await?,
         Verb::Token {
             command: TokenVerb::Create { ttl, description },
         } => {
@@ -210,7 +168,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                 .await?
                 .into_inner();
             if json {
-                print_json(
+                output::print_json(
                     &serde_json::json!({"token": token.token, "token_id": token.token_id, "expires_unix_ms": token.expires_unix_ms, "ca_fingerprint_sha256": token.ca_fingerprint_sha256}),
                 );
             } else {
@@ -230,7 +188,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                 .into_inner()
                 .hosts;
             if json {
-                print_json(&serde_json::Value::Array(
+                output::print_json(&serde_json::Value::Array(
                     hosts.iter().map(output::host_json).collect(),
                 ));
             } else {
@@ -245,7 +203,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                 .await?
                 .into_inner();
             if json {
-                print_json(&output::host_detail_json(&detail));
+                output::print_json(&output::host_detail_json(&detail));
             } else {
                 print!("{}", output::host_detail_text(&detail, now));
             }
@@ -270,7 +228,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                 .await?
                 .into_inner();
             if json {
-                print_json(&output::command_json(&command));
+                output::print_json(&output::command_json(&command));
             } else {
                 println!(
                     "queued {} ({}) for {}",
@@ -290,7 +248,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                 .into_inner()
                 .commands;
             if json {
-                print_json(&serde_json::Value::Array(
+                output::print_json(&serde_json::Value::Array(
                     commands.iter().map(output::command_json).collect(),
                 ));
             } else {
@@ -301,135 +259,8 @@ async fn run(cli: Cli) -> Result<(), CliError> {
     Ok(())
 }
 
-async fn assess(
-    client: &mut OperatorClient<Channel>,
-    command: AssessVerb,
-    format: Format,
-) -> Result<(), CliError> {
-    let now = now_ms();
-    let json = format == Format::Json;
-    match command {
-        AssessVerb::Run {
-            all,
-            host,
-            deadline,
-            wait,
-        } => {
-            let mut run = client
-                .start_assessment(request(StartAssessmentRequest {
-                    all,
-                    hosts: host,
-                    deadline_seconds: ttl_seconds(deadline),
-                }))
-                .await?
-                .into_inner();
-            if wait {
-                run = wait_for(client, run).await?;
-                let report = client
-                    .get_assessment_report(request(GetAssessmentReportRequest {
-                        run_id: run.id.clone(),
-                    }))
-                    .await?
-                    .into_inner();
-                if json {
-                    print_json(&assess::report_json(&report));
-                } else {
-                    print!("{}", assess::summary_text(&report));
-                    println!("Details: ferry assess report --run {}", run.id);
-                }
-            } else if json {
-                print_json(&assess::run_json(&run));
-            } else {
-                println!(
-                    "assessment {} started for {} host(s); follow it with `ferry assess status {}`",
-                    run.id,
-                    run.targets.len(),
-                    run.id
-                );
-            }
-        }
-        AssessVerb::Status { run } => {
-            let run = client
-                .get_assessment_run(request(GetAssessmentRunRequest {
-                    run_id: run.unwrap_or_default(),
-                }))
-                .await?
-                .into_inner();
-            if json {
-                print_json(&assess::run_json(&run));
-            } else {
-                print!("{}", assess::run_text(&run, now));
-            }
-        }
-        AssessVerb::Report { run } => {
-            let report = client
-                .get_assessment_report(request(GetAssessmentReportRequest {
-                    run_id: run.unwrap_or_default(),
-                }))
-                .await?
-                .into_inner();
-            match format {
-                Format::Json => print_json(&assess::report_json(&report)),
-                Format::Csv => print!("{}", assess::report_csv(&report)),
-                Format::Table => print!("{}", assess::report_text(&report, now)),
-            }
-        }
-        AssessVerb::Show {
-            host,
-            database,
-            run,
-        } => {
-            let detail = client
-                .show_assessment(request(ShowAssessmentRequest {
-                    host,
-                    database: database.unwrap_or_default(),
-                    run_id: run.unwrap_or_default(),
-                }))
-                .await?
-                .into_inner();
-            if json {
-                print_json(&assess::detail_json(&detail));
-            } else {
-                print!("{}", assess::detail_text(&detail));
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Polls the run until every host finished, drawing progress on stderr.
-async fn wait_for(
-    client: &mut OperatorClient<Channel>,
-    mut run: AssessmentRun,
-) -> Result<AssessmentRun, CliError> {
-    use std::io::Write;
-    let mut poll = tokio::time::interval(std::time::Duration::from_millis(500));
-    loop {
-        eprint!("\r{}", assess::progress_line(&run));
-        let _ = std::io::stderr().flush();
-        if run.state == "complete" {
-            eprintln!();
-            return Ok(run);
-        }
-        poll.tick().await;
-        run = client
-            .get_assessment_run(request(GetAssessmentRunRequest {
-                run_id: run.id.clone(),
-            }))
-            .await?
-            .into_inner();
-    }
-}
-
 /// A `--ttl` for the wire: whole seconds, 0 meaning the server's default.
 fn ttl_seconds(ttl: Option<std::time::Duration>) -> u32 {
     ttl.map(|t| u32::try_from(t.as_secs()).unwrap_or(u32::MAX))
         .unwrap_or(0)
-}
-
-fn print_json(value: &serde_json::Value) {
-    println!(
-        "{}",
-        serde_json::to_string_pretty(value).unwrap_or_default()
-    );
 }

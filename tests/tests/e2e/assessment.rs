@@ -3,8 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use ferry_agent::config::{AgentConfig, Auth, Encryption, InstanceConfig};
+use ferry_agent::config::AgentConfig;
 use ferry_proto::agent::v1::{CheckStatus, InstanceAssessment};
+use ferry_tests::fleet::lab_instance;
 
 use super::*;
 
@@ -74,25 +75,6 @@ name = "Billing"
 backups = [{ type = "D" }]
 "#;
 
-fn instance(name: &str, port: u16, login: &str, password: &str) -> InstanceConfig {
-    InstanceConfig {
-        name: name.into(),
-        host: "127.0.0.1".into(),
-        port,
-        auth: Auth::SqlLogin {
-            username: login.into(),
-            password: Some(password.into()),
-            password_env: None,
-            password_file: None,
-        },
-        encryption: Encryption::Required,
-        trust_server_certificate: true,
-        ca_file: None,
-        connect_timeout_secs: 5,
-        query_timeout_secs: 10,
-    }
-}
-
 /// check id -> databases (or "instance") it found, for found checks.
 fn found(assessed: &InstanceAssessment) -> BTreeMap<String, Vec<String>> {
     assessed
@@ -121,17 +103,17 @@ async fn the_checks_read_the_lab_catalog_over_tds() {
     let lab = ferry_sim::Lab::start(&ferry_sim::Scenario::parse(SCENARIO).unwrap())
         .await
         .unwrap();
-    let port = |name: &str| lab.endpoint(name).unwrap().address.port();
+    let address = |name: &str| lab.endpoint(name).unwrap().address;
     let config = AgentConfig {
         instances: vec![
-            instance("sql22", port("SQL22"), "ferry", "Ferry-Passw0rd!"),
-            instance(
+            lab_instance("sql22", address("SQL22"), "ferry", "Ferry-Passw0rd!"),
+            lab_instance(
                 "sql22-limited",
-                port("SQL22"),
+                address("SQL22"),
                 "limited",
                 "Limited-Passw0rd!",
             ),
-            instance("sql16", port("SQL16"), "ferry", "Ferry-Passw0rd!"),
+            lab_instance("sql16", address("SQL16"), "ferry", "Ferry-Passw0rd!"),
         ],
         ..Default::default()
     };

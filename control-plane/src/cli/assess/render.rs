@@ -7,7 +7,7 @@ use ferry_proto::operator::v1::{
 };
 use serde_json::{json, Value};
 
-use super::output::{ago, table, until};
+use crate::cli::output::{ago, table, until};
 
 /// One line of progress: "[######....] 12/20 done (3 running, 5 offline waiting)".
 pub fn progress_line(run: &AssessmentRun) -> String {

@@ -1,0 +1,188 @@
+//! `ferry assess`: the verbs (run, status, report, show), waiting for a run, and
+//! [`render`]ing what comes back.
+
+mod render;
+
+use std::io::Write;
+use std::time::Duration;
+
+use clap::Subcommand;
+use ferry_proto::operator::v1::operator_client::OperatorClient;
+use ferry_proto::operator::v1::{
+    AssessmentRun, GetAssessmentReportRequest, GetAssessmentRunRequest, ShowAssessmentRequest,
+    StartAssessmentRequest,
+};
+use tonic::transport::Channel;
+
+pub use render::*;
+
+use super::output::{self, Format};
+use super::{parse_duration, request, CliError};
+use ferry_proto::clock::now_ms;
+
+#[derive(Subcommand)]
+pub enum AssessVerb {
+    /// Assess the whole fleet or some hosts; offline hosts are assessed when they return.
+    Run {
+        /// Every enrolled host.
+        #[arg(long, conflicts_with = "host")]
+        all: bool,
+        /// A host name or id (repeat for more).
+        #[arg(long, required_unless_present = "all")]
+        host: Vec<String>,
+        /// How long to wait for offline hosts, e.g. 2h (default: the server's, 24h).
+        #[arg(long, value_parser = parse_duration)]
+        deadline: Option<std::time::Duration>,
+        /// Show progress until every host finished, then the readiness summary.
+        #[arg(long)]
+        wait: bool,
+    },
+    /// A run's progress per host.
+    Status {
+        /// The run (default: the newest).
+        run: Option<String>,
+    },
+    /// Readiness summary, rules, instances and databases of a run (`-o csv` for a sheet).
+    Report {
+        /// The run (default: the newest).
+        #[arg(long)]
+        run: Option<String>,
+    },
+    /// One host's findings, with evidence and remedies.
+    Show {
+        #[arg(long)]
+        host: String,
+        #[arg(long)]
+        database: Option<String>,
+        #[arg(long)]
+        run: Option<String>,
+    },
+}
+
+/// Runs one `ferry assess` verb and prints its answer in `format`.
+pub async fn run(
+    client: &mut OperatorClient<Channel>,
+    command: AssessVerb,
+    format: Format,
+) -> Result<(), CliError> {
+    let now = now_ms();
+    let json = format == Format::Json;
+    match command {
+        AssessVerb::Run {
+            all,
+            host,
+            deadline,
+            wait,
+        } => {
+            let mut run = client
+                .start_assessment(request(StartAssessmentRequest {
+                    all,
+                    hosts: host,
+                    deadline_seconds: deadline
+                        .map(|d| u32::try_from(d.as_secs()).unwrap_or(u32::MAX))
+                        .unwrap_or(0),
+                }))
+                .await?
+                .into_inner();
+            if wait {
+                run = wait_for(client, run, Duration::from_millis(500), |run| {
+                    eprint!("\r{}", progress_line(run));
+                    let _ = std::io::stderr().flush();
+                })
+                .await?;
+                eprintln!();
+                let report = client
+                    .get_assessment_report(request(GetAssessmentReportRequest {
+                        run_id: run.id.clone(),
+                    }))
+                    .await?
+                    .into_inner();
+                if json {
+                    output::print_json(&report_json(&report));
+                } else {
+                    print!("{}", summary_text(&report));
+                    println!("Details: ferry assess report --run {}", run.id);
+                }
+            } else if json {
+                output::print_json(&run_json(&run));
+            } else {
+                println!(
+                    "assessment {} started for {} host(s); follow it with `ferry assess status {}`",
+                    run.id,
+                    run.targets.len(),
+                    run.id
+                );
+            }
+        }
+        AssessVerb::Status { run } => {
+            let run = client
+                .get_assessment_run(request(GetAssessmentRunRequest {
+                    run_id: run.unwrap_or_default(),
+                }))
+                .await?
+                .into_inner();
+            if json {
+                output::print_json(&run_json(&run));
+            } else {
+                print!("{}", run_text(&run, now));
+            }
+        }
+        AssessVerb::Report { run } => {
+            let report = client
+                .get_assessment_report(request(GetAssessmentReportRequest {
+                    run_id: run.unwrap_or_default(),
+                }))
+                .await?
+                .into_inner();
+            match format {
+                Format::Json => output::print_json(&report_json(&report)),
+                Format::Csv => print!("{}", report_csv(&report)),
+                Format::Table => print!("{}", report_text(&report, now)),
+            }
+        }
+        AssessVerb::Show {
+            host,
+            database,
+            run,
+        } => {
+            let detail = client
+                .show_assessment(request(ShowAssessmentRequest {
+                    host,
+                    database: database.unwrap_or_default(),
+                    run_id: run.unwrap_or_default(),
+                }))
+                .await?
+                .into_inner();
+            if json {
+                output::print_json(&detail_json(&detail));
+            } else {
+                print!("{}", detail_text(&detail));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Polls the run every `every` until every host finished, calling `progress` with each
+/// state seen (the last one complete).
+pub async fn wait_for(
+    client: &mut OperatorClient<Channel>,
+    mut run: AssessmentRun,
+    every: Duration,
+    mut progress: impl FnMut(&AssessmentRun),
+) -> Result<AssessmentRun, CliError> {
+    let mut poll = tokio::time::interval(every);
+    loop {
+        progress(&run);
+        if run.state == "complete" {
+            return Ok(run);
+        }
+        poll.tick().await;
+        run = client
+            .get_assessment_run(request(GetAssessmentRunRequest {
+                run_id: run.id.clone(),
+            }))
+            .await?
+            .into_inner();
+    }
+}
