@@ -2,13 +2,17 @@
 //! database derived from it, and fleet runs that ask many agents at once.
 //!
 //! - [`readiness`]: the pure rule from check results to a database's readiness.
-//! - [`runs`]: starting a run (targets resolved, one command per host) and its progress.
+//! - [`runs`]: a run's targets and their progress.
+//! - [`schedule`]: the slots of scheduled fleet-wide runs and their run ids.
+//! - [`diff`]: what changed between two runs.
 //!
 //! The agent owns the checks (ids, titles, remedies travel with each result); the
 //! control plane stores them, derives readiness, and rolls them up (store::assessments).
 
+pub mod diff;
 pub mod readiness;
 pub mod runs;
+pub mod schedule;
 
 pub use readiness::Readiness;
 

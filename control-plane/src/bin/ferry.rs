@@ -11,7 +11,7 @@ use ferry_control::cli::{self, request, CliError};
 use ferry_proto::clock::now_ms;
 use ferry_proto::operator::v1::{
     CreateCommandRequest, CreateEnrollmentTokenRequest, GetHostRequest, ListCommandsRequest,
-    ListHostsRequest, RevokeHostRequest,
+    ListHostsRequest, RevokeHostRequest, SetHostLabelsRequest,
 };
 
 #[derive(Parser)]
@@ -93,6 +93,12 @@ enum TokenVerb {
 enum HostVerb {
     /// Show a host's agent, instances and databases.
     Show { host: String },
+    /// Set labels (key=value) and remove them (key-), e.g. `env=prod site-`.
+    Label {
+        host: String,
+        #[arg(required = true)]
+        labels: Vec<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -206,6 +212,31 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                 output::print_json(&output::host_detail_json(&detail));
             } else {
                 print!("{}", output::host_detail_text(&detail, now));
+            }
+        }
+        Verb::Host {
+            command: HostVerb::Label { host, labels },
+        } => {
+            let mut change = SetHostLabelsRequest {
+                host,
+                ..Default::default()
+            };
+            for term in labels {
+                if let Some((key, value)) = term.split_once('=') {
+                    change.set.insert(key.into(), value.into());
+                } else if let Some(key) = term.strip_suffix('-') {
+                    change.remove.push(key.into());
+                } else {
+                    return Err(CliError::Usage(format!(
+                        "label {term:?}: write key=value to set it or key- to remove it"
+                    )));
+                }
+            }
+            let host = client.set_host_labels(request(change)).await?.into_inner();
+            if json {
+                output::print_json(&output::host_json(&host));
+            } else {
+                println!("{}: {}", host.name, output::labels_text(&host));
             }
         }
         Verb::Revoke { host, reason } => {

@@ -80,6 +80,7 @@ pub fn hosts_table(hosts: &[Host], now_ms: i64) -> String {
                 h.instance_count.to_string(),
                 h.database_count.to_string(),
                 h.agent_version.clone(),
+                labels_text(h),
             ]
         })
         .collect();
@@ -92,6 +93,7 @@ pub fn hosts_table(hosts: &[Host], now_ms: i64) -> String {
             "INSTANCES",
             "DATABASES",
             "VERSION",
+            "LABELS",
         ],
         &rows,
     )
@@ -104,7 +106,19 @@ pub fn host_json(h: &Host) -> Value {
         "agent_version": h.agent_version, "hostname": h.hostname, "os": h.os,
         "instance_count": h.instance_count, "database_count": h.database_count,
         "certificate_not_after_unix_ms": h.certificate_not_after_unix_ms,
+        "labels": h.labels,
     })
+}
+
+/// `env=prod, site=paris` in key order, or `(none)`.
+pub fn labels_text(h: &Host) -> String {
+    let mut pairs: Vec<String> = h.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    pairs.sort();
+    if pairs.is_empty() {
+        "(no labels)".into()
+    } else {
+        pairs.join(", ")
+    }
 }
 
 pub fn host_detail_json(d: &HostDetail) -> Value {

@@ -3,6 +3,7 @@
 //! - [`ca`]: the certificate authority that issues agent, operator and server certificates.
 //! - [`identity`]: reading a peer's identity (agent id, operator role) from its certificate.
 //! - [`enrollment`]: minting enrollment tokens and validating what an enrolling agent asks for.
+//! - [`labels`]: operator-set host labels and label selectors.
 //! - [`liveness`]: online / disconnected / revoked, and the coalesced heartbeat writer.
 //! - [`metrics`]: the fleet's OpenTelemetry metrics.
 //! - [`sessions`]: this replica's live agent sessions (command wake-ups, revocation).
@@ -10,6 +11,7 @@
 pub mod ca;
 pub mod enrollment;
 pub mod identity;
+pub mod labels;
 pub mod liveness;
 pub mod metrics;
 pub mod sessions;

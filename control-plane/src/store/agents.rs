@@ -5,6 +5,7 @@ use sqlx::any::AnyRow;
 use super::audit::{self, AuditEvent};
 use super::{agent_id, col, Store, StoreError};
 use crate::fleet::identity::AgentId;
+use crate::fleet::labels::Labels;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AgentRecord {
@@ -27,6 +28,7 @@ pub struct AgentSummary {
     pub agent: AgentRecord,
     pub instance_count: u32,
     pub database_count: u32,
+    pub labels: Labels,
 }
 
 const AGENT_COLUMNS: &str = "a.id, a.name, a.enrolled_at, a.agent_version, a.hostname, a.os, a.last_seen_at, a.cert_serial, a.cert_not_after, a.revoked_at, a.revoked_reason";
@@ -59,10 +61,13 @@ impl Store {
              FROM agents a ORDER BY a.name, a.enrolled_at"
         );
         let rows = sqlx::query(&sql).fetch_all(&self.pool).await?;
+        let mut labels = self.all_host_labels().await?;
         rows.iter()
             .map(|row| {
+                let agent = decode_agent(row)?;
                 Ok(AgentSummary {
-                    agent: decode_agent(row)?,
+                    labels: labels.remove(&agent.id).unwrap_or_default(),
+                    agent,
                     instance_count: col::<i64>(row, "instance_count")? as u32,
                     database_count: col::<i64>(row, "database_count")? as u32,
                 })
