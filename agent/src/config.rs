@@ -19,6 +19,10 @@ pub struct AgentConfig {
     pub heartbeat_interval_secs: u64,
     /// Ceiling for the reconnect backoff.
     pub max_backoff_secs: u64,
+    /// How often to read each instance's load counters for sizing; 0 turns sampling off.
+    pub load_sample_interval_secs: u64,
+    /// How much load one reported window summarises (mean and peak per metric).
+    pub load_window_secs: u64,
     #[serde(rename = "instance")]
     pub instances: Vec<InstanceConfig>,
 }
@@ -106,6 +110,8 @@ impl Default for AgentConfig {
             inventory_interval_secs: 300,
             heartbeat_interval_secs: 10,
             max_backoff_secs: 60,
+            load_sample_interval_secs: 30,
+            load_window_secs: 600,
             instances: Vec::new(),
         }
     }
@@ -153,6 +159,14 @@ impl AgentConfig {
             if value == 0 {
                 return invalid(field.into(), "must be greater than zero");
             }
+        }
+        if self.load_sample_interval_secs > 0
+            && self.load_window_secs < self.load_sample_interval_secs
+        {
+            return invalid(
+                "load_window_secs".into(),
+                "must be at least load_sample_interval_secs (600 with 30-second samples is usual)",
+            );
         }
         let mut names = std::collections::HashSet::new();
         for (n, instance) in self.instances.iter().enumerate() {

@@ -8,12 +8,14 @@
 //! - [`inventory`]: collecting every configured instance's inventory.
 //! - [`checks`]: the readiness checks, pure functions of what SQL Server answered.
 //! - [`assessment`]: running the checks on every configured instance.
+//! - [`load`]: sampling each instance's load for sizing the target.
 
 pub mod assessment;
 pub mod checks;
 pub mod config;
 pub mod control;
 pub mod inventory;
+pub mod load;
 pub mod sql;
 
 use std::path::Path;
@@ -75,9 +77,10 @@ pub async fn run(config: AgentConfig, cancel: CancellationToken) -> Result<(), A
         tasks.clone(),
     ));
     let inventory = tokio::spawn(inventory_loop(agent.clone(), tasks.clone()));
+    let load = tokio::spawn(load::sampling_loop(agent.clone(), tasks.clone()));
     let result = control::session::run(agent.clone(), cancel).await;
     tasks.cancel();
-    let _ = tokio::join!(renewal, inventory);
+    let _ = tokio::join!(renewal, inventory, load);
     agent.outbox.close().await;
     Ok(result?)
 }

@@ -23,6 +23,31 @@ pub struct ControlConfig {
     pub liveness: LivenessSettings,
     pub commands: CommandSettings,
     pub assessment: AssessmentSettings,
+    pub sizing: SizingSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SizingSettings {
+    /// The percentile of the load windows the SKU recommendation sizes for.
+    pub percentile: f64,
+    /// Added on top of the load at the percentile, percent.
+    pub headroom_percent: f64,
+    /// How long load windows are kept, and the span confidence is measured against.
+    pub history_days: u32,
+    /// A price table file (see `deploy/mi-prices.toml`); the shipped example when absent.
+    pub price_table: Option<PathBuf>,
+}
+
+impl Default for SizingSettings {
+    fn default() -> Self {
+        Self {
+            percentile: 95.0,
+            headroom_percent: 20.0,
+            history_days: 30,
+            price_table: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -77,6 +102,13 @@ pub struct AssessmentSettings {
     pub default_deadline_secs: u64,
     /// The longest deadline an operator may ask for.
     pub max_deadline_secs: u64,
+    /// Scheduled fleet-wide runs every this many seconds (default weekly); 0 turns the
+    /// schedule off.
+    pub schedule_interval_secs: u64,
+    /// Where slots start, in seconds after the Unix epoch (a Thursday, 00:00 UTC) modulo
+    /// the interval. The default, 3 days and 23 hours, starts weekly runs on Sunday at
+    /// 23:00 UTC (Arc's weekly assessment runs Sunday 23:00 server time).
+    pub schedule_offset_secs: u64,
 }
 
 impl Default for AssessmentSettings {
@@ -84,6 +116,8 @@ impl Default for AssessmentSettings {
         Self {
             default_deadline_secs: 86400,
             max_deadline_secs: 7 * 86400,
+            schedule_interval_secs: 7 * 86400,
+            schedule_offset_secs: 3 * 86400 + 23 * 3600,
         }
     }
 }
@@ -100,6 +134,7 @@ impl Default for ControlConfig {
             liveness: LivenessSettings::default(),
             commands: CommandSettings::default(),
             assessment: AssessmentSettings::default(),
+            sizing: SizingSettings::default(),
         }
     }
 }
@@ -256,6 +291,35 @@ impl ControlConfig {
             return invalid(
                 "assessment.default_deadline_secs",
                 "must not exceed assessment.max_deadline_secs",
+            );
+        }
+        let sizing = &self.sizing;
+        if !(sizing.percentile > 0.0 && sizing.percentile <= 100.0) {
+            return invalid(
+                "sizing.percentile",
+                "must be above 0 and at most 100 (95 is usual)",
+            );
+        }
+        if !(sizing.headroom_percent >= 0.0 && sizing.headroom_percent <= 1000.0) {
+            return invalid("sizing.headroom_percent", "must be 0 to 1000 (20 is usual)");
+        }
+        if sizing.history_days == 0 || sizing.history_days > 366 {
+            return invalid("sizing.history_days", "must be 1 to 366 (30 is usual)");
+        }
+        let schedule = (
+            self.assessment.schedule_interval_secs,
+            self.assessment.schedule_offset_secs,
+        );
+        if schedule.0 != 0 && schedule.0 < 60 {
+            return invalid(
+                "assessment.schedule_interval_secs",
+                "must be 0 (no schedule) or at least 60 seconds (604800 is weekly)",
+            );
+        }
+        if schedule.0 != 0 && schedule.1 >= schedule.0 {
+            return invalid(
+                "assessment.schedule_offset_secs",
+                "must be shorter than assessment.schedule_interval_secs",
             );
         }
         if self.enrollment.default_token_ttl_secs > self.enrollment.max_token_ttl_secs {

@@ -4,6 +4,7 @@
 //! - [`fleet`]: the certificate authority, enrollment, peer identities, liveness and the
 //!   registry of live agent sessions.
 //! - [`assess`]: readiness from check results, and fleet assessment runs.
+//! - [`sizing`]: load windows, the price table and the SKU recommendation.
 //! - [`store`]: the one `Store` (sqlx; SQLite by default, PostgreSQL for HA).
 //! - [`api`]: thin gRPC handlers: authenticate the peer, convert, call, map errors.
 //! - [`server`]: assembles TLS and the services and serves a listener until shutdown.
@@ -15,6 +16,7 @@ pub mod cli;
 pub mod config;
 pub mod fleet;
 pub mod server;
+pub mod sizing;
 pub mod store;
 
 pub use config::ControlConfig;

@@ -19,13 +19,15 @@ use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 use crate::api::agent::AgentApi;
 use crate::api::enrollment::EnrollmentService;
 use crate::api::operator::OperatorApi;
-use crate::api::Shared;
+use crate::api::{assessment, Shared};
+use crate::assess::schedule::Schedule;
 use crate::config::{ConfigError, ControlConfig};
 use crate::fleet::ca::{write_private, CaError, CertificateAuthority};
 use crate::fleet::identity::Role;
 use crate::fleet::liveness::HeartbeatBuffer;
 use crate::fleet::metrics::FleetMetrics;
 use crate::fleet::sessions::SessionRegistry;
+use crate::sizing::prices::{self, PriceTable};
 use crate::store::{Store, StoreError};
 use ferry_proto::clock::now_ms;
 
@@ -51,8 +53,31 @@ pub enum ServeError {
         #[source]
         source: std::io::Error,
     },
+    #[error("price table {path}: {message} (see deploy/mi-prices.toml)")]
+    PriceTable { path: String, message: String },
     #[error("the gRPC server failed: {0}")]
     Serve(#[from] tonic::transport::Error),
+}
+
+/// The configured price table, or the shipped example.
+fn load_prices(path: Option<&Path>) -> Result<PriceTable, ServeError> {
+    let (name, text) = match path {
+        None => (
+            "(built-in example)".to_string(),
+            prices::EXAMPLE.to_string(),
+        ),
+        Some(path) => (
+            path.display().to_string(),
+            std::fs::read_to_string(path).map_err(|e| ServeError::PriceTable {
+                path: path.display().to_string(),
+                message: e.to_string(),
+            })?,
+        ),
+    };
+    PriceTable::parse(&text).map_err(|message| ServeError::PriceTable {
+        path: name,
+        message,
+    })
 }
 
 /// Where the first admin's credentials are written for the `ferry` CLI.
@@ -87,10 +112,12 @@ pub async fn run(
         .client_auth_optional(true)
         .timeout(Duration::from_secs(10));
 
+    let prices = load_prices(config.sizing.price_table.as_deref())?;
     let sessions = Arc::new(SessionRegistry::default());
     let shared = Arc::new(Shared {
         store,
         ca,
+        prices,
         config,
         metrics: FleetMetrics::new(sessions.clone()),
         sessions,
@@ -187,7 +214,8 @@ pub fn write_operator_credentials(
     write("cert.pem", cert_pem)
 }
 
-/// Per tick: write buffered heartbeats, expire commands, wake sessions whose agents have
+/// Per tick: write buffered heartbeats, start the assessment schedule's run when a slot
+/// begins, expire commands, wake sessions whose agents have
 /// commands queued, and close sessions of agents revoked (both possibly by another
 /// replica).
 async fn background_tasks(shared: Arc<Shared>, mut stop: tokio::sync::watch::Receiver<bool>) {
@@ -196,12 +224,29 @@ async fn background_tasks(shared: Arc<Shared>, mut stop: tokio::sync::watch::Rec
     ));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut revocations_seen_ms = now_ms();
+    let schedule = Schedule::new(
+        shared.config.assessment.schedule_interval_secs,
+        shared.config.assessment.schedule_offset_secs,
+    );
+    let mut scheduled_run: Option<String> = None;
     loop {
         tokio::select! {
             _ = tick.tick() => {}
             _ = stop.changed() => return,
         }
         flush_heartbeats(&shared).await;
+        if let Some(schedule) = schedule {
+            let slot_run = Schedule::run_id(schedule.slot_start(now_ms()));
+            if scheduled_run.as_ref() != Some(&slot_run) {
+                match assessment::start_scheduled(&shared, &slot_run).await {
+                    Ok(true) => scheduled_run = Some(slot_run),
+                    Ok(false) => {}
+                    Err(e) => {
+                        tracing::warn!(error = %e, run = %slot_run, "starting the scheduled assessment failed")
+                    }
+                }
+            }
+        }
         let now = now_ms();
         match shared.store.expire_commands(now).await {
             Ok(0) => {}

@@ -39,6 +39,9 @@ pub struct Options {
     pub listen: std::net::SocketAddr,
     /// Concurrent enrollments (each is a TLS handshake and a certificate signature).
     pub enroll_parallelism: usize,
+    /// The agents' load sampling (seconds between samples, seconds per window); `None`
+    /// leaves it off.
+    pub load_sampling: Option<(u64, u64)>,
 }
 
 impl Fleet {
@@ -51,11 +54,13 @@ impl Fleet {
         listener.set_nonblocking(true)?;
         let address = listener.local_addr()?;
         let control_plane = format!("https://127.0.0.1:{}", address.port());
-        let config = ControlConfig {
+        let mut config = ControlConfig {
             listen: address,
             data_dir: options.data_dir.join("control"),
             ..Default::default()
         };
+        // The lab starts its own run; a scheduled one would race it for the same hosts.
+        config.assessment.schedule_interval_secs = 0;
         let credentials = ferry_control::server::admin_credentials_dir(&config.data_dir);
         let stop = CancellationToken::new();
         let plane = serve_control_plane(config, listener, stop.clone())?;
@@ -236,6 +241,8 @@ async fn enroll_all(
                 &endpoint.login,
                 &endpoint.password,
             )],
+            load_sample_interval_secs: options.load_sampling.map_or(0, |(every, _)| every),
+            load_window_secs: options.load_sampling.map_or(600, |(_, window)| window),
             ..Default::default()
         };
         pending.push((name, token, config));

@@ -22,6 +22,8 @@ heartbeat_interval_secs = 1
 disconnected_after_secs = 3
 [commands]
 poll_interval_ms = 200
+[assessment]
+schedule_interval_secs = 0
 ";
 
 pub struct ControlPlane {

@@ -2,6 +2,9 @@
 //! FERRY_TEST_DATABASE_URL is set; each run works in a fresh database it drops after).
 
 use ferry_control::fleet::identity::AgentId;
+use ferry_control::fleet::labels::Labels;
+use ferry_control::sizing::{LoadWindow, Stat, WindowStats};
+use ferry_control::store::assessments::RunRecord;
 use ferry_control::store::commands::{CommandKind, CommandRecord, CommandState};
 use ferry_control::store::inventory::{DatabaseRecord, IncomingReport, InstanceRecord, ReportBody};
 use ferry_control::store::tokens::{EnrollError, NewAgent, NewToken, TokenRejection};
@@ -276,6 +279,125 @@ async fn suite(url: &str) {
         store.list_commands(None, 10).await.unwrap().len(),
         2,
         "no agent filter lists every agent's commands"
+    );
+
+    // Labels: set, change and remove in one call; read per host and for the fleet.
+    let set = |pairs: &[(&str, &str)]| -> Labels {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    };
+    store
+        .set_host_labels(
+            first.id,
+            &set(&[("env", "prod"), ("site", "paris")]),
+            &[],
+            "operator/test",
+            NOW,
+        )
+        .await
+        .unwrap();
+    let labels = store
+        .set_host_labels(
+            first.id,
+            &set(&[("env", "test")]),
+            &["site".into()],
+            "operator/test",
+            NOW,
+        )
+        .await
+        .unwrap();
+    assert_eq!(labels, set(&[("env", "test")]));
+    assert_eq!(store.all_host_labels().await.unwrap()[&first.id], labels);
+    let listed = store.list_agents().await.unwrap();
+    assert_eq!(
+        listed
+            .iter()
+            .find(|h| h.agent.id == first.id)
+            .unwrap()
+            .labels,
+        labels
+    );
+
+    // A run id is created once: a scheduled slot's second creation (another replica's)
+    // changes nothing.
+    let run = RunRecord {
+        id: "scheduled-2026-11-22T23:00:00Z".into(),
+        created_by: "ferry-control".into(),
+        created_at_ms: NOW,
+        deadline_at_ms: NOW + 60_000,
+        selector: "all".into(),
+        trigger: "schedule".into(),
+    };
+    let command = |agent| {
+        CommandRecord::pending(
+            agent,
+            CommandKind::RunAssessment,
+            "ferry-control",
+            NOW,
+            NOW + 60_000,
+            "",
+        )
+    };
+    assert!(store
+        .create_assessment_run(&run, &[command(first.id)])
+        .await
+        .unwrap());
+    assert!(!store
+        .create_assessment_run(&run, &[command(first.id)])
+        .await
+        .unwrap());
+    assert_eq!(store.assessment_targets(&run.id).await.unwrap().len(), 1);
+
+    // Load windows: stored once per (instance, start); older than the history dropped.
+    let window = |start: i64| LoadWindow {
+        instance: "default".into(),
+        start_ms: start,
+        end_ms: start + 600_000,
+        samples: 20,
+        cpu_count: 8,
+        host_memory_kb: 1 << 24,
+        storage_bytes: 1 << 30,
+        stats: WindowStats {
+            cpu_percent: Stat {
+                mean: 25.5,
+                max: 80.0,
+            },
+            ..WindowStats::default()
+        },
+    };
+    let load = |id: &str, starts: &[i64], keep_after_ms: i64| IncomingReport {
+        report_id: id.into(),
+        produced_at_ms: NOW,
+        body: ReportBody::Load {
+            windows: starts.iter().map(|s| window(*s)).collect(),
+            keep_after_ms,
+        },
+    };
+    let day = 86_400_000;
+    store
+        .record_report(
+            first.id,
+            &load("load-1", &[NOW - 2 * day, NOW - day], 0),
+            NOW,
+        )
+        .await
+        .unwrap();
+    store
+        .record_report(first.id, &load("load-2", &[NOW - day, NOW], NOW - day), NOW)
+        .await
+        .unwrap();
+    let windows = store.load_windows(first.id, 0).await.unwrap();
+    assert_eq!(
+        windows.iter().map(|w| w.start_ms).collect::<Vec<_>>(),
+        vec![NOW - day, NOW],
+        "the two-day-old window is pruned, the repeated one stored once"
+    );
+    assert_eq!(windows[1], window(NOW));
+    assert_eq!(
+        store.load_windows(first.id, NOW + 1).await.unwrap().len(),
+        1
     );
 
     // Revocation frees the name for a fresh enrollment and is audited.

@@ -4,9 +4,11 @@
 //!
 //! - [`inventory`]: what the instance is and which databases it holds.
 //! - [`assessment`]: the facts the readiness checks look at.
+//! - [`load`]: one reading of the load counters, for sizing.
 
 pub mod assessment;
 pub mod inventory;
+pub mod load;
 
 use std::future::Future;
 use std::time::Duration;

@@ -26,7 +26,7 @@ use super::{authenticate_agent, ApiError, Shared};
 use crate::fleet::identity::AgentId;
 use crate::fleet::sessions::Close;
 use crate::store::agents::AgentRecord;
-use crate::store::inventory::IncomingReport;
+use crate::store::inventory::{IncomingReport, ReportBody};
 use ferry_proto::clock::now_ms;
 
 pub struct AgentApi(pub Arc<Shared>);
@@ -254,7 +254,10 @@ async fn store_report_now(
     report: Report,
     now: i64,
 ) -> Result<(), ApiError> {
-    let report = IncomingReport::try_from(report)?;
+    let mut report = IncomingReport::try_from(report)?;
+    if let ReportBody::Load { keep_after_ms, .. } = &mut report.body {
+        *keep_after_ms = now - i64::from(shared.config.sizing.history_days) * 86_400_000;
+    }
     let fresh = shared.store.record_report(agent, &report, now).await?;
     if fresh {
         let kind = opentelemetry::KeyValue::new("kind", report.body.kind());

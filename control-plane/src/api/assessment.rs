@@ -7,8 +7,10 @@ use ferry_proto::operator::v1 as op;
 use uuid::Uuid;
 
 use super::{ApiError, Shared};
+use crate::assess::diff;
 use crate::assess::readiness::Readiness;
 use crate::assess::runs::TargetState;
+use crate::fleet::labels;
 use crate::store::agents::AgentRecord;
 use crate::store::assessments::{DatabaseRow, InstanceRow, RunRecord};
 use crate::store::commands::{CommandKind, CommandRecord};
@@ -36,9 +38,72 @@ pub async fn start(
         }
         secs => secs,
     };
-    let (targets, selector) = match (request.all, request.hosts.is_empty()) {
-        (true, true) => (live_agents(shared).await?, "all".to_string()),
-        (false, false) if request.hosts.len() <= MAX_HOSTS => {
+    let (targets, selector) = targets(shared, &request).await?;
+    let run = new_run(
+        Uuid::new_v4().to_string(),
+        actor,
+        selector,
+        "manual",
+        deadline_secs,
+    );
+    launch(shared, &run, &targets).await?;
+    run_info(shared, run).await
+}
+
+/// Starts the scheduled run `id` (a slot's, from [`Schedule::run_id`]) for every
+/// enrolled host unless it exists, made here or by another replica. True once it exists;
+/// false while no host is enrolled.
+pub async fn start_scheduled(shared: &Shared, id: &str) -> Result<bool, ApiError> {
+    if shared.store.get_assessment_run(id).await?.is_some() {
+        return Ok(true);
+    }
+    let targets = live_agents(shared).await?;
+    if targets.is_empty() {
+        return Ok(false);
+    }
+    let deadline_secs = shared.config.assessment.default_deadline_secs;
+    let run = new_run(
+        id.into(),
+        "ferry-control".into(),
+        "all".into(),
+        "schedule",
+        deadline_secs,
+    );
+    launch(shared, &run, &targets).await?;
+    Ok(true)
+}
+
+fn new_run(
+    id: String,
+    actor: String,
+    selector: String,
+    trigger: &str,
+    deadline_secs: u64,
+) -> RunRecord {
+    let now = now_ms();
+    RunRecord {
+        id,
+        created_by: actor,
+        created_at_ms: now,
+        deadline_at_ms: now + (deadline_secs * 1000) as i64,
+        selector,
+        trigger: trigger.into(),
+    }
+}
+
+/// The hosts a request names: all, a list, or a label selector; and how to describe it.
+async fn targets(
+    shared: &Shared,
+    request: &op::StartAssessmentRequest,
+) -> Result<(Vec<AgentRecord>, String), ApiError> {
+    let asked = (
+        request.all,
+        !request.hosts.is_empty(),
+        !request.labels.is_empty(),
+    );
+    let found = match asked {
+        (true, false, false) => (live_agents(shared).await?, "all".to_string()),
+        (false, true, false) if request.hosts.len() <= MAX_HOSTS => {
             let mut agents: Vec<AgentRecord> = Vec::with_capacity(request.hosts.len());
             for key in &request.hosts {
                 let agent = super::operator::find_live_host(shared, key).await?;
@@ -48,27 +113,49 @@ pub async fn start(
             }
             (agents, format!("hosts: {}", request.hosts.join(", ")))
         }
+        (false, false, true) => {
+            let selector = labels::parse_selector(&request.labels)
+                .map_err(|e| ApiError::invalid("labels", e))?;
+            let agents: Vec<AgentRecord> = shared
+                .store
+                .list_agents()
+                .await?
+                .into_iter()
+                .filter(|h| {
+                    h.agent.revoked_at_ms.is_none() && labels::matches(&h.labels, &selector)
+                })
+                .map(|h| h.agent)
+                .collect();
+            let text = request.labels.join(",");
+            if agents.is_empty() {
+                return Err(ApiError::FailedPrecondition(format!(
+                    "no enrolled host has the labels {text}; see `ferry hosts` and `ferry host label`"
+                )));
+            }
+            (agents, format!("labels: {text}"))
+        }
         _ => {
             return Err(ApiError::invalid(
                 "hosts",
-                format!("give `all`, or 1 to {MAX_HOSTS} host names or ids, not both"),
+                format!("give one of: `all`, 1 to {MAX_HOSTS} host names or ids, or labels"),
             ))
         }
     };
-    if targets.is_empty() {
+    if found.0.is_empty() {
         return Err(ApiError::FailedPrecondition(
             "no enrolled hosts to assess; enroll agents first (`ferry token create`)".into(),
         ));
     }
-    let now = now_ms();
-    let run = RunRecord {
-        id: Uuid::new_v4().to_string(),
-        created_by: actor.clone(),
-        created_at_ms: now,
-        deadline_at_ms: now + (deadline_secs * 1000) as i64,
-        selector,
-        trigger: "manual".into(),
-    };
+    Ok(found)
+}
+
+/// Stores the run with one command per target and wakes their sessions. False when the
+/// run's id existed already.
+async fn launch(
+    shared: &Shared,
+    run: &RunRecord,
+    targets: &[AgentRecord],
+) -> Result<bool, ApiError> {
     let trace_context = super::operator::trace_context();
     let commands: Vec<CommandRecord> = targets
         .iter()
@@ -76,19 +163,21 @@ pub async fn start(
             CommandRecord::pending(
                 agent.id,
                 CommandKind::RunAssessment,
-                &actor,
-                now,
+                &run.created_by,
+                run.created_at_ms,
                 run.deadline_at_ms,
                 &trace_context,
             )
         })
         .collect();
-    shared.store.create_assessment_run(&run, &commands).await?;
-    for agent in &targets {
+    if !shared.store.create_assessment_run(run, &commands).await? {
+        return Ok(false);
+    }
+    for agent in targets {
         shared.sessions.wake(agent.id);
     }
-    tracing::info!(run = %run.id, targets = targets.len(), %actor, "assessment run started");
-    run_info(shared, run).await
+    tracing::info!(run = %run.id, targets = targets.len(), actor = %run.created_by, trigger = %run.trigger, "assessment run started");
+    Ok(true)
 }
 
 pub async fn get(shared: &Shared, run_id: &str) -> Result<op::AssessmentRun, ApiError> {
@@ -320,4 +409,86 @@ fn database_row(d: &DatabaseRow) -> op::DatabaseReadiness {
         reasons: d.reasons.clone(),
         size_bytes: d.size_bytes,
     }
+}
+
+pub async fn diff(
+    shared: &Shared,
+    request: op::DiffAssessmentsRequest,
+) -> Result<op::AssessmentDiff, ApiError> {
+    let to = find_run(shared, &request.to_run_id).await?;
+    let from = if request.from_run_id.is_empty() {
+        shared
+            .store
+            .list_assessment_runs(None, 1000)
+            .await?
+            .into_iter()
+            .find(|r| (r.created_at_ms, &r.id) < (to.created_at_ms, &to.id))
+            .ok_or_else(|| {
+                ApiError::NotFound(format!(
+                    "no run before {}; compare two runs with --from and --to",
+                    to.id
+                ))
+            })?
+    } else {
+        find_run(shared, &request.from_run_id).await?
+    };
+    let side = |run: &RunRecord| {
+        let run = run.id.clone();
+        async move {
+            let databases = shared.store.assessment_databases(&run, None).await?;
+            let outcomes = shared.store.assessment_outcomes(&run).await?;
+            Ok::<_, ApiError>((databases, outcomes))
+        }
+    };
+    let (from_dbs, from_outcomes) = side(&from).await?;
+    let (to_dbs, to_outcomes) = side(&to).await?;
+    let states = |rows: &[DatabaseRow]| -> Vec<diff::DatabaseState> {
+        rows.iter()
+            .map(|d| diff::DatabaseState {
+                host: d.host.clone(),
+                instance: d.instance.clone(),
+                database: d.database.clone(),
+                readiness: d.readiness,
+            })
+            .collect()
+    };
+    let changes = diff::diff(
+        &diff::RunSide {
+            outcomes: from_outcomes,
+            databases: states(&from_dbs),
+        },
+        &diff::RunSide {
+            outcomes: to_outcomes,
+            databases: states(&to_dbs),
+        },
+    );
+    let finding = |c: diff::FindingChange| op::FindingChange {
+        host: c.host,
+        instance: c.instance,
+        database: c.database,
+        check_id: c.check_id,
+        severity: c.severity.as_str().into(),
+        title: c.title,
+    };
+    let word = |r: Option<Readiness>| r.map(|r| r.as_str().to_string()).unwrap_or_default();
+    Ok(op::AssessmentDiff {
+        from: Some(run_info(shared, from).await?),
+        to: Some(run_info(shared, to).await?),
+        fixed: changes.fixed.into_iter().map(finding).collect(),
+        regressed: changes.regressed.into_iter().map(finding).collect(),
+        readiness: changes
+            .readiness
+            .into_iter()
+            .map(|c| op::ReadinessChange {
+                host: c.host,
+                instance: c.instance,
+                database: c.database,
+                from: word(c.from),
+                to: word(c.to),
+            })
+            .collect(),
+        not_compared: changes.not_compared,
+        from_databases: Some(counts(from_dbs.iter().map(|d| d.readiness))),
+        to_databases: Some(counts(to_dbs.iter().map(|d| d.readiness))),
+    })
 }

@@ -50,6 +50,11 @@ impl TryFrom<wire::Report> for IncomingReport {
                 command_id: text("report.assessment.command_id", &assessment.command_id)?,
                 instances: super::convert_assessment::instances(assessment.instances)?,
             },
+            Some(wire::report::Body::Load(load)) => ReportBody::Load {
+                windows: super::convert_load::windows(load)?,
+                // Set by the caller from its retention setting.
+                keep_after_ms: 0,
+            },
         };
         Ok(IncomingReport {
             report_id: report.report_id,
@@ -158,6 +163,7 @@ pub fn host(summary: &AgentSummary, now_ms: i64, silence_ms: i64) -> op::Host {
         instance_count: summary.instance_count,
         database_count: summary.database_count,
         certificate_not_after_unix_ms: agent.cert_not_after_ms,
+        labels: summary.labels.clone().into_iter().collect(),
     }
 }
 

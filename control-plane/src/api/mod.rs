@@ -7,14 +7,18 @@
 //! - [`agent`]: certificate renewal and the agent session (mTLS).
 //! - [`operator`]: the operator API behind the `ferry` CLI (mTLS, roles).
 //! - [`assessment`]: the operator API's assessment runs, reports and findings.
-//! - [`convert`]: wire <-> domain conversions ([`convert_assessment`] for assessments).
+//! - [`sizing`]: the SKU recommendation.
+//! - [`convert`]: wire <-> domain conversions ([`convert_assessment`] for assessments,
+//!   [`convert_load`] for load windows).
 
 pub mod agent;
 pub mod assessment;
 pub mod convert;
 pub mod convert_assessment;
+pub mod convert_load;
 pub mod enrollment;
 pub mod operator;
+pub mod sizing;
 
 use std::sync::Arc;
 
@@ -34,6 +38,7 @@ pub struct Shared {
     pub store: Store,
     pub ca: CertificateAuthority,
     pub config: ControlConfig,
+    pub prices: crate::sizing::prices::PriceTable,
     pub sessions: Arc<SessionRegistry>,
     pub heartbeats: HeartbeatBuffer,
     pub metrics: FleetMetrics,

@@ -5,18 +5,20 @@ use std::sync::Arc;
 
 use ferry_proto::operator::v1::operator_server::Operator;
 use ferry_proto::operator::v1::{
-    AssessmentDetail, AssessmentReport, AssessmentRun, CommandInfo, CreateCommandRequest,
-    CreateEnrollmentTokenRequest, CreateEnrollmentTokenResponse, GetAssessmentReportRequest,
-    GetAssessmentRunRequest, GetHostRequest, HostDetail, ListCommandsRequest, ListCommandsResponse,
-    ListHostsRequest, ListHostsResponse, RevokeHostRequest, RevokeHostResponse,
-    ShowAssessmentRequest, StartAssessmentRequest,
+    AssessmentDetail, AssessmentDiff, AssessmentReport, AssessmentRun, CommandInfo,
+    CreateCommandRequest, CreateEnrollmentTokenRequest, CreateEnrollmentTokenResponse,
+    DiffAssessmentsRequest, GetAssessmentReportRequest, GetAssessmentRunRequest, GetHostRequest,
+    Host, HostDetail, ListCommandsRequest, ListCommandsResponse, ListHostsRequest,
+    ListHostsResponse, RecommendSkuRequest, RevokeHostRequest, RevokeHostResponse,
+    SetHostLabelsRequest, ShowAssessmentRequest, SkuRecommendations, StartAssessmentRequest,
 };
 use tonic::{Request, Response, Status};
 
-use super::{assessment, convert};
+use super::{assessment, convert, sizing};
 use super::{authorize_operator, ApiError, Shared};
 use crate::fleet::enrollment::{mint, secret_hash};
 use crate::fleet::identity::Role;
+use crate::fleet::labels::{self, Labels};
 use crate::store::agents::{AgentRecord, AgentSummary};
 use crate::store::commands::{CommandKind, CommandRecord};
 use crate::store::tokens::NewToken;
@@ -154,7 +156,9 @@ impl Operator for OperatorApi {
             .count_reports(agent.id)
             .await
             .map_err(ApiError::from)?;
+        let labels = store.host_labels(agent.id).await.map_err(ApiError::from)?;
         let summary = AgentSummary {
+            labels,
             instance_count: instances.len() as u32,
             database_count: instances.iter().map(|i| i.databases.len() as u32).sum(),
             agent,
@@ -303,5 +307,64 @@ impl Operator for OperatorApi {
         authorize_operator(&request, Role::Viewer)?;
         let detail = assessment::show(&self.0, request.into_inner()).await?;
         Ok(Response::new(detail))
+    }
+
+    async fn diff_assessments(
+        &self,
+        request: Request<DiffAssessmentsRequest>,
+    ) -> Result<Response<AssessmentDiff>, Status> {
+        authorize_operator(&request, Role::Viewer)?;
+        let diff = assessment::diff(&self.0, request.into_inner()).await?;
+        Ok(Response::new(diff))
+    }
+
+    async fn recommend_sku(
+        &self,
+        request: Request<RecommendSkuRequest>,
+    ) -> Result<Response<SkuRecommendations>, Status> {
+        authorize_operator(&request, Role::Viewer)?;
+        let found = sizing::recommend_sku(&self.0, request.into_inner()).await?;
+        Ok(Response::new(found))
+    }
+
+    async fn set_host_labels(
+        &self,
+        request: Request<SetHostLabelsRequest>,
+    ) -> Result<Response<Host>, Status> {
+        let actor = authorize_operator(&request, Role::Operator)?;
+        let request = request.into_inner();
+        let agent = find_live_host(&self.0, &request.host).await?;
+        let set: Labels = request.set.into_iter().collect();
+        if set.len() + request.remove.len() > labels::MAX_LABELS {
+            return Err(ApiError::invalid(
+                "set",
+                format!("at most {} labels per host", labels::MAX_LABELS),
+            )
+            .into());
+        }
+        for key in &request.remove {
+            labels::check_key(key).map_err(|e| ApiError::invalid("remove", e))?;
+        }
+        for (key, value) in &set {
+            labels::check_key(key).map_err(|e| ApiError::invalid("set", e))?;
+            labels::check_value(key, value).map_err(|e| ApiError::invalid("set", e))?;
+        }
+        let store = &self.0.store;
+        store
+            .set_host_labels(agent.id, &set, &request.remove, &actor, now_ms())
+            .await
+            .map_err(ApiError::from)?;
+        let host = store
+            .list_agents()
+            .await
+            .map_err(ApiError::from)?
+            .into_iter()
+            .find(|h| h.agent.id == agent.id)
+            .ok_or_else(|| ApiError::NotFound(format!("host {} is gone", agent.name)))?;
+        Ok(Response::new(convert::host(
+            &host,
+            now_ms(),
+            self.silence_ms(),
+        )))
     }
 }

@@ -11,6 +11,7 @@ use sqlx::AnyConnection;
 use super::audit::{self, AuditEvent};
 use super::commands::{self, CommandRecord, CommandState};
 use super::{agent_id, col, Store, StoreError};
+use crate::assess::diff::Outcome;
 use crate::assess::readiness::{self, Readiness};
 use crate::assess::{CheckResult, CheckStatus, Finding, InstanceAssessment, Scope, Severity};
 use crate::fleet::identity::AgentId;
@@ -78,14 +79,16 @@ pub struct ResultRow {
 }
 
 impl Store {
-    /// Creates the run and one queued command per target, audited as one event.
+    /// Creates the run and one queued command per target, audited as one event. Returns
+    /// false, creating nothing, when a run with its id exists (a scheduled slot's run
+    /// made by another replica).
     pub async fn create_assessment_run(
         &self,
         run: &RunRecord,
         commands: &[CommandRecord],
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         let mut tx = self.write().await?;
-        sqlx::query("INSERT INTO assessment_runs (id, created_by, created_at, deadline_at, selector, trigger_kind) VALUES ($1, $2, $3, $4, $5, $6)")
+        let inserted = sqlx::query("INSERT INTO assessment_runs (id, created_by, created_at, deadline_at, selector, trigger_kind) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING")
             .bind(&run.id)
             .bind(&run.created_by)
             .bind(run.created_at_ms)
@@ -93,7 +96,11 @@ impl Store {
             .bind(&run.selector)
             .bind(&run.trigger)
             .execute(&mut *tx)
-            .await?;
+            .await?
+            .rows_affected();
+        if inserted == 0 {
+            return Ok(false);
+        }
         for command in commands {
             commands::insert(&mut tx, command).await?;
             sqlx::query(
@@ -119,7 +126,7 @@ impl Store {
         };
         audit::record(&mut tx, &event).await?;
         tx.commit().await?;
-        Ok(())
+        Ok(true)
     }
 
     pub async fn get_assessment_run(&self, id: &str) -> Result<Option<RunRecord>, StoreError> {
@@ -323,6 +330,48 @@ impl Store {
                     instance,
                     result,
                 });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every check's outcome on every instance of a run, with the databases it found
+    /// something on (for [`crate::assess::diff`]).
+    pub async fn assessment_outcomes(&self, run: &str) -> Result<Vec<Outcome>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT a.name AS host, r.instance_name, r.check_id, r.severity, r.title, r.status, f.database_name
+             FROM assessment_results r JOIN agents a ON a.id = r.agent_id
+             LEFT JOIN (SELECT DISTINCT agent_id, instance_name, check_id, database_name FROM assessment_findings WHERE run_id = $1) f
+               ON f.agent_id = r.agent_id AND f.instance_name = r.instance_name AND f.check_id = r.check_id
+             WHERE r.run_id = $1 ORDER BY a.name, r.instance_name, r.check_id",
+        )
+        .bind(run)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out: Vec<Outcome> = Vec::new();
+        for row in &rows {
+            let (host, instance, check_id): (String, String, String) = (
+                col(row, "host")?,
+                col(row, "instance_name")?,
+                col(row, "check_id")?,
+            );
+            let found_on: Option<String> = col(row, "database_name")?;
+            let same = out.last().is_some_and(|o: &Outcome| {
+                o.host == host && o.instance == instance && o.check_id == check_id
+            });
+            if !same {
+                out.push(Outcome {
+                    host,
+                    instance,
+                    check_id,
+                    severity: word(row, "severity", Severity::parse)?,
+                    title: col(row, "title")?,
+                    status: word(row, "status", CheckStatus::parse)?,
+                    found_on: Default::default(),
+                });
+            }
+            if let (Some(database), Some(last)) = (found_on, out.last_mut()) {
+                last.found_on.insert(database);
             }
         }
         Ok(out)

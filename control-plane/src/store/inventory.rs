@@ -40,7 +40,7 @@ pub struct DatabaseRecord {
     pub log_file_count: i32,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum ReportBody {
     Inventory(Vec<InstanceRecord>),
     CommandResult {
@@ -54,6 +54,11 @@ pub enum ReportBody {
         command_id: String,
         instances: Vec<crate::assess::InstanceAssessment>,
     },
+    /// Load windows for sizing; those that ended before `keep_after_ms` are dropped.
+    Load {
+        windows: Vec<crate::sizing::LoadWindow>,
+        keep_after_ms: i64,
+    },
 }
 
 impl ReportBody {
@@ -62,11 +67,12 @@ impl ReportBody {
             ReportBody::Inventory(_) => "inventory",
             ReportBody::CommandResult { .. } => "command_result",
             ReportBody::Assessment { .. } => "assessment",
+            ReportBody::Load { .. } => "load",
         }
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct IncomingReport {
     pub report_id: String,
     pub produced_at_ms: i64,
@@ -132,6 +138,10 @@ impl Store {
                     tracing::warn!(%agent, command = %command_id, "assessment for no open run target; not stored");
                 }
             }
+            ReportBody::Load {
+                windows,
+                keep_after_ms,
+            } => super::load::record(&mut tx, agent, windows, *keep_after_ms).await?,
         }
         tx.commit().await?;
         Ok(true)

@@ -4,7 +4,7 @@
 //! - `schema/<dialect>/NNNN_*.sql`: schema files per dialect, embedded at build time and
 //!   applied in order once (recorded in `ferry_schema`).
 //! - One method per named operation, grouped by concept: [`tokens`], [`agents`],
-//!   [`inventory`], [`commands`], [`assessments`], [`audit`]. Queries are written once,
+//!   [`inventory`], [`labels`], [`load`], [`commands`], [`assessments`], [`audit`]. Queries are written once,
 //!   in the SQL both dialects share (`$n` parameters, `ON CONFLICT`, `RETURNING`).
 //! - The conformance suite (`tests/tests/store_conformance.rs`, in ferry-tests) runs on
 //!   SQLite always and on PostgreSQL when `FERRY_TEST_DATABASE_URL` is set.
@@ -14,6 +14,8 @@ pub mod assessments;
 pub mod audit;
 pub mod commands;
 pub mod inventory;
+pub mod labels;
+pub mod load;
 pub mod tokens;
 
 use std::time::Duration;
@@ -35,6 +37,8 @@ const SQLITE_SCHEMA: &[(i64, &str, &str)] = &[
         "assessments",
         include_str!("schema/sqlite/0002_assessments.sql"),
     ),
+    (3, "labels", include_str!("schema/sqlite/0003_labels.sql")),
+    (4, "load", include_str!("schema/sqlite/0004_load.sql")),
 ];
 const POSTGRES_SCHEMA: &[(i64, &str, &str)] = &[
     (1, "fleet", include_str!("schema/postgres/0001_fleet.sql")),
@@ -43,6 +47,8 @@ const POSTGRES_SCHEMA: &[(i64, &str, &str)] = &[
         "assessments",
         include_str!("schema/postgres/0002_assessments.sql"),
     ),
+    (3, "labels", include_str!("schema/postgres/0003_labels.sql")),
+    (4, "load", include_str!("schema/postgres/0004_load.sql")),
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -36,6 +36,7 @@ async fn main() -> anyhow::Result<()> {
         data_dir: dir.path().join("ferry-lab-data"),
         listen: "127.0.0.1:0".parse()?,
         enroll_parallelism: 32,
+        load_sampling: None,
     };
     let mut fleet = Fleet::start(&scenario, &options).await?;
     println!(

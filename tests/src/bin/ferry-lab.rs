@@ -10,6 +10,11 @@ use clap::Parser;
 use ferry_control::cli::assess;
 use ferry_tests::fleet::{Fleet, Options};
 
+/// The agents' load sampling in the lab: every 5 s, in one-minute windows (production
+/// defaults are 30 s and 10 min).
+const LOAD_SAMPLE_SECS: u64 = 5;
+const LOAD_WINDOW_SECS: u64 = 60;
+
 #[derive(Parser)]
 #[command(
     name = "ferry-lab",
@@ -55,6 +60,8 @@ async fn main() -> anyhow::Result<()> {
         data_dir: args.data_dir.clone(),
         listen: args.listen,
         enroll_parallelism: 16,
+        // Short windows so that SKU recommendations appear within a minute.
+        load_sampling: Some((LOAD_SAMPLE_SECS, LOAD_WINDOW_SECS)),
     };
     let mut fleet = Fleet::start(&scenario, &options).await?;
     eprintln!(
@@ -107,6 +114,9 @@ async fn main() -> anyhow::Result<()> {
             host.host
         );
     }
+    println!(
+        "  {env} target/release/ferry assess sku    (SKU and monthly cost, after the first {LOAD_WINDOW_SECS} s of load)"
+    );
     println!("  docs/checks/README.md explains every check.");
     if args.once {
         fleet.stop().await;

@@ -12,6 +12,7 @@
 
 mod assessment;
 mod enrollment;
+mod fleet_runs;
 mod identity;
 mod inventory;
 mod journey;

@@ -1,7 +1,10 @@
-//! `ferry assess`: the verbs (run, status, report, show), waiting for a run, and
-//! [`render`]ing what comes back.
+//! `ferry assess`: the verbs (run, status, report, diff, show, sku), waiting for a run, and
+//! [`render`]ing what comes back ([`diff`] for `ferry assess diff`, [`sku`] for
+//! `ferry assess sku`).
 
+mod diff;
 mod render;
+mod sku;
 
 use std::io::Write;
 use std::time::Duration;
@@ -9,12 +12,14 @@ use std::time::Duration;
 use clap::Subcommand;
 use ferry_proto::operator::v1::operator_client::OperatorClient;
 use ferry_proto::operator::v1::{
-    AssessmentRun, GetAssessmentReportRequest, GetAssessmentRunRequest, ShowAssessmentRequest,
-    StartAssessmentRequest,
+    AssessmentRun, DiffAssessmentsRequest, GetAssessmentReportRequest, GetAssessmentRunRequest,
+    RecommendSkuRequest, ShowAssessmentRequest, StartAssessmentRequest,
 };
 use tonic::transport::Channel;
 
+pub use diff::*;
 pub use render::*;
+pub use sku::*;
 
 use super::output::{self, Format};
 use super::{parse_duration, request, CliError};
@@ -25,11 +30,14 @@ pub enum AssessVerb {
     /// Assess the whole fleet or some hosts; offline hosts are assessed when they return.
     Run {
         /// Every enrolled host.
-        #[arg(long, conflicts_with = "host")]
+        #[arg(long, conflicts_with_all = ["host", "label"])]
         all: bool,
         /// A host name or id (repeat for more).
-        #[arg(long, required_unless_present = "all")]
+        #[arg(long, required_unless_present_any = ["all", "label"], conflicts_with = "label")]
         host: Vec<String>,
+        /// Hosts with this label, key=value (repeat: hosts with all of them).
+        #[arg(long)]
+        label: Vec<String>,
         /// How long to wait for offline hosts, e.g. 2h (default: the server's, 24h).
         #[arg(long, value_parser = parse_duration)]
         deadline: Option<std::time::Duration>,
@@ -47,6 +55,28 @@ pub enum AssessVerb {
         /// The run (default: the newest).
         #[arg(long)]
         run: Option<String>,
+    },
+    /// What changed between two runs: findings fixed and new, readiness changes.
+    Diff {
+        /// The earlier run (default: the run before --to).
+        #[arg(long)]
+        from: Option<String>,
+        /// The later run (default: the newest).
+        #[arg(long)]
+        to: Option<String>,
+    },
+    /// The recommended MI tier, hardware, vCores and storage per instance, with a
+    /// monthly cost, from the load the agents sampled.
+    Sku {
+        /// One host (default: every host).
+        #[arg(long)]
+        host: Option<String>,
+        /// Size for this percentile of the load windows (default: the server's, 95).
+        #[arg(long)]
+        percentile: Option<f64>,
+        /// Headroom on top, percent (default: the server's, 20).
+        #[arg(long)]
+        headroom: Option<f64>,
     },
     /// One host's findings, with evidence and remedies.
     Show {
@@ -71,6 +101,7 @@ pub async fn run(
         AssessVerb::Run {
             all,
             host,
+            label,
             deadline,
             wait,
         } => {
@@ -78,6 +109,7 @@ pub async fn run(
                 .start_assessment(request(StartAssessmentRequest {
                     all,
                     hosts: host,
+                    labels: label,
                     deadline_seconds: deadline
                         .map(|d| u32::try_from(d.as_secs()).unwrap_or(u32::MAX))
                         .unwrap_or(0),
@@ -138,6 +170,39 @@ pub async fn run(
                 Format::Json => output::print_json(&report_json(&report)),
                 Format::Csv => print!("{}", report_csv(&report)),
                 Format::Table => print!("{}", report_text(&report, now)),
+            }
+        }
+        AssessVerb::Diff { from, to } => {
+            let diff = client
+                .diff_assessments(request(DiffAssessmentsRequest {
+                    from_run_id: from.unwrap_or_default(),
+                    to_run_id: to.unwrap_or_default(),
+                }))
+                .await?
+                .into_inner();
+            if json {
+                output::print_json(&diff_json(&diff));
+            } else {
+                print!("{}", diff_text(&diff));
+            }
+        }
+        AssessVerb::Sku {
+            host,
+            percentile,
+            headroom,
+        } => {
+            let found = client
+                .recommend_sku(request(RecommendSkuRequest {
+                    host: host.unwrap_or_default(),
+                    percentile,
+                    headroom_percent: headroom,
+                }))
+                .await?
+                .into_inner();
+            if json {
+                output::print_json(&sku_json(&found));
+            } else {
+                print!("{}", sku_text(&found));
             }
         }
         AssessVerb::Show {

@@ -78,14 +78,14 @@ pub fn run_json(run: &AssessmentRun) -> Value {
     })
 }
 
-fn counts_text(c: &ReadinessCounts) -> String {
+pub(super) fn counts_text(c: &ReadinessCounts) -> String {
     format!(
         "{} ready, {} ready with warnings, {} not ready, {} unknown",
         c.ready, c.ready_with_warnings, c.not_ready, c.unknown
     )
 }
 
-fn counts_json(c: &ReadinessCounts) -> Value {
+pub(super) fn counts_json(c: &ReadinessCounts) -> Value {
     json!({"ready": c.ready, "ready_with_warnings": c.ready_with_warnings, "not_ready": c.not_ready, "unknown": c.unknown})
 }
 

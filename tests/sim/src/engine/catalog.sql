@@ -521,6 +521,21 @@ CREATE TABLE "sys.dm_os_sys_info" (
     numa_node_count int
 );
 
+-- https://learn.microsoft.com/sql/relational-databases/system-dynamic-management-views/sys-dm-resource-governor-resource-pools-transact-sql
+-- The internal and default pools exist whether or not Resource Governor is enabled;
+-- total_cpu_usage_ms grows with the workloads (engine/workload.rs).
+CREATE TABLE "sys.dm_resource_governor_resource_pools" (
+    pool_id int PRIMARY KEY,
+    name nvarchar(128),
+    statistics_start_time datetime,
+    total_cpu_usage_ms bigint,
+    cache_memory_kb bigint,
+    compile_memory_kb bigint,
+    used_memory_kb bigint,
+    max_memory_kb bigint,
+    target_memory_kb bigint
+);
+
 -- https://learn.microsoft.com/sql/relational-databases/system-dynamic-management-views/sys-dm-os-host-info-transact-sql
 CREATE TABLE "sys.dm_os_host_info" (
     host_platform nvarchar(256),

@@ -545,6 +545,16 @@ fn populate_server_objects(
          VALUES (?1, ?1, ?2, 137438953344, ?3, ?3, ?3, 512, ?1, ?1, ?4, 2, 'AUTO', 1, 'HYPERVISOR', 1, ?1, 1, 0, 0, 0)",
         params![host.cpu_count, host.memory_mb as i64 * 1024, (host.memory_mb as i64 * 1024) * 3 / 4, super::datetime_text(info.started)],
     )?;
+    let committed_kb = (host.memory_mb as i64 * 1024) * 3 / 4;
+    for (id, name, used_kb) in [
+        (1, "internal", committed_kb / 20),
+        (2, "default", committed_kb - committed_kb / 20),
+    ] {
+        tx.execute(
+            "INSERT INTO \"sys.dm_resource_governor_resource_pools\" VALUES (?1, ?2, ?3, 0, ?4, 0, ?4, ?5, ?5)",
+            params![id, name, super::datetime_text(info.started), used_kb, committed_kb],
+        )?;
+    }
     Ok(())
 }
 

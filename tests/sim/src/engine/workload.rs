@@ -1,7 +1,8 @@
 //! Workloads in the catalog: each database's rates (`$workload`) and the application
 //! sessions they hold open (`$workload_sessions`, shown in sys.dm_exec_sessions), and
 //! how the catalog catches up with the lab's clock: whatever time has passed since the
-//! last look is applied to the log and I/O of every database with a workload before
+//! last look is applied to the log, I/O and CPU (the default resource pool's
+//! total_cpu_usage_ms) of every database with a workload before
 //! the next statement reads anything. Each transaction inserts a real row into the
 //! database's first user table when it has one.
 
@@ -41,6 +42,7 @@ pub fn advance(conn: &Connection, secs: f64, now: &str) -> rusqlite::Result<()> 
             ))
         })?
         .collect::<Result<_, _>>()?;
+    let mut cpu = 0.0;
     for (id, load, pending, table) in loads {
         log::append(
             conn,
@@ -66,8 +68,21 @@ pub fn advance(conn: &Connection, secs: f64, now: &str) -> rusqlite::Result<()> 
             .execute(params![id, due - rows])?;
         }
         log::refresh_database(conn, id)?;
+        cpu += cpu_ms(&load, secs);
     }
+    // The instance cannot use more CPU than the host has.
+    conn.prepare_cached(
+        "UPDATE \"sys.dm_resource_governor_resource_pools\" SET total_cpu_usage_ms = total_cpu_usage_ms
+            + MIN(?1, (SELECT cpu_count FROM \"sys.dm_os_sys_info\") * ?2) WHERE pool_id = 2",
+    )?
+    .execute(params![cpu.round() as i64, (secs * 1000.0).round() as i64])?;
     log::refresh_totals(conn)
+}
+
+/// CPU time a workload costs over `secs`: a lab cost model (2 ms per transaction, 0.1 ms
+/// per page read or written), so that an instance's CPU follows its work.
+fn cpu_ms(load: &WorkloadSpec, secs: f64) -> f64 {
+    (load.transactions_per_sec * 2.0 + (load.reads_per_sec + load.writes_per_sec) * 0.1) * secs
 }
 
 /// Replaces database `id`'s workload. Sessions are opened with ids from `spid` or
