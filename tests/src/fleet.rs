@@ -30,7 +30,7 @@ pub struct Fleet {
     pub credentials: PathBuf,
     pub client: OperatorClient<Channel>,
     stop: CancellationToken,
-    plane: std::thread::JoinHandle<()>,
+    plane: Plane,
     agents: Vec<JoinHandle<()>>,
 }
 
@@ -42,6 +42,14 @@ pub struct Options {
     /// The agents' load sampling (seconds between samples, seconds per window); `None`
     /// leaves it off.
     pub load_sampling: Option<(u64, u64)>,
+    /// Run `ferry-control` as its own process (to measure it) instead of in this one.
+    pub control_plane_process: bool,
+}
+
+/// Where the control plane runs.
+enum Plane {
+    Thread(std::thread::JoinHandle<()>),
+    Process(Box<crate::processes::ControlPlane>),
 }
 
 impl Fleet {
@@ -49,21 +57,36 @@ impl Fleet {
     pub async fn start(scenario: &Scenario, options: &Options) -> anyhow::Result<Fleet> {
         prepare(&options.data_dir)?;
         let lab = Lab::start(scenario).await.context("starting the lab")?;
-        let listener = std::net::TcpListener::bind(options.listen)
-            .with_context(|| format!("--listen {}: cannot bind", options.listen))?;
-        listener.set_nonblocking(true)?;
-        let address = listener.local_addr()?;
-        let control_plane = format!("https://127.0.0.1:{}", address.port());
-        let mut config = ControlConfig {
-            listen: address,
-            data_dir: options.data_dir.join("control"),
-            ..Default::default()
-        };
-        // The lab starts its own run; a scheduled one would race it for the same hosts.
-        config.assessment.schedule_interval_secs = 0;
-        let credentials = ferry_control::server::admin_credentials_dir(&config.data_dir);
         let stop = CancellationToken::new();
-        let plane = serve_control_plane(config, listener, stop.clone())?;
+        let (plane, control_plane, credentials) = if options.control_plane_process {
+            let plane = crate::processes::ControlPlane::start(
+                &options.data_dir,
+                "[assessment]\nschedule_interval_secs = 0\n",
+            )
+            .await;
+            let url = plane.url();
+            let credentials = ferry_control::server::admin_credentials_dir(&plane.data_dir);
+            (Plane::Process(Box::new(plane)), url, credentials)
+        } else {
+            let listener = std::net::TcpListener::bind(options.listen)
+                .with_context(|| format!("--listen {}: cannot bind", options.listen))?;
+            listener.set_nonblocking(true)?;
+            let address = listener.local_addr()?;
+            let mut config = ControlConfig {
+                listen: address,
+                data_dir: options.data_dir.join("control"),
+                ..Default::default()
+            };
+            // The lab starts its own run; a scheduled one would race it for the same hosts.
+            config.assessment.schedule_interval_secs = 0;
+            let credentials = ferry_control::server::admin_credentials_dir(&config.data_dir);
+            let plane = serve_control_plane(config, listener, stop.clone())?;
+            (
+                Plane::Thread(plane),
+                format!("https://127.0.0.1:{}", address.port()),
+                credentials,
+            )
+        };
         let mut client = connect(&control_plane, &credentials).await?;
         let agents = enroll_all(&lab, &control_plane, &mut client, options, &stop).await?;
         Ok(Fleet {
@@ -112,7 +135,22 @@ impl Fleet {
         for agent in self.agents {
             let _ = agent.await;
         }
-        let _ = tokio::task::spawn_blocking(move || self.plane.join()).await;
+        match self.plane {
+            Plane::Thread(plane) => {
+                let _ = tokio::task::spawn_blocking(move || plane.join()).await;
+            }
+            Plane::Process(plane) => {
+                plane.stop().await;
+            }
+        }
+    }
+
+    /// The control plane's process id, when it runs as its own process.
+    pub fn control_plane_pid(&self) -> Option<u32> {
+        match &self.plane {
+            Plane::Process(plane) => Some(plane.pid()),
+            Plane::Thread(_) => None,
+        }
     }
 }
 

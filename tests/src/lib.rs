@@ -10,7 +10,7 @@
 //!
 //! The tests are in `tests/e2e/` (one binary, so the slow process start-ups overlap)
 //! and `tests/store_conformance.rs`;
-//! the benchmarks are `src/bin/bench-heartbeats.rs` and `src/bin/bench-lab.rs`;
+//! the benchmarks are `src/bin/bench-*.rs` (heartbeats, lab, assess, agent);
 //! `src/bin/ferry-lab.rs` is the README's first command.
 
 pub mod binaries;

@@ -279,6 +279,11 @@ impl AgentProcess {
     pub async fn stop(mut self) -> ExitStatus {
         terminate(&mut self.child).await
     }
+
+    /// The process id (0 once it has exited).
+    pub fn pid(&self) -> u32 {
+        self.child.id().unwrap_or(0)
+    }
 }
 
 async fn terminate(child: &mut Child) -> ExitStatus {

@@ -5,13 +5,22 @@ use std::time::Duration;
 
 /// This process's resident set (VmRSS), MiB; 0 where /proc is not there.
 pub fn rss_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let kib: f64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0.0);
-    kib / 1024.0
+    memory_mib("self").0
+}
+
+/// A process's resident set now and at its peak (VmRSS, VmHWM), MiB; `process` is a
+/// pid or `self`. Zeros where /proc is not there.
+pub fn memory_mib(process: &str) -> (f64, f64) {
+    let status = std::fs::read_to_string(format!("/proc/{process}/status")).unwrap_or_default();
+    let field = |name: &str| -> f64 {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0.0)
+            / 1024.0
+    };
+    (field("VmRSS:"), field("VmHWM:"))
 }
 
 /// The `p` quantile (0..=1, nearest rank) of `sorted`, in milliseconds; 0 if empty.

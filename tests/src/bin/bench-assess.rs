@@ -1,13 +1,14 @@
 //! Benchmark: a fleet-wide readiness assessment of N generated lab instances end to end
-//! (lab, control plane on SQLite, one in-process agent per instance with its own mTLS
-//! session), on this machine. Prints the time to assess, per-phase figures and RSS.
+//! (lab and one in-process agent per instance with its own mTLS session; `ferry-control`
+//! on SQLite as its own process), on this machine. Prints the time to assess, per-phase
+//! figures, and the RSS of this process and of the control plane's.
 //!
 //! `cargo run --release -p ferry-tests --bin bench-assess -- --instances 1000`
 
 use std::time::Instant;
 
 use clap::Parser;
-use ferry_sim::measure::rss_mib;
+use ferry_sim::measure::{memory_mib, rss_mib};
 use ferry_tests::fleet::{Fleet, Options};
 
 #[derive(Parser)]
@@ -37,6 +38,7 @@ async fn main() -> anyhow::Result<()> {
         listen: "127.0.0.1:0".parse()?,
         enroll_parallelism: 32,
         load_sampling: None,
+        control_plane_process: true,
     };
     let mut fleet = Fleet::start(&scenario, &options).await?;
     println!(
@@ -60,9 +62,13 @@ async fn main() -> anyhow::Result<()> {
             }
         })
         .await?;
+    let (plane_rss, plane_peak) = fleet
+        .control_plane_pid()
+        .map(|pid| memory_mib(&pid.to_string()))
+        .unwrap_or_default();
     let counts = report.databases.unwrap_or_default();
     println!(
-        "assessment: {} instances, {} databases ({} ready, {} with warnings, {} not ready, {} unknown) in {:.1} s (budget 60 s), process RSS {:.0} MiB (lab, control plane and agents together)",
+        "assessment: {} instances, {} databases ({} ready, {} with warnings, {} not ready, {} unknown) in {:.1} s (budget 60 s), bench process RSS {:.0} MiB (lab and agents); ferry-control process RSS {:.0} MiB, peak {:.0} MiB (budget 1 GiB)",
         report.instances.len(),
         counts.ready + counts.ready_with_warnings + counts.not_ready + counts.unknown,
         counts.ready,
@@ -70,7 +76,9 @@ async fn main() -> anyhow::Result<()> {
         counts.not_ready,
         counts.unknown,
         assessing.elapsed().as_secs_f64(),
-        rss_mib()
+        rss_mib(),
+        plane_rss,
+        plane_peak
     );
     fleet.stop().await;
     Ok(())

@@ -62,6 +62,7 @@ async fn main() -> anyhow::Result<()> {
         enroll_parallelism: 16,
         // Short windows so that SKU recommendations appear within a minute.
         load_sampling: Some((LOAD_SAMPLE_SECS, LOAD_WINDOW_SECS)),
+        control_plane_process: false,
     };
     let mut fleet = Fleet::start(&scenario, &options).await?;
     eprintln!(
