@@ -286,7 +286,8 @@ pub async fn show(
     })
 }
 
-async fn live_agents(shared: &Shared) -> Result<Vec<AgentRecord>, ApiError> {
+/// Every enrolled host that is not revoked.
+pub(super) async fn live_agents(shared: &Shared) -> Result<Vec<AgentRecord>, ApiError> {
     Ok(shared
         .store
         .list_agents()

@@ -37,14 +37,7 @@ pub async fn recommend_sku(
         history_days: defaults.history_days,
     };
     let hosts: Vec<AgentRecord> = if request.host.is_empty() {
-        shared
-            .store
-            .list_agents()
-            .await?
-            .into_iter()
-            .map(|h| h.agent)
-            .filter(|a| a.revoked_at_ms.is_none())
-            .collect()
+        super::assessment::live_agents(shared).await?
     } else {
         vec![super::operator::find_host(shared, &request.host).await?]
     };

@@ -177,10 +177,17 @@ async fn the_checks_read_the_lab_catalog_over_tds() {
     }
 }
 
-/// An agent config for one lab instance with `login`.
-fn lab_agent_config(state: &std::path::Path, port: u16, login: &str, password: &str) -> String {
+/// An agent config for one lab instance with `login`; `settings` are more top-level
+/// agent settings (TOML lines).
+pub(super) fn lab_agent_config(
+    state: &std::path::Path,
+    port: u16,
+    login: &str,
+    password: &str,
+    settings: &str,
+) -> String {
     format!(
-        "state_dir = {:?}\nheartbeat_interval_secs = 1\nmax_backoff_secs = 1\n\
+        "state_dir = {:?}\nheartbeat_interval_secs = 1\nmax_backoff_secs = 1\n{settings}\
          [[instance]]\nname = \"default\"\nhost = \"127.0.0.1\"\nport = {port}\nencryption = \"required\"\n\
          trust_server_certificate = true\nconnect_timeout_secs = 5\nquery_timeout_secs = 10\n\
          auth = {{ method = \"sql_login\", username = \"{login}\", password = \"{password}\" }}\n",
@@ -231,7 +238,7 @@ async fn a_fleet_assessment_rates_every_database_and_waits_for_offline_hosts() {
     let mut agents = Vec::new();
     for (name, port, login, password) in hosts {
         let state = enroll_ok(&plane, dir.path(), name).await;
-        let config = lab_agent_config(&state, port, login, password);
+        let config = lab_agent_config(&state, port, login, password, "");
         agents.push((
             state.clone(),
             config.clone(),

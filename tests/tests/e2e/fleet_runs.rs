@@ -52,18 +52,6 @@ name = "Billing"
 backups = [{ type = "D" }]
 "#;
 
-/// An agent that samples load every second in two-second windows.
-fn sampling_agent_config(state: &std::path::Path, port: u16) -> String {
-    format!(
-        "state_dir = {:?}\nheartbeat_interval_secs = 1\nmax_backoff_secs = 1\n\
-         load_sample_interval_secs = 1\nload_window_secs = 2\n\
-         [[instance]]\nname = \"default\"\nhost = \"127.0.0.1\"\nport = {port}\nencryption = \"required\"\n\
-         trust_server_certificate = true\nconnect_timeout_secs = 5\nquery_timeout_secs = 10\n\
-         auth = {{ method = \"sql_login\", username = \"ferry\", password = \"Ferry-Passw0rd!\" }}\n",
-        state.display().to_string()
-    )
-}
-
 /// `ferry assess run --label LABEL --wait`, and the run it made.
 async fn labelled_run(plane: &ControlPlane, label: &str) -> Value {
     let output = plane
@@ -107,10 +95,15 @@ async fn labels_select_hosts_a_diff_shows_the_fix_and_load_sizes_the_target() {
     for (name, instance) in [("paris-1", "PARIS"), ("lyon-1", "LYON")] {
         let state = enroll_ok(&plane, dir.path(), name).await;
         let port = lab.endpoint(instance).unwrap().address.port();
-        agents.push(AgentProcess::start(
+        // Load sampled every second, in two-second windows.
+        let config = assessment::lab_agent_config(
             &state,
-            &sampling_agent_config(&state, port),
-        ));
+            port,
+            "ferry",
+            "Ferry-Passw0rd!",
+            "load_sample_interval_secs = 1\nload_window_secs = 2\n",
+        );
+        agents.push(AgentProcess::start(&state, &config));
     }
     for name in ["paris-1", "lyon-1"] {
         host_where(&plane, name, "online", |h| h["status"] == "online").await;
