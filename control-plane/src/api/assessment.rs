@@ -11,7 +11,7 @@ use crate::assess::diff;
 use crate::assess::readiness::Readiness;
 use crate::assess::runs::TargetState;
 use crate::fleet::labels;
-use crate::store::agents::AgentRecord;
+use crate::store::agents::{AgentRecord, AgentSummary};
 use crate::store::assessments::{DatabaseRow, InstanceRow, RunRecord};
 use crate::store::commands::{CommandKind, CommandRecord};
 use ferry_proto::clock::now_ms;
@@ -57,7 +57,7 @@ pub async fn start_scheduled(shared: &Shared, id: &str) -> Result<bool, ApiError
     if shared.store.get_assessment_run(id).await?.is_some() {
         return Ok(true);
     }
-    let targets = live_agents(shared).await?;
+    let targets = live_hosts(shared, |_| true).await?;
     if targets.is_empty() {
         return Ok(false);
     }
@@ -102,7 +102,7 @@ async fn targets(
         !request.labels.is_empty(),
     );
     let found = match asked {
-        (true, false, false) => (live_agents(shared).await?, "all".to_string()),
+        (true, false, false) => (live_hosts(shared, |_| true).await?, "all".to_string()),
         (false, true, false) if request.hosts.len() <= MAX_HOSTS => {
             let mut agents: Vec<AgentRecord> = Vec::with_capacity(request.hosts.len());
             for key in &request.hosts {
@@ -116,16 +116,7 @@ async fn targets(
         (false, false, true) => {
             let selector = labels::parse_selector(&request.labels)
                 .map_err(|e| ApiError::invalid("labels", e))?;
-            let agents: Vec<AgentRecord> = shared
-                .store
-                .list_agents()
-                .await?
-                .into_iter()
-                .filter(|h| {
-                    h.agent.revoked_at_ms.is_none() && labels::matches(&h.labels, &selector)
-                })
-                .map(|h| h.agent)
-                .collect();
+            let agents = live_hosts(shared, |h| labels::matches(&h.labels, &selector)).await?;
             let text = request.labels.join(",");
             if agents.is_empty() {
                 return Err(ApiError::FailedPrecondition(format!(
@@ -149,13 +140,9 @@ async fn targets(
     Ok(found)
 }
 
-/// Stores the run with one command per target and wakes their sessions. False when the
-/// run's id existed already.
-async fn launch(
-    shared: &Shared,
-    run: &RunRecord,
-    targets: &[AgentRecord],
-) -> Result<bool, ApiError> {
+/// Stores the run with one command per target and wakes their sessions; nothing when
+/// the run's id exists already (a scheduled run another replica made).
+async fn launch(shared: &Shared, run: &RunRecord, targets: &[AgentRecord]) -> Result<(), ApiError> {
     let trace_context = super::operator::trace_context();
     let commands: Vec<CommandRecord> = targets
         .iter()
@@ -171,13 +158,13 @@ async fn launch(
         })
         .collect();
     if !shared.store.create_assessment_run(run, &commands).await? {
-        return Ok(false);
+        return Ok(());
     }
     for agent in targets {
         shared.sessions.wake(agent.id);
     }
     tracing::info!(run = %run.id, targets = targets.len(), actor = %run.created_by, trigger = %run.trigger, "assessment run started");
-    Ok(true)
+    Ok(())
 }
 
 pub async fn get(shared: &Shared, run_id: &str) -> Result<op::AssessmentRun, ApiError> {
@@ -286,15 +273,18 @@ pub async fn show(
     })
 }
 
-/// Every enrolled host that is not revoked.
-pub(super) async fn live_agents(shared: &Shared) -> Result<Vec<AgentRecord>, ApiError> {
+/// Every enrolled host that is not revoked and that `select` keeps.
+pub(super) async fn live_hosts(
+    shared: &Shared,
+    select: impl Fn(&AgentSummary) -> bool,
+) -> Result<Vec<AgentRecord>, ApiError> {
     Ok(shared
         .store
         .list_agents()
         .await?
         .into_iter()
-        .map(|s| s.agent)
-        .filter(|a| a.revoked_at_ms.is_none())
+        .filter(|h| h.agent.revoked_at_ms.is_none() && select(h))
+        .map(|h| h.agent)
         .collect())
 }
 
@@ -420,10 +410,8 @@ pub async fn diff(
     let from = if request.from_run_id.is_empty() {
         shared
             .store
-            .list_assessment_runs(None, 1000)
+            .previous_assessment_run(&to)
             .await?
-            .into_iter()
-            .find(|r| (r.created_at_ms, &r.id) < (to.created_at_ms, &to.id))
             .ok_or_else(|| {
                 ApiError::NotFound(format!(
                     "no run before {}; compare two runs with --from and --to",
@@ -433,16 +421,15 @@ pub async fn diff(
     } else {
         find_run(shared, &request.from_run_id).await?
     };
-    let side = |run: &RunRecord| {
-        let run = run.id.clone();
-        async move {
-            let databases = shared.store.assessment_databases(&run, None).await?;
-            let outcomes = shared.store.assessment_outcomes(&run).await?;
-            Ok::<_, ApiError>((databases, outcomes))
-        }
-    };
-    let (from_dbs, from_outcomes) = side(&from).await?;
-    let (to_dbs, to_outcomes) = side(&to).await?;
+    let store = &shared.store;
+    let (from_dbs, from_outcomes) = (
+        store.assessment_databases(&from.id, None).await?,
+        store.assessment_outcomes(&from.id, None).await?,
+    );
+    let (to_dbs, to_outcomes) = (
+        store.assessment_databases(&to.id, None).await?,
+        store.assessment_outcomes(&to.id, None).await?,
+    );
     let states = |rows: &[DatabaseRow]| -> Vec<diff::DatabaseState> {
         rows.iter()
             .map(|d| diff::DatabaseState {

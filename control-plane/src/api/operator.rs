@@ -21,6 +21,7 @@ use crate::fleet::identity::Role;
 use crate::fleet::labels::{self, Labels};
 use crate::store::agents::{AgentRecord, AgentSummary};
 use crate::store::commands::{CommandKind, CommandRecord};
+use crate::store::inventory::InstanceRecord;
 use crate::store::tokens::NewToken;
 use ferry_proto::clock::now_ms;
 
@@ -65,6 +66,16 @@ pub async fn find_live_host(shared: &Shared, key: &str) -> Result<AgentRecord, A
         )));
     }
     Ok(agent)
+}
+
+/// A host's listing entry from its inventory and labels.
+fn summarize(agent: AgentRecord, instances: &[InstanceRecord], labels: Labels) -> AgentSummary {
+    AgentSummary {
+        labels,
+        instance_count: instances.len() as u32,
+        database_count: instances.iter().map(|i| i.databases.len() as u32).sum(),
+        agent,
+    }
 }
 
 /// The caller's W3C trace context as stored with commands (JSON), so their work joins
@@ -157,12 +168,7 @@ impl Operator for OperatorApi {
             .await
             .map_err(ApiError::from)?;
         let labels = store.host_labels(agent.id).await.map_err(ApiError::from)?;
-        let summary = AgentSummary {
-            labels,
-            instance_count: instances.len() as u32,
-            database_count: instances.iter().map(|i| i.databases.len() as u32).sum(),
-            agent,
-        };
+        let summary = summarize(agent, &instances, labels);
         Ok(Response::new(HostDetail {
             host: Some(convert::host(&summary, now_ms(), self.silence_ms())),
             instances: instances.iter().map(convert::instance).collect(),
@@ -350,17 +356,15 @@ impl Operator for OperatorApi {
             labels::check_value(key, value).map_err(|e| ApiError::invalid("set", e))?;
         }
         let store = &self.0.store;
-        store
+        let labels = store
             .set_host_labels(agent.id, &set, &request.remove, &actor, now_ms())
             .await
             .map_err(ApiError::from)?;
-        let host = store
-            .list_agents()
+        let instances = store
+            .list_instances(agent.id)
             .await
-            .map_err(ApiError::from)?
-            .into_iter()
-            .find(|h| h.agent.id == agent.id)
-            .ok_or_else(|| ApiError::NotFound(format!("host {} is gone", agent.name)))?;
+            .map_err(ApiError::from)?;
+        let host = summarize(agent, &instances, labels);
         Ok(Response::new(convert::host(
             &host,
             now_ms(),

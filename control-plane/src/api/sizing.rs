@@ -37,7 +37,7 @@ pub async fn recommend_sku(
         history_days: defaults.history_days,
     };
     let hosts: Vec<AgentRecord> = if request.host.is_empty() {
-        super::assessment::live_agents(shared).await?
+        super::assessment::live_hosts(shared, |_| true).await?
     } else {
         vec![super::operator::find_host(shared, &request.host).await?]
     };
@@ -115,14 +115,15 @@ async fn in_memory_databases(
     else {
         return Ok(out);
     };
-    for row in shared
+    for outcome in shared
         .store
-        .assessment_results(&run.id, host.id, None)
+        .assessment_outcomes(&run.id, Some(host.id))
         .await?
     {
-        if row.result.check_id == IN_MEMORY_CHECK && row.result.status == CheckStatus::Found {
-            let databases = row.result.findings.into_iter().filter_map(|f| f.database);
-            out.entry(row.instance).or_default().extend(databases);
+        if outcome.check_id == IN_MEMORY_CHECK && outcome.status == CheckStatus::Found {
+            out.entry(outcome.instance)
+                .or_default()
+                .extend(outcome.found_on);
         }
     }
     Ok(out)

@@ -137,6 +137,20 @@ impl Store {
         row.as_ref().map(decode_run).transpose()
     }
 
+    /// The run listed right after `run` by [`Self::list_assessment_runs`]: the one
+    /// before it.
+    pub async fn previous_assessment_run(
+        &self,
+        run: &RunRecord,
+    ) -> Result<Option<RunRecord>, StoreError> {
+        let row = sqlx::query("SELECT * FROM assessment_runs WHERE created_at < $1 OR (created_at = $1 AND id > $2) ORDER BY created_at DESC, id LIMIT 1")
+            .bind(run.created_at_ms)
+            .bind(&run.id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(decode_run).transpose()
+    }
+
     /// The newest runs first; with `agent`, only runs that targeted it.
     pub async fn list_assessment_runs(
         &self,
@@ -335,17 +349,23 @@ impl Store {
         Ok(out)
     }
 
-    /// Every check's outcome on every instance of a run, with the databases it found
-    /// something on (for [`crate::assess::diff`]).
-    pub async fn assessment_outcomes(&self, run: &str) -> Result<Vec<Outcome>, StoreError> {
+    /// Every check's outcome on every instance of a run (with `agent`, of that host
+    /// only), with the databases it found something on.
+    pub async fn assessment_outcomes(
+        &self,
+        run: &str,
+        agent: Option<AgentId>,
+    ) -> Result<Vec<Outcome>, StoreError> {
+        let agent = agent.map(|a| a.to_string()).unwrap_or_default();
         let rows = sqlx::query(
             "SELECT a.name AS host, r.instance_name, r.check_id, r.severity, r.title, r.status, f.database_name
              FROM assessment_results r JOIN agents a ON a.id = r.agent_id
              LEFT JOIN (SELECT DISTINCT agent_id, instance_name, check_id, database_name FROM assessment_findings WHERE run_id = $1) f
                ON f.agent_id = r.agent_id AND f.instance_name = r.instance_name AND f.check_id = r.check_id
-             WHERE r.run_id = $1 ORDER BY a.name, r.instance_name, r.check_id",
+             WHERE r.run_id = $1 AND ($2 = '' OR r.agent_id = $2) ORDER BY a.name, r.instance_name, r.check_id",
         )
         .bind(run)
+        .bind(agent)
         .fetch_all(&self.pool)
         .await?;
         let mut out: Vec<Outcome> = Vec::new();
