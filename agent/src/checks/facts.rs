@@ -29,6 +29,12 @@ pub struct Facts {
     pub linked_servers: Fact<Vec<LinkedServer>>,
     /// User-defined CLR assemblies of every online user database.
     pub assemblies: Fact<Vec<Assembly>>,
+    /// Three- and four-part names in the modules of every online user database
+    /// (sys.sql_expression_dependencies).
+    pub references: Fact<Vec<Reference>>,
+    /// Modules of every online user database whose text mentions DISTRIBUTED, with
+    /// their text (sys.sql_modules; modules created WITH ENCRYPTION have none).
+    pub distributed_modules: Fact<Vec<Module>>,
     pub job_steps: Fact<Vec<JobStep>>,
     /// Enabled server-level triggers by name.
     pub server_triggers: Fact<Vec<String>>,
@@ -131,6 +137,62 @@ pub struct Assembly {
     pub permission_set: String,
 }
 
+/// A module's name in its database, shown as `view dbo.RecentOrders`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ModuleName {
+    pub database: String,
+    pub schema: String,
+    pub name: String,
+    /// sys.objects type_desc: SQL_STORED_PROCEDURE, VIEW ...
+    pub kind: String,
+}
+
+impl std::fmt::Display for ModuleName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kind = match self.kind.as_str() {
+            "SQL_STORED_PROCEDURE" => "procedure",
+            "VIEW" => "view",
+            "SQL_TRIGGER" => "trigger",
+            k if k.contains("FUNCTION") => "function",
+            _ => "module",
+        };
+        write!(f, "{kind} {}.{}", self.schema, self.name)
+    }
+}
+
+/// A name a module uses in another database (`database.schema.object`) or on another
+/// server (`server.database.schema.object`), as SQL Server recorded it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Reference {
+    pub module: ModuleName,
+    pub server: Option<String>,
+    pub database: Option<String>,
+    pub schema: Option<String>,
+    pub entity: String,
+}
+
+impl Reference {
+    /// The name as written: `HQ.Central.dbo.Postings`, `Inventory..Stock`.
+    pub fn target(&self) -> String {
+        [
+            self.server.as_deref(),
+            self.database.as_deref(),
+            Some(self.schema.as_deref().unwrap_or_default()),
+            Some(self.entity.as_str()),
+        ]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(".")
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Module {
+    pub module: ModuleName,
+    pub definition: String,
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct JobStep {
     pub job: String,
@@ -179,6 +241,8 @@ impl Facts {
             logins: m(why),
             linked_servers: m(why),
             assemblies: m(why),
+            references: m(why),
+            distributed_modules: m(why),
             job_steps: m(why),
             server_triggers: m(why),
             encryption_keys: m(why),

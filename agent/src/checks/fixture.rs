@@ -41,6 +41,8 @@ pub fn ready() -> Facts {
         logins: Ok(vec![]),
         linked_servers: Ok(vec![]),
         assemblies: Ok(vec![]),
+        references: Ok(vec![]),
+        distributed_modules: Ok(vec![]),
         job_steps: Ok(vec![]),
         server_triggers: Ok(vec![]),
         encryption_keys: Ok(vec![]),

@@ -23,14 +23,17 @@ const SQL_PROVIDERS: [&str; 6] = [
     "MSOLEDBSQL19",
 ];
 
+/// Whether a linked server over `provider` works on a managed instance.
+pub(super) fn sql_provider(provider: &str) -> bool {
+    SQL_PROVIDERS
+        .iter()
+        .any(|p| p.eq_ignore_ascii_case(provider))
+}
+
 fn evaluate(facts: &Facts) -> Result<Vec<Hit>, Missing> {
     let other: Vec<_> = got(&facts.linked_servers)?
         .iter()
-        .filter(|s| {
-            !SQL_PROVIDERS
-                .iter()
-                .any(|p| p.eq_ignore_ascii_case(&s.provider))
-        })
+        .filter(|s| !sql_provider(&s.provider))
         .collect();
     if other.is_empty() {
         return Ok(Vec::new());

@@ -14,7 +14,9 @@
 //! - Database checks: `database_state`, `recovery_model`, `full_backup`,
 //!   `multiple_log_files`, `filestream`, `in_memory_tier`, `in_memory_files`, `tde`,
 //!   `database_size`, `availability_group`, `compatibility_level`, `accelerated_recovery`,
-//!   `service_broker`, `clr_assemblies`.
+//!   `service_broker`, `clr_assemblies`, `cross_database`, `distributed/` (one file
+//!   per kind of distributed-transaction partner).
+//! - [`tsql_words`]: the words of module text outside comments and strings.
 
 pub mod facts;
 
@@ -24,9 +26,11 @@ mod clr_assemblies;
 mod clustered;
 mod collation;
 mod compatibility_level;
+mod cross_database;
 mod database_count;
 mod database_size;
 mod database_state;
+mod distributed;
 mod edition;
 mod filestream;
 mod full_backup;
@@ -47,6 +51,7 @@ mod sql2022_updates;
 mod tde;
 mod trace_flags_recommended;
 mod trace_flags_unsupported;
+mod tsql_words;
 mod version;
 mod windows_logins;
 mod xp_cmdshell;
@@ -156,6 +161,9 @@ pub static REGISTRY: &[&Check] = &[
     &accelerated_recovery::CHECK,
     &service_broker::CHECK,
     &clr_assemblies::CHECK,
+    &cross_database::CHECK,
+    &distributed::sql_partners::CHECK,
+    &distributed::other_partners::CHECK,
 ];
 
 /// Evaluates every check against one instance's facts.

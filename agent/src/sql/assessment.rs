@@ -59,11 +59,24 @@ pub async fn collect(conn: &mut Connection, timeout: Duration) -> Facts {
     let assemblies = reader
         .per_database("assemblies", &databases, assemblies_sql, assembly)
         .await;
+    let references = reader
+        .per_database("references", &databases, references_sql, reference)
+        .await;
+    let distributed_modules = reader
+        .per_database(
+            "distributed_modules",
+            &databases,
+            distributed_modules_sql,
+            distributed_module,
+        )
+        .await;
     Facts {
         server,
         databases,
         filegroups,
         assemblies,
+        references,
+        distributed_modules,
         backups: reader.all("backups", BACKUPS, backup).await,
         trace_flags: reader.all("trace_flags", TRACE_FLAGS, trace_flag).await,
         master_key: reader
@@ -200,6 +213,63 @@ fn assemblies_sql(database: &str) -> String {
          FROM {db}.sys.assemblies AS a WHERE a.is_user_defined = 1",
         name = literal(database)
     )
+}
+
+/// The modules' names in other databases and on other servers. (Rows for DDL
+/// triggers, which are not in sys.objects, are left out.)
+fn references_sql(database: &str) -> String {
+    let db = quote_name(database);
+    format!(
+        "SELECT {name} AS database_name, s.name AS schema_name, o.name AS object_name, o.type_desc, \
+         d.referenced_server_name, d.referenced_database_name, d.referenced_schema_name, d.referenced_entity_name \
+         FROM {db}.sys.sql_expression_dependencies AS d \
+         JOIN {db}.sys.objects AS o ON o.object_id = d.referencing_id \
+         JOIN {db}.sys.schemas AS s ON s.schema_id = o.schema_id \
+         WHERE d.referenced_database_name IS NOT NULL OR d.referenced_server_name IS NOT NULL",
+        name = literal(database)
+    )
+}
+
+/// The modules that may begin distributed transactions; the checks read the text.
+/// UPPER makes the filter independent of the database's collation.
+fn distributed_modules_sql(database: &str) -> String {
+    let db = quote_name(database);
+    format!(
+        "SELECT {name} AS database_name, s.name AS schema_name, o.name AS object_name, o.type_desc, m.definition \
+         FROM {db}.sys.sql_modules AS m \
+         JOIN {db}.sys.objects AS o ON o.object_id = m.object_id \
+         JOIN {db}.sys.schemas AS s ON s.schema_id = o.schema_id \
+         WHERE UPPER(m.definition) LIKE N'%DISTRIBUTED%'",
+        name = literal(database)
+    )
+}
+
+fn module_name(row: &Row, q: &'static str) -> Result<ModuleName, SqlError> {
+    Ok(ModuleName {
+        database: text(row, q, "database_name")?,
+        schema: text(row, q, "schema_name")?,
+        name: text(row, q, "object_name")?,
+        kind: text(row, q, "type_desc")?,
+    })
+}
+
+fn reference(row: &Row) -> Result<Reference, SqlError> {
+    let q = "references";
+    Ok(Reference {
+        module: module_name(row, q)?,
+        server: optional_text(row, q, "referenced_server_name")?,
+        database: optional_text(row, q, "referenced_database_name")?,
+        schema: optional_text(row, q, "referenced_schema_name")?,
+        entity: text(row, q, "referenced_entity_name")?,
+    })
+}
+
+fn distributed_module(row: &Row) -> Result<Module, SqlError> {
+    let q = "distributed_modules";
+    Ok(Module {
+        module: module_name(row, q)?,
+        definition: text(row, q, "definition")?,
+    })
 }
 
 fn server(row: &Row) -> Result<Server, SqlError> {

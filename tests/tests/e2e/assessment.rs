@@ -31,9 +31,22 @@ password = "Limited-Passw0rd!"
 name = "CONTOSO\\app"
 windows = true
 
+[[instance.linked_server]]
+name = "HQ"
+provider = "MSOLEDBSQL"
+
+[[instance.linked_server]]
+name = "ORA"
+provider = "OraOLEDB.Oracle"
+
 [[instance.database]]
 name = "Sales"
 backups = [{ type = "D", hours_ago = 12.0 }]
+modules = [
+    """CREATE PROCEDURE dbo.Archive AS
+       -- BEGIN DISTRIBUTED TRANSACTION (retired in 2019)
+       DELETE FROM Sales.dbo.Orders WHERE 1 = 0""",
+]
 
 [[instance.database]]
 name = "Legacy"
@@ -50,11 +63,24 @@ backups = [{ type = "D" }]
 name = "Hot"
 memory_optimized_files = 1
 backups = [{ type = "D" }]
+modules = [
+    "CREATE VIEW dbo.RecentSales AS SELECT o.Id FROM Sales.dbo.Orders AS o",
+    """CREATE PROCEDURE [ops].[Post] AS
+       BEGIN DISTRIBUTED TRANSACTION;
+       INSERT INTO HQ.Central.dbo.Postings (Id) SELECT Id FROM dbo.Outbox;
+       COMMIT TRANSACTION""",
+]
 
 [[instance.database]]
 name = "Vault"
 tde = true
 backups = [{ type = "D" }]
+modules = [
+    """CREATE PROCEDURE dbo.Settle AS
+       BEGIN DISTRIBUTED TRAN;
+       UPDATE OPENQUERY(ORA, 'SELECT status FROM ledger') SET status = 'S';
+       COMMIT""",
+]
 
 [[instance.database]]
 name = "Copied"
@@ -139,6 +165,21 @@ async fn the_checks_read_the_lab_catalog_over_tds() {
     assert_eq!(sql22_found["MI-TDE"], v(&["Vault"]));
     assert_eq!(sql22_found["MI-TF-UNSUPPORTED"], v(&["instance"]));
     assert_eq!(sql22_found["MI-WINDOWS-LOGINS"], v(&["instance"]));
+    assert_eq!(sql22_found["MI-CROSS-DATABASE"], v(&["Hot"]));
+    assert_eq!(sql22_found["MI-DTC-SQL-PARTNERS"], v(&["Hot"]));
+    assert_eq!(sql22_found["MI-DTC-NON-SQL-PARTNERS"], v(&["Vault"]));
+    let cross = sql22
+        .results
+        .iter()
+        .find(|r| r.check_id == "MI-CROSS-DATABASE")
+        .unwrap();
+    assert_eq!(
+        cross.findings[0].objects,
+        [
+            "view dbo.RecentSales uses Sales.dbo.Orders",
+            "procedure ops.Post uses HQ.Central.dbo.Postings"
+        ]
+    );
     for absent in [
         "MI-LINK-VERSION",
         "MI-LINK-HADR-DISABLED",
@@ -254,7 +295,7 @@ async fn a_fleet_assessment_rates_every_database_and_waits_for_offline_hosts() {
     assert!(output.status.success(), "{}", text(&output));
     assert!(
         text(&output).contains(
-            "13 databases on 3 instances: 1 ready, 2 ready with warnings, 7 not ready, 3 unknown"
+            "13 databases on 3 instances: 1 ready, 1 ready with warnings, 9 not ready, 2 unknown"
         ),
         "{}",
         text(&output)
@@ -279,7 +320,15 @@ async fn a_fleet_assessment_rates_every_database_and_waits_for_offline_hosts() {
         owned(&[
             ("Copied", "not_ready", &["MI-LINK-FULL-BACKUP"]),
             ("Docs", "not_ready", &["MI-FILESTREAM"]),
-            ("Hot", "ready_with_warnings", &["MI-INMEMORY-TIER"]),
+            (
+                "Hot",
+                "ready_with_warnings",
+                &[
+                    "MI-INMEMORY-TIER",
+                    "MI-CROSS-DATABASE",
+                    "MI-DTC-SQL-PARTNERS"
+                ]
+            ),
             (
                 "Legacy",
                 "not_ready",
@@ -290,7 +339,7 @@ async fn a_fleet_assessment_rates_every_database_and_waits_for_offline_hosts() {
                 ]
             ),
             ("Sales", "ready", &[]),
-            ("Vault", "ready_with_warnings", &["MI-TDE"]),
+            ("Vault", "not_ready", &["MI-DTC-NON-SQL-PARTNERS"]),
         ])
     );
     let limited = readiness_of(&report["database_details"], "sql22-limited");
@@ -427,7 +476,7 @@ async fn a_fleet_assessment_rates_every_database_and_waits_for_offline_hosts() {
         readiness_of(&report["database_details"], "sql16")["Billing"].0,
         "not_ready"
     );
-    assert_eq!(report["databases"]["not_ready"].as_u64(), Some(4));
+    assert_eq!(report["databases"]["not_ready"].as_u64(), Some(5));
 
     back.stop().await;
     for (.., agent) in agents {

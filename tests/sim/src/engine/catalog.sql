@@ -728,6 +728,66 @@ CREATE TABLE "sys.tables" (
     is_external bit
 );
 
+-- https://learn.microsoft.com/sql/relational-databases/system-catalog-views/sys-objects-transact-sql
+-- (the user tables and modules of the current database)
+CREATE TABLE "sys.objects" (
+    "$database_id" int,
+    name nvarchar(128),
+    object_id int,
+    principal_id int,
+    schema_id int,
+    parent_object_id int,
+    type char(2),
+    type_desc nvarchar(60),
+    create_date datetime,
+    modify_date datetime,
+    is_ms_shipped bit,
+    is_published bit,
+    is_schema_published bit,
+    PRIMARY KEY ("$database_id", object_id)
+);
+
+-- https://learn.microsoft.com/sql/relational-databases/system-catalog-views/sys-sql-modules-transact-sql
+-- (definition is NULL for a module created WITH ENCRYPTION)
+CREATE TABLE "sys.sql_modules" (
+    "$database_id" int,
+    object_id int,
+    definition nvarchar(max),
+    uses_ansi_nulls bit,
+    uses_quoted_identifier bit,
+    is_schema_bound bit,
+    uses_database_collation bit,
+    is_recompiled bit,
+    null_on_null_input bit,
+    execute_as_principal_id int,
+    uses_native_compilation bit,
+    inline_type bit,
+    is_inlineable bit,
+    PRIMARY KEY ("$database_id", object_id)
+);
+
+-- https://learn.microsoft.com/sql/relational-databases/system-catalog-views/sys-sql-expression-dependencies-transact-sql
+-- (the lab records the cross-database and cross-server references: see
+-- scenario::modules)
+CREATE TABLE "sys.sql_expression_dependencies" (
+    "$database_id" int,
+    referencing_id int,
+    referencing_minor_id int,
+    referencing_class tinyint,
+    referencing_class_desc nvarchar(60),
+    is_schema_bound_reference bit,
+    referenced_class tinyint,
+    referenced_class_desc nvarchar(60),
+    referenced_server_name nvarchar(128),
+    referenced_database_name nvarchar(128),
+    referenced_schema_name nvarchar(128),
+    referenced_entity_name nvarchar(128),
+    referenced_id int,
+    referenced_minor_id int,
+    is_caller_dependent bit,
+    is_ambiguous bit
+);
+
 -- https://learn.microsoft.com/sql/relational-databases/system-catalog-views/schemas-catalog-views-sys-schemas
 CREATE TABLE "sys.schemas" (
     "$database_id" int,

@@ -6,6 +6,8 @@
 //! - `log`: each database's transaction log: LSNs, truncation, backups, log space.
 //! - `workload`: the load each database carries, applied as the lab's clock moves.
 //! - `user_tables`: a scenario's tables and rows; what INSERT, UPDATE and DELETE log.
+//! - `modules`: a scenario's procedures, views, functions and triggers, and their
+//!   cross-database references.
 //! - `clock`: the lab's clock, real or moved by hand in tests.
 //! - `translate`: T-SQL SELECT/INSERT/UPDATE/DELETE (parsed with sqlparser's MsSql
 //!   dialect) rewritten for SQLite: names resolved, TOP, N'' literals, T-SQL functions.
@@ -27,6 +29,7 @@ pub mod errors;
 mod functions;
 mod image;
 mod log;
+mod modules;
 pub mod partner;
 mod populate;
 mod replica;

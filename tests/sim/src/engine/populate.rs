@@ -1,12 +1,12 @@
 //! Fills a new instance's catalog from its scenario: databases and their files,
 //! filegroups, backup history, logins and roles, configurations, encryption keys,
-//! assemblies, linked servers, jobs, host and OS information, performance counters.
+//! assemblies, modules, linked servers, jobs, host and OS information, performance counters.
 
 use rusqlite::{params, Connection};
 
 use crate::scenario::{BackupKind, InstanceSpec};
 
-use super::{log, user_tables, InstanceInfo};
+use super::{log, modules, user_tables, InstanceInfo};
 
 const SYSTEM_DATABASES: [&str; 4] = ["master", "tempdb", "model", "msdb"];
 
@@ -87,6 +87,9 @@ pub fn populate(
         user_tables::create_schemas(&tx, id)?;
         for table in &db.tables {
             user_tables::create(&tx, (id, &db.name), table, created)?;
+        }
+        for definition in &db.modules {
+            modules::create(&tx, id, definition, created)?;
         }
         if db.tde {
             tx.execute(

@@ -1,7 +1,7 @@
 //! User tables: each is a SQLite table named `database.schema.table` with the declared
 //! SQL Server types (text columns compare without case, as the default collations
 //! do), registered in `$user_tables` and shown in the database's sys.tables,
-//! sys.schemas and sys.partitions. Rows are generated from their key, so a scenario
+//! sys.objects, sys.schemas and sys.partitions. Rows are generated from their key, so a scenario
 //! always holds the same data; INSERT, UPDATE and DELETE write the log like the
 //! workload does (see `written`).
 
@@ -182,7 +182,7 @@ pub fn replace_rows(conn: &Connection, table: &TableImage) -> rusqlite::Result<(
     recount(conn, name)
 }
 
-/// Registers a table that exists in SQLite: `$user_tables`, sys.tables,
+/// Registers a table that exists in SQLite: `$user_tables`, sys.tables, sys.objects,
 /// sys.partitions, and its schema in sys.schemas when it is new.
 fn register(
     conn: &Connection,
@@ -213,6 +213,12 @@ fn register(
         params![database_id, name, object_id, schema_id, created, t.columns],
     )?;
     conn.run(
+        "INSERT INTO \"sys.objects\" (\"$database_id\", name, object_id, principal_id, schema_id, parent_object_id,
+            type, type_desc, create_date, modify_date, is_ms_shipped, is_published, is_schema_published)
+         VALUES (?1, ?2, ?3, NULL, ?4, 0, 'U', 'USER_TABLE', ?5, ?5, 0, 0, 0)",
+        params![database_id, name, object_id, schema_id, created],
+    )?;
+    conn.run(
         "INSERT INTO \"sys.partitions\" (\"$database_id\", partition_id, object_id, index_id, partition_number, hobt_id, rows,
             filestream_filegroup_id, data_compression, data_compression_desc)
          VALUES (?1, ?2, ?3, 1, 1, ?2, 0, 0, 0, 'NONE')",
@@ -222,7 +228,11 @@ fn register(
 }
 
 /// The schema's id in the database, adding a user schema the first time it is named.
-fn schema_id(conn: &Connection, database_id: i64, schema: &str) -> rusqlite::Result<i64> {
+pub(super) fn schema_id(
+    conn: &Connection,
+    database_id: i64,
+    schema: &str,
+) -> rusqlite::Result<i64> {
     let found: Option<i64> = conn
         .one(
             "SELECT schema_id FROM \"sys.schemas\" WHERE \"$database_id\" = ?1 AND name = ?2",

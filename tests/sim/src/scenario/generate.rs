@@ -1,7 +1,7 @@
 //! A seeded generator of varied fleets: a realistic mix of versions and editions, and of
 //! the features and blockers a migration assessment must find (simple recovery, no full
 //! backup, several log files, FILESTREAM, In-Memory OLTP, TDE, CLR, linked servers over
-//! non-SQL providers, PowerShell job steps, xp_cmdshell, Always On off). The same seed
+//! non-SQL providers, cross-database views, distributed transactions, PowerShell job steps, xp_cmdshell, Always On off). The same seed
 //! gives the same fleet.
 
 use rand::rngs::StdRng;
@@ -101,7 +101,7 @@ fn instance(rng: &mut StdRng, n: usize) -> InstanceSpec {
     } else {
         rng.random_range(1..=6)
     };
-    let databases = (0..database_count)
+    let mut databases: Vec<DatabaseSpec> = (0..database_count)
         .map(|d| database(rng, &version, d))
         .collect();
     let mut linked_servers = Vec::new();
@@ -112,6 +112,29 @@ fn instance(rng: &mut StdRng, n: usize) -> InstanceSpec {
             product: "Excel".into(),
             data_source: "C:\\data\\reports.xlsx".into(),
         });
+    }
+    // Some databases read another one on the instance; a few run distributed
+    // transactions with a SQL Server partner.
+    if databases.len() >= 2 && chance(rng, 15) {
+        let other = databases[1].name.clone();
+        databases[0].modules.push(format!(
+            "CREATE VIEW dbo.RecentOrders AS SELECT o.Id FROM [{other}].dbo.Orders AS o"
+        ));
+    }
+    if chance(rng, 4) {
+        linked_servers.push(LinkedServerSpec {
+            name: "HQ".into(),
+            provider: "MSOLEDBSQL".into(),
+            product: String::new(),
+            data_source: "hq-sql.contoso.com".into(),
+        });
+        databases[0].modules.push(
+            "CREATE PROCEDURE dbo.PostToHeadquarters AS
+BEGIN DISTRIBUTED TRANSACTION;
+INSERT INTO HQ.Central.dbo.Postings (Id) SELECT Id FROM dbo.Outbox;
+COMMIT TRANSACTION;"
+                .into(),
+        );
     }
     let mut jobs = vec![JobSpec {
         name: "Nightly index maintenance".into(),
@@ -239,6 +262,7 @@ fn database(rng: &mut StdRng, version: &Build, d: usize) -> DatabaseSpec {
         } else {
             Vec::new()
         },
+        modules: Vec::new(),
         workload,
         tables: Vec::new(),
     }

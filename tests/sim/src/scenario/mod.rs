@@ -7,6 +7,7 @@
 //! - `builds`: version strings and what they imply.
 //! - `generate`: seeded, varied fleets for scale tests.
 //! - `managed`: managed instances, the link's targets.
+//! - `modules`: procedures, views, functions and triggers, and the names they reference.
 //! - `tables`: user tables and their rows.
 //! - `workload`: the load a database carries while the lab runs.
 
@@ -14,6 +15,7 @@ pub mod azure;
 pub mod builds;
 pub mod generate;
 pub mod managed;
+pub mod modules;
 pub mod tables;
 pub mod workload;
 
@@ -218,6 +220,9 @@ pub struct DatabaseSpec {
     pub backups: Vec<BackupSpec>,
     #[serde(default)]
     pub assemblies: Vec<String>,
+    /// Procedures, views, functions and triggers, each its `CREATE` text.
+    #[serde(default)]
+    pub modules: Vec<String>,
     /// The workload's transactions each insert a row into the first table.
     #[serde(default)]
     pub workload: WorkloadSpec,
@@ -414,6 +419,30 @@ impl Scenario {
                         return Err(format!("{dat}.table '{}': declared twice", table.name));
                     }
                 }
+                for (m, definition) in database.modules.iter().enumerate() {
+                    let at = format!("{dat}.modules[{m}]");
+                    let header = modules::header(definition).map_err(|e| format!("{at}: {e}"))?;
+                    modules::references(definition).map_err(|e| format!("{at}: {e}"))?;
+                    if !tables
+                        .insert(format!("{}.{}", header.schema, header.name).to_ascii_lowercase())
+                    {
+                        return Err(format!(
+                            "{at}: another table or module is named {}.{}",
+                            header.schema, header.name
+                        ));
+                    }
+                    if let Some((schema, table)) = &header.parent {
+                        let declared = database.tables.iter().any(|t| {
+                            let (s, n) = t.schema_and_name();
+                            s.eq_ignore_ascii_case(schema) && n.eq_ignore_ascii_case(table)
+                        });
+                        if !declared {
+                            return Err(format!(
+                                "{at}: the trigger's table {schema}.{table} is not declared in this database"
+                            ));
+                        }
+                    }
+                }
                 if let Some(level) = database.compatibility_level {
                     let max = instance.version.default_compatibility_level();
                     if !(80..=max).contains(&level) || level % 10 != 0 {
@@ -517,6 +546,26 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.contains("workload.log_bytes_per_sec"), "{err}");
+    }
+
+    #[test]
+    fn modules_are_checked_when_the_scenario_loads() {
+        let base = "[[instance]]\nname = \"A\"\n[[instance.database]]\nname = \"D\"\n";
+        let parse = |modules: &str| Scenario::parse(&format!("{base}modules = [{modules}]\n"));
+        let err = parse("'SELECT 1'").unwrap_err();
+        assert!(
+            err.contains("database 'D'.modules[0]") && err.contains("CREATE"),
+            "{err}"
+        );
+        let err = parse("'CREATE TRIGGER t ON dbo.Missing AFTER INSERT AS SELECT 1'").unwrap_err();
+        assert!(
+            err.contains("modules[0]") && err.contains("dbo.Missing"),
+            "{err}"
+        );
+        let err =
+            parse("'CREATE VIEW v AS SELECT 1 AS x', 'CREATE PROC dbo.V AS SELECT 1'").unwrap_err();
+        assert!(err.contains("modules[1]") && err.contains("dbo.V"), "{err}");
+        assert!(parse("'CREATE VIEW v AS SELECT x FROM Other.dbo.T'").is_ok());
     }
 
     #[test]
