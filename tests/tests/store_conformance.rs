@@ -249,6 +249,18 @@ async fn suite(url: &str) {
         "only the command's agent can ack it"
     );
     assert!(store.ack_command(first.id, "c1", NOW).await.unwrap());
+    assert_eq!(
+        store
+            .take_deliverable_commands(first.id, true, NOW)
+            .await
+            .unwrap()
+            .iter()
+            .map(|c| c.id.as_str())
+            .collect::<Vec<_>>(),
+        ["c1", "c2"],
+        "a new session redelivers an acked command without a result: its agent may have died running it"
+    );
+    assert!(store.ack_command(first.id, "c1", NOW).await.unwrap());
     let result = ReportBody::CommandResult {
         command_id: "c1".into(),
         ok: true,

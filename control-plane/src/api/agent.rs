@@ -271,12 +271,12 @@ async fn store_report_now(
 async fn deliver_commands(
     shared: &Shared,
     agent: AgentId,
-    redeliver_sent: bool,
+    redeliver: bool,
     tx: &Outbound,
 ) -> Result<(), SessionEnd> {
     let commands = shared
         .store
-        .take_deliverable_commands(agent, redeliver_sent, now_ms())
+        .take_deliverable_commands(agent, redeliver, now_ms())
         .await
         .map_err(ApiError::from)?;
     for command in &commands {

@@ -14,7 +14,9 @@ use crate::fleet::identity::AgentId;
 /// A command's state. Allowed transitions:
 /// - `Pending -> Sent` (delivered on a session) `-> Acked` (agent confirmed receipt)
 ///   `-> Done | Failed` (the agent's result report arrived);
-/// - `Sent -> Sent` (redelivered on a new session: at-least-once);
+/// - `Sent | Acked -> Sent` (redelivered on a new session: at-least-once; an acked
+///   command whose result never came may have died with its agent, which runs each
+///   command id once, so a redelivery of one that finished is skipped);
 /// - `Pending | Sent | Acked -> Done | Failed` (a result may overtake its ack);
 /// - `Pending | Sent -> Expired` (not acknowledged before its deadline).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -150,16 +152,16 @@ impl Store {
     }
 
     /// Commands to deliver on a session now, marked as sent. A new session also
-    /// redelivers commands sent earlier but never acknowledged.
+    /// redelivers commands sent earlier that have no result yet, acknowledged or not.
     pub async fn take_deliverable_commands(
         &self,
         agent: AgentId,
-        redeliver_sent: bool,
+        redeliver: bool,
         now_ms: i64,
     ) -> Result<Vec<CommandRecord>, StoreError> {
         let mut tx = self.write().await?;
-        let states = if redeliver_sent {
-            "('pending', 'sent')"
+        let states = if redeliver {
+            "('pending', 'sent', 'acked')"
         } else {
             "('pending')"
         };

@@ -7,6 +7,7 @@
 //! | `POST /network/cut`, `POST /network/restore` | `instance`, `managed_instance`, `direction`: `to_managed_instance` / `from_managed_instance` / `both` |
 //! | `POST /network/shape` | `instance`, `managed_instance`, `added_latency_ms` (0-60000), `bandwidth_mbps` (a cap, or null for none) |
 //! | `POST /instances/{name}/stop`, `.../start` | none |
+//! | `POST /instances/{name}/hang`, `.../resume` | none |
 //! | `POST /arm/fail` | `kind`: `server_error` / `unavailable` / `throttled` / `timeout`; `count`; `retry_after_secs`; `after_secs` |
 //! | `POST /certificates/expire` | `instance`, `certificate` (a certificate in master) |
 //!
@@ -106,6 +107,27 @@ impl Control {
         Ok(())
     }
 
+    /// Hangs a SQL Server or managed instance (`hung` true): it accepts connections
+    /// and answers none, as a hung server does, until it resumes and serves them.
+    pub fn set_hung(&self, name: &str, hung: bool) -> Controlled {
+        if self.sql(name).is_err() && self.managed_named(name).is_err() {
+            return Err(unknown(format!(
+                "the lab has no instance or managed instance '{name}'"
+            )));
+        }
+        self.change(|f| f.set_hung(name, hung));
+        Ok(())
+    }
+
+    /// Connections waiting on instance `name` while it is hung.
+    pub fn held_connections(&self, name: &str) -> usize {
+        self.ports
+            .iter()
+            .filter(|p| p.owner.eq_ignore_ascii_case(name))
+            .map(Port::held)
+            .sum()
+    }
+
     /// ARM answers the next `count` requests with `fault`.
     pub fn fail_arm(&self, fault: ArmFault, count: u32) -> Controlled {
         if self.arm.is_none() {
@@ -177,6 +199,7 @@ impl Control {
             if let Err(e) = port.set_open(!closed) {
                 tracing::error!(owner = %port.owner, error = %e, "cannot open the port again");
             }
+            port.set_hung(self.faults.is_hung(&port.owner));
         }
         if let Some(arm) = &self.arm {
             arm.settle_all();
@@ -277,6 +300,9 @@ impl Control {
             }
             ["instances", name, action @ ("stop" | "start")] => {
                 self.set_running(name, *action == "start")
+            }
+            ["instances", name, action @ ("hang" | "resume")] => {
+                self.set_hung(name, *action == "hang")
             }
             ["arm", "fail"] => {
                 let b: ArmBody = body(request)?;

@@ -1,6 +1,6 @@
 //! Faults a test injects into a running lab (issue 4): the network between a SQL
 //! Server instance and a managed instance cut (each direction on its own), slowed
-//! or delayed; an instance stopped; ARM answering with errors, throttling or not at
+//! or delayed; an instance stopped or hung (it accepts connections and answers none); ARM answering with errors, throttling or not at
 //! all; a certificate expired. The lab's parts read this state on every look, so a
 //! fault takes effect at once and a restored path recovers the way the real link
 //! does (it reconnects, and seeding starts again).
@@ -54,6 +54,8 @@ struct State {
     paths: HashMap<(String, String), Path>,
     /// Instances (SQL Server or managed) that are stopped, lower case.
     stopped: HashSet<String>,
+    /// Instances that accept connections but answer none (hung), lower case.
+    hung: HashSet<String>,
     /// The fault for the next `count` ARM requests.
     arm: Option<(ArmFault, u32)>,
     /// Certificates (DER) whose validity the lab ended early.
@@ -129,6 +131,20 @@ impl Faults {
         self.state()
             .stopped
             .contains(&instance.to_ascii_lowercase())
+    }
+
+    pub fn set_hung(&self, instance: &str, hung: bool) {
+        let name = instance.to_ascii_lowercase();
+        let mut state = self.state();
+        if hung {
+            state.hung.insert(name);
+        } else {
+            state.hung.remove(&name);
+        }
+    }
+
+    pub fn is_hung(&self, instance: &str) -> bool {
+        self.state().hung.contains(&instance.to_ascii_lowercase())
     }
 
     /// ARM answers the next `count` requests with `fault` (0 clears it).

@@ -1,5 +1,6 @@
-//! A port an instance listens on, which the lab's faults close and open again: a
-//! stopped service, or a firewall that rejects. Closing drops the listener at once
+//! A port an instance listens on, which the lab's faults close and open again (a
+//! stopped service, or a firewall that rejects) or hang (a service that accepts
+//! connections and answers none until it recovers). Closing drops the listener at once
 //! (the next connection is refused, not queued) and ends every connection it
 //! accepted that its service still serves as a task (the link endpoint hands each
 //! connection to a thread, which ends it itself: `azure::wire`); opening binds the
@@ -10,6 +11,7 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Poll, Waker};
 
@@ -38,6 +40,10 @@ pub struct Port {
     slot: Arc<Mutex<Slot>>,
     /// Bumped on every close: connections accepted before it end.
     closes: watch::Sender<u64>,
+    /// While true, accepted connections wait unserved (a hung service).
+    hung: watch::Sender<bool>,
+    /// Connections waiting on the hang now.
+    held: Arc<AtomicUsize>,
     /// The runtime that accepts (and registers the listener when it opens again).
     runtime: Handle,
 }
@@ -62,22 +68,36 @@ impl Port {
             waiting: None,
         }));
         let (closes, _) = watch::channel(0);
+        let (hung, _) = watch::channel(false);
+        let held = Arc::new(AtomicUsize::new(0));
         let port = Port {
             owner: owner.to_string(),
             link,
             address,
             slot: slot.clone(),
             closes: closes.clone(),
+            hung: hung.clone(),
+            held: held.clone(),
             runtime: runtime.clone(),
         };
         let serve = async move {
             loop {
                 let (stream, peer) = accept(&slot).await;
                 let mut closed = closes.subscribe();
+                let mut hang = hung.subscribe();
+                let held = held.clone();
                 let connection = service(stream, peer);
                 tokio::spawn(async move {
+                    let served = async {
+                        if *hang.borrow_and_update() {
+                            held.fetch_add(1, Ordering::SeqCst);
+                            let _ = hang.wait_for(|hung| !hung).await;
+                            held.fetch_sub(1, Ordering::SeqCst);
+                        }
+                        connection.await
+                    };
                     tokio::select! {
-                        () = connection => {}
+                        () = served => {}
                         _ = closed.changed() => {}
                     }
                 });
@@ -89,6 +109,18 @@ impl Port {
 
     pub fn address(&self) -> SocketAddr {
         self.address
+    }
+
+    /// Hangs the service (connections are accepted and wait) or lets it answer
+    /// again, serving the waiting connections.
+    pub fn set_hung(&self, hung: bool) {
+        self.hung
+            .send_if_modified(|h| std::mem::replace(h, hung) != hung);
+    }
+
+    /// Connections accepted while hung that are waiting now.
+    pub fn held(&self) -> usize {
+        self.held.load(Ordering::SeqCst)
     }
 
     /// Opens or closes the port; opening binds its address again (SO_REUSEADDR,

@@ -478,6 +478,42 @@ async fn a_fleet_assessment_rates_every_database_and_waits_for_offline_hosts() {
     );
     assert_eq!(report["databases"]["not_ready"].as_u64(), Some(5));
 
+    // An agent that dies in the middle of an assessment is assessed again when it
+    // returns: the command it had acknowledged is delivered again on its new session.
+    lab.control.set_hung("SQL16", true).unwrap();
+    let started = plane
+        .ferry_json(&["assess", "run", "--host", "sql16", "--deadline", "10m"])
+        .await;
+    let run_id = started["id"].as_str().unwrap().to_string();
+    wait::until("the agent to be connecting to SQL16", LIMIT, || async {
+        if lab.control.held_connections("SQL16") > 0 {
+            Ok(Some(()))
+        } else {
+            Err("no connection waiting".to_string())
+        }
+    })
+    .await;
+    back.kill().await;
+    lab.control.set_hung("SQL16", false).unwrap();
+    let back = AgentProcess::start(&state, &config);
+    wait::until("the run to complete after the restart", LIMIT, || async {
+        let run = plane.ferry_json(&["assess", "status", &run_id]).await;
+        if run["state"] == "complete" {
+            Ok(Some(()))
+        } else {
+            Err(run.to_string())
+        }
+    })
+    .await;
+    let report = plane
+        .ferry_json(&["assess", "report", "--run", &run_id])
+        .await;
+    assert_eq!(
+        readiness_of(&report["database_details"], "sql16")["Billing"].0,
+        "not_ready",
+        "assessed for real, not Unknown from a timed-out connection: {report}"
+    );
+
     back.stop().await;
     for (.., agent) in agents {
         agent.stop().await;

@@ -1,7 +1,7 @@
 //! Faults injected into a running lab, and the symptoms and recovery mi-link.md §3.2
 //! and §7 document: a cut network (each direction) disconnects the link with 41986
 //! and restarts seeding; a slower path seeds slower; a stopped instance refuses
-//! connections and the link reconnects when it starts; ARM answers 5xx, 429 with
+//! connections and the link reconnects when it starts; a hung one holds them; ARM answers 5xx, 429 with
 //! Retry-After, or nothing; an expired endpoint certificate fails the handshake.
 //! Library calls (`lab.control`) and the HTTP control API are both exercised.
 
@@ -206,6 +206,45 @@ async fn a_stopped_instance_refuses_connections_and_its_link_reconnects_when_it_
     assert_eq!(mi_member(&mut sql).await.0, "CONNECTED");
 
     let (status, answer) = control(&lab, "/instances/nowhere/stop", None).await;
+    assert_eq!(status, 404);
+    assert!(answer["error"].as_str().unwrap().contains("'nowhere'"));
+}
+
+#[tokio::test]
+async fn a_hung_instance_accepts_logins_and_answers_them_when_it_resumes() {
+    let lab = super::lab().await;
+    let (status, _) = control(&lab, "/instances/SQL01/hang", None).await;
+    assert_eq!(status, 204);
+    let login = tokio::spawn({
+        let address = lab.endpoint("SQL01").unwrap().address;
+        async move {
+            super::connect_at(
+                address,
+                "sa",
+                "Lab-Passw0rd!",
+                tiberius::EncryptionLevel::Required,
+            )
+            .await
+        }
+    });
+    // The connection is accepted and waits: nothing answers the login.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while lab.control.held_connections("SQL01") == 0 {
+        assert!(tokio::time::Instant::now() < deadline, "no connection held");
+        tokio::task::yield_now().await;
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(!login.is_finished());
+    let (status, _) = control(&lab, "/instances/SQL01/resume", None).await;
+    assert_eq!(status, 204);
+    let mut sql = tokio::time::timeout(Duration::from_secs(10), login)
+        .await
+        .expect("the login completes once the instance resumes")
+        .unwrap()
+        .unwrap();
+    assert_eq!(one_number(&mut sql, "SELECT 1").await, 1.0);
+    assert_eq!(lab.control.held_connections("SQL01"), 0);
+    let (status, answer) = control(&lab, "/instances/nowhere/hang", None).await;
     assert_eq!(status, 404);
     assert!(answer["error"].as_str().unwrap().contains("'nowhere'"));
 }
