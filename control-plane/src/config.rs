@@ -24,6 +24,62 @@ pub struct ControlConfig {
     pub commands: CommandSettings,
     pub assessment: AssessmentSettings,
     pub sizing: SizingSettings,
+    pub azure: AzureSettings,
+}
+
+/// How the control plane reaches Azure (managed instances, the link's ARM side).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AzureSettings {
+    /// How it signs in to Entra ID; `none` leaves Azure unused.
+    pub credential: AzureCredential,
+    /// The tenant (directory) id: needed for `client_secret`; optional otherwise.
+    pub tenant_id: Option<String>,
+    /// The application (client) id: needed for `client_secret`; for
+    /// `managed_identity`, a user-assigned identity's client id.
+    pub client_id: Option<String>,
+    /// A file holding the client secret (`client_secret`), readable by the control
+    /// plane only; the secret itself never goes in this file or any log.
+    pub client_secret_file: Option<PathBuf>,
+    /// ARM's endpoint: the public cloud's, a sovereign cloud's, or the lab's.
+    pub arm_endpoint: String,
+    /// The audience ARM's tokens are for (`<audience>.default` is the scope).
+    pub arm_audience: String,
+    /// Entra ID's authority host.
+    pub authority_host: String,
+    /// More CA certificates (PEM) to trust for ARM and Entra ID, besides the
+    /// platform's (a TLS-inspecting proxy's CA).
+    pub ca_file: Option<PathBuf>,
+    /// Every Azure request's timeout.
+    pub timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AzureCredential {
+    #[default]
+    None,
+    ManagedIdentity,
+    WorkloadIdentity,
+    ClientSecret,
+    /// The Azure CLI's or Azure Developer CLI's signed-in account.
+    Developer,
+}
+
+impl Default for AzureSettings {
+    fn default() -> Self {
+        Self {
+            credential: AzureCredential::None,
+            tenant_id: None,
+            client_id: None,
+            client_secret_file: None,
+            arm_endpoint: "https://management.azure.com/".into(),
+            arm_audience: "https://management.azure.com/".into(),
+            authority_host: "https://login.microsoftonline.com/".into(),
+            ca_file: None,
+            timeout_secs: 30,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -135,6 +191,7 @@ impl Default for ControlConfig {
             commands: CommandSettings::default(),
             assessment: AssessmentSettings::default(),
             sizing: SizingSettings::default(),
+            azure: AzureSettings::default(),
         }
     }
 }
@@ -320,6 +377,28 @@ impl ControlConfig {
             return invalid(
                 "assessment.schedule_offset_secs",
                 "must be shorter than assessment.schedule_interval_secs",
+            );
+        }
+        let azure = &self.azure;
+        for (field, url) in [
+            ("azure.arm_endpoint", &azure.arm_endpoint),
+            ("azure.authority_host", &azure.authority_host),
+        ] {
+            if !url.starts_with("https://") {
+                return invalid(field, "must be an https:// URL");
+            }
+        }
+        if azure.timeout_secs == 0 || azure.timeout_secs > 600 {
+            return invalid("azure.timeout_secs", "must be 1 to 600 (30 is usual)");
+        }
+        if azure.credential == AzureCredential::ClientSecret
+            && (azure.tenant_id.is_none()
+                || azure.client_id.is_none()
+                || azure.client_secret_file.is_none())
+        {
+            return invalid(
+                "azure.credential",
+                "client_secret needs azure.tenant_id, azure.client_id and azure.client_secret_file",
             );
         }
         if self.enrollment.default_token_ttl_secs > self.enrollment.max_token_ttl_secs {

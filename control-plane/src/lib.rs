@@ -5,6 +5,7 @@
 //!   registry of live agent sessions.
 //! - [`assess`]: readiness from check results, and fleet assessment runs.
 //! - [`sizing`]: load windows, the price table and the SKU recommendation.
+//! - [`azure`]: azure_identity sign-in and ARM's API for managed instances.
 //! - [`store`]: the one `Store` (sqlx; SQLite by default, PostgreSQL for HA).
 //! - [`api`]: thin gRPC handlers: authenticate the peer, convert, call, map errors.
 //! - [`server`]: assembles TLS and the services and serves a listener until shutdown.
@@ -12,6 +13,7 @@
 
 pub mod api;
 pub mod assess;
+pub mod azure;
 pub mod cli;
 pub mod config;
 pub mod fleet;

@@ -55,6 +55,8 @@ pub enum ServeError {
     },
     #[error("price table {path}: {message} (see deploy/mi-prices.toml)")]
     PriceTable { path: String, message: String },
+    #[error("{0}")]
+    Azure(String),
     #[error("the gRPC server failed: {0}")]
     Serve(#[from] tonic::transport::Error),
 }
@@ -113,11 +115,13 @@ pub async fn run(
         .timeout(Duration::from_secs(10));
 
     let prices = load_prices(config.sizing.price_table.as_deref())?;
+    let arm = crate::azure::connect(&config.azure).map_err(ServeError::Azure)?;
     let sessions = Arc::new(SessionRegistry::default());
     let shared = Arc::new(Shared {
         store,
         ca,
         prices,
+        arm,
         config,
         metrics: FleetMetrics::new(sessions.clone()),
         sessions,

@@ -44,6 +44,10 @@ fn otlp_configured() -> bool {
 
 /// Installs logging, and OTLP export when configured. Call once, first thing in `main`.
 pub fn init(service_name: &'static str, default_filter: &str) -> Telemetry {
+    // reqwest (the OTLP exporter's client) is built with rustls and no crypto provider
+    // of its own: every Ferry process uses ring, so it is the process default. An
+    // error means one is installed already.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));

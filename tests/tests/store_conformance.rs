@@ -437,6 +437,42 @@ async fn suite(url: &str) {
         None,
         "the live agent is found first"
     );
+    // Targets: added once, refreshed after, keyed without case, removed.
+    let mut mi = ferry_control::azure::ManagedInstance {
+        id: ferry_control::azure::ManagedInstanceId::parse(
+            "/subscriptions/5b1c9a7e-2d3f-4e6a-8b9c-0d1e2f3a4b5c/resourceGroups/Rg/providers/Microsoft.Sql/managedInstances/mi-one",
+        )
+        .unwrap(),
+        location: "westeurope".into(),
+        tier: "GeneralPurpose".into(),
+        family: "Gen5".into(),
+        vcores: 8,
+        storage_gb: 256,
+        fqdn: "mi-one.abc.database.windows.net".into(),
+        collation: "SQL_Latin1_General_CP1_CI_AS".into(),
+        update_policy: "SQLServer2022".into(),
+        state: "Ready".into(),
+        provisioning_state: "Succeeded".into(),
+    };
+    assert!(store.put_target(&mi, "admin", NOW).await.unwrap());
+    mi.vcores = 16;
+    mi.id.resource_group = "rg".into();
+    assert!(!store.put_target(&mi, "other", NOW + 1).await.unwrap());
+    let targets = store.targets().await.unwrap();
+    assert_eq!(targets.len(), 1);
+    assert_eq!(
+        (
+            targets[0].instance.vcores,
+            targets[0].added_by.as_str(),
+            targets[0].added_at_ms,
+            targets[0].refreshed_at_ms
+        ),
+        (16, "admin", NOW, NOW + 1)
+    );
+    assert!(store.remove_target(&mi.id, "admin", NOW).await.unwrap());
+    assert!(!store.remove_target(&mi.id, "admin", NOW).await.unwrap());
+    assert!(store.targets().await.unwrap().is_empty());
+
     let actions: Vec<String> = store
         .list_audit(50)
         .await
@@ -449,6 +485,9 @@ async fn suite(url: &str) {
         "agent.enroll",
         "agent.revoke",
         "command.create",
+        "target.add",
+        "target.refresh",
+        "target.remove",
     ] {
         assert!(
             actions.iter().any(|a| a == action),

@@ -19,6 +19,7 @@ pub mod convert_load;
 pub mod enrollment;
 pub mod operator;
 pub mod sizing;
+pub mod targets;
 
 use std::sync::Arc;
 
@@ -39,6 +40,7 @@ pub struct Shared {
     pub ca: CertificateAuthority,
     pub config: ControlConfig,
     pub prices: crate::sizing::prices::PriceTable,
+    pub arm: crate::azure::Arm,
     pub sessions: Arc<SessionRegistry>,
     pub heartbeats: HeartbeatBuffer,
     pub metrics: FleetMetrics,

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use ferry_proto::operator::v1 as op;
 use ferry_proto::operator::v1::operator_server::Operator;
 use ferry_proto::operator::v1::{
     AssessmentDetail, AssessmentDiff, AssessmentReport, AssessmentRun, CommandInfo,
@@ -14,7 +15,7 @@ use ferry_proto::operator::v1::{
 };
 use tonic::{Request, Response, Status};
 
-use super::{assessment, convert, sizing};
+use super::{assessment, convert, sizing, targets};
 use super::{authorize_operator, ApiError, Shared};
 use crate::fleet::enrollment::{mint, secret_hash};
 use crate::fleet::identity::Role;
@@ -370,5 +371,30 @@ impl Operator for OperatorApi {
             now_ms(),
             self.silence_ms(),
         )))
+    }
+    async fn add_target(
+        &self,
+        request: Request<op::AddTargetRequest>,
+    ) -> Result<Response<op::Target>, Status> {
+        let actor = authorize_operator(&request, Role::Operator)?;
+        let added = targets::add_target(&self.0, request.into_inner(), &actor).await?;
+        Ok(Response::new(added))
+    }
+
+    async fn list_targets(
+        &self,
+        request: Request<op::ListTargetsRequest>,
+    ) -> Result<Response<op::ListTargetsResponse>, Status> {
+        authorize_operator(&request, Role::Viewer)?;
+        Ok(Response::new(targets::list_targets(&self.0).await?))
+    }
+
+    async fn remove_target(
+        &self,
+        request: Request<op::RemoveTargetRequest>,
+    ) -> Result<Response<op::RemoveTargetResponse>, Status> {
+        let actor = authorize_operator(&request, Role::Operator)?;
+        let removed = targets::remove_target(&self.0, request.into_inner(), &actor).await?;
+        Ok(Response::new(removed))
     }
 }

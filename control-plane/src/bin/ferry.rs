@@ -5,9 +5,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use ferry_control::cli::assess;
 use ferry_control::cli::output::{self, Format};
 use ferry_control::cli::{self, request, CliError};
+use ferry_control::cli::{assess, target};
 use ferry_proto::clock::now_ms;
 use ferry_proto::operator::v1::{
     CreateCommandRequest, CreateEnrollmentTokenRequest, GetHostRequest, ListCommandsRequest,
@@ -18,7 +18,7 @@ use ferry_proto::operator::v1::{
 #[command(
     name = "ferry",
     version,
-    about = "Operate a Ferry fleet: hosts, tokens, commands, assessments"
+    about = "Operate a Ferry fleet: hosts, tokens, commands, assessments, targets"
 )]
 struct Cli {
     /// Control-plane address.
@@ -74,6 +74,11 @@ enum Verb {
     Assess {
         #[command(subcommand)]
         command: assess::AssessVerb,
+    },
+    /// Target managed instances, read through ARM.
+    Target {
+        #[command(subcommand)]
+        command: target::TargetVerb,
     },
 }
 
@@ -162,6 +167,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
     let json = cli.output == Format::Json;
     match cli.command {
         Verb::Assess { command } => assess::run(&mut client, command, cli.output).await?,
+        Verb::Target { command } => target::run(&mut client, command, cli.output).await?,
         Verb::Token {
             command: TokenVerb::Create { ttl, description },
         } => {

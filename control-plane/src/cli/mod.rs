@@ -1,8 +1,10 @@
 //! The `ferry` operator CLI: connects with an operator certificate and calls the
-//! operator API. [`output`] renders tables and JSON; [`assess`] renders assessments.
+//! operator API. [`output`] renders tables and JSON; [`assess`] renders assessments;
+//! [`target`] adds and lists target managed instances.
 
 pub mod assess;
 pub mod output;
+pub mod target;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

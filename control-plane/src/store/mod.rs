@@ -16,6 +16,7 @@ pub mod commands;
 pub mod inventory;
 pub mod labels;
 pub mod load;
+pub mod targets;
 pub mod tokens;
 
 use std::time::Duration;
@@ -39,6 +40,7 @@ const SQLITE_SCHEMA: &[(i64, &str, &str)] = &[
     ),
     (3, "labels", include_str!("schema/sqlite/0003_labels.sql")),
     (4, "load", include_str!("schema/sqlite/0004_load.sql")),
+    (5, "targets", include_str!("schema/sqlite/0005_targets.sql")),
 ];
 const POSTGRES_SCHEMA: &[(i64, &str, &str)] = &[
     (1, "fleet", include_str!("schema/postgres/0001_fleet.sql")),
@@ -49,6 +51,11 @@ const POSTGRES_SCHEMA: &[(i64, &str, &str)] = &[
     ),
     (3, "labels", include_str!("schema/postgres/0003_labels.sql")),
     (4, "load", include_str!("schema/postgres/0004_load.sql")),
+    (
+        5,
+        "targets",
+        include_str!("schema/postgres/0005_targets.sql"),
+    ),
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -9,6 +9,7 @@
 //! - [`telemetry`]: one trace across CLI, control plane and agent.
 //! - [`replicas`]: several control-plane replicas on one store.
 //! - [`inventory`]: inventory over TDS and login failures.
+//! - [`targets`]: target managed instances read through ARM with azure_identity.
 
 mod assessment;
 mod enrollment;
@@ -19,6 +20,7 @@ mod journey;
 mod outbox;
 mod renewal;
 mod replicas;
+mod targets;
 mod telemetry;
 
 use std::collections::HashSet;

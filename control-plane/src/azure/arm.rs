@@ -1,0 +1,166 @@
+//! ARM's REST API for managed instances: bearer tokens from the configured credential,
+//! an api-version on every call, and ARM's error bodies (`{"error": {"code",
+//! "message"}}`) turned into errors that keep Azure's code and words.
+
+use std::sync::Arc;
+
+use azure_core::credentials::TokenCredential;
+use serde_json::Value;
+
+use super::ManagedInstanceId;
+
+/// The GA api-version Ferry uses for `Microsoft.Sql/managedInstances`.
+pub const API_VERSION: &str = "2023-08-01";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ArmError {
+    #[error("the control plane has no Azure credential: set [azure] credential (client_secret, managed_identity, workload_identity or developer) in its config")]
+    NotConfigured,
+    #[error("signing in to Entra ID failed: {0}")]
+    Credential(String),
+    #[error("ARM did not answer: {0}")]
+    Transport(String),
+    #[error("ARM answered {status} {code}: {message}")]
+    Azure {
+        status: u16,
+        code: String,
+        message: String,
+    },
+    #[error("ARM's answer is not what the API documents: {0}")]
+    Decode(String),
+}
+
+/// A managed instance as ARM describes it (Managed Instances - Get).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ManagedInstance {
+    pub id: ManagedInstanceId,
+    pub location: String,
+    /// `GeneralPurpose` or `BusinessCritical`.
+    pub tier: String,
+    /// The hardware family, e.g. `Gen5`.
+    pub family: String,
+    pub vcores: i64,
+    pub storage_gb: i64,
+    pub fqdn: String,
+    pub collation: String,
+    /// `databaseFormat`: `SQLServer2022`, `SQLServer2025` or `AlwaysUpToDate`.
+    pub update_policy: String,
+    /// `state` (e.g. `Ready`) and `provisioningState` (e.g. `Succeeded`).
+    pub state: String,
+    pub provisioning_state: String,
+}
+
+impl ManagedInstance {
+    /// Why the link cannot target it now, if it cannot.
+    pub fn unusable(&self) -> Option<String> {
+        if !self.provisioning_state.eq_ignore_ascii_case("Succeeded") {
+            return Some(format!(
+                "its provisioning state is {} (wait until it is Succeeded)",
+                self.provisioning_state
+            ));
+        }
+        if !self.state.eq_ignore_ascii_case("Ready") {
+            return Some(format!("it is {} (start it first)", self.state));
+        }
+        if self.fqdn.is_empty() {
+            return Some("ARM reports no fully qualified domain name".into());
+        }
+        None
+    }
+}
+
+pub struct Arm {
+    endpoint: String,
+    scope: String,
+    credential: Option<Arc<dyn TokenCredential>>,
+    http: reqwest::Client,
+}
+
+impl Arm {
+    pub fn new(
+        endpoint: &str,
+        audience: &str,
+        credential: Option<Arc<dyn TokenCredential>>,
+        http: reqwest::Client,
+    ) -> Arm {
+        Arm {
+            endpoint: endpoint.trim_end_matches('/').to_string(),
+            scope: format!("{}/.default", audience.trim_end_matches('/')),
+            credential,
+            http,
+        }
+    }
+
+    pub async fn managed_instance(
+        &self,
+        id: &ManagedInstanceId,
+    ) -> Result<ManagedInstance, ArmError> {
+        let body = self.get(&id.to_string()).await?;
+        decode_instance(&body)
+    }
+
+    async fn get(&self, path: &str) -> Result<Value, ArmError> {
+        let credential = self.credential.as_ref().ok_or(ArmError::NotConfigured)?;
+        let token = credential
+            .get_token(&[&self.scope], None)
+            .await
+            .map_err(|e| ArmError::Credential(e.to_string()))?;
+        let url = format!("{}{path}?api-version={API_VERSION}", self.endpoint);
+        let answer = self
+            .http
+            .get(&url)
+            .bearer_auth(token.token.secret())
+            .send()
+            .await
+            .map_err(|e| ArmError::Transport(e.to_string()))?;
+        let status = answer.status();
+        let text = answer
+            .text()
+            .await
+            .map_err(|e| ArmError::Transport(e.to_string()))?;
+        let body: Value =
+            serde_json::from_str(&text).map_err(|e| ArmError::Decode(format!("{status}: {e}")))?;
+        if !status.is_success() {
+            let field = |name: &str| body["error"][name].as_str().unwrap_or_default().to_string();
+            return Err(ArmError::Azure {
+                status: status.as_u16(),
+                code: field("code"),
+                message: field("message"),
+            });
+        }
+        Ok(body)
+    }
+}
+
+fn decode_instance(body: &Value) -> Result<ManagedInstance, ArmError> {
+    let text = |value: &Value, name: &str| -> Result<String, ArmError> {
+        value[name]
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| ArmError::Decode(format!("no {name}")))
+    };
+    let properties = &body["properties"];
+    let id = ManagedInstanceId::parse(&text(body, "id")?).map_err(ArmError::Decode)?;
+    Ok(ManagedInstance {
+        id,
+        location: text(body, "location")?,
+        tier: text(&body["sku"], "tier")?,
+        family: body["sku"]["family"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+        vcores: properties["vCores"].as_i64().unwrap_or_default(),
+        storage_gb: properties["storageSizeInGB"].as_i64().unwrap_or_default(),
+        fqdn: properties["fullyQualifiedDomainName"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+        collation: text(properties, "collation")?,
+        update_policy: properties["databaseFormat"]
+            .as_str()
+            .unwrap_or("SQLServer2022")
+            .to_string(),
+        state: properties["state"].as_str().unwrap_or("Ready").to_string(),
+        provisioning_state: text(properties, "provisioningState")?,
+    })
+}

@@ -1,0 +1,83 @@
+//! The azure_identity credential `[azure] credential` chooses, on the control plane's
+//! HTTPS client and authority host. The client secret is read from its file here and
+//! kept only inside the credential.
+
+use std::sync::Arc;
+
+use azure_core::cloud::{CloudConfiguration, CustomConfiguration};
+use azure_core::credentials::{Secret, TokenCredential};
+use azure_core::http::{ClientOptions, Transport};
+use azure_identity::{
+    ClientAssertionCredentialOptions, ClientSecretCredential, ClientSecretCredentialOptions,
+    DeveloperToolsCredential, ManagedIdentityCredential, ManagedIdentityCredentialOptions,
+    UserAssignedId, WorkloadIdentityCredential, WorkloadIdentityCredentialOptions,
+};
+
+use crate::config::{AzureCredential, AzureSettings};
+
+/// The credential, or None when Azure is not configured.
+pub fn build(
+    settings: &AzureSettings,
+    http: reqwest::Client,
+) -> Result<Option<Arc<dyn TokenCredential>>, String> {
+    let options = || {
+        let mut cloud = CustomConfiguration::default();
+        cloud.authority_host = settings.authority_host.clone();
+        ClientOptions {
+            transport: Some(Transport::new(Arc::new(http.clone()))),
+            cloud: Some(Arc::new(CloudConfiguration::from(cloud))),
+            ..Default::default()
+        }
+    };
+    let failed = |e: azure_core::Error| format!("azure.credential: {e}");
+    let credential: Arc<dyn TokenCredential> = match settings.credential {
+        AzureCredential::None => return Ok(None),
+        AzureCredential::ClientSecret => {
+            let (Some(tenant), Some(client), Some(file)) = (
+                &settings.tenant_id,
+                &settings.client_id,
+                &settings.client_secret_file,
+            ) else {
+                return Err(
+                    "azure.credential: client_secret needs tenant_id, client_id and client_secret_file"
+                        .into(),
+                );
+            };
+            let secret = std::fs::read_to_string(file).map_err(|e| {
+                format!(
+                    "azure.client_secret_file: cannot read {}: {e}",
+                    file.display()
+                )
+            })?;
+            ClientSecretCredential::new(
+                tenant,
+                client.clone(),
+                Secret::new(secret.trim().to_string()),
+                Some(ClientSecretCredentialOptions {
+                    client_options: options(),
+                }),
+            )
+            .map_err(failed)?
+        }
+        AzureCredential::ManagedIdentity => {
+            ManagedIdentityCredential::new(Some(ManagedIdentityCredentialOptions {
+                user_assigned_id: settings.client_id.clone().map(UserAssignedId::ClientId),
+                client_options: options(),
+            }))
+            .map_err(failed)?
+        }
+        AzureCredential::WorkloadIdentity => {
+            WorkloadIdentityCredential::new(Some(WorkloadIdentityCredentialOptions {
+                credential_options: ClientAssertionCredentialOptions {
+                    client_options: options(),
+                },
+                client_id: settings.client_id.clone(),
+                tenant_id: settings.tenant_id.clone(),
+                ..Default::default()
+            }))
+            .map_err(failed)?
+        }
+        AzureCredential::Developer => DeveloperToolsCredential::new(None).map_err(failed)?,
+    };
+    Ok(Some(credential))
+}
