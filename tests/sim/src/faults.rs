@@ -67,6 +67,16 @@ pub struct Faults {
     state: Mutex<State>,
 }
 
+/// Puts `instance` (lower case) in `set` or takes it out.
+fn mark(set: &mut HashSet<String>, instance: &str, member: bool) {
+    let name = instance.to_ascii_lowercase();
+    if member {
+        set.insert(name);
+    } else {
+        set.remove(&name);
+    }
+}
+
 fn key(instance: &str, mi: &str) -> (String, String) {
     (instance.to_ascii_lowercase(), mi.to_ascii_lowercase())
 }
@@ -118,13 +128,7 @@ impl Faults {
     }
 
     pub fn set_stopped(&self, instance: &str, stopped: bool) {
-        let name = instance.to_ascii_lowercase();
-        let mut state = self.state();
-        if stopped {
-            state.stopped.insert(name);
-        } else {
-            state.stopped.remove(&name);
-        }
+        mark(&mut self.state().stopped, instance, stopped);
     }
 
     pub fn is_stopped(&self, instance: &str) -> bool {
@@ -134,13 +138,7 @@ impl Faults {
     }
 
     pub fn set_hung(&self, instance: &str, hung: bool) {
-        let name = instance.to_ascii_lowercase();
-        let mut state = self.state();
-        if hung {
-            state.hung.insert(name);
-        } else {
-            state.hung.remove(&name);
-        }
+        mark(&mut self.state().hung, instance, hung);
     }
 
     pub fn is_hung(&self, instance: &str) -> bool {

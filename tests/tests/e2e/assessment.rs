@@ -236,6 +236,22 @@ pub(super) fn lab_agent_config(
     )
 }
 
+/// Run `run_id`'s report once the run is complete.
+async fn completed_report(plane: &ControlPlane, run_id: &str) -> Value {
+    wait::until("the run to complete", LIMIT, || async {
+        let run = plane.ferry_json(&["assess", "status", run_id]).await;
+        if run["state"] == "complete" {
+            Ok(Some(()))
+        } else {
+            Err(run.to_string())
+        }
+    })
+    .await;
+    plane
+        .ferry_json(&["assess", "report", "--run", run_id])
+        .await
+}
+
 /// `database -> (readiness, reasons)` for `host` in a report or a show.
 fn readiness_of(databases: &Value, host: &str) -> BTreeMap<String, (String, Vec<String>)> {
     databases
@@ -460,18 +476,7 @@ async fn a_fleet_assessment_rates_every_database_and_waits_for_offline_hosts() {
     .await;
     assert_eq!(status["state"], "running");
     let back = AgentProcess::start(&state, &config);
-    wait::until("the run to complete", LIMIT, || async {
-        let run = plane.ferry_json(&["assess", "status", &run_id]).await;
-        if run["state"] == "complete" {
-            Ok(Some(()))
-        } else {
-            Err(run.to_string())
-        }
-    })
-    .await;
-    let report = plane
-        .ferry_json(&["assess", "report", "--run", &run_id])
-        .await;
+    let report = completed_report(&plane, &run_id).await;
     assert_eq!(
         readiness_of(&report["database_details"], "sql16")["Billing"].0,
         "not_ready"
@@ -496,18 +501,7 @@ async fn a_fleet_assessment_rates_every_database_and_waits_for_offline_hosts() {
     back.kill().await;
     lab.control.set_hung("SQL16", false).unwrap();
     let back = AgentProcess::start(&state, &config);
-    wait::until("the run to complete after the restart", LIMIT, || async {
-        let run = plane.ferry_json(&["assess", "status", &run_id]).await;
-        if run["state"] == "complete" {
-            Ok(Some(()))
-        } else {
-            Err(run.to_string())
-        }
-    })
-    .await;
-    let report = plane
-        .ferry_json(&["assess", "report", "--run", &run_id])
-        .await;
+    let report = completed_report(&plane, &run_id).await;
     assert_eq!(
         readiness_of(&report["database_details"], "sql16")["Billing"].0,
         "not_ready",
