@@ -156,11 +156,12 @@ fn decode_instance(body: &Value) -> Result<ManagedInstance, ArmError> {
             .unwrap_or_default()
             .to_string(),
         collation: text(properties, "collation")?,
+        // Instances created before the update policy existed have SQL Server 2022's.
         update_policy: properties["databaseFormat"]
             .as_str()
             .unwrap_or("SQLServer2022")
             .to_string(),
-        state: properties["state"].as_str().unwrap_or("Ready").to_string(),
+        state: text(properties, "state")?,
         provisioning_state: text(properties, "provisioningState")?,
     })
 }
