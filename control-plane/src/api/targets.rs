@@ -36,12 +36,10 @@ pub async fn add_target(
         .map_err(ApiError::from)?;
     let stored = shared
         .store
-        .targets()
+        .target(&id)
         .await
         .map_err(ApiError::from)?
-        .into_iter()
-        .find(|t| t.instance.id.key() == id.key())
-        .ok_or_else(|| ApiError::Internal(format!("{id} was stored but is not listed")))?;
+        .ok_or_else(|| ApiError::Internal(format!("{id} was stored but cannot be read")))?;
     Ok(op::Target {
         created,
         ..target(&stored)

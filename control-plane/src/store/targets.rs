@@ -85,6 +85,14 @@ impl Store {
         rows.iter().map(decode).collect()
     }
 
+    pub async fn target(&self, id: &ManagedInstanceId) -> Result<Option<TargetRecord>, StoreError> {
+        let row = sqlx::query("SELECT * FROM targets WHERE id = $1")
+            .bind(id.key())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(decode).transpose()
+    }
+
     /// Removes the target; false when there was none.
     pub async fn remove_target(
         &self,

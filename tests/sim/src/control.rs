@@ -98,11 +98,7 @@ impl Control {
     /// Stops (`running` false) or starts a SQL Server or managed instance: its ports
     /// close and its sessions end; started again, it has what it had.
     pub fn set_running(&self, name: &str, running: bool) -> Controlled {
-        if self.sql(name).is_err() && self.managed_named(name).is_err() {
-            return Err(unknown(format!(
-                "the lab has no instance or managed instance '{name}'"
-            )));
-        }
+        self.any_instance(name)?;
         self.change(|f| f.set_stopped(name, !running));
         Ok(())
     }
@@ -110,11 +106,7 @@ impl Control {
     /// Hangs a SQL Server or managed instance (`hung` true): it accepts connections
     /// and answers none, as a hung server does, until it resumes and serves them.
     pub fn set_hung(&self, name: &str, hung: bool) -> Controlled {
-        if self.sql(name).is_err() && self.managed_named(name).is_err() {
-            return Err(unknown(format!(
-                "the lab has no instance or managed instance '{name}'"
-            )));
-        }
+        self.any_instance(name)?;
         self.change(|f| f.set_hung(name, hung));
         Ok(())
     }
@@ -164,6 +156,16 @@ impl Control {
                     "instance: the lab has no SQL Server instance '{name}'"
                 ))
             })
+    }
+
+    /// Refuses a name that is neither a SQL Server nor a managed instance of the lab.
+    fn any_instance(&self, name: &str) -> Controlled {
+        if self.sql(name).is_err() && self.managed_named(name).is_err() {
+            return Err(unknown(format!(
+                "the lab has no instance or managed instance '{name}'"
+            )));
+        }
+        Ok(())
     }
 
     fn managed_named(&self, name: &str) -> Result<&Arc<ManagedInstance>, Refused> {

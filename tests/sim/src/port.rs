@@ -90,9 +90,9 @@ impl Port {
                 tokio::spawn(async move {
                     let served = async {
                         if *hang.borrow_and_update() {
-                            held.fetch_add(1, Ordering::SeqCst);
+                            // Counted while waiting, also when the port closes meanwhile.
+                            let _waiting = Held::count(&held);
                             let _ = hang.wait_for(|hung| !hung).await;
-                            held.fetch_sub(1, Ordering::SeqCst);
                         }
                         connection.await
                     };
@@ -147,6 +147,22 @@ impl Port {
             task.wake();
         }
         Ok(())
+    }
+}
+
+/// One connection waiting on a hang, for as long as it lives.
+struct Held(Arc<AtomicUsize>);
+
+impl Held {
+    fn count(held: &Arc<AtomicUsize>) -> Held {
+        held.fetch_add(1, Ordering::SeqCst);
+        Held(held.clone())
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 

@@ -6,6 +6,7 @@
 
 use rusqlite::{params, Connection};
 
+use super::user_tables::{insert_object, schema_id, Object};
 use crate::engine::cached::Cached;
 use crate::scenario::modules::{header, references};
 
@@ -22,7 +23,7 @@ pub fn create(
 ) -> rusqlite::Result<()> {
     let invalid = |e: String| rusqlite::Error::UserFunctionError(e.into());
     let module = header(definition).map_err(invalid)?;
-    let schema_id = super::user_tables::schema_id(conn, database_id, &module.schema)?;
+    let schema_id = schema_id(conn, database_id, &module.schema)?;
     let object_id: i64 = conn.one(
         "SELECT COALESCE(MAX(object_id) + 16, ?2) FROM \"sys.objects\" WHERE \"$database_id\" = ?1 AND object_id >= ?2",
         params![database_id, FIRST_MODULE_ID],
@@ -38,12 +39,17 @@ pub fn create(
         )?,
         None => 0,
     };
-    let (kind, kind_desc) = module.kind.object_type();
-    conn.run(
-        "INSERT INTO \"sys.objects\" (\"$database_id\", name, object_id, principal_id, schema_id, parent_object_id,
-            type, type_desc, create_date, modify_date, is_ms_shipped, is_published, is_schema_published)
-         VALUES (?1, ?2, ?3, NULL, ?4, ?5, ?6, ?7, ?8, ?8, 0, 0, 0)",
-        params![database_id, module.name, object_id, schema_id, parent_id, kind, kind_desc, created],
+    insert_object(
+        conn,
+        database_id,
+        Object {
+            name: &module.name,
+            object_id,
+            schema_id,
+            parent_id,
+            kind: module.kind.object_type(),
+        },
+        created,
     )?;
     conn.run(
         "INSERT INTO \"sys.sql_modules\" (\"$database_id\", object_id, definition, uses_ansi_nulls, uses_quoted_identifier,

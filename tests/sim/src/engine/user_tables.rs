@@ -212,11 +212,17 @@ fn register(
             'SCHEMA_AND_DATA', 0, 'NON_TEMPORAL_TABLE', 0)",
         params![database_id, name, object_id, schema_id, created, t.columns],
     )?;
-    conn.run(
-        "INSERT INTO \"sys.objects\" (\"$database_id\", name, object_id, principal_id, schema_id, parent_object_id,
-            type, type_desc, create_date, modify_date, is_ms_shipped, is_published, is_schema_published)
-         VALUES (?1, ?2, ?3, NULL, ?4, 0, 'U', 'USER_TABLE', ?5, ?5, 0, 0, 0)",
-        params![database_id, name, object_id, schema_id, created],
+    insert_object(
+        conn,
+        database_id,
+        Object {
+            name,
+            object_id,
+            schema_id,
+            parent_id: 0,
+            kind: ("U", "USER_TABLE"),
+        },
+        created,
     )?;
     conn.run(
         "INSERT INTO \"sys.partitions\" (\"$database_id\", partition_id, object_id, index_id, partition_number, hobt_id, rows,
@@ -228,6 +234,41 @@ fn register(
 }
 
 /// The schema's id in the database, adding a user schema the first time it is named.
+/// A user object's row in sys.objects.
+pub(super) struct Object<'a> {
+    pub name: &'a str,
+    pub object_id: i64,
+    pub schema_id: i64,
+    /// A trigger's table; 0 for none.
+    pub parent_id: i64,
+    /// (type, type_desc).
+    pub kind: (&'a str, &'a str),
+}
+
+pub(super) fn insert_object(
+    conn: &Connection,
+    database_id: i64,
+    object: Object,
+    created: &str,
+) -> rusqlite::Result<()> {
+    conn.run(
+        "INSERT INTO \"sys.objects\" (\"$database_id\", name, object_id, principal_id, schema_id, parent_object_id,
+            type, type_desc, create_date, modify_date, is_ms_shipped, is_published, is_schema_published)
+         VALUES (?1, ?2, ?3, NULL, ?4, ?5, ?6, ?7, ?8, ?8, 0, 0, 0)",
+        params![
+            database_id,
+            object.name,
+            object.object_id,
+            object.schema_id,
+            object.parent_id,
+            object.kind.0,
+            object.kind.1,
+            created
+        ],
+    )?;
+    Ok(())
+}
+
 pub(super) fn schema_id(
     conn: &Connection,
     database_id: i64,
