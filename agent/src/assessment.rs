@@ -8,7 +8,7 @@ use ferry_proto::agent::v1::{
     AssessedDatabase, Assessment, CheckResult, CheckStatus, Evidence, Finding, InstanceAssessment,
 };
 
-use crate::checks::{self, facts::Facts, Status};
+use crate::checks::{self, facts::Facts, Outcome, Status};
 use crate::config::{AgentConfig, InstanceConfig};
 use crate::sql;
 use ferry_proto::clock::now_ms;
@@ -44,46 +44,46 @@ async fn assess(instance: &InstanceConfig) -> InstanceAssessment {
     found
 }
 
+/// The wire form of one check's outcome.
+pub fn result<F>(outcome: Outcome<F>) -> CheckResult {
+    let check = outcome.check;
+    let mut result = CheckResult {
+        check_id: check.id.into(),
+        scope: check.scope.as_str().into(),
+        severity: check.severity.as_str().into(),
+        title: check.title.into(),
+        remedy: check.remedy.into(),
+        ..Default::default()
+    };
+    match outcome.status {
+        Status::Passed => result.set_status(CheckStatus::Passed),
+        Status::Unknown(why) => {
+            result.set_status(CheckStatus::Unknown);
+            result.unknown_cause = why;
+        }
+        Status::Found(hits) => {
+            result.set_status(CheckStatus::Found);
+            result.findings = hits
+                .into_iter()
+                .map(|hit| Finding {
+                    database: hit.database.unwrap_or_default(),
+                    message: hit.message,
+                    evidence: hit
+                        .evidence
+                        .into_iter()
+                        .map(|(key, value)| Evidence { key, value })
+                        .collect(),
+                    objects: hit.objects,
+                })
+                .collect();
+        }
+    }
+    result
+}
+
 /// The wire form of every check's outcome on one instance's facts.
 pub fn outcome(name: &str, facts: &Facts) -> InstanceAssessment {
-    let results = checks::run(facts)
-        .into_iter()
-        .map(|outcome| {
-            let check = outcome.check;
-            let mut result = CheckResult {
-                check_id: check.id.into(),
-                scope: check.scope.as_str().into(),
-                severity: check.severity.as_str().into(),
-                title: check.title.into(),
-                remedy: check.remedy.into(),
-                ..Default::default()
-            };
-            match outcome.status {
-                Status::Passed => result.set_status(CheckStatus::Passed),
-                Status::Unknown(why) => {
-                    result.set_status(CheckStatus::Unknown);
-                    result.unknown_cause = why;
-                }
-                Status::Found(hits) => {
-                    result.set_status(CheckStatus::Found);
-                    result.findings = hits
-                        .into_iter()
-                        .map(|hit| Finding {
-                            database: hit.database.unwrap_or_default(),
-                            message: hit.message,
-                            evidence: hit
-                                .evidence
-                                .into_iter()
-                                .map(|(key, value)| Evidence { key, value })
-                                .collect(),
-                            objects: hit.objects,
-                        })
-                        .collect();
-                }
-            }
-            result
-        })
-        .collect();
+    let results = checks::run(facts).into_iter().map(result).collect();
     InstanceAssessment {
         name: name.to_string(),
         product_version: facts

@@ -3,7 +3,9 @@
 //! never sent to the control plane and never logged (`Debug` redacts them). The
 //! commented example is `deploy/ferry-agent.example.toml`.
 
+use std::collections::BTreeMap;
 use std::fmt;
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -23,8 +25,31 @@ pub struct AgentConfig {
     pub load_sample_interval_secs: u64,
     /// How much load one reported window summarises (mean and peak per metric).
     pub load_window_secs: u64,
+    /// How the connection test reaches a target managed instance.
+    pub network: NetworkConfig,
     #[serde(rename = "instance")]
     pub instances: Vec<InstanceConfig>,
+}
+
+/// The connection test's settings (`crate::network`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NetworkConfig {
+    /// Names resolved without asking DNS, as a hosts file entry would, e.g. a managed
+    /// instance's FQDN before its private DNS zone is linked. The test says when a name
+    /// was resolved this way: SQL Server itself asks the host's resolver.
+    pub hosts: BTreeMap<String, IpAddr>,
+    /// How long one DNS lookup or TCP connection attempt may take.
+    pub timeout_secs: u64,
+}
+
+impl Default for NetworkConfig {
+    fn default() -> Self {
+        Self {
+            hosts: BTreeMap::new(),
+            timeout_secs: 3,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -48,6 +73,10 @@ pub struct InstanceConfig {
     pub connect_timeout_secs: u64,
     #[serde(default = "default_query_timeout")]
     pub query_timeout_secs: u64,
+    /// The address the managed instance reaches this instance's mirroring endpoint at
+    /// (the link's listener URL). When unset, the address this host routes to the
+    /// managed instance from.
+    pub link_address: Option<IpAddr>,
 }
 
 #[derive(Clone, Deserialize)]
@@ -112,6 +141,7 @@ impl Default for AgentConfig {
             max_backoff_secs: 60,
             load_sample_interval_secs: 30,
             load_window_secs: 600,
+            network: NetworkConfig::default(),
             instances: Vec::new(),
         }
     }
@@ -155,6 +185,7 @@ impl AgentConfig {
             ("inventory_interval_secs", self.inventory_interval_secs),
             ("heartbeat_interval_secs", self.heartbeat_interval_secs),
             ("max_backoff_secs", self.max_backoff_secs),
+            ("network.timeout_secs", self.network.timeout_secs),
         ] {
             if value == 0 {
                 return invalid(field.into(), "must be greater than zero");
@@ -166,6 +197,12 @@ impl AgentConfig {
             return invalid(
                 "load_window_secs".into(),
                 "must be at least load_sample_interval_secs (600 with 30-second samples is usual)",
+            );
+        }
+        if let Some(name) = self.network.hosts.keys().find(|n| !is_host_name(n)) {
+            return invalid(
+                format!("network.hosts.{name:?}"),
+                "is not a host name (letters, digits, hyphens and dots, at most 253 characters)",
             );
         }
         let mut names = std::collections::HashSet::new();
@@ -214,6 +251,19 @@ impl AgentConfig {
         }
         Ok(())
     }
+}
+
+/// A DNS host name: dot-separated labels of letters, digits and hyphens.
+pub(crate) fn is_host_name(name: &str) -> bool {
+    name.len() <= 253
+        && name.split('.').all(|label| {
+            (1..=63).contains(&label.len())
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+        })
 }
 
 impl Auth {
@@ -287,5 +337,21 @@ auth = { method = "sql_login", username = "ferry", password = "hunter2" }
             AgentConfig::default().inventory_interval_secs
         );
         assert_eq!(example.instances.len(), 1);
+        assert_eq!(example.network.timeout_secs, 3);
+    }
+
+    #[test]
+    fn network_overrides_must_be_host_names() {
+        let mut config: AgentConfig =
+            toml::from_str("[network.hosts]\n\"mi1.zone.database.windows.net\" = \"10.1.0.4\"")
+                .unwrap();
+        config.validate().unwrap();
+        config
+            .network
+            .hosts
+            .insert("x; rm -rf".into(), "10.1.0.5".parse().unwrap());
+        let err = config.validate().unwrap_err().to_string();
+        assert!(err.contains("network.hosts"), "{err}");
+        assert!(toml::from_str::<AgentConfig>("[network.hosts]\nmi = \"not-an-ip\"").is_err());
     }
 }

@@ -9,6 +9,7 @@
 //! - [`checks`]: the readiness checks, pure functions of what SQL Server answered.
 //! - [`assessment`]: running the checks on every configured instance.
 //! - [`load`]: sampling each instance's load for sizing the target.
+//! - [`network`]: the connection test toward a target managed instance.
 
 pub mod assessment;
 pub mod checks;
@@ -16,6 +17,7 @@ pub mod config;
 pub mod control;
 pub mod inventory;
 pub mod load;
+pub mod network;
 pub mod sql;
 
 use std::path::Path;
@@ -166,6 +168,10 @@ impl Agent {
                 Some(command::Kind::RunAssessment(_)) => {
                     let assessed = assessment::run(&self.config, &id).await;
                     (vec![report::Body::Assessment(assessed)], done())
+                }
+                Some(command::Kind::TestConnection(request)) => {
+                    let tested = network::test(&self.config, &id, request).await;
+                    (vec![report::Body::ConnectionTest(tested)], done())
                 }
                 None => (
                     vec![],

@@ -6,6 +6,7 @@
 //! - [`assess`]: readiness from check results, and fleet assessment runs.
 //! - [`sizing`]: load windows, the price table and the SKU recommendation.
 //! - [`azure`]: azure_identity sign-in and ARM's API for managed instances.
+//! - [`connection`]: connection tests toward a target and their verdict per instance.
 //! - [`store`]: the one `Store` (sqlx; SQLite by default, PostgreSQL for HA).
 //! - [`api`]: thin gRPC handlers: authenticate the peer, convert, call, map errors.
 //! - [`server`]: assembles TLS and the services and serves a listener until shutdown.
@@ -16,6 +17,7 @@ pub mod assess;
 pub mod azure;
 pub mod cli;
 pub mod config;
+pub mod connection;
 pub mod fleet;
 pub mod server;
 pub mod sizing;

@@ -177,6 +177,7 @@ pub fn lab_instance(
         ca_file: None,
         connect_timeout_secs: 15,
         query_timeout_secs: 30,
+        link_address: None,
     }
 }
 

@@ -1,6 +1,8 @@
 //! Store conformance: the same assertions on SQLite (always) and on PostgreSQL (when
 //! FERRY_TEST_DATABASE_URL is set; each run works in a fresh database it drops after).
 
+use ferry_control::assess::{CheckResult, CheckStatus, Finding, Readiness, Scope, Severity};
+use ferry_control::connection::InstanceConnection;
 use ferry_control::fleet::identity::AgentId;
 use ferry_control::fleet::labels::Labels;
 use ferry_control::sizing::{LoadWindow, Stat, WindowStats};
@@ -208,6 +210,7 @@ async fn suite(url: &str) {
         error_code: String::new(),
         error_message: String::new(),
         trace_context: "{}".into(),
+        payload: String::new(),
     };
     store
         .create_command(&command("c1", NOW + 60_000))
@@ -473,6 +476,107 @@ async fn suite(url: &str) {
     assert!(!store.remove_target(&mi.id, "admin", NOW).await.unwrap());
     assert!(store.targets().await.unwrap().is_empty());
 
+    // Connection tests: the command carries its payload; an agent's report is stored
+    // once, with its verdict; the newest test of each host is the one shown.
+    let payload = r#"{"target_id":"/subscriptions/s/resourceGroups/g/providers/Microsoft.Sql/managedInstances/mi","fqdn":"mi.z.database.windows.net","instances":[]}"#;
+    let test = |id: &str, at: i64| CommandRecord {
+        id: id.into(),
+        created_at_ms: at,
+        ..CommandRecord::pending(
+            first.id,
+            CommandKind::TestConnection,
+            "operator/test",
+            at,
+            NOW + 60_000,
+            "{}",
+        )
+        .with_payload(payload.into())
+    };
+    for (id, at) in [("k1", NOW), ("k2", NOW + 5)] {
+        store
+            .create_connection_tests("key-mi", "mi.z.database.windows.net", &[test(id, at)])
+            .await
+            .unwrap();
+    }
+    let delivered = store
+        .take_deliverable_commands(first.id, false, NOW + 6)
+        .await
+        .unwrap();
+    assert!(
+        delivered.iter().filter(|c| c.payload == payload).count() == 2,
+        "{delivered:?}"
+    );
+    let found = InstanceConnection {
+        name: "default".into(),
+        error: String::new(),
+        duration_ms: 40,
+        results: vec![
+            CheckResult {
+                check_id: "NET-MI-LINK-PORT".into(),
+                scope: Scope::Instance,
+                severity: Severity::Blocker,
+                title: "port 5022".into(),
+                remedy: "open it".into(),
+                status: CheckStatus::Found,
+                unknown_cause: String::new(),
+                findings: vec![Finding {
+                    database: None,
+                    message: "refused".into(),
+                    evidence: vec![("address".into(), "10.1.0.4:5022".into())],
+                    objects: Vec::new(),
+                }],
+            },
+            CheckResult {
+                check_id: "NET-MI-DNS".into(),
+                scope: Scope::Instance,
+                severity: Severity::Blocker,
+                title: "dns".into(),
+                remedy: "fix dns".into(),
+                status: CheckStatus::Passed,
+                unknown_cause: String::new(),
+                findings: Vec::new(),
+            },
+        ],
+    };
+    let report = |id: &str| IncomingReport {
+        report_id: id.into(),
+        produced_at_ms: NOW + 6,
+        body: ReportBody::ConnectionTest {
+            command_id: "k2".into(),
+            instances: vec![found.clone()],
+        },
+    };
+    assert!(store
+        .record_report(first.id, &report("rk2"), NOW + 7)
+        .await
+        .unwrap());
+    // Another report for the same test changes nothing.
+    assert!(store
+        .record_report(first.id, &report("rk2b"), NOW + 8)
+        .await
+        .unwrap());
+    let newest = store.newest_connection_tests("key-mi", None).await.unwrap();
+    assert_eq!(newest.len(), 1);
+    assert_eq!(newest[0].command.id, "k2");
+    assert_eq!(newest[0].reported_at_ms, Some(NOW + 7));
+    assert_eq!(newest[0].instances, vec![(found, Readiness::NotReady)]);
+    let asked = store
+        .connection_tests(&["k1".into(), "nope".into(), "k2".into()])
+        .await
+        .unwrap();
+    assert_eq!(
+        asked
+            .iter()
+            .map(|t| (t.command.id.as_str(), t.reported_at_ms))
+            .collect::<Vec<_>>(),
+        [("k1", None), ("k2", Some(NOW + 7))]
+    );
+    assert!(store
+        .newest_connection_tests("key-other", Some(first.id))
+        .await
+        .unwrap()
+        .is_empty());
+
     let actions: Vec<String> = store
         .list_audit(50)
         .await
@@ -488,6 +592,7 @@ async fn suite(url: &str) {
         "target.add",
         "target.refresh",
         "target.remove",
+        "connection.test",
     ] {
         assert!(
             actions.iter().any(|a| a == action),

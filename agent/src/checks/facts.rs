@@ -113,6 +113,8 @@ pub struct MirroringEndpoint {
     pub connection_auth: String,
     pub encryption_algorithm: String,
     pub encryption_enabled: bool,
+    /// LISTENER_IP; None for ALL.
+    pub ip_address: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

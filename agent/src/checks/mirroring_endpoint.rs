@@ -1,7 +1,7 @@
 //! MI-LINK-ENDPOINT: an existing database mirroring endpoint must be started, use
 //! certificate authentication and AES encryption for the link (mi-link.md §2.1).
 
-use super::facts::{got, Facts, Missing};
+use super::facts::{got, Facts, MirroringEndpoint, Missing};
 use super::{Check, Hit, Scope, Severity};
 
 pub const CHECK: Check = Check {
@@ -18,16 +18,7 @@ fn evaluate(facts: &Facts) -> Result<Vec<Hit>, Missing> {
     Ok(endpoints
         .iter()
         .filter_map(|e| {
-            let mut problems = Vec::new();
-            if e.state != "STARTED" {
-                problems.push(format!("is {}", e.state));
-            }
-            if !e.connection_auth.contains("CERTIFICATE") {
-                problems.push(format!("authenticates with {}", e.connection_auth));
-            }
-            if !e.encryption_enabled || !e.encryption_algorithm.contains("AES") {
-                problems.push(format!("encrypts with {}", e.encryption_algorithm));
-            }
+            let problems = problems(e);
             (!problems.is_empty()).then(|| {
                 Hit::instance(format!(
                     "mirroring endpoint {} {}",
@@ -44,9 +35,23 @@ fn evaluate(facts: &Facts) -> Result<Vec<Hit>, Missing> {
         .collect())
 }
 
+/// What keeps `endpoint` from carrying the link ("is STOPPED", ...); empty when nothing.
+pub fn problems(endpoint: &MirroringEndpoint) -> Vec<String> {
+    let mut problems = Vec::new();
+    if endpoint.state != "STARTED" {
+        problems.push(format!("is {}", endpoint.state));
+    }
+    if !endpoint.connection_auth.contains("CERTIFICATE") {
+        problems.push(format!("authenticates with {}", endpoint.connection_auth));
+    }
+    if !endpoint.encryption_enabled || !endpoint.encryption_algorithm.contains("AES") {
+        problems.push(format!("encrypts with {}", endpoint.encryption_algorithm));
+    }
+    problems
+}
+
 #[cfg(test)]
 mod tests {
-    use super::super::facts::MirroringEndpoint;
     use super::super::fixture::{found, ready};
     use super::*;
 
@@ -60,6 +65,7 @@ mod tests {
             connection_auth: "CERTIFICATE, WINDOWS NEGOTIATE".into(),
             encryption_algorithm: "AES".into(),
             encryption_enabled: true,
+            ip_address: None,
         };
         facts.mirroring_endpoints = Ok(vec![good.clone()]);
         assert!(found(&CHECK, &facts).is_empty());

@@ -41,7 +41,7 @@ mod instance_size;
 mod jobs;
 mod linked_servers;
 mod master_key;
-mod mirroring_endpoint;
+pub mod mirroring_endpoint;
 mod multiple_log_files;
 mod recovery_model;
 mod server_triggers;
@@ -60,14 +60,16 @@ use facts::{Facts, Missing};
 
 pub use ferry_proto::assessment::{Scope, Severity};
 
-pub struct Check {
+/// A check of what was read from one instance: the assessment's checks look at
+/// [`Facts`], the connection test's (`crate::network`) at what its probes observed.
+pub struct Check<F: 'static = Facts> {
     /// Stable; the page is `docs/checks/<id>.md`.
     pub id: &'static str,
     pub scope: Scope,
     pub severity: Severity,
     pub title: &'static str,
     pub remedy: &'static str,
-    pub evaluate: fn(&Facts) -> Result<Vec<Hit>, Missing>,
+    pub evaluate: fn(&F) -> Result<Vec<Hit>, Missing>,
 }
 
 /// One thing a check found: where, what, the values it saw and the objects affected.
@@ -118,8 +120,8 @@ pub enum Status {
     Unknown(String),
 }
 
-pub struct Outcome {
-    pub check: &'static Check,
+pub struct Outcome<F: 'static = Facts> {
+    pub check: &'static Check<F>,
     pub status: Status,
 }
 
@@ -168,7 +170,12 @@ pub static REGISTRY: &[&Check] = &[
 
 /// Evaluates every check against one instance's facts.
 pub fn run(facts: &Facts) -> Vec<Outcome> {
-    REGISTRY
+    evaluate(REGISTRY, facts)
+}
+
+/// Evaluates every check of `registry` against `facts`, in the registry's order.
+pub fn evaluate<F>(registry: &'static [&'static Check<F>], facts: &F) -> Vec<Outcome<F>> {
+    registry
         .iter()
         .map(|check| Outcome {
             check,

@@ -119,6 +119,21 @@ pub async fn collect(conn: &mut Connection, timeout: Duration) -> Facts {
     }
 }
 
+/// The database mirroring endpoint, if any, read on its own (the connection test).
+pub async fn mirroring_endpoints(
+    conn: &mut Connection,
+    timeout: Duration,
+) -> Fact<Vec<MirroringEndpoint>> {
+    let mut reader = Reader {
+        conn,
+        timeout,
+        broken: None,
+    };
+    reader
+        .all("mirroring_endpoints", MIRRORING_ENDPOINTS, endpoint)
+        .await
+}
+
 struct Reader<'c> {
     conn: &'c mut Connection,
     timeout: Duration,
@@ -356,6 +371,7 @@ fn endpoint(row: &Row) -> Result<MirroringEndpoint, SqlError> {
         connection_auth: text(row, q, "connection_auth_desc")?,
         encryption_algorithm: text(row, q, "encryption_algorithm_desc")?,
         encryption_enabled: int(row, q, "is_encryption_enabled")? == 1,
+        ip_address: optional_text(row, q, "ip_address")?,
     })
 }
 

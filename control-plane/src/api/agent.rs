@@ -280,12 +280,15 @@ async fn deliver_commands(
         .await
         .map_err(ApiError::from)?;
     for command in &commands {
+        let wire = match command_to_agent(command) {
+            Ok(wire) => wire,
+            Err(e) => {
+                tracing::error!(%agent, command = %command.id, error = %e, "command not delivered");
+                continue;
+            }
+        };
         tracing::debug!(%agent, command = %command.id, kind = %command.kind, "delivering command");
-        send(
-            tx,
-            control_message::Body::Command(command_to_agent(command)),
-        )
-        .await?;
+        send(tx, control_message::Body::Command(wire)).await?;
     }
     Ok(())
 }

@@ -236,33 +236,7 @@ pub async fn show(
         .assessment_results(&run.id, agent.id, database)
         .await?
         .into_iter()
-        .map(|row| {
-            let r = row.result;
-            op::CheckDetail {
-                instance: row.instance,
-                check_id: r.check_id,
-                scope: r.scope.as_str().into(),
-                severity: r.severity.as_str().into(),
-                title: r.title,
-                remedy: r.remedy,
-                status: r.status.as_str().into(),
-                unknown_cause: r.unknown_cause,
-                findings: r
-                    .findings
-                    .into_iter()
-                    .map(|f| op::FindingDetail {
-                        database: f.database.unwrap_or_default(),
-                        message: f.message,
-                        evidence: f
-                            .evidence
-                            .into_iter()
-                            .map(|(key, value)| op::EvidenceItem { key, value })
-                            .collect(),
-                        objects: f.objects,
-                    })
-                    .collect(),
-            }
-        })
+        .map(|row| check_detail(row.instance, row.result))
         .collect();
     Ok(op::AssessmentDetail {
         run_id: run.id,
@@ -274,7 +248,7 @@ pub async fn show(
 }
 
 /// Every enrolled host that is not revoked and that `select` keeps.
-pub(super) async fn live_hosts(
+pub(crate) async fn live_hosts(
     shared: &Shared,
     select: impl Fn(&AgentSummary) -> bool,
 ) -> Result<Vec<AgentRecord>, ApiError> {
@@ -479,4 +453,32 @@ pub async fn diff(
         from_databases: Some(counts(from_dbs.iter().map(|d| d.readiness))),
         to_databases: Some(counts(to_dbs.iter().map(|d| d.readiness))),
     })
+}
+
+/// A check's result as the operator API shows it.
+pub(super) fn check_detail(instance: String, r: crate::assess::CheckResult) -> op::CheckDetail {
+    op::CheckDetail {
+        instance,
+        check_id: r.check_id,
+        scope: r.scope.as_str().into(),
+        severity: r.severity.as_str().into(),
+        title: r.title,
+        remedy: r.remedy,
+        status: r.status.as_str().into(),
+        unknown_cause: r.unknown_cause,
+        findings: r
+            .findings
+            .into_iter()
+            .map(|f| op::FindingDetail {
+                database: f.database.unwrap_or_default(),
+                message: f.message,
+                evidence: f
+                    .evidence
+                    .into_iter()
+                    .map(|(key, value)| op::EvidenceItem { key, value })
+                    .collect(),
+                objects: f.objects,
+            })
+            .collect(),
+    }
 }

@@ -9,6 +9,7 @@ use crate::fleet::liveness::AgentStatus;
 use crate::store::agents::AgentSummary;
 use crate::store::commands::CommandRecord;
 use crate::store::inventory::{DatabaseRecord, IncomingReport, InstanceRecord, ReportBody};
+use crate::store::StoreError;
 
 /// Longest text accepted from an agent in one field.
 const MAX_TEXT: usize = 4096;
@@ -49,6 +50,10 @@ impl TryFrom<wire::Report> for IncomingReport {
             Some(wire::report::Body::Assessment(assessment)) => ReportBody::Assessment {
                 command_id: text("report.assessment.command_id", &assessment.command_id)?,
                 instances: super::convert_assessment::instances(assessment.instances)?,
+            },
+            Some(wire::report::Body::ConnectionTest(test)) => ReportBody::ConnectionTest {
+                command_id: text("report.connection_test.command_id", &test.command_id)?,
+                instances: super::convert_assessment::connections(test.instances)?,
             },
             Some(wire::report::Body::Load(load)) => ReportBody::Load {
                 windows: super::convert_load::windows(load)?,
@@ -216,19 +221,29 @@ pub fn command(c: &CommandRecord) -> op::CommandInfo {
     }
 }
 
-pub fn command_to_agent(c: &CommandRecord) -> wire::Command {
+/// The command as its agent receives it; a stored payload that does not parse is
+/// `Corrupt` (the command is not sent and expires).
+pub fn command_to_agent(c: &CommandRecord) -> Result<wire::Command, StoreError> {
     use crate::store::commands::CommandKind;
-    wire::Command {
+    let kind = match c.kind {
+        CommandKind::CollectInventory => {
+            wire::command::Kind::CollectInventory(wire::CollectInventory {})
+        }
+        CommandKind::RunAssessment => wire::command::Kind::RunAssessment(wire::RunAssessment {}),
+        CommandKind::TestConnection => {
+            let request: crate::connection::TestRequest = serde_json::from_str(&c.payload)
+                .map_err(|e| StoreError::Corrupt(format!("command {}: payload: {e}", c.id)))?;
+            wire::command::Kind::TestConnection(wire::TestConnection {
+                target_id: request.target_id,
+                fqdn: request.fqdn,
+                instances: request.instances,
+            })
+        }
+    };
+    Ok(wire::Command {
         command_id: c.id.clone(),
         expires_unix_ms: c.expires_at_ms,
         trace_context: serde_json::from_str(&c.trace_context).unwrap_or_default(),
-        kind: Some(match c.kind {
-            CommandKind::CollectInventory => {
-                wire::command::Kind::CollectInventory(wire::CollectInventory {})
-            }
-            CommandKind::RunAssessment => {
-                wire::command::Kind::RunAssessment(wire::RunAssessment {})
-            }
-        }),
-    }
+        kind: Some(kind),
+    })
 }

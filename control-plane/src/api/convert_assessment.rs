@@ -1,6 +1,6 @@
-//! An agent's Assessment report, validated into domain types: names unique, scopes,
-//! severities and statuses known, sizes bounded. A bad field is `invalid_argument`
-//! naming it.
+//! An agent's Assessment and ConnectionTest reports, validated into domain types:
+//! names unique, scopes, severities and statuses known, sizes bounded. A bad field is
+//! `invalid_argument` naming it.
 
 use std::collections::HashSet;
 
@@ -11,6 +11,7 @@ use super::ApiError;
 use crate::assess::{
     AssessedDatabase, CheckResult, CheckStatus, Finding, InstanceAssessment, Scope, Severity,
 };
+use crate::connection::InstanceConnection;
 
 /// Checks per instance, findings per check, evidence items and objects per finding.
 const MAX_CHECKS: usize = 1024;
@@ -41,6 +42,42 @@ pub fn instances(
         .collect()
 }
 
+/// A connection test's instances: names unique, results as an assessment's.
+pub fn connections(
+    instances: Vec<wire::InstanceConnection>,
+) -> Result<Vec<InstanceConnection>, ApiError> {
+    if instances.len() > MAX_INSTANCES {
+        return Err(ApiError::invalid(
+            "connection_test.instances",
+            format!("more than {MAX_INSTANCES}"),
+        ));
+    }
+    let mut names = HashSet::new();
+    instances
+        .into_iter()
+        .map(|i| {
+            if i.name.is_empty() || !names.insert(i.name.clone()) {
+                return Err(ApiError::invalid(
+                    "connection_test.instances.name",
+                    format!("empty or repeated ({:?})", i.name),
+                ));
+            }
+            if i.results.len() > MAX_CHECKS {
+                return Err(ApiError::invalid(
+                    "connection_test.instances.results",
+                    format!("more than {MAX_CHECKS}"),
+                ));
+            }
+            Ok(InstanceConnection {
+                name: text("connection_test.instances.name", &i.name)?,
+                error: text("connection_test.instances.error", &i.error)?,
+                duration_ms: i.duration_ms,
+                results: results(i.results)?,
+            })
+        })
+        .collect()
+}
+
 fn instance(i: wire::InstanceAssessment) -> Result<InstanceAssessment, ApiError> {
     if i.databases.len() > MAX_DATABASES || i.results.len() > MAX_CHECKS {
         return Err(ApiError::invalid(
@@ -66,20 +103,7 @@ fn instance(i: wire::InstanceAssessment) -> Result<InstanceAssessment, ApiError>
             })
         })
         .collect::<Result<_, ApiError>>()?;
-    let mut ids = HashSet::new();
-    let results = i
-        .results
-        .into_iter()
-        .map(|r| {
-            if r.check_id.is_empty() || !ids.insert(r.check_id.clone()) {
-                return Err(ApiError::invalid(
-                    "assessment.instances.results.check_id",
-                    format!("empty or repeated ({:?})", r.check_id),
-                ));
-            }
-            result(r)
-        })
-        .collect::<Result<_, ApiError>>()?;
+    let results = results(i.results)?;
     Ok(InstanceAssessment {
         name: text("assessment.instances.name", &i.name)?,
         reachable: i.reachable,
@@ -90,15 +114,33 @@ fn instance(i: wire::InstanceAssessment) -> Result<InstanceAssessment, ApiError>
     })
 }
 
+/// An instance's check results (an assessment's or a connection test's): ids unique,
+/// every field known and bounded.
+pub fn results(results: Vec<wire::CheckResult>) -> Result<Vec<CheckResult>, ApiError> {
+    let mut ids = HashSet::new();
+    results
+        .into_iter()
+        .map(|r| {
+            if r.check_id.is_empty() || !ids.insert(r.check_id.clone()) {
+                return Err(ApiError::invalid(
+                    "instances.results.check_id",
+                    format!("empty or repeated ({:?})", r.check_id),
+                ));
+            }
+            result(r)
+        })
+        .collect()
+}
+
 fn result(r: wire::CheckResult) -> Result<CheckResult, ApiError> {
-    let field = "assessment.instances.results";
+    let field = "instances.results";
     let status = match r.status() {
         wire::CheckStatus::Passed => CheckStatus::Passed,
         wire::CheckStatus::Found => CheckStatus::Found,
         wire::CheckStatus::Unknown => CheckStatus::Unknown,
         wire::CheckStatus::Unspecified => {
             return Err(ApiError::invalid(
-                "assessment.instances.results.status",
+                "instances.results.status",
                 format!("unspecified for {}", r.check_id),
             ))
         }
@@ -111,37 +153,28 @@ fn result(r: wire::CheckResult) -> Result<CheckResult, ApiError> {
     }
     Ok(CheckResult {
         scope: Scope::parse(&r.scope).ok_or_else(|| {
-            ApiError::invalid(
-                "assessment.instances.results.scope",
-                "use instance or database",
-            )
+            ApiError::invalid("instances.results.scope", "use instance or database")
         })?,
         severity: Severity::parse(&r.severity).ok_or_else(|| {
-            ApiError::invalid(
-                "assessment.instances.results.severity",
-                "use blocker, warning or info",
-            )
+            ApiError::invalid("instances.results.severity", "use blocker, warning or info")
         })?,
-        title: text("assessment.instances.results.title", &r.title)?,
-        remedy: text("assessment.instances.results.remedy", &r.remedy)?,
+        title: text("instances.results.title", &r.title)?,
+        remedy: text("instances.results.remedy", &r.remedy)?,
         status,
-        unknown_cause: text(
-            "assessment.instances.results.unknown_cause",
-            &r.unknown_cause,
-        )?,
+        unknown_cause: text("instances.results.unknown_cause", &r.unknown_cause)?,
         findings: r
             .findings
             .into_iter()
             .map(finding)
             .collect::<Result<_, ApiError>>()?,
-        check_id: text("assessment.instances.results.check_id", &r.check_id)?,
+        check_id: text("instances.results.check_id", &r.check_id)?,
     })
 }
 
 fn finding(f: wire::Finding) -> Result<Finding, ApiError> {
     if f.evidence.len() > MAX_ITEMS || f.objects.len() > MAX_ITEMS {
         return Err(ApiError::invalid(
-            "assessment.instances.results.findings",
+            "instances.results.findings",
             format!("more than {MAX_ITEMS} evidence items or objects"),
         ));
     }
@@ -149,29 +182,23 @@ fn finding(f: wire::Finding) -> Result<Finding, ApiError> {
         database: if f.database.is_empty() {
             None
         } else {
-            Some(text(
-                "assessment.instances.results.findings.database",
-                &f.database,
-            )?)
+            Some(text("instances.results.findings.database", &f.database)?)
         },
-        message: text("assessment.instances.results.findings.message", &f.message)?,
+        message: text("instances.results.findings.message", &f.message)?,
         evidence: f
             .evidence
             .into_iter()
             .map(|e| {
                 Ok((
-                    text("assessment.instances.results.findings.evidence.key", &e.key)?,
-                    text(
-                        "assessment.instances.results.findings.evidence.value",
-                        &e.value,
-                    )?,
+                    text("instances.results.findings.evidence.key", &e.key)?,
+                    text("instances.results.findings.evidence.value", &e.value)?,
                 ))
             })
             .collect::<Result<_, ApiError>>()?,
         objects: f
             .objects
             .iter()
-            .map(|o| text("assessment.instances.results.findings.objects", o))
+            .map(|o| text("instances.results.findings.objects", o))
             .collect::<Result<_, ApiError>>()?,
     })
 }

@@ -8,11 +8,14 @@
 //! - [`operator`]: the operator API behind the `ferry` CLI (mTLS, roles).
 //! - [`assessment`]: the operator API's assessment runs, reports and findings.
 //! - [`sizing`]: the SKU recommendation.
+//! - [`targets`]: target managed instances, read through ARM.
+//! - [`connection`]: connection tests from hosts toward a target.
 //! - [`convert`]: wire <-> domain conversions ([`convert_assessment`] for assessments,
 //!   [`convert_load`] for load windows).
 
 pub mod agent;
 pub mod assessment;
+pub mod connection;
 pub mod convert;
 pub mod convert_assessment;
 pub mod convert_load;

@@ -15,7 +15,7 @@ use ferry_proto::operator::v1::{
 };
 use tonic::{Request, Response, Status};
 
-use super::{assessment, convert, sizing, targets};
+use super::{assessment, connection, convert, sizing, targets};
 use super::{authorize_operator, ApiError, Shared};
 use crate::fleet::enrollment::{mint, secret_hash};
 use crate::fleet::identity::Role;
@@ -222,6 +222,16 @@ impl Operator for OperatorApi {
             .kind
             .parse()
             .map_err(|e: String| ApiError::invalid("kind", e))?;
+        if kind == CommandKind::TestConnection {
+            return Err(ApiError::invalid(
+                "kind",
+                format!(
+                    "connection tests name a target: `ferry target test <target> --host {}`",
+                    request.host
+                ),
+            )
+            .into());
+        }
         if kind == CommandKind::RunAssessment {
             return Err(ApiError::invalid(
                 "kind",
@@ -396,5 +406,24 @@ impl Operator for OperatorApi {
         let actor = authorize_operator(&request, Role::Operator)?;
         let removed = targets::remove_target(&self.0, request.into_inner(), &actor).await?;
         Ok(Response::new(removed))
+    }
+
+    async fn test_connection(
+        &self,
+        request: Request<op::TestConnectionRequest>,
+    ) -> Result<Response<op::ConnectionTests>, Status> {
+        let actor = authorize_operator(&request, Role::Operator)?;
+        let started = connection::test(&self.0, &actor, request.into_inner()).await?;
+        Ok(Response::new(started))
+    }
+
+    async fn get_connection_tests(
+        &self,
+        request: Request<op::GetConnectionTestsRequest>,
+    ) -> Result<Response<op::ConnectionTests>, Status> {
+        authorize_operator(&request, Role::Viewer)?;
+        Ok(Response::new(
+            connection::get(&self.0, request.into_inner()).await?,
+        ))
     }
 }

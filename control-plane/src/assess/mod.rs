@@ -74,7 +74,7 @@ pub struct CheckResult {
     pub findings: Vec<Finding>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Finding {
     /// None for the instance as a whole.
     pub database: Option<String>,

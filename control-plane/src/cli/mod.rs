@@ -1,8 +1,10 @@
 //! The `ferry` operator CLI: connects with an operator certificate and calls the
 //! operator API. [`output`] renders tables and JSON; [`assess`] renders assessments;
-//! [`target`] adds and lists target managed instances.
+//! [`target`] adds and lists target managed instances, [`connection`] tests the network
+//! toward one.
 
 pub mod assess;
+pub mod connection;
 pub mod output;
 pub mod target;
 

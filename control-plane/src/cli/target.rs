@@ -1,5 +1,5 @@
 //! `ferry target add|ls|rm`: the managed instances migrations go to, read through ARM
-//! by the control plane.
+//! by the control plane; `ferry target test|test-results`: the network toward one.
 
 use clap::Subcommand;
 use ferry_proto::operator::v1 as op;
@@ -7,6 +7,9 @@ use ferry_proto::operator::v1::operator_client::OperatorClient;
 use serde_json::{json, Value};
 use tonic::transport::Channel;
 
+use std::time::Duration;
+
+use super::connection;
 use super::output::{self, Format};
 use super::{request, CliError};
 
@@ -21,6 +24,30 @@ pub enum TargetVerb {
     Ls,
     /// Forget a target (nothing changes in Azure).
     Rm { resource_id: String },
+    /// Test the network between hosts' SQL Server instances and a target, as the link
+    /// needs it (DNS, ports 5022 and 11000-11999, the mirroring endpoint, addresses).
+    Test {
+        /// The target's resource id or name.
+        target: String,
+        /// A host to test from (repeat), by name or id.
+        #[arg(long = "host", required_unless_present = "all")]
+        hosts: Vec<String>,
+        /// Every enrolled host.
+        #[arg(long, conflicts_with = "hosts")]
+        all: bool,
+        /// Only this instance (repeat), as named in the agents' configurations.
+        #[arg(long = "instance")]
+        instances: Vec<String>,
+        /// How long to wait for the hosts' answers, seconds (0: do not wait).
+        #[arg(long, default_value_t = 60)]
+        wait: u64,
+    },
+    /// The newest connection test of each host toward a target.
+    TestResults {
+        target: String,
+        #[arg(long)]
+        host: Option<String>,
+    },
 }
 
 pub async fn run(
@@ -63,8 +90,54 @@ pub async fn run(
                 .await?;
             println!("removed {resource_id}");
         }
+        TargetVerb::Test {
+            target,
+            hosts,
+            all,
+            instances,
+            wait,
+        } => {
+            let started = client
+                .test_connection(request(op::TestConnectionRequest {
+                    target,
+                    hosts,
+                    all,
+                    instances,
+                }))
+                .await?
+                .into_inner()
+                .tests;
+            let tests = connection::wait_for(
+                client,
+                started,
+                Duration::from_millis(250),
+                Duration::from_secs(wait),
+            )
+            .await?;
+            print_tests(&tests, json);
+        }
+        TargetVerb::TestResults { target, host } => {
+            let tests = client
+                .get_connection_tests(request(op::GetConnectionTestsRequest {
+                    target,
+                    host: host.unwrap_or_default(),
+                    ..Default::default()
+                }))
+                .await?
+                .into_inner()
+                .tests;
+            print_tests(&tests, json);
+        }
     }
     Ok(())
+}
+
+fn print_tests(tests: &[op::ConnectionTest], json: bool) {
+    if json {
+        output::print_json(&connection::tests_json(tests));
+    } else {
+        print!("{}", connection::tests_text(tests));
+    }
 }
 
 fn table(targets: &[op::Target]) -> String {

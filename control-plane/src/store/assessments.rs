@@ -495,7 +495,11 @@ fn decode_run(row: &AnyRow) -> Result<RunRecord, StoreError> {
 }
 
 /// A column holding one of a fixed set of words, parsed by `parse`.
-fn word<T>(row: &AnyRow, name: &str, parse: fn(&str) -> Option<T>) -> Result<T, StoreError> {
+pub(super) fn word<T>(
+    row: &AnyRow,
+    name: &str,
+    parse: fn(&str) -> Option<T>,
+) -> Result<T, StoreError> {
     let text: String = col(row, name)?;
     parse(&text).ok_or_else(|| StoreError::Corrupt(format!("column {name}: {text:?}")))
 }

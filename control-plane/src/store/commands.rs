@@ -62,6 +62,8 @@ impl FromStr for CommandState {
 pub enum CommandKind {
     CollectInventory,
     RunAssessment,
+    /// Parameters in the payload: `connection::TestRequest`.
+    TestConnection,
 }
 
 impl CommandKind {
@@ -69,6 +71,7 @@ impl CommandKind {
         match self {
             CommandKind::CollectInventory => "collect_inventory",
             CommandKind::RunAssessment => "run_assessment",
+            CommandKind::TestConnection => "test_connection",
         }
     }
 }
@@ -85,8 +88,9 @@ impl FromStr for CommandKind {
         match s {
             "collect_inventory" | "collect-inventory" => Ok(CommandKind::CollectInventory),
             "run_assessment" | "run-assessment" => Ok(CommandKind::RunAssessment),
+            "test_connection" | "test-connection" => Ok(CommandKind::TestConnection),
             other => Err(format!(
-                "unknown command kind {other:?}: use collect_inventory or run_assessment"
+                "unknown command kind {other:?}: use collect_inventory, run_assessment or test_connection"
             )),
         }
     }
@@ -106,6 +110,8 @@ pub struct CommandRecord {
     pub error_message: String,
     /// W3C trace context (JSON object of traceparent / tracestate).
     pub trace_context: String,
+    /// The kind's parameters, JSON ('' for kinds without any).
+    pub payload: String,
 }
 
 impl CommandRecord {
@@ -131,7 +137,13 @@ impl CommandRecord {
             error_code: String::new(),
             error_message: String::new(),
             trace_context: trace_context.to_string(),
+            payload: String::new(),
         }
+    }
+
+    /// The same command carrying `payload` (JSON) as its parameters.
+    pub fn with_payload(self, payload: String) -> CommandRecord {
+        CommandRecord { payload, ..self }
     }
 }
 
@@ -255,7 +267,7 @@ pub(crate) async fn insert(
     conn: &mut AnyConnection,
     command: &CommandRecord,
 ) -> Result<(), StoreError> {
-    sqlx::query("INSERT INTO commands (id, agent_id, kind, state, created_by, created_at, updated_at, expires_at, trace_context) VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8)")
+    sqlx::query("INSERT INTO commands (id, agent_id, kind, state, created_by, created_at, updated_at, expires_at, trace_context, payload) VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8, $9)")
         .bind(&command.id)
         .bind(command.agent_id.to_string())
         .bind(command.kind.as_str())
@@ -264,6 +276,7 @@ pub(crate) async fn insert(
         .bind(command.created_at_ms)
         .bind(command.expires_at_ms)
         .bind(&command.trace_context)
+        .bind(&command.payload)
         .execute(conn)
         .await?;
     Ok(())
@@ -308,5 +321,6 @@ fn decode(row: &AnyRow) -> Result<CommandRecord, StoreError> {
         error_code: col(row, "error_code")?,
         error_message: col(row, "error_message")?,
         trace_context: col(row, "trace_context")?,
+        payload: col(row, "payload")?,
     })
 }

@@ -54,6 +54,11 @@ pub enum ReportBody {
         command_id: String,
         instances: Vec<crate::assess::InstanceAssessment>,
     },
+    /// What a connection test found, per instance.
+    ConnectionTest {
+        command_id: String,
+        instances: Vec<crate::connection::InstanceConnection>,
+    },
     /// Load windows for sizing; those that ended before `keep_after_ms` are dropped.
     Load {
         windows: Vec<crate::sizing::LoadWindow>,
@@ -68,6 +73,7 @@ impl ReportBody {
             ReportBody::CommandResult { .. } => "command_result",
             ReportBody::Assessment { .. } => "assessment",
             ReportBody::Load { .. } => "load",
+            ReportBody::ConnectionTest { .. } => "connection_test",
         }
     }
 }
@@ -142,6 +148,16 @@ impl Store {
                 windows,
                 keep_after_ms,
             } => super::load::record(&mut tx, agent, windows, *keep_after_ms).await?,
+            ReportBody::ConnectionTest {
+                command_id,
+                instances,
+            } => {
+                if !super::connections::record(&mut tx, agent, command_id, instances, now_ms)
+                    .await?
+                {
+                    tracing::warn!(%agent, command = %command_id, "connection test for no open test; not stored");
+                }
+            }
         }
         tx.commit().await?;
         Ok(true)

@@ -13,6 +13,7 @@ pub mod agents;
 pub mod assessments;
 pub mod audit;
 pub mod commands;
+pub mod connections;
 pub mod inventory;
 pub mod labels;
 pub mod load;
@@ -41,6 +42,11 @@ const SQLITE_SCHEMA: &[(i64, &str, &str)] = &[
     (3, "labels", include_str!("schema/sqlite/0003_labels.sql")),
     (4, "load", include_str!("schema/sqlite/0004_load.sql")),
     (5, "targets", include_str!("schema/sqlite/0005_targets.sql")),
+    (
+        6,
+        "connections",
+        include_str!("schema/sqlite/0006_connections.sql"),
+    ),
 ];
 const POSTGRES_SCHEMA: &[(i64, &str, &str)] = &[
     (1, "fleet", include_str!("schema/postgres/0001_fleet.sql")),
@@ -55,6 +61,11 @@ const POSTGRES_SCHEMA: &[(i64, &str, &str)] = &[
         5,
         "targets",
         include_str!("schema/postgres/0005_targets.sql"),
+    ),
+    (
+        6,
+        "connections",
+        include_str!("schema/postgres/0006_connections.sql"),
     ),
 ];
 

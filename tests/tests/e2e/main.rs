@@ -9,7 +9,8 @@
 //! - [`telemetry`]: one trace across CLI, control plane and agent.
 //! - [`replicas`]: several control-plane replicas on one store.
 //! - [`inventory`]: inventory over TDS and login failures.
-//! - [`targets`]: target managed instances read through ARM with azure_identity.
+//! - [`targets`]: target managed instances read through ARM with azure_identity, and
+//!   connection tests toward one.
 
 mod assessment;
 mod enrollment;

@@ -1,7 +1,10 @@
 //! Target managed instances through the real binaries: `ferry target add` makes the
 //! control plane sign in to the lab's Entra ID with azure_identity's client-secret
 //! credential and read the managed instance from the lab's ARM (HTTPS, the lab's CA
-//! trusted through `[azure] ca_file`).
+//! trusted through `[azure] ca_file`); `ferry target test` makes an agent probe the
+//! network toward the lab's managed instance.
+
+use std::collections::BTreeMap;
 
 use super::*;
 
@@ -125,4 +128,209 @@ async fn targets_are_read_through_arm_with_azure_identity() {
     let shown = refused(&plane.ferry(&["target", "add", &id]).await);
     assert!(shown.contains("no Azure credential"), "{shown}");
     plane.stop().await;
+}
+
+/// `instance -> (verdict, check id -> status)` of the one test in `tests`.
+fn verdicts(tests: &serde_json::Value) -> BTreeMap<String, (String, BTreeMap<String, String>)> {
+    let tests = tests.as_array().unwrap();
+    assert_eq!(tests.len(), 1, "{tests:?}");
+    assert_eq!(tests[0]["state"], "done", "{tests:?}");
+    tests[0]["instances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            let checks = i["checks"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| {
+                    (
+                        c["check_id"].as_str().unwrap().to_string(),
+                        c["status"].as_str().unwrap().to_string(),
+                    )
+                })
+                .collect();
+            (
+                i["instance"].as_str().unwrap().to_string(),
+                (i["verdict"].as_str().unwrap().to_string(), checks),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn connection_tests_probe_the_path_to_the_managed_instance() {
+    let endpoint_port = ferry_tests::processes::closed_port();
+    let scenario = format!(
+        r#"{SCENARIO}
+[[instance]]
+name = "SQL22"
+version = "2022 CU13"
+hadr = true
+setup = [
+  "CREATE MASTER KEY ENCRYPTION BY PASSWORD = 'Strong-Passw0rd!'",
+  "CREATE CERTIFICATE [Cert_SQL22_endpoint] WITH SUBJECT = 'SQL22 endpoint'",
+  """CREATE ENDPOINT [Hadr_endpoint] STATE = STARTED AS TCP (LISTENER_PORT = {endpoint_port}, LISTENER_IP = ALL)
+     FOR DATABASE_MIRRORING (ROLE = ALL, AUTHENTICATION = CERTIFICATE [Cert_SQL22_endpoint], ENCRYPTION = REQUIRED ALGORITHM AES)""",
+]
+
+[[instance.login]]
+name = "ferry"
+password = "Ferry-Passw0rd!"
+sysadmin = true
+
+[[instance]]
+name = "SQL19"
+version = "2019 CU20"
+hadr = true
+
+[[instance.login]]
+name = "ferry"
+password = "Ferry-Passw0rd!"
+sysadmin = true
+"#
+    );
+    let lab = ferry_sim::Lab::start(&ferry_sim::Scenario::parse(&scenario).unwrap())
+        .await
+        .unwrap();
+    let mi = lab.managed_instance("mi-sales").unwrap().clone();
+    let dir = tempfile::tempdir().unwrap();
+    let plane = ControlPlane::start(
+        dir.path(),
+        &azure_config(
+            &lab,
+            dir.path(),
+            ferry_sim::scenario::azure::DEFAULT_CLIENT_SECRET,
+        ),
+    )
+    .await;
+    let added = plane.ferry(&["target", "add", &mi_id(&lab)]).await;
+    assert!(added.status.success(), "{}", text(&added));
+
+    // One agent for both instances; the MI's FQDN resolves through its override, as
+    // the lab's names are in no DNS.
+    let state = enroll_ok(&plane, dir.path(), "sqlhost").await;
+    let instance = |name: &str| {
+        format!(
+            "[[instance]]\nname = \"{}\"\nhost = \"127.0.0.1\"\nport = {}\ntrust_server_certificate = true\n\
+             connect_timeout_secs = 5\nauth = {{ method = \"sql_login\", username = \"ferry\", password = \"Ferry-Passw0rd!\" }}\n",
+            name.to_ascii_lowercase(),
+            lab.endpoint(name).unwrap().address.port()
+        )
+    };
+    let config = format!(
+        "state_dir = {:?}\nheartbeat_interval_secs = 1\nmax_backoff_secs = 1\n\
+         [network]\ntimeout_secs = 2\n[network.hosts]\n\"{}\" = \"{}\"\n{}{}",
+        state.display().to_string(),
+        mi.fqdn,
+        mi.ip,
+        instance("SQL22"),
+        instance("SQL19"),
+    );
+    let agent = AgentProcess::start(&state, &config);
+    host_where(&plane, "sqlhost", "online", |h| h["status"] == "online").await;
+
+    let test = || plane.ferry_json(&["target", "test", "mi-sales", "--host", "sqlhost"]);
+    let status = |found: &BTreeMap<String, (String, BTreeMap<String, String>)>,
+                  instance: &str,
+                  check: &str| found[instance].1[check].clone();
+    let found = verdicts(&test().await);
+    for instance in ["sql22", "sql19"] {
+        assert_eq!(found[instance].0, "ready_with_warnings", "{found:?}");
+        for (check, expected) in [
+            ("NET-MI-DNS", "passed"),
+            ("NET-MI-DNS-OVERRIDE", "found"),
+            ("NET-MI-LINK-PORT", "passed"),
+            ("NET-MI-REDIRECT-PORTS", "passed"),
+            ("NET-LINK-ADDRESS", "found"),
+            ("NET-MI-TO-SQL", "found"),
+        ] {
+            assert_eq!(
+                status(&found, instance, check),
+                expected,
+                "{instance} {check}"
+            );
+        }
+    }
+    // SQL22's endpoint is started, certificate-authenticated, AES, and listening; SQL19
+    // has none yet.
+    assert_eq!(status(&found, "sql22", "NET-LINK-ENDPOINT"), "passed");
+    assert_eq!(status(&found, "sql19", "NET-LINK-ENDPOINT"), "found");
+    let shown = plane.ferry(&["target", "test-results", "mi-sales"]).await;
+    let shown = text(&shown);
+    assert!(
+        shown.contains(&format!(
+            "the link's listener URL will be TCP://127.0.0.1:{endpoint_port}"
+        )) && shown.contains("there is no database mirroring endpoint")
+            && shown.contains("see docs/checks/NET-MI-DNS-OVERRIDE.md"),
+        "{shown}"
+    );
+
+    // The network into the MI cut: port 5022 refuses, a blocker on both instances,
+    // with the remedy; restored, it passes again.
+    lab.control
+        .cut(
+            "SQL22",
+            "mi-sales",
+            ferry_sim::faults::Direction::ToManagedInstance,
+        )
+        .unwrap();
+    let cut = plane
+        .ferry(&["target", "test", "mi-sales", "--host", "sqlhost"])
+        .await;
+    let cut = text(&cut);
+    assert!(
+        cut.contains("Instance sql22: not_ready")
+            && cut.contains("FAIL NET-MI-LINK-PORT")
+            && cut.contains(&format!("{}:5022 ({}): refused", mi.fqdn, mi.ip))
+            && cut.contains("Allow TCP 5022 outbound"),
+        "{cut}"
+    );
+    lab.control
+        .restore(
+            "SQL22",
+            "mi-sales",
+            ferry_sim::faults::Direction::ToManagedInstance,
+        )
+        .unwrap();
+    let found = verdicts(&test().await);
+    assert_eq!(status(&found, "sql22", "NET-MI-LINK-PORT"), "passed");
+
+    // A test names a known target and instance.
+    let missing = plane
+        .ferry(&["target", "test", "mi-nowhere", "--host", "sqlhost"])
+        .await;
+    assert!(
+        !missing.status.success() && text(&missing).contains("ferry target add"),
+        "{}",
+        text(&missing)
+    );
+    let found = verdicts(
+        &plane
+            .ferry_json(&[
+                "target",
+                "test",
+                "mi-sales",
+                "--host",
+                "sqlhost",
+                "--instance",
+                "nope",
+            ])
+            .await,
+    );
+    assert_eq!(found.len(), 1, "{found:?}");
+    let (name, (verdict, checks)) = found.iter().next().unwrap();
+    assert!(name.contains("no instance named \"nope\""), "{name}");
+    assert_eq!((verdict.as_str(), checks.len()), ("unknown", 0));
+    agent.stop().await;
+    plane.stop().await;
+}
+
+/// The lab's mi-sales resource id.
+fn mi_id(lab: &ferry_sim::Lab) -> String {
+    format!(
+        "/subscriptions/{}/resourceGroups/ferry-lab/providers/Microsoft.Sql/managedInstances/mi-sales",
+        lab.azure.as_ref().unwrap().subscription
+    )
 }

@@ -3,7 +3,7 @@
 //! `ferry assess sku`).
 
 mod diff;
-mod render;
+pub(crate) mod render;
 mod sku;
 
 use std::io::Write;

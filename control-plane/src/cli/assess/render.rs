@@ -2,8 +2,8 @@
 //! one host's findings with evidence and remedies.
 
 use ferry_proto::operator::v1::{
-    AssessmentDetail, AssessmentReport, AssessmentRun, DatabaseReadiness, InstanceReadiness,
-    ReadinessCounts,
+    AssessmentDetail, AssessmentReport, AssessmentRun, CheckDetail, DatabaseReadiness,
+    InstanceReadiness, ReadinessCounts,
 };
 use serde_json::{json, Value};
 
@@ -275,32 +275,40 @@ pub fn detail_text(detail: &AssessmentDetail) -> String {
     out.push_str(&databases_table(&detail.databases));
     out.push('\n');
     for c in &detail.checks {
-        out.push_str(&format!(
-            "\n{} [{} {}, {}] {}\n",
-            c.check_id, c.scope, c.severity, c.instance, c.title
-        ));
-        if c.status == "unknown" {
-            out.push_str(&format!("  could not run: {}\n", c.unknown_cause));
-        }
-        for f in &c.findings {
-            let place = if f.database.is_empty() {
-                "instance".to_string()
-            } else {
-                format!("database {}", f.database)
-            };
-            out.push_str(&format!("  {place}: {}\n", f.message));
-            for e in &f.evidence {
-                out.push_str(&format!("    {} = {}\n", e.key, e.value));
-            }
-            if !f.objects.is_empty() {
-                out.push_str(&format!("    affects: {}\n", f.objects.join(", ")));
-            }
-        }
-        out.push_str(&format!(
-            "  fix: {}\n  see docs/checks/{}.md\n",
-            c.remedy, c.check_id
-        ));
+        out.push('\n');
+        out.push_str(&check_text(c));
     }
+    out
+}
+
+/// A check's result: its id, scope, severity and title; why it could not run, or what
+/// it found with the evidence; the fix and its page.
+pub fn check_text(c: &CheckDetail) -> String {
+    let mut out = format!(
+        "{} [{} {}, {}] {}\n",
+        c.check_id, c.scope, c.severity, c.instance, c.title
+    );
+    if c.status == "unknown" {
+        out.push_str(&format!("  could not run: {}\n", c.unknown_cause));
+    }
+    for f in &c.findings {
+        let place = if f.database.is_empty() {
+            "instance".to_string()
+        } else {
+            format!("database {}", f.database)
+        };
+        out.push_str(&format!("  {place}: {}\n", f.message));
+        for e in &f.evidence {
+            out.push_str(&format!("    {} = {}\n", e.key, e.value));
+        }
+        if !f.objects.is_empty() {
+            out.push_str(&format!("    affects: {}\n", f.objects.join(", ")));
+        }
+    }
+    out.push_str(&format!(
+        "  fix: {}\n  see docs/checks/{}.md\n",
+        c.remedy, c.check_id
+    ));
     out
 }
 
@@ -309,15 +317,19 @@ pub fn detail_json(detail: &AssessmentDetail) -> Value {
         "run_id": detail.run_id, "host": detail.host,
         "instances": detail.instances.iter().map(instance_json).collect::<Vec<_>>(),
         "databases": detail.databases.iter().map(database_json).collect::<Vec<_>>(),
-        "checks": detail.checks.iter().map(|c| json!({
-            "instance": c.instance, "check_id": c.check_id, "scope": c.scope,
-            "severity": c.severity, "title": c.title, "remedy": c.remedy,
-            "status": c.status, "unknown_cause": c.unknown_cause,
-            "findings": c.findings.iter().map(|f| json!({
-                "database": f.database, "message": f.message,
-                "evidence": f.evidence.iter().map(|e| json!({"key": e.key, "value": e.value})).collect::<Vec<_>>(),
-                "objects": f.objects,
-            })).collect::<Vec<_>>(),
+        "checks": detail.checks.iter().map(check_json).collect::<Vec<_>>(),
+    })
+}
+
+pub fn check_json(c: &CheckDetail) -> Value {
+    json!({
+        "instance": c.instance, "check_id": c.check_id, "scope": c.scope,
+        "severity": c.severity, "title": c.title, "remedy": c.remedy,
+        "status": c.status, "unknown_cause": c.unknown_cause,
+        "findings": c.findings.iter().map(|f| json!({
+            "database": f.database, "message": f.message,
+            "evidence": f.evidence.iter().map(|e| json!({"key": e.key, "value": e.value})).collect::<Vec<_>>(),
+            "objects": f.objects,
         })).collect::<Vec<_>>(),
     })
 }
