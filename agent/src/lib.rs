@@ -10,6 +10,7 @@
 //! - [`assessment`]: running the checks on every configured instance.
 //! - [`load`]: sampling each instance's load for sizing the target.
 //! - [`network`]: the connection test toward a target managed instance.
+//! - [`workflow`]: the link's set-up on SQL Server as idempotent steps.
 
 pub mod assessment;
 pub mod checks;
@@ -19,6 +20,7 @@ pub mod inventory;
 pub mod load;
 pub mod network;
 pub mod sql;
+pub mod workflow;
 
 use std::path::Path;
 use std::sync::{Arc, RwLock};

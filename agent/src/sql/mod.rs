@@ -176,6 +176,12 @@ pub fn literal(text: &str) -> String {
     format!("N'{}'", text.replace('\'', "''"))
 }
 
+/// A non-Unicode string literal, `'text'` with `'` doubled, for statement options the
+/// docs write that way (passwords, certificate subjects).
+pub fn plain_literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
 /// Maps a tiberius error from the named query.
 pub fn query_error(query: &'static str, error: tiberius::error::Error) -> SqlError {
     match error {

@@ -11,6 +11,7 @@
 //! - [`inventory`]: inventory over TDS and login failures.
 //! - [`targets`]: target managed instances read through ARM with azure_identity, and
 //!   connection tests toward one.
+//! - [`workflow`]: the link's set-up steps on SQL Server, in process against the lab.
 
 mod assessment;
 mod enrollment;
@@ -23,6 +24,7 @@ mod renewal;
 mod replicas;
 mod targets;
 mod telemetry;
+mod workflow;
 
 use std::collections::HashSet;
 use std::time::Duration;

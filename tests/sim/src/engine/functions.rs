@@ -420,6 +420,17 @@ fn divide(a: Value, b: Value) -> Result<Value, Message> {
 
 fn parse_time(value: &Value) -> Option<time::OffsetDateTime> {
     let text = as_text(value);
+    // The unseparated form SQL Server accepts in any language setting: '20301231',
+    // '20301231 10:00:00' (the CREATE CERTIFICATE docs' EXPIRY_DATE example).
+    let text = match text.trim().split_at_checked(8) {
+        Some((day, rest))
+            if day.bytes().all(|b| b.is_ascii_digit())
+                && (rest.is_empty() || rest.starts_with(' ')) =>
+        {
+            format!("{}-{}-{}{rest}", &day[..4], &day[4..6], &day[6..])
+        }
+        _ => text,
+    };
     let mut out = Vec::new();
     SqlType::DateTime2.write_value(
         &mut out,
@@ -519,6 +530,20 @@ mod tests {
         assert_eq!(cast(Value::Int(5), "bit"), Ok(Value::Int(1)));
         assert_eq!(
             cast(Value::Text("2024-02-30".into()), "datetime")
+                .unwrap_err()
+                .number,
+            241
+        );
+        assert_eq!(
+            cast(Value::Text("20301231".into()), "date"),
+            Ok(Value::Text("2030-12-31".into()))
+        );
+        assert_eq!(
+            cast(Value::Text("20301231".into()), "date"),
+            cast(Value::Text("2030-12-31".into()), "date")
+        );
+        assert_eq!(
+            cast(Value::Text("20301331".into()), "date")
                 .unwrap_err()
                 .number,
             241

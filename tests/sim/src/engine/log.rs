@@ -487,10 +487,13 @@ pub fn refresh_database(conn: &Connection, id: i64) -> rusqlite::Result<()> {
          VALUES (?1, ?1, ?2, ?3, ?4, ?5)",
     )?
     .execute(params![id, log_size as i64, active as i64, percent, log.since_log_backup as i64])?;
+    // Where the next log backup starts, from the chain's first full backup on: NULL
+    // only outside a chain ("pseudo-simple"), as DBAs read it.
+    let next_log_backup_from = log.log_backup_written.filter(|_| log.chain);
     conn.prepare_cached(
         "UPDATE \"sys.database_recovery_status\" SET last_log_backup_lsn = ?2 WHERE database_id = ?1",
     )?
-    .execute(params![id, log_backup_lsn.map(lsn)])?;
+    .execute(params![id, next_log_backup_from.map(lsn)])?;
     write_replica_states(conn, id, &log, active)
 }
 
