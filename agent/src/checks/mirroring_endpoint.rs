@@ -19,20 +19,23 @@ fn evaluate(facts: &Facts) -> Result<Vec<Hit>, Missing> {
         .iter()
         .filter_map(|e| {
             let problems = problems(e);
-            (!problems.is_empty()).then(|| {
-                Hit::instance(format!(
-                    "mirroring endpoint {} {}",
-                    e.name,
-                    problems.join(", ")
-                ))
-                .evidence("state", &e.state)
-                .evidence("port", e.port)
-                .evidence("connection_auth", &e.connection_auth)
-                .evidence("encryption_algorithm", &e.encryption_algorithm)
-                .objects([format!("endpoint {}", e.name)])
-            })
+            (!problems.is_empty()).then(|| hit(e, &problems))
         })
         .collect())
+}
+
+/// The finding for `endpoint` and its problems, with its settings as evidence.
+pub fn hit(endpoint: &MirroringEndpoint, problems: &[String]) -> Hit {
+    Hit::instance(format!(
+        "mirroring endpoint {} {}",
+        endpoint.name,
+        problems.join(", ")
+    ))
+    .evidence("state", &endpoint.state)
+    .evidence("port", endpoint.port)
+    .evidence("connection_auth", &endpoint.connection_auth)
+    .evidence("encryption_algorithm", &endpoint.encryption_algorithm)
+    .objects([format!("endpoint {}", endpoint.name)])
 }
 
 /// What keeps `endpoint` from carrying the link ("is STOPPED", ...); empty when nothing.

@@ -21,47 +21,44 @@ const MAX_ITEMS: usize = 256;
 pub fn instances(
     instances: Vec<wire::InstanceAssessment>,
 ) -> Result<Vec<InstanceAssessment>, ApiError> {
-    if instances.len() > MAX_INSTANCES {
+    unique_names("assessment.instances", instances.iter().map(|i| &i.name))?;
+    instances.into_iter().map(instance).collect()
+}
+
+/// At most MAX_INSTANCES instances, each named, no name twice.
+fn unique_names<'a>(
+    field: &'static str,
+    names: impl ExactSizeIterator<Item = &'a String>,
+) -> Result<(), ApiError> {
+    if names.len() > MAX_INSTANCES {
         return Err(ApiError::invalid(
-            "assessment.instances",
+            field,
             format!("more than {MAX_INSTANCES}"),
         ));
     }
-    let mut names = HashSet::new();
-    instances
-        .into_iter()
-        .map(|i| {
-            if i.name.is_empty() || !names.insert(i.name.clone()) {
-                return Err(ApiError::invalid(
-                    "assessment.instances.name",
-                    format!("empty or repeated ({:?})", i.name),
-                ));
-            }
-            instance(i)
-        })
-        .collect()
+    let mut seen = HashSet::new();
+    for name in names {
+        if name.is_empty() || !seen.insert(name) {
+            return Err(ApiError::invalid(
+                field,
+                format!("an instance name is empty or repeated ({name:?})"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// A connection test's instances: names unique, results as an assessment's.
 pub fn connections(
     instances: Vec<wire::InstanceConnection>,
 ) -> Result<Vec<InstanceConnection>, ApiError> {
-    if instances.len() > MAX_INSTANCES {
-        return Err(ApiError::invalid(
-            "connection_test.instances",
-            format!("more than {MAX_INSTANCES}"),
-        ));
-    }
-    let mut names = HashSet::new();
+    unique_names(
+        "connection_test.instances",
+        instances.iter().map(|i| &i.name),
+    )?;
     instances
         .into_iter()
         .map(|i| {
-            if i.name.is_empty() || !names.insert(i.name.clone()) {
-                return Err(ApiError::invalid(
-                    "connection_test.instances.name",
-                    format!("empty or repeated ({:?})", i.name),
-                ));
-            }
             if i.results.len() > MAX_CHECKS {
                 return Err(ApiError::invalid(
                     "connection_test.instances.results",

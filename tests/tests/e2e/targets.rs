@@ -39,6 +39,12 @@ fn azure_config(lab: &ferry_sim::Lab, dir: &std::path::Path, secret: &str) -> St
     )
 }
 
+/// A control plane signed in to the lab's Entra ID with the right secret.
+async fn signed_in_plane(lab: &ferry_sim::Lab, dir: &std::path::Path) -> ControlPlane {
+    let config = azure_config(lab, dir, ferry_sim::scenario::azure::DEFAULT_CLIENT_SECRET);
+    ControlPlane::start(dir, &config).await
+}
+
 #[tokio::test]
 async fn targets_are_read_through_arm_with_azure_identity() {
     let lab = ferry_sim::Lab::start(&ferry_sim::Scenario::parse(SCENARIO).unwrap())
@@ -50,15 +56,7 @@ async fn targets_are_read_through_arm_with_azure_identity() {
         azure.subscription
     );
     let dir = tempfile::tempdir().unwrap();
-    let plane = ControlPlane::start(
-        dir.path(),
-        &azure_config(
-            &lab,
-            dir.path(),
-            ferry_sim::scenario::azure::DEFAULT_CLIENT_SECRET,
-        ),
-    )
-    .await;
+    let plane = signed_in_plane(&lab, dir.path()).await;
 
     let added = plane.ferry_json(&["target", "add", &id]).await;
     assert_eq!(added["created"], true, "{added}");
@@ -196,15 +194,7 @@ sysadmin = true
         .unwrap();
     let mi = lab.managed_instance("mi-sales").unwrap().clone();
     let dir = tempfile::tempdir().unwrap();
-    let plane = ControlPlane::start(
-        dir.path(),
-        &azure_config(
-            &lab,
-            dir.path(),
-            ferry_sim::scenario::azure::DEFAULT_CLIENT_SECRET,
-        ),
-    )
-    .await;
+    let plane = signed_in_plane(&lab, dir.path()).await;
     let added = plane.ferry(&["target", "add", &mi_id(&lab)]).await;
     assert!(added.status.success(), "{}", text(&added));
 

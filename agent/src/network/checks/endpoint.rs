@@ -4,7 +4,7 @@
 //! endpoint when allowed to; a port held by another process it cannot fix.
 
 use crate::checks::facts::{got, Missing};
-use crate::checks::mirroring_endpoint::problems;
+use crate::checks::mirroring_endpoint::{hit, problems};
 use crate::checks::{Check, Hit, Scope, Severity};
 use crate::network::Observed;
 
@@ -35,16 +35,7 @@ fn evaluate(observed: &Observed) -> Result<Vec<Hit>, Missing> {
     Ok(if problems.is_empty() {
         Vec::new()
     } else {
-        vec![Hit::instance(format!(
-            "mirroring endpoint {} {}",
-            endpoint.name,
-            problems.join(", ")
-        ))
-        .evidence("state", &endpoint.state)
-        .evidence("port", endpoint.port)
-        .evidence("connection_auth", &endpoint.connection_auth)
-        .evidence("encryption_algorithm", &endpoint.encryption_algorithm)
-        .objects([format!("endpoint {}", endpoint.name)])]
+        vec![hit(endpoint, &problems)]
     })
 }
 
