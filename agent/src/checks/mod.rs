@@ -173,6 +173,25 @@ pub fn run(facts: &Facts) -> Vec<Outcome> {
     evaluate(REGISTRY, facts)
 }
 
+/// Asserts that every check of `registry` has a unique upper-case id starting with
+/// `prefix` and a page `docs/checks/<ID>.md` titled with it.
+#[cfg(test)]
+pub fn assert_documented<F>(registry: &[&Check<F>], prefix: &str) {
+    let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/checks");
+    let mut seen = std::collections::HashSet::new();
+    for check in registry {
+        assert!(seen.insert(check.id), "{} twice", check.id);
+        assert!(
+            check.id.starts_with(prefix) && check.id == check.id.to_ascii_uppercase(),
+            "{}",
+            check.id
+        );
+        let page = std::fs::read_to_string(docs.join(format!("{}.md", check.id)))
+            .unwrap_or_else(|e| panic!("docs/checks/{}.md: {e}", check.id));
+        assert!(page.starts_with(&format!("# {}", check.id)), "{}", check.id);
+    }
+}
+
 /// Evaluates every check of `registry` against `facts`, in the registry's order.
 pub fn evaluate<F>(registry: &'static [&'static Check<F>], facts: &F) -> Vec<Outcome<F>> {
     registry
@@ -253,19 +272,7 @@ mod tests {
 
     #[test]
     fn ids_are_unique_and_documented() {
-        let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/checks");
-        let mut seen = std::collections::HashSet::new();
-        for check in REGISTRY {
-            assert!(seen.insert(check.id), "{} twice", check.id);
-            assert!(
-                check.id.starts_with("MI-") && check.id == check.id.to_ascii_uppercase(),
-                "{}",
-                check.id
-            );
-            let page = std::fs::read_to_string(docs.join(format!("{}.md", check.id)))
-                .unwrap_or_else(|e| panic!("docs/checks/{}.md: {e}", check.id));
-            assert!(page.starts_with(&format!("# {}", check.id)), "{}", check.id);
-        }
+        assert_documented(REGISTRY, "MI-");
     }
 
     #[test]

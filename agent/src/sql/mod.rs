@@ -128,6 +128,25 @@ pub async fn rows(
     .await
 }
 
+/// Runs `sql` for its effect, reading every result it returns, within `timeout`.
+pub async fn execute(
+    conn: &mut Connection,
+    name: &'static str,
+    sql: &str,
+    timeout: Duration,
+) -> Result<(), SqlError> {
+    within(timeout, name, async {
+        conn.simple_query(sql)
+            .await
+            .map_err(|e| query_error(name, e))?
+            .into_results()
+            .await
+            .map_err(|e| query_error(name, e))
+    })
+    .await?;
+    Ok(())
+}
+
 /// A column's value, None for NULL; a wrong type names the query and the column.
 pub fn column<'a, T: tiberius::FromSql<'a>>(
     row: &'a Row,

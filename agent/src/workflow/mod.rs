@@ -130,22 +130,11 @@ impl Step {
     }
 }
 
-/// Runs one statement batch (no result wanted) within the context's timeout.
+/// Runs one statement batch of a step (no result wanted) within the context's timeout.
 pub(crate) async fn execute(
     ctx: &mut Context<'_>,
     name: &'static str,
     sql: &str,
 ) -> Result<(), StepError> {
-    let timeout = ctx.timeout;
-    crate::sql::within(timeout, name, async {
-        ctx.conn
-            .simple_query(sql)
-            .await
-            .map_err(|e| crate::sql::query_error(name, e))?
-            .into_results()
-            .await
-            .map_err(|e| crate::sql::query_error(name, e))
-    })
-    .await?;
-    Ok(())
+    Ok(crate::sql::execute(ctx.conn, name, sql, ctx.timeout).await?)
 }

@@ -103,16 +103,10 @@ async fn targets(
     );
     let found = match asked {
         (true, false, false) => (live_hosts(shared, |_| true).await?, "all".to_string()),
-        (false, true, false) if request.hosts.len() <= MAX_HOSTS => {
-            let mut agents: Vec<AgentRecord> = Vec::with_capacity(request.hosts.len());
-            for key in &request.hosts {
-                let agent = super::operator::find_live_host(shared, key).await?;
-                if !agents.iter().any(|a| a.id == agent.id) {
-                    agents.push(agent);
-                }
-            }
-            (agents, format!("hosts: {}", request.hosts.join(", ")))
-        }
+        (false, true, false) if request.hosts.len() <= MAX_HOSTS => (
+            named_live_hosts(shared, &request.hosts).await?,
+            format!("hosts: {}", request.hosts.join(", ")),
+        ),
         (false, false, true) => {
             let selector = labels::parse_selector(&request.labels)
                 .map_err(|e| ApiError::invalid("labels", e))?;
@@ -245,6 +239,21 @@ pub async fn show(
         databases: databases.iter().map(database_row).collect(),
         checks,
     })
+}
+
+/// The hosts named (by name or id), each once; a revoked or unknown one is an error.
+pub(crate) async fn named_live_hosts(
+    shared: &Shared,
+    keys: &[String],
+) -> Result<Vec<AgentRecord>, ApiError> {
+    let mut agents: Vec<AgentRecord> = Vec::with_capacity(keys.len());
+    for key in keys {
+        let agent = super::operator::find_live_host(shared, key).await?;
+        if !agents.iter().any(|a| a.id == agent.id) {
+            agents.push(agent);
+        }
+    }
+    Ok(agents)
 }
 
 /// Every enrolled host that is not revoked and that `select` keeps.

@@ -5,7 +5,7 @@
 
 use ferry_proto::operator::v1 as op;
 
-use super::assessment::{check_detail, live_hosts};
+use super::assessment::{check_detail, live_hosts, named_live_hosts};
 use super::{ApiError, Shared};
 use crate::azure::ManagedInstanceId;
 use crate::connection::TestRequest;
@@ -27,19 +27,7 @@ pub async fn test(
     let target = find_target(shared, &request.target).await?;
     let hosts = match (request.all, request.hosts.len()) {
         (true, 0) => live_hosts(shared, |_| true).await?,
-        (false, 1..=MAX_NAMES) => {
-            let mut agents = Vec::with_capacity(request.hosts.len());
-            for key in &request.hosts {
-                let agent = super::operator::find_live_host(shared, key).await?;
-                if !agents
-                    .iter()
-                    .any(|a: &crate::store::agents::AgentRecord| a.id == agent.id)
-                {
-                    agents.push(agent);
-                }
-            }
-            agents
-        }
+        (false, 1..=MAX_NAMES) => named_live_hosts(shared, &request.hosts).await?,
         _ => {
             return Err(ApiError::invalid(
                 "hosts",
@@ -94,8 +82,18 @@ pub async fn test(
         shared.sessions.wake(agent.id);
     }
     tracing::info!(target = %mi.id, hosts = hosts.len(), %actor, "connection test started");
-    let ids: Vec<String> = commands.into_iter().map(|c| c.id).collect();
-    tests(shared, shared.store.connection_tests(&ids).await?).await
+    // Nothing is reported yet: the answer is the commands just stored.
+    let started = commands
+        .into_iter()
+        .map(|command| ConnectionTestRecord {
+            command,
+            target_key: mi.id.key(),
+            fqdn: mi.fqdn.clone(),
+            reported_at_ms: None,
+            instances: Vec::new(),
+        })
+        .collect();
+    tests(shared, started).await
 }
 
 pub async fn get(

@@ -1,13 +1,13 @@
 //! `ferry target add|ls|rm`: the managed instances migrations go to, read through ARM
 //! by the control plane; `ferry target test|test-results`: the network toward one.
 
+use std::time::Duration;
+
 use clap::Subcommand;
 use ferry_proto::operator::v1 as op;
 use ferry_proto::operator::v1::operator_client::OperatorClient;
 use serde_json::{json, Value};
 use tonic::transport::Channel;
-
-use std::time::Duration;
 
 use super::connection;
 use super::output::{self, Format};

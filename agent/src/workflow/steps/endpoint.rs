@@ -3,15 +3,21 @@
 //! carry the link is altered only when allowed, keeping Windows authentication for the
 //! availability groups that may use it (`WINDOWS NEGOTIATE CERTIFICATE`).
 
+use crate::checks::facts::MirroringEndpoint;
 use crate::checks::mirroring_endpoint::problems;
 use crate::sql::quote_name;
 use crate::workflow::names::{endpoint_certificate, ENDPOINT};
 use crate::workflow::{execute, Context, Found, StepError};
 
-pub async fn inspect(ctx: &mut Context<'_>) -> Result<Found, StepError> {
-    let endpoints = crate::sql::assessment::mirroring_endpoints(ctx.conn, ctx.timeout)
+/// The instance's mirroring endpoints (at most one).
+async fn read(ctx: &mut Context<'_>) -> Result<Vec<MirroringEndpoint>, StepError> {
+    crate::sql::assessment::mirroring_endpoints(ctx.conn, ctx.timeout)
         .await
-        .map_err(|missing| StepError::Local(format!("reading the endpoint: {}", missing.0)))?;
+        .map_err(|missing| StepError::Local(format!("reading the endpoint: {}", missing.0)))
+}
+
+pub async fn inspect(ctx: &mut Context<'_>) -> Result<Found, StepError> {
+    let endpoints = read(ctx).await?;
     let Some(endpoint) = endpoints.first() else {
         return Ok(Found::Missing(format!(
             "create endpoint {} on port {}",
@@ -36,9 +42,7 @@ pub async fn inspect(ctx: &mut Context<'_>) -> Result<Found, StepError> {
 
 pub async fn apply(ctx: &mut Context<'_>) -> Result<(), StepError> {
     let certificate = quote_name(&endpoint_certificate(&ctx.server_name));
-    let existing = crate::sql::assessment::mirroring_endpoints(ctx.conn, ctx.timeout)
-        .await
-        .map_err(|missing| StepError::Local(format!("reading the endpoint: {}", missing.0)))?;
+    let existing = read(ctx).await?;
     let statement = match existing.first() {
         None => format!(
             "CREATE ENDPOINT {} STATE = STARTED AS TCP (LISTENER_PORT = {}, LISTENER_IP = ALL)
