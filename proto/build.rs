@@ -9,6 +9,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("cargo:rerun-if-changed={file}");
     }
     let descriptors = protox::compile(files, ["."])?;
-    tonic_prost_build::configure().compile_fds(descriptors)?;
+    tonic_prost_build::configure()
+        // A command carrying link steps is much larger than the other control messages.
+        .boxed(".ferry.agent.v1.Command.kind.run_link_steps")
+        .compile_fds(descriptors)?;
     Ok(())
 }

@@ -77,6 +77,9 @@ pub struct InstanceConfig {
     /// (the link's listener URL). When unset, the address this host routes to the
     /// managed instance from.
     pub link_address: Option<IpAddr>,
+    /// The mirroring endpoint's port when Ferry creates the endpoint (default 5022).
+    /// Each instance on a host needs its own; only one should use 5022.
+    pub endpoint_port: Option<u16>,
 }
 
 #[derive(Clone, Deserialize)]
@@ -219,6 +222,12 @@ impl AgentConfig {
             }
             if instance.host.is_empty() {
                 return invalid(field("host"), "must not be empty");
+            }
+            if instance.endpoint_port == Some(0) {
+                return invalid(
+                    field("endpoint_port"),
+                    "must be a TCP port (1-65535); leave it out for 5022",
+                );
             }
             if instance.connect_timeout_secs == 0 || instance.query_timeout_secs == 0 {
                 return invalid(

@@ -175,6 +175,10 @@ impl Agent {
                     let tested = network::test(&self.config, &id, request).await;
                     (vec![report::Body::ConnectionTest(tested)], done())
                 }
+                Some(command::Kind::RunLinkSteps(request)) => {
+                    let ran = workflow::run::run(&self.config, &id, *request).await;
+                    (vec![report::Body::LinkSteps(ran)], done())
+                }
                 None => (
                     vec![],
                     failed(

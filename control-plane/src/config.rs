@@ -25,6 +25,32 @@ pub struct ControlConfig {
     pub assessment: AssessmentSettings,
     pub sizing: SizingSettings,
     pub azure: AzureSettings,
+    pub migrations: MigrationSettings,
+}
+
+/// How migrations are driven and watched.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MigrationSettings {
+    /// How often the driver advances set-up steps and polls ARM operations.
+    pub tick_ms: u64,
+    /// How often each linked migration's link is read from ARM.
+    pub observe_interval_secs: u64,
+    /// A linked migration that shows no progress for this long is stalled.
+    pub stall_after_secs: u64,
+    /// How long a step's agent command waits for an offline host.
+    pub command_ttl_secs: u64,
+}
+
+impl Default for MigrationSettings {
+    fn default() -> Self {
+        Self {
+            tick_ms: 1000,
+            observe_interval_secs: 15,
+            stall_after_secs: 600,
+            command_ttl_secs: 3600,
+        }
+    }
 }
 
 /// How the control plane reaches Azure (managed instances, the link's ARM side).
@@ -192,6 +218,7 @@ impl Default for ControlConfig {
             assessment: AssessmentSettings::default(),
             sizing: SizingSettings::default(),
             azure: AzureSettings::default(),
+            migrations: MigrationSettings::default(),
         }
     }
 }
@@ -334,6 +361,19 @@ impl ControlConfig {
             ),
             ("commands.default_ttl_secs", self.commands.default_ttl_secs),
             ("commands.poll_interval_ms", self.commands.poll_interval_ms),
+            ("migrations.tick_ms", self.migrations.tick_ms),
+            (
+                "migrations.observe_interval_secs",
+                self.migrations.observe_interval_secs,
+            ),
+            (
+                "migrations.stall_after_secs",
+                self.migrations.stall_after_secs,
+            ),
+            (
+                "migrations.command_ttl_secs",
+                self.migrations.command_ttl_secs,
+            ),
             (
                 "assessment.default_deadline_secs",
                 self.assessment.default_deadline_secs,

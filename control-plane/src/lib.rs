@@ -7,6 +7,7 @@
 //! - [`sizing`]: load windows, the price table and the SKU recommendation.
 //! - [`azure`]: azure_identity sign-in and ARM's API for managed instances.
 //! - [`connection`]: connection tests toward a target and their verdict per instance.
+//! - [`migration`]: migrations: pre-flight, the journaled link set-up, the link watched.
 //! - [`store`]: the one `Store` (sqlx; SQLite by default, PostgreSQL for HA).
 //! - [`api`]: thin gRPC handlers: authenticate the peer, convert, call, map errors.
 //! - [`server`]: assembles TLS and the services and serves a listener until shutdown.
@@ -19,6 +20,7 @@ pub mod cli;
 pub mod config;
 pub mod connection;
 pub mod fleet;
+pub mod migration;
 pub mod server;
 pub mod sizing;
 pub mod store;

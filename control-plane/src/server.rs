@@ -133,6 +133,10 @@ pub async fn run(
         .await;
 
     let (stop_tasks, tasks_stopped) = tokio::sync::watch::channel(false);
+    let migrations = tokio::spawn(crate::migration::driver::run(
+        shared.clone(),
+        tasks_stopped.clone(),
+    ));
     let background = tokio::spawn(background_tasks(shared.clone(), tasks_stopped));
 
     tracing::info!(
@@ -173,6 +177,7 @@ pub async fn run(
 
     let _ = stop_tasks.send(true);
     let _ = background.await;
+    let _ = migrations.await;
     flush_heartbeats(&shared).await;
     shared.store.close().await;
     Ok(result?)

@@ -178,6 +178,7 @@ pub fn lab_instance(
         connect_timeout_secs: 15,
         query_timeout_secs: 30,
         link_address: None,
+        endpoint_port: None,
     }
 }
 

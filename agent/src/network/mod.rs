@@ -168,21 +168,7 @@ async fn test_instance(
         }
         _ => None,
     };
-    let link_address = match (instance.link_address, &target.resolved) {
-        (Some(ip), _) => Ok(LinkAddress {
-            ip,
-            configured: true,
-        }),
-        (None, Ok(resolution)) => route::source_address(resolution.address())
-            .map(|ip| LinkAddress {
-                ip,
-                configured: false,
-            })
-            .map_err(|e| format!("no route from this host to {}: {e}", resolution.address())),
-        (None, Err(_)) => Err(format!(
-            "{fqdn} did not resolve, so the route to it is unknown; set the instance's link_address"
-        )),
-    };
+    let link_address = link_address(instance, &fqdn, &target.resolved);
     let observed = Observed {
         fqdn,
         target,
@@ -199,6 +185,30 @@ async fn test_instance(
         started_unix_ms,
         duration_ms: u32::try_from(started.elapsed().as_millis()).unwrap_or(u32::MAX),
         error: String::new(),
+    }
+}
+
+/// The address the MI reaches `instance` at: its configured `link_address`, else the
+/// address this host routes to the MI from.
+pub fn link_address(
+    instance: &InstanceConfig,
+    fqdn: &str,
+    resolved: &Result<Resolution, String>,
+) -> Result<LinkAddress, String> {
+    match (instance.link_address, resolved) {
+        (Some(ip), _) => Ok(LinkAddress {
+            ip,
+            configured: true,
+        }),
+        (None, Ok(resolution)) => route::source_address(resolution.address())
+            .map(|ip| LinkAddress {
+                ip,
+                configured: false,
+            })
+            .map_err(|e| format!("no route from this host to {}: {e}", resolution.address())),
+        (None, Err(_)) => Err(format!(
+            "{fqdn} did not resolve, so the route to it is unknown; set the instance's link_address"
+        )),
     }
 }
 

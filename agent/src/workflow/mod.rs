@@ -4,15 +4,20 @@
 //! host restarted) therefore resumes by running the steps again: completed steps find
 //! their work done, a half-made object is found and finished or reported.
 //!
-//! - [`names`]: the documented names (`Cert_<server>_endpoint`, ...).
+//! - [`names`]: the documented names (`Cert_<server>_endpoint`, `AG_<db>`, ...),
+//!   shared with the control plane (`ferry_proto::link_names`).
 //! - [`steps`]: one file per step.
+//! - [`run`]: a RunLinkSteps command: the named steps in order, reported.
 //!
-//! Not yet here: the availability groups, the MI certificate import and the control
-//! plane's side (issue 6); nothing calls these steps from a command yet.
+//! The MI's side (certificate upload, the link resource) is the control plane's
+//! (`ferry-control`'s `migration` module); it hands the agent what the steps need
+//! from Azure (the MI's certificate) in the command.
 
-pub mod names;
+pub use ferry_proto::link_names as names;
+pub mod run;
 pub mod steps;
 
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -33,6 +38,33 @@ pub struct Context<'c> {
     pub allow_recovery_change: bool,
     /// Alter an existing endpoint that cannot carry the link.
     pub allow_endpoint_change: bool,
+    /// SQL Server's major version (13 is 2016, whose AGs have no CLUSTER_TYPE).
+    pub major_version: u32,
+    /// What the link's own steps need; `None` for the local preparation alone.
+    pub link: Option<Link>,
+}
+
+/// The link the steps make (mi-link.md §2.1 (e), (h), (i)).
+#[derive(Debug, Clone)]
+pub struct Link {
+    /// The distributed AG's name, which is the link's name in Azure.
+    pub name: String,
+    /// The managed instance's short name and FQDN.
+    pub mi_name: String,
+    pub mi_fqdn: String,
+    /// The MI's endpoint certificate (DER), read from Azure by the control plane.
+    pub mi_certificate: Vec<u8>,
+    /// The address the MI reaches this instance's endpoint at.
+    pub address: IpAddr,
+}
+
+impl Context<'_> {
+    /// The link's parameters, for a step that needs them.
+    pub fn link(&self, step: &str) -> Result<&Link, StepError> {
+        self.link
+            .as_ref()
+            .ok_or_else(|| StepError::Local(format!("{step}: the command did not say which link")))
+    }
 }
 
 /// What a step's inspection found.
@@ -71,15 +103,33 @@ pub enum Step {
     MasterKey,
     EndpointCertificate,
     MirroringEndpoint,
+    MiCertificate,
+    AvailabilityGroup,
+    DistributedAvailabilityGroup,
 }
 
 impl Step {
-    pub const ALL: [Step; 4] = [
+    pub const ALL: [Step; 7] = [
+        Step::Database,
+        Step::MasterKey,
+        Step::EndpointCertificate,
+        Step::MirroringEndpoint,
+        Step::MiCertificate,
+        Step::AvailabilityGroup,
+        Step::DistributedAvailabilityGroup,
+    ];
+
+    /// The steps that prepare SQL Server before anything is asked of Azure.
+    pub const LOCAL: [Step; 4] = [
         Step::Database,
         Step::MasterKey,
         Step::EndpointCertificate,
         Step::MirroringEndpoint,
     ];
+
+    pub fn parse(name: &str) -> Option<Step> {
+        Step::ALL.into_iter().find(|step| step.name() == name)
+    }
 
     pub fn name(self) -> &'static str {
         match self {
@@ -87,6 +137,9 @@ impl Step {
             Step::MasterKey => "master_key",
             Step::EndpointCertificate => "endpoint_certificate",
             Step::MirroringEndpoint => "mirroring_endpoint",
+            Step::MiCertificate => "mi_certificate",
+            Step::AvailabilityGroup => "availability_group",
+            Step::DistributedAvailabilityGroup => "distributed_availability_group",
         }
     }
 
@@ -96,6 +149,9 @@ impl Step {
             Step::MasterKey => steps::master_key::inspect(ctx).await,
             Step::EndpointCertificate => steps::certificate::inspect(ctx).await,
             Step::MirroringEndpoint => steps::endpoint::inspect(ctx).await,
+            Step::MiCertificate => steps::mi_certificate::inspect(ctx).await,
+            Step::AvailabilityGroup => steps::availability_group::inspect(ctx).await,
+            Step::DistributedAvailabilityGroup => steps::distributed::inspect(ctx).await,
         }
     }
 
@@ -105,6 +161,9 @@ impl Step {
             Step::MasterKey => steps::master_key::apply(ctx).await,
             Step::EndpointCertificate => steps::certificate::apply(ctx).await,
             Step::MirroringEndpoint => steps::endpoint::apply(ctx).await,
+            Step::MiCertificate => steps::mi_certificate::apply(ctx).await,
+            Step::AvailabilityGroup => steps::availability_group::apply(ctx).await,
+            Step::DistributedAvailabilityGroup => steps::distributed::apply(ctx).await,
         }
     }
 
@@ -137,4 +196,19 @@ pub(crate) async fn execute(
     sql: &str,
 ) -> Result<(), StepError> {
     Ok(crate::sql::execute(ctx.conn, name, sql, ctx.timeout).await?)
+}
+
+/// This instance's listener URL for the link, `TCP://<address>:<endpoint port>`: the
+/// address the MI reaches this host at and the port of its mirroring endpoint.
+pub async fn listener_url(ctx: &mut Context<'_>) -> Result<String, StepError> {
+    let address = ctx.link("listener URL")?.address;
+    let endpoints = steps::endpoint::read(ctx).await?;
+    let port = endpoints
+        .first()
+        .and_then(|e| u16::try_from(e.port).ok())
+        .ok_or_else(|| StepError::Local("the instance has no mirroring endpoint yet".into()))?;
+    Ok(format!(
+        "TCP://{}",
+        std::net::SocketAddr::new(address, port)
+    ))
 }

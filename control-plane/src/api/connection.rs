@@ -124,7 +124,7 @@ pub async fn get(
 }
 
 /// The target named by its resource id or, when unambiguous, its name.
-async fn find_target(shared: &Shared, key: &str) -> Result<TargetRecord, ApiError> {
+pub(crate) async fn find_target(shared: &Shared, key: &str) -> Result<TargetRecord, ApiError> {
     if key.is_empty() {
         return Err(ApiError::invalid(
             "target",

@@ -55,6 +55,9 @@ impl TryFrom<wire::Report> for IncomingReport {
                 command_id: text("report.connection_test.command_id", &test.command_id)?,
                 instances: super::convert_assessment::connections(test.instances)?,
             },
+            Some(wire::report::Body::LinkSteps(steps)) => {
+                ReportBody::LinkSteps(super::convert_migration::agent_steps(steps)?)
+            }
             Some(wire::report::Body::Load(load)) => ReportBody::Load {
                 windows: super::convert_load::windows(load)?,
                 // Set by the caller from its retention setting.
@@ -238,6 +241,25 @@ pub fn command_to_agent(c: &CommandRecord) -> Result<wire::Command, StoreError> 
                 fqdn: request.fqdn,
                 instances: request.instances,
             })
+        }
+        CommandKind::RunLinkSteps => {
+            let corrupt =
+                |e: String| StoreError::Corrupt(format!("command {}: payload: {e}", c.id));
+            let request: crate::migration::StepsRequest =
+                serde_json::from_str(&c.payload).map_err(|e| corrupt(e.to_string()))?;
+            wire::command::Kind::RunLinkSteps(Box::new(wire::RunLinkSteps {
+                mi_certificate: hex::decode(&request.mi_certificate)
+                    .map_err(|e| corrupt(e.to_string()))?,
+                migration_id: request.migration_id,
+                instance: request.instance,
+                database: request.database,
+                steps: request.steps,
+                link_name: request.link_name,
+                mi_name: request.mi_name,
+                mi_fqdn: request.mi_fqdn,
+                allow_recovery_change: request.allow_recovery_change,
+                allow_endpoint_change: request.allow_endpoint_change,
+            }))
         }
     };
     Ok(wire::Command {

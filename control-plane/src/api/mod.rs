@@ -10,8 +10,9 @@
 //! - [`sizing`]: the SKU recommendation.
 //! - [`targets`]: target managed instances, read through ARM.
 //! - [`connection`]: connection tests from hosts toward a target.
+//! - [`migration`]: migrations: start (pre-flight, idempotent), list, show, retry.
 //! - [`convert`]: wire <-> domain conversions ([`convert_assessment`] for assessments,
-//!   [`convert_load`] for load windows).
+//!   [`convert_load`] for load windows, [`convert_migration`] for link steps).
 
 pub mod agent;
 pub mod assessment;
@@ -19,7 +20,9 @@ pub mod connection;
 pub mod convert;
 pub mod convert_assessment;
 pub mod convert_load;
+pub mod convert_migration;
 pub mod enrollment;
+pub mod migration;
 pub mod operator;
 pub mod sizing;
 pub mod targets;

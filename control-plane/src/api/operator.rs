@@ -15,7 +15,7 @@ use ferry_proto::operator::v1::{
 };
 use tonic::{Request, Response, Status};
 
-use super::{assessment, connection, convert, sizing, targets};
+use super::{assessment, connection, convert, migration, sizing, targets};
 use super::{authorize_operator, ApiError, Shared};
 use crate::fleet::enrollment::{mint, secret_hash};
 use crate::fleet::identity::Role;
@@ -232,6 +232,13 @@ impl Operator for OperatorApi {
             )
             .into());
         }
+        if kind == CommandKind::RunLinkSteps {
+            return Err(ApiError::invalid(
+                "kind",
+                "link steps run as part of a migration: `ferry migrate start --host HOST --database DB --target MI`",
+            )
+            .into());
+        }
         if kind == CommandKind::RunAssessment {
             return Err(ApiError::invalid(
                 "kind",
@@ -424,6 +431,46 @@ impl Operator for OperatorApi {
         authorize_operator(&request, Role::Viewer)?;
         Ok(Response::new(
             connection::get(&self.0, request.into_inner()).await?,
+        ))
+    }
+
+    async fn start_migration(
+        &self,
+        request: Request<op::StartMigrationRequest>,
+    ) -> Result<Response<op::StartMigrationResponse>, Status> {
+        let actor = authorize_operator(&request, Role::Operator)?;
+        Ok(Response::new(
+            migration::start(&self.0, &actor, request.into_inner()).await?,
+        ))
+    }
+
+    async fn list_migrations(
+        &self,
+        request: Request<op::ListMigrationsRequest>,
+    ) -> Result<Response<op::Migrations>, Status> {
+        authorize_operator(&request, Role::Viewer)?;
+        Ok(Response::new(
+            migration::list(&self.0, request.into_inner()).await?,
+        ))
+    }
+
+    async fn get_migration(
+        &self,
+        request: Request<op::GetMigrationRequest>,
+    ) -> Result<Response<op::Migration>, Status> {
+        authorize_operator(&request, Role::Viewer)?;
+        Ok(Response::new(
+            migration::get(&self.0, &request.into_inner().id).await?,
+        ))
+    }
+
+    async fn retry_migration(
+        &self,
+        request: Request<op::GetMigrationRequest>,
+    ) -> Result<Response<op::Migration>, Status> {
+        let actor = authorize_operator(&request, Role::Operator)?;
+        Ok(Response::new(
+            migration::retry(&self.0, &actor, &request.into_inner().id).await?,
         ))
     }
 }

@@ -100,26 +100,66 @@ impl Arm {
     }
 
     async fn get(&self, path: &str) -> Result<Value, ArmError> {
+        let url = format!("{}{path}?api-version={API_VERSION}", self.endpoint);
+        Ok(self.call(reqwest::Method::GET, &url, None).await?.body)
+    }
+
+    /// One ARM request to `url` (which carries its api-version) with a bearer token;
+    /// an answer other than 2xx is ARM's error. Only URLs on the configured endpoint
+    /// are called, so a polling URL cannot send the token elsewhere.
+    pub(crate) async fn call(
+        &self,
+        method: reqwest::Method,
+        url: &str,
+        body: Option<&Value>,
+    ) -> Result<Answer, ArmError> {
+        if !url.starts_with(&format!("{}/", self.endpoint)) {
+            return Err(ArmError::Decode(format!(
+                "{url} is not on the ARM endpoint {}",
+                self.endpoint
+            )));
+        }
         let credential = self.credential.as_ref().ok_or(ArmError::NotConfigured)?;
         let token = credential
             .get_token(&[&self.scope], None)
             .await
             .map_err(|e| ArmError::Credential(e.to_string()))?;
-        let url = format!("{}{path}?api-version={API_VERSION}", self.endpoint);
-        let answer = self
+        let mut request = self
             .http
-            .get(&url)
-            .bearer_auth(token.token.secret())
+            .request(method, url)
+            .bearer_auth(token.token.secret());
+        if let Some(body) = body {
+            request = request
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(body.to_string());
+        }
+        let answer = request
             .send()
             .await
             .map_err(|e| ArmError::Transport(e.to_string()))?;
         let status = answer.status();
+        let header = |name: &str| {
+            answer
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_string()
+        };
+        let (async_operation, location, retry_after) = (
+            header("azure-asyncoperation"),
+            header("location"),
+            header("retry-after").parse().ok(),
+        );
         let text = answer
             .text()
             .await
             .map_err(|e| ArmError::Transport(e.to_string()))?;
-        let body: Value =
-            serde_json::from_str(&text).map_err(|e| ArmError::Decode(format!("{status}: {e}")))?;
+        let body: Value = if text.trim().is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).map_err(|e| ArmError::Decode(format!("{status}: {e}")))?
+        };
         if !status.is_success() {
             let field = |name: &str| body["error"][name].as_str().unwrap_or_default().to_string();
             return Err(ArmError::Azure {
@@ -128,8 +168,30 @@ impl Arm {
                 message: field("message"),
             });
         }
-        Ok(body)
+        Ok(Answer {
+            status: status.as_u16(),
+            body,
+            async_operation,
+            location,
+            retry_after,
+        })
     }
+
+    /// `https://<endpoint><path>?api-version=<version>`.
+    pub(crate) fn url(&self, path: &str, api_version: &str) -> String {
+        format!("{}{path}?api-version={api_version}", self.endpoint)
+    }
+}
+
+/// A successful ARM answer: its body (Null when empty) and, for a long-running
+/// operation, where to poll it.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub status: u16,
+    pub body: Value,
+    pub async_operation: String,
+    pub location: String,
+    pub retry_after: Option<u64>,
 }
 
 fn decode_instance(body: &Value) -> Result<ManagedInstance, ArmError> {

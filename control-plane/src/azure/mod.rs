@@ -9,10 +9,12 @@
 //! - `credential`: the configured azure_identity credential.
 //! - `resource_id`: managed instance resource ids, parsed and checked.
 //! - `arm`: ARM calls and ARM's error bodies.
+//! - `link`: the MI link's resources and long-running operations.
 
 pub mod arm;
 mod client;
 pub mod credential;
+pub mod link;
 pub mod resource_id;
 
 pub use arm::{Arm, ArmError, ManagedInstance};

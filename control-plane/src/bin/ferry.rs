@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use ferry_control::cli::output::{self, Format};
 use ferry_control::cli::{self, request, CliError};
-use ferry_control::cli::{assess, target};
+use ferry_control::cli::{assess, migrate, target};
 use ferry_proto::clock::now_ms;
 use ferry_proto::operator::v1::{
     CreateCommandRequest, CreateEnrollmentTokenRequest, GetHostRequest, ListCommandsRequest,
@@ -79,6 +79,11 @@ enum Verb {
     Target {
         #[command(subcommand)]
         command: target::TargetVerb,
+    },
+    /// Migrations over the MI link: start, follow, retry.
+    Migrate {
+        #[command(subcommand)]
+        command: migrate::MigrateVerb,
     },
 }
 
@@ -168,6 +173,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Verb::Assess { command } => assess::run(&mut client, command, cli.output).await?,
         Verb::Target { command } => target::run(&mut client, command, cli.output).await?,
+        Verb::Migrate { command } => migrate::run(&mut client, command, cli.output).await?,
         Verb::Token {
             command: TokenVerb::Create { ttl, description },
         } => {

@@ -1,10 +1,11 @@
 //! The `ferry` operator CLI: connects with an operator certificate and calls the
 //! operator API. [`output`] renders tables and JSON; [`assess`] renders assessments;
 //! [`target`] adds and lists target managed instances, [`connection`] tests the network
-//! toward one.
+//! toward one; [`migrate`] starts and follows migrations.
 
 pub mod assess;
 pub mod connection;
+pub mod migrate;
 pub mod output;
 pub mod target;
 

@@ -261,6 +261,37 @@ impl Store {
             .collect()
     }
 
+    /// The newest assessment of one database: its readiness and the checks behind it.
+    pub async fn newest_database_assessment(
+        &self,
+        agent: AgentId,
+        instance: &str,
+        database: &str,
+    ) -> Result<Option<(Readiness, Vec<String>)>, StoreError> {
+        let row = sqlx::query(
+            "SELECT d.readiness, d.reasons FROM assessment_databases d JOIN assessment_runs r ON r.id = d.run_id
+             WHERE d.agent_id = $1 AND d.instance_name = $2 AND d.database_name = $3
+             ORDER BY r.created_at DESC LIMIT 1",
+        )
+        .bind(agent.to_string())
+        .bind(instance)
+        .bind(database)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| {
+            let reasons: String = col(&row, "reasons")?;
+            Ok((
+                word(&row, "readiness", Readiness::parse)?,
+                reasons
+                    .split(',')
+                    .filter(|r| !r.is_empty())
+                    .map(str::to_string)
+                    .collect(),
+            ))
+        })
+        .transpose()
+    }
+
     /// Per check: instances it found something on, the databases that touches (for an
     /// instance check, every database on those instances), and instances where it could
     /// not run.

@@ -64,6 +64,8 @@ pub enum CommandKind {
     RunAssessment,
     /// Parameters in the payload: `connection::TestRequest`.
     TestConnection,
+    /// Parameters in the payload: `migration::StepsRequest`.
+    RunLinkSteps,
 }
 
 impl CommandKind {
@@ -72,6 +74,7 @@ impl CommandKind {
             CommandKind::CollectInventory => "collect_inventory",
             CommandKind::RunAssessment => "run_assessment",
             CommandKind::TestConnection => "test_connection",
+            CommandKind::RunLinkSteps => "run_link_steps",
         }
     }
 }
@@ -89,8 +92,9 @@ impl FromStr for CommandKind {
             "collect_inventory" | "collect-inventory" => Ok(CommandKind::CollectInventory),
             "run_assessment" | "run-assessment" => Ok(CommandKind::RunAssessment),
             "test_connection" | "test-connection" => Ok(CommandKind::TestConnection),
+            "run_link_steps" | "run-link-steps" => Ok(CommandKind::RunLinkSteps),
             other => Err(format!(
-                "unknown command kind {other:?}: use collect_inventory, run_assessment or test_connection"
+                "unknown command kind {other:?}: use collect_inventory, run_assessment, test_connection or run_link_steps"
             )),
         }
     }

@@ -59,6 +59,8 @@ pub enum ReportBody {
         command_id: String,
         instances: Vec<crate::connection::InstanceConnection>,
     },
+    /// What a RunLinkSteps command did.
+    LinkSteps(crate::migration::AgentSteps),
     /// Load windows for sizing; those that ended before `keep_after_ms` are dropped.
     Load {
         windows: Vec<crate::sizing::LoadWindow>,
@@ -74,6 +76,7 @@ impl ReportBody {
             ReportBody::Assessment { .. } => "assessment",
             ReportBody::Load { .. } => "load",
             ReportBody::ConnectionTest { .. } => "connection_test",
+            ReportBody::LinkSteps(_) => "link_steps",
         }
     }
 }
@@ -156,6 +159,11 @@ impl Store {
                     .await?
                 {
                     tracing::warn!(%agent, command = %command_id, "connection test for no open test; not stored");
+                }
+            }
+            ReportBody::LinkSteps(steps) => {
+                if !super::migrations::record_agent_steps(&mut tx, agent, steps, now_ms).await? {
+                    tracing::warn!(%agent, command = %steps.command_id, "link steps for no running step; not stored");
                 }
             }
         }

@@ -4,7 +4,8 @@
 //! - `schema/<dialect>/NNNN_*.sql`: schema files per dialect, embedded at build time and
 //!   applied in order once (recorded in `ferry_schema`).
 //! - One method per named operation, grouped by concept: [`tokens`], [`agents`],
-//!   [`inventory`], [`labels`], [`load`], [`commands`], [`assessments`], [`audit`]. Queries are written once,
+//!   [`inventory`], [`labels`], [`load`], [`commands`], [`assessments`], [`connections`],
+//!   [`migrations`], [`audit`]. Queries are written once,
 //!   in the SQL both dialects share (`$n` parameters, `ON CONFLICT`, `RETURNING`).
 //! - The conformance suite (`tests/tests/store_conformance.rs`, in ferry-tests) runs on
 //!   SQLite always and on PostgreSQL when `FERRY_TEST_DATABASE_URL` is set.
@@ -17,6 +18,7 @@ pub mod connections;
 pub mod inventory;
 pub mod labels;
 pub mod load;
+pub mod migrations;
 pub mod targets;
 pub mod tokens;
 
@@ -47,6 +49,11 @@ const SQLITE_SCHEMA: &[(i64, &str, &str)] = &[
         "connections",
         include_str!("schema/sqlite/0006_connections.sql"),
     ),
+    (
+        7,
+        "migrations",
+        include_str!("schema/sqlite/0007_migrations.sql"),
+    ),
 ];
 const POSTGRES_SCHEMA: &[(i64, &str, &str)] = &[
     (1, "fleet", include_str!("schema/postgres/0001_fleet.sql")),
@@ -66,6 +73,11 @@ const POSTGRES_SCHEMA: &[(i64, &str, &str)] = &[
         6,
         "connections",
         include_str!("schema/postgres/0006_connections.sql"),
+    ),
+    (
+        7,
+        "migrations",
+        include_str!("schema/postgres/0007_migrations.sql"),
     ),
 ];
 

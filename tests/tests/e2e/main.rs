@@ -11,6 +11,8 @@
 //! - [`inventory`]: inventory over TDS and login failures.
 //! - [`targets`]: target managed instances read through ARM with azure_identity, and
 //!   connection tests toward one.
+//! - [`migrations`]: `ferry migrate`: pre-flight, the link set up on SQL Server and
+//!   Azure, watched until ready for cutover.
 //! - [`workflow`]: the link's set-up steps on SQL Server, in process against the lab.
 
 mod assessment;
@@ -19,6 +21,7 @@ mod fleet_runs;
 mod identity;
 mod inventory;
 mod journey;
+mod migrations;
 mod outbox;
 mod renewal;
 mod replicas;

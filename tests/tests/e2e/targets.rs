@@ -21,7 +21,7 @@ speed = 10.0
 "#;
 
 /// `[azure]` for the lab, with `secret` in the secret file.
-fn azure_config(lab: &ferry_sim::Lab, dir: &std::path::Path, secret: &str) -> String {
+pub(super) fn azure_config(lab: &ferry_sim::Lab, dir: &std::path::Path, secret: &str) -> String {
     let azure = lab.azure.as_ref().unwrap();
     let ca = dir.join("lab-ca.pem");
     std::fs::write(&ca, &azure.ca_pem).unwrap();
@@ -318,7 +318,7 @@ sysadmin = true
 }
 
 /// The lab's mi-sales resource id.
-fn mi_id(lab: &ferry_sim::Lab) -> String {
+pub(super) fn mi_id(lab: &ferry_sim::Lab) -> String {
     format!(
         "/subscriptions/{}/resourceGroups/ferry-lab/providers/Microsoft.Sql/managedInstances/mi-sales",
         lab.azure.as_ref().unwrap().subscription

@@ -1,8 +1,10 @@
 //! The link's set-up steps on SQL Server (agent `workflow`), in process against the
 //! lab over TDS: each step inspects, applies what is missing, verifies; a second run
-//! applies nothing; a hostile database name stays a name.
+//! applies nothing; a hostile database name stays a name; a second link for the same
+//! database is refused.
 
-use ferry_agent::workflow::{Context, Outcome, Step};
+use ferry_agent::workflow::names::default_link;
+use ferry_agent::workflow::{Context, Link, Outcome, Step};
 use ferry_tests::fleet::lab_instance;
 
 const HOSTILE: &str = "x]; DROP DATABASE y; --";
@@ -30,15 +32,20 @@ backups = [{ type = "D" }]
 name = "Simple"
 recovery = "SIMPLE"
 backups = [{ type = "D" }]
+
+[[managed_instance]]
+name = "mi-target"
+dns_zone = "0a1b2c3d4e5f"
 "#;
 
-/// Every step's outcome for `database`, in order.
+/// The steps' outcomes for `database` in order, up to the first that blocks, for the
+/// link `link_name` to the lab's MI.
 async fn run_all(
     conn: &mut ferry_agent::sql::Connection,
     state_dir: &std::path::Path,
     database: &str,
     allow_recovery_change: bool,
-    endpoint_port: u16,
+    (mi, endpoint_port, link_name): (&ferry_sim::azure::ManagedInstance, u16, Option<&str>),
 ) -> Vec<(&'static str, Outcome)> {
     let mut ctx = Context {
         conn,
@@ -49,10 +56,23 @@ async fn run_all(
         state_dir: state_dir.to_path_buf(),
         allow_recovery_change,
         allow_endpoint_change: false,
+        major_version: 16,
+        link: Some(Link {
+            name: link_name.map_or_else(|| default_link(database), str::to_string),
+            mi_name: mi.spec.name.clone(),
+            mi_fqdn: mi.fqdn.clone(),
+            mi_certificate: mi.mirroring_certificate.clone(),
+            address: [127, 0, 0, 1].into(),
+        }),
     };
     let mut outcomes = Vec::new();
     for step in Step::ALL {
-        outcomes.push((step.name(), step.run(&mut ctx).await.unwrap()));
+        let outcome = step.run(&mut ctx).await.unwrap();
+        let blocked = matches!(outcome, Outcome::Blocked(_));
+        outcomes.push((step.name(), outcome));
+        if blocked {
+            break;
+        }
     }
     outcomes
 }
@@ -85,8 +105,10 @@ async fn set_up_steps_apply_once_and_resume_without_repeating() {
     let mut conn = ferry_agent::sql::connect(&instance).await.unwrap();
     let state = tempfile::tempdir().unwrap();
     let port = ferry_tests::processes::closed_port();
+    let mi = lab.managed_instance("mi-target").unwrap();
+    let link: (&ferry_sim::azure::ManagedInstance, u16, Option<&str>) = (mi, port, None);
 
-    let first = run_all(&mut conn, state.path(), HOSTILE, false, port).await;
+    let first = run_all(&mut conn, state.path(), HOSTILE, false, link).await;
     assert_eq!(
         kinds(&first),
         [
@@ -94,14 +116,59 @@ async fn set_up_steps_apply_once_and_resume_without_repeating() {
             ("master_key", "applied"),
             ("endpoint_certificate", "applied"),
             ("mirroring_endpoint", "applied"),
+            ("mi_certificate", "applied"),
+            ("availability_group", "applied"),
+            ("distributed_availability_group", "applied"),
         ],
         "{first:?}"
     );
     // Run again (a resumed run): nothing is applied twice.
-    let again = run_all(&mut conn, state.path(), HOSTILE, false, port).await;
+    let again = run_all(&mut conn, state.path(), HOSTILE, false, link).await;
+    assert_eq!(again.len(), Step::ALL.len(), "{again:?}");
     assert!(
         kinds(&again).iter().all(|(_, kind)| *kind == "done"),
         "{again:?}"
+    );
+    // A second link for the same database is refused on SQL Server too.
+    let second = run_all(
+        &mut conn,
+        state.path(),
+        HOSTILE,
+        false,
+        (mi, port, Some("DAG_two")),
+    )
+    .await;
+    assert!(
+        matches!(&second.last().unwrap().1, Outcome::Blocked(why) if why.contains("already linked by distributed availability group [DAG_x]]; DROP DATABASE y; --]")),
+        "{second:?}"
+    );
+    let groups = ferry_agent::sql::rows(
+        &mut conn,
+        "groups",
+        "SELECT ag.name, ar.endpoint_url FROM sys.availability_groups ag
+         JOIN sys.availability_replicas ar ON ar.group_id = ag.group_id ORDER BY ag.name, ar.endpoint_url",
+        std::time::Duration::from_secs(10),
+    )
+    .await
+    .unwrap();
+    let groups: Vec<(String, String)> = groups
+        .iter()
+        .map(|r| {
+            (
+                r.get::<&str, _>(0).unwrap().into(),
+                r.get::<&str, _>(1).unwrap().into(),
+            )
+        })
+        .collect();
+    let ours = format!("TCP://127.0.0.1:{port}");
+    let theirs = format!("tcp://{}:5022;Server=[mi-target]", mi.fqdn);
+    assert_eq!(
+        groups,
+        [
+            (format!("AG_{HOSTILE}"), ours.clone()),
+            (format!("DAG_{HOSTILE}"), ours),
+            (format!("DAG_{HOSTILE}"), theirs),
+        ]
     );
     // The endpoint listens, and the hostile name dropped nothing.
     assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
@@ -120,17 +187,17 @@ async fn set_up_steps_apply_once_and_resume_without_repeating() {
 
     // SIMPLE recovery blocks unless allowed; once FULL, the chain still needs a new full
     // backup, which Ferry never takes.
-    let simple = run_all(&mut conn, state.path(), "Simple", false, port).await;
+    let simple = run_all(&mut conn, state.path(), "Simple", false, link).await;
     assert!(
         matches!(&simple[0].1, Outcome::Blocked(why) if why.contains("SET RECOVERY FULL")),
         "{simple:?}"
     );
-    let allowed = run_all(&mut conn, state.path(), "Simple", true, port).await;
+    let allowed = run_all(&mut conn, state.path(), "Simple", true, link).await;
     assert!(
         matches!(&allowed[0].1, Outcome::Blocked(why) if why.contains("no backup chain") && why.contains("BACKUP DATABASE [Simple]")),
         "{allowed:?}"
     );
-    let missing = run_all(&mut conn, state.path(), "nowhere", false, port).await;
+    let missing = run_all(&mut conn, state.path(), "nowhere", false, link).await;
     assert!(
         matches!(&missing[0].1, Outcome::Blocked(why) if why == "there is no database [nowhere]"),
         "{missing:?}"

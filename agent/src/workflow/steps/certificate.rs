@@ -50,6 +50,23 @@ pub async fn inspect(ctx: &mut Context<'_>) -> Result<Found, StepError> {
     })
 }
 
+/// A certificate in master as SQL Server encodes it (CERTENCODED: DER), if it exists.
+pub(crate) async fn encoded(
+    ctx: &mut Context<'_>,
+    name: &str,
+) -> Result<Option<Vec<u8>>, StepError> {
+    let q = "certificate";
+    let statement = format!(
+        "USE master; SELECT CERTENCODED(CERT_ID({})) AS der",
+        literal(name)
+    );
+    let rows = sql::rows(ctx.conn, q, &statement, ctx.timeout).await?;
+    Ok(match rows.first() {
+        Some(row) => sql::column::<&[u8]>(row, q, "der")?.map(<[u8]>::to_vec),
+        None => None,
+    })
+}
+
 pub async fn apply(ctx: &mut Context<'_>) -> Result<(), StepError> {
     let name = endpoint_certificate(&ctx.server_name);
     let expiry = OffsetDateTime::now_utc() + Duration::days(VALIDITY_DAYS);

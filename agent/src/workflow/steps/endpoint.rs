@@ -10,7 +10,7 @@ use crate::workflow::names::{endpoint_certificate, ENDPOINT};
 use crate::workflow::{execute, Context, Found, StepError};
 
 /// The instance's mirroring endpoints (at most one).
-async fn read(ctx: &mut Context<'_>) -> Result<Vec<MirroringEndpoint>, StepError> {
+pub(crate) async fn read(ctx: &mut Context<'_>) -> Result<Vec<MirroringEndpoint>, StepError> {
     crate::sql::assessment::mirroring_endpoints(ctx.conn, ctx.timeout)
         .await
         .map_err(|missing| StepError::Local(format!("reading the endpoint: {}", missing.0)))

@@ -6,8 +6,14 @@
 //! - [`master_key`]: the master database's key, its password kept on this host.
 //! - [`certificate`]: the endpoint certificate `Cert_<server>_endpoint`.
 //! - [`endpoint`]: the database mirroring endpoint, created or (when allowed) fixed.
+//! - [`mi_certificate`]: the MI's endpoint certificate, imported under the MI's FQDN.
+//! - [`availability_group`]: `AG_<db>` with this instance as its one replica.
+//! - [`distributed`]: the distributed AG (the link) between `AG_<db>` and the MI.
 
+pub mod availability_group;
 pub mod certificate;
 pub mod database;
+pub mod distributed;
 pub mod endpoint;
 pub mod master_key;
+pub mod mi_certificate;

@@ -1,0 +1,331 @@
+//! The operator API's migrations: start one (the database and target checked, the
+//! pre-flight passed, idempotent per database), list them, show one with its steps,
+//! and retry a failed one. The driver (`migration::driver`) does the work.
+
+use ferry_proto::clock::now_ms;
+use ferry_proto::link_names::default_link;
+use ferry_proto::operator::v1 as op;
+
+use super::connection::find_target;
+use super::{ApiError, Shared};
+use crate::assess::{CheckStatus, Severity};
+use crate::migration::observe::Observation;
+use crate::migration::plan::{self, Side};
+use crate::migration::preflight::{self, Gate};
+use crate::migration::{Options, State};
+use crate::store::inventory::InstanceRecord;
+use crate::store::migrations::{MigrationRecord, StepRecord};
+
+/// Longest link name: ARM's and SQL Server's (sysname) limit.
+const MAX_LINK_NAME: usize = 128;
+
+pub async fn start(
+    shared: &Shared,
+    actor: &str,
+    request: op::StartMigrationRequest,
+) -> Result<op::StartMigrationResponse, ApiError> {
+    if request.database.is_empty() || request.database.len() > 128 {
+        return Err(ApiError::invalid(
+            "database",
+            "name the database (1 to 128 characters)",
+        ));
+    }
+    let target = find_target(shared, &request.target).await?;
+    let agent = super::operator::find_live_host(shared, &request.host).await?;
+    let instances = shared.store.list_instances(agent.id).await?;
+    let (instance, database) = locate(
+        &instances,
+        &request.instance,
+        &request.database,
+        &agent.name,
+    )?;
+    let link_name = if request.link_name.is_empty() {
+        default_link(&database)
+    } else {
+        request.link_name.clone()
+    };
+    check_link_name(&link_name)?;
+    let mi = &target.instance;
+    if let Some(existing) = live_migration(shared, agent.id, &instance, &database).await? {
+        return same_or_refused(shared, existing, &mi.id.key(), &link_name).await;
+    }
+
+    let mut gate = Gate::default();
+    let assessed = shared
+        .store
+        .newest_database_assessment(agent.id, &instance, &database)
+        .await?;
+    gate.add(preflight::assessment(
+        assessed
+            .as_ref()
+            .map(|(r, reasons)| (*r, reasons.as_slice())),
+        &agent.name,
+        &database,
+    ));
+    let tests = shared
+        .store
+        .newest_connection_tests(&mi.id.key(), Some(agent.id))
+        .await?;
+    let tested = tests
+        .iter()
+        .filter(|t| t.reported_at_ms.is_some())
+        .flat_map(|t| &t.instances)
+        .find(|(i, _)| i.name.eq_ignore_ascii_case(&instance))
+        .map(|(i, verdict)| (*verdict, found_checks(i)));
+    gate.add(preflight::connection(
+        tested.as_ref().map(|(v, checks)| (*v, checks.as_slice())),
+        &agent.name,
+        &mi.id.name,
+    ));
+    if !gate.blockers.is_empty() {
+        return Err(ApiError::FailedPrecondition(format!(
+            "pre-flight refuses the start:\n  - {}",
+            gate.blockers.join("\n  - ")
+        )));
+    }
+    if !gate.warnings.is_empty() && !request.accept_warnings {
+        let warnings: Vec<&str> = gate.warnings.iter().map(|(_, w)| w.as_str()).collect();
+        return Err(ApiError::FailedPrecondition(format!(
+            "pre-flight warns:\n  - {}\nstart again with --accept-warnings to accept them",
+            warnings.join("\n  - ")
+        )));
+    }
+
+    let now = now_ms();
+    let record = MigrationRecord {
+        id: uuid::Uuid::new_v4().to_string(),
+        agent_id: agent.id,
+        host: agent.name.clone(),
+        instance,
+        database,
+        target_key: mi.id.key(),
+        link_name,
+        state: State::Preparing,
+        detail: "waiting for the first step".into(),
+        options: Options {
+            allow_recovery_change: request.allow_recovery_change,
+            allow_endpoint_change: request.allow_endpoint_change,
+            accepted_warnings: gate.warnings.into_iter().map(|(_, w)| w).collect(),
+        },
+        created_by: actor.to_string(),
+        created_at_ms: now,
+        updated_at_ms: now,
+        certificate_name: String::new(),
+        certificate: String::new(),
+        listener_url: String::new(),
+        mi_certificate: String::new(),
+        observed: String::new(),
+        observed_at_ms: None,
+        progressed_at_ms: None,
+    };
+    match shared.store.create_migration(&record).await? {
+        None => {
+            tracing::info!(migration = %record.id, host = %record.host, database = %record.database, target = %record.target_key, %actor, "migration started");
+            Ok(op::StartMigrationResponse {
+                migration: Some(get(shared, &record.id).await?),
+                created: true,
+            })
+        }
+        // Started by a concurrent request.
+        Some(existing) => {
+            same_or_refused(shared, existing, &record.target_key, &record.link_name).await
+        }
+    }
+}
+
+/// The instance and database as the host's inventory spells them.
+fn locate(
+    instances: &[InstanceRecord],
+    instance: &str,
+    database: &str,
+    host: &str,
+) -> Result<(String, String), ApiError> {
+    let holding: Vec<&InstanceRecord> = instances
+        .iter()
+        .filter(|i| instance.is_empty() || i.name.eq_ignore_ascii_case(instance))
+        .filter(|i| {
+            i.databases
+                .iter()
+                .any(|d| d.name.eq_ignore_ascii_case(database))
+        })
+        .collect();
+    match holding.as_slice() {
+        [one] => {
+            let db = one
+                .databases
+                .iter()
+                .find(|d| d.name.eq_ignore_ascii_case(database))
+                .map(|d| d.name.clone())
+                .unwrap_or_default();
+            Ok((one.name.clone(), db))
+        }
+        [] => Err(ApiError::NotFound(format!(
+            "{host}'s inventory has no database {database:?}{}: check the name (`ferry host show {host}`), or collect the inventory again",
+            if instance.is_empty() { String::new() } else { format!(" on instance {instance:?}") }
+        ))),
+        several => Err(ApiError::invalid(
+            "instance",
+            format!(
+                "{database:?} is on several of {host}'s instances ({}): name one with --instance",
+                several.iter().map(|i| i.name.as_str()).collect::<Vec<_>>().join(", ")
+            ),
+        )),
+    }
+}
+
+/// A link name must be an ARM resource name and an availability group name.
+fn check_link_name(name: &str) -> Result<(), ApiError> {
+    let fits = !name.is_empty()
+        && name.len() <= MAX_LINK_NAME
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+    if fits {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(
+            "link_name",
+            format!("{name:?} cannot name a link (1 to {MAX_LINK_NAME} letters, digits, '_', '-', '.'): give one with --link-name"),
+        ))
+    }
+}
+
+async fn live_migration(
+    shared: &Shared,
+    agent: crate::fleet::identity::AgentId,
+    instance: &str,
+    database: &str,
+) -> Result<Option<MigrationRecord>, ApiError> {
+    Ok(shared.store.migrations().await?.into_iter().find(|m| {
+        m.agent_id == agent
+            && m.instance == instance
+            && m.database == database
+            && m.state != State::Cancelled
+    }))
+}
+
+/// Starting what exists returns it; a second link for the database is refused.
+async fn same_or_refused(
+    shared: &Shared,
+    existing: MigrationRecord,
+    target_key: &str,
+    link_name: &str,
+) -> Result<op::StartMigrationResponse, ApiError> {
+    if existing.target_key == target_key && existing.link_name == link_name {
+        return Ok(op::StartMigrationResponse {
+            migration: Some(get(shared, &existing.id).await?),
+            created: false,
+        });
+    }
+    Err(ApiError::AlreadyExists(format!(
+        "{} on {} already has migration {} ({}, link {} to {}): a database has one link; cancel that migration first",
+        existing.database,
+        existing.host,
+        existing.id,
+        existing.state.as_str(),
+        existing.link_name,
+        existing.target_key
+    )))
+}
+
+/// The ids of the checks that found something.
+fn found_checks(instance: &crate::connection::InstanceConnection) -> Vec<String> {
+    instance
+        .results
+        .iter()
+        .filter(|r| r.status != CheckStatus::Passed && r.severity != Severity::Info)
+        .map(|r| r.check_id.clone())
+        .collect()
+}
+
+pub async fn list(
+    shared: &Shared,
+    request: op::ListMigrationsRequest,
+) -> Result<op::Migrations, ApiError> {
+    if !request.state.is_empty() && State::parse(&request.state).is_none() {
+        return Err(ApiError::invalid(
+            "state",
+            "one of preparing, seeding, catching_up, synchronizing, ready_for_cutover, stalled, failed, cancelled",
+        ));
+    }
+    let mut migrations = Vec::new();
+    for m in shared.store.migrations().await? {
+        let host_matches = request.host.is_empty()
+            || m.host.eq_ignore_ascii_case(&request.host)
+            || m.agent_id.to_string() == request.host;
+        if host_matches && (request.state.is_empty() || m.state.as_str() == request.state) {
+            migrations.push(wire(m, Vec::new()));
+        }
+    }
+    Ok(op::Migrations { migrations })
+}
+
+pub async fn get(shared: &Shared, id: &str) -> Result<op::Migration, ApiError> {
+    let Some(m) = shared.store.migration(id).await? else {
+        return Err(ApiError::NotFound(format!(
+            "no migration {id:?}: `ferry migrate ls` lists them"
+        )));
+    };
+    let steps = shared.store.migration_steps(id).await?;
+    Ok(wire(m, steps))
+}
+
+pub async fn retry(shared: &Shared, actor: &str, id: &str) -> Result<op::Migration, ApiError> {
+    let current = get(shared, id).await?;
+    if !shared.store.retry_migration(id, actor, now_ms()).await? {
+        return Err(ApiError::FailedPrecondition(format!(
+            "migration {id} is {}, not failed: only a failed migration is retried",
+            current.state
+        )));
+    }
+    tracing::info!(migration = %id, %actor, "migration retried");
+    get(shared, id).await
+}
+
+fn wire(m: MigrationRecord, steps: Vec<StepRecord>) -> op::Migration {
+    let link = serde_json::from_str::<Observation>(&m.observed)
+        .ok()
+        .map(|o| op::LinkObservation {
+            observed_unix_ms: m.observed_at_ms.unwrap_or_default(),
+            replica_state: o.replica_state,
+            synchronization_health: o.synchronization_health,
+            connected_state: o.connected_state,
+            last_hardened_lsn: o.last_hardened_lsn,
+            send_lag_seconds: o.send_lag_seconds.unwrap_or(-1),
+            redo_lag_seconds: o.redo_lag_seconds.unwrap_or(-1),
+            error: o.error,
+        });
+    op::Migration {
+        id: m.id,
+        host: m.host,
+        instance: m.instance,
+        database: m.database,
+        target: m.target_key,
+        link_name: m.link_name,
+        state: m.state.as_str().into(),
+        detail: m.detail,
+        created_by: m.created_by,
+        created_unix_ms: m.created_at_ms,
+        updated_unix_ms: m.updated_at_ms,
+        steps: steps
+            .into_iter()
+            .map(|s| op::MigrationStep {
+                side: match plan::side(&s.name) {
+                    Some(Side::Agent) => "sql server",
+                    Some(Side::Arm) => "azure",
+                    None => "unknown",
+                }
+                .into(),
+                name: s.name,
+                state: s.state.as_str().into(),
+                detail: s.detail,
+                already_done: s.already_done,
+                attempts: s.attempts,
+                started_unix_ms: s.started_at_ms.unwrap_or_default(),
+                finished_unix_ms: s.finished_at_ms.unwrap_or_default(),
+            })
+            .collect(),
+        accepted_warnings: m.options.accepted_warnings,
+        link,
+    }
+}

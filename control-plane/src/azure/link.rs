@@ -1,0 +1,186 @@
+//! The MI link's ARM resources (mi-link.md §2.2): the MI's server trust certificates,
+//! its endpoint certificate, the link itself (`distributedAvailabilityGroups`), and the
+//! polling of ARM's long-running operations.
+
+use serde_json::Value;
+
+use super::arm::{Answer, Arm, ArmError, API_VERSION};
+use super::ManagedInstanceId;
+
+/// The api-version for the link: the current schema (`partnerEndpoint`,
+/// `instanceAvailabilityGroupName`, ...) with `failover`.
+pub const LINK_API_VERSION: &str = "2024-05-01-preview";
+
+/// What ARM did with a change.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Accepted {
+    /// Done at once: the resource.
+    Done(Value),
+    /// Running: the URL to poll.
+    Running(String),
+}
+
+/// A long-running operation's status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Poll {
+    Running,
+    Succeeded,
+    Failed { code: String, message: String },
+}
+
+/// A certificate the MI trusts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrustCertificate {
+    pub name: String,
+    /// DER.
+    pub der: Vec<u8>,
+}
+
+impl Arm {
+    pub async fn trust_certificates(
+        &self,
+        mi: &ManagedInstanceId,
+    ) -> Result<Vec<TrustCertificate>, ArmError> {
+        let url = self.url(&format!("{mi}/serverTrustCertificates"), API_VERSION);
+        let answer = self.call(reqwest::Method::GET, &url, None).await?;
+        let Some(list) = answer.body["value"].as_array() else {
+            return Err(ArmError::Decode(
+                "serverTrustCertificates: no value list".into(),
+            ));
+        };
+        list.iter()
+            .map(|c| {
+                Ok(TrustCertificate {
+                    name: c["name"].as_str().unwrap_or_default().to_string(),
+                    der: blob(&c["properties"]["publicBlob"])?,
+                })
+            })
+            .collect()
+    }
+
+    /// Uploads SQL Server's endpoint certificate (DER) as server trust certificate
+    /// `name` (`publicBlob` as the docs' script sends it: `0x` and hex).
+    pub async fn put_trust_certificate(
+        &self,
+        mi: &ManagedInstanceId,
+        name: &str,
+        der: &[u8],
+    ) -> Result<Accepted, ArmError> {
+        let url = self.url(
+            &format!("{mi}/serverTrustCertificates/{}", segment(name)?),
+            API_VERSION,
+        );
+        let body = serde_json::json!({"properties": {"publicBlob": format!("0x{}", hex::encode_upper(der))}});
+        Ok(accepted(
+            self.call(reqwest::Method::PUT, &url, Some(&body)).await?,
+        ))
+    }
+
+    /// The MI's DATABASE_MIRRORING endpoint certificate (DER).
+    pub async fn mi_endpoint_certificate(
+        &self,
+        mi: &ManagedInstanceId,
+    ) -> Result<Vec<u8>, ArmError> {
+        let url = self.url(
+            &format!("{mi}/endpointCertificates/DATABASE_MIRRORING"),
+            API_VERSION,
+        );
+        let answer = self.call(reqwest::Method::GET, &url, None).await?;
+        blob(&answer.body["properties"]["publicBlob"])
+    }
+
+    /// Creates (or, with the same body, confirms) the link `name`.
+    pub async fn put_link(
+        &self,
+        mi: &ManagedInstanceId,
+        name: &str,
+        body: &Value,
+    ) -> Result<Accepted, ArmError> {
+        let url = self.url(
+            &format!("{mi}/distributedAvailabilityGroups/{}", segment(name)?),
+            LINK_API_VERSION,
+        );
+        Ok(accepted(
+            self.call(reqwest::Method::PUT, &url, Some(body)).await?,
+        ))
+    }
+
+    /// The link `name`, or None when the MI has none of that name.
+    pub async fn link(
+        &self,
+        mi: &ManagedInstanceId,
+        name: &str,
+    ) -> Result<Option<Value>, ArmError> {
+        let url = self.url(
+            &format!("{mi}/distributedAvailabilityGroups/{}", segment(name)?),
+            LINK_API_VERSION,
+        );
+        match self.call(reqwest::Method::GET, &url, None).await {
+            Ok(answer) => Ok(Some(answer.body)),
+            Err(ArmError::Azure { status: 404, .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Polls an operation at the URL ARM gave (`Azure-AsyncOperation`, else `Location`).
+    pub async fn poll(&self, url: &str) -> Result<Poll, ArmError> {
+        let answer = self.call(reqwest::Method::GET, url, None).await?;
+        Ok(match answer.body["status"].as_str() {
+            Some("Succeeded") => Poll::Succeeded,
+            Some("Failed" | "Canceled") => Poll::Failed {
+                code: answer.body["error"]["code"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .into(),
+                message: answer.body["error"]["message"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .into(),
+            },
+            Some(_) => Poll::Running,
+            // A Location URL: 202 while running, the result when done.
+            None if answer.status == 202 => Poll::Running,
+            None => Poll::Succeeded,
+        })
+    }
+}
+
+fn accepted(answer: Answer) -> Accepted {
+    if matches!(answer.status, 201 | 202) {
+        if !answer.async_operation.is_empty() {
+            return Accepted::Running(answer.async_operation);
+        }
+        if !answer.location.is_empty() {
+            return Accepted::Running(answer.location);
+        }
+    }
+    Accepted::Done(answer.body)
+}
+
+/// A `publicBlob`: hex, with or without `0x` (the CLI's output lacks it).
+fn blob(value: &Value) -> Result<Vec<u8>, ArmError> {
+    let text = value
+        .as_str()
+        .ok_or_else(|| ArmError::Decode("no publicBlob".into()))?;
+    let digits = text
+        .strip_prefix("0x")
+        .or_else(|| text.strip_prefix("0X"))
+        .unwrap_or(text);
+    hex::decode(digits).map_err(|e| ArmError::Decode(format!("publicBlob is not hex: {e}")))
+}
+
+/// A resource name as one URL path segment: names with characters a path would
+/// change are refused rather than escaped.
+fn segment(name: &str) -> Result<&str, ArmError> {
+    if name.is_empty()
+        || name.len() > 128
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+    {
+        return Err(ArmError::Decode(format!(
+            "{name:?} cannot be an ARM resource name (letters, digits, '_', '-', '.')"
+        )));
+    }
+    Ok(name)
+}

@@ -1,0 +1,125 @@
+//! The set-up's steps on Azure (mi-link.md §2.2 (d), (e) and the link's PUT), each
+//! idempotent like the agent's: it looks at what Azure holds first and changes only
+//! what is missing. ARM's transient answers (throttling, 5xx, no answer) leave the
+//! step to be tried again; its other refusals fail it with Azure's code and words.
+
+use ferry_proto::link_names::{availability_group, mi_availability_group};
+use serde_json::json;
+
+use crate::azure::link::Accepted;
+use crate::azure::{Arm, ArmError, ManagedInstanceId};
+use crate::store::migrations::MigrationRecord;
+
+/// What running an ARM step came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ran {
+    Done(String),
+    /// An operation runs: poll this URL.
+    Running(String),
+    /// Try again later (ARM throttled, failed on its side, or did not answer).
+    Again(String),
+    /// Needs the operator.
+    Blocked(String),
+    Failed(String),
+}
+
+/// Whether ARM may well accept the same request later.
+pub fn is_transient(error: &ArmError) -> bool {
+    match error {
+        ArmError::Transport(_) => true,
+        ArmError::Azure { status, .. } => *status == 429 || *status == 409 || *status >= 500,
+        _ => false,
+    }
+}
+
+/// An ARM error as a step's end.
+pub fn ran_err(what: &str, error: ArmError) -> Ran {
+    if is_transient(&error) {
+        Ran::Again(format!("{what}: {error}; trying again"))
+    } else {
+        Ran::Failed(format!("{what}: {error}"))
+    }
+}
+
+fn ran(accepted: Accepted, done: String) -> Ran {
+    match accepted {
+        Accepted::Done(_) => Ran::Done(done),
+        Accepted::Running(url) => Ran::Running(url),
+    }
+}
+
+/// (d) SQL Server's endpoint certificate as a server trust certificate of the MI, unless
+/// the MI trusts it already (under any name, as Microsoft's cmdlet checks).
+pub async fn upload_certificate(arm: &Arm, mi: &ManagedInstanceId, m: &MigrationRecord) -> Ran {
+    let Ok(der) = hex::decode(&m.certificate) else {
+        return Ran::Failed("the stored endpoint certificate is not hex".into());
+    };
+    if der.is_empty() || m.certificate_name.is_empty() {
+        return Ran::Failed(
+            "SQL Server's endpoint certificate was not read by the agent: retry the migration"
+                .into(),
+        );
+    }
+    let trusted = match arm.trust_certificates(mi).await {
+        Ok(trusted) => trusted,
+        Err(e) => return ran_err("listing the MI's server trust certificates", e),
+    };
+    if let Some(same) = trusted.iter().find(|c| c.der == der) {
+        return Ran::Done(format!(
+            "the MI trusts the certificate already, as {}",
+            same.name
+        ));
+    }
+    if trusted
+        .iter()
+        .any(|c| c.name.eq_ignore_ascii_case(&m.certificate_name))
+    {
+        return Ran::Blocked(format!(
+            "the MI trusts another certificate named {name}: remove it (az sql mi partner-cert delete --instance-name {mi_name} --name {name}) if nothing uses it, then retry",
+            name = m.certificate_name,
+            mi_name = mi.name
+        ));
+    }
+    match arm
+        .put_trust_certificate(mi, &m.certificate_name, &der)
+        .await
+    {
+        Ok(accepted) => ran(
+            accepted,
+            format!("uploaded {} to the MI", m.certificate_name),
+        ),
+        Err(e) => ran_err("uploading the server trust certificate", e),
+    }
+}
+
+/// The link's body (the current schema): SQL Server primary, two-way capable.
+pub fn link_body(m: &MigrationRecord) -> serde_json::Value {
+    json!({"properties": {
+        "databases": [{"databaseName": m.database}],
+        "partnerEndpoint": m.listener_url,
+        "instanceAvailabilityGroupName": mi_availability_group(&m.database),
+        "partnerAvailabilityGroupName": availability_group(&m.database),
+        "instanceLinkRole": "Secondary",
+        "failoverMode": "Manual",
+        "seedingMode": "Automatic",
+    }})
+}
+
+/// The link on the MI: PUT distributedAvailabilityGroups/<link> (a PUT of the same
+/// body is answered as done, so a repeat after a crash changes nothing).
+pub async fn create_link(arm: &Arm, mi: &ManagedInstanceId, m: &MigrationRecord) -> Ran {
+    if m.listener_url.is_empty() {
+        return Ran::Failed(
+            "SQL Server's listener URL was not read by the agent: retry the migration".into(),
+        );
+    }
+    match arm.link(mi, &m.link_name).await {
+        Ok(Some(_)) => return Ran::Done(format!("the MI has link {} already", m.link_name)),
+        Ok(None) => {}
+        Err(e) => return ran_err("reading the link", e),
+    }
+    match arm.put_link(mi, &m.link_name, &link_body(m)).await {
+        Ok(accepted) => ran(accepted, format!("created link {} on the MI", m.link_name)),
+        Err(e) => ran_err("creating the link", e),
+    }
+}

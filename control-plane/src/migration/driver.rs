@@ -1,0 +1,369 @@
+//! The driver: every tick it advances each preparing migration by its journal (the
+//! first step not done: send the agent its run of SQL Server steps, or make the ARM
+//! call, or poll what is in flight) and reads the link of each linked one from ARM at
+//! its interval. Everything it knows is in the store, so a restarted control plane
+//! picks up where the last one stopped: a step marked running on an agent command
+//! waits for that command; one on an ARM operation polls it; one whose ARM request
+//! was cut off is made again (the ARM steps look before they change anything).
+//!
+//! One driver per control plane: with several replicas on PostgreSQL each drives
+//! every migration (the steps are idempotent, so this wastes calls but breaks
+//! nothing); a lease per migration comes with the cutover work (issue 7).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ferry_proto::clock::now_ms;
+
+use super::arm_steps::{self, Ran};
+use super::observe::{stalled, Observation};
+use super::plan::{self, Side};
+use super::{State, StepState, StepsRequest};
+use crate::api::Shared;
+use crate::azure::link::Poll;
+use crate::azure::{ManagedInstance, ManagedInstanceId};
+use crate::store::commands::{CommandKind, CommandRecord, CommandState};
+use crate::store::migrations::{MigrationRecord, StepRecord};
+use crate::store::StoreError;
+
+/// Who the driver's commands and audit events are from.
+pub const ACTOR: &str = "ferry-control (migration driver)";
+
+pub async fn run(shared: Arc<Shared>, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(Duration::from_millis(shared.config.migrations.tick_ms));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.changed() => return,
+        }
+        if let Err(e) = advance_all(&shared).await {
+            tracing::warn!(error = %e, "advancing migrations failed; trying again next tick");
+        }
+    }
+}
+
+async fn advance_all(shared: &Shared) -> Result<(), StoreError> {
+    let observe_ms = (shared.config.migrations.observe_interval_secs * 1000) as i64;
+    for m in shared.store.active_migrations().await? {
+        let now = now_ms();
+        if m.state == State::Preparing {
+            prepare(shared, &m, now).await?;
+        } else if m.state.is_linked() && m.observed_at_ms.is_none_or(|at| now - at >= observe_ms) {
+            observe(shared, &m, now).await?;
+        }
+    }
+    Ok(())
+}
+
+/// The target (as ARM last described it), or why there is none.
+async fn target(
+    shared: &Shared,
+    m: &MigrationRecord,
+) -> Result<Result<ManagedInstance, String>, StoreError> {
+    let Ok(key) = ManagedInstanceId::parse(&m.target_key) else {
+        return Ok(Err(format!(
+            "the stored target {:?} is not a resource id",
+            m.target_key
+        )));
+    };
+    Ok(match shared.store.target(&key).await? {
+        Some(target) => Ok(target.instance),
+        None => Err(format!(
+            "the target {} was removed: add it again (`ferry target add`) and retry",
+            m.target_key
+        )),
+    })
+}
+
+async fn prepare(shared: &Shared, m: &MigrationRecord, now: i64) -> Result<(), StoreError> {
+    let store = &shared.store;
+    let steps = store.migration_steps(&m.id).await?;
+    let Some(first) = steps.iter().position(|s| s.state != StepState::Done) else {
+        tracing::info!(migration = %m.id, "link set up; watching it");
+        return store
+            .set_migration_state(
+                &m.id,
+                State::Seeding,
+                "the link is set up; waiting for Azure's first report",
+                None,
+                now,
+            )
+            .await;
+    };
+    let step = &steps[first];
+    let mi = match target(shared, m).await? {
+        Ok(mi) => mi,
+        Err(why) => {
+            return store
+                .finish_step(&m.id, step.seq, StepState::Failed, &why, now)
+                .await
+        }
+    };
+    let (mi, fqdn) = (mi.id, mi.fqdn);
+    match (plan::side(&step.name), step.state) {
+        (Some(Side::Agent), StepState::Pending) => {
+            send_agent_steps(shared, m, (&mi, fqdn), &steps[first..], now).await
+        }
+        (Some(Side::Agent), StepState::Running) => check_agent_command(shared, m, step, now).await,
+        (Some(Side::Arm), StepState::Pending) => run_arm_step(shared, m, &mi, step, now).await,
+        (Some(Side::Arm), StepState::Running) if step.operation.is_empty() => {
+            // The control plane stopped while the request was out: make it again.
+            run_arm_step(shared, m, &mi, step, now).await
+        }
+        (Some(Side::Arm), StepState::Running) => poll(shared, m, step, now).await,
+        (None, _) => {
+            store
+                .finish_step(
+                    &m.id,
+                    step.seq,
+                    StepState::Failed,
+                    "this control plane does not know the step; upgrade ferry-control",
+                    now,
+                )
+                .await
+        }
+        // Blocked or failed steps fail their migration when they are recorded.
+        (_, StepState::Blocked | StepState::Failed | StepState::Done) => Ok(()),
+    }
+}
+
+/// Sends the agent the run of pending SQL Server steps starting at `steps[0]`.
+async fn send_agent_steps(
+    shared: &Shared,
+    m: &MigrationRecord,
+    (mi, fqdn): (&ManagedInstanceId, String),
+    steps: &[StepRecord],
+    now: i64,
+) -> Result<(), StoreError> {
+    let batch: Vec<&StepRecord> = steps
+        .iter()
+        .take_while(|s| s.state == StepState::Pending && plan::side(&s.name) == Some(Side::Agent))
+        .collect();
+    let request = StepsRequest {
+        migration_id: m.id.clone(),
+        instance: m.instance.clone(),
+        database: m.database.clone(),
+        steps: batch.iter().map(|s| s.name.clone()).collect(),
+        link_name: m.link_name.clone(),
+        mi_name: mi.name.clone(),
+        mi_fqdn: fqdn,
+        mi_certificate: m.mi_certificate.clone(),
+        allow_recovery_change: m.options.allow_recovery_change,
+        allow_endpoint_change: m.options.allow_endpoint_change,
+    };
+    let payload =
+        serde_json::to_string(&request).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let ttl_ms = (shared.config.migrations.command_ttl_secs * 1000) as i64;
+    let command = CommandRecord::pending(
+        m.agent_id,
+        CommandKind::RunLinkSteps,
+        ACTOR,
+        now,
+        now + ttl_ms,
+        "",
+    )
+    .with_payload(payload);
+    let seqs: Vec<i64> = batch.iter().map(|s| s.seq).collect();
+    shared
+        .store
+        .start_agent_steps(&m.id, &seqs, &command)
+        .await?;
+    tracing::info!(migration = %m.id, command = %command.id, steps = ?request.steps, "sent link steps to the agent");
+    shared.sessions.wake(m.agent_id);
+    Ok(())
+}
+
+/// A step waiting on an agent command: its report ends the step; a command that
+/// failed or expired fails it.
+async fn check_agent_command(
+    shared: &Shared,
+    m: &MigrationRecord,
+    step: &StepRecord,
+    now: i64,
+) -> Result<(), StoreError> {
+    let Some(command) = shared.store.get_command(&step.command_id).await? else {
+        return shared
+            .store
+            .finish_step(
+                &m.id,
+                step.seq,
+                StepState::Failed,
+                "its agent command is gone",
+                now,
+            )
+            .await;
+    };
+    let why = match command.state {
+        CommandState::Failed => format!(
+            "the agent failed the command: {} {}",
+            command.error_code, command.error_message
+        ),
+        CommandState::Expired => format!(
+            "the host did not take the command within {} s: is its agent running? Then retry",
+            shared.config.migrations.command_ttl_secs
+        ),
+        // The report comes before the command's result, in one delivery.
+        CommandState::Done => {
+            "the agent finished without reporting the step: upgrade ferry-agent".into()
+        }
+        CommandState::Pending | CommandState::Sent | CommandState::Acked => return Ok(()),
+    };
+    shared
+        .store
+        .finish_step(&m.id, step.seq, StepState::Failed, &why, now)
+        .await
+}
+
+async fn run_arm_step(
+    shared: &Shared,
+    m: &MigrationRecord,
+    mi: &ManagedInstanceId,
+    step: &StepRecord,
+    now: i64,
+) -> Result<(), StoreError> {
+    let store = &shared.store;
+    // Journaled before the call: a crash during it makes the call again.
+    store.start_arm_step(&m.id, step.seq, "", now).await?;
+    let ran = match step.name.as_str() {
+        plan::UPLOAD_CERTIFICATE => arm_steps::upload_certificate(&shared.arm, mi, m).await,
+        plan::READ_MI_CERTIFICATE => match shared.arm.mi_endpoint_certificate(mi).await {
+            Ok(der) => {
+                store
+                    .set_mi_certificate(&m.id, &hex::encode_upper(&der))
+                    .await?;
+                Ran::Done(format!(
+                    "read the MI's endpoint certificate ({} bytes)",
+                    der.len()
+                ))
+            }
+            Err(e) => arm_steps::ran_err("reading the MI's endpoint certificate", e),
+        },
+        plan::CREATE_LINK => arm_steps::create_link(&shared.arm, mi, m).await,
+        other => Ran::Failed(format!("{other} is not an ARM step")),
+    };
+    tracing::info!(migration = %m.id, step = %step.name, ?ran, "ARM step");
+    let now = now_ms();
+    match ran {
+        Ran::Done(detail) => {
+            store
+                .finish_step(&m.id, step.seq, StepState::Done, &detail, now)
+                .await
+        }
+        Ran::Running(url) => store.start_arm_step(&m.id, step.seq, &url, now).await,
+        Ran::Again(detail) => {
+            store
+                .finish_step(&m.id, step.seq, StepState::Pending, &detail, now)
+                .await
+        }
+        Ran::Blocked(detail) => {
+            store
+                .finish_step(&m.id, step.seq, StepState::Blocked, &detail, now)
+                .await
+        }
+        Ran::Failed(detail) => {
+            store
+                .finish_step(&m.id, step.seq, StepState::Failed, &detail, now)
+                .await
+        }
+    }
+}
+
+/// Polls an ARM step's operation.
+async fn poll(
+    shared: &Shared,
+    m: &MigrationRecord,
+    step: &StepRecord,
+    now: i64,
+) -> Result<(), StoreError> {
+    let store = &shared.store;
+    match shared.arm.poll(&step.operation).await {
+        Ok(Poll::Running) => Ok(()),
+        Ok(Poll::Succeeded) => {
+            store
+                .finish_step(
+                    &m.id,
+                    step.seq,
+                    StepState::Done,
+                    &format!("{}: Azure's operation succeeded", step.name),
+                    now,
+                )
+                .await
+        }
+        Ok(Poll::Failed { code, message }) => {
+            store
+                .finish_step(
+                    &m.id,
+                    step.seq,
+                    StepState::Failed,
+                    &format!("Azure's operation failed: {code}: {message}"),
+                    now,
+                )
+                .await
+        }
+        Err(e) if arm_steps::is_transient(&e) => {
+            tracing::warn!(migration = %m.id, step = %step.name, error = %e, "polling ARM failed; trying again");
+            Ok(())
+        }
+        Err(e) => {
+            store
+                .finish_step(
+                    &m.id,
+                    step.seq,
+                    StepState::Failed,
+                    &format!("polling Azure's operation: {e}"),
+                    now,
+                )
+                .await
+        }
+    }
+}
+
+/// Reads the link from ARM and records what it shows.
+async fn observe(shared: &Shared, m: &MigrationRecord, now: i64) -> Result<(), StoreError> {
+    let mi = match target(shared, m).await? {
+        Ok(mi) => mi.id,
+        Err(why) => {
+            return shared
+                .store
+                .set_migration_state(&m.id, State::Failed, &why, None, now)
+                .await
+        }
+    };
+    let link = match shared.arm.link(&mi, &m.link_name).await {
+        Ok(link) => link,
+        Err(e) => {
+            tracing::warn!(migration = %m.id, error = %e, "reading the link from ARM failed");
+            return Ok(());
+        }
+    };
+    let Some(observation) = link
+        .as_ref()
+        .and_then(|l| Observation::from_link(l, &m.database))
+    else {
+        return shared
+            .store
+            .set_migration_state(&m.id, State::Failed, &format!("the MI has no link {} carrying {}: it was removed outside Ferry; retry to create it again", m.link_name, m.database), None, now)
+            .await;
+    };
+    let before: Option<Observation> = serde_json::from_str(&m.observed).ok();
+    let progressed = observation.progressed(before.as_ref());
+    let (mut state, mut detail) = observation.state();
+    let stall_ms = (shared.config.migrations.stall_after_secs * 1000) as i64;
+    if !progressed && stalled(state, m.progressed_at_ms, now, stall_ms) {
+        detail = format!(
+            "no progress for more than {} s: {detail}",
+            shared.config.migrations.stall_after_secs
+        );
+        state = State::Stalled;
+    }
+    if state != m.state {
+        tracing::info!(migration = %m.id, from = m.state.as_str(), to = state.as_str(), %detail, "migration state");
+    }
+    let json =
+        serde_json::to_string(&observation).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    shared
+        .store
+        .set_migration_state(&m.id, state, &detail, Some((&json, progressed)), now)
+        .await
+}

@@ -1,0 +1,171 @@
+//! Migrations: one database of one SQL Server instance linked to a target managed
+//! instance over the MI link, set up as journaled steps and then watched.
+//!
+//! - [`plan`]: the set-up steps in order, each on the agent (T-SQL, `RunLinkSteps`)
+//!   or on Azure (ARM).
+//! - [`preflight`]: what gates a start: the assessment's and the connection test's
+//!   blockers; warnings only when accepted.
+//! - [`observe`]: the link as Azure reports it, turned into the migration's state.
+//! - [`driver`]: the loop that runs the steps from the journal and watches the links.
+//! - [`arm_steps`]: the ARM steps (server trust certificate, MI certificate, link).
+
+pub mod arm_steps;
+pub mod driver;
+pub mod observe;
+pub mod plan;
+pub mod preflight;
+
+use serde::{Deserialize, Serialize};
+
+/// What the operator allowed when starting the migration.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Options {
+    /// Set the database to FULL recovery when it is not.
+    #[serde(default)]
+    pub allow_recovery_change: bool,
+    /// Alter an existing mirroring endpoint that cannot carry the link.
+    #[serde(default)]
+    pub allow_endpoint_change: bool,
+    /// The warnings shown at the start and accepted (check ids).
+    #[serde(default)]
+    pub accepted_warnings: Vec<String>,
+}
+
+/// A migration's state, as `ferry migrate ls` shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    /// The set-up steps are running.
+    Preparing,
+    /// The link is up; the MI is copying the database.
+    Seeding,
+    /// Seeded; the MI is applying the log it missed.
+    CatchingUp,
+    /// Replicating, but not healthy enough to cut over.
+    Synchronizing,
+    ReadyForCutover,
+    /// No progress for longer than the configured time.
+    Stalled,
+    /// A step or the link failed; the detail says why and what to do.
+    Failed,
+    Cancelled,
+}
+
+impl State {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Preparing => "preparing",
+            State::Seeding => "seeding",
+            State::CatchingUp => "catching_up",
+            State::Synchronizing => "synchronizing",
+            State::ReadyForCutover => "ready_for_cutover",
+            State::Stalled => "stalled",
+            State::Failed => "failed",
+            State::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<State> {
+        [
+            State::Preparing,
+            State::Seeding,
+            State::CatchingUp,
+            State::Synchronizing,
+            State::ReadyForCutover,
+            State::Stalled,
+            State::Failed,
+            State::Cancelled,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == text)
+    }
+
+    /// Whether the link exists and is watched (set up, not ended).
+    pub fn is_linked(self) -> bool {
+        matches!(
+            self,
+            State::Seeding
+                | State::CatchingUp
+                | State::Synchronizing
+                | State::ReadyForCutover
+                | State::Stalled
+        )
+    }
+}
+
+/// A journaled step's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepState {
+    Pending,
+    Running,
+    Done,
+    /// Needs the operator; the detail says what to do.
+    Blocked,
+    Failed,
+}
+
+impl StepState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepState::Pending => "pending",
+            StepState::Running => "running",
+            StepState::Done => "done",
+            StepState::Blocked => "blocked",
+            StepState::Failed => "failed",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<StepState> {
+        [
+            StepState::Pending,
+            StepState::Running,
+            StepState::Done,
+            StepState::Blocked,
+            StepState::Failed,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == text)
+    }
+}
+
+/// An agent's LinkSteps report, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentSteps {
+    pub command_id: String,
+    pub migration_id: String,
+    pub steps: Vec<AgentStep>,
+    /// Why the run could not start.
+    pub error: String,
+    pub certificate_name: String,
+    /// DER.
+    pub certificate: Vec<u8>,
+    pub listener_url: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentStep {
+    pub name: String,
+    /// Done, Blocked or Failed.
+    pub state: StepState,
+    pub detail: String,
+    pub already_done: bool,
+    pub started_ms: i64,
+    pub duration_ms: i64,
+}
+
+/// A RunLinkSteps command's parameters, kept in the command's payload until it is
+/// delivered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepsRequest {
+    pub migration_id: String,
+    pub instance: String,
+    pub database: String,
+    pub steps: Vec<String>,
+    pub link_name: String,
+    pub mi_name: String,
+    pub mi_fqdn: String,
+    /// DER, hex; '' until read from Azure.
+    #[serde(default)]
+    pub mi_certificate: String,
+    pub allow_recovery_change: bool,
+    pub allow_endpoint_change: bool,
+}

@@ -1,0 +1,486 @@
+//! Migrations and the journal of their steps (`migration::plan`). Creating one is
+//! idempotent per (host, instance, database): a live migration for that database is
+//! returned instead of a second one, which the schema's unique index also refuses.
+
+use sqlx::any::AnyRow;
+use sqlx::AnyConnection;
+
+use super::assessments::word;
+use super::audit::{self, AuditEvent};
+use super::commands::{self, CommandRecord};
+use super::{agent_id, col, Store, StoreError};
+use crate::fleet::identity::AgentId;
+use crate::migration::plan::STEPS;
+use crate::migration::{AgentSteps, Options, State, StepState};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct MigrationRecord {
+    pub id: String,
+    pub agent_id: AgentId,
+    /// The host's name (its agent's), read with the record.
+    pub host: String,
+    pub instance: String,
+    pub database: String,
+    pub target_key: String,
+    pub link_name: String,
+    pub state: State,
+    pub detail: String,
+    pub options: Options,
+    pub created_by: String,
+    pub created_at_ms: i64,
+    pub updated_at_ms: i64,
+    pub certificate_name: String,
+    /// DER, hex.
+    pub certificate: String,
+    pub listener_url: String,
+    /// DER, hex.
+    pub mi_certificate: String,
+    /// JSON (`migration::observe::Observation`), '' before the first.
+    pub observed: String,
+    pub observed_at_ms: Option<i64>,
+    pub progressed_at_ms: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepRecord {
+    pub seq: i64,
+    pub name: String,
+    pub state: StepState,
+    pub detail: String,
+    pub already_done: bool,
+    pub command_id: String,
+    pub operation: String,
+    pub attempts: i64,
+    pub started_at_ms: Option<i64>,
+    pub finished_at_ms: Option<i64>,
+}
+
+const SELECT: &str =
+    "SELECT m.*, a.name AS host FROM migrations m JOIN agents a ON a.id = m.agent_id";
+
+impl Store {
+    /// Creates the migration with its steps pending, audited, and returns None; or,
+    /// when the database has a live migration, creates nothing and returns that one.
+    pub async fn create_migration(
+        &self,
+        migration: &MigrationRecord,
+    ) -> Result<Option<MigrationRecord>, StoreError> {
+        let mut tx = self.write().await?;
+        if let Some(existing) = live(
+            &mut tx,
+            migration.agent_id,
+            &migration.instance,
+            &migration.database,
+        )
+        .await?
+        {
+            return Ok(Some(existing));
+        }
+        let options = serde_json::to_string(&migration.options)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        sqlx::query(
+            "INSERT INTO migrations (id, agent_id, instance_name, database_name, target_id, link_name, state, detail, options, created_by, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)",
+        )
+        .bind(&migration.id)
+        .bind(migration.agent_id.to_string())
+        .bind(&migration.instance)
+        .bind(&migration.database)
+        .bind(&migration.target_key)
+        .bind(&migration.link_name)
+        .bind(migration.state.as_str())
+        .bind(&migration.detail)
+        .bind(options)
+        .bind(&migration.created_by)
+        .bind(migration.created_at_ms)
+        .execute(&mut *tx)
+        .await?;
+        for (seq, (name, _)) in STEPS.iter().enumerate() {
+            sqlx::query("INSERT INTO migration_steps (migration_id, seq, name, state) VALUES ($1, $2, $3, 'pending')")
+                .bind(&migration.id)
+                .bind(seq as i64)
+                .bind(*name)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let event = AuditEvent {
+            at_ms: migration.created_at_ms,
+            actor: migration.created_by.clone(),
+            action: "migration.start".into(),
+            target: format!("migration/{}", migration.id),
+            detail: format!(
+                "agent={} instance={} database={} target={} link={} options={}",
+                migration.agent_id,
+                migration.instance,
+                migration.database,
+                migration.target_key,
+                migration.link_name,
+                serde_json::to_string(&migration.options).unwrap_or_default()
+            ),
+        };
+        audit::record(&mut tx, &event).await?;
+        tx.commit().await?;
+        Ok(None)
+    }
+
+    pub async fn migration(&self, id: &str) -> Result<Option<MigrationRecord>, StoreError> {
+        let row = sqlx::query(&format!("{SELECT} WHERE m.id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(decode).transpose()
+    }
+
+    /// Every migration, newest first.
+    pub async fn migrations(&self) -> Result<Vec<MigrationRecord>, StoreError> {
+        let rows = sqlx::query(&format!("{SELECT} ORDER BY m.created_at DESC, m.id"))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(decode).collect()
+    }
+
+    /// Migrations the driver works on: set-up running, or the link watched.
+    pub async fn active_migrations(&self) -> Result<Vec<MigrationRecord>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "{SELECT} WHERE m.state NOT IN ('failed', 'cancelled') ORDER BY m.created_at, m.id"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(decode).collect()
+    }
+
+    pub async fn migration_steps(&self, id: &str) -> Result<Vec<StepRecord>, StoreError> {
+        let rows =
+            sqlx::query("SELECT * FROM migration_steps WHERE migration_id = $1 ORDER BY seq")
+                .bind(id)
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter().map(decode_step).collect()
+    }
+
+    /// Queues `command` for the agent steps `seqs` and marks them running on it, in one
+    /// transaction: a crash leaves both or neither.
+    pub async fn start_agent_steps(
+        &self,
+        migration: &str,
+        seqs: &[i64],
+        command: &CommandRecord,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.write().await?;
+        commands::insert(&mut tx, command).await?;
+        for seq in seqs {
+            sqlx::query("UPDATE migration_steps SET state = 'running', command_id = $1, operation = '', attempts = attempts + 1, started_at = $2, finished_at = NULL WHERE migration_id = $3 AND seq = $4")
+                .bind(&command.id)
+                .bind(command.created_at_ms)
+                .bind(migration)
+                .bind(seq)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Marks an ARM step running, waiting on `operation` ('' while the request is
+    /// being made).
+    pub async fn start_arm_step(
+        &self,
+        migration: &str,
+        seq: i64,
+        operation: &str,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE migration_steps SET state = 'running', command_id = '', operation = $1, attempts = attempts + CASE WHEN $1 = '' THEN 1 ELSE 0 END, started_at = COALESCE(CASE WHEN $1 = '' THEN NULL ELSE started_at END, $2), finished_at = NULL WHERE migration_id = $3 AND seq = $4")
+            .bind(operation)
+            .bind(now_ms)
+            .bind(migration)
+            .bind(seq)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Records a step's end; a blocked or failed step fails the migration with its
+    /// detail.
+    pub async fn finish_step(
+        &self,
+        migration: &str,
+        seq: i64,
+        state: StepState,
+        detail: &str,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.write().await?;
+        let name = finish(&mut tx, migration, seq, state, detail, false, now_ms).await?;
+        if matches!(state, StepState::Blocked | StepState::Failed) {
+            fail(&mut tx, migration, &format!("{name}: {detail}"), now_ms).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Sets what the migration learned from Azure: the MI's certificate (DER, hex).
+    pub async fn set_mi_certificate(
+        &self,
+        migration: &str,
+        certificate_hex: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE migrations SET mi_certificate = $1 WHERE id = $2")
+            .bind(certificate_hex)
+            .bind(migration)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Sets the migration's state and detail; an observation of the link comes with
+    /// its JSON and whether it showed progress.
+    pub async fn set_migration_state(
+        &self,
+        migration: &str,
+        state: State,
+        detail: &str,
+        observed: Option<(&str, bool)>,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        let (observed, progressed) = observed.unwrap_or(("", false));
+        sqlx::query(
+            "UPDATE migrations SET state = $1, detail = $2, updated_at = $3,
+                observed = CASE WHEN $4 = '' THEN observed ELSE $4 END,
+                observed_at = CASE WHEN $4 = '' THEN observed_at ELSE $3 END,
+                progressed_at = CASE WHEN $5 = 1 OR progressed_at IS NULL THEN $3 ELSE progressed_at END
+             WHERE id = $6 AND state NOT IN ('failed', 'cancelled')",
+        )
+        .bind(state.as_str())
+        .bind(detail)
+        .bind(now_ms)
+        .bind(observed)
+        .bind(i64::from(progressed))
+        .bind(migration)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Starts a failed migration again from its first step not done, audited.
+    /// False when it is not failed.
+    pub async fn retry_migration(
+        &self,
+        migration: &str,
+        actor: &str,
+        now_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.write().await?;
+        let changed = sqlx::query("UPDATE migrations SET state = 'preparing', detail = 'retrying', updated_at = $1, progressed_at = NULL WHERE id = $2 AND state = 'failed'")
+            .bind(now_ms)
+            .bind(migration)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if changed == 0 {
+            return Ok(false);
+        }
+        sqlx::query("UPDATE migration_steps SET state = 'pending', command_id = '', operation = '' WHERE migration_id = $1 AND state <> 'done'")
+            .bind(migration)
+            .execute(&mut *tx)
+            .await?;
+        let event = AuditEvent {
+            at_ms: now_ms,
+            actor: actor.into(),
+            action: "migration.retry".into(),
+            target: format!("migration/{migration}"),
+            detail: String::new(),
+        };
+        audit::record(&mut tx, &event).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+}
+
+/// The live (not cancelled) migration of a database.
+async fn live(
+    conn: &mut AnyConnection,
+    agent: AgentId,
+    instance: &str,
+    database: &str,
+) -> Result<Option<MigrationRecord>, StoreError> {
+    let row = sqlx::query(&format!(
+        "{SELECT} WHERE m.agent_id = $1 AND m.instance_name = $2 AND m.database_name = $3 AND m.state <> 'cancelled'"
+    ))
+    .bind(agent.to_string())
+    .bind(instance)
+    .bind(database)
+    .fetch_optional(conn)
+    .await?;
+    row.as_ref().map(decode).transpose()
+}
+
+/// Ends one step; returns its name.
+async fn finish(
+    conn: &mut AnyConnection,
+    migration: &str,
+    seq: i64,
+    state: StepState,
+    detail: &str,
+    already_done: bool,
+    now_ms: i64,
+) -> Result<String, StoreError> {
+    let (name,): (String,) = sqlx::query_as(
+        "UPDATE migration_steps SET state = $1, detail = $2, already_done = $3, finished_at = $4
+         WHERE migration_id = $5 AND seq = $6 RETURNING name",
+    )
+    .bind(state.as_str())
+    .bind(detail)
+    .bind(i64::from(already_done))
+    .bind(now_ms)
+    .bind(migration)
+    .bind(seq)
+    .fetch_one(conn)
+    .await?;
+    Ok(name)
+}
+
+async fn fail(
+    conn: &mut AnyConnection,
+    migration: &str,
+    detail: &str,
+    now_ms: i64,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE migrations SET state = 'failed', detail = $1, updated_at = $2 WHERE id = $3 AND state <> 'cancelled'")
+        .bind(detail)
+        .bind(now_ms)
+        .bind(migration)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Applies an agent's LinkSteps report (inside the report's transaction): each step it
+/// ran ends as it says; the command's steps it did not reach wait again, or fail with
+/// the run's error. False when no step waits on that command of this agent.
+pub(crate) async fn record_agent_steps(
+    conn: &mut AnyConnection,
+    agent: AgentId,
+    report: &AgentSteps,
+    now_ms: i64,
+) -> Result<bool, StoreError> {
+    let waiting = sqlx::query(
+        "SELECT s.seq, s.name FROM migration_steps s JOIN migrations m ON m.id = s.migration_id
+         WHERE s.migration_id = $1 AND s.command_id = $2 AND s.state = 'running' AND m.agent_id = $3
+         ORDER BY s.seq",
+    )
+    .bind(&report.migration_id)
+    .bind(&report.command_id)
+    .bind(agent.to_string())
+    .fetch_all(&mut *conn)
+    .await?;
+    if waiting.is_empty() {
+        return Ok(false);
+    }
+    let migration = &report.migration_id;
+    let mut stopped = None;
+    for row in &waiting {
+        let (seq, name): (i64, String) = (col(row, "seq")?, col(row, "name")?);
+        let ran = report.steps.iter().find(|s| s.name == name);
+        match (ran, &stopped) {
+            (Some(step), None) => {
+                finish(
+                    conn,
+                    migration,
+                    seq,
+                    step.state,
+                    &step.detail,
+                    step.already_done,
+                    step.started_ms + step.duration_ms,
+                )
+                .await?;
+                if step.state != StepState::Done {
+                    stopped = Some(format!("{name}: {}", step.detail));
+                }
+            }
+            (None, None) if !report.error.is_empty() => {
+                finish(
+                    conn,
+                    migration,
+                    seq,
+                    StepState::Failed,
+                    &report.error,
+                    false,
+                    now_ms,
+                )
+                .await?;
+                stopped = Some(format!("{name}: {}", report.error));
+            }
+            _ => {
+                sqlx::query("UPDATE migration_steps SET state = 'pending', command_id = '' WHERE migration_id = $1 AND seq = $2")
+                    .bind(migration)
+                    .bind(seq)
+                    .execute(&mut *conn)
+                    .await?;
+            }
+        }
+    }
+    sqlx::query(
+        "UPDATE migrations SET
+            certificate_name = CASE WHEN $1 = '' THEN certificate_name ELSE $1 END,
+            certificate = CASE WHEN $2 = '' THEN certificate ELSE $2 END,
+            listener_url = CASE WHEN $3 = '' THEN listener_url ELSE $3 END,
+            updated_at = $4
+         WHERE id = $5",
+    )
+    .bind(&report.certificate_name)
+    .bind(hex::encode_upper(&report.certificate))
+    .bind(&report.listener_url)
+    .bind(now_ms)
+    .bind(migration)
+    .execute(&mut *conn)
+    .await?;
+    if let Some(detail) = stopped {
+        fail(conn, migration, &detail, now_ms).await?;
+    }
+    Ok(true)
+}
+
+fn decode(row: &AnyRow) -> Result<MigrationRecord, StoreError> {
+    let agent: String = col(row, "agent_id")?;
+    let options: String = col(row, "options")?;
+    Ok(MigrationRecord {
+        id: col(row, "id")?,
+        agent_id: agent_id(&agent)?,
+        host: col(row, "host")?,
+        instance: col(row, "instance_name")?,
+        database: col(row, "database_name")?,
+        target_key: col(row, "target_id")?,
+        link_name: col(row, "link_name")?,
+        state: word(row, "state", State::parse)?,
+        detail: col(row, "detail")?,
+        options: serde_json::from_str(&options)
+            .map_err(|e| StoreError::Corrupt(format!("migration options: {e}")))?,
+        created_by: col(row, "created_by")?,
+        created_at_ms: col(row, "created_at")?,
+        updated_at_ms: col(row, "updated_at")?,
+        certificate_name: col(row, "certificate_name")?,
+        certificate: col(row, "certificate")?,
+        listener_url: col(row, "listener_url")?,
+        mi_certificate: col(row, "mi_certificate")?,
+        observed: col(row, "observed")?,
+        observed_at_ms: col(row, "observed_at")?,
+        progressed_at_ms: col(row, "progressed_at")?,
+    })
+}
+
+fn decode_step(row: &AnyRow) -> Result<StepRecord, StoreError> {
+    let already_done: i64 = col(row, "already_done")?;
+    Ok(StepRecord {
+        seq: col(row, "seq")?,
+        name: col(row, "name")?,
+        state: word(row, "state", StepState::parse)?,
+        detail: col(row, "detail")?,
+        already_done: already_done != 0,
+        command_id: col(row, "command_id")?,
+        operation: col(row, "operation")?,
+        attempts: col(row, "attempts")?,
+        started_at_ms: col(row, "started_at")?,
+        finished_at_ms: col(row, "finished_at")?,
+    })
+}

@@ -1,0 +1,248 @@
+//! Migrations through the real binaries: `ferry migrate start` gated by the pre-flight
+//! (assessment, connection test, warnings accepted), idempotent, a second link for a
+//! database refused; the control plane's driver runs the set-up on SQL Server (agent,
+//! T-SQL over TDS to the lab) and on Azure (the lab's ARM with azure_identity) and
+//! watches the links until they are ready for cutover, on SQL Server 2022 and 2016.
+
+use super::targets::{azure_config, mi_id};
+use super::*;
+use serde_json::json;
+
+const SCENARIO: &str = r#"
+[[managed_instance]]
+name = "mi-sales"
+tier = "BusinessCritical"
+vcores = 16
+storage_gb = 1024
+update_policy = "SQLServer2022"
+link_bandwidth_mbps = 800.0
+link_latency_ms = 2.0
+
+[azure]
+speed = 100.0
+
+[[instance]]
+name = "SQL22"
+version = "2022 CU13"
+hadr = true
+
+[[instance.login]]
+name = "ferry"
+password = "Ferry-Passw0rd!"
+sysadmin = true
+
+[[instance.database]]
+name = "Sales"
+data_mb = 8
+backups = [{ type = "D", hours_ago = 2.0 }]
+workload = { log_bytes_per_sec = 8192, transactions_per_sec = 5 }
+
+[[instance.database]]
+name = "Orders"
+data_mb = 8
+backups = [{ type = "D", hours_ago = 2.0 }]
+
+[[instance]]
+name = "SQL16"
+version = "2016 SP3 Azure Connect"
+hadr = true
+
+[[instance.login]]
+name = "ferry"
+password = "Ferry-Passw0rd!"
+sysadmin = true
+
+[[instance.database]]
+name = "Legacy"
+data_mb = 8
+backups = [{ type = "D", hours_ago = 2.0 }]
+"#;
+
+/// An agent configuration for `instances` of the lab, each with its own endpoint port,
+/// the MI's name resolved through `[network.hosts]`.
+fn agent_config(lab: &ferry_sim::Lab, state: &std::path::Path, instances: &[&str]) -> String {
+    let mi = lab.managed_instance("mi-sales").unwrap();
+    let mut config = format!(
+        "state_dir = {:?}\nheartbeat_interval_secs = 1\nmax_backoff_secs = 1\n\
+         [network]\ntimeout_secs = 2\n[network.hosts]\n\"{}\" = \"{}\"\n",
+        state.display().to_string(),
+        mi.fqdn,
+        mi.ip,
+    );
+    for name in instances {
+        config.push_str(&format!(
+            "[[instance]]\nname = \"{}\"\nhost = \"127.0.0.1\"\nport = {}\ntrust_server_certificate = true\n\
+             connect_timeout_secs = 5\nendpoint_port = {}\n\
+             auth = {{ method = \"sql_login\", username = \"ferry\", password = \"Ferry-Passw0rd!\" }}\n",
+            name.to_ascii_lowercase(),
+            lab.endpoint(name).unwrap().address.port(),
+            ferry_tests::processes::closed_port(),
+        ));
+    }
+    config
+}
+
+fn start_args<'a>(host: &'a str, database: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "migrate",
+        "start",
+        "--host",
+        host,
+        "--database",
+        database,
+        "--target",
+        "mi-sales",
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
+#[tokio::test]
+async fn migrations_set_up_links_and_reach_ready_for_cutover() {
+    let lab = ferry_sim::Lab::start(&ferry_sim::Scenario::parse(SCENARIO).unwrap())
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = format!(
+        "{}[migrations]\ntick_ms = 200\nobserve_interval_secs = 1\n",
+        azure_config(
+            &lab,
+            dir.path(),
+            ferry_sim::scenario::azure::DEFAULT_CLIENT_SECRET
+        )
+    );
+    let plane = ControlPlane::start(dir.path(), &config).await;
+    let added = plane.ferry(&["target", "add", &mi_id(&lab)]).await;
+    assert!(added.status.success(), "{}", text(&added));
+
+    let mut agents = Vec::new();
+    for (host, instances) in [("sqlhost", &["SQL22"][..]), ("oldhost", &["SQL16"][..])] {
+        let state = enroll_ok(&plane, dir.path(), host).await;
+        agents.push(AgentProcess::start(
+            &state,
+            &agent_config(&lab, &state, instances),
+        ));
+        host_where(&plane, host, "inventory", |h| h["instance_count"] == 1).await;
+    }
+
+    // Nothing assessed or tested yet: the pre-flight says what to run.
+    let refused = plane.ferry(&start_args("sqlhost", "Sales", &[])).await;
+    let early = text(&refused);
+    assert!(
+        !refused.status.success()
+            && early.contains("ferry assess run --host sqlhost")
+            && early.contains("ferry target test mi-sales --host sqlhost"),
+        "{early}"
+    );
+    let assessed = plane.ferry(&["assess", "run", "--all", "--wait"]).await;
+    assert!(assessed.status.success(), "{}", text(&assessed));
+    for host in ["sqlhost", "oldhost"] {
+        let tested = plane
+            .ferry(&["target", "test", "mi-sales", "--host", host])
+            .await;
+        assert!(tested.status.success(), "{}", text(&tested));
+    }
+    // The lab's name resolves only through the agent's override: a warning, refused
+    // until accepted.
+    let warned = plane.ferry(&start_args("sqlhost", "Sales", &[])).await;
+    let warned = text(&warned);
+    assert!(
+        warned.contains("NET-MI-DNS-OVERRIDE") && warned.contains("--accept-warnings"),
+        "{warned}"
+    );
+
+    let accept = ["--accept-warnings"];
+    let mut ids = Vec::new();
+    for (host, database) in [
+        ("sqlhost", "Sales"),
+        ("sqlhost", "Orders"),
+        ("oldhost", "Legacy"),
+    ] {
+        let started = plane.ferry_json(&start_args(host, database, &accept)).await;
+        assert_eq!(started[0]["created"], true, "{started}");
+        assert_eq!(started[0]["link_name"], format!("DAG_{database}"));
+        ids.push(started[0]["id"].as_str().unwrap().to_string());
+    }
+    // Starting again returns the same migration; a second link is refused.
+    let again = plane
+        .ferry_json(&start_args("sqlhost", "Sales", &accept))
+        .await;
+    assert_eq!(
+        (again[0]["created"].clone(), again[0]["id"].clone()),
+        (json!(false), json!(ids[0]))
+    );
+    let second = plane
+        .ferry(&start_args(
+            "sqlhost",
+            "Sales",
+            &["--accept-warnings", "--link-name", "DAG_two"],
+        ))
+        .await;
+    assert!(
+        !second.status.success() && text(&second).contains("a database has one link"),
+        "{}",
+        text(&second)
+    );
+
+    let mut watch = vec![
+        "migrate",
+        "watch",
+        "--until",
+        "ready_for_cutover",
+        "--timeout",
+        "120s",
+    ];
+    watch.extend(ids.iter().map(String::as_str));
+    let watched = plane.ferry(&watch).await;
+    assert!(watched.status.success(), "{}", text(&watched));
+
+    for id in &ids {
+        let shown = plane.ferry_json(&["migrate", "show", id]).await;
+        let steps = shown["steps"].as_array().unwrap();
+        assert_eq!(steps.len(), 10, "{shown}");
+        assert!(steps.iter().all(|s| s["state"] == "done"), "{shown}");
+        assert_eq!(
+            shown["link"]["replica_state"], "LinkSynchronizing",
+            "{shown}"
+        );
+        assert_eq!(
+            shown["link"]["synchronization_health"], "HEALTHY",
+            "{shown}"
+        );
+    }
+    let legacy = plane.ferry(&["migrate", "show", &ids[2]]).await;
+    assert!(
+        text(&legacy).contains("ready_for_cutover"),
+        "{}",
+        text(&legacy)
+    );
+
+    // SQL Server holds what the docs' script makes, named as it names it; on 2016 the
+    // AG has no CLUSTER_TYPE (it needs the host's failover cluster).
+    let mut sql = ferry_agent::sql::connect(&ferry_tests::fleet::lab_instance(
+        "sql22",
+        lab.endpoint("SQL22").unwrap().address,
+        "ferry",
+        "Ferry-Passw0rd!",
+    ))
+    .await
+    .unwrap();
+    let groups = ferry_agent::sql::rows(
+        &mut sql,
+        "groups",
+        "SELECT name FROM sys.availability_groups ORDER BY name",
+        std::time::Duration::from_secs(10),
+    )
+    .await
+    .unwrap();
+    let names: Vec<&str> = groups
+        .iter()
+        .map(|r| r.get::<&str, _>(0).unwrap())
+        .collect();
+    assert_eq!(names, ["AG_Orders", "AG_Sales", "DAG_Orders", "DAG_Sales"]);
+
+    for agent in agents {
+        agent.stop().await;
+    }
+    plane.stop().await;
+}
