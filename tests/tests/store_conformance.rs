@@ -5,10 +5,12 @@ use ferry_control::assess::{CheckResult, CheckStatus, Finding, Readiness, Scope,
 use ferry_control::connection::InstanceConnection;
 use ferry_control::fleet::identity::AgentId;
 use ferry_control::fleet::labels::Labels;
+use ferry_control::migration::{AgentStep, AgentSteps, Options, State, StepState};
 use ferry_control::sizing::{LoadWindow, Stat, WindowStats};
 use ferry_control::store::assessments::RunRecord;
 use ferry_control::store::commands::{CommandKind, CommandRecord, CommandState};
 use ferry_control::store::inventory::{DatabaseRecord, IncomingReport, InstanceRecord, ReportBody};
+use ferry_control::store::migrations::MigrationRecord;
 use ferry_control::store::tokens::{EnrollError, NewAgent, NewToken, TokenRejection};
 use ferry_control::store::Store;
 use ferry_tests::databases::ScratchPostgres;
@@ -577,6 +579,148 @@ async fn suite(url: &str) {
         .unwrap()
         .is_empty());
 
+    // Migrations: one live migration per database (a second create returns it); an
+    // agent's step report ends each step it ran, stops at a blocked one and fails the
+    // migration; retry starts again from the first step not done.
+    let migration = |id: &str| MigrationRecord {
+        id: id.into(),
+        agent_id: first.id,
+        host: "sql01".into(),
+        instance: "default".into(),
+        database: "Sales".into(),
+        target_key: "key-mi".into(),
+        link_name: "DAG_Sales".into(),
+        state: State::Preparing,
+        detail: "waiting".into(),
+        options: Options {
+            accepted_warnings: vec!["NET-MI-DNS-OVERRIDE".into()],
+            ..Options::default()
+        },
+        created_by: "operator/test".into(),
+        created_at_ms: NOW,
+        updated_at_ms: NOW,
+        certificate_name: String::new(),
+        certificate: String::new(),
+        listener_url: String::new(),
+        mi_certificate: String::new(),
+        observed: String::new(),
+        observed_at_ms: None,
+        progressed_at_ms: None,
+    };
+    assert_eq!(
+        store.create_migration(&migration("m1")).await.unwrap(),
+        None
+    );
+    let again = store.create_migration(&migration("m2")).await.unwrap();
+    assert_eq!(
+        again.map(|m| (m.id, m.options)),
+        Some(("m1".to_string(), migration("m1").options))
+    );
+    let steps = store.migration_steps("m1").await.unwrap();
+    assert_eq!(steps.len(), 10);
+    assert!(steps.iter().all(|s| s.state == StepState::Pending));
+    let run = CommandRecord::pending(
+        first.id,
+        CommandKind::RunLinkSteps,
+        "driver",
+        NOW,
+        NOW + 60_000,
+        "",
+    )
+    .with_payload("{}".into());
+    store
+        .start_agent_steps("m1", &[0, 1, 2, 3], &run)
+        .await
+        .unwrap();
+    let step = |name: &str, state: StepState, already_done: bool| AgentStep {
+        name: name.into(),
+        state,
+        detail: format!("{name} detail"),
+        already_done,
+        started_ms: NOW + 10,
+        duration_ms: 5,
+    };
+    let ran = IncomingReport {
+        report_id: "rm1".into(),
+        produced_at_ms: NOW + 20,
+        body: ReportBody::LinkSteps(AgentSteps {
+            command_id: run.id.clone(),
+            migration_id: "m1".into(),
+            steps: vec![
+                step("database", StepState::Done, true),
+                step("master_key", StepState::Done, false),
+                step("endpoint_certificate", StepState::Blocked, false),
+            ],
+            error: String::new(),
+            certificate_name: "Cert_SQL01_endpoint".into(),
+            certificate: vec![0x30, 0x82],
+            listener_url: String::new(),
+        }),
+    };
+    assert!(store.record_report(first.id, &ran, NOW + 21).await.unwrap());
+    let states: Vec<(StepState, bool)> = store
+        .migration_steps("m1")
+        .await
+        .unwrap()
+        .iter()
+        .take(5)
+        .map(|s| (s.state, s.already_done))
+        .collect();
+    assert_eq!(
+        states,
+        [
+            (StepState::Done, true),
+            (StepState::Done, false),
+            (StepState::Blocked, false),
+            (StepState::Pending, false),
+            (StepState::Pending, false),
+        ]
+    );
+    let failed = store.migration("m1").await.unwrap().unwrap();
+    assert_eq!(failed.state, State::Failed);
+    assert_eq!(
+        failed.detail,
+        "endpoint_certificate: endpoint_certificate detail"
+    );
+    assert_eq!(
+        (
+            failed.certificate_name.as_str(),
+            failed.certificate.as_str()
+        ),
+        ("Cert_SQL01_endpoint", "3082")
+    );
+    assert!(store.active_migrations().await.unwrap().is_empty());
+    assert!(store
+        .retry_migration("m1", "operator/test", NOW + 30)
+        .await
+        .unwrap());
+    assert!(!store
+        .retry_migration("m1", "operator/test", NOW + 31)
+        .await
+        .unwrap());
+    assert_eq!(
+        store.migration_steps("m1").await.unwrap()[2].state,
+        StepState::Pending
+    );
+    store
+        .set_migration_state(
+            "m1",
+            State::Seeding,
+            "copying",
+            Some(("{}", true)),
+            NOW + 40,
+        )
+        .await
+        .unwrap();
+    let seeding = store.active_migrations().await.unwrap();
+    assert_eq!(
+        seeding
+            .iter()
+            .map(|m| (m.state, m.observed_at_ms, m.progressed_at_ms))
+            .collect::<Vec<_>>(),
+        [(State::Seeding, Some(NOW + 40), Some(NOW + 40))]
+    );
+
     let actions: Vec<String> = store
         .list_audit(50)
         .await
@@ -593,6 +737,8 @@ async fn suite(url: &str) {
         "target.refresh",
         "target.remove",
         "connection.test",
+        "migration.start",
+        "migration.retry",
     ] {
         assert!(
             actions.iter().any(|a| a == action),
