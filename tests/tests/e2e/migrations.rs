@@ -97,9 +97,19 @@ fn start_args<'a>(host: &'a str, database: &'a str, extra: &[&'a str]) -> Vec<&'
     args
 }
 
-#[tokio::test]
-async fn migrations_set_up_links_and_reach_ready_for_cutover() {
-    let lab = ferry_sim::Lab::start(&ferry_sim::Scenario::parse(SCENARIO).unwrap())
+/// A control plane signed in to the lab's Azure with mi-sales added, and one agent per
+/// host (name, lab instances), online with their inventory.
+struct Fixture {
+    lab: ferry_sim::Lab,
+    dir: tempfile::TempDir,
+    config: String,
+    plane: ControlPlane,
+    /// (state directory, configuration, process) per host.
+    agents: Vec<(std::path::PathBuf, String, AgentProcess)>,
+}
+
+async fn fixture(scenario: &str, hosts: &[(&str, &[&str])]) -> Fixture {
+    let lab = ferry_sim::Lab::start(&ferry_sim::Scenario::parse(scenario).unwrap())
         .await
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
@@ -114,16 +124,97 @@ async fn migrations_set_up_links_and_reach_ready_for_cutover() {
     let plane = ControlPlane::start(dir.path(), &config).await;
     let added = plane.ferry(&["target", "add", &mi_id(&lab)]).await;
     assert!(added.status.success(), "{}", text(&added));
-
     let mut agents = Vec::new();
-    for (host, instances) in [("sqlhost", &["SQL22"][..]), ("oldhost", &["SQL16"][..])] {
+    for (host, instances) in hosts {
         let state = enroll_ok(&plane, dir.path(), host).await;
-        agents.push(AgentProcess::start(
-            &state,
-            &agent_config(&lab, &state, instances),
-        ));
+        let agent_config = agent_config(&lab, &state, instances);
+        let process = AgentProcess::start(&state, &agent_config);
         host_where(&plane, host, "inventory", |h| h["instance_count"] == 1).await;
+        agents.push((state, agent_config, process));
     }
+    Fixture {
+        lab,
+        dir,
+        config,
+        plane,
+        agents,
+    }
+}
+
+/// Assesses every host and tests each one's connection to mi-sales: the pre-flight's
+/// inputs.
+async fn preflight_inputs(plane: &ControlPlane, hosts: &[&str]) {
+    let assessed = plane.ferry(&["assess", "run", "--all", "--wait"]).await;
+    assert!(assessed.status.success(), "{}", text(&assessed));
+    for host in hosts {
+        let tested = plane
+            .ferry(&["target", "test", "mi-sales", "--host", host])
+            .await;
+        assert!(tested.status.success(), "{}", text(&tested));
+    }
+}
+
+/// Starts a migration with the warnings accepted; its id.
+async fn start(plane: &ControlPlane, host: &str, database: &str) -> String {
+    let started = plane
+        .ferry_json(&start_args(host, database, &["--accept-warnings"]))
+        .await;
+    assert_eq!(started[0]["created"], true, "{started}");
+    started[0]["id"].as_str().unwrap().to_string()
+}
+
+/// Waits until every migration is ready for cutover.
+async fn ready(plane: &ControlPlane, ids: &[String]) {
+    let mut watch = vec![
+        "migrate",
+        "watch",
+        "--until",
+        "ready_for_cutover",
+        "--timeout",
+        "120s",
+    ];
+    watch.extend(ids.iter().map(String::as_str));
+    let watched = plane.ferry(&watch).await;
+    assert!(watched.status.success(), "{}", text(&watched));
+}
+
+/// The availability groups on a lab instance, by name.
+async fn groups(lab: &ferry_sim::Lab, instance: &str) -> Vec<String> {
+    let mut sql = ferry_agent::sql::connect(&ferry_tests::fleet::lab_instance(
+        &instance.to_ascii_lowercase(),
+        lab.endpoint(instance).unwrap().address,
+        "ferry",
+        "Ferry-Passw0rd!",
+    ))
+    .await
+    .unwrap();
+    ferry_agent::sql::rows(
+        &mut sql,
+        "groups",
+        "SELECT name FROM sys.availability_groups ORDER BY name",
+        Duration::from_secs(10),
+    )
+    .await
+    .unwrap()
+    .iter()
+    .map(|r| r.get::<&str, _>(0).unwrap().to_string())
+    .collect()
+}
+
+#[tokio::test]
+async fn migrations_set_up_links_and_reach_ready_for_cutover() {
+    // The data directory lives as long as the test.
+    let Fixture {
+        lab,
+        plane,
+        agents,
+        dir: _dir,
+        ..
+    } = fixture(
+        SCENARIO,
+        &[("sqlhost", &["SQL22"]), ("oldhost", &["SQL16"])],
+    )
+    .await;
 
     // Nothing assessed or tested yet: the pre-flight says what to run.
     let refused = plane.ferry(&start_args("sqlhost", "Sales", &[])).await;
@@ -134,14 +225,7 @@ async fn migrations_set_up_links_and_reach_ready_for_cutover() {
             && early.contains("ferry target test mi-sales --host sqlhost"),
         "{early}"
     );
-    let assessed = plane.ferry(&["assess", "run", "--all", "--wait"]).await;
-    assert!(assessed.status.success(), "{}", text(&assessed));
-    for host in ["sqlhost", "oldhost"] {
-        let tested = plane
-            .ferry(&["target", "test", "mi-sales", "--host", host])
-            .await;
-        assert!(tested.status.success(), "{}", text(&tested));
-    }
+    preflight_inputs(&plane, &["sqlhost", "oldhost"]).await;
     // The lab's name resolves only through the agent's override: a warning, refused
     // until accepted.
     let warned = plane.ferry(&start_args("sqlhost", "Sales", &[])).await;
@@ -151,21 +235,17 @@ async fn migrations_set_up_links_and_reach_ready_for_cutover() {
         "{warned}"
     );
 
-    let accept = ["--accept-warnings"];
     let mut ids = Vec::new();
     for (host, database) in [
         ("sqlhost", "Sales"),
         ("sqlhost", "Orders"),
         ("oldhost", "Legacy"),
     ] {
-        let started = plane.ferry_json(&start_args(host, database, &accept)).await;
-        assert_eq!(started[0]["created"], true, "{started}");
-        assert_eq!(started[0]["link_name"], format!("DAG_{database}"));
-        ids.push(started[0]["id"].as_str().unwrap().to_string());
+        ids.push(start(&plane, host, database).await);
     }
     // Starting again returns the same migration; a second link is refused.
     let again = plane
-        .ferry_json(&start_args("sqlhost", "Sales", &accept))
+        .ferry_json(&start_args("sqlhost", "Sales", &["--accept-warnings"]))
         .await;
     assert_eq!(
         (again[0]["created"].clone(), again[0]["id"].clone()),
@@ -184,17 +264,7 @@ async fn migrations_set_up_links_and_reach_ready_for_cutover() {
         text(&second)
     );
 
-    let mut watch = vec![
-        "migrate",
-        "watch",
-        "--until",
-        "ready_for_cutover",
-        "--timeout",
-        "120s",
-    ];
-    watch.extend(ids.iter().map(String::as_str));
-    let watched = plane.ferry(&watch).await;
-    assert!(watched.status.success(), "{}", text(&watched));
+    ready(&plane, &ids).await;
 
     for id in &ids {
         let shown = plane.ferry_json(&["migrate", "show", id]).await;
@@ -219,30 +289,99 @@ async fn migrations_set_up_links_and_reach_ready_for_cutover() {
 
     // SQL Server holds what the docs' script makes, named as it names it; on 2016 the
     // AG has no CLUSTER_TYPE (it needs the host's failover cluster).
-    let mut sql = ferry_agent::sql::connect(&ferry_tests::fleet::lab_instance(
-        "sql22",
-        lab.endpoint("SQL22").unwrap().address,
-        "ferry",
-        "Ferry-Passw0rd!",
+    assert_eq!(
+        groups(&lab, "SQL22").await,
+        ["AG_Orders", "AG_Sales", "DAG_Orders", "DAG_Sales"]
+    );
+    assert_eq!(groups(&lab, "SQL16").await, ["AG_Legacy", "DAG_Legacy"]);
+
+    for (_, _, agent) in agents {
+        agent.stop().await;
+    }
+    plane.stop().await;
+}
+
+/// Waits until step `seq` of migration `id` is in `state`.
+async fn step_is(plane: &ControlPlane, id: &str, seq: usize, state: &str) {
+    wait::until(&format!("step {seq} {state}"), LIMIT, || async {
+        let shown = plane.ferry_json(&["migrate", "show", id]).await;
+        match shown["steps"][seq]["state"].as_str() {
+            Some(found) if found == state => Ok(Some(())),
+            found => Err(format!("{found:?}: {}", shown["detail"])),
+        }
+    })
+    .await
+}
+
+/// kill -9 of the control plane, then a start on the same address and store.
+async fn crash(plane: ControlPlane, dir: &std::path::Path, config: &str) -> ControlPlane {
+    let addr = plane.kill().await;
+    ControlPlane::start_on(dir, config, addr).await
+}
+
+#[tokio::test]
+async fn killed_processes_resume_the_set_up_without_repeating_it() {
+    let scenario = SCENARIO.replace("speed = 100.0", "speed = 10.0");
+    let Fixture {
+        lab,
+        dir,
+        config: plane_config,
+        mut plane,
+        mut agents,
+    } = fixture(&scenario, &[("sqlhost", &["SQL22"])]).await;
+    preflight_inputs(&plane, &["sqlhost"]).await;
+
+    // The agent down: the first SQL Server steps wait on their command, across a
+    // control-plane crash, and run when the agent is back.
+    let (state, config, agent) = agents.pop().unwrap();
+    agent.kill().await;
+    let id = start(&plane, "sqlhost", "Sales").await;
+    step_is(&plane, &id, 0, "running").await;
+    plane = crash(plane, dir.path(), &plane_config).await;
+    let agent = AgentProcess::start(&state, &config);
+
+    // Both killed while Azure uploads the certificate (3 s at this speed): the
+    // restarted control plane polls the operation it stored; the agent, still down,
+    // holds up the next SQL Server steps across another crash.
+    step_is(&plane, &id, 4, "running").await;
+    agent.kill().await;
+    plane = crash(plane, dir.path(), &plane_config).await;
+    step_is(&plane, &id, 6, "running").await;
+    plane = crash(plane, dir.path(), &plane_config).await;
+    let agent = AgentProcess::start(&state, &config);
+
+    // Killed while Azure creates the link (9 s at this speed).
+    step_is(&plane, &id, 9, "running").await;
+    plane = crash(plane, dir.path(), &plane_config).await;
+    ready(&plane, std::slice::from_ref(&id)).await;
+
+    let shown = plane.ferry_json(&["migrate", "show", &id]).await;
+    let steps = shown["steps"].as_array().unwrap();
+    assert!(steps.iter().all(|s| s["state"] == "done"), "{shown}");
+    assert!(
+        steps.iter().all(|s| s["attempts"] == 1),
+        "no step was started twice: {shown}"
+    );
+    assert_eq!(groups(&lab, "SQL22").await, ["AG_Sales", "DAG_Sales"]);
+    let mi = lab.managed_instance("mi-sales").unwrap();
+    let mut on_mi = ferry_agent::sql::connect(&ferry_tests::fleet::lab_instance(
+        "mi",
+        std::net::SocketAddr::new(mi.ip.into(), 1433),
+        "miadmin",
+        "Lab-Passw0rd!",
     ))
     .await
     .unwrap();
-    let groups = ferry_agent::sql::rows(
-        &mut sql,
-        "groups",
-        "SELECT name FROM sys.availability_groups ORDER BY name",
-        std::time::Duration::from_secs(10),
+    let links = ferry_agent::sql::rows(
+        &mut on_mi,
+        "links",
+        "SELECT name FROM sys.availability_groups WHERE is_distributed = 1",
+        Duration::from_secs(10),
     )
     .await
     .unwrap();
-    let names: Vec<&str> = groups
-        .iter()
-        .map(|r| r.get::<&str, _>(0).unwrap())
-        .collect();
-    assert_eq!(names, ["AG_Orders", "AG_Sales", "DAG_Orders", "DAG_Sales"]);
+    assert_eq!(links.len(), 1, "one link on the MI");
 
-    for agent in agents {
-        agent.stop().await;
-    }
+    agent.stop().await;
     plane.stop().await;
 }
