@@ -106,6 +106,9 @@ pub enum Step {
     MiCertificate,
     AvailabilityGroup,
     DistributedAvailabilityGroup,
+    DropDistributedAvailabilityGroup,
+    DropAvailabilityGroup,
+    DropMiCertificate,
 }
 
 impl Step {
@@ -119,6 +122,13 @@ impl Step {
         Step::DistributedAvailabilityGroup,
     ];
 
+    /// Undoing the link, in order (after the MI's side is deleted).
+    pub const TEARDOWN: [Step; 3] = [
+        Step::DropDistributedAvailabilityGroup,
+        Step::DropAvailabilityGroup,
+        Step::DropMiCertificate,
+    ];
+
     /// The steps that prepare SQL Server before anything is asked of Azure.
     pub const LOCAL: [Step; 4] = [
         Step::Database,
@@ -128,7 +138,10 @@ impl Step {
     ];
 
     pub fn parse(name: &str) -> Option<Step> {
-        Step::ALL.into_iter().find(|step| step.name() == name)
+        Step::ALL
+            .into_iter()
+            .chain(Step::TEARDOWN)
+            .find(|step| step.name() == name)
     }
 
     pub fn name(self) -> &'static str {
@@ -140,6 +153,9 @@ impl Step {
             Step::MiCertificate => "mi_certificate",
             Step::AvailabilityGroup => "availability_group",
             Step::DistributedAvailabilityGroup => "distributed_availability_group",
+            Step::DropDistributedAvailabilityGroup => "drop_distributed_availability_group",
+            Step::DropAvailabilityGroup => "drop_availability_group",
+            Step::DropMiCertificate => "drop_mi_certificate",
         }
     }
 
@@ -152,6 +168,11 @@ impl Step {
             Step::MiCertificate => steps::mi_certificate::inspect(ctx).await,
             Step::AvailabilityGroup => steps::availability_group::inspect(ctx).await,
             Step::DistributedAvailabilityGroup => steps::distributed::inspect(ctx).await,
+            Step::DropDistributedAvailabilityGroup => {
+                steps::teardown::inspect_distributed(ctx).await
+            }
+            Step::DropAvailabilityGroup => steps::teardown::inspect_availability_group(ctx).await,
+            Step::DropMiCertificate => steps::teardown::inspect_mi_certificate(ctx).await,
         }
     }
 
@@ -164,6 +185,9 @@ impl Step {
             Step::MiCertificate => steps::mi_certificate::apply(ctx).await,
             Step::AvailabilityGroup => steps::availability_group::apply(ctx).await,
             Step::DistributedAvailabilityGroup => steps::distributed::apply(ctx).await,
+            Step::DropDistributedAvailabilityGroup => steps::teardown::drop_distributed(ctx).await,
+            Step::DropAvailabilityGroup => steps::teardown::drop_availability_group(ctx).await,
+            Step::DropMiCertificate => steps::teardown::drop_mi_certificate(ctx).await,
         }
     }
 

@@ -11,7 +11,7 @@ use crate::migration::{plan, AgentStep, AgentSteps, StepState};
 const MAX_CERTIFICATE: usize = 64 * 1024;
 
 pub fn agent_steps(report: wire::LinkSteps) -> Result<AgentSteps, ApiError> {
-    if report.steps.len() > plan::STEPS.len() {
+    if report.steps.len() > plan::STEPS.len() + plan::TEARDOWN.len() {
         return Err(ApiError::invalid(
             "link_steps.steps",
             "more steps than a link has",

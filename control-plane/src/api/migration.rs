@@ -329,3 +329,55 @@ fn wire(m: MigrationRecord, steps: Vec<StepRecord>) -> op::Migration {
         link,
     }
 }
+
+/// Cancels a migration: the teardown steps are journaled and the driver runs them.
+/// The certificates are removed only when a migration of this instance to this target
+/// made them (not found there before Ferry) and no other live one uses them.
+pub async fn cancel(shared: &Shared, actor: &str, id: &str) -> Result<op::Migration, ApiError> {
+    let Some(m) = shared.store.migration(id).await? else {
+        return Err(ApiError::NotFound(format!(
+            "no migration {id:?}: `ferry migrate ls` lists them"
+        )));
+    };
+    let related: Vec<MigrationRecord> = shared
+        .store
+        .migrations()
+        .await?
+        .into_iter()
+        .filter(|o| {
+            o.agent_id == m.agent_id && o.instance == m.instance && o.target_key == m.target_key
+        })
+        .collect();
+    let in_use = related
+        .iter()
+        .any(|o| o.id != m.id && !matches!(o.state, State::Cancelled | State::Cancelling));
+    let mut made = std::collections::HashSet::new();
+    for o in &related {
+        for step in shared.store.migration_steps(&o.id).await? {
+            if step.state == crate::migration::StepState::Done && !step.already_done {
+                made.insert(step.name);
+            }
+        }
+    }
+    let steps: Vec<&str> = plan::TEARDOWN
+        .iter()
+        .map(|(name, _)| *name)
+        .filter(|name| match *name {
+            plan::DROP_MI_CERTIFICATE => !in_use && made.contains("mi_certificate"),
+            plan::DELETE_TRUST_CERTIFICATE => !in_use && made.contains(plan::UPLOAD_CERTIFICATE),
+            _ => true,
+        })
+        .collect();
+    if !shared
+        .store
+        .cancel_migration(id, &steps, actor, now_ms())
+        .await?
+    {
+        return Err(ApiError::FailedPrecondition(format!(
+            "migration {id} is {} already",
+            m.state.as_str()
+        )));
+    }
+    tracing::info!(migration = %id, %actor, ?steps, "migration cancelled");
+    get(shared, id).await
+}

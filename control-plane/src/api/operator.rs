@@ -473,4 +473,14 @@ impl Operator for OperatorApi {
             migration::retry(&self.0, &actor, &request.into_inner().id).await?,
         ))
     }
+
+    async fn cancel_migration(
+        &self,
+        request: Request<op::GetMigrationRequest>,
+    ) -> Result<Response<op::Migration>, Status> {
+        let actor = authorize_operator(&request, Role::Operator)?;
+        Ok(Response::new(
+            migration::cancel(&self.0, &actor, &request.into_inner().id).await?,
+        ))
+    }
 }

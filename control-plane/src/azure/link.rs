@@ -105,6 +105,40 @@ impl Arm {
         ))
     }
 
+    /// Deletes the link `name` on the MI (404: nothing to delete, done).
+    pub async fn delete_link(
+        &self,
+        mi: &ManagedInstanceId,
+        name: &str,
+    ) -> Result<Accepted, ArmError> {
+        let url = self.url(
+            &format!("{mi}/distributedAvailabilityGroups/{}", segment(name)?),
+            LINK_API_VERSION,
+        );
+        self.delete(&url).await
+    }
+
+    /// Removes server trust certificate `name` from the MI.
+    pub async fn delete_trust_certificate(
+        &self,
+        mi: &ManagedInstanceId,
+        name: &str,
+    ) -> Result<Accepted, ArmError> {
+        let url = self.url(
+            &format!("{mi}/serverTrustCertificates/{}", segment(name)?),
+            API_VERSION,
+        );
+        self.delete(&url).await
+    }
+
+    async fn delete(&self, url: &str) -> Result<Accepted, ArmError> {
+        match self.call(reqwest::Method::DELETE, url, None).await {
+            Ok(answer) => Ok(accepted(answer)),
+            Err(ArmError::Azure { status: 404, .. }) => Ok(Accepted::Done(Value::Null)),
+            Err(e) => Err(e),
+        }
+    }
+
     /// The link `name`, or None when the MI has none of that name.
     pub async fn link(
         &self,

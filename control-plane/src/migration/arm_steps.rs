@@ -14,6 +14,8 @@ use crate::store::migrations::MigrationRecord;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Ran {
     Done(String),
+    /// Found done: nothing was changed.
+    AlreadyDone(String),
     /// An operation runs: poll this URL.
     Running(String),
     /// Try again later (ARM throttled, failed on its side, or did not answer).
@@ -114,12 +116,52 @@ pub async fn create_link(arm: &Arm, mi: &ManagedInstanceId, m: &MigrationRecord)
         );
     }
     match arm.link(mi, &m.link_name).await {
-        Ok(Some(_)) => return Ran::Done(format!("the MI has link {} already", m.link_name)),
+        Ok(Some(_)) => return Ran::AlreadyDone(format!("the MI has link {} already", m.link_name)),
         Ok(None) => {}
         Err(e) => return ran_err("reading the link", e),
     }
     match arm.put_link(mi, &m.link_name, &link_body(m)).await {
         Ok(accepted) => ran(accepted, format!("created link {} on the MI", m.link_name)),
         Err(e) => ran_err("creating the link", e),
+    }
+}
+
+/// The link deleted on the MI (SQL Server's side is dropped by the next steps).
+pub async fn delete_link(arm: &Arm, mi: &ManagedInstanceId, m: &MigrationRecord) -> Ran {
+    match arm.link(mi, &m.link_name).await {
+        Ok(None) => return Ran::AlreadyDone(format!("the MI has no link {}", m.link_name)),
+        Ok(Some(_)) => {}
+        Err(e) => return ran_err("reading the link", e),
+    }
+    match arm.delete_link(mi, &m.link_name).await {
+        Ok(accepted) => ran(accepted, format!("deleted link {} on the MI", m.link_name)),
+        Err(e) => ran_err("deleting the link", e),
+    }
+}
+
+/// SQL Server's certificate removed from the MI's trust, when the MI still trusts it
+/// under the name Ferry uploaded it as.
+pub async fn delete_trust_certificate(
+    arm: &Arm,
+    mi: &ManagedInstanceId,
+    m: &MigrationRecord,
+) -> Ran {
+    let der = hex::decode(&m.certificate).unwrap_or_default();
+    let trusted = match arm.trust_certificates(mi).await {
+        Ok(trusted) => trusted,
+        Err(e) => return ran_err("listing the MI's server trust certificates", e),
+    };
+    if !trusted
+        .iter()
+        .any(|c| c.name.eq_ignore_ascii_case(&m.certificate_name) && c.der == der)
+    {
+        return Ran::AlreadyDone(format!("the MI does not trust {}", m.certificate_name));
+    }
+    match arm.delete_trust_certificate(mi, &m.certificate_name).await {
+        Ok(accepted) => ran(
+            accepted,
+            format!("removed {} from the MI's trust", m.certificate_name),
+        ),
+        Err(e) => ran_err("removing the server trust certificate", e),
     }
 }

@@ -47,8 +47,8 @@ async fn advance_all(shared: &Shared) -> Result<(), StoreError> {
     let observe_ms = (shared.config.migrations.observe_interval_secs * 1000) as i64;
     for m in shared.store.active_migrations().await? {
         let now = now_ms();
-        if m.state == State::Preparing {
-            prepare(shared, &m, now).await?;
+        if matches!(m.state, State::Preparing | State::Cancelling) {
+            advance(shared, &m, now).await?;
         } else if m.state.is_linked() && m.observed_at_ms.is_none_or(|at| now - at >= observe_ms) {
             observe(shared, &m, now).await?;
         }
@@ -76,19 +76,35 @@ async fn target(
     })
 }
 
-async fn prepare(shared: &Shared, m: &MigrationRecord, now: i64) -> Result<(), StoreError> {
+/// Advances a preparing or cancelling migration by its journal. A cancel first lets a
+/// set-up step in flight end, then runs the teardown steps.
+async fn advance(shared: &Shared, m: &MigrationRecord, now: i64) -> Result<(), StoreError> {
     let store = &shared.store;
     let steps = store.migration_steps(&m.id).await?;
-    let Some(first) = steps.iter().position(|s| s.state != StepState::Done) else {
-        tracing::info!(migration = %m.id, "link set up; watching it");
-        return store
-            .set_migration_state(
-                &m.id,
+    let next = if m.state == State::Cancelling {
+        steps
+            .iter()
+            .position(|s| s.state == StepState::Running)
+            .or_else(|| {
+                steps
+                    .iter()
+                    .position(|s| s.seq >= plan::STEPS.len() as i64 && s.state != StepState::Done)
+            })
+    } else {
+        steps.iter().position(|s| s.state != StepState::Done)
+    };
+    let Some(first) = next else {
+        let (state, detail) = if m.state == State::Cancelling {
+            (State::Cancelled, "everything the migration made is removed")
+        } else {
+            (
                 State::Seeding,
                 "the link is set up; waiting for Azure's first report",
-                None,
-                now,
             )
+        };
+        tracing::info!(migration = %m.id, state = state.as_str(), "{detail}");
+        return store
+            .set_migration_state(&m.id, state, detail, None, now)
             .await;
     };
     let step = &steps[first];
@@ -96,7 +112,7 @@ async fn prepare(shared: &Shared, m: &MigrationRecord, now: i64) -> Result<(), S
         Ok(mi) => mi,
         Err(why) => {
             return store
-                .finish_step(&m.id, step.seq, StepState::Failed, &why, now)
+                .finish_step(&m.id, step.seq, (StepState::Failed, false), &why, now)
                 .await
         }
     };
@@ -117,7 +133,7 @@ async fn prepare(shared: &Shared, m: &MigrationRecord, now: i64) -> Result<(), S
                 .finish_step(
                     &m.id,
                     step.seq,
-                    StepState::Failed,
+                    (StepState::Failed, false),
                     "this control plane does not know the step; upgrade ferry-control",
                     now,
                 )
@@ -188,7 +204,7 @@ async fn check_agent_command(
             .finish_step(
                 &m.id,
                 step.seq,
-                StepState::Failed,
+                (StepState::Failed, false),
                 "its agent command is gone",
                 now,
             )
@@ -211,7 +227,7 @@ async fn check_agent_command(
     };
     shared
         .store
-        .finish_step(&m.id, step.seq, StepState::Failed, &why, now)
+        .finish_step(&m.id, step.seq, (StepState::Failed, false), &why, now)
         .await
 }
 
@@ -240,33 +256,25 @@ async fn run_arm_step(
             Err(e) => arm_steps::ran_err("reading the MI's endpoint certificate", e),
         },
         plan::CREATE_LINK => arm_steps::create_link(&shared.arm, mi, m).await,
+        plan::DELETE_LINK => arm_steps::delete_link(&shared.arm, mi, m).await,
+        plan::DELETE_TRUST_CERTIFICATE => {
+            arm_steps::delete_trust_certificate(&shared.arm, mi, m).await
+        }
         other => Ran::Failed(format!("{other} is not an ARM step")),
     };
     tracing::info!(migration = %m.id, step = %step.name, ?ran, "ARM step");
     let now = now_ms();
-    match ran {
-        Ran::Done(detail) => {
-            store
-                .finish_step(&m.id, step.seq, StepState::Done, &detail, now)
-                .await
-        }
-        Ran::Running(url) => store.start_arm_step(&m.id, step.seq, &url, now).await,
-        Ran::Again(detail) => {
-            store
-                .finish_step(&m.id, step.seq, StepState::Pending, &detail, now)
-                .await
-        }
-        Ran::Blocked(detail) => {
-            store
-                .finish_step(&m.id, step.seq, StepState::Blocked, &detail, now)
-                .await
-        }
-        Ran::Failed(detail) => {
-            store
-                .finish_step(&m.id, step.seq, StepState::Failed, &detail, now)
-                .await
-        }
-    }
+    let (state, detail) = match ran {
+        Ran::Running(url) => return store.start_arm_step(&m.id, step.seq, &url, now).await,
+        Ran::Done(detail) => ((StepState::Done, false), detail),
+        Ran::AlreadyDone(detail) => ((StepState::Done, true), detail),
+        Ran::Again(detail) => ((StepState::Pending, false), detail),
+        Ran::Blocked(detail) => ((StepState::Blocked, false), detail),
+        Ran::Failed(detail) => ((StepState::Failed, false), detail),
+    };
+    store
+        .finish_step(&m.id, step.seq, state, &detail, now)
+        .await
 }
 
 /// Polls an ARM step's operation.
@@ -284,7 +292,7 @@ async fn poll(
                 .finish_step(
                     &m.id,
                     step.seq,
-                    StepState::Done,
+                    (StepState::Done, false),
                     &format!("{}: Azure's operation succeeded", step.name),
                     now,
                 )
@@ -295,7 +303,7 @@ async fn poll(
                 .finish_step(
                     &m.id,
                     step.seq,
-                    StepState::Failed,
+                    (StepState::Failed, false),
                     &format!("Azure's operation failed: {code}: {message}"),
                     now,
                 )
@@ -310,7 +318,7 @@ async fn poll(
                 .finish_step(
                     &m.id,
                     step.seq,
-                    StepState::Failed,
+                    (StepState::Failed, false),
                     &format!("polling Azure's operation: {e}"),
                     now,
                 )

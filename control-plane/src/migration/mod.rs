@@ -47,6 +47,8 @@ pub enum State {
     Stalled,
     /// A step or the link failed; the detail says why and what to do.
     Failed,
+    /// `ferry migrate cancel`: the teardown steps are running.
+    Cancelling,
     Cancelled,
 }
 
@@ -60,6 +62,7 @@ impl State {
             State::ReadyForCutover => "ready_for_cutover",
             State::Stalled => "stalled",
             State::Failed => "failed",
+            State::Cancelling => "cancelling",
             State::Cancelled => "cancelled",
         }
     }
@@ -73,6 +76,7 @@ impl State {
             State::ReadyForCutover,
             State::Stalled,
             State::Failed,
+            State::Cancelling,
             State::Cancelled,
         ]
         .into_iter()

@@ -32,9 +32,29 @@ pub const READ_MI_CERTIFICATE: &str = "read_mi_certificate";
 /// The link resource (distributedAvailabilityGroups) created on the MI.
 pub const CREATE_LINK: &str = "create_link";
 
+/// Undoing the link (`ferry migrate cancel`), in order: Azure's side first (SQL
+/// Server's distributed AG outlives it and is dropped next), then SQL Server's
+/// groups; the certificates last, and only those Ferry made that no other migration
+/// of the instance to the target uses (the control plane leaves the others out).
+pub const TEARDOWN: [(&str, Side); 5] = [
+    (DELETE_LINK, Side::Arm),
+    ("drop_distributed_availability_group", Side::Agent),
+    ("drop_availability_group", Side::Agent),
+    (DROP_MI_CERTIFICATE, Side::Agent),
+    (DELETE_TRUST_CERTIFICATE, Side::Arm),
+];
+
+/// The link resource deleted on the MI.
+pub const DELETE_LINK: &str = "delete_link";
+/// The MI's certificate dropped on SQL Server.
+pub const DROP_MI_CERTIFICATE: &str = "drop_mi_certificate";
+/// SQL Server's certificate removed from the MI's server trust certificates.
+pub const DELETE_TRUST_CERTIFICATE: &str = "delete_trust_certificate";
+
 pub fn side(name: &str) -> Option<Side> {
     STEPS
         .iter()
+        .chain(TEARDOWN.iter())
         .find(|(n, _)| *n == name)
         .map(|(_, side)| *side)
 }

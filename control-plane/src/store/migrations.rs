@@ -200,18 +200,18 @@ impl Store {
         Ok(())
     }
 
-    /// Records a step's end; a blocked or failed step fails the migration with its
-    /// detail.
+    /// Records a step's end (`already_done`: it found its work done); a blocked or
+    /// failed step fails the migration with its detail.
     pub async fn finish_step(
         &self,
         migration: &str,
         seq: i64,
-        state: StepState,
+        (state, already_done): (StepState, bool),
         detail: &str,
         now_ms: i64,
     ) -> Result<(), StoreError> {
         let mut tx = self.write().await?;
-        let name = finish(&mut tx, migration, seq, state, detail, false, now_ms).await?;
+        let name = finish(&mut tx, migration, seq, state, detail, already_done, now_ms).await?;
         if matches!(state, StepState::Blocked | StepState::Failed) {
             fail(&mut tx, migration, &format!("{name}: {detail}"), now_ms).await?;
         }
@@ -262,6 +262,46 @@ impl Store {
         Ok(())
     }
 
+    /// Starts cancelling a migration: its teardown steps (`steps`, names in order) are
+    /// journaled after its set-up steps, audited. False when it is cancelled or being
+    /// cancelled already.
+    pub async fn cancel_migration(
+        &self,
+        migration: &str,
+        steps: &[&str],
+        actor: &str,
+        now_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.write().await?;
+        let changed = sqlx::query("UPDATE migrations SET state = 'cancelling', detail = 'removing what the migration made', updated_at = $1 WHERE id = $2 AND state NOT IN ('cancelling', 'cancelled')")
+            .bind(now_ms)
+            .bind(migration)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if changed == 0 {
+            return Ok(false);
+        }
+        for (n, name) in steps.iter().enumerate() {
+            sqlx::query("INSERT INTO migration_steps (migration_id, seq, name, state) VALUES ($1, $2, $3, 'pending')")
+                .bind(migration)
+                .bind((STEPS.len() + n) as i64)
+                .bind(*name)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let event = AuditEvent {
+            at_ms: now_ms,
+            actor: actor.into(),
+            action: "migration.cancel".into(),
+            target: format!("migration/{migration}"),
+            detail: format!("steps={}", steps.join(",")),
+        };
+        audit::record(&mut tx, &event).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
     /// Starts a failed migration again from its first step not done, audited.
     /// False when it is not failed.
     pub async fn retry_migration(
@@ -271,7 +311,12 @@ impl Store {
         now_ms: i64,
     ) -> Result<bool, StoreError> {
         let mut tx = self.write().await?;
-        let changed = sqlx::query("UPDATE migrations SET state = 'preparing', detail = 'retrying', updated_at = $1, progressed_at = NULL WHERE id = $2 AND state = 'failed'")
+        // A failed cancel is retried as a cancel.
+        let changed = sqlx::query(&format!(
+            "UPDATE migrations SET state = CASE WHEN EXISTS (SELECT 1 FROM migration_steps WHERE migration_id = $2 AND seq >= {}) THEN 'cancelling' ELSE 'preparing' END,
+                detail = 'retrying', updated_at = $1, progressed_at = NULL WHERE id = $2 AND state = 'failed'",
+            STEPS.len()
+        ))
             .bind(now_ms)
             .bind(migration)
             .execute(&mut *tx)

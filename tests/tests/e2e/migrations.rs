@@ -163,19 +163,16 @@ async fn start(plane: &ControlPlane, host: &str, database: &str) -> String {
     started[0]["id"].as_str().unwrap().to_string()
 }
 
-/// Waits until every migration is ready for cutover.
-async fn ready(plane: &ControlPlane, ids: &[String]) {
-    let mut watch = vec![
-        "migrate",
-        "watch",
-        "--until",
-        "ready_for_cutover",
-        "--timeout",
-        "120s",
-    ];
+/// Waits until every migration is in `state`.
+async fn watch_until(plane: &ControlPlane, ids: &[String], state: &str) {
+    let mut watch = vec!["migrate", "watch", "--until", state, "--timeout", "120s"];
     watch.extend(ids.iter().map(String::as_str));
     let watched = plane.ferry(&watch).await;
     assert!(watched.status.success(), "{}", text(&watched));
+}
+
+async fn ready(plane: &ControlPlane, ids: &[String]) {
+    watch_until(plane, ids, "ready_for_cutover").await;
 }
 
 /// The availability groups on a lab instance, by name.
@@ -294,6 +291,39 @@ async fn migrations_set_up_links_and_reach_ready_for_cutover() {
         ["AG_Orders", "AG_Sales", "DAG_Orders", "DAG_Sales"]
     );
     assert_eq!(groups(&lab, "SQL16").await, ["AG_Legacy", "DAG_Legacy"]);
+
+    // Cancelled, Orders' link and groups go; the certificates stay while Sales uses
+    // them, and go with Sales: both sides end as they were.
+    let cancelled = plane.ferry(&["migrate", "cancel", &ids[1]]).await;
+    assert!(cancelled.status.success(), "{}", text(&cancelled));
+    watch_until(&plane, &ids[1..2], "cancelled").await;
+    assert_eq!(groups(&lab, "SQL22").await, ["AG_Sales", "DAG_Sales"]);
+    let orders = plane.ferry_json(&["migrate", "show", &ids[1]]).await;
+    let teardown: Vec<&str> = orders["steps"].as_array().unwrap()[10..]
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        teardown,
+        [
+            "delete_link",
+            "drop_distributed_availability_group",
+            "drop_availability_group"
+        ]
+    );
+    plane.ferry(&["migrate", "cancel", &ids[0]]).await;
+    watch_until(&plane, &ids[0..1], "cancelled").await;
+    assert!(groups(&lab, "SQL22").await.is_empty());
+    let sales = plane.ferry_json(&["migrate", "show", &ids[0]]).await;
+    let last = &sales["steps"].as_array().unwrap()[10..];
+    assert_eq!(last.len(), 5, "{sales}");
+    assert!(
+        last.iter()
+            .all(|s| s["state"] == "done" && s["already_done"] == false),
+        "{sales}"
+    );
+    let again = plane.ferry(&["migrate", "cancel", &ids[0]]).await;
+    assert!(!again.status.success() && text(&again).contains("cancelled already"));
 
     for (_, _, agent) in agents {
         agent.stop().await;

@@ -9,6 +9,7 @@
 //! - [`mi_certificate`]: the MI's endpoint certificate, imported under the MI's FQDN.
 //! - [`availability_group`]: `AG_<db>` with this instance as its one replica.
 //! - [`distributed`]: the distributed AG (the link) between `AG_<db>` and the MI.
+//! - [`teardown`]: dropping them again (`ferry migrate cancel`).
 
 pub mod availability_group;
 pub mod certificate;
@@ -17,3 +18,4 @@ pub mod distributed;
 pub mod endpoint;
 pub mod master_key;
 pub mod mi_certificate;
+pub mod teardown;

@@ -1,4 +1,4 @@
-//! `ferry migrate start|ls|show|watch|retry`: migrations over the MI link.
+//! `ferry migrate start|ls|show|watch|retry|cancel`: migrations over the MI link.
 //!
 //! - [`render`]: tables, the detail view with steps and the link, JSON.
 
@@ -69,6 +69,9 @@ pub enum MigrateVerb {
     },
     /// Run a failed migration again from its first step not done.
     Retry { id: String },
+    /// Remove what the migration made (link, distributed AG, AG, and the certificates
+    /// Ferry made that nothing else uses); the database stays on SQL Server.
+    Cancel { id: String },
 }
 
 pub async fn run(
@@ -158,6 +161,16 @@ pub async fn run(
             println!(
                 "retrying {} ({} on {}): {}",
                 m.id, m.database, m.host, m.state
+            );
+        }
+        MigrateVerb::Cancel { id } => {
+            let m = client
+                .cancel_migration(request(op::GetMigrationRequest { id }))
+                .await?
+                .into_inner();
+            println!(
+                "cancelling {} ({} on {}): {}",
+                m.id, m.database, m.host, m.detail
             );
         }
     }

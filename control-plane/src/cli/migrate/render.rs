@@ -111,7 +111,7 @@ pub fn detail(m: &op::Migration) -> String {
         } else {
             s.state.as_str()
         };
-        out.push_str(&format!("  {:<32} {:<10} {state}{took}", s.name, s.side));
+        out.push_str(&format!("  {:<36} {:<10} {state}{took}", s.name, s.side));
         if !s.detail.is_empty() {
             out.push_str(&format!(": {}", s.detail));
         }
@@ -119,7 +119,7 @@ pub fn detail(m: &op::Migration) -> String {
     }
     if let Some(l) = &m.link {
         out.push_str(&format!(
-            "Link (Azure, {}): {}, {}, {}; last hardened LSN {}; lag {} to send, {} to redo\n",
+            "Link (Azure, last read {}): {}, {}, {}; last hardened LSN {}; lag {} to send, {} to redo\n",
             time(l.observed_unix_ms),
             l.replica_state,
             l.synchronization_health,
