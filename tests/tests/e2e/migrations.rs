@@ -415,3 +415,42 @@ async fn killed_processes_resume_the_set_up_without_repeating_it() {
     agent.stop().await;
     plane.stop().await;
 }
+
+#[tokio::test]
+async fn throttling_and_server_errors_from_arm_are_retried() {
+    let Fixture {
+        lab,
+        plane,
+        agents,
+        dir: _dir,
+        ..
+    } = fixture(SCENARIO, &[("sqlhost", &["SQL22"])]).await;
+    preflight_inputs(&plane, &["sqlhost"]).await;
+    // The next ARM requests (the driver's first: listing the MI's trust certificates)
+    // are throttled, then fail on Azure's side.
+    lab.control
+        .fail_arm(
+            ferry_sim::faults::ArmFault::Throttled {
+                retry_after_secs: 1,
+            },
+            2,
+        )
+        .unwrap();
+    let id = start(&plane, "sqlhost", "Sales").await;
+    step_is(&plane, &id, 5, "done").await;
+    lab.control
+        .fail_arm(ferry_sim::faults::ArmFault::ServerError, 1)
+        .unwrap();
+    ready(&plane, std::slice::from_ref(&id)).await;
+    let shown = plane.ferry_json(&["migrate", "show", &id]).await;
+    let upload = &shown["steps"][4];
+    assert_eq!(
+        upload["attempts"], 3,
+        "two throttled tries, then one through: {shown}"
+    );
+    assert_eq!(shown["state"], "ready_for_cutover");
+    for (_, _, agent) in agents {
+        agent.stop().await;
+    }
+    plane.stop().await;
+}
