@@ -46,7 +46,11 @@ pub async fn start(
     };
     check_link_name(&link_name)?;
     let mi = &target.instance;
-    if let Some(existing) = live_migration(shared, agent.id, &instance, &database).await? {
+    if let Some(existing) = shared
+        .store
+        .live_migration(agent.id, &instance, &database)
+        .await?
+    {
         return same_or_refused(shared, existing, &mi.id.key(), &link_name).await;
     }
 
@@ -190,20 +194,6 @@ fn check_link_name(name: &str) -> Result<(), ApiError> {
     }
 }
 
-async fn live_migration(
-    shared: &Shared,
-    agent: crate::fleet::identity::AgentId,
-    instance: &str,
-    database: &str,
-) -> Result<Option<MigrationRecord>, ApiError> {
-    Ok(shared.store.migrations().await?.into_iter().find(|m| {
-        m.agent_id == agent
-            && m.instance == instance
-            && m.database == database
-            && m.state != State::Cancelled
-    }))
-}
-
 /// Starting what exists returns it; a second link for the database is refused.
 async fn same_or_refused(
     shared: &Shared,
@@ -260,12 +250,17 @@ pub async fn list(
     Ok(op::Migrations { migrations })
 }
 
-pub async fn get(shared: &Shared, id: &str) -> Result<op::Migration, ApiError> {
-    let Some(m) = shared.store.migration(id).await? else {
-        return Err(ApiError::NotFound(format!(
+/// The migration `id`, or NotFound saying where to look.
+async fn found(shared: &Shared, id: &str) -> Result<MigrationRecord, ApiError> {
+    shared.store.migration(id).await?.ok_or_else(|| {
+        ApiError::NotFound(format!(
             "no migration {id:?}: `ferry migrate ls` lists them"
-        )));
-    };
+        ))
+    })
+}
+
+pub async fn get(shared: &Shared, id: &str) -> Result<op::Migration, ApiError> {
+    let m = found(shared, id).await?;
     let steps = shared.store.migration_steps(id).await?;
     Ok(wire(m, steps))
 }
@@ -334,11 +329,7 @@ fn wire(m: MigrationRecord, steps: Vec<StepRecord>) -> op::Migration {
 /// The certificates are removed only when a migration of this instance to this target
 /// made them (not found there before Ferry) and no other live one uses them.
 pub async fn cancel(shared: &Shared, actor: &str, id: &str) -> Result<op::Migration, ApiError> {
-    let Some(m) = shared.store.migration(id).await? else {
-        return Err(ApiError::NotFound(format!(
-            "no migration {id:?}: `ferry migrate ls` lists them"
-        )));
-    };
+    let m = found(shared, id).await?;
     let related: Vec<MigrationRecord> = shared
         .store
         .migrations()

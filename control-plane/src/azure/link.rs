@@ -66,10 +66,7 @@ impl Arm {
         name: &str,
         der: &[u8],
     ) -> Result<Accepted, ArmError> {
-        let url = self.url(
-            &format!("{mi}/serverTrustCertificates/{}", segment(name)?),
-            API_VERSION,
-        );
+        let url = self.trust_url(mi, name)?;
         let body = serde_json::json!({"properties": {"publicBlob": format!("0x{}", hex::encode_upper(der))}});
         Ok(accepted(
             self.call(reqwest::Method::PUT, &url, Some(&body)).await?,
@@ -96,10 +93,7 @@ impl Arm {
         name: &str,
         body: &Value,
     ) -> Result<Accepted, ArmError> {
-        let url = self.url(
-            &format!("{mi}/distributedAvailabilityGroups/{}", segment(name)?),
-            LINK_API_VERSION,
-        );
+        let url = self.link_url(mi, name)?;
         Ok(accepted(
             self.call(reqwest::Method::PUT, &url, Some(body)).await?,
         ))
@@ -111,10 +105,7 @@ impl Arm {
         mi: &ManagedInstanceId,
         name: &str,
     ) -> Result<Accepted, ArmError> {
-        let url = self.url(
-            &format!("{mi}/distributedAvailabilityGroups/{}", segment(name)?),
-            LINK_API_VERSION,
-        );
+        let url = self.link_url(mi, name)?;
         self.delete(&url).await
     }
 
@@ -124,11 +115,22 @@ impl Arm {
         mi: &ManagedInstanceId,
         name: &str,
     ) -> Result<Accepted, ArmError> {
-        let url = self.url(
+        let url = self.trust_url(mi, name)?;
+        self.delete(&url).await
+    }
+
+    fn link_url(&self, mi: &ManagedInstanceId, name: &str) -> Result<String, ArmError> {
+        Ok(self.url(
+            &format!("{mi}/distributedAvailabilityGroups/{}", segment(name)?),
+            LINK_API_VERSION,
+        ))
+    }
+
+    fn trust_url(&self, mi: &ManagedInstanceId, name: &str) -> Result<String, ArmError> {
+        Ok(self.url(
             &format!("{mi}/serverTrustCertificates/{}", segment(name)?),
             API_VERSION,
-        );
-        self.delete(&url).await
+        ))
     }
 
     async fn delete(&self, url: &str) -> Result<Accepted, ArmError> {
@@ -145,10 +147,7 @@ impl Arm {
         mi: &ManagedInstanceId,
         name: &str,
     ) -> Result<Option<Value>, ArmError> {
-        let url = self.url(
-            &format!("{mi}/distributedAvailabilityGroups/{}", segment(name)?),
-            LINK_API_VERSION,
-        );
+        let url = self.link_url(mi, name)?;
         match self.call(reqwest::Method::GET, &url, None).await {
             Ok(answer) => Ok(Some(answer.body)),
             Err(ArmError::Azure { status: 404, .. }) => Ok(None),

@@ -285,46 +285,25 @@ async fn poll(
     now: i64,
 ) -> Result<(), StoreError> {
     let store = &shared.store;
-    match shared.arm.poll(&step.operation).await {
-        Ok(Poll::Running) => Ok(()),
-        Ok(Poll::Succeeded) => {
-            store
-                .finish_step(
-                    &m.id,
-                    step.seq,
-                    (StepState::Done, false),
-                    &format!("{}: Azure's operation succeeded", step.name),
-                    now,
-                )
-                .await
-        }
-        Ok(Poll::Failed { code, message }) => {
-            store
-                .finish_step(
-                    &m.id,
-                    step.seq,
-                    (StepState::Failed, false),
-                    &format!("Azure's operation failed: {code}: {message}"),
-                    now,
-                )
-                .await
-        }
+    let (state, detail) = match shared.arm.poll(&step.operation).await {
+        Ok(Poll::Running) => return Ok(()),
+        Ok(Poll::Succeeded) => (
+            StepState::Done,
+            format!("{}: Azure's operation succeeded", step.name),
+        ),
+        Ok(Poll::Failed { code, message }) => (
+            StepState::Failed,
+            format!("Azure's operation failed: {code}: {message}"),
+        ),
         Err(e) if arm_steps::is_transient(&e) => {
             tracing::warn!(migration = %m.id, step = %step.name, error = %e, "polling ARM failed; trying again");
-            Ok(())
+            return Ok(());
         }
-        Err(e) => {
-            store
-                .finish_step(
-                    &m.id,
-                    step.seq,
-                    (StepState::Failed, false),
-                    &format!("polling Azure's operation: {e}"),
-                    now,
-                )
-                .await
-        }
-    }
+        Err(e) => (StepState::Failed, format!("polling Azure's operation: {e}")),
+    };
+    store
+        .finish_step(&m.id, step.seq, (state, false), &detail, now)
+        .await
 }
 
 /// Reads the link from ARM and records what it shows.

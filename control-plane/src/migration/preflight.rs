@@ -20,58 +20,56 @@ impl Gate {
     }
 }
 
-/// The database's newest assessment: its readiness and the checks behind it, or None.
-pub fn assessment(found: Option<(Readiness, &[String])>, host: &str, database: &str) -> Gate {
+/// What to say about one source's result; `{ids}` stands for the checks behind it.
+struct Phrases {
+    missing: String,
+    not_ready: String,
+    unknown: String,
+    warned: (&'static str, String),
+}
+
+fn judge(found: Option<(Readiness, &[String])>, say: Phrases) -> Gate {
     let mut gate = Gate::default();
-    let rerun = format!("`ferry assess run --host {host}`");
+    let with = |text: &str, ids: &[String]| text.replace("{ids}", &ids.join(", "));
     match found {
-        None => gate.blockers.push(format!(
-            "{database} has not been assessed on {host}: run {rerun}"
-        )),
-        Some((Readiness::NotReady, reasons)) => gate.blockers.push(format!(
-            "the assessment finds {database} not ready ({}): fix what it reports (`ferry assess show --host {host}`) and run {rerun}",
-            reasons.join(", ")
-        )),
-        Some((Readiness::Unknown, reasons)) => gate.blockers.push(format!(
-            "the assessment could not run every check on {database} ({}): run {rerun}",
-            reasons.join(", ")
-        )),
-        Some((Readiness::ReadyWithWarnings, reasons)) => gate.warnings.push((
-            "assessment".into(),
-            format!("the assessment warns about {database}: {}", reasons.join(", ")),
-        )),
+        None => gate.blockers.push(say.missing),
+        Some((Readiness::NotReady, ids)) => gate.blockers.push(with(&say.not_ready, ids)),
+        Some((Readiness::Unknown, ids)) => gate.blockers.push(with(&say.unknown, ids)),
+        Some((Readiness::ReadyWithWarnings, ids)) => gate
+            .warnings
+            .push((say.warned.0.into(), with(&say.warned.1, ids))),
         Some((Readiness::Ready, _)) => {}
     }
     gate
 }
 
+/// The database's newest assessment: its readiness and the checks behind it, or None.
+pub fn assessment(found: Option<(Readiness, &[String])>, host: &str, database: &str) -> Gate {
+    let rerun = format!("`ferry assess run --host {host}`");
+    judge(
+        found,
+        Phrases {
+            missing: format!("{database} has not been assessed on {host}: run {rerun}"),
+            not_ready: format!("the assessment finds {database} not ready ({{ids}}): fix what it reports (`ferry assess show --host {host}`) and run {rerun}"),
+            unknown: format!("the assessment could not run every check on {database} ({{ids}}): run {rerun}"),
+            warned: ("assessment", format!("the assessment warns about {database}: {{ids}}")),
+        },
+    )
+}
+
 /// The instance's newest connection test toward the target: its verdict and the ids of
 /// the checks that found something, or None.
 pub fn connection(found: Option<(Readiness, &[String])>, host: &str, target: &str) -> Gate {
-    let mut gate = Gate::default();
     let rerun = format!("`ferry target test {target} --host {host}`");
-    match found {
-        None => gate.blockers.push(format!(
-            "no finished connection test from {host} toward {target}: run {rerun}"
-        )),
-        Some((Readiness::NotReady, checks)) => gate.blockers.push(format!(
-            "the connection test from {host} finds blockers ({}): fix them and run {rerun}",
-            checks.join(", ")
-        )),
-        Some((Readiness::Unknown, checks)) => gate.blockers.push(format!(
-            "the connection test from {host} could not run every check ({}): run {rerun}",
-            checks.join(", ")
-        )),
-        Some((Readiness::ReadyWithWarnings, checks)) => gate.warnings.push((
-            "connection".into(),
-            format!(
-                "the connection test from {host} warns: {}",
-                checks.join(", ")
-            ),
-        )),
-        Some((Readiness::Ready, _)) => {}
-    }
-    gate
+    judge(
+        found,
+        Phrases {
+            missing: format!("no finished connection test from {host} toward {target}: run {rerun}"),
+            not_ready: format!("the connection test from {host} finds blockers ({{ids}}): fix them and run {rerun}"),
+            unknown: format!("the connection test from {host} could not run every check ({{ids}}): run {rerun}"),
+            warned: ("connection", format!("the connection test from {host} warns: {{ids}}")),
+        },
+    )
 }
 
 #[cfg(test)]

@@ -95,14 +95,8 @@ impl Store {
         .bind(migration.created_at_ms)
         .execute(&mut *tx)
         .await?;
-        for (seq, (name, _)) in STEPS.iter().enumerate() {
-            sqlx::query("INSERT INTO migration_steps (migration_id, seq, name, state) VALUES ($1, $2, $3, 'pending')")
-                .bind(&migration.id)
-                .bind(seq as i64)
-                .bind(*name)
-                .execute(&mut *tx)
-                .await?;
-        }
+        let names: Vec<&str> = STEPS.iter().map(|(name, _)| *name).collect();
+        insert_steps(&mut tx, &migration.id, 0, &names).await?;
         let event = AuditEvent {
             at_ms: migration.created_at_ms,
             actor: migration.created_by.clone(),
@@ -121,6 +115,17 @@ impl Store {
         audit::record(&mut tx, &event).await?;
         tx.commit().await?;
         Ok(None)
+    }
+
+    /// The live (not cancelled) migration of a database, if any.
+    pub async fn live_migration(
+        &self,
+        agent: AgentId,
+        instance: &str,
+        database: &str,
+    ) -> Result<Option<MigrationRecord>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        live(&mut conn, agent, instance, database).await
     }
 
     pub async fn migration(&self, id: &str) -> Result<Option<MigrationRecord>, StoreError> {
@@ -282,14 +287,7 @@ impl Store {
         if changed == 0 {
             return Ok(false);
         }
-        for (n, name) in steps.iter().enumerate() {
-            sqlx::query("INSERT INTO migration_steps (migration_id, seq, name, state) VALUES ($1, $2, $3, 'pending')")
-                .bind(migration)
-                .bind((STEPS.len() + n) as i64)
-                .bind(*name)
-                .execute(&mut *tx)
-                .await?;
-        }
+        insert_steps(&mut tx, migration, STEPS.len(), steps).await?;
         let event = AuditEvent {
             at_ms: now_ms,
             actor: actor.into(),
@@ -340,6 +338,24 @@ impl Store {
         tx.commit().await?;
         Ok(true)
     }
+}
+
+/// Journals `names` as pending steps numbered from `first`.
+async fn insert_steps(
+    conn: &mut AnyConnection,
+    migration: &str,
+    first: usize,
+    names: &[&str],
+) -> Result<(), StoreError> {
+    for (n, name) in names.iter().enumerate() {
+        sqlx::query("INSERT INTO migration_steps (migration_id, seq, name, state) VALUES ($1, $2, $3, 'pending')")
+            .bind(migration)
+            .bind((first + n) as i64)
+            .bind(*name)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
 }
 
 /// The live (not cancelled) migration of a database.

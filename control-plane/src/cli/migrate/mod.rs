@@ -156,25 +156,24 @@ pub async fn run(
         MigrateVerb::Retry { id } => {
             let m = client
                 .retry_migration(request(op::GetMigrationRequest { id }))
-                .await?
-                .into_inner();
-            println!(
-                "retrying {} ({} on {}): {}",
-                m.id, m.database, m.host, m.state
-            );
+                .await?;
+            print_changed("retrying", &m.into_inner());
         }
         MigrateVerb::Cancel { id } => {
             let m = client
                 .cancel_migration(request(op::GetMigrationRequest { id }))
-                .await?
-                .into_inner();
-            println!(
-                "cancelling {} ({} on {}): {}",
-                m.id, m.database, m.host, m.detail
-            );
+                .await?;
+            print_changed("cancelling", &m.into_inner());
         }
     }
     Ok(())
+}
+
+fn print_changed(verb: &str, m: &op::Migration) {
+    println!(
+        "{verb} {} ({} on {}): {}",
+        m.id, m.database, m.host, m.detail
+    );
 }
 
 async fn list(
