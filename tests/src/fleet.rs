@@ -79,6 +79,9 @@ impl Fleet {
             };
             // The lab starts its own run; a scheduled one would race it for the same hosts.
             config.assessment.schedule_interval_secs = 0;
+            if let Some(azure) = &lab.azure {
+                sign_in_to_lab(&mut config, azure, &options.data_dir)?;
+            }
             let credentials = ferry_control::server::admin_credentials_dir(&config.data_dir);
             let plane = serve_control_plane(config, listener, stop.clone())?;
             (
@@ -182,6 +185,29 @@ pub fn lab_instance(
     }
 }
 
+/// Points the control plane at the lab's Azure (its Entra ID with the lab's client
+/// secret, its ARM, its CA) and drives migrations briskly.
+fn sign_in_to_lab(
+    config: &mut ControlConfig,
+    azure: &ferry_sim::azure::AzureEndpoints,
+    data_dir: &Path,
+) -> anyhow::Result<()> {
+    let ca = data_dir.join("lab-azure-ca.pem");
+    std::fs::write(&ca, &azure.ca_pem)?;
+    let secret = data_dir.join("lab-azure-secret");
+    std::fs::write(&secret, ferry_sim::scenario::azure::DEFAULT_CLIENT_SECRET)?;
+    config.azure.credential = ferry_control::config::AzureCredential::ClientSecret;
+    config.azure.tenant_id = Some(azure.tenant.clone());
+    config.azure.client_id = Some(ferry_sim::scenario::azure::DEFAULT_CLIENT_ID.into());
+    config.azure.client_secret_file = Some(secret);
+    config.azure.arm_endpoint = azure.arm.clone();
+    config.azure.authority_host = azure.authority.clone();
+    config.azure.ca_file = Some(ca);
+    config.migrations.tick_ms = 500;
+    config.migrations.observe_interval_secs = 2;
+    Ok(())
+}
+
 /// Runs the control plane on its own runtime and thread, as its own process would.
 fn serve_control_plane(
     config: ControlConfig,
@@ -272,15 +298,24 @@ async fn enroll_all(
             .token;
         let name = endpoint.name.to_ascii_lowercase();
         let state_dir = agents_dir.join(&name);
+        let mut instance = lab_instance(
+            "default",
+            endpoint.address,
+            &endpoint.login,
+            &endpoint.password,
+        );
+        // Every lab instance listens on loopback: each needs its own endpoint port.
+        instance.endpoint_port = Some(crate::processes::closed_port());
+        let mut network = ferry_agent::config::NetworkConfig::default();
+        // The lab's managed instances are in no DNS.
+        network
+            .hosts
+            .extend(lab.managed.iter().map(|mi| (mi.fqdn.clone(), mi.ip.into())));
         let config = AgentConfig {
             state_dir: state_dir.clone(),
             heartbeat_interval_secs: 10,
-            instances: vec![lab_instance(
-                "default",
-                endpoint.address,
-                &endpoint.login,
-                &endpoint.password,
-            )],
+            instances: vec![instance],
+            network,
             load_sample_interval_secs: options.load_sampling.map_or(0, |(every, _)| every),
             load_window_secs: options.load_sampling.map_or(600, |(_, window)| window),
             ..Default::default()

@@ -3,6 +3,7 @@
 //! - [`binaries`]: building and locating `ferry-control`, `ferry` and `ferry-agent`.
 //! - [`fleet`]: a whole fleet in one process (lab, control plane, agents), for
 //!   `ferry-lab` and the benchmarks.
+//! - [`lab_migrations`]: `ferry-lab`'s migrations of Ready databases to the lab's MI.
 //! - [`databases`]: scratch PostgreSQL databases from `FERRY_TEST_DATABASE_URL`.
 //! - [`otlp`]: a minimal OTLP/HTTP receiver that records the spans it is sent.
 //! - [`processes`]: a control plane and agents as child processes, with their logs.
@@ -16,6 +17,7 @@
 pub mod binaries;
 pub mod databases;
 pub mod fleet;
+pub mod lab_migrations;
 pub mod otlp;
 pub mod processes;
 pub mod wait;

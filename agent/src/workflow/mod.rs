@@ -129,14 +129,6 @@ impl Step {
         Step::DropMiCertificate,
     ];
 
-    /// The steps that prepare SQL Server before anything is asked of Azure.
-    pub const LOCAL: [Step; 4] = [
-        Step::Database,
-        Step::MasterKey,
-        Step::EndpointCertificate,
-        Step::MirroringEndpoint,
-    ];
-
     pub fn parse(name: &str) -> Option<Step> {
         Step::ALL
             .into_iter()

@@ -1,7 +1,9 @@
 //! `ferry-lab`: a whole Ferry fleet on this machine. Starts the lab (simulated SQL
 //! Server instances), a control plane on the embedded SQLite store, one enrolled agent
-//! per instance, runs a fleet readiness assessment, prints the summary and where to look
-//! next, and keeps running for the `ferry` CLI until interrupted (or exits, `--once`).
+//! per instance, runs a fleet readiness assessment, prints the summary, then migrates
+//! the Ready databases of a few hosts to the lab's managed instance over the MI link
+//! until they are ready for cutover, prints where to look next, and keeps running for
+//! the `ferry` CLI until interrupted (or exits, `--once`).
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -9,11 +11,26 @@ use std::time::Instant;
 use clap::Parser;
 use ferry_control::cli::assess;
 use ferry_tests::fleet::{Fleet, Options};
+use ferry_tests::lab_migrations;
 
 /// The agents' load sampling in the lab: every 5 s, in one-minute windows (production
 /// defaults are 30 s and 10 min).
 const LOAD_SAMPLE_SECS: u64 = 5;
 const LOAD_WINDOW_SECS: u64 = 60;
+
+/// The managed instance migrations go to when the scenario declares none.
+const LAB_TARGET: &str = r#"
+[[managed_instance]]
+name = "mi-lab"
+tier = "BusinessCritical"
+vcores = 16
+storage_gb = 2048
+link_bandwidth_mbps = 1000.0
+link_latency_ms = 5.0
+
+[azure]
+speed = 20.0
+"#;
 
 #[derive(Parser)]
 #[command(
@@ -36,6 +53,10 @@ struct Args {
     /// The control plane's address.
     #[arg(long, default_value = "127.0.0.1:7443")]
     listen: std::net::SocketAddr,
+    /// Migrate the Ready databases (at most two each, smallest first) of this many hosts
+    /// to the lab's managed instance; 0 skips migrations.
+    #[arg(long, default_value_t = 3)]
+    migrate_hosts: usize,
     /// Exit after printing the summary instead of serving the CLI.
     #[arg(long)]
     once: bool,
@@ -51,10 +72,15 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let args = Args::parse();
-    let scenario = match &args.scenario {
+    let mut scenario = match &args.scenario {
         Some(path) => ferry_sim::Scenario::load(path)?,
         None => ferry_sim::scenario::generate(args.generate, args.seed),
     };
+    if scenario.managed_instances.is_empty() && args.migrate_hosts > 0 {
+        let target = ferry_sim::Scenario::parse(LAB_TARGET).map_err(anyhow::Error::msg)?;
+        scenario.managed_instances = target.managed_instances;
+        scenario.azure = target.azure;
+    }
     let started = Instant::now();
     let options = Options {
         data_dir: args.data_dir.clone(),
@@ -102,6 +128,9 @@ async fn main() -> anyhow::Result<()> {
             rule.check_id, rule.severity, rule.instances, rule.databases, rule.title
         );
     }
+    if args.migrate_hosts > 0 {
+        lab_migrations::ready_databases(&mut fleet, &report, args.migrate_hosts).await?;
+    }
     let env = format!(
         "FERRY_CONTROL_PLANE={} FERRY_CREDENTIALS={}",
         fleet.control_plane,
@@ -118,6 +147,7 @@ async fn main() -> anyhow::Result<()> {
     println!(
         "  {env} target/release/ferry assess sku    (SKU and monthly cost, after the first {LOAD_WINDOW_SECS} s of load)"
     );
+    println!("  {env} target/release/ferry migrate ls");
     println!("  docs/checks/README.md explains every check.");
     if args.once {
         fleet.stop().await;
