@@ -1,6 +1,6 @@
 //! `ferry-lab`'s migrations: the lab's managed instance added as a target, the
 //! connection tested from a few hosts, their Ready databases (at most two each,
-//! smallest first) migrated over the MI link, and followed until every one is ready
+//! smallest first, up to 2 GiB so that seeding takes seconds) migrated over the MI link, and followed until every one is ready
 //! for cutover (or failed), through the operator API as `ferry` would.
 
 use std::time::{Duration, Instant};
@@ -12,6 +12,8 @@ use ferry_proto::operator::v1 as op;
 
 use crate::fleet::Fleet;
 
+/// The largest database ferry-lab migrates: seeding copies it at the lab's bandwidth.
+const MAX_BYTES: i64 = 2 << 30;
 /// How long the migrations may take to become ready for cutover.
 const LIMIT: Duration = Duration::from_secs(300);
 
@@ -39,7 +41,7 @@ pub async fn ready_databases(
     for d in report
         .database_details
         .iter()
-        .filter(|d| d.readiness == "ready")
+        .filter(|d| d.readiness == "ready" && d.size_bytes <= MAX_BYTES)
     {
         by_host.entry(&d.host).or_default().push(d);
     }

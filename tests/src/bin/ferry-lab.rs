@@ -53,7 +53,7 @@ struct Args {
     /// The control plane's address.
     #[arg(long, default_value = "127.0.0.1:7443")]
     listen: std::net::SocketAddr,
-    /// Migrate the Ready databases (at most two each, smallest first) of this many hosts
+    /// Migrate the Ready databases up to 2 GiB (at most two each, smallest first) of this many hosts
     /// to the lab's managed instance; 0 skips migrations.
     #[arg(long, default_value_t = 3)]
     migrate_hosts: usize,
