@@ -113,7 +113,7 @@ async fn run_steps(
     Ok(())
 }
 
-/// @@SERVERNAME and the major version.
+/// @@SERVERNAME (the name the docs build the certificate's from) and the major version.
 async fn server(
     conn: &mut sql::Connection,
     timeout: Duration,
@@ -123,7 +123,7 @@ async fn server(
         conn,
         q,
         "SELECT CAST(@@SERVERNAME AS nvarchar(256)) AS name,
-                CAST(SERVERPROPERTY('ProductVersion') AS nvarchar(128)) AS version",
+                CAST(SERVERPROPERTY('ProductMajorVersion') AS int) AS major",
         timeout,
     )
     .await?;
@@ -131,15 +131,7 @@ async fn server(
         query: q,
         reason: "no row".into(),
     })?;
-    let version = sql::text(row, q, "version")?;
-    let major = version
-        .split('.')
-        .next()
-        .and_then(|m| m.parse().ok())
-        .ok_or_else(|| sql::SqlError::Query {
-            query: q,
-            reason: format!("product version {version:?} is not major.minor.build"),
-        })?;
+    let major = u32::try_from(sql::int(row, q, "major")?).unwrap_or_default();
     Ok((sql::text(row, q, "name")?, major))
 }
 

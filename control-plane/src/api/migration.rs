@@ -233,9 +233,10 @@ pub async fn list(
     request: op::ListMigrationsRequest,
 ) -> Result<op::Migrations, ApiError> {
     if !request.state.is_empty() && State::parse(&request.state).is_none() {
+        let states: Vec<&str> = State::ALL.iter().map(|s| s.as_str()).collect();
         return Err(ApiError::invalid(
             "state",
-            "one of preparing, seeding, catching_up, synchronizing, ready_for_cutover, stalled, failed, cancelled",
+            format!("one of {}", states.join(", ")),
         ));
     }
     let mut migrations = Vec::new();
@@ -266,11 +267,11 @@ pub async fn get(shared: &Shared, id: &str) -> Result<op::Migration, ApiError> {
 }
 
 pub async fn retry(shared: &Shared, actor: &str, id: &str) -> Result<op::Migration, ApiError> {
-    let current = get(shared, id).await?;
+    let current = found(shared, id).await?;
     if !shared.store.retry_migration(id, actor, now_ms()).await? {
         return Err(ApiError::FailedPrecondition(format!(
             "migration {id} is {}, not failed: only a failed migration is retried",
-            current.state
+            current.state.as_str()
         )));
     }
     tracing::info!(migration = %id, %actor, "migration retried");

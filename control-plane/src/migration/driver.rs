@@ -108,26 +108,29 @@ async fn advance(shared: &Shared, m: &MigrationRecord, now: i64) -> Result<(), S
             .await;
     };
     let step = &steps[first];
-    let mi = match target(shared, m).await? {
-        Ok(mi) => mi,
-        Err(why) => {
-            return store
-                .finish_step(&m.id, step.seq, (StepState::Failed, false), &why, now)
-                .await
-        }
-    };
-    let (mi, fqdn) = (mi.id, mi.fqdn);
     match (plan::side(&step.name), step.state) {
-        (Some(Side::Agent), StepState::Pending) => {
-            send_agent_steps(shared, m, (&mi, fqdn), &steps[first..], now).await
-        }
         (Some(Side::Agent), StepState::Running) => check_agent_command(shared, m, step, now).await,
-        (Some(Side::Arm), StepState::Pending) => run_arm_step(shared, m, &mi, step, now).await,
-        (Some(Side::Arm), StepState::Running) if step.operation.is_empty() => {
-            // The control plane stopped while the request was out: make it again.
-            run_arm_step(shared, m, &mi, step, now).await
+        (Some(Side::Arm), StepState::Running) if !step.operation.is_empty() => {
+            poll(shared, m, step, now).await
         }
-        (Some(Side::Arm), StepState::Running) => poll(shared, m, step, now).await,
+        // A running ARM step without an operation: the control plane stopped while
+        // the request was out, so it is made again.
+        (Some(side), StepState::Pending | StepState::Running) => {
+            let mi = match target(shared, m).await? {
+                Ok(mi) => mi,
+                Err(why) => {
+                    return store
+                        .finish_step(&m.id, step.seq, (StepState::Failed, false), &why, now)
+                        .await
+                }
+            };
+            match side {
+                Side::Agent => {
+                    send_agent_steps(shared, m, (&mi.id, mi.fqdn), &steps[first..], now).await
+                }
+                Side::Arm => run_arm_step(shared, m, &mi.id, step, now).await,
+            }
+        }
         (None, _) => {
             store
                 .finish_step(

@@ -53,6 +53,18 @@ pub enum State {
 }
 
 impl State {
+    pub const ALL: [State; 9] = [
+        State::Preparing,
+        State::Seeding,
+        State::CatchingUp,
+        State::Synchronizing,
+        State::ReadyForCutover,
+        State::Stalled,
+        State::Failed,
+        State::Cancelling,
+        State::Cancelled,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             State::Preparing => "preparing",
@@ -68,19 +80,7 @@ impl State {
     }
 
     pub fn parse(text: &str) -> Option<State> {
-        [
-            State::Preparing,
-            State::Seeding,
-            State::CatchingUp,
-            State::Synchronizing,
-            State::ReadyForCutover,
-            State::Stalled,
-            State::Failed,
-            State::Cancelling,
-            State::Cancelled,
-        ]
-        .into_iter()
-        .find(|s| s.as_str() == text)
+        State::ALL.into_iter().find(|s| s.as_str() == text)
     }
 
     /// Whether the link exists and is watched (set up, not ended).

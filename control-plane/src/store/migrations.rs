@@ -90,7 +90,7 @@ impl Store {
         .bind(&migration.link_name)
         .bind(migration.state.as_str())
         .bind(&migration.detail)
-        .bind(options)
+        .bind(&options)
         .bind(&migration.created_by)
         .bind(migration.created_at_ms)
         .execute(&mut *tx)
@@ -109,7 +109,7 @@ impl Store {
                 migration.database,
                 migration.target_key,
                 migration.link_name,
-                serde_json::to_string(&migration.options).unwrap_or_default()
+                options
             ),
         };
         audit::record(&mut tx, &event).await?;
