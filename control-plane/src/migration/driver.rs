@@ -333,7 +333,7 @@ async fn observe(shared: &Shared, m: &MigrationRecord, now: i64) -> Result<(), S
     else {
         return shared
             .store
-            .set_migration_state(&m.id, State::Failed, &format!("the MI has no link {} carrying {}: it was removed outside Ferry; retry to create it again", m.link_name, m.database), None, now)
+            .set_migration_state(&m.id, State::Failed, &format!("the MI has no link {} carrying {}: it was removed outside Ferry; cancel this migration and start it again", m.link_name, m.database), None, now)
             .await;
     };
     let before: Option<Observation> = serde_json::from_str(&m.observed).ok();

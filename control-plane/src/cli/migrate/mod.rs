@@ -200,7 +200,7 @@ fn ended(m: &op::Migration) -> bool {
 /// watched migration is in `until` or ended. Err when any failed or time ran out.
 async fn watch(
     client: &mut OperatorClient<Channel>,
-    ids: Vec<String>,
+    mut ids: Vec<String>,
     until: &str,
     timeout: Duration,
     json: bool,
@@ -216,15 +216,20 @@ async fn watch(
     loop {
         poll.tick().await;
         let mut migrations = list(client, None, None).await?;
+        // Without ids, those not ended when the watch starts are followed to the end:
+        // one that fails meanwhile is reported, not dropped.
         if ids.is_empty() {
-            migrations.retain(|m| !ended(m) || m.state == until);
-        } else {
-            migrations.retain(|m| ids.contains(&m.id));
-            if migrations.len() < ids.len() {
-                return Err(CliError::Refused(
-                    "some of the migrations named do not exist".into(),
-                ));
-            }
+            ids = migrations
+                .iter()
+                .filter(|m| !ended(m) || m.state == until)
+                .map(|m| m.id.clone())
+                .collect();
+        }
+        migrations.retain(|m| ids.contains(&m.id));
+        if migrations.len() < ids.len() {
+            return Err(CliError::Refused(
+                "some of the migrations named do not exist".into(),
+            ));
         }
         let view = render::table(&migrations);
         if view != shown && !json {
