@@ -25,6 +25,9 @@ pub struct AgentConfig {
     pub load_sample_interval_secs: u64,
     /// How much load one reported window summarises (mean and peak per metric).
     pub load_window_secs: u64,
+    /// How often to read the MI links' state from each instance's DMVs and report it;
+    /// 0 turns link monitoring off.
+    pub link_status_interval_secs: u64,
     /// How the connection test reaches a target managed instance.
     pub network: NetworkConfig,
     #[serde(rename = "instance")]
@@ -144,6 +147,7 @@ impl Default for AgentConfig {
             max_backoff_secs: 60,
             load_sample_interval_secs: 30,
             load_window_secs: 600,
+            link_status_interval_secs: 15,
             network: NetworkConfig::default(),
             instances: Vec::new(),
         }
@@ -347,6 +351,10 @@ auth = { method = "sql_login", username = "ferry", password = "hunter2" }
         );
         assert_eq!(example.instances.len(), 1);
         assert_eq!(example.network.timeout_secs, 3);
+        assert_eq!(
+            example.link_status_interval_secs,
+            AgentConfig::default().link_status_interval_secs
+        );
     }
 
     #[test]

@@ -11,6 +11,7 @@
 //! - [`load`]: sampling each instance's load for sizing the target.
 //! - [`network`]: the connection test toward a target managed instance.
 //! - [`workflow`]: the link's set-up on SQL Server as idempotent steps.
+//! - [`monitor`]: the links' state from SQL Server's DMVs, reported at an interval.
 
 pub mod assessment;
 pub mod checks;
@@ -18,6 +19,7 @@ pub mod config;
 pub mod control;
 pub mod inventory;
 pub mod load;
+pub mod monitor;
 pub mod network;
 pub mod sql;
 pub mod workflow;
@@ -82,9 +84,10 @@ pub async fn run(config: AgentConfig, cancel: CancellationToken) -> Result<(), A
     ));
     let inventory = tokio::spawn(inventory_loop(agent.clone(), tasks.clone()));
     let load = tokio::spawn(load::sampling_loop(agent.clone(), tasks.clone()));
+    let links = tokio::spawn(monitor::monitoring_loop(agent.clone(), tasks.clone()));
     let result = control::session::run(agent.clone(), cancel).await;
     tasks.cancel();
-    let _ = tokio::join!(renewal, inventory, load);
+    let _ = tokio::join!(renewal, inventory, load, links);
     agent.outbox.close().await;
     Ok(result?)
 }

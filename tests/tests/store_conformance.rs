@@ -5,6 +5,7 @@ use ferry_control::assess::{CheckResult, CheckStatus, Finding, Readiness, Scope,
 use ferry_control::connection::InstanceConnection;
 use ferry_control::fleet::identity::AgentId;
 use ferry_control::fleet::labels::Labels;
+use ferry_control::migration::sql_side::{InstanceLinkStatus, SqlLinkStatus};
 use ferry_control::migration::{AgentStep, AgentSteps, Options, State, StepState};
 use ferry_control::sizing::{LoadWindow, Stat, WindowStats};
 use ferry_control::store::assessments::RunRecord;
@@ -721,6 +722,72 @@ async fn suite(url: &str) {
         [(State::Seeding, Some(NOW + 40), Some(NOW + 40))]
     );
 
+    // Link status: the newest reading per database; an older one arriving late
+    // changes nothing; report ids older than an hour are pruned.
+    let status = |id: &str, at: i64, bytes: i64| IncomingReport {
+        report_id: id.into(),
+        produced_at_ms: at,
+        body: ReportBody::LinkStatus(InstanceLinkStatus {
+            instance: "MSSQLSERVER".into(),
+            observed_ms: at,
+            databases: vec![SqlLinkStatus {
+                link_name: "DAG_a".into(),
+                database: "a".into(),
+                seeding: true,
+                seeding_transferred_bytes: bytes,
+                ..SqlLinkStatus::default()
+            }],
+        }),
+    };
+    assert_eq!(seen(&store, first.id).await, None);
+    let hour = 3_600_000;
+    assert!(store
+        .record_report(first.id, &status("ls1", NOW, 10), NOW)
+        .await
+        .unwrap());
+    assert!(store
+        .record_report(first.id, &status("ls2", NOW + 2, 30), NOW + 2)
+        .await
+        .unwrap());
+    assert!(store
+        .record_report(first.id, &status("ls0", NOW + 1, 20), NOW + 3)
+        .await
+        .unwrap());
+    assert_eq!(seen(&store, first.id).await, Some((NOW + 2, 30)));
+    assert!(store
+        .link_status(first.id, "MSSQLSERVER", "a", "DAG_other")
+        .await
+        .unwrap()
+        .is_none());
+    assert!(store
+        .record_report(
+            first.id,
+            &status("ls3", NOW + hour + 10, 40),
+            NOW + hour + 10
+        )
+        .await
+        .unwrap());
+    assert!(
+        store
+            .record_report(first.id, &status("ls1", NOW, 10), NOW + hour + 11)
+            .await
+            .unwrap(),
+        "ls1's id was pruned: stored again"
+    );
+    assert_eq!(
+        seen(&store, first.id).await,
+        Some((NOW + hour + 10, 40)),
+        "and changed nothing"
+    );
+    assert!(!store
+        .record_report(
+            first.id,
+            &status("ls3", NOW + hour + 10, 40),
+            NOW + hour + 12
+        )
+        .await
+        .unwrap());
+
     let actions: Vec<String> = store
         .list_audit(50)
         .await
@@ -746,4 +813,13 @@ async fn suite(url: &str) {
         );
     }
     store.close().await;
+}
+
+/// The stored link status of database "a" (link DAG_a): when read, bytes seeded.
+async fn seen(store: &Store, agent: AgentId) -> Option<(i64, i64)> {
+    store
+        .link_status(agent, "MSSQLSERVER", "a", "DAG_a")
+        .await
+        .unwrap()
+        .map(|(observed, s)| (observed, s.seeding_transferred_bytes))
 }

@@ -5,9 +5,11 @@
 //! - [`inventory`]: what the instance is and which databases it holds.
 //! - [`assessment`]: the facts the readiness checks look at.
 //! - [`load`]: one reading of the load counters, for sizing.
+//! - [`link_status`]: the SQL Server side of the MI links, from the DMVs.
 
 pub mod assessment;
 pub mod inventory;
+pub mod link_status;
 pub mod load;
 
 use std::future::Future;

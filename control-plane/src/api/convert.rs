@@ -58,6 +58,9 @@ impl TryFrom<wire::Report> for IncomingReport {
             Some(wire::report::Body::LinkSteps(steps)) => {
                 ReportBody::LinkSteps(super::convert_migration::agent_steps(steps)?)
             }
+            Some(wire::report::Body::LinkStatus(status)) => {
+                ReportBody::LinkStatus(super::convert_migration::link_status(status)?)
+            }
             Some(wire::report::Body::Load(load)) => ReportBody::Load {
                 windows: super::convert_load::windows(load)?,
                 // Set by the caller from its retention setting.

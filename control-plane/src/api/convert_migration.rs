@@ -1,10 +1,13 @@
-//! An agent's LinkSteps report, validated into `migration::AgentSteps`.
+//! An agent's LinkSteps report, validated into `migration::AgentSteps`; its
+//! LinkStatus report, into `migration::sql_side::InstanceLinkStatus`.
 
 use ferry_proto::agent::v1 as wire;
+use ferry_proto::operator::v1 as op;
 use wire::link_step::Outcome;
 
-use super::convert::text;
+use super::convert::{text, MAX_DATABASES};
 use super::ApiError;
+use crate::migration::sql_side::{InstanceLinkStatus, SqlLinkStatus};
 use crate::migration::{plan, AgentStep, AgentSteps, StepState};
 
 /// A certificate's DER, at most (SQL Server's are a few KB).
@@ -64,4 +67,95 @@ pub fn agent_steps(report: wire::LinkSteps) -> Result<AgentSteps, ApiError> {
         certificate: report.certificate,
         listener_url: text("link_steps.listener_url", &report.listener_url)?,
     })
+}
+
+pub fn link_status(report: wire::LinkStatus) -> Result<InstanceLinkStatus, ApiError> {
+    if report.instance.is_empty() {
+        return Err(ApiError::invalid("link_status.instance", "missing"));
+    }
+    if report.databases.len() > MAX_DATABASES {
+        return Err(ApiError::invalid(
+            "link_status.databases",
+            format!("more than {MAX_DATABASES}"),
+        ));
+    }
+    let databases = report
+        .databases
+        .into_iter()
+        .map(|d| {
+            if d.link_name.is_empty() || d.database.is_empty() {
+                return Err(ApiError::invalid(
+                    "link_status.databases",
+                    "a database without its name or its link's name",
+                ));
+            }
+            let t = |field: &'static str, value: &str| text(field, value);
+            Ok(SqlLinkStatus {
+                link_name: t("link_status.databases.link_name", &d.link_name)?,
+                database: t("link_status.databases.database", &d.database)?,
+                connected_state: t("link_status.databases.connected_state", &d.connected_state)?,
+                last_connect_error_number: d.last_connect_error_number,
+                last_connect_error: t(
+                    "link_status.databases.last_connect_error",
+                    &d.last_connect_error,
+                )?,
+                synchronization_state: t(
+                    "link_status.databases.synchronization_state",
+                    &d.synchronization_state,
+                )?,
+                synchronization_health: t(
+                    "link_status.databases.synchronization_health",
+                    &d.synchronization_health,
+                )?,
+                end_of_log_lsn: t("link_status.databases.end_of_log_lsn", &d.end_of_log_lsn)?,
+                last_commit_lsn: t("link_status.databases.last_commit_lsn", &d.last_commit_lsn)?,
+                last_hardened_lsn: t(
+                    "link_status.databases.last_hardened_lsn",
+                    &d.last_hardened_lsn,
+                )?,
+                log_send_queue_kb: d.log_send_queue_kb,
+                log_send_rate_kb: d.log_send_rate_kb,
+                redo_queue_kb: d.redo_queue_kb,
+                secondary_lag_seconds: d.secondary_lag_seconds,
+                seeding: d.seeding,
+                seeding_transferred_bytes: d.seeding_transferred_bytes,
+                seeding_size_bytes: d.seeding_size_bytes,
+                seeding_rate_bytes_per_second: d.seeding_rate_bytes_per_second,
+                seeding_state: t("link_status.databases.seeding_state", &d.seeding_state)?,
+                seeding_error_number: d.seeding_error_number,
+                seeding_attempts: d.seeding_attempts,
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(InstanceLinkStatus {
+        instance: text("link_status.instance", &report.instance)?,
+        observed_ms: report.observed_unix_ms,
+        databases,
+    })
+}
+
+/// SQL Server's side of a link, for `ferry migrate show`.
+pub fn sql_observation(s: SqlLinkStatus, observed_ms: i64) -> op::SqlLinkObservation {
+    op::SqlLinkObservation {
+        observed_unix_ms: observed_ms,
+        connected_state: s.connected_state,
+        last_connect_error_number: s.last_connect_error_number,
+        last_connect_error: s.last_connect_error,
+        synchronization_state: s.synchronization_state,
+        synchronization_health: s.synchronization_health,
+        end_of_log_lsn: s.end_of_log_lsn,
+        last_commit_lsn: s.last_commit_lsn,
+        last_hardened_lsn: s.last_hardened_lsn,
+        log_send_queue_kb: s.log_send_queue_kb,
+        log_send_rate_kb: s.log_send_rate_kb,
+        redo_queue_kb: s.redo_queue_kb,
+        secondary_lag_seconds: s.secondary_lag_seconds,
+        seeding: s.seeding,
+        seeding_transferred_bytes: s.seeding_transferred_bytes,
+        seeding_size_bytes: s.seeding_size_bytes,
+        seeding_rate_bytes_per_second: s.seeding_rate_bytes_per_second,
+        seeding_state: s.seeding_state,
+        seeding_error_number: s.seeding_error_number,
+        seeding_attempts: s.seeding_attempts,
+    }
 }

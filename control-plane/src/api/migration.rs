@@ -279,18 +279,24 @@ pub async fn retry(shared: &Shared, actor: &str, id: &str) -> Result<op::Migrati
 }
 
 fn wire(m: MigrationRecord, steps: Vec<StepRecord>) -> op::Migration {
-    let link = serde_json::from_str::<Observation>(&m.observed)
-        .ok()
-        .map(|o| op::LinkObservation {
-            observed_unix_ms: m.observed_at_ms.unwrap_or_default(),
-            replica_state: o.replica_state,
-            synchronization_health: o.synchronization_health,
-            connected_state: o.connected_state,
-            last_hardened_lsn: o.last_hardened_lsn,
-            send_lag_seconds: o.send_lag_seconds.unwrap_or(-1),
-            redo_lag_seconds: o.redo_lag_seconds.unwrap_or(-1),
-            error: o.error,
-        });
+    let observation = serde_json::from_str::<Observation>(&m.observed).ok();
+    let sql_server = observation.as_ref().and_then(|o| {
+        let sql = o.sql.clone()?;
+        Some(super::convert_migration::sql_observation(
+            sql,
+            o.sql_observed_ms,
+        ))
+    });
+    let link = observation.map(|o| op::LinkObservation {
+        observed_unix_ms: m.observed_at_ms.unwrap_or_default(),
+        replica_state: o.replica_state,
+        synchronization_health: o.synchronization_health,
+        connected_state: o.connected_state,
+        last_hardened_lsn: o.last_hardened_lsn,
+        send_lag_seconds: o.send_lag_seconds.unwrap_or(-1),
+        redo_lag_seconds: o.redo_lag_seconds.unwrap_or(-1),
+        error: o.error,
+    });
     op::Migration {
         id: m.id,
         host: m.host,
@@ -323,6 +329,7 @@ fn wire(m: MigrationRecord, steps: Vec<StepRecord>) -> op::Migration {
             .collect(),
         accepted_warnings: m.options.accepted_warnings,
         link,
+        sql_server,
     }
 }
 

@@ -336,10 +336,21 @@ async fn observe(shared: &Shared, m: &MigrationRecord, now: i64) -> Result<(), S
             .set_migration_state(&m.id, State::Failed, &format!("the MI has no link {} carrying {}: it was removed outside Ferry; cancel this migration and start it again", m.link_name, m.database), None, now)
             .await;
     };
+    let mut observation = observation;
+    let stall_ms = (shared.config.migrations.stall_after_secs * 1000) as i64;
+    // SQL Server's side, when its agent reported it within the stall window.
+    if let Some((at, sql)) = shared
+        .store
+        .link_status(m.agent_id, &m.instance, &m.database, &m.link_name)
+        .await?
+        .filter(|(at, _)| now - at <= stall_ms)
+    {
+        observation.sql = Some(sql);
+        observation.sql_observed_ms = at;
+    }
     let before: Option<Observation> = serde_json::from_str(&m.observed).ok();
     let progressed = observation.progressed(before.as_ref());
     let (mut state, mut detail) = observation.state();
-    let stall_ms = (shared.config.migrations.stall_after_secs * 1000) as i64;
     if !progressed && stalled(state, m.progressed_at_ms, now, stall_ms) {
         detail = format!(
             "no progress for more than {} s: {detail}",

@@ -6,6 +6,7 @@
 //! - [`preflight`]: what gates a start: the assessment's and the connection test's
 //!   blockers; warnings only when accepted.
 //! - [`observe`]: the link as Azure reports it, turned into the migration's state.
+//! - [`sql_side`]: the link as SQL Server's DMVs show it (the agents' reports).
 //! - [`driver`]: the loop that runs the steps from the journal and watches the links.
 //! - [`arm_steps`]: the ARM steps (server trust certificate, MI certificate, link).
 
@@ -14,6 +15,7 @@ pub mod driver;
 pub mod observe;
 pub mod plan;
 pub mod preflight;
+pub mod sql_side;
 
 use serde::{Deserialize, Serialize};
 

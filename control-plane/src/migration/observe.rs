@@ -1,10 +1,12 @@
 //! The link as Azure reports it (GET distributedAvailabilityGroups/<link>, mi-link.md
-//! §2.2, §3.3), turned into the migration's state with what it means; and stalled,
-//! when nothing has moved for longer than allowed.
+//! §2.2, §3.3), with SQL Server's side when the agent reported it recently
+//! (`sql_side`), turned into the migration's state with what it means; and stalled,
+//! when neither side has moved for longer than allowed.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::sql_side::SqlLinkStatus;
 use super::State;
 
 /// One database of the link, as ARM reports it.
@@ -20,6 +22,12 @@ pub struct Observation {
     /// `mostRecentLinkError`: its error number, when it starts with one, and its text.
     pub error_number: Option<i64>,
     pub error: String,
+    /// SQL Server's side, from the agent's newest report when it is recent, and when
+    /// the agent read it.
+    #[serde(default)]
+    pub sql: Option<SqlLinkStatus>,
+    #[serde(default)]
+    pub sql_observed_ms: i64,
 }
 
 impl Observation {
@@ -43,12 +51,18 @@ impl Observation {
                 .next()
                 .and_then(|n| n.parse().ok()),
             error,
+            sql: None,
+            sql_observed_ms: 0,
         })
     }
 
-    /// Whether the link moved since `before`.
+    /// Whether the link moved since `before`, on either side.
     pub fn progressed(&self, before: Option<&Observation>) -> bool {
-        before.is_none_or(|b| {
+        let sql = match &self.sql {
+            Some(now) => now.progressed(before.and_then(|b| b.sql.as_ref())),
+            None => false,
+        };
+        sql || before.is_none_or(|b| {
             b.replica_state != self.replica_state || b.last_hardened_lsn != self.last_hardened_lsn
         })
     }
@@ -60,10 +74,17 @@ impl Observation {
             (Some(send), None) => format!("; lag {send} s to send"),
             _ => String::new(),
         };
-        let error = if self.error.is_empty() {
-            String::new()
-        } else {
-            format!(": {}{}", self.error, remedy(self.error_number))
+        let sql_error = self.sql.as_ref().and_then(SqlLinkStatus::error);
+        let error = match &sql_error {
+            _ if !self.error.is_empty() => {
+                format!(": {}{}", self.error, remedy(self.error_number))
+            }
+            Some((number, text)) => format!(": {text}{}", remedy(Some(*number))),
+            None => String::new(),
+        };
+        let seeding = match self.sql.as_ref().and_then(SqlLinkStatus::seeding_progress) {
+            Some(progress) => format!(": {progress}"),
+            None => String::new(),
         };
         let rs = self.replica_state.as_str();
         if rs.ends_with("Error") {
@@ -88,7 +109,7 @@ impl Observation {
             "CreatingLink" => (State::Seeding, format!("the link is connecting{error}")),
             _ => (
                 State::Seeding,
-                format!("the MI is copying the database ({rs}){error}"),
+                format!("the MI is copying the database ({rs}){seeding}{error}"),
             ),
         }
     }
@@ -97,13 +118,13 @@ impl Observation {
 /// What to do about the errors mi-link.md §7 lists, by number.
 pub fn remedy(number: Option<i64>) -> &'static str {
     match number {
-        Some(41986) => " (nothing answers at SQL Server's endpoint: check the mirroring endpoint, the listener URL and the firewall toward SQL Server)",
+        Some(41986) => " (the partners cannot reach each other: check the listener URLs, the mirroring endpoints and the firewalls in both directions, SQL Server to the MI on 5022 and 11000-11999 and the MI to SQL Server's endpoint port; `ferry target test` checks them)",
         Some(41973) => " (the MI does not trust SQL Server's endpoint certificate: upload it as a server trust certificate)",
         Some(41974) => " (SQL Server does not hold the MI's certificate under the MI's FQDN: import it)",
         Some(41976) => " (the availability groups on SQL Server are missing or wrong)",
         Some(41962) => " (the link could not connect within 5 minutes: check ports 5022 and 11000-11999 in both directions)",
         Some(1475) => " (the database needs FULL recovery and a full backup)",
-        Some(1408) | Some(1412) => " (a log backup broke seeding: stop log backups until seeding ends, then retry)",
+        Some(1408) | Some(1412) => " (a log backup broke seeding, and only a new link recovers: pause log backups of the database until seeding ends, then cancel this migration and start it again)",
         _ => "",
     }
 }
@@ -114,4 +135,74 @@ pub fn stalled(state: State, progressed_at_ms: Option<i64>, now_ms: i64, stall_m
     state.is_linked()
         && state != State::ReadyForCutover
         && progressed_at_ms.is_some_and(|at| now_ms - at > stall_ms)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn copying(sql: Option<SqlLinkStatus>) -> Observation {
+        Observation {
+            replica_state: "Copying".into(),
+            sql,
+            ..Observation::default()
+        }
+    }
+
+    fn seeded(bytes: i64) -> SqlLinkStatus {
+        SqlLinkStatus {
+            connected_state: "CONNECTED".into(),
+            seeding: true,
+            seeding_transferred_bytes: bytes,
+            seeding_size_bytes: 8 << 20,
+            seeding_rate_bytes_per_second: 1 << 20,
+            seeding_attempts: 1,
+            ..SqlLinkStatus::default()
+        }
+    }
+
+    #[test]
+    fn seeding_on_sql_server_is_progress_azure_does_not_show() {
+        let before = copying(Some(seeded(1 << 20)));
+        assert!(copying(Some(seeded(2 << 20))).progressed(Some(&before)));
+        assert!(!copying(Some(seeded(1 << 20))).progressed(Some(&before)));
+        assert!(
+            !copying(None).progressed(Some(&before)),
+            "without SQL Server's side, Azure's unchanged view is no progress"
+        );
+        let (state, detail) = before.state();
+        assert_eq!(state, State::Seeding);
+        assert!(detail.contains("1.0 of 8.0 MiB (12%)"), "{detail}");
+    }
+
+    #[test]
+    fn sql_server_errors_show_when_azure_has_none() {
+        let cut = copying(Some(SqlLinkStatus {
+            connected_state: "DISCONNECTED".into(),
+            last_connect_error_number: 41986,
+            last_connect_error: "cannot reach".into(),
+            ..SqlLinkStatus::default()
+        }));
+        let (_, detail) = cut.state();
+        assert!(detail.contains("error 41986 cannot reach"), "{detail}");
+        assert!(detail.contains("in both directions"), "{detail}");
+        let azure = Observation {
+            error: "41973: untrusted".into(),
+            error_number: Some(41973),
+            ..cut
+        };
+        let (_, detail) = azure.state();
+        assert!(
+            detail.contains("41973: untrusted") && !detail.contains("41986"),
+            "{detail}"
+        );
+    }
+
+    #[test]
+    fn stalled_needs_a_linked_state_and_time_without_progress() {
+        assert!(stalled(State::Seeding, Some(0), 601_000, 600_000));
+        assert!(!stalled(State::Seeding, Some(0), 599_000, 600_000));
+        assert!(!stalled(State::ReadyForCutover, Some(0), 601_000, 600_000));
+        assert!(!stalled(State::Preparing, Some(0), 601_000, 600_000));
+    }
 }

@@ -61,6 +61,8 @@ pub enum ReportBody {
     },
     /// What a RunLinkSteps command did.
     LinkSteps(crate::migration::AgentSteps),
+    /// The links on one instance, as SQL Server's DMVs show them.
+    LinkStatus(crate::migration::sql_side::InstanceLinkStatus),
     /// Load windows for sizing; those that ended before `keep_after_ms` are dropped.
     Load {
         windows: Vec<crate::sizing::LoadWindow>,
@@ -77,6 +79,7 @@ impl ReportBody {
             ReportBody::Load { .. } => "load",
             ReportBody::ConnectionTest { .. } => "connection_test",
             ReportBody::LinkSteps(_) => "link_steps",
+            ReportBody::LinkStatus(_) => "link_status",
         }
     }
 }
@@ -165,6 +168,9 @@ impl Store {
                 if !super::migrations::record_agent_steps(&mut tx, agent, steps, now_ms).await? {
                     tracing::warn!(%agent, command = %steps.command_id, "link steps for no running step; not stored");
                 }
+            }
+            ReportBody::LinkStatus(status) => {
+                super::link_status::record(&mut tx, agent, status, now_ms).await?
             }
         }
         tx.commit().await?;

@@ -5,7 +5,7 @@
 //!   applied in order once (recorded in `ferry_schema`).
 //! - One method per named operation, grouped by concept: [`tokens`], [`agents`],
 //!   [`inventory`], [`labels`], [`load`], [`commands`], [`assessments`], [`connections`],
-//!   [`migrations`], [`audit`]. Queries are written once,
+//!   [`migrations`], [`link_status`], [`audit`]. Queries are written once,
 //!   in the SQL both dialects share (`$n` parameters, `ON CONFLICT`, `RETURNING`).
 //! - The conformance suite (`tests/tests/store_conformance.rs`, in ferry-tests) runs on
 //!   SQLite always and on PostgreSQL when `FERRY_TEST_DATABASE_URL` is set.
@@ -17,6 +17,7 @@ pub mod commands;
 pub mod connections;
 pub mod inventory;
 pub mod labels;
+pub mod link_status;
 pub mod load;
 pub mod migrations;
 pub mod targets;
@@ -54,6 +55,11 @@ const SQLITE_SCHEMA: &[(i64, &str, &str)] = &[
         "migrations",
         include_str!("schema/sqlite/0007_migrations.sql"),
     ),
+    (
+        8,
+        "link_status",
+        include_str!("schema/sqlite/0008_link_status.sql"),
+    ),
 ];
 const POSTGRES_SCHEMA: &[(i64, &str, &str)] = &[
     (1, "fleet", include_str!("schema/postgres/0001_fleet.sql")),
@@ -78,6 +84,11 @@ const POSTGRES_SCHEMA: &[(i64, &str, &str)] = &[
         7,
         "migrations",
         include_str!("schema/postgres/0007_migrations.sql"),
+    ),
+    (
+        8,
+        "link_status",
+        include_str!("schema/postgres/0008_link_status.sql"),
     ),
 ];
 

@@ -8,7 +8,7 @@ use super::targets::{azure_config, mi_id};
 use super::*;
 use serde_json::json;
 
-const SCENARIO: &str = r#"
+pub(super) const SCENARIO: &str = r#"
 [[managed_instance]]
 name = "mi-sales"
 tier = "BusinessCritical"
@@ -60,10 +60,14 @@ backups = [{ type = "D", hours_ago = 2.0 }]
 
 /// An agent configuration for `instances` of the lab, each with its own endpoint port,
 /// the MI's name resolved through `[network.hosts]`.
-fn agent_config(lab: &ferry_sim::Lab, state: &std::path::Path, instances: &[&str]) -> String {
+pub(super) fn agent_config(
+    lab: &ferry_sim::Lab,
+    state: &std::path::Path,
+    instances: &[&str],
+) -> String {
     let mi = lab.managed_instance("mi-sales").unwrap();
     let mut config = format!(
-        "state_dir = {:?}\nheartbeat_interval_secs = 1\nmax_backoff_secs = 1\n\
+        "state_dir = {:?}\nheartbeat_interval_secs = 1\nmax_backoff_secs = 1\nlink_status_interval_secs = 1\n\
          [network]\ntimeout_secs = 2\n[network.hosts]\n\"{}\" = \"{}\"\n",
         state.display().to_string(),
         mi.fqdn,
@@ -82,7 +86,7 @@ fn agent_config(lab: &ferry_sim::Lab, state: &std::path::Path, instances: &[&str
     config
 }
 
-fn start_args<'a>(host: &'a str, database: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+pub(super) fn start_args<'a>(host: &'a str, database: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     let mut args = vec![
         "migrate",
         "start",
@@ -99,16 +103,16 @@ fn start_args<'a>(host: &'a str, database: &'a str, extra: &[&'a str]) -> Vec<&'
 
 /// A control plane signed in to the lab's Azure with mi-sales added, and one agent per
 /// host (name, lab instances), online with their inventory.
-struct Fixture {
-    lab: ferry_sim::Lab,
-    dir: tempfile::TempDir,
-    config: String,
-    plane: ControlPlane,
+pub(super) struct Fixture {
+    pub(super) lab: ferry_sim::Lab,
+    pub(super) dir: tempfile::TempDir,
+    pub(super) config: String,
+    pub(super) plane: ControlPlane,
     /// (state directory, configuration, process) per host.
-    agents: Vec<(std::path::PathBuf, String, AgentProcess)>,
+    pub(super) agents: Vec<(std::path::PathBuf, String, AgentProcess)>,
 }
 
-async fn fixture(scenario: &str, hosts: &[(&str, &[&str])]) -> Fixture {
+pub(super) async fn fixture(scenario: &str, hosts: &[(&str, &[&str])]) -> Fixture {
     let lab = ferry_sim::Lab::start(&ferry_sim::Scenario::parse(scenario).unwrap())
         .await
         .unwrap();
@@ -143,7 +147,7 @@ async fn fixture(scenario: &str, hosts: &[(&str, &[&str])]) -> Fixture {
 
 /// Assesses every host and tests each one's connection to mi-sales: the pre-flight's
 /// inputs.
-async fn preflight_inputs(plane: &ControlPlane, hosts: &[&str]) {
+pub(super) async fn preflight_inputs(plane: &ControlPlane, hosts: &[&str]) {
     let assessed = plane.ferry(&["assess", "run", "--all", "--wait"]).await;
     assert!(assessed.status.success(), "{}", text(&assessed));
     for host in hosts {
@@ -155,7 +159,7 @@ async fn preflight_inputs(plane: &ControlPlane, hosts: &[&str]) {
 }
 
 /// Starts a migration with the warnings accepted; its id.
-async fn start(plane: &ControlPlane, host: &str, database: &str) -> String {
+pub(super) async fn start(plane: &ControlPlane, host: &str, database: &str) -> String {
     let started = plane
         .ferry_json(&start_args(host, database, &["--accept-warnings"]))
         .await;
@@ -164,29 +168,33 @@ async fn start(plane: &ControlPlane, host: &str, database: &str) -> String {
 }
 
 /// Waits until every migration is in `state`.
-async fn watch_until(plane: &ControlPlane, ids: &[String], state: &str) {
+pub(super) async fn watch_until(plane: &ControlPlane, ids: &[String], state: &str) {
     let mut watch = vec!["migrate", "watch", "--until", state, "--timeout", "120s"];
     watch.extend(ids.iter().map(String::as_str));
     let watched = plane.ferry(&watch).await;
     assert!(watched.status.success(), "{}", text(&watched));
 }
 
-async fn ready(plane: &ControlPlane, ids: &[String]) {
+pub(super) async fn ready(plane: &ControlPlane, ids: &[String]) {
     watch_until(plane, ids, "ready_for_cutover").await;
 }
 
-/// The availability groups on a lab instance, by name.
-async fn groups(lab: &ferry_sim::Lab, instance: &str) -> Vec<String> {
-    let mut sql = ferry_agent::sql::connect(&ferry_tests::fleet::lab_instance(
+/// A connection to a lab instance as the agents' login.
+pub(super) async fn sql(lab: &ferry_sim::Lab, instance: &str) -> ferry_agent::sql::Connection {
+    ferry_agent::sql::connect(&ferry_tests::fleet::lab_instance(
         &instance.to_ascii_lowercase(),
         lab.endpoint(instance).unwrap().address,
         "ferry",
         "Ferry-Passw0rd!",
     ))
     .await
-    .unwrap();
+    .unwrap()
+}
+
+/// The availability groups on a lab instance, by name.
+pub(super) async fn groups(lab: &ferry_sim::Lab, instance: &str) -> Vec<String> {
     ferry_agent::sql::rows(
-        &mut sql,
+        &mut sql(lab, instance).await,
         "groups",
         "SELECT name FROM sys.availability_groups ORDER BY name",
         Duration::from_secs(10),
@@ -277,6 +285,27 @@ async fn migrations_set_up_links_and_reach_ready_for_cutover() {
             "{shown}"
         );
     }
+    // SQL Server's side, from the agents' DMV reports: connected, synchronizing
+    // (asynchronous commit), seeding over.
+    for id in &ids {
+        let sql_side = shown_until(&plane, id, "SQL Server's side", |m| {
+            m["sql_server"]["connected_state"] == "CONNECTED"
+        })
+        .await;
+        let sql_side = &sql_side["sql_server"];
+        assert_eq!(
+            sql_side["synchronization_state"], "SYNCHRONIZING",
+            "{sql_side}"
+        );
+        assert_eq!(sql_side["seeding"], false, "{sql_side}");
+        assert_eq!(sql_side["seeding_state"], "COMPLETED", "{sql_side}");
+        assert!(
+            sql_side["last_hardened_lsn"]
+                .as_str()
+                .is_some_and(|l| !l.is_empty()),
+            "{sql_side}"
+        );
+    }
     let legacy = plane.ferry(&["migrate", "show", &ids[2]]).await;
     assert!(
         text(&legacy).contains("ready_for_cutover"),
@@ -331,8 +360,26 @@ async fn migrations_set_up_links_and_reach_ready_for_cutover() {
     plane.stop().await;
 }
 
+/// Waits until `ferry migrate show ID` answers what `ok` accepts; that answer.
+pub(super) async fn shown_until(
+    plane: &ControlPlane,
+    id: &str,
+    what: &str,
+    ok: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    wait::until(what, LIMIT, || async {
+        let shown = plane.ferry_json(&["migrate", "show", id]).await;
+        if ok(&shown) {
+            Ok(Some(shown))
+        } else {
+            Err(format!("{}: {}", shown["state"], shown["detail"]))
+        }
+    })
+    .await
+}
+
 /// Waits until step `seq` of migration `id` is in `state`.
-async fn step_is(plane: &ControlPlane, id: &str, seq: usize, state: &str) {
+pub(super) async fn step_is(plane: &ControlPlane, id: &str, seq: usize, state: &str) {
     wait::until(&format!("step {seq} {state}"), LIMIT, || async {
         let shown = plane.ferry_json(&["migrate", "show", id]).await;
         match shown["steps"][seq]["state"].as_str() {

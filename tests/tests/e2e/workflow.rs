@@ -170,6 +170,17 @@ async fn set_up_steps_apply_once_and_resume_without_repeating() {
             (format!("DAG_{HOSTILE}"), theirs),
         ]
     );
+    // The agent's link monitoring sees the database in its link, not yet connected
+    // (Azure's side is not made here) and not seeding.
+    let status = ferry_agent::sql::link_status::read(&mut conn, std::time::Duration::from_secs(10))
+        .await
+        .unwrap();
+    assert_eq!(status.len(), 1, "{status:?}");
+    assert_eq!(status[0].link_name, format!("DAG_{HOSTILE}"));
+    assert_eq!(status[0].database, HOSTILE);
+    assert_ne!(status[0].connected_state, "CONNECTED", "{status:?}");
+    assert!(!status[0].seeding, "{status:?}");
+    assert!(!status[0].end_of_log_lsn.is_empty(), "{status:?}");
     // The endpoint listens, and the hostile name dropped nothing.
     assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
     let rows = ferry_agent::sql::rows(

@@ -1,5 +1,6 @@
 //! How migrations print: a table (state, lag, what it means), the detail view (steps
-//! with their timings and what each found, the link as Azure reports it), and JSON.
+//! with their timings and what each found, the link as Azure reports it and as SQL
+//! Server's DMVs show it), and JSON.
 
 use ferry_proto::operator::v1 as op;
 use serde_json::{json, Value};
@@ -15,10 +16,14 @@ fn lag(seconds: i64) -> String {
     }
 }
 
+/// Azure's send lag; SQL Server's secondary lag when Azure gives none.
 fn link_lag(m: &op::Migration) -> String {
-    m.link
+    let azure = m.link.as_ref().map_or(-1, |l| l.send_lag_seconds);
+    let sql = m
+        .sql_server
         .as_ref()
-        .map_or("--".into(), |l| lag(l.send_lag_seconds))
+        .map_or(-1, |s| s.secondary_lag_seconds);
+    lag(if azure >= 0 { azure } else { sql })
 }
 
 pub fn table(migrations: &[op::Migration]) -> String {
@@ -136,6 +141,68 @@ pub fn detail(m: &op::Migration) -> String {
             out.push_str(&format!("  most recent link error: {}\n", l.error));
         }
     }
+    if let Some(s) = &m.sql_server {
+        out.push_str(&sql_detail(s));
+    }
+    out
+}
+
+/// SQL Server's side of the link, as its agent last read the DMVs.
+fn sql_detail(s: &op::SqlLinkObservation) -> String {
+    let or_dash = |t: &str| {
+        if t.is_empty() {
+            "--".to_string()
+        } else {
+            t.to_string()
+        }
+    };
+    let kb = |v: i64| {
+        if v < 0 {
+            "--".to_string()
+        } else {
+            format!("{v} KB")
+        }
+    };
+    let mut out = format!(
+        "SQL Server (agent, last read {}): {}, {}, {}; end of log LSN {}, MI hardened LSN {}; send queue {} ({}/s), redo queue {}; lag {}\n",
+        time(s.observed_unix_ms),
+        or_dash(&s.connected_state),
+        or_dash(&s.synchronization_state),
+        or_dash(&s.synchronization_health),
+        or_dash(&s.end_of_log_lsn),
+        or_dash(&s.last_hardened_lsn),
+        kb(s.log_send_queue_kb),
+        kb(s.log_send_rate_kb),
+        kb(s.redo_queue_kb),
+        lag(s.secondary_lag_seconds),
+    );
+    let mib = |b: i64| b as f64 / 1048576.0;
+    if s.seeding {
+        out.push_str(&format!(
+            "  seeding: {:.1} of {:.1} MiB at {:.1} MiB/s (attempt {})\n",
+            mib(s.seeding_transferred_bytes),
+            mib(s.seeding_size_bytes),
+            mib(s.seeding_rate_bytes_per_second),
+            s.seeding_attempts,
+        ));
+    } else if !s.seeding_state.is_empty() {
+        out.push_str(&format!(
+            "  newest seeding attempt ({}): {}{}\n",
+            s.seeding_attempts,
+            s.seeding_state,
+            if s.seeding_error_number != 0 {
+                format!(", error {}", s.seeding_error_number)
+            } else {
+                String::new()
+            }
+        ));
+    }
+    if s.connected_state != "CONNECTED" && s.last_connect_error_number != 0 {
+        out.push_str(&format!(
+            "  last connection error: {} {}\n",
+            s.last_connect_error_number, s.last_connect_error
+        ));
+    }
     out
 }
 
@@ -195,6 +262,28 @@ pub fn migration_json(m: &op::Migration) -> Value {
             "send_lag_seconds": (l.send_lag_seconds >= 0).then_some(l.send_lag_seconds),
             "redo_lag_seconds": (l.redo_lag_seconds >= 0).then_some(l.redo_lag_seconds),
             "error": l.error,
+        })),
+        "sql_server": m.sql_server.as_ref().map(|s| json!({
+            "observed_unix_ms": s.observed_unix_ms,
+            "connected_state": s.connected_state,
+            "last_connect_error_number": s.last_connect_error_number,
+            "last_connect_error": s.last_connect_error,
+            "synchronization_state": s.synchronization_state,
+            "synchronization_health": s.synchronization_health,
+            "end_of_log_lsn": s.end_of_log_lsn,
+            "last_commit_lsn": s.last_commit_lsn,
+            "last_hardened_lsn": s.last_hardened_lsn,
+            "log_send_queue_kb": (s.log_send_queue_kb >= 0).then_some(s.log_send_queue_kb),
+            "log_send_rate_kb": (s.log_send_rate_kb >= 0).then_some(s.log_send_rate_kb),
+            "redo_queue_kb": (s.redo_queue_kb >= 0).then_some(s.redo_queue_kb),
+            "secondary_lag_seconds": (s.secondary_lag_seconds >= 0).then_some(s.secondary_lag_seconds),
+            "seeding": s.seeding,
+            "seeding_transferred_bytes": s.seeding_transferred_bytes,
+            "seeding_size_bytes": s.seeding_size_bytes,
+            "seeding_rate_bytes_per_second": s.seeding_rate_bytes_per_second,
+            "seeding_state": s.seeding_state,
+            "seeding_error_number": s.seeding_error_number,
+            "seeding_attempts": s.seeding_attempts,
         })),
     })
 }
