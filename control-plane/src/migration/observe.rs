@@ -93,7 +93,7 @@ impl Observation {
         match rs {
             "Catchup" => (
                 State::CatchingUp,
-                format!("seeded; applying the log it missed{lag}"),
+                format!("seeded; applying the log it missed{lag}{error}"),
             ),
             "LinkSynchronizing" if self.synchronization_health == "HEALTHY" => (
                 State::ReadyForCutover,
@@ -122,6 +122,7 @@ pub fn remedy(number: Option<i64>) -> &'static str {
         Some(41973) => " (the MI does not trust SQL Server's endpoint certificate: upload it as a server trust certificate)",
         Some(41974) => " (SQL Server does not hold the MI's certificate under the MI's FQDN: import it)",
         Some(41976) => " (the availability groups on SQL Server are missing or wrong)",
+        Some(9642) => " (SQL Server's endpoint certificate expired: create a new one, use it on the mirroring endpoint, upload its public key to the MI as a server trust certificate)",
         Some(41962) => " (the link could not connect within 5 minutes: check ports 5022 and 11000-11999 in both directions)",
         Some(1475) => " (the database needs FULL recovery and a full backup)",
         Some(1408) | Some(1412) => " (a log backup broke seeding, and only a new link recovers: pause log backups of the database until seeding ends, then cancel this migration and start it again)",

@@ -1,12 +1,18 @@
 //! Faults during a migration, injected through the lab, surface in `ferry migrate
 //! show` with SQL Server's or Azure's error number, what it means and what to do; and
-//! the migration recovers once the fault is gone: seeding progress read from SQL
-//! Server's DMVs by the agent, a network cut during seeding (seeding starts again), a
-//! log backup during seeding (1408: only a new link recovers).
+//! the migration recovers once the fault is gone:
+//!
+//! - seeding: its progress read from SQL Server's DMVs by the agent; a network cut
+//!   (41986; seeding starts again); a log backup during seeding (1408: only a new link
+//!   recovers, so cancel and start again);
+//! - certificates: the MI's certificate under the wrong name on SQL Server (41974);
+//!   SQL Server's certificate removed from the MI's trust (41973); SQL Server's
+//!   certificate expired (9642; rotating it is the operator's, not yet Ferry's).
 
 use super::migrations::{
     fixture, preflight_inputs, ready, shown_until, sql, start, watch_until, Fixture, SCENARIO,
 };
+use super::targets::mi_id;
 use super::*;
 use ferry_sim::faults::Direction;
 
@@ -96,6 +102,112 @@ async fn seeding_faults_surface_with_their_cause_and_recover() {
     let again = start(&plane, "sqlhost", "Sales").await;
     assert_ne!(again, id);
     ready(&plane, std::slice::from_ref(&again)).await;
+
+    for (_, _, agent) in agents {
+        agent.stop().await;
+    }
+    plane.stop().await;
+}
+
+/// The control plane's configuration as a file of its own.
+fn write_config(dir: &tempfile::TempDir, config: &str) -> std::path::PathBuf {
+    let path = dir.path().join("outside-arm.toml");
+    std::fs::write(&path, config).unwrap();
+    path
+}
+
+/// Runs `statement` on the lab's SQL22 for its effect.
+async fn run_sql(lab: &ferry_sim::Lab, name: &'static str, statement: &str) {
+    ferry_agent::sql::execute(
+        &mut sql(lab, "SQL22").await,
+        name,
+        statement,
+        Duration::from_secs(10),
+    )
+    .await
+    .unwrap();
+}
+
+/// Waits until migration `id` shows `number` in its detail with `remedy`; its detail.
+async fn shows_error(plane: &ControlPlane, id: &str, number: &str, remedy: &str) -> String {
+    let shown = shown_until(plane, id, &format!("error {number}"), |m| {
+        m["detail"].as_str().is_some_and(|d| d.contains(number))
+    })
+    .await;
+    let detail = shown["detail"].as_str().unwrap().to_string();
+    assert!(detail.contains(remedy), "{shown}");
+    detail
+}
+
+#[tokio::test]
+async fn broken_certificates_surface_with_their_cause_and_recover_once_fixed() {
+    let Fixture {
+        lab,
+        plane,
+        agents,
+        dir: _dir,
+        config,
+    } = fixture(SCENARIO, &[("sqlhost", &["SQL22"])]).await;
+    preflight_inputs(&plane, &["sqlhost"]).await;
+    let id = start(&plane, "sqlhost", "Sales").await;
+    ready(&plane, std::slice::from_ref(&id)).await;
+    let mi = lab.managed_instance("mi-sales").unwrap();
+    let (fqdn, der) = (
+        mi.fqdn.clone(),
+        mi.mirroring_certificate
+            .iter()
+            .map(|b| format!("{b:02X}"))
+            .collect::<String>(),
+    );
+
+    // The MI's certificate under the wrong name on SQL Server (its short name, a
+    // common slip): the link reports 41974 and says to import it under the FQDN.
+    run_sql(
+        &lab,
+        "wrong name",
+        &format!("USE master; DROP CERTIFICATE [{fqdn}]; CREATE CERTIFICATE [mi-sales] FROM BINARY = 0x{der}"),
+    )
+    .await;
+    shows_error(&plane, &id, "41974", "under the MI's FQDN").await;
+    run_sql(
+        &lab,
+        "right name",
+        &format!("USE master; CREATE CERTIFICATE [{fqdn}] FROM BINARY = 0x{der}"),
+    )
+    .await;
+    watch_until(&plane, std::slice::from_ref(&id), "ready_for_cutover").await;
+
+    // The certificate exchange undone on Azure's side (someone removed the server
+    // trust certificate): 41973, and put back, ready again.
+    let settings = ferry_control::config::ControlConfig::from_file(&write_config(&_dir, &config))
+        .unwrap()
+        .azure;
+    let arm = ferry_control::azure::connect(&settings).unwrap();
+    let target = ferry_control::azure::ManagedInstanceId::parse(&mi_id(&lab)).unwrap();
+    let name = "Cert_SQL22_endpoint";
+    let sql_der = lab
+        .instance("SQL22")
+        .unwrap()
+        .master_certificate(name)
+        .unwrap();
+    arm.delete_trust_certificate(&target, name).await.unwrap();
+    shows_error(
+        &plane,
+        &id,
+        "41973",
+        "upload it as a server trust certificate",
+    )
+    .await;
+    arm.put_trust_certificate(&target, name, &sql_der)
+        .await
+        .unwrap();
+    watch_until(&plane, std::slice::from_ref(&id), "ready_for_cutover").await;
+
+    // SQL Server's endpoint certificate expired: 9642, with the rotation to do.
+    lab.control
+        .expire_certificate("SQL22", "Cert_SQL22_endpoint")
+        .unwrap();
+    shows_error(&plane, &id, "9642", "create a new one").await;
 
     for (_, _, agent) in agents {
         agent.stop().await;
