@@ -8,6 +8,8 @@ use super::targets::{azure_config, mi_id};
 use super::*;
 use serde_json::json;
 
+const HOSTILE: &str = "x]; DROP DATABASE y; --";
+
 pub(super) const SCENARIO: &str = r#"
 [[managed_instance]]
 name = "mi-sales"
@@ -39,6 +41,16 @@ workload = { log_bytes_per_sec = 8192, transactions_per_sec = 5 }
 
 [[instance.database]]
 name = "Orders"
+data_mb = 8
+backups = [{ type = "D", hours_ago = 2.0 }]
+
+[[instance.database]]
+name = "x]; DROP DATABASE y; --"
+data_mb = 8
+backups = [{ type = "D", hours_ago = 2.0 }]
+
+[[instance.database]]
+name = "y"
 data_mb = 8
 backups = [{ type = "D", hours_ago = 2.0 }]
 
@@ -269,6 +281,26 @@ async fn migrations_set_up_links_and_reach_ready_for_cutover() {
         text(&second)
     );
 
+    // A hostile name stays a name end to end: it cannot name a link (an ARM resource
+    // name), so the operator gives one; SQL Server's objects are quoted.
+    let unnamed = plane
+        .ferry(&start_args("sqlhost", HOSTILE, &["--accept-warnings"]))
+        .await;
+    assert!(
+        !unnamed.status.success() && text(&unnamed).contains("--link-name"),
+        "{}",
+        text(&unnamed)
+    );
+    let hostile = plane
+        .ferry_json(&start_args(
+            "sqlhost",
+            HOSTILE,
+            &["--accept-warnings", "--link-name", "DAG_hostile"],
+        ))
+        .await;
+    let hostile = hostile[0]["id"].as_str().unwrap().to_string();
+    ids.push(hostile.clone());
+
     ready(&plane, &ids).await;
 
     for id in &ids {
@@ -317,8 +349,26 @@ async fn migrations_set_up_links_and_reach_ready_for_cutover() {
     // AG has no CLUSTER_TYPE (it needs the host's failover cluster).
     assert_eq!(
         groups(&lab, "SQL22").await,
-        ["AG_Orders", "AG_Sales", "DAG_Orders", "DAG_Sales"]
+        [
+            "AG_Orders",
+            "AG_Sales",
+            &format!("AG_{HOSTILE}"),
+            "DAG_hostile",
+            "DAG_Orders",
+            "DAG_Sales"
+        ]
     );
+    let y = ferry_agent::sql::rows(
+        &mut sql(&lab, "SQL22").await,
+        "y",
+        "SELECT name FROM sys.databases WHERE name = N'y'",
+        Duration::from_secs(10),
+    )
+    .await
+    .unwrap();
+    assert_eq!(y.len(), 1, "the hostile name dropped nothing");
+    plane.ferry(&["migrate", "cancel", &hostile]).await;
+    watch_until(&plane, std::slice::from_ref(&hostile), "cancelled").await;
     assert_eq!(groups(&lab, "SQL16").await, ["AG_Legacy", "DAG_Legacy"]);
 
     // Cancelled, Orders' link and groups go; the certificates stay while Sales uses
