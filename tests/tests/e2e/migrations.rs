@@ -253,13 +253,47 @@ async fn migrations_set_up_links_and_reach_ready_for_cutover() {
     );
 
     let mut ids = Vec::new();
-    for (host, database) in [
-        ("sqlhost", "Sales"),
-        ("sqlhost", "Orders"),
-        ("oldhost", "Legacy"),
-    ] {
-        ids.push(start(&plane, host, database).await);
+    for database in ["Sales", "Orders"] {
+        ids.push(start(&plane, "sqlhost", database).await);
     }
+    // Many at once from a file: checked whole before anything starts.
+    let file = _dir.path().join("migrations.toml");
+    std::fs::write(&file, "[[migration]]\nhost = \"oldhost\"\ndatabase = \"Legacy\"\n[[migration]]\nhost = \"oldhost\"\n").unwrap();
+    let file_arg = file.display().to_string();
+    let bad = plane
+        .ferry(&[
+            "migrate",
+            "start",
+            "--file",
+            &file_arg,
+            "--target",
+            "mi-sales",
+            "--accept-warnings",
+        ])
+        .await;
+    assert!(
+        !bad.status.success() && text(&bad).contains("database"),
+        "{}",
+        text(&bad)
+    );
+    std::fs::write(
+        &file,
+        "[[migration]]\nhost = \"oldhost\"\ndatabase = \"Legacy\"\n",
+    )
+    .unwrap();
+    let from_file = plane
+        .ferry_json(&[
+            "migrate",
+            "start",
+            "--file",
+            &file_arg,
+            "--target",
+            "mi-sales",
+            "--accept-warnings",
+        ])
+        .await;
+    assert_eq!(from_file[0]["created"], true, "{from_file}");
+    ids.push(from_file[0]["id"].as_str().unwrap().to_string());
     // Starting again returns the same migration; a second link is refused.
     let again = plane
         .ferry_json(&start_args("sqlhost", "Sales", &["--accept-warnings"]))
@@ -321,14 +355,11 @@ async fn migrations_set_up_links_and_reach_ready_for_cutover() {
     // (asynchronous commit), seeding over.
     for id in &ids {
         let sql_side = shown_until(&plane, id, "SQL Server's side", |m| {
-            m["sql_server"]["connected_state"] == "CONNECTED"
+            m["sql_server"]["synchronization_state"] == "SYNCHRONIZING"
         })
         .await;
         let sql_side = &sql_side["sql_server"];
-        assert_eq!(
-            sql_side["synchronization_state"], "SYNCHRONIZING",
-            "{sql_side}"
-        );
+        assert_eq!(sql_side["connected_state"], "CONNECTED", "{sql_side}");
         assert_eq!(sql_side["seeding"], false, "{sql_side}");
         assert_eq!(sql_side["seeding_state"], "COMPLETED", "{sql_side}");
         assert!(

@@ -1,7 +1,9 @@
 //! `ferry migrate start|ls|show|watch|retry|cancel`: migrations over the MI link.
 //!
+//! - [`file`]: `start --file`: many databases at once.
 //! - [`render`]: tables, the detail view with steps and the link, JSON.
 
+pub mod file;
 pub mod render;
 
 use std::time::{Duration, Instant};
@@ -17,22 +19,26 @@ use super::{request, CliError};
 
 #[derive(Subcommand)]
 pub enum MigrateVerb {
-    /// Start migrating databases of one host to a target (starting one that already
-    /// runs returns it).
+    /// Start migrating databases of one host to a target, or those a file lists
+    /// (starting one that already runs returns it).
     Start {
         /// The host, by name or id.
-        #[arg(long)]
-        host: String,
+        #[arg(long, required_unless_present = "file", conflicts_with = "file")]
+        host: Option<String>,
         /// The instance, as named in the agent's configuration; needed only when
         /// several of the host's instances have the database.
         #[arg(long)]
         instance: Option<String>,
         /// A database to migrate (repeat for several: one link each).
-        #[arg(long = "database", required = true)]
+        #[arg(long = "database", required_unless_present = "file")]
         databases: Vec<String>,
-        /// The target's resource id or name.
-        #[arg(long)]
-        target: String,
+        /// A TOML file of `[[migration]]` entries (host, database; optionally
+        /// instance, link_name, target), instead of --host and --database.
+        #[arg(long, conflicts_with_all = ["instance", "link_name"])]
+        file: Option<std::path::PathBuf>,
+        /// The target's resource id or name (in a file, the default for its entries).
+        #[arg(long, required_unless_present = "file")]
+        target: Option<String>,
         /// The link's name (default DAG_<database>); only with one database.
         #[arg(long)]
         link_name: Option<String>,
@@ -85,6 +91,7 @@ pub async fn run(
             host,
             instance,
             databases,
+            file,
             target,
             link_name,
             allow_recovery_change,
@@ -96,16 +103,29 @@ pub async fn run(
                     "--link-name names one link: give it with one --database".into(),
                 ));
             }
+            let entries = match file {
+                Some(path) => file::read(&path, target.as_deref()).map_err(CliError::Usage)?,
+                None => databases
+                    .into_iter()
+                    .map(|database| file::Entry {
+                        host: host.clone().unwrap_or_default(),
+                        database,
+                        instance: instance.clone(),
+                        link_name: link_name.clone(),
+                        target: target.clone(),
+                    })
+                    .collect(),
+            };
             let mut started = Vec::new();
             let mut refused = Vec::new();
-            for database in databases {
+            for entry in entries {
                 let asked = client
                     .start_migration(request(op::StartMigrationRequest {
-                        host: host.clone(),
-                        instance: instance.clone().unwrap_or_default(),
-                        database: database.clone(),
-                        target: target.clone(),
-                        link_name: link_name.clone().unwrap_or_default(),
+                        host: entry.host.clone(),
+                        instance: entry.instance.unwrap_or_default(),
+                        database: entry.database.clone(),
+                        target: entry.target.unwrap_or_default(),
+                        link_name: entry.link_name.unwrap_or_default(),
                         allow_recovery_change,
                         allow_endpoint_change,
                         accept_warnings,
@@ -113,7 +133,12 @@ pub async fn run(
                     .await;
                 match asked {
                     Ok(answer) => started.push(answer.into_inner()),
-                    Err(status) => refused.push(format!("{database}: {}", status.message())),
+                    Err(status) => refused.push(format!(
+                        "{} on {}: {}",
+                        entry.database,
+                        entry.host,
+                        status.message()
+                    )),
                 }
             }
             if json {
