@@ -58,12 +58,9 @@ impl Fleet {
         prepare(&options.data_dir)?;
         let lab = Lab::start(scenario).await.context("starting the lab")?;
         let stop = CancellationToken::new();
+        let settings = plane_settings(lab.azure.as_ref(), &options.data_dir)?;
         let (plane, control_plane, credentials) = if options.control_plane_process {
-            let plane = crate::processes::ControlPlane::start(
-                &options.data_dir,
-                "[assessment]\nschedule_interval_secs = 0\n",
-            )
-            .await;
+            let plane = crate::processes::ControlPlane::start(&options.data_dir, &settings).await;
             let url = plane.url();
             let credentials = ferry_control::server::admin_credentials_dir(&plane.data_dir);
             (Plane::Process(Box::new(plane)), url, credentials)
@@ -72,16 +69,9 @@ impl Fleet {
                 .with_context(|| format!("--listen {}: cannot bind", options.listen))?;
             listener.set_nonblocking(true)?;
             let address = listener.local_addr()?;
-            let mut config = ControlConfig {
-                listen: address,
-                data_dir: options.data_dir.join("control"),
-                ..Default::default()
-            };
-            // The lab starts its own run; a scheduled one would race it for the same hosts.
-            config.assessment.schedule_interval_secs = 0;
-            if let Some(azure) = &lab.azure {
-                sign_in_to_lab(&mut config, azure, &options.data_dir)?;
-            }
+            let mut config: ControlConfig = toml::from_str(&settings)?;
+            config.listen = address;
+            config.data_dir = options.data_dir.join("control");
             let credentials = ferry_control::server::admin_credentials_dir(&config.data_dir);
             let plane = serve_control_plane(config, listener, stop.clone())?;
             (
@@ -185,27 +175,35 @@ pub fn lab_instance(
     }
 }
 
-/// Points the control plane at the lab's Azure (its Entra ID with the lab's client
-/// secret, its ARM, its CA) and drives migrations briskly.
-fn sign_in_to_lab(
-    config: &mut ControlConfig,
-    azure: &ferry_sim::azure::AzureEndpoints,
+/// The control plane's settings for the lab (TOML, as its configuration file holds
+/// them): no scheduled assessment (the lab starts its own run; a scheduled one would
+/// race it for the same hosts) and, when the lab has Azure, signed in to its Entra ID
+/// and ARM with migrations followed at a lab pace.
+fn plane_settings(
+    azure: Option<&ferry_sim::azure::AzureEndpoints>,
     data_dir: &Path,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<String> {
+    let mut settings = String::from("[assessment]\nschedule_interval_secs = 0\n");
+    let Some(azure) = azure else {
+        return Ok(settings);
+    };
+    std::fs::create_dir_all(data_dir)?;
     let ca = data_dir.join("lab-azure-ca.pem");
     std::fs::write(&ca, &azure.ca_pem)?;
     let secret = data_dir.join("lab-azure-secret");
     std::fs::write(&secret, ferry_sim::scenario::azure::DEFAULT_CLIENT_SECRET)?;
-    config.azure.credential = ferry_control::config::AzureCredential::ClientSecret;
-    config.azure.tenant_id = Some(azure.tenant.clone());
-    config.azure.client_id = Some(ferry_sim::scenario::azure::DEFAULT_CLIENT_ID.into());
-    config.azure.client_secret_file = Some(secret);
-    config.azure.arm_endpoint = azure.arm.clone();
-    config.azure.authority_host = azure.authority.clone();
-    config.azure.ca_file = Some(ca);
-    config.migrations.tick_ms = 500;
-    config.migrations.observe_interval_secs = 2;
-    Ok(())
+    settings.push_str(&format!(
+        "[azure]\ncredential = \"client_secret\"\ntenant_id = {:?}\nclient_id = {:?}\n\
+         client_secret_file = {:?}\narm_endpoint = {:?}\nauthority_host = {:?}\nca_file = {:?}\n\
+         [migrations]\ntick_ms = 500\nobserve_interval_secs = 2\n",
+        azure.tenant,
+        ferry_sim::scenario::azure::DEFAULT_CLIENT_ID,
+        secret.display().to_string(),
+        azure.arm,
+        azure.authority,
+        ca.display().to_string(),
+    ));
+    Ok(settings)
 }
 
 /// Runs the control plane on its own runtime and thread, as its own process would.

@@ -17,13 +17,96 @@ const MAX_BYTES: i64 = 2 << 30;
 /// How long the migrations may take to become ready for cutover.
 const LIMIT: Duration = Duration::from_secs(300);
 
+/// The managed instance migrations go to when the scenario declares none.
+const LAB_TARGET: &str = r#"
+[[managed_instance]]
+name = "mi-lab"
+tier = "BusinessCritical"
+vcores = 16
+storage_gb = 2048
+link_bandwidth_mbps = 1000.0
+link_latency_ms = 5.0
+
+[azure]
+speed = 20.0
+"#;
+
+/// Gives a scenario without a managed instance the lab's (`mi-lab`, 1000 Mbps).
+pub fn add_target(scenario: &mut ferry_sim::Scenario) -> anyhow::Result<()> {
+    if scenario.managed_instances.is_empty() {
+        let target = ferry_sim::Scenario::parse(LAB_TARGET).map_err(anyhow::Error::msg)?;
+        scenario.managed_instances = target.managed_instances;
+        scenario.azure = target.azure;
+    }
+    Ok(())
+}
+
 pub async fn ready_databases(
     fleet: &mut Fleet,
     report: &op::AssessmentReport,
     hosts: usize,
 ) -> anyhow::Result<()> {
-    let (Some(azure), Some(mi)) = (&fleet.lab.azure, fleet.lab.managed.first()) else {
+    let chosen = choose(report, &["ready"], (hosts, 2), MAX_BYTES);
+    if chosen.is_empty() {
+        println!("\nNo Ready database to migrate.");
         return Ok(());
+    }
+    let Some(started) = start_all(fleet, &chosen, false).await? else {
+        return Ok(());
+    };
+    let all = follow(fleet, &started.ids, LIMIT, |ready, failed, total, secs| {
+        eprint!("\r{ready}/{total} ready for cutover, {failed} failed ({secs:.0} s)");
+    })
+    .await?;
+    eprintln!();
+    println!("{}", render::table(&all));
+    Ok(())
+}
+
+/// The databases of up to `hosts` hosts whose readiness is one of `readiness`, at
+/// most `per_host` each (smallest first) and none larger than `max_bytes`.
+pub fn choose(
+    report: &op::AssessmentReport,
+    readiness: &[&str],
+    (hosts, per_host): (usize, usize),
+    max_bytes: i64,
+) -> Vec<op::DatabaseReadiness> {
+    let mut by_host: std::collections::BTreeMap<&str, Vec<&op::DatabaseReadiness>> =
+        Default::default();
+    for d in report
+        .database_details
+        .iter()
+        .filter(|d| readiness.contains(&d.readiness.as_str()) && d.size_bytes <= max_bytes)
+    {
+        by_host.entry(&d.host).or_default().push(d);
+    }
+    by_host
+        .into_values()
+        .take(hosts)
+        .flat_map(|mut databases| {
+            databases.sort_by_key(|d| d.size_bytes);
+            databases.into_iter().take(per_host).cloned()
+        })
+        .collect()
+}
+
+/// What `start_all` started.
+pub struct Started {
+    pub ids: Vec<String>,
+    /// The managed instance's link bandwidth, bytes per second.
+    pub bandwidth: f64,
+}
+
+/// Adds the lab's managed instance as a target, tests the hosts' connections to it and
+/// starts a migration of each chosen database (the DNS warning accepted; endpoints
+/// fixed when `allow_endpoint_change`). None when the lab has no managed instance.
+pub async fn start_all(
+    fleet: &mut Fleet,
+    chosen: &[op::DatabaseReadiness],
+    allow_endpoint_change: bool,
+) -> anyhow::Result<Option<Started>> {
+    let (Some(azure), Some(mi)) = (&fleet.lab.azure, fleet.lab.managed.first()) else {
+        return Ok(None);
     };
     let target = format!(
         "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.Sql/managedInstances/{}",
@@ -36,27 +119,6 @@ pub async fn ready_databases(
         }))
         .await
         .context("adding the lab's managed instance as a target")?;
-    let mut by_host: std::collections::BTreeMap<&str, Vec<&op::DatabaseReadiness>> =
-        Default::default();
-    for d in report
-        .database_details
-        .iter()
-        .filter(|d| d.readiness == "ready" && d.size_bytes <= MAX_BYTES)
-    {
-        by_host.entry(&d.host).or_default().push(d);
-    }
-    let chosen: Vec<&op::DatabaseReadiness> = by_host
-        .into_values()
-        .take(hosts)
-        .flat_map(|mut databases| {
-            databases.sort_by_key(|d| d.size_bytes);
-            databases.into_iter().take(2)
-        })
-        .collect();
-    if chosen.is_empty() {
-        println!("\nNo Ready database to migrate.");
-        return Ok(());
-    }
     let mut hosts: Vec<String> = chosen.iter().map(|d| d.host.clone()).collect();
     hosts.dedup();
     let tests = client
@@ -72,7 +134,7 @@ pub async fn ready_databases(
         client,
         tests,
         Duration::from_millis(250),
-        Duration::from_secs(60),
+        Duration::from_secs(120),
     )
     .await?;
     println!(
@@ -82,7 +144,7 @@ pub async fn ready_databases(
         mi.fqdn
     );
     let mut ids = Vec::new();
-    for d in &chosen {
+    for d in chosen {
         let started = client
             .start_migration(request(op::StartMigrationRequest {
                 host: d.host.clone(),
@@ -90,6 +152,7 @@ pub async fn ready_databases(
                 database: d.database.clone(),
                 target: target.clone(),
                 accept_warnings: true,
+                allow_endpoint_change,
                 ..Default::default()
             }))
             .await
@@ -97,11 +160,27 @@ pub async fn ready_databases(
             .into_inner();
         ids.extend(started.migration.map(|m| m.id));
     }
+    Ok(Some(Started {
+        ids,
+        bandwidth: mi.spec.link_bandwidth_mbps * 1e6 / 8.0,
+    }))
+}
+
+/// Polls the migrations `ids` once a second until each is ready for cutover or failed,
+/// or `limit` passed, calling `progress(ready, failed, total, seconds)`; their last
+/// state.
+pub async fn follow(
+    fleet: &mut Fleet,
+    ids: &[String],
+    limit: Duration,
+    mut progress: impl FnMut(usize, usize, usize, f64),
+) -> anyhow::Result<Vec<op::Migration>> {
     let started = Instant::now();
     let mut poll = tokio::time::interval(Duration::from_secs(1));
     loop {
         poll.tick().await;
-        let mut all = client
+        let mut all = fleet
+            .client
             .list_migrations(request(op::ListMigrationsRequest::default()))
             .await?
             .into_inner()
@@ -112,15 +191,9 @@ pub async fn ready_databases(
             .filter(|m| m.state == "ready_for_cutover")
             .count();
         let failed = all.iter().filter(|m| m.state == "failed").count();
-        eprint!(
-            "\r{ready}/{} ready for cutover, {failed} failed ({:.0} s)",
-            all.len(),
-            started.elapsed().as_secs_f64()
-        );
-        if ready + failed == all.len() || started.elapsed() > LIMIT {
-            eprintln!();
-            println!("{}", render::table(&all));
-            return Ok(());
+        progress(ready, failed, all.len(), started.elapsed().as_secs_f64());
+        if ready + failed == all.len() || started.elapsed() > limit {
+            return Ok(all);
         }
     }
 }

@@ -18,20 +18,6 @@ use ferry_tests::lab_migrations;
 const LOAD_SAMPLE_SECS: u64 = 5;
 const LOAD_WINDOW_SECS: u64 = 60;
 
-/// The managed instance migrations go to when the scenario declares none.
-const LAB_TARGET: &str = r#"
-[[managed_instance]]
-name = "mi-lab"
-tier = "BusinessCritical"
-vcores = 16
-storage_gb = 2048
-link_bandwidth_mbps = 1000.0
-link_latency_ms = 5.0
-
-[azure]
-speed = 20.0
-"#;
-
 #[derive(Parser)]
 #[command(
     name = "ferry-lab",
@@ -76,10 +62,8 @@ async fn main() -> anyhow::Result<()> {
         Some(path) => ferry_sim::Scenario::load(path)?,
         None => ferry_sim::scenario::generate(args.generate, args.seed),
     };
-    if scenario.managed_instances.is_empty() && args.migrate_hosts > 0 {
-        let target = ferry_sim::Scenario::parse(LAB_TARGET).map_err(anyhow::Error::msg)?;
-        scenario.managed_instances = target.managed_instances;
-        scenario.azure = target.azure;
+    if args.migrate_hosts > 0 {
+        ferry_tests::lab_migrations::add_target(&mut scenario)?;
     }
     let started = Instant::now();
     let options = Options {

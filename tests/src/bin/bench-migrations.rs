@@ -1,0 +1,141 @@
+//! Benchmark: N migrations started at once across a generated lab fleet (the lab and
+//! one in-process agent per host; `ferry-control` on SQLite as its own process), timed
+//! until every one is ready for cutover, against the lab's own minimum: the bytes to
+//! seed over the managed instance's link bandwidth (the links share it). Prints the
+//! control plane's CPU and memory, and this process's (the lab and the agents).
+//!
+//! `cargo run --release -p ferry-tests --bin bench-migrations -- --hosts 50 --per-host 2`
+
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use ferry_sim::measure::{memory_mib, rss_mib};
+use ferry_tests::fleet::{Fleet, Options};
+use ferry_tests::lab_migrations::{choose, follow, start_all};
+
+#[derive(Parser)]
+struct Args {
+    /// Hosts (lab instances) in the generated fleet.
+    #[arg(long, default_value_t = 50)]
+    hosts: usize,
+    /// Ready databases migrated per host.
+    #[arg(long, default_value_t = 2)]
+    per_host: usize,
+    /// The largest database chosen, MiB.
+    #[arg(long, default_value_t = 2048)]
+    max_mib: i64,
+    #[arg(long, default_value_t = 11)]
+    seed: u64,
+    /// Give up after this many seconds.
+    #[arg(long, default_value_t = 1800)]
+    limit_secs: u64,
+}
+
+/// CPU seconds a process has used (user and system); 0 where /proc is not there.
+fn cpu_secs(process: &str) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{process}/stat")).unwrap_or_default();
+    // Fields after the command name (which may hold spaces) close with ')'.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks = |n: usize| {
+        fields
+            .get(n)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // utime and stime are fields 14 and 15 of stat: 11 and 12 after the name.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let _ = rlimit::increase_nofile_limit(u64::MAX);
+    let mut scenario = ferry_sim::scenario::generate(args.hosts, args.seed);
+    ferry_tests::lab_migrations::add_target(&mut scenario)?;
+    let dir = tempfile::tempdir()?;
+    let options = Options {
+        data_dir: dir.path().join("ferry-lab-data"),
+        listen: "127.0.0.1:0".parse()?,
+        enroll_parallelism: 16,
+        load_sampling: None,
+        control_plane_process: true,
+    };
+    let begun = Instant::now();
+    let mut fleet = Fleet::start(&scenario, &options).await?;
+    let report = fleet.assess_all(|_| {}).await?;
+    // Warnings are accepted at the start, as an operator would after reading them.
+    let chosen = choose(
+        &report,
+        &["ready", "ready_with_warnings"],
+        (args.hosts, args.per_host),
+        args.max_mib << 20,
+    );
+    let bytes: i64 = chosen.iter().map(|d| d.size_bytes).sum();
+    let hosts = {
+        let mut h: Vec<&str> = chosen.iter().map(|d| d.host.as_str()).collect();
+        h.dedup();
+        h.len()
+    };
+    println!(
+        "fleet: {} hosts started, enrolled and assessed in {:.1} s; {} databases (ready, or with warnings) of {hosts} hosts chosen, {:.1} GiB in all",
+        args.hosts,
+        begun.elapsed().as_secs_f64(),
+        chosen.len(),
+        bytes as f64 / f64::from(1 << 30),
+    );
+    let plane = fleet.control_plane_pid().map(|p| p.to_string());
+    let plane_cpu = || plane.as_deref().map_or(0.0, cpu_secs);
+    let (plane_before, own_before) = (plane_cpu(), cpu_secs("self"));
+    let starting = Instant::now();
+    let Some(started) = start_all(&mut fleet, &chosen, true).await? else {
+        anyhow::bail!("the generated lab has no managed instance");
+    };
+    let start_secs = starting.elapsed().as_secs_f64();
+    let mut shown = 0;
+    let all = follow(
+        &mut fleet,
+        &started.ids,
+        Duration::from_secs(args.limit_secs),
+        |ready, failed, total, secs| {
+            if ready + failed >= shown + total.div_ceil(10) || ready + failed == total {
+                shown = ready + failed;
+                println!("  {secs:>7.1} s  {ready}/{total} ready for cutover, {failed} failed");
+            }
+        },
+    )
+    .await?;
+    let took = starting.elapsed().as_secs_f64();
+    let ready = all
+        .iter()
+        .filter(|m| m.state == "ready_for_cutover")
+        .count();
+    let minimum = bytes as f64 / started.bandwidth;
+    let (plane_rss, plane_peak) = plane.as_deref().map(memory_mib).unwrap_or_default();
+    println!(
+        "migrations: {ready}/{} ready for cutover {took:.1} s after the first start (starting all took {start_secs:.1} s); \
+         the lab's minimum {minimum:.1} s ({:.1} GiB at {:.0} MB/s shared); beyond it {:.1} s (the set-up's T-SQL and ARM calls, the lab's ARM operation times, polling)",
+        all.len(),
+        bytes as f64 / f64::from(1 << 30),
+        started.bandwidth / 1e6,
+        took - minimum,
+    );
+    println!(
+        "cpu during the migrations: ferry-control {:.1} s ({:.0}% of one core), lab and agents {:.1} s; \
+         ferry-control RSS {plane_rss:.0} MiB (peak {plane_peak:.0}), lab and agents {:.0} MiB",
+        plane_cpu() - plane_before,
+        (plane_cpu() - plane_before) / took * 100.0,
+        cpu_secs("self") - own_before,
+        rss_mib(),
+    );
+    for m in all.iter().filter(|m| m.state != "ready_for_cutover") {
+        println!(
+            "  not ready: {} {} on {}: {}: {}",
+            m.id, m.database, m.host, m.state, m.detail
+        );
+    }
+    fleet.stop().await;
+    Ok(())
+}
