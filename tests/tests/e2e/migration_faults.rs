@@ -9,9 +9,7 @@
 //!   SQL Server's certificate removed from the MI's trust (41973); SQL Server's
 //!   certificate expired (9642; rotating it is the operator's, not yet Ferry's).
 
-use super::migrations::{
-    fixture, preflight_inputs, ready, shown_until, sql, start, watch_until, Fixture, SCENARIO,
-};
+use super::migrations::{one_host, ready, shown_until, sql, start, stop, watch_until, Fixture};
 use super::targets::mi_id;
 use super::*;
 use ferry_sim::faults::Direction;
@@ -31,8 +29,7 @@ async fn seeding_faults_surface_with_their_cause_and_recover() {
         agents,
         dir: _dir,
         ..
-    } = fixture(SCENARIO, &[("sqlhost", &["SQL22"])]).await;
-    preflight_inputs(&plane, &["sqlhost"]).await;
+    } = one_host().await;
 
     // A slow path: seeding Sales' 8 MB takes minutes, and its progress shows.
     bandwidth(&lab, Some(0.1));
@@ -103,10 +100,7 @@ async fn seeding_faults_surface_with_their_cause_and_recover() {
     assert_ne!(again, id);
     ready(&plane, std::slice::from_ref(&again)).await;
 
-    for (_, _, agent) in agents {
-        agent.stop().await;
-    }
-    plane.stop().await;
+    stop(plane, agents).await;
 }
 
 /// The control plane's configuration as a file of its own.
@@ -147,8 +141,7 @@ async fn broken_certificates_surface_with_their_cause_and_recover_once_fixed() {
         agents,
         dir: _dir,
         config,
-    } = fixture(SCENARIO, &[("sqlhost", &["SQL22"])]).await;
-    preflight_inputs(&plane, &["sqlhost"]).await;
+    } = one_host().await;
     let id = start(&plane, "sqlhost", "Sales").await;
     ready(&plane, std::slice::from_ref(&id)).await;
     let mi = lab.managed_instance("mi-sales").unwrap();
@@ -209,8 +202,5 @@ async fn broken_certificates_surface_with_their_cause_and_recover_once_fixed() {
         .unwrap();
     shows_error(&plane, &id, "9642", "create a new one").await;
 
-    for (_, _, agent) in agents {
-        agent.stop().await;
-    }
-    plane.stop().await;
+    stop(plane, agents).await;
 }

@@ -157,6 +157,24 @@ pub(super) async fn fixture(scenario: &str, hosts: &[(&str, &[&str])]) -> Fixtur
     }
 }
 
+/// One host with SQL22, assessed and tested toward mi-sales.
+pub(super) async fn one_host() -> Fixture {
+    let fixture = fixture(SCENARIO, &[("sqlhost", &["SQL22"])]).await;
+    preflight_inputs(&fixture.plane, &["sqlhost"]).await;
+    fixture
+}
+
+/// Stops the agents, then the control plane.
+pub(super) async fn stop(
+    plane: ControlPlane,
+    agents: Vec<(std::path::PathBuf, String, AgentProcess)>,
+) {
+    for (_, _, agent) in agents {
+        agent.stop().await;
+    }
+    plane.stop().await;
+}
+
 /// Assesses every host and tests each one's connection to mi-sales: the pre-flight's
 /// inputs.
 pub(super) async fn preflight_inputs(plane: &ControlPlane, hosts: &[&str]) {
@@ -258,10 +276,10 @@ async fn migrations_set_up_links_and_reach_ready_for_cutover() {
     }
     // Many at once from a file: checked whole before anything starts.
     let file = _dir.path().join("migrations.toml");
-    std::fs::write(&file, "[[migration]]\nhost = \"oldhost\"\ndatabase = \"Legacy\"\n[[migration]]\nhost = \"oldhost\"\n").unwrap();
     let file_arg = file.display().to_string();
-    let bad = plane
-        .ferry(&[
+    let from = |entries: &str| {
+        std::fs::write(&file, entries).unwrap();
+        [
             "migrate",
             "start",
             "--file",
@@ -269,29 +287,20 @@ async fn migrations_set_up_links_and_reach_ready_for_cutover() {
             "--target",
             "mi-sales",
             "--accept-warnings",
-        ])
+        ]
+    };
+    let legacy = "[[migration]]\nhost = \"oldhost\"\ndatabase = \"Legacy\"\n";
+    let bad = plane
+        .ferry(&from(&format!(
+            "{legacy}[[migration]]\nhost = \"oldhost\"\n"
+        )))
         .await;
     assert!(
-        !bad.status.success() && text(&bad).contains("database"),
+        !bad.status.success() && text(&bad).contains("missing field `database`"),
         "{}",
         text(&bad)
     );
-    std::fs::write(
-        &file,
-        "[[migration]]\nhost = \"oldhost\"\ndatabase = \"Legacy\"\n",
-    )
-    .unwrap();
-    let from_file = plane
-        .ferry_json(&[
-            "migrate",
-            "start",
-            "--file",
-            &file_arg,
-            "--target",
-            "mi-sales",
-            "--accept-warnings",
-        ])
-        .await;
+    let from_file = plane.ferry_json(&from(legacy)).await;
     assert_eq!(from_file[0]["created"], true, "{from_file}");
     ids.push(from_file[0]["id"].as_str().unwrap().to_string());
     // Starting again returns the same migration; a second link is refused.
@@ -435,10 +444,7 @@ async fn migrations_set_up_links_and_reach_ready_for_cutover() {
     let again = plane.ferry(&["migrate", "cancel", &ids[0]]).await;
     assert!(!again.status.success() && text(&again).contains("cancelled already"));
 
-    for (_, _, agent) in agents {
-        agent.stop().await;
-    }
-    plane.stop().await;
+    stop(plane, agents).await;
 }
 
 /// Waits until `ferry migrate show ID` answers what `ok` accepts; that answer.
@@ -552,8 +558,7 @@ async fn throttling_and_server_errors_from_arm_are_retried() {
         agents,
         dir: _dir,
         ..
-    } = fixture(SCENARIO, &[("sqlhost", &["SQL22"])]).await;
-    preflight_inputs(&plane, &["sqlhost"]).await;
+    } = one_host().await;
     // The next ARM requests (the driver's first: listing the MI's trust certificates)
     // are throttled, then fail on Azure's side.
     lab.control
@@ -577,8 +582,5 @@ async fn throttling_and_server_errors_from_arm_are_retried() {
         "two throttled tries, then one through: {shown}"
     );
     assert_eq!(shown["state"], "ready_for_cutover");
-    for (_, _, agent) in agents {
-        agent.stop().await;
-    }
-    plane.stop().await;
+    stop(plane, agents).await;
 }
