@@ -1,4 +1,4 @@
-//! Benchmark: N migrations started at once across a generated lab fleet (the lab and
+//! Benchmark: N migrations started at once across a lab fleet (the lab and
 //! one in-process agent per host; `ferry-control` on SQLite as its own process), timed
 //! until every one is ready for cutover, against the lab's own minimum: the bytes to
 //! seed over the managed instance's link bandwidth (the links share it). Prints the
@@ -22,13 +22,39 @@ struct Args {
     #[arg(long, default_value_t = 2)]
     per_host: usize,
     /// The largest database chosen, MiB.
-    #[arg(long, default_value_t = 2048)]
+    #[arg(long, default_value_t = 65536)]
     max_mib: i64,
-    #[arg(long, default_value_t = 11)]
-    seed: u64,
+    /// The managed instance's link bandwidth, Mbps (the links share it).
+    #[arg(long, default_value_t = 10000.0)]
+    bandwidth_mbps: f64,
+    /// Each database's data, MiB.
+    #[arg(long, default_value_t = 64)]
+    data_mb: u64,
     /// Give up after this many seconds.
     #[arg(long, default_value_t = 1800)]
     limit_secs: u64,
+}
+
+/// `hosts` SQL Server 2022 instances, each with `per_host` databases of `data_mb` in
+/// FULL recovery with a full backup and a light workload: every one can be migrated,
+/// so the figures are the link's and Ferry's, not the fleet's blockers.
+fn fleet_scenario(args: &Args) -> String {
+    let mut scenario = String::new();
+    for host in 0..args.hosts {
+        scenario.push_str(&format!(
+            "[[instance]]\nname = \"SQL{host:03}\"\nversion = \"2022 CU13\"\nhadr = true\n\
+             [[instance.login]]\nname = \"ferry\"\npassword = \"Ferry-Passw0rd!\"\nsysadmin = true\n"
+        ));
+        for n in 0..args.per_host {
+            scenario.push_str(&format!(
+                "[[instance.database]]\nname = \"App{n}\"\ndata_mb = {}\n\
+                 backups = [{{ type = \"D\", hours_ago = 2.0 }}]\n\
+                 workload = {{ log_bytes_per_sec = 4096, transactions_per_sec = 2 }}\n",
+                args.data_mb
+            ));
+        }
+    }
+    scenario
 }
 
 /// CPU seconds a process has used (user and system); 0 where /proc is not there.
@@ -53,8 +79,16 @@ fn cpu_secs(process: &str) -> f64 {
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let _ = rlimit::increase_nofile_limit(u64::MAX);
-    let mut scenario = ferry_sim::scenario::generate(args.hosts, args.seed);
+    anyhow::ensure!(
+        args.hosts > 0 && args.per_host > 0,
+        "--hosts and --per-host must be above 0"
+    );
+    let mut scenario =
+        ferry_sim::Scenario::parse(&fleet_scenario(&args)).map_err(anyhow::Error::msg)?;
     ferry_tests::lab_migrations::add_target(&mut scenario)?;
+    for mi in &mut scenario.managed_instances {
+        mi.link_bandwidth_mbps = args.bandwidth_mbps;
+    }
     let dir = tempfile::tempdir()?;
     let options = Options {
         data_dir: dir.path().join("ferry-lab-data"),
@@ -65,6 +99,7 @@ async fn main() -> anyhow::Result<()> {
     };
     let begun = Instant::now();
     let mut fleet = Fleet::start(&scenario, &options).await?;
+    let enrolled = begun.elapsed().as_secs_f64();
     let report = fleet.assess_all(|_| {}).await?;
     // Warnings are accepted at the start, as an operator would after reading them.
     let chosen = choose(
@@ -73,18 +108,25 @@ async fn main() -> anyhow::Result<()> {
         (args.hosts, args.per_host),
         args.max_mib << 20,
     );
-    let bytes: i64 = chosen.iter().map(|d| d.size_bytes).sum();
+    // What seeding copies: the databases' data pages, as the lab holds them (their
+    // files' allocated size, which the assessment reports, is larger). The lab names
+    // each host after its instance.
+    let bytes: f64 = chosen
+        .iter()
+        .filter_map(|d| fleet.lab.instance(&d.host)?.log_position(&d.database))
+        .map(|p| p.data_bytes)
+        .sum();
     let hosts = {
         let mut h: Vec<&str> = chosen.iter().map(|d| d.host.as_str()).collect();
         h.dedup();
         h.len()
     };
     println!(
-        "fleet: {} hosts started, enrolled and assessed in {:.1} s; {} databases (ready, or with warnings) of {hosts} hosts chosen, {:.1} GiB in all",
+        "fleet: {} hosts started and enrolled in {enrolled:.1} s, assessed in {:.1} s more; {} databases (ready, or with warnings) of {hosts} hosts chosen, {:.2} GiB of data pages to seed",
         args.hosts,
-        begun.elapsed().as_secs_f64(),
+        begun.elapsed().as_secs_f64() - enrolled,
         chosen.len(),
-        bytes as f64 / f64::from(1 << 30),
+        bytes / f64::from(1 << 30),
     );
     let plane = fleet.control_plane_pid().map(|p| p.to_string());
     let plane_cpu = || plane.as_deref().map_or(0.0, cpu_secs);
@@ -112,13 +154,13 @@ async fn main() -> anyhow::Result<()> {
         .iter()
         .filter(|m| m.state == "ready_for_cutover")
         .count();
-    let minimum = bytes as f64 / started.bandwidth;
+    let minimum = bytes / started.bandwidth;
     let (plane_rss, plane_peak) = plane.as_deref().map(memory_mib).unwrap_or_default();
     println!(
         "migrations: {ready}/{} ready for cutover {took:.1} s after the first start (starting all took {start_secs:.1} s); \
-         the lab's minimum {minimum:.1} s ({:.1} GiB at {:.0} MB/s shared); beyond it {:.1} s (the set-up's T-SQL and ARM calls, the lab's ARM operation times, polling)",
+         the lab's minimum {minimum:.1} s ({:.2} GiB at {:.0} MB/s shared); beyond it {:.1} s (the set-up's T-SQL and ARM calls, the lab's ARM operation times, polling)",
         all.len(),
-        bytes as f64 / f64::from(1 << 30),
+        bytes / f64::from(1 << 30),
         started.bandwidth / 1e6,
         took - minimum,
     );
