@@ -522,8 +522,13 @@ async fn killed_processes_resume_the_set_up_without_repeating_it() {
     let shown = plane.ferry_json(&["migrate", "show", &id]).await;
     let steps = shown["steps"].as_array().unwrap();
     assert!(steps.iter().all(|s| s["state"] == "done"), "{shown}");
+    // No step ran again once done. The kill during create_link may land while its PUT
+    // is out (journaled running, no operation stored yet): then the PUT, idempotent,
+    // is made once more; either way the MI holds one link (below).
     assert!(
-        steps.iter().all(|s| s["attempts"] == 1),
+        steps
+            .iter()
+            .all(|s| s["attempts"] == 1 || (s["name"] == "create_link" && s["attempts"] == 2)),
         "no step was started twice: {shown}"
     );
     assert_eq!(groups(&lab, "SQL22").await, ["AG_Sales", "DAG_Sales"]);
