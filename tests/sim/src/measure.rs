@@ -1,5 +1,5 @@
-//! Figures the lab's benchmarks print (`bench-lab`, `bench-links`): the process's
-//! resident memory, and latency percentiles.
+//! Figures the benchmarks print (`bench-lab`, `bench-links`, and ferry-tests' own):
+//! a process's resident memory and CPU time, and latency percentiles.
 
 use std::time::Duration;
 
@@ -21,6 +21,26 @@ pub fn memory_mib(process: &str) -> (f64, f64) {
             / 1024.0
     };
     (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// CPU seconds a process has used, user and system (utime and stime of
+/// /proc/PID/stat, in USER_HZ ticks of 1/100 s); `process` is a pid or `self`. 0 where
+/// /proc is not there.
+pub fn cpu_secs(process: &str) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{process}/stat")).unwrap_or_default();
+    // The command name (field 2) may hold spaces; the fields after it close with ')',
+    // and utime and stime (fields 14 and 15) are the 12th and 13th after it.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks = |n: usize| {
+        fields
+            .get(n)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(11) + ticks(12)) / 100.0
 }
 
 /// The `p` quantile (0..=1, nearest rank) of `sorted`, in milliseconds; 0 if empty.

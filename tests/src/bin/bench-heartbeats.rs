@@ -20,6 +20,7 @@ use ferry_proto::agent::v1::{
 use ferry_proto::operator::v1::CreateEnrollmentTokenRequest;
 use ferry_proto::token::EnrollmentToken;
 use ferry_proto::transport::{self, ChannelOptions, ControlPlaneUrl};
+use ferry_sim::measure::{cpu_secs, memory_mib};
 use ferry_tests::processes::ControlPlane;
 use futures::stream::{self, StreamExt};
 use tokio::sync::{mpsc, Barrier};
@@ -165,7 +166,7 @@ async fn main() -> anyhow::Result<()> {
         "opened {connected} mTLS connections in {:.1}s",
         started.elapsed().as_secs_f64()
     );
-    let cpu_before = cpu_ticks(pid)?;
+    let cpu_before = cpu_secs(&pid.to_string());
     let measure_start = Instant::now();
     ready.wait().await;
 
@@ -184,8 +185,8 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     let elapsed = measure_start.elapsed().as_secs_f64();
-    let cpu_after = cpu_ticks(pid)?;
-    let (rss, peak) = memory_kib(pid)?;
+    let cpu_after = cpu_secs(&pid.to_string());
+    let (rss, peak) = memory_mib(&pid.to_string());
     latencies_us.sort_unstable();
     let pct = |p: f64| {
         latencies_us
@@ -197,8 +198,7 @@ async fn main() -> anyhow::Result<()> {
             .unwrap_or(0) as f64
             / 1000.0
     };
-    let ticks_per_sec = 100.0; // USER_HZ on Linux
-    let cpu_percent = (cpu_after - cpu_before) as f64 / ticks_per_sec / elapsed * 100.0;
+    let cpu_percent = (cpu_after - cpu_before) / elapsed * 100.0;
 
     println!("--- heartbeat benchmark ---");
     println!(
@@ -221,8 +221,7 @@ async fn main() -> anyhow::Result<()> {
     );
     println!(
         "control plane RSS:     {:.0} MiB now, {:.0} MiB peak",
-        rss as f64 / 1024.0,
-        peak as f64 / 1024.0
+        rss, peak
     );
     println!("control plane CPU:     {cpu_percent:.0}% of one core during measurement");
     for e in errors {
@@ -298,27 +297,4 @@ async fn run_session(
             },
         }
     }
-}
-
-/// utime + stime of `pid`, in clock ticks.
-fn cpu_ticks(pid: u32) -> anyhow::Result<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
-    let after_name = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or("");
-    let fields: Vec<&str> = after_name.split_whitespace().collect();
-    // Fields after the name start at 3 (state); utime is 14 and stime 15.
-    Ok(fields[11].parse::<u64>()? + fields[12].parse::<u64>()?)
-}
-
-/// (VmRSS, VmHWM) of `pid`, in KiB.
-fn memory_kib(pid: u32) -> anyhow::Result<(u64, u64)> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    let field = |name: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0)
-    };
-    Ok((field("VmRSS:"), field("VmHWM:")))
 }

@@ -9,7 +9,7 @@
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use ferry_sim::measure::{memory_mib, rss_mib};
+use ferry_sim::measure::{cpu_secs, memory_mib, rss_mib};
 use ferry_tests::fleet::{Fleet, Options};
 use ferry_tests::lab_migrations::{choose, follow, start_all};
 
@@ -55,24 +55,6 @@ fn fleet_scenario(args: &Args) -> String {
         }
     }
     scenario
-}
-
-/// CPU seconds a process has used (user and system); 0 where /proc is not there.
-fn cpu_secs(process: &str) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{process}/stat")).unwrap_or_default();
-    // Fields after the command name (which may hold spaces) close with ')'.
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map(|(_, rest)| rest.split_whitespace().collect())
-        .unwrap_or_default();
-    let ticks = |n: usize| {
-        fields
-            .get(n)
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    // utime and stime are fields 14 and 15 of stat: 11 and 12 after the name.
-    (ticks(11) + ticks(12)) / 100.0
 }
 
 #[tokio::main]
