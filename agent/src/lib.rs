@@ -11,12 +11,14 @@
 //! - [`load`]: sampling each instance's load for sizing the target.
 //! - [`network`]: the connection test toward a target managed instance.
 //! - [`workflow`]: the link's set-up on SQL Server as idempotent steps.
+//! - [`every`]: the ticker of the agent's periodic work.
 //! - [`monitor`]: the links' state from SQL Server's DMVs, reported at an interval.
 
 pub mod assessment;
 pub mod checks;
 pub mod config;
 pub mod control;
+pub mod every;
 pub mod inventory;
 pub mod load;
 pub mod monitor;
@@ -94,13 +96,11 @@ pub async fn run(config: AgentConfig, cancel: CancellationToken) -> Result<(), A
 
 /// Collects and queues inventory now and then every interval.
 async fn inventory_loop(agent: Arc<Agent>, cancel: CancellationToken) {
-    let mut tick = tokio::time::interval(Duration::from_secs(agent.config.inventory_interval_secs));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            _ = cancel.cancelled() => return,
-        }
+    let mut every = every::Every::new(
+        Duration::from_secs(agent.config.inventory_interval_secs),
+        cancel,
+    );
+    while every.tick().await {
         let permit = agent.commands.acquire().await;
         let collected = inventory::collect(&agent.config).await;
         drop(permit);

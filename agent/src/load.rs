@@ -12,6 +12,7 @@ use std::time::Duration;
 use ferry_proto::agent::v1::{report, LoadReport, LoadStat, LoadWindow};
 use tokio_util::sync::CancellationToken;
 
+use crate::every::Every;
 use crate::sql::load::{FileCounters, Reading};
 use crate::{sql, Agent};
 use ferry_proto::clock::now_ms;
@@ -114,14 +115,12 @@ pub async fn sampling_loop(agent: Arc<Agent>, cancel: CancellationToken) {
         return;
     }
     let window_ms = (config.load_window_secs * 1000) as i64;
-    let mut tick = tokio::time::interval(Duration::from_secs(config.load_sample_interval_secs));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut every = Every::new(
+        Duration::from_secs(config.load_sample_interval_secs),
+        cancel,
+    );
     let mut tracks: HashMap<String, Track> = HashMap::new();
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            _ = cancel.cancelled() => return,
-        }
+    while every.tick().await {
         let mut windows = Vec::new();
         for instance in &config.instances {
             let timeout = Duration::from_secs(instance.query_timeout_secs);

@@ -11,6 +11,7 @@ use ferry_proto::agent::v1::{report, LinkStatus};
 use ferry_proto::clock::now_ms;
 use tokio_util::sync::CancellationToken;
 
+use crate::every::Every;
 use crate::{sql, Agent};
 
 /// Reads and queues every instance's link status every interval, until `cancel`.
@@ -19,13 +20,11 @@ pub async fn monitoring_loop(agent: Arc<Agent>, cancel: CancellationToken) {
     if config.link_status_interval_secs == 0 || config.instances.is_empty() {
         return;
     }
-    let mut tick = tokio::time::interval(Duration::from_secs(config.link_status_interval_secs));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            _ = cancel.cancelled() => return,
-        }
+    let mut every = Every::new(
+        Duration::from_secs(config.link_status_interval_secs),
+        cancel,
+    );
+    while every.tick().await {
         for instance in &config.instances {
             let timeout = Duration::from_secs(instance.query_timeout_secs);
             let read = match sql::connect(instance).await {
