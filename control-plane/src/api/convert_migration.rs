@@ -89,27 +89,26 @@ pub fn link_status(report: wire::LinkStatus) -> Result<InstanceLinkStatus, ApiEr
                     "a database without its name or its link's name",
                 ));
             }
-            let t = |field: &'static str, value: &str| text(field, value);
             Ok(SqlLinkStatus {
-                link_name: t("link_status.databases.link_name", &d.link_name)?,
-                database: t("link_status.databases.database", &d.database)?,
-                connected_state: t("link_status.databases.connected_state", &d.connected_state)?,
+                link_name: text("link_status.databases.link_name", &d.link_name)?,
+                database: text("link_status.databases.database", &d.database)?,
+                connected_state: text("link_status.databases.connected_state", &d.connected_state)?,
                 last_connect_error_number: d.last_connect_error_number,
-                last_connect_error: t(
+                last_connect_error: text(
                     "link_status.databases.last_connect_error",
                     &d.last_connect_error,
                 )?,
-                synchronization_state: t(
+                synchronization_state: text(
                     "link_status.databases.synchronization_state",
                     &d.synchronization_state,
                 )?,
-                synchronization_health: t(
+                synchronization_health: text(
                     "link_status.databases.synchronization_health",
                     &d.synchronization_health,
                 )?,
-                end_of_log_lsn: t("link_status.databases.end_of_log_lsn", &d.end_of_log_lsn)?,
-                last_commit_lsn: t("link_status.databases.last_commit_lsn", &d.last_commit_lsn)?,
-                last_hardened_lsn: t(
+                end_of_log_lsn: text("link_status.databases.end_of_log_lsn", &d.end_of_log_lsn)?,
+                last_commit_lsn: text("link_status.databases.last_commit_lsn", &d.last_commit_lsn)?,
+                last_hardened_lsn: text(
                     "link_status.databases.last_hardened_lsn",
                     &d.last_hardened_lsn,
                 )?,
@@ -121,7 +120,7 @@ pub fn link_status(report: wire::LinkStatus) -> Result<InstanceLinkStatus, ApiEr
                 seeding_transferred_bytes: d.seeding_transferred_bytes,
                 seeding_size_bytes: d.seeding_size_bytes,
                 seeding_rate_bytes_per_second: d.seeding_rate_bytes_per_second,
-                seeding_state: t("link_status.databases.seeding_state", &d.seeding_state)?,
+                seeding_state: text("link_status.databases.seeding_state", &d.seeding_state)?,
                 seeding_error_number: d.seeding_error_number,
                 seeding_attempts: d.seeding_attempts,
             })

@@ -281,11 +281,10 @@ pub async fn retry(shared: &Shared, actor: &str, id: &str) -> Result<op::Migrati
 fn wire(m: MigrationRecord, steps: Vec<StepRecord>) -> op::Migration {
     let observation = serde_json::from_str::<Observation>(&m.observed).ok();
     let sql_server = observation.as_ref().and_then(|o| {
-        let sql = o.sql.clone()?;
-        Some(super::convert_migration::sql_observation(
-            sql,
-            o.sql_observed_ms,
-        ))
+        let observed_ms = o.sql_observed_ms;
+        o.sql
+            .clone()
+            .map(|sql| super::convert_migration::sql_observation(sql, observed_ms))
     });
     let link = observation.map(|o| op::LinkObservation {
         observed_unix_ms: m.observed_at_ms.unwrap_or_default(),

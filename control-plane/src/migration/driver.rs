@@ -327,7 +327,7 @@ async fn observe(shared: &Shared, m: &MigrationRecord, now: i64) -> Result<(), S
             return Ok(());
         }
     };
-    let Some(observation) = link
+    let Some(mut observation) = link
         .as_ref()
         .and_then(|l| Observation::from_link(l, &m.database))
     else {
@@ -336,7 +336,6 @@ async fn observe(shared: &Shared, m: &MigrationRecord, now: i64) -> Result<(), S
             .set_migration_state(&m.id, State::Failed, &format!("the MI has no link {} carrying {}: it was removed outside Ferry; cancel this migration and start it again", m.link_name, m.database), None, now)
             .await;
     };
-    let mut observation = observation;
     let stall_ms = (shared.config.migrations.stall_after_secs * 1000) as i64;
     // SQL Server's side, when its agent reported it within the stall window.
     if let Some((at, sql)) = shared

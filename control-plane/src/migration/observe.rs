@@ -74,13 +74,13 @@ impl Observation {
             (Some(send), None) => format!("; lag {send} s to send"),
             _ => String::new(),
         };
-        let sql_error = self.sql.as_ref().and_then(SqlLinkStatus::error);
-        let error = match &sql_error {
-            _ if !self.error.is_empty() => {
-                format!(": {}{}", self.error, remedy(self.error_number))
-            }
-            Some((number, text)) => format!(": {text}{}", remedy(Some(*number))),
-            None => String::new(),
+        // Azure's error first; SQL Server's when Azure shows none.
+        let error = if !self.error.is_empty() {
+            format!(": {}{}", self.error, remedy(self.error_number))
+        } else if let Some((number, text)) = self.sql.as_ref().and_then(SqlLinkStatus::error) {
+            format!(": {text}{}", remedy(Some(number)))
+        } else {
+            String::new()
         };
         let seeding = match self.sql.as_ref().and_then(SqlLinkStatus::seeding_progress) {
             Some(progress) => format!(": {progress}"),
