@@ -10,8 +10,8 @@
 //! - [`wait`]: waiting for a condition with a deadline (never a fixed sleep).
 //!
 //! The tests are in `tests/e2e/` (one binary, so the slow process start-ups overlap)
-//! and `tests/store_conformance.rs`;
-//! the benchmarks are `src/bin/bench-*.rs` (heartbeats, lab, assess, agent);
+//! and `tests/store_conformance/` (migrations in their own file);
+//! the benchmarks are `src/bin/bench-*.rs` (heartbeats, lab, assess, agent, migrations);
 //! `src/bin/ferry-lab.rs` is the README's first command.
 
 pub mod binaries;

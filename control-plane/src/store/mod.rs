@@ -7,7 +7,7 @@
 //!   [`inventory`], [`labels`], [`load`], [`commands`], [`assessments`], [`connections`],
 //!   [`migrations`], [`link_status`], [`audit`]. Queries are written once,
 //!   in the SQL both dialects share (`$n` parameters, `ON CONFLICT`, `RETURNING`).
-//! - The conformance suite (`tests/tests/store_conformance.rs`, in ferry-tests) runs on
+//! - The conformance suite (`tests/tests/store_conformance/`, in ferry-tests) runs on
 //!   SQLite always and on PostgreSQL when `FERRY_TEST_DATABASE_URL` is set.
 
 pub mod agents;
