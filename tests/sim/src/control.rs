@@ -8,7 +8,9 @@
 //! | `POST /network/shape` | `instance`, `managed_instance`, `added_latency_ms` (0-60000), `bandwidth_mbps` (a cap, or null for none) |
 //! | `POST /instances/{name}/stop`, `.../start` | none |
 //! | `POST /instances/{name}/hang`, `.../resume` | none |
-//! | `POST /arm/fail` | `kind`: `server_error` / `unavailable` / `throttled` / `timeout`; `count`; `retry_after_secs`; `after_secs` |
+//! | `POST /instances/{name}/hold` | `statement`: text; batches containing it run, then their replies wait |
+//! | `POST /instances/{name}/release` | none: the held replies go out |
+//! | `POST /arm/fail` | `kind`: `server_error` / `unavailable` / `throttled` / `timeout`; `count`; `retry_after_secs`; `after_secs`; `path_contains` (only requests to such paths) |
 //! | `POST /certificates/expire` | `instance`, `certificate` (a certificate in master) |
 //!
 //! Answers: 204 when done; 400 or 404 with `{"error": "..."}` otherwise.
@@ -120,15 +122,49 @@ impl Control {
             .sum()
     }
 
+    /// Holds the replies of SQL Server instance `name` to batches containing
+    /// `statement` (case-insensitive): the batch runs, then its reply waits until
+    /// [`Control::release_replies`] or until its client goes.
+    pub fn hold_replies(&self, name: &str, statement: &str) -> Controlled {
+        if statement.trim().is_empty() {
+            return Err(refused(
+                "statement: empty; give text that the batches to hold contain".to_string(),
+            ));
+        }
+        self.sql(name)?.held_replies.hold(statement);
+        Ok(())
+    }
+
+    pub fn release_replies(&self, name: &str) -> Controlled {
+        self.sql(name)?.held_replies.release();
+        Ok(())
+    }
+
+    /// Replies of SQL Server instance `name` waiting on a hold now.
+    pub fn held_replies(&self, name: &str) -> usize {
+        self.sql(name).map_or(0, |i| i.held_replies.waiting())
+    }
+
     /// ARM answers the next `count` requests with `fault`.
     pub fn fail_arm(&self, fault: ArmFault, count: u32) -> Controlled {
+        self.fail_arm_on(fault, count, "")
+    }
+
+    /// ARM answers the next `count` requests whose path contains `path`
+    /// (case-insensitive; empty: all) with `fault`.
+    pub fn fail_arm_on(&self, fault: ArmFault, count: u32, path: &str) -> Controlled {
         if self.arm.is_none() {
             return Err(refused(
                 "the lab has no Azure: its scenario declares no managed instance".to_string(),
             ));
         }
-        self.faults.fail_arm(fault, count);
+        self.faults.fail_arm_on(fault, count, path);
         Ok(())
+    }
+
+    /// ARM requests the fault set last is still to answer (0: all were answered).
+    pub fn arm_faults_left(&self) -> u32 {
+        self.faults.arm_faults_left()
     }
 
     /// Master's certificate `certificate` on SQL Server `instance` expires now.
@@ -247,6 +283,8 @@ struct ArmBody {
     retry_after_secs: u64,
     #[serde(default = "minute")]
     after_secs: u64,
+    #[serde(default)]
+    path_contains: String,
 }
 
 fn one<T: From<u8>>() -> T {
@@ -255,6 +293,12 @@ fn one<T: From<u8>>() -> T {
 
 fn minute() -> u64 {
     60
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HoldBody {
+    statement: String,
 }
 
 #[derive(Deserialize)]
@@ -306,6 +350,11 @@ impl Control {
             ["instances", name, action @ ("hang" | "resume")] => {
                 self.set_hung(name, *action == "hang")
             }
+            ["instances", name, "hold"] => {
+                let b: HoldBody = body(request)?;
+                self.hold_replies(name, &b.statement)
+            }
+            ["instances", name, "release"] => self.release_replies(name),
             ["arm", "fail"] => {
                 let b: ArmBody = body(request)?;
                 let fault = match b.kind {
@@ -320,7 +369,7 @@ impl Control {
                         after_secs: b.after_secs,
                     },
                 };
-                self.fail_arm(fault, b.count)
+                self.fail_arm_on(fault, b.count, &b.path_contains)
             }
             ["certificates", "expire"] => {
                 let b: ExpireBody = body(request)?;

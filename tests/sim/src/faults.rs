@@ -56,8 +56,9 @@ struct State {
     stopped: HashSet<String>,
     /// Instances that accept connections but answer none (hung), lower case.
     hung: HashSet<String>,
-    /// The fault for the next `count` ARM requests.
-    arm: Option<(ArmFault, u32)>,
+    /// The fault for the next `count` ARM requests whose path contains the text
+    /// (lower case; empty: every request).
+    arm: Option<(ArmFault, u32, String)>,
     /// Certificates (DER) whose validity the lab ended early.
     expired: Vec<Vec<u8>>,
 }
@@ -147,13 +148,27 @@ impl Faults {
 
     /// ARM answers the next `count` requests with `fault` (0 clears it).
     pub fn fail_arm(&self, fault: ArmFault, count: u32) {
-        self.state().arm = (count > 0).then_some((fault, count));
+        self.fail_arm_on(fault, count, "");
     }
 
-    /// The fault for this ARM request, if one is due; counts it.
-    pub fn take_arm(&self) -> Option<ArmFault> {
+    /// As [`Faults::fail_arm`], for requests whose path contains `path` only
+    /// (case-insensitive), e.g. one resource type.
+    pub fn fail_arm_on(&self, fault: ArmFault, count: u32, path: &str) {
+        self.state().arm = (count > 0).then(|| (fault, count, path.to_ascii_lowercase()));
+    }
+
+    /// ARM requests the fault set is still to answer.
+    pub fn arm_faults_left(&self) -> u32 {
+        self.state().arm.as_ref().map_or(0, |(_, left, _)| *left)
+    }
+
+    /// The fault for this ARM request (to `path`), if one is due; counts it.
+    pub fn take_arm(&self, path: &str) -> Option<ArmFault> {
         let mut state = self.state();
-        let (fault, left) = state.arm.as_mut()?;
+        let (fault, left, on) = state.arm.as_mut()?;
+        if !path.to_ascii_lowercase().contains(on.as_str()) {
+            return None;
+        }
         let fault = *fault;
         *left -= 1;
         if *left == 0 {
@@ -197,8 +212,25 @@ mod tests {
             retry_after_secs: 3,
         };
         faults.fail_arm(throttled, 2);
-        assert_eq!(faults.take_arm(), Some(throttled));
-        assert_eq!(faults.take_arm(), Some(throttled));
-        assert_eq!(faults.take_arm(), None);
+        assert_eq!(faults.take_arm("/a"), Some(throttled));
+        assert_eq!(faults.arm_faults_left(), 1);
+        assert_eq!(faults.take_arm("/b"), Some(throttled));
+        assert_eq!(faults.take_arm("/c"), None);
+        assert_eq!(faults.arm_faults_left(), 0);
+    }
+
+    #[test]
+    fn an_arm_fault_on_a_path_leaves_the_others() {
+        let faults = Faults::default();
+        faults.fail_arm_on(ArmFault::ServerError, 1, "endpointCertificates");
+        assert_eq!(faults.take_arm("/x/serverTrustCertificates/c"), None);
+        assert_eq!(
+            faults.take_arm("/x/endpointcertificates/DATABASE_MIRRORING"),
+            Some(ArmFault::ServerError)
+        );
+        assert_eq!(
+            faults.take_arm("/x/endpointCertificates/DATABASE_MIRRORING"),
+            None
+        );
     }
 }

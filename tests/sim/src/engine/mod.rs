@@ -15,6 +15,7 @@
 //! - `batch`: a batch split into statements, with a hand-written parser for the
 //!   statements sqlparser does not know (BACKUP, DBCC, CREATE CERTIFICATE ...).
 //! - `session`: runs a batch for one connection: variables, context database, results.
+//! - `hold`: replies held back after the work is done (a fault).
 //! - `effects/`: statements that change the instance, each enforcing SQL Server's rules.
 //! - `partner`: what a link partner (a managed instance) sees of this instance.
 //! - `replica`: what the MI link reads and writes on an instance from outside it.
@@ -27,6 +28,7 @@ pub mod clock;
 mod effects;
 pub mod errors;
 mod functions;
+pub mod hold;
 mod image;
 mod log;
 mod modules;
@@ -211,6 +213,8 @@ pub struct Instance {
     next_spid: std::sync::atomic::AtomicU16,
     clock: Arc<LabClock>,
     observers: Mutex<Vec<std::sync::Weak<dyn Observer>>>,
+    /// The held-replies fault (`hold`).
+    pub held_replies: hold::ReplyHold,
 }
 
 impl Instance {
@@ -271,6 +275,7 @@ impl Instance {
             next_spid: std::sync::atomic::AtomicU16::new(51),
             clock,
             observers: Mutex::new(Vec::new()),
+            held_replies: hold::ReplyHold::default(),
         });
         for database in spec.databases.iter().filter(|d| !d.workload.is_idle()) {
             instance.set_workload(&database.name, &database.workload)?;

@@ -102,7 +102,7 @@ impl Cancel {
     }
 
     /// Waits for the delay or a cancel; true when cancelled.
-    fn wait(&self, delay: Duration) -> bool {
+    pub(crate) fn wait(&self, delay: Duration) -> bool {
         let (flag, wake) = &*self.0;
         let guard = flag.lock().unwrap_or_else(|p| p.into_inner());
         let (guard, _) = wake
@@ -206,6 +206,7 @@ impl Session {
             }
             self.run(line, cancel, &mut out);
         }
+        self.instance.held_replies.after(sql, cancel);
         out
     }
 

@@ -284,6 +284,15 @@ async fn arm_fails_throttles_and_times_out_when_told_and_then_recovers() {
     assert!(waited.is_err(), "ARM answered");
     assert_eq!(arm(&lab, &token, "GET", "", None).await.status, 200);
 
+    // A fault on one resource type leaves the others alone until it is answered.
+    let on = json!({"kind": "server_error", "path_contains": "endpointCertificates"});
+    fail(on).await;
+    assert_eq!(arm(&lab, &token, "GET", "", None).await.status, 200);
+    assert_eq!(lab.control.arm_faults_left(), 1);
+    let path = "/endpointCertificates/DATABASE_MIRRORING";
+    assert_eq!(arm(&lab, &token, "GET", path, None).await.status, 500);
+    assert_eq!(lab.control.arm_faults_left(), 0);
+
     let (status, answer) = fail(json!({"kind": "sometimes"})).await;
     assert_eq!(status, 400);
     assert!(answer["error"]
@@ -341,4 +350,72 @@ async fn an_expired_endpoint_certificate_fails_the_handshake_until_it_is_replace
         .as_str()
         .unwrap()
         .starts_with("certificate:"));
+}
+
+#[tokio::test]
+async fn a_held_reply_comes_after_the_work_and_is_lost_with_its_client() {
+    let lab = super::lab().await;
+    let (status, _) = control(
+        &lab,
+        "/instances/SQL01/hold",
+        Some(json!({"statement": "create master key"})),
+    )
+    .await;
+    assert_eq!(status, 204);
+    let waiting = |count: usize| {
+        let lab = &lab;
+        async move {
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+            while lab.control.held_replies("SQL01") != count {
+                assert!(tokio::time::Instant::now() < deadline, "not {count} held");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    };
+    let keys =
+        "SELECT CAST(COUNT(*) AS int) FROM master.sys.symmetric_keys WHERE symmetric_key_id = 101";
+    let mut other = sa(&lab).await;
+    assert_eq!(one_number(&mut other, keys).await, 0.0);
+
+    // The client goes while its reply is held: the key exists all the same.
+    let mut first = sa(&lab).await;
+    let create = tokio::spawn(async move {
+        run(
+            &mut first,
+            "CREATE MASTER KEY ENCRYPTION BY PASSWORD = 'Held-Passw0rd!'",
+        )
+        .await;
+    });
+    waiting(1).await;
+    assert_eq!(one_number(&mut other, keys).await, 1.0);
+    create.abort();
+    waiting(0).await;
+
+    // Released, a held reply goes out.
+    let mut second = sa(&lab).await;
+    let drop_key = tokio::spawn(async move {
+        run(
+            &mut second,
+            "DROP MASTER KEY; CREATE MASTER KEY ENCRYPTION BY PASSWORD = 'Held-Passw0rd!'",
+        )
+        .await;
+        second
+    });
+    waiting(1).await;
+    let (status, _) = control(&lab, "/instances/SQL01/release", None).await;
+    assert_eq!(status, 204);
+    let mut second = tokio::time::timeout(Duration::from_secs(10), drop_key)
+        .await
+        .expect("the reply goes out once released")
+        .unwrap();
+    assert_eq!(one_number(&mut second, keys).await, 1.0);
+
+    let (status, answer) = control(
+        &lab,
+        "/instances/SQL01/hold",
+        Some(json!({"statement": " "})),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(answer["error"].as_str().unwrap().contains("statement"));
 }
