@@ -104,6 +104,7 @@ pub enum Step {
     EndpointCertificate,
     MirroringEndpoint,
     MiCertificate,
+    RootTrust,
     AvailabilityGroup,
     DistributedAvailabilityGroup,
     DropDistributedAvailabilityGroup,
@@ -112,12 +113,13 @@ pub enum Step {
 }
 
 impl Step {
-    pub const ALL: [Step; 7] = [
+    pub const ALL: [Step; 8] = [
         Step::Database,
         Step::MasterKey,
         Step::EndpointCertificate,
         Step::MirroringEndpoint,
         Step::MiCertificate,
+        Step::RootTrust,
         Step::AvailabilityGroup,
         Step::DistributedAvailabilityGroup,
     ];
@@ -143,6 +145,7 @@ impl Step {
             Step::EndpointCertificate => "endpoint_certificate",
             Step::MirroringEndpoint => "mirroring_endpoint",
             Step::MiCertificate => "mi_certificate",
+            Step::RootTrust => "root_trust",
             Step::AvailabilityGroup => "availability_group",
             Step::DistributedAvailabilityGroup => "distributed_availability_group",
             Step::DropDistributedAvailabilityGroup => "drop_distributed_availability_group",
@@ -158,6 +161,7 @@ impl Step {
             Step::EndpointCertificate => steps::certificate::inspect(ctx).await,
             Step::MirroringEndpoint => steps::endpoint::inspect(ctx).await,
             Step::MiCertificate => steps::mi_certificate::inspect(ctx).await,
+            Step::RootTrust => steps::root_trust::inspect(ctx).await,
             Step::AvailabilityGroup => steps::availability_group::inspect(ctx).await,
             Step::DistributedAvailabilityGroup => steps::distributed::inspect(ctx).await,
             Step::DropDistributedAvailabilityGroup => {
@@ -175,6 +179,7 @@ impl Step {
             Step::EndpointCertificate => steps::certificate::apply(ctx).await,
             Step::MirroringEndpoint => steps::endpoint::apply(ctx).await,
             Step::MiCertificate => steps::mi_certificate::apply(ctx).await,
+            Step::RootTrust => steps::root_trust::apply(ctx).await.map(drop),
             Step::AvailabilityGroup => steps::availability_group::apply(ctx).await,
             Step::DistributedAvailabilityGroup => steps::distributed::apply(ctx).await,
             Step::DropDistributedAvailabilityGroup => steps::teardown::drop_distributed(ctx).await,
@@ -183,8 +188,12 @@ impl Step {
         }
     }
 
-    /// Inspect, apply what is missing, verify.
+    /// Inspect, apply what is missing, verify. (The root trust applies on every run:
+    /// half of it cannot be inspected.)
     pub async fn run(self, ctx: &mut Context<'_>) -> Result<Outcome, StepError> {
+        if self == Step::RootTrust {
+            return steps::root_trust::run(ctx).await;
+        }
         match self.inspect(ctx).await? {
             Found::Done(what) => Ok(Outcome::AlreadyDone(what)),
             Found::Blocked(why) => Ok(Outcome::Blocked(why)),

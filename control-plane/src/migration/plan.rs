@@ -12,7 +12,7 @@ pub enum Side {
 }
 
 /// (name, side), in order.
-pub const STEPS: [(&str, Side); 10] = [
+pub const STEPS: [(&str, Side); 11] = [
     ("database", Side::Agent),
     ("master_key", Side::Agent),
     ("endpoint_certificate", Side::Agent),
@@ -20,6 +20,7 @@ pub const STEPS: [(&str, Side); 10] = [
     (UPLOAD_CERTIFICATE, Side::Arm),
     (READ_MI_CERTIFICATE, Side::Arm),
     ("mi_certificate", Side::Agent),
+    ("root_trust", Side::Agent),
     ("availability_group", Side::Agent),
     ("distributed_availability_group", Side::Agent),
     (CREATE_LINK, Side::Arm),

@@ -117,6 +117,7 @@ async fn set_up_steps_apply_once_and_resume_without_repeating() {
             ("endpoint_certificate", "applied"),
             ("mirroring_endpoint", "applied"),
             ("mi_certificate", "applied"),
+            ("root_trust", "applied"),
             ("availability_group", "applied"),
             ("distributed_availability_group", "applied"),
         ],
@@ -181,6 +182,18 @@ async fn set_up_steps_apply_once_and_resume_without_repeating() {
     assert_ne!(status[0].connected_state, "CONNECTED", "{status:?}");
     assert!(!status[0].seeding, "{status:?}");
     assert!(!status[0].end_of_log_lsn.is_empty(), "{status:?}");
+    // Azure's roots are in master (their issuers were added: the run again found
+    // them "already added").
+    let roots = ferry_agent::sql::rows(
+        &mut conn,
+        "roots",
+        "SELECT name FROM master.sys.certificates WHERE name IN (N'MicrosoftPKI', N'DigiCertPKI') ORDER BY name",
+        std::time::Duration::from_secs(10),
+    )
+    .await
+    .unwrap();
+    let roots: Vec<&str> = roots.iter().map(|r| r.get::<&str, _>(0).unwrap()).collect();
+    assert_eq!(roots, ["DigiCertPKI", "MicrosoftPKI"]);
     // The endpoint listens, and the hostile name dropped nothing.
     assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
     let rows = ferry_agent::sql::rows(

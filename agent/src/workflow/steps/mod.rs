@@ -7,6 +7,8 @@
 //! - [`certificate`]: the endpoint certificate `Cert_<server>_endpoint`.
 //! - [`endpoint`]: the database mirroring endpoint, created or (when allowed) fixed.
 //! - [`mi_certificate`]: the MI's endpoint certificate, imported under the MI's FQDN.
+//! - [`root_trust`]: Azure's root CAs imported and trusted as issuers for
+//!   `*.database.windows.net` (the PEMs in `roots/`).
 //! - [`availability_group`]: `AG_<db>` with this instance as its one replica.
 //! - [`distributed`]: the distributed AG (the link) between `AG_<db>` and the MI.
 //! - [`teardown`]: dropping them again (`ferry migrate cancel`).
@@ -18,4 +20,5 @@ pub mod distributed;
 pub mod endpoint;
 pub mod master_key;
 pub mod mi_certificate;
+pub mod root_trust;
 pub mod teardown;
