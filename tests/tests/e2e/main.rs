@@ -21,6 +21,7 @@ mod fleet_runs;
 mod identity;
 mod inventory;
 mod journey;
+mod migration_crash;
 mod migration_faults;
 mod migrations;
 mod outbox;

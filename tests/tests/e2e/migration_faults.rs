@@ -9,7 +9,9 @@
 //!   SQL Server's certificate removed from the MI's trust (41973); SQL Server's
 //!   certificate expired (9642; rotating it is the operator's, not yet Ferry's).
 
-use super::migrations::{one_host, ready, shown_until, sql, start, stop, watch_until, Fixture};
+use super::migrations::{
+    one_host, outside_arm, ready, shown_until, sql, start, stop, watch_until, Fixture,
+};
 use super::targets::mi_id;
 use super::*;
 use ferry_sim::faults::Direction;
@@ -104,12 +106,6 @@ async fn seeding_faults_surface_with_their_cause_and_recover() {
 }
 
 /// The control plane's configuration as a file of its own.
-fn write_config(dir: &tempfile::TempDir, config: &str) -> std::path::PathBuf {
-    let path = dir.path().join("outside-arm.toml");
-    std::fs::write(&path, config).unwrap();
-    path
-}
-
 /// Runs `statement` on the lab's SQL22 for its effect.
 async fn run_sql(lab: &ferry_sim::Lab, name: &'static str, statement: &str) {
     ferry_agent::sql::execute(
@@ -139,7 +135,7 @@ async fn broken_certificates_surface_with_their_cause_and_recover_once_fixed() {
         lab,
         plane,
         agents,
-        dir: _dir,
+        dir,
         config,
     } = one_host().await;
     let id = start(&plane, "sqlhost", "Sales").await;
@@ -172,10 +168,7 @@ async fn broken_certificates_surface_with_their_cause_and_recover_once_fixed() {
 
     // The certificate exchange undone on Azure's side (someone removed the server
     // trust certificate): 41973, and put back, ready again.
-    let settings = ferry_control::config::ControlConfig::from_file(&write_config(&_dir, &config))
-        .unwrap()
-        .azure;
-    let arm = ferry_control::azure::connect(&settings).unwrap();
+    let arm = outside_arm(dir.path(), &config);
     let target = ferry_control::azure::ManagedInstanceId::parse(&mi_id(&lab)).unwrap();
     let name = "Cert_SQL22_endpoint";
     let sql_der = lab

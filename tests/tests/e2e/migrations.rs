@@ -477,62 +477,9 @@ pub(super) async fn step_is(plane: &ControlPlane, id: &str, seq: usize, state: &
     .await
 }
 
-/// kill -9 of the control plane, then a start on the same address and store.
-async fn crash(plane: ControlPlane, dir: &std::path::Path, config: &str) -> ControlPlane {
-    let addr = plane.kill().await;
-    ControlPlane::start_on(dir, config, addr).await
-}
-
-#[tokio::test]
-async fn killed_processes_resume_the_set_up_without_repeating_it() {
-    let scenario = SCENARIO.replace("speed = 100.0", "speed = 10.0");
-    let Fixture {
-        lab,
-        dir,
-        config: plane_config,
-        mut plane,
-        mut agents,
-    } = fixture(&scenario, &[("sqlhost", &["SQL22"])]).await;
-    preflight_inputs(&plane, &["sqlhost"]).await;
-
-    // The agent down: the first SQL Server steps wait on their command, across a
-    // control-plane crash, and run when the agent is back.
-    let (state, config, agent) = agents.pop().unwrap();
-    agent.kill().await;
-    let id = start(&plane, "sqlhost", "Sales").await;
-    step_is(&plane, &id, 0, "running").await;
-    plane = crash(plane, dir.path(), &plane_config).await;
-    let agent = AgentProcess::start(&state, &config);
-
-    // Both killed while Azure uploads the certificate (3 s at this speed): the
-    // restarted control plane polls the operation it stored; the agent, still down,
-    // holds up the next SQL Server steps across another crash.
-    step_is(&plane, &id, 4, "running").await;
-    agent.kill().await;
-    plane = crash(plane, dir.path(), &plane_config).await;
-    step_is(&plane, &id, 6, "running").await;
-    plane = crash(plane, dir.path(), &plane_config).await;
-    let agent = AgentProcess::start(&state, &config);
-
-    // Killed while Azure creates the link (9 s at this speed).
-    step_is(&plane, &id, 9, "running").await;
-    plane = crash(plane, dir.path(), &plane_config).await;
-    ready(&plane, std::slice::from_ref(&id)).await;
-
-    let shown = plane.ferry_json(&["migrate", "show", &id]).await;
-    let steps = shown["steps"].as_array().unwrap();
-    assert!(steps.iter().all(|s| s["state"] == "done"), "{shown}");
-    // No step ran again once done. The kill during create_link may land while its PUT
-    // is out (journaled running, no operation stored yet): then the PUT, idempotent,
-    // is made once more; either way the MI holds one link (below).
-    assert!(
-        steps
-            .iter()
-            .all(|s| s["attempts"] == 1 || (s["name"] == "create_link" && s["attempts"] == 2)),
-        "no step was started twice: {shown}"
-    );
-    assert_eq!(groups(&lab, "SQL22").await, ["AG_Sales", "DAG_Sales"]);
-    let mi = lab.managed_instance("mi-sales").unwrap();
+/// The links (distributed AGs) on managed instance `mi`, read over TDS as its admin.
+pub(super) async fn mi_links(lab: &ferry_sim::Lab, mi: &str) -> Vec<String> {
+    let mi = lab.managed_instance(mi).unwrap();
     let mut on_mi = ferry_agent::sql::connect(&ferry_tests::fleet::lab_instance(
         "mi",
         std::net::SocketAddr::new(mi.ip.into(), 1433),
@@ -541,18 +488,28 @@ async fn killed_processes_resume_the_set_up_without_repeating_it() {
     ))
     .await
     .unwrap();
-    let links = ferry_agent::sql::rows(
+    ferry_agent::sql::rows(
         &mut on_mi,
         "links",
-        "SELECT name FROM sys.availability_groups WHERE is_distributed = 1",
+        "SELECT name FROM sys.availability_groups WHERE is_distributed = 1 ORDER BY name",
         Duration::from_secs(10),
     )
     .await
-    .unwrap();
-    assert_eq!(links.len(), 1, "one link on the MI");
+    .unwrap()
+    .iter()
+    .map(|r| r.get::<&str, _>(0).unwrap().to_string())
+    .collect()
+}
 
-    agent.stop().await;
-    plane.stop().await;
+/// ARM as the control plane configured by `config` reaches it (for a test to act on
+/// Azure from outside Ferry).
+pub(super) fn outside_arm(dir: &std::path::Path, config: &str) -> ferry_control::azure::Arm {
+    let path = dir.join("outside-arm.toml");
+    std::fs::write(&path, config).unwrap();
+    let settings = ferry_control::config::ControlConfig::from_file(&path)
+        .unwrap()
+        .azure;
+    ferry_control::azure::connect(&settings).unwrap()
 }
 
 #[tokio::test]

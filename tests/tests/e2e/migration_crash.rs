@@ -1,0 +1,169 @@
+//! kill -9 of the agent and of the control plane at every step of the link's set-up,
+//! one step after the other in one migration, then a restart of both: the migration
+//! completes, no step that was done runs its change again, and each object exists
+//! once on SQL Server and on the MI.
+//!
+//! Each step is caught in the act. A SQL Server step: the lab holds the reply to the
+//! statement that makes the step's object (`Control::hold_replies`), so the object
+//! exists and the agent has not learnt it when both die. Azure's uploads and link: while
+//! their long-running operation runs. Reading the MI's certificate: while ARM leaves
+//! the GET unanswered.
+
+use super::migrations::{
+    fixture, groups, mi_links, outside_arm, preflight_inputs, ready, sql, start, step_is, Fixture,
+};
+use super::targets::mi_id;
+use super::*;
+use ferry_sim::faults::ArmFault;
+
+/// How the loop catches a step in the act.
+enum Catch {
+    /// The reply to a batch containing this text held (a SQL Server step).
+    Reply(&'static str),
+    /// Its ARM operation in flight.
+    Operation,
+    /// An ARM request to a path containing this text left unanswered.
+    Unanswered(&'static str),
+}
+
+/// The set-up steps in the journal's order (control plane's `plan::STEPS`).
+const STEPS: [(&str, Catch); 11] = [
+    ("database", Catch::Reply("GROUP BY d.state_desc")),
+    ("master_key", Catch::Reply("CREATE MASTER KEY")),
+    ("endpoint_certificate", Catch::Reply("WITH SUBJECT")),
+    ("mirroring_endpoint", Catch::Reply("CREATE ENDPOINT")),
+    ("upload_certificate", Catch::Operation),
+    (
+        "read_mi_certificate",
+        Catch::Unanswered("endpointCertificates"),
+    ),
+    ("mi_certificate", Catch::Reply("FROM BINARY")),
+    ("root_trust", Catch::Reply("EXEC sp_certificate_add_issuer")),
+    (
+        "availability_group",
+        Catch::Reply("CREATE AVAILABILITY GROUP [AG_"),
+    ),
+    (
+        "distributed_availability_group",
+        Catch::Reply("WITH (DISTRIBUTED)"),
+    ),
+    ("create_link", Catch::Operation),
+];
+
+/// Prepares the catch of a step before the step can start.
+fn arm(lab: &ferry_sim::Lab, catch: &Catch) {
+    match catch {
+        Catch::Reply(statement) => lab.control.hold_replies("SQL22", statement).unwrap(),
+        Catch::Unanswered(path) => lab
+            .control
+            .fail_arm_on(ArmFault::Timeout { after_secs: 600 }, 1, path)
+            .unwrap(),
+        Catch::Operation => {}
+    }
+}
+
+#[tokio::test]
+async fn killed_at_every_step_the_set_up_resumes_and_completes_once() {
+    // Speed 10: the certificate upload takes 3 s and the link 9 s.
+    let scenario = super::migrations::SCENARIO.replace("speed = 100.0", "speed = 10.0");
+    let Fixture {
+        lab,
+        dir,
+        config: plane_config,
+        mut plane,
+        mut agents,
+    } = fixture(&scenario, &[("sqlhost", &["SQL22"])]).await;
+    preflight_inputs(&plane, &["sqlhost"]).await;
+    let (state, agent_config, mut agent) = agents.pop().unwrap();
+
+    arm(&lab, &STEPS[0].1);
+    let id = start(&plane, "sqlhost", "Sales").await;
+    for (seq, (name, catch)) in STEPS.iter().enumerate() {
+        match catch {
+            Catch::Reply(statement) => {
+                wait::until(&format!("{name}: {statement:?} held"), LIMIT, || async {
+                    Ok((lab.control.held_replies("SQL22") > 0).then_some(()))
+                })
+                .await
+            }
+            Catch::Unanswered(path) => {
+                wait::until(
+                    &format!("{name}: a request to {path} out"),
+                    LIMIT,
+                    || async { Ok((lab.control.arm_faults_left() == 0).then_some(())) },
+                )
+                .await
+            }
+            Catch::Operation => step_is(&plane, &id, seq, "running").await,
+        }
+        let addr = plane.kill().await;
+        agent.kill().await;
+        // Both down: the step's work is done or under way, unreported. The lab lets
+        // the held reply go only once it has seen its client gone; the next step's
+        // catch is set before anything can reach it.
+        wait::until("the killed agent's held reply dropped", LIMIT, || async {
+            Ok((lab.control.held_replies("SQL22") == 0).then_some(()))
+        })
+        .await;
+        lab.control.release_replies("SQL22").unwrap();
+        if let Some((_, next)) = STEPS.get(seq + 1) {
+            arm(&lab, next);
+        }
+        plane = ControlPlane::start_on(dir.path(), &plane_config, addr).await;
+        agent = AgentProcess::start(&state, &agent_config);
+    }
+    ready(&plane, std::slice::from_ref(&id)).await;
+
+    let shown = plane.ferry_json(&["migrate", "show", &id]).await;
+    let steps = shown["steps"].as_array().unwrap();
+    let names: Vec<&str> = steps.iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert_eq!(names, STEPS.map(|(name, _)| name), "{shown}");
+    for (step, (name, catch)) in steps.iter().zip(&STEPS) {
+        assert_eq!(step["state"], "done", "{shown}");
+        if let Catch::Reply(_) = catch {
+            // The command was redelivered, not sent again, and its last run found
+            // each step's work done by the runs killed before it (root_trust's, caught
+            // between its two roots, by the run that finished it).
+            assert_eq!(step["attempts"], 1, "{name}: {step}");
+            assert_eq!(step["already_done"], true, "{name}: {step}");
+        }
+    }
+
+    // Each object once: SQL Server's groups and certificates, the MI's link and
+    // trust certificate.
+    assert_eq!(groups(&lab, "SQL22").await, ["AG_Sales", "DAG_Sales"]);
+    let mut sql = sql(&lab, "SQL22").await;
+    let certificates = ferry_agent::sql::rows(
+        &mut sql,
+        "certificates",
+        "SELECT name FROM master.sys.certificates WHERE name NOT LIKE N'##%' ORDER BY name",
+        Duration::from_secs(10),
+    )
+    .await
+    .unwrap();
+    let mut certificates: Vec<&str> = certificates
+        .iter()
+        .map(|r| r.get::<&str, _>(0).unwrap())
+        .collect();
+    certificates.sort_unstable();
+    let mi = lab.managed_instance("mi-sales").unwrap();
+    let mut expected = vec![
+        "Cert_SQL22_endpoint",
+        "DigiCertPKI",
+        "MicrosoftPKI",
+        &mi.fqdn,
+    ];
+    expected.sort_unstable();
+    assert_eq!(certificates, expected);
+    assert_eq!(mi_links(&lab, "mi-sales").await, ["DAG_Sales"], "one link");
+    let target = ferry_control::azure::ManagedInstanceId::parse(&mi_id(&lab)).unwrap();
+    let trusted = outside_arm(dir.path(), &plane_config)
+        .trust_certificates(&target)
+        .await
+        .unwrap();
+    let trusted: Vec<&str> = trusted.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(trusted, ["Cert_SQL22_endpoint"], "one trust certificate");
+
+    agent.stop().await;
+    plane.stop().await;
+}
