@@ -7,6 +7,7 @@ use std::sync::Arc;
 use azure_core::credentials::TokenCredential;
 use serde_json::Value;
 
+use super::pace::{self, Pace};
 use super::ManagedInstanceId;
 
 /// The GA api-version Ferry uses for `Microsoft.Sql/managedInstances`.
@@ -28,6 +29,9 @@ pub enum ArmError {
     },
     #[error("ARM's answer is not what the API documents: {0}")]
     Decode(String),
+    /// Not called: ARM asked (Retry-After) to be left alone this much longer.
+    #[error("ARM asked Ferry to wait (Retry-After); {seconds} s left before the next call")]
+    Paced { seconds: u64 },
 }
 
 /// A managed instance as ARM describes it (Managed Instances - Get).
@@ -74,6 +78,7 @@ pub struct Arm {
     scope: String,
     credential: Option<Arc<dyn TokenCredential>>,
     http: reqwest::Client,
+    pub(crate) pace: Pace,
 }
 
 impl Arm {
@@ -88,7 +93,16 @@ impl Arm {
             scope: format!("{}/.default", audience.trim_end_matches('/')),
             credential,
             http,
+            pace: Pace::default(),
         }
+    }
+
+    /// How long calls for managed instance `mi` are held by ARM's Retry-After, if they
+    /// are (its subscription was throttled).
+    pub fn held_for(&self, mi: &ManagedInstanceId) -> Option<std::time::Duration> {
+        self.pace.left(&pace::subscription_key(
+            &self.url(&mi.to_string(), API_VERSION),
+        ))
     }
 
     pub async fn managed_instance(
@@ -118,6 +132,12 @@ impl Arm {
                 "{url} is not on the ARM endpoint {}",
                 self.endpoint
             )));
+        }
+        let paced = pace::subscription_key(url);
+        if let Some(left) = self.pace.left(&paced) {
+            return Err(ArmError::Paced {
+                seconds: left.as_secs().max(1),
+            });
         }
         let credential = self.credential.as_ref().ok_or(ArmError::NotConfigured)?;
         let token = credential
@@ -160,6 +180,9 @@ impl Arm {
         } else {
             serde_json::from_str(&text).map_err(|e| ArmError::Decode(format!("{status}: {e}")))?
         };
+        if let (429 | 503, Some(seconds)) = (status.as_u16(), retry_after) {
+            self.pace.hold(paced, seconds);
+        }
         if !status.is_success() {
             let field = |name: &str| body["error"][name].as_str().unwrap_or_default().to_string();
             return Err(ArmError::Azure {

@@ -5,6 +5,7 @@
 use serde_json::Value;
 
 use super::arm::{Answer, Arm, ArmError, API_VERSION};
+use super::pace;
 use super::ManagedInstanceId;
 
 /// The api-version for the link: the current schema (`partnerEndpoint`,
@@ -68,9 +69,7 @@ impl Arm {
     ) -> Result<Accepted, ArmError> {
         let url = self.trust_url(mi, name)?;
         let body = serde_json::json!({"properties": {"publicBlob": format!("0x{}", hex::encode_upper(der))}});
-        Ok(accepted(
-            self.call(reqwest::Method::PUT, &url, Some(&body)).await?,
-        ))
+        Ok(self.accepted(self.call(reqwest::Method::PUT, &url, Some(&body)).await?))
     }
 
     /// The MI's DATABASE_MIRRORING endpoint certificate (DER).
@@ -94,9 +93,7 @@ impl Arm {
         body: &Value,
     ) -> Result<Accepted, ArmError> {
         let url = self.link_url(mi, name)?;
-        Ok(accepted(
-            self.call(reqwest::Method::PUT, &url, Some(body)).await?,
-        ))
+        Ok(self.accepted(self.call(reqwest::Method::PUT, &url, Some(body)).await?))
     }
 
     /// Deletes the link `name` on the MI (404: nothing to delete, done).
@@ -135,7 +132,7 @@ impl Arm {
 
     async fn delete(&self, url: &str) -> Result<Accepted, ArmError> {
         match self.call(reqwest::Method::DELETE, url, None).await {
-            Ok(answer) => Ok(accepted(answer)),
+            Ok(answer) => Ok(self.accepted(answer)),
             Err(ArmError::Azure { status: 404, .. }) => Ok(Accepted::Done(Value::Null)),
             Err(e) => Err(e),
         }
@@ -156,8 +153,13 @@ impl Arm {
     }
 
     /// Polls an operation at the URL ARM gave (`Azure-AsyncOperation`, else `Location`).
+    /// Within the operation's last Retry-After, answers Running without a call.
     pub async fn poll(&self, url: &str) -> Result<Poll, ArmError> {
+        if self.pace.left(&pace::operation_key(url)).is_some() {
+            return Ok(Poll::Running);
+        }
         let answer = self.call(reqwest::Method::GET, url, None).await?;
+        self.pace_operation(url, &answer);
         Ok(match answer.body["status"].as_str() {
             Some("Succeeded") => Poll::Succeeded,
             Some("Failed" | "Canceled") => Poll::Failed {
@@ -178,16 +180,26 @@ impl Arm {
     }
 }
 
-fn accepted(answer: Answer) -> Accepted {
-    if matches!(answer.status, 201 | 202) {
-        if !answer.async_operation.is_empty() {
-            return Accepted::Running(answer.async_operation);
+impl Arm {
+    /// A long-running operation's answer: where to poll it, its first poll held by
+    /// its Retry-After.
+    fn accepted(&self, answer: Answer) -> Accepted {
+        if matches!(answer.status, 201 | 202) {
+            for url in [&answer.async_operation, &answer.location] {
+                if !url.is_empty() {
+                    self.pace_operation(url, &answer);
+                    return Accepted::Running(url.clone());
+                }
+            }
         }
-        if !answer.location.is_empty() {
-            return Accepted::Running(answer.location);
+        Accepted::Done(answer.body)
+    }
+
+    fn pace_operation(&self, url: &str, answer: &Answer) {
+        if let Some(seconds) = answer.retry_after {
+            self.pace.hold(pace::operation_key(url), seconds);
         }
     }
-    Accepted::Done(answer.body)
 }
 
 /// A `publicBlob`: hex, with or without `0x` (the CLI's output lacks it).

@@ -10,11 +10,13 @@
 //! - `resource_id`: managed instance resource ids, parsed and checked.
 //! - `arm`: ARM calls and ARM's error bodies.
 //! - `link`: the MI link's resources and long-running operations.
+//! - `pace`: ARM's Retry-After honoured, per subscription and per operation.
 
 pub mod arm;
 mod client;
 pub mod credential;
 pub mod link;
+mod pace;
 pub mod resource_id;
 
 pub use arm::{Arm, ArmError, ManagedInstance};

@@ -28,7 +28,7 @@ pub enum Ran {
 /// Whether ARM may well accept the same request later.
 pub fn is_transient(error: &ArmError) -> bool {
     match error {
-        ArmError::Transport(_) => true,
+        ArmError::Transport(_) | ArmError::Paced { .. } => true,
         ArmError::Azure { status, .. } => *status == 429 || *status == 409 || *status >= 500,
         _ => false,
     }

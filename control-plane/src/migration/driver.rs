@@ -128,6 +128,8 @@ async fn advance(shared: &Shared, m: &MigrationRecord, now: i64) -> Result<(), S
                 Side::Agent => {
                     send_agent_steps(shared, m, (&mi.id, mi.fqdn), &steps[first..], now).await
                 }
+                // ARM asked to wait (Retry-After): not an attempt until it may be called.
+                Side::Arm if shared.arm.held_for(&mi.id).is_some() => Ok(()),
                 Side::Arm => run_arm_step(shared, m, &mi.id, step, now).await,
             }
         }
@@ -322,6 +324,10 @@ async fn observe(shared: &Shared, m: &MigrationRecord, now: i64) -> Result<(), S
     };
     let link = match shared.arm.link(&mi, &m.link_name).await {
         Ok(link) => link,
+        Err(e @ crate::azure::ArmError::Paced { .. }) => {
+            tracing::debug!(migration = %m.id, error = %e, "not reading the link yet");
+            return Ok(());
+        }
         Err(e) => {
             tracing::warn!(migration = %m.id, error = %e, "reading the link from ARM failed");
             return Ok(());

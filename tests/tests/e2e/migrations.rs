@@ -349,7 +349,11 @@ async fn migrations_set_up_links_and_reach_ready_for_cutover() {
     for id in &ids {
         let shown = plane.ferry_json(&["migrate", "show", id]).await;
         let steps = shown["steps"].as_array().unwrap();
-        assert_eq!(steps.len(), 10, "{shown}");
+        assert_eq!(
+            steps.len(),
+            ferry_control::migration::plan::STEPS.len(),
+            "{shown}"
+        );
         assert!(steps.iter().all(|s| s["state"] == "done"), "{shown}");
         assert_eq!(
             shown["link"]["replica_state"], "LinkSynchronizing",
@@ -418,7 +422,8 @@ async fn migrations_set_up_links_and_reach_ready_for_cutover() {
     watch_until(&plane, &ids[1..2], "cancelled").await;
     assert_eq!(groups(&lab, "SQL22").await, ["AG_Sales", "DAG_Sales"]);
     let orders = plane.ferry_json(&["migrate", "show", &ids[1]]).await;
-    let teardown: Vec<&str> = orders["steps"].as_array().unwrap()[10..]
+    let teardown: Vec<&str> = orders["steps"].as_array().unwrap()
+        [ferry_control::migration::plan::STEPS.len()..]
         .iter()
         .map(|s| s["name"].as_str().unwrap())
         .collect();
@@ -434,7 +439,7 @@ async fn migrations_set_up_links_and_reach_ready_for_cutover() {
     watch_until(&plane, &ids[0..1], "cancelled").await;
     assert!(groups(&lab, "SQL22").await.is_empty());
     let sales = plane.ferry_json(&["migrate", "show", &ids[0]]).await;
-    let last = &sales["steps"].as_array().unwrap()[10..];
+    let last = &sales["steps"].as_array().unwrap()[ferry_control::migration::plan::STEPS.len()..];
     assert_eq!(last.len(), 5, "{sales}");
     assert!(
         last.iter()
@@ -522,7 +527,7 @@ async fn throttling_and_server_errors_from_arm_are_retried() {
         ..
     } = one_host().await;
     // The next ARM requests (the driver's first: listing the MI's trust certificates)
-    // are throttled, then fail on Azure's side.
+    // are throttled, then one fails on Azure's side.
     lab.control
         .fail_arm(
             ferry_sim::faults::ArmFault::Throttled {
@@ -543,6 +548,11 @@ async fn throttling_and_server_errors_from_arm_are_retried() {
         upload["attempts"], 3,
         "two throttled tries, then one through: {shown}"
     );
+    // Each 429 said Retry-After: 1, and was honoured: the third try began at least
+    // 2 s after the first (which followed the endpoint step at once).
+    let first = shown["steps"][3]["finished_unix_ms"].as_i64().unwrap();
+    let third = upload["started_unix_ms"].as_i64().unwrap();
+    assert!(third - first >= 2000, "tried again too soon: {shown}");
     assert_eq!(shown["state"], "ready_for_cutover");
     stop(plane, agents).await;
 }
