@@ -40,6 +40,9 @@ pub struct MigrationSettings {
     pub stall_after_secs: u64,
     /// How long a step's agent command waits for an offline host.
     pub command_ttl_secs: u64,
+    /// A linked migration warns when SQL Server's endpoint certificate expires within
+    /// this many days.
+    pub certificate_warning_days: u64,
 }
 
 impl Default for MigrationSettings {
@@ -49,6 +52,7 @@ impl Default for MigrationSettings {
             observe_interval_secs: 15,
             stall_after_secs: 600,
             command_ttl_secs: 3600,
+            certificate_warning_days: 30,
         }
     }
 }
@@ -373,6 +377,10 @@ impl ControlConfig {
             (
                 "migrations.command_ttl_secs",
                 self.migrations.command_ttl_secs,
+            ),
+            (
+                "migrations.certificate_warning_days",
+                self.migrations.certificate_warning_days,
             ),
             (
                 "assessment.default_deadline_secs",

@@ -295,6 +295,8 @@ fn wire(m: MigrationRecord, steps: Vec<StepRecord>) -> op::Migration {
         send_lag_seconds: o.send_lag_seconds.unwrap_or(-1),
         redo_lag_seconds: o.redo_lag_seconds.unwrap_or(-1),
         error: o.error,
+        partner_certificate: o.partner_certificate,
+        partner_certificate_expiry: o.partner_certificate_expiry,
     });
     op::Migration {
         id: m.id,

@@ -363,6 +363,10 @@ async fn observe(shared: &Shared, m: &MigrationRecord, now: i64) -> Result<(), S
         );
         state = State::Stalled;
     }
+    let warn_days = shared.config.migrations.certificate_warning_days;
+    if let Some(warning) = observation.certificate_warning(now, warn_days) {
+        detail.push_str(&warning);
+    }
     if state != m.state {
         tracing::info!(migration = %m.id, from = m.state.as_str(), to = state.as_str(), %detail, "migration state");
     }

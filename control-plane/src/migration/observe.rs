@@ -28,6 +28,12 @@ pub struct Observation {
     pub sql: Option<SqlLinkStatus>,
     #[serde(default)]
     pub sql_observed_ms: i64,
+    /// `partnerAuthCertValidity`: SQL Server's endpoint certificate as the MI holds it,
+    /// and when it expires (RFC 3339).
+    #[serde(default)]
+    pub partner_certificate: String,
+    #[serde(default)]
+    pub partner_certificate_expiry: String,
 }
 
 impl Observation {
@@ -53,7 +59,38 @@ impl Observation {
             error,
             sql: None,
             sql_observed_ms: 0,
+            partner_certificate: db["partnerAuthCertValidity"]["certificateName"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+            partner_certificate_expiry: db["partnerAuthCertValidity"]["expiryDate"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
         })
+    }
+
+    /// A warning, for the detail, when SQL Server's endpoint certificate expires
+    /// within `within_days` of `now_ms`: the link fails with 9642 when it does
+    /// (mi-link.md §3.4), so it must be rotated before.
+    pub fn certificate_warning(&self, now_ms: i64, within_days: u64) -> Option<String> {
+        use time::format_description::well_known::Rfc3339;
+        let expiry =
+            time::OffsetDateTime::parse(&self.partner_certificate_expiry, &Rfc3339).ok()?;
+        let left_ms = (expiry.unix_timestamp_nanos() / 1_000_000) as i64 - now_ms;
+        if left_ms > within_days as i64 * 86_400_000 {
+            return None;
+        }
+        let date = expiry.date();
+        let when = if left_ms <= 0 {
+            format!("expired on {date}")
+        } else {
+            format!("expires on {date}, in {} days", left_ms / 86_400_000)
+        };
+        Some(format!(
+            "; SQL Server's endpoint certificate {} {when}: rotate it before then (a new certificate on the mirroring endpoint, its public key uploaded to the MI as a server trust certificate; Ferry does not rotate it yet)",
+            self.partner_certificate
+        ))
     }
 
     /// Whether the link moved since `before`, on either side.
@@ -197,6 +234,28 @@ mod tests {
             detail.contains("41973: untrusted") && !detail.contains("41986"),
             "{detail}"
         );
+    }
+
+    #[test]
+    fn an_endpoint_certificate_near_its_expiry_is_warned_about() {
+        let link = serde_json::json!({"properties": {"databases": [{
+            "databaseName": "Sales",
+            "replicaState": "LinkSynchronizing",
+            "partnerAuthCertValidity": {"certificateName": "Cert_SQL01_endpoint", "expiryDate": "2030-01-31T00:00:00Z"},
+        }]}});
+        let o = Observation::from_link(&link, "Sales").unwrap();
+        assert_eq!(o.partner_certificate, "Cert_SQL01_endpoint");
+        let day = 86_400_000;
+        let expiry = 1_896_048_000_000; // 2030-01-31T00:00:00Z
+        assert_eq!(o.certificate_warning(expiry - 31 * day, 30), None);
+        let warning = o.certificate_warning(expiry - 10 * day, 30).unwrap();
+        assert!(
+            warning.contains("Cert_SQL01_endpoint expires on 2030-01-31, in 10 days"),
+            "{warning}"
+        );
+        let warning = o.certificate_warning(expiry + day, 30).unwrap();
+        assert!(warning.contains("expired on 2030-01-31"), "{warning}");
+        assert_eq!(Observation::default().certificate_warning(0, 30), None);
     }
 
     #[test]

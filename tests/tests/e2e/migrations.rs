@@ -363,6 +363,18 @@ async fn migrations_set_up_links_and_reach_ready_for_cutover() {
             shown["link"]["synchronization_health"], "HEALTHY",
             "{shown}"
         );
+        // The certificate the MI authenticates SQL Server by, valid five years: no
+        // warning.
+        let certificate = shown["link"]["partner_certificate"].as_str().unwrap();
+        assert!(certificate.starts_with("Cert_SQL"), "{shown}");
+        assert!(!shown["link"]["partner_certificate_expiry"]
+            .as_str()
+            .unwrap()
+            .is_empty());
+        assert!(
+            !shown["detail"].as_str().unwrap().contains("certificate"),
+            "{shown}"
+        );
     }
     // SQL Server's side, from the agents' DMV reports: connected, synchronizing
     // (asynchronous commit), seeding over.

@@ -140,6 +140,12 @@ pub fn detail(m: &op::Migration) -> String {
         if !l.error.is_empty() {
             out.push_str(&format!("  most recent link error: {}\n", l.error));
         }
+        if !l.partner_certificate.is_empty() {
+            out.push_str(&format!(
+                "  SQL Server's endpoint certificate on the MI: {}, valid until {}\n",
+                l.partner_certificate, l.partner_certificate_expiry
+            ));
+        }
     }
     if let Some(s) = &m.sql_server {
         out.push_str(&sql_detail(s));
@@ -262,6 +268,8 @@ pub fn migration_json(m: &op::Migration) -> Value {
             "send_lag_seconds": (l.send_lag_seconds >= 0).then_some(l.send_lag_seconds),
             "redo_lag_seconds": (l.redo_lag_seconds >= 0).then_some(l.redo_lag_seconds),
             "error": l.error,
+            "partner_certificate": l.partner_certificate,
+            "partner_certificate_expiry": l.partner_certificate_expiry,
         })),
         "sql_server": m.sql_server.as_ref().map(|s| json!({
             "observed_unix_ms": s.observed_unix_ms,
