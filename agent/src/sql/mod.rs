@@ -130,6 +130,19 @@ pub async fn rows(
     .await
 }
 
+/// Whether `sql`, which selects one int column `n` (a count, a flag), finds more than
+/// zero in its first row; no row is zero.
+pub async fn positive(
+    conn: &mut Connection,
+    name: &'static str,
+    sql: &str,
+    timeout: Duration,
+) -> Result<bool, SqlError> {
+    let rows = rows(conn, name, sql, timeout).await?;
+    let n = rows.first().map(|row| int(row, name, "n")).transpose()?;
+    Ok(n.unwrap_or(0) > 0)
+}
+
 /// Runs `sql` for its effect, reading every result it returns, within `timeout`.
 pub async fn execute(
     conn: &mut Connection,

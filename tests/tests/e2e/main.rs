@@ -57,6 +57,16 @@ use tonic::Code;
 
 const LIMIT: Duration = Duration::from_secs(30);
 
+/// The first column of `query`'s rows as text (names, mostly).
+async fn first_column(conn: &mut ferry_agent::sql::Connection, query: &str) -> Vec<String> {
+    ferry_agent::sql::rows(conn, "first column", query, Duration::from_secs(10))
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get::<&str, _>(0).unwrap().to_string())
+        .collect()
+}
+
 fn text(output: &std::process::Output) -> String {
     format!(
         "{}{}",

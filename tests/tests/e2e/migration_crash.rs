@@ -133,18 +133,8 @@ async fn killed_at_every_step_the_set_up_resumes_and_completes_once() {
     // trust certificate.
     assert_eq!(groups(&lab, "SQL22").await, ["AG_Sales", "DAG_Sales"]);
     let mut sql = sql(&lab, "SQL22").await;
-    let certificates = ferry_agent::sql::rows(
-        &mut sql,
-        "certificates",
-        "SELECT name FROM master.sys.certificates WHERE name NOT LIKE N'##%' ORDER BY name",
-        Duration::from_secs(10),
-    )
-    .await
-    .unwrap();
-    let mut certificates: Vec<&str> = certificates
-        .iter()
-        .map(|r| r.get::<&str, _>(0).unwrap())
-        .collect();
+    let query = "SELECT name FROM master.sys.certificates WHERE name NOT LIKE N'##%'";
+    let mut certificates = first_column(&mut sql, query).await;
     certificates.sort_unstable();
     let mi = lab.managed_instance("mi-sales").unwrap();
     let mut expected = vec![

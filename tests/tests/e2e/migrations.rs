@@ -223,17 +223,8 @@ pub(super) async fn sql(lab: &ferry_sim::Lab, instance: &str) -> ferry_agent::sq
 
 /// The availability groups on a lab instance, by name.
 pub(super) async fn groups(lab: &ferry_sim::Lab, instance: &str) -> Vec<String> {
-    ferry_agent::sql::rows(
-        &mut sql(lab, instance).await,
-        "groups",
-        "SELECT name FROM sys.availability_groups ORDER BY name",
-        Duration::from_secs(10),
-    )
-    .await
-    .unwrap()
-    .iter()
-    .map(|r| r.get::<&str, _>(0).unwrap().to_string())
-    .collect()
+    let query = "SELECT name FROM sys.availability_groups ORDER BY name";
+    first_column(&mut sql(lab, instance).await, query).await
 }
 
 #[tokio::test]
@@ -505,17 +496,8 @@ pub(super) async fn mi_links(lab: &ferry_sim::Lab, mi: &str) -> Vec<String> {
     ))
     .await
     .unwrap();
-    ferry_agent::sql::rows(
-        &mut on_mi,
-        "links",
-        "SELECT name FROM sys.availability_groups WHERE is_distributed = 1 ORDER BY name",
-        Duration::from_secs(10),
-    )
-    .await
-    .unwrap()
-    .iter()
-    .map(|r| r.get::<&str, _>(0).unwrap().to_string())
-    .collect()
+    let query = "SELECT name FROM sys.availability_groups WHERE is_distributed = 1 ORDER BY name";
+    first_column(&mut on_mi, query).await
 }
 
 /// ARM as the control plane configured by `config` reaches it (for a test to act on

@@ -3,6 +3,7 @@
 //! applies nothing; a hostile database name stays a name; a second link for the same
 //! database is refused.
 
+use super::first_column;
 use ferry_agent::workflow::names::default_link;
 use ferry_agent::workflow::{Context, Link, Outcome, Step};
 use ferry_tests::fleet::lab_instance;
@@ -184,16 +185,11 @@ async fn set_up_steps_apply_once_and_resume_without_repeating() {
     assert!(!status[0].end_of_log_lsn.is_empty(), "{status:?}");
     // Azure's roots are in master (their issuers were added: the run again found
     // them "already added").
-    let roots = ferry_agent::sql::rows(
-        &mut conn,
-        "roots",
-        "SELECT name FROM master.sys.certificates WHERE name IN (N'MicrosoftPKI', N'DigiCertPKI') ORDER BY name",
-        std::time::Duration::from_secs(10),
-    )
-    .await
-    .unwrap();
-    let roots: Vec<&str> = roots.iter().map(|r| r.get::<&str, _>(0).unwrap()).collect();
-    assert_eq!(roots, ["DigiCertPKI", "MicrosoftPKI"]);
+    let roots = "SELECT name FROM master.sys.certificates WHERE name IN (N'MicrosoftPKI', N'DigiCertPKI') ORDER BY name";
+    assert_eq!(
+        first_column(&mut conn, roots).await,
+        ["DigiCertPKI", "MicrosoftPKI"]
+    );
     // The endpoint listens, and the hostile name dropped nothing.
     assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
     let rows = ferry_agent::sql::rows(

@@ -9,24 +9,18 @@ use std::path::{Path, PathBuf};
 
 use rand::Rng;
 
-use crate::sql::{self, int, plain_literal};
+use crate::sql::{self, plain_literal};
 use crate::workflow::{execute, Context, Found, StepError};
 
 pub async fn inspect(ctx: &mut Context<'_>) -> Result<Found, StepError> {
     let q = "master key";
-    let rows = sql::rows(
+    let exists = sql::positive(
         ctx.conn,
         q,
-        "SELECT CAST(COUNT(*) AS int) AS keys FROM master.sys.symmetric_keys WHERE symmetric_key_id = 101",
+        "SELECT CAST(COUNT(*) AS int) AS n FROM master.sys.symmetric_keys WHERE symmetric_key_id = 101",
         ctx.timeout,
     )
     .await?;
-    let exists = rows
-        .first()
-        .map(|row| int(row, q, "keys"))
-        .transpose()?
-        .unwrap_or(0)
-        > 0;
     Ok(if exists {
         Found::Done("the master database has a master key".into())
     } else {

@@ -129,19 +129,13 @@ async fn add_issuer(ctx: &mut Context<'_>, name: &str) -> Result<bool, StepError
 }
 
 async fn issuer_procedure(ctx: &mut Context<'_>) -> Result<bool, StepError> {
-    let q = "issuer procedure";
-    let rows = sql::rows(
+    Ok(sql::positive(
         ctx.conn,
-        q,
-        "SELECT CAST(CASE WHEN OBJECT_ID(N'sys.sp_certificate_add_issuer') IS NULL THEN 0 ELSE 1 END AS int) AS present",
+        "issuer procedure",
+        "SELECT CAST(CASE WHEN OBJECT_ID(N'sys.sp_certificate_add_issuer') IS NULL THEN 0 ELSE 1 END AS int) AS n",
         ctx.timeout,
     )
-    .await?;
-    let present = rows
-        .first()
-        .map(|row| sql::int(row, q, "present"))
-        .transpose()?;
-    Ok(present == Some(1))
+    .await?)
 }
 
 #[cfg(test)]

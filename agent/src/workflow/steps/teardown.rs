@@ -12,22 +12,11 @@ use crate::workflow::{execute, Context, Found, StepError};
 
 async fn group_exists(ctx: &mut Context<'_>, name: &str) -> Result<bool, StepError> {
     let q = "availability group exists";
-    let rows = sql::rows(
-        ctx.conn,
-        q,
-        &format!(
-            "SELECT CAST(COUNT(*) AS int) AS n FROM sys.availability_groups WHERE name = {}",
-            literal(name)
-        ),
-        ctx.timeout,
-    )
-    .await?;
-    Ok(rows
-        .first()
-        .map(|r| sql::int(r, q, "n"))
-        .transpose()?
-        .unwrap_or(0)
-        > 0)
+    let query = format!(
+        "SELECT CAST(COUNT(*) AS int) AS n FROM sys.availability_groups WHERE name = {}",
+        literal(name)
+    );
+    Ok(sql::positive(ctx.conn, q, &query, ctx.timeout).await?)
 }
 
 async fn inspect_group(ctx: &mut Context<'_>, name: &str) -> Result<Found, StepError> {
