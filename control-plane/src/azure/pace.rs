@@ -17,8 +17,8 @@ pub struct Pace {
     until: Mutex<HashMap<String, Instant>>,
 }
 
-/// What a wait is keyed by: the subscription in an ARM URL's path (the whole path
-/// up to it when there is none), or one operation's polling URL.
+/// What a wait is keyed by: the subscription an ARM URL's path names (the whole path
+/// when it names none), or one operation's polling URL ([`operation_key`]).
 pub fn subscription_key(url: &str) -> String {
     let path = url.split('?').next().unwrap_or(url).to_ascii_lowercase();
     match path.split_once("/subscriptions/") {
