@@ -172,44 +172,46 @@ impl Step {
         }
     }
 
-    async fn apply(self, ctx: &mut Context<'_>) -> Result<(), StepError> {
-        match self {
+    /// Applies what inspecting found missing; whether it changed anything (only the
+    /// root trust, which applies on every run, may find nothing to change).
+    async fn apply(self, ctx: &mut Context<'_>) -> Result<bool, StepError> {
+        let applied = match self {
             Step::Database => steps::database::apply(ctx).await,
             Step::MasterKey => steps::master_key::apply(ctx).await,
             Step::EndpointCertificate => steps::certificate::apply(ctx).await,
             Step::MirroringEndpoint => steps::endpoint::apply(ctx).await,
             Step::MiCertificate => steps::mi_certificate::apply(ctx).await,
-            Step::RootTrust => steps::root_trust::apply(ctx).await.map(drop),
+            Step::RootTrust => return steps::root_trust::apply(ctx).await,
             Step::AvailabilityGroup => steps::availability_group::apply(ctx).await,
             Step::DistributedAvailabilityGroup => steps::distributed::apply(ctx).await,
             Step::DropDistributedAvailabilityGroup => steps::teardown::drop_distributed(ctx).await,
             Step::DropAvailabilityGroup => steps::teardown::drop_availability_group(ctx).await,
             Step::DropMiCertificate => steps::teardown::drop_mi_certificate(ctx).await,
-        }
+        };
+        applied.map(|()| true)
     }
 
-    /// Inspect, apply what is missing, verify. (The root trust applies on every run:
-    /// half of it cannot be inspected.)
+    /// Inspect, apply what is missing, verify; already done when nothing had to
+    /// change. (The root trust applies on every run: half of it cannot be inspected.)
     pub async fn run(self, ctx: &mut Context<'_>) -> Result<Outcome, StepError> {
-        if self == Step::RootTrust {
-            return steps::root_trust::run(ctx).await;
-        }
         match self.inspect(ctx).await? {
-            Found::Done(what) => Ok(Outcome::AlreadyDone(what)),
-            Found::Blocked(why) => Ok(Outcome::Blocked(why)),
+            Found::Blocked(why) => return Ok(Outcome::Blocked(why)),
+            Found::Done(what) if self != Step::RootTrust => return Ok(Outcome::AlreadyDone(what)),
+            Found::Done(_) => {}
             Found::Missing(what) => {
                 tracing::info!(step = self.name(), database = %ctx.database, %what, "applying");
-                self.apply(ctx).await?;
-                match self.inspect(ctx).await? {
-                    Found::Done(what) => Ok(Outcome::Applied(what)),
-                    // Applied what it could; the rest needs the operator.
-                    Found::Blocked(why) => Ok(Outcome::Blocked(why)),
-                    found => Err(StepError::NotVerified {
-                        step: self.name(),
-                        found,
-                    }),
-                }
             }
+        }
+        let changed = self.apply(ctx).await?;
+        match self.inspect(ctx).await? {
+            Found::Done(what) if changed => Ok(Outcome::Applied(what)),
+            Found::Done(what) => Ok(Outcome::AlreadyDone(what)),
+            // Applied what it could; the rest needs the operator.
+            Found::Blocked(why) => Ok(Outcome::Blocked(why)),
+            found => Err(StepError::NotVerified {
+                step: self.name(),
+                found,
+            }),
         }
     }
 }

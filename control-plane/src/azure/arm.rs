@@ -100,9 +100,7 @@ impl Arm {
     /// How long calls for managed instance `mi` are held by ARM's Retry-After, if they
     /// are (its subscription was throttled).
     pub fn held_for(&self, mi: &ManagedInstanceId) -> Option<std::time::Duration> {
-        self.pace.left(&pace::subscription_key(
-            &self.url(&mi.to_string(), API_VERSION),
-        ))
+        self.pace.left(&pace::subscription_key(&mi.to_string()))
     }
 
     pub async fn managed_instance(

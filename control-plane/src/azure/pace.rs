@@ -17,8 +17,8 @@ pub struct Pace {
     until: Mutex<HashMap<String, Instant>>,
 }
 
-/// What a wait is keyed by: the subscription an ARM URL's path names (the whole path
-/// when it names none), or one operation's polling URL ([`operation_key`]).
+/// What a wait is keyed by: the subscription an ARM URL or resource id names (the
+/// whole path when it names none), or one operation's polling URL ([`operation_key`]).
 pub fn subscription_key(url: &str) -> String {
     let path = url.split('?').next().unwrap_or(url).to_ascii_lowercase();
     match path.split_once("/subscriptions/") {
@@ -38,9 +38,9 @@ impl Pace {
 
     /// Holds calls under `key` for `seconds` from now (never shortening a longer hold).
     pub fn hold(&self, key: String, seconds: u64) {
-        let until = Instant::now() + Duration::from_secs(seconds).min(LONGEST);
-        let mut held = self.lock();
         let now = Instant::now();
+        let until = now + Duration::from_secs(seconds).min(LONGEST);
+        let mut held = self.lock();
         held.retain(|_, at| *at > now);
         let at = held.entry(key).or_insert(until);
         *at = (*at).max(until);
@@ -66,6 +66,8 @@ mod tests {
             "https://arm/subscriptions/bbb/providers/Microsoft.Sql/locations/l/operationResults/1";
         assert_eq!(subscription_key(a), "subscription aaa");
         assert_eq!(subscription_key(b), "subscription bbb");
+        let id = "/subscriptions/AAA/resourceGroups/g/providers/Microsoft.Sql/managedInstances/x";
+        assert_eq!(subscription_key(id), "subscription aaa");
         pace.hold(subscription_key(a), 30);
         let left = pace.left(&subscription_key(a)).unwrap();
         assert!(left > Duration::from_secs(29) && left <= Duration::from_secs(30));

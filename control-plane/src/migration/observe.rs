@@ -43,13 +43,13 @@ impl Observation {
             .as_array()?
             .iter()
             .find(|d| d["databaseName"].as_str() == Some(database))?;
-        let text = |key: &str| db[key].as_str().unwrap_or_default().to_string();
-        let error = text("mostRecentLinkError");
+        let text = |value: &Value| value.as_str().unwrap_or_default().to_string();
+        let error = text(&db["mostRecentLinkError"]);
         Some(Observation {
-            replica_state: text("replicaState"),
-            synchronization_health: text("synchronizationHealth"),
-            connected_state: text("connectedState"),
-            last_hardened_lsn: text("lastHardenedLsn"),
+            replica_state: text(&db["replicaState"]),
+            synchronization_health: text(&db["synchronizationHealth"]),
+            connected_state: text(&db["connectedState"]),
+            last_hardened_lsn: text(&db["lastHardenedLsn"]),
             send_lag_seconds: db["instanceSendReplicationLagSeconds"].as_i64(),
             redo_lag_seconds: db["instanceRedoReplicationLagSeconds"].as_i64(),
             error_number: error
@@ -59,14 +59,8 @@ impl Observation {
             error,
             sql: None,
             sql_observed_ms: 0,
-            partner_certificate: db["partnerAuthCertValidity"]["certificateName"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string(),
-            partner_certificate_expiry: db["partnerAuthCertValidity"]["expiryDate"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string(),
+            partner_certificate: text(&db["partnerAuthCertValidity"]["certificateName"]),
+            partner_certificate_expiry: text(&db["partnerAuthCertValidity"]["expiryDate"]),
         })
     }
 

@@ -16,7 +16,7 @@ use rustls_pki_types::CertificateDer;
 
 use crate::sql::{self, literal, quote_name, SqlError};
 use crate::workflow::steps::certificate::encoded;
-use crate::workflow::{execute, Context, Found, Outcome, StepError};
+use crate::workflow::{execute, Context, Found, StepError};
 
 /// The DNS names the issuers are trusted for.
 const ISSUER_DNS: &str = "*.database.windows.net";
@@ -40,7 +40,8 @@ fn der(name: &str, pem: &str) -> Result<Vec<u8>, StepError> {
 }
 
 /// What can be seen: the procedure and the two certificates. Whether the issuers were
-/// added cannot be, so a step that finds the certificates still adds them ([`run`]).
+/// added cannot be, so the step applies even when it finds the certificates
+/// (`Step::run`).
 pub async fn inspect(ctx: &mut Context<'_>) -> Result<Found, StepError> {
     if !issuer_procedure(ctx).await? {
         return Ok(Found::Blocked(
@@ -72,8 +73,9 @@ pub async fn inspect(ctx: &mut Context<'_>) -> Result<Found, StepError> {
     })
 }
 
-/// Imports the roots that are missing and adds both as issuers; what it changed.
-pub async fn apply(ctx: &mut Context<'_>) -> Result<Vec<String>, StepError> {
+/// Imports the roots that are missing and adds both as issuers; whether anything
+/// changed.
+pub async fn apply(ctx: &mut Context<'_>) -> Result<bool, StepError> {
     let mut changed = Vec::new();
     for (name, pem) in ROOTS {
         let quoted = quote_name(name);
@@ -89,25 +91,10 @@ pub async fn apply(ctx: &mut Context<'_>) -> Result<Vec<String>, StepError> {
             changed.push(format!("trusted {quoted} for {ISSUER_DNS}"));
         }
     }
-    Ok(changed)
-}
-
-/// Inspects, applies (always: the issuers cannot be inspected) and verifies; already
-/// done when nothing had to change.
-pub async fn run(ctx: &mut Context<'_>) -> Result<Outcome, StepError> {
-    if let Found::Blocked(why) = inspect(ctx).await? {
-        return Ok(Outcome::Blocked(why));
+    if !changed.is_empty() {
+        tracing::info!(changed = %changed.join("; "), "Azure root trust");
     }
-    let changed = apply(ctx).await?;
-    match inspect(ctx).await? {
-        Found::Done(what) if changed.is_empty() => Ok(Outcome::AlreadyDone(what)),
-        Found::Done(_) => Ok(Outcome::Applied(changed.join("; "))),
-        Found::Blocked(why) => Ok(Outcome::Blocked(why)),
-        found => Err(StepError::NotVerified {
-            step: "root_trust",
-            found,
-        }),
-    }
+    Ok(!changed.is_empty())
 }
 
 /// Adds `name` as a trusted issuer; false when it already was.

@@ -26,6 +26,15 @@ async fn control(lab: &Lab, path: &str, body: Option<Value>) -> (u16, Value) {
     (answer.status, answer.json)
 }
 
+/// Waits (up to 10 s) until `condition` holds, looking every 10 ms.
+async fn until(what: &str, condition: impl Fn() -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !condition() {
+        assert!(tokio::time::Instant::now() < deadline, "waited for {what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 /// The MI's member of the link as SQL Server sees it: connected state and the last
 /// connection error's number.
 async fn mi_member(sql: &mut Client) -> (String, Option<i32>) {
@@ -228,12 +237,10 @@ async fn a_hung_instance_accepts_logins_and_answers_them_when_it_resumes() {
         }
     });
     // The connection is accepted and waits: nothing answers the login.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while lab.control.held_connections("SQL01") == 0 {
-        assert!(tokio::time::Instant::now() < deadline, "no connection held");
-        tokio::task::yield_now().await;
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    until("a connection held", || {
+        lab.control.held_connections("SQL01") > 0
+    })
+    .await;
     assert!(!login.is_finished());
     let (status, _) = control(&lab, "/instances/SQL01/resume", None).await;
     assert_eq!(status, 204);
@@ -364,13 +371,9 @@ async fn a_held_reply_comes_after_the_work_and_is_lost_with_its_client() {
     assert_eq!(status, 204);
     let waiting = |count: usize| {
         let lab = &lab;
-        async move {
-            let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-            while lab.control.held_replies("SQL01") != count {
-                assert!(tokio::time::Instant::now() < deadline, "not {count} held");
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
-        }
+        until("the held replies", move || {
+            lab.control.held_replies("SQL01") == count
+        })
     };
     let keys =
         "SELECT CAST(COUNT(*) AS int) FROM master.sys.symmetric_keys WHERE symmetric_key_id = 101";
