@@ -55,7 +55,11 @@ fn main() -> anyhow::Result<()> {
         config.state_dir = dir;
     }
     config.validate()?;
-    let _telemetry = ferry_proto::telemetry::init("ferry-agent", "info");
+    // tiberius logs every message SQL Server sends as its own ERROR or INFO line,
+    // including errors the agent expects and handles (root_trust's "already added as
+    // trusted issuer" on every run); the agent logs the failures that matter itself,
+    // with their step or check. RUST_LOG brings tiberius's back.
+    let _telemetry = ferry_proto::telemetry::init("ferry-agent", "info,tiberius=off");
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
