@@ -7,6 +7,7 @@
 //! - [`clock`]: Unix milliseconds, the unit of every timestamp on the wire and stored.
 //! - [`telemetry`]: logging and tracing set-up shared by the binaries.
 //! - [`token`]: the enrollment token format (id, secret, pinned CA fingerprint).
+//! - [`tsql`]: T-SQL identifiers and literals, quoted.
 //! - [`transport`]: dialling the control plane over TLS with a chosen rustls config.
 
 pub mod agent {
@@ -27,3 +28,4 @@ pub mod link_names;
 pub mod telemetry;
 pub mod token;
 pub mod transport;
+pub mod tsql;

@@ -200,21 +200,7 @@ pub fn big(row: &Row, query: &'static str, name: &str) -> Result<i64, SqlError> 
     Ok(column::<i64>(row, query, name)?.unwrap_or_default())
 }
 
-/// A name as a quoted T-SQL identifier: `[name]`, with `]` doubled.
-pub fn quote_name(name: &str) -> String {
-    format!("[{}]", name.replace(']', "]]"))
-}
-
-/// A Unicode string literal: `N'text'`, with `'` doubled.
-pub fn literal(text: &str) -> String {
-    format!("N'{}'", text.replace('\'', "''"))
-}
-
-/// A non-Unicode string literal, `'text'` with `'` doubled, for statement options the
-/// docs write that way (passwords, certificate subjects).
-pub fn plain_literal(text: &str) -> String {
-    format!("'{}'", text.replace('\'', "''"))
-}
+pub use ferry_proto::tsql::{literal, plain_literal, quote_name};
 
 /// Maps a tiberius error from the named query.
 pub fn query_error(query: &'static str, error: tiberius::error::Error) -> SqlError {
