@@ -50,6 +50,7 @@ fn decode(row: &Row) -> Result<LinkDatabaseStatus, SqlError> {
         end_of_log_lsn: text(row, Q, "end_of_log_lsn")?,
         last_commit_lsn: text(row, Q, "last_commit_lsn")?,
         last_hardened_lsn: text(row, Q, "last_hardened_lsn")?,
+        local_hardened_lsn: text(row, Q, "local_hardened_lsn")?,
         log_send_queue_kb: known(row, "log_send_queue_size")?,
         log_send_rate_kb: known(row, "log_send_rate")?,
         redo_queue_kb: known(row, "redo_queue_size")?,
@@ -62,5 +63,6 @@ fn decode(row: &Row) -> Result<LinkDatabaseStatus, SqlError> {
         seeding_state: text(row, Q, "seeding_state")?,
         seeding_error_number: int(row, Q, "seeding_error")?,
         seeding_attempts: int(row, Q, "number_of_attempts")?,
+        synchronous_commit: column::<i32>(row, Q, "commit_mode")? == Some(1),
     })
 }

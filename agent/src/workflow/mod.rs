@@ -110,6 +110,8 @@ pub enum Step {
     DropDistributedAvailabilityGroup,
     DropAvailabilityGroup,
     DropMiCertificate,
+    SynchronousCommit,
+    AsynchronousCommit,
 }
 
 impl Step {
@@ -131,10 +133,15 @@ impl Step {
         Step::DropMiCertificate,
     ];
 
+    /// The cutover's steps on SQL Server: the commit mode switched before the
+    /// failover, and back when a cutover is cancelled before it.
+    pub const CUTOVER: [Step; 2] = [Step::SynchronousCommit, Step::AsynchronousCommit];
+
     pub fn parse(name: &str) -> Option<Step> {
         Step::ALL
             .into_iter()
             .chain(Step::TEARDOWN)
+            .chain(Step::CUTOVER)
             .find(|step| step.name() == name)
     }
 
@@ -151,6 +158,8 @@ impl Step {
             Step::DropDistributedAvailabilityGroup => "drop_distributed_availability_group",
             Step::DropAvailabilityGroup => "drop_availability_group",
             Step::DropMiCertificate => "drop_mi_certificate",
+            Step::SynchronousCommit => "synchronous_commit",
+            Step::AsynchronousCommit => "asynchronous_commit",
         }
     }
 
@@ -169,6 +178,8 @@ impl Step {
             }
             Step::DropAvailabilityGroup => steps::teardown::inspect_availability_group(ctx).await,
             Step::DropMiCertificate => steps::teardown::inspect_mi_certificate(ctx).await,
+            Step::SynchronousCommit => steps::commit_mode::inspect(ctx, true).await,
+            Step::AsynchronousCommit => steps::commit_mode::inspect(ctx, false).await,
         }
     }
 
@@ -187,6 +198,8 @@ impl Step {
             Step::DropDistributedAvailabilityGroup => steps::teardown::drop_distributed(ctx).await,
             Step::DropAvailabilityGroup => steps::teardown::drop_availability_group(ctx).await,
             Step::DropMiCertificate => steps::teardown::drop_mi_certificate(ctx).await,
+            Step::SynchronousCommit => steps::commit_mode::apply(ctx, true).await,
+            Step::AsynchronousCommit => steps::commit_mode::apply(ctx, false).await,
         };
         applied.map(|()| true)
     }

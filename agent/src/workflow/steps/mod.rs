@@ -12,9 +12,12 @@
 //! - [`availability_group`]: `AG_<db>` with this instance as its one replica.
 //! - [`distributed`]: the distributed AG (the link) between `AG_<db>` and the MI.
 //! - [`teardown`]: dropping them again (`ferry migrate cancel`).
+//! - [`commit_mode`]: the distributed AG switched to synchronous commit for a cutover
+//!   (and back when it is cancelled before the failover).
 
 pub mod availability_group;
 pub mod certificate;
+pub mod commit_mode;
 pub mod database;
 pub mod distributed;
 pub mod endpoint;

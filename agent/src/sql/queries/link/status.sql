@@ -1,16 +1,19 @@
 -- The SQL Server side of each MI link on this instance (mi-link.md §3.1-§3.3): every
 -- database of a distributed availability group whose local copy is primary, with the
 -- MI's copy as the primary sees it, the running seeding's progress and the newest
--- seeding attempt's outcome.
+-- seeding attempt's outcome, and whether every member commits synchronously (1).
 SELECT ag.name AS link_name, d.name AS database_name,
        rs.connected_state_desc, rs.last_connect_error_number, rs.last_connect_error_description,
        r.synchronization_state_desc, r.synchronization_health_desc,
        CAST(l.end_of_log_lsn AS varchar(30)) AS end_of_log_lsn,
        CAST(l.last_commit_lsn AS varchar(30)) AS last_commit_lsn,
+       CAST(l.last_hardened_lsn AS varchar(30)) AS local_hardened_lsn,
        CAST(r.last_hardened_lsn AS varchar(30)) AS last_hardened_lsn,
        r.log_send_queue_size, r.log_send_rate, r.redo_queue_size, r.secondary_lag_seconds,
        ps.transferred_size_bytes, ps.database_size_bytes, ps.transfer_rate_bytes_per_second,
-       sa.current_state AS seeding_state, sa.error_code AS seeding_error, sa.number_of_attempts
+       sa.current_state AS seeding_state, sa.error_code AS seeding_error, sa.number_of_attempts,
+       (SELECT CAST(MIN(CAST(ar.availability_mode AS int)) AS int) FROM sys.availability_replicas AS ar
+        WHERE ar.group_id = ag.group_id) AS commit_mode
 FROM sys.availability_groups AS ag
 JOIN sys.dm_hadr_database_replica_states AS l
     ON l.group_id = ag.group_id AND l.is_local = 1 AND l.is_primary_replica = 1
