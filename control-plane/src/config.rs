@@ -26,6 +26,7 @@ pub struct ControlConfig {
     pub sizing: SizingSettings,
     pub azure: AzureSettings,
     pub migrations: MigrationSettings,
+    pub cutover: crate::cutover::settings::CutoverSettings,
 }
 
 /// How migrations are driven and watched.
@@ -223,6 +224,7 @@ impl Default for ControlConfig {
             sizing: SizingSettings::default(),
             azure: AzureSettings::default(),
             migrations: MigrationSettings::default(),
+            cutover: Default::default(),
         }
     }
 }
@@ -391,6 +393,9 @@ impl ControlConfig {
             if value == 0 {
                 return invalid(field, "must be greater than zero");
             }
+        }
+        if let Some((field, problem)) = self.cutover.invalid() {
+            return invalid(field, problem);
         }
         if self.assessment.default_deadline_secs > self.assessment.max_deadline_secs {
             return invalid(

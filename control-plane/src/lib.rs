@@ -8,6 +8,8 @@
 //! - [`azure`]: azure_identity sign-in and ARM's API for managed instances.
 //! - [`connection`]: connection tests toward a target and their verdict per instance.
 //! - [`migration`]: migrations: pre-flight, the journaled link set-up, the link watched.
+//! - [`cutover`]: a linked database moved to its MI: the gates, the failover, the
+//!   checks on the MI after it.
 //! - [`store`]: the one `Store` (sqlx; SQLite by default, PostgreSQL for HA).
 //! - [`api`]: thin gRPC handlers: authenticate the peer, convert, call, map errors.
 //! - [`server`]: assembles TLS and the services and serves a listener until shutdown.
@@ -19,6 +21,7 @@ pub mod azure;
 pub mod cli;
 pub mod config;
 pub mod connection;
+pub mod cutover;
 pub mod fleet;
 pub mod migration;
 pub mod server;

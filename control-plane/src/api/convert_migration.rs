@@ -123,6 +123,11 @@ pub fn link_status(report: wire::LinkStatus) -> Result<InstanceLinkStatus, ApiEr
                 seeding_state: text("link_status.databases.seeding_state", &d.seeding_state)?,
                 seeding_error_number: d.seeding_error_number,
                 seeding_attempts: d.seeding_attempts,
+                synchronous_commit: d.synchronous_commit,
+                local_hardened_lsn: text(
+                    "link_status.databases.local_hardened_lsn",
+                    &d.local_hardened_lsn,
+                )?,
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
@@ -156,5 +161,7 @@ pub fn sql_observation(s: SqlLinkStatus, observed_ms: i64) -> op::SqlLinkObserva
         seeding_state: s.seeding_state,
         seeding_error_number: s.seeding_error_number,
         seeding_attempts: s.seeding_attempts,
+        synchronous_commit: s.synchronous_commit,
+        local_hardened_lsn: s.local_hardened_lsn,
     }
 }

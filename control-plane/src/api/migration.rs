@@ -14,7 +14,7 @@ use crate::migration::plan::{self, Side};
 use crate::migration::preflight::{self, Gate};
 use crate::migration::{Options, State};
 use crate::store::inventory::InstanceRecord;
-use crate::store::migrations::{MigrationRecord, StepRecord};
+use crate::store::migrations::{Change, MigrationRecord, StepRecord};
 
 /// Longest link name: ARM's and SQL Server's (sysname) limit.
 const MAX_LINK_NAME: usize = 128;
@@ -121,6 +121,7 @@ pub async fn start(
         observed: String::new(),
         observed_at_ms: None,
         progressed_at_ms: None,
+        cutover: String::new(),
     };
     match shared.store.create_migration(&record).await? {
         None => {
@@ -245,14 +246,14 @@ pub async fn list(
             || m.host.eq_ignore_ascii_case(&request.host)
             || m.agent_id.to_string() == request.host;
         if host_matches && (request.state.is_empty() || m.state.as_str() == request.state) {
-            migrations.push(wire(m, Vec::new()));
+            migrations.push(wire(m, Vec::new(), Vec::new()));
         }
     }
     Ok(op::Migrations { migrations })
 }
 
 /// The migration `id`, or NotFound saying where to look.
-async fn found(shared: &Shared, id: &str) -> Result<MigrationRecord, ApiError> {
+pub(super) async fn found(shared: &Shared, id: &str) -> Result<MigrationRecord, ApiError> {
     shared.store.migration(id).await?.ok_or_else(|| {
         ApiError::NotFound(format!(
             "no migration {id:?}: `ferry migrate ls` lists them"
@@ -263,7 +264,12 @@ async fn found(shared: &Shared, id: &str) -> Result<MigrationRecord, ApiError> {
 pub async fn get(shared: &Shared, id: &str) -> Result<op::Migration, ApiError> {
     let m = found(shared, id).await?;
     let steps = shared.store.migration_steps(id).await?;
-    Ok(wire(m, steps))
+    let gates = if m.state.is_linked() || m.state == State::CuttingOver {
+        crate::cutover::steps::gates(shared, &m, &steps, now_ms()).await?
+    } else {
+        Vec::new()
+    };
+    Ok(wire(m, steps, gates))
 }
 
 pub async fn retry(shared: &Shared, actor: &str, id: &str) -> Result<op::Migration, ApiError> {
@@ -278,7 +284,11 @@ pub async fn retry(shared: &Shared, actor: &str, id: &str) -> Result<op::Migrati
     get(shared, id).await
 }
 
-fn wire(m: MigrationRecord, steps: Vec<StepRecord>) -> op::Migration {
+fn wire(
+    m: MigrationRecord,
+    steps: Vec<StepRecord>,
+    gates: Vec<crate::cutover::gates::Gate>,
+) -> op::Migration {
     let observation = serde_json::from_str::<Observation>(&m.observed).ok();
     let sql_server = observation.as_ref().and_then(|o| {
         let observed_ms = o.sql_observed_ms;
@@ -297,6 +307,8 @@ fn wire(m: MigrationRecord, steps: Vec<StepRecord>) -> op::Migration {
         error: o.error,
         partner_certificate: o.partner_certificate,
         partner_certificate_expiry: o.partner_certificate_expiry,
+        replication_mode: o.replication_mode,
+        link_role: o.link_role,
     });
     op::Migration {
         id: m.id,
@@ -316,6 +328,7 @@ fn wire(m: MigrationRecord, steps: Vec<StepRecord>) -> op::Migration {
                 side: match plan::side(&s.name) {
                     Some(Side::Agent) => "sql server",
                     Some(Side::Arm) => "azure",
+                    Some(Side::Control) => "control plane",
                     None => "unknown",
                 }
                 .into(),
@@ -331,6 +344,15 @@ fn wire(m: MigrationRecord, steps: Vec<StepRecord>) -> op::Migration {
         accepted_warnings: m.options.accepted_warnings,
         link,
         sql_server,
+        gates: gates
+            .into_iter()
+            .map(|g| op::Gate {
+                name: g.name,
+                open: g.open,
+                evidence: g.evidence,
+                reason: g.reason,
+            })
+            .collect(),
     }
 }
 
@@ -348,9 +370,13 @@ pub async fn cancel(shared: &Shared, actor: &str, id: &str) -> Result<op::Migrat
             o.agent_id == m.agent_id && o.instance == m.instance && o.target_key == m.target_key
         })
         .collect();
-    let in_use = related
-        .iter()
-        .any(|o| o.id != m.id && !matches!(o.state, State::Cancelled | State::Cancelling));
+    let in_use = related.iter().any(|o| {
+        o.id != m.id
+            && !matches!(
+                o.state,
+                State::Cancelled | State::Cancelling | State::Completed
+            )
+    });
     let mut made = std::collections::HashSet::new();
     for o in &related {
         for step in shared.store.migration_steps(&o.id).await? {
@@ -368,15 +394,23 @@ pub async fn cancel(shared: &Shared, actor: &str, id: &str) -> Result<op::Migrat
             _ => true,
         })
         .collect();
-    if !shared
+    match shared
         .store
         .cancel_migration(id, &steps, actor, now_ms())
         .await?
     {
-        return Err(ApiError::FailedPrecondition(format!(
-            "migration {id} is {} already",
-            m.state.as_str()
-        )));
+        Change::Made => {}
+        Change::Unchanged => {
+            return Err(ApiError::FailedPrecondition(format!(
+                "migration {id} is {} already",
+                m.state.as_str()
+            )))
+        }
+        Change::Refused => {
+            return Err(ApiError::FailedPrecondition(format!(
+                "migration {id}'s cutover began its failover: the database may be the MI's now, so the link is not torn down; `ferry migrate show {id}` says where the cutover stands"
+            )))
+        }
     }
     tracing::info!(migration = %id, %actor, ?steps, "migration cancelled");
     get(shared, id).await

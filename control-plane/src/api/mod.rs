@@ -11,6 +11,7 @@
 //! - [`targets`]: target managed instances, read through ARM.
 //! - [`connection`]: connection tests from hosts toward a target.
 //! - [`migration`]: migrations: start (pre-flight, idempotent), list, show, retry.
+//! - [`cutover`]: cutovers: start, cancel before the failover.
 //! - [`convert`]: wire <-> domain conversions ([`convert_assessment`] for assessments,
 //!   [`convert_load`] for load windows, [`convert_migration`] for link steps).
 
@@ -21,6 +22,7 @@ pub mod convert;
 pub mod convert_assessment;
 pub mod convert_load;
 pub mod convert_migration;
+pub mod cutover;
 pub mod enrollment;
 pub mod migration;
 pub mod operator;

@@ -15,7 +15,7 @@ use ferry_proto::operator::v1::{
 };
 use tonic::{Request, Response, Status};
 
-use super::{assessment, connection, convert, migration, sizing, targets};
+use super::{assessment, connection, convert, cutover, migration, sizing, targets};
 use super::{authorize_operator, ApiError, Shared};
 use crate::fleet::enrollment::{mint, secret_hash};
 use crate::fleet::identity::Role;
@@ -481,6 +481,26 @@ impl Operator for OperatorApi {
         let actor = authorize_operator(&request, Role::Operator)?;
         Ok(Response::new(
             migration::cancel(&self.0, &actor, &request.into_inner().id).await?,
+        ))
+    }
+
+    async fn start_cutover(
+        &self,
+        request: Request<op::StartCutoverRequest>,
+    ) -> Result<Response<op::Migration>, Status> {
+        let actor = authorize_operator(&request, Role::Operator)?;
+        Ok(Response::new(
+            cutover::start(&self.0, &actor, request.into_inner()).await?,
+        ))
+    }
+
+    async fn cancel_cutover(
+        &self,
+        request: Request<op::GetMigrationRequest>,
+    ) -> Result<Response<op::Migration>, Status> {
+        let actor = authorize_operator(&request, Role::Operator)?;
+        Ok(Response::new(
+            cutover::cancel(&self.0, &actor, &request.into_inner().id).await?,
         ))
     }
 }

@@ -1,5 +1,6 @@
 //! The MI link's ARM resources (mi-link.md §2.2): the MI's server trust certificates,
-//! its endpoint certificate, the link itself (`distributedAvailabilityGroups`), and the
+//! its endpoint certificate, the link itself (`distributedAvailabilityGroups`: made,
+//! switched to synchronous commit, failed over, deleted), and the
 //! polling of ARM's long-running operations.
 
 use serde_json::Value;
@@ -94,6 +95,38 @@ impl Arm {
     ) -> Result<Accepted, ArmError> {
         let url = self.link_url(mi, name)?;
         Ok(self.accepted(self.call(reqwest::Method::PUT, &url, Some(body)).await?))
+    }
+
+    /// Sets the link's `replicationMode` (Sync for a cutover, Async as made).
+    pub async fn set_replication_mode(
+        &self,
+        mi: &ManagedInstanceId,
+        name: &str,
+        sync: bool,
+    ) -> Result<Accepted, ArmError> {
+        let url = self.link_url(mi, name)?;
+        let mode = if sync { "Sync" } else { "Async" };
+        let body = serde_json::json!({"properties": {"replicationMode": mode}});
+        Ok(self.accepted(self.call(reqwest::Method::PATCH, &url, Some(&body)).await?))
+    }
+
+    /// Fails the link over to the MI: `Planned` (refused by Azure unless synchronous
+    /// and caught up) or `ForcedAllowDataLoss`.
+    pub async fn failover_link(
+        &self,
+        mi: &ManagedInstanceId,
+        name: &str,
+        failover_type: &str,
+    ) -> Result<Accepted, ArmError> {
+        let url = self.url(
+            &format!(
+                "{mi}/distributedAvailabilityGroups/{}/failover",
+                segment(name)?
+            ),
+            LINK_API_VERSION,
+        );
+        let body = serde_json::json!({"failoverType": failover_type});
+        Ok(self.accepted(self.call(reqwest::Method::POST, &url, Some(&body)).await?))
     }
 
     /// Deletes the link `name` on the MI (404: nothing to delete, done).

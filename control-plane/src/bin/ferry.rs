@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use ferry_control::cli::output::{self, Format};
 use ferry_control::cli::{self, request, CliError};
-use ferry_control::cli::{assess, migrate, target};
+use ferry_control::cli::{assess, cutover, migrate, target};
 use ferry_proto::clock::now_ms;
 use ferry_proto::operator::v1::{
     CreateCommandRequest, CreateEnrollmentTokenRequest, GetHostRequest, ListCommandsRequest,
@@ -85,6 +85,9 @@ enum Verb {
         #[command(subcommand)]
         command: migrate::MigrateVerb,
     },
+    /// Cut a linked migration over to its MI once every gate holds, or cancel a
+    /// cutover before its failover (`ferry cutover cancel ID`).
+    Cutover(cutover::CutoverArgs),
 }
 
 #[derive(Subcommand)]
@@ -174,6 +177,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         Verb::Assess { command } => assess::run(&mut client, command, cli.output).await?,
         Verb::Target { command } => target::run(&mut client, command, cli.output).await?,
         Verb::Migrate { command } => migrate::run(&mut client, command, cli.output).await?,
+        Verb::Cutover(args) => cutover::run(&mut client, args, cli.output).await?,
         Verb::Token {
             command: TokenVerb::Create { ttl, description },
         } => {

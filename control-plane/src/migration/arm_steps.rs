@@ -126,6 +126,57 @@ pub async fn create_link(arm: &Arm, mi: &ManagedInstanceId, m: &MigrationRecord)
     }
 }
 
+/// The link's `replicationMode` on Azure's side: Sync for a cutover, Async when one is
+/// cancelled before its failover.
+pub async fn replication_mode(
+    arm: &Arm,
+    mi: &ManagedInstanceId,
+    m: &MigrationRecord,
+    sync: bool,
+) -> Ran {
+    let wanted = if sync { "Sync" } else { "Async" };
+    match arm.link(mi, &m.link_name).await {
+        Ok(Some(link)) if link["properties"]["replicationMode"].as_str() == Some(wanted) => {
+            return Ran::AlreadyDone(format!("the link replicates {wanted} already"))
+        }
+        Ok(Some(_)) => {}
+        Ok(None) => {
+            return Ran::Failed(format!(
+                "the MI has no link {}: it was removed outside Ferry",
+                m.link_name
+            ))
+        }
+        Err(e) => return ran_err("reading the link", e),
+    }
+    match arm.set_replication_mode(mi, &m.link_name, sync).await {
+        Ok(accepted) => ran(accepted, format!("the link replicates {wanted}")),
+        Err(e) => ran_err("switching the link's replication mode", e),
+    }
+}
+
+/// The planned failover (made only once the cutover's gates hold): done when the MI is
+/// the link's primary already, so a failover is never asked for twice.
+pub async fn failover(arm: &Arm, mi: &ManagedInstanceId, m: &MigrationRecord) -> Ran {
+    match arm.link(mi, &m.link_name).await {
+        Ok(Some(link)) if link["properties"]["instanceLinkRole"].as_str() == Some("Primary") => {
+            return Ran::AlreadyDone("the MI is the link's primary already".into())
+        }
+        Ok(Some(_)) => {}
+        // SQL Server 2016 to 2019: the failover breaks the link (mi-link.md §4.1).
+        Ok(None) => {
+            return Ran::Failed(format!(
+                "the MI has no link {}: it was removed outside Ferry, or a failover broke it; check the database on the MI before anything else",
+                m.link_name
+            ))
+        }
+        Err(e) => return ran_err("reading the link", e),
+    }
+    match arm.failover_link(mi, &m.link_name, "Planned").await {
+        Ok(accepted) => ran(accepted, "planned failover to the MI".into()),
+        Err(e) => ran_err("the planned failover", e),
+    }
+}
+
 /// The link deleted on the MI (SQL Server's side is dropped by the next steps).
 pub async fn delete_link(arm: &Arm, mi: &ManagedInstanceId, m: &MigrationRecord) -> Ran {
     match arm.link(mi, &m.link_name).await {

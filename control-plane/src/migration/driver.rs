@@ -6,9 +6,13 @@
 //! waits for that command; one on an ARM operation polls it; one whose ARM request
 //! was cut off is made again (the ARM steps look before they change anything).
 //!
-//! One driver per control plane: with several replicas on PostgreSQL each drives
-//! every migration (the steps are idempotent, so this wastes calls but breaks
-//! nothing); a lease per migration comes with the cutover work (issue 7).
+//! A cutover (`crate::cutover`) runs the same way, its steps journaled after the
+//! set-up's: the link is read more often while it runs, and its failover step waits
+//! for the gates.
+//!
+//! With several control-plane replicas on one PostgreSQL store, one drives: the
+//! driver works only while it holds the store's `migration-driver` lease, renewed
+//! every tick; when its replica stops, the lease expires and another takes over.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,10 +22,11 @@ use ferry_proto::clock::now_ms;
 use super::arm_steps::{self, Ran};
 use super::observe::{stalled, Observation};
 use super::plan::{self, Side};
-use super::{State, StepState, StepsRequest};
+use super::{Phase, State, StepState, StepsRequest};
 use crate::api::Shared;
 use crate::azure::link::Poll;
 use crate::azure::{ManagedInstance, ManagedInstanceId};
+use crate::cutover;
 use crate::store::commands::{CommandKind, CommandRecord, CommandState};
 use crate::store::migrations::{MigrationRecord, StepRecord};
 use crate::store::StoreError;
@@ -29,28 +34,70 @@ use crate::store::StoreError;
 /// Who the driver's commands and audit events are from.
 pub const ACTOR: &str = "ferry-control (migration driver)";
 
+/// The lease one replica drives migrations under.
+pub const LEASE: &str = "migration-driver";
+
 pub async fn run(shared: Arc<Shared>, mut stop: tokio::sync::watch::Receiver<bool>) {
-    let mut tick = tokio::time::interval(Duration::from_millis(shared.config.migrations.tick_ms));
+    let tick_ms = shared.config.migrations.tick_ms;
+    let mut tick = tokio::time::interval(Duration::from_millis(tick_ms));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // Long enough to outlast a slow tick, short enough for a prompt takeover.
+    let ttl_ms = (tick_ms * 10).max(5000) as i64;
+    let holder = format!("ferry-control/{}", uuid::Uuid::new_v4());
+    let mut holding = false;
     loop {
         tokio::select! {
             _ = tick.tick() => {}
-            _ = stop.changed() => return,
+            _ = stop.changed() => break,
+        }
+        match shared
+            .store
+            .take_lease(LEASE, &holder, ttl_ms, now_ms())
+            .await
+        {
+            Ok(held) if held != holding => {
+                holding = held;
+                tracing::info!(%holder, driving = held, "the migration driver's lease changed hands");
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "taking the migration driver's lease failed; trying again next tick");
+                continue;
+            }
+        }
+        if !holding {
+            continue;
         }
         if let Err(e) = advance_all(&shared).await {
             tracing::warn!(error = %e, "advancing migrations failed; trying again next tick");
+        }
+    }
+    if holding {
+        if let Err(e) = shared.store.release_lease(LEASE, &holder).await {
+            tracing::warn!(error = %e, "releasing the migration driver's lease failed; it expires");
         }
     }
 }
 
 async fn advance_all(shared: &Shared) -> Result<(), StoreError> {
     let observe_ms = (shared.config.migrations.observe_interval_secs * 1000) as i64;
+    let cutover_observe_ms = shared.config.cutover.observe_interval_ms as i64;
     for m in shared.store.active_migrations().await? {
         let now = now_ms();
-        if matches!(m.state, State::Preparing | State::Cancelling) {
-            advance(shared, &m, now).await?;
-        } else if m.state.is_linked() && m.observed_at_ms.is_none_or(|at| now - at >= observe_ms) {
-            observe(shared, &m, now).await?;
+        let due = |every: i64| m.observed_at_ms.is_none_or(|at| now - at >= every);
+        match m.state {
+            State::Preparing | State::Cancelling => advance(shared, &m, now).await?,
+            State::CuttingOver => {
+                if due(cutover_observe_ms) {
+                    observe(shared, &m, now).await?;
+                }
+                // The gates judge the newest observation.
+                if let Some(m) = shared.store.migration(&m.id).await? {
+                    advance(shared, &m, now_ms()).await?;
+                }
+            }
+            state if state.is_linked() && due(observe_ms) => observe(shared, &m, now).await?,
+            _ => {}
         }
     }
     Ok(())
@@ -76,11 +123,14 @@ async fn target(
     })
 }
 
-/// Advances a preparing or cancelling migration by its journal. A cancel first lets a
-/// set-up step in flight end, then runs the teardown steps.
+/// Advances a preparing, cutting-over or cancelling migration by its journal. A
+/// cancel first lets a step in flight end, then runs the teardown steps.
 async fn advance(shared: &Shared, m: &MigrationRecord, now: i64) -> Result<(), StoreError> {
     let store = &shared.store;
     let steps = store.migration_steps(&m.id).await?;
+    let open = |s: &&crate::store::migrations::StepRecord| {
+        !matches!(s.state, StepState::Done | StepState::Skipped)
+    };
     let next = if m.state == State::Cancelling {
         steps
             .iter()
@@ -88,19 +138,27 @@ async fn advance(shared: &Shared, m: &MigrationRecord, now: i64) -> Result<(), S
             .or_else(|| {
                 steps
                     .iter()
-                    .position(|s| s.seq >= plan::STEPS.len() as i64 && s.state != StepState::Done)
+                    .position(|s| s.phase == Phase::Teardown && open(&s))
             })
     } else {
-        steps.iter().position(|s| s.state != StepState::Done)
+        steps.iter().position(|s| open(&s))
     };
     let Some(first) = next else {
-        let (state, detail) = if m.state == State::Cancelling {
-            (State::Cancelled, "everything the migration made is removed")
-        } else {
-            (
+        let rolled_back = steps.last().is_some_and(|s| s.phase == Phase::Rollback);
+        let (state, detail) = match m.state {
+            State::Cancelling => (State::Cancelled, "everything the migration made is removed"),
+            State::CuttingOver if rolled_back => (
+                State::Synchronizing,
+                "the cutover was cancelled: the link replicates asynchronously again",
+            ),
+            State::CuttingOver => (
+                State::Completed,
+                "cut over: the database is ONLINE and writable on the MI, the link removed",
+            ),
+            _ => (
                 State::Seeding,
                 "the link is set up; waiting for Azure's first report",
-            )
+            ),
         };
         tracing::info!(migration = %m.id, state = state.as_str(), "{detail}");
         return store
@@ -108,6 +166,17 @@ async fn advance(shared: &Shared, m: &MigrationRecord, now: i64) -> Result<(), S
             .await;
     };
     let step = &steps[first];
+    if m.state == State::CuttingOver {
+        let doing = match step.phase {
+            Phase::Rollback => format!("cancelling the cutover: {}", step.name),
+            _ => format!("cutting over: {}", step.name),
+        };
+        if m.detail != doing {
+            store
+                .set_migration_state(&m.id, State::CuttingOver, &doing, None, now)
+                .await?;
+        }
+    }
     match (plan::side(&step.name), step.state) {
         (Some(Side::Agent), StepState::Running) => check_agent_command(shared, m, step, now).await,
         (Some(Side::Arm), StepState::Running) if !step.operation.is_empty() => {
@@ -130,7 +199,18 @@ async fn advance(shared: &Shared, m: &MigrationRecord, now: i64) -> Result<(), S
                 }
                 // ARM asked to wait (Retry-After): not an attempt until it may be called.
                 Side::Arm if shared.arm.held_for(&mi.id).is_some() => Ok(()),
+                // The failover waits for the gates; once it is journaled as started,
+                // it is finished without asking them again (Azure's planned failover
+                // itself refuses unless synchronous and caught up).
+                Side::Arm
+                    if step.name == plan::FAILOVER
+                        && step.state == StepState::Pending
+                        && !cutover::steps::gates_hold(shared, m, &steps, step, now).await? =>
+                {
+                    Ok(())
+                }
                 Side::Arm => run_arm_step(shared, m, &mi.id, step, now).await,
+                Side::Control => cutover::steps::run(shared, m, &mi.fqdn, step, now).await,
             }
         }
         (None, _) => {
@@ -145,7 +225,9 @@ async fn advance(shared: &Shared, m: &MigrationRecord, now: i64) -> Result<(), S
                 .await
         }
         // Blocked or failed steps fail their migration when they are recorded.
-        (_, StepState::Blocked | StepState::Failed | StepState::Done) => Ok(()),
+        (_, StepState::Blocked | StepState::Failed | StepState::Done | StepState::Skipped) => {
+            Ok(())
+        }
     }
 }
 
@@ -261,6 +343,11 @@ async fn run_arm_step(
             Err(e) => arm_steps::ran_err("reading the MI's endpoint certificate", e),
         },
         plan::CREATE_LINK => arm_steps::create_link(&shared.arm, mi, m).await,
+        plan::MI_SYNCHRONOUS_COMMIT => arm_steps::replication_mode(&shared.arm, mi, m, true).await,
+        plan::MI_ASYNCHRONOUS_COMMIT => {
+            arm_steps::replication_mode(&shared.arm, mi, m, false).await
+        }
+        plan::FAILOVER => arm_steps::failover(&shared.arm, mi, m).await,
         plan::DELETE_LINK => arm_steps::delete_link(&shared.arm, mi, m).await,
         plan::DELETE_TRUST_CERTIFICATE => {
             arm_steps::delete_trust_certificate(&shared.arm, mi, m).await
@@ -292,6 +379,11 @@ async fn poll(
     let store = &shared.store;
     let (state, detail) = match shared.arm.poll(&step.operation).await {
         Ok(Poll::Running) => return Ok(()),
+        // The failover keeps the gates' evidence it was made on.
+        Ok(Poll::Succeeded) if step.name == plan::FAILOVER => (
+            StepState::Done,
+            format!("{}; Azure's planned failover succeeded", step.detail),
+        ),
         Ok(Poll::Succeeded) => (
             StepState::Done,
             format!("{}: Azure's operation succeeded", step.name),
@@ -333,10 +425,15 @@ async fn observe(shared: &Shared, m: &MigrationRecord, now: i64) -> Result<(), S
             return Ok(());
         }
     };
+    let cutting_over = m.state == State::CuttingOver;
     let Some(mut observation) = link
         .as_ref()
         .and_then(|l| Observation::from_link(l, &m.database))
     else {
+        // A cutover removes the link itself (or a failover breaks it): its steps say.
+        if cutting_over {
+            return Ok(());
+        }
         return shared
             .store
             .set_migration_state(&m.id, State::Failed, &format!("the MI has no link {} carrying {}: it was removed outside Ferry; cancel this migration and start it again", m.link_name, m.database), None, now)
@@ -354,6 +451,7 @@ async fn observe(shared: &Shared, m: &MigrationRecord, now: i64) -> Result<(), S
         observation.sql_observed_ms = at;
     }
     let before: Option<Observation> = serde_json::from_str(&m.observed).ok();
+    observation.steady = cutover::gates::Steady::follow(before.as_ref(), &observation);
     let progressed = observation.progressed(before.as_ref());
     let (mut state, mut detail) = observation.state();
     if !progressed && stalled(state, m.progressed_at_ms, now, stall_ms) {
@@ -366,6 +464,10 @@ async fn observe(shared: &Shared, m: &MigrationRecord, now: i64) -> Result<(), S
     let warn_days = shared.config.migrations.certificate_warning_days;
     if let Some(warning) = observation.certificate_warning(now, warn_days) {
         detail.push_str(&warning);
+    }
+    if cutting_over {
+        // The cutover's steps set its state and detail; the reading is kept for its gates.
+        (state, detail) = (State::CuttingOver, m.detail.clone());
     }
     if state != m.state {
         tracing::info!(migration = %m.id, from = m.state.as_str(), to = state.as_str(), %detail, "migration state");

@@ -52,10 +52,15 @@ pub enum State {
     /// `ferry migrate cancel`: the teardown steps are running.
     Cancelling,
     Cancelled,
+    /// `ferry cutover`: the cutover's steps are running (or, when it was cancelled
+    /// before its failover, the rollback's).
+    CuttingOver,
+    /// Cut over: the database lives on the MI; the link is removed.
+    Completed,
 }
 
 impl State {
-    pub const ALL: [State; 9] = [
+    pub const ALL: [State; 11] = [
         State::Preparing,
         State::Seeding,
         State::CatchingUp,
@@ -65,6 +70,8 @@ impl State {
         State::Failed,
         State::Cancelling,
         State::Cancelled,
+        State::CuttingOver,
+        State::Completed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -78,6 +85,8 @@ impl State {
             State::Failed => "failed",
             State::Cancelling => "cancelling",
             State::Cancelled => "cancelled",
+            State::CuttingOver => "cutting_over",
+            State::Completed => "completed",
         }
     }
 
@@ -107,6 +116,8 @@ pub enum StepState {
     /// Needs the operator; the detail says what to do.
     Blocked,
     Failed,
+    /// Not run: its cutover was cancelled, or the migration cancelled, first.
+    Skipped,
 }
 
 impl StepState {
@@ -117,6 +128,7 @@ impl StepState {
             StepState::Done => "done",
             StepState::Blocked => "blocked",
             StepState::Failed => "failed",
+            StepState::Skipped => "skipped",
         }
     }
 
@@ -127,9 +139,52 @@ impl StepState {
             StepState::Done,
             StepState::Blocked,
             StepState::Failed,
+            StepState::Skipped,
         ]
         .into_iter()
         .find(|s| s.as_str() == text)
+    }
+}
+
+/// Which part of a migration's journal a step belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    Setup,
+    Cutover,
+    /// A cutover cancelled before its failover, undone.
+    Rollback,
+    Teardown,
+}
+
+impl Phase {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Setup => "setup",
+            Phase::Cutover => "cutover",
+            Phase::Rollback => "rollback",
+            Phase::Teardown => "teardown",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Phase> {
+        [
+            Phase::Setup,
+            Phase::Cutover,
+            Phase::Rollback,
+            Phase::Teardown,
+        ]
+        .into_iter()
+        .find(|p| p.as_str() == text)
+    }
+
+    /// The state a failed migration resumes in when its first unfinished step is of
+    /// this phase.
+    pub fn resumes_in(self) -> State {
+        match self {
+            Phase::Setup => State::Preparing,
+            Phase::Cutover | Phase::Rollback => State::CuttingOver,
+            Phase::Teardown => State::Cancelling,
+        }
     }
 }
 

@@ -34,6 +34,15 @@ pub struct Observation {
     pub partner_certificate: String,
     #[serde(default)]
     pub partner_certificate_expiry: String,
+    /// The link's `replicationMode` (Async, Sync) and `instanceLinkRole` (the MI's
+    /// role: Secondary, or Primary after a failover).
+    #[serde(default)]
+    pub replication_mode: String,
+    #[serde(default)]
+    pub link_role: String,
+    /// How the LSNs moved across readings, for the cutover's gates.
+    #[serde(default)]
+    pub steady: crate::cutover::gates::Steady,
 }
 
 impl Observation {
@@ -61,6 +70,9 @@ impl Observation {
             sql_observed_ms: 0,
             partner_certificate: text(&db["partnerAuthCertValidity"]["certificateName"]),
             partner_certificate_expiry: text(&db["partnerAuthCertValidity"]["expiryDate"]),
+            replication_mode: text(&link["properties"]["replicationMode"]),
+            link_role: text(&link["properties"]["instanceLinkRole"]),
+            steady: Default::default(),
         })
     }
 

@@ -1,4 +1,5 @@
-//! The link's set-up, in the order mi-link.md §2 gives it. SQL Server's steps run on
+//! The link's set-up, in the order mi-link.md §2 gives it; its teardown; the cutover
+//! and the rollback of a cutover cancelled before its failover. SQL Server's steps run on
 //! the agent (consecutive ones in one `RunLinkSteps` command); Azure's run in the
 //! control plane, which alone holds an Azure credential.
 
@@ -9,6 +10,8 @@ pub enum Side {
     Agent,
     /// On Azure, through ARM.
     Arm,
+    /// In the control plane itself: the cutover's checks (gates, the MI over TDS).
+    Control,
 }
 
 /// (name, side), in order.
@@ -52,10 +55,48 @@ pub const DROP_MI_CERTIFICATE: &str = "drop_mi_certificate";
 /// SQL Server's certificate removed from the MI's server trust certificates.
 pub const DELETE_TRUST_CERTIFICATE: &str = "delete_trust_certificate";
 
+/// The cutover (mi-link.md §4.2), in order: synchronous commit on SQL Server's side
+/// and then Azure's; the planned failover, made only once every gate holds
+/// (`cutover::gates`); the database checked ONLINE and writable on the MI; the MI's
+/// first full backup awaited; then the link removed on Azure's side and SQL Server's
+/// distributed AG dropped (its `AG_<db>` and certificates stay, like the SSMS
+/// wizard's "Remove link after successful failover").
+pub const CUTOVER: [(&str, Side); 7] = [
+    ("synchronous_commit", Side::Agent),
+    (MI_SYNCHRONOUS_COMMIT, Side::Arm),
+    (FAILOVER, Side::Arm),
+    (VERIFY_ON_MI, Side::Control),
+    (MI_FULL_BACKUP, Side::Control),
+    (DELETE_LINK, Side::Arm),
+    ("drop_distributed_availability_group", Side::Agent),
+];
+
+/// A cutover cancelled before its failover: both sides back to asynchronous commit.
+pub const ROLLBACK: [(&str, Side); 2] = [
+    (MI_ASYNCHRONOUS_COMMIT, Side::Arm),
+    ("asynchronous_commit", Side::Agent),
+];
+
+pub const MI_SYNCHRONOUS_COMMIT: &str = "mi_synchronous_commit";
+pub const MI_ASYNCHRONOUS_COMMIT: &str = "mi_asynchronous_commit";
+/// ARM's planned failover, once the gates hold.
+pub const FAILOVER: &str = "failover";
+/// The database ONLINE and writable on the MI.
+pub const VERIFY_ON_MI: &str = "verify_on_mi";
+/// The MI's first full backup of the database, before the link may go.
+pub const MI_FULL_BACKUP: &str = "mi_full_backup";
+
+/// The names of a list of steps.
+pub fn names(steps: &[(&'static str, Side)]) -> Vec<&'static str> {
+    steps.iter().map(|(name, _)| *name).collect()
+}
+
 pub fn side(name: &str) -> Option<Side> {
     STEPS
         .iter()
         .chain(TEARDOWN.iter())
+        .chain(CUTOVER.iter())
+        .chain(ROLLBACK.iter())
         .find(|(n, _)| *n == name)
         .map(|(_, side)| *side)
 }

@@ -35,6 +35,10 @@ pub struct SqlLinkStatus {
     pub seeding_state: String,
     pub seeding_error_number: i32,
     pub seeding_attempts: i32,
+    /// Both members of the distributed AG are SYNCHRONOUS_COMMIT.
+    pub synchronous_commit: bool,
+    /// SQL Server's own copy's last hardened LSN (decimal).
+    pub local_hardened_lsn: String,
 }
 
 /// An agent's reading of the links on one instance.

@@ -30,6 +30,12 @@ pub(crate) async fn record(conn: &mut AnyConnection, event: &AuditEvent) -> Resu
 }
 
 impl Store {
+    /// Records an event that changes nothing else (a gate decision).
+    pub async fn record_audit(&self, event: &AuditEvent) -> Result<(), StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        record(&mut conn, event).await
+    }
+
     /// The newest `limit` events, newest first.
     pub async fn list_audit(&self, limit: u32) -> Result<Vec<AuditEvent>, StoreError> {
         let rows = sqlx::query(

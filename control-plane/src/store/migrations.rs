@@ -10,8 +10,8 @@ use super::audit::{self, AuditEvent};
 use super::commands::{self, CommandRecord};
 use super::{agent_id, col, Store, StoreError};
 use crate::fleet::identity::AgentId;
-use crate::migration::plan::STEPS;
-use crate::migration::{AgentSteps, Options, State, StepState};
+use crate::migration::plan::{self, STEPS};
+use crate::migration::{AgentSteps, Options, Phase, State, StepState};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct MigrationRecord {
@@ -39,11 +39,14 @@ pub struct MigrationRecord {
     pub observed: String,
     pub observed_at_ms: Option<i64>,
     pub progressed_at_ms: Option<i64>,
+    /// JSON (`cutover::Intent`), '' when no cutover was asked for.
+    pub cutover: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StepRecord {
     pub seq: i64,
+    pub phase: Phase,
     pub name: String,
     pub state: StepState,
     pub detail: String,
@@ -95,8 +98,7 @@ impl Store {
         .bind(migration.created_at_ms)
         .execute(&mut *tx)
         .await?;
-        let names: Vec<&str> = STEPS.iter().map(|(name, _)| *name).collect();
-        insert_steps(&mut tx, &migration.id, 0, &names).await?;
+        insert_steps(&mut tx, &migration.id, Phase::Setup, &plan::names(&STEPS)).await?;
         let event = AuditEvent {
             at_ms: migration.created_at_ms,
             actor: migration.created_by.clone(),
@@ -147,7 +149,7 @@ impl Store {
     /// Migrations the driver works on: set-up running, or the link watched.
     pub async fn active_migrations(&self) -> Result<Vec<MigrationRecord>, StoreError> {
         let rows = sqlx::query(&format!(
-            "{SELECT} WHERE m.state NOT IN ('failed', 'cancelled') ORDER BY m.created_at, m.id"
+            "{SELECT} WHERE m.state NOT IN ('failed', 'cancelled', 'completed') ORDER BY m.created_at, m.id"
         ))
         .fetch_all(&self.pool)
         .await?;
@@ -254,7 +256,7 @@ impl Store {
                 observed = CASE WHEN $4 = '' THEN observed ELSE $4 END,
                 observed_at = CASE WHEN $4 = '' THEN observed_at ELSE $3 END,
                 progressed_at = CASE WHEN $5 = 1 OR progressed_at IS NULL THEN $3 ELSE progressed_at END
-             WHERE id = $6 AND state NOT IN ('failed', 'cancelled')",
+             WHERE id = $6 AND state NOT IN ('failed', 'cancelled', 'completed')",
         )
         .bind(state.as_str())
         .bind(detail)
@@ -267,27 +269,31 @@ impl Store {
         Ok(())
     }
 
-    /// Starts cancelling a migration: its teardown steps (`steps`, names in order) are
-    /// journaled after its set-up steps, audited. False when it is cancelled or being
-    /// cancelled already.
+    /// Starts cancelling a migration: the steps of a cutover not yet begun are skipped
+    /// and its teardown steps (`steps`, names in order) journaled after the rest,
+    /// audited. Refused once a cutover's failover began (the MI may be primary).
     pub async fn cancel_migration(
         &self,
         migration: &str,
         steps: &[&str],
         actor: &str,
         now_ms: i64,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Change, StoreError> {
         let mut tx = self.write().await?;
-        let changed = sqlx::query("UPDATE migrations SET state = 'cancelling', detail = 'removing what the migration made', updated_at = $1 WHERE id = $2 AND state NOT IN ('cancelling', 'cancelled')")
+        if failover_begun(&mut tx, migration).await? {
+            return Ok(Change::Refused);
+        }
+        let changed = sqlx::query("UPDATE migrations SET state = 'cancelling', detail = 'removing what the migration made', updated_at = $1 WHERE id = $2 AND state NOT IN ('cancelling', 'cancelled', 'completed')")
             .bind(now_ms)
             .bind(migration)
             .execute(&mut *tx)
             .await?
             .rows_affected();
         if changed == 0 {
-            return Ok(false);
+            return Ok(Change::Unchanged);
         }
-        insert_steps(&mut tx, migration, STEPS.len(), steps).await?;
+        skip_pending(&mut tx, migration, Phase::Cutover).await?;
+        insert_steps(&mut tx, migration, Phase::Teardown, steps).await?;
         let event = AuditEvent {
             at_ms: now_ms,
             actor: actor.into(),
@@ -297,11 +303,134 @@ impl Store {
         };
         audit::record(&mut tx, &event).await?;
         tx.commit().await?;
-        Ok(true)
+        Ok(Change::Made)
     }
 
-    /// Starts a failed migration again from its first step not done, audited.
-    /// False when it is not failed.
+    /// Starts the cutover of a linked migration: `intent` (JSON) kept, the cutover's
+    /// steps journaled, audited. Unchanged when the migration is not linked (set-up
+    /// running, failed, cut over or cancelled) or a cutover runs already.
+    pub async fn start_cutover(
+        &self,
+        migration: &str,
+        intent: &str,
+        actor: &str,
+        now_ms: i64,
+    ) -> Result<Change, StoreError> {
+        let mut tx = self.write().await?;
+        let changed = sqlx::query("UPDATE migrations SET state = 'cutting_over', detail = 'cutting over', cutover = $1, updated_at = $2 WHERE id = $3 AND state IN ('seeding', 'catching_up', 'synchronizing', 'ready_for_cutover', 'stalled')")
+            .bind(intent)
+            .bind(now_ms)
+            .bind(migration)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if changed == 0 {
+            return Ok(Change::Unchanged);
+        }
+        insert_steps(
+            &mut tx,
+            migration,
+            Phase::Cutover,
+            &plan::names(&plan::CUTOVER),
+        )
+        .await?;
+        let event = AuditEvent {
+            at_ms: now_ms,
+            actor: actor.into(),
+            action: "cutover.start".into(),
+            target: format!("migration/{migration}"),
+            detail: intent.into(),
+        };
+        audit::record(&mut tx, &event).await?;
+        tx.commit().await?;
+        Ok(Change::Made)
+    }
+
+    /// Cancels a cutover before its failover: its steps not begun are skipped and the
+    /// rollback's journaled (both sides back to asynchronous commit), audited. Refused
+    /// once the failover began; unchanged when no cutover runs or has failed.
+    pub async fn cancel_cutover(
+        &self,
+        migration: &str,
+        actor: &str,
+        now_ms: i64,
+    ) -> Result<Change, StoreError> {
+        let mut tx = self.write().await?;
+        if failover_begun(&mut tx, migration).await? {
+            return Ok(Change::Refused);
+        }
+        let changed = sqlx::query("UPDATE migrations SET state = 'cutting_over', detail = 'cancelling the cutover', updated_at = $1 WHERE id = $2 AND (state = 'cutting_over' OR state = 'failed')
+                AND EXISTS (SELECT 1 FROM migration_steps WHERE migration_id = $2 AND phase = 'cutover' AND state NOT IN ('done', 'skipped'))")
+            .bind(now_ms)
+            .bind(migration)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if changed == 0 {
+            return Ok(Change::Unchanged);
+        }
+        // A step that failed is not run again: the rollback undoes what it did.
+        sqlx::query("UPDATE migration_steps SET state = 'skipped' WHERE migration_id = $1 AND phase = 'cutover' AND state IN ('pending', 'failed', 'blocked')")
+            .bind(migration)
+            .execute(&mut *tx)
+            .await?;
+        insert_steps(
+            &mut tx,
+            migration,
+            Phase::Rollback,
+            &plan::names(&plan::ROLLBACK),
+        )
+        .await?;
+        let event = AuditEvent {
+            at_ms: now_ms,
+            actor: actor.into(),
+            action: "cutover.cancel".into(),
+            target: format!("migration/{migration}"),
+            detail: String::new(),
+        };
+        audit::record(&mut tx, &event).await?;
+        tx.commit().await?;
+        Ok(Change::Made)
+    }
+
+    /// Sets a waiting step's detail (what it waits for), and when it began waiting.
+    pub async fn note_step(
+        &self,
+        migration: &str,
+        seq: i64,
+        detail: &str,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE migration_steps SET detail = $1, started_at = COALESCE(started_at, $2) WHERE migration_id = $3 AND seq = $4")
+            .bind(detail)
+            .bind(now_ms)
+            .bind(migration)
+            .bind(seq)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Another migration to managed instance `target` whose failover is in flight.
+    pub async fn failover_in_flight(
+        &self,
+        target: &str,
+        except: &str,
+    ) -> Result<Option<String>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT m.id FROM migrations m JOIN migration_steps s ON s.migration_id = m.id
+             WHERE m.target_id = $1 AND m.id <> $2 AND s.name = $3 AND s.state = 'running' LIMIT 1",
+        )
+        .bind(target)
+        .bind(except)
+        .bind(plan::FAILOVER)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// Starts a failed migration again from its first step not done (as a set-up, a
+    /// cutover or a cancel, by the phase its journal ends with), audited. False when
+    /// it is not failed.
     pub async fn retry_migration(
         &self,
         migration: &str,
@@ -309,21 +438,30 @@ impl Store {
         now_ms: i64,
     ) -> Result<bool, StoreError> {
         let mut tx = self.write().await?;
-        // A failed cancel is retried as a cancel.
-        let changed = sqlx::query(&format!(
-            "UPDATE migrations SET state = CASE WHEN EXISTS (SELECT 1 FROM migration_steps WHERE migration_id = $2 AND seq >= {}) THEN 'cancelling' ELSE 'preparing' END,
-                detail = 'retrying', updated_at = $1, progressed_at = NULL WHERE id = $2 AND state = 'failed'",
-            STEPS.len()
-        ))
-            .bind(now_ms)
-            .bind(migration)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+        let phase: Option<String> = sqlx::query_scalar(
+            "SELECT phase FROM migration_steps WHERE migration_id = $1 ORDER BY seq DESC LIMIT 1",
+        )
+        .bind(migration)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let resumes = phase
+            .as_deref()
+            .and_then(Phase::parse)
+            .unwrap_or(Phase::Setup)
+            .resumes_in();
+        let changed = sqlx::query(
+            "UPDATE migrations SET state = $1, detail = 'retrying', updated_at = $2, progressed_at = NULL WHERE id = $3 AND state = 'failed'",
+        )
+        .bind(resumes.as_str())
+        .bind(now_ms)
+        .bind(migration)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
         if changed == 0 {
             return Ok(false);
         }
-        sqlx::query("UPDATE migration_steps SET state = 'pending', command_id = '', operation = '' WHERE migration_id = $1 AND state <> 'done'")
+        sqlx::query("UPDATE migration_steps SET state = 'pending', command_id = '', operation = '', started_at = NULL, finished_at = NULL WHERE migration_id = $1 AND state NOT IN ('done', 'skipped')")
             .bind(migration)
             .execute(&mut *tx)
             .await?;
@@ -340,18 +478,61 @@ impl Store {
     }
 }
 
-/// Journals `names` as pending steps numbered from `first`.
+/// What an operator's change to a migration came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    Made,
+    /// Not in a state the change applies to; nothing changed.
+    Unchanged,
+    /// Refused: a cutover's failover began, so the MI may own the database.
+    Refused,
+}
+
+/// Whether a cutover's failover step of `migration` began (running or done).
+async fn failover_begun(conn: &mut AnyConnection, migration: &str) -> Result<bool, StoreError> {
+    let n: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM migration_steps WHERE migration_id = $1 AND name = $2 AND state IN ('running', 'done')",
+    )
+    .bind(migration)
+    .bind(plan::FAILOVER)
+    .fetch_one(conn)
+    .await?;
+    Ok(n > 0)
+}
+
+/// Marks the pending steps of `phase` skipped.
+async fn skip_pending(
+    conn: &mut AnyConnection,
+    migration: &str,
+    phase: Phase,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE migration_steps SET state = 'skipped' WHERE migration_id = $1 AND phase = $2 AND state = 'pending'")
+        .bind(migration)
+        .bind(phase.as_str())
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Journals `names` as pending steps of `phase`, numbered after the journal's last.
 async fn insert_steps(
     conn: &mut AnyConnection,
     migration: &str,
-    first: usize,
+    phase: Phase,
     names: &[&str],
 ) -> Result<(), StoreError> {
+    let next: i64 = sqlx::query_scalar(
+        "SELECT COALESCE(MAX(seq) + 1, 0) FROM migration_steps WHERE migration_id = $1",
+    )
+    .bind(migration)
+    .fetch_one(&mut *conn)
+    .await?;
     for (n, name) in names.iter().enumerate() {
-        sqlx::query("INSERT INTO migration_steps (migration_id, seq, name, state) VALUES ($1, $2, $3, 'pending')")
+        sqlx::query("INSERT INTO migration_steps (migration_id, seq, name, state, phase) VALUES ($1, $2, $3, 'pending', $4)")
             .bind(migration)
-            .bind((first + n) as i64)
+            .bind(next + n as i64)
             .bind(*name)
+            .bind(phase.as_str())
             .execute(&mut *conn)
             .await?;
     }
@@ -527,6 +708,7 @@ fn decode(row: &AnyRow) -> Result<MigrationRecord, StoreError> {
         observed: col(row, "observed")?,
         observed_at_ms: col(row, "observed_at")?,
         progressed_at_ms: col(row, "progressed_at")?,
+        cutover: col(row, "cutover")?,
     })
 }
 
@@ -534,6 +716,7 @@ fn decode_step(row: &AnyRow) -> Result<StepRecord, StoreError> {
     let already_done: i64 = col(row, "already_done")?;
     Ok(StepRecord {
         seq: col(row, "seq")?,
+        phase: word(row, "phase", Phase::parse)?,
         name: col(row, "name")?,
         state: word(row, "state", StepState::parse)?,
         detail: col(row, "detail")?,

@@ -5,7 +5,7 @@
 //!   applied in order once (recorded in `ferry_schema`).
 //! - One method per named operation, grouped by concept: [`tokens`], [`agents`],
 //!   [`inventory`], [`labels`], [`load`], [`commands`], [`assessments`], [`connections`],
-//!   [`migrations`], [`link_status`], [`audit`]. Queries are written once,
+//!   [`migrations`], [`link_status`], [`leases`], [`audit`]. Queries are written once,
 //!   in the SQL both dialects share (`$n` parameters, `ON CONFLICT`, `RETURNING`).
 //! - The conformance suite (`tests/tests/store_conformance/`, in ferry-tests) runs on
 //!   SQLite always and on PostgreSQL when `FERRY_TEST_DATABASE_URL` is set.
@@ -17,6 +17,7 @@ pub mod commands;
 pub mod connections;
 pub mod inventory;
 pub mod labels;
+pub mod leases;
 pub mod link_status;
 pub mod load;
 pub mod migrations;
@@ -60,6 +61,7 @@ const SQLITE_SCHEMA: &[(i64, &str, &str)] = &[
         "link_status",
         include_str!("schema/sqlite/0008_link_status.sql"),
     ),
+    (9, "cutover", include_str!("schema/sqlite/0009_cutover.sql")),
 ];
 const POSTGRES_SCHEMA: &[(i64, &str, &str)] = &[
     (1, "fleet", include_str!("schema/postgres/0001_fleet.sql")),
@@ -89,6 +91,11 @@ const POSTGRES_SCHEMA: &[(i64, &str, &str)] = &[
         8,
         "link_status",
         include_str!("schema/postgres/0008_link_status.sql"),
+    ),
+    (
+        9,
+        "cutover",
+        include_str!("schema/postgres/0009_cutover.sql"),
     ),
 ];
 

@@ -16,6 +16,7 @@
 //! - [`workflow`]: the link's set-up steps on SQL Server, in process against the lab.
 
 mod assessment;
+mod cutover;
 mod enrollment;
 mod fleet_runs;
 mod identity;

@@ -14,6 +14,7 @@ use ferry_control::store::Store;
 use ferry_tests::databases::ScratchPostgres;
 use uuid::Uuid;
 
+mod cutover;
 mod migrations;
 
 const NOW: i64 = 1_700_000_000_000;
@@ -580,6 +581,8 @@ async fn suite(url: &str) {
         .is_empty());
 
     migrations::suite(&store, first.id).await;
+    cutover::suite(&store, "m1").await;
+    cutover::leases(&store).await;
 
     let actions: Vec<String> = store
         .list_audit(50)
@@ -599,6 +602,8 @@ async fn suite(url: &str) {
         "connection.test",
         "migration.start",
         "migration.retry",
+        "cutover.start",
+        "cutover.cancel",
     ] {
         assert!(
             actions.iter().any(|a| a == action),

@@ -35,6 +35,7 @@ pub(super) async fn suite(store: &Store, agent: AgentId) {
         observed: String::new(),
         observed_at_ms: None,
         progressed_at_ms: None,
+        cutover: String::new(),
     };
     assert_eq!(
         store.create_migration(&migration("m1")).await.unwrap(),

@@ -194,7 +194,7 @@ pub async fn run(
     Ok(())
 }
 
-fn print_changed(verb: &str, m: &op::Migration) {
+pub fn print_changed(verb: &str, m: &op::Migration) {
     println!(
         "{verb} {} ({} on {}): {}",
         m.id, m.database, m.host, m.detail
@@ -218,12 +218,12 @@ async fn list(
 
 /// Ended: nothing will change it without the operator.
 fn ended(m: &op::Migration) -> bool {
-    matches!(m.state.as_str(), "failed" | "cancelled")
+    matches!(m.state.as_str(), "failed" | "cancelled" | "completed")
 }
 
 /// Polls once a second, printing the table whenever something changed, until every
 /// watched migration is in `until` or ended. Err when any failed or time ran out.
-async fn watch(
+pub async fn watch(
     client: &mut OperatorClient<Channel>,
     mut ids: Vec<String>,
     until: &str,

@@ -137,6 +137,13 @@ pub fn detail(m: &op::Migration) -> String {
             lag(l.send_lag_seconds),
             lag(l.redo_lag_seconds),
         ));
+        if !l.replication_mode.is_empty() {
+            out.push_str(&format!(
+                "  replication {}; the MI is the link's {}\n",
+                l.replication_mode,
+                l.link_role.to_lowercase()
+            ));
+        }
         if !l.error.is_empty() {
             out.push_str(&format!("  most recent link error: {}\n", l.error));
         }
@@ -149,6 +156,16 @@ pub fn detail(m: &op::Migration) -> String {
     }
     if let Some(s) = &m.sql_server {
         out.push_str(&sql_detail(s));
+    }
+    if !m.gates.is_empty() {
+        out.push_str("Cutover gates:\n");
+        for g in &m.gates {
+            let verdict = if g.open { "open" } else { "closed" };
+            out.push_str(&format!("  {:<12} {verdict:<6} {}\n", g.name, g.evidence));
+            if !g.open {
+                out.push_str(&format!("  {:<12} {:<6} {}\n", "", "", g.reason));
+            }
+        }
     }
     out
 }
@@ -213,16 +230,7 @@ fn sql_detail(s: &op::SqlLinkObservation) -> String {
 }
 
 fn time(unix_ms: i64) -> String {
-    if unix_ms <= 0 {
-        return "--".into();
-    }
-    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(unix_ms) * 1_000_000)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_else(|| unix_ms.to_string())
+    crate::cutover::gates::rfc3339(unix_ms)
 }
 
 pub fn started_json(answer: &op::StartMigrationResponse) -> Value {
@@ -270,6 +278,8 @@ pub fn migration_json(m: &op::Migration) -> Value {
             "error": l.error,
             "partner_certificate": l.partner_certificate,
             "partner_certificate_expiry": l.partner_certificate_expiry,
+            "replication_mode": l.replication_mode,
+            "link_role": l.link_role,
         })),
         "sql_server": m.sql_server.as_ref().map(|s| json!({
             "observed_unix_ms": s.observed_unix_ms,
@@ -292,6 +302,14 @@ pub fn migration_json(m: &op::Migration) -> Value {
             "seeding_state": s.seeding_state,
             "seeding_error_number": s.seeding_error_number,
             "seeding_attempts": s.seeding_attempts,
+            "synchronous_commit": s.synchronous_commit,
+            "local_hardened_lsn": s.local_hardened_lsn,
         })),
+        "gates": m.gates.iter().map(|g| json!({
+            "name": g.name,
+            "open": g.open,
+            "evidence": g.evidence,
+            "reason": g.reason,
+        })).collect::<Vec<_>>(),
     })
 }

@@ -1,0 +1,81 @@
+//! `ferry cutover ID [--confirm-traffic-stopped] [--wait]` and `ferry cutover cancel
+//! ID`: a linked migration moved over to its MI once every gate holds, or its cutover
+//! cancelled before the failover. `ferry migrate show ID` shows the gates with their
+//! evidence.
+
+use std::time::Duration;
+
+use clap::{Args, Subcommand};
+use ferry_proto::operator::v1 as op;
+use ferry_proto::operator::v1::operator_client::OperatorClient;
+use tonic::transport::Channel;
+
+use super::migrate::{print_changed, watch};
+use super::output::Format;
+use super::{request, CliError};
+
+#[derive(Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct CutoverArgs {
+    #[command(subcommand)]
+    pub command: Option<CutoverVerb>,
+    /// The migration to cut over.
+    pub id: Option<String>,
+    /// Confirm that the application's traffic to the database stopped (else Ferry
+    /// waits for SQL Server's log to stand still).
+    #[arg(long)]
+    pub confirm_traffic_stopped: bool,
+    /// Follow it until it is completed (or failed); exits 1 unless completed.
+    #[arg(long)]
+    pub wait: bool,
+    /// With --wait: give up after this long (e.g. 30m).
+    #[arg(long, value_parser = super::parse_duration, default_value = "2h")]
+    pub timeout: Duration,
+}
+
+#[derive(Subcommand)]
+pub enum CutoverVerb {
+    /// Cancel a cutover before its failover: both sides back to asynchronous commit.
+    Cancel { id: String },
+}
+
+pub async fn run(
+    client: &mut OperatorClient<Channel>,
+    args: CutoverArgs,
+    format: Format,
+) -> Result<(), CliError> {
+    if let Some(CutoverVerb::Cancel { id }) = args.command {
+        let m = client
+            .cancel_cutover(request(op::GetMigrationRequest { id }))
+            .await?;
+        print_changed("cancelling the cutover of", &m.into_inner());
+        return Ok(());
+    }
+    let Some(id) = args.id else {
+        return Err(CliError::Usage(
+            "name the migration to cut over: `ferry cutover ID` (`ferry migrate ls` lists them)"
+                .into(),
+        ));
+    };
+    let m = client
+        .start_cutover(request(op::StartCutoverRequest {
+            id: id.clone(),
+            confirm_traffic_stopped: args.confirm_traffic_stopped,
+        }))
+        .await?
+        .into_inner();
+    print_changed("cutting over", &m);
+    if args.wait {
+        watch(
+            client,
+            vec![id],
+            "completed",
+            args.timeout,
+            format == Format::Json,
+        )
+        .await?;
+    } else {
+        println!("`ferry migrate show {id}` shows its steps and gates; `ferry migrate watch {id} --until completed` follows it");
+    }
+    Ok(())
+}

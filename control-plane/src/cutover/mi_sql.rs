@@ -1,0 +1,140 @@
+//! The control plane's read-only checks on a target managed instance over TDS
+//! (tiberius), signed in with `[cutover.mi_sql]`'s login: the database's state after
+//! the failover, and msdb's backup history. One connection per check, a timeout on
+//! connecting and on the query; names reach T-SQL only as quoted literals.
+
+use std::time::Duration;
+
+use ferry_proto::tsql::literal;
+use tiberius::{AuthMethod, Client, Config, EncryptionLevel};
+use tokio::net::TcpStream;
+use tokio_util::compat::TokioAsyncWriteCompatExt;
+
+use super::settings::MiSqlSettings;
+
+/// A database on the MI as `sys.databases` and the link's group show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MiDatabase {
+    /// ONLINE, RESTORING, ...
+    pub state: String,
+    pub read_only: bool,
+    /// The MI's role in the link's distributed AG ('' once the link is gone).
+    pub link_role: String,
+}
+
+/// `database` on the MI at `fqdn`, None when it has none of that name.
+pub async fn database(
+    settings: &MiSqlSettings,
+    fqdn: &str,
+    database: &str,
+    link: &str,
+) -> Result<Option<MiDatabase>, String> {
+    let query = format!(
+        "SELECT d.state_desc, CAST(d.is_read_only AS int) AS is_read_only,
+            (SELECT MAX(rs.role_desc) FROM sys.dm_hadr_availability_replica_states rs
+             JOIN sys.availability_groups ag ON ag.group_id = rs.group_id
+             WHERE rs.is_local = 1 AND ag.is_distributed = 1 AND ag.name = {link}) AS link_role
+         FROM sys.databases d WHERE d.name = {db}",
+        db = literal(database),
+        link = literal(link),
+    );
+    let rows = first_result(settings, fqdn, &query).await?;
+    let Some(row) = rows.first() else {
+        return Ok(None);
+    };
+    let text = |name: &str| -> Result<String, String> {
+        row.try_get::<&str, _>(name)
+            .map(|v| v.unwrap_or_default().to_string())
+            .map_err(|e| format!("column {name}: {e}"))
+    };
+    Ok(Some(MiDatabase {
+        state: text("state_desc")?,
+        read_only: row
+            .try_get::<i32, _>("is_read_only")
+            .map_err(|e| format!("column is_read_only: {e}"))?
+            .unwrap_or(1)
+            != 0,
+        link_role: text("link_role")?,
+    }))
+}
+
+/// How many full backups (not COPY_ONLY) of `database` the MI's msdb records.
+pub async fn full_backups(
+    settings: &MiSqlSettings,
+    fqdn: &str,
+    database: &str,
+) -> Result<i64, String> {
+    let query = format!(
+        "SELECT CAST(COUNT(*) AS int) AS n FROM msdb.dbo.backupset
+         WHERE database_name = {} AND type = 'D' AND is_copy_only = 0",
+        literal(database)
+    );
+    let rows = first_result(settings, fqdn, &query).await?;
+    let n = rows
+        .first()
+        .map(|row| row.try_get::<i32, _>("n"))
+        .transpose()
+        .map_err(|e| format!("column n: {e}"))?
+        .flatten()
+        .unwrap_or(0);
+    Ok(i64::from(n))
+}
+
+async fn first_result(
+    settings: &MiSqlSettings,
+    fqdn: &str,
+    query: &str,
+) -> Result<Vec<tiberius::Row>, String> {
+    let limit = Duration::from_secs(settings.timeout_secs);
+    let work = async {
+        let mut client = connect(settings, fqdn).await?;
+        let stream = client
+            .simple_query(query)
+            .await
+            .map_err(|e| e.to_string())?;
+        stream.into_first_result().await.map_err(|e| e.to_string())
+    };
+    tokio::time::timeout(limit, work)
+        .await
+        .map_err(|_| format!("the MI {fqdn} did not answer within {} s", limit.as_secs()))?
+        .map_err(|e| format!("on the MI {fqdn}: {e}"))
+}
+
+async fn connect(
+    settings: &MiSqlSettings,
+    fqdn: &str,
+) -> Result<Client<tokio_util::compat::Compat<TcpStream>>, String> {
+    let password_file = settings
+        .password_file
+        .as_ref()
+        .ok_or("cutover.mi_sql.password_file is not set")?;
+    let password = std::fs::read_to_string(password_file)
+        .map_err(|e| format!("reading {}: {e}", password_file.display()))?;
+    let mut config = Config::new();
+    config.host(fqdn);
+    config.port(settings.port);
+    config.application_name("ferry-control");
+    config.encryption(EncryptionLevel::Required);
+    if settings.trust_server_certificate {
+        config.trust_cert();
+    } else if let Some(ca) = &settings.ca_file {
+        config.trust_cert_ca(ca.display());
+    }
+    config.authentication(AuthMethod::sql_server(
+        &settings.login,
+        password.trim_end_matches(['\r', '\n']),
+    ));
+    let mapped = settings
+        .hosts
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case(fqdn));
+    let tcp = match mapped.map(|(_, ip)| *ip) {
+        Some(ip) => TcpStream::connect((ip, settings.port)).await,
+        None => TcpStream::connect((fqdn, settings.port)).await,
+    }
+    .map_err(|e| format!("connecting to {fqdn}:{}: {e}", settings.port))?;
+    tcp.set_nodelay(true).map_err(|e| e.to_string())?;
+    Client::connect(config, tcp.compat_write())
+        .await
+        .map_err(|e| e.to_string())
+}

@@ -1,0 +1,29 @@
+//! Cutover: a linked migration's database moved over to its managed instance for good,
+//! with nothing committed left behind (mi-link.md §4.2). The steps are journaled after
+//! the set-up's (`migration::plan::CUTOVER`) and driven by the migration driver:
+//! synchronous commit on both sides, the planned failover once every gate holds,
+//! the database verified ONLINE and writable on the MI, the MI's first full backup
+//! awaited, then the link removed on both sides.
+//!
+//! - [`gates`]: the pure predicates a failover waits for, with their evidence.
+//! - [`settings`]: `[cutover]` in the control plane's configuration.
+//! - [`mi_sql`]: the control plane's read-only TDS checks on the MI.
+//! - [`steps`]: the cutover's steps run by the control plane.
+
+pub mod gates;
+pub mod mi_sql;
+pub mod settings;
+pub mod steps;
+
+use serde::{Deserialize, Serialize};
+
+/// What the operator asked for (`ferry cutover`), kept with the migration.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Intent {
+    pub requested_by: String,
+    pub requested_at_ms: i64,
+    /// The operator confirmed that the application's traffic to the database stopped
+    /// (as the Arc portal's checkbox); otherwise the workload gate measures it.
+    #[serde(default)]
+    pub traffic_stopped_confirmed: bool,
+}

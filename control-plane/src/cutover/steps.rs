@@ -1,0 +1,175 @@
+//! The cutover's steps the control plane runs itself, and the gates' check before the
+//! failover's ARM call. Each waits by leaving its step pending with a detail that says
+//! what it waits for (`Store::note_step`), and stops after `gate_timeout_secs`.
+
+use super::gates::{self, Decision, Facts, Gate, Rules};
+use super::{mi_sql, Intent};
+use crate::api::Shared;
+use crate::migration::observe::Observation;
+use crate::migration::plan;
+use crate::migration::{Phase, StepState};
+use crate::store::audit::AuditEvent;
+use crate::store::migrations::{MigrationRecord, StepRecord};
+use crate::store::StoreError;
+
+/// The gates as they stand for `m` (its newest observation, its cutover's intent and
+/// journal), at `now_ms`.
+pub async fn gates(
+    shared: &Shared,
+    m: &MigrationRecord,
+    steps: &[StepRecord],
+    now_ms: i64,
+) -> Result<Vec<Gate>, StoreError> {
+    let observation: Option<Observation> = serde_json::from_str(&m.observed).ok();
+    let intent: Intent = serde_json::from_str(&m.cutover).unwrap_or_default();
+    let other = shared
+        .store
+        .failover_in_flight(&m.target_key, &m.id)
+        .await?;
+    let facts = Facts {
+        now_ms,
+        observation: observation.as_ref(),
+        observed_at_ms: m.observed_at_ms.unwrap_or_default(),
+        intent: &intent,
+        synchronous_since_ms: synchronous_since(steps),
+        other_failover: other.as_deref(),
+    };
+    Ok(gates::evaluate(
+        &facts,
+        &Rules::from(&shared.config.cutover),
+    ))
+}
+
+/// When the current cutover switched both sides to synchronous commit: the later of
+/// its two switch steps' ends, when both are done.
+fn synchronous_since(steps: &[StepRecord]) -> Option<i64> {
+    let switches = ["synchronous_commit", plan::MI_SYNCHRONOUS_COMMIT];
+    let mut since = None;
+    for name in switches {
+        let step = steps
+            .iter()
+            .rev()
+            .find(|s| s.phase == Phase::Cutover && s.name == name)?;
+        if step.state != StepState::Done {
+            return None;
+        }
+        since = since.max(step.finished_at_ms);
+    }
+    since
+}
+
+/// Before the failover step's ARM call: whether every gate holds. When one does not,
+/// the step notes why and waits, or fails the migration once it waited too long.
+/// When all do, their evidence is audited and kept as the step's detail.
+pub async fn gates_hold(
+    shared: &Shared,
+    m: &MigrationRecord,
+    steps: &[StepRecord],
+    step: &StepRecord,
+    now_ms: i64,
+) -> Result<bool, StoreError> {
+    let gates = gates(shared, m, steps, now_ms).await?;
+    let timeout_ms = (shared.config.cutover.gate_timeout_secs * 1000) as i64;
+    let since = step.started_at_ms.unwrap_or(now_ms);
+    let store = &shared.store;
+    match gates::decide(&gates, since, now_ms, timeout_ms) {
+        Decision::Wait(why) => {
+            store.note_step(&m.id, step.seq, &why, now_ms).await?;
+            Ok(false)
+        }
+        Decision::Stop(why) => {
+            store
+                .finish_step(&m.id, step.seq, (StepState::Failed, false), &why, now_ms)
+                .await?;
+            Ok(false)
+        }
+        Decision::FailOver => {
+            let evidence: Vec<String> = gates
+                .iter()
+                .map(|g| format!("{}: {}", g.name, g.evidence))
+                .collect();
+            let detail = format!("every gate holds: {}", evidence.join("; "));
+            tracing::info!(migration = %m.id, %detail, "failing over");
+            store
+                .record_audit(&AuditEvent {
+                    at_ms: now_ms,
+                    actor: crate::migration::driver::ACTOR.into(),
+                    action: "cutover.gates_open".into(),
+                    target: format!("migration/{}", m.id),
+                    detail: serde_json::to_string(&gates).unwrap_or(detail.clone()),
+                })
+                .await?;
+            store.note_step(&m.id, step.seq, &detail, now_ms).await?;
+            Ok(true)
+        }
+    }
+}
+
+/// Runs a step of the control plane's own (`plan::Side::Control`) on the MI at `fqdn`.
+pub async fn run(
+    shared: &Shared,
+    m: &MigrationRecord,
+    fqdn: &str,
+    step: &StepRecord,
+    now_ms: i64,
+) -> Result<(), StoreError> {
+    let settings = &shared.config.cutover.mi_sql;
+    let outcome = match step.name.as_str() {
+        plan::VERIFY_ON_MI => {
+            match mi_sql::database(settings, fqdn, &m.database, &m.link_name).await {
+                Ok(Some(db)) if db.state == "ONLINE" && !db.read_only && db.link_role != "SECONDARY" => {
+                    Ok(format!(
+                        "{} is ONLINE and writable on the MI{}",
+                        m.database,
+                        if db.link_role.is_empty() { String::new() } else { format!(", its link's {}", db.link_role.to_lowercase()) }
+                    ))
+                }
+                Ok(Some(db)) => Err(format!(
+                    "{} is {}{} on the MI (link role {}): waiting for it to come ONLINE and writable",
+                    m.database,
+                    db.state,
+                    if db.read_only { ", read-only" } else { "" },
+                    if db.link_role.is_empty() { "--" } else { &db.link_role }
+                )),
+                Ok(None) => Err(format!("the MI has no database {}", m.database)),
+                Err(e) => Err(e),
+            }
+        }
+        plan::MI_FULL_BACKUP => match mi_sql::full_backups(settings, fqdn, &m.database).await {
+            Ok(n) if n > 0 => Ok(format!(
+                "the MI has taken {n} full backup(s) of {}",
+                m.database
+            )),
+            Ok(_) => {
+                // No timeout: the link must stay until the backup exists (mi-link.md §4.2
+                // step 7); the database is already the MI's.
+                return shared
+                    .store
+                    .note_step(&m.id, step.seq, "waiting for the MI's first full backup of the database (msdb.dbo.backupset); the link stays until it exists (mi-link.md §4.2 step 7)", now_ms)
+                    .await;
+            }
+            Err(e) => Err(e),
+        },
+        other => Err(format!("{other} is not a step of the control plane")),
+    };
+    let store = &shared.store;
+    match outcome {
+        Ok(detail) => {
+            tracing::info!(migration = %m.id, step = %step.name, %detail, "cutover step done");
+            store
+                .finish_step(&m.id, step.seq, (StepState::Done, false), &detail, now_ms)
+                .await
+        }
+        Err(why) => {
+            let timeout_ms = (shared.config.cutover.gate_timeout_secs * 1000) as i64;
+            if now_ms - step.started_at_ms.unwrap_or(now_ms) >= timeout_ms {
+                let detail = format!("{why} (for more than {} s)", timeout_ms / 1000);
+                store
+                    .finish_step(&m.id, step.seq, (StepState::Failed, false), &detail, now_ms)
+                    .await
+            } else {
+                store.note_step(&m.id, step.seq, &why, now_ms).await
+            }
+        }
+    }
+}

@@ -1,0 +1,19 @@
+-- Cutover (`ferry cutover`): the operator's request kept with the migration, each
+-- journaled step tagged with the phase it belongs to (set-up, cutover, the rollback
+-- of a cutover cancelled before its failover, teardown), and leases: work that one
+-- control-plane replica alone may drive (the migration driver), held until it
+-- expires unless renewed.
+
+-- JSON (cutover::Intent); '' when no cutover was asked for.
+ALTER TABLE migrations ADD COLUMN cutover TEXT NOT NULL DEFAULT '';
+
+-- setup, cutover, rollback, teardown.
+ALTER TABLE migration_steps ADD COLUMN phase TEXT NOT NULL DEFAULT 'setup';
+-- Before this version, steps after the set-up's eleven were the teardown's.
+UPDATE migration_steps SET phase = 'teardown' WHERE seq >= 11;
+
+CREATE TABLE leases (
+    name       TEXT PRIMARY KEY,
+    holder     TEXT NOT NULL,
+    expires_at BIGINT NOT NULL
+);

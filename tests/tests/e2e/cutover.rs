@@ -1,0 +1,200 @@
+//! Cutover through the real binaries and the lab: `ferry cutover` switches both sides
+//! to synchronous commit and then waits — the workload gate holds the failover back
+//! while the application writes, and says why; `ferry cutover cancel` before the
+//! failover returns both sides to asynchronous commit; once the application stops,
+//! the gates open, the planned failover runs, the database is verified ONLINE and
+//! writable on the MI with every committed row, the MI's first full backup is awaited
+//! and the link removed on both sides.
+
+use super::migrations::{fixture, groups, mi_links, preflight_inputs, ready, start, stop, Fixture};
+use super::*;
+
+const SCENARIO: &str = r#"
+[[managed_instance]]
+name = "mi-sales"
+tier = "GeneralPurpose"
+vcores = 8
+storage_gb = 512
+update_policy = "SQLServer2022"
+link_bandwidth_mbps = 800.0
+link_latency_ms = 2.0
+
+[azure]
+speed = 100.0
+
+[[instance]]
+name = "SQL22"
+version = "2022 CU13"
+hadr = true
+
+[[instance.login]]
+name = "ferry"
+password = "Ferry-Passw0rd!"
+sysadmin = true
+
+[[instance.database]]
+name = "Shop"
+data_mb = 8
+backups = [{ type = "D", hours_ago = 2.0 }]
+workload = { log_bytes_per_sec = 8192, transactions_per_sec = 20 }
+
+[[instance.database.table]]
+name = "Orders"
+rows = 500
+columns = [
+  { name = "id", type = "int", primary_key = true },
+  { name = "amount", type = "decimal(10,2)" },
+]
+"#;
+
+const COUNT: &str = "SELECT CAST(COUNT(*) AS varchar(20)) FROM Shop.dbo.Orders";
+
+/// `ferry migrate show ID` as JSON, once `pass` holds (within 60 s).
+async fn show_when(
+    plane: &ControlPlane,
+    id: &str,
+    what: &str,
+    pass: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let m = plane.ferry_json(&["migrate", "show", id]).await;
+        if pass(&m) {
+            return m;
+        }
+        assert!(std::time::Instant::now() < deadline, "{what}: {m:#}");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
+fn step<'a>(m: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    m["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .find(|s| s["name"] == name)
+        .unwrap_or_else(|| panic!("no step {name}: {m:#}"))
+}
+
+fn gate<'a>(m: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    m["gates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["name"] == name)
+        .unwrap_or_else(|| panic!("no gate {name}: {m:#}"))
+}
+
+/// A connection to mi-sales as its administrator.
+async fn on_mi(lab: &ferry_sim::Lab) -> ferry_agent::sql::Connection {
+    let mi = lab.managed_instance("mi-sales").unwrap();
+    ferry_agent::sql::connect(&ferry_tests::fleet::lab_instance(
+        "mi",
+        std::net::SocketAddr::new(mi.ip.into(), 1433),
+        &mi.spec.admin_login,
+        &mi.spec.admin_password,
+    ))
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn cutover_waits_for_its_gates_and_moves_every_committed_row() {
+    let Fixture {
+        lab,
+        plane,
+        agents,
+        dir: _dir,
+        ..
+    } = fixture(SCENARIO, &[("sqlhost", &["SQL22"])]).await;
+    preflight_inputs(&plane, &["sqlhost"]).await;
+    let id = start(&plane, "sqlhost", "Shop").await;
+    ready(&plane, std::slice::from_ref(&id)).await;
+
+    // The application still writes: both sides go synchronous, then the workload gate
+    // holds the failover back and says what would open it.
+    let cut = plane.ferry(&["cutover", &id]).await;
+    assert!(cut.status.success(), "{}", text(&cut));
+    let waiting = show_when(&plane, &id, "the failover waits for the workload", |m| {
+        step(m, "failover")["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("workload:"))
+    })
+    .await;
+    assert_eq!(waiting["state"], "cutting_over", "{waiting:#}");
+    assert_eq!(step(&waiting, "failover")["state"], "pending");
+    for name in ["synchronous_commit", "mi_synchronous_commit"] {
+        assert_eq!(step(&waiting, name)["state"], "done", "{name}: {waiting:#}");
+    }
+    let workload = gate(&waiting, "workload");
+    assert_eq!(workload["open"], false);
+    assert!(
+        workload["reason"]
+            .as_str()
+            .unwrap()
+            .contains("--confirm-traffic-stopped"),
+        "{workload}"
+    );
+    assert_eq!(waiting["link"]["replication_mode"], "Sync", "{waiting:#}");
+
+    // Cancelled before its failover: both sides asynchronous again, still linked.
+    let cancelled = plane.ferry(&["cutover", "cancel", &id]).await;
+    assert!(cancelled.status.success(), "{}", text(&cancelled));
+    let back = show_when(&plane, &id, "rolled back", |m| {
+        m["state"] == "ready_for_cutover"
+            && m["link"]["replication_mode"] == "Async"
+            && m["sql_server"]["synchronous_commit"] == false
+    })
+    .await;
+    assert_eq!(step(&back, "failover")["state"], "skipped", "{back:#}");
+    for name in ["mi_asynchronous_commit", "asynchronous_commit"] {
+        assert_eq!(step(&back, name)["state"], "done", "{name}: {back:#}");
+    }
+
+    // The application stops: the gates open, and the cutover runs to the end.
+    lab.set_workload("SQL22", "Shop", &Default::default())
+        .unwrap();
+    let cut = plane
+        .ferry(&["cutover", &id, "--wait", "--timeout", "120s"])
+        .await;
+    assert!(cut.status.success(), "{}", text(&cut));
+    let done = plane.ferry_json(&["migrate", "show", &id]).await;
+    assert_eq!(done["state"], "completed", "{done:#}");
+    let failover = step(&done, "failover");
+    assert!(
+        failover["detail"]
+            .as_str()
+            .unwrap()
+            .contains("every gate holds"),
+        "{failover}"
+    );
+    assert!(step(&done, "verify_on_mi")["detail"]
+        .as_str()
+        .unwrap()
+        .contains("ONLINE and writable"));
+
+    // Every committed row is on the MI, which now takes writes.
+    let on_sql = first_column(&mut super::migrations::sql(&lab, "SQL22").await, COUNT).await;
+    let mut mi = on_mi(&lab).await;
+    let rows: i64 = on_sql[0].parse().unwrap();
+    assert!(rows > 500, "the workload added rows: {rows}");
+    assert_eq!(first_column(&mut mi, COUNT).await, on_sql);
+    ferry_agent::sql::execute(
+        &mut mi,
+        "write",
+        "INSERT INTO Shop.dbo.Orders (id, amount) VALUES (990001, 1.5)",
+        std::time::Duration::from_secs(5),
+    )
+    .await
+    .unwrap();
+
+    // The link is gone on both sides; SQL Server keeps AG_Shop and the database.
+    assert!(mi_links(&lab, "mi-sales").await.is_empty());
+    assert_eq!(groups(&lab, "SQL22").await, ["AG_Shop"]);
+
+    // A completed migration is not torn down.
+    let refused = plane.ferry(&["migrate", "cancel", &id]).await;
+    assert!(!refused.status.success(), "{}", text(&refused));
+    stop(plane, agents).await;
+}

@@ -1,0 +1,196 @@
+//! Store conformance for cutovers: the driver's lease, a cutover's steps journaled
+//! after the set-up's, cancelled before its failover (rolled back), and refused once
+//! its failover began.
+
+use ferry_control::migration::plan::{self, CUTOVER, ROLLBACK};
+use ferry_control::migration::{Phase, State, StepState};
+use ferry_control::store::migrations::Change;
+
+use super::*;
+
+pub(super) async fn leases(store: &Store) {
+    assert!(store.take_lease("driver", "a", 1000, NOW).await.unwrap());
+    assert!(!store
+        .take_lease("driver", "b", 1000, NOW + 500)
+        .await
+        .unwrap());
+    assert!(store
+        .take_lease("driver", "a", 1000, NOW + 600)
+        .await
+        .unwrap());
+    assert!(!store
+        .take_lease("driver", "b", 1000, NOW + 1599)
+        .await
+        .unwrap());
+    // Expired: another holder takes it, and the first cannot renew.
+    assert!(store
+        .take_lease("driver", "b", 1000, NOW + 1600)
+        .await
+        .unwrap());
+    assert!(!store
+        .take_lease("driver", "a", 1000, NOW + 1700)
+        .await
+        .unwrap());
+    assert_eq!(
+        store.lease("driver").await.unwrap(),
+        Some(("b".to_string(), NOW + 2600))
+    );
+    store.release_lease("driver", "a").await.unwrap();
+    assert!(
+        store.lease("driver").await.unwrap().is_some(),
+        "not a's to give up"
+    );
+    store.release_lease("driver", "b").await.unwrap();
+    assert_eq!(store.lease("driver").await.unwrap(), None);
+}
+
+/// `migration` is linked (seeding) to target `key-mi` when this runs.
+pub(super) async fn suite(store: &Store, migration: &str) {
+    let setup = plan::STEPS.len();
+    let start = |at: i64| {
+        store.start_cutover(
+            migration,
+            "{\"requested_by\":\"operator/test\"}",
+            "operator/test",
+            at,
+        )
+    };
+    assert_eq!(start(NOW + 50).await.unwrap(), Change::Made);
+    assert_eq!(
+        start(NOW + 51).await.unwrap(),
+        Change::Unchanged,
+        "one cutover at a time"
+    );
+    let m = store.migration(migration).await.unwrap().unwrap();
+    assert_eq!(m.state, State::CuttingOver);
+    assert!(m.cutover.contains("operator/test"));
+    let steps = store.migration_steps(migration).await.unwrap();
+    let cutover: Vec<(&str, Phase)> = steps[setup..]
+        .iter()
+        .map(|s| (s.name.as_str(), s.phase))
+        .collect();
+    let wanted: Vec<(&str, Phase)> = CUTOVER.iter().map(|(n, _)| (*n, Phase::Cutover)).collect();
+    assert_eq!(cutover, wanted);
+    assert!(steps[..setup].iter().all(|s| s.phase == Phase::Setup));
+
+    // Waiting steps say why, from when.
+    let failover = steps.iter().find(|s| s.name == plan::FAILOVER).unwrap().seq;
+    store
+        .note_step(migration, failover, "waiting for the gates", NOW + 60)
+        .await
+        .unwrap();
+    store
+        .note_step(migration, failover, "still waiting", NOW + 70)
+        .await
+        .unwrap();
+    let noted = store.migration_steps(migration).await.unwrap();
+    let noted = noted.iter().find(|s| s.seq == failover).unwrap();
+    assert_eq!(
+        (noted.detail.as_str(), noted.started_at_ms, noted.state),
+        ("still waiting", Some(NOW + 60), StepState::Pending)
+    );
+
+    // Cancelled before the failover: the rest skipped, the rollback journaled.
+    assert_eq!(
+        store
+            .cancel_cutover(migration, "operator/test", NOW + 80)
+            .await
+            .unwrap(),
+        Change::Made
+    );
+    let steps = store.migration_steps(migration).await.unwrap();
+    assert_eq!(steps.len(), setup + CUTOVER.len() + ROLLBACK.len());
+    assert!(steps[setup..setup + CUTOVER.len()]
+        .iter()
+        .all(|s| s.state == StepState::Skipped));
+    assert!(steps[setup + CUTOVER.len()..]
+        .iter()
+        .all(|s| s.phase == Phase::Rollback && s.state == StepState::Pending));
+    assert_eq!(
+        store
+            .cancel_cutover(migration, "operator/test", NOW + 81)
+            .await
+            .unwrap(),
+        Change::Unchanged
+    );
+
+    // Rolled back and linked again: a second cutover, whose failover begins; from then
+    // on neither the cutover nor the migration can be cancelled.
+    store
+        .set_migration_state(migration, State::Synchronizing, "linked", None, NOW + 90)
+        .await
+        .unwrap();
+    assert_eq!(start(NOW + 100).await.unwrap(), Change::Made);
+    let steps = store.migration_steps(migration).await.unwrap();
+    let second = steps
+        .iter()
+        .rev()
+        .find(|s| s.name == plan::FAILOVER)
+        .unwrap()
+        .seq;
+    assert!(second > failover);
+    assert_eq!(
+        store.failover_in_flight("key-mi", "another").await.unwrap(),
+        None
+    );
+    store
+        .start_arm_step(migration, second, "", NOW + 110)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .failover_in_flight("key-mi", "another")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some(migration)
+    );
+    assert_eq!(
+        store.failover_in_flight("key-mi", migration).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .cancel_cutover(migration, "operator/test", NOW + 120)
+            .await
+            .unwrap(),
+        Change::Refused
+    );
+    assert_eq!(
+        store
+            .cancel_migration(migration, &["delete_link"], "operator/test", NOW + 120)
+            .await
+            .unwrap(),
+        Change::Refused
+    );
+
+    // A failed cutover resumes as a cutover.
+    store
+        .finish_step(
+            migration,
+            second,
+            (StepState::Failed, false),
+            "refused",
+            NOW + 130,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store.migration(migration).await.unwrap().unwrap().state,
+        State::Failed
+    );
+    assert!(store
+        .retry_migration(migration, "operator/test", NOW + 140)
+        .await
+        .unwrap());
+    let resumed = store.migration(migration).await.unwrap().unwrap();
+    assert_eq!(resumed.state, State::CuttingOver);
+    let step = store
+        .migration_steps(migration)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|s| s.seq == second)
+        .unwrap();
+    assert_eq!((step.state, step.started_at_ms), (StepState::Pending, None));
+}
