@@ -14,6 +14,7 @@ use ferry_proto::operator::v1::{
     AssessmentReport, AssessmentRun, CreateEnrollmentTokenRequest, GetAssessmentReportRequest,
     StartAssessmentRequest,
 };
+use ferry_sim::azure::ManagedInstance;
 use ferry_sim::{Lab, Scenario};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -58,7 +59,7 @@ impl Fleet {
         prepare(&options.data_dir)?;
         let lab = Lab::start(scenario).await.context("starting the lab")?;
         let stop = CancellationToken::new();
-        let settings = plane_settings(lab.azure.as_ref(), &options.data_dir)?;
+        let settings = plane_settings(&lab, &options.data_dir)?;
         let (plane, control_plane, credentials) = if options.control_plane_process {
             let plane = crate::processes::ControlPlane::start(&options.data_dir, &settings).await;
             let url = plane.url();
@@ -178,13 +179,11 @@ pub fn lab_instance(
 /// The control plane's settings for the lab (TOML, as its configuration file holds
 /// them): no scheduled assessment (the lab starts its own run; a scheduled one would
 /// race it for the same hosts) and, when the lab has Azure, signed in to its Entra ID
-/// and ARM with migrations followed at a lab pace.
-fn plane_settings(
-    azure: Option<&ferry_sim::azure::AzureEndpoints>,
-    data_dir: &Path,
-) -> anyhow::Result<String> {
+/// and ARM with migrations followed and cut over at a lab pace, signed in to the
+/// first managed instance's TDS endpoint as its administrator.
+fn plane_settings(lab: &Lab, data_dir: &Path) -> anyhow::Result<String> {
     let mut settings = String::from("[assessment]\nschedule_interval_secs = 0\n");
-    let Some(azure) = azure else {
+    let (Some(azure), Some(mi)) = (lab.azure.as_ref(), lab.managed.first()) else {
         return Ok(settings);
     };
     std::fs::create_dir_all(data_dir)?;
@@ -203,7 +202,25 @@ fn plane_settings(
         azure.authority,
         ca.display().to_string(),
     ));
+    settings.push_str(&cutover_settings(mi, data_dir)?);
     Ok(settings)
+}
+
+/// `[cutover]` at a lab pace (a few seconds without log count as the application
+/// stopped), signed in to managed instance `mi`'s TDS endpoint as its administrator:
+/// its name resolved through `hosts`, its lab certificate trusted.
+pub fn cutover_settings(mi: &ManagedInstance, dir: &Path) -> anyhow::Result<String> {
+    let password = dir.join(format!("{}-password", mi.spec.name));
+    std::fs::write(&password, &mi.spec.admin_password)?;
+    Ok(format!(
+        "[cutover]\nstable_readings = 3\nquiet_secs = 3\nobserve_interval_ms = 300\ngate_timeout_secs = 120\n\
+         [cutover.mi_sql]\nlogin = {:?}\npassword_file = {:?}\ntrust_server_certificate = true\ntimeout_secs = 5\n\
+         [cutover.mi_sql.hosts]\n{:?} = \"{}\"\n",
+        mi.spec.admin_login,
+        password.display().to_string(),
+        mi.fqdn,
+        mi.ip,
+    ))
 }
 
 /// Runs the control plane on its own runtime and thread, as its own process would.
@@ -316,6 +333,8 @@ async fn enroll_all(
             network,
             load_sample_interval_secs: options.load_sampling.map_or(0, |(every, _)| every),
             load_window_secs: options.load_sampling.map_or(600, |(_, window)| window),
+            // Fresh readings of SQL Server's side for the cutover's gates.
+            link_status_interval_secs: 2,
             ..Default::default()
         };
         pending.push((name, token, config));

@@ -41,18 +41,48 @@ pub fn add_target(scenario: &mut ferry_sim::Scenario) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Gives every database small enough to migrate that declares no table a table of
+/// rows for the cutover to count on both sides (`dbo.LabOrders`, 200 rows), its
+/// application writing at most 5 transactions a second (each inserts a row there), so
+/// that the rows the lab holds grow slowly while ferry-lab runs.
+pub fn add_tables(scenario: &mut ferry_sim::Scenario) {
+    let databases = scenario
+        .instances
+        .iter_mut()
+        .flat_map(|i| i.databases.iter_mut())
+        .filter(|d| d.tables.is_empty() && (d.data_mb << 20) as i64 <= MAX_BYTES);
+    for d in databases {
+        let column = |name: &str, ty: &str, primary_key| ferry_sim::scenario::ColumnSpec {
+            name: name.into(),
+            ty: ty.into(),
+            primary_key,
+            nullable: false,
+        };
+        d.tables.push(ferry_sim::scenario::TableSpec {
+            name: "LabOrders".into(),
+            columns: vec![
+                column("id", "int", true),
+                column("amount", "decimal(10,2)", false),
+            ],
+            rows: 200,
+        });
+        d.workload.transactions_per_sec = d.workload.transactions_per_sec.min(5.0);
+    }
+}
+
+/// Migrates the Ready databases of `hosts` hosts; those that became ready for cutover.
 pub async fn ready_databases(
     fleet: &mut Fleet,
     report: &op::AssessmentReport,
     hosts: usize,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Vec<op::Migration>> {
     let chosen = choose(report, &["ready"], (hosts, 2), MAX_BYTES);
     if chosen.is_empty() {
         println!("\nNo Ready database to migrate.");
-        return Ok(());
+        return Ok(Vec::new());
     }
     let Some(started) = start_all(fleet, &chosen, false).await? else {
-        return Ok(());
+        return Ok(Vec::new());
     };
     let all = follow(fleet, &started.ids, LIMIT, |ready, failed, total, secs| {
         eprint!("\r{ready}/{total} ready for cutover, {failed} failed ({secs:.0} s)");
@@ -60,11 +90,15 @@ pub async fn ready_databases(
     .await?;
     eprintln!();
     println!("{}", render::table(&all));
-    Ok(())
+    Ok(all
+        .into_iter()
+        .filter(|m| m.state == "ready_for_cutover")
+        .collect())
 }
 
 /// The databases of up to `hosts` hosts whose readiness is one of `readiness`, at
-/// most `per_host` each (smallest first) and none larger than `max_bytes`.
+/// most `per_host` each (smallest first) and none larger than `max_bytes`, no two of
+/// one name (the managed instance holds one database of a name).
 pub fn choose(
     report: &op::AssessmentReport,
     readiness: &[&str],
@@ -80,14 +114,27 @@ pub fn choose(
     {
         by_host.entry(&d.host).or_default().push(d);
     }
-    by_host
-        .into_values()
-        .take(hosts)
-        .flat_map(|mut databases| {
-            databases.sort_by_key(|d| d.size_bytes);
-            databases.into_iter().take(per_host).cloned()
-        })
-        .collect()
+    let mut names = std::collections::HashSet::new();
+    let (mut chosen, mut used) = (Vec::new(), 0);
+    for mut databases in by_host.into_values() {
+        databases.sort_by_key(|d| d.size_bytes);
+        let picked: Vec<op::DatabaseReadiness> = databases
+            .into_iter()
+            .filter(|d| !names.contains(&d.database.to_lowercase()))
+            .take(per_host)
+            .cloned()
+            .collect();
+        if picked.is_empty() {
+            continue;
+        }
+        names.extend(picked.iter().map(|d| d.database.to_lowercase()));
+        chosen.extend(picked);
+        used += 1;
+        if used == hosts {
+            break;
+        }
+    }
+    chosen
 }
 
 /// What `start_all` started.

@@ -4,6 +4,7 @@
 //! - [`fleet`]: a whole fleet in one process (lab, control plane, agents), for
 //!   `ferry-lab` and the benchmarks.
 //! - [`lab_migrations`]: `ferry-lab`'s migrations of Ready databases to the lab's MI.
+//! - [`lab_cutover`]: `ferry-lab`'s cutover of those migrations, every row verified.
 //! - [`databases`]: scratch PostgreSQL databases from `FERRY_TEST_DATABASE_URL`.
 //! - [`otlp`]: a minimal OTLP/HTTP receiver that records the spans it is sent.
 //! - [`processes`]: a control plane and agents as child processes, with their logs.
@@ -17,6 +18,7 @@
 pub mod binaries;
 pub mod databases;
 pub mod fleet;
+pub mod lab_cutover;
 pub mod lab_migrations;
 pub mod otlp;
 pub mod processes;

@@ -53,6 +53,31 @@ pub async fn start(
     {
         return same_or_refused(shared, existing, &mi.id.key(), &link_name).await;
     }
+    if let Some(other) = shared
+        .store
+        .migration_on_target(&mi.id.key(), &database, &link_name)
+        .await?
+    {
+        let taken = if other.database.eq_ignore_ascii_case(&database) {
+            format!("receives a database named {database} already")
+        } else {
+            format!("has a link named {link_name} already")
+        };
+        return Err(ApiError::FailedPrecondition(format!(
+            "{} {taken}, from {} ({}/{}, migration {}, {}): a managed instance holds one database and one link of a name; {}",
+            mi.id.name,
+            other.host,
+            other.instance,
+            other.database,
+            other.id,
+            other.state.as_str(),
+            if other.database.eq_ignore_ascii_case(&database) {
+                "migrate this database to another target, or cancel that migration first"
+            } else {
+                "choose another with --link-name"
+            }
+        )));
+    }
 
     let mut gate = Gate::default();
     let assessed = shared

@@ -116,7 +116,22 @@ pub async fn create_link(arm: &Arm, mi: &ManagedInstanceId, m: &MigrationRecord)
         );
     }
     match arm.link(mi, &m.link_name).await {
-        Ok(Some(_)) => return Ran::AlreadyDone(format!("the MI has link {} already", m.link_name)),
+        Ok(Some(link)) => {
+            let p = &link["properties"];
+            let partner = p["partnerEndpoint"].as_str().unwrap_or_default();
+            let carries = p["databases"].as_array().is_some_and(|dbs| {
+                dbs.iter()
+                    .any(|d| d["databaseName"].as_str() == Some(m.database.as_str()))
+            });
+            return if partner.eq_ignore_ascii_case(&m.listener_url) && carries {
+                Ran::AlreadyDone(format!("the MI has link {} already", m.link_name))
+            } else {
+                Ran::Blocked(format!(
+                    "the MI has a link named {} from another SQL Server ({partner}) or for another database: cancel this migration and start it with another --link-name",
+                    m.link_name
+                ))
+            };
+        }
         Ok(None) => {}
         Err(e) => return ran_err("reading the link", e),
     }

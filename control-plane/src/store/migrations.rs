@@ -130,6 +130,27 @@ impl Store {
         live(&mut conn, agent, instance, database).await
     }
 
+    /// A migration (not cancelled) to target `target` of a database named `database`
+    /// or under link `link` (case-insensitively): a managed instance holds one of each.
+    pub async fn migration_on_target(
+        &self,
+        target: &str,
+        database: &str,
+        link: &str,
+    ) -> Result<Option<MigrationRecord>, StoreError> {
+        let row = sqlx::query(&format!(
+            "{SELECT} WHERE m.target_id = $1 AND m.state <> 'cancelled'
+                AND (LOWER(m.database_name) = LOWER($2) OR LOWER(m.link_name) = LOWER($3))
+             ORDER BY m.created_at LIMIT 1"
+        ))
+        .bind(target)
+        .bind(database)
+        .bind(link)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(decode).transpose()
+    }
+
     pub async fn migration(&self, id: &str) -> Result<Option<MigrationRecord>, StoreError> {
         let row = sqlx::query(&format!("{SELECT} WHERE m.id = $1"))
             .bind(id)

@@ -35,8 +35,8 @@ struct Args {
     limit_secs: u64,
 }
 
-/// `hosts` SQL Server 2022 instances, each with `per_host` databases of `data_mb` in
-/// FULL recovery with a full backup and a light workload: every one can be migrated,
+/// `hosts` SQL Server 2022 instances, each with `per_host` databases of `data_mb`
+/// (named apart: the managed instance holds one database of a name) in FULL recovery with a full backup and a light workload: every one can be migrated,
 /// so the figures are the link's and Ferry's, not the fleet's blockers.
 fn fleet_scenario(args: &Args) -> String {
     let mut scenario = String::new();
@@ -47,7 +47,7 @@ fn fleet_scenario(args: &Args) -> String {
         ));
         for n in 0..args.per_host {
             scenario.push_str(&format!(
-                "[[instance.database]]\nname = \"App{n}\"\ndata_mb = {}\n\
+                "[[instance.database]]\nname = \"App{host:03}_{n}\"\ndata_mb = {}\n\
                  backups = [{{ type = \"D\", hours_ago = 2.0 }}]\n\
                  workload = {{ log_bytes_per_sec = 4096, transactions_per_sec = 2 }}\n",
                 args.data_mb

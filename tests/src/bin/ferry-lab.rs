@@ -2,8 +2,10 @@
 //! Server instances), a control plane on the embedded SQLite store, one enrolled agent
 //! per instance, runs a fleet readiness assessment, prints the summary, then migrates
 //! the Ready databases of a few hosts to the lab's managed instance over the MI link
-//! until they are ready for cutover, prints where to look next, and keeps running for
-//! the `ferry` CLI until interrupted (or exits, `--once`).
+//! until they are ready for cutover, stops the lab's workload on them and cuts them
+//! over (`--no-cutover` leaves them ready), verifying every committed row on the MI,
+//! prints where to look next, and keeps running for the `ferry` CLI until interrupted
+//! (or exits, `--once`).
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -11,7 +13,7 @@ use std::time::Instant;
 use clap::Parser;
 use ferry_control::cli::assess;
 use ferry_tests::fleet::{Fleet, Options};
-use ferry_tests::lab_migrations;
+use ferry_tests::{lab_cutover, lab_migrations};
 
 /// The agents' load sampling in the lab: every 5 s, in one-minute windows (production
 /// defaults are 30 s and 10 min).
@@ -43,6 +45,9 @@ struct Args {
     /// to the lab's managed instance; 0 skips migrations.
     #[arg(long, default_value_t = 3)]
     migrate_hosts: usize,
+    /// Leave the migrations ready for cutover instead of cutting them over.
+    #[arg(long)]
+    no_cutover: bool,
     /// Exit after printing the summary instead of serving the CLI.
     #[arg(long)]
     once: bool,
@@ -66,6 +71,7 @@ async fn main() -> anyhow::Result<()> {
     };
     if args.migrate_hosts > 0 {
         ferry_tests::lab_migrations::add_target(&mut scenario)?;
+        ferry_tests::lab_migrations::add_tables(&mut scenario);
     }
     let started = Instant::now();
     let options = Options {
@@ -115,7 +121,11 @@ async fn main() -> anyhow::Result<()> {
         );
     }
     if args.migrate_hosts > 0 {
-        lab_migrations::ready_databases(&mut fleet, &report, args.migrate_hosts).await?;
+        let ready =
+            lab_migrations::ready_databases(&mut fleet, &report, args.migrate_hosts).await?;
+        if !args.no_cutover {
+            lab_cutover::cut_over(&mut fleet, &ready).await?;
+        }
     }
     let env = format!(
         "FERRY_CONTROL_PLANE={} FERRY_CREDENTIALS={}",

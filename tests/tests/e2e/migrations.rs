@@ -136,7 +136,8 @@ pub(super) async fn fixture(scenario: &str, hosts: &[(&str, &[&str])]) -> Fixtur
             dir.path(),
             ferry_sim::scenario::azure::DEFAULT_CLIENT_SECRET
         ),
-        cutover_config(&lab, dir.path()),
+        ferry_tests::fleet::cutover_settings(lab.managed_instance("mi-sales").unwrap(), dir.path())
+            .unwrap(),
     );
     let plane = ControlPlane::start(dir.path(), &config).await;
     let added = plane.ferry(&["target", "add", &mi_id(&lab)]).await;
@@ -156,23 +157,6 @@ pub(super) async fn fixture(scenario: &str, hosts: &[(&str, &[&str])]) -> Fixtur
         plane,
         agents,
     }
-}
-
-/// `[cutover]` at a lab pace, signed in to mi-sales's TDS endpoint as its
-/// administrator (its name resolved through `hosts`, its lab certificate trusted).
-pub(super) fn cutover_config(lab: &ferry_sim::Lab, dir: &std::path::Path) -> String {
-    let mi = lab.managed_instance("mi-sales").unwrap();
-    let password = dir.join("mi-password");
-    std::fs::write(&password, &mi.spec.admin_password).unwrap();
-    format!(
-        "[cutover]\nstable_readings = 3\nquiet_secs = 3\nobserve_interval_ms = 300\ngate_timeout_secs = 60\n\
-         [cutover.mi_sql]\nlogin = {:?}\npassword_file = {:?}\ntrust_server_certificate = true\ntimeout_secs = 5\n\
-         [cutover.mi_sql.hosts]\n{:?} = \"{}\"\n",
-        mi.spec.admin_login,
-        password.display().to_string(),
-        mi.fqdn,
-        mi.ip,
-    )
 }
 
 /// One host with SQL22, assessed and tested toward mi-sales.

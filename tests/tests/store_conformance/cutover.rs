@@ -46,6 +46,32 @@ pub(super) async fn leases(store: &Store) {
 
 /// `migration` is linked (seeding) to target `key-mi` when this runs.
 pub(super) async fn suite(store: &Store, migration: &str) {
+    // One database and one link of a name per target: found case-insensitively, and
+    // a second one refused by the schema even when the check is raced.
+    let m = store.migration(migration).await.unwrap().unwrap();
+    let found =
+        |db: &'static str, link: &'static str| store.migration_on_target("key-mi", db, link);
+    assert_eq!(
+        found("SALES", "DAG_other").await.unwrap().map(|o| o.id),
+        Some(m.id.clone())
+    );
+    assert_eq!(
+        found("Other", "dag_sales").await.unwrap().map(|o| o.id),
+        Some(m.id.clone())
+    );
+    assert!(found("Other", "DAG_other").await.unwrap().is_none());
+    assert!(store
+        .migration_on_target("key-other", "Sales", "DAG_Sales")
+        .await
+        .unwrap()
+        .is_none());
+    let mut twin = m.clone();
+    (twin.id, twin.instance, twin.link_name) = ("twin".into(), "other".into(), "DAG_twin".into());
+    assert!(
+        store.create_migration(&twin).await.is_err(),
+        "a second Sales on key-mi"
+    );
+
     let setup = plan::STEPS.len();
     let start = |at: i64| {
         store.start_cutover(

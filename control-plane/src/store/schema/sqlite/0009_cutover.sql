@@ -17,3 +17,12 @@ CREATE TABLE leases (
     holder     TEXT NOT NULL,
     expires_at BIGINT NOT NULL
 );
+
+-- A managed instance holds one database of a name, and one link of a name: a second
+-- migration to the same target of a database (from another host) or under a link
+-- name already taken there is refused (names compared as SQL Server's default
+-- collation does, case-insensitively).
+CREATE UNIQUE INDEX migrations_one_database_per_target
+    ON migrations (target_id, LOWER(database_name)) WHERE state <> 'cancelled';
+CREATE UNIQUE INDEX migrations_one_link_per_target
+    ON migrations (target_id, LOWER(link_name)) WHERE state <> 'cancelled';
