@@ -122,27 +122,27 @@ impl Control {
             .sum()
     }
 
-    /// Holds the replies of SQL Server instance `name` to batches containing
-    /// `statement` (case-insensitive): the batch runs, then its reply waits until
-    /// [`Control::release_replies`] or until its client goes.
+    /// Holds the replies of SQL Server or managed instance `name` to batches
+    /// containing `statement` (case-insensitive): the batch runs, then its reply waits
+    /// until [`Control::release_replies`] or until its client goes.
     pub fn hold_replies(&self, name: &str, statement: &str) -> Controlled {
         if statement.trim().is_empty() {
             return Err(refused(
                 "statement: empty; give text that the batches to hold contain".to_string(),
             ));
         }
-        self.sql(name)?.held_replies.hold(statement);
+        self.engine(name)?.held_replies.hold(statement);
         Ok(())
     }
 
     pub fn release_replies(&self, name: &str) -> Controlled {
-        self.sql(name)?.held_replies.release();
+        self.engine(name)?.held_replies.release();
         Ok(())
     }
 
-    /// Replies of SQL Server instance `name` waiting on a hold now.
+    /// Replies of instance `name` waiting on a hold now.
     pub fn held_replies(&self, name: &str) -> usize {
-        self.sql(name).map_or(0, |i| i.held_replies.waiting())
+        self.engine(name).map_or(0, |i| i.held_replies.waiting())
     }
 
     /// ARM answers the next `count` requests with `fault`.
@@ -181,6 +181,17 @@ impl Control {
             }
         });
         Ok(())
+    }
+
+    /// The engine of SQL Server instance or managed instance `name`.
+    fn engine(&self, name: &str) -> Result<&Arc<Instance>, Refused> {
+        self.sql(name)
+            .or_else(|_| self.managed_named(name).map(|m| &m.engine))
+            .map_err(|_| {
+                unknown(format!(
+                    "instance: the lab has no instance or managed instance '{name}'"
+                ))
+            })
     }
 
     fn sql(&self, name: &str) -> Result<&Arc<Instance>, Refused> {

@@ -17,6 +17,7 @@
 
 mod assessment;
 mod cutover;
+mod cutover_crash;
 mod enrollment;
 mod fleet_runs;
 mod identity;

@@ -17,9 +17,12 @@ use super::*;
 use ferry_sim::faults::ArmFault;
 
 /// How the loop catches a step in the act.
-enum Catch {
+pub(super) enum Catch {
     /// The reply to a batch containing this text held (a SQL Server step).
     Reply(&'static str),
+    /// The managed instance's reply to a batch containing this text held (a check of
+    /// the control plane's on the MI).
+    MiReply(&'static str),
     /// Its ARM operation in flight.
     Operation,
     /// An ARM request to a path containing this text left unanswered.
@@ -51,9 +54,10 @@ const STEPS: [(&str, Catch); 11] = [
 ];
 
 /// Prepares the catch of a step before the step can start.
-fn arm(lab: &ferry_sim::Lab, catch: &Catch) {
+pub(super) fn arm(lab: &ferry_sim::Lab, catch: &Catch) {
     match catch {
         Catch::Reply(statement) => lab.control.hold_replies("SQL22", statement).unwrap(),
+        Catch::MiReply(statement) => lab.control.hold_replies("mi-sales", statement).unwrap(),
         Catch::Unanswered(path) => lab
             .control
             .fail_arm_on(ArmFault::Timeout { after_secs: 600 }, 1, path)
@@ -62,28 +66,40 @@ fn arm(lab: &ferry_sim::Lab, catch: &Catch) {
     }
 }
 
-#[tokio::test]
-async fn killed_at_every_step_the_set_up_resumes_and_completes_once() {
-    // Speed 10: the certificate upload takes 3 s and the link 9 s.
-    let scenario = super::migrations::SCENARIO.replace("speed = 100.0", "speed = 10.0");
-    let Fixture {
-        lab,
-        dir,
-        config: plane_config,
-        mut plane,
-        mut agents,
-    } = fixture(&scenario, &[("sqlhost", &["SQL22"])]).await;
-    preflight_inputs(&plane, &["sqlhost"]).await;
-    let (state, agent_config, mut agent) = agents.pop().unwrap();
+/// The processes the loop kills and starts again.
+pub(super) struct Down<'a> {
+    pub(super) dir: &'a std::path::Path,
+    pub(super) plane_config: &'a str,
+    pub(super) plane: ControlPlane,
+    pub(super) state: &'a std::path::Path,
+    pub(super) agent_config: &'a str,
+    pub(super) agent: AgentProcess,
+}
 
-    arm(&lab, &STEPS[0].1);
-    let id = start(&plane, "sqlhost", "Sales").await;
-    for (seq, (name, catch)) in STEPS.iter().enumerate() {
+/// Catches each of `steps` (journaled from `first` on) in the act, the first one's
+/// catch prepared already, and kills both processes there, then starts them again.
+pub(super) async fn kill_at_each<'a>(
+    lab: &ferry_sim::Lab,
+    mut down: Down<'a>,
+    id: &str,
+    first: usize,
+    steps: &[(&str, Catch)],
+) -> Down<'a> {
+    for (n, (name, catch)) in steps.iter().enumerate() {
+        let seq = first + n;
+        let held = |instance: &'static str| {
+            move || async move { Ok((lab.control.held_replies(instance) > 0).then_some(())) }
+        };
         match catch {
             Catch::Reply(statement) => {
-                wait::until(&format!("{name}: {statement:?} held"), LIMIT, || async {
-                    Ok((lab.control.held_replies("SQL22") > 0).then_some(()))
-                })
+                wait::until(&format!("{name}: {statement:?} held"), LIMIT, held("SQL22")).await
+            }
+            Catch::MiReply(statement) => {
+                wait::until(
+                    &format!("{name}: {statement:?} held on the MI"),
+                    LIMIT,
+                    held("mi-sales"),
+                )
                 .await
             }
             Catch::Unanswered(path) => {
@@ -94,24 +110,56 @@ async fn killed_at_every_step_the_set_up_resumes_and_completes_once() {
                 )
                 .await
             }
-            Catch::Operation => step_is(&plane, &id, seq, "running").await,
+            Catch::Operation => step_is(&down.plane, id, seq, "running").await,
         }
-        let addr = plane.kill().await;
-        agent.kill().await;
+        let addr = down.plane.kill().await;
+        down.agent.kill().await;
         // Both down: the step's work is done or under way, unreported. The lab lets
-        // the held reply go only once it has seen its client gone; the next step's
+        // a held reply go only once it has seen its client gone; the next step's
         // catch is set before anything can reach it.
-        wait::until("the killed agent's held reply dropped", LIMIT, || async {
-            Ok((lab.control.held_replies("SQL22") == 0).then_some(()))
-        })
-        .await;
-        lab.control.release_replies("SQL22").unwrap();
-        if let Some((_, next)) = STEPS.get(seq + 1) {
-            arm(&lab, next);
+        for instance in ["SQL22", "mi-sales"] {
+            wait::until(
+                "the killed processes' held replies dropped",
+                LIMIT,
+                || async { Ok((lab.control.held_replies(instance) == 0).then_some(())) },
+            )
+            .await;
+            lab.control.release_replies(instance).unwrap();
         }
-        plane = ControlPlane::start_on(dir.path(), &plane_config, addr).await;
-        agent = AgentProcess::start(&state, &agent_config);
+        if let Some((_, next)) = steps.get(n + 1) {
+            arm(lab, next);
+        }
+        down.plane = ControlPlane::start_on(down.dir, down.plane_config, addr).await;
+        down.agent = AgentProcess::start(down.state, down.agent_config);
     }
+    down
+}
+
+#[tokio::test]
+async fn killed_at_every_step_the_set_up_resumes_and_completes_once() {
+    // Speed 10: the certificate upload takes 3 s and the link 9 s.
+    let scenario = super::migrations::SCENARIO.replace("speed = 100.0", "speed = 10.0");
+    let Fixture {
+        lab,
+        dir,
+        config: plane_config,
+        plane,
+        mut agents,
+    } = fixture(&scenario, &[("sqlhost", &["SQL22"])]).await;
+    preflight_inputs(&plane, &["sqlhost"]).await;
+    let (state, agent_config, agent) = agents.pop().unwrap();
+
+    arm(&lab, &STEPS[0].1);
+    let id = start(&plane, "sqlhost", "Sales").await;
+    let down = Down {
+        dir: dir.path(),
+        plane_config: &plane_config,
+        plane,
+        state: &state,
+        agent_config: &agent_config,
+        agent,
+    };
+    let Down { plane, agent, .. } = kill_at_each(&lab, down, &id, 0, &STEPS).await;
     ready(&plane, std::slice::from_ref(&id)).await;
 
     let shown = plane.ferry_json(&["migrate", "show", &id]).await;

@@ -1,0 +1,78 @@
+//! kill -9 of the agent and of the control plane at every step of a cutover, one step
+//! after the other in one migration, then a restart of both: the cutover completes,
+//! the failover is asked for once, and the link is gone on both sides.
+//!
+//! Caught in the act as the set-up's loop does (`migration_crash`): SQL Server's
+//! statements and the control plane's checks on the MI by a held reply, Azure's
+//! changes while their long-running operation runs.
+
+use super::migration_crash::{arm, kill_at_each, Catch, Down};
+use super::migrations::{fixture, groups, mi_links, preflight_inputs, ready, start, Fixture};
+use super::*;
+
+/// The cutover's steps in the journal's order (control plane's `plan::CUTOVER`).
+const CUTOVER: [(&str, Catch); 7] = [
+    (
+        "synchronous_commit",
+        Catch::Reply("AVAILABILITY_MODE = SYNCHRONOUS_COMMIT"),
+    ),
+    ("mi_synchronous_commit", Catch::Operation),
+    ("failover", Catch::Operation),
+    ("verify_on_mi", Catch::MiReply("is_read_only")),
+    ("mi_full_backup", Catch::MiReply("msdb.dbo.backupset")),
+    ("delete_link", Catch::Operation),
+    (
+        "drop_distributed_availability_group",
+        Catch::Reply("DROP AVAILABILITY GROUP"),
+    ),
+];
+
+#[tokio::test]
+async fn killed_at_every_cutover_step_the_cutover_resumes_and_fails_over_once() {
+    // Speed 10: Azure's operations run long enough to be caught.
+    let scenario = super::migrations::SCENARIO.replace("speed = 100.0", "speed = 10.0");
+    let Fixture {
+        lab,
+        dir,
+        config: plane_config,
+        plane,
+        mut agents,
+    } = fixture(&scenario, &[("sqlhost", &["SQL22"])]).await;
+    preflight_inputs(&plane, &["sqlhost"]).await;
+    let (state, agent_config, agent) = agents.pop().unwrap();
+    let id = start(&plane, "sqlhost", "Sales").await;
+    ready(&plane, std::slice::from_ref(&id)).await;
+    // The application stops.
+    lab.set_workload("SQL22", "Sales", &Default::default())
+        .unwrap();
+
+    arm(&lab, &CUTOVER[0].1);
+    let cut = plane.ferry(&["cutover", &id]).await;
+    assert!(cut.status.success(), "{}", text(&cut));
+    let setup = ferry_control::migration::plan::STEPS.len();
+    let down = Down {
+        dir: dir.path(),
+        plane_config: &plane_config,
+        plane,
+        state: &state,
+        agent_config: &agent_config,
+        agent,
+    };
+    let Down { plane, agent, .. } = kill_at_each(&lab, down, &id, setup, &CUTOVER).await;
+    super::migrations::watch_until(&plane, std::slice::from_ref(&id), "completed").await;
+
+    let shown = plane.ferry_json(&["migrate", "show", &id]).await;
+    let steps = &shown["steps"].as_array().unwrap()[setup..];
+    let names: Vec<&str> = steps.iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert_eq!(names, CUTOVER.map(|(name, _)| name), "{shown}");
+    for (step, (name, _)) in steps.iter().zip(&CUTOVER) {
+        assert_eq!(step["state"], "done", "{name}: {shown}");
+    }
+    // One failover: its operation was polled after the restart, not asked for again
+    // (a second one the MI, primary by then, would have refused).
+    assert_eq!(steps[2]["attempts"], 1, "{}", steps[2]);
+    assert!(mi_links(&lab, "mi-sales").await.is_empty());
+    assert_eq!(groups(&lab, "SQL22").await, ["AG_Sales"]);
+    agent.stop().await;
+    plane.stop().await;
+}
