@@ -43,7 +43,12 @@ pub async fn run(shared: Arc<Shared>, mut stop: tokio::sync::watch::Receiver<boo
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     // Long enough to outlast a slow tick, short enough for a prompt takeover.
     let ttl_ms = (tick_ms * 10).max(5000) as i64;
-    let holder = format!("ferry-control/{}", uuid::Uuid::new_v4());
+    // Which process drives, for an operator reading the lease.
+    let holder = format!(
+        "ferry-control pid {} ({})",
+        std::process::id(),
+        uuid::Uuid::new_v4()
+    );
     let mut holding = false;
     loop {
         tokio::select! {

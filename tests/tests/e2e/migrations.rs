@@ -125,12 +125,22 @@ pub(super) struct Fixture {
 }
 
 pub(super) async fn fixture(scenario: &str, hosts: &[(&str, &[&str])]) -> Fixture {
+    fixture_on(scenario, hosts, None).await
+}
+
+/// The fixture on the store at `database_url` (SQLite in its directory when None).
+pub(super) async fn fixture_on(
+    scenario: &str,
+    hosts: &[(&str, &[&str])],
+    database_url: Option<&str>,
+) -> Fixture {
     let lab = ferry_sim::Lab::start(&ferry_sim::Scenario::parse(scenario).unwrap())
         .await
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
+    let store = database_url.map_or(String::new(), |url| format!("database_url = {url:?}\n"));
     let config = format!(
-        "{}[migrations]\ntick_ms = 200\nobserve_interval_secs = 1\n{}",
+        "{store}{}[migrations]\ntick_ms = 200\nobserve_interval_secs = 1\n{}",
         azure_config(
             &lab,
             dir.path(),

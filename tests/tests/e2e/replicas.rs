@@ -29,3 +29,74 @@ async fn revocation_through_one_replica_cuts_off_a_session_on_another() {
     replica_b.stop().await;
     replica_a.stop().await;
 }
+
+/// Who holds the migration driver's lease, as the store says.
+async fn driver(store: &ferry_control::store::Store) -> String {
+    let lease = ferry_control::migration::driver::LEASE;
+    let held = store.lease(lease).await.unwrap();
+    held.map(|(holder, _)| holder).unwrap_or_default()
+}
+
+#[tokio::test]
+async fn on_postgresql_one_replica_drives_the_cutover_and_another_takes_over_when_it_dies() {
+    use super::migrations::{fixture_on, preflight_inputs, ready, start, watch_until, Fixture};
+    let Some(database) = ferry_tests::databases::ScratchPostgres::create("ferry_e2e_lease").await
+    else {
+        return;
+    };
+    let Fixture {
+        lab,
+        dir,
+        config,
+        plane: first,
+        agents,
+    } = fixture_on(
+        super::migrations::SCENARIO,
+        &[("sqlhost", &["SQL22"])],
+        Some(&database.url),
+    )
+    .await;
+    preflight_inputs(&first, &["sqlhost"]).await;
+    let id = start(&first, "sqlhost", "Sales").await;
+    ready(&first, std::slice::from_ref(&id)).await;
+    let second = ControlPlane::start(dir.path(), &config).await;
+    let store = ferry_control::store::Store::open(&database.url)
+        .await
+        .unwrap();
+    let first_pid = format!("pid {} ", first.pid());
+    assert!(
+        driver(&store).await.contains(&first_pid),
+        "the first replica drives"
+    );
+
+    // Cut over through the second replica: the first drives it, and dies.
+    lab.set_workload("SQL22", "Sales", &Default::default())
+        .unwrap();
+    let cut = second.ferry(&["cutover", &id]).await;
+    assert!(cut.status.success(), "{}", text(&cut));
+    let addr = first.kill().await;
+    let second_pid = format!("pid {} ", second.pid());
+    wait::until("the second replica takes the lease", LIMIT, || async {
+        let holder = driver(&store).await;
+        Ok(holder.contains(&second_pid).then_some(()))
+    })
+    .await;
+    // The first comes back where the agent knows it (a load balancer's job); the
+    // second keeps the lease and finishes the cutover.
+    let first = ControlPlane::start_on(dir.path(), &config, addr).await;
+    watch_until(&second, std::slice::from_ref(&id), "completed").await;
+    assert!(driver(&store).await.contains(&second_pid));
+    let shown = second.ferry_json(&["migrate", "show", &id]).await;
+    let failover = shown["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "failover")
+        .unwrap();
+    assert_eq!(failover["attempts"], 1, "{failover}");
+
+    store.close().await;
+    super::migrations::stop(first, agents).await;
+    second.stop().await;
+    database.drop_database().await;
+}
