@@ -494,6 +494,36 @@ impl Operator for OperatorApi {
         ))
     }
 
+    async fn list_audit(
+        &self,
+        request: Request<op::ListAuditRequest>,
+    ) -> Result<Response<op::AuditEvents>, Status> {
+        authorize_operator(&request, Role::Viewer)?;
+        let request = request.into_inner();
+        let limit = match request.limit {
+            0 => 100,
+            n => n.min(1000),
+        };
+        let events = self
+            .0
+            .store
+            .audit_of(&request.target, limit)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(Response::new(op::AuditEvents {
+            events: events
+                .into_iter()
+                .map(|e| op::AuditEvent {
+                    at_unix_ms: e.at_ms,
+                    actor: e.actor,
+                    action: e.action,
+                    target: e.target,
+                    detail: e.detail,
+                })
+                .collect(),
+        }))
+    }
+
     async fn cancel_cutover(
         &self,
         request: Request<op::GetMigrationRequest>,

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use ferry_control::cli::output::{self, Format};
 use ferry_control::cli::{self, request, CliError};
-use ferry_control::cli::{assess, cutover, migrate, target};
+use ferry_control::cli::{assess, audit, cutover, migrate, target};
 use ferry_proto::clock::now_ms;
 use ferry_proto::operator::v1::{
     CreateCommandRequest, CreateEnrollmentTokenRequest, GetHostRequest, ListCommandsRequest,
@@ -88,6 +88,14 @@ enum Verb {
     /// Cut a linked migration over to its MI once every gate holds, or cancel a
     /// cutover before its failover (`ferry cutover cancel ID`).
     Cutover(cutover::CutoverArgs),
+    /// The audit log, newest first: who changed what, each gate decision and step.
+    Audit {
+        /// Only events about this target or its prefix (e.g. migration/<id>).
+        #[arg(long)]
+        target: Option<String>,
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+    },
 }
 
 #[derive(Subcommand)]
@@ -178,6 +186,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         Verb::Target { command } => target::run(&mut client, command, cli.output).await?,
         Verb::Migrate { command } => migrate::run(&mut client, command, cli.output).await?,
         Verb::Cutover(args) => cutover::run(&mut client, args, cli.output).await?,
+        Verb::Audit { target, limit } => audit::run(&mut client, target, limit, cli.output).await?,
         Verb::Token {
             command: TokenVerb::Create { ttl, description },
         } => {

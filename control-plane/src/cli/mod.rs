@@ -1,9 +1,11 @@
 //! The `ferry` operator CLI: connects with an operator certificate and calls the
 //! operator API. [`output`] renders tables and JSON; [`assess`] renders assessments;
 //! [`target`] adds and lists target managed instances, [`connection`] tests the network
-//! toward one; [`migrate`] starts and follows migrations; [`cutover`] cuts them over.
+//! toward one; [`migrate`] starts and follows migrations; [`cutover`] cuts them over;
+//! [`audit`] reads the audit log.
 
 pub mod assess;
+pub mod audit;
 pub mod connection;
 pub mod cutover;
 pub mod migrate;

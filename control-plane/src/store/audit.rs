@@ -1,5 +1,6 @@
 //! The audit log: every state change, with actor, target and detail. Writers call
-//! [`record`] inside the transaction that makes the change, so the two cannot diverge.
+//! [`record`] inside the transaction that makes the change, so the two cannot diverge;
+//! each event is also logged (target `ferry_control::audit`). `ferry audit` reads it.
 
 use sqlx::any::AnyRow;
 use sqlx::AnyConnection;
@@ -16,6 +17,15 @@ pub struct AuditEvent {
 }
 
 pub(crate) async fn record(conn: &mut AnyConnection, event: &AuditEvent) -> Result<(), StoreError> {
+    // Also a log line (and an event of the current span, exported over OTLP).
+    tracing::info!(
+        target: "ferry_control::audit",
+        actor = %event.actor,
+        action = %event.action,
+        target_object = %event.target,
+        detail = %event.detail,
+        "audit"
+    );
     sqlx::query(
         "INSERT INTO audit_events (at, actor, action, target, detail) VALUES ($1, $2, $3, $4, $5)",
     )
@@ -38,9 +48,17 @@ impl Store {
 
     /// The newest `limit` events, newest first.
     pub async fn list_audit(&self, limit: u32) -> Result<Vec<AuditEvent>, StoreError> {
+        self.audit_of("", limit).await
+    }
+
+    /// The newest `limit` events whose target starts with `target` ('' for all),
+    /// newest first.
+    pub async fn audit_of(&self, target: &str, limit: u32) -> Result<Vec<AuditEvent>, StoreError> {
         let rows = sqlx::query(
-            "SELECT at, actor, action, target, detail FROM audit_events ORDER BY id DESC LIMIT $1",
+            "SELECT at, actor, action, target, detail FROM audit_events
+             WHERE SUBSTR(target, 1, LENGTH($1)) = $1 ORDER BY id DESC LIMIT $2",
         )
+        .bind(target)
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;

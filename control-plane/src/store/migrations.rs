@@ -239,7 +239,14 @@ impl Store {
         now_ms: i64,
     ) -> Result<(), StoreError> {
         let mut tx = self.write().await?;
-        let name = finish(&mut tx, migration, seq, state, detail, already_done, now_ms).await?;
+        let end = StepEnd {
+            state,
+            detail,
+            already_done,
+            at_ms: now_ms,
+            actor: crate::migration::driver::ACTOR,
+        };
+        let name = finish(&mut tx, migration, seq, end).await?;
         if matches!(state, StepState::Blocked | StepState::Failed) {
             fail(&mut tx, migration, &format!("{name}: {detail}"), now_ms).await?;
         }
@@ -578,28 +585,47 @@ async fn live(
     row.as_ref().map(decode).transpose()
 }
 
-/// Ends one step; returns its name.
+/// How a step ended, and who ran it.
+struct StepEnd<'a> {
+    state: StepState,
+    detail: &'a str,
+    already_done: bool,
+    at_ms: i64,
+    actor: &'a str,
+}
+
+/// Ends one step, audited; returns its name.
 async fn finish(
     conn: &mut AnyConnection,
     migration: &str,
     seq: i64,
-    state: StepState,
-    detail: &str,
-    already_done: bool,
-    now_ms: i64,
+    end: StepEnd<'_>,
 ) -> Result<String, StoreError> {
     let (name,): (String,) = sqlx::query_as(
         "UPDATE migration_steps SET state = $1, detail = $2, already_done = $3, finished_at = $4
          WHERE migration_id = $5 AND seq = $6 RETURNING name",
     )
-    .bind(state.as_str())
-    .bind(detail)
-    .bind(i64::from(already_done))
-    .bind(now_ms)
+    .bind(end.state.as_str())
+    .bind(end.detail)
+    .bind(i64::from(end.already_done))
+    .bind(end.at_ms)
     .bind(migration)
     .bind(seq)
-    .fetch_one(conn)
+    .fetch_one(&mut *conn)
     .await?;
+    let found = if end.already_done {
+        " (found done)"
+    } else {
+        ""
+    };
+    let event = AuditEvent {
+        at_ms: end.at_ms,
+        actor: end.actor.into(),
+        action: format!("step.{}", end.state.as_str()),
+        target: format!("migration/{migration}"),
+        detail: format!("{seq} {name}{found}: {}", end.detail),
+    };
+    audit::record(conn, &event).await?;
     Ok(name)
 }
 
@@ -647,31 +673,27 @@ pub(crate) async fn record_agent_steps(
         let ran = report.steps.iter().find(|s| s.name == name);
         match (ran, &stopped) {
             (Some(step), None) => {
-                finish(
-                    conn,
-                    migration,
-                    seq,
-                    step.state,
-                    &step.detail,
-                    step.already_done,
-                    step.started_ms + step.duration_ms,
-                )
-                .await?;
+                let end = StepEnd {
+                    state: step.state,
+                    detail: &step.detail,
+                    already_done: step.already_done,
+                    at_ms: step.started_ms + step.duration_ms,
+                    actor: &format!("agent/{agent}"),
+                };
+                finish(conn, migration, seq, end).await?;
                 if step.state != StepState::Done {
                     stopped = Some(format!("{name}: {}", step.detail));
                 }
             }
             (None, None) if !report.error.is_empty() => {
-                finish(
-                    conn,
-                    migration,
-                    seq,
-                    StepState::Failed,
-                    &report.error,
-                    false,
-                    now_ms,
-                )
-                .await?;
+                let end = StepEnd {
+                    state: StepState::Failed,
+                    detail: &report.error,
+                    already_done: false,
+                    at_ms: now_ms,
+                    actor: &format!("agent/{agent}"),
+                };
+                finish(conn, migration, seq, end).await?;
                 stopped = Some(format!("{name}: {}", report.error));
             }
             _ => {

@@ -193,6 +193,40 @@ async fn cutover_waits_for_its_gates_and_moves_every_committed_row() {
     assert!(mi_links(&lab, "mi-sales").await.is_empty());
     assert_eq!(groups(&lab, "SQL22").await, ["AG_Shop"]);
 
+    // Every intent change, gate decision and step is in the audit log.
+    let target = format!("migration/{id}");
+    let audit = plane
+        .ferry_json(&["audit", "--target", &target, "--limit", "1000"])
+        .await;
+    let actions: Vec<&str> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    for action in [
+        "migration.start",
+        "cutover.start",
+        "cutover.cancel",
+        "cutover.gates_open",
+        "step.done",
+    ] {
+        assert!(actions.contains(&action), "{action}: {actions:?}");
+    }
+    let gates = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "cutover.gates_open")
+        .unwrap();
+    assert!(
+        gates["detail"]
+            .as_str()
+            .unwrap()
+            .contains("\"replication\""),
+        "{gates}"
+    );
+
     // A completed migration is not torn down.
     let refused = plane.ferry(&["migrate", "cancel", &id]).await;
     assert!(!refused.status.success(), "{}", text(&refused));
