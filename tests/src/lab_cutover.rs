@@ -176,3 +176,52 @@ fn report(o: &Outcome) -> String {
     });
     out
 }
+
+/// Ferry's own time in one cutover, milliseconds: from the newest reading that opened
+/// every gate to the failover requested, and from the failover seen done to the
+/// database verified on the MI; and the whole cutover.
+#[derive(Debug, Clone, Copy)]
+pub struct Overhead {
+    pub to_failover_ms: i64,
+    pub to_verified_ms: i64,
+    pub total_ms: i64,
+}
+
+/// The overhead of completed migration `m`, from its journal and its audit log.
+pub async fn overhead(fleet: &mut Fleet, m: &op::Migration) -> anyhow::Result<Option<Overhead>> {
+    let step = |name: &str| m.steps.iter().rev().find(|s| s.name == name);
+    let (Some(failover), Some(verified), Some(first)) = (
+        step("failover"),
+        step("verify_on_mi"),
+        step("synchronous_commit"),
+    ) else {
+        return Ok(None);
+    };
+    let events = fleet
+        .client
+        .list_audit(request(op::ListAuditRequest {
+            target: format!("migration/{}", m.id),
+            limit: 1000,
+        }))
+        .await?
+        .into_inner()
+        .events;
+    let Some(opened) = events.iter().find(|e| e.action == "cutover.gates_open") else {
+        return Ok(None);
+    };
+    let detail: serde_json::Value = serde_json::from_str(&opened.detail)?;
+    let readings_at = detail["readings_at_ms"]
+        .as_i64()
+        .unwrap_or(opened.at_unix_ms);
+    Ok(Some(Overhead {
+        to_failover_ms: failover.started_unix_ms - readings_at,
+        to_verified_ms: verified.finished_unix_ms - failover.finished_unix_ms,
+        total_ms: m
+            .steps
+            .iter()
+            .map(|s| s.finished_unix_ms)
+            .max()
+            .unwrap_or(0)
+            - first.started_unix_ms,
+    }))
+}

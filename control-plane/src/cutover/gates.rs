@@ -11,10 +11,12 @@
 //!   Server's in `stable_readings` consecutive SQL Server readings taken after the
 //!   switch (mi-link.md §4.2 step 3);
 //! - `health`: the link healthy and connected on both sides, read recently, SQL
-//!   Server's endpoint certificate valid, no other failover in flight on the MI.
+//!   Server's endpoint certificate valid;
+//! - `turn`: no other failover to the same MI in flight (one at a time per MI).
 //!
 //! [`decide`] is the planner's one decision at the failover step: fail over only when
-//! every gate is open.
+//! every gate is open. Waiting for the turn alone is queueing, not a stuck cutover: it
+//! does not count toward the gates' timeout.
 //!
 //! Not built yet (issue 7): the maintenance window, approvals and validation (row
 //! counts) gates; a cutover today is started by hand, so its time is the operator's.
@@ -131,7 +133,7 @@ impl Gate {
 pub fn evaluate(facts: &Facts, rules: &Rules) -> Vec<Gate> {
     let Some(o) = facts.observation else {
         let none = || Some("Ferry has not read the link yet: wait for the next reading".into());
-        return ["workload", "replication", "health"]
+        return ["workload", "replication", "health", TURN]
             .into_iter()
             .map(|name| Gate::new(name, "no reading of the link".into(), none()))
             .collect();
@@ -140,7 +142,24 @@ pub fn evaluate(facts: &Facts, rules: &Rules) -> Vec<Gate> {
         workload(facts, o, rules),
         replication(facts, o, rules),
         health(facts, o, rules),
+        turn(facts),
     ]
+}
+
+/// The gate that queues failovers to one MI.
+pub const TURN: &str = "turn";
+
+fn turn(facts: &Facts) -> Gate {
+    match facts.other_failover {
+        Some(other) => Gate::new(
+            TURN,
+            format!("migration {other}'s failover to this MI is in flight"),
+            Some(format!(
+                "migration {other} is failing over to this MI, one at a time: waiting for its turn"
+            )),
+        ),
+        None => Gate::new(TURN, "no other failover to this MI in flight".into(), None),
+    }
 }
 
 fn workload(facts: &Facts, o: &Observation, rules: &Rules) -> Gate {
@@ -269,9 +288,7 @@ fn health(facts: &Facts, o: &Observation, rules: &Rules) -> Gate {
     } else if expired {
         Some("SQL Server's endpoint certificate expired: the link cannot carry the failover; rotate the certificate".into())
     } else {
-        facts
-            .other_failover
-            .map(|other| format!("migration {other} is failing over to the same MI: wait for it"))
+        None
     };
     Gate::new("health", evidence, closed)
 }
@@ -282,6 +299,9 @@ pub enum Decision {
     FailOver,
     /// Closed gates: why, and what would open them.
     Wait(String),
+    /// Only the turn is closed: queued behind another failover to the MI; the
+    /// timeout's clock starts again when the turn comes.
+    Queued(String),
     /// The gates stayed closed past the timeout: the cutover stops before failing over.
     Stop(String),
 }
@@ -295,6 +315,8 @@ pub fn decide(gates: &[Gate], waiting_since_ms: i64, now_ms: i64, timeout_ms: i6
         .collect();
     if closed.is_empty() {
         Decision::FailOver
+    } else if gates.iter().all(|g| g.open || g.name == TURN) {
+        Decision::Queued(format!("queued: {}", closed.join("; ")))
     } else if now_ms - waiting_since_ms >= timeout_ms {
         Decision::Stop(format!(
             "the gates stayed closed for {} s ({}); the link is still up, in synchronous commit: `ferry cutover cancel` returns it to asynchronous, `ferry migrate retry` waits again",
@@ -365,16 +387,19 @@ mod tests {
         history.push(next);
     }
 
-    fn judge(o: &Observation, intent: &Intent, now_ms: i64) -> Vec<Gate> {
-        let facts = Facts {
+    fn facts<'a>(o: &'a Observation, intent: &'a Intent, now_ms: i64) -> Facts<'a> {
+        Facts {
             now_ms,
             observation: Some(o),
             observed_at_ms: now_ms,
             intent,
             synchronous_since_ms: Some(1),
             other_failover: None,
-        };
-        evaluate(&facts, &RULES)
+        }
+    }
+
+    fn judge(o: &Observation, intent: &Intent, now_ms: i64) -> Vec<Gate> {
+        evaluate(&facts(o, intent, now_ms), &RULES)
     }
 
     fn gate<'a>(gates: &'a [Gate], name: &str) -> &'a Gate {
@@ -424,6 +449,14 @@ mod tests {
         }
         let open = judge(base.last().unwrap(), &intent, 3_000);
         assert!(open.iter().all(|g| g.open), "{open:?}");
+        let busy = Facts {
+            other_failover: Some("m-other"),
+            ..facts(base.last().unwrap(), &intent, 3_000)
+        };
+        let queued = evaluate(&busy, &RULES);
+        assert!(
+            matches!(decide(&queued, 0, 99_000, 60_000), Decision::Queued(w) if w.contains("m-other"))
+        );
         assert_eq!(decide(&open, 0, 3_000, 60_000), Decision::FailOver);
         type Change = fn(&mut Observation);
         let cases: [(&str, Change, &str); 5] = [

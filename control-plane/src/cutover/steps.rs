@@ -77,6 +77,10 @@ pub async fn gates_hold(
             store.note_step(&m.id, step.seq, &why, now_ms).await?;
             Ok(false)
         }
+        Decision::Queued(why) => {
+            store.requeue_step(&m.id, step.seq, &why, now_ms).await?;
+            Ok(false)
+        }
         Decision::Stop(why) => {
             store
                 .finish_step(&m.id, step.seq, (StepState::Failed, false), &why, now_ms)
@@ -96,13 +100,23 @@ pub async fn gates_hold(
                     actor: crate::migration::driver::ACTOR.into(),
                     action: "cutover.gates_open".into(),
                     target: format!("migration/{}", m.id),
-                    detail: serde_json::to_string(&gates).unwrap_or(detail.clone()),
+                    detail: serde_json::json!({
+                        "readings_at_ms": readings_at(m),
+                        "gates": gates,
+                    })
+                    .to_string(),
                 })
                 .await?;
             store.note_step(&m.id, step.seq, &detail, now_ms).await?;
             Ok(true)
         }
     }
+}
+
+/// When the newest reading the gates judged was taken (Azure's or SQL Server's).
+fn readings_at(m: &MigrationRecord) -> i64 {
+    let sql = serde_json::from_str::<Observation>(&m.observed).map_or(0, |o| o.sql_observed_ms);
+    m.observed_at_ms.unwrap_or_default().max(sql)
 }
 
 /// Runs a step of the control plane's own (`plan::Side::Control`) on the MI at `fqdn`.

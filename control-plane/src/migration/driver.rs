@@ -167,8 +167,9 @@ async fn advance(shared: &Shared, m: &MigrationRecord, now: i64) -> Result<(), S
         };
         tracing::info!(migration = %m.id, state = state.as_str(), "{detail}");
         return store
-            .set_migration_state(&m.id, state, detail, None, now)
-            .await;
+            .set_migration_state((&m.id, m.state), state, detail, None, now)
+            .await
+            .map(drop);
     };
     let step = &steps[first];
     if m.state == State::CuttingOver {
@@ -178,7 +179,7 @@ async fn advance(shared: &Shared, m: &MigrationRecord, now: i64) -> Result<(), S
         };
         if m.detail != doing {
             store
-                .set_migration_state(&m.id, State::CuttingOver, &doing, None, now)
+                .set_migration_state((&m.id, m.state), State::CuttingOver, &doing, None, now)
                 .await?;
         }
     }
@@ -415,8 +416,9 @@ async fn observe(shared: &Shared, m: &MigrationRecord, now: i64) -> Result<(), S
         Err(why) => {
             return shared
                 .store
-                .set_migration_state(&m.id, State::Failed, &why, None, now)
+                .set_migration_state((&m.id, m.state), State::Failed, &why, None, now)
                 .await
+                .map(drop)
         }
     };
     let link = match shared.arm.link(&mi, &m.link_name).await {
@@ -441,8 +443,9 @@ async fn observe(shared: &Shared, m: &MigrationRecord, now: i64) -> Result<(), S
         }
         return shared
             .store
-            .set_migration_state(&m.id, State::Failed, &format!("the MI has no link {} carrying {}: it was removed outside Ferry; cancel this migration and start it again", m.link_name, m.database), None, now)
-            .await;
+            .set_migration_state((&m.id, m.state), State::Failed, &format!("the MI has no link {} carrying {}: it was removed outside Ferry; cancel this migration and start it again", m.link_name, m.database), None, now)
+            .await
+            .map(drop);
     };
     let stall_ms = (shared.config.migrations.stall_after_secs * 1000) as i64;
     // SQL Server's side, when its agent reported it within the stall window.
@@ -481,6 +484,13 @@ async fn observe(shared: &Shared, m: &MigrationRecord, now: i64) -> Result<(), S
         serde_json::to_string(&observation).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     shared
         .store
-        .set_migration_state(&m.id, state, &detail, Some((&json, progressed)), now)
+        .set_migration_state(
+            (&m.id, m.state),
+            state,
+            &detail,
+            Some((&json, progressed)),
+            now,
+        )
         .await
+        .map(drop)
 }

@@ -268,23 +268,25 @@ impl Store {
         Ok(())
     }
 
-    /// Sets the migration's state and detail; an observation of the link comes with
-    /// its JSON and whether it showed progress.
+    /// Sets the migration's state and detail, when it is still in state `from` (what
+    /// the caller read: an operator's change since, such as a cutover started, is not
+    /// overwritten); an observation of the link comes with its JSON and whether it
+    /// showed progress. False when the state had changed.
     pub async fn set_migration_state(
         &self,
-        migration: &str,
+        (migration, from): (&str, State),
         state: State,
         detail: &str,
         observed: Option<(&str, bool)>,
         now_ms: i64,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         let (observed, progressed) = observed.unwrap_or(("", false));
-        sqlx::query(
+        let changed = sqlx::query(
             "UPDATE migrations SET state = $1, detail = $2, updated_at = $3,
                 observed = CASE WHEN $4 = '' THEN observed ELSE $4 END,
                 observed_at = CASE WHEN $4 = '' THEN observed_at ELSE $3 END,
                 progressed_at = CASE WHEN $5 = 1 OR progressed_at IS NULL THEN $3 ELSE progressed_at END
-             WHERE id = $6 AND state NOT IN ('failed', 'cancelled', 'completed')",
+             WHERE id = $6 AND state = $7",
         )
         .bind(state.as_str())
         .bind(detail)
@@ -292,9 +294,11 @@ impl Store {
         .bind(observed)
         .bind(i64::from(progressed))
         .bind(migration)
+        .bind(from.as_str())
         .execute(&self.pool)
-        .await?;
-        Ok(())
+        .await?
+        .rows_affected();
+        Ok(changed == 1)
     }
 
     /// Starts cancelling a migration: the steps of a cutover not yet begun are skipped
@@ -430,6 +434,25 @@ impl Store {
         now_ms: i64,
     ) -> Result<(), StoreError> {
         sqlx::query("UPDATE migration_steps SET detail = $1, started_at = COALESCE(started_at, $2) WHERE migration_id = $3 AND seq = $4")
+            .bind(detail)
+            .bind(now_ms)
+            .bind(migration)
+            .bind(seq)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Sets a queued step's detail and starts its waiting clock again: time spent in
+    /// a queue is not time its gates stayed closed.
+    pub async fn requeue_step(
+        &self,
+        migration: &str,
+        seq: i64,
+        detail: &str,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE migration_steps SET detail = $1, started_at = $2 WHERE migration_id = $3 AND seq = $4")
             .bind(detail)
             .bind(now_ms)
             .bind(migration)

@@ -4,13 +4,21 @@
 //! seed over the managed instance's link bandwidth (the links share it). Prints the
 //! control plane's CPU and memory, and this process's (the lab and the agents).
 //!
+//! With `--cutover`, the ready ones are then cut over as one wave and Ferry's own
+//! overhead per database printed (p50/p99): from the reading that opened every gate to
+//! the failover requested, and from the failover seen done to the database verified.
+//!
 //! `cargo run --release -p ferry-tests --bin bench-migrations -- --hosts 50 --per-host 2`
+//! `cargo run --release -p ferry-tests --bin bench-migrations -- --hosts 25 --per-host 2 --cutover`
 
 use std::time::{Duration, Instant};
 
 use clap::Parser;
+use ferry_control::cli::request;
+use ferry_proto::operator::v1 as op;
 use ferry_sim::measure::{cpu_secs, memory_mib, rss_mib};
 use ferry_tests::fleet::{Fleet, Options};
+use ferry_tests::lab_cutover;
 use ferry_tests::lab_migrations::{choose, follow, start_all};
 
 #[derive(Parser)]
@@ -33,6 +41,10 @@ struct Args {
     /// Give up after this many seconds.
     #[arg(long, default_value_t = 1800)]
     limit_secs: u64,
+    /// Then cut every ready one over as one wave (the application stopped and so
+    /// confirmed) and print Ferry's own overhead per database.
+    #[arg(long)]
+    cutover: bool,
 }
 
 /// `hosts` SQL Server 2022 instances, each with `per_host` databases of `data_mb`
@@ -160,6 +172,99 @@ async fn main() -> anyhow::Result<()> {
             m.id, m.database, m.host, m.state, m.detail
         );
     }
+    if args.cutover {
+        let ready: Vec<_> = all
+            .into_iter()
+            .filter(|m| m.state == "ready_for_cutover")
+            .collect();
+        cutover_wave(&mut fleet, &ready, Duration::from_secs(args.limit_secs)).await?;
+    }
     fleet.stop().await;
+    Ok(())
+}
+
+/// Stops the application on every migration of `ready`, cuts them all over at once
+/// (traffic confirmed stopped), and prints how long the wave took and Ferry's overhead.
+async fn cutover_wave(
+    fleet: &mut Fleet,
+    ready: &[op::Migration],
+    limit: Duration,
+) -> anyhow::Result<()> {
+    for m in ready {
+        let endpoint = fleet
+            .lab
+            .endpoint(&m.host)
+            .map(|e| e.name.clone())
+            .unwrap_or_default();
+        fleet
+            .lab
+            .set_workload(&endpoint, &m.database, &Default::default())?;
+    }
+    let begun = Instant::now();
+    for m in ready {
+        fleet
+            .client
+            .start_cutover(request(op::StartCutoverRequest {
+                id: m.id.clone(),
+                confirm_traffic_stopped: true,
+            }))
+            .await?;
+    }
+    let ids: Vec<String> = ready.iter().map(|m| m.id.clone()).collect();
+    let mut done = Vec::new();
+    while begun.elapsed() < limit {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let all = fleet
+            .client
+            .list_migrations(request(op::ListMigrationsRequest::default()))
+            .await?
+            .into_inner()
+            .migrations;
+        done = all
+            .into_iter()
+            .filter(|m| ids.contains(&m.id) && matches!(m.state.as_str(), "completed" | "failed"))
+            .collect::<Vec<_>>();
+        if done.len() == ids.len() {
+            break;
+        }
+    }
+    let took = begun.elapsed().as_secs_f64();
+    let mut overheads = Vec::new();
+    for m in done.iter().filter(|m| m.state == "completed") {
+        let full = fleet
+            .client
+            .get_migration(request(op::GetMigrationRequest { id: m.id.clone() }))
+            .await?
+            .into_inner();
+        overheads.extend(lab_cutover::overhead(fleet, &full).await?);
+    }
+    let completed = overheads.len();
+    let pick = |f: fn(&lab_cutover::Overhead) -> i64| {
+        let mut v: Vec<i64> = overheads.iter().map(f).collect();
+        v.sort_unstable();
+        let at = |q: f64| {
+            v.get(((v.len() as f64 * q).ceil() as usize).saturating_sub(1))
+                .copied()
+                .unwrap_or(0)
+        };
+        (at(0.5), at(0.99), v.last().copied().unwrap_or(0))
+    };
+    let (f50, f99, fmax) = pick(|o| o.to_failover_ms);
+    let (v50, v99, vmax) = pick(|o| o.to_verified_ms);
+    let (t50, t99, tmax) = pick(|o| o.total_ms);
+    println!(
+        "cutover wave: {completed}/{} completed in {took:.1} s; per database, Ferry's overhead: gates open -> failover requested p50 {f50} ms, p99 {f99} ms, max {fmax} ms; \
+         failover done -> verified on the MI p50 {v50} ms, p99 {v99} ms, max {vmax} ms; whole cutover p50 {:.1} s, p99 {:.1} s, max {:.1} s",
+        ids.len(),
+        t50 as f64 / 1000.0,
+        t99 as f64 / 1000.0,
+        tmax as f64 / 1000.0,
+    );
+    for m in done.iter().filter(|m| m.state != "completed") {
+        println!(
+            "  not cut over: {} {} on {}: {}",
+            m.id, m.database, m.host, m.detail
+        );
+    }
     Ok(())
 }

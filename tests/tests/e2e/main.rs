@@ -18,6 +18,7 @@
 mod assessment;
 mod cutover;
 mod cutover_crash;
+mod cutover_faults;
 mod enrollment;
 mod fleet_runs;
 mod identity;

@@ -143,7 +143,13 @@ pub(super) async fn suite(store: &Store, migration: &str) {
     // Rolled back and linked again: a second cutover, whose failover begins; from then
     // on neither the cutover nor the migration can be cancelled.
     store
-        .set_migration_state(migration, State::Synchronizing, "linked", None, NOW + 90)
+        .set_migration_state(
+            (migration, State::CuttingOver),
+            State::Synchronizing,
+            "linked",
+            None,
+            NOW + 90,
+        )
         .await
         .unwrap();
     assert_eq!(start(NOW + 100).await.unwrap(), Change::Made);

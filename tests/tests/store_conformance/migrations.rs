@@ -132,16 +132,29 @@ pub(super) async fn suite(store: &Store, agent: AgentId) {
         store.migration_steps("m1").await.unwrap()[2].state,
         StepState::Pending
     );
-    store
+    // A state set from one read before is refused (compare and set): an operator's
+    // change since stands.
+    let stale = store
         .set_migration_state(
-            "m1",
+            ("m1", State::Seeding),
+            State::Failed,
+            "late",
+            None,
+            NOW + 39,
+        )
+        .await
+        .unwrap();
+    assert!(!stale);
+    assert!(store
+        .set_migration_state(
+            ("m1", State::Preparing),
             State::Seeding,
             "copying",
             Some(("{}", true)),
             NOW + 40,
         )
         .await
-        .unwrap();
+        .unwrap());
     let seeding = store.active_migrations().await.unwrap();
     assert_eq!(
         seeding
