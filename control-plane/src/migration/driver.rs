@@ -96,9 +96,12 @@ async fn advance_all(shared: &Shared) -> Result<(), StoreError> {
                 if due(cutover_observe_ms) {
                     observe(shared, &m, now).await?;
                 }
-                // The gates judge the newest observation.
+                // The gates judge the newest observation (an operator's change since,
+                // such as a cancel, is the next tick's).
                 if let Some(m) = shared.store.migration(&m.id).await? {
-                    advance(shared, &m, now_ms()).await?;
+                    if m.state == State::CuttingOver {
+                        advance(shared, &m, now_ms()).await?;
+                    }
                 }
             }
             state if state.is_linked() && due(observe_ms) => observe(shared, &m, now).await?,

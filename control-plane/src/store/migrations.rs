@@ -99,22 +99,21 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         insert_steps(&mut tx, &migration.id, Phase::Setup, &plan::names(&STEPS)).await?;
-        let event = AuditEvent {
-            at_ms: migration.created_at_ms,
-            actor: migration.created_by.clone(),
-            action: "migration.start".into(),
-            target: format!("migration/{}", migration.id),
-            detail: format!(
-                "agent={} instance={} database={} target={} link={} options={}",
-                migration.agent_id,
-                migration.instance,
-                migration.database,
-                migration.target_key,
-                migration.link_name,
-                options
-            ),
-        };
-        audit::record(&mut tx, &event).await?;
+        let detail = format!(
+            "agent={} instance={} database={} target={} link={} options={}",
+            migration.agent_id,
+            migration.instance,
+            migration.database,
+            migration.target_key,
+            migration.link_name,
+            options
+        );
+        let by = (
+            migration.id.as_str(),
+            migration.created_by.as_str(),
+            "migration.start",
+        );
+        record(&mut tx, by, &detail, migration.created_at_ms).await?;
         tx.commit().await?;
         Ok(None)
     }
@@ -326,14 +325,13 @@ impl Store {
         }
         skip_pending(&mut tx, migration, Phase::Cutover).await?;
         insert_steps(&mut tx, migration, Phase::Teardown, steps).await?;
-        let event = AuditEvent {
-            at_ms: now_ms,
-            actor: actor.into(),
-            action: "migration.cancel".into(),
-            target: format!("migration/{migration}"),
-            detail: format!("steps={}", steps.join(",")),
-        };
-        audit::record(&mut tx, &event).await?;
+        record(
+            &mut tx,
+            (migration, actor, "migration.cancel"),
+            &format!("steps={}", steps.join(",")),
+            now_ms,
+        )
+        .await?;
         tx.commit().await?;
         Ok(Change::Made)
     }
@@ -366,14 +364,7 @@ impl Store {
             &plan::names(&plan::CUTOVER),
         )
         .await?;
-        let event = AuditEvent {
-            at_ms: now_ms,
-            actor: actor.into(),
-            action: "cutover.start".into(),
-            target: format!("migration/{migration}"),
-            detail: intent.into(),
-        };
-        audit::record(&mut tx, &event).await?;
+        record(&mut tx, (migration, actor, "cutover.start"), intent, now_ms).await?;
         tx.commit().await?;
         Ok(Change::Made)
     }
@@ -413,14 +404,7 @@ impl Store {
             &plan::names(&plan::ROLLBACK),
         )
         .await?;
-        let event = AuditEvent {
-            at_ms: now_ms,
-            actor: actor.into(),
-            action: "cutover.cancel".into(),
-            target: format!("migration/{migration}"),
-            detail: String::new(),
-        };
-        audit::record(&mut tx, &event).await?;
+        record(&mut tx, (migration, actor, "cutover.cancel"), "", now_ms).await?;
         tx.commit().await?;
         Ok(Change::Made)
     }
@@ -516,17 +500,27 @@ impl Store {
             .bind(migration)
             .execute(&mut *tx)
             .await?;
-        let event = AuditEvent {
-            at_ms: now_ms,
-            actor: actor.into(),
-            action: "migration.retry".into(),
-            target: format!("migration/{migration}"),
-            detail: String::new(),
-        };
-        audit::record(&mut tx, &event).await?;
+        record(&mut tx, (migration, actor, "migration.retry"), "", now_ms).await?;
         tx.commit().await?;
         Ok(true)
     }
+}
+
+/// Audits `action` on migration `migration` by `actor`.
+async fn record(
+    conn: &mut AnyConnection,
+    (migration, actor, action): (&str, &str, &str),
+    detail: &str,
+    at_ms: i64,
+) -> Result<(), StoreError> {
+    let event = AuditEvent {
+        at_ms,
+        actor: actor.into(),
+        action: action.into(),
+        target: format!("migration/{migration}"),
+        detail: detail.into(),
+    };
+    audit::record(conn, &event).await
 }
 
 /// What an operator's change to a migration came to.
@@ -641,14 +635,9 @@ async fn finish(
     } else {
         ""
     };
-    let event = AuditEvent {
-        at_ms: end.at_ms,
-        actor: end.actor.into(),
-        action: format!("step.{}", end.state.as_str()),
-        target: format!("migration/{migration}"),
-        detail: format!("{seq} {name}{found}: {}", end.detail),
-    };
-    audit::record(conn, &event).await?;
+    let action = format!("step.{}", end.state.as_str());
+    let detail = format!("{seq} {name}{found}: {}", end.detail);
+    record(conn, (migration, end.actor, &action), &detail, end.at_ms).await?;
     Ok(name)
 }
 

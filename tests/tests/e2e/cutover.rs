@@ -67,7 +67,8 @@ async fn show_when(
     }
 }
 
-fn step<'a>(m: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+/// Step `name` of `ferry migrate show`'s JSON (the newest of that name).
+pub(super) fn step<'a>(m: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
     m["steps"]
         .as_array()
         .unwrap()

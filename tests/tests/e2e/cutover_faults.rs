@@ -3,6 +3,7 @@
 //! and ARM failing the failover request is retried once the gates hold again: the
 //! cutover completes, failing over once.
 
+use super::cutover::step;
 use super::migrations::{fixture, preflight_inputs, ready, start, watch_until, Fixture};
 use super::*;
 use ferry_sim::faults::{ArmFault, Direction};
@@ -35,13 +36,7 @@ async fn a_cut_network_and_a_failing_arm_delay_the_failover_and_nothing_else() {
         LIMIT,
         || async {
             let m = plane.ferry_json(&["migrate", "show", &id]).await;
-            let failover = m["steps"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .find(|s| s["name"] == "failover")
-                .cloned()
-                .unwrap_or_default();
+            let failover = step(&m, "failover");
             let detail = failover["detail"].as_str().unwrap_or_default().to_string();
             match (failover["state"].as_str(), detail.contains("health:")) {
                 (Some("pending"), true) => Ok(Some(())),
@@ -65,12 +60,7 @@ async fn a_cut_network_and_a_failing_arm_delay_the_failover_and_nothing_else() {
         "the failing request was made"
     );
     let m = plane.ferry_json(&["migrate", "show", &id]).await;
-    let failover = m["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["name"] == "failover")
-        .unwrap();
+    let failover = step(&m, "failover");
     assert_eq!(failover["state"], "done", "{failover}");
     assert_eq!(
         failover["attempts"], 2,

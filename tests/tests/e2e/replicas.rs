@@ -87,12 +87,7 @@ async fn on_postgresql_one_replica_drives_the_cutover_and_another_takes_over_whe
     watch_until(&second, std::slice::from_ref(&id), "completed").await;
     assert!(driver(&store).await.contains(&second_pid));
     let shown = second.ferry_json(&["migrate", "show", &id]).await;
-    let failover = shown["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["name"] == "failover")
-        .unwrap();
+    let failover = super::cutover::step(&shown, "failover");
     assert_eq!(failover["attempts"], 1, "{failover}");
 
     store.close().await;
