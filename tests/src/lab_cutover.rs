@@ -100,6 +100,7 @@ pub async fn cut_over(fleet: &mut Fleet, ready: &[op::Migration]) -> anyhow::Res
             .start_cutover(request(op::StartCutoverRequest {
                 id: m.id.clone(),
                 confirm_traffic_stopped: false,
+                ..Default::default()
             }))
             .await
             .with_context(|| format!("cutting over {} on {}", m.database, m.host))?;

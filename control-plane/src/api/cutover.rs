@@ -1,5 +1,6 @@
-//! The operator API's cutovers: start one (`ferry cutover ID`), cancel one before its
-//! failover (`ferry cutover cancel ID`). The driver runs the steps.
+//! The operator API's cutovers: start one (`ferry cutover ID`), approve one (`ferry
+//! cutover approve ID`), cancel one before its failover (`ferry cutover cancel ID`).
+//! The driver runs the steps.
 
 use ferry_proto::clock::now_ms;
 use ferry_proto::operator::v1 as op;
@@ -30,6 +31,7 @@ pub async fn start(
         requested_by: actor.into(),
         requested_at_ms: now,
         traffic_stopped_confirmed: request.confirm_traffic_stopped,
+        window: window(&request.window_start, &request.window_end, now)?,
     };
     let json = serde_json::to_string(&intent).map_err(|e| ApiError::Internal(e.to_string()))?;
     match shared.store.start_cutover(id, &json, actor, now).await? {
@@ -45,6 +47,53 @@ pub async fn start(
             } else {
                 ""
             }
+        ))),
+    }
+}
+
+/// The maintenance window from its RFC 3339 ends (with their UTC offsets): both or
+/// neither, the end after the start and still ahead.
+fn window(start: &str, end: &str, now_ms: i64) -> Result<Option<(i64, i64)>, ApiError> {
+    let at = |field: &'static str, text: &str| {
+        time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+            .map(|t| (t.unix_timestamp_nanos() / 1_000_000) as i64)
+            .map_err(|e| ApiError::invalid(field, format!("{text:?} is not an RFC 3339 time with its offset, e.g. 2026-12-05T22:00:00+01:00: {e}")))
+    };
+    match (start.trim(), end.trim()) {
+        ("", "") => Ok(None),
+        ("", _) | (_, "") => Err(ApiError::invalid(
+            "window_start / window_end",
+            "give both ends of the maintenance window, or neither",
+        )),
+        (start, end) => {
+            let (start, end) = (at("window_start", start)?, at("window_end", end)?);
+            if end <= start || end <= now_ms {
+                return Err(ApiError::invalid(
+                    "window_end",
+                    "must be after the window's start and still ahead",
+                ));
+            }
+            Ok(Some((start, end)))
+        }
+    }
+}
+
+/// An approver's approval of the cutover running for migration `id`.
+pub async fn approve(shared: &Shared, actor: &str, id: &str) -> Result<op::Migration, ApiError> {
+    let m = found(shared, id).await?;
+    let intent: Intent = serde_json::from_str(&m.cutover).unwrap_or_default();
+    match shared
+        .store
+        .approve_cutover((id, intent.requested_at_ms), actor, now_ms())
+        .await?
+    {
+        Change::Made => {
+            tracing::info!(migration = %id, %actor, "cutover approved");
+            get(shared, id).await
+        }
+        _ => Err(ApiError::FailedPrecondition(format!(
+            "migration {id} is {}: only a running cutover is approved, once per approver",
+            m.state.as_str()
         ))),
     }
 }

@@ -376,6 +376,7 @@ fn wire(
                 open: g.open,
                 evidence: g.evidence,
                 reason: g.reason,
+                queued: g.queued,
             })
             .collect(),
     }

@@ -524,6 +524,16 @@ impl Operator for OperatorApi {
         }))
     }
 
+    async fn approve_cutover(
+        &self,
+        request: Request<op::GetMigrationRequest>,
+    ) -> Result<Response<op::Migration>, Status> {
+        let actor = authorize_operator(&request, Role::Approver)?;
+        Ok(Response::new(
+            cutover::approve(&self.0, &actor, &request.into_inner().id).await?,
+        ))
+    }
+
     async fn cancel_cutover(
         &self,
         request: Request<op::GetMigrationRequest>,

@@ -1,5 +1,6 @@
-//! `ferry cutover ID [--confirm-traffic-stopped] [--wait]` and `ferry cutover cancel
-//! ID`: a linked migration moved over to its MI once every gate holds, or its cutover
+//! `ferry cutover ID [--confirm-traffic-stopped] [--window-start T --window-end T]
+//! [--wait]`, `ferry cutover approve ID` and `ferry cutover cancel ID`: a linked
+//! migration moved over to its MI once every gate holds, approved, or its cutover
 //! cancelled before the failover. `ferry migrate show ID` shows the gates with their
 //! evidence.
 
@@ -28,6 +29,12 @@ pub struct CutoverArgs {
     /// Follow it until it is completed (or failed); exits 1 unless completed.
     #[arg(long)]
     pub wait: bool,
+    /// The maintenance window the failover must happen in: its start and end as RFC
+    /// 3339 times with their offsets (e.g. 2026-12-05T22:00:00+01:00).
+    #[arg(long, requires = "window_end")]
+    pub window_start: Option<String>,
+    #[arg(long, requires = "window_start")]
+    pub window_end: Option<String>,
     /// With --wait: give up after this long (e.g. 30m).
     #[arg(long, value_parser = super::parse_duration, default_value = "2h")]
     pub timeout: Duration,
@@ -37,6 +44,9 @@ pub struct CutoverArgs {
 pub enum CutoverVerb {
     /// Cancel a cutover before its failover: both sides back to asynchronous commit.
     Cancel { id: String },
+    /// Approve a running cutover (the approver role; its requester cannot be the only
+    /// approver).
+    Approve { id: String },
 }
 
 pub async fn run(
@@ -44,12 +54,22 @@ pub async fn run(
     args: CutoverArgs,
     format: Format,
 ) -> Result<(), CliError> {
-    if let Some(CutoverVerb::Cancel { id }) = args.command {
-        let m = client
-            .cancel_cutover(request(op::GetMigrationRequest { id }))
-            .await?;
-        print_changed("cancelling the cutover of", &m.into_inner());
-        return Ok(());
+    match args.command {
+        Some(CutoverVerb::Cancel { id }) => {
+            let m = client
+                .cancel_cutover(request(op::GetMigrationRequest { id }))
+                .await?;
+            print_changed("cancelling the cutover of", &m.into_inner());
+            return Ok(());
+        }
+        Some(CutoverVerb::Approve { id }) => {
+            let m = client
+                .approve_cutover(request(op::GetMigrationRequest { id }))
+                .await?;
+            print_changed("approved the cutover of", &m.into_inner());
+            return Ok(());
+        }
+        None => {}
     }
     let Some(id) = args.id else {
         return Err(CliError::Usage(
@@ -61,6 +81,8 @@ pub async fn run(
         .start_cutover(request(op::StartCutoverRequest {
             id: id.clone(),
             confirm_traffic_stopped: args.confirm_traffic_stopped,
+            window_start: args.window_start.unwrap_or_default(),
+            window_end: args.window_end.unwrap_or_default(),
         }))
         .await?
         .into_inner();

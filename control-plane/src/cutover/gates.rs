@@ -12,14 +12,18 @@
 //!   switch (mi-link.md §4.2 step 3);
 //! - `health`: the link healthy and connected on both sides, read recently, SQL
 //!   Server's endpoint certificate valid;
-//! - `turn`: no other failover to the same MI in flight (one at a time per MI).
+//! - `turn`: no other failover to the same MI in flight (one at a time per MI);
+//! - `window`: now inside the cutover's maintenance window, when it has one;
+//! - `approval`: `approvals` distinct approvers (the approver role), not only the
+//!   requester.
 //!
 //! [`decide`] is the planner's one decision at the failover step: fail over only when
-//! every gate is open. Waiting for the turn alone is queueing, not a stuck cutover: it
-//! does not count toward the gates' timeout.
+//! every gate is open. Waiting for a turn, a window to open or people to approve is
+//! expected (the gate is `queued`), not a stuck cutover: it does not count toward the
+//! gates' timeout.
 //!
-//! Not built yet (issue 7): the maintenance window, approvals and validation (row
-//! counts) gates; a cutover today is started by hand, so its time is the operator's.
+//! Not built yet (issue 7): waves (their windows and approvals apply per cutover
+//! today) and the validation (row counts) gate.
 
 use serde::{Deserialize, Serialize};
 
@@ -89,6 +93,8 @@ pub struct Facts<'a> {
     pub synchronous_since_ms: Option<i64>,
     /// Another migration whose failover to the same MI is in flight.
     pub other_failover: Option<&'a str>,
+    /// Who approved this cutover request.
+    pub approvers: &'a [String],
 }
 
 /// The settings the gates apply, in milliseconds.
@@ -97,6 +103,8 @@ pub struct Rules {
     pub stable_readings: u32,
     pub quiet_ms: i64,
     pub max_age_ms: i64,
+    /// Distinct approvers a cutover needs (0: none).
+    pub approvals: u32,
 }
 
 impl From<&CutoverSettings> for Rules {
@@ -105,6 +113,7 @@ impl From<&CutoverSettings> for Rules {
             stable_readings: s.stable_readings,
             quiet_ms: (s.quiet_secs * 1000) as i64,
             max_age_ms: (s.max_reading_age_secs * 1000) as i64,
+            approvals: s.approvals,
         }
     }
 }
@@ -117,6 +126,10 @@ pub struct Gate {
     pub evidence: String,
     /// When closed: why, and what would open it.
     pub reason: String,
+    /// Closed, and waiting is expected (a turn, a window, people): not counted
+    /// toward the gates' timeout.
+    #[serde(default)]
+    pub queued: bool,
 }
 
 impl Gate {
@@ -126,16 +139,24 @@ impl Gate {
             open: closed.is_none(),
             evidence,
             reason: closed.unwrap_or_default(),
+            queued: false,
         }
+    }
+
+    /// Closed gates of this kind wait for something expected.
+    fn queued(mut self) -> Gate {
+        self.queued = !self.open;
+        self
     }
 }
 
 pub fn evaluate(facts: &Facts, rules: &Rules) -> Vec<Gate> {
     let Some(o) = facts.observation else {
         let none = || Some("Ferry has not read the link yet: wait for the next reading".into());
-        return ["workload", "replication", "health", TURN]
+        return ["workload", "replication", "health"]
             .into_iter()
             .map(|name| Gate::new(name, "no reading of the link".into(), none()))
+            .chain([turn(facts), window(facts), approval(facts, rules)])
             .collect();
     };
     vec![
@@ -143,7 +164,54 @@ pub fn evaluate(facts: &Facts, rules: &Rules) -> Vec<Gate> {
         replication(facts, o, rules),
         health(facts, o, rules),
         turn(facts),
+        window(facts),
+        approval(facts, rules),
     ]
+}
+
+fn window(facts: &Facts) -> Gate {
+    let Some((start, end)) = facts.intent.window else {
+        return Gate::new("window", "no maintenance window: any time".into(), None);
+    };
+    let evidence = format!("window {} to {}", rfc3339(start), rfc3339(end));
+    if facts.now_ms < start {
+        let why = format!("the maintenance window opens at {}", rfc3339(start));
+        Gate::new("window", evidence, Some(why)).queued()
+    } else if facts.now_ms >= end {
+        let why = format!("the maintenance window closed at {}: cancel this cutover (`ferry cutover cancel`) and start it again with another window", rfc3339(end));
+        Gate::new("window", evidence, Some(why))
+    } else {
+        Gate::new("window", evidence, None)
+    }
+}
+
+fn approval(facts: &Facts, rules: &Rules) -> Gate {
+    if rules.approvals == 0 {
+        let evidence = "no approval required ([cutover] approvals = 0)".to_string();
+        return Gate::new("approval", evidence, None);
+    }
+    let requester = &facts.intent.requested_by;
+    let others = facts.approvers.iter().filter(|a| *a != requester).count();
+    let evidence = format!(
+        "approved by {} of {} needed (requested by {requester})",
+        if facts.approvers.is_empty() {
+            "nobody".to_string()
+        } else {
+            facts.approvers.join(", ")
+        },
+        rules.approvals
+    );
+    let closed = if (facts.approvers.len() as u32) < rules.approvals {
+        Some(format!(
+            "{} more approval(s) needed: an operator with the approver role runs `ferry cutover approve`",
+            rules.approvals - facts.approvers.len() as u32
+        ))
+    } else if others == 0 {
+        Some(format!("{requester} asked for the cutover and cannot be its only approver: another approver runs `ferry cutover approve`"))
+    } else {
+        None
+    };
+    Gate::new("approval", evidence, closed).queued()
 }
 
 /// The gate that queues failovers to one MI.
@@ -157,7 +225,8 @@ fn turn(facts: &Facts) -> Gate {
             Some(format!(
                 "migration {other} is failing over to this MI, one at a time: waiting for its turn"
             )),
-        ),
+        )
+        .queued(),
         None => Gate::new(TURN, "no other failover to this MI in flight".into(), None),
     }
 }
@@ -299,8 +368,8 @@ pub enum Decision {
     FailOver,
     /// Closed gates: why, and what would open them.
     Wait(String),
-    /// Only the turn is closed: queued behind another failover to the MI; the
-    /// timeout's clock starts again when the turn comes.
+    /// Only queued gates are closed (a turn, a window, approvals); the timeout's
+    /// clock starts again when they open.
     Queued(String),
     /// The gates stayed closed past the timeout: the cutover stops before failing over.
     Stop(String),
@@ -315,7 +384,7 @@ pub fn decide(gates: &[Gate], waiting_since_ms: i64, now_ms: i64, timeout_ms: i6
         .collect();
     if closed.is_empty() {
         Decision::FailOver
-    } else if gates.iter().all(|g| g.open || g.name == TURN) {
+    } else if gates.iter().all(|g| g.open || g.queued) {
         Decision::Queued(format!("queued: {}", closed.join("; ")))
     } else if now_ms - waiting_since_ms >= timeout_ms {
         Decision::Stop(format!(
@@ -359,6 +428,7 @@ mod tests {
         stable_readings: 3,
         quiet_ms: 30_000,
         max_age_ms: 60_000,
+        approvals: 0,
     };
 
     /// One reading of both sides at `at_ms` (SQL Server read at the same moment).
@@ -395,6 +465,7 @@ mod tests {
             intent,
             synchronous_since_ms: Some(1),
             other_failover: None,
+            approvers: &[],
         }
     }
 
@@ -500,6 +571,63 @@ mod tests {
                 Decision::Stop(_)
             ));
         }
+    }
+
+    #[test]
+    fn windows_and_approvals_queue_the_failover() {
+        let mut history = Vec::new();
+        for at in [1_000, 2_000, 3_000] {
+            fold(&mut history, reading(at, 100, 100, 100));
+        }
+        let o = history.last().unwrap();
+        let intent = Intent {
+            traffic_stopped_confirmed: true,
+            requested_by: "operator/alice".into(),
+            window: Some((10_000, 20_000)),
+            ..Default::default()
+        };
+        let two = Rules {
+            approvals: 2,
+            ..RULES
+        };
+        let at = |now: i64, approvers: &[String]| {
+            let facts = Facts {
+                approvers,
+                ..facts(o, &intent, now)
+            };
+            (evaluate(&facts, &two), now)
+        };
+        let (before, now) = at(3_000, &[]);
+        assert!(gate(&before, "window").reason.contains("opens at"));
+        assert!(gate(&before, "approval").reason.contains("2 more"));
+        assert!(
+            matches!(decide(&before, 0, now, 1_000), Decision::Queued(_)),
+            "queued, not stopped"
+        );
+        let approvers = ["operator/alice".to_string(), "operator/bob".to_string()];
+        let (inside, _) = at(15_000, &approvers[..1]);
+        assert!(gate(&inside, "window").open);
+        assert!(gate(&inside, "approval").reason.contains("1 more"));
+        let requester_alone = Facts {
+            approvers: &approvers[..1],
+            ..facts(o, &intent, 15_000)
+        };
+        let only = evaluate(
+            &requester_alone,
+            &Rules {
+                approvals: 1,
+                ..RULES
+            },
+        );
+        assert!(gate(&only, "approval")
+            .reason
+            .contains("cannot be its only approver"));
+        let (approved, now) = at(15_000, &approvers);
+        assert_eq!(decide(&approved, 0, now, 1_000), Decision::FailOver);
+        let (after, now) = at(20_000, &approvers);
+        assert!(
+            matches!(decide(&after, 0, now, 1_000), Decision::Stop(w) if w.contains("window closed"))
+        );
     }
 
     #[test]

@@ -26,4 +26,8 @@ pub struct Intent {
     /// (as the Arc portal's checkbox); otherwise the workload gate measures it.
     #[serde(default)]
     pub traffic_stopped_confirmed: bool,
+    /// The maintenance window the failover must happen in (Unix ms, end exclusive);
+    /// None: any time.
+    #[serde(default)]
+    pub window: Option<(i64, i64)>,
 }

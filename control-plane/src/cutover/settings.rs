@@ -24,6 +24,9 @@ pub struct CutoverSettings {
     pub gate_timeout_secs: u64,
     /// How often the link is read from Azure while a cutover runs.
     pub observe_interval_ms: u64,
+    /// Distinct approvers (the approver role) a cutover needs before its failover;
+    /// the operator who asked for it cannot be the only one. 0: none.
+    pub approvals: u32,
     pub mi_sql: MiSqlSettings,
 }
 
@@ -35,6 +38,7 @@ impl Default for CutoverSettings {
             max_reading_age_secs: 60,
             gate_timeout_secs: 900,
             observe_interval_ms: 2000,
+            approvals: 0,
             mi_sql: MiSqlSettings::default(),
         }
     }

@@ -26,6 +26,10 @@ pub async fn gates(
         .store
         .failover_in_flight(&m.target_key, &m.id)
         .await?;
+    let approvers = shared
+        .store
+        .cutover_approvers(&m.id, intent.requested_at_ms)
+        .await?;
     let facts = Facts {
         now_ms,
         observation: observation.as_ref(),
@@ -33,6 +37,7 @@ pub async fn gates(
         intent: &intent,
         synchronous_since_ms: synchronous_since(steps),
         other_failover: other.as_deref(),
+        approvers: &approvers,
     };
     Ok(gates::evaluate(
         &facts,

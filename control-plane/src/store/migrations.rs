@@ -409,6 +409,58 @@ impl Store {
         Ok(Change::Made)
     }
 
+    /// Records `approver`'s approval of the cutover requested at `requested_at_ms`
+    /// (its intent's time), audited. Unchanged when that cutover is not the one
+    /// running or `approver` approved it already.
+    pub async fn approve_cutover(
+        &self,
+        (migration, requested_at_ms): (&str, i64),
+        approver: &str,
+        now_ms: i64,
+    ) -> Result<Change, StoreError> {
+        let mut tx = self.write().await?;
+        let added = sqlx::query(
+            "INSERT INTO cutover_approvals (migration_id, requested_at, approver, approved_at)
+             SELECT $1, $2, $3, $4 WHERE EXISTS (SELECT 1 FROM migrations WHERE id = $1 AND state = 'cutting_over')
+             ON CONFLICT (migration_id, requested_at, approver) DO NOTHING",
+        )
+        .bind(migration)
+        .bind(requested_at_ms)
+        .bind(approver)
+        .bind(now_ms)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if added == 0 {
+            return Ok(Change::Unchanged);
+        }
+        let detail = format!("requested_at_ms={requested_at_ms}");
+        record(
+            &mut tx,
+            (migration, approver, "cutover.approve"),
+            &detail,
+            now_ms,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Change::Made)
+    }
+
+    /// Who approved the cutover requested at `requested_at_ms`, in order.
+    pub async fn cutover_approvers(
+        &self,
+        migration: &str,
+        requested_at_ms: i64,
+    ) -> Result<Vec<String>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT approver FROM cutover_approvals WHERE migration_id = $1 AND requested_at = $2 ORDER BY approved_at, approver",
+        )
+        .bind(migration)
+        .bind(requested_at_ms)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
     /// Sets a waiting step's detail (what it waits for), and when it began waiting.
     pub async fn note_step(
         &self,

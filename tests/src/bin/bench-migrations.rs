@@ -207,6 +207,7 @@ async fn cutover_wave(
             .start_cutover(request(op::StartCutoverRequest {
                 id: m.id.clone(),
                 confirm_traffic_stopped: true,
+                ..Default::default()
             }))
             .await?;
     }

@@ -233,3 +233,113 @@ async fn cutover_waits_for_its_gates_and_moves_every_committed_row() {
     assert!(!refused.status.success(), "{}", text(&refused));
     stop(plane, agents).await;
 }
+
+/// Runs `ferry` against `plane` with the credentials in `dir`.
+async fn ferry_as(
+    plane: &ControlPlane,
+    dir: &std::path::Path,
+    args: &[&str],
+) -> std::process::Output {
+    tokio::process::Command::new(ferry_tests::binaries::binary("ferry"))
+        .arg("--control-plane")
+        .arg(plane.url())
+        .arg("--credentials")
+        .arg(dir)
+        .args(args)
+        .output()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_window_and_approvals_hold_the_failover_until_both_are_given() {
+    let Fixture {
+        lab,
+        plane,
+        config,
+        agents,
+        dir,
+    } = fixture(super::migrations::SCENARIO, &[("sqlhost", &["SQL22"])]).await;
+    preflight_inputs(&plane, &["sqlhost"]).await;
+    let id = start(&plane, "sqlhost", "Sales").await;
+    ready(&plane, std::slice::from_ref(&id)).await;
+    // One approver needed; bob is one (admin, who asks, cannot be the only one).
+    let addr = plane.addr;
+    plane.stop().await;
+    let config = config.replace("[cutover]\n", "[cutover]\napprovals = 1\n");
+    let plane = ControlPlane::start_on(dir.path(), &config, addr).await;
+    let bob = dir.path().join("bob");
+    let issued = tokio::process::Command::new(ferry_tests::binaries::binary("ferry-control"))
+        .arg("--data-dir")
+        .arg(&plane.data_dir)
+        .args([
+            "issue-operator",
+            "--name",
+            "bob",
+            "--role",
+            "approver",
+            "--out",
+        ])
+        .arg(&bob)
+        .output()
+        .await
+        .unwrap();
+    assert!(issued.status.success(), "{}", text(&issued));
+
+    // The window opens in a few seconds.
+    lab.set_workload("SQL22", "Sales", &Default::default())
+        .unwrap();
+    let now = ferry_proto::clock::now_ms();
+    let rfc3339 = ferry_control::cutover::gates::rfc3339;
+    let (opens, closes) = (now + 8_000, now + 3_600_000);
+    let (start_at, end_at) = (rfc3339(opens), rfc3339(closes));
+    let window = ["--window-start", &start_at, "--window-end", &end_at];
+    let mut args = vec!["cutover", &id, "--confirm-traffic-stopped"];
+    args.extend(window);
+    let cut = plane.ferry(&args).await;
+    assert!(cut.status.success(), "{}", text(&cut));
+    let waiting = show_when(&plane, &id, "the window and the approval queue it", |m| {
+        !m["gates"].as_array().unwrap().is_empty() && gate(m, "approval")["queued"] == true
+    })
+    .await;
+    assert!(gate(&waiting, "approval")["reason"]
+        .as_str()
+        .unwrap()
+        .contains("1 more"));
+
+    // Its requester approves: not enough. bob does: the approval holds.
+    let own = plane.ferry(&["cutover", "approve", &id]).await;
+    assert!(own.status.success(), "{}", text(&own));
+    let alone = show_when(&plane, &id, "the requester alone", |m| {
+        gate(m, "approval")["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("cannot be its only approver"))
+    })
+    .await;
+    assert_eq!(gate(&alone, "approval")["open"], false);
+    let approved = ferry_as(&plane, &bob, &["cutover", "approve", &id]).await;
+    assert!(approved.status.success(), "{}", text(&approved));
+    // bob, an approver, cannot start a cutover (the operator role).
+    let refused = ferry_as(&plane, &bob, &["cutover", "cancel", &id]).await;
+    assert!(!refused.status.success(), "{}", text(&refused));
+
+    super::migrations::watch_until(&plane, std::slice::from_ref(&id), "completed").await;
+    let done = plane.ferry_json(&["migrate", "show", &id]).await;
+    let failover = step(&done, "failover");
+    assert!(
+        failover["started_unix_ms"].as_i64().unwrap() >= opens,
+        "inside the window: {failover}"
+    );
+    let target = format!("migration/{id}");
+    let audit = plane.ferry_json(&["audit", "--target", &target]).await;
+    let approvals: Vec<&str> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "cutover.approve")
+        .map(|e| e["actor"].as_str().unwrap())
+        .collect();
+    assert_eq!(approvals.len(), 2, "{approvals:?}");
+    assert!(approvals.iter().any(|a| a.contains("bob")), "{approvals:?}");
+    stop(plane, agents).await;
+}

@@ -160,7 +160,11 @@ pub fn detail(m: &op::Migration) -> String {
     if !m.gates.is_empty() {
         out.push_str("Cutover gates:\n");
         for g in &m.gates {
-            let verdict = if g.open { "open" } else { "closed" };
+            let verdict = match (g.open, g.queued) {
+                (true, _) => "open",
+                (false, true) => "queued",
+                (false, false) => "closed",
+            };
             out.push_str(&format!("  {:<12} {verdict:<6} {}\n", g.name, g.evidence));
             if !g.open {
                 out.push_str(&format!("  {:<12} {:<6} {}\n", "", "", g.reason));
@@ -310,6 +314,7 @@ pub fn migration_json(m: &op::Migration) -> Value {
             "open": g.open,
             "evidence": g.evidence,
             "reason": g.reason,
+            "queued": g.queued,
         })).collect::<Vec<_>>(),
     })
 }

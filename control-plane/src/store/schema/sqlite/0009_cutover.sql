@@ -26,3 +26,13 @@ CREATE UNIQUE INDEX migrations_one_database_per_target
     ON migrations (target_id, LOWER(database_name)) WHERE state <> 'cancelled';
 CREATE UNIQUE INDEX migrations_one_link_per_target
     ON migrations (target_id, LOWER(link_name)) WHERE state <> 'cancelled';
+
+-- Approvals of a cutover request (the request is the migration's cutover intent,
+-- known by when it was made): one row per distinct approver.
+CREATE TABLE cutover_approvals (
+    migration_id TEXT NOT NULL REFERENCES migrations (id),
+    requested_at BIGINT NOT NULL,
+    approver     TEXT NOT NULL,
+    approved_at  BIGINT NOT NULL,
+    PRIMARY KEY (migration_id, requested_at, approver)
+);
