@@ -147,6 +147,7 @@ pub async fn start(
         observed_at_ms: None,
         progressed_at_ms: None,
         cutover: String::new(),
+        wave: String::new(),
     };
     match shared.store.create_migration(&record).await? {
         None => {

@@ -11,7 +11,8 @@
 //! - [`targets`]: target managed instances, read through ARM.
 //! - [`connection`]: connection tests from hosts toward a target.
 //! - [`migration`]: migrations: start (pre-flight, idempotent), list, show, retry.
-//! - [`cutover`]: cutovers: start, cancel before the failover.
+//! - [`cutover`]: cutovers: start, approve, cancel before the failover.
+//! - [`plan`]: plans and waves: apply, show, approve, pause, resume.
 //! - [`convert`]: wire <-> domain conversions ([`convert_assessment`] for assessments,
 //!   [`convert_load`] for load windows, [`convert_migration`] for link steps).
 
@@ -26,6 +27,7 @@ pub mod cutover;
 pub mod enrollment;
 pub mod migration;
 pub mod operator;
+pub mod plan;
 pub mod sizing;
 pub mod targets;
 

@@ -15,7 +15,7 @@ use ferry_proto::operator::v1::{
 };
 use tonic::{Request, Response, Status};
 
-use super::{assessment, connection, convert, cutover, migration, sizing, targets};
+use super::{assessment, connection, convert, cutover, migration, plan, sizing, targets};
 use super::{authorize_operator, ApiError, Shared};
 use crate::fleet::enrollment::{mint, secret_hash};
 use crate::fleet::identity::Role;
@@ -522,6 +522,56 @@ impl Operator for OperatorApi {
                 })
                 .collect(),
         }))
+    }
+
+    async fn apply_plan(
+        &self,
+        request: Request<op::ApplyPlanRequest>,
+    ) -> Result<Response<op::Plan>, Status> {
+        let actor = authorize_operator(&request, Role::Operator)?;
+        let toml = request.into_inner().plan_toml;
+        Ok(Response::new(plan::apply(&self.0, &actor, &toml).await?))
+    }
+
+    async fn show_plan(
+        &self,
+        request: Request<op::ShowPlanRequest>,
+    ) -> Result<Response<op::Plan>, Status> {
+        authorize_operator(&request, Role::Viewer)?;
+        Ok(Response::new(plan::show(&self.0).await?))
+    }
+
+    async fn approve_wave(
+        &self,
+        request: Request<op::WaveRequest>,
+    ) -> Result<Response<op::Plan>, Status> {
+        let actor = authorize_operator(&request, Role::Approver)?;
+        let name = request.into_inner().name;
+        Ok(Response::new(
+            plan::change(&self.0, &actor, &name, plan::Verb::Approve).await?,
+        ))
+    }
+
+    async fn pause_wave(
+        &self,
+        request: Request<op::WaveRequest>,
+    ) -> Result<Response<op::Plan>, Status> {
+        let actor = authorize_operator(&request, Role::Operator)?;
+        let name = request.into_inner().name;
+        Ok(Response::new(
+            plan::change(&self.0, &actor, &name, plan::Verb::Pause).await?,
+        ))
+    }
+
+    async fn resume_wave(
+        &self,
+        request: Request<op::WaveRequest>,
+    ) -> Result<Response<op::Plan>, Status> {
+        let actor = authorize_operator(&request, Role::Operator)?;
+        let name = request.into_inner().name;
+        Ok(Response::new(
+            plan::change(&self.0, &actor, &name, plan::Verb::Resume).await?,
+        ))
     }
 
     async fn approve_cutover(

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use ferry_control::cli::output::{self, Format};
 use ferry_control::cli::{self, request, CliError};
-use ferry_control::cli::{assess, audit, cutover, migrate, target};
+use ferry_control::cli::{assess, audit, cutover, migrate, plan, target};
 use ferry_proto::clock::now_ms;
 use ferry_proto::operator::v1::{
     CreateCommandRequest, CreateEnrollmentTokenRequest, GetHostRequest, ListCommandsRequest,
@@ -88,6 +88,16 @@ enum Verb {
     /// Cut a linked migration over to its MI once every gate holds, or cancel a
     /// cutover before its failover (`ferry cutover cancel ID`).
     Cutover(cutover::CutoverArgs),
+    /// Plans: waves of migrations with a window, approvals and a failure policy.
+    Plan {
+        #[command(subcommand)]
+        command: plan::PlanVerb,
+    },
+    /// One wave: approve, pause, resume.
+    Wave {
+        #[command(subcommand)]
+        command: plan::WaveVerb,
+    },
     /// The audit log, newest first: who changed what, each gate decision and step.
     Audit {
         /// Only events about this target or its prefix (e.g. migration/<id>).
@@ -186,6 +196,8 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         Verb::Target { command } => target::run(&mut client, command, cli.output).await?,
         Verb::Migrate { command } => migrate::run(&mut client, command, cli.output).await?,
         Verb::Cutover(args) => cutover::run(&mut client, args, cli.output).await?,
+        Verb::Plan { command } => plan::run_plan(&mut client, command, cli.output).await?,
+        Verb::Wave { command } => plan::run_wave(&mut client, command, cli.output).await?,
         Verb::Audit { target, limit } => audit::run(&mut client, target, limit, cli.output).await?,
         Verb::Token {
             command: TokenVerb::Create { ttl, description },

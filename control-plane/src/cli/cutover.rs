@@ -21,7 +21,12 @@ pub struct CutoverArgs {
     #[command(subcommand)]
     pub command: Option<CutoverVerb>,
     /// The migration to cut over.
+    #[arg(conflicts_with = "wave")]
     pub id: Option<String>,
+    /// Every linked migration of this wave (`ferry plan show`); the failovers wait for
+    /// the wave's window, approvals and policy.
+    #[arg(long)]
+    pub wave: Option<String>,
     /// Confirm that the application's traffic to the database stopped (else Ferry
     /// waits for SQL Server's log to stand still).
     #[arg(long)]
@@ -71,33 +76,44 @@ pub async fn run(
         }
         None => {}
     }
-    let Some(id) = args.id else {
-        return Err(CliError::Usage(
-            "name the migration to cut over: `ferry cutover ID` (`ferry migrate ls` lists them)"
-                .into(),
-        ));
+    let ids = match (&args.id, &args.wave) {
+        (Some(id), _) => vec![id.clone()],
+        (None, Some(wave)) => super::plan::members(client, wave)
+            .await?
+            .into_iter()
+            .filter(|m| !matches!(m.state.as_str(), "completed" | "cutting_over" | "cancelled"))
+            .map(|m| m.id)
+            .collect(),
+        (None, None) => {
+            return Err(CliError::Usage(
+                "name the migration to cut over, or --wave W (`ferry migrate ls` lists them)"
+                    .into(),
+            ))
+        }
     };
-    let m = client
-        .start_cutover(request(op::StartCutoverRequest {
-            id: id.clone(),
-            confirm_traffic_stopped: args.confirm_traffic_stopped,
-            window_start: args.window_start.unwrap_or_default(),
-            window_end: args.window_end.unwrap_or_default(),
-        }))
-        .await?
-        .into_inner();
-    print_changed("cutting over", &m);
+    for id in &ids {
+        let m = client
+            .start_cutover(request(op::StartCutoverRequest {
+                id: id.clone(),
+                confirm_traffic_stopped: args.confirm_traffic_stopped,
+                window_start: args.window_start.clone().unwrap_or_default(),
+                window_end: args.window_end.clone().unwrap_or_default(),
+            }))
+            .await?
+            .into_inner();
+        print_changed("cutting over", &m);
+    }
     if args.wait {
         watch(
             client,
-            vec![id],
+            ids,
             "completed",
             args.timeout,
             format == Format::Json,
         )
         .await?;
     } else {
-        println!("`ferry migrate show {id}` shows its steps and gates; `ferry migrate watch {id} --until completed` follows it");
+        println!("`ferry migrate show ID` shows each one's steps and gates; `ferry migrate watch ID... --until completed` follows them");
     }
     Ok(())
 }

@@ -2,7 +2,7 @@
 //! operator API. [`output`] renders tables and JSON; [`assess`] renders assessments;
 //! [`target`] adds and lists target managed instances, [`connection`] tests the network
 //! toward one; [`migrate`] starts and follows migrations; [`cutover`] cuts them over;
-//! [`audit`] reads the audit log.
+//! [`plan`] groups them into waves; [`audit`] reads the audit log.
 
 pub mod assess;
 pub mod audit;
@@ -10,6 +10,7 @@ pub mod connection;
 pub mod cutover;
 pub mod migrate;
 pub mod output;
+pub mod plan;
 pub mod target;
 
 use std::path::{Path, PathBuf};

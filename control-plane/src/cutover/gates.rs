@@ -15,21 +15,23 @@
 //! - `turn`: no other failover to the same MI in flight (one at a time per MI);
 //! - `window`: now inside the cutover's maintenance window, when it has one;
 //! - `approval`: `approvals` distinct approvers (the approver role), not only the
-//!   requester.
+//!   requester (the cutover's or its wave's approvals, the larger need);
+//! - `wave`: its wave, when it has one, neither paused nor halted by a failed member
+//!   (`on_failure = "halt"`); the wave's window applies when the cutover has none.
 //!
 //! [`decide`] is the planner's one decision at the failover step: fail over only when
 //! every gate is open. Waiting for a turn, a window to open or people to approve is
 //! expected (the gate is `queued`), not a stuck cutover: it does not count toward the
 //! gates' timeout.
 //!
-//! Not built yet (issue 7): waves (their windows and approvals apply per cutover
-//! today) and the validation (row counts) gate.
+//! Not built yet (issue 7): the validation (row counts) gate.
 
 use serde::{Deserialize, Serialize};
 
 use super::settings::CutoverSettings;
 use super::Intent;
 use crate::migration::observe::Observation;
+use crate::store::waves::WaveRecord;
 
 /// How the two sides' LSNs moved across SQL Server's readings, folded into each
 /// observation from the one before ([`Steady::follow`]).
@@ -95,6 +97,16 @@ pub struct Facts<'a> {
     pub other_failover: Option<&'a str>,
     /// Who approved this cutover request.
     pub approvers: &'a [String],
+    /// Its wave, if any.
+    pub wave: Option<WaveFacts<'a>>,
+}
+
+/// What the gates look at of a migration's wave.
+#[derive(Debug, Clone, Copy)]
+pub struct WaveFacts<'a> {
+    pub wave: &'a WaveRecord,
+    /// Another member whose migration failed.
+    pub failed_member: Option<&'a str>,
 }
 
 /// The settings the gates apply, in milliseconds.
@@ -156,7 +168,12 @@ pub fn evaluate(facts: &Facts, rules: &Rules) -> Vec<Gate> {
         return ["workload", "replication", "health"]
             .into_iter()
             .map(|name| Gate::new(name, "no reading of the link".into(), none()))
-            .chain([turn(facts), window(facts), approval(facts, rules)])
+            .chain([
+                turn(facts),
+                window(facts),
+                approval(facts, rules),
+                wave(facts),
+            ])
             .collect();
     };
     vec![
@@ -166,11 +183,36 @@ pub fn evaluate(facts: &Facts, rules: &Rules) -> Vec<Gate> {
         turn(facts),
         window(facts),
         approval(facts, rules),
+        wave(facts),
     ]
 }
 
+fn wave(facts: &Facts) -> Gate {
+    let Some(w) = facts.wave else {
+        return Gate::new("wave", "in no wave".into(), None);
+    };
+    let name = &w.wave.wave.name;
+    let evidence = format!(
+        "wave {name}: {}, on failure {:?}",
+        if w.wave.paused { "paused" } else { "running" },
+        w.wave.wave.on_failure
+    );
+    if w.wave.paused {
+        let why = format!("wave {name} is paused: `ferry wave resume {name}`");
+        return Gate::new("wave", evidence, Some(why)).queued();
+    }
+    match w.failed_member {
+        Some(other) if w.wave.wave.on_failure == super::wave::OnFailure::Halt => {
+            let why = format!("wave {name} halts on a failure, and migration {other} failed: retry or cancel it, or set on_failure = \"continue\"");
+            Gate::new("wave", evidence, Some(why))
+        }
+        _ => Gate::new("wave", evidence, None),
+    }
+}
+
 fn window(facts: &Facts) -> Gate {
-    let Some((start, end)) = facts.intent.window else {
+    let of_wave = facts.wave.and_then(|w| w.wave.wave.window);
+    let Some((start, end)) = facts.intent.window.or(of_wave) else {
         return Gate::new("window", "no maintenance window: any time".into(), None);
     };
     let evidence = format!("window {} to {}", rfc3339(start), rfc3339(end));
@@ -186,25 +228,33 @@ fn window(facts: &Facts) -> Gate {
 }
 
 fn approval(facts: &Facts, rules: &Rules) -> Gate {
-    if rules.approvals == 0 {
+    let of_wave = facts.wave.map_or(0, |w| w.wave.wave.approvals);
+    let needed = rules.approvals.max(of_wave);
+    if needed == 0 {
         let evidence = "no approval required ([cutover] approvals = 0)".to_string();
         return Gate::new("approval", evidence, None);
     }
+    let mut approvers: Vec<&String> = facts.approvers.iter().collect();
+    for a in facts.wave.iter().flat_map(|w| &w.wave.approvers) {
+        if !approvers.contains(&a) {
+            approvers.push(a);
+        }
+    }
     let requester = &facts.intent.requested_by;
-    let others = facts.approvers.iter().filter(|a| *a != requester).count();
+    let others = approvers.iter().filter(|a| **a != requester).count();
+    let names: Vec<&str> = approvers.iter().map(|a| a.as_str()).collect();
     let evidence = format!(
-        "approved by {} of {} needed (requested by {requester})",
-        if facts.approvers.is_empty() {
+        "approved by {} of {needed} needed (requested by {requester})",
+        if names.is_empty() {
             "nobody".to_string()
         } else {
-            facts.approvers.join(", ")
+            names.join(", ")
         },
-        rules.approvals
     );
-    let closed = if (facts.approvers.len() as u32) < rules.approvals {
+    let closed = if (approvers.len() as u32) < needed {
         Some(format!(
-            "{} more approval(s) needed: an operator with the approver role runs `ferry cutover approve`",
-            rules.approvals - facts.approvers.len() as u32
+            "{} more approval(s) needed: an operator with the approver role runs `ferry cutover approve` (or `ferry wave approve`)",
+            needed - approvers.len() as u32
         ))
     } else if others == 0 {
         Some(format!("{requester} asked for the cutover and cannot be its only approver: another approver runs `ferry cutover approve`"))
@@ -466,6 +516,7 @@ mod tests {
             synchronous_since_ms: Some(1),
             other_failover: None,
             approvers: &[],
+            wave: None,
         }
     }
 

@@ -9,11 +9,14 @@
 //! - [`settings`]: `[cutover]` in the control plane's configuration.
 //! - [`mi_sql`]: the control plane's read-only TDS checks on the MI.
 //! - [`steps`]: the cutover's steps run by the control plane.
+//! - [`wave`]: plans and waves: groups of migrations with a window, approvals and a
+//!   failure policy.
 
 pub mod gates;
 pub mod mi_sql;
 pub mod settings;
 pub mod steps;
+pub mod wave;
 
 use serde::{Deserialize, Serialize};
 

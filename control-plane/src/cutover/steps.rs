@@ -2,7 +2,7 @@
 //! failover's ARM call. Each waits by leaving its step pending with a detail that says
 //! what it waits for (`Store::note_step`), and stops after `gate_timeout_secs`.
 
-use super::gates::{self, Decision, Facts, Gate, Rules};
+use super::gates::{self, Decision, Facts, Gate, Rules, WaveFacts};
 use super::{mi_sql, Intent};
 use crate::api::Shared;
 use crate::migration::observe::Observation;
@@ -30,6 +30,14 @@ pub async fn gates(
         .store
         .cutover_approvers(&m.id, intent.requested_at_ms)
         .await?;
+    let wave = match m.wave.as_str() {
+        "" => None,
+        name => shared.store.wave(name).await?,
+    };
+    let failed_member = match &wave {
+        Some(_) => shared.store.failed_in_wave(&m.wave, &m.id).await?,
+        None => None,
+    };
     let facts = Facts {
         now_ms,
         observation: observation.as_ref(),
@@ -38,6 +46,10 @@ pub async fn gates(
         synchronous_since_ms: synchronous_since(steps),
         other_failover: other.as_deref(),
         approvers: &approvers,
+        wave: wave.as_ref().map(|wave| WaveFacts {
+            wave,
+            failed_member: failed_member.as_deref(),
+        }),
     };
     Ok(gates::evaluate(
         &facts,

@@ -41,6 +41,8 @@ pub struct MigrationRecord {
     pub progressed_at_ms: Option<i64>,
     /// JSON (`cutover::Intent`), '' when no cutover was asked for.
     pub cutover: String,
+    /// The wave it belongs to, '' for none.
+    pub wave: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -816,6 +818,7 @@ fn decode(row: &AnyRow) -> Result<MigrationRecord, StoreError> {
         observed_at_ms: col(row, "observed_at")?,
         progressed_at_ms: col(row, "progressed_at")?,
         cutover: col(row, "cutover")?,
+        wave: col(row, "wave")?,
     })
 }
 

@@ -5,7 +5,7 @@
 //!   applied in order once (recorded in `ferry_schema`).
 //! - One method per named operation, grouped by concept: [`tokens`], [`agents`],
 //!   [`inventory`], [`labels`], [`load`], [`commands`], [`assessments`], [`connections`],
-//!   [`migrations`], [`link_status`], [`leases`], [`audit`]. Queries are written once,
+//!   [`migrations`], [`waves`], [`link_status`], [`leases`], [`audit`]. Queries are written once,
 //!   in the SQL both dialects share (`$n` parameters, `ON CONFLICT`, `RETURNING`).
 //! - The conformance suite (`tests/tests/store_conformance/`, in ferry-tests) runs on
 //!   SQLite always and on PostgreSQL when `FERRY_TEST_DATABASE_URL` is set.
@@ -23,6 +23,7 @@ pub mod load;
 pub mod migrations;
 pub mod targets;
 pub mod tokens;
+pub mod waves;
 
 use std::time::Duration;
 

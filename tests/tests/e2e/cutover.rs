@@ -234,8 +234,29 @@ async fn cutover_waits_for_its_gates_and_moves_every_committed_row() {
     stop(plane, agents).await;
 }
 
+/// Credentials for operator `name` with `role`, issued by `ferry-control
+/// issue-operator` from `plane`'s CA into `dir/<name>`.
+pub(super) async fn issue_operator(
+    plane: &ControlPlane,
+    dir: &std::path::Path,
+    name: &str,
+    role: &str,
+) -> std::path::PathBuf {
+    let out = dir.join(name);
+    let issued = tokio::process::Command::new(ferry_tests::binaries::binary("ferry-control"))
+        .arg("--data-dir")
+        .arg(&plane.data_dir)
+        .args(["issue-operator", "--name", name, "--role", role, "--out"])
+        .arg(&out)
+        .output()
+        .await
+        .unwrap();
+    assert!(issued.status.success(), "{}", text(&issued));
+    out
+}
+
 /// Runs `ferry` against `plane` with the credentials in `dir`.
-async fn ferry_as(
+pub(super) async fn ferry_as(
     plane: &ControlPlane,
     dir: &std::path::Path,
     args: &[&str],
@@ -268,23 +289,7 @@ async fn a_window_and_approvals_hold_the_failover_until_both_are_given() {
     plane.stop().await;
     let config = config.replace("[cutover]\n", "[cutover]\napprovals = 1\n");
     let plane = ControlPlane::start_on(dir.path(), &config, addr).await;
-    let bob = dir.path().join("bob");
-    let issued = tokio::process::Command::new(ferry_tests::binaries::binary("ferry-control"))
-        .arg("--data-dir")
-        .arg(&plane.data_dir)
-        .args([
-            "issue-operator",
-            "--name",
-            "bob",
-            "--role",
-            "approver",
-            "--out",
-        ])
-        .arg(&bob)
-        .output()
-        .await
-        .unwrap();
-    assert!(issued.status.success(), "{}", text(&issued));
+    let bob = issue_operator(&plane, dir.path(), "bob", "approver").await;
 
     // The window opens in a few seconds.
     lab.set_workload("SQL22", "Sales", &Default::default())

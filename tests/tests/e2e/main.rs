@@ -32,6 +32,7 @@ mod renewal;
 mod replicas;
 mod targets;
 mod telemetry;
+mod waves;
 mod workflow;
 
 use std::collections::HashSet;

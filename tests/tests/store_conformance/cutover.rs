@@ -226,3 +226,104 @@ pub(super) async fn suite(store: &Store, migration: &str) {
         .unwrap();
     assert_eq!((step.state, step.started_at_ms), (StepState::Pending, None));
 }
+
+/// Waves: a plan applied declaratively, approvals cleared when it changes a wave,
+/// paused and resumed, a failed member found.
+pub(super) async fn waves(store: &Store, migration: &str) {
+    use ferry_control::cutover::wave::{OnFailure, Wave};
+    let wave = |name: &str, approvals: u32| Wave {
+        name: name.into(),
+        approvals,
+        on_failure: OnFailure::Halt,
+        window: Some((NOW, NOW + 3_600_000)),
+        migrations: vec![migration.to_string()],
+    };
+    let applied = store
+        .apply_plan(&[wave("w1", 1)], "operator/test", NOW)
+        .await
+        .unwrap();
+    assert_eq!(applied, [("w1".to_string(), "created")]);
+    let again = store
+        .apply_plan(&[wave("w1", 1)], "operator/test", NOW + 1)
+        .await
+        .unwrap();
+    assert_eq!(again, [("w1".to_string(), "unchanged")]);
+    assert_eq!(
+        store.migration(migration).await.unwrap().unwrap().wave,
+        "w1"
+    );
+    assert_eq!(
+        store
+            .approve_wave("w1", "operator/bob", NOW + 2)
+            .await
+            .unwrap(),
+        Change::Made
+    );
+    assert_eq!(
+        store
+            .approve_wave("w1", "operator/bob", NOW + 3)
+            .await
+            .unwrap(),
+        Change::Unchanged
+    );
+    assert_eq!(
+        store
+            .approve_wave("nope", "operator/bob", NOW + 3)
+            .await
+            .unwrap(),
+        Change::Unchanged
+    );
+    assert_eq!(
+        store.wave("w1").await.unwrap().unwrap().approvers,
+        ["operator/bob"]
+    );
+    assert_eq!(
+        store
+            .set_wave_paused("w1", true, "operator/test", NOW + 4)
+            .await
+            .unwrap(),
+        Change::Made
+    );
+    assert_eq!(
+        store
+            .set_wave_paused("w1", true, "operator/test", NOW + 5)
+            .await
+            .unwrap(),
+        Change::Unchanged
+    );
+    assert!(store.wave("w1").await.unwrap().unwrap().paused);
+    // Changed: its approvals are gone. Another wave replaces it: it is removed.
+    let updated = store
+        .apply_plan(&[wave("w1", 2)], "operator/test", NOW + 6)
+        .await
+        .unwrap();
+    assert_eq!(updated, [("w1".to_string(), "updated")]);
+    assert!(store
+        .wave("w1")
+        .await
+        .unwrap()
+        .unwrap()
+        .approvers
+        .is_empty());
+    let replaced = store
+        .apply_plan(&[wave("w2", 0)], "operator/test", NOW + 7)
+        .await
+        .unwrap();
+    assert_eq!(
+        replaced,
+        [("w1".to_string(), "removed"), ("w2".to_string(), "created")]
+    );
+    assert!(store.wave("w1").await.unwrap().is_none());
+    assert_eq!(store.waves().await.unwrap().len(), 1);
+    assert_eq!(
+        store.migration(migration).await.unwrap().unwrap().wave,
+        "w2"
+    );
+    assert_eq!(store.failed_in_wave("w2", "another").await.unwrap(), None);
+    let cleared = store
+        .apply_plan(&[], "operator/test", NOW + 8)
+        .await
+        .unwrap();
+    assert_eq!(cleared, [("w2".to_string(), "removed")]);
+    assert_eq!(store.migration(migration).await.unwrap().unwrap().wave, "");
+}

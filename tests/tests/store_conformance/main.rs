@@ -582,6 +582,7 @@ async fn suite(url: &str) {
 
     migrations::suite(&store, first.id).await;
     cutover::suite(&store, "m1").await;
+    cutover::waves(&store, "m1").await;
     cutover::leases(&store).await;
 
     let actions: Vec<String> = store
@@ -604,6 +605,9 @@ async fn suite(url: &str) {
         "migration.retry",
         "cutover.start",
         "cutover.cancel",
+        "wave.create",
+        "wave.approve",
+        "wave.pause",
     ] {
         assert!(
             actions.iter().any(|a| a == action),

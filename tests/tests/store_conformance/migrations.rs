@@ -36,6 +36,7 @@ pub(super) async fn suite(store: &Store, agent: AgentId) {
         observed_at_ms: None,
         progressed_at_ms: None,
         cutover: String::new(),
+        wave: String::new(),
     };
     assert_eq!(
         store.create_migration(&migration("m1")).await.unwrap(),

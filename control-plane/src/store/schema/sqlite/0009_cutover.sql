@@ -36,3 +36,21 @@ CREATE TABLE cutover_approvals (
     approved_at  BIGINT NOT NULL,
     PRIMARY KEY (migration_id, requested_at, approver)
 );
+
+-- Waves (`ferry plan apply`): a plan's groups of migrations, each with its window,
+-- approvals and failure policy (JSON, cutover::wave::Wave), paused or not, and the
+-- approvals of the wave as it stands (cleared when a plan changes it).
+CREATE TABLE waves (
+    name       TEXT PRIMARY KEY,
+    spec       TEXT NOT NULL,
+    paused     BIGINT NOT NULL DEFAULT 0,
+    updated_at BIGINT NOT NULL
+);
+CREATE TABLE wave_approvals (
+    wave        TEXT NOT NULL REFERENCES waves (name),
+    approver    TEXT NOT NULL,
+    approved_at BIGINT NOT NULL,
+    PRIMARY KEY (wave, approver)
+);
+-- The wave a migration belongs to ('' for none).
+ALTER TABLE migrations ADD COLUMN wave TEXT NOT NULL DEFAULT '';

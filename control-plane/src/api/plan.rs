@@ -1,0 +1,164 @@
+//! The operator API's plans and waves (`cutover::wave`): apply a plan file (its members
+//! resolved to migrations), show the waves, approve, pause and resume one.
+
+use ferry_proto::clock::now_ms;
+use ferry_proto::operator::v1 as op;
+
+use super::{ApiError, Shared};
+use crate::cutover::wave::{self, OnFailure, Wave};
+use crate::migration::State;
+use crate::store::migrations::Change;
+use crate::store::waves::WaveRecord;
+
+pub async fn apply(shared: &Shared, actor: &str, toml: &str) -> Result<op::Plan, ApiError> {
+    let files = wave::parse(toml).map_err(|e| ApiError::invalid("plan_toml", e))?;
+    let migrations = shared.store.migrations().await?;
+    let mut waves = Vec::new();
+    let mut taken = std::collections::HashMap::new();
+    for (n, file) in files.iter().enumerate() {
+        let mut ids = Vec::new();
+        for (k, member) in file.members.iter().enumerate() {
+            let at = format!("wave[{n}].members[{k}]");
+            let found: Vec<_> = migrations
+                .iter()
+                .filter(|m| {
+                    m.state != State::Cancelled
+                        && m.host.eq_ignore_ascii_case(&member.host)
+                        && m.database == member.database
+                        && (member.instance.is_empty()
+                            || m.instance.eq_ignore_ascii_case(&member.instance))
+                })
+                .collect();
+            let m = match found.as_slice() {
+                [m] => m,
+                [] => {
+                    return Err(ApiError::invalid(
+                        "plan_toml",
+                        format!(
+                    "{at}: no migration of {} on {}: start it first (`ferry migrate start`)",
+                    member.database, member.host
+                ),
+                    ))
+                }
+                _ => {
+                    return Err(ApiError::invalid(
+                        "plan_toml",
+                        format!(
+                            "{at}: several instances of {} migrate {}: name the instance",
+                            member.host, member.database
+                        ),
+                    ))
+                }
+            };
+            if let Some(other) = taken.insert(m.id.clone(), file.name.clone()) {
+                return Err(ApiError::invalid(
+                    "plan_toml",
+                    format!(
+                        "{at}: {} on {} is in wave {other} already: a migration is in one wave",
+                        member.database, member.host
+                    ),
+                ));
+            }
+            ids.push(m.id.clone());
+        }
+        waves.push(Wave {
+            name: file.name.clone(),
+            approvals: file.approvals,
+            on_failure: file.on_failure,
+            window: wave::window(file),
+            migrations: ids,
+        });
+    }
+    let changes = shared.store.apply_plan(&waves, actor, now_ms()).await?;
+    tracing::info!(%actor, ?changes, "plan applied");
+    let mut plan = show(shared).await?;
+    plan.changes = changes
+        .into_iter()
+        .map(|(name, change)| format!("{name}: {change}"))
+        .collect();
+    Ok(plan)
+}
+
+pub async fn show(shared: &Shared) -> Result<op::Plan, ApiError> {
+    let mut waves = Vec::new();
+    for record in shared.store.waves().await? {
+        waves.push(info(shared, record).await?);
+    }
+    Ok(op::Plan {
+        waves,
+        changes: Vec::new(),
+    })
+}
+
+async fn info(shared: &Shared, record: WaveRecord) -> Result<op::WaveInfo, ApiError> {
+    let WaveRecord {
+        wave,
+        paused,
+        approvers,
+    } = record;
+    let mut migrations = Vec::new();
+    for id in &wave.migrations {
+        if let Ok(m) = super::migration::get(shared, id).await {
+            migrations.push(m);
+        }
+    }
+    let (start, end) = wave.window.unwrap_or((0, 0));
+    Ok(op::WaveInfo {
+        name: wave.name,
+        approvals: wave.approvals,
+        on_failure: match wave.on_failure {
+            OnFailure::Halt => "halt",
+            OnFailure::Continue => "continue",
+        }
+        .into(),
+        window_start_unix_ms: start,
+        window_end_unix_ms: end,
+        paused,
+        approvers,
+        migrations,
+    })
+}
+
+/// Approve, pause or resume wave `name`.
+pub async fn change(
+    shared: &Shared,
+    actor: &str,
+    name: &str,
+    verb: Verb,
+) -> Result<op::Plan, ApiError> {
+    if shared.store.wave(name).await?.is_none() {
+        return Err(ApiError::NotFound(format!(
+            "no wave {name:?}: `ferry plan show` lists them"
+        )));
+    }
+    let now = now_ms();
+    let changed = match verb {
+        Verb::Approve => shared.store.approve_wave(name, actor, now).await?,
+        Verb::Pause => shared.store.set_wave_paused(name, true, actor, now).await?,
+        Verb::Resume => {
+            shared
+                .store
+                .set_wave_paused(name, false, actor, now)
+                .await?
+        }
+    };
+    if changed == Change::Unchanged {
+        return Err(ApiError::FailedPrecondition(format!(
+            "wave {name} is {} already",
+            match verb {
+                Verb::Approve => "approved by you",
+                Verb::Pause => "paused",
+                Verb::Resume => "running",
+            }
+        )));
+    }
+    tracing::info!(wave = %name, %actor, ?verb, "wave changed");
+    show(shared).await
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum Verb {
+    Approve,
+    Pause,
+    Resume,
+}

@@ -1,0 +1,172 @@
+//! Plans and waves: a plan file (`ferry plan apply FILE`, TOML) groups migrations into
+//! waves, each with a maintenance window, the approvals it needs, and what a failure
+//! in it does to the rest. A plan is declarative: applying it makes the stored waves
+//! exactly the file's (a wave left out is removed), and applying the same file again
+//! changes nothing.
+//!
+//! ```toml
+//! [[wave]]
+//! name = "wave-1"
+//! approvals = 1                 # distinct approvers, besides [cutover] approvals
+//! on_failure = "halt"           # or "continue": a failed cutover holds the others
+//! window = { start = "2026-12-05T22:00:00+01:00", end = "2026-12-06T02:00:00+01:00" }
+//! members = [{ host = "sql01", database = "Sales" }, { host = "sql02", instance = "default", database = "CRM" }]
+//! ```
+
+use serde::{Deserialize, Serialize};
+
+/// A wave as the plan file gives it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WaveFile {
+    pub name: String,
+    #[serde(default)]
+    pub approvals: u32,
+    #[serde(default)]
+    pub on_failure: OnFailure,
+    pub window: Option<WindowFile>,
+    pub members: Vec<Member>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WindowFile {
+    pub start: String,
+    pub end: String,
+}
+
+/// A database of the plan: by host and database (and instance, when several of the
+/// host's have it).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Member {
+    pub host: String,
+    #[serde(default)]
+    pub instance: String,
+    pub database: String,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnFailure {
+    /// A failed cutover in the wave holds every other one before its failover.
+    #[default]
+    Halt,
+    /// The others go on.
+    Continue,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PlanFile {
+    #[serde(default, rename = "wave")]
+    waves: Vec<WaveFile>,
+}
+
+/// A wave as stored: its members resolved to migration ids.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Wave {
+    pub name: String,
+    pub approvals: u32,
+    pub on_failure: OnFailure,
+    /// Unix ms, end exclusive.
+    pub window: Option<(i64, i64)>,
+    pub migrations: Vec<String>,
+}
+
+/// Parses a plan file; every error names the field and what to write.
+pub fn parse(text: &str) -> Result<Vec<WaveFile>, String> {
+    let plan: PlanFile = toml::from_str(text).map_err(|e| format!("the plan file: {e}"))?;
+    let mut names = std::collections::HashSet::new();
+    for (n, wave) in plan.waves.iter().enumerate() {
+        let at = format!("wave[{n}]");
+        let name = wave.name.trim();
+        if name.is_empty()
+            || name.len() > 64
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        {
+            return Err(format!(
+                "{at}.name: 1 to 64 letters, digits, '-', '_' or '.'"
+            ));
+        }
+        if !names.insert(name.to_ascii_lowercase()) {
+            return Err(format!("{at}.name: wave {name:?} is declared twice"));
+        }
+        if wave.members.is_empty() {
+            return Err(format!(
+                "{at}.members: list the wave's databases ({{ host, database }})"
+            ));
+        }
+        if let Some(w) = &wave.window {
+            let (start, end) = (
+                time_ms(&w.start, &at, "start")?,
+                time_ms(&w.end, &at, "end")?,
+            );
+            if end <= start {
+                return Err(format!("{at}.window.end: must be after its start"));
+            }
+        }
+    }
+    Ok(plan.waves)
+}
+
+/// The window of a wave as Unix ms (validated by [`parse`]).
+pub fn window(wave: &WaveFile) -> Option<(i64, i64)> {
+    let w = wave.window.as_ref()?;
+    Some((
+        time_ms(&w.start, "", "").ok()?,
+        time_ms(&w.end, "", "").ok()?,
+    ))
+}
+
+fn time_ms(text: &str, at: &str, field: &str) -> Result<i64, String> {
+    time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+        .map(|t| (t.unix_timestamp_nanos() / 1_000_000) as i64)
+        .map_err(|e| {
+            format!("{at}.window.{field}: {text:?} is not an RFC 3339 time with its offset (2026-12-05T22:00:00+01:00): {e}")
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_plan_parses_and_bad_ones_name_their_field() {
+        let good = r#"
+[[wave]]
+name = "wave-1"
+approvals = 1
+window = { start = "2026-12-05T22:00:00+01:00", end = "2026-12-06T02:00:00+01:00" }
+members = [{ host = "sql01", database = "Sales" }]
+"#;
+        let waves = parse(good).unwrap();
+        assert_eq!(waves[0].on_failure, OnFailure::Halt);
+        assert_eq!(window(&waves[0]).map(|(s, e)| e - s), Some(4 * 3_600_000));
+        for (bad, field) in [
+            (good.replace("wave-1", "wave 1"), "wave[0].name"),
+            (
+                good.replace("+01:00\", end", "\", end"),
+                "wave[0].window.start",
+            ),
+            (
+                good.replace("2026-12-06T02", "2026-12-04T02"),
+                "wave[0].window.end",
+            ),
+            (
+                good.replace(
+                    "members = [{ host = \"sql01\", database = \"Sales\" }]",
+                    "members = []",
+                ),
+                "wave[0].members",
+            ),
+            (format!("{good}{good}"), "declared twice"),
+            (good.replace("approvals", "approval"), "unknown field"),
+        ] {
+            let err = parse(&bad).unwrap_err();
+            assert!(err.contains(field), "{field}: {err}");
+        }
+    }
+}

@@ -1,0 +1,226 @@
+//! Waves (`cutover::wave`): applied from a plan, declaratively; paused and resumed;
+//! approved as a whole. A migration belongs to at most one wave (`migrations.wave`).
+
+use sqlx::AnyConnection;
+
+use super::audit::{self, AuditEvent};
+use super::migrations::Change;
+use super::{col, Store, StoreError};
+use crate::cutover::wave::Wave;
+
+/// A stored wave, whether it is paused, and who approved it as it stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WaveRecord {
+    pub wave: Wave,
+    pub paused: bool,
+    pub approvers: Vec<String>,
+}
+
+impl Store {
+    /// Makes the stored waves exactly `waves`, audited per change; each wave's name
+    /// and what became of it (created, updated, unchanged, removed). An updated wave's
+    /// approvals are cleared: they approved something else.
+    pub async fn apply_plan(
+        &self,
+        waves: &[Wave],
+        actor: &str,
+        now_ms: i64,
+    ) -> Result<Vec<(String, &'static str)>, StoreError> {
+        let mut tx = self.write().await?;
+        let stored: Vec<(String, String)> =
+            sqlx::query_as("SELECT name, spec FROM waves ORDER BY name")
+                .fetch_all(&mut *tx)
+                .await?;
+        let mut changes = Vec::new();
+        for (name, _) in stored
+            .iter()
+            .filter(|(n, _)| !waves.iter().any(|w| &w.name == n))
+        {
+            clear(&mut tx, name).await?;
+            sqlx::query("DELETE FROM waves WHERE name = $1")
+                .bind(name)
+                .execute(&mut *tx)
+                .await?;
+            record(&mut tx, (name, actor, "wave.remove"), "", now_ms).await?;
+            changes.push((name.clone(), "removed"));
+        }
+        for wave in waves {
+            let spec =
+                serde_json::to_string(wave).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let before = stored.iter().find(|(n, _)| n == &wave.name).map(|(_, s)| s);
+            let change = match before {
+                Some(s) if *s == spec => {
+                    changes.push((wave.name.clone(), "unchanged"));
+                    continue;
+                }
+                Some(_) => "updated",
+                None => "created",
+            };
+            clear(&mut tx, &wave.name).await?;
+            sqlx::query(
+                "INSERT INTO waves (name, spec, paused, updated_at) VALUES ($1, $2, 0, $3)
+                 ON CONFLICT (name) DO UPDATE SET spec = excluded.spec, updated_at = excluded.updated_at",
+            )
+            .bind(&wave.name)
+            .bind(&spec)
+            .bind(now_ms)
+            .execute(&mut *tx)
+            .await?;
+            for id in &wave.migrations {
+                sqlx::query("UPDATE migrations SET wave = $1 WHERE id = $2")
+                    .bind(&wave.name)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            let action = if before.is_some() {
+                "wave.update"
+            } else {
+                "wave.create"
+            };
+            record(&mut tx, (&wave.name, actor, action), &spec, now_ms).await?;
+            changes.push((wave.name.clone(), change));
+        }
+        tx.commit().await?;
+        Ok(changes)
+    }
+
+    pub async fn waves(&self) -> Result<Vec<WaveRecord>, StoreError> {
+        let rows = sqlx::query("SELECT name, spec, paused FROM waves ORDER BY name")
+            .fetch_all(&self.pool)
+            .await?;
+        let mut waves = Vec::new();
+        for row in &rows {
+            let name: String = col(row, "name")?;
+            waves.push(
+                self.decode(&name, &col::<String>(row, "spec")?, col(row, "paused")?)
+                    .await?,
+            );
+        }
+        Ok(waves)
+    }
+
+    pub async fn wave(&self, name: &str) -> Result<Option<WaveRecord>, StoreError> {
+        let row: Option<(String, i64)> =
+            sqlx::query_as("SELECT spec, paused FROM waves WHERE name = $1")
+                .bind(name)
+                .fetch_optional(&self.pool)
+                .await?;
+        match row {
+            Some((spec, paused)) => Ok(Some(self.decode(name, &spec, paused).await?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn decode(&self, name: &str, spec: &str, paused: i64) -> Result<WaveRecord, StoreError> {
+        let wave = serde_json::from_str(spec)
+            .map_err(|e| StoreError::Corrupt(format!("wave {name}: {e}")))?;
+        let approvers = sqlx::query_scalar(
+            "SELECT approver FROM wave_approvals WHERE wave = $1 ORDER BY approved_at, approver",
+        )
+        .bind(name)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(WaveRecord {
+            wave,
+            paused: paused != 0,
+            approvers,
+        })
+    }
+
+    /// Pauses or resumes wave `name`, audited; Unchanged when it already was.
+    pub async fn set_wave_paused(
+        &self,
+        name: &str,
+        paused: bool,
+        actor: &str,
+        now_ms: i64,
+    ) -> Result<Change, StoreError> {
+        let mut tx = self.write().await?;
+        let changed = sqlx::query(
+            "UPDATE waves SET paused = $1, updated_at = $2 WHERE name = $3 AND paused <> $1",
+        )
+        .bind(i64::from(paused))
+        .bind(now_ms)
+        .bind(name)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if changed == 0 {
+            return Ok(Change::Unchanged);
+        }
+        let action = if paused { "wave.pause" } else { "wave.resume" };
+        record(&mut tx, (name, actor, action), "", now_ms).await?;
+        tx.commit().await?;
+        Ok(Change::Made)
+    }
+
+    /// `approver`'s approval of wave `name` as it stands, audited; Unchanged when the
+    /// wave does not exist or they approved it already.
+    pub async fn approve_wave(
+        &self,
+        name: &str,
+        approver: &str,
+        now_ms: i64,
+    ) -> Result<Change, StoreError> {
+        let mut tx = self.write().await?;
+        let added = sqlx::query(
+            "INSERT INTO wave_approvals (wave, approver, approved_at) SELECT $1, $2, $3
+             WHERE EXISTS (SELECT 1 FROM waves WHERE name = $1) ON CONFLICT (wave, approver) DO NOTHING",
+        )
+        .bind(name)
+        .bind(approver)
+        .bind(now_ms)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if added == 0 {
+            return Ok(Change::Unchanged);
+        }
+        record(&mut tx, (name, approver, "wave.approve"), "", now_ms).await?;
+        tx.commit().await?;
+        Ok(Change::Made)
+    }
+
+    /// Another member of wave `wave` whose migration failed, if any.
+    pub async fn failed_in_wave(
+        &self,
+        wave: &str,
+        except: &str,
+    ) -> Result<Option<String>, StoreError> {
+        Ok(sqlx::query_scalar("SELECT id FROM migrations WHERE wave = $1 AND id <> $2 AND state = 'failed' ORDER BY id LIMIT 1")
+            .bind(wave)
+            .bind(except)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+}
+
+/// Takes every migration out of wave `name` and clears its approvals.
+async fn clear(conn: &mut AnyConnection, name: &str) -> Result<(), StoreError> {
+    sqlx::query("UPDATE migrations SET wave = '' WHERE wave = $1")
+        .bind(name)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("DELETE FROM wave_approvals WHERE wave = $1")
+        .bind(name)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+async fn record(
+    conn: &mut AnyConnection,
+    (wave, actor, action): (&str, &str, &str),
+    detail: &str,
+    at_ms: i64,
+) -> Result<(), StoreError> {
+    let event = AuditEvent {
+        at_ms,
+        actor: actor.into(),
+        action: action.into(),
+        target: format!("wave/{wave}"),
+        detail: detail.into(),
+    };
+    audit::record(conn, &event).await
+}
