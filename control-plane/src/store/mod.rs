@@ -5,8 +5,9 @@
 //!   applied in order once (recorded in `ferry_schema`).
 //! - One method per named operation, grouped by concept: [`tokens`], [`agents`],
 //!   [`inventory`], [`labels`], [`load`], [`commands`], [`assessments`], [`connections`],
-//!   [`migrations`], [`waves`], [`link_status`], [`leases`], [`audit`]. Queries are written once,
-//!   in the SQL both dialects share (`$n` parameters, `ON CONFLICT`, `RETURNING`).
+//!   [`migrations`], [`cutovers`], [`waves`], [`link_status`], [`leases`], [`audit`].
+//!   Queries are written once, in the SQL both dialects share (`$n` parameters,
+//!   `ON CONFLICT`, `RETURNING`).
 //! - The conformance suite (`tests/tests/store_conformance/`, in ferry-tests) runs on
 //!   SQLite always and on PostgreSQL when `FERRY_TEST_DATABASE_URL` is set.
 
@@ -15,6 +16,7 @@ pub mod assessments;
 pub mod audit;
 pub mod commands;
 pub mod connections;
+pub mod cutovers;
 pub mod inventory;
 pub mod labels;
 pub mod leases;

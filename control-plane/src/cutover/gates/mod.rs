@@ -1,0 +1,207 @@
+//! The gates a cutover's failover waits for. Each is a pure function of what was
+//! recorded — the link's newest observation (Azure's view with SQL Server's, and how
+//! their LSNs moved across readings, [`Steady`]), the operator's intent, when the
+//! commit mode was switched — and comes with its evidence (values and when they were
+//! read) and, when closed, why and what would open it:
+//!
+//! - `workload`: the operator confirmed traffic stopped, or SQL Server's end of log
+//!   stood still for `quiet_secs`;
+//! - `replication`: synchronous commit on both sides (SQL Server's distributed AG
+//!   and Azure's `replicationMode`), and the MI's last hardened LSN equal to SQL
+//!   Server's in `stable_readings` consecutive SQL Server readings taken after the
+//!   switch (mi-link.md §4.2 step 3);
+//! - `health`: the link healthy and connected on both sides, read recently, SQL
+//!   Server's endpoint certificate valid;
+//! - `turn`: no other failover to the same MI in flight (one at a time per MI);
+//! - `window`: now inside the cutover's maintenance window, when it has one;
+//! - `approval`: `approvals` distinct approvers (the approver role), not only the
+//!   requester (the cutover's or its wave's approvals, the larger need);
+//! - `wave`: its wave, when it has one, neither paused nor halted by a failed member
+//!   (`on_failure = "halt"`); the wave's window applies when the cutover has none.
+//!
+//! [`decide`] is the planner's one decision at the failover step: fail over only when
+//! every gate is open. Waiting for a turn, a window to open or people to approve is
+//! expected (the gate is `queued`), not a stuck cutover: it does not count toward the
+//! gates' timeout.
+//!
+//! - [`steady`]: how the LSNs moved across readings (folded into each observation).
+//! - [`link`]: the gates that judge the link (workload, replication, health).
+//! - [`schedule`]: the gates of when and by whose leave (turn, window, approval, wave).
+//!
+//! Not built yet (issue 7): the validation (row counts) gate.
+
+mod link;
+mod schedule;
+mod steady;
+#[cfg(test)]
+mod tests;
+
+use serde::{Deserialize, Serialize};
+
+pub use steady::Steady;
+
+use super::settings::CutoverSettings;
+use super::Intent;
+use crate::migration::observe::Observation;
+use crate::store::waves::WaveRecord;
+
+/// What the gates look at.
+#[derive(Debug, Clone, Copy)]
+pub struct Facts<'a> {
+    pub now_ms: i64,
+    /// The newest observation and when Azure's part was read.
+    pub observation: Option<&'a Observation>,
+    pub observed_at_ms: i64,
+    pub intent: &'a Intent,
+    /// When both sides were switched to synchronous commit (the later step's end).
+    pub synchronous_since_ms: Option<i64>,
+    /// Another migration whose failover to the same MI is in flight.
+    pub other_failover: Option<&'a str>,
+    /// Who approved this cutover request.
+    pub approvers: &'a [String],
+    /// Its wave, if any.
+    pub wave: Option<WaveFacts<'a>>,
+}
+
+/// What the gates look at of a migration's wave.
+#[derive(Debug, Clone, Copy)]
+pub struct WaveFacts<'a> {
+    pub wave: &'a WaveRecord,
+    /// Another member whose migration failed.
+    pub failed_member: Option<&'a str>,
+}
+
+/// The settings the gates apply, in milliseconds.
+#[derive(Debug, Clone, Copy)]
+pub struct Rules {
+    pub stable_readings: u32,
+    pub quiet_ms: i64,
+    pub max_age_ms: i64,
+    /// Distinct approvers a cutover needs (0: none).
+    pub approvals: u32,
+}
+
+impl From<&CutoverSettings> for Rules {
+    fn from(s: &CutoverSettings) -> Self {
+        Rules {
+            stable_readings: s.stable_readings,
+            quiet_ms: (s.quiet_secs * 1000) as i64,
+            max_age_ms: (s.max_reading_age_secs * 1000) as i64,
+            approvals: s.approvals,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Gate {
+    pub name: String,
+    pub open: bool,
+    /// The values it judged and when they were read.
+    pub evidence: String,
+    /// When closed: why, and what would open it.
+    pub reason: String,
+    /// Closed, and waiting is expected (a turn, a window, people): not counted
+    /// toward the gates' timeout.
+    #[serde(default)]
+    pub queued: bool,
+}
+
+impl Gate {
+    fn new(name: &str, evidence: String, closed: Option<String>) -> Gate {
+        Gate {
+            name: name.into(),
+            open: closed.is_none(),
+            evidence,
+            reason: closed.unwrap_or_default(),
+            queued: false,
+        }
+    }
+
+    /// Closed gates of this kind wait for something expected.
+    fn queued(mut self) -> Gate {
+        self.queued = !self.open;
+        self
+    }
+}
+
+pub fn evaluate(facts: &Facts, rules: &Rules) -> Vec<Gate> {
+    let Some(o) = facts.observation else {
+        let none = || Some("Ferry has not read the link yet: wait for the next reading".into());
+        return ["workload", "replication", "health"]
+            .into_iter()
+            .map(|name| Gate::new(name, "no reading of the link".into(), none()))
+            .chain([
+                schedule::turn(facts),
+                schedule::window(facts),
+                schedule::approval(facts, rules),
+                schedule::wave(facts),
+            ])
+            .collect();
+    };
+    vec![
+        link::workload(facts, o, rules),
+        link::replication(facts, o, rules),
+        link::health(facts, o, rules),
+        schedule::turn(facts),
+        schedule::window(facts),
+        schedule::approval(facts, rules),
+        schedule::wave(facts),
+    ]
+}
+
+/// The planner's decision at the failover step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    FailOver,
+    /// Closed gates: why, and what would open them.
+    Wait(String),
+    /// Only queued gates are closed (a turn, a window, approvals); the timeout's
+    /// clock starts again when they open.
+    Queued(String),
+    /// The gates stayed closed past the timeout: the cutover stops before failing over.
+    Stop(String),
+}
+
+/// Fail over only when every gate is open; wait, or stop after `timeout_ms` of waiting.
+pub fn decide(gates: &[Gate], waiting_since_ms: i64, now_ms: i64, timeout_ms: i64) -> Decision {
+    let closed: Vec<String> = gates
+        .iter()
+        .filter(|g| !g.open)
+        .map(|g| format!("{}: {}", g.name, g.reason))
+        .collect();
+    if closed.is_empty() {
+        Decision::FailOver
+    } else if gates.iter().all(|g| g.open || g.queued) {
+        Decision::Queued(format!("queued: {}", closed.join("; ")))
+    } else if now_ms - waiting_since_ms >= timeout_ms {
+        Decision::Stop(format!(
+            "the gates stayed closed for {} s ({}); the link is still up, in synchronous commit: `ferry cutover cancel` returns it to asynchronous, `ferry migrate retry` waits again",
+            timeout_ms / 1000,
+            closed.join("; ")
+        ))
+    } else {
+        Decision::Wait(format!("waiting for the gates: {}", closed.join("; ")))
+    }
+}
+
+fn or_dash(text: &str) -> &str {
+    if text.is_empty() {
+        "--"
+    } else {
+        text
+    }
+}
+
+/// A Unix time in milliseconds as RFC 3339 (UTC), "--" when unknown.
+pub fn rfc3339(unix_ms: i64) -> String {
+    if unix_ms <= 0 {
+        return "--".into();
+    }
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(unix_ms) * 1_000_000)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| unix_ms.to_string())
+}

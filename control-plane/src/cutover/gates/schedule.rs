@@ -1,0 +1,99 @@
+//! The gates of when and by whose leave: one failover per MI at a time, inside the
+//! maintenance window, approved, and the wave running.
+
+use super::{rfc3339, Facts, Gate, Rules};
+use crate::cutover::wave::OnFailure;
+
+pub(super) fn wave(facts: &Facts) -> Gate {
+    let Some(w) = facts.wave else {
+        return Gate::new("wave", "in no wave".into(), None);
+    };
+    let name = &w.wave.wave.name;
+    let evidence = format!(
+        "wave {name}: {}, on failure {:?}",
+        if w.wave.paused { "paused" } else { "running" },
+        w.wave.wave.on_failure
+    );
+    if w.wave.paused {
+        let why = format!("wave {name} is paused: `ferry wave resume {name}`");
+        return Gate::new("wave", evidence, Some(why)).queued();
+    }
+    match w.failed_member {
+        Some(other) if w.wave.wave.on_failure == OnFailure::Halt => {
+            let why = format!("wave {name} halts on a failure, and migration {other} failed: retry or cancel it, or set on_failure = \"continue\"");
+            Gate::new("wave", evidence, Some(why))
+        }
+        _ => Gate::new("wave", evidence, None),
+    }
+}
+
+pub(super) fn window(facts: &Facts) -> Gate {
+    let of_wave = facts.wave.and_then(|w| w.wave.wave.window);
+    let Some((start, end)) = facts.intent.window.or(of_wave) else {
+        return Gate::new("window", "no maintenance window: any time".into(), None);
+    };
+    let evidence = format!("window {} to {}", rfc3339(start), rfc3339(end));
+    if facts.now_ms < start {
+        let why = format!("the maintenance window opens at {}", rfc3339(start));
+        Gate::new("window", evidence, Some(why)).queued()
+    } else if facts.now_ms >= end {
+        let why = format!("the maintenance window closed at {}: cancel this cutover (`ferry cutover cancel`) and start it again with another window", rfc3339(end));
+        Gate::new("window", evidence, Some(why))
+    } else {
+        Gate::new("window", evidence, None)
+    }
+}
+
+pub(super) fn approval(facts: &Facts, rules: &Rules) -> Gate {
+    let of_wave = facts.wave.map_or(0, |w| w.wave.wave.approvals);
+    let needed = rules.approvals.max(of_wave);
+    if needed == 0 {
+        let evidence = "no approval required ([cutover] approvals = 0)".to_string();
+        return Gate::new("approval", evidence, None);
+    }
+    let mut approvers: Vec<&String> = facts.approvers.iter().collect();
+    for a in facts.wave.iter().flat_map(|w| &w.wave.approvers) {
+        if !approvers.contains(&a) {
+            approvers.push(a);
+        }
+    }
+    let requester = &facts.intent.requested_by;
+    let others = approvers.iter().filter(|a| **a != requester).count();
+    let names: Vec<&str> = approvers.iter().map(|a| a.as_str()).collect();
+    let evidence = format!(
+        "approved by {} of {needed} needed (requested by {requester})",
+        if names.is_empty() {
+            "nobody".to_string()
+        } else {
+            names.join(", ")
+        },
+    );
+    let closed = if (approvers.len() as u32) < needed {
+        Some(format!(
+            "{} more approval(s) needed: an operator with the approver role runs `ferry cutover approve` (or `ferry wave approve`)",
+            needed - approvers.len() as u32
+        ))
+    } else if others == 0 {
+        Some(format!("{requester} asked for the cutover and cannot be its only approver: another approver runs `ferry cutover approve`"))
+    } else {
+        None
+    };
+    Gate::new("approval", evidence, closed).queued()
+}
+
+/// The gate that queues failovers to one MI.
+const TURN: &str = "turn";
+
+pub(super) fn turn(facts: &Facts) -> Gate {
+    match facts.other_failover {
+        Some(other) => Gate::new(
+            TURN,
+            format!("migration {other}'s failover to this MI is in flight"),
+            Some(format!(
+                "migration {other} is failing over to this MI, one at a time: waiting for its turn"
+            )),
+        )
+        .queued(),
+        None => Gate::new(TURN, "no other failover to this MI in flight".into(), None),
+    }
+}

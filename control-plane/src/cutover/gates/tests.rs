@@ -1,0 +1,320 @@
+//! The gates and the planner's decision, over readings built by hand and over random
+//! sequences of them.
+use super::*;
+use crate::migration::sql_side::SqlLinkStatus;
+
+const RULES: Rules = Rules {
+    stable_readings: 3,
+    quiet_ms: 30_000,
+    max_age_ms: 60_000,
+    approvals: 0,
+};
+
+/// One reading of both sides at `at_ms` (SQL Server read at the same moment).
+fn reading(at_ms: i64, mi: u64, sql_hardened: u64, end_of_log: u64) -> Observation {
+    Observation {
+        replica_state: "LinkSynchronizing".into(),
+        synchronization_health: "HEALTHY".into(),
+        connected_state: "CONNECTED".into(),
+        last_hardened_lsn: mi.to_string(),
+        replication_mode: "Sync".into(),
+        link_role: "Secondary".into(),
+        sql: Some(SqlLinkStatus {
+            connected_state: "CONNECTED".into(),
+            synchronous_commit: true,
+            local_hardened_lsn: sql_hardened.to_string(),
+            end_of_log_lsn: end_of_log.to_string(),
+            ..Default::default()
+        }),
+        sql_observed_ms: at_ms,
+        ..Default::default()
+    }
+}
+
+fn fold(history: &mut Vec<Observation>, mut next: Observation) {
+    next.steady = Steady::follow(history.last(), &next);
+    history.push(next);
+}
+
+fn facts<'a>(o: &'a Observation, intent: &'a Intent, now_ms: i64) -> Facts<'a> {
+    Facts {
+        now_ms,
+        observation: Some(o),
+        observed_at_ms: now_ms,
+        intent,
+        synchronous_since_ms: Some(1),
+        other_failover: None,
+        approvers: &[],
+        wave: None,
+    }
+}
+
+fn judge(o: &Observation, intent: &Intent, now_ms: i64) -> Vec<Gate> {
+    evaluate(&facts(o, intent, now_ms), &RULES)
+}
+
+fn gate<'a>(gates: &'a [Gate], name: &str) -> &'a Gate {
+    gates.iter().find(|g| g.name == name).expect("gate")
+}
+
+#[test]
+fn replication_opens_after_the_lsns_agree_in_enough_readings() {
+    let intent = Intent {
+        traffic_stopped_confirmed: true,
+        ..Default::default()
+    };
+    let mut history = Vec::new();
+    fold(&mut history, reading(1_000, 90, 100, 100));
+    let gates = judge(history.last().unwrap(), &intent, 1_000);
+    let replication = gate(&gates, "replication");
+    assert!(!replication.open);
+    assert!(
+        replication.reason.contains("hardened LSN 90"),
+        "{}",
+        replication.reason
+    );
+    for (n, at) in [(1, 2_000), (2, 3_000), (3, 4_000)] {
+        fold(&mut history, reading(at, 100, 100, 100));
+        let gates = judge(history.last().unwrap(), &intent, at);
+        assert_eq!(
+            gate(&gates, "replication").open,
+            n == 3,
+            "after {n} readings"
+        );
+    }
+    // An Azure reading without a new SQL Server reading does not count as one.
+    let mut again = reading(4_000, 100, 100, 100);
+    again.steady = Steady::follow(history.last(), &again);
+    assert_eq!(again.steady.equal_readings, 3);
+}
+
+#[test]
+fn each_closed_condition_names_itself() {
+    let intent = Intent {
+        traffic_stopped_confirmed: true,
+        ..Default::default()
+    };
+    let mut base = Vec::new();
+    for at in [1_000, 2_000, 3_000] {
+        fold(&mut base, reading(at, 100, 100, 100));
+    }
+    let open = judge(base.last().unwrap(), &intent, 3_000);
+    assert!(open.iter().all(|g| g.open), "{open:?}");
+    let busy = Facts {
+        other_failover: Some("m-other"),
+        ..facts(base.last().unwrap(), &intent, 3_000)
+    };
+    let queued = evaluate(&busy, &RULES);
+    assert!(
+        matches!(decide(&queued, 0, 99_000, 60_000), Decision::Queued(w) if w.contains("m-other"))
+    );
+    assert_eq!(decide(&open, 0, 3_000, 60_000), Decision::FailOver);
+    type Change = fn(&mut Observation);
+    let cases: [(&str, Change, &str); 5] = [
+        (
+            "replication",
+            |o| o.replication_mode = "Async".into(),
+            "replicates Async",
+        ),
+        (
+            "replication",
+            |o| o.sql.as_mut().unwrap().synchronous_commit = false,
+            "SYNCHRONOUS_COMMIT",
+        ),
+        (
+            "health",
+            |o| o.synchronization_health = "NOT_HEALTHY".into(),
+            "NOT_HEALTHY",
+        ),
+        (
+            "health",
+            |o| o.connected_state = "DISCONNECTED".into(),
+            "not connected",
+        ),
+        (
+            "health",
+            |o| o.partner_certificate_expiry = "1970-01-01T00:00:01Z".into(),
+            "expired",
+        ),
+    ];
+    for (name, change, words) in cases {
+        let mut o = base.last().unwrap().clone();
+        change(&mut o);
+        let gates = judge(&o, &intent, 3_000);
+        let g = gate(&gates, name);
+        assert!(!g.open && g.reason.contains(words), "{name}: {}", g.reason);
+        assert!(matches!(decide(&gates, 0, 3_000, 60_000), Decision::Wait(w) if w.contains(words)));
+        assert!(matches!(
+            decide(&gates, 0, 60_000, 60_000),
+            Decision::Stop(_)
+        ));
+    }
+}
+
+#[test]
+fn windows_and_approvals_queue_the_failover() {
+    let mut history = Vec::new();
+    for at in [1_000, 2_000, 3_000] {
+        fold(&mut history, reading(at, 100, 100, 100));
+    }
+    let o = history.last().unwrap();
+    let intent = Intent {
+        traffic_stopped_confirmed: true,
+        requested_by: "operator/alice".into(),
+        window: Some((10_000, 20_000)),
+        ..Default::default()
+    };
+    let two = Rules {
+        approvals: 2,
+        ..RULES
+    };
+    let at = |now: i64, approvers: &[String]| {
+        let facts = Facts {
+            approvers,
+            ..facts(o, &intent, now)
+        };
+        (evaluate(&facts, &two), now)
+    };
+    let (before, now) = at(3_000, &[]);
+    assert!(gate(&before, "window").reason.contains("opens at"));
+    assert!(gate(&before, "approval").reason.contains("2 more"));
+    assert!(
+        matches!(decide(&before, 0, now, 1_000), Decision::Queued(_)),
+        "queued, not stopped"
+    );
+    let approvers = ["operator/alice".to_string(), "operator/bob".to_string()];
+    let (inside, _) = at(15_000, &approvers[..1]);
+    assert!(gate(&inside, "window").open);
+    assert!(gate(&inside, "approval").reason.contains("1 more"));
+    let requester_alone = Facts {
+        approvers: &approvers[..1],
+        ..facts(o, &intent, 15_000)
+    };
+    let only = evaluate(
+        &requester_alone,
+        &Rules {
+            approvals: 1,
+            ..RULES
+        },
+    );
+    assert!(gate(&only, "approval")
+        .reason
+        .contains("cannot be its only approver"));
+    let (approved, now) = at(15_000, &approvers);
+    assert_eq!(decide(&approved, 0, now, 1_000), Decision::FailOver);
+    let (after, now) = at(20_000, &approvers);
+    assert!(
+        matches!(decide(&after, 0, now, 1_000), Decision::Stop(w) if w.contains("window closed"))
+    );
+}
+
+#[test]
+fn a_moving_log_keeps_the_workload_gate_closed_unless_confirmed() {
+    let mut history = Vec::new();
+    for (at, eol) in [(0, 100), (20_000, 200), (40_000, 200)] {
+        fold(&mut history, reading(at, eol, eol, eol));
+    }
+    let measured = Intent::default();
+    let w = judge(history.last().unwrap(), &measured, 40_000);
+    assert!(!gate(&w, "workload").open, "log moved 20 s ago");
+    fold(&mut history, reading(50_000, 200, 200, 200));
+    let w = judge(history.last().unwrap(), &measured, 50_000);
+    assert!(gate(&w, "workload").open, "30 s without log");
+    let confirmed = Intent {
+        traffic_stopped_confirmed: true,
+        requested_by: "operator/alice".into(),
+        ..Default::default()
+    };
+    let w = judge(&history[1], &confirmed, 20_000);
+    assert!(gate(&w, "workload").evidence.contains("operator/alice"));
+}
+
+/// For every sequence of readings, a failover is decided only when the raw history
+/// shows what the gates promise: both sides synchronous and healthy, the MI's
+/// hardened LSN equal to SQL Server's in the last `stable_readings` distinct SQL
+/// Server readings, and (unless confirmed) SQL Server's log still for `quiet_ms`.
+#[test]
+fn no_failover_unless_every_gate_holds_in_the_history() {
+    let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = move |n: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % n
+    };
+    let mut failovers = 0;
+    for _ in 0..4000 {
+        let confirmed = next(3) == 0;
+        let intent = Intent {
+            traffic_stopped_confirmed: confirmed,
+            ..Default::default()
+        };
+        let mut history: Vec<Observation> = Vec::new();
+        let (mut at, mut eol, mut mi) = (1_000i64, 1_000u64, 900u64);
+        for _ in 0..(5 + next(20)) {
+            let new_sql_reading = history.is_empty() || next(4) != 0;
+            at += 1_000 + next(15_000) as i64;
+            if next(3) == 0 {
+                eol += 1 + next(50); // the workload writes
+            }
+            if next(2) == 0 {
+                mi = eol.min(mi + next(200)); // the MI catches up
+            }
+            let mut o = reading(at, mi, eol, eol);
+            if !new_sql_reading {
+                let last = history.last().unwrap();
+                o.sql = last.sql.clone();
+                o.sql_observed_ms = last.sql_observed_ms;
+            }
+            if next(10) == 0 {
+                o.replication_mode = "Async".into();
+            }
+            if next(10) == 0 {
+                o.sql.as_mut().unwrap().synchronous_commit = false;
+            }
+            if next(10) == 0 {
+                o.synchronization_health = "PARTIALLY_HEALTHY".into();
+            }
+            fold(&mut history, o);
+            let now = history.last().unwrap();
+            if decide(&judge(now, &intent, at), 0, at, i64::MAX) != Decision::FailOver {
+                continue;
+            }
+            failovers += 1;
+            assert_eq!(now.replication_mode, "Sync");
+            let sql = now.sql.as_ref().unwrap();
+            assert!(sql.synchronous_commit && now.synchronization_health == "HEALTHY");
+            // The distinct SQL Server readings, newest last, with the Azure reading
+            // that came with each.
+            let mut readings: Vec<&Observation> = Vec::new();
+            for o in &history {
+                match readings.last() {
+                    Some(l) if l.sql_observed_ms == o.sql_observed_ms => {
+                        *readings.last_mut().unwrap() = o
+                    }
+                    _ => readings.push(o),
+                }
+            }
+            let last = &readings[readings.len() - RULES.stable_readings as usize..];
+            let lsn = &sql.local_hardened_lsn;
+            for r in last {
+                assert_eq!(&r.last_hardened_lsn, lsn);
+                assert_eq!(&r.sql.as_ref().unwrap().local_hardened_lsn, lsn);
+            }
+            if !confirmed {
+                let since = readings
+                    .iter()
+                    .rev()
+                    .take_while(|r| r.sql.as_ref().unwrap().end_of_log_lsn == sql.end_of_log_lsn)
+                    .last()
+                    .unwrap()
+                    .sql_observed_ms;
+                assert!(now.sql_observed_ms - since >= RULES.quiet_ms);
+            }
+        }
+    }
+    assert!(
+        failovers > 100,
+        "the generator must reach failovers ({failovers})"
+    );
+}

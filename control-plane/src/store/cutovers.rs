@@ -1,0 +1,189 @@
+//! Cutovers in the store: a linked migration's cutover started (its steps journaled
+//! after the set-up's), approved, cancelled before its failover (its rollback
+//! journaled), and what the driver notes while a step waits.
+
+use super::migrations::{failover_begun, insert_steps, record, Change};
+use super::{Store, StoreError};
+use crate::migration::plan;
+use crate::migration::Phase;
+
+impl Store {
+    /// Starts the cutover of a linked migration: `intent` (JSON) kept, the cutover's
+    /// steps journaled, audited. Unchanged when the migration is not linked (set-up
+    /// running, failed, cut over or cancelled) or a cutover runs already.
+    pub async fn start_cutover(
+        &self,
+        migration: &str,
+        intent: &str,
+        actor: &str,
+        now_ms: i64,
+    ) -> Result<Change, StoreError> {
+        let mut tx = self.write().await?;
+        let changed = sqlx::query("UPDATE migrations SET state = 'cutting_over', detail = 'cutting over', cutover = $1, updated_at = $2 WHERE id = $3 AND state IN ('seeding', 'catching_up', 'synchronizing', 'ready_for_cutover', 'stalled')")
+            .bind(intent)
+            .bind(now_ms)
+            .bind(migration)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if changed == 0 {
+            return Ok(Change::Unchanged);
+        }
+        insert_steps(
+            &mut tx,
+            migration,
+            Phase::Cutover,
+            &plan::names(&plan::CUTOVER),
+        )
+        .await?;
+        record(&mut tx, (migration, actor, "cutover.start"), intent, now_ms).await?;
+        tx.commit().await?;
+        Ok(Change::Made)
+    }
+
+    /// Cancels a cutover before its failover: its steps not begun are skipped and the
+    /// rollback's journaled (both sides back to asynchronous commit), audited. Refused
+    /// once the failover began; unchanged when no cutover runs or has failed.
+    pub async fn cancel_cutover(
+        &self,
+        migration: &str,
+        actor: &str,
+        now_ms: i64,
+    ) -> Result<Change, StoreError> {
+        let mut tx = self.write().await?;
+        if failover_begun(&mut tx, migration).await? {
+            return Ok(Change::Refused);
+        }
+        let changed = sqlx::query("UPDATE migrations SET state = 'cutting_over', detail = 'cancelling the cutover', updated_at = $1 WHERE id = $2 AND (state = 'cutting_over' OR state = 'failed')
+                AND EXISTS (SELECT 1 FROM migration_steps WHERE migration_id = $2 AND phase = 'cutover' AND state NOT IN ('done', 'skipped'))")
+            .bind(now_ms)
+            .bind(migration)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if changed == 0 {
+            return Ok(Change::Unchanged);
+        }
+        // A step that failed is not run again: the rollback undoes what it did.
+        sqlx::query("UPDATE migration_steps SET state = 'skipped' WHERE migration_id = $1 AND phase = 'cutover' AND state IN ('pending', 'failed', 'blocked')")
+            .bind(migration)
+            .execute(&mut *tx)
+            .await?;
+        insert_steps(
+            &mut tx,
+            migration,
+            Phase::Rollback,
+            &plan::names(&plan::ROLLBACK),
+        )
+        .await?;
+        record(&mut tx, (migration, actor, "cutover.cancel"), "", now_ms).await?;
+        tx.commit().await?;
+        Ok(Change::Made)
+    }
+
+    /// Records `approver`'s approval of the cutover requested at `requested_at_ms`
+    /// (its intent's time), audited. Unchanged when that cutover is not the one
+    /// running or `approver` approved it already.
+    pub async fn approve_cutover(
+        &self,
+        (migration, requested_at_ms): (&str, i64),
+        approver: &str,
+        now_ms: i64,
+    ) -> Result<Change, StoreError> {
+        let mut tx = self.write().await?;
+        let added = sqlx::query(
+            "INSERT INTO cutover_approvals (migration_id, requested_at, approver, approved_at)
+             SELECT $1, $2, $3, $4 WHERE EXISTS (SELECT 1 FROM migrations WHERE id = $1 AND state = 'cutting_over')
+             ON CONFLICT (migration_id, requested_at, approver) DO NOTHING",
+        )
+        .bind(migration)
+        .bind(requested_at_ms)
+        .bind(approver)
+        .bind(now_ms)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if added == 0 {
+            return Ok(Change::Unchanged);
+        }
+        let detail = format!("requested_at_ms={requested_at_ms}");
+        record(
+            &mut tx,
+            (migration, approver, "cutover.approve"),
+            &detail,
+            now_ms,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Change::Made)
+    }
+
+    /// Who approved the cutover requested at `requested_at_ms`, in order.
+    pub async fn cutover_approvers(
+        &self,
+        migration: &str,
+        requested_at_ms: i64,
+    ) -> Result<Vec<String>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT approver FROM cutover_approvals WHERE migration_id = $1 AND requested_at = $2 ORDER BY approved_at, approver",
+        )
+        .bind(migration)
+        .bind(requested_at_ms)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Sets a waiting step's detail (what it waits for), and when it began waiting.
+    pub async fn note_step(
+        &self,
+        migration: &str,
+        seq: i64,
+        detail: &str,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE migration_steps SET detail = $1, started_at = COALESCE(started_at, $2) WHERE migration_id = $3 AND seq = $4")
+            .bind(detail)
+            .bind(now_ms)
+            .bind(migration)
+            .bind(seq)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Sets a queued step's detail and starts its waiting clock again: time spent in
+    /// a queue is not time its gates stayed closed.
+    pub async fn requeue_step(
+        &self,
+        migration: &str,
+        seq: i64,
+        detail: &str,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE migration_steps SET detail = $1, started_at = $2 WHERE migration_id = $3 AND seq = $4")
+            .bind(detail)
+            .bind(now_ms)
+            .bind(migration)
+            .bind(seq)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Another migration to managed instance `target` whose failover is in flight.
+    pub async fn failover_in_flight(
+        &self,
+        target: &str,
+        except: &str,
+    ) -> Result<Option<String>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT m.id FROM migrations m JOIN migration_steps s ON s.migration_id = m.id
+             WHERE m.target_id = $1 AND m.id <> $2 AND s.name = $3 AND s.state = 'running' LIMIT 1",
+        )
+        .bind(target)
+        .bind(except)
+        .bind(plan::FAILOVER)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+}
