@@ -34,6 +34,20 @@ impl OperatorApi {
     fn silence_ms(&self) -> i64 {
         (self.0.config.liveness.disconnected_after_secs * 1000) as i64
     }
+
+    /// Approves, pauses or resumes a wave for a caller with `role`.
+    async fn wave_change(
+        &self,
+        request: Request<op::WaveRequest>,
+        role: Role,
+        verb: plan::Verb,
+    ) -> Result<Response<op::Plan>, Status> {
+        let actor = authorize_operator(&request, role)?;
+        let name = request.into_inner().name;
+        Ok(Response::new(
+            plan::change(&self.0, &actor, &name, verb).await?,
+        ))
+    }
 }
 
 /// The agent named by id or name.
@@ -545,33 +559,24 @@ impl Operator for OperatorApi {
         &self,
         request: Request<op::WaveRequest>,
     ) -> Result<Response<op::Plan>, Status> {
-        let actor = authorize_operator(&request, Role::Approver)?;
-        let name = request.into_inner().name;
-        Ok(Response::new(
-            plan::change(&self.0, &actor, &name, plan::Verb::Approve).await?,
-        ))
+        self.wave_change(request, Role::Approver, plan::Verb::Approve)
+            .await
     }
 
     async fn pause_wave(
         &self,
         request: Request<op::WaveRequest>,
     ) -> Result<Response<op::Plan>, Status> {
-        let actor = authorize_operator(&request, Role::Operator)?;
-        let name = request.into_inner().name;
-        Ok(Response::new(
-            plan::change(&self.0, &actor, &name, plan::Verb::Pause).await?,
-        ))
+        self.wave_change(request, Role::Operator, plan::Verb::Pause)
+            .await
     }
 
     async fn resume_wave(
         &self,
         request: Request<op::WaveRequest>,
     ) -> Result<Response<op::Plan>, Status> {
-        let actor = authorize_operator(&request, Role::Operator)?;
-        let name = request.into_inner().name;
-        Ok(Response::new(
-            plan::change(&self.0, &actor, &name, plan::Verb::Resume).await?,
-        ))
+        self.wave_change(request, Role::Operator, plan::Verb::Resume)
+            .await
     }
 
     async fn approve_cutover(

@@ -9,6 +9,7 @@ use crate::migration::observe::Observation;
 use crate::migration::plan;
 use crate::migration::{Phase, StepState};
 use crate::store::audit::AuditEvent;
+use crate::store::cutovers::Wait;
 use crate::store::migrations::{MigrationRecord, StepRecord};
 use crate::store::StoreError;
 
@@ -91,11 +92,15 @@ pub async fn gates_hold(
     let store = &shared.store;
     match gates::decide(&gates, since, now_ms, timeout_ms) {
         Decision::Wait(why) => {
-            store.note_step(&m.id, step.seq, &why, now_ms).await?;
+            store
+                .note_step((&m.id, step.seq), &why, Wait::Closed, now_ms)
+                .await?;
             Ok(false)
         }
         Decision::Queued(why) => {
-            store.requeue_step(&m.id, step.seq, &why, now_ms).await?;
+            store
+                .note_step((&m.id, step.seq), &why, Wait::Queued, now_ms)
+                .await?;
             Ok(false)
         }
         Decision::Stop(why) => {
@@ -124,7 +129,9 @@ pub async fn gates_hold(
                     .to_string(),
                 })
                 .await?;
-            store.note_step(&m.id, step.seq, &detail, now_ms).await?;
+            store
+                .note_step((&m.id, step.seq), &detail, Wait::Closed, now_ms)
+                .await?;
             Ok(true)
         }
     }
@@ -176,7 +183,7 @@ pub async fn run(
                 // step 7); the database is already the MI's.
                 return shared
                     .store
-                    .note_step(&m.id, step.seq, "waiting for the MI's first full backup of the database (msdb.dbo.backupset); the link stays until it exists (mi-link.md §4.2 step 7)", now_ms)
+                    .note_step((&m.id, step.seq), "waiting for the MI's first full backup of the database (msdb.dbo.backupset); the link stays until it exists (mi-link.md §4.2 step 7)", Wait::Closed, now_ms)
                     .await;
             }
             Err(e) => Err(e),
@@ -199,7 +206,9 @@ pub async fn run(
                     .finish_step(&m.id, step.seq, (StepState::Failed, false), &detail, now_ms)
                     .await
             } else {
-                store.note_step(&m.id, step.seq, &why, now_ms).await
+                store
+                    .note_step((&m.id, step.seq), &why, Wait::Closed, now_ms)
+                    .await
             }
         }
     }

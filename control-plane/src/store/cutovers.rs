@@ -133,35 +133,19 @@ impl Store {
         .await?)
     }
 
-    /// Sets a waiting step's detail (what it waits for), and when it began waiting.
+    /// Sets a waiting step's detail (what it waits for) and when it began waiting:
+    /// the first wait's start kept, or (queued) started again, so that time in a queue
+    /// is not time its gates stayed closed.
     pub async fn note_step(
         &self,
-        migration: &str,
-        seq: i64,
+        (migration, seq): (&str, i64),
         detail: &str,
+        wait: Wait,
         now_ms: i64,
     ) -> Result<(), StoreError> {
-        sqlx::query("UPDATE migration_steps SET detail = $1, started_at = COALESCE(started_at, $2) WHERE migration_id = $3 AND seq = $4")
+        sqlx::query("UPDATE migration_steps SET detail = $1, started_at = CASE WHEN $2 = 1 THEN $3 ELSE COALESCE(started_at, $3) END WHERE migration_id = $4 AND seq = $5")
             .bind(detail)
-            .bind(now_ms)
-            .bind(migration)
-            .bind(seq)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    /// Sets a queued step's detail and starts its waiting clock again: time spent in
-    /// a queue is not time its gates stayed closed.
-    pub async fn requeue_step(
-        &self,
-        migration: &str,
-        seq: i64,
-        detail: &str,
-        now_ms: i64,
-    ) -> Result<(), StoreError> {
-        sqlx::query("UPDATE migration_steps SET detail = $1, started_at = $2 WHERE migration_id = $3 AND seq = $4")
-            .bind(detail)
+            .bind(i64::from(wait == Wait::Queued))
             .bind(now_ms)
             .bind(migration)
             .bind(seq)
@@ -186,4 +170,13 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?)
     }
+}
+
+/// How a step waits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wait {
+    /// For its conditions: the clock runs from the first wait.
+    Closed,
+    /// In a queue (a turn, a window, approvals): the clock starts again.
+    Queued,
 }

@@ -4,6 +4,7 @@
 
 use ferry_control::migration::plan::{self, CUTOVER, ROLLBACK};
 use ferry_control::migration::{Phase, State, StepState};
+use ferry_control::store::cutovers::Wait;
 use ferry_control::store::migrations::Change;
 
 use super::*;
@@ -102,11 +103,21 @@ pub(super) async fn suite(store: &Store, migration: &str) {
     // Waiting steps say why, from when.
     let failover = steps.iter().find(|s| s.name == plan::FAILOVER).unwrap().seq;
     store
-        .note_step(migration, failover, "waiting for the gates", NOW + 60)
+        .note_step(
+            (migration, failover),
+            "waiting for the gates",
+            Wait::Closed,
+            NOW + 60,
+        )
         .await
         .unwrap();
     store
-        .note_step(migration, failover, "still waiting", NOW + 70)
+        .note_step(
+            (migration, failover),
+            "still waiting",
+            Wait::Closed,
+            NOW + 70,
+        )
         .await
         .unwrap();
     let noted = store.migration_steps(migration).await.unwrap();
@@ -115,6 +126,14 @@ pub(super) async fn suite(store: &Store, migration: &str) {
         (noted.detail.as_str(), noted.started_at_ms, noted.state),
         ("still waiting", Some(NOW + 60), StepState::Pending)
     );
+    // Queued (a turn, a window, approvals): the clock starts again.
+    store
+        .note_step((migration, failover), "queued", Wait::Queued, NOW + 75)
+        .await
+        .unwrap();
+    let queued = store.migration_steps(migration).await.unwrap();
+    let queued = queued.iter().find(|s| s.seq == failover).unwrap();
+    assert_eq!(queued.started_at_ms, Some(NOW + 75));
 
     // Cancelled before the failover: the rest skipped, the rollback journaled.
     assert_eq!(
