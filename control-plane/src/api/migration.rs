@@ -12,7 +12,7 @@ use crate::assess::{CheckStatus, Severity};
 use crate::migration::observe::Observation;
 use crate::migration::plan::{self, Side};
 use crate::migration::preflight::{self, Gate};
-use crate::migration::{Options, State};
+use crate::migration::{Options, State, StepState};
 use crate::store::inventory::InstanceRecord;
 use crate::store::migrations::{Change, MigrationRecord, StepRecord};
 
@@ -290,7 +290,13 @@ pub(super) async fn found(shared: &Shared, id: &str) -> Result<MigrationRecord, 
 pub async fn get(shared: &Shared, id: &str) -> Result<op::Migration, ApiError> {
     let m = found(shared, id).await?;
     let steps = shared.store.migration_steps(id).await?;
-    let gates = if m.state.is_linked() || m.state == State::CuttingOver {
+    // The gates matter until the failover begins.
+    let failed_over = steps
+        .iter()
+        .rev()
+        .find(|s| s.name == plan::FAILOVER)
+        .is_some_and(|s| matches!(s.state, StepState::Running | StepState::Done));
+    let gates = if m.state.is_linked() || (m.state == State::CuttingOver && !failed_over) {
         crate::cutover::steps::gates(shared, &m, &steps, now_ms()).await?
     } else {
         Vec::new()
