@@ -91,17 +91,27 @@ pub async fn run(
             ))
         }
     };
+    // Every member is tried; the ones refused are named at the end.
+    let mut refused = Vec::new();
     for id in &ids {
-        let m = client
+        let started = client
             .start_cutover(request(op::StartCutoverRequest {
                 id: id.clone(),
                 confirm_traffic_stopped: args.confirm_traffic_stopped,
                 window_start: args.window_start.clone().unwrap_or_default(),
                 window_end: args.window_end.clone().unwrap_or_default(),
             }))
-            .await?
-            .into_inner();
-        print_changed("cutting over", &m);
+            .await;
+        match started {
+            Ok(m) => print_changed("cutting over", &m.into_inner()),
+            Err(status) => refused.push(format!("{id}: {}", status.message())),
+        }
+    }
+    if !refused.is_empty() {
+        return Err(CliError::Refused(format!(
+            "not cut over:\n{}",
+            refused.join("\n")
+        )));
     }
     if args.wait {
         watch(
