@@ -1,6 +1,7 @@
 //! `ferry-lab`'s cutover: each migration ready for cutover has its lab workload stopped
 //! (the application going away), is cut over through the operator API as
-//! `ferry cutover` would (the workload gate measuring SQL Server's log, not told),
+//! `ferry cutover` would, inside a maintenance window of the next hour (the workload
+//! gate measuring SQL Server's log, not told),
 //! followed until completed or failed, and has every committed row counted on SQL
 //! Server and on the MI. A report per database: the lag before the cutover, the gates'
 //! evidence, how long the failover took, the rows verified.
@@ -67,10 +68,14 @@ pub async fn cut_over(fleet: &mut Fleet, ready: &[op::Migration]) -> anyhow::Res
         return Ok(());
     }
     println!(
-        "\nCutting over {} database(s) to {}: the lab's application stops writing to each, then Ferry waits for its gates (workload, replication, health) and fails over:",
+        "\nCutting over {} database(s) to {}: the lab's application stops writing to each, then Ferry waits for its gates (workload, replication, health, the window) and fails over:",
         ready.len(),
         mi.fqdn
     );
+    // A maintenance window of the next hour.
+    let now = ferry_proto::clock::now_ms();
+    let rfc3339 = ferry_control::cutover::gates::rfc3339;
+    let window = (rfc3339(now), rfc3339(now + 3_600_000));
     let mut outcomes = Vec::new();
     for m in ready {
         let endpoint = fleet
@@ -100,7 +105,8 @@ pub async fn cut_over(fleet: &mut Fleet, ready: &[op::Migration]) -> anyhow::Res
             .start_cutover(request(op::StartCutoverRequest {
                 id: m.id.clone(),
                 confirm_traffic_stopped: false,
-                ..Default::default()
+                window_start: window.0.clone(),
+                window_end: window.1.clone(),
             }))
             .await
             .with_context(|| format!("cutting over {} on {}", m.database, m.host))?;
