@@ -10,6 +10,7 @@
 //! - [`migration`]: migrations: pre-flight, the journaled link set-up, the link watched.
 //! - [`cutover`]: a linked database moved to its MI: the gates, the failover, the
 //!   checks on the MI after it.
+//! - [`rfc3339`]: times as RFC 3339 text and Unix milliseconds.
 //! - [`store`]: the one `Store` (sqlx; SQLite by default, PostgreSQL for HA).
 //! - [`api`]: thin gRPC handlers: authenticate the peer, convert, call, map errors.
 //! - [`server`]: assembles TLS and the services and serves a listener until shutdown.
@@ -24,6 +25,7 @@ pub mod connection;
 pub mod cutover;
 pub mod fleet;
 pub mod migration;
+pub mod rfc3339;
 pub mod server;
 pub mod sizing;
 pub mod store;

@@ -6,7 +6,7 @@
 //! Server and on the MI. A report per database: the lag before the cutover, the gates'
 //! evidence, how long the failover took, the rows verified.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::Context;
 use ferry_agent::sql::{self, Connection};
@@ -14,6 +14,7 @@ use ferry_control::cli::request;
 use ferry_proto::operator::v1 as op;
 
 use crate::fleet::{lab_instance, Fleet};
+use crate::lab_migrations::follow;
 
 /// How long the cutovers may take together.
 const LIMIT: Duration = Duration::from_secs(300);
@@ -74,7 +75,7 @@ pub async fn cut_over(fleet: &mut Fleet, ready: &[op::Migration]) -> anyhow::Res
     );
     // A maintenance window of the next hour.
     let now = ferry_proto::clock::now_ms();
-    let rfc3339 = ferry_control::cutover::gates::rfc3339;
+    let rfc3339 = ferry_control::rfc3339::format;
     let window = (rfc3339(now), rfc3339(now + 3_600_000));
     let mut outcomes = Vec::new();
     for m in ready {
@@ -118,29 +119,20 @@ pub async fn cut_over(fleet: &mut Fleet, ready: &[op::Migration]) -> anyhow::Res
         });
     }
     let ids: Vec<String> = ready.iter().map(|m| m.id.clone()).collect();
-    let started = Instant::now();
-    let mut poll = tokio::time::interval(Duration::from_secs(1));
-    loop {
-        poll.tick().await;
-        let mut ended = 0;
-        for o in &mut outcomes {
-            o.migration = fleet
-                .client
-                .get_migration(request(op::GetMigrationRequest {
-                    id: o.migration.id.clone(),
-                }))
-                .await?
-                .into_inner();
-            ended += usize::from(matches!(o.migration.state.as_str(), "completed" | "failed"));
-        }
-        eprint!(
-            "\r{ended}/{} cut over or failed ({:.0} s)",
-            ids.len(),
-            started.elapsed().as_secs_f64()
-        );
-        if ended == ids.len() || started.elapsed() > LIMIT {
-            break;
-        }
+    follow(
+        fleet,
+        &ids,
+        ("completed", LIMIT),
+        |done, failed, total, secs| {
+            eprint!("\r{done}/{total} cut over, {failed} failed ({secs:.0} s)");
+        },
+    )
+    .await?;
+    // Their steps, for the report.
+    for o in &mut outcomes {
+        let id = o.migration.id.clone();
+        let request = request(op::GetMigrationRequest { id });
+        o.migration = fleet.client.get_migration(request).await?.into_inner();
     }
     eprintln!();
     let mut on_mi = sql::connect(&lab_instance(

@@ -84,7 +84,8 @@ pub async fn ready_databases(
     let Some(started) = start_all(fleet, &chosen, false).await? else {
         return Ok(Vec::new());
     };
-    let all = follow(fleet, &started.ids, LIMIT, |ready, failed, total, secs| {
+    let until = ("ready_for_cutover", LIMIT);
+    let all = follow(fleet, &started.ids, until, |ready, failed, total, secs| {
         eprint!("\r{ready}/{total} ready for cutover, {failed} failed ({secs:.0} s)");
     })
     .await?;
@@ -213,13 +214,13 @@ pub async fn start_all(
     }))
 }
 
-/// Polls the migrations `ids` once a second until each is ready for cutover or failed,
-/// or `limit` passed, calling `progress(ready, failed, total, seconds)`; their last
+/// Polls the migrations `ids` once a second until each is in state `until` or failed,
+/// or `limit` passed, calling `progress(arrived, failed, total, seconds)`; their last
 /// state.
 pub async fn follow(
     fleet: &mut Fleet,
     ids: &[String],
-    limit: Duration,
+    (until, limit): (&str, Duration),
     mut progress: impl FnMut(usize, usize, usize, f64),
 ) -> anyhow::Result<Vec<op::Migration>> {
     let started = Instant::now();
@@ -233,10 +234,7 @@ pub async fn follow(
             .into_inner()
             .migrations;
         all.retain(|m| ids.contains(&m.id));
-        let ready = all
-            .iter()
-            .filter(|m| m.state == "ready_for_cutover")
-            .count();
+        let ready = all.iter().filter(|m| m.state == until).count();
         let failed = all.iter().filter(|m| m.state == "failed").count();
         progress(ready, failed, all.len(), started.elapsed().as_secs_f64());
         if ready + failed == all.len() || started.elapsed() > limit {

@@ -129,13 +129,19 @@ impl ControlPlane {
         .await
     }
 
-    /// Runs the `ferry` CLI against this control plane.
+    /// Runs the `ferry` CLI against this control plane, as its first admin.
     pub async fn ferry(&self, args: &[&str]) -> Output {
+        self.ferry_as(&self.credentials(), args).await
+    }
+
+    /// Runs the `ferry` CLI against this control plane with the operator credentials
+    /// in `credentials`.
+    pub async fn ferry_as(&self, credentials: &Path, args: &[&str]) -> Output {
         Command::new(binary("ferry"))
             .arg("--control-plane")
             .arg(self.url())
             .arg("--credentials")
-            .arg(self.credentials())
+            .arg(credentials)
             .args(args)
             .envs(self.env.iter().cloned())
             .output()

@@ -55,9 +55,7 @@ pub async fn start(
 /// neither, the end after the start and still ahead.
 fn window(start: &str, end: &str, now_ms: i64) -> Result<Option<(i64, i64)>, ApiError> {
     let at = |field: &'static str, text: &str| {
-        time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
-            .map(|t| (t.unix_timestamp_nanos() / 1_000_000) as i64)
-            .map_err(|e| ApiError::invalid(field, format!("{text:?} is not an RFC 3339 time with its offset, e.g. 2026-12-05T22:00:00+01:00: {e}")))
+        crate::rfc3339::parse_ms(text).map_err(|e| ApiError::invalid(field, format!("{text:?} is not an RFC 3339 time with its offset, e.g. 2026-12-05T22:00:00+01:00: {e}")))
     };
     match (start.trim(), end.trim()) {
         ("", "") => Ok(None),

@@ -42,7 +42,7 @@ pub async fn run(
     for e in &events {
         println!(
             "{}  {:<32} {:<22} {}",
-            crate::cutover::gates::rfc3339(e.at_unix_ms),
+            crate::rfc3339::format(e.at_unix_ms),
             e.actor,
             e.action,
             e.target

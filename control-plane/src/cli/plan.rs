@@ -120,8 +120,8 @@ fn print(plan: &op::Plan, format: Format) {
         let window = if w.window_start_unix_ms > 0 {
             format!(
                 "window {} to {}",
-                crate::cutover::gates::rfc3339(w.window_start_unix_ms),
-                crate::cutover::gates::rfc3339(w.window_end_unix_ms)
+                crate::rfc3339::format(w.window_start_unix_ms),
+                crate::rfc3339::format(w.window_end_unix_ms)
             )
         } else {
             "no window".into()

@@ -122,9 +122,7 @@ pub fn window(wave: &WaveFile) -> Option<(i64, i64)> {
 }
 
 fn time_ms(text: &str, at: &str, field: &str) -> Result<i64, String> {
-    time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
-        .map(|t| (t.unix_timestamp_nanos() / 1_000_000) as i64)
-        .map_err(|e| {
+    crate::rfc3339::parse_ms(text).map_err(|e| {
             format!("{at}.window.{field}: {text:?} is not an RFC 3339 time with its offset (2026-12-05T22:00:00+01:00): {e}")
         })
 }

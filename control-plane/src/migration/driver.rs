@@ -92,18 +92,17 @@ async fn advance_all(shared: &Shared) -> Result<(), StoreError> {
         let due = |every: i64| m.observed_at_ms.is_none_or(|at| now - at >= every);
         match m.state {
             State::Preparing | State::Cancelling => advance(shared, &m, now).await?,
-            State::CuttingOver => {
-                if due(cutover_observe_ms) {
-                    observe(shared, &m, now).await?;
-                }
-                // The gates judge the newest observation (an operator's change since,
-                // such as a cancel, is the next tick's).
+            State::CuttingOver if due(cutover_observe_ms) => {
+                observe(shared, &m, now).await?;
+                // The gates judge the observation just made (an operator's change
+                // since, such as a cancel, is the next tick's).
                 if let Some(m) = shared.store.migration(&m.id).await? {
                     if m.state == State::CuttingOver {
                         advance(shared, &m, now_ms()).await?;
                     }
                 }
             }
+            State::CuttingOver => advance(shared, &m, now).await?,
             state if state.is_linked() && due(observe_ms) => observe(shared, &m, now).await?,
             _ => {}
         }

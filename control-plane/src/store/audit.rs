@@ -39,6 +39,24 @@ pub(crate) async fn record(conn: &mut AnyConnection, event: &AuditEvent) -> Resu
     Ok(())
 }
 
+/// Records `action` by `actor` on `target` (`migration/<id>`, `wave/<name>`).
+pub(crate) async fn record_on(
+    conn: &mut AnyConnection,
+    target: String,
+    (actor, action): (&str, &str),
+    detail: &str,
+    at_ms: i64,
+) -> Result<(), StoreError> {
+    let event = AuditEvent {
+        at_ms,
+        actor: actor.into(),
+        action: action.into(),
+        target,
+        detail: detail.into(),
+    };
+    record(conn, &event).await
+}
+
 impl Store {
     /// Records an event that changes nothing else (a gate decision).
     pub async fn record_audit(&self, event: &AuditEvent) -> Result<(), StoreError> {

@@ -6,7 +6,7 @@ use sqlx::any::AnyRow;
 use sqlx::AnyConnection;
 
 use super::assessments::word;
-use super::audit::{self, AuditEvent};
+use super::audit;
 use super::commands::{self, CommandRecord};
 use super::{agent_id, col, Store, StoreError};
 use crate::fleet::identity::AgentId;
@@ -388,14 +388,8 @@ pub(super) async fn record(
     detail: &str,
     at_ms: i64,
 ) -> Result<(), StoreError> {
-    let event = AuditEvent {
-        at_ms,
-        actor: actor.into(),
-        action: action.into(),
-        target: format!("migration/{migration}"),
-        detail: detail.into(),
-    };
-    audit::record(conn, &event).await
+    let target = format!("migration/{migration}");
+    audit::record_on(conn, target, (actor, action), detail, at_ms).await
 }
 
 /// What an operator's change to a migration came to.

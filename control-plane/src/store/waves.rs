@@ -3,7 +3,7 @@
 
 use sqlx::AnyConnection;
 
-use super::audit::{self, AuditEvent};
+use super::audit;
 use super::migrations::Change;
 use super::{col, Store, StoreError};
 use crate::cutover::wave::Wave;
@@ -209,18 +209,12 @@ async fn clear(conn: &mut AnyConnection, name: &str) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Audits `action` on wave `wave` by `actor`.
 async fn record(
     conn: &mut AnyConnection,
     (wave, actor, action): (&str, &str, &str),
     detail: &str,
     at_ms: i64,
 ) -> Result<(), StoreError> {
-    let event = AuditEvent {
-        at_ms,
-        actor: actor.into(),
-        action: action.into(),
-        target: format!("wave/{wave}"),
-        detail: detail.into(),
-    };
-    audit::record(conn, &event).await
+    audit::record_on(conn, format!("wave/{wave}"), (actor, action), detail, at_ms).await
 }

@@ -134,7 +134,7 @@ async fn main() -> anyhow::Result<()> {
     let all = follow(
         &mut fleet,
         &started.ids,
-        Duration::from_secs(args.limit_secs),
+        ("ready_for_cutover", Duration::from_secs(args.limit_secs)),
         |ready, failed, total, secs| {
             if ready + failed >= shown + total.div_ceil(10) || ready + failed == total {
                 shown = ready + failed;
@@ -212,23 +212,7 @@ async fn cutover_wave(
             .await?;
     }
     let ids: Vec<String> = ready.iter().map(|m| m.id.clone()).collect();
-    let mut done = Vec::new();
-    while begun.elapsed() < limit {
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        let all = fleet
-            .client
-            .list_migrations(request(op::ListMigrationsRequest::default()))
-            .await?
-            .into_inner()
-            .migrations;
-        done = all
-            .into_iter()
-            .filter(|m| ids.contains(&m.id) && matches!(m.state.as_str(), "completed" | "failed"))
-            .collect::<Vec<_>>();
-        if done.len() == ids.len() {
-            break;
-        }
-    }
+    let done = follow(fleet, &ids, ("completed", limit), |_, _, _, _| {}).await?;
     let took = begun.elapsed().as_secs_f64();
     let mut overheads = Vec::new();
     for m in done.iter().filter(|m| m.state == "completed") {

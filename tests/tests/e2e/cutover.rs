@@ -255,23 +255,6 @@ pub(super) async fn issue_operator(
     out
 }
 
-/// Runs `ferry` against `plane` with the credentials in `dir`.
-pub(super) async fn ferry_as(
-    plane: &ControlPlane,
-    dir: &std::path::Path,
-    args: &[&str],
-) -> std::process::Output {
-    tokio::process::Command::new(ferry_tests::binaries::binary("ferry"))
-        .arg("--control-plane")
-        .arg(plane.url())
-        .arg("--credentials")
-        .arg(dir)
-        .args(args)
-        .output()
-        .await
-        .unwrap()
-}
-
 #[tokio::test]
 async fn a_window_and_approvals_hold_the_failover_until_both_are_given() {
     let Fixture {
@@ -295,7 +278,7 @@ async fn a_window_and_approvals_hold_the_failover_until_both_are_given() {
     lab.set_workload("SQL22", "Sales", &Default::default())
         .unwrap();
     let now = ferry_proto::clock::now_ms();
-    let rfc3339 = ferry_control::cutover::gates::rfc3339;
+    let rfc3339 = ferry_control::rfc3339::format;
     let (opens, closes) = (now + 8_000, now + 3_600_000);
     let (start_at, end_at) = (rfc3339(opens), rfc3339(closes));
     let window = ["--window-start", &start_at, "--window-end", &end_at];
@@ -322,10 +305,10 @@ async fn a_window_and_approvals_hold_the_failover_until_both_are_given() {
     })
     .await;
     assert_eq!(gate(&alone, "approval")["open"], false);
-    let approved = ferry_as(&plane, &bob, &["cutover", "approve", &id]).await;
+    let approved = plane.ferry_as(&bob, &["cutover", "approve", &id]).await;
     assert!(approved.status.success(), "{}", text(&approved));
     // bob, an approver, cannot start a cutover (the operator role).
-    let refused = ferry_as(&plane, &bob, &["cutover", "cancel", &id]).await;
+    let refused = plane.ferry_as(&bob, &["cutover", "cancel", &id]).await;
     assert!(!refused.status.success(), "{}", text(&refused));
 
     super::migrations::watch_until(&plane, std::slice::from_ref(&id), "completed").await;

@@ -6,8 +6,8 @@
 //! statements and the control plane's checks on the MI by a held reply, Azure's
 //! changes while their long-running operation runs.
 
-use super::migration_crash::{arm, kill_at_each, Catch, Down};
-use super::migrations::{fixture, groups, mi_links, preflight_inputs, ready, start, Fixture};
+use super::migration_crash::{arm, kill_at_each, slow_fixture, Catch, Down};
+use super::migrations::{groups, mi_links, ready, start};
 use super::*;
 
 /// The cutover's steps in the journal's order (control plane's `plan::CUTOVER`).
@@ -29,35 +29,17 @@ const CUTOVER: [(&str, Catch); 7] = [
 
 #[tokio::test]
 async fn killed_at_every_cutover_step_the_cutover_resumes_and_fails_over_once() {
-    // Speed 10: Azure's operations run long enough to be caught.
-    let scenario = super::migrations::SCENARIO.replace("speed = 100.0", "speed = 10.0");
-    let Fixture {
-        lab,
-        dir,
-        config: plane_config,
-        plane,
-        mut agents,
-    } = fixture(&scenario, &[("sqlhost", &["SQL22"])]).await;
-    preflight_inputs(&plane, &["sqlhost"]).await;
-    let (state, agent_config, agent) = agents.pop().unwrap();
-    let id = start(&plane, "sqlhost", "Sales").await;
-    ready(&plane, std::slice::from_ref(&id)).await;
+    let (lab, _dir, down) = slow_fixture().await;
+    let id = start(&down.plane, "sqlhost", "Sales").await;
+    ready(&down.plane, std::slice::from_ref(&id)).await;
     // The application stops.
     lab.set_workload("SQL22", "Sales", &Default::default())
         .unwrap();
 
     arm(&lab, &CUTOVER[0].1);
-    let cut = plane.ferry(&["cutover", &id]).await;
+    let cut = down.plane.ferry(&["cutover", &id]).await;
     assert!(cut.status.success(), "{}", text(&cut));
     let setup = ferry_control::migration::plan::STEPS.len();
-    let down = Down {
-        dir: dir.path(),
-        plane_config: &plane_config,
-        plane,
-        state: &state,
-        agent_config: &agent_config,
-        agent,
-    };
     let Down { plane, agent, .. } = kill_at_each(&lab, down, &id, setup, &CUTOVER).await;
     super::migrations::watch_until(&plane, std::slice::from_ref(&id), "completed").await;
 

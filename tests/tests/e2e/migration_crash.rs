@@ -66,25 +66,50 @@ pub(super) fn arm(lab: &ferry_sim::Lab, catch: &Catch) {
     }
 }
 
-/// The processes the loop kills and starts again.
-pub(super) struct Down<'a> {
-    pub(super) dir: &'a std::path::Path,
-    pub(super) plane_config: &'a str,
+/// The processes the loop kills and starts again, and what it starts them with.
+pub(super) struct Down {
+    pub(super) dir: std::path::PathBuf,
+    pub(super) plane_config: String,
     pub(super) plane: ControlPlane,
-    pub(super) state: &'a std::path::Path,
-    pub(super) agent_config: &'a str,
+    pub(super) state: std::path::PathBuf,
+    pub(super) agent_config: String,
     pub(super) agent: AgentProcess,
+}
+
+/// The lab at speed 10 (Azure's operations run long enough to be caught) with one host,
+/// SQL22, assessed and tested toward mi-sales: the lab, the test's directory (kept
+/// while it lives), and the processes.
+pub(super) async fn slow_fixture() -> (ferry_sim::Lab, tempfile::TempDir, Down) {
+    let scenario = super::migrations::SCENARIO.replace("speed = 100.0", "speed = 10.0");
+    let Fixture {
+        lab,
+        dir,
+        config,
+        plane,
+        mut agents,
+    } = fixture(&scenario, &[("sqlhost", &["SQL22"])]).await;
+    preflight_inputs(&plane, &["sqlhost"]).await;
+    let (state, agent_config, agent) = agents.pop().unwrap();
+    let down = Down {
+        dir: dir.path().to_path_buf(),
+        plane_config: config,
+        plane,
+        state,
+        agent_config,
+        agent,
+    };
+    (lab, dir, down)
 }
 
 /// Catches each of `steps` (journaled from `first` on) in the act, the first one's
 /// catch prepared already, and kills both processes there, then starts them again.
-pub(super) async fn kill_at_each<'a>(
+pub(super) async fn kill_at_each(
     lab: &ferry_sim::Lab,
-    mut down: Down<'a>,
+    mut down: Down,
     id: &str,
     first: usize,
     steps: &[(&str, Catch)],
-) -> Down<'a> {
+) -> Down {
     for (n, (name, catch)) in steps.iter().enumerate() {
         let seq = first + n;
         let held = |instance: &'static str| {
@@ -129,8 +154,8 @@ pub(super) async fn kill_at_each<'a>(
         if let Some((_, next)) = steps.get(n + 1) {
             arm(lab, next);
         }
-        down.plane = ControlPlane::start_on(down.dir, down.plane_config, addr).await;
-        down.agent = AgentProcess::start(down.state, down.agent_config);
+        down.plane = ControlPlane::start_on(&down.dir, &down.plane_config, addr).await;
+        down.agent = AgentProcess::start(&down.state, &down.agent_config);
     }
     down
 }
@@ -138,28 +163,16 @@ pub(super) async fn kill_at_each<'a>(
 #[tokio::test]
 async fn killed_at_every_step_the_set_up_resumes_and_completes_once() {
     // Speed 10: the certificate upload takes 3 s and the link 9 s.
-    let scenario = super::migrations::SCENARIO.replace("speed = 100.0", "speed = 10.0");
-    let Fixture {
-        lab,
-        dir,
-        config: plane_config,
-        plane,
-        mut agents,
-    } = fixture(&scenario, &[("sqlhost", &["SQL22"])]).await;
-    preflight_inputs(&plane, &["sqlhost"]).await;
-    let (state, agent_config, agent) = agents.pop().unwrap();
-
+    let (lab, _dir, down) = slow_fixture().await;
     arm(&lab, &STEPS[0].1);
-    let id = start(&plane, "sqlhost", "Sales").await;
-    let down = Down {
-        dir: dir.path(),
-        plane_config: &plane_config,
+    let id = start(&down.plane, "sqlhost", "Sales").await;
+    let Down {
         plane,
-        state: &state,
-        agent_config: &agent_config,
         agent,
-    };
-    let Down { plane, agent, .. } = kill_at_each(&lab, down, &id, 0, &STEPS).await;
+        dir,
+        plane_config,
+        ..
+    } = kill_at_each(&lab, down, &id, 0, &STEPS).await;
     ready(&plane, std::slice::from_ref(&id)).await;
 
     let shown = plane.ferry_json(&["migrate", "show", &id]).await;
@@ -195,7 +208,7 @@ async fn killed_at_every_step_the_set_up_resumes_and_completes_once() {
     assert_eq!(certificates, expected);
     assert_eq!(mi_links(&lab, "mi-sales").await, ["DAG_Sales"], "one link");
     let target = ferry_control::azure::ManagedInstanceId::parse(&mi_id(&lab)).unwrap();
-    let trusted = outside_arm(dir.path(), &plane_config)
+    let trusted = outside_arm(&dir, &plane_config)
         .trust_certificates(&target)
         .await
         .unwrap();

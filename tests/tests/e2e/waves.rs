@@ -3,7 +3,7 @@
 //! starts every member, and their failovers wait while the wave is paused and until
 //! it is approved by someone other than the requester; then all complete.
 
-use super::cutover::{ferry_as, issue_operator};
+use super::cutover::issue_operator;
 use super::migrations::{fixture, preflight_inputs, ready, start, stop, watch_until, Fixture};
 use super::*;
 
@@ -23,7 +23,7 @@ async fn a_wave_cuts_over_its_members_once_resumed_and_approved() {
     ];
     ready(&plane, &ids).await;
 
-    let rfc3339 = ferry_control::cutover::gates::rfc3339;
+    let rfc3339 = ferry_control::rfc3339::format;
     let now = ferry_proto::clock::now_ms();
     let plan = format!(
         "[[wave]]\nname = \"wave-1\"\napprovals = 1\non_failure = \"halt\"\n\
@@ -86,7 +86,7 @@ async fn a_wave_cuts_over_its_members_once_resumed_and_approved() {
         .await;
     }
     let bob = issue_operator(&plane, dir.path(), "bob", "approver").await;
-    let approved = ferry_as(&plane, &bob, &["wave", "approve", "wave-1"]).await;
+    let approved = plane.ferry_as(&bob, &["wave", "approve", "wave-1"]).await;
     assert!(approved.status.success(), "{}", text(&approved));
     let resumed = plane.ferry(&["wave", "resume", "wave-1"]).await;
     assert!(resumed.status.success(), "{}", text(&resumed));

@@ -234,7 +234,7 @@ fn sql_detail(s: &op::SqlLinkObservation) -> String {
 }
 
 fn time(unix_ms: i64) -> String {
-    crate::cutover::gates::rfc3339(unix_ms)
+    crate::rfc3339::format(unix_ms)
 }
 
 pub fn started_json(answer: &op::StartMigrationResponse) -> Value {

@@ -106,11 +106,8 @@ pub(super) fn health(facts: &Facts, o: &Observation, rules: &Rules) -> Gate {
         rfc3339(o.sql_observed_ms),
         or_dash(&o.partner_certificate_expiry),
     );
-    let expired = time::OffsetDateTime::parse(
-        &o.partner_certificate_expiry,
-        &time::format_description::well_known::Rfc3339,
-    )
-    .is_ok_and(|t| (t.unix_timestamp_nanos() / 1_000_000) as i64 <= facts.now_ms);
+    let expired = crate::rfc3339::parse_ms(&o.partner_certificate_expiry)
+        .is_ok_and(|expiry| expiry <= facts.now_ms);
     let closed = if facts.now_ms - facts.observed_at_ms > rules.max_age_ms {
         Some("Azure's newest reading of the link is too old: is ARM reachable?".into())
     } else if !o.synchronization_health.eq_ignore_ascii_case("HEALTHY") {

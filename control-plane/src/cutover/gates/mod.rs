@@ -43,6 +43,7 @@ pub use steady::Steady;
 use super::settings::CutoverSettings;
 use super::Intent;
 use crate::migration::observe::Observation;
+use crate::rfc3339::format as rfc3339;
 use crate::store::waves::WaveRecord;
 
 /// What the gates look at.
@@ -190,18 +191,4 @@ fn or_dash(text: &str) -> &str {
     } else {
         text
     }
-}
-
-/// A Unix time in milliseconds as RFC 3339 (UTC), "--" when unknown.
-pub fn rfc3339(unix_ms: i64) -> String {
-    if unix_ms <= 0 {
-        return "--".into();
-    }
-    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(unix_ms) * 1_000_000)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_else(|| unix_ms.to_string())
 }
