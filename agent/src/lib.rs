@@ -182,6 +182,10 @@ impl Agent {
                     let ran = workflow::run::run(&self.config, &id, *request).await;
                     (vec![report::Body::LinkSteps(ran)], done())
                 }
+                Some(command::Kind::CountRows(request)) => {
+                    let counted = sql::row_counts::count(&self.config, &id, request).await;
+                    (vec![report::Body::RowCounts(counted)], done())
+                }
                 None => (
                     vec![],
                     failed(

@@ -6,11 +6,13 @@
 //! - [`assessment`]: the facts the readiness checks look at.
 //! - [`load`]: one reading of the load counters, for sizing.
 //! - [`link_status`]: the SQL Server side of the MI links, from the DMVs.
+//! - [`row_counts`]: a database's rows per user table, for a cutover's validation.
 
 pub mod assessment;
 pub mod inventory;
 pub mod link_status;
 pub mod load;
+pub mod row_counts;
 
 use std::future::Future;
 use std::time::Duration;

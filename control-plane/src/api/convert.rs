@@ -58,6 +58,9 @@ impl TryFrom<wire::Report> for IncomingReport {
             Some(wire::report::Body::LinkSteps(steps)) => {
                 ReportBody::LinkSteps(super::convert_migration::agent_steps(steps)?)
             }
+            Some(wire::report::Body::RowCounts(counted)) => {
+                ReportBody::RowCounts(super::convert_migration::row_counts(counted)?)
+            }
             Some(wire::report::Body::LinkStatus(status)) => {
                 ReportBody::LinkStatus(super::convert_migration::link_status(status)?)
             }
@@ -263,6 +266,17 @@ pub fn command_to_agent(c: &CommandRecord) -> Result<wire::Command, StoreError> 
                 allow_recovery_change: request.allow_recovery_change,
                 allow_endpoint_change: request.allow_endpoint_change,
             }))
+        }
+        CommandKind::CountRows => {
+            let request: crate::cutover::validation::CountRequest =
+                serde_json::from_str(&c.payload)
+                    .map_err(|e| StoreError::Corrupt(format!("command {}: payload: {e}", c.id)))?;
+            wire::command::Kind::CountRows(wire::CountRows {
+                migration_id: request.migration_id,
+                instance: request.instance,
+                database: request.database,
+                tables: request.tables,
+            })
         }
     };
     Ok(wire::Command {

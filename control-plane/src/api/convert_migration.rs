@@ -1,5 +1,6 @@
 //! An agent's LinkSteps report, validated into `migration::AgentSteps`; its
-//! LinkStatus report, into `migration::sql_side::InstanceLinkStatus`.
+//! LinkStatus report, into `migration::sql_side::InstanceLinkStatus`; its RowCounts
+//! report, into `store::row_counts::SqlCounted`.
 
 use ferry_proto::agent::v1 as wire;
 use ferry_proto::operator::v1 as op;
@@ -9,6 +10,7 @@ use super::convert::{text, MAX_DATABASES};
 use super::ApiError;
 use crate::migration::sql_side::{InstanceLinkStatus, SqlLinkStatus};
 use crate::migration::{plan, AgentStep, AgentSteps, StepState};
+use crate::store::row_counts::{SqlCounted, TableRows};
 
 /// A certificate's DER, at most (SQL Server's are a few KB).
 const MAX_CERTIFICATE: usize = 64 * 1024;
@@ -66,6 +68,50 @@ pub fn agent_steps(report: wire::LinkSteps) -> Result<AgentSteps, ApiError> {
         certificate_name: text("link_steps.certificate_name", &report.certificate_name)?,
         certificate: report.certificate,
         listener_url: text("link_steps.listener_url", &report.listener_url)?,
+    })
+}
+
+/// Most tables one count may report.
+const MAX_TABLES: usize = 100_000;
+
+pub fn row_counts(report: wire::RowCounts) -> Result<SqlCounted, ApiError> {
+    if report.command_id.is_empty() || report.migration_id.is_empty() {
+        return Err(ApiError::invalid(
+            "row_counts",
+            "a count without its command or migration",
+        ));
+    }
+    if report.tables.len() > MAX_TABLES {
+        return Err(ApiError::invalid(
+            "row_counts.tables",
+            format!("more than {MAX_TABLES}"),
+        ));
+    }
+    let tables = report
+        .tables
+        .into_iter()
+        .map(|t| {
+            if t.rows < 0 {
+                return Err(ApiError::invalid(
+                    "row_counts.tables.rows",
+                    format!("{} rows in {}.{}", t.rows, t.schema, t.name),
+                ));
+            }
+            Ok(TableRows {
+                schema: text("row_counts.tables.schema", &t.schema)?,
+                name: text("row_counts.tables.name", &t.name)?,
+                rows: t.rows,
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(SqlCounted {
+        command_id: text("row_counts.command_id", &report.command_id)?,
+        migration_id: text("row_counts.migration_id", &report.migration_id)?,
+        lsn_before: text("row_counts.end_of_log_before", &report.end_of_log_before)?,
+        lsn_after: text("row_counts.end_of_log_after", &report.end_of_log_after)?,
+        tables,
+        counted_at_ms: report.counted_unix_ms,
+        error: text("row_counts.error", &report.error)?,
     })
 }
 

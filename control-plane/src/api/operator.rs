@@ -246,6 +246,13 @@ impl Operator for OperatorApi {
             )
             .into());
         }
+        if kind == CommandKind::CountRows {
+            return Err(ApiError::invalid(
+                "kind",
+                "rows are counted as part of a cutover's validation: `ferry cutover ID`",
+            )
+            .into());
+        }
         if kind == CommandKind::RunLinkSteps {
             return Err(ApiError::invalid(
                 "kind",

@@ -1,16 +1,19 @@
 //! The control plane's read-only checks on a target managed instance over TDS
 //! (tiberius), signed in with `[cutover.mi_sql]`'s login: the database's state after
-//! the failover, and msdb's backup history. One connection per check, a timeout on
-//! connecting and on the query; names reach T-SQL only as quoted literals.
+//! the failover, msdb's backup history, and the rows of the database's tables (the
+//! validation gate's count). One connection per check, a timeout on
+//! connecting and on each query; names reach T-SQL only quoted (as literals or
+//! bracketed identifiers).
 
 use std::time::Duration;
 
-use ferry_proto::tsql::literal;
+use ferry_proto::tsql::{literal, quote_name};
 use tiberius::{AuthMethod, Client, Config, EncryptionLevel};
 use tokio::net::TcpStream;
 use tokio_util::compat::TokioAsyncWriteCompatExt;
 
 use super::settings::MiSqlSettings;
+use crate::store::row_counts::TableRows;
 
 /// A database on the MI as `sys.databases` and the link's group show it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,6 +81,86 @@ pub async fn full_backups(
         .flatten()
         .unwrap_or(0);
     Ok(i64::from(n))
+}
+
+/// How long one table's count may take on the MI (a scan of its smallest index).
+const COUNT_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// The rows of every user table of `database` on the MI (or of `tables`, as
+/// schema.name), one COUNT_BIG at a time, as the agent counts SQL Server's.
+pub async fn row_counts(
+    settings: &MiSqlSettings,
+    fqdn: &str,
+    database: &str,
+    tables: &[String],
+) -> Result<Vec<TableRows>, String> {
+    let limit = Duration::from_secs(settings.timeout_secs);
+    let on_mi = |e: String| format!("on the MI {fqdn}: {e}");
+    let mut client = tokio::time::timeout(limit, connect(settings, fqdn))
+        .await
+        .map_err(|_| format!("the MI {fqdn} did not answer within {} s", limit.as_secs()))?
+        .map_err(on_mi)?;
+    let db = quote_name(database);
+    let listed = query(
+        &mut client,
+        &format!(
+            "SELECT s.name AS schema_name, t.name AS table_name FROM {db}.sys.tables AS t
+             JOIN {db}.sys.schemas AS s ON s.schema_id = t.schema_id
+             WHERE t.is_ms_shipped = 0 ORDER BY s.name, t.name"
+        ),
+        limit,
+    )
+    .await
+    .map_err(on_mi)?;
+    let mut counted = Vec::new();
+    for row in &listed {
+        let text = |name: &str| -> Result<String, String> {
+            row.try_get::<&str, _>(name)
+                .map(|v| v.unwrap_or_default().to_string())
+                .map_err(|e| format!("column {name}: {e}"))
+        };
+        let (schema, name) = (text("schema_name")?, text("table_name")?);
+        let qualified = format!("{schema}.{name}");
+        if !tables.is_empty() && !tables.iter().any(|t| t.eq_ignore_ascii_case(&qualified)) {
+            continue;
+        }
+        let sql = format!(
+            "SELECT COUNT_BIG(*) AS n FROM {db}.{}.{}",
+            quote_name(&schema),
+            quote_name(&name)
+        );
+        let rows = query(&mut client, &sql, COUNT_TIMEOUT)
+            .await
+            .map_err(|e| on_mi(format!("counting {qualified}: {e}")))?;
+        let n = rows
+            .first()
+            .map(|r| r.try_get::<i64, _>("n"))
+            .transpose()
+            .map_err(|e| format!("column n: {e}"))?
+            .flatten()
+            .unwrap_or(0);
+        counted.push(TableRows {
+            schema,
+            name,
+            rows: n,
+        });
+    }
+    Ok(counted)
+}
+
+/// The first result set of `sql` on an open connection, within `limit`.
+async fn query(
+    client: &mut Client<tokio_util::compat::Compat<TcpStream>>,
+    sql: &str,
+    limit: Duration,
+) -> Result<Vec<tiberius::Row>, String> {
+    let work = async {
+        let stream = client.simple_query(sql).await.map_err(|e| e.to_string())?;
+        stream.into_first_result().await.map_err(|e| e.to_string())
+    };
+    tokio::time::timeout(limit, work)
+        .await
+        .map_err(|_| format!("no answer within {} s", limit.as_secs()))?
 }
 
 async fn first_result(

@@ -9,6 +9,7 @@
 //! - [`settings`]: `[cutover]` in the control plane's configuration.
 //! - [`mi_sql`]: the control plane's read-only TDS checks on the MI.
 //! - [`steps`]: the cutover's steps run by the control plane.
+//! - [`validation`]: the row counts the validation gate compares, asked of both sides.
 //! - [`wave`]: plans and waves: groups of migrations with a window, approvals and a
 //!   failure policy.
 
@@ -16,6 +17,7 @@ pub mod gates;
 pub mod mi_sql;
 pub mod settings;
 pub mod steps;
+pub mod validation;
 pub mod wave;
 
 use serde::{Deserialize, Serialize};

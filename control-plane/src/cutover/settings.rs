@@ -27,7 +27,20 @@ pub struct CutoverSettings {
     /// Distinct approvers (the approver role) a cutover needs before its failover;
     /// the operator who asked for it cannot be the only one. 0: none.
     pub approvals: u32,
+    /// What the validation gate compares before the failover: "rows" (COUNT_BIG of
+    /// every user table, or of `validate_tables`, on both sides) or "off" (counting a
+    /// very large database takes long inside the window).
+    pub validate: Validate,
+    /// The tables to count, as schema.name; empty: every user table.
+    pub validate_tables: Vec<String>,
     pub mi_sql: MiSqlSettings,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Validate {
+    Rows,
+    Off,
 }
 
 impl Default for CutoverSettings {
@@ -39,6 +52,8 @@ impl Default for CutoverSettings {
             gate_timeout_secs: 900,
             observe_interval_ms: 2000,
             approvals: 0,
+            validate: Validate::Rows,
+            validate_tables: Vec::new(),
             mi_sql: MiSqlSettings::default(),
         }
     }
@@ -94,6 +109,16 @@ impl CutoverSettings {
         ];
         if let Some((field, _)) = positive.iter().find(|(_, v)| *v == 0) {
             return Some((field, "must be greater than zero"));
+        }
+        let unqualified = |t: &String| {
+            t.split_once('.')
+                .is_none_or(|(schema, name)| schema.is_empty() || name.is_empty())
+        };
+        if self.validate_tables.iter().any(unqualified) {
+            return Some((
+                "cutover.validate_tables",
+                "name each table as schema.name, like \"dbo.Orders\"",
+            ));
         }
         if !self.mi_sql.login.is_empty() && self.mi_sql.password_file.is_none() {
             return Some((

@@ -1,9 +1,9 @@
 //! The cutover's steps the control plane runs itself, and the gates' check before the
-//! failover's ARM call. Each waits by leaving its step pending with a detail that says
+//! failover's ARM call (with the row counts its validation gate asks for). Each waits by leaving its step pending with a detail that says
 //! what it waits for (`Store::note_step`), and stops after `gate_timeout_secs`.
 
 use super::gates::{self, Decision, Facts, Gate, Rules, WaveFacts};
-use super::{mi_sql, Intent};
+use super::{mi_sql, validation, Intent};
 use crate::api::Shared;
 use crate::migration::observe::Observation;
 use crate::migration::plan;
@@ -11,7 +11,71 @@ use crate::migration::{Phase, StepState};
 use crate::store::audit::AuditEvent;
 use crate::store::cutovers::Wait;
 use crate::store::migrations::{MigrationRecord, StepRecord};
+use crate::store::row_counts::RowCount;
+use crate::store::waves::WaveRecord;
 use crate::store::StoreError;
+
+/// What the gates of `m` look at, read from the store.
+struct Loaded {
+    observation: Option<Observation>,
+    observed_at_ms: i64,
+    intent: Intent,
+    synchronous_since_ms: Option<i64>,
+    other: Option<String>,
+    approvers: Vec<String>,
+    wave: Option<WaveRecord>,
+    failed_member: Option<String>,
+    counts: Vec<RowCount>,
+}
+
+impl Loaded {
+    async fn read(
+        shared: &Shared,
+        m: &MigrationRecord,
+        steps: &[StepRecord],
+    ) -> Result<Loaded, StoreError> {
+        let store = &shared.store;
+        let intent: Intent = serde_json::from_str(&m.cutover).unwrap_or_default();
+        let wave = match m.wave.as_str() {
+            "" => None,
+            name => store.wave(name).await?,
+        };
+        let failed_member = match &wave {
+            Some(_) => store.failed_in_wave(&m.wave, &m.id).await?,
+            None => None,
+        };
+        Ok(Loaded {
+            observation: serde_json::from_str(&m.observed).ok(),
+            observed_at_ms: m.observed_at_ms.unwrap_or_default(),
+            synchronous_since_ms: synchronous_since(steps),
+            other: store.failover_in_flight(&m.target_key, &m.id).await?,
+            approvers: store
+                .cutover_approvers(&m.id, intent.requested_at_ms)
+                .await?,
+            intent,
+            wave,
+            failed_member,
+            counts: store.row_counts(&m.id).await?,
+        })
+    }
+
+    fn facts(&self, now_ms: i64) -> Facts<'_> {
+        Facts {
+            now_ms,
+            observation: self.observation.as_ref(),
+            observed_at_ms: self.observed_at_ms,
+            intent: &self.intent,
+            synchronous_since_ms: self.synchronous_since_ms,
+            other_failover: self.other.as_deref(),
+            approvers: &self.approvers,
+            wave: self.wave.as_ref().map(|wave| WaveFacts {
+                wave,
+                failed_member: self.failed_member.as_deref(),
+            }),
+            counts: &self.counts,
+        }
+    }
+}
 
 /// The gates as they stand for `m` (its newest observation, its cutover's intent and
 /// journal), at `now_ms`.
@@ -21,39 +85,9 @@ pub async fn gates(
     steps: &[StepRecord],
     now_ms: i64,
 ) -> Result<Vec<Gate>, StoreError> {
-    let observation: Option<Observation> = serde_json::from_str(&m.observed).ok();
-    let intent: Intent = serde_json::from_str(&m.cutover).unwrap_or_default();
-    let other = shared
-        .store
-        .failover_in_flight(&m.target_key, &m.id)
-        .await?;
-    let approvers = shared
-        .store
-        .cutover_approvers(&m.id, intent.requested_at_ms)
-        .await?;
-    let wave = match m.wave.as_str() {
-        "" => None,
-        name => shared.store.wave(name).await?,
-    };
-    let failed_member = match &wave {
-        Some(_) => shared.store.failed_in_wave(&m.wave, &m.id).await?,
-        None => None,
-    };
-    let facts = Facts {
-        now_ms,
-        observation: observation.as_ref(),
-        observed_at_ms: m.observed_at_ms.unwrap_or_default(),
-        intent: &intent,
-        synchronous_since_ms: synchronous_since(steps),
-        other_failover: other.as_deref(),
-        approvers: &approvers,
-        wave: wave.as_ref().map(|wave| WaveFacts {
-            wave,
-            failed_member: failed_member.as_deref(),
-        }),
-    };
+    let loaded = Loaded::read(shared, m, steps).await?;
     Ok(gates::evaluate(
-        &facts,
+        &loaded.facts(now_ms),
         &Rules::from(&shared.config.cutover),
     ))
 }
@@ -83,10 +117,23 @@ pub async fn gates_hold(
     shared: &Shared,
     m: &MigrationRecord,
     steps: &[StepRecord],
-    step: &StepRecord,
+    (step, fqdn): (&StepRecord, &str),
     now_ms: i64,
 ) -> Result<bool, StoreError> {
-    let gates = gates(shared, m, steps, now_ms).await?;
+    let loaded = Loaded::read(shared, m, steps).await?;
+    let facts = loaded.facts(now_ms);
+    let rules = Rules::from(&shared.config.cutover);
+    let gates = gates::evaluate(&facts, &rules);
+    let ttl_ms = (shared.config.migrations.command_ttl_secs * 1000) as i64;
+    let needed = gates::validation::needed(&facts, &gates, &rules, ttl_ms);
+    validation::count(
+        shared,
+        m,
+        (fqdn, loaded.intent.requested_at_ms),
+        needed,
+        now_ms,
+    )
+    .await?;
     let timeout_ms = (shared.config.cutover.gate_timeout_secs * 1000) as i64;
     let since = step.started_at_ms.unwrap_or(now_ms);
     let store = &shared.store;

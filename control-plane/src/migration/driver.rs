@@ -213,7 +213,14 @@ async fn advance(shared: &Shared, m: &MigrationRecord, now: i64) -> Result<(), S
                 Side::Arm
                     if step.name == plan::FAILOVER
                         && step.state == StepState::Pending
-                        && !cutover::steps::gates_hold(shared, m, &steps, step, now).await? =>
+                        && !cutover::steps::gates_hold(
+                            shared,
+                            m,
+                            &steps,
+                            (step, &mi.fqdn),
+                            now,
+                        )
+                        .await? =>
                 {
                     Ok(())
                 }

@@ -66,6 +66,8 @@ pub enum CommandKind {
     TestConnection,
     /// Parameters in the payload: `migration::StepsRequest`.
     RunLinkSteps,
+    /// Parameters in the payload: `cutover::validation::CountRequest`.
+    CountRows,
 }
 
 impl CommandKind {
@@ -75,6 +77,7 @@ impl CommandKind {
             CommandKind::RunAssessment => "run_assessment",
             CommandKind::TestConnection => "test_connection",
             CommandKind::RunLinkSteps => "run_link_steps",
+            CommandKind::CountRows => "count_rows",
         }
     }
 }
@@ -93,6 +96,7 @@ impl FromStr for CommandKind {
             "run_assessment" | "run-assessment" => Ok(CommandKind::RunAssessment),
             "test_connection" | "test-connection" => Ok(CommandKind::TestConnection),
             "run_link_steps" | "run-link-steps" => Ok(CommandKind::RunLinkSteps),
+            "count_rows" | "count-rows" => Ok(CommandKind::CountRows),
             other => Err(format!(
                 "unknown command kind {other:?}: use collect_inventory, run_assessment, test_connection or run_link_steps"
             )),

@@ -61,6 +61,8 @@ pub enum ReportBody {
     },
     /// What a RunLinkSteps command did.
     LinkSteps(crate::migration::AgentSteps),
+    /// SQL Server's row counts for a cutover's validation (a CountRows command).
+    RowCounts(super::row_counts::SqlCounted),
     /// The links on one instance, as SQL Server's DMVs show them.
     LinkStatus(crate::migration::sql_side::InstanceLinkStatus),
     /// Load windows for sizing; those that ended before `keep_after_ms` are dropped.
@@ -80,6 +82,7 @@ impl ReportBody {
             ReportBody::ConnectionTest { .. } => "connection_test",
             ReportBody::LinkSteps(_) => "link_steps",
             ReportBody::LinkStatus(_) => "link_status",
+            ReportBody::RowCounts(_) => "row_counts",
         }
     }
 }
@@ -167,6 +170,11 @@ impl Store {
             ReportBody::LinkSteps(steps) => {
                 if !super::migrations::record_agent_steps(&mut tx, agent, steps, now_ms).await? {
                     tracing::warn!(%agent, command = %steps.command_id, "link steps for no running step; not stored");
+                }
+            }
+            ReportBody::RowCounts(counted) => {
+                if !super::row_counts::record_sql_count(&mut tx, agent, counted).await? {
+                    tracing::warn!(%agent, command = %counted.command_id, "row counts for no count asked; not stored");
                 }
             }
             ReportBody::LinkStatus(status) => {

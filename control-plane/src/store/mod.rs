@@ -23,6 +23,7 @@ pub mod leases;
 pub mod link_status;
 pub mod load;
 pub mod migrations;
+pub mod row_counts;
 pub mod targets;
 pub mod tokens;
 pub mod waves;
@@ -65,6 +66,11 @@ const SQLITE_SCHEMA: &[(i64, &str, &str)] = &[
         include_str!("schema/sqlite/0008_link_status.sql"),
     ),
     (9, "cutover", include_str!("schema/sqlite/0009_cutover.sql")),
+    (
+        10,
+        "row_counts",
+        include_str!("schema/sqlite/0010_row_counts.sql"),
+    ),
 ];
 const POSTGRES_SCHEMA: &[(i64, &str, &str)] = &[
     (1, "fleet", include_str!("schema/postgres/0001_fleet.sql")),
@@ -99,6 +105,11 @@ const POSTGRES_SCHEMA: &[(i64, &str, &str)] = &[
         9,
         "cutover",
         include_str!("schema/postgres/0009_cutover.sql"),
+    ),
+    (
+        10,
+        "row_counts",
+        include_str!("schema/postgres/0010_row_counts.sql"),
     ),
 ];
 

@@ -10,6 +10,7 @@
 //! | `POST /instances/{name}/hang`, `.../resume` | none |
 //! | `POST /instances/{name}/hold` | `statement`: text; batches containing it run, then their replies wait |
 //! | `POST /instances/{name}/release` | none: the held replies go out |
+//! | `POST /instances/{mi}/hold-redo`, `.../resume-redo` | none: the managed instance hardens the log but applies none of it (its rows trail) |
 //! | `POST /arm/fail` | `kind`: `server_error` / `unavailable` / `throttled` / `timeout`; `count`; `retry_after_secs`; `after_secs`; `path_contains` (only requests to such paths) |
 //! | `POST /certificates/expire` | `instance`, `certificate` (a certificate in master) |
 //!
@@ -110,6 +111,15 @@ impl Control {
     pub fn set_hung(&self, name: &str, hung: bool) -> Controlled {
         self.any_instance(name)?;
         self.change(|f| f.set_hung(name, hung));
+        Ok(())
+    }
+
+    /// Holds (`held` true) or resumes managed instance `name`'s redo: it goes on
+    /// hardening the log it receives, but its databases' rows stay as they were
+    /// (a redo queue builds, `instanceRedoReplicationLagSeconds` grows) until it resumes.
+    pub fn set_redo_held(&self, name: &str, held: bool) -> Controlled {
+        self.managed_named(name)?;
+        self.change(|f| f.set_redo_held(name, held));
         Ok(())
     }
 
@@ -360,6 +370,9 @@ impl Control {
             }
             ["instances", name, action @ ("hang" | "resume")] => {
                 self.set_hung(name, *action == "hang")
+            }
+            ["instances", name, action @ ("hold-redo" | "resume-redo")] => {
+                self.set_redo_held(name, *action == "hold-redo")
             }
             ["instances", name, "hold"] => {
                 let b: HoldBody = body(request)?;

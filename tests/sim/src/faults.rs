@@ -1,7 +1,8 @@
 //! Faults a test injects into a running lab (issue 4): the network between a SQL
 //! Server instance and a managed instance cut (each direction on its own), slowed
 //! or delayed; an instance stopped or hung (it accepts connections and answers none); ARM answering with errors, throttling or not at
-//! all; a certificate expired. The lab's parts read this state on every look, so a
+//! all; a certificate expired; a managed instance's redo held (it hardens the log it
+//! receives but applies none of it, so its readable copy trails). The lab's parts read this state on every look, so a
 //! fault takes effect at once and a restored path recovers the way the real link
 //! does (it reconnects, and seeding starts again).
 //!
@@ -59,6 +60,8 @@ struct State {
     /// The fault for the next `count` ARM requests whose path contains the text
     /// (lower case; empty: every request).
     arm: Option<(ArmFault, u32, String)>,
+    /// Managed instances (lower case) that apply none of the log they harden.
+    redo_held: HashSet<String>,
     /// Certificates (DER) whose validity the lab ended early.
     expired: Vec<Vec<u8>>,
 }
@@ -140,6 +143,14 @@ impl Faults {
 
     pub fn set_hung(&self, instance: &str, hung: bool) {
         mark(&mut self.state().hung, instance, hung);
+    }
+
+    pub fn set_redo_held(&self, mi: &str, held: bool) {
+        mark(&mut self.state().redo_held, mi, held);
+    }
+
+    pub fn is_redo_held(&self, mi: &str) -> bool {
+        self.state().redo_held.contains(&mi.to_ascii_lowercase())
     }
 
     pub fn is_hung(&self, instance: &str) -> bool {

@@ -2,7 +2,9 @@
 //! to synchronous commit and then waits — the workload gate holds the failover back
 //! while the application writes, and says why; `ferry cutover cancel` before the
 //! failover returns both sides to asynchronous commit; once the application stops,
-//! the gates open, the planned failover runs, the database is verified ONLINE and
+//! and the MI has applied every row (the validation gate compares the row counts; a
+//! held redo holds the failover back), the gates open, the planned failover runs,
+//! the database is verified ONLINE and
 //! writable on the MI with every committed row, the MI's first full backup is awaited
 //! and the link removed on both sides.
 
@@ -153,21 +155,62 @@ async fn cutover_waits_for_its_gates_and_moves_every_committed_row() {
         assert_eq!(step(&back, name)["state"], "done", "{name}: {back:#}");
     }
 
-    // The application stops: the gates open, and the cutover runs to the end.
+    // The application stops, but the MI applies none of the log it hardens (its redo
+    // held): the counts differ, and the validation gate holds the failover back and
+    // names the table.
+    lab.control.set_redo_held("mi-sales", true).unwrap();
     lab.set_workload("SQL22", "Shop", &Default::default())
         .unwrap();
-    let cut = plane
-        .ferry(&["cutover", &id, "--wait", "--timeout", "120s"])
-        .await;
+    ferry_agent::sql::execute(
+        &mut super::migrations::sql(&lab, "SQL22").await,
+        "write",
+        "INSERT INTO Shop.dbo.Orders (id, amount) VALUES (990000, 2.5)",
+        std::time::Duration::from_secs(5),
+    )
+    .await
+    .unwrap();
+    let cut = plane.ferry(&["cutover", &id]).await;
     assert!(cut.status.success(), "{}", text(&cut));
+    let differ = show_when(&plane, &id, "the counts differ", |m| {
+        gate(m, "validation")["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("rows differ"))
+    })
+    .await;
+    let validation = gate(&differ, "validation");
+    assert!(
+        validation["reason"]
+            .as_str()
+            .unwrap()
+            .contains("dbo.Orders: "),
+        "{validation}"
+    );
+    assert_eq!(step(&differ, "failover")["state"], "pending", "{differ:#}");
+    for name in ["workload", "replication", "health"] {
+        assert_eq!(gate(&differ, name)["open"], true, "{name}: {differ:#}");
+    }
+
+    // Redo resumes: the counts agree, the gates open, and the cutover runs to the end.
+    lab.control.set_redo_held("mi-sales", false).unwrap();
+    let watched = plane
+        .ferry(&[
+            "migrate",
+            "watch",
+            &id,
+            "--until",
+            "completed",
+            "--timeout",
+            "120s",
+        ])
+        .await;
+    assert!(watched.status.success(), "{}", text(&watched));
     let done = plane.ferry_json(&["migrate", "show", &id]).await;
     assert_eq!(done["state"], "completed", "{done:#}");
     let failover = step(&done, "failover");
+    let detail = failover["detail"].as_str().unwrap();
+    assert!(detail.contains("every gate holds"), "{failover}");
     assert!(
-        failover["detail"]
-            .as_str()
-            .unwrap()
-            .contains("every gate holds"),
+        detail.contains("validation: SQL Server: 1 table(s)"),
         "{failover}"
     );
     assert!(step(&done, "verify_on_mi")["detail"]

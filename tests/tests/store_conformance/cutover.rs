@@ -1,10 +1,13 @@
 //! Store conformance for cutovers: the driver's lease, a cutover's steps journaled
 //! after the set-up's, cancelled before its failover (rolled back), and refused once
-//! its failover began.
+//! its failover began; the row counts its validation gate compares.
 
+use ferry_control::fleet::identity::AgentId;
 use ferry_control::migration::plan::{self, CUTOVER, ROLLBACK};
 use ferry_control::migration::{Phase, State, StepState};
+use ferry_control::store::commands::{CommandKind, CommandRecord};
 use ferry_control::store::cutovers::Wait;
+use ferry_control::store::inventory::{IncomingReport, ReportBody};
 use ferry_control::store::migrations::Change;
 
 use super::*;
@@ -345,4 +348,106 @@ pub(super) async fn waves(store: &Store, migration: &str) {
         .unwrap();
     assert_eq!(cleared, [("w2".to_string(), "removed")]);
     assert_eq!(store.migration(migration).await.unwrap().unwrap().wave, "");
+}
+
+/// A cutover's row counts: SQL Server's asked (a CountRows command) and recorded from
+/// its agent's report only; the MI's recorded only for the count asked last.
+pub(super) async fn row_counts(store: &Store, migration: &str, agent: AgentId) {
+    use ferry_control::store::row_counts::{Side, SqlCounted, TableRows};
+    let command = |at: i64| {
+        CommandRecord::pending(agent, CommandKind::CountRows, "driver", at, at + 60_000, "")
+            .with_payload("{}".into())
+    };
+    let first = command(NOW);
+    store.ask_sql_count(migration, 7, &first).await.unwrap();
+    let asked = store.row_counts(migration).await.unwrap();
+    assert_eq!(asked.len(), 1);
+    assert_eq!((asked[0].side, asked[0].counted_at_ms), (Side::Sql, None));
+    assert_eq!(asked[0].command_id, first.id);
+    assert_eq!(
+        store.get_command(&first.id).await.unwrap().unwrap().kind,
+        CommandKind::CountRows
+    );
+
+    let counted = |command_id: &str| SqlCounted {
+        command_id: command_id.into(),
+        migration_id: migration.into(),
+        lsn_before: "100".into(),
+        lsn_after: "100".into(),
+        tables: vec![TableRows {
+            schema: "dbo".into(),
+            name: "Orders".into(),
+            rows: 7,
+        }],
+        counted_at_ms: NOW + 5,
+        error: String::new(),
+    };
+    let report = |id: &str, body: SqlCounted| IncomingReport {
+        report_id: id.into(),
+        produced_at_ms: NOW + 5,
+        body: ReportBody::RowCounts(body),
+    };
+    // Another agent's report, or one for a count no longer asked, changes nothing.
+    store
+        .insert_token(&token("t-rc", NOW + 60_000))
+        .await
+        .unwrap();
+    let stranger = super::agent("sql-rc");
+    store
+        .enroll_agent("t-rc", "hash-t-rc", &stranger, NOW)
+        .await
+        .unwrap();
+    let stranger = stranger.id;
+    store
+        .record_report(stranger, &report("rc-x", counted(&first.id)), NOW + 6)
+        .await
+        .unwrap();
+    store
+        .record_report(agent, &report("rc-0", counted("other")), NOW + 6)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.row_counts(migration).await.unwrap()[0].counted_at_ms,
+        None
+    );
+    store
+        .record_report(agent, &report("rc-1", counted(&first.id)), NOW + 6)
+        .await
+        .unwrap();
+    let sql = &store.row_counts(migration).await.unwrap()[0];
+    assert_eq!(sql.counted_at_ms, Some(NOW + 5));
+    assert_eq!((sql.lsn_before.as_str(), sql.requested_at_ms), ("100", 7));
+    assert_eq!(sql.tables, counted("").tables);
+
+    // The MI's count: a late answer to an older ask is dropped.
+    store.ask_mi_count(migration, 7, NOW + 10).await.unwrap();
+    store.ask_mi_count(migration, 7, NOW + 20).await.unwrap();
+    store
+        .record_mi_count(migration, NOW + 10, Ok(vec![]), NOW + 30)
+        .await
+        .unwrap();
+    let mi = |counts: Vec<ferry_control::store::row_counts::RowCount>| {
+        counts.into_iter().find(|c| c.side == Side::Mi).unwrap()
+    };
+    assert_eq!(
+        mi(store.row_counts(migration).await.unwrap()).counted_at_ms,
+        None
+    );
+    store
+        .record_mi_count(migration, NOW + 20, Err("no answer".into()), NOW + 31)
+        .await
+        .unwrap();
+    let failed = mi(store.row_counts(migration).await.unwrap());
+    assert_eq!(
+        (failed.counted_at_ms, failed.error.as_str()),
+        (Some(NOW + 31), "no answer")
+    );
+
+    // Asking again starts afresh.
+    let second = command(NOW + 40);
+    store.ask_sql_count(migration, 8, &second).await.unwrap();
+    let sql = store.row_counts(migration).await.unwrap();
+    let sql = sql.iter().find(|c| c.side == Side::Sql).unwrap();
+    assert_eq!((sql.counted_at_ms, sql.requested_at_ms), (None, 8));
+    assert!(sql.tables.is_empty());
 }

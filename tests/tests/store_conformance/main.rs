@@ -584,6 +584,7 @@ async fn suite(url: &str) {
     cutover::suite(&store, "m1").await;
     cutover::waves(&store, "m1").await;
     cutover::leases(&store).await;
+    cutover::row_counts(&store, "m1", first.id).await;
 
     let actions: Vec<String> = store
         .list_audit(50)

@@ -17,7 +17,9 @@
 //! - `approval`: `approvals` distinct approvers (the approver role), not only the
 //!   requester (the cutover's or its wave's approvals, the larger need);
 //! - `wave`: its wave, when it has one, neither paused nor halted by a failed member
-//!   (`on_failure = "halt"`); the wave's window applies when the cutover has none.
+//!   (`on_failure = "halt"`); the wave's window applies when the cutover has none;
+//! - `validation`: the rows of every user table (or `validate_tables`) equal on both
+//!   sides, counted once nothing more is written (`[cutover] validate`).
 //!
 //! [`decide`] is the planner's one decision at the failover step: fail over only when
 //! every gate is open. Waiting for a turn, a window to open or people to approve is
@@ -27,14 +29,14 @@
 //! - [`steady`]: how the LSNs moved across readings (folded into each observation).
 //! - [`link`]: the gates that judge the link (workload, replication, health).
 //! - [`schedule`]: the gates of when and by whose leave (turn, window, approval, wave).
-//!
-//! Not built yet (issue 7): the validation (row counts) gate.
+//! - [`validation`]: the row counts of both sides, and which side to count next.
 
 mod link;
 mod schedule;
 mod steady;
 #[cfg(test)]
 mod tests;
+pub mod validation;
 
 use serde::{Deserialize, Serialize};
 
@@ -44,6 +46,7 @@ use super::settings::CutoverSettings;
 use super::Intent;
 use crate::migration::observe::Observation;
 use crate::rfc3339::format as rfc3339;
+use crate::store::row_counts::RowCount;
 use crate::store::waves::WaveRecord;
 
 /// What the gates look at.
@@ -62,6 +65,8 @@ pub struct Facts<'a> {
     pub approvers: &'a [String],
     /// Its wave, if any.
     pub wave: Option<WaveFacts<'a>>,
+    /// Both sides' newest row counts (any cutover request's).
+    pub counts: &'a [RowCount],
 }
 
 /// What the gates look at of a migration's wave.
@@ -80,6 +85,8 @@ pub struct Rules {
     pub max_age_ms: i64,
     /// Distinct approvers a cutover needs (0: none).
     pub approvals: u32,
+    /// Compare the row counts of both sides before the failover.
+    pub validate: bool,
 }
 
 impl From<&CutoverSettings> for Rules {
@@ -89,6 +96,7 @@ impl From<&CutoverSettings> for Rules {
             quiet_ms: (s.quiet_secs * 1000) as i64,
             max_age_ms: (s.max_reading_age_secs * 1000) as i64,
             approvals: s.approvals,
+            validate: s.validate == super::settings::Validate::Rows,
         }
     }
 }
@@ -128,7 +136,7 @@ impl Gate {
 pub fn evaluate(facts: &Facts, rules: &Rules) -> Vec<Gate> {
     let Some(o) = facts.observation else {
         let none = || Some("Ferry has not read the link yet: wait for the next reading".into());
-        return ["workload", "replication", "health"]
+        return ["workload", "replication", "health", "validation"]
             .into_iter()
             .map(|name| Gate::new(name, "no reading of the link".into(), none()))
             .chain([
@@ -147,6 +155,7 @@ pub fn evaluate(facts: &Facts, rules: &Rules) -> Vec<Gate> {
         schedule::window(facts),
         schedule::approval(facts, rules),
         schedule::wave(facts),
+        validation::gate(facts, o, rules),
     ]
 }
 

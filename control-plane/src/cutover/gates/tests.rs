@@ -8,6 +8,7 @@ const RULES: Rules = Rules {
     quiet_ms: 30_000,
     max_age_ms: 60_000,
     approvals: 0,
+    validate: false,
 };
 
 /// One reading of both sides at `at_ms` (SQL Server read at the same moment).
@@ -46,6 +47,7 @@ fn facts<'a>(o: &'a Observation, intent: &'a Intent, now_ms: i64) -> Facts<'a> {
         other_failover: None,
         approvers: &[],
         wave: None,
+        counts: &[],
     }
 }
 
@@ -317,4 +319,183 @@ fn no_failover_unless_every_gate_holds_in_the_history() {
         failovers > 100,
         "the generator must reach failovers ({failovers})"
     );
+}
+
+mod validation_gate {
+    use super::*;
+    use crate::store::row_counts::{RowCount, Side, TableRows};
+    use validation::{needed, Needed, RECOUNT_MS};
+
+    const VALIDATE: Rules = Rules {
+        validate: true,
+        ..RULES
+    };
+    const ASK_TIMEOUT: i64 = 60_000;
+
+    fn count(side: Side, at: Option<i64>, lsns: (u64, u64), rows: &[(&str, i64)]) -> RowCount {
+        RowCount {
+            side,
+            requested_at_ms: 0,
+            command_id: String::new(),
+            asked_at_ms: at.map_or(10_000, |at| at - 100),
+            counted_at_ms: at,
+            lsn_before: lsns.0.to_string(),
+            lsn_after: lsns.1.to_string(),
+            tables: rows
+                .iter()
+                .map(|(name, rows)| TableRows {
+                    schema: "dbo".into(),
+                    name: name.to_string(),
+                    rows: *rows,
+                })
+                .collect(),
+            error: String::new(),
+        }
+    }
+
+    /// The link's gates open at 3 s (end of log 100), SQL Server read again at `read_at`.
+    fn caught_up(read_at: i64, end_of_log: u64) -> Observation {
+        let mut history = Vec::new();
+        for at in [1_000, 2_000, 3_000] {
+            fold(&mut history, reading(at, 100, 100, 100));
+        }
+        fold(&mut history, reading(read_at, 100, 100, end_of_log));
+        history.pop().unwrap()
+    }
+
+    fn judged(o: &Observation, counts: &[RowCount], now: i64) -> (Gate, Needed) {
+        let intent = Intent {
+            traffic_stopped_confirmed: true,
+            ..Default::default()
+        };
+        let facts = Facts {
+            counts,
+            ..facts(o, &intent, now)
+        };
+        let gates = evaluate(&facts, &VALIDATE);
+        let needed = needed(&facts, &gates, &VALIDATE, ASK_TIMEOUT);
+        (gate(&gates, "validation").clone(), needed)
+    }
+
+    #[test]
+    fn off_is_open_and_counts_nothing() {
+        let o = caught_up(4_000, 100);
+        let gates = evaluate(&facts(&o, &Intent::default(), 4_000), &RULES);
+        assert!(gate(&gates, "validation").open);
+        assert!(gate(&gates, "validation").evidence.contains("off"));
+    }
+
+    #[test]
+    fn sql_server_is_counted_first_then_the_mi_and_equal_counts_open_it() {
+        let o = caught_up(20_000, 100);
+        let (g, need) = judged(&o, &[], 20_000);
+        assert!(!g.open && g.reason.contains("not counted yet"), "{g:?}");
+        assert_eq!(
+            need,
+            Needed {
+                sql: true,
+                mi: false
+            }
+        );
+
+        let asked = [count(Side::Sql, None, (0, 0), &[])];
+        let (g, need) = judged(&o, &asked, 20_000);
+        assert!(g.reason.contains("agent is counting"), "{g:?}");
+        assert_eq!(need, Needed::default(), "one count at a time");
+        let (_, need) = judged(&o, &asked, 10_000 + ASK_TIMEOUT);
+        assert!(need.sql, "an unanswered count is asked again");
+
+        let sql = count(Side::Sql, Some(15_000), (100, 100), &[("Orders", 7)]);
+        let (g, need) = judged(&o, std::slice::from_ref(&sql), 20_000);
+        assert!(!g.open, "{g:?}");
+        assert_eq!(
+            need,
+            Needed {
+                sql: false,
+                mi: true
+            }
+        );
+
+        let mi = count(Side::Mi, Some(16_000), (0, 0), &[("Orders", 7)]);
+        let (g, need) = judged(&o, &[sql, mi], 20_000);
+        assert!(g.open, "{g:?}");
+        assert!(
+            g.evidence.contains("SQL Server: 1 table(s), 7 row(s)")
+                && g.evidence.contains("at end of log 100"),
+            "{}",
+            g.evidence
+        );
+        assert_eq!(need, Needed::default());
+    }
+
+    #[test]
+    fn differing_counts_close_it_naming_the_tables_and_recount_the_mi() {
+        let o = caught_up(20_000, 100);
+        let sql = count(
+            Side::Sql,
+            Some(15_000),
+            (100, 100),
+            &[("Orders", 7), ("Lines", 3)],
+        );
+        let mi = count(Side::Mi, Some(16_000), (0, 0), &[("Orders", 5)]);
+        let (g, need) = judged(&o, &[sql.clone(), mi.clone()], 16_000 + RECOUNT_MS - 1);
+        assert!(!g.open);
+        assert!(
+            g.reason
+                .contains("dbo.Orders: 7 rows on SQL Server, 5 rows on the MI")
+                && g.reason
+                    .contains("dbo.Lines: 3 rows on SQL Server, no such table on the MI"),
+            "{}",
+            g.reason
+        );
+        assert_eq!(need, Needed::default(), "not before {RECOUNT_MS} ms");
+        let (_, need) = judged(&o, &[sql, mi], 16_000 + RECOUNT_MS);
+        assert_eq!(
+            need,
+            Needed {
+                sql: false,
+                mi: true
+            }
+        );
+    }
+
+    #[test]
+    fn a_log_that_moved_during_or_after_the_count_voids_it() {
+        let during = count(Side::Sql, Some(15_000), (90, 100), &[("Orders", 7)]);
+        let o = caught_up(20_000, 100);
+        let (g, need) = judged(&o, &[during], 20_000);
+        assert!(g.reason.contains("while SQL Server counted"), "{g:?}");
+        assert!(need.sql);
+
+        let sql = count(Side::Sql, Some(15_000), (100, 100), &[("Orders", 7)]);
+        let mi = count(Side::Mi, Some(16_000), (0, 0), &[("Orders", 7)]);
+        let moved = caught_up(20_000, 120);
+        let (g, _) = judged(&moved, &[sql.clone(), mi.clone()], 20_000);
+        assert!(!g.open && g.reason.contains("100 then, 120 now"), "{g:?}");
+
+        // A count newer than SQL Server's newest reading waits for the next one.
+        let older = caught_up(14_000, 100);
+        let (g, need) = judged(&older, &[sql, mi], 20_000);
+        assert!(
+            !g.open && g.reason.contains("newer than its count"),
+            "{g:?}"
+        );
+        assert_eq!(need, Needed::default());
+    }
+
+    #[test]
+    fn counts_of_an_earlier_request_or_before_the_link_holds_count_for_nothing() {
+        let o = caught_up(20_000, 100);
+        let mut old = count(Side::Sql, Some(15_000), (100, 100), &[("Orders", 7)]);
+        old.requested_at_ms = -1;
+        let (g, need) = judged(&o, &[old], 20_000);
+        assert!(g.reason.contains("not counted yet"), "{g:?}");
+        assert!(need.sql);
+
+        let mut lagging = o.clone();
+        lagging.last_hardened_lsn = "90".into();
+        lagging.steady.equal_readings = 0;
+        let (_, need) = judged(&lagging, &[], 20_000);
+        assert_eq!(need, Needed::default(), "replication has not caught up");
+    }
 }

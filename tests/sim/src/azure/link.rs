@@ -73,6 +73,9 @@ pub struct LinkDatabase {
     pub pending: Option<DatabaseImage>,
     /// The SQL Server log position the MI's rows are as of.
     pub rows_at: f64,
+    /// Since when (lab clock) the MI has hardened log it has not applied to its rows
+    /// (its redo held).
+    pub redo_behind_since: Option<Duration>,
     /// The current seeding attempt's ids on each side, and when it began.
     pub seeding_ids: (String, String),
     pub seeding_started: String,
@@ -90,6 +93,7 @@ impl LinkDatabase {
             replica: Replica::new(Duration::ZERO),
             pending: None,
             rows_at: 0.0,
+            redo_behind_since: None,
             seeding_ids: (id(), id()),
             seeding_started: String::new(),
             shipped: None,
@@ -122,6 +126,8 @@ pub struct Observation {
     pub partner_certificate: Option<(String, time::OffsetDateTime)>,
     /// The network to the partner, as the lab's faults leave it.
     pub path: Path,
+    /// The MI applies none of the log it hardens (a lab fault).
+    pub redo_held: bool,
 }
 
 impl Observation {
@@ -208,6 +214,7 @@ pub fn observe(link: &Link, mi: &ManagedInstance, around: &Surroundings) -> Obse
         database_errors: vec![None; link.databases.len()],
         partner_certificate: None,
         path: Path::default(),
+        redo_held: around.faults.is_redo_held(&mi.spec.name),
     };
     let connected = connect(link, mi, around, &mut observation).and_then(|partner| {
         around

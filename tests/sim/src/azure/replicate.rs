@@ -182,7 +182,13 @@ fn one(
         }
         if db.replica.phase == Phase::Replicating && shipping {
             mi.engine.receive_log(&db.name, db.replica.hardened)?;
-            copy_rows(mi, db, partner.as_deref(), &log)?;
+            if seen.redo_held {
+                let behind = db.replica.hardened > db.rows_at;
+                db.redo_behind_since = db.redo_behind_since.or(behind.then_some(now));
+            } else {
+                db.redo_behind_since = None;
+                copy_rows(mi, db, partner.as_deref(), &log)?;
+            }
             let state = db.replica.synchronization_state(seen.connected, sync);
             mi.engine
                 .show_link_local_state(&groups.link, &db.name, state)?;

@@ -246,7 +246,9 @@ pub fn link_json(arm: &Arm, state: &State, mi: &ManagedInstance, name: &str) -> 
                 "mostRecentLinkError": error.map(|e| format!("{}: {}", e.number, e.text)),
                 "partnerAuthCertValidity": validity,
                 "instanceSendReplicationLagSeconds": lag,
-                "instanceRedoReplicationLagSeconds": seeded.then_some(0),
+                "instanceRedoReplicationLagSeconds": seeded.then(|| d
+                    .redo_behind_since
+                    .map_or(0, |since| arm.clock.elapsed().saturating_sub(since).as_secs())),
             })
         })
         .collect();
