@@ -499,6 +499,11 @@ mod tests {
         let err = config.validate().unwrap_err().to_string();
         assert!(err.contains("liveness.disconnected_after_secs"), "{err}");
         assert!(toml::from_str::<ControlConfig>("lisen = 1").is_err());
+        let unqualified: ControlConfig =
+            toml::from_str("[cutover]\nvalidate_tables = [\"Orders\"]\n").unwrap();
+        let err = unqualified.validate().unwrap_err().to_string();
+        assert!(err.contains("cutover.validate_tables") && err.contains("schema.name"), "{err}");
+        assert!(toml::from_str::<ControlConfig>("[cutover]\nvalidate = \"checksums\"\n").is_err());
     }
 
     #[test]
