@@ -502,7 +502,10 @@ mod tests {
         let unqualified: ControlConfig =
             toml::from_str("[cutover]\nvalidate_tables = [\"Orders\"]\n").unwrap();
         let err = unqualified.validate().unwrap_err().to_string();
-        assert!(err.contains("cutover.validate_tables") && err.contains("schema.name"), "{err}");
+        assert!(
+            err.contains("cutover.validate_tables") && err.contains("schema.name"),
+            "{err}"
+        );
         assert!(toml::from_str::<ControlConfig>("[cutover]\nvalidate = \"checksums\"\n").is_err());
     }
 

@@ -108,6 +108,7 @@ pub async fn cut_over(fleet: &mut Fleet, ready: &[op::Migration]) -> anyhow::Res
                 confirm_traffic_stopped: false,
                 window_start: window.0.clone(),
                 window_end: window.1.clone(),
+                ..Default::default()
             }))
             .await
             .with_context(|| format!("cutting over {} on {}", m.database, m.host))?;

@@ -112,6 +112,7 @@ pub enum Step {
     DropMiCertificate,
     SynchronousCommit,
     AsynchronousCommit,
+    DemoteSqlServer,
 }
 
 impl Step {
@@ -134,8 +135,13 @@ impl Step {
     ];
 
     /// The cutover's steps on SQL Server: the commit mode switched before the
-    /// failover, and back when a cutover is cancelled before it.
-    pub const CUTOVER: [Step; 2] = [Step::SynchronousCommit, Step::AsynchronousCommit];
+    /// failover, and back when a cutover is cancelled before it; after a forced
+    /// failover, SQL Server's member demoted.
+    pub const CUTOVER: [Step; 3] = [
+        Step::SynchronousCommit,
+        Step::AsynchronousCommit,
+        Step::DemoteSqlServer,
+    ];
 
     pub fn parse(name: &str) -> Option<Step> {
         Step::ALL
@@ -160,6 +166,7 @@ impl Step {
             Step::DropMiCertificate => "drop_mi_certificate",
             Step::SynchronousCommit => "synchronous_commit",
             Step::AsynchronousCommit => "asynchronous_commit",
+            Step::DemoteSqlServer => "demote_sql_server",
         }
     }
 
@@ -180,6 +187,7 @@ impl Step {
             Step::DropMiCertificate => steps::teardown::inspect_mi_certificate(ctx).await,
             Step::SynchronousCommit => steps::commit_mode::inspect(ctx, true).await,
             Step::AsynchronousCommit => steps::commit_mode::inspect(ctx, false).await,
+            Step::DemoteSqlServer => steps::demote::inspect(ctx).await,
         }
     }
 
@@ -200,6 +208,7 @@ impl Step {
             Step::DropMiCertificate => steps::teardown::drop_mi_certificate(ctx).await,
             Step::SynchronousCommit => steps::commit_mode::apply(ctx, true).await,
             Step::AsynchronousCommit => steps::commit_mode::apply(ctx, false).await,
+            Step::DemoteSqlServer => steps::demote::apply(ctx).await,
         };
         applied.map(|()| true)
     }

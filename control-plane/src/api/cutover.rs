@@ -27,13 +27,37 @@ pub async fn start(
         return Err(ApiError::FailedPrecondition(why));
     }
     let now = now_ms();
+    let reason = request.reason.trim();
+    if request.allow_data_loss && reason.is_empty() {
+        return Err(ApiError::invalid(
+            "reason",
+            "a forced failover loses data: say why (--reason \"...\"), for the audit log",
+        ));
+    }
+    if reason.len() > MAX_REASON {
+        return Err(ApiError::invalid(
+            "reason",
+            format!("longer than {MAX_REASON} bytes"),
+        ));
+    }
     let intent = Intent {
         requested_by: actor.into(),
         requested_at_ms: now,
         traffic_stopped_confirmed: request.confirm_traffic_stopped,
         window: window(&request.window_start, &request.window_end, now)?,
+        allow_data_loss: request.allow_data_loss,
+        reason: reason.into(),
     };
     let json = serde_json::to_string(&intent).map_err(|e| ApiError::Internal(e.to_string()))?;
+    if intent.allow_data_loss {
+        let running: Intent = serde_json::from_str(&m.cutover).unwrap_or_default();
+        if m.state == crate::migration::State::CuttingOver && running.allow_data_loss {
+            return Err(ApiError::FailedPrecondition(format!(
+                "a forced cutover of migration {id} runs already: `ferry cutover approve {id}` approves it"
+            )));
+        }
+        return force(shared, (id, m.state), &json, actor, now).await;
+    }
     match shared.store.start_cutover(id, &json, actor, now).await? {
         Change::Made => {
             tracing::info!(migration = %id, %actor, confirmed = request.confirm_traffic_stopped, "cutover started");
@@ -47,6 +71,33 @@ pub async fn start(
             } else {
                 ""
             }
+        ))),
+    }
+}
+
+/// Longest reason accepted for a forced failover.
+const MAX_REASON: usize = 1000;
+
+/// A forced cutover: from a linked migration, or a planned cutover whose failover has
+/// not begun.
+async fn force(
+    shared: &Shared,
+    (id, state): (&str, crate::migration::State),
+    intent: &str,
+    actor: &str,
+    now: i64,
+) -> Result<op::Migration, ApiError> {
+    match shared.store.force_cutover(id, intent, actor, now).await? {
+        Change::Made => {
+            tracing::warn!(migration = %id, %actor, "forced cutover started: data loss allowed");
+            get(shared, id).await
+        }
+        Change::Unchanged => Err(ApiError::FailedPrecondition(format!(
+            "migration {id} is {}: a forced cutover needs its link made (create_link done), no step running and no cancel under way; `ferry migrate show {id}` says where it stands",
+            state.as_str()
+        ))),
+        Change::Refused => Err(ApiError::FailedPrecondition(format!(
+            "migration {id}'s failover began already: `ferry migrate show {id}` says where it stands"
         ))),
     }
 }

@@ -1,6 +1,7 @@
 //! `ferry cutover ID [--confirm-traffic-stopped] [--window-start T --window-end T]
-//! [--wait]`, `ferry cutover approve ID` and `ferry cutover cancel ID`: a linked
-//! migration moved over to its MI once every gate holds, approved, or its cutover
+//! [--allow-data-loss --reason TEXT] [--wait]`, `ferry cutover approve ID` and
+//! `ferry cutover cancel ID`: a linked migration moved over to its MI once every gate
+//! holds (or forced, losing what the MI has not hardened), approved, or its cutover
 //! cancelled before the failover. `ferry migrate show ID` shows the gates with their
 //! evidence.
 
@@ -40,6 +41,13 @@ pub struct CutoverArgs {
     pub window_start: Option<String>,
     #[arg(long, requires = "window_start")]
     pub window_end: Option<String>,
+    /// Force the failover without waiting for the link (SQL Server lost): what the
+    /// MI has not hardened is lost. Needs --reason and an approver besides you.
+    #[arg(long, requires = "reason", conflicts_with_all = ["wave", "confirm_traffic_stopped"])]
+    pub allow_data_loss: bool,
+    /// Why the data loss is accepted (kept in the audit log).
+    #[arg(long, requires = "allow_data_loss")]
+    pub reason: Option<String>,
     /// With --wait: give up after this long (e.g. 30m).
     #[arg(long, value_parser = super::parse_duration, default_value = "2h")]
     pub timeout: Duration,
@@ -100,6 +108,8 @@ pub async fn run(
                 confirm_traffic_stopped: args.confirm_traffic_stopped,
                 window_start: args.window_start.clone().unwrap_or_default(),
                 window_end: args.window_end.clone().unwrap_or_default(),
+                allow_data_loss: args.allow_data_loss,
+                reason: args.reason.clone().unwrap_or_default(),
             }))
             .await;
         match started {

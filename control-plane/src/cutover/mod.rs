@@ -35,4 +35,10 @@ pub struct Intent {
     /// None: any time.
     #[serde(default)]
     pub window: Option<(i64, i64)>,
+    /// `--allow-data-loss`: a forced failover (ARM `ForcedAllowDataLoss`), without
+    /// waiting for the link, only with approvers; why, in the operator's words.
+    #[serde(default)]
+    pub allow_data_loss: bool,
+    #[serde(default)]
+    pub reason: String,
 }

@@ -169,9 +169,17 @@ pub async fn replication_mode(
     }
 }
 
-/// The planned failover (made only once the cutover's gates hold): done when the MI is
-/// the link's primary already, so a failover is never asked for twice.
+/// The failover (made only once the cutover's gates hold): planned, or forced when the
+/// operator allowed data loss; done when the MI is the link's primary already, so a
+/// failover is never asked for twice.
 pub async fn failover(arm: &Arm, mi: &ManagedInstanceId, m: &MigrationRecord) -> Ran {
+    let forced =
+        serde_json::from_str::<crate::cutover::Intent>(&m.cutover).is_ok_and(|i| i.allow_data_loss);
+    let (kind, words) = if forced {
+        ("ForcedAllowDataLoss", "forced failover (data loss allowed)")
+    } else {
+        ("Planned", "planned failover")
+    };
     match arm.link(mi, &m.link_name).await {
         Ok(Some(link)) if link["properties"]["instanceLinkRole"].as_str() == Some("Primary") => {
             return Ran::AlreadyDone("the MI is the link's primary already".into())
@@ -186,9 +194,9 @@ pub async fn failover(arm: &Arm, mi: &ManagedInstanceId, m: &MigrationRecord) ->
         }
         Err(e) => return ran_err("reading the link", e),
     }
-    match arm.failover_link(mi, &m.link_name, "Planned").await {
-        Ok(accepted) => ran(accepted, "planned failover to the MI".into()),
-        Err(e) => ran_err("the planned failover", e),
+    match arm.failover_link(mi, &m.link_name, kind).await {
+        Ok(accepted) => ran(accepted, format!("{words} to the MI")),
+        Err(e) => ran_err(&format!("the {words}"), e),
     }
 }
 

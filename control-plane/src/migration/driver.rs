@@ -397,7 +397,7 @@ async fn poll(
         // The failover keeps the gates' evidence it was made on.
         Ok(Poll::Succeeded) if step.name == plan::FAILOVER => (
             StepState::Done,
-            format!("{}; Azure's planned failover succeeded", step.detail),
+            format!("{}; Azure's failover succeeded", step.detail),
         ),
         Ok(Poll::Succeeded) => (
             StepState::Done,

@@ -1,5 +1,5 @@
-//! The link's set-up, in the order mi-link.md §2 gives it; its teardown; the cutover
-//! and the rollback of a cutover cancelled before its failover. SQL Server's steps run on
+//! The link's set-up, in the order mi-link.md §2 gives it; its teardown; the cutover,
+//! planned or forced, and the rollback of a cutover cancelled before its failover. SQL Server's steps run on
 //! the agent (consecutive ones in one `RunLinkSteps` command); Azure's run in the
 //! control plane, which alone holds an Azure credential.
 
@@ -71,6 +71,21 @@ pub const CUTOVER: [(&str, Side); 7] = [
     ("drop_distributed_availability_group", Side::Agent),
 ];
 
+/// A forced cutover (`ferry cutover ID --allow-data-loss --reason ...`, mi-link.md
+/// §4.1, §4.4): no switch to synchronous commit and no wait for the link — ARM's
+/// `ForcedAllowDataLoss` once the operator's approvers agree, the LSN gap recorded;
+/// then the database checked on the MI, SQL Server's member of the distributed AG
+/// set SECONDARY after a tail-log backup (so both sides are not primary: split
+/// brain), and the rest as a planned cutover.
+pub const FORCED_CUTOVER: [(&str, Side); 6] = [
+    (FAILOVER, Side::Arm),
+    (VERIFY_ON_MI, Side::Control),
+    ("demote_sql_server", Side::Agent),
+    (MI_FULL_BACKUP, Side::Control),
+    (DELETE_LINK, Side::Arm),
+    ("drop_distributed_availability_group", Side::Agent),
+];
+
 /// A cutover cancelled before its failover: both sides back to asynchronous commit.
 pub const ROLLBACK: [(&str, Side); 2] = [
     (MI_ASYNCHRONOUS_COMMIT, Side::Arm),
@@ -96,6 +111,7 @@ pub fn side(name: &str) -> Option<Side> {
         .iter()
         .chain(TEARDOWN.iter())
         .chain(CUTOVER.iter())
+        .chain(FORCED_CUTOVER.iter())
         .chain(ROLLBACK.iter())
         .find(|(n, _)| *n == name)
         .map(|(_, side)| *side)

@@ -41,6 +41,54 @@ impl Store {
         Ok(Change::Made)
     }
 
+    /// Starts a forced cutover (`--allow-data-loss`): from a linked migration, or from
+    /// a planned cutover whose failover has not begun (stuck at its gates, or failed
+    /// before them because SQL Server is lost). The planned cutover's steps not done
+    /// are skipped, the forced cutover's journaled, audited (`cutover.force`, with
+    /// the reason). Unchanged without a link made, with a step running, or while a
+    /// cancel runs; refused once a failover began.
+    pub async fn force_cutover(
+        &self,
+        migration: &str,
+        intent: &str,
+        actor: &str,
+        now_ms: i64,
+    ) -> Result<Change, StoreError> {
+        let mut tx = self.write().await?;
+        if failover_begun(&mut tx, migration).await? {
+            return Ok(Change::Refused);
+        }
+        let changed = sqlx::query("UPDATE migrations SET state = 'cutting_over', detail = 'cutting over (forced)', cutover = $1, updated_at = $2 WHERE id = $3
+                AND state IN ('seeding', 'catching_up', 'synchronizing', 'ready_for_cutover', 'stalled', 'cutting_over', 'failed')
+                AND EXISTS (SELECT 1 FROM migration_steps WHERE migration_id = $3 AND name = $4 AND state = 'done')
+                AND NOT EXISTS (SELECT 1 FROM migration_steps WHERE migration_id = $3 AND (state = 'running'
+                    OR (phase IN ('rollback', 'teardown') AND state NOT IN ('done', 'skipped'))))")
+            .bind(intent)
+            .bind(now_ms)
+            .bind(migration)
+            .bind(plan::CREATE_LINK)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if changed == 0 {
+            return Ok(Change::Unchanged);
+        }
+        sqlx::query("UPDATE migration_steps SET state = 'skipped' WHERE migration_id = $1 AND phase = 'cutover' AND state IN ('pending', 'failed', 'blocked')")
+            .bind(migration)
+            .execute(&mut *tx)
+            .await?;
+        insert_steps(
+            &mut tx,
+            migration,
+            Phase::Cutover,
+            &plan::names(&plan::FORCED_CUTOVER),
+        )
+        .await?;
+        record(&mut tx, (migration, actor, "cutover.force"), intent, now_ms).await?;
+        tx.commit().await?;
+        Ok(Change::Made)
+    }
+
     /// Cancels a cutover before its failover: its steps not begun are skipped and the
     /// rollback's journaled (both sides back to asynchronous commit), audited. Refused
     /// once the failover began; unchanged when no cutover runs or has failed.

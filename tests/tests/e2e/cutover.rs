@@ -11,7 +11,7 @@
 use super::migrations::{fixture, groups, mi_links, preflight_inputs, ready, start, stop, Fixture};
 use super::*;
 
-const SCENARIO: &str = r#"
+pub(super) const SCENARIO: &str = r#"
 [[managed_instance]]
 name = "mi-sales"
 tier = "GeneralPurpose"
@@ -49,10 +49,10 @@ columns = [
 ]
 "#;
 
-const COUNT: &str = "SELECT CAST(COUNT(*) AS varchar(20)) FROM Shop.dbo.Orders";
+pub(super) const COUNT: &str = "SELECT CAST(COUNT(*) AS varchar(20)) FROM Shop.dbo.Orders";
 
 /// `ferry migrate show ID` as JSON, once `pass` holds (within 60 s).
-async fn show_when(
+pub(super) async fn show_when(
     plane: &ControlPlane,
     id: &str,
     what: &str,
@@ -80,7 +80,7 @@ pub(super) fn step<'a>(m: &'a serde_json::Value, name: &str) -> &'a serde_json::
         .unwrap_or_else(|| panic!("no step {name}: {m:#}"))
 }
 
-fn gate<'a>(m: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+pub(super) fn gate<'a>(m: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
     m["gates"]
         .as_array()
         .unwrap()
@@ -90,7 +90,7 @@ fn gate<'a>(m: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
 }
 
 /// A connection to mi-sales as its administrator.
-async fn on_mi(lab: &ferry_sim::Lab) -> ferry_agent::sql::Connection {
+pub(super) async fn on_mi(lab: &ferry_sim::Lab) -> ferry_agent::sql::Connection {
     let mi = lab.managed_instance("mi-sales").unwrap();
     ferry_agent::sql::connect(&ferry_tests::fleet::lab_instance(
         "mi",

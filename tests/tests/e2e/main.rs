@@ -19,6 +19,7 @@ mod assessment;
 mod cutover;
 mod cutover_crash;
 mod cutover_faults;
+mod cutover_forced;
 mod enrollment;
 mod fleet_runs;
 mod identity;

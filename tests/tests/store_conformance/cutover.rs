@@ -247,6 +247,92 @@ pub(super) async fn suite(store: &Store, migration: &str) {
         .find(|s| s.seq == second)
         .unwrap();
     assert_eq!((step.state, step.started_at_ms), (StepState::Pending, None));
+    forced(store, migration).await;
+}
+
+/// A forced cutover replaces a planned one whose failover has not begun; not while a
+/// cancel's rollback is open, and refused once a failover began.
+async fn forced(store: &Store, migration: &str) {
+    let force = |at: i64| {
+        store.force_cutover(
+            migration,
+            "{\"requested_by\":\"operator/test\",\"allow_data_loss\":true,\"reason\":\"site lost\"}",
+            "operator/test",
+            at,
+        )
+    };
+    assert_eq!(
+        force(NOW + 150).await.unwrap(),
+        Change::Unchanged,
+        "a rollback is open"
+    );
+    for s in store.migration_steps(migration).await.unwrap() {
+        if s.phase == Phase::Rollback {
+            store
+                .finish_step(migration, s.seq, (StepState::Done, false), "", NOW + 151)
+                .await
+                .unwrap();
+        }
+    }
+    let before = store.migration_steps(migration).await.unwrap().len();
+    assert_eq!(
+        force(NOW + 155).await.unwrap(),
+        Change::Unchanged,
+        "no link made"
+    );
+    let create_link = store
+        .migration_steps(migration)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|s| s.name == plan::CREATE_LINK)
+        .unwrap();
+    store
+        .finish_step(
+            migration,
+            create_link.seq,
+            (StepState::Done, false),
+            "",
+            NOW + 156,
+        )
+        .await
+        .unwrap();
+    assert_eq!(force(NOW + 160).await.unwrap(), Change::Made);
+    let m = store.migration(migration).await.unwrap().unwrap();
+    assert_eq!(m.state, State::CuttingOver);
+    assert!(m.cutover.contains("site lost"));
+    let steps = store.migration_steps(migration).await.unwrap();
+    assert!(steps[..before]
+        .iter()
+        .all(|s| s.phase != Phase::Cutover
+            || matches!(s.state, StepState::Done | StepState::Skipped)));
+    let journaled: Vec<(&str, Phase, StepState)> = steps[before..]
+        .iter()
+        .map(|s| (s.name.as_str(), s.phase, s.state))
+        .collect();
+    let wanted: Vec<(&str, Phase, StepState)> = plan::FORCED_CUTOVER
+        .iter()
+        .map(|(n, _)| (*n, Phase::Cutover, StepState::Pending))
+        .collect();
+    assert_eq!(journaled, wanted);
+    let failover = steps[before..]
+        .iter()
+        .find(|s| s.name == plan::FAILOVER)
+        .unwrap()
+        .seq;
+    store
+        .start_arm_step(migration, failover, "", NOW + 170)
+        .await
+        .unwrap();
+    assert_eq!(force(NOW + 180).await.unwrap(), Change::Refused);
+    let actions: Vec<String> = store
+        .list_audit(1000)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.action)
+        .collect();
+    assert!(actions.iter().any(|a| a == "cutover.force"), "{actions:?}");
 }
 
 /// Waves: a plan applied declaratively, approvals cleared when it changes a wave,

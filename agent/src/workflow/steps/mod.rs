@@ -14,11 +14,14 @@
 //! - [`teardown`]: dropping them again (`ferry migrate cancel`).
 //! - [`commit_mode`]: the distributed AG switched to synchronous commit for a cutover
 //!   (and back when it is cancelled before the failover).
+//! - [`demote`]: after a forced failover, SQL Server's member set SECONDARY (split
+//!   brain ended) after a copy-only tail-log backup.
 
 pub mod availability_group;
 pub mod certificate;
 pub mod commit_mode;
 pub mod database;
+pub mod demote;
 pub mod distributed;
 pub mod endpoint;
 pub mod master_key;

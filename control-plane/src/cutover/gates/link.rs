@@ -1,5 +1,6 @@
 //! The gates that judge the link: the workload stopped, replication caught up in
-//! synchronous commit, the link healthy.
+//! synchronous commit, the link healthy; and, for a forced failover, what the link's
+//! last readings say it loses.
 
 use super::{or_dash, rfc3339, Facts, Gate, Rules};
 use crate::migration::observe::Observation;
@@ -130,4 +131,43 @@ pub(super) fn health(facts: &Facts, o: &Observation, rules: &Rules) -> Gate {
         None
     };
     Gate::new("health", evidence, closed)
+}
+
+/// A forced failover's record of what it loses, as far as the readings show: SQL
+/// Server's end of log and last commit against the MI's last hardened LSN. Always
+/// open: the operator allowed the loss; this is the evidence kept with it.
+pub(super) fn data_loss(facts: &Facts) -> Gate {
+    let intent = facts.intent;
+    let why = format!(
+        "forced by {} ({}): {:?}",
+        intent.requested_by,
+        rfc3339(intent.requested_at_ms),
+        intent.reason
+    );
+    let evidence = match facts.observation {
+        None => format!("{why}; Ferry never read the link: what is lost is unknown"),
+        Some(o) => {
+            let mi = format!(
+                "the MI had hardened LSN {} (Azure, {})",
+                or_dash(&o.last_hardened_lsn),
+                rfc3339(facts.observed_at_ms)
+            );
+            match &o.sql {
+                None => format!("{why}; {mi}; no recent reading of SQL Server: what it wrote after is unknown"),
+                Some(sql) if sql.end_of_log_lsn == o.last_hardened_lsn => format!(
+                    "{why}; {mi}, equal to SQL Server's end of log at its last reading ({}): nothing lost unless SQL Server wrote after it",
+                    rfc3339(o.sql_observed_ms)
+                ),
+                Some(sql) => format!(
+                    "{why}; {mi}; SQL Server's end of log was {}, its last commit {} ({}), {} KB of log not yet sent: the transactions committed after LSN {} are lost, as far as Ferry observed (SQL Server may have written after its last reading)",
+                    or_dash(&sql.end_of_log_lsn),
+                    or_dash(&sql.last_commit_lsn),
+                    rfc3339(o.sql_observed_ms),
+                    sql.log_send_queue_kb.max(0),
+                    or_dash(&o.last_hardened_lsn)
+                ),
+            }
+        }
+    };
+    Gate::new("data_loss", evidence, None)
 }

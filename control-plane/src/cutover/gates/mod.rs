@@ -21,6 +21,11 @@
 //! - `validation`: the rows of every user table (or `validate_tables`) equal on both
 //!   sides, counted once nothing more is written (`[cutover] validate`).
 //!
+//! A forced cutover (`allow_data_loss`) waits for none of the link's gates (SQL Server
+//! may be gone), only for its turn, window, wave and approvers (at least one besides
+//! its requester); its `data_loss` gate is always open and records, as evidence, the
+//! LSN gap as last observed: the log SQL Server had that the MI had not hardened.
+//!
 //! [`decide`] is the planner's one decision at the failover step: fail over only when
 //! every gate is open. Waiting for a turn, a window to open or people to approve is
 //! expected (the gate is `queued`), not a stuck cutover: it does not count toward the
@@ -134,6 +139,16 @@ impl Gate {
 }
 
 pub fn evaluate(facts: &Facts, rules: &Rules) -> Vec<Gate> {
+    // A forced failover does not wait for the link: SQL Server may be gone.
+    if facts.intent.allow_data_loss {
+        return vec![
+            link::data_loss(facts),
+            schedule::turn(facts),
+            schedule::window(facts),
+            schedule::approval(facts, rules),
+            schedule::wave(facts),
+        ];
+    }
     let Some(o) = facts.observation else {
         let none = || Some("Ferry has not read the link yet: wait for the next reading".into());
         return ["workload", "replication", "health", "validation"]

@@ -44,15 +44,19 @@ pub(super) fn window(facts: &Facts) -> Gate {
     }
 }
 
+/// A forced failover needs at least one approver besides its requester, and only
+/// its own approvals count (a wave's were given for planned cutovers).
 pub(super) fn approval(facts: &Facts, rules: &Rules) -> Gate {
-    let of_wave = facts.wave.map_or(0, |w| w.wave.wave.approvals);
-    let needed = rules.approvals.max(of_wave);
+    let forced = facts.intent.allow_data_loss;
+    let wave = facts.wave.filter(|_| !forced);
+    let of_wave = wave.map_or(0, |w| w.wave.wave.approvals);
+    let needed = rules.approvals.max(of_wave).max(u32::from(forced));
     if needed == 0 {
         let evidence = "no approval required ([cutover] approvals = 0)".to_string();
         return Gate::new("approval", evidence, None);
     }
     let mut approvers: Vec<&String> = facts.approvers.iter().collect();
-    for a in facts.wave.iter().flat_map(|w| &w.wave.approvers) {
+    for a in wave.iter().flat_map(|w| &w.wave.approvers) {
         if !approvers.contains(&a) {
             approvers.push(a);
         }
@@ -61,11 +65,16 @@ pub(super) fn approval(facts: &Facts, rules: &Rules) -> Gate {
     let others = approvers.iter().filter(|a| **a != requester).count();
     let names: Vec<&str> = approvers.iter().map(|a| a.as_str()).collect();
     let evidence = format!(
-        "approved by {} of {needed} needed (requested by {requester})",
+        "approved by {} of {needed} needed (requested by {requester}{})",
         if names.is_empty() {
             "nobody".to_string()
         } else {
             names.join(", ")
+        },
+        if forced {
+            "; a forced failover needs an approver besides its requester"
+        } else {
+            ""
         },
     );
     let closed = if (approvers.len() as u32) < needed {

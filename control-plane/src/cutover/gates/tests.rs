@@ -499,3 +499,53 @@ mod validation_gate {
         assert_eq!(need, Needed::default(), "replication has not caught up");
     }
 }
+
+#[test]
+fn a_forced_failover_waits_for_an_approver_only_and_records_the_gap() {
+    let mut o = reading(5_000, 90, 120, 120);
+    o.connected_state = "DISCONNECTED".into();
+    o.synchronization_health = "NOT_HEALTHY".into();
+    o.sql.as_mut().unwrap().log_send_queue_kb = 12;
+    let intent = Intent {
+        requested_by: "operator/admin".into(),
+        allow_data_loss: true,
+        reason: "site lost".into(),
+        ..Default::default()
+    };
+    let gates = judge(&o, &intent, 6_000);
+    let names: Vec<&str> = gates.iter().map(|g| g.name.as_str()).collect();
+    assert_eq!(names, ["data_loss", "turn", "window", "approval", "wave"]);
+    let loss = gate(&gates, "data_loss");
+    assert!(loss.open);
+    assert!(
+        loss.evidence.contains("\"site lost\"")
+            && loss.evidence.contains("hardened LSN 90")
+            && loss.evidence.contains("end of log was 120")
+            && loss.evidence.contains("12 KB of log not yet sent"),
+        "{}",
+        loss.evidence
+    );
+    // Approvals = 0 in the rules, yet a forced failover needs one besides admin.
+    assert!(matches!(
+        decide(&gates, 0, 6_000, 1_000),
+        Decision::Queued(_)
+    ));
+    let own = ["operator/admin".to_string()];
+    let alone = evaluate(
+        &Facts {
+            approvers: &own,
+            ..facts(&o, &intent, 6_000)
+        },
+        &RULES,
+    );
+    assert!(gate(&alone, "approval").reason.contains("only approver"));
+    let both = ["operator/admin".to_string(), "operator/bob".to_string()];
+    let approved = evaluate(
+        &Facts {
+            approvers: &both,
+            ..facts(&o, &intent, 6_000)
+        },
+        &RULES,
+    );
+    assert_eq!(decide(&approved, 0, 6_000, 1_000), Decision::FailOver);
+}
