@@ -149,6 +149,15 @@ pub async fn approve(shared: &Shared, actor: &str, id: &str) -> Result<op::Migra
 
 pub async fn cancel(shared: &Shared, actor: &str, id: &str) -> Result<op::Migration, ApiError> {
     let m = found(shared, id).await?;
+    if let Some(group) = shared.store.group_of(id).await? {
+        let members = shared.store.member_progress(&group).await?;
+        if let Some(gone) = members.iter().find(|x| x.id != id && x.failover_begun) {
+            return Err(ApiError::FailedPrecondition(format!(
+                "{} on {} ({}) failed over already, and group {} cuts over all or none: {id}'s cutover goes on (`ferry migrate show {id}` says what it waits for)",
+                gone.database, gone.host, gone.id, group.name
+            )));
+        }
+    }
     match shared.store.cancel_cutover(id, actor, now_ms()).await? {
         Change::Made => {
             tracing::info!(migration = %id, %actor, "cutover cancelled");

@@ -1,75 +1,101 @@
-//! The operator API's plans and waves (`cutover::wave`): apply a plan file (its members
-//! resolved to migrations), show the waves, approve, pause and resume one.
+//! The operator API's plans, waves and cutover groups (`cutover::wave`,
+//! `cutover::group`): apply a plan file (its members resolved to migrations), show
+//! the waves and groups, approve, pause and resume a wave.
+
+use std::collections::HashMap;
 
 use ferry_proto::clock::now_ms;
 use ferry_proto::operator::v1 as op;
 
 use super::{ApiError, Shared};
-use crate::cutover::wave::{self, OnFailure, Wave};
+use crate::cutover::group::{self, Group};
+use crate::cutover::wave::{self, Member, OnFailure, Wave};
 use crate::migration::State;
 use crate::store::migrations::Change;
 use crate::store::waves::WaveRecord;
 
 pub async fn apply(shared: &Shared, actor: &str, toml: &str) -> Result<op::Plan, ApiError> {
-    let files = wave::parse(toml).map_err(|e| ApiError::invalid("plan_toml", e))?;
+    let file = wave::parse(toml).map_err(|e| ApiError::invalid("plan_toml", e))?;
     let migrations = shared.store.migrations().await?;
-    let mut waves = Vec::new();
-    let mut taken = std::collections::HashMap::new();
-    for (n, file) in files.iter().enumerate() {
-        let mut ids = Vec::new();
-        for (k, member) in file.members.iter().enumerate() {
-            let at = format!("wave[{n}].members[{k}]");
-            let found: Vec<_> = migrations
-                .iter()
-                .filter(|m| {
-                    m.state != State::Cancelled
-                        && m.host.eq_ignore_ascii_case(&member.host)
-                        && m.database == member.database
-                        && (member.instance.is_empty()
-                            || m.instance.eq_ignore_ascii_case(&member.instance))
-                })
-                .collect();
-            let m = match found.as_slice() {
-                [m] => m,
-                [] => {
-                    return Err(ApiError::invalid(
-                        "plan_toml",
-                        format!(
+    let resolve = |at: &str, member: &Member| -> Result<String, ApiError> {
+        let found: Vec<_> = migrations
+            .iter()
+            .filter(|m| {
+                m.state != State::Cancelled
+                    && m.host.eq_ignore_ascii_case(&member.host)
+                    && m.database == member.database
+                    && (member.instance.is_empty()
+                        || m.instance.eq_ignore_ascii_case(&member.instance))
+            })
+            .collect();
+        match found.as_slice() {
+            [m] => Ok(m.id.clone()),
+            [] => Err(ApiError::invalid(
+                "plan_toml",
+                format!(
                     "{at}: no migration of {} on {}: start it first (`ferry migrate start`)",
                     member.database, member.host
                 ),
-                    ))
-                }
-                _ => {
+            )),
+            _ => Err(ApiError::invalid(
+                "plan_toml",
+                format!(
+                    "{at}: several instances of {} migrate {}: name the instance",
+                    member.host, member.database
+                ),
+            )),
+        }
+    };
+    // A migration is in one wave and in one group at most.
+    let members =
+        |kind: &str, name: &str, n: usize, list: &[Member], taken: &mut HashMap<String, String>| {
+            let mut ids = Vec::new();
+            for (k, member) in list.iter().enumerate() {
+                let at = format!("{kind}[{n}].members[{k}]");
+                let id = resolve(&at, member)?;
+                if let Some(other) = taken.insert(id.clone(), name.to_string()) {
                     return Err(ApiError::invalid(
                         "plan_toml",
                         format!(
-                            "{at}: several instances of {} migrate {}: name the instance",
-                            member.host, member.database
-                        ),
-                    ))
-                }
-            };
-            if let Some(other) = taken.insert(m.id.clone(), file.name.clone()) {
-                return Err(ApiError::invalid(
-                    "plan_toml",
-                    format!(
-                        "{at}: {} on {} is in wave {other} already: a migration is in one wave",
+                        "{at}: {} on {} is in {kind} {other} already: a migration is in one {kind}",
                         member.database, member.host
                     ),
-                ));
+                    ));
+                }
+                ids.push(id);
             }
-            ids.push(m.id.clone());
-        }
+            Ok(ids)
+        };
+    let mut waves = Vec::new();
+    let mut in_wave = HashMap::new();
+    for (n, file) in file.waves.iter().enumerate() {
         waves.push(Wave {
             name: file.name.clone(),
             approvals: file.approvals,
             on_failure: file.on_failure,
             window: wave::window(file),
-            migrations: ids,
+            migrations: members("wave", &file.name, n, &file.members, &mut in_wave)?,
         });
     }
-    let changes = shared.store.apply_plan(&waves, actor, now_ms()).await?;
+    let mut groups = Vec::new();
+    let mut in_group = HashMap::new();
+    for (n, g) in file.groups.iter().enumerate() {
+        let hook = g
+            .hook
+            .as_ref()
+            .map(|h| group::hook(h, &format!("group[{n}]")))
+            .transpose()
+            .map_err(|e| ApiError::invalid("plan_toml", e))?;
+        groups.push(Group {
+            name: g.name.clone(),
+            hook,
+            migrations: members("group", &g.name, n, &g.members, &mut in_group)?,
+        });
+    }
+    let changes = shared
+        .store
+        .apply_plan((&waves, &groups), actor, now_ms())
+        .await?;
     tracing::info!(%actor, ?changes, "plan applied");
     let mut plan = show(shared).await?;
     plan.changes = changes
@@ -84,9 +110,31 @@ pub async fn show(shared: &Shared) -> Result<op::Plan, ApiError> {
     for record in shared.store.waves().await? {
         waves.push(info(shared, record).await?);
     }
+    let mut groups = Vec::new();
+    for group in shared.store.groups().await? {
+        let mut migrations = Vec::new();
+        for id in &group.migrations {
+            if let Ok(m) = super::migration::get(shared, id).await {
+                migrations.push(m);
+            }
+        }
+        let run = shared.store.hook_run(&group.name).await?;
+        groups.push(op::GroupInfo {
+            hook: group
+                .hook
+                .as_ref()
+                .map(|h| h.describe())
+                .unwrap_or_default(),
+            hook_state: run.as_ref().map(|r| r.state.clone()).unwrap_or_default(),
+            hook_detail: run.map(|r| r.detail).unwrap_or_default(),
+            name: group.name,
+            migrations,
+        });
+    }
     Ok(op::Plan {
         waves,
         changes: Vec::new(),
+        groups,
     })
 }
 

@@ -1,5 +1,6 @@
 //! `ferry plan apply FILE|show` and `ferry wave approve|pause|resume NAME`: waves of
-//! migrations with their window, approvals and failure policy (`cutover::wave`).
+//! migrations with their window, approvals and failure policy (`cutover::wave`), and
+//! cutover groups with their application hook (`cutover::group`).
 
 use clap::Subcommand;
 use ferry_proto::operator::v1 as op;
@@ -110,6 +111,13 @@ fn print(plan: &op::Plan, format: Format) {
                 "approvers": w.approvers,
                 "migrations": w.migrations.iter().map(render::migration_json).collect::<Vec<_>>(),
             })).collect::<Vec<_>>(),
+            "groups": plan.groups.iter().map(|g| json!({
+                "name": g.name,
+                "hook": g.hook,
+                "hook_state": g.hook_state,
+                "hook_detail": g.hook_detail,
+                "migrations": g.migrations.iter().map(render::migration_json).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>(),
         }));
         return;
     }
@@ -139,5 +147,17 @@ fn print(plan: &op::Plan, format: Format) {
             w.on_failure,
         );
         println!("{}", render::table(&w.migrations));
+    }
+    for g in &plan.groups {
+        println!(
+            "\nGroup {} (all or none): hook {}{}",
+            g.name,
+            if g.hook.is_empty() { "none" } else { &g.hook },
+            match g.hook_state.as_str() {
+                "" => String::new(),
+                state => format!(" ({state}: {})", g.hook_detail),
+            }
+        );
+        println!("{}", render::table(&g.migrations));
     }
 }

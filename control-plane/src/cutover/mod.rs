@@ -6,6 +6,8 @@
 //! awaited, then the link removed on both sides.
 //!
 //! - [`gates`]: the pure predicates a failover waits for, with their evidence.
+//! - [`group`]: cutover groups (all or none) and their application hooks.
+//! - [`hook`]: running a group's application hook, once, from the cutover's step.
 //! - [`settings`]: `[cutover]` in the control plane's configuration.
 //! - [`mi_sql`]: the control plane's read-only TDS checks on the MI.
 //! - [`steps`]: the cutover's steps run by the control plane.
@@ -14,6 +16,8 @@
 //!   failure policy.
 
 pub mod gates;
+pub mod group;
+pub mod hook;
 pub mod mi_sql;
 pub mod settings;
 pub mod steps;

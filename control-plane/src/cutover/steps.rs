@@ -2,6 +2,7 @@
 //! failover's ARM call (with the row counts its validation gate asks for). Each waits by leaving its step pending with a detail that says
 //! what it waits for (`Store::note_step`), and stops after `gate_timeout_secs`.
 
+use super::gates::group::GroupFacts;
 use super::gates::{self, Decision, Facts, Gate, Rules, WaveFacts};
 use super::{mi_sql, validation, Intent};
 use crate::api::Shared;
@@ -10,6 +11,7 @@ use crate::migration::plan;
 use crate::migration::{Phase, StepState};
 use crate::store::audit::AuditEvent;
 use crate::store::cutovers::Wait;
+use crate::store::groups::MemberProgress;
 use crate::store::migrations::{MigrationRecord, StepRecord};
 use crate::store::row_counts::RowCount;
 use crate::store::waves::WaveRecord;
@@ -26,6 +28,8 @@ struct Loaded {
     wave: Option<WaveRecord>,
     failed_member: Option<String>,
     counts: Vec<RowCount>,
+    /// Its cutover group's name and its other members.
+    group: Option<(String, Vec<MemberProgress>)>,
 }
 
 impl Loaded {
@@ -44,7 +48,16 @@ impl Loaded {
             Some(_) => store.failed_in_wave(&m.wave, &m.id).await?,
             None => None,
         };
+        let group = match store.group_of(&m.id).await? {
+            Some(g) => {
+                let mut others = store.member_progress(&g).await?;
+                others.retain(|o| o.id != m.id);
+                Some((g.name, others))
+            }
+            None => None,
+        };
         Ok(Loaded {
+            group,
             observation: serde_json::from_str(&m.observed).ok(),
             observed_at_ms: m.observed_at_ms.unwrap_or_default(),
             synchronous_since_ms: synchronous_since(steps),
@@ -73,6 +86,10 @@ impl Loaded {
                 failed_member: self.failed_member.as_deref(),
             }),
             counts: &self.counts,
+            group: self
+                .group
+                .as_ref()
+                .map(|(name, others)| GroupFacts { name, others }),
         }
     }
 }
@@ -124,6 +141,14 @@ pub async fn gates_hold(
     let facts = loaded.facts(now_ms);
     let rules = Rules::from(&shared.config.cutover);
     let gates = gates::evaluate(&facts, &rules);
+    if loaded.group.is_some() {
+        // What the group's other members wait for: every gate of this one's own open.
+        let own_open = gates.iter().all(|g| g.open || g.name == "group");
+        shared
+            .store
+            .set_gates_open(&m.id, own_open.then_some(now_ms))
+            .await?;
+    }
     let ttl_ms = (shared.config.migrations.command_ttl_secs * 1000) as i64;
     let needed = gates::validation::needed(&facts, &gates, &rules, ttl_ms);
     validation::count(
@@ -198,6 +223,9 @@ pub async fn run(
     step: &StepRecord,
     now_ms: i64,
 ) -> Result<(), StoreError> {
+    if step.name == plan::APPLICATION_HOOK {
+        return super::hook::step(shared, m, step, now_ms).await;
+    }
     let settings = &shared.config.cutover.mi_sql;
     let outcome = match step.name.as_str() {
         plan::VERIFY_ON_MI => {

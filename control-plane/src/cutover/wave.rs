@@ -1,6 +1,6 @@
 //! Plans and waves: a plan file (`ferry plan apply FILE`, TOML) groups migrations into
 //! waves, each with a maintenance window, the approvals it needs, and what a failure
-//! in it does to the rest. A plan is declarative: applying it makes the stored waves
+//! in it does to the rest (and into cutover groups, `super::group`). A plan is declarative: applying it makes the stored waves
 //! exactly the file's (a wave left out is removed), and applying the same file again
 //! changes nothing.
 //!
@@ -56,11 +56,14 @@ pub enum OnFailure {
     Continue,
 }
 
+/// A plan file: its waves and its cutover groups (`super::group`).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct PlanFile {
+pub struct PlanFile {
     #[serde(default, rename = "wave")]
-    waves: Vec<WaveFile>,
+    pub waves: Vec<WaveFile>,
+    #[serde(default, rename = "group")]
+    pub groups: Vec<super::group::GroupFile>,
 }
 
 /// A wave as stored: its members resolved to migration ids.
@@ -75,22 +78,13 @@ pub struct Wave {
 }
 
 /// Parses a plan file; every error names the field and what to write.
-pub fn parse(text: &str) -> Result<Vec<WaveFile>, String> {
+pub fn parse(text: &str) -> Result<PlanFile, String> {
     let plan: PlanFile = toml::from_str(text).map_err(|e| format!("the plan file: {e}"))?;
     let mut names = std::collections::HashSet::new();
     for (n, wave) in plan.waves.iter().enumerate() {
         let at = format!("wave[{n}]");
+        check_name(&wave.name, &at)?;
         let name = wave.name.trim();
-        if name.is_empty()
-            || name.len() > 64
-            || !name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-        {
-            return Err(format!(
-                "{at}.name: 1 to 64 letters, digits, '-', '_' or '.'"
-            ));
-        }
         if !names.insert(name.to_ascii_lowercase()) {
             return Err(format!("{at}.name: wave {name:?} is declared twice"));
         }
@@ -109,7 +103,24 @@ pub fn parse(text: &str) -> Result<Vec<WaveFile>, String> {
             }
         }
     }
-    Ok(plan.waves)
+    super::group::check(&plan.groups)?;
+    Ok(plan)
+}
+
+/// A wave's or a group's name: 1 to 64 letters, digits, '-', '_' or '.'.
+pub(super) fn check_name(name: &str, at: &str) -> Result<(), String> {
+    let name = name.trim();
+    if name.is_empty()
+        || name.len() > 64
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    {
+        return Err(format!(
+            "{at}.name: 1 to 64 letters, digits, '-', '_' or '.'"
+        ));
+    }
+    Ok(())
 }
 
 /// The window of a wave as Unix ms (validated by [`parse`]).
@@ -132,6 +143,13 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_deploy_example_parses() {
+        let plan = parse(include_str!("../../../deploy/plan.example.toml")).unwrap();
+        assert_eq!((plan.waves.len(), plan.groups.len()), (1, 1));
+        assert!(plan.groups[0].hook.is_some());
+    }
+
+    #[test]
     fn a_plan_parses_and_bad_ones_name_their_field() {
         let good = r#"
 [[wave]]
@@ -140,7 +158,7 @@ approvals = 1
 window = { start = "2026-12-05T22:00:00+01:00", end = "2026-12-06T02:00:00+01:00" }
 members = [{ host = "sql01", database = "Sales" }]
 "#;
-        let waves = parse(good).unwrap();
+        let waves = parse(good).unwrap().waves;
         assert_eq!(waves[0].on_failure, OnFailure::Halt);
         assert_eq!(window(&waves[0]).map(|(s, e)| e - s), Some(4 * 3_600_000));
         for (bad, field) in [

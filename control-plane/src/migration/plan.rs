@@ -57,15 +57,16 @@ pub const DELETE_TRUST_CERTIFICATE: &str = "delete_trust_certificate";
 
 /// The cutover (mi-link.md §4.2), in order: synchronous commit on SQL Server's side
 /// and then Azure's; the planned failover, made only once every gate holds
-/// (`cutover::gates`); the database checked ONLINE and writable on the MI; the MI's
-/// first full backup awaited; then the link removed on Azure's side and SQL Server's
+/// (`cutover::gates`); the database checked ONLINE and writable on the MI; its cutover
+/// group's application hook run (`cutover::hook`); the MI's first full backup awaited; then the link removed on Azure's side and SQL Server's
 /// distributed AG dropped (its `AG_<db>` and certificates stay, like the SSMS
 /// wizard's "Remove link after successful failover").
-pub const CUTOVER: [(&str, Side); 7] = [
+pub const CUTOVER: [(&str, Side); 8] = [
     ("synchronous_commit", Side::Agent),
     (MI_SYNCHRONOUS_COMMIT, Side::Arm),
     (FAILOVER, Side::Arm),
     (VERIFY_ON_MI, Side::Control),
+    (APPLICATION_HOOK, Side::Control),
     (MI_FULL_BACKUP, Side::Control),
     (DELETE_LINK, Side::Arm),
     ("drop_distributed_availability_group", Side::Agent),
@@ -98,6 +99,8 @@ pub const MI_ASYNCHRONOUS_COMMIT: &str = "mi_asynchronous_commit";
 pub const FAILOVER: &str = "failover";
 /// The database ONLINE and writable on the MI.
 pub const VERIFY_ON_MI: &str = "verify_on_mi";
+/// A cutover group's application hook, once every member is verified on its MI.
+pub const APPLICATION_HOOK: &str = "application_hook";
 /// The MI's first full backup of the database, before the link may go.
 pub const MI_FULL_BACKUP: &str = "mi_full_backup";
 

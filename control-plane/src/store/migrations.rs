@@ -375,6 +375,11 @@ impl Store {
             .bind(migration)
             .execute(&mut *tx)
             .await?;
+        // Its cutover group's failed application hook runs again.
+        sqlx::query("DELETE FROM group_hooks WHERE state = 'failed' AND group_name = (SELECT cutover_group FROM migrations WHERE id = $1)")
+            .bind(migration)
+            .execute(&mut *tx)
+            .await?;
         record(&mut tx, (migration, actor, "migration.retry"), "", now_ms).await?;
         tx.commit().await?;
         Ok(true)

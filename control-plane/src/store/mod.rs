@@ -17,6 +17,7 @@ pub mod audit;
 pub mod commands;
 pub mod connections;
 pub mod cutovers;
+pub mod groups;
 pub mod inventory;
 pub mod labels;
 pub mod leases;
@@ -71,6 +72,11 @@ const SQLITE_SCHEMA: &[(i64, &str, &str)] = &[
         "row_counts",
         include_str!("schema/sqlite/0010_row_counts.sql"),
     ),
+    (
+        11,
+        "cutover_groups",
+        include_str!("schema/sqlite/0011_cutover_groups.sql"),
+    ),
 ];
 const POSTGRES_SCHEMA: &[(i64, &str, &str)] = &[
     (1, "fleet", include_str!("schema/postgres/0001_fleet.sql")),
@@ -110,6 +116,11 @@ const POSTGRES_SCHEMA: &[(i64, &str, &str)] = &[
         10,
         "row_counts",
         include_str!("schema/postgres/0010_row_counts.sql"),
+    ),
+    (
+        11,
+        "cutover_groups",
+        include_str!("schema/postgres/0011_cutover_groups.sql"),
     ),
 ];
 

@@ -17,12 +17,13 @@ pub struct WaveRecord {
 }
 
 impl Store {
-    /// Makes the stored waves exactly `waves`, audited per change; each wave's name
+    /// Makes the stored waves exactly `waves` and the cutover groups exactly
+    /// `groups`, audited per change; each wave's name
     /// and what became of it (created, updated, unchanged, removed). An updated wave's
     /// approvals are cleared: they approved something else.
     pub async fn apply_plan(
         &self,
-        waves: &[Wave],
+        (waves, groups): (&[Wave], &[crate::cutover::group::Group]),
         actor: &str,
         now_ms: i64,
     ) -> Result<Vec<(String, &'static str)>, StoreError> {
@@ -81,6 +82,7 @@ impl Store {
             record(&mut tx, (&wave.name, actor, action), &spec, now_ms).await?;
             changes.push((wave.name.clone(), change));
         }
+        super::groups::apply(&mut tx, groups, (actor, now_ms), &mut changes).await?;
         tx.commit().await?;
         Ok(changes)
     }

@@ -20,6 +20,7 @@ mod cutover;
 mod cutover_crash;
 mod cutover_faults;
 mod cutover_forced;
+mod cutover_groups;
 mod enrollment;
 mod fleet_runs;
 mod identity;

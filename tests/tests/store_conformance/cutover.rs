@@ -347,12 +347,12 @@ pub(super) async fn waves(store: &Store, migration: &str) {
         migrations: vec![migration.to_string()],
     };
     let applied = store
-        .apply_plan(&[wave("w1", 1)], "operator/test", NOW)
+        .apply_plan((&[wave("w1", 1)], &[]), "operator/test", NOW)
         .await
         .unwrap();
     assert_eq!(applied, [("w1".to_string(), "created")]);
     let again = store
-        .apply_plan(&[wave("w1", 1)], "operator/test", NOW + 1)
+        .apply_plan((&[wave("w1", 1)], &[]), "operator/test", NOW + 1)
         .await
         .unwrap();
     assert_eq!(again, [("w1".to_string(), "unchanged")]);
@@ -402,7 +402,7 @@ pub(super) async fn waves(store: &Store, migration: &str) {
     assert!(store.wave("w1").await.unwrap().unwrap().paused);
     // Changed: its approvals are gone. Another wave replaces it: it is removed.
     let updated = store
-        .apply_plan(&[wave("w1", 2)], "operator/test", NOW + 6)
+        .apply_plan((&[wave("w1", 2)], &[]), "operator/test", NOW + 6)
         .await
         .unwrap();
     assert_eq!(updated, [("w1".to_string(), "updated")]);
@@ -414,7 +414,7 @@ pub(super) async fn waves(store: &Store, migration: &str) {
         .approvers
         .is_empty());
     let replaced = store
-        .apply_plan(&[wave("w2", 0)], "operator/test", NOW + 7)
+        .apply_plan((&[wave("w2", 0)], &[]), "operator/test", NOW + 7)
         .await
         .unwrap();
     assert_eq!(
@@ -429,7 +429,7 @@ pub(super) async fn waves(store: &Store, migration: &str) {
     );
     assert_eq!(store.failed_in_wave("w2", "another").await.unwrap(), None);
     let cleared = store
-        .apply_plan(&[], "operator/test", NOW + 8)
+        .apply_plan((&[], &[]), "operator/test", NOW + 8)
         .await
         .unwrap();
     assert_eq!(cleared, [("w2".to_string(), "removed")]);
@@ -536,4 +536,81 @@ pub(super) async fn row_counts(store: &Store, migration: &str, agent: AgentId) {
     let sql = sql.iter().find(|c| c.side == Side::Sql).unwrap();
     assert_eq!((sql.counted_at_ms, sql.requested_at_ms), (None, 8));
     assert!(sql.tables.is_empty());
+}
+
+/// Cutover groups: applied with the plan, their members' readiness, and the hook
+/// claimed once (again only when a run was lost with a stopped control plane).
+pub(super) async fn groups(store: &Store, migration: &str) {
+    use ferry_control::cutover::group::{Group, Hook};
+    let group = Group {
+        name: "g1".into(),
+        hook: Some(Hook::Command {
+            argv: vec!["/bin/true".into()],
+            timeout_secs: 5,
+        }),
+        migrations: vec![migration.to_string()],
+    };
+    let plan = (&[][..], std::slice::from_ref(&group));
+    let applied = store.apply_plan(plan, "operator/test", NOW).await.unwrap();
+    assert_eq!(applied, [("group g1".to_string(), "created")]);
+    let again = store
+        .apply_plan(plan, "operator/test", NOW + 1)
+        .await
+        .unwrap();
+    assert_eq!(again, [("group g1".to_string(), "unchanged")]);
+    assert_eq!(
+        store.group_of(migration).await.unwrap(),
+        Some(group.clone())
+    );
+    assert_eq!(store.groups().await.unwrap(), std::slice::from_ref(&group));
+
+    store
+        .set_gates_open(migration, Some(NOW + 5))
+        .await
+        .unwrap();
+    let progress = store.member_progress(&group).await.unwrap();
+    assert_eq!(progress.len(), 1);
+    assert_eq!(progress[0].id, migration);
+    assert_eq!(progress[0].gates_open_at_ms, Some(NOW + 5));
+
+    assert_eq!(store.hook_run("g1").await.unwrap(), None);
+    assert!(store.claim_hook("g1", NOW, NOW + 10).await.unwrap());
+    assert!(
+        !store.claim_hook("g1", NOW, NOW + 11).await.unwrap(),
+        "once"
+    );
+    store
+        .finish_hook(("g1", NOW + 10), false, "exit 3", NOW + 12)
+        .await
+        .unwrap();
+    let run = store.hook_run("g1").await.unwrap().unwrap();
+    assert_eq!(
+        (run.state.as_str(), run.finished_at_ms, run.detail.as_str()),
+        ("failed", Some(NOW + 12), "exit 3")
+    );
+    assert!(
+        !store.claim_hook("g1", NOW + 100, NOW + 13).await.unwrap(),
+        "a failed run waits for a retry"
+    );
+    // A run left running by a stopped control plane is claimed again once stale.
+    lost_hook_run(store).await;
+
+    let removed = store
+        .apply_plan((&[], &[]), "operator/test", NOW + 20)
+        .await
+        .unwrap();
+    assert_eq!(removed, [("group g1".to_string(), "removed")]);
+    assert_eq!(store.group_of(migration).await.unwrap(), None);
+}
+
+/// A second group's hook, claimed and then lost: claimable again only once stale.
+async fn lost_hook_run(store: &Store) {
+    assert!(store.claim_hook("g2", NOW, NOW + 30).await.unwrap());
+    assert!(!store.claim_hook("g2", NOW + 29, NOW + 40).await.unwrap());
+    assert!(store.claim_hook("g2", NOW + 31, NOW + 41).await.unwrap());
+    let run = store.hook_run("g2").await.unwrap().unwrap();
+    assert_eq!(
+        (run.state.as_str(), run.started_at_ms),
+        ("running", NOW + 41)
+    );
 }

@@ -583,6 +583,7 @@ async fn suite(url: &str) {
     migrations::suite(&store, first.id).await;
     cutover::suite(&store, "m1").await;
     cutover::waves(&store, "m1").await;
+    cutover::groups(&store, "m1").await;
     cutover::leases(&store).await;
     cutover::row_counts(&store, "m1", first.id).await;
 

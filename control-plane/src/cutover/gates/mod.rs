@@ -19,7 +19,9 @@
 //! - `wave`: its wave, when it has one, neither paused nor halted by a failed member
 //!   (`on_failure = "halt"`); the wave's window applies when the cutover has none;
 //! - `validation`: the rows of every user table (or `validate_tables`) equal on both
-//!   sides, counted once nothing more is written (`[cutover] validate`).
+//!   sides, counted once nothing more is written (`[cutover] validate`);
+//! - `group`: for a member of a cutover group, every other member ready (its own
+//!   gates open) or failed over already: all or none.
 //!
 //! A forced cutover (`allow_data_loss`) waits for none of the link's gates (SQL Server
 //! may be gone), only for its turn, window, wave and approvers (at least one besides
@@ -35,7 +37,9 @@
 //! - [`link`]: the gates that judge the link (workload, replication, health).
 //! - [`schedule`]: the gates of when and by whose leave (turn, window, approval, wave).
 //! - [`validation`]: the row counts of both sides, and which side to count next.
+//! - [`group`]: a cutover group's members all ready, or none fails over.
 
+pub mod group;
 mod link;
 mod schedule;
 mod steady;
@@ -72,6 +76,8 @@ pub struct Facts<'a> {
     pub wave: Option<WaveFacts<'a>>,
     /// Both sides' newest row counts (any cutover request's).
     pub counts: &'a [RowCount],
+    /// Its cutover group, if any.
+    pub group: Option<group::GroupFacts<'a>>,
 }
 
 /// What the gates look at of a migration's wave.
@@ -160,6 +166,7 @@ pub fn evaluate(facts: &Facts, rules: &Rules) -> Vec<Gate> {
                 schedule::approval(facts, rules),
                 schedule::wave(facts),
             ])
+            .chain(facts.group.map(|g| group::gate(facts, &g)))
             .collect();
     };
     vec![
@@ -172,6 +179,9 @@ pub fn evaluate(facts: &Facts, rules: &Rules) -> Vec<Gate> {
         schedule::wave(facts),
         validation::gate(facts, o, rules),
     ]
+    .into_iter()
+    .chain(facts.group.map(|g| group::gate(facts, &g)))
+    .collect()
 }
 
 /// The planner's decision at the failover step.

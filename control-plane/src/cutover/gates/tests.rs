@@ -48,6 +48,7 @@ fn facts<'a>(o: &'a Observation, intent: &'a Intent, now_ms: i64) -> Facts<'a> {
         approvers: &[],
         wave: None,
         counts: &[],
+        group: None,
     }
 }
 
@@ -548,4 +549,58 @@ fn a_forced_failover_waits_for_an_approver_only_and_records_the_gap() {
         &RULES,
     );
     assert_eq!(decide(&approved, 0, 6_000, 1_000), Decision::FailOver);
+}
+
+#[test]
+fn a_group_member_fails_over_only_with_every_other_member_ready() {
+    use crate::migration::State;
+    use crate::store::groups::MemberProgress;
+    let mut history = Vec::new();
+    for at in [1_000, 2_000, 3_000] {
+        fold(&mut history, reading(at, 100, 100, 100));
+    }
+    let o = history.last().unwrap();
+    let intent = Intent {
+        traffic_stopped_confirmed: true,
+        ..Default::default()
+    };
+    let member = |id: &str, state: State, open_at: Option<i64>, begun: bool| MemberProgress {
+        id: id.into(),
+        host: "sql01".into(),
+        database: id.to_uppercase(),
+        state,
+        failover_begun: begun,
+        verified: false,
+        gates_open_at_ms: open_at,
+    };
+    let judge_with = |others: &[MemberProgress], now: i64| {
+        let gates = evaluate(
+            &Facts {
+                group: Some(group::GroupFacts {
+                    name: "shop",
+                    others,
+                }),
+                ..facts(o, &intent, now)
+            },
+            &RULES,
+        );
+        gate(&gates, "group").clone()
+    };
+    let idle = [member("b", State::ReadyForCutover, None, false)];
+    let g = judge_with(&idle, 3_000);
+    assert!(!g.open && g.reason.contains("`ferry cutover b`"), "{g:?}");
+    let failed = [member("b", State::Failed, None, false)];
+    assert!(judge_with(&failed, 3_000).reason.contains("it failed"));
+    let ready = [member("b", State::CuttingOver, Some(2_500), false)];
+    assert!(judge_with(&ready, 3_000).open);
+    assert!(
+        !judge_with(&ready, 2_500 + group::FRESH_MS + 1).open,
+        "a stale readiness does not count"
+    );
+    let gone = [member("b", State::CuttingOver, None, true)];
+    let g = judge_with(&gone, 3_000);
+    assert!(
+        g.open && g.evidence.contains("B on sql01 (b) failed over"),
+        "{g:?}"
+    );
 }
