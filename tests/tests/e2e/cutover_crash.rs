@@ -11,7 +11,7 @@ use super::migrations::{groups, mi_links, ready, start};
 use super::*;
 
 /// The cutover's steps in the journal's order (control plane's `plan::CUTOVER`).
-const CUTOVER: [(&str, Catch); 7] = [
+const CUTOVER: [(&str, Catch); 8] = [
     (
         "synchronous_commit",
         Catch::Reply("AVAILABILITY_MODE = SYNCHRONOUS_COMMIT"),
@@ -19,6 +19,7 @@ const CUTOVER: [(&str, Catch); 7] = [
     ("mi_synchronous_commit", Catch::Operation),
     ("failover", Catch::Operation),
     ("verify_on_mi", Catch::MiReply("is_read_only")),
+    ("application_hook", Catch::Instant),
     ("mi_full_backup", Catch::MiReply("msdb.dbo.backupset")),
     ("delete_link", Catch::Operation),
     (

@@ -27,6 +27,9 @@ pub(super) enum Catch {
     Operation,
     /// An ARM request to a path containing this text left unanswered.
     Unanswered(&'static str),
+    /// Nothing outside the store to catch it at (the application hook outside a
+    /// group): not killed at.
+    Instant,
 }
 
 /// The set-up steps in the journal's order (control plane's `plan::STEPS`).
@@ -62,7 +65,7 @@ pub(super) fn arm(lab: &ferry_sim::Lab, catch: &Catch) {
             .control
             .fail_arm_on(ArmFault::Timeout { after_secs: 600 }, 1, path)
             .unwrap(),
-        Catch::Operation => {}
+        Catch::Operation | Catch::Instant => {}
     }
 }
 
@@ -136,6 +139,7 @@ pub(super) async fn kill_at_each(
                 .await
             }
             Catch::Operation => step_is(&down.plane, id, seq, "running").await,
+            Catch::Instant => continue,
         }
         let addr = down.plane.kill().await;
         down.agent.kill().await;
@@ -151,8 +155,12 @@ pub(super) async fn kill_at_each(
             .await;
             lab.control.release_replies(instance).unwrap();
         }
-        if let Some((_, next)) = steps.get(n + 1) {
+        // The next step's catch, and the one after a step not caught.
+        for (_, next) in steps[n + 1..].iter().take(2) {
             arm(lab, next);
+            if !matches!(next, Catch::Instant) {
+                break;
+            }
         }
         down.plane = ControlPlane::start_on(&down.dir, &down.plane_config, addr).await;
         down.agent = AgentProcess::start(&down.state, &down.agent_config);
