@@ -81,7 +81,9 @@ async fn run_steps(
     for step in steps {
         let started_unix_ms = now_ms();
         let clock = Instant::now();
-        let (outcome, detail) = match step.run(&mut ctx).await {
+        let span = tracing::info_span!("tsql.step", step = step.name(), database = %ctx.database);
+        let ran = tracing::Instrument::instrument(step.run(&mut ctx), span).await;
+        let (outcome, detail) = match ran {
             Ok(Outcome::AlreadyDone(d)) => (link_step::Outcome::AlreadyDone, d),
             Ok(Outcome::Applied(d)) => (link_step::Outcome::Applied, d),
             Ok(Outcome::Blocked(d)) => (link_step::Outcome::Blocked, d),

@@ -47,6 +47,7 @@ pub async fn start(
         window: window(&request.window_start, &request.window_end, now)?,
         allow_data_loss: request.allow_data_loss,
         reason: reason.into(),
+        trace_context: ferry_proto::telemetry::to_map(),
     };
     let json = serde_json::to_string(&intent).map_err(|e| ApiError::Internal(e.to_string()))?;
     if intent.allow_data_loss {

@@ -125,6 +125,37 @@ impl Arm {
         url: &str,
         body: Option<&Value>,
     ) -> Result<Answer, ArmError> {
+        let path = url
+            .strip_prefix(&self.endpoint)
+            .unwrap_or(url)
+            .split('?')
+            .next()
+            .unwrap_or_default();
+        let span = tracing::info_span!(
+            "arm.request",
+            http.method = %method,
+            arm.path = %path,
+            http.status = tracing::field::Empty,
+            otel.kind = "client"
+        );
+        let answered =
+            tracing::Instrument::instrument(self.call_in_span(method, url, body), span.clone())
+                .await;
+        let status = match &answered {
+            Ok(answer) => answer.status,
+            Err(ArmError::Azure { status, .. }) => *status,
+            Err(_) => 0,
+        };
+        span.record("http.status", status);
+        answered
+    }
+
+    async fn call_in_span(
+        &self,
+        method: reqwest::Method,
+        url: &str,
+        body: Option<&Value>,
+    ) -> Result<Answer, ArmError> {
         if !url.starts_with(&format!("{}/", self.endpoint)) {
             return Err(ArmError::Decode(format!(
                 "{url} is not on the ARM endpoint {}",

@@ -110,20 +110,24 @@ pub async fn step(
                 let payload = payload(shared, &group).await?;
                 tracing::info!(group = %group.name, hook = %hook.describe(), "running the application hook");
                 let (store, name) = (store.clone(), group.name.clone());
-                tokio::spawn(async move {
-                    let outcome = execute(&hook, &name, &payload).await;
-                    if let Err(e) = &outcome {
-                        tracing::warn!(group = %name, error = %e, "the application hook failed");
-                    }
-                    let (ok, detail) = match outcome {
-                        Ok(detail) => (true, detail),
-                        Err(detail) => (false, detail),
-                    };
-                    let at = ferry_proto::clock::now_ms();
-                    if let Err(e) = store.finish_hook((&name, now), ok, &detail, at).await {
-                        tracing::error!(group = %name, error = %e, "cannot record the hook's outcome");
-                    }
-                });
+                let span = super::validation::intent_span(m, "application_hook");
+                tokio::spawn(tracing::Instrument::instrument(
+                    async move {
+                        let outcome = execute(&hook, &name, &payload).await;
+                        if let Err(e) = &outcome {
+                            tracing::warn!(group = %name, error = %e, "the application hook failed");
+                        }
+                        let (ok, detail) = match outcome {
+                            Ok(detail) => (true, detail),
+                            Err(detail) => (false, detail),
+                        };
+                        let at = ferry_proto::clock::now_ms();
+                        if let Err(e) = store.finish_hook((&name, now), ok, &detail, at).await {
+                            tracing::error!(group = %name, error = %e, "cannot record the hook's outcome");
+                        }
+                    },
+                    span,
+                ));
             }
             note(format!("running group {}'s hook", group.name)).await
         }

@@ -45,4 +45,19 @@ pub struct Intent {
     pub allow_data_loss: bool,
     #[serde(default)]
     pub reason: String,
+    /// W3C trace context of the request that started it: every step's work (ARM
+    /// calls, the agent's T-SQL, the checks on the MI) joins that one trace.
+    #[serde(default)]
+    pub trace_context: std::collections::HashMap<String, String>,
+}
+
+impl Intent {
+    /// A span for work on `step` of the cutover, in the cutover's trace.
+    pub fn span(&self, migration: &str, step: &str) -> tracing::Span {
+        let span = tracing::info_span!("cutover.step", migration = %migration, step = %step);
+        ferry_proto::telemetry::child_span(
+            span,
+            ferry_proto::telemetry::from_map(&self.trace_context),
+        )
+    }
 }

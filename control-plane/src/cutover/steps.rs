@@ -187,7 +187,9 @@ pub async fn gates_hold(
                 .map(|g| format!("{}: {}", g.name, g.evidence))
                 .collect();
             let detail = format!("every gate holds: {}", evidence.join("; "));
-            tracing::info!(migration = %m.id, %detail, "failing over");
+            super::validation::intent_span(m, plan::FAILOVER).in_scope(
+                || tracing::info!(migration = %m.id, %detail, "every gate holds: failing over"),
+            );
             store
                 .record_audit(&AuditEvent {
                     at_ms: now_ms,

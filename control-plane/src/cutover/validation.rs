@@ -43,13 +43,14 @@ pub async fn count(
         let payload =
             serde_json::to_string(&request).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let ttl_ms = (shared.config.migrations.command_ttl_secs * 1000) as i64;
+        let span = intent_span(m, "validation");
         let command = CommandRecord::pending(
             m.agent_id,
             CommandKind::CountRows,
             ACTOR,
             now_ms,
             now_ms + ttl_ms,
-            "",
+            &span.in_scope(crate::api::operator::trace_context),
         )
         .with_payload(payload);
         shared
@@ -72,19 +73,30 @@ pub async fn count(
             m.database.clone(),
             tables.clone(),
         );
-        tokio::spawn(async move {
-            let counted = mi_sql::row_counts(&settings, &fqdn, &database, &tables).await;
-            if let Err(error) = &counted {
-                tracing::warn!(%migration, %error, "counting the rows on the MI failed");
-            }
-            let done_ms = ferry_proto::clock::now_ms();
-            if let Err(e) = store
-                .record_mi_count(&migration, now_ms, counted, done_ms)
-                .await
-            {
-                tracing::error!(%migration, error = %e, "cannot record the MI's row count");
-            }
-        });
+        let span = intent_span(m, "validation");
+        tokio::spawn(tracing::Instrument::instrument(
+            async move {
+                let counted = mi_sql::row_counts(&settings, &fqdn, &database, &tables).await;
+                if let Err(error) = &counted {
+                    tracing::warn!(%migration, %error, "counting the rows on the MI failed");
+                }
+                let done_ms = ferry_proto::clock::now_ms();
+                if let Err(e) = store
+                    .record_mi_count(&migration, now_ms, counted, done_ms)
+                    .await
+                {
+                    tracing::error!(%migration, error = %e, "cannot record the MI's row count");
+                }
+            },
+            span,
+        ));
     }
     Ok(())
+}
+
+/// A span in `m`'s cutover trace.
+pub(super) fn intent_span(m: &MigrationRecord, step: &str) -> tracing::Span {
+    serde_json::from_str::<super::Intent>(&m.cutover)
+        .unwrap_or_default()
+        .span(&m.id, step)
 }

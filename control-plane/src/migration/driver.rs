@@ -18,6 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ferry_proto::clock::now_ms;
+use tracing::Instrument;
 
 use super::arm_steps::{self, Ran};
 use super::observe::{stalled, Observation};
@@ -185,10 +186,17 @@ async fn advance(shared: &Shared, m: &MigrationRecord, now: i64) -> Result<(), S
                 .await?;
         }
     }
+    // A cutover's work joins the trace of the request that started it.
+    let span = match m.state {
+        State::CuttingOver => serde_json::from_str::<cutover::Intent>(&m.cutover)
+            .unwrap_or_default()
+            .span(&m.id, &step.name),
+        _ => tracing::Span::none(),
+    };
     match (plan::side(&step.name), step.state) {
         (Some(Side::Agent), StepState::Running) => check_agent_command(shared, m, step, now).await,
         (Some(Side::Arm), StepState::Running) if !step.operation.is_empty() => {
-            poll(shared, m, step, now).await
+            poll(shared, m, step, now).instrument(span).await
         }
         // A running ARM step without an operation: the control plane stopped while
         // the request was out, so it is made again.
@@ -203,7 +211,9 @@ async fn advance(shared: &Shared, m: &MigrationRecord, now: i64) -> Result<(), S
             };
             match side {
                 Side::Agent => {
-                    send_agent_steps(shared, m, (&mi.id, mi.fqdn), &steps[first..], now).await
+                    send_agent_steps(shared, m, (&mi.id, mi.fqdn), &steps[first..], now)
+                        .instrument(span)
+                        .await
                 }
                 // ARM asked to wait (Retry-After): not an attempt until it may be called.
                 Side::Arm if shared.arm.held_for(&mi.id).is_some() => Ok(()),
@@ -224,8 +234,16 @@ async fn advance(shared: &Shared, m: &MigrationRecord, now: i64) -> Result<(), S
                 {
                     Ok(())
                 }
-                Side::Arm => run_arm_step(shared, m, &mi.id, step, now).await,
-                Side::Control => cutover::steps::run(shared, m, &mi.fqdn, step, now).await,
+                Side::Arm => {
+                    run_arm_step(shared, m, &mi.id, step, now)
+                        .instrument(span)
+                        .await
+                }
+                Side::Control => {
+                    cutover::steps::run(shared, m, &mi.fqdn, step, now)
+                        .instrument(span)
+                        .await
+                }
             }
         }
         (None, _) => {
@@ -279,7 +297,7 @@ async fn send_agent_steps(
         ACTOR,
         now,
         now + ttl_ms,
-        "",
+        &crate::api::operator::trace_context(),
     )
     .with_payload(payload);
     let seqs: Vec<i64> = batch.iter().map(|s| s.seq).collect();

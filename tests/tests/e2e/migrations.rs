@@ -125,14 +125,16 @@ pub(super) struct Fixture {
 }
 
 pub(super) async fn fixture(scenario: &str, hosts: &[(&str, &[&str])]) -> Fixture {
-    fixture_on(scenario, hosts, None).await
+    fixture_on(scenario, hosts, None, &[]).await
 }
 
-/// The fixture on the store at `database_url` (SQLite in its directory when None).
+/// The fixture on the store at `database_url` (SQLite in its directory when None),
+/// its processes started with `env` added.
 pub(super) async fn fixture_on(
     scenario: &str,
     hosts: &[(&str, &[&str])],
     database_url: Option<&str>,
+    env: &[(&str, &str)],
 ) -> Fixture {
     let lab = ferry_sim::Lab::start(&ferry_sim::Scenario::parse(scenario).unwrap())
         .await
@@ -149,14 +151,16 @@ pub(super) async fn fixture_on(
         ferry_tests::fleet::cutover_settings(lab.managed_instance("mi-sales").unwrap(), dir.path())
             .unwrap(),
     );
-    let plane = ControlPlane::start(dir.path(), &config).await;
+    let plane =
+        ControlPlane::start_with_env(dir.path(), &config, "127.0.0.1:0".parse().unwrap(), env)
+            .await;
     let added = plane.ferry(&["target", "add", &mi_id(&lab)]).await;
     assert!(added.status.success(), "{}", text(&added));
     let mut agents = Vec::new();
     for (host, instances) in hosts {
         let state = enroll_ok(&plane, dir.path(), host).await;
         let agent_config = agent_config(&lab, &state, instances);
-        let process = AgentProcess::start(&state, &agent_config);
+        let process = AgentProcess::start_with_env(&state, &agent_config, env);
         host_where(&plane, host, "inventory", |h| h["instance_count"] == 1).await;
         agents.push((state, agent_config, process));
     }

@@ -54,6 +54,7 @@ async fn on_postgresql_one_replica_drives_the_cutover_and_another_takes_over_whe
         super::migrations::SCENARIO,
         &[("sqlhost", &["SQL22"])],
         Some(&database.url),
+        &[],
     )
     .await;
     preflight_inputs(&first, &["sqlhost"]).await;

@@ -73,3 +73,107 @@ async fn a_command_is_one_trace_from_the_cli_through_the_agent_and_back() {
     agent.stop().await;
     plane.stop().await;
 }
+
+/// The whole cutover of one database is one trace: the operator's request, the
+/// control plane's steps and ARM calls, the agent's commands and their T-SQL steps,
+/// the checks on the MI.
+#[tokio::test]
+async fn a_cutover_is_one_trace_across_the_plane_the_agent_tsql_and_arm() {
+    use super::migrations::{fixture_on, preflight_inputs, ready, start, stop, Fixture};
+    let (receiver, otlp) = ferry_tests::otlp::Receiver::start().await;
+    let env = [
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", otlp.as_str()),
+        ("OTEL_BSP_SCHEDULE_DELAY", "100"),
+    ];
+    let Fixture {
+        lab,
+        plane,
+        agents,
+        dir: _dir,
+        ..
+    } = fixture_on(
+        super::cutover::SCENARIO,
+        &[("sqlhost", &["SQL22"])],
+        None,
+        &env,
+    )
+    .await;
+    preflight_inputs(&plane, &["sqlhost"]).await;
+    let id = start(&plane, "sqlhost", "Shop").await;
+    ready(&plane, std::slice::from_ref(&id)).await;
+    lab.set_workload("SQL22", "Shop", &Default::default())
+        .unwrap();
+    let cut = plane
+        .ferry(&[
+            "cutover",
+            &id,
+            "--confirm-traffic-stopped",
+            "--wait",
+            "--timeout",
+            "120s",
+        ])
+        .await;
+    assert!(cut.status.success(), "{}", text(&cut));
+
+    let attribute = |s: &ferry_tests::otlp::ReceivedSpan, key: &str, value: &str| {
+        s.attributes.iter().any(|(k, v)| k == key && v == value)
+    };
+    let wanted = [
+        ("ferry", "ferry", None),
+        ("ferry-control", "rpc", None),
+        ("ferry-control", "cutover.step", Some(("step", "failover"))),
+        (
+            "ferry-control",
+            "cutover.step",
+            Some(("step", "verify_on_mi")),
+        ),
+        (
+            "ferry-control",
+            "cutover.step",
+            Some(("step", "validation")),
+        ),
+        ("ferry-control", "arm.request", None),
+        ("ferry-agent", "agent.command", None),
+        (
+            "ferry-agent",
+            "tsql.step",
+            Some(("step", "synchronous_commit")),
+        ),
+        (
+            "ferry-agent",
+            "tsql.step",
+            Some(("step", "drop_distributed_availability_group")),
+        ),
+    ];
+    wait::until("one trace for the whole cutover", LIMIT, || async {
+        let spans = receiver.spans();
+        let Some(failover) = spans.iter().find(|s| {
+            s.name == "cutover.step"
+                && attribute(s, "step", "failover")
+                && attribute(s, "migration", &id)
+        }) else {
+            return Err(format!("{} spans, none for the failover yet", spans.len()));
+        };
+        let trace: Vec<&ferry_tests::otlp::ReceivedSpan> = spans
+            .iter()
+            .filter(|s| s.trace_id == failover.trace_id)
+            .collect();
+        let missing: Vec<_> = wanted
+            .iter()
+            .filter(|(service, name, attr)| {
+                !trace.iter().any(|s| {
+                    s.service == *service
+                        && s.name == *name
+                        && attr.is_none_or(|(k, v)| attribute(s, k, v))
+                })
+            })
+            .collect();
+        if missing.is_empty() {
+            Ok(Some(()))
+        } else {
+            Err(format!("trace {} lacks {missing:?}", failover.trace_id))
+        }
+    })
+    .await;
+    stop(plane, agents).await;
+}
