@@ -10,62 +10,19 @@ use ferry_proto::operator::v1 as op;
 use super::{ApiError, Shared};
 use crate::cutover::group::{self, Group};
 use crate::cutover::wave::{self, Member, OnFailure, Wave};
+use crate::fleet::identity::AgentId;
+use crate::fleet::labels::{self, Labels};
 use crate::migration::State;
 use crate::store::migrations::Change;
+use crate::store::migrations::MigrationRecord;
 use crate::store::waves::WaveRecord;
 
 pub async fn apply(shared: &Shared, actor: &str, toml: &str) -> Result<op::Plan, ApiError> {
     let file = wave::parse(toml).map_err(|e| ApiError::invalid("plan_toml", e))?;
-    let migrations = shared.store.migrations().await?;
-    let resolve = |at: &str, member: &Member| -> Result<String, ApiError> {
-        let found: Vec<_> = migrations
-            .iter()
-            .filter(|m| {
-                m.state != State::Cancelled
-                    && m.host.eq_ignore_ascii_case(&member.host)
-                    && m.database == member.database
-                    && (member.instance.is_empty()
-                        || m.instance.eq_ignore_ascii_case(&member.instance))
-            })
-            .collect();
-        match found.as_slice() {
-            [m] => Ok(m.id.clone()),
-            [] => Err(ApiError::invalid(
-                "plan_toml",
-                format!(
-                    "{at}: no migration of {} on {}: start it first (`ferry migrate start`)",
-                    member.database, member.host
-                ),
-            )),
-            _ => Err(ApiError::invalid(
-                "plan_toml",
-                format!(
-                    "{at}: several instances of {} migrate {}: name the instance",
-                    member.host, member.database
-                ),
-            )),
-        }
+    let fleet = Fleet {
+        migrations: &shared.store.migrations().await?,
+        labels: &shared.store.all_host_labels().await?,
     };
-    // A migration is in one wave and in one group at most.
-    let members =
-        |kind: &str, name: &str, n: usize, list: &[Member], taken: &mut HashMap<String, String>| {
-            let mut ids = Vec::new();
-            for (k, member) in list.iter().enumerate() {
-                let at = format!("{kind}[{n}].members[{k}]");
-                let id = resolve(&at, member)?;
-                if let Some(other) = taken.insert(id.clone(), name.to_string()) {
-                    return Err(ApiError::invalid(
-                        "plan_toml",
-                        format!(
-                        "{at}: {} on {} is in {kind} {other} already: a migration is in one {kind}",
-                        member.database, member.host
-                    ),
-                    ));
-                }
-                ids.push(id);
-            }
-            Ok(ids)
-        };
     let mut waves = Vec::new();
     let mut in_wave = HashMap::new();
     for (n, file) in file.waves.iter().enumerate() {
@@ -74,7 +31,7 @@ pub async fn apply(shared: &Shared, actor: &str, toml: &str) -> Result<op::Plan,
             approvals: file.approvals,
             on_failure: file.on_failure,
             window: wave::window(file),
-            migrations: members("wave", &file.name, n, &file.members, &mut in_wave)?,
+            migrations: fleet.members(("wave", &file.name, n), &file.members, &mut in_wave)?,
         });
     }
     let mut groups = Vec::new();
@@ -86,10 +43,20 @@ pub async fn apply(shared: &Shared, actor: &str, toml: &str) -> Result<op::Plan,
             .map(|h| group::hook(h, &format!("group[{n}]")))
             .transpose()
             .map_err(|e| ApiError::invalid("plan_toml", e))?;
+        let migrations = fleet.members(("group", &g.name, n), &g.members, &mut in_group)?;
+        if migrations.len() < 2 {
+            return Err(ApiError::invalid(
+                "plan_toml",
+                format!(
+                    "group[{n}].members: {} migration(s); a group cuts over two or more together",
+                    migrations.len()
+                ),
+            ));
+        }
         groups.push(Group {
             name: g.name.clone(),
             hook,
-            migrations: members("group", &g.name, n, &g.members, &mut in_group)?,
+            migrations,
         });
     }
     let changes = shared
@@ -103,6 +70,89 @@ pub async fn apply(shared: &Shared, actor: &str, toml: &str) -> Result<op::Plan,
         .map(|(name, change)| format!("{name}: {change}"))
         .collect();
     Ok(plan)
+}
+
+/// What a plan's members are resolved against: the migrations and the host labels.
+struct Fleet<'a> {
+    migrations: &'a [MigrationRecord],
+    labels: &'a HashMap<AgentId, Labels>,
+}
+
+impl Fleet<'_> {
+    /// The migrations of `list`, the members of `kind[n]` named `name`; each migration
+    /// is in one wave and in one group at most (`taken`: by whom).
+    fn members(
+        &self,
+        (kind, name, n): (&str, &str, usize),
+        list: &[Member],
+        taken: &mut HashMap<String, String>,
+    ) -> Result<Vec<String>, ApiError> {
+        let mut ids = Vec::new();
+        for (k, member) in list.iter().enumerate() {
+            let at = format!("{kind}[{n}].members[{k}]");
+            for id in self.resolve(&at, member)? {
+                match taken.insert(id.clone(), name.to_string()) {
+                    None => ids.push(id),
+                    // Named twice in one (by host and by a selector): once.
+                    Some(other) if other == name => {}
+                    Some(other) => {
+                        return Err(ApiError::invalid(
+                            "plan_toml",
+                            format!("{at}: migration {id} is in {kind} {other} already: a migration is in one {kind}"),
+                        ))
+                    }
+                }
+            }
+        }
+        Ok(ids)
+    }
+
+    /// The live migrations `member` names or selects.
+    fn resolve(&self, at: &str, member: &Member) -> Result<Vec<String>, ApiError> {
+        let invalid = |why: String| ApiError::invalid("plan_toml", format!("{at}: {why}"));
+        let selector = labels::parse_selector(&member.selector).map_err(&invalid)?;
+        let live = self
+            .migrations
+            .iter()
+            .filter(|m| m.state != State::Cancelled);
+        if !selector.is_empty() {
+            let found: Vec<String> = live
+                .filter(|m| {
+                    self.labels
+                        .get(&m.agent_id)
+                        .is_some_and(|l| labels::matches(l, &selector))
+                        && (member.database.is_empty() || m.database == member.database)
+                })
+                .map(|m| m.id.clone())
+                .collect();
+            if found.is_empty() {
+                return Err(invalid(format!(
+                    "no migration on a host labelled {}: label the hosts (`ferry host label`) and start their migrations (`ferry migrate start`) first",
+                    member.selector.join(", ")
+                )));
+            }
+            return Ok(found);
+        }
+        let found: Vec<_> = live
+            .filter(|m| {
+                m.host.eq_ignore_ascii_case(&member.host)
+                    && m.database == member.database
+                    && (member.instance.is_empty()
+                        || m.instance.eq_ignore_ascii_case(&member.instance))
+            })
+            .collect();
+        match found.as_slice() {
+            [m] => Ok(vec![m.id.clone()]),
+            [] => Err(invalid(format!(
+                "no migration of {} on {}: start it first (`ferry migrate start`)",
+                member.database, member.host
+            ))),
+            _ => Err(invalid(format!(
+                "several instances of {} migrate {}: name the instance",
+                member.host, member.database
+            ))),
+        }
+    }
 }
 
 pub async fn show(shared: &Shared) -> Result<op::Plan, ApiError> {

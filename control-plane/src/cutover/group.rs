@@ -87,10 +87,13 @@ pub fn check(groups: &[GroupFile]) -> Result<(), String> {
                 group.name
             ));
         }
-        if group.members.len() < 2 {
+        if group.members.len() < 2 && group.members.iter().all(|m| m.selector.is_empty()) {
             return Err(format!(
                 "{at}.members: a group holds the databases that cut over together: list two or more"
             ));
+        }
+        for (k, member) in group.members.iter().enumerate() {
+            member.check(&format!("{at}.members[{k}]"))?;
         }
         if let Some(hook) = &group.hook {
             self::hook(hook, &at)?;

@@ -11,6 +11,8 @@
 //! on_failure = "halt"           # or "continue": a failed cutover holds the others
 //! window = { start = "2026-12-05T22:00:00+01:00", end = "2026-12-06T02:00:00+01:00" }
 //! members = [{ host = "sql01", database = "Sales" }, { host = "sql02", instance = "default", database = "CRM" }]
+//! # or every migration on the hosts labelled so (`ferry host label`), when applied:
+//! # members = [{ selector = ["env=prod", "site=paris"] }]
 //! ```
 
 use serde::{Deserialize, Serialize};
@@ -35,15 +37,39 @@ pub struct WindowFile {
     pub end: String,
 }
 
-/// A database of the plan: by host and database (and instance, when several of the
-/// host's have it).
+/// Databases of the plan: one by host and database (and instance, when several of the
+/// host's have it), or every migration on the hosts whose labels match `selector`
+/// (`["env=prod", "site=paris"]`; only of `database`, when given), as they are when
+/// the plan is applied.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Member {
+    #[serde(default)]
     pub host: String,
     #[serde(default)]
     pub instance: String,
+    #[serde(default)]
     pub database: String,
+    #[serde(default)]
+    pub selector: Vec<String>,
+}
+
+impl Member {
+    /// Checks that it names a database or selects hosts; errors name `at`.
+    pub fn check(&self, at: &str) -> Result<(), String> {
+        match (self.selector.is_empty(), self.host.is_empty()) {
+            (true, false) if !self.database.is_empty() => Ok(()),
+            (true, _) => Err(format!(
+                "{at}: name a host and a database ({{ host, database }}) or select hosts by label ({{ selector = [\"env=prod\"] }})"
+            )),
+            (false, true) => crate::fleet::labels::parse_selector(&self.selector)
+                .map(drop)
+                .map_err(|e| format!("{at}.selector: {e}")),
+            (false, false) => Err(format!(
+                "{at}: a host or a selector, not both"
+            )),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -92,6 +118,9 @@ pub fn parse(text: &str) -> Result<PlanFile, String> {
             return Err(format!(
                 "{at}.members: list the wave's databases ({{ host, database }})"
             ));
+        }
+        for (k, member) in wave.members.iter().enumerate() {
+            member.check(&format!("{at}.members[{k}]"))?;
         }
         if let Some(w) = &wave.window {
             let (start, end) = (
@@ -159,6 +188,14 @@ window = { start = "2026-12-05T22:00:00+01:00", end = "2026-12-06T02:00:00+01:00
 members = [{ host = "sql01", database = "Sales" }]
 "#;
         let waves = parse(good).unwrap().waves;
+        let selected = good.replace(
+            "host = \"sql01\"",
+            "selector = [\"env=prod\", \"site=paris\"]",
+        );
+        assert_eq!(
+            parse(&selected).unwrap().waves[0].members[0].selector.len(),
+            2
+        );
         assert_eq!(waves[0].on_failure, OnFailure::Halt);
         assert_eq!(window(&waves[0]).map(|(s, e)| e - s), Some(4 * 3_600_000));
         for (bad, field) in [
@@ -180,6 +217,21 @@ members = [{ host = "sql01", database = "Sales" }]
             ),
             (format!("{good}{good}"), "declared twice"),
             (good.replace("approvals", "approval"), "unknown field"),
+            (
+                good.replace("host = \"sql01\", ", ""),
+                "wave[0].members[0]: name a host",
+            ),
+            (
+                good.replace("host = \"sql01\"", "selector = [\"env\"]"),
+                "wave[0].members[0].selector",
+            ),
+            (
+                good.replace(
+                    "host = \"sql01\"",
+                    "host = \"a\", selector = [\"env=prod\"]",
+                ),
+                "not both",
+            ),
         ] {
             let err = parse(&bad).unwrap_err();
             assert!(err.contains(field), "{field}: {err}");

@@ -1,5 +1,6 @@
 //! Plans and waves through the real binaries: `ferry plan apply` is declarative (the
-//! same file twice changes nothing; a bad member is named), `ferry cutover --wave`
+//! same file twice changes nothing; a bad member is named; members by host or by a
+//! label selector), `ferry cutover --wave`
 //! starts every member, and their failovers wait while the wave is paused and until
 //! it is approved by someone other than the requester; then all complete.
 
@@ -22,13 +23,15 @@ async fn a_wave_cuts_over_its_members_once_resumed_and_approved() {
         start(&plane, "sqlhost", "Orders").await,
     ];
     ready(&plane, &ids).await;
+    let labelled = plane.ferry(&["host", "label", "sqlhost", "env=lab"]).await;
+    assert!(labelled.status.success(), "{}", text(&labelled));
 
     let rfc3339 = ferry_control::rfc3339::format;
     let now = ferry_proto::clock::now_ms();
     let plan = format!(
         "[[wave]]\nname = \"wave-1\"\napprovals = 1\non_failure = \"halt\"\n\
          window = {{ start = \"{}\", end = \"{}\" }}\n\
-         members = [{{ host = \"sqlhost\", database = \"Sales\" }}, {{ host = \"sqlhost\", database = \"Orders\" }}]\n",
+         members = [{{ host = \"sqlhost\", database = \"Sales\" }}, {{ selector = [\"env=lab\"], database = \"Orders\" }}]\n",
         rfc3339(now - 60_000),
         rfc3339(now + 3_600_000),
     );
