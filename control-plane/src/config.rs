@@ -44,6 +44,24 @@ pub struct MigrationSettings {
     /// A linked migration warns when SQL Server's endpoint certificate expires within
     /// this many days.
     pub certificate_warning_days: u64,
+    /// How many links may seed at once, altogether, from one host and into one MI
+    /// (`migration::admission`); 0 is no limit.
+    pub max_seeding: u32,
+    pub max_seeding_per_host: u32,
+    pub max_seeding_per_target: u32,
+    /// Mbit/s the seedings of one host to one MI may use together; 0 is no limit.
+    pub seeding_mbps_per_path: f64,
+}
+
+impl MigrationSettings {
+    pub fn seeding_limits(&self) -> crate::migration::admission::SeedingLimits {
+        crate::migration::admission::SeedingLimits {
+            max_seeding: self.max_seeding,
+            max_seeding_per_host: self.max_seeding_per_host,
+            max_seeding_per_target: self.max_seeding_per_target,
+            seeding_mbps_per_path: self.seeding_mbps_per_path,
+        }
+    }
 }
 
 impl Default for MigrationSettings {
@@ -54,6 +72,10 @@ impl Default for MigrationSettings {
             stall_after_secs: 600,
             command_ttl_secs: 3600,
             certificate_warning_days: 30,
+            max_seeding: 0,
+            max_seeding_per_host: 0,
+            max_seeding_per_target: 0,
+            seeding_mbps_per_path: 0.0,
         }
     }
 }
@@ -327,6 +349,13 @@ impl ControlConfig {
             return invalid(
                 "tls.ca_cert / tls.ca_key",
                 "give both the CA certificate and its key, or neither (to use the generated CA)",
+            );
+        }
+        let mbps = self.migrations.seeding_mbps_per_path;
+        if !(mbps.is_finite() && (0.0..=1_000_000.0).contains(&mbps)) {
+            return invalid(
+                "migrations.seeding_mbps_per_path",
+                "0 (no limit) to 1000000 Mbit/s",
             );
         }
         if self.tls.server_names.is_empty() {

@@ -20,6 +20,7 @@ use std::time::Duration;
 use ferry_proto::clock::now_ms;
 use tracing::Instrument;
 
+use super::admission;
 use super::arm_steps::{self, Ran};
 use super::observe::{stalled, Observation};
 use super::plan::{self, Side};
@@ -29,6 +30,7 @@ use crate::azure::link::Poll;
 use crate::azure::{ManagedInstance, ManagedInstanceId};
 use crate::cutover;
 use crate::store::commands::{CommandKind, CommandRecord, CommandState};
+use crate::store::cutovers::Wait;
 use crate::store::migrations::{MigrationRecord, StepRecord};
 use crate::store::StoreError;
 
@@ -217,6 +219,14 @@ async fn advance(shared: &Shared, m: &MigrationRecord, now: i64) -> Result<(), S
                 }
                 // ARM asked to wait (Retry-After): not an attempt until it may be called.
                 Side::Arm if shared.arm.held_for(&mi.id).is_some() => Ok(()),
+                // Seeding starts with the link: it waits for a seeding slot.
+                Side::Arm
+                    if step.name == plan::CREATE_LINK
+                        && step.state == StepState::Pending
+                        && !admitted(shared, m, step, now).await? =>
+                {
+                    Ok(())
+                }
                 // The failover waits for the gates; once it is journaled as started,
                 // it is finished without asking them again (Azure's planned failover
                 // itself refuses unless synchronous and caught up).
@@ -260,6 +270,37 @@ async fn advance(shared: &Shared, m: &MigrationRecord, now: i64) -> Result<(), S
         // Blocked or failed steps fail their migration when they are recorded.
         (_, StepState::Blocked | StepState::Failed | StepState::Done | StepState::Skipped) => {
             Ok(())
+        }
+    }
+}
+
+/// Whether `m`'s link may be created (start seeding) now; when not, the step notes
+/// why, queued.
+async fn admitted(
+    shared: &Shared,
+    m: &MigrationRecord,
+    step: &StepRecord,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let limits = shared.config.migrations.seeding_limits();
+    if limits == Default::default() {
+        return Ok(true);
+    }
+    let seeding = shared.store.seeding_now().await?;
+    let others: Vec<_> = seeding
+        .into_iter()
+        .filter(|s| s.migration != m.id)
+        .collect();
+    match admission::admit((&m.agent_id.to_string(), &m.target_key), &others, &limits) {
+        Ok(()) => Ok(true),
+        Err(why) => {
+            if step.detail != why {
+                shared
+                    .store
+                    .note_step((&m.id, step.seq), &why, Wait::Queued, now)
+                    .await?;
+            }
+            Ok(false)
         }
     }
 }

@@ -9,7 +9,9 @@
 //! - [`sql_side`]: the link as SQL Server's DMVs show it (the agents' reports).
 //! - [`driver`]: the loop that runs the steps from the journal and watches the links.
 //! - [`arm_steps`]: the ARM steps (server trust certificate, MI certificate, link).
+//! - [`admission`]: how many links may seed at once, and with how much bandwidth.
 
+pub mod admission;
 pub mod arm_steps;
 pub mod driver;
 pub mod observe;

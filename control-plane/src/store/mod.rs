@@ -25,6 +25,7 @@ pub mod link_status;
 pub mod load;
 pub mod migrations;
 pub mod row_counts;
+pub mod seeding;
 pub mod targets;
 pub mod tokens;
 pub mod waves;

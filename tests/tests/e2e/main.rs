@@ -15,6 +15,7 @@
 //!   Azure, watched until ready for cutover.
 //! - [`workflow`]: the link's set-up steps on SQL Server, in process against the lab.
 
+mod admission;
 mod assessment;
 mod cutover;
 mod cutover_crash;

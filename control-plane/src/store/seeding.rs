@@ -1,0 +1,36 @@
+//! The links that seed now, for seeding admission (`migration::admission`): a
+//! migration whose `create_link` step began and that has not caught up yet.
+
+use super::{col, Store, StoreError};
+use crate::migration::admission::Seeding;
+use crate::migration::observe::Observation;
+
+impl Store {
+    pub async fn seeding_now(&self) -> Result<Vec<Seeding>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT m.id, m.agent_id, m.target_id, m.observed FROM migrations m
+             JOIN migration_steps s ON s.migration_id = m.id
+             WHERE s.phase = 'setup' AND s.name = 'create_link' AND s.state IN ('running', 'done')
+               AND m.state IN ('preparing', 'seeding')
+             ORDER BY m.id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let observed: String = col(row, "observed")?;
+                let rate = serde_json::from_str::<Observation>(&observed)
+                    .ok()
+                    .and_then(|o| o.sql)
+                    .filter(|s| s.seeding)
+                    .map(|s| s.seeding_rate_bytes_per_second);
+                Ok(Seeding {
+                    migration: col(row, "id")?,
+                    host: col(row, "agent_id")?,
+                    target: col(row, "target_id")?,
+                    rate_bytes_per_second: rate,
+                })
+            })
+            .collect()
+    }
+}
