@@ -10,6 +10,7 @@ use ferry_proto::operator::v1 as op;
 use super::{ApiError, Shared};
 use crate::cutover::group::{self, Group};
 use crate::cutover::wave::{self, Member, OnFailure, Wave};
+use crate::cutover::window::Window;
 use crate::fleet::identity::AgentId;
 use crate::fleet::labels::{self, Labels};
 use crate::migration::State;
@@ -200,7 +201,15 @@ async fn info(shared: &Shared, record: WaveRecord) -> Result<op::WaveInfo, ApiEr
             migrations.push(m);
         }
     }
-    let (start, end) = wave.window.unwrap_or((0, 0));
+    let (start, end) = match &wave.window {
+        Some(Window::OneOff(start, end)) => (*start, *end),
+        _ => (0, 0),
+    };
+    let window = wave
+        .window
+        .as_ref()
+        .map(Window::describe)
+        .unwrap_or_default();
     Ok(op::WaveInfo {
         name: wave.name,
         approvals: wave.approvals,
@@ -211,6 +220,7 @@ async fn info(shared: &Shared, record: WaveRecord) -> Result<op::WaveInfo, ApiEr
         .into(),
         window_start_unix_ms: start,
         window_end_unix_ms: end,
+        window,
         paused,
         approvers,
         migrations,

@@ -107,6 +107,7 @@ fn print(plan: &op::Plan, format: Format) {
                 "on_failure": w.on_failure,
                 "window_start_unix_ms": (w.window_start_unix_ms > 0).then_some(w.window_start_unix_ms),
                 "window_end_unix_ms": (w.window_end_unix_ms > 0).then_some(w.window_end_unix_ms),
+                "window": w.window,
                 "paused": w.paused,
                 "approvers": w.approvers,
                 "migrations": w.migrations.iter().map(render::migration_json).collect::<Vec<_>>(),
@@ -125,14 +126,10 @@ fn print(plan: &op::Plan, format: Format) {
         println!("{change}");
     }
     for w in &plan.waves {
-        let window = if w.window_start_unix_ms > 0 {
-            format!(
-                "window {} to {}",
-                crate::rfc3339::format(w.window_start_unix_ms),
-                crate::rfc3339::format(w.window_end_unix_ms)
-            )
+        let window = if w.window.is_empty() {
+            "no window".to_string()
         } else {
-            "no window".into()
+            format!("window {}", w.window)
         };
         println!(
             "\nWave {}{}: {window}; {} approval(s) needed, approved by {}; on failure {}",

@@ -14,6 +14,7 @@
 //! - [`validation`]: the row counts the validation gate compares, asked of both sides.
 //! - [`wave`]: plans and waves: groups of migrations with a window, approvals and a
 //!   failure policy.
+//! - [`window`]: maintenance windows, one-off or recurring in a time zone.
 
 pub mod gates;
 pub mod group;
@@ -23,6 +24,7 @@ pub mod settings;
 pub mod steps;
 pub mod validation;
 pub mod wave;
+pub mod window;
 
 use serde::{Deserialize, Serialize};
 

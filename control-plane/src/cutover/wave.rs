@@ -10,12 +10,15 @@
 //! approvals = 1                 # distinct approvers, besides [cutover] approvals
 //! on_failure = "halt"           # or "continue": a failed cutover holds the others
 //! window = { start = "2026-12-05T22:00:00+01:00", end = "2026-12-06T02:00:00+01:00" }
+//! # or every week: window = { days = ["sat", "sun"], from = "22:00", to = "02:00", time_zone = "Europe/Paris" }
 //! members = [{ host = "sql01", database = "Sales" }, { host = "sql02", instance = "default", database = "CRM" }]
 //! # or every migration on the hosts labelled so (`ferry host label`), when applied:
 //! # members = [{ selector = ["env=prod", "site=paris"] }]
 //! ```
 
 use serde::{Deserialize, Serialize};
+
+use super::window::{Recurring, Window};
 
 /// A wave as the plan file gives it.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -30,11 +33,18 @@ pub struct WaveFile {
     pub members: Vec<Member>,
 }
 
+/// A one-off window (`start`, `end`: RFC 3339 with offsets) or a recurring one
+/// (`days`, `from`, `to`, `time_zone`; `super::window`).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WindowFile {
-    pub start: String,
-    pub end: String,
+    pub start: Option<String>,
+    pub end: Option<String>,
+    #[serde(default)]
+    pub days: Vec<String>,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub time_zone: Option<String>,
 }
 
 /// Databases of the plan: one by host and database (and instance, when several of the
@@ -98,8 +108,7 @@ pub struct Wave {
     pub name: String,
     pub approvals: u32,
     pub on_failure: OnFailure,
-    /// Unix ms, end exclusive.
-    pub window: Option<(i64, i64)>,
+    pub window: Option<Window>,
     pub migrations: Vec<String>,
 }
 
@@ -123,13 +132,7 @@ pub fn parse(text: &str) -> Result<PlanFile, String> {
             member.check(&format!("{at}.members[{k}]"))?;
         }
         if let Some(w) = &wave.window {
-            let (start, end) = (
-                time_ms(&w.start, &at, "start")?,
-                time_ms(&w.end, &at, "end")?,
-            );
-            if end <= start {
-                return Err(format!("{at}.window.end: must be after its start"));
-            }
+            window_of(w, &at)?;
         }
     }
     super::group::check(&plan.groups)?;
@@ -152,18 +155,41 @@ pub(super) fn check_name(name: &str, at: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// The window of a wave as Unix ms (validated by [`parse`]).
-pub fn window(wave: &WaveFile) -> Option<(i64, i64)> {
-    let w = wave.window.as_ref()?;
-    Some((
-        time_ms(&w.start, "", "").ok()?,
-        time_ms(&w.end, "", "").ok()?,
-    ))
+/// The window of a wave (validated by [`parse`]).
+pub fn window(wave: &WaveFile) -> Option<Window> {
+    wave.window.as_ref().and_then(|w| window_of(w, "").ok())
+}
+
+/// A window file as stored; errors name `at.window.<field>`.
+fn window_of(w: &WindowFile, at: &str) -> Result<Window, String> {
+    let at = format!("{at}.window");
+    match (&w.start, &w.end, &w.from, &w.to, &w.time_zone) {
+        (Some(start), Some(end), None, None, None) if w.days.is_empty() => {
+            let (start, end) = (time_ms(start, &at, "start")?, time_ms(end, &at, "end")?);
+            if end <= start {
+                return Err(format!("{at}.end: must be after its start"));
+            }
+            Ok(Window::OneOff(start, end))
+        }
+        (None, None, Some(from), Some(to), Some(zone)) => {
+            let recurring = Recurring {
+                days: w.days.clone(),
+                from: from.clone(),
+                to: to.clone(),
+                time_zone: zone.clone(),
+            };
+            recurring.check(&at)?;
+            Ok(Window::Recurring(recurring))
+        }
+        _ => Err(format!(
+            "{at}: either {{ start, end }} (RFC 3339 with offsets) or {{ days, from, to, time_zone }} (recurring, e.g. days = [\"sat\"], from = \"22:00\", to = \"02:00\", time_zone = \"Europe/Paris\")"
+        )),
+    }
 }
 
 fn time_ms(text: &str, at: &str, field: &str) -> Result<i64, String> {
     crate::rfc3339::parse_ms(text).map_err(|e| {
-            format!("{at}.window.{field}: {text:?} is not an RFC 3339 time with its offset (2026-12-05T22:00:00+01:00): {e}")
+            format!("{at}.{field}: {text:?} is not an RFC 3339 time with its offset (2026-12-05T22:00:00+01:00): {e}")
         })
 }
 
@@ -197,7 +223,19 @@ members = [{ host = "sql01", database = "Sales" }]
             2
         );
         assert_eq!(waves[0].on_failure, OnFailure::Halt);
-        assert_eq!(window(&waves[0]).map(|(s, e)| e - s), Some(4 * 3_600_000));
+        assert!(matches!(window(&waves[0]), Some(Window::OneOff(s, e)) if e - s == 4 * 3_600_000));
+        let weekly = good.replace(
+            "window = { start = \"2026-12-05T22:00:00+01:00\", end = \"2026-12-06T02:00:00+01:00\" }",
+            "window = { days = [\"sat\"], from = \"22:00\", to = \"02:00\", time_zone = \"Europe/Paris\" }",
+        );
+        assert!(matches!(
+            window(&parse(&weekly).unwrap().waves[0]),
+            Some(Window::Recurring(r)) if r.time_zone == "Europe/Paris"
+        ));
+        let mixed = weekly.replace("days = [\"sat\"]", "start = \"2026-12-05T22:00:00+01:00\"");
+        assert!(parse(&mixed)
+            .unwrap_err()
+            .contains("wave[0].window: either"));
         for (bad, field) in [
             (good.replace("wave-1", "wave 1"), "wave[0].name"),
             (

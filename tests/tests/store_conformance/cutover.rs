@@ -343,7 +343,10 @@ pub(super) async fn waves(store: &Store, migration: &str) {
         name: name.into(),
         approvals,
         on_failure: OnFailure::Halt,
-        window: Some((NOW, NOW + 3_600_000)),
+        window: Some(ferry_control::cutover::window::Window::OneOff(
+            NOW,
+            NOW + 3_600_000,
+        )),
         migrations: vec![migration.to_string()],
     };
     let applied = store

@@ -3,6 +3,7 @@
 
 use super::{rfc3339, Facts, Gate, Rules};
 use crate::cutover::wave::OnFailure;
+use crate::cutover::window::{Now, Window};
 
 pub(super) fn wave(facts: &Facts) -> Gate {
     let Some(w) = facts.wave else {
@@ -27,20 +28,35 @@ pub(super) fn wave(facts: &Facts) -> Gate {
     }
 }
 
+/// The cutover's own window, else its wave's.
 pub(super) fn window(facts: &Facts) -> Gate {
-    let of_wave = facts.wave.and_then(|w| w.wave.wave.window);
-    let Some((start, end)) = facts.intent.window.or(of_wave) else {
+    let own = facts.intent.window.map(|(s, e)| Window::OneOff(s, e));
+    let of_wave = facts.wave.and_then(|w| w.wave.wave.window.clone());
+    let Some(window) = own.or(of_wave) else {
         return Gate::new("window", "no maintenance window: any time".into(), None);
     };
-    let evidence = format!("window {} to {}", rfc3339(start), rfc3339(end));
-    if facts.now_ms < start {
-        let why = format!("the maintenance window opens at {}", rfc3339(start));
-        Gate::new("window", evidence, Some(why)).queued()
-    } else if facts.now_ms >= end {
-        let why = format!("the maintenance window closed at {}: cancel this cutover (`ferry cutover cancel`) and start it again with another window", rfc3339(end));
-        Gate::new("window", evidence, Some(why))
-    } else {
-        Gate::new("window", evidence, None)
+    let evidence = format!("window {}", window.describe());
+    match window.now(facts.now_ms) {
+        Ok(Now::Open(closes)) => Gate::new(
+            "window",
+            format!("{evidence}: open until {}", rfc3339(closes)),
+            None,
+        ),
+        Ok(Now::Opens(at)) => {
+            let why = format!("the maintenance window opens at {}", rfc3339(at));
+            Gate::new("window", evidence, Some(why)).queued()
+        }
+        Ok(Now::Over(end)) => {
+            let why = format!("the maintenance window closed at {}: cancel this cutover (`ferry cutover cancel`) and start it again with another window", rfc3339(end));
+            Gate::new("window", evidence, Some(why))
+        }
+        Err(e) => Gate::new(
+            "window",
+            evidence,
+            Some(format!(
+                "the window cannot be read: {e}; apply the plan again"
+            )),
+        ),
     }
 }
 

@@ -604,3 +604,51 @@ fn a_group_member_fails_over_only_with_every_other_member_ready() {
         "{g:?}"
     );
 }
+
+#[test]
+fn a_wave_s_recurring_window_queues_the_failover_until_it_opens() {
+    use crate::cutover::wave::{OnFailure, Wave};
+    use crate::cutover::window::{Recurring, Window};
+    use crate::store::waves::WaveRecord;
+    let record = WaveRecord {
+        wave: Wave {
+            name: "weekend".into(),
+            approvals: 0,
+            on_failure: OnFailure::Halt,
+            window: Some(Window::Recurring(Recurring {
+                days: vec!["sat".into()],
+                from: "22:00".into(),
+                to: "02:00".into(),
+                time_zone: "Europe/Paris".into(),
+            })),
+            migrations: vec![],
+        },
+        paused: false,
+        approvers: vec![],
+    };
+    let o = reading(1_000, 100, 100, 100);
+    let intent = Intent::default();
+    let at = |text: &str| {
+        let now = crate::rfc3339::parse_ms(text).unwrap();
+        let facts = Facts {
+            wave: Some(WaveFacts {
+                wave: &record,
+                failed_member: None,
+            }),
+            ..facts(&o, &intent, now)
+        };
+        gate(&evaluate(&facts, &RULES), "window").clone()
+    };
+    let friday = at("2026-12-04T23:00:00+01:00");
+    assert!(friday.queued, "{friday:?}");
+    assert!(
+        friday.reason.contains("opens at 2026-12-05T21:00:00"),
+        "in UTC: {}",
+        friday.reason
+    );
+    let saturday_night = at("2026-12-06T00:30:00+01:00");
+    assert!(saturday_night.open, "{saturday_night:?}");
+    assert!(saturday_night
+        .evidence
+        .contains("sat 22:00-02:00 Europe/Paris"));
+}
