@@ -182,6 +182,15 @@ impl Agent {
                     let ran = workflow::run::run(&self.config, &id, *request).await;
                     (vec![report::Body::LinkSteps(ran)], done())
                 }
+                Some(command::Kind::ReadLinkStatus(request)) => {
+                    match monitor::read_now(&self.config, &request.instance).await {
+                        Ok(status) => (
+                            status.map(report::Body::LinkStatus).into_iter().collect(),
+                            done(),
+                        ),
+                        Err(e) => (vec![], failed("AGENT-LINK-STATUS", e)),
+                    }
+                }
                 Some(command::Kind::CountRows(request)) => {
                     let counted = sql::row_counts::count(&self.config, &id, request).await;
                     (vec![report::Body::RowCounts(counted)], done())

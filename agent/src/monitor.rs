@@ -2,7 +2,8 @@
 //! them (`sql::link_status`) go out as one `LinkStatus` report per instance that has
 //! any. The control plane joins them with what Azure reports (its migration driver).
 //! An instance that cannot be read is skipped until the next interval; instances
-//! without links send nothing.
+//! without links send nothing. A ReadLinkStatus command reads one instance at once
+//! (a cutover waiting for its gates asks for fresh readings).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,6 +12,7 @@ use ferry_proto::agent::v1::{report, LinkStatus};
 use ferry_proto::clock::now_ms;
 use tokio_util::sync::CancellationToken;
 
+use crate::config::{AgentConfig, InstanceConfig};
 use crate::every::Every;
 use crate::{sql, Agent};
 
@@ -26,27 +28,39 @@ pub async fn monitoring_loop(agent: Arc<Agent>, cancel: CancellationToken) {
     );
     while every.tick().await {
         for instance in &config.instances {
-            let timeout = Duration::from_secs(instance.query_timeout_secs);
-            let read = match sql::connect(instance).await {
-                Ok(mut conn) => sql::link_status::read(&mut conn, timeout).await,
-                Err(e) => Err(e),
-            };
-            let databases = match read {
-                Ok(databases) if databases.is_empty() => continue,
-                Ok(databases) => databases,
+            let status = match read(instance).await {
+                Ok(Some(status)) => status,
+                Ok(None) => continue,
                 Err(e) => {
                     tracing::debug!(instance = %instance.name, error = %e, "link status skipped");
                     continue;
                 }
-            };
-            let status = LinkStatus {
-                instance: instance.name.clone(),
-                observed_unix_ms: now_ms(),
-                databases,
             };
             if let Err(e) = agent.outbox.append(report::Body::LinkStatus(status)).await {
                 tracing::error!(error = %e, "cannot queue the link status report");
             }
         }
     }
+}
+
+/// The instance's links now; None when it has none.
+pub async fn read(instance: &InstanceConfig) -> Result<Option<LinkStatus>, sql::SqlError> {
+    let timeout = Duration::from_secs(instance.query_timeout_secs);
+    let mut conn = sql::connect(instance).await?;
+    let databases = sql::link_status::read(&mut conn, timeout).await?;
+    Ok((!databases.is_empty()).then(|| LinkStatus {
+        instance: instance.name.clone(),
+        observed_unix_ms: now_ms(),
+        databases,
+    }))
+}
+
+/// A ReadLinkStatus command: the named instance's links now.
+pub async fn read_now(config: &AgentConfig, name: &str) -> Result<Option<LinkStatus>, String> {
+    let instance = config
+        .instances
+        .iter()
+        .find(|i| i.name.eq_ignore_ascii_case(name))
+        .ok_or_else(|| format!("no instance named {name:?} is configured on this host"))?;
+    read(instance).await.map_err(|e| e.to_string())
 }

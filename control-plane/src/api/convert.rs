@@ -267,6 +267,11 @@ pub fn command_to_agent(c: &CommandRecord) -> Result<wire::Command, StoreError> 
                 allow_endpoint_change: request.allow_endpoint_change,
             }))
         }
+        CommandKind::ReadLinkStatus => {
+            let instance: String = serde_json::from_str(&c.payload)
+                .map_err(|e| StoreError::Corrupt(format!("command {}: payload: {e}", c.id)))?;
+            wire::command::Kind::ReadLinkStatus(wire::ReadLinkStatus { instance })
+        }
         CommandKind::CountRows => {
             let request: crate::cutover::validation::CountRequest =
                 serde_json::from_str(&c.payload)

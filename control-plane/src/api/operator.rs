@@ -246,10 +246,10 @@ impl Operator for OperatorApi {
             )
             .into());
         }
-        if kind == CommandKind::CountRows {
+        if kind == CommandKind::CountRows || kind == CommandKind::ReadLinkStatus {
             return Err(ApiError::invalid(
                 "kind",
-                "rows are counted as part of a cutover's validation: `ferry cutover ID`",
+                "the driver sends these while a cutover waits for its gates: `ferry cutover ID`",
             )
             .into());
         }

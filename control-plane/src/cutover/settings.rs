@@ -24,6 +24,10 @@ pub struct CutoverSettings {
     pub gate_timeout_secs: u64,
     /// How often the link is read from Azure while a cutover runs.
     pub observe_interval_ms: u64,
+    /// While a cutover waits for its gates, the agent is asked to read SQL Server's
+    /// side at once whenever the newest reading is older than this (rather than
+    /// waiting for its `link_status_interval_secs`).
+    pub sql_reading_interval_ms: u64,
     /// Distinct approvers (the approver role) a cutover needs before its failover;
     /// the operator who asked for it cannot be the only one. 0: none.
     pub approvals: u32,
@@ -51,6 +55,7 @@ impl Default for CutoverSettings {
             max_reading_age_secs: 60,
             gate_timeout_secs: 900,
             observe_interval_ms: 2000,
+            sql_reading_interval_ms: 2000,
             approvals: 0,
             validate: Validate::Rows,
             validate_tables: Vec::new(),
@@ -104,6 +109,10 @@ impl CutoverSettings {
             ("cutover.max_reading_age_secs", self.max_reading_age_secs),
             ("cutover.gate_timeout_secs", self.gate_timeout_secs),
             ("cutover.observe_interval_ms", self.observe_interval_ms),
+            (
+                "cutover.sql_reading_interval_ms",
+                self.sql_reading_interval_ms,
+            ),
             ("cutover.mi_sql.port", u64::from(self.mi_sql.port)),
             ("cutover.mi_sql.timeout_secs", self.mi_sql.timeout_secs),
         ];

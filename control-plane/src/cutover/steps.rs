@@ -10,6 +10,7 @@ use crate::migration::observe::Observation;
 use crate::migration::plan;
 use crate::migration::{Phase, StepState};
 use crate::store::audit::AuditEvent;
+use crate::store::commands::{CommandKind, CommandRecord};
 use crate::store::cutovers::Wait;
 use crate::store::groups::MemberProgress;
 use crate::store::migrations::{MigrationRecord, StepRecord};
@@ -159,6 +160,7 @@ pub async fn gates_hold(
         now_ms,
     )
     .await?;
+    fresh_reading(shared, m, loaded.observation.as_ref(), now_ms).await?;
     let timeout_ms = (shared.config.cutover.gate_timeout_secs * 1000) as i64;
     let since = step.started_at_ms.unwrap_or(now_ms);
     let store = &shared.store;
@@ -210,6 +212,43 @@ pub async fn gates_hold(
         }
     }
 }
+
+/// Asks the agent to read SQL Server's side now when the newest reading is older than
+/// `sql_reading_interval_ms` and no such request is out.
+async fn fresh_reading(
+    shared: &Shared,
+    m: &MigrationRecord,
+    observation: Option<&Observation>,
+    now_ms: i64,
+) -> Result<(), StoreError> {
+    let interval = shared.config.cutover.sql_reading_interval_ms as i64;
+    let read_at = observation.map_or(0, |o| o.sql_observed_ms);
+    let store = &shared.store;
+    if now_ms - read_at < interval
+        || store
+            .command_outstanding(m.agent_id, CommandKind::ReadLinkStatus, now_ms)
+            .await?
+    {
+        return Ok(());
+    }
+    let payload =
+        serde_json::to_string(&m.instance).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let command = CommandRecord::pending(
+        m.agent_id,
+        CommandKind::ReadLinkStatus,
+        crate::migration::driver::ACTOR,
+        now_ms,
+        now_ms + READING_TTL_MS,
+        "",
+    )
+    .with_payload(payload);
+    store.queue_read(&command).await?;
+    shared.sessions.wake(m.agent_id);
+    Ok(())
+}
+
+/// How long a request for a reading may wait for its agent.
+const READING_TTL_MS: i64 = 30_000;
 
 /// When the newest reading the gates judged was taken (Azure's or SQL Server's).
 fn readings_at(m: &MigrationRecord) -> i64 {

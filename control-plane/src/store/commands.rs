@@ -68,6 +68,8 @@ pub enum CommandKind {
     RunLinkSteps,
     /// Parameters in the payload: `cutover::validation::CountRequest`.
     CountRows,
+    /// The instance's name in the payload (JSON string).
+    ReadLinkStatus,
 }
 
 impl CommandKind {
@@ -78,6 +80,7 @@ impl CommandKind {
             CommandKind::TestConnection => "test_connection",
             CommandKind::RunLinkSteps => "run_link_steps",
             CommandKind::CountRows => "count_rows",
+            CommandKind::ReadLinkStatus => "read_link_status",
         }
     }
 }
@@ -97,6 +100,7 @@ impl FromStr for CommandKind {
             "test_connection" | "test-connection" => Ok(CommandKind::TestConnection),
             "run_link_steps" | "run-link-steps" => Ok(CommandKind::RunLinkSteps),
             "count_rows" | "count-rows" => Ok(CommandKind::CountRows),
+            "read_link_status" | "read-link-status" => Ok(CommandKind::ReadLinkStatus),
             other => Err(format!(
                 "unknown command kind {other:?}: use collect_inventory, run_assessment, test_connection or run_link_steps"
             )),
@@ -247,6 +251,31 @@ impl Store {
     }
 
     /// Marks commands past their deadline and never acknowledged as expired.
+    /// Queues a command that only reads (the driver's requests for fresh readings):
+    /// not audited, as it changes nothing and comes every few seconds.
+    pub async fn queue_read(&self, command: &CommandRecord) -> Result<(), StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        insert(&mut conn, command).await
+    }
+
+    /// Whether `agent` has a command of `kind` not yet answered nor expired.
+    pub async fn command_outstanding(
+        &self,
+        agent: AgentId,
+        kind: CommandKind,
+        now_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM commands WHERE agent_id = $1 AND kind = $2 AND state IN ('pending', 'sent', 'acked') AND expires_at > $3",
+        )
+        .bind(agent.to_string())
+        .bind(kind.as_str())
+        .bind(now_ms)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(n > 0)
+    }
+
     pub async fn expire_commands(&self, now_ms: i64) -> Result<u64, StoreError> {
         Ok(sqlx::query("UPDATE commands SET state = 'expired', updated_at = $1 WHERE state IN ('pending', 'sent') AND expires_at <= $1")
             .bind(now_ms)

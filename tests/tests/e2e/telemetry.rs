@@ -76,7 +76,8 @@ async fn a_command_is_one_trace_from_the_cli_through_the_agent_and_back() {
 
 /// The whole cutover of one database is one trace: the operator's request, the
 /// control plane's steps and ARM calls, the agent's commands and their T-SQL steps,
-/// the checks on the MI.
+/// the checks on the MI. The agent here reads SQL Server's side only when asked
+/// (`link_status_interval_secs = 0`): the gates get their readings by asking.
 #[tokio::test]
 async fn a_cutover_is_one_trace_across_the_plane_the_agent_tsql_and_arm() {
     use super::migrations::{fixture_on, preflight_inputs, ready, start, stop, Fixture};
@@ -88,7 +89,7 @@ async fn a_cutover_is_one_trace_across_the_plane_the_agent_tsql_and_arm() {
     let Fixture {
         lab,
         plane,
-        agents,
+        mut agents,
         dir: _dir,
         ..
     } = fixture_on(
@@ -101,6 +102,15 @@ async fn a_cutover_is_one_trace_across_the_plane_the_agent_tsql_and_arm() {
     preflight_inputs(&plane, &["sqlhost"]).await;
     let id = start(&plane, "sqlhost", "Shop").await;
     ready(&plane, std::slice::from_ref(&id)).await;
+    let (state, config, agent) = agents.pop().unwrap();
+    agent.stop().await;
+    let asked_only = config.replace(
+        "link_status_interval_secs = 1",
+        "link_status_interval_secs = 0",
+    );
+    assert_ne!(asked_only, config);
+    let agent = AgentProcess::start_with_env(&state, &asked_only, &env);
+    agents.push((state, asked_only, agent));
     lab.set_workload("SQL22", "Shop", &Default::default())
         .unwrap();
     let cut = plane
