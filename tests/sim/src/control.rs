@@ -11,7 +11,7 @@
 //! | `POST /instances/{name}/hold` | `statement`: text; batches containing it run, then their replies wait |
 //! | `POST /instances/{name}/release` | none: the held replies go out |
 //! | `POST /instances/{mi}/hold-redo`, `.../resume-redo` | none: the managed instance hardens the log but applies none of it (its rows trail) |
-//! | `POST /arm/fail` | `kind`: `server_error` / `unavailable` / `throttled` / `timeout`; `count`; `retry_after_secs`; `after_secs`; `path_contains` (only requests to such paths) |
+//! | `POST /arm/fail` | `kind`: `server_error` / `unavailable` / `throttled` / `timeout`; `count`; `retry_after_secs`; `after_secs`; `path_contains` (only requests to such paths); `method` (only requests of it) |
 //! | `POST /certificates/expire` | `instance`, `certificate` (a certificate in master) |
 //!
 //! Answers: 204 when done; 400 or 404 with `{"error": "..."}` otherwise.
@@ -163,12 +163,29 @@ impl Control {
     /// ARM answers the next `count` requests whose path contains `path`
     /// (case-insensitive; empty: all) with `fault`.
     pub fn fail_arm_on(&self, fault: ArmFault, count: u32, path: &str) -> Controlled {
+        self.fail_arm_request(fault, count, ("", path))
+    }
+
+    /// As [`Control::fail_arm_on`], for requests of `method` (GET, PUT, PATCH, POST,
+    /// DELETE; empty: any) only.
+    pub fn fail_arm_request(
+        &self,
+        fault: ArmFault,
+        count: u32,
+        (method, path): (&str, &str),
+    ) -> Controlled {
         if self.arm.is_none() {
             return Err(refused(
                 "the lab has no Azure: its scenario declares no managed instance".to_string(),
             ));
         }
-        self.faults.fail_arm_on(fault, count, path);
+        let known = ["", "GET", "PUT", "PATCH", "POST", "DELETE"];
+        if !known.iter().any(|m| m.eq_ignore_ascii_case(method)) {
+            return Err(refused(format!(
+                "method: {method:?} is not one of GET, PUT, PATCH, POST, DELETE (or empty: any)"
+            )));
+        }
+        self.faults.fail_arm_request(fault, count, (method, path));
         Ok(())
     }
 
@@ -306,6 +323,8 @@ struct ArmBody {
     after_secs: u64,
     #[serde(default)]
     path_contains: String,
+    #[serde(default)]
+    method: String,
 }
 
 fn one<T: From<u8>>() -> T {
@@ -393,7 +412,7 @@ impl Control {
                         after_secs: b.after_secs,
                     },
                 };
-                self.fail_arm_on(fault, b.count, &b.path_contains)
+                self.fail_arm_request(fault, b.count, (&b.method, &b.path_contains))
             }
             ["certificates", "expire"] => {
                 let b: ExpireBody = body(request)?;

@@ -57,9 +57,9 @@ struct State {
     stopped: HashSet<String>,
     /// Instances that accept connections but answer none (hung), lower case.
     hung: HashSet<String>,
-    /// The fault for the next `count` ARM requests whose path contains the text
-    /// (lower case; empty: every request).
-    arm: Option<(ArmFault, u32, String)>,
+    /// The fault for the next `count` ARM requests of the method (empty: any) whose
+    /// path contains the text (lower case; empty: every request).
+    arm: Option<(ArmFault, u32, String, String)>,
     /// Managed instances (lower case) that apply none of the log they harden.
     redo_held: HashSet<String>,
     /// Certificates (DER) whose validity the lab ended early.
@@ -165,19 +165,33 @@ impl Faults {
     /// As [`Faults::fail_arm`], for requests whose path contains `path` only
     /// (case-insensitive), e.g. one resource type.
     pub fn fail_arm_on(&self, fault: ArmFault, count: u32, path: &str) {
-        self.state().arm = (count > 0).then(|| (fault, count, path.to_ascii_lowercase()));
+        self.fail_arm_request(fault, count, ("", path));
+    }
+
+    /// As [`Faults::fail_arm_on`], for requests of `method` (e.g. PATCH) only.
+    pub fn fail_arm_request(&self, fault: ArmFault, count: u32, (method, path): (&str, &str)) {
+        self.state().arm = (count > 0).then(|| {
+            (
+                fault,
+                count,
+                method.to_ascii_uppercase(),
+                path.to_ascii_lowercase(),
+            )
+        });
     }
 
     /// ARM requests the fault set is still to answer.
     pub fn arm_faults_left(&self) -> u32 {
-        self.state().arm.as_ref().map_or(0, |(_, left, _)| *left)
+        self.state().arm.as_ref().map_or(0, |(_, left, _, _)| *left)
     }
 
-    /// The fault for this ARM request (to `path`), if one is due; counts it.
-    pub fn take_arm(&self, path: &str) -> Option<ArmFault> {
+    /// The fault for this ARM request (`method` to `path`), if one is due; counts it.
+    pub fn take_arm(&self, method: &str, path: &str) -> Option<ArmFault> {
         let mut state = self.state();
-        let (fault, left, on) = state.arm.as_mut()?;
-        if !path.to_ascii_lowercase().contains(on.as_str()) {
+        let (fault, left, of, on) = state.arm.as_mut()?;
+        if !path.to_ascii_lowercase().contains(on.as_str())
+            || !(of.is_empty() || method.eq_ignore_ascii_case(of))
+        {
             return None;
         }
         let fault = *fault;
@@ -223,10 +237,10 @@ mod tests {
             retry_after_secs: 3,
         };
         faults.fail_arm(throttled, 2);
-        assert_eq!(faults.take_arm("/a"), Some(throttled));
+        assert_eq!(faults.take_arm("GET", "/a"), Some(throttled));
         assert_eq!(faults.arm_faults_left(), 1);
-        assert_eq!(faults.take_arm("/b"), Some(throttled));
-        assert_eq!(faults.take_arm("/c"), None);
+        assert_eq!(faults.take_arm("PUT", "/b"), Some(throttled));
+        assert_eq!(faults.take_arm("GET", "/c"), None);
         assert_eq!(faults.arm_faults_left(), 0);
     }
 
@@ -234,14 +248,26 @@ mod tests {
     fn an_arm_fault_on_a_path_leaves_the_others() {
         let faults = Faults::default();
         faults.fail_arm_on(ArmFault::ServerError, 1, "endpointCertificates");
-        assert_eq!(faults.take_arm("/x/serverTrustCertificates/c"), None);
+        assert_eq!(faults.take_arm("GET", "/x/serverTrustCertificates/c"), None);
         assert_eq!(
-            faults.take_arm("/x/endpointcertificates/DATABASE_MIRRORING"),
+            faults.take_arm("GET", "/x/endpointcertificates/DATABASE_MIRRORING"),
             Some(ArmFault::ServerError)
         );
         assert_eq!(
-            faults.take_arm("/x/endpointCertificates/DATABASE_MIRRORING"),
+            faults.take_arm("GET", "/x/endpointCertificates/DATABASE_MIRRORING"),
             None
         );
+    }
+
+    #[test]
+    fn an_arm_fault_on_a_method_leaves_the_others() {
+        let faults = Faults::default();
+        faults.fail_arm_request(ArmFault::ServerError, 1, ("patch", "/links/l1"));
+        assert_eq!(faults.take_arm("GET", "/links/l1"), None);
+        assert_eq!(
+            faults.take_arm("PATCH", "/links/l1"),
+            Some(ArmFault::ServerError)
+        );
+        assert_eq!(faults.arm_faults_left(), 0);
     }
 }

@@ -1,7 +1,9 @@
-//! Faults during a cutover: the network between SQL Server and the MI cut after the
-//! switch to synchronous commit holds the failover back (the health gate names it),
-//! and ARM failing the failover request is retried once the gates hold again: the
-//! cutover completes, failing over once.
+//! Faults during a cutover, at each of its ARM steps and around the failover: ARM
+//! failing the switch to synchronous commit, the network between SQL Server and the
+//! MI cut before the failover (the health gate holds it back and names it), ARM
+//! failing the failover request, the network cut again after the failover and ARM
+//! throttling the link's deletion. Each is retried: the cutover completes, every
+//! ARM step made twice, the failover made once.
 
 use super::cutover::step;
 use super::migrations::{fixture, preflight_inputs, ready, start, watch_until, Fixture};
@@ -23,7 +25,15 @@ async fn a_cut_network_and_a_failing_arm_delay_the_failover_and_nothing_else() {
     lab.set_workload("SQL22", "Sales", &Default::default())
         .unwrap();
 
-    // The network goes: the failover waits, and says why.
+    // ARM fails the switch to synchronous commit once; the network goes: the
+    // failover waits, and says why.
+    lab.control
+        .fail_arm_request(
+            ArmFault::ServerError,
+            1,
+            ("PATCH", "/distributedAvailabilityGroups/"),
+        )
+        .unwrap();
     lab.control
         .cut("SQL22", "mi-sales", Direction::Both)
         .unwrap();
@@ -46,26 +56,46 @@ async fn a_cut_network_and_a_failing_arm_delay_the_failover_and_nothing_else() {
     )
     .await;
 
+    assert_eq!(lab.control.arm_faults_left(), 0, "the PATCH was refused");
+
     // ARM fails the first failover request; the network comes back.
     lab.control
-        .fail_arm_on(ArmFault::ServerError, 1, "/failover")
+        .fail_arm_request(ArmFault::ServerError, 1, ("POST", "/failover"))
         .unwrap();
     lab.control
         .restore("SQL22", "mi-sales", Direction::Both)
         .unwrap();
+    wait::until("the failover made", LIMIT, || async {
+        let m = plane.ferry_json(&["migrate", "show", &id]).await;
+        match step(&m, "failover")["state"].as_str() {
+            Some("done") => Ok(Some(())),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await;
+    assert_eq!(lab.control.arm_faults_left(), 0, "the POST was refused");
+
+    // After it, the network goes again and ARM throttles the link's deletion once.
+    lab.control
+        .cut("SQL22", "mi-sales", Direction::Both)
+        .unwrap();
+    lab.control
+        .fail_arm_request(
+            ArmFault::Throttled {
+                retry_after_secs: 1,
+            },
+            1,
+            ("DELETE", "/distributedAvailabilityGroups/"),
+        )
+        .unwrap();
     watch_until(&plane, std::slice::from_ref(&id), "completed").await;
-    assert_eq!(
-        lab.control.arm_faults_left(),
-        0,
-        "the failing request was made"
-    );
+    assert_eq!(lab.control.arm_faults_left(), 0, "the DELETE was throttled");
     let m = plane.ferry_json(&["migrate", "show", &id]).await;
-    let failover = step(&m, "failover");
-    assert_eq!(failover["state"], "done", "{failover}");
-    assert_eq!(
-        failover["attempts"], 2,
-        "refused once, then made: {failover}"
-    );
-    assert_eq!(failover["already_done"], false, "{failover}");
+    for name in ["mi_synchronous_commit", "failover", "delete_link"] {
+        let s = step(&m, name);
+        assert_eq!(s["state"], "done", "{s}");
+        assert_eq!(s["attempts"], 2, "refused once, then made: {s}");
+        assert_eq!(s["already_done"], false, "{s}");
+    }
     super::migrations::stop(plane, agents).await;
 }

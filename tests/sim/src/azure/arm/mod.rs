@@ -610,7 +610,7 @@ impl crate::engine::Observer for Arm {
 
 impl Handler for Arm {
     fn handle(&self, request: Request) -> Response {
-        let answer = match self.faults.take_arm(&request.path) {
+        let answer = match self.faults.take_arm(request.method.as_str(), &request.path) {
             Some(fault) => Err(self.injected(fault, &request)),
             None => self.route(&request),
         };
