@@ -69,7 +69,7 @@ pub async fn cut_over(fleet: &mut Fleet, ready: &[op::Migration]) -> anyhow::Res
         return Ok(());
     }
     println!(
-        "\nCutting over {} database(s) to {}: the lab's application stops writing to each, then Ferry waits for its gates (workload, replication, health, the window) and fails over:",
+        "\nCutting over {} database(s) to {}: the lab's application stops writing to each, then Ferry waits for its gates (workload, replication, health, the window, the row counts of both sides) and fails over:",
         ready.len(),
         mi.fqdn
     );
