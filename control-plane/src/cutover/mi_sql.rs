@@ -34,9 +34,9 @@ pub async fn database(
 ) -> Result<Option<MiDatabase>, String> {
     let query = format!(
         "SELECT d.state_desc, CAST(d.is_read_only AS int) AS is_read_only,
-            (SELECT MAX(rs.role_desc) FROM sys.dm_hadr_availability_replica_states rs
+            CAST((SELECT MAX(rs.role_desc) FROM sys.dm_hadr_availability_replica_states rs
              JOIN sys.availability_groups ag ON ag.group_id = rs.group_id
-             WHERE rs.is_local = 1 AND ag.is_distributed = 1 AND ag.name = {link}) AS link_role
+             WHERE rs.is_local = 1 AND ag.is_distributed = 1 AND ag.name = {link}) AS nvarchar(60)) AS link_role
          FROM sys.databases d WHERE d.name = {db}",
         db = literal(database),
         link = literal(link),

@@ -374,3 +374,47 @@ async fn a_window_and_approvals_hold_the_failover_until_both_are_given() {
     assert!(approvals.iter().any(|a| a.contains("bob")), "{approvals:?}");
     stop(plane, agents).await;
 }
+
+/// SQL Server 2019: the planned failover breaks the link (mi-link.md §4.1), so there
+/// is no link left to delete on the MI; the cutover still verifies the database
+/// there, waits for its first backup and drops the distributed AG on SQL Server.
+#[tokio::test]
+async fn a_sql_server_2019_cutover_breaks_the_link_and_completes() {
+    let scenario = SCENARIO.replace("version = \"2022 CU13\"", "version = \"2019 CU20\"");
+    assert_ne!(scenario, SCENARIO);
+    let Fixture {
+        lab,
+        plane,
+        agents,
+        dir: _dir,
+        ..
+    } = fixture(&scenario, &[("sqlhost", &["SQL22"])]).await;
+    preflight_inputs(&plane, &["sqlhost"]).await;
+    let id = start(&plane, "sqlhost", "Shop").await;
+    ready(&plane, std::slice::from_ref(&id)).await;
+    lab.set_workload("SQL22", "Shop", &Default::default())
+        .unwrap();
+    let cut = plane
+        .ferry(&[
+            "cutover",
+            &id,
+            "--confirm-traffic-stopped",
+            "--wait",
+            "--timeout",
+            "120s",
+        ])
+        .await;
+    assert!(cut.status.success(), "{}", text(&cut));
+    let done = plane.ferry_json(&["migrate", "show", &id]).await;
+    assert_eq!(done["state"], "completed", "{done:#}");
+    let deleted = step(&done, "delete_link");
+    assert_eq!(
+        deleted["already_done"], true,
+        "the failover broke it: {deleted}"
+    );
+    let on_sql = first_column(&mut super::migrations::sql(&lab, "SQL22").await, COUNT).await;
+    assert_eq!(first_column(&mut on_mi(&lab).await, COUNT).await, on_sql);
+    assert!(mi_links(&lab, "mi-sales").await.is_empty());
+    assert_eq!(groups(&lab, "SQL22").await, ["AG_Shop"]);
+    stop(plane, agents).await;
+}
