@@ -31,6 +31,10 @@ pub struct CutoverSettings {
     /// Distinct approvers (the approver role) a cutover needs before its failover;
     /// the operator who asked for it cannot be the only one. 0: none.
     pub approvals: u32,
+    /// Failovers in flight at once: in all, and from one host (0: no limit). Failovers
+    /// to one MI go one at a time whatever these say.
+    pub max_failovers: u32,
+    pub max_failovers_per_host: u32,
     /// What the validation gate compares before the failover: "rows" (COUNT_BIG of
     /// every user table, or of `validate_tables`, on both sides) or "off" (counting a
     /// very large database takes long inside the window).
@@ -57,6 +61,8 @@ impl Default for CutoverSettings {
             observe_interval_ms: 2000,
             sql_reading_interval_ms: 2000,
             approvals: 0,
+            max_failovers: 0,
+            max_failovers_per_host: 0,
             validate: Validate::Rows,
             validate_tables: Vec::new(),
             mi_sql: MiSqlSettings::default(),

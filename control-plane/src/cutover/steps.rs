@@ -3,7 +3,7 @@
 //! what it waits for (`Store::note_step`), and stops after `gate_timeout_secs`.
 
 use super::gates::group::GroupFacts;
-use super::gates::{self, Decision, Facts, Gate, Rules, WaveFacts};
+use super::gates::{self, Decision, Facts, Gate, InFlight, Rules, WaveFacts};
 use super::{mi_sql, validation, Intent};
 use crate::api::Shared;
 use crate::migration::observe::Observation;
@@ -25,6 +25,8 @@ struct Loaded {
     intent: Intent,
     synchronous_since_ms: Option<i64>,
     other: Option<String>,
+    /// Other failovers in flight: from the same host, and in all.
+    in_flight: (Vec<String>, Vec<String>),
     approvers: Vec<String>,
     wave: Option<WaveRecord>,
     failed_member: Option<String>,
@@ -57,8 +59,17 @@ impl Loaded {
             }
             None => None,
         };
+        let flights = store.failovers_in_flight(&m.id).await?;
+        let agent = m.agent_id.to_string();
+        let same_host = flights
+            .iter()
+            .filter(|(_, host)| *host == agent)
+            .map(|(id, _)| id.clone())
+            .collect();
+        let in_flight = (same_host, flights.into_iter().map(|(id, _)| id).collect());
         Ok(Loaded {
             group,
+            in_flight,
             observation: serde_json::from_str(&m.observed).ok(),
             observed_at_ms: m.observed_at_ms.unwrap_or_default(),
             synchronous_since_ms: synchronous_since(steps),
@@ -81,6 +92,10 @@ impl Loaded {
             intent: &self.intent,
             synchronous_since_ms: self.synchronous_since_ms,
             other_failover: self.other.as_deref(),
+            in_flight: InFlight {
+                same_host: &self.in_flight.0,
+                all: &self.in_flight.1,
+            },
             approvers: &self.approvers,
             wave: self.wave.as_ref().map(|wave| WaveFacts {
                 wave,

@@ -202,6 +202,21 @@ impl Store {
         Ok(())
     }
 
+    /// Every other migration whose failover is in flight: its id and its host (agent).
+    pub async fn failovers_in_flight(
+        &self,
+        except: &str,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT m.id, m.agent_id FROM migrations m JOIN migration_steps s ON s.migration_id = m.id
+             WHERE m.id <> $1 AND s.name = $2 AND s.state = 'running' ORDER BY m.id",
+        )
+        .bind(except)
+        .bind(plan::FAILOVER)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
     /// Another migration to managed instance `target` whose failover is in flight.
     pub async fn failover_in_flight(
         &self,

@@ -203,6 +203,14 @@ pub(super) async fn suite(store: &Store, migration: &str) {
         store.failover_in_flight("key-mi", migration).await.unwrap(),
         None
     );
+    let flights = store.failovers_in_flight("another").await.unwrap();
+    assert_eq!(flights.len(), 1);
+    assert_eq!(flights[0].0, migration);
+    assert!(store
+        .failovers_in_flight(migration)
+        .await
+        .unwrap()
+        .is_empty());
     assert_eq!(
         store
             .cancel_cutover(migration, "operator/test", NOW + 120)

@@ -12,7 +12,8 @@
 //!   switch (mi-link.md §4.2 step 3);
 //! - `health`: the link healthy and connected on both sides, read recently, SQL
 //!   Server's endpoint certificate valid;
-//! - `turn`: no other failover to the same MI in flight (one at a time per MI);
+//! - `turn`: no other failover to the same MI in flight (one at a time per MI), nor
+//!   more than `max_failovers` in all or `max_failovers_per_host` from its host;
 //! - `window`: now inside the cutover's maintenance window, when it has one;
 //! - `approval`: `approvals` distinct approvers (the approver role), not only the
 //!   requester (the cutover's or its wave's approvals, the larger need);
@@ -70,6 +71,8 @@ pub struct Facts<'a> {
     pub synchronous_since_ms: Option<i64>,
     /// Another migration whose failover to the same MI is in flight.
     pub other_failover: Option<&'a str>,
+    /// The other failovers in flight: from this migration's host, and in all.
+    pub in_flight: InFlight<'a>,
     /// Who approved this cutover request.
     pub approvers: &'a [String],
     /// Its wave, if any.
@@ -78,6 +81,13 @@ pub struct Facts<'a> {
     pub counts: &'a [RowCount],
     /// Its cutover group, if any.
     pub group: Option<group::GroupFacts<'a>>,
+}
+
+/// Other failovers in flight (their migrations' ids).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct InFlight<'a> {
+    pub same_host: &'a [String],
+    pub all: &'a [String],
 }
 
 /// What the gates look at of a migration's wave.
@@ -98,6 +108,10 @@ pub struct Rules {
     pub approvals: u32,
     /// Compare the row counts of both sides before the failover.
     pub validate: bool,
+    /// Failovers in flight at once, in all and from one host (0: no limit; one
+    /// per MI always).
+    pub max_failovers: u32,
+    pub max_failovers_per_host: u32,
 }
 
 impl From<&CutoverSettings> for Rules {
@@ -108,6 +122,8 @@ impl From<&CutoverSettings> for Rules {
             max_age_ms: (s.max_reading_age_secs * 1000) as i64,
             approvals: s.approvals,
             validate: s.validate == super::settings::Validate::Rows,
+            max_failovers: s.max_failovers,
+            max_failovers_per_host: s.max_failovers_per_host,
         }
     }
 }
@@ -149,7 +165,7 @@ pub fn evaluate(facts: &Facts, rules: &Rules) -> Vec<Gate> {
     if facts.intent.allow_data_loss {
         return vec![
             link::data_loss(facts),
-            schedule::turn(facts),
+            schedule::turn(facts, rules),
             schedule::window(facts),
             schedule::approval(facts, rules),
             schedule::wave(facts),
@@ -161,7 +177,7 @@ pub fn evaluate(facts: &Facts, rules: &Rules) -> Vec<Gate> {
             .into_iter()
             .map(|name| Gate::new(name, "no reading of the link".into(), none()))
             .chain([
-                schedule::turn(facts),
+                schedule::turn(facts, rules),
                 schedule::window(facts),
                 schedule::approval(facts, rules),
                 schedule::wave(facts),
@@ -173,7 +189,7 @@ pub fn evaluate(facts: &Facts, rules: &Rules) -> Vec<Gate> {
         link::workload(facts, o, rules),
         link::replication(facts, o, rules),
         link::health(facts, o, rules),
-        schedule::turn(facts),
+        schedule::turn(facts, rules),
         schedule::window(facts),
         schedule::approval(facts, rules),
         schedule::wave(facts),

@@ -109,16 +109,38 @@ pub(super) fn approval(facts: &Facts, rules: &Rules) -> Gate {
 /// The gate that queues failovers to one MI.
 const TURN: &str = "turn";
 
-pub(super) fn turn(facts: &Facts) -> Gate {
-    match facts.other_failover {
-        Some(other) => Gate::new(
-            TURN,
-            format!("migration {other}'s failover to this MI is in flight"),
-            Some(format!(
-                "migration {other} is failing over to this MI, one at a time: waiting for its turn"
-            )),
-        )
-        .queued(),
-        None => Gate::new(TURN, "no other failover to this MI in flight".into(), None),
-    }
+pub(super) fn turn(facts: &Facts, rules: &Rules) -> Gate {
+    let flight = facts.in_flight;
+    let evidence = format!(
+        "{}; {} other failover(s) in flight, {} from this host",
+        match facts.other_failover {
+            Some(other) => format!("migration {other}'s failover to this MI is in flight"),
+            None => "no other failover to this MI in flight".into(),
+        },
+        flight.all.len(),
+        flight.same_host.len()
+    );
+    let full = |limit: u32, list: &[String]| limit > 0 && list.len() >= limit as usize;
+    let closed = if let Some(other) = facts.other_failover {
+        Some(format!(
+            "migration {other} is failing over to this MI, one at a time: waiting for its turn"
+        ))
+    } else if full(rules.max_failovers_per_host, flight.same_host) {
+        Some(format!(
+            "{} failover(s) from this host in flight ({}), [cutover] max_failovers_per_host = {}: waiting for its turn",
+            flight.same_host.len(),
+            flight.same_host.join(", "),
+            rules.max_failovers_per_host
+        ))
+    } else if full(rules.max_failovers, flight.all) {
+        Some(format!(
+            "{} failover(s) in flight ({}), [cutover] max_failovers = {}: waiting for its turn",
+            flight.all.len(),
+            flight.all.join(", "),
+            rules.max_failovers
+        ))
+    } else {
+        None
+    };
+    Gate::new(TURN, evidence, closed).queued()
 }

@@ -9,6 +9,8 @@ const RULES: Rules = Rules {
     max_age_ms: 60_000,
     approvals: 0,
     validate: false,
+    max_failovers: 0,
+    max_failovers_per_host: 0,
 };
 
 /// One reading of both sides at `at_ms` (SQL Server read at the same moment).
@@ -45,6 +47,7 @@ fn facts<'a>(o: &'a Observation, intent: &'a Intent, now_ms: i64) -> Facts<'a> {
         intent,
         synchronous_since_ms: Some(1),
         other_failover: None,
+        in_flight: InFlight::default(),
         approvers: &[],
         wave: None,
         counts: &[],
@@ -651,4 +654,55 @@ fn a_wave_s_recurring_window_queues_the_failover_until_it_opens() {
     assert!(saturday_night
         .evidence
         .contains("sat 22:00-02:00 Europe/Paris"));
+}
+
+#[test]
+fn failovers_in_flight_queue_by_host_and_in_all() {
+    let mut history = Vec::new();
+    for at in [1_000, 2_000, 3_000] {
+        fold(&mut history, reading(at, 100, 100, 100));
+    }
+    let o = history.last().unwrap();
+    let intent = Intent {
+        traffic_stopped_confirmed: true,
+        ..Default::default()
+    };
+    let (host, all) = (
+        vec!["m-a".to_string()],
+        vec!["m-a".to_string(), "m-b".to_string()],
+    );
+    let turn = |rules: &Rules| {
+        let facts = Facts {
+            in_flight: InFlight {
+                same_host: &host,
+                all: &all,
+            },
+            ..facts(o, &intent, 3_000)
+        };
+        gate(&evaluate(&facts, rules), "turn").clone()
+    };
+    assert!(turn(&RULES).open, "no limits");
+    let per_host = turn(&Rules {
+        max_failovers_per_host: 1,
+        ..RULES
+    });
+    assert!(per_host.queued && per_host.reason.contains("max_failovers_per_host = 1"));
+    let global = turn(&Rules {
+        max_failovers: 2,
+        max_failovers_per_host: 2,
+        ..RULES
+    });
+    assert!(
+        global.queued
+            && global
+                .reason
+                .contains("(m-a, m-b), [cutover] max_failovers = 2")
+    );
+    assert!(
+        turn(&Rules {
+            max_failovers: 3,
+            ..RULES
+        })
+        .open
+    );
 }
