@@ -64,5 +64,6 @@ fn decode(row: &Row) -> Result<LinkDatabaseStatus, SqlError> {
         seeding_error_number: int(row, Q, "seeding_error")?,
         seeding_attempts: int(row, Q, "number_of_attempts")?,
         synchronous_commit: column::<i32>(row, Q, "commit_mode")? == Some(1),
+        user_sessions: column::<i32>(row, Q, "user_sessions")?,
     })
 }

@@ -174,6 +174,7 @@ pub fn link_status(report: wire::LinkStatus) -> Result<InstanceLinkStatus, ApiEr
                     "link_status.databases.local_hardened_lsn",
                     &d.local_hardened_lsn,
                 )?,
+                user_sessions: d.user_sessions.map(i64::from),
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
@@ -209,5 +210,6 @@ pub fn sql_observation(s: SqlLinkStatus, observed_ms: i64) -> op::SqlLinkObserva
         seeding_attempts: s.seeding_attempts,
         synchronous_commit: s.synchronous_commit,
         local_hardened_lsn: s.local_hardened_lsn,
+        user_sessions: s.user_sessions.unwrap_or(-1),
     }
 }

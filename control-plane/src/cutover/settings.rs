@@ -17,6 +17,10 @@ pub struct CutoverSettings {
     /// Without the operator's confirmation that traffic stopped, how long SQL Server's
     /// end of log must stand still to count the workload as stopped.
     pub quiet_secs: u64,
+    /// Without that confirmation, whether the workload also counts as stopped only
+    /// when no user session is connected to the database (the application gone, not
+    /// merely idle).
+    pub no_user_sessions: bool,
     /// How old a reading (Azure's or SQL Server's) may be for a gate to use it.
     pub max_reading_age_secs: u64,
     /// How long a cutover waits for its gates before it stops (before the failover;
@@ -56,6 +60,7 @@ impl Default for CutoverSettings {
         Self {
             stable_readings: 3,
             quiet_secs: 60,
+            no_user_sessions: true,
             max_reading_age_secs: 60,
             gate_timeout_secs: 900,
             observe_interval_ms: 2000,

@@ -39,6 +39,9 @@ pub struct SqlLinkStatus {
     pub synchronous_commit: bool,
     /// SQL Server's own copy's last hardened LSN (decimal).
     pub local_hardened_lsn: String,
+    /// User sessions connected to the database (the application); None when the
+    /// agent did not read them.
+    pub user_sessions: Option<i64>,
 }
 
 /// An agent's reading of the links on one instance.

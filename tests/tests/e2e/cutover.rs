@@ -155,9 +155,35 @@ async fn cutover_waits_for_its_gates_and_moves_every_committed_row() {
         assert_eq!(step(&back, name)["state"], "done", "{name}: {back:#}");
     }
 
-    // The application stops, but the MI applies none of the log it hardens (its redo
-    // held): the counts differ, and the validation gate holds the failover back and
-    // names the table.
+    // The application stops writing but stays connected: the workload gate counts
+    // its sessions. Then it goes, but the MI applies none of the log it hardens (its
+    // redo held): the counts differ, and the validation gate holds the failover back
+    // and names the table.
+    let idle = ferry_sim::scenario::WorkloadSpec {
+        sessions: 2,
+        ..Default::default()
+    };
+    lab.set_workload("SQL22", "Shop", &idle).unwrap();
+    let cut = plane.ferry(&["cutover", &id]).await;
+    assert!(cut.status.success(), "{}", text(&cut));
+    show_when(
+        &plane,
+        &id,
+        "the idle application's sessions hold it",
+        |m| {
+            m["gates"].as_array().is_some_and(|g| !g.is_empty())
+                && gate(m, "workload")["reason"]
+                    .as_str()
+                    .is_some_and(|r| r.starts_with("2 user session(s)"))
+        },
+    )
+    .await;
+    let cancelled = plane.ferry(&["cutover", "cancel", &id]).await;
+    assert!(cancelled.status.success(), "{}", text(&cancelled));
+    show_when(&plane, &id, "rolled back again", |m| {
+        m["state"] == "ready_for_cutover"
+    })
+    .await;
     lab.control.set_redo_held("mi-sales", true).unwrap();
     lab.set_workload("SQL22", "Shop", &Default::default())
         .unwrap();

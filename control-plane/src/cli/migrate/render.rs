@@ -308,6 +308,7 @@ pub fn migration_json(m: &op::Migration) -> Value {
             "seeding_attempts": s.seeding_attempts,
             "synchronous_commit": s.synchronous_commit,
             "local_hardened_lsn": s.local_hardened_lsn,
+            "user_sessions": (s.user_sessions >= 0).then_some(s.user_sessions),
         })),
         "gates": m.gates.iter().map(|g| json!({
             "name": g.name,

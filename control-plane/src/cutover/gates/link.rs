@@ -26,20 +26,29 @@ pub(super) fn workload(facts: &Facts, o: &Observation, rules: &Rules) -> Gate {
         );
     }
     let quiet_ms = o.sql_observed_ms - s.end_of_log_since_ms;
+    let sessions = o.sql.as_ref().and_then(|sql| sql.user_sessions);
     let evidence = format!(
-        "SQL Server's end of log {} unchanged from {} to {} ({} s)",
+        "SQL Server's end of log {} unchanged from {} to {} ({} s); {} user session(s) on the database",
         s.end_of_log,
         rfc3339(s.end_of_log_since_ms),
         rfc3339(o.sql_observed_ms),
-        quiet_ms / 1000
+        quiet_ms / 1000,
+        sessions.map_or("unknown".to_string(), |n| n.to_string())
     );
-    let closed = (quiet_ms < rules.quiet_ms).then(|| {
-        format!(
+    let closed = if quiet_ms < rules.quiet_ms {
+        Some(format!(
             "the database's log moved within the last {} s: stop the application's traffic (the gate opens after {} s without log), or confirm that it stopped (--confirm-traffic-stopped)",
             rules.quiet_ms / 1000,
             rules.quiet_ms / 1000
-        )
-    });
+        ))
+    } else if rules.no_user_sessions && sessions.is_none_or(|n| n > 0) {
+        Some(match sessions {
+            Some(n) => format!("{n} user session(s) are connected to the database: stop the application (close its connections), or confirm that its traffic stopped (--confirm-traffic-stopped)"),
+            None => "SQL Server's agent does not report the database's sessions (upgrade ferry-agent), or confirm that traffic stopped (--confirm-traffic-stopped)".to_string(),
+        })
+    } else {
+        None
+    };
     Gate::new("workload", evidence, closed)
 }
 

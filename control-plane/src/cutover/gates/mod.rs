@@ -5,7 +5,8 @@
 //! read) and, when closed, why and what would open it:
 //!
 //! - `workload`: the operator confirmed traffic stopped, or SQL Server's end of log
-//!   stood still for `quiet_secs`;
+//!   stood still for `quiet_secs` and (`no_user_sessions`) no user session is
+//!   connected to the database;
 //! - `replication`: synchronous commit on both sides (SQL Server's distributed AG
 //!   and Azure's `replicationMode`), and the MI's last hardened LSN equal to SQL
 //!   Server's in `stable_readings` consecutive SQL Server readings taken after the
@@ -103,6 +104,8 @@ pub struct WaveFacts<'a> {
 pub struct Rules {
     pub stable_readings: u32,
     pub quiet_ms: i64,
+    /// The measured workload gate also needs no user session on the database.
+    pub no_user_sessions: bool,
     pub max_age_ms: i64,
     /// Distinct approvers a cutover needs (0: none).
     pub approvals: u32,
@@ -119,6 +122,7 @@ impl From<&CutoverSettings> for Rules {
         Rules {
             stable_readings: s.stable_readings,
             quiet_ms: (s.quiet_secs * 1000) as i64,
+            no_user_sessions: s.no_user_sessions,
             max_age_ms: (s.max_reading_age_secs * 1000) as i64,
             approvals: s.approvals,
             validate: s.validate == super::settings::Validate::Rows,

@@ -6,6 +6,7 @@ use crate::migration::sql_side::SqlLinkStatus;
 const RULES: Rules = Rules {
     stable_readings: 3,
     quiet_ms: 30_000,
+    no_user_sessions: true,
     max_age_ms: 60_000,
     approvals: 0,
     validate: false,
@@ -27,6 +28,7 @@ fn reading(at_ms: i64, mi: u64, sql_hardened: u64, end_of_log: u64) -> Observati
             synchronous_commit: true,
             local_hardened_lsn: sql_hardened.to_string(),
             end_of_log_lsn: end_of_log.to_string(),
+            user_sessions: Some(0),
             ..Default::default()
         }),
         sql_observed_ms: at_ms,
@@ -705,4 +707,44 @@ fn failovers_in_flight_queue_by_host_and_in_all() {
         })
         .open
     );
+}
+
+#[test]
+fn connected_sessions_keep_the_measured_workload_gate_closed() {
+    let mut history = Vec::new();
+    for at in [1_000, 40_000] {
+        fold(&mut history, reading(at, 200, 200, 200));
+    }
+    let mut o = history.pop().unwrap();
+    let measured = Intent::default();
+    assert!(gate(&judge(&o, &measured, 40_000), "workload").open);
+    o.sql.as_mut().unwrap().user_sessions = Some(3);
+    let busy = gate(&judge(&o, &measured, 40_000), "workload").clone();
+    assert!(
+        !busy.open && busy.reason.starts_with("3 user session(s)"),
+        "{busy:?}"
+    );
+    assert!(busy.evidence.contains("3 user session(s) on the database"));
+    let log_only = Rules {
+        no_user_sessions: false,
+        ..RULES
+    };
+    assert!(
+        gate(
+            &evaluate(&facts(&o, &measured, 40_000), &log_only),
+            "workload"
+        )
+        .open
+    );
+    o.sql.as_mut().unwrap().user_sessions = None;
+    let unknown = gate(&judge(&o, &measured, 40_000), "workload").clone();
+    assert!(
+        unknown.reason.contains("upgrade ferry-agent"),
+        "{unknown:?}"
+    );
+    let confirmed = Intent {
+        traffic_stopped_confirmed: true,
+        ..Default::default()
+    };
+    assert!(gate(&judge(&o, &confirmed, 40_000), "workload").open);
 }
