@@ -8,6 +8,8 @@ use ferry_proto::operator::v1 as op;
 use super::migration::{found, get};
 use super::{ApiError, Shared};
 use crate::cutover::Intent;
+use crate::migration::State;
+use crate::store::audit::AuditEvent;
 use crate::store::migrations::Change;
 
 pub async fn start(
@@ -74,6 +76,56 @@ pub async fn start(
             }
         ))),
     }
+}
+
+/// The cutover of every member of wave `name` that is not cut over, cutting over or
+/// cancelled already; audited once (`wave.cutover`, with what started and what not).
+pub async fn start_wave(
+    shared: &Shared,
+    actor: &str,
+    request: op::StartWaveCutoverRequest,
+) -> Result<op::WaveCutover, ApiError> {
+    let name = request.wave.trim();
+    let Some(wave) = shared.store.wave(name).await? else {
+        return Err(ApiError::NotFound(format!(
+            "no wave {name:?}: `ferry plan show` lists them"
+        )));
+    };
+    let mut answer = op::WaveCutover::default();
+    for id in &wave.wave.migrations {
+        let m = found(shared, id).await?;
+        if matches!(
+            m.state,
+            State::Completed | State::CuttingOver | State::Cancelled
+        ) {
+            continue;
+        }
+        let one = op::StartCutoverRequest {
+            id: id.clone(),
+            confirm_traffic_stopped: request.confirm_traffic_stopped,
+            ..Default::default()
+        };
+        match start(shared, actor, one).await {
+            Ok(m) => answer.started.push(m),
+            Err(e) => answer.refused.push(format!("{id}: {e}")),
+        }
+    }
+    let detail = serde_json::json!({
+        "started": answer.started.iter().map(|m| &m.id).collect::<Vec<_>>(),
+        "refused": answer.refused,
+        "confirm_traffic_stopped": request.confirm_traffic_stopped,
+    });
+    shared
+        .store
+        .record_audit(&AuditEvent {
+            at_ms: now_ms(),
+            actor: actor.into(),
+            action: "wave.cutover".into(),
+            target: format!("wave/{name}"),
+            detail: detail.to_string(),
+        })
+        .await?;
+    Ok(answer)
 }
 
 /// Longest reason accepted for a forced failover.

@@ -515,6 +515,16 @@ impl Operator for OperatorApi {
         ))
     }
 
+    async fn start_wave_cutover(
+        &self,
+        request: Request<op::StartWaveCutoverRequest>,
+    ) -> Result<Response<op::WaveCutover>, Status> {
+        let actor = authorize_operator(&request, Role::Operator)?;
+        Ok(Response::new(
+            cutover::start_wave(&self.0, &actor, request.into_inner()).await?,
+        ))
+    }
+
     async fn list_audit(
         &self,
         request: Request<op::ListAuditRequest>,

@@ -37,7 +37,7 @@ pub struct CutoverArgs {
     pub wait: bool,
     /// The maintenance window the failover must happen in: its start and end as RFC
     /// 3339 times with their offsets (e.g. 2026-12-05T22:00:00+01:00).
-    #[arg(long, requires = "window_end")]
+    #[arg(long, requires = "window_end", conflicts_with = "wave")]
     pub window_start: Option<String>,
     #[arg(long, requires = "window_start")]
     pub window_end: Option<String>,
@@ -84,14 +84,36 @@ pub async fn run(
         }
         None => {}
     }
-    let ids = match (&args.id, &args.wave) {
-        (Some(id), _) => vec![id.clone()],
-        (None, Some(wave)) => super::plan::members(client, wave)
-            .await?
-            .into_iter()
-            .filter(|m| !matches!(m.state.as_str(), "completed" | "cutting_over" | "cancelled"))
-            .map(|m| m.id)
-            .collect(),
+    let (ids, refused) = match (&args.id, &args.wave) {
+        (Some(id), _) => {
+            let started = client
+                .start_cutover(request(op::StartCutoverRequest {
+                    id: id.clone(),
+                    confirm_traffic_stopped: args.confirm_traffic_stopped,
+                    window_start: args.window_start.clone().unwrap_or_default(),
+                    window_end: args.window_end.clone().unwrap_or_default(),
+                    allow_data_loss: args.allow_data_loss,
+                    reason: args.reason.clone().unwrap_or_default(),
+                }))
+                .await?
+                .into_inner();
+            print_changed("cutting over", &started);
+            (vec![started.id], Vec::new())
+        }
+        (None, Some(wave)) => {
+            let answer = client
+                .start_wave_cutover(request(op::StartWaveCutoverRequest {
+                    wave: wave.clone(),
+                    confirm_traffic_stopped: args.confirm_traffic_stopped,
+                }))
+                .await?
+                .into_inner();
+            for m in &answer.started {
+                print_changed("cutting over", m);
+            }
+            let ids = answer.started.into_iter().map(|m| m.id).collect();
+            (ids, answer.refused)
+        }
         (None, None) => {
             return Err(CliError::Usage(
                 "name the migration to cut over, or --wave W (`ferry migrate ls` lists them)"
@@ -99,24 +121,7 @@ pub async fn run(
             ))
         }
     };
-    // Every member is tried; the ones refused are named at the end.
-    let mut refused = Vec::new();
-    for id in &ids {
-        let started = client
-            .start_cutover(request(op::StartCutoverRequest {
-                id: id.clone(),
-                confirm_traffic_stopped: args.confirm_traffic_stopped,
-                window_start: args.window_start.clone().unwrap_or_default(),
-                window_end: args.window_end.clone().unwrap_or_default(),
-                allow_data_loss: args.allow_data_loss,
-                reason: args.reason.clone().unwrap_or_default(),
-            }))
-            .await;
-        match started {
-            Ok(m) => print_changed("cutting over", &m.into_inner()),
-            Err(status) => refused.push(format!("{id}: {}", status.message())),
-        }
-    }
+    // Every member of a wave is tried; the ones refused are named at the end.
     if !refused.is_empty() {
         return Err(CliError::Refused(format!(
             "not cut over:\n{}",

@@ -81,22 +81,6 @@ pub async fn run_wave(
     Ok(())
 }
 
-/// The migrations of wave `name` (for `ferry cutover --wave`).
-pub async fn members(
-    client: &mut OperatorClient<Channel>,
-    name: &str,
-) -> Result<Vec<op::Migration>, CliError> {
-    let plan = client
-        .show_plan(request(op::ShowPlanRequest {}))
-        .await?
-        .into_inner();
-    plan.waves
-        .into_iter()
-        .find(|w| w.name == name)
-        .map(|w| w.migrations)
-        .ok_or_else(|| CliError::Refused(format!("no wave {name:?}: `ferry plan show` lists them")))
-}
-
 fn print(plan: &op::Plan, format: Format) {
     if format == Format::Json {
         output::print_json(&json!({

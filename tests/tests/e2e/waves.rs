@@ -109,5 +109,19 @@ async fn a_wave_cuts_over_its_members_once_resumed_and_approved() {
         .map(|m| m["state"].as_str().unwrap())
         .collect();
     assert_eq!(states, ["completed", "completed"]);
+    // The wave's cutover was one request, audited once with both members.
+    let audit = plane
+        .ferry_json(&["audit", "--target", "wave/wave-1"])
+        .await;
+    let started: Vec<&serde_json::Value> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "wave.cutover")
+        .collect();
+    assert_eq!(started.len(), 1, "{audit}");
+    let detail: serde_json::Value =
+        serde_json::from_str(started[0]["detail"].as_str().unwrap()).unwrap();
+    assert_eq!(detail["started"].as_array().unwrap().len(), 2, "{detail}");
     stop(plane, agents).await;
 }
