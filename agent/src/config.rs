@@ -169,6 +169,14 @@ pub enum ConfigError {
 }
 
 impl AgentConfig {
+    /// The instance a command names (by its name in this configuration).
+    pub fn instance(&self, name: &str) -> Result<&InstanceConfig, String> {
+        self.instances
+            .iter()
+            .find(|i| i.name.eq_ignore_ascii_case(name))
+            .ok_or_else(|| format!("no instance named {name:?} is configured on this host"))
+    }
+
     pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.to_path_buf(),

@@ -57,10 +57,7 @@ pub async fn read(instance: &InstanceConfig) -> Result<Option<LinkStatus>, sql::
 
 /// A ReadLinkStatus command: the named instance's links now.
 pub async fn read_now(config: &AgentConfig, name: &str) -> Result<Option<LinkStatus>, String> {
-    let instance = config
-        .instances
-        .iter()
-        .find(|i| i.name.eq_ignore_ascii_case(name))
-        .ok_or_else(|| format!("no instance named {name:?} is configured on this host"))?;
-    read(instance).await.map_err(|e| e.to_string())
+    read(config.instance(name)?)
+        .await
+        .map_err(|e| e.to_string())
 }

@@ -81,19 +81,13 @@ pub async fn test(
 ) -> ConnectionTest {
     let timeout = Duration::from_secs(config.network.timeout_secs);
     let target = observe_target(config, &request.fqdn, timeout).await;
-    let selected: Vec<Result<&InstanceConfig, String>> = if request.instances.is_empty() {
+    let selected: Vec<Result<&InstanceConfig, (String, String)>> = if request.instances.is_empty() {
         config.instances.iter().map(Ok).collect()
     } else {
         request
             .instances
             .iter()
-            .map(|name| {
-                config
-                    .instances
-                    .iter()
-                    .find(|i| i.name.eq_ignore_ascii_case(name))
-                    .ok_or_else(|| name.clone())
-            })
+            .map(|name| config.instance(name).map_err(|why| (name.clone(), why)))
             .collect()
     };
     let instances = futures::future::join_all(selected.into_iter().map(|instance| {
@@ -102,8 +96,8 @@ pub async fn test(
         async move {
             match instance {
                 Ok(instance) => test_instance(instance, fqdn, target, timeout).await,
-                Err(name) => InstanceConnection {
-                    error: format!("no instance named {name:?} is configured on this host"),
+                Err((name, error)) => InstanceConnection {
+                    error,
                     name,
                     ..Default::default()
                 },

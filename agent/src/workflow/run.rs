@@ -42,16 +42,7 @@ async fn run_steps(
     if request.database.is_empty() || request.link_name.is_empty() || request.mi_fqdn.is_empty() {
         return Err("the command names no database, link or managed instance".into());
     }
-    let instance = config
-        .instances
-        .iter()
-        .find(|i| i.name.eq_ignore_ascii_case(&request.instance))
-        .ok_or_else(|| {
-            format!(
-                "no instance named {:?} is configured on this host",
-                request.instance
-            )
-        })?;
+    let instance = config.instance(&request.instance)?;
     let timeout = Duration::from_secs(instance.query_timeout_secs);
     let mut conn = sql::connect(instance)
         .await

@@ -36,6 +36,12 @@ pub async fn start(
             "a forced failover loses data: say why (--reason \"...\"), for the audit log",
         ));
     }
+    if !request.allow_data_loss && !reason.is_empty() {
+        return Err(ApiError::invalid(
+            "reason",
+            "a reason goes with allow_data_loss (a forced failover) only",
+        ));
+    }
     if reason.len() > MAX_REASON {
         return Err(ApiError::invalid(
             "reason",
@@ -54,7 +60,7 @@ pub async fn start(
     let json = serde_json::to_string(&intent).map_err(|e| ApiError::Internal(e.to_string()))?;
     if intent.allow_data_loss {
         let running: Intent = serde_json::from_str(&m.cutover).unwrap_or_default();
-        if m.state == crate::migration::State::CuttingOver && running.allow_data_loss {
+        if m.state == State::CuttingOver && running.allow_data_loss {
             return Err(ApiError::FailedPrecondition(format!(
                 "a forced cutover of migration {id} runs already: `ferry cutover approve {id}` approves it"
             )));
@@ -135,7 +141,7 @@ const MAX_REASON: usize = 1000;
 /// not begun.
 async fn force(
     shared: &Shared,
-    (id, state): (&str, crate::migration::State),
+    (id, state): (&str, State),
     intent: &str,
     actor: &str,
     now: i64,

@@ -68,18 +68,11 @@ pub async fn step(
             .await
     };
     if !unverified.is_empty() {
-        let timeout_ms = (shared.config.cutover.gate_timeout_secs * 1000) as i64;
         let why = format!(
             "waiting for the group's other members to be verified on their MI before its hook runs: {}",
             unverified.join("; ")
         );
-        if now - step.started_at_ms.unwrap_or(now) >= timeout_ms {
-            let detail = format!("{why} (for more than {} s)", timeout_ms / 1000);
-            return store
-                .finish_step(&m.id, step.seq, (StepState::Failed, false), &detail, now)
-                .await;
-        }
-        return note(why).await;
+        return super::steps::wait_or_fail(shared, (m, step), &why, now).await;
     }
     // A run left 'running' longer than this was lost with a stopped control plane.
     let lost_before = now - (hook.timeout_secs() as i64 + 30) * 1000;

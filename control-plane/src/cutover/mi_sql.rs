@@ -96,10 +96,7 @@ pub async fn row_counts(
 ) -> Result<Vec<TableRows>, String> {
     let limit = Duration::from_secs(settings.timeout_secs);
     let on_mi = |e: String| format!("on the MI {fqdn}: {e}");
-    let mut client = tokio::time::timeout(limit, connect(settings, fqdn))
-        .await
-        .map_err(|_| format!("the MI {fqdn} did not answer within {} s", limit.as_secs()))?
-        .map_err(on_mi)?;
+    let mut client = connect_within(settings, fqdn).await?;
     let db = quote_name(database);
     let listed = query(
         &mut client,
@@ -166,18 +163,22 @@ async fn query(
 async fn first_result(
     settings: &MiSqlSettings,
     fqdn: &str,
-    query: &str,
+    sql: &str,
 ) -> Result<Vec<tiberius::Row>, String> {
     let limit = Duration::from_secs(settings.timeout_secs);
-    let work = async {
-        let mut client = connect(settings, fqdn).await?;
-        let stream = client
-            .simple_query(query)
-            .await
-            .map_err(|e| e.to_string())?;
-        stream.into_first_result().await.map_err(|e| e.to_string())
-    };
-    tokio::time::timeout(limit, work)
+    let mut client = connect_within(settings, fqdn).await?;
+    query(&mut client, sql, limit)
+        .await
+        .map_err(|e| format!("on the MI {fqdn}: {e}"))
+}
+
+/// A connection to the MI at `fqdn`, within the settings' timeout.
+async fn connect_within(
+    settings: &MiSqlSettings,
+    fqdn: &str,
+) -> Result<Client<tokio_util::compat::Compat<TcpStream>>, String> {
+    let limit = Duration::from_secs(settings.timeout_secs);
+    tokio::time::timeout(limit, connect(settings, fqdn))
         .await
         .map_err(|_| format!("the MI {fqdn} did not answer within {} s", limit.as_secs()))?
         .map_err(|e| format!("on the MI {fqdn}: {e}"))

@@ -329,18 +329,28 @@ pub async fn run(
                 .finish_step(&m.id, step.seq, (StepState::Done, false), &detail, now_ms)
                 .await
         }
-        Err(why) => {
-            let timeout_ms = (shared.config.cutover.gate_timeout_secs * 1000) as i64;
-            if now_ms - step.started_at_ms.unwrap_or(now_ms) >= timeout_ms {
-                let detail = format!("{why} (for more than {} s)", timeout_ms / 1000);
-                store
-                    .finish_step(&m.id, step.seq, (StepState::Failed, false), &detail, now_ms)
-                    .await
-            } else {
-                store
-                    .note_step((&m.id, step.seq), &why, Wait::Closed, now_ms)
-                    .await
-            }
-        }
+        Err(why) => wait_or_fail(shared, (m, step), &why, now_ms).await,
+    }
+}
+
+/// A step of the control plane's that cannot end yet: it notes `why` and waits, or
+/// fails once it waited `gate_timeout_secs`.
+pub(super) async fn wait_or_fail(
+    shared: &Shared,
+    (m, step): (&MigrationRecord, &StepRecord),
+    why: &str,
+    now_ms: i64,
+) -> Result<(), StoreError> {
+    let store = &shared.store;
+    let timeout_ms = (shared.config.cutover.gate_timeout_secs * 1000) as i64;
+    if now_ms - step.started_at_ms.unwrap_or(now_ms) >= timeout_ms {
+        let detail = format!("{why} (for more than {} s)", timeout_ms / 1000);
+        store
+            .finish_step(&m.id, step.seq, (StepState::Failed, false), &detail, now_ms)
+            .await
+    } else {
+        store
+            .note_step((&m.id, step.seq), why, Wait::Closed, now_ms)
+            .await
     }
 }

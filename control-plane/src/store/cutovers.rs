@@ -1,6 +1,9 @@
 //! Cutovers in the store: a linked migration's cutover started (its steps journaled
 //! after the set-up's), approved, cancelled before its failover (its rollback
-//! journaled), and what the driver notes while a step waits.
+//! journaled), forced (a planned cutover's open steps replaced), and what the driver
+//! notes while a step waits.
+
+use sqlx::AnyConnection;
 
 use super::migrations::{failover_begun, insert_steps, record, Change};
 use super::{Store, StoreError};
@@ -73,17 +76,7 @@ impl Store {
         if changed == 0 {
             return Ok(Change::Unchanged);
         }
-        sqlx::query("UPDATE migration_steps SET state = 'skipped' WHERE migration_id = $1 AND phase = 'cutover' AND state IN ('pending', 'failed', 'blocked')")
-            .bind(migration)
-            .execute(&mut *tx)
-            .await?;
-        insert_steps(
-            &mut tx,
-            migration,
-            Phase::Cutover,
-            &plan::names(&plan::FORCED_CUTOVER),
-        )
-        .await?;
+        replace_open_steps(&mut tx, migration, (Phase::Cutover, &plan::FORCED_CUTOVER)).await?;
         record(&mut tx, (migration, actor, "cutover.force"), intent, now_ms).await?;
         tx.commit().await?;
         Ok(Change::Made)
@@ -113,17 +106,7 @@ impl Store {
             return Ok(Change::Unchanged);
         }
         // A step that failed is not run again: the rollback undoes what it did.
-        sqlx::query("UPDATE migration_steps SET state = 'skipped' WHERE migration_id = $1 AND phase = 'cutover' AND state IN ('pending', 'failed', 'blocked')")
-            .bind(migration)
-            .execute(&mut *tx)
-            .await?;
-        insert_steps(
-            &mut tx,
-            migration,
-            Phase::Rollback,
-            &plan::names(&plan::ROLLBACK),
-        )
-        .await?;
+        replace_open_steps(&mut tx, migration, (Phase::Rollback, &plan::ROLLBACK)).await?;
         record(&mut tx, (migration, actor, "cutover.cancel"), "", now_ms).await?;
         tx.commit().await?;
         Ok(Change::Made)
@@ -233,6 +216,21 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?)
     }
+}
+
+/// Skips the cutover's steps not done (pending, failed or blocked) and journals
+/// `steps` as `phase` after them: a cancel's rollback, or a forced cutover replacing a
+/// planned one.
+async fn replace_open_steps(
+    conn: &mut AnyConnection,
+    migration: &str,
+    (phase, steps): (Phase, &[(&'static str, plan::Side)]),
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE migration_steps SET state = 'skipped' WHERE migration_id = $1 AND phase = 'cutover' AND state IN ('pending', 'failed', 'blocked')")
+        .bind(migration)
+        .execute(&mut *conn)
+        .await?;
+    insert_steps(conn, migration, phase, &plan::names(steps)).await
 }
 
 /// How a step waits.

@@ -3,7 +3,7 @@
 //! `create_link` with the setting named, while the first seeds over a slow path; both
 //! become ready once the first has caught up.
 
-use super::migrations::{fixture, preflight_inputs, ready, start, stop, Fixture};
+use super::migrations::{fixture, preflight_inputs, ready, restart_with, start, stop, Fixture};
 use super::*;
 
 #[tokio::test]
@@ -15,10 +15,13 @@ async fn a_second_link_of_a_host_waits_for_a_seeding_slot() {
         agents,
         dir,
     } = fixture(super::migrations::SCENARIO, &[("sqlhost", &["SQL22"])]).await;
-    let addr = plane.addr;
-    plane.stop().await;
-    let config = config.replace("[migrations]\n", "[migrations]\nmax_seeding_per_host = 1\n");
-    let plane = ControlPlane::start_on(dir.path(), &config, addr).await;
+    let plane = restart_with(
+        plane,
+        (dir.path(), &config),
+        "migrations",
+        "max_seeding_per_host = 1",
+    )
+    .await;
     preflight_inputs(&plane, &["sqlhost"]).await;
     // The path seeds slowly, so the first link holds its slot for a while.
     lab.control

@@ -89,6 +89,28 @@ pub(super) fn gate<'a>(m: &'a serde_json::Value, name: &str) -> &'a serde_json::
         .unwrap_or_else(|| panic!("no gate {name}: {m:#}"))
 }
 
+/// Stops the lab's application on `database` of SQL22 and cuts migration `id` over,
+/// the operator confirming the traffic stopped, until it completes.
+pub(super) async fn cut_over_stopped(
+    plane: &ControlPlane,
+    lab: &ferry_sim::Lab,
+    (id, database): (&str, &str),
+) {
+    lab.set_workload("SQL22", database, &Default::default())
+        .unwrap();
+    let cut = plane
+        .ferry(&[
+            "cutover",
+            id,
+            "--confirm-traffic-stopped",
+            "--wait",
+            "--timeout",
+            "120s",
+        ])
+        .await;
+    assert!(cut.status.success(), "{}", text(&cut));
+}
+
 /// A connection to mi-sales as its administrator.
 pub(super) async fn on_mi(lab: &ferry_sim::Lab) -> ferry_agent::sql::Connection {
     let mi = lab.managed_instance("mi-sales").unwrap();
@@ -337,10 +359,9 @@ async fn a_window_and_approvals_hold_the_failover_until_both_are_given() {
     let id = start(&plane, "sqlhost", "Sales").await;
     ready(&plane, std::slice::from_ref(&id)).await;
     // One approver needed; bob is one (admin, who asks, cannot be the only one).
-    let addr = plane.addr;
-    plane.stop().await;
-    let config = config.replace("[cutover]\n", "[cutover]\napprovals = 1\n");
-    let plane = ControlPlane::start_on(dir.path(), &config, addr).await;
+    let plane =
+        super::migrations::restart_with(plane, (dir.path(), &config), "cutover", "approvals = 1")
+            .await;
     let bob = issue_operator(&plane, dir.path(), "bob", "approver").await;
 
     // The window opens in a few seconds.
@@ -418,19 +439,7 @@ async fn a_sql_server_2019_cutover_breaks_the_link_and_completes() {
     preflight_inputs(&plane, &["sqlhost"]).await;
     let id = start(&plane, "sqlhost", "Shop").await;
     ready(&plane, std::slice::from_ref(&id)).await;
-    lab.set_workload("SQL22", "Shop", &Default::default())
-        .unwrap();
-    let cut = plane
-        .ferry(&[
-            "cutover",
-            &id,
-            "--confirm-traffic-stopped",
-            "--wait",
-            "--timeout",
-            "120s",
-        ])
-        .await;
-    assert!(cut.status.success(), "{}", text(&cut));
+    cut_over_stopped(&plane, &lab, (&id, "Shop")).await;
     let done = plane.ferry_json(&["migrate", "show", &id]).await;
     assert_eq!(done["state"], "completed", "{done:#}");
     let deleted = step(&done, "delete_link");

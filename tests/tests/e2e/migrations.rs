@@ -191,6 +191,22 @@ pub(super) async fn stop(
     plane.stop().await;
 }
 
+/// Restarts the fixture's control plane on its port with `setting` added to its
+/// configuration's `[section]`.
+pub(super) async fn restart_with(
+    plane: ControlPlane,
+    (dir, config): (&std::path::Path, &str),
+    section: &str,
+    setting: &str,
+) -> ControlPlane {
+    let addr = plane.addr;
+    plane.stop().await;
+    let header = format!("[{section}]\n");
+    let changed = config.replace(&header, &format!("{header}{setting}\n"));
+    assert_ne!(changed, config, "the configuration has no [{section}]");
+    ControlPlane::start_on(dir, &changed, addr).await
+}
+
 /// Assesses every host and tests each one's connection to mi-sales: the pre-flight's
 /// inputs.
 pub(super) async fn preflight_inputs(plane: &ControlPlane, hosts: &[&str]) {

@@ -41,6 +41,16 @@ fn fold(history: &mut Vec<Observation>, mut next: Observation) {
     history.push(next);
 }
 
+/// The history of three equal readings (at 1, 2 and 3 s, LSN 100 on both sides): the
+/// link's gates open at 3 s when the traffic is confirmed stopped.
+fn caught_up_history() -> Vec<Observation> {
+    let mut history = Vec::new();
+    for at in [1_000, 2_000, 3_000] {
+        fold(&mut history, reading(at, 100, 100, 100));
+    }
+    history
+}
+
 fn facts<'a>(o: &'a Observation, intent: &'a Intent, now_ms: i64) -> Facts<'a> {
     Facts {
         now_ms,
@@ -102,10 +112,7 @@ fn each_closed_condition_names_itself() {
         traffic_stopped_confirmed: true,
         ..Default::default()
     };
-    let mut base = Vec::new();
-    for at in [1_000, 2_000, 3_000] {
-        fold(&mut base, reading(at, 100, 100, 100));
-    }
+    let base = caught_up_history();
     let open = judge(base.last().unwrap(), &intent, 3_000);
     assert!(open.iter().all(|g| g.open), "{open:?}");
     let busy = Facts {
@@ -161,10 +168,7 @@ fn each_closed_condition_names_itself() {
 
 #[test]
 fn windows_and_approvals_queue_the_failover() {
-    let mut history = Vec::new();
-    for at in [1_000, 2_000, 3_000] {
-        fold(&mut history, reading(at, 100, 100, 100));
-    }
+    let history = caught_up_history();
     let o = history.last().unwrap();
     let intent = Intent {
         traffic_stopped_confirmed: true,
@@ -361,10 +365,7 @@ mod validation_gate {
 
     /// The link's gates open at 3 s (end of log 100), SQL Server read again at `read_at`.
     fn caught_up(read_at: i64, end_of_log: u64) -> Observation {
-        let mut history = Vec::new();
-        for at in [1_000, 2_000, 3_000] {
-            fold(&mut history, reading(at, 100, 100, 100));
-        }
+        let mut history = caught_up_history();
         fold(&mut history, reading(read_at, 100, 100, end_of_log));
         history.pop().unwrap()
     }
@@ -560,10 +561,7 @@ fn a_forced_failover_waits_for_an_approver_only_and_records_the_gap() {
 fn a_group_member_fails_over_only_with_every_other_member_ready() {
     use crate::migration::State;
     use crate::store::groups::MemberProgress;
-    let mut history = Vec::new();
-    for at in [1_000, 2_000, 3_000] {
-        fold(&mut history, reading(at, 100, 100, 100));
-    }
+    let history = caught_up_history();
     let o = history.last().unwrap();
     let intent = Intent {
         traffic_stopped_confirmed: true,
@@ -660,10 +658,7 @@ fn a_wave_s_recurring_window_queues_the_failover_until_it_opens() {
 
 #[test]
 fn failovers_in_flight_queue_by_host_and_in_all() {
-    let mut history = Vec::new();
-    for at in [1_000, 2_000, 3_000] {
-        fold(&mut history, reading(at, 100, 100, 100));
-    }
+    let history = caught_up_history();
     let o = history.last().unwrap();
     let intent = Intent {
         traffic_stopped_confirmed: true,
