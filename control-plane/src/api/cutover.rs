@@ -42,6 +42,27 @@ pub async fn start(
             "a reason goes with allow_data_loss (a forced failover) only",
         ));
     }
+    if request.keep_link && (request.allow_data_loss || request.drop_sql_objects) {
+        return Err(ApiError::invalid(
+            "keep_link",
+            "a kept link leaves everything in place: not with allow_data_loss or drop_sql_objects",
+        ));
+    }
+    if request.keep_link {
+        let major = shared
+            .store
+            .list_instances(m.agent_id)
+            .await?
+            .into_iter()
+            .find(|i| i.name.eq_ignore_ascii_case(&m.instance))
+            .map_or(0, |i| i.major_version);
+        if major < 16 {
+            return Err(ApiError::invalid(
+                "keep_link",
+                format!("SQL Server {} ({}): the failover breaks the link before SQL Server 2022 (mi-link.md §4.1), so it cannot be kept", if major == 0 { "of unknown version".to_string() } else { format!("major version {major}") }, m.instance),
+            ));
+        }
+    }
     if reason.len() > MAX_REASON {
         return Err(ApiError::invalid(
             "reason",
@@ -56,6 +77,8 @@ pub async fn start(
         allow_data_loss: request.allow_data_loss,
         reason: reason.into(),
         trace_context: ferry_proto::telemetry::to_map(),
+        keep_link: request.keep_link,
+        drop_sql_objects: request.drop_sql_objects,
     };
     let json = serde_json::to_string(&intent).map_err(|e| ApiError::Internal(e.to_string()))?;
     if intent.allow_data_loss {
@@ -67,7 +90,13 @@ pub async fn start(
         }
         return force(shared, (id, m.state), &json, actor, now).await;
     }
-    match shared.store.start_cutover(id, &json, actor, now).await? {
+    let (mi_certificate, _) = super::migration::certificates_owed(shared, &m).await?;
+    let steps = intent.steps(mi_certificate);
+    match shared
+        .store
+        .start_cutover((id, &json), &steps, actor, now)
+        .await?
+    {
         Change::Made => {
             tracing::info!(migration = %id, %actor, confirmed = request.confirm_traffic_stopped, "cutover started");
             get(shared, id).await

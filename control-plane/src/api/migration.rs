@@ -392,8 +392,13 @@ fn wire(
 /// Cancels a migration: the teardown steps are journaled and the driver runs them.
 /// The certificates are removed only when a migration of this instance to this target
 /// made them (not found there before Ferry) and no other live one uses them.
-pub async fn cancel(shared: &Shared, actor: &str, id: &str) -> Result<op::Migration, ApiError> {
-    let m = found(shared, id).await?;
+/// The certificates Ferry made for `m`'s link that no other live migration of its
+/// instance to its target uses: (the MI's certificate on SQL Server, SQL Server's
+/// certificate trusted by the MI).
+pub(super) async fn certificates_owed(
+    shared: &Shared,
+    m: &MigrationRecord,
+) -> Result<(bool, bool), ApiError> {
     let related: Vec<MigrationRecord> = shared
         .store
         .migrations()
@@ -418,12 +423,21 @@ pub async fn cancel(shared: &Shared, actor: &str, id: &str) -> Result<op::Migrat
             }
         }
     }
+    Ok((
+        !in_use && made.contains("mi_certificate"),
+        !in_use && made.contains(plan::UPLOAD_CERTIFICATE),
+    ))
+}
+
+pub async fn cancel(shared: &Shared, actor: &str, id: &str) -> Result<op::Migration, ApiError> {
+    let m = found(shared, id).await?;
+    let (mi_certificate, trust_certificate) = certificates_owed(shared, &m).await?;
     let steps: Vec<&str> = plan::TEARDOWN
         .iter()
         .map(|(name, _)| *name)
         .filter(|name| match *name {
-            plan::DROP_MI_CERTIFICATE => !in_use && made.contains("mi_certificate"),
-            plan::DELETE_TRUST_CERTIFICATE => !in_use && made.contains(plan::UPLOAD_CERTIFICATE),
+            plan::DROP_MI_CERTIFICATE => mi_certificate,
+            plan::DELETE_TRUST_CERTIFICATE => trust_certificate,
             _ => true,
         })
         .collect();

@@ -48,6 +48,13 @@ pub struct CutoverArgs {
     /// Why the data loss is accepted (kept in the audit log).
     #[arg(long, requires = "allow_data_loss")]
     pub reason: Option<String>,
+    /// Keep the link after the failover (SQL Server 2022 and later): SQL Server stays
+    /// its secondary, ready for a failback.
+    #[arg(long, conflicts_with_all = ["allow_data_loss", "drop_sql_objects", "wave"])]
+    pub keep_link: bool,
+    /// Also drop AG_<db> and the MI's certificate on SQL Server after the link.
+    #[arg(long, conflicts_with_all = ["allow_data_loss", "wave"])]
+    pub drop_sql_objects: bool,
     /// With --wait: give up after this long (e.g. 30m).
     #[arg(long, value_parser = super::parse_duration, default_value = "2h")]
     pub timeout: Duration,
@@ -94,6 +101,8 @@ pub async fn run(
                     window_end: args.window_end.clone().unwrap_or_default(),
                     allow_data_loss: args.allow_data_loss,
                     reason: args.reason.clone().unwrap_or_default(),
+                    keep_link: args.keep_link,
+                    drop_sql_objects: args.drop_sql_objects,
                 }))
                 .await?
                 .into_inner();

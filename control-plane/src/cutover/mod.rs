@@ -28,6 +28,8 @@ pub mod window;
 
 use serde::{Deserialize, Serialize};
 
+use crate::migration::plan;
+
 /// What the operator asked for (`ferry cutover`), kept with the migration.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Intent {
@@ -51,9 +53,32 @@ pub struct Intent {
     /// calls, the agent's T-SQL, the checks on the MI) joins that one trace.
     #[serde(default)]
     pub trace_context: std::collections::HashMap<String, String>,
+    /// Keep the link after the failover (SQL Server 2022 and later): SQL Server stays
+    /// its secondary, for a failback; nothing is removed.
+    #[serde(default)]
+    pub keep_link: bool,
+    /// Also drop SQL Server's `AG_<db>` and the MI's certificate (when no other
+    /// migration of the instance to the MI uses it) after the distributed AG.
+    #[serde(default)]
+    pub drop_sql_objects: bool,
 }
 
 impl Intent {
+    /// The cutover's steps as the operator chose them; `mi_certificate_owed`: Ferry
+    /// imported the MI's certificate and no other live migration uses it.
+    pub fn steps(&self, mi_certificate_owed: bool) -> Vec<&'static str> {
+        let mut steps = plan::names(&plan::CUTOVER);
+        if self.keep_link {
+            steps.retain(|s| *s != plan::DELETE_LINK && *s != plan::DROP_DISTRIBUTED_AG);
+        } else if self.drop_sql_objects {
+            steps.push(plan::DROP_AVAILABILITY_GROUP);
+            if mi_certificate_owed {
+                steps.push(plan::DROP_MI_CERTIFICATE);
+            }
+        }
+        steps
+    }
+
     /// A span for work on `step` of the cutover, in the cutover's trace.
     pub fn span(&self, migration: &str, step: &str) -> tracing::Span {
         let span = tracing::info_span!("cutover.step", migration = %migration, step = %step);
@@ -61,5 +86,35 @@ impl Intent {
             span,
             ferry_proto::telemetry::from_map(&self.trace_context),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_operator_s_choices_shape_the_cutover_s_steps() {
+        let all = plan::names(&plan::CUTOVER);
+        assert_eq!(Intent::default().steps(true), all);
+        let kept = Intent {
+            keep_link: true,
+            ..Default::default()
+        };
+        assert_eq!(kept.steps(true), all[..all.len() - 2]);
+        assert_eq!(kept.steps(true).last(), Some(&plan::MI_FULL_BACKUP));
+        let dropped = Intent {
+            drop_sql_objects: true,
+            ..Default::default()
+        };
+        assert_eq!(
+            dropped.steps(true)[all.len()..],
+            [plan::DROP_AVAILABILITY_GROUP, plan::DROP_MI_CERTIFICATE]
+        );
+        assert_eq!(
+            dropped.steps(false)[all.len()..],
+            [plan::DROP_AVAILABILITY_GROUP],
+            "a certificate another migration uses stays"
+        );
     }
 }

@@ -161,6 +161,15 @@ async fn advance(shared: &Shared, m: &MigrationRecord, now: i64) -> Result<(), S
                 State::Synchronizing,
                 "the cutover was cancelled: the link replicates asynchronously again",
             ),
+            State::CuttingOver
+                if serde_json::from_str::<cutover::Intent>(&m.cutover)
+                    .is_ok_and(|i| i.keep_link) =>
+            {
+                (
+                    State::Completed,
+                    "cut over: the database is ONLINE and writable on the MI; the link is kept, SQL Server its secondary, for a failback",
+                )
+            }
             State::CuttingOver => (
                 State::Completed,
                 "cut over: the database is ONLINE and writable on the MI, the link removed",

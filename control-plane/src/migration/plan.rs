@@ -42,14 +42,17 @@ pub const CREATE_LINK: &str = "create_link";
 /// of the instance to the target uses (the control plane leaves the others out).
 pub const TEARDOWN: [(&str, Side); 5] = [
     (DELETE_LINK, Side::Arm),
-    ("drop_distributed_availability_group", Side::Agent),
-    ("drop_availability_group", Side::Agent),
+    (DROP_DISTRIBUTED_AG, Side::Agent),
+    (DROP_AVAILABILITY_GROUP, Side::Agent),
     (DROP_MI_CERTIFICATE, Side::Agent),
     (DELETE_TRUST_CERTIFICATE, Side::Arm),
 ];
 
 /// The link resource deleted on the MI.
 pub const DELETE_LINK: &str = "delete_link";
+/// SQL Server's distributed AG (the link's side there) and its `AG_<db>` dropped.
+pub const DROP_DISTRIBUTED_AG: &str = "drop_distributed_availability_group";
+pub const DROP_AVAILABILITY_GROUP: &str = "drop_availability_group";
 /// The MI's certificate dropped on SQL Server.
 pub const DROP_MI_CERTIFICATE: &str = "drop_mi_certificate";
 /// SQL Server's certificate removed from the MI's server trust certificates.
@@ -69,7 +72,7 @@ pub const CUTOVER: [(&str, Side); 8] = [
     (APPLICATION_HOOK, Side::Control),
     (MI_FULL_BACKUP, Side::Control),
     (DELETE_LINK, Side::Arm),
-    ("drop_distributed_availability_group", Side::Agent),
+    (DROP_DISTRIBUTED_AG, Side::Agent),
 ];
 
 /// A forced cutover (`ferry cutover ID --allow-data-loss --reason ...`, mi-link.md
@@ -84,7 +87,7 @@ pub const FORCED_CUTOVER: [(&str, Side); 6] = [
     ("demote_sql_server", Side::Agent),
     (MI_FULL_BACKUP, Side::Control),
     (DELETE_LINK, Side::Arm),
-    ("drop_distributed_availability_group", Side::Agent),
+    (DROP_DISTRIBUTED_AG, Side::Agent),
 ];
 
 /// A cutover cancelled before its failover: both sides back to asynchronous commit.

@@ -12,12 +12,13 @@ use crate::migration::Phase;
 
 impl Store {
     /// Starts the cutover of a linked migration: `intent` (JSON) kept, the cutover's
-    /// steps journaled, audited. Unchanged when the migration is not linked (set-up
-    /// running, failed, cut over or cancelled) or a cutover runs already.
+    /// `steps` (`plan::CUTOVER`, or as the operator chose: `cutover::plan_of`)
+    /// journaled, audited. Unchanged when the migration is not linked (set-up running,
+    /// failed, cut over or cancelled) or a cutover runs already.
     pub async fn start_cutover(
         &self,
-        migration: &str,
-        intent: &str,
+        (migration, intent): (&str, &str),
+        steps: &[&str],
         actor: &str,
         now_ms: i64,
     ) -> Result<Change, StoreError> {
@@ -32,13 +33,7 @@ impl Store {
         if changed == 0 {
             return Ok(Change::Unchanged);
         }
-        insert_steps(
-            &mut tx,
-            migration,
-            Phase::Cutover,
-            &plan::names(&plan::CUTOVER),
-        )
-        .await?;
+        insert_steps(&mut tx, migration, Phase::Cutover, steps).await?;
         record(&mut tx, (migration, actor, "cutover.start"), intent, now_ms).await?;
         tx.commit().await?;
         Ok(Change::Made)

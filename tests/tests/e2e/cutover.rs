@@ -90,24 +90,26 @@ pub(super) fn gate<'a>(m: &'a serde_json::Value, name: &str) -> &'a serde_json::
 }
 
 /// Stops the lab's application on `database` of SQL22 and cuts migration `id` over,
-/// the operator confirming the traffic stopped, until it completes.
+/// the operator confirming the traffic stopped (and `choices` given), until it
+/// completes.
 pub(super) async fn cut_over_stopped(
     plane: &ControlPlane,
     lab: &ferry_sim::Lab,
     (id, database): (&str, &str),
+    choices: &[&str],
 ) {
     lab.set_workload("SQL22", database, &Default::default())
         .unwrap();
-    let cut = plane
-        .ferry(&[
-            "cutover",
-            id,
-            "--confirm-traffic-stopped",
-            "--wait",
-            "--timeout",
-            "120s",
-        ])
-        .await;
+    let mut args = vec![
+        "cutover",
+        id,
+        "--confirm-traffic-stopped",
+        "--wait",
+        "--timeout",
+        "120s",
+    ];
+    args.extend(choices);
+    let cut = plane.ferry(&args).await;
     assert!(cut.status.success(), "{}", text(&cut));
 }
 
@@ -423,8 +425,9 @@ async fn a_window_and_approvals_hold_the_failover_until_both_are_given() {
 }
 
 /// SQL Server 2019: the planned failover breaks the link (mi-link.md §4.1), so there
-/// is no link left to delete on the MI; the cutover still verifies the database
-/// there, waits for its first backup and drops the distributed AG on SQL Server.
+/// is no link left to delete on the MI (nor one to keep: `--keep-link` is refused);
+/// the cutover still verifies the database there, waits for its first backup and
+/// drops the distributed AG on SQL Server, and `AG_<db>` too, as asked.
 #[tokio::test]
 async fn a_sql_server_2019_cutover_breaks_the_link_and_completes() {
     let scenario = SCENARIO.replace("version = \"2022 CU13\"", "version = \"2019 CU20\"");
@@ -439,7 +442,13 @@ async fn a_sql_server_2019_cutover_breaks_the_link_and_completes() {
     preflight_inputs(&plane, &["sqlhost"]).await;
     let id = start(&plane, "sqlhost", "Shop").await;
     ready(&plane, std::slice::from_ref(&id)).await;
-    cut_over_stopped(&plane, &lab, (&id, "Shop")).await;
+    let kept = plane.ferry(&["cutover", &id, "--keep-link"]).await;
+    assert!(
+        !kept.status.success() && text(&kept).contains("before SQL Server 2022"),
+        "{}",
+        text(&kept)
+    );
+    cut_over_stopped(&plane, &lab, (&id, "Shop"), &["--drop-sql-objects"]).await;
     let done = plane.ferry_json(&["migrate", "show", &id]).await;
     assert_eq!(done["state"], "completed", "{done:#}");
     let deleted = step(&done, "delete_link");
@@ -450,6 +459,52 @@ async fn a_sql_server_2019_cutover_breaks_the_link_and_completes() {
     let on_sql = first_column(&mut super::migrations::sql(&lab, "SQL22").await, COUNT).await;
     assert_eq!(first_column(&mut on_mi(&lab).await, COUNT).await, on_sql);
     assert!(mi_links(&lab, "mi-sales").await.is_empty());
-    assert_eq!(groups(&lab, "SQL22").await, ["AG_Shop"]);
+    assert!(
+        groups(&lab, "SQL22").await.is_empty(),
+        "AG_Shop dropped on request"
+    );
+    stop(plane, agents).await;
+}
+
+/// `--keep-link` (SQL Server 2022): the failover leaves the link in place, SQL Server
+/// its secondary, ready for a failback; nothing is removed.
+#[tokio::test]
+async fn a_kept_link_leaves_sql_server_its_secondary_for_a_failback() {
+    let Fixture {
+        lab,
+        plane,
+        agents,
+        dir: _dir,
+        ..
+    } = fixture(SCENARIO, &[("sqlhost", &["SQL22"])]).await;
+    preflight_inputs(&plane, &["sqlhost"]).await;
+    let id = start(&plane, "sqlhost", "Shop").await;
+    ready(&plane, std::slice::from_ref(&id)).await;
+    cut_over_stopped(&plane, &lab, (&id, "Shop"), &["--keep-link"]).await;
+    let done = plane.ferry_json(&["migrate", "show", &id]).await;
+    assert!(
+        done["detail"]
+            .as_str()
+            .unwrap()
+            .contains("the link is kept"),
+        "{done:#}"
+    );
+    assert!(
+        done["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["name"] != "delete_link"),
+        "{done:#}"
+    );
+    assert_eq!(mi_links(&lab, "mi-sales").await.len(), 1);
+    let role = first_column(
+        &mut super::migrations::sql(&lab, "SQL22").await,
+        "SELECT CAST(rs.role_desc AS varchar(20)) FROM sys.availability_groups ag
+         JOIN sys.dm_hadr_availability_replica_states rs ON rs.group_id = ag.group_id
+         WHERE ag.is_distributed = 1 AND rs.is_local = 1",
+    )
+    .await;
+    assert_eq!(role, ["SECONDARY"]);
     stop(plane, agents).await;
 }

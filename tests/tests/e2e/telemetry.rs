@@ -111,7 +111,7 @@ async fn a_cutover_is_one_trace_across_the_plane_the_agent_tsql_and_arm() {
     assert_ne!(asked_only, config);
     let agent = AgentProcess::start_with_env(&state, &asked_only, &env);
     agents.push((state, asked_only, agent));
-    super::cutover::cut_over_stopped(&plane, &lab, (&id, "Shop")).await;
+    super::cutover::cut_over_stopped(&plane, &lab, (&id, "Shop"), &[]).await;
 
     let attribute = |s: &ferry_tests::otlp::ReceivedSpan, key: &str, value: &str| {
         s.attributes.iter().any(|(k, v)| k == key && v == value)

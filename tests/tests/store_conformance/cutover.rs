@@ -77,10 +77,11 @@ pub(super) async fn suite(store: &Store, migration: &str) {
     );
 
     let setup = plan::STEPS.len();
+    let cutover_steps = plan::names(&CUTOVER);
     let start = |at: i64| {
         store.start_cutover(
-            migration,
-            "{\"requested_by\":\"operator/test\"}",
+            (migration, "{\"requested_by\":\"operator/test\"}"),
+            &cutover_steps,
             "operator/test",
             at,
         )
