@@ -608,6 +608,8 @@ fn column_hints(query: &Query, catalog: &Catalog) -> Option<Vec<ColumnHint>> {
 /// that an aggregate's type can follow its argument's declared type.
 struct Sources<'a> {
     tables: Vec<(String, &'a TableShape)>,
+    /// For a scalar subquery's own sources.
+    catalog: &'a Catalog,
 }
 
 impl<'a> Sources<'a> {
@@ -636,7 +638,7 @@ impl<'a> Sources<'a> {
                 Some((named.to_ascii_lowercase(), shape))
             })
             .collect();
-        Sources { tables }
+        Sources { tables, catalog }
     }
 
     /// The declared type of a column reference (`size`, `f.size`).
@@ -710,6 +712,20 @@ fn expr_type(e: &Expr, sources: &Sources) -> Option<SqlType> {
                 _ => None,
             }
         }
+        // A scalar subquery has the type of its one column (NULL when it finds no row,
+        // still of that type).
+        Expr::Subquery(query) => match query.body.as_ref() {
+            SetExpr::Select(inner) => {
+                let inner_sources = Sources::of(inner, sources.catalog);
+                match inner.projection.as_slice() {
+                    [SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. }] => {
+                        expr_type(e, &inner_sources).or_else(|| inner_sources.column_type(e))
+                    }
+                    _ => None,
+                }
+            }
+            _ => None,
+        },
         Expr::Value(v) => match &v.value {
             AstValue::SingleQuotedString(s) => {
                 Some(SqlType::NVarChar(Some(s.chars().count().max(1) as u16)))

@@ -302,6 +302,17 @@ async fn result_types_round_trip() {
     assert!(row.get::<&str, _>("last_file").is_some());
     assert!(row.get::<i32, _>("files").unwrap() > 0);
     assert!(row.get::<i64, _>("files_big").unwrap() > 0);
+
+    // A scalar subquery that finds no row is NULL of its column's type, not an int.
+    let r = rows(
+        &mut client,
+        "SELECT (SELECT MAX(f.name) FROM sys.master_files AS f WHERE f.file_id < 0) AS none,
+                (SELECT MAX(f.name) FROM sys.master_files AS f) AS some",
+    )
+    .await;
+    let row = &r[0];
+    assert_eq!(row.try_get::<&str, _>("none").unwrap(), None);
+    assert!(row.try_get::<&str, _>("some").unwrap().is_some());
 }
 
 #[tokio::test]
