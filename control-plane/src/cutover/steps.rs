@@ -1,6 +1,7 @@
 //! The cutover's steps the control plane runs itself, and the gates' check before the
-//! failover's ARM call (with the row counts its validation gate asks for). Each waits by leaving its step pending with a detail that says
-//! what it waits for (`Store::note_step`), and stops after `gate_timeout_secs`.
+//! failover's ARM call (with the row counts its validation gate asks for, and fresh
+//! readings of SQL Server). Each waits by leaving its step pending with a detail that
+//! says what it waits for (`Store::note_step`), and stops after `gate_timeout_secs`.
 
 use super::gates::group::GroupFacts;
 use super::gates::{self, Decision, Facts, Gate, InFlight, Rules, WaveFacts};
@@ -11,7 +12,7 @@ use crate::migration::plan;
 use crate::migration::{Phase, StepState};
 use crate::store::audit::AuditEvent;
 use crate::store::commands::{CommandKind, CommandRecord};
-use crate::store::cutovers::Wait;
+use crate::store::cutovers::{FailoverInFlight, Wait};
 use crate::store::groups::MemberProgress;
 use crate::store::migrations::{MigrationRecord, StepRecord};
 use crate::store::row_counts::RowCount;
@@ -61,19 +62,22 @@ impl Loaded {
         };
         let flights = store.failovers_in_flight(&m.id).await?;
         let agent = m.agent_id.to_string();
-        let same_host = flights
-            .iter()
-            .filter(|(_, host)| *host == agent)
-            .map(|(id, _)| id.clone())
-            .collect();
-        let in_flight = (same_host, flights.into_iter().map(|(id, _)| id).collect());
+        let ids = |of: &dyn Fn(&FailoverInFlight) -> bool| -> Vec<String> {
+            flights
+                .iter()
+                .filter(|f| of(f))
+                .map(|f| f.migration.clone())
+                .collect()
+        };
+        let other = ids(&|f| f.target == m.target_key).into_iter().next();
+        let in_flight = (ids(&|f| f.host == agent), ids(&|_| true));
         Ok(Loaded {
             group,
             in_flight,
             observation: serde_json::from_str(&m.observed).ok(),
             observed_at_ms: m.observed_at_ms.unwrap_or_default(),
             synchronous_since_ms: synchronous_since(steps),
-            other: store.failover_in_flight(&m.target_key, &m.id).await?,
+            other,
             approvers: store
                 .cutover_approvers(&m.id, intent.requested_at_ms)
                 .await?,

@@ -197,8 +197,9 @@ async fn advance(shared: &Shared, m: &MigrationRecord, now: i64) -> Result<(), S
                 .await?;
         }
     }
-    // A cutover's work joins the trace of the request that started it.
-    let span = match m.state {
+    // A cutover's work joins the trace of the request that started it. Made only for
+    // work: a span made and dropped is exported all the same, and waiting makes none.
+    let span = || match m.state {
         State::CuttingOver => serde_json::from_str::<cutover::Intent>(&m.cutover)
             .unwrap_or_default()
             .span(&m.id, &step.name),
@@ -207,7 +208,7 @@ async fn advance(shared: &Shared, m: &MigrationRecord, now: i64) -> Result<(), S
     match (plan::side(&step.name), step.state) {
         (Some(Side::Agent), StepState::Running) => check_agent_command(shared, m, step, now).await,
         (Some(Side::Arm), StepState::Running) if !step.operation.is_empty() => {
-            poll(shared, m, step, now).instrument(span).await
+            poll(shared, m, step, now).instrument(span()).await
         }
         // A running ARM step without an operation: the control plane stopped while
         // the request was out, so it is made again.
@@ -223,7 +224,7 @@ async fn advance(shared: &Shared, m: &MigrationRecord, now: i64) -> Result<(), S
             match side {
                 Side::Agent => {
                     send_agent_steps(shared, m, (&mi.id, mi.fqdn), &steps[first..], now)
-                        .instrument(span)
+                        .instrument(span())
                         .await
                 }
                 // ARM asked to wait (Retry-After): not an attempt until it may be called.
@@ -255,12 +256,12 @@ async fn advance(shared: &Shared, m: &MigrationRecord, now: i64) -> Result<(), S
                 }
                 Side::Arm => {
                     run_arm_step(shared, m, &mi.id, step, now)
-                        .instrument(span)
+                        .instrument(span())
                         .await
                 }
                 Side::Control => {
                     cutover::steps::run(shared, m, &mi.fqdn, step, now)
-                        .instrument(span)
+                        .instrument(span())
                         .await
                 }
             }

@@ -180,37 +180,37 @@ impl Store {
         Ok(())
     }
 
-    /// Every other migration whose failover is in flight: its id and its host (agent).
+    /// Every other migration whose failover is in flight (the turn gate's facts: per
+    /// MI, per host, in all).
     pub async fn failovers_in_flight(
         &self,
         except: &str,
-    ) -> Result<Vec<(String, String)>, StoreError> {
-        Ok(sqlx::query_as(
-            "SELECT m.id, m.agent_id FROM migrations m JOIN migration_steps s ON s.migration_id = m.id
+    ) -> Result<Vec<FailoverInFlight>, StoreError> {
+        let rows: Vec<(String, String, String)> = sqlx::query_as(
+            "SELECT m.id, m.agent_id, m.target_id FROM migrations m JOIN migration_steps s ON s.migration_id = m.id
              WHERE m.id <> $1 AND s.name = $2 AND s.state = 'running' ORDER BY m.id",
         )
         .bind(except)
         .bind(plan::FAILOVER)
         .fetch_all(&self.pool)
-        .await?)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(migration, host, target)| FailoverInFlight {
+                migration,
+                host,
+                target,
+            })
+            .collect())
     }
+}
 
-    /// Another migration to managed instance `target` whose failover is in flight.
-    pub async fn failover_in_flight(
-        &self,
-        target: &str,
-        except: &str,
-    ) -> Result<Option<String>, StoreError> {
-        Ok(sqlx::query_scalar(
-            "SELECT m.id FROM migrations m JOIN migration_steps s ON s.migration_id = m.id
-             WHERE m.target_id = $1 AND m.id <> $2 AND s.name = $3 AND s.state = 'running' LIMIT 1",
-        )
-        .bind(target)
-        .bind(except)
-        .bind(plan::FAILOVER)
-        .fetch_optional(&self.pool)
-        .await?)
-    }
+/// A migration whose failover is in flight: its id, its host (agent id) and its target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailoverInFlight {
+    pub migration: String,
+    pub host: String,
+    pub target: String,
 }
 
 /// Skips the cutover's steps not done (pending, failed or blocked) and journals
