@@ -13,8 +13,10 @@
 //! | `POST /instances/{mi}/hold-redo`, `.../resume-redo` | none: the managed instance hardens the log but applies none of it (its rows trail) |
 //! | `POST /arm/fail` | `kind`: `server_error` / `unavailable` / `throttled` / `timeout`; `count`; `retry_after_secs`; `after_secs`; `path_contains` (only requests to such paths); `method` (only requests of it) |
 //! | `POST /certificates/expire` | `instance`, `certificate` (a certificate in master) |
+//! | `GET /lost` | none: what each forced failover lost, per database: `managed_instance`, `link`, `database`, `from_lsn` (the MI's last hardened), `to_lsn` (SQL Server's end of log then), `log_bytes`, `row_changes` (`[["dbo.Orders", 3]]`) |
 //!
-//! Answers: 204 when done; 400 or 404 with `{"error": "..."}` otherwise.
+//! Answers: 204 when done (200 with the JSON for `GET /lost`); 400 or 404 with
+//! `{"error": "..."}` otherwise.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,7 +24,7 @@ use std::time::Duration;
 use http::StatusCode;
 use serde::Deserialize;
 
-use crate::azure::arm::Arm;
+use crate::azure::arm::{Arm, LostRecord};
 use crate::azure::http::{Handler, Request, Response};
 use crate::azure::ManagedInstance;
 use crate::engine::Instance;
@@ -354,6 +356,10 @@ fn body<T: serde::de::DeserializeOwned>(request: &Request) -> Result<T, Refused>
 
 impl Handler for Control {
     fn handle(&self, request: Request) -> Response {
+        if request.method == http::Method::GET && request.path.trim_matches('/') == "lost" {
+            let lost = serde_json::to_value(self.lost()).unwrap_or_default();
+            return Response::json(StatusCode::OK, &lost);
+        }
         match self.route(&request) {
             Ok(()) => Response::empty(StatusCode::NO_CONTENT),
             Err(e) => Response::json(e.status, &serde_json::json!({"error": e.message})),
@@ -362,10 +368,15 @@ impl Handler for Control {
 }
 
 impl Control {
+    /// What each forced failover so far lost (see [`LostRecord`]).
+    pub fn lost(&self) -> Vec<LostRecord> {
+        self.arm.as_ref().map(|a| a.lost()).unwrap_or_default()
+    }
+
     fn route(&self, request: &Request) -> Controlled {
         if request.method != http::Method::POST {
             return Err(refused(format!(
-                "{} {}: the control API takes POST only",
+                "{} {}: the control API takes POST only (and GET /lost)",
                 request.method, request.path
             )));
         }

@@ -13,7 +13,7 @@
 //!
 //! The lab does not ship log from the MI back to SQL Server after a failover.
 
-use crate::engine::Instance;
+use crate::engine::{lsn, Instance, Replay};
 
 use super::link::{Failover, Link, LinkError};
 use super::replicate::mi_groups;
@@ -93,14 +93,48 @@ pub fn leave(mi: &ManagedInstance, link: &mut Link) -> rusqlite::Result<()> {
     mi.engine.leave_link(&mi_groups(mi, link))
 }
 
-/// The rows the MI had the log for when the link stopped.
+/// The rows the MI had the log for when the link stopped: recovery redoes all of it.
 fn settle_rows(mi: &ManagedInstance, db: &mut super::link::LinkDatabase) -> rusqlite::Result<()> {
-    if let Some(image) = db.pending.take() {
-        if db.replica.hardened >= image.written {
-            mi.engine.restore_rows(&image)?;
-        }
-    }
-    Ok(())
+    super::replicate::redo(mi, db)
+}
+
+/// The transactions a forced failover lost from one database: SQL Server's log past
+/// what the MI had hardened, and the row changes it held, per table.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LostTail {
+    pub database: String,
+    /// The MI's last hardened LSN, and SQL Server's end of log then (decimal LSNs).
+    pub from_lsn: String,
+    pub to_lsn: String,
+    pub log_bytes: u64,
+    /// `schema.table` and how many row changes (inserts and deletes) were lost.
+    pub row_changes: Vec<(String, usize)>,
+}
+
+/// What a forced failover of `link` lost, as `source` (its SQL Server, whether the
+/// MI could reach it or not) stood when it happened.
+pub fn lost(link: &Link, source: &Instance) -> Vec<LostTail> {
+    link.databases
+        .iter()
+        .filter_map(|db| {
+            let end = source.log_position(&db.name)?.written;
+            let from = db.replica.hardened;
+            let row_changes = match source.log_rows(&db.name, from, end) {
+                Some(Replay::Changes(tables)) => tables
+                    .iter()
+                    .map(|t| (t.name.clone(), t.changes.len()))
+                    .collect(),
+                _ => Vec::new(),
+            };
+            Some(LostTail {
+                database: db.name.clone(),
+                from_lsn: lsn(from).to_string(),
+                to_lsn: lsn(end.max(from)).to_string(),
+                log_bytes: (end - from).max(0.0) as u64,
+                row_changes,
+            })
+        })
+        .collect()
 }
 
 fn refused(why: &str) -> LinkError {

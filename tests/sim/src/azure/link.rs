@@ -25,7 +25,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::engine::{DatabaseImage, Instance};
+use crate::engine::{DatabaseImage, Instance, TableChanges};
 
 use super::replication::{Phase, Replica};
 use super::wire::{Progress, Wires};
@@ -68,11 +68,16 @@ pub struct LinkDatabase {
     pub instance_replica_id: String,
     pub partner_replica_id: String,
     pub replica: Replica,
-    /// Rows copied from SQL Server at a log position the MI has not hardened yet;
-    /// they show on the MI once it has.
+    /// A whole copy of SQL Server's rows at a log position the MI has not hardened
+    /// yet (seeding's, or when SQL Server's row log no longer reaches back to
+    /// `received`); it shows on the MI once it has.
     pub pending: Option<DatabaseImage>,
     /// The SQL Server log position the MI's rows are as of.
     pub rows_at: f64,
+    /// The log position up to which the MI holds the row changes (they come with the
+    /// log it hardens), and those it has not redone yet.
+    pub received: f64,
+    pub redo: Vec<TableChanges>,
     /// Since when (lab clock) the MI has hardened log it has not applied to its rows
     /// (its redo held).
     pub redo_behind_since: Option<Duration>,
@@ -93,6 +98,8 @@ impl LinkDatabase {
             replica: Replica::new(Duration::ZERO),
             pending: None,
             rows_at: 0.0,
+            received: 0.0,
+            redo: Vec::new(),
             redo_behind_since: None,
             seeding_ids: (id(), id()),
             seeding_started: String::new(),

@@ -18,7 +18,8 @@
 use std::time::Duration;
 
 use crate::engine::{
-    datetime_text, Instance, LinkGroups, RemoteDatabase, RemoteReplica, Seeding, SeedingOutcome,
+    datetime_text, Instance, LinkGroups, RemoteDatabase, RemoteReplica, Replay, Seeding,
+    SeedingOutcome,
 };
 
 use super::link::{observe, Link, LinkDatabase, Observation, Surroundings, MI_LINK_PORT};
@@ -182,12 +183,13 @@ fn one(
         }
         if db.replica.phase == Phase::Replicating && shipping {
             mi.engine.receive_log(&db.name, db.replica.hardened)?;
+            receive_rows(db, partner.as_deref());
             if seen.redo_held {
                 let behind = db.replica.hardened > db.rows_at;
                 db.redo_behind_since = db.redo_behind_since.or(behind.then_some(now));
             } else {
                 db.redo_behind_since = None;
-                copy_rows(mi, db, partner.as_deref(), &log)?;
+                redo(mi, db)?;
             }
             let state = db.replica.synchronization_state(seen.connected, sync);
             mi.engine
@@ -280,6 +282,8 @@ fn happened(
             if let Some(image) = db.pending.take() {
                 mi.engine.restore_finish(&image)?;
                 db.rows_at = image.written;
+                db.received = image.written;
+                db.redo.clear();
             }
             mi.engine.join_link_as_secondary(groups, &db.name)?;
             let at = db.replica.seeded_at.unwrap_or(now);
@@ -295,25 +299,45 @@ fn happened(
     Ok(())
 }
 
-/// The MI's rows follow SQL Server's once the MI has hardened the log they were
-/// copied at; then a newer copy is taken. So the MI never shows a row it has not
-/// received the log for, and trails by about one network delay.
-fn copy_rows(
-    mi: &ManagedInstance,
-    db: &mut LinkDatabase,
-    partner: Option<&Instance>,
-    log: &PartnerLog,
-) -> rusqlite::Result<()> {
-    if db.pending.is_none() && log.written > db.rows_at {
-        db.pending = partner.and_then(|p| p.database_image(&db.name));
+/// The row changes in the log the MI hardened come with it: SQL Server's row log
+/// from `received` up to `hardened`. When that log no longer reaches back, a whole
+/// copy of the rows is taken instead, to show once the MI has hardened its position.
+fn receive_rows(db: &mut LinkDatabase, partner: Option<&Instance>) {
+    let upto = db.replica.hardened;
+    if db.pending.is_some() || upto <= db.received {
+        return;
     }
-    if let Some(image) = &db.pending {
-        if db.replica.hardened >= image.written {
-            mi.engine.restore_rows(image)?;
-            db.rows_at = image.written;
-            db.pending = None;
+    match partner.and_then(|p| p.log_rows(&db.name, db.received, upto)) {
+        Some(Replay::Changes(changes)) => {
+            db.redo.extend(changes);
+            db.received = upto;
         }
+        Some(Replay::Gone) => {
+            tracing::warn!(database = %db.name, "SQL Server's row log no longer reaches back to the MI's; copying the rows whole");
+            db.redo.clear();
+            db.pending = partner.and_then(|p| p.database_image(&db.name));
+        }
+        None => {}
     }
+}
+
+/// The MI redoes what it has received: its rows become SQL Server's as of the log
+/// it has hardened, never a row it has not received the log for.
+pub fn redo(mi: &ManagedInstance, db: &mut LinkDatabase) -> rusqlite::Result<()> {
+    if let Some(image) = &db.pending {
+        if db.replica.hardened < image.written {
+            return Ok(());
+        }
+        mi.engine.restore_rows(image)?;
+        db.rows_at = image.written;
+        db.received = image.written;
+        db.pending = None;
+    }
+    if !db.redo.is_empty() {
+        mi.engine.redo_rows(&db.redo)?;
+        db.redo.clear();
+    }
+    db.rows_at = db.rows_at.max(db.received);
     Ok(())
 }
 

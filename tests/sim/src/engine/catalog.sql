@@ -882,7 +882,9 @@ CREATE TABLE "$user_tables" (
     next_key int NOT NULL,
     row_bytes int NOT NULL,
     -- INSERT ... SELECT of generated rows with keys ?1 to ?2.
-    insert_rows text NOT NULL
+    insert_rows text NOT NULL,
+    -- The newest log position whose row changes the journal no longer holds (row_log.rs).
+    journal_from real NOT NULL DEFAULT 0
 );
 
 -- The application sessions each workload holds open (rows of sys.dm_exec_sessions).

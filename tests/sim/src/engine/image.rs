@@ -8,6 +8,7 @@ use rusqlite::{params, Connection};
 
 use crate::engine::cached::Cached;
 
+use super::row_log::{self, Replay, TableChanges};
 use super::user_tables::{self, TableImage};
 use super::{log, populate, Instance};
 
@@ -118,6 +119,24 @@ impl Instance {
         tx.commit()
     }
 
+    /// The row changes database `name` committed after log position `after` up to
+    /// `upto`; None if there is no such database.
+    pub fn log_rows(&self, name: &str, after: f64, upto: f64) -> Option<Replay> {
+        let catalog = self.definitions();
+        let id = catalog.database_id(name)?;
+        row_log::between(&catalog.conn, id, after, upto)
+            .map_err(|e| tracing::error!(database = name, error = %e, "cannot read the row log"))
+            .ok()
+    }
+
+    /// Redoes row changes read from a copy's source.
+    pub fn redo_rows(&self, changes: &[TableChanges]) -> rusqlite::Result<()> {
+        let catalog = self.catalog();
+        let tx = catalog.conn.unchecked_transaction()?;
+        row_log::apply(&tx, changes)?;
+        tx.commit()
+    }
+
     /// Throws a copy away: the database and every row that describes it.
     pub fn remove_database(&self, name: &str) -> rusqlite::Result<()> {
         let mut catalog = self.catalog();
@@ -184,6 +203,7 @@ fn remove(conn: &Connection, id: i64, name: &str) -> rusqlite::Result<()> {
         .collect::<Result<_, _>>()?;
     for table in user {
         conn.execute(&format!("DROP TABLE IF EXISTS \"{table}\""), [])?;
+        row_log::drop_journal(conn, &table)?;
     }
     let keyed: Vec<(String, String)> = conn
         .prepare(

@@ -35,6 +35,7 @@ mod modules;
 pub mod partner;
 mod populate;
 mod replica;
+mod row_log;
 mod session;
 mod translate;
 mod user_tables;
@@ -58,6 +59,7 @@ pub use effects::seeding::{Outcome as SeedingOutcome, Seeding};
 pub use image::DatabaseImage;
 pub use log::lsn;
 pub use replica::{LogPosition, Observer};
+pub use row_log::{Replay, TableChanges};
 pub use session::{Cancel, Output, Session, SessionLogin};
 
 const CATALOG: &str = include_str!("catalog.sql");

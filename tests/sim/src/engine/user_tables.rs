@@ -12,6 +12,7 @@ use crate::scenario::TableSpec;
 use crate::tds::types::SqlType;
 
 use super::log::{self, Activity};
+use super::row_log;
 
 /// Log written per changed row on top of the row itself: the log record's header, and
 /// the begin and commit records of its transaction shared out.
@@ -98,7 +99,8 @@ pub fn create(
         rows: Vec::new(),
     };
     register(conn, database_id, &shape, created)?;
-    generate(conn, &table, spec.rows).map(|_| ())
+    generate(conn, &table, spec.rows)?;
+    row_log::track(conn, &table)
 }
 
 /// A user table as a copy of its database carries it: its definition and its rows.
@@ -113,6 +115,7 @@ pub struct TableImage {
     pub insert_rows: String,
     pub next_key: i64,
     pub columns: usize,
+    /// Each row: its rowid, then its columns.
     pub rows: Vec<Vec<rusqlite::types::Value>>,
 }
 
@@ -140,9 +143,9 @@ pub fn export(conn: &Connection, database_id: i64) -> rusqlite::Result<Vec<Table
         .collect::<Result<_, _>>()?;
     for table in &mut tables {
         let mut select =
-            conn.prepare_cached(&format!("SELECT * FROM \"{}\"", table.sqlite_table))?;
-        table.columns = select.column_count();
-        let width = table.columns;
+            conn.prepare_cached(&format!("SELECT rowid, * FROM \"{}\"", table.sqlite_table))?;
+        let width = select.column_count();
+        table.columns = width - 1;
         table.rows = select
             .query_map([], |r| {
                 (0..width)
@@ -163,15 +166,24 @@ pub fn import(
 ) -> rusqlite::Result<()> {
     conn.execute_batch(&table.ddl)?;
     register(conn, database_id, table, created)?;
+    row_log::track(conn, &table.sqlite_table)?;
     replace_rows(conn, table)
 }
 
-/// Replaces a copied table's rows with the image's.
+/// Replaces a copied table's rows with the image's, each under its source rowid
+/// (the row log names rows by it).
 pub fn replace_rows(conn: &Connection, table: &TableImage) -> rusqlite::Result<()> {
     let name = &table.sqlite_table;
     conn.run(&format!("DELETE FROM \"{name}\""), [])?;
-    let marks = vec!["?"; table.columns].join(", ");
-    let mut insert = conn.prepare_cached(&format!("INSERT INTO \"{name}\" VALUES ({marks})"))?;
+    let names: Vec<String> = row_log::column_names(conn, name)?
+        .iter()
+        .map(|c| format!("\"{c}\""))
+        .collect();
+    let marks = vec!["?"; table.columns + 1].join(", ");
+    let mut insert = conn.prepare_cached(&format!(
+        "INSERT INTO \"{name}\" (rowid, {}) VALUES ({marks})",
+        names.join(", ")
+    ))?;
     for row in &table.rows {
         insert.execute(rusqlite::params_from_iter(row.iter()))?;
     }
@@ -179,6 +191,7 @@ pub fn replace_rows(conn: &Connection, table: &TableImage) -> rusqlite::Result<(
         "UPDATE \"$user_tables\" SET next_key = ?2 WHERE sqlite_table = ?1",
         params![name, table.next_key],
     )?;
+    row_log::forget_unstamped(conn, name)?;
     recount(conn, name)
 }
 
@@ -370,7 +383,7 @@ pub fn generate(conn: &Connection, table: &str, count: u64) -> rusqlite::Result<
 }
 
 /// sys.partitions.rows after a change.
-fn recount(conn: &Connection, table: &str) -> rusqlite::Result<()> {
+pub(super) fn recount(conn: &Connection, table: &str) -> rusqlite::Result<()> {
     let rows: i64 = conn.one(&format!("SELECT COUNT(*) FROM \"{table}\""), [], |r| {
         r.get(0)
     })?;
@@ -397,6 +410,7 @@ pub fn written(conn: &Connection, table: &str, rows: u64, now: &str) -> rusqlite
         return Ok(());
     };
     let bytes = rows as f64 * (row_bytes + LOG_BYTES_PER_ROW) as f64;
+    let from = log::written(conn, database_id)?;
     log::append(
         conn,
         database_id,
@@ -408,6 +422,8 @@ pub fn written(conn: &Connection, table: &str, rows: u64, now: &str) -> rusqlite
         },
         now,
     )?;
+    let to = log::written(conn, database_id)?;
+    row_log::stamp(conn, table, (from, to), false)?;
     recount(conn, table)?;
     log::refresh(conn, database_id)
 }

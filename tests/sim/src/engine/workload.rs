@@ -12,6 +12,7 @@ use crate::engine::cached::Cached;
 use crate::scenario::WorkloadSpec;
 
 use super::log::{self, Activity};
+use super::row_log;
 use super::user_tables;
 
 /// Applies `secs` seconds of every workload, ending at `now`.
@@ -44,6 +45,7 @@ pub fn advance(conn: &Connection, secs: f64, now: &str) -> rusqlite::Result<()> 
         .collect::<Result<_, _>>()?;
     let mut cpu = 0.0;
     for (id, load, pending, table) in loads {
+        let from = log::written(conn, id)?;
         log::append(
             conn,
             id,
@@ -62,6 +64,8 @@ pub fn advance(conn: &Connection, secs: f64, now: &str) -> rusqlite::Result<()> 
             let due = pending + load.transactions_per_sec * secs;
             let rows = due.floor();
             user_tables::generate(conn, &table, rows as u64)?;
+            let to = log::written(conn, id)?;
+            row_log::stamp(conn, &table, (from, to), true)?;
             conn.prepare_cached(
                 "UPDATE \"$workload\" SET pending_rows = ?2 WHERE database_id = ?1",
             )?

@@ -8,6 +8,7 @@
 use std::time::Duration;
 
 use ferry_sim::engine::LabClock;
+use ferry_sim::faults::Direction;
 use ferry_sim::scenario::azure::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET};
 use ferry_sim::scenario::WorkloadSpec;
 use ferry_sim::Lab;
@@ -370,10 +371,42 @@ async fn a_database_seeds_catches_up_and_fails_over_without_loss() {
 }
 
 #[tokio::test]
-async fn a_forced_failover_loses_the_unhardened_tail_and_splits_the_brain() {
+async fn a_forced_failover_loses_exactly_the_unhardened_tail_and_splits_the_brain() {
     let (lab, clock, mut sql, token) = linked().await;
     clock.advance(Duration::from_secs(12));
     let mut mi = mi_client(&lab).await;
+    let count = "SELECT COUNT(*) FROM Sales.dbo.Orders";
+    // 150 ms to the MI, 10 transactions a second: the MI has every row but the last
+    // 1.5 transactions' (each row its own transaction, at its own LSN).
+    let faults = &lab.control;
+    faults
+        .shape("SQL01", "mi-target", Duration::from_millis(50), None)
+        .unwrap();
+    clock.advance(Duration::from_secs(1));
+    let on_sql = one_number(&mut sql, count).await;
+    assert_eq!(one_number(&mut mi, count).await, on_sql - 2.0);
+
+    // The workload stops and the MI catches up; the network to the MI breaks, and
+    // SQL Server commits two more rows (asynchronous commit does not wait).
+    lab.set_workload("SQL01", "Sales", &WorkloadSpec::default())
+        .unwrap();
+    clock.advance(Duration::from_secs(1));
+    let before = one_number(&mut sql, count).await;
+    assert_eq!(one_number(&mut mi, count).await, before);
+    faults
+        .cut("SQL01", "mi-target", Direction::ToManagedInstance)
+        .unwrap();
+    run(
+        &mut sql,
+        "INSERT INTO Sales.dbo.Orders (id, amount) VALUES (800001, 1)",
+    )
+    .await;
+    run(
+        &mut sql,
+        "UPDATE Sales.dbo.Orders SET amount = 4321.5 WHERE id = 1",
+    )
+    .await;
+    clock.advance(Duration::from_secs(1));
     let (end, remote) = sql_lsns(&mut sql).await;
     assert!(end > remote);
     let forced = arm(
@@ -385,11 +418,26 @@ async fn a_forced_failover_loses_the_unhardened_tail_and_splits_the_brain() {
     )
     .await;
     complete(&lab, &clock, &token, &forced).await;
-    // The MI keeps what it had hardened; SQL Server went on writing.
-    let (end, remote) = sql_lsns(&mut sql).await;
-    assert!(end > remote, "the lost range: ({remote}, {end}]");
-    let count = "SELECT COUNT(*) FROM Sales.dbo.Orders";
-    assert!(one_number(&mut mi, count).await < one_number(&mut sql, count).await);
+    // The MI keeps exactly what it had hardened: the new row and the change are lost
+    // (an update is a delete and an insert of the row), and the lab's record says so, from the MI's last hardened LSN to SQL Server's end
+    // of log.
+    assert_eq!(one_number(&mut mi, count).await, before);
+    assert_eq!(one_number(&mut sql, count).await, before + 1.0);
+    let first = "SELECT amount FROM Sales.dbo.Orders WHERE id = 1";
+    assert!(one_number(&mut mi, first).await != one_number(&mut sql, first).await);
+    let lost = faults.lost();
+    assert_eq!(lost.len(), 1, "{lost:?}");
+    assert_eq!(lost[0].tail.database, "Sales");
+    assert_eq!(
+        lost[0].tail.row_changes,
+        vec![("dbo.Orders".to_string(), 3)]
+    );
+    assert_eq!(lost[0].tail.from_lsn, mi_lsn(&mut mi).await.to_string());
+    assert_eq!(lost[0].tail.to_lsn, sql_lsns(&mut sql).await.0.to_string());
+    let answer =
+        super::https::call_plain("GET", &format!("{}lost", lab.control_url), &[], None).await;
+    assert_eq!(answer.status, 200);
+    assert_eq!(answer.json[0]["row_changes"], json!([["dbo.Orders", 3]]));
     // Split brain (mi-link.md §4.4): both sides' own member is PRIMARY.
     let role = "SELECT rs.role_desc FROM sys.availability_groups ag
         JOIN sys.dm_hadr_availability_replica_states rs ON ag.group_id = rs.group_id

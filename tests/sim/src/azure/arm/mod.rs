@@ -22,7 +22,7 @@ use http::StatusCode;
 
 use super::failover;
 use super::http::{Handler, Request, Response};
-use super::link::{self, observe, Link, Surroundings, TrustCertificate};
+use super::link::{self, observe, Failover, Link, Surroundings, TrustCertificate};
 use super::replicate;
 use super::token::Authority;
 use super::wire::Wires;
@@ -82,6 +82,18 @@ struct State {
     /// Databases that became primary on an MI (failover, or the link deleted) and
     /// the lab time their first automatic full backup completes.
     backups_due: Vec<(Arc<ManagedInstance>, String, Duration)>,
+    /// What each forced failover lost: the lab's record, per managed instance and link
+    /// (Azure keeps none; a test compares it with the rows).
+    lost: Vec<LostRecord>,
+}
+
+/// A forced failover's loss on one database of one link.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LostRecord {
+    pub managed_instance: String,
+    pub link: String,
+    #[serde(flatten)]
+    pub tail: failover::LostTail,
 }
 
 /// How long after a database becomes primary on the MI its first automatic full
@@ -168,11 +180,28 @@ impl State {
                     wires,
                 };
                 let seen = observe(link, managed, &around);
-                let partner = seen.partner.filter(|_| seen.connected);
+                let partner = seen.partner.clone().filter(|_| seen.connected);
                 let sync = replicate::synchronous(link, partner.as_deref());
                 let seeded = seeded(link);
                 let outcome = failover::failover(managed, link, partner.as_deref(), kind, sync)
                     .map_err(|e| ("FailoverNotPossible", e.text))?;
+                let source = seen.partner.clone().or_else(|| {
+                    sql.iter()
+                        .find(|i| super::link::partner_is(link, i))
+                        .cloned()
+                });
+                if let (Failover::ForcedAllowDataLoss, Some(source)) = (kind, source) {
+                    self.lost
+                        .extend(
+                            failover::lost(link, &source)
+                                .into_iter()
+                                .map(|tail| LostRecord {
+                                    managed_instance: mi.to_string(),
+                                    link: link.name.clone(),
+                                    tail,
+                                }),
+                        );
+                }
                 self.first_backups(managed, seeded, backup_at);
                 if outcome == failover::Outcome::Broken {
                     self.links
@@ -264,6 +293,11 @@ impl Arm {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.lock_for(None)
+    }
+
+    /// What the forced failovers so far lost, oldest first.
+    pub fn lost(&self) -> Vec<LostRecord> {
+        self.lock().lost.clone()
     }
 
     /// Brings every link and operation up to now: the lab does so before and after
