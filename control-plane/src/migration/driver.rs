@@ -390,8 +390,17 @@ async fn check_agent_command(
             "the host did not take the command within {} s: is its agent running? Then retry",
             shared.config.migrations.command_ttl_secs
         ),
-        // The report comes before the command's result, in one delivery.
+        // The report comes before the command's result, in one delivery: once the
+        // command is done, a report sent is stored. The steps this tick began with may
+        // be older than both, so they are read again before the step is failed.
         CommandState::Done => {
+            let now_steps = shared.store.migration_steps(&m.id).await?;
+            let reported = now_steps
+                .iter()
+                .any(|s| s.seq == step.seq && s.state != StepState::Running);
+            if reported {
+                return Ok(());
+            }
             "the agent finished without reporting the step: upgrade ferry-agent".into()
         }
         CommandState::Pending | CommandState::Sent | CommandState::Acked => return Ok(()),
