@@ -23,7 +23,7 @@ use crate::engine::{
 };
 
 use super::link::{observe, Link, LinkDatabase, Observation, Surroundings, MI_LINK_PORT};
-use super::replication::{Conditions, Event, PartnerLog, Phase};
+use super::replication::{Conditions, Event, PartnerLog, Phase, CREATION_LIMIT};
 use super::wire::{Progress, Wires};
 use super::ManagedInstance;
 
@@ -149,6 +149,7 @@ fn one(
             sync,
             bandwidth,
             latency,
+            cancel_at: link.created_at + CREATION_LIMIT,
         };
         let events = if shipping {
             db.replica.advance(now, &log, conditions)

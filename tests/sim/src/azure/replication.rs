@@ -93,7 +93,13 @@ pub struct Conditions {
     /// This database's share of the network, bytes per second.
     pub bandwidth: f64,
     pub latency: Duration,
+    /// When link creation gives up on a database still seeding: six days after the
+    /// link was created (mi-link.md §3.2).
+    pub cancel_at: Duration,
 }
+
+/// How long link creation may take before Azure cancels it.
+pub const CREATION_LIMIT: Duration = Duration::from_secs(6 * 24 * 3600);
 
 impl Replica {
     pub fn new(now: Duration) -> Replica {
@@ -172,6 +178,16 @@ impl Replica {
         } = &mut self.phase
         {
             let needed = (*size - *copied) / c.bandwidth;
+            let done_at = now.as_secs_f64() - dt + needed;
+            if now >= c.cancel_at && done_at > c.cancel_at.as_secs_f64() {
+                let e = LinkError {
+                    number: 0,
+                    text: "Link creation was cancelled: seeding did not complete within 6 days of the link's creation. Give the link more bandwidth, or fewer databases at once, then drop and recreate it.".into(),
+                };
+                self.phase = Phase::Failed(e.clone());
+                events.push(Event::Failed(e));
+                return events;
+            }
             if needed > dt {
                 *copied += c.bandwidth * dt;
                 self.transfer_rate = c.bandwidth;
@@ -243,6 +259,7 @@ mod tests {
             sync,
             bandwidth: 10.0 * MB,
             latency: Duration::from_millis(100),
+            cancel_at: CREATION_LIMIT,
         }
     }
 
@@ -325,5 +342,33 @@ mod tests {
         // It stays failed, connected or not.
         assert!(r.advance(secs(3), &log, conditions(true, false)).is_empty());
         assert!(matches!(r.phase, Phase::Failed(_)));
+    }
+
+    #[test]
+    fn seeding_still_running_six_days_after_the_link_was_created_is_cancelled() {
+        let mut r = Replica::new(secs(0));
+        let log = PartnerLog {
+            written: MB,
+            rate: 0.0,
+            log_backup: None,
+            size: 10.0 * 1024.0 * 1024.0 * MB,
+        };
+        let slow = Conditions {
+            bandwidth: 10_000.0,
+            ..conditions(true, false)
+        };
+        r.advance(secs(0), &log, slow);
+        assert!(r.advance(CREATION_LIMIT - secs(1), &log, slow).is_empty());
+        let events = r.advance(CREATION_LIMIT + secs(1), &log, slow);
+        assert!(
+            matches!(&events[..], [Event::Failed(e)] if e.text.contains("6 days")),
+            "{events:?}"
+        );
+        // A copy that completes in time is not.
+        let mut quick = Replica::new(secs(0));
+        let small = PartnerLog { size: MB, ..log };
+        quick.advance(secs(0), &small, slow);
+        let events = quick.advance(CREATION_LIMIT + secs(1), &small, slow);
+        assert!(matches!(&events[..], [Event::Seeded { .. }]), "{events:?}");
     }
 }

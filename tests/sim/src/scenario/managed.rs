@@ -97,7 +97,8 @@ impl UpdatePolicy {
 }
 
 /// vCores a Gen5 managed instance can have.
-const VCORES: [u32; 8] = [4, 8, 16, 24, 32, 40, 64, 80];
+/// The vCore counts a managed instance is offered with.
+pub const VCORES: [u32; 8] = [4, 8, 16, 24, 32, 40, 64, 80];
 
 impl ManagedInstanceSpec {
     pub fn dns_zone(&self) -> String {

@@ -567,3 +567,32 @@ async fn an_expired_endpoint_certificate_disconnects_the_link() {
         "DISCONNECTED"
     );
 }
+
+#[tokio::test]
+async fn the_instance_cannot_scale_while_a_link_creates_a_database() {
+    let (lab, clock, _sql, token) = linked().await;
+    let scale = json!({"properties": {"vCores": 16, "storageSizeInGB": 512}});
+    // Seeding runs: management operations wait for it (mi-link.md §2.2).
+    let refused = arm(&lab, &token, "PATCH", "", Some(scale.clone())).await;
+    assert_eq!(refused.status, 400, "{}", refused.json);
+    assert_eq!(refused.error_code(), "OperationCanNotStartDueToMiLink");
+    let odd = json!({"properties": {"vCores": 12}});
+    let invalid = arm(&lab, &token, "PATCH", "", Some(odd)).await;
+    assert_eq!(
+        invalid.error_code(),
+        "InvalidParameterValue",
+        "{}",
+        invalid.json
+    );
+    // Seeded: the update is a long-running operation; the instance reports the new size.
+    clock.advance(Duration::from_secs(12));
+    let started = arm(&lab, &token, "PATCH", "", Some(scale)).await;
+    assert_eq!(started.status, 202, "{}", started.json);
+    let before = arm(&lab, &token, "GET", "", None).await;
+    assert_eq!(before.json["properties"]["vCores"], 8, "{}", before.json);
+    clock.advance(Duration::from_secs(3600 / 10));
+    let after = arm(&lab, &token, "GET", "", None).await;
+    assert_eq!(after.json["properties"]["vCores"], 16, "{}", after.json);
+    assert_eq!(after.json["sku"]["capacity"], 16);
+    assert_eq!(after.json["properties"]["storageSizeInGB"], 512);
+}

@@ -82,6 +82,8 @@ struct State {
     /// Databases that became primary on an MI (failover, or the link deleted) and
     /// the lab time their first automatic full backup completes.
     backups_due: Vec<(Arc<ManagedInstance>, String, Duration)>,
+    /// Managed instances scaled since the lab began: vCores and storage (GB).
+    scaled: HashMap<String, (u32, u32)>,
     /// What each forced failover lost: the lab's record, per managed instance and link
     /// (Azure keeps none; a test compares it with the rows).
     lost: Vec<LostRecord>,
@@ -139,7 +141,7 @@ impl State {
         backup_at: Duration,
     ) -> Result<(), (&'static str, String)> {
         let mi = managed.spec.name.as_str();
-        let name = change.name().to_string();
+        let name = change.name().unwrap_or_default().to_string();
         let same = |n: &str| n.eq_ignore_ascii_case(&name);
         match change {
             Change::PutTrust(certificate) => {
@@ -225,6 +227,9 @@ impl State {
                 }
                 self.first_backups(managed, became_primary, backup_at);
             }
+            Change::Scale { vcores, storage_gb } => {
+                self.scaled.insert(mi.to_string(), (vcores, storage_gb));
+            }
         }
         Ok(())
     }
@@ -293,6 +298,10 @@ impl Arm {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.lock_for(None)
+    }
+
+    pub fn authority(&self) -> &Authority {
+        &self.authority
     }
 
     /// What the forced failovers so far lost, oldest first.
@@ -464,7 +473,7 @@ impl Arm {
                     .map(|s| s.to_string())
                     .collect();
                 match kind {
-                    "" => instances::get(self, &call),
+                    "" => instances::route(self, &call),
                     "servertrustcertificates" => certificates::trust(self, &call),
                     "endpointcertificates" => certificates::endpoint(self, &call),
                     "distributedavailabilitygroups" => links::route(self, &call),
@@ -491,7 +500,7 @@ impl Arm {
         mi: &Arc<ManagedInstance>,
         change: Change,
     ) -> ArmResult<Response> {
-        let resource_id = self.resource_id(mi, Some((change.kind(), change.name())));
+        let resource_id = self.resource_id(mi, change.child());
         if state.operations.iter().any(|o| {
             o.resource_id.eq_ignore_ascii_case(&resource_id)
                 && matches!(o.status, Status::InProgress)
@@ -574,12 +583,13 @@ impl Arm {
                 Ok(Response::empty(StatusCode::NO_CONTENT))
             }
             Status::Succeeded => {
-                let (mi, name) = (&op.mi, op.change.name());
-                let body = match &op.change {
-                    Change::PutTrust(_) => {
+                let mi = &op.mi;
+                let body = match (&op.change, op.change.name()) {
+                    (Change::PutTrust(_), Some(name)) => {
                         certificates::trust_json(self, mi, state.trusted_named(&mi.spec.name, name))
                     }
-                    _ => links::link_json(self, &state, mi, name),
+                    (_, Some(name)) => links::link_json(self, &state, mi, name),
+                    (_, None) => Ok(instances::instance_json(self, &state, mi)),
                 };
                 body.map(|b| Response::json(StatusCode::OK, &b))
             }

@@ -16,9 +16,20 @@ pub enum Change {
     PutTrust(TrustCertificate),
     DeleteTrust(String),
     PutLink(Box<Link>),
-    SetReplicationMode { link: String, sync: bool },
-    Failover { link: String, kind: Failover },
+    SetReplicationMode {
+        link: String,
+        sync: bool,
+    },
+    Failover {
+        link: String,
+        kind: Failover,
+    },
     DeleteLink(String),
+    /// The managed instance's own compute and storage (Managed Instances - Update).
+    Scale {
+        vcores: u32,
+        storage_gb: u32,
+    },
 }
 
 impl Change {
@@ -30,24 +41,34 @@ impl Change {
             Change::SetReplicationMode { .. } => 20,
             Change::Failover { .. } => 30,
             Change::DeleteLink(_) => 45,
+            // Scaling a General Purpose instance takes hours; the lab's speed applies.
+            Change::Scale { .. } => 3600,
         })
     }
 
-    /// The resource type the change is to, which the operation URLs are named after.
+    /// What the operation URLs are named after: the resource type the change is to.
     pub fn kind(&self) -> &'static str {
         match self {
             Change::PutTrust(_) | Change::DeleteTrust(_) => TRUST,
+            Change::Scale { .. } => "managedInstance",
             _ => LINKS,
         }
     }
 
-    /// The name of the resource the change is to.
-    pub fn name(&self) -> &str {
+    /// The child resource the change is to (type and name); None for the managed
+    /// instance itself.
+    pub fn child(&self) -> Option<(&'static str, &str)> {
+        Some((self.kind(), self.name()?))
+    }
+
+    /// The name of the child resource the change is to.
+    pub fn name(&self) -> Option<&str> {
         match self {
-            Change::PutTrust(c) => &c.name,
-            Change::PutLink(l) => &l.name,
-            Change::SetReplicationMode { link, .. } | Change::Failover { link, .. } => link,
-            Change::DeleteTrust(name) | Change::DeleteLink(name) => name,
+            Change::PutTrust(c) => Some(&c.name),
+            Change::PutLink(l) => Some(&l.name),
+            Change::SetReplicationMode { link, .. } | Change::Failover { link, .. } => Some(link),
+            Change::DeleteTrust(name) | Change::DeleteLink(name) => Some(name),
+            Change::Scale { .. } => None,
         }
     }
 
