@@ -13,9 +13,10 @@
 //! | `POST /instances/{mi}/hold-redo`, `.../resume-redo` | none: the managed instance hardens the log but applies none of it (its rows trail) |
 //! | `POST /arm/fail` | `kind`: `server_error` / `unavailable` / `throttled` / `timeout`; `count`; `retry_after_secs`; `after_secs`; `path_contains` (only requests to such paths); `method` (only requests of it) |
 //! | `POST /certificates/expire` | `instance`, `certificate` (a certificate in master) |
+//! | `POST /service-account-token` | `subject`, `issuer` (the lab's own when absent): answers `{"token": "..."}`, a workload's federated token for workload identity |
 //! | `GET /lost` | none: what each forced failover lost, per database: `managed_instance`, `link`, `database`, `from_lsn` (the MI's last hardened), `to_lsn` (SQL Server's end of log then), `log_bytes`, `row_changes` (`[["dbo.Orders", 3]]`) |
 //!
-//! Answers: 204 when done (200 with the JSON for `GET /lost`); 400 or 404 with
+//! Answers: 204 when done (200 with JSON for the token and `GET /lost`); 400 or 404 with
 //! `{"error": "..."}` otherwise.
 
 use std::sync::Arc;
@@ -345,6 +346,13 @@ struct HoldBody {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+struct TokenBody {
+    subject: String,
+    issuer: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct ExpireBody {
     instance: String,
     certificate: String,
@@ -356,9 +364,11 @@ fn body<T: serde::de::DeserializeOwned>(request: &Request) -> Result<T, Refused>
 
 impl Handler for Control {
     fn handle(&self, request: Request) -> Response {
-        if request.method == http::Method::GET && request.path.trim_matches('/') == "lost" {
-            let lost = serde_json::to_value(self.lost()).unwrap_or_default();
-            return Response::json(StatusCode::OK, &lost);
+        if let Some(answer) = self.answer(&request) {
+            return match answer {
+                Ok(value) => Response::json(StatusCode::OK, &value),
+                Err(e) => Response::json(e.status, &serde_json::json!({"error": e.message})),
+            };
         }
         match self.route(&request) {
             Ok(()) => Response::empty(StatusCode::NO_CONTENT),
@@ -373,10 +383,47 @@ impl Control {
         self.arm.as_ref().map(|a| a.lost()).unwrap_or_default()
     }
 
+    /// A service account token for `subject` from `issuer` (the lab's own by
+    /// default), as a cluster projects it for workload identity: azure_identity's
+    /// `WorkloadIdentityCredential` reads it from `AZURE_FEDERATED_TOKEN_FILE`.
+    pub fn service_account_token(
+        &self,
+        subject: &str,
+        issuer: Option<&str>,
+    ) -> Result<String, Refused> {
+        let arm = self.arm.as_ref().ok_or_else(|| {
+            refused("the lab has no Azure: declare a [[managed_instance]]".into())
+        })?;
+        if subject.trim().is_empty() {
+            return Err(refused(
+                "subject: must not be empty (e.g. system:serviceaccount:ferry:ferry-control)"
+                    .into(),
+            ));
+        }
+        let issuer = issuer.unwrap_or(crate::scenario::azure::DEFAULT_ISSUER);
+        Ok(arm.authority().service_account_token(issuer, subject))
+    }
+
+    /// The requests answered with JSON rather than done: None for the others.
+    fn answer(&self, request: &Request) -> Option<Result<serde_json::Value, Refused>> {
+        let path = request.path.trim_matches('/');
+        match (&request.method, path) {
+            (&http::Method::GET, "lost") => {
+                Some(Ok(serde_json::to_value(self.lost()).unwrap_or_default()))
+            }
+            (&http::Method::POST, "service-account-token") => Some(
+                body::<TokenBody>(request)
+                    .and_then(|b| self.service_account_token(&b.subject, b.issuer.as_deref()))
+                    .map(|token| serde_json::json!({ "token": token })),
+            ),
+            _ => None,
+        }
+    }
+
     fn route(&self, request: &Request) -> Controlled {
         if request.method != http::Method::POST {
             return Err(refused(format!(
-                "{} {}: the control API takes POST only (and GET /lost)",
+                "{} {}: the control API takes POST only, and GET /lost",
                 request.method, request.path
             )));
         }

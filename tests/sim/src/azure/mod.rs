@@ -5,16 +5,20 @@
 //! - `managed`: a managed instance's network presence: its own loopback address with
 //!   TDS on 1433 and the link endpoint on 5022, and its endpoint certificates.
 //! - `token`: the token authority (client-credentials grant) and token checks.
+//! - `federated`: workload identity: the lab's service account token issuer, and the
+//!   authority's checks of a federated token.
 //! - `arm/`: the `Microsoft.Sql/managedInstances` resources and long-running operations.
 //! - `link`: a link as the managed instance observes it, with its documented errors.
 //! - `replication`: how a link's database seeds and its log flows, on the lab clock.
 //! - `replicate`: the link at work, shown on both sides' views.
 //! - `wire`: the link's conversation over real TCP, SQL Server's endpoint to the MI's.
-//! - `failover`: planned and forced failover, and breaking the link, on both sides.
+//! - `failover`: planned and forced failover, and breaking the link, on both sides;
+//!   what a forced failover lost.
 //! - `http`, `tls`: HTTPS serving and the lab CA.
 
 pub mod arm;
-mod failover;
+pub mod failover;
+pub mod federated;
 pub(crate) mod http;
 pub mod link;
 pub mod managed;

@@ -3,6 +3,9 @@
 //! `client_id`, `client_secret`, `grant_type`, `scope`), answering with a bearer token
 //! or with Entra's error body (`error`, `error_description` with its AADSTS code).
 //!
+//! A client may sign in with a federated token instead (`client_assertion`, workload
+//! identity; see `federated`).
+//!
 //! Tokens are JWTs with Entra's claims (aud, iss, tid, appid, iat, nbf, exp), signed
 //! with a key only this lab holds (HS256; Entra signs RS256, which clients do not
 //! check). The ARM stand-in verifies them here; times follow the lab clock, so a test
@@ -10,9 +13,9 @@
 
 use std::sync::Arc;
 
-use base64::Engine;
 use serde::{Deserialize, Serialize};
 
+use super::federated::{Issuer, Refused};
 use super::http::{Handler, Request, Response};
 use crate::engine::LabClock;
 use crate::scenario::azure::{AzureSpec, Role};
@@ -38,6 +41,8 @@ pub struct Claims {
 pub struct Authority {
     pub spec: AzureSpec,
     key: ring::hmac::Key,
+    /// The workloads' token issuer the lab also plays (`federated`).
+    issuer: Issuer,
     clock: Arc<LabClock>,
     started: time::OffsetDateTime,
 }
@@ -59,6 +64,7 @@ impl Authority {
         Ok(Authority {
             spec,
             key,
+            issuer: Issuer::new()?,
             clock,
             started: time::OffsetDateTime::now_utc(),
         })
@@ -72,6 +78,12 @@ impl Authority {
 
     pub fn now(&self) -> i64 {
         (self.started + self.clock.elapsed()).unix_timestamp()
+    }
+
+    /// A service account token for `subject` from `issuer`, as a workload's cluster
+    /// would project it into its pod: valid an hour from now on the lab clock.
+    pub fn service_account_token(&self, issuer: &str, subject: &str) -> String {
+        self.issuer.token(issuer, subject, self.now(), 3600)
     }
 
     pub fn role_of(&self, claims: &Claims) -> Option<Role> {
@@ -91,15 +103,7 @@ impl Authority {
             nbf: now - 300,
             exp: now + lifetime as i64,
         };
-        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-        let header = b64.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
-        let body = b64.encode(serde_json::to_vec(&claims).expect("claims serialise"));
-        let signed = format!("{header}.{body}");
-        let signature = ring::hmac::sign(&self.key, signed.as_bytes());
-        (
-            format!("{signed}.{}", b64.encode(signature.as_ref())),
-            lifetime,
-        )
+        (super::federated::sign(&self.key, &claims), lifetime)
     }
 
     /// Checks an `Authorization` header value: a bearer token this authority issued,
@@ -112,17 +116,7 @@ impl Authority {
             })
             .ok_or(Refusal::Missing)?
             .trim();
-        let (signed, signature) = token.rsplit_once('.').ok_or(Refusal::Invalid)?;
-        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-        let signature = b64.decode(signature).map_err(|_| Refusal::Invalid)?;
-        ring::hmac::verify(&self.key, signed.as_bytes(), &signature)
-            .map_err(|_| Refusal::Invalid)?;
-        let body = signed.split('.').nth(1).ok_or(Refusal::Invalid)?;
-        let claims: Claims = b64
-            .decode(body)
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .ok_or(Refusal::Invalid)?;
+        let claims: Claims = super::federated::open(&self.key, token).ok_or(Refusal::Invalid)?;
         let now = self.now();
         if claims.exp <= now {
             return Err(Refusal::Expired {
@@ -139,10 +133,7 @@ impl Authority {
         Ok(claims)
     }
 
-    fn token(
-        &self,
-        request: &Request,
-    ) -> Result<serde_json::Value, (u16, &'static str, u32, String)> {
+    fn token(&self, request: &Request) -> Result<serde_json::Value, Refused> {
         let tenant = request
             .path
             .trim_start_matches('/')
@@ -182,15 +173,20 @@ impl Authority {
                     .to_string(),
             )
         })?;
-        if field("client_assertion").is_some() {
-            return Err((400, "invalid_request", 0, "ferry-sim: the lab's token authority accepts client secrets only; client assertions (workload identity, certificates) are not modelled.".into()));
-        }
         let principal = self.spec.principal(client_id).ok_or_else(|| (400, "unauthorized_client", 700016, format!("AADSTS700016: Application with identifier '{client_id}' was not found in the directory '{}'.", self.spec.tenant)))?;
-        let secret = field("client_secret").ok_or_else(|| (401, "invalid_client", 7000218, "AADSTS7000218: The request body must contain the following parameter: 'client_assertion' or 'client_secret'.".to_string()))?;
-        // Digests compared, so the time taken says nothing about the secret.
-        let digest = |s: &str| ring::digest::digest(&ring::digest::SHA256, s.as_bytes());
-        if digest(secret).as_ref() != digest(&principal.client_secret).as_ref() {
-            return Err((401, "invalid_client", 7000215, format!("AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '{client_id}'.")));
+        if let Some(assertion) = field("client_assertion") {
+            let kind = field("client_assertion_type");
+            self.issuer
+                .check((assertion, kind), principal, self.now())?;
+        } else {
+            let secret = field("client_secret").ok_or_else(|| (401, "invalid_client", 7000218, "AADSTS7000218: The request body must contain the following parameter: 'client_assertion' or 'client_secret'.".to_string()))?;
+            // Digests compared, so the time taken says nothing about the secret.
+            let digest = |s: &str| ring::digest::digest(&ring::digest::SHA256, s.as_bytes());
+            if principal.client_secret.is_empty()
+                || digest(secret).as_ref() != digest(&principal.client_secret).as_ref()
+            {
+                return Err((401, "invalid_client", 7000215, format!("AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '{client_id}'.")));
+            }
         }
         let resource = scope.strip_suffix(".default").ok_or_else(|| (400, "invalid_scope", 1002012, format!("AADSTS1002012: The provided value for scope {scope} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).")))?;
         if !RESOURCES.iter().any(|r| r.eq_ignore_ascii_case(resource)) {

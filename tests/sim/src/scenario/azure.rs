@@ -1,6 +1,6 @@
 //! The lab's Azure (`[azure]`): the tenant and subscription its managed instances
-//! live in, the service principals its token authority knows, and how fast its
-//! long-running operations complete.
+//! live in, the service principals its token authority knows (with client secrets
+//! and federated identities), and how fast its long-running operations complete.
 
 use serde::Deserialize;
 
@@ -22,15 +22,30 @@ pub struct AzureSpec {
     pub principals: Vec<PrincipalSpec>,
 }
 
-/// An application registration with a client secret, and the role it holds on the
-/// subscription.
+/// An application registration with its credentials (a client secret, federated
+/// identities, or both), and the role it holds on the subscription.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PrincipalSpec {
     pub client_id: String,
+    #[serde(default)]
     pub client_secret: String,
+    /// Workload identity federation: tokens from these issuers for these subjects
+    /// sign the application in (`client_assertion`).
+    #[serde(default, rename = "federated")]
+    pub federated: Vec<FederatedSpec>,
     #[serde(default = "default_role")]
     pub role: Role,
+}
+
+/// A federated identity credential (Entra ID): the external token's issuer and
+/// subject; its audience must be `api://AzureADTokenExchange`.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct FederatedSpec {
+    #[serde(default = "default_issuer")]
+    pub issuer: String,
+    pub subject: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -79,9 +94,15 @@ impl AzureSpec {
                     p.client_id
                 ));
             }
-            if p.client_secret.is_empty() {
+            if p.client_secret.is_empty() && p.federated.is_empty() {
                 return Err(format!(
-                    "azure.principal[{n}].client_secret: must not be empty"
+                    "azure.principal[{n}]: give it a client_secret or a federated identity ([[azure.principal.federated]] subject = \"...\")"
+                ));
+            }
+            if let Some(f) = p.federated.iter().find(|f| f.subject.is_empty()) {
+                return Err(format!(
+                    "azure.principal[{n}].federated: the credential for issuer '{}' needs a subject",
+                    f.issuer
                 ));
             }
         }
@@ -100,6 +121,12 @@ pub const DEFAULT_TENANT: &str = "0f3e2d1c-5a4b-4c3d-9e8f-70a1b2c3d4e5";
 pub const DEFAULT_SUBSCRIPTION: &str = "5b1c9a7e-2d3f-4e6a-8b9c-0d1e2f3a4b5c";
 pub const DEFAULT_CLIENT_ID: &str = "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d";
 pub const DEFAULT_CLIENT_SECRET: &str = "Lab-Client-Secret~1";
+/// The issuer of the lab's service account tokens (a Kubernetes cluster's OIDC
+/// issuer in real life), and the subject the default application federates.
+pub const DEFAULT_ISSUER: &str = "https://oidc.ferry-lab.invalid/";
+pub const DEFAULT_SUBJECT: &str = "system:serviceaccount:ferry:ferry-control";
+/// The audience Entra ID requires of a federated token.
+pub const TOKEN_EXCHANGE_AUDIENCE: &str = "api://AzureADTokenExchange";
 
 fn default_tenant() -> String {
     DEFAULT_TENANT.into()
@@ -113,6 +140,9 @@ fn one() -> f64 {
 fn default_token_lifetime() -> u64 {
     3599
 }
+fn default_issuer() -> String {
+    DEFAULT_ISSUER.into()
+}
 fn default_role() -> Role {
     Role::Contributor
 }
@@ -120,6 +150,10 @@ fn default_principals() -> Vec<PrincipalSpec> {
     vec![PrincipalSpec {
         client_id: DEFAULT_CLIENT_ID.into(),
         client_secret: DEFAULT_CLIENT_SECRET.into(),
+        federated: vec![FederatedSpec {
+            issuer: DEFAULT_ISSUER.into(),
+            subject: DEFAULT_SUBJECT.into(),
+        }],
         role: Role::Contributor,
     }]
 }

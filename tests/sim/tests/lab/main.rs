@@ -18,6 +18,7 @@ mod https;
 mod replication;
 mod user_tables;
 mod workload;
+mod workload_identity;
 
 use ferry_sim::{Lab, Scenario};
 use tiberius::{AuthMethod, Config, EncryptionLevel};
