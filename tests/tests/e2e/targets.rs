@@ -1,6 +1,6 @@
 //! Target managed instances through the real binaries: `ferry target add` makes the
-//! control plane sign in to the lab's Entra ID with azure_identity's client-secret
-//! credential and read the managed instance from the lab's ARM (HTTPS, the lab's CA
+//! control plane sign in to the lab's Entra ID with azure_identity's client-secret (or
+//! workload identity) credential and read the managed instance from the lab's ARM (HTTPS, the lab's CA
 //! trusted through `[azure] ca_file`); `ferry target test` makes an agent probe the
 //! network toward the lab's managed instance.
 
@@ -125,6 +125,60 @@ async fn targets_are_read_through_arm_with_azure_identity() {
     let plane = ControlPlane::start(dir.path(), FAST_CONTROL_CONFIG).await;
     let shown = refused(&plane.ferry(&["target", "add", &id]).await);
     assert!(shown.contains("no Azure credential"), "{shown}");
+    plane.stop().await;
+}
+
+#[tokio::test]
+async fn a_control_plane_on_workload_identity_signs_in_with_its_federated_token() {
+    let lab = ferry_sim::Lab::start(&ferry_sim::Scenario::parse(SCENARIO).unwrap())
+        .await
+        .unwrap();
+    let azure = lab.azure.as_ref().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("lab-ca.pem");
+    std::fs::write(&ca, &azure.ca_pem).unwrap();
+    // As a cluster projects it into the control plane's pod.
+    let token_file = dir.path().join("azure-identity-token");
+    let subject = ferry_sim::scenario::azure::DEFAULT_SUBJECT;
+    let token = lab.control.service_account_token(subject, None).unwrap();
+    std::fs::write(&token_file, token).unwrap();
+    let config = format!(
+        "{FAST_CONTROL_CONFIG}[azure]\ncredential = \"workload_identity\"\ntenant_id = \"{}\"\nclient_id = \"{}\"\n\
+         arm_endpoint = \"{}\"\nauthority_host = \"{}\"\nca_file = {:?}\ntimeout_secs = 10\n",
+        azure.tenant,
+        ferry_sim::scenario::azure::DEFAULT_CLIENT_ID,
+        azure.arm,
+        azure.authority,
+        ca.display().to_string(),
+    );
+    let env = [("AZURE_FEDERATED_TOKEN_FILE", token_file.to_str().unwrap())];
+    let local = "127.0.0.1:0".parse().unwrap();
+    let plane = ControlPlane::start_with_env(dir.path(), &config, local, &env).await;
+    let added = plane.ferry_json(&["target", "add", &mi_id(&lab)]).await;
+    assert_eq!(added["created"], true, "{added}");
+    assert_eq!(added["vcores"], 16);
+    plane.stop().await;
+
+    // A token for another service account: Entra ID's refusal names the subject.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("lab-ca.pem"), &azure.ca_pem).unwrap();
+    let token_file = dir.path().join("azure-identity-token");
+    let stranger = "system:serviceaccount:default:someone-else";
+    let token = lab.control.service_account_token(stranger, None).unwrap();
+    std::fs::write(&token_file, token).unwrap();
+    let config = config.replace(
+        &format!("{:?}", ca.display().to_string()),
+        &format!("{:?}", dir.path().join("lab-ca.pem").display().to_string()),
+    );
+    let env = [("AZURE_FEDERATED_TOKEN_FILE", token_file.to_str().unwrap())];
+    let plane = ControlPlane::start_with_env(dir.path(), &config, local, &env).await;
+    let output = plane.ferry(&["target", "add", &mi_id(&lab)]).await;
+    assert!(!output.status.success());
+    let shown = text(&output);
+    assert!(
+        shown.contains("AADSTS700213") && shown.contains(stranger),
+        "{shown}"
+    );
     plane.stop().await;
 }
 
