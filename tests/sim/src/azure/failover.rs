@@ -13,6 +13,8 @@
 //!
 //! The lab does not ship log from the MI back to SQL Server after a failover.
 
+use std::time::Duration;
+
 use crate::engine::{lsn, Instance, Replay};
 
 use super::link::{Failover, Link, LinkError};
@@ -117,7 +119,7 @@ pub fn lost(link: &Link, source: &Instance) -> Vec<LostTail> {
     link.databases
         .iter()
         .filter_map(|db| {
-            let end = source.log_position(&db.name)?.written;
+            let end = source.log_position(&db.name, Duration::ZERO)?.written;
             let from = db.replica.hardened;
             let row_changes = match source.log_rows(&db.name, from, end) {
                 Some(Replay::Changes(tables)) => tables

@@ -94,12 +94,14 @@ pub fn synchronous(link: &Link, partner: Option<&Instance>) -> bool {
         })
 }
 
-/// Where a database's log stands on SQL Server, as the model reads it.
-pub fn partner_log(partner: Option<&Instance>, database: &str) -> PartnerLog {
+/// Where a database's log stands on SQL Server, as the model reads it, and what of
+/// it could have crossed a network `latency` long.
+pub fn partner_log(partner: Option<&Instance>, database: &str, latency: Duration) -> PartnerLog {
     partner
-        .and_then(|p| p.log_position(database))
+        .and_then(|p| p.log_position(database, latency))
         .map_or(PartnerLog::default(), |p| PartnerLog {
             written: p.written,
+            sent: p.written_before,
             rate: p.rate,
             log_backup: p.log_backup,
             size: p.data_bytes,
@@ -141,7 +143,7 @@ fn one(
     let groups = mi_groups(mi, link);
     let mut logs = Vec::with_capacity(link.databases.len());
     for (n, db) in link.databases.iter_mut().enumerate() {
-        let log = partner_log(partner.as_deref(), &db.name);
+        let log = partner_log(partner.as_deref(), &db.name, latency);
         logs.push(log);
         let ready = shipping && seen.connected && seen.database_errors[n].is_none();
         let conditions = Conditions {

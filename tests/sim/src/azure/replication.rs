@@ -23,6 +23,8 @@ use super::link::LinkError;
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct PartnerLog {
     pub written: f64,
+    /// Where the log stood one network delay ago: what can have reached the MI.
+    pub sent: f64,
     /// Bytes per second the workload writes now.
     pub rate: f64,
     /// Where the last log backup (not COPY_ONLY) ended, if any was taken.
@@ -219,7 +221,7 @@ impl Replica {
     }
 
     /// `dt` seconds of log shipping, ending at `now`. Asynchronous commit: the MI
-    /// can have what SQL Server wrote one network delay ago. Synchronous commit,
+    /// can have what SQL Server had written one network delay ago. Synchronous commit,
     /// once caught up: every commit waits for the MI, so it has it all.
     fn ship_log(&mut self, now: Duration, dt: f64, partner: &PartnerLog, c: Conditions) {
         if c.sync && self.caught_up {
@@ -230,7 +232,7 @@ impl Replica {
             }
             return;
         }
-        let target = (partner.written - partner.rate * c.latency.as_secs_f64()).max(self.hardened);
+        let target = partner.sent.max(self.hardened);
         let moved = (target - self.hardened).min(c.bandwidth * dt).max(0.0);
         if moved > 0.0 {
             self.hardened += moved;
@@ -272,6 +274,7 @@ mod tests {
         let mut r = Replica::new(secs(0));
         let mut log = PartnerLog {
             written: 1000.0 * MB,
+            sent: 1000.0 * MB,
             rate: MB,
             log_backup: None,
             size: 100.0 * MB,
@@ -281,17 +284,20 @@ mod tests {
             vec![Event::SeedingStarted]
         );
         log.written += 5.0 * MB;
+        log.sent = log.written - 0.1 * MB;
         assert!(r.advance(secs(5), &log, conditions(true, false)).is_empty());
         assert!(
             matches!(r.phase, Phase::Seeding { copied, .. } if (copied - 50.0 * MB).abs() < 1.0)
         );
         // Done at 10 s; the 10 MB written since 0 s arrive within the next second.
         log.written += 5.0 * MB;
+        log.sent = log.written - 0.1 * MB;
         let events = r.advance(secs(10), &log, conditions(true, false));
         assert_eq!(events, vec![Event::Seeded { from: 1000.0 * MB }]);
         assert_eq!(r.hardened, 1000.0 * MB);
         assert!(!r.caught_up && r.busy());
         log.written += 2.0 * MB;
+        log.sent = log.written - 0.1 * MB;
         r.advance(secs(12), &log, conditions(true, false));
         assert!(r.caught_up);
         // Asynchronous: one network delay behind.
@@ -307,6 +313,7 @@ mod tests {
         let mut r = Replica::new(secs(0));
         let log = PartnerLog {
             written: MB,
+            sent: MB,
             rate: 0.0,
             log_backup: None,
             size: 100.0 * MB,
@@ -330,6 +337,7 @@ mod tests {
         let mut r = Replica::new(secs(0));
         let mut log = PartnerLog {
             written: MB,
+            sent: MB,
             rate: 0.0,
             log_backup: Some(0.5 * MB),
             size: 10.0 * MB,
@@ -349,6 +357,7 @@ mod tests {
         let mut r = Replica::new(secs(0));
         let log = PartnerLog {
             written: MB,
+            sent: MB,
             rate: 0.0,
             log_backup: None,
             size: 10.0 * 1024.0 * 1024.0 * MB,

@@ -871,6 +871,14 @@ CREATE TABLE "$workload" (
     pending_rows real NOT NULL DEFAULT 0
 );
 
+-- When each database's log reached which position (timeline.rs); `at` a Julian day.
+CREATE TABLE "$log_timeline" (
+    database_id int NOT NULL,
+    at real NOT NULL,
+    written real NOT NULL
+);
+CREATE INDEX "$log_timeline_by_time" ON "$log_timeline" (database_id, at);
+
 -- User tables (user_tables.rs): the SQLite table holding each, and the next key its
 -- generated rows take.
 CREATE TABLE "$user_tables" (

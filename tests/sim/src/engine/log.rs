@@ -226,12 +226,16 @@ pub struct Activity {
     pub writes: f64,
     pub latency_ms: f64,
     pub keep_per_sec: f64,
+    /// The seconds up to `now` the log was written over (0: at once, one statement).
+    pub over_secs: f64,
 }
 
 /// Writes log and I/O into a database up to `now`: the end LSN moves, the active log
 /// grows or is truncated by checkpoints, and the counters since the instance started
 /// count it.
 pub fn append(conn: &Connection, id: i64, a: Activity, now: &str) -> rusqlite::Result<()> {
+    let from = written(conn, id)?;
+    super::timeline::mark(conn, id, (now, a.over_secs), (from, from + a.bytes))?;
     write(conn, id, a.bytes, a.keep_per_sec, |log| {
         if a.transactions > 0.0 {
             log.last_commit_time = Some(now.to_string());

@@ -37,6 +37,7 @@ mod populate;
 mod replica;
 mod row_log;
 mod session;
+mod timeline;
 mod translate;
 mod user_tables;
 mod workload;

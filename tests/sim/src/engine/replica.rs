@@ -6,13 +6,14 @@
 //! runs the workloads up to now; what the link writes needs the definitions only.
 
 use std::sync::Weak;
+use std::time::Duration;
 
 use crate::engine::cached::Cached;
 
 use super::effects::link::{self, LinkGroups, RemoteDatabase, RemoteReplica};
 use super::effects::seeding::{self, Seeding};
 use super::effects::{record_backup, TakenBackup};
-use super::{log, Instance};
+use super::{datetime_text, log, timeline, Instance};
 
 /// Something outside the engine whose state this instance's views show.
 pub trait Observer: Send + Sync {
@@ -25,6 +26,8 @@ pub trait Observer: Send + Sync {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct LogPosition {
     pub written: f64,
+    /// Where the log stood `delay` ago (the delay asked for).
+    pub written_before: f64,
     /// Bytes per second its workload writes now.
     pub rate: f64,
     /// Where the last log backup (not COPY_ONLY) ended.
@@ -56,7 +59,9 @@ impl Instance {
         }
     }
 
-    pub fn log_position(&self, database: &str) -> Option<LogPosition> {
+    /// Where database `database`'s log stands now, and stood `delay` ago.
+    pub fn log_position(&self, database: &str, delay: Duration) -> Option<LogPosition> {
+        let then = datetime_text(self.info.started + self.clock.elapsed().saturating_sub(delay));
         let catalog = self.catalog();
         let id = catalog.database_id(database)?;
         let conn = &catalog.conn;
@@ -68,8 +73,10 @@ impl Instance {
                     |r| r.get(0),
                 )?;
             let pages = data_pages(conn, id)?;
+            let written = log::written(conn, id)?;
             Ok(LogPosition {
-                written: log::written(conn, id)?,
+                written,
+                written_before: timeline::written_at(conn, id, &then)?.unwrap_or(written),
                 rate,
                 log_backup: log::last_log_backup(conn, id)?,
                 data_bytes: pages as f64 * 8192.0,

@@ -56,6 +56,7 @@ pub fn advance(conn: &Connection, secs: f64, now: &str) -> rusqlite::Result<()> 
                 writes: load.writes_per_sec * secs,
                 latency_ms: load.io_latency_ms,
                 keep_per_sec: load.log_bytes_per_sec,
+                over_secs: secs,
             },
             now,
         )?;

@@ -371,6 +371,33 @@ async fn a_database_seeds_catches_up_and_fails_over_without_loss() {
 }
 
 #[tokio::test]
+async fn a_statement_reaches_the_mi_one_network_delay_after_it_commits() {
+    let (lab, clock, mut sql, _) = linked().await;
+    clock.advance(Duration::from_secs(12));
+    lab.set_workload("SQL01", "Sales", &WorkloadSpec::default())
+        .unwrap();
+    clock.advance(Duration::from_secs(1));
+    let mut mi = mi_client(&lab).await;
+    let count = "SELECT COUNT(*) FROM Sales.dbo.Orders";
+    let before = one_number(&mut mi, count).await;
+    assert_eq!(one_number(&mut sql, count).await, before);
+    run(
+        &mut sql,
+        "INSERT INTO Sales.dbo.Orders (id, amount) VALUES (700001, 1)",
+    )
+    .await;
+    // Asynchronous commit: SQL Server has it at once; the MI 100 ms later.
+    let (end, remote) = sql_lsns(&mut sql).await;
+    assert!(end > remote);
+    clock.advance(Duration::from_millis(90));
+    assert_eq!(one_number(&mut mi, count).await, before);
+    clock.advance(Duration::from_millis(20));
+    assert_eq!(one_number(&mut mi, count).await, before + 1.0);
+    let (end, remote) = sql_lsns(&mut sql).await;
+    assert_eq!(end, remote);
+}
+
+#[tokio::test]
 async fn a_forced_failover_loses_exactly_the_unhardened_tail_and_splits_the_brain() {
     let (lab, clock, mut sql, token) = linked().await;
     clock.advance(Duration::from_secs(12));

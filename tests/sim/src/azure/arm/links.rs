@@ -229,7 +229,7 @@ pub fn link_json(arm: &Arm, state: &State, mi: &ManagedInstance, name: &str) -> 
                 .hardened_at
                 .filter(|_| seeded)
                 .map(|t| rfc3339(arm.authority.time_at(t).unix_timestamp()));
-            let log = partner_log(seen.partner.as_deref(), &d.name);
+            let log = partner_log(seen.partner.as_deref(), &d.name, std::time::Duration::ZERO);
             let lag = seeded.then(|| r.lag_secs(&log));
             json!({
                 "databaseName": d.name,
