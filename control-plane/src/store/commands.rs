@@ -250,12 +250,24 @@ impl Store {
         row.as_ref().map(decode).transpose()
     }
 
-    /// Marks commands past their deadline and never acknowledged as expired.
     /// Queues a command that only reads (the driver's requests for fresh readings):
-    /// not audited, as it changes nothing and comes every few seconds.
+    /// not audited, as it changes nothing and comes every few seconds. The agent's
+    /// reads of the same kind finished more than [`KEEP_READS_MS`] ago go: nothing
+    /// refers to them, and a long cutover would otherwise leave one every few seconds.
     pub async fn queue_read(&self, command: &CommandRecord) -> Result<(), StoreError> {
-        let mut conn = self.pool.acquire().await?;
-        insert(&mut conn, command).await
+        let mut tx = self.write().await?;
+        sqlx::query(
+            "DELETE FROM commands WHERE agent_id = $1 AND kind = $2
+               AND state IN ('done', 'failed', 'expired') AND updated_at < $3",
+        )
+        .bind(command.agent_id.to_string())
+        .bind(command.kind.as_str())
+        .bind(command.created_at_ms - KEEP_READS_MS)
+        .execute(&mut *tx)
+        .await?;
+        insert(&mut tx, command).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Whether `agent` has a command of `kind` not yet answered nor expired.
@@ -276,6 +288,7 @@ impl Store {
         Ok(n > 0)
     }
 
+    /// Marks commands past their deadline and never acknowledged as expired.
     pub async fn expire_commands(&self, now_ms: i64) -> Result<u64, StoreError> {
         Ok(sqlx::query("UPDATE commands SET state = 'expired', updated_at = $1 WHERE state IN ('pending', 'sent') AND expires_at <= $1")
             .bind(now_ms)
@@ -300,6 +313,9 @@ impl Store {
 }
 
 /// Queues a command (inside the caller's transaction, which also audits it).
+/// How long a finished read command stays (see [`Store::queue_read`]).
+pub const KEEP_READS_MS: i64 = 3_600_000;
+
 pub(crate) async fn insert(
     conn: &mut AnyConnection,
     command: &CommandRecord,

@@ -107,7 +107,12 @@ async fn main() -> anyhow::Result<()> {
     // each host after its instance.
     let bytes: f64 = chosen
         .iter()
-        .filter_map(|d| fleet.lab.instance(&d.host)?.log_position(&d.database))
+        .filter_map(|d| {
+            fleet
+                .lab
+                .instance(&d.host)?
+                .log_position(&d.database, std::time::Duration::ZERO)
+        })
         .map(|p| p.data_bytes)
         .sum();
     let hosts = {

@@ -447,6 +447,46 @@ pub(super) async fn waves(store: &Store, migration: &str) {
     assert_eq!(store.migration(migration).await.unwrap().unwrap().wave, "");
 }
 
+/// Requests for fresh readings: one outstanding at a time per agent, and those
+/// finished an hour before the next is queued are gone.
+pub(super) async fn reads_are_not_kept(store: &Store, agent: AgentId) {
+    use ferry_control::store::commands::KEEP_READS_MS;
+    let read = |at: i64| {
+        CommandRecord::pending(
+            agent,
+            CommandKind::ReadLinkStatus,
+            "driver",
+            at,
+            at + 30_000,
+            "",
+        )
+    };
+    let first = read(NOW);
+    store.queue_read(&first).await.unwrap();
+    let kind = CommandKind::ReadLinkStatus;
+    assert!(store
+        .command_outstanding(agent, kind, NOW + 1)
+        .await
+        .unwrap());
+    assert_eq!(store.expire_commands(NOW + 30_000).await.unwrap(), 1);
+    assert!(!store
+        .command_outstanding(agent, kind, NOW + 30_001)
+        .await
+        .unwrap());
+    let second = read(NOW + 40_000);
+    store.queue_read(&second).await.unwrap();
+    assert!(
+        store.get_command(&first.id).await.unwrap().is_some(),
+        "kept an hour"
+    );
+    store.expire_commands(NOW + 70_000).await.unwrap();
+    let third = read(NOW + 30_000 + KEEP_READS_MS + 1);
+    store.queue_read(&third).await.unwrap();
+    assert!(store.get_command(&first.id).await.unwrap().is_none());
+    assert!(store.get_command(&second.id).await.unwrap().is_some());
+    assert!(store.get_command(&third.id).await.unwrap().is_some());
+}
+
 /// A cutover's row counts: SQL Server's asked (a CountRows command) and recorded from
 /// its agent's report only; the MI's recorded only for the count asked last.
 pub(super) async fn row_counts(store: &Store, migration: &str, agent: AgentId) {

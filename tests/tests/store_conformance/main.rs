@@ -586,6 +586,7 @@ async fn suite(url: &str) {
     cutover::groups(&store, "m1").await;
     cutover::leases(&store).await;
     cutover::row_counts(&store, "m1", first.id).await;
+    cutover::reads_are_not_kept(&store, first.id).await;
 
     let actions: Vec<String> = store
         .list_audit(50)

@@ -46,7 +46,7 @@ pub fn list(arm: &Arm, call: &Call, group: Option<&str>) -> ArmResult<Response> 
 /// PATCH: `properties.vCores` (or `sku.capacity`) and `properties.storageSizeInGB`;
 /// other properties are not modelled and say so.
 fn update(arm: &Arm, call: &Call, mi: &std::sync::Arc<ManagedInstance>) -> ArmResult<Response> {
-    let properties = body_properties(&call.request)?;
+    let properties = body_properties(call.request)?;
     let body: Value = serde_json::from_slice(&call.request.body).unwrap_or(Value::Null);
     let mut state = arm.lock();
     let (mut vcores, mut storage_gb) = size(&state, mi);
