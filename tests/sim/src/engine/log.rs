@@ -232,10 +232,11 @@ pub struct Activity {
 
 /// Writes log and I/O into a database up to `now`: the end LSN moves, the active log
 /// grows or is truncated by checkpoints, and the counters since the instance started
-/// count it.
-pub fn append(conn: &Connection, id: i64, a: Activity, now: &str) -> rusqlite::Result<()> {
+/// count it. Returns where the log stood before and after.
+pub fn append(conn: &Connection, id: i64, a: Activity, now: &str) -> rusqlite::Result<(f64, f64)> {
     let from = written(conn, id)?;
-    super::timeline::mark(conn, id, (now, a.over_secs), (from, from + a.bytes))?;
+    let to = from + a.bytes;
+    super::timeline::mark(conn, id, (now, a.over_secs), (from, to))?;
     write(conn, id, a.bytes, a.keep_per_sec, |log| {
         if a.transactions > 0.0 {
             log.last_commit_time = Some(now.to_string());
@@ -248,7 +249,8 @@ pub fn append(conn: &Connection, id: i64, a: Activity, now: &str) -> rusqlite::R
         log.read_stall_ms += a.reads * a.latency_ms;
         log.write_stall_ms += a.writes * a.latency_ms;
         log.log_stall_ms += log_flushes(a) * a.latency_ms;
-    })
+    })?;
+    Ok((from, to))
 }
 
 /// Every commit flushes the log; large transactions also flush every full 60 KB block.

@@ -57,12 +57,17 @@ pub fn column_names(conn: &Connection, table: &str) -> rusqlite::Result<Vec<Stri
         .collect()
 }
 
-/// Journals `table`'s changes from now on (its generated rows are in already).
-pub fn track(conn: &Connection, table: &str) -> rusqlite::Result<()> {
-    let columns: Vec<String> = column_names(conn, table)?
+/// The columns of SQLite table `table`, in order, quoted.
+pub fn quoted_columns(conn: &Connection, table: &str) -> rusqlite::Result<Vec<String>> {
+    Ok(column_names(conn, table)?
         .iter()
         .map(|c| quoted(c))
-        .collect();
+        .collect())
+}
+
+/// Journals `table`'s changes from now on (its generated rows are in already).
+pub fn track(conn: &Connection, table: &str) -> rusqlite::Result<()> {
+    let columns = quoted_columns(conn, table)?;
     let list = columns.join(", ");
     let new: Vec<String> = columns.iter().map(|c| format!("new.{c}")).collect();
     let (j, t) = (quoted(&journal(table)), quoted(table));

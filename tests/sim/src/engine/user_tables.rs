@@ -175,10 +175,7 @@ pub fn import(
 pub fn replace_rows(conn: &Connection, table: &TableImage) -> rusqlite::Result<()> {
     let name = &table.sqlite_table;
     conn.run(&format!("DELETE FROM \"{name}\""), [])?;
-    let names: Vec<String> = row_log::column_names(conn, name)?
-        .iter()
-        .map(|c| format!("\"{c}\""))
-        .collect();
+    let names = row_log::quoted_columns(conn, name)?;
     let marks = vec!["?"; table.columns + 1].join(", ");
     let mut insert = conn.prepare_cached(&format!(
         "INSERT INTO \"{name}\" (rowid, {}) VALUES ({marks})",
@@ -410,8 +407,7 @@ pub fn written(conn: &Connection, table: &str, rows: u64, now: &str) -> rusqlite
         return Ok(());
     };
     let bytes = rows as f64 * (row_bytes + LOG_BYTES_PER_ROW) as f64;
-    let from = log::written(conn, database_id)?;
-    log::append(
+    let (from, to) = log::append(
         conn,
         database_id,
         Activity {
@@ -422,7 +418,6 @@ pub fn written(conn: &Connection, table: &str, rows: u64, now: &str) -> rusqlite
         },
         now,
     )?;
-    let to = log::written(conn, database_id)?;
     row_log::stamp(conn, table, (from, to), false)?;
     recount(conn, table)?;
     log::refresh(conn, database_id)

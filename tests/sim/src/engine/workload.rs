@@ -45,8 +45,7 @@ pub fn advance(conn: &Connection, secs: f64, now: &str) -> rusqlite::Result<()> 
         .collect::<Result<_, _>>()?;
     let mut cpu = 0.0;
     for (id, load, pending, table) in loads {
-        let from = log::written(conn, id)?;
-        log::append(
+        let (from, to) = log::append(
             conn,
             id,
             Activity {
@@ -65,7 +64,6 @@ pub fn advance(conn: &Connection, secs: f64, now: &str) -> rusqlite::Result<()> 
             let due = pending + load.transactions_per_sec * secs;
             let rows = due.floor();
             user_tables::generate(conn, &table, rows as u64)?;
-            let to = log::written(conn, id)?;
             row_log::stamp(conn, &table, (from, to), true)?;
             conn.prepare_cached(
                 "UPDATE \"$workload\" SET pending_rows = ?2 WHERE database_id = ?1",

@@ -193,16 +193,16 @@ impl State {
                         .cloned()
                 });
                 if let (Failover::ForcedAllowDataLoss, Some(source)) = (kind, source) {
-                    self.lost
-                        .extend(
-                            failover::lost(link, &source)
-                                .into_iter()
-                                .map(|tail| LostRecord {
-                                    managed_instance: mi.to_string(),
-                                    link: link.name.clone(),
-                                    tail,
-                                }),
-                        );
+                    let record = |tail| LostRecord {
+                        managed_instance: mi.to_string(),
+                        link: link.name.clone(),
+                        tail,
+                    };
+                    let lost: Vec<_> = failover::lost(link, &source)
+                        .into_iter()
+                        .map(record)
+                        .collect();
+                    self.lost.extend(lost);
                 }
                 self.first_backups(managed, seeded, backup_at);
                 if outcome == failover::Outcome::Broken {
