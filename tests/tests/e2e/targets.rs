@@ -22,17 +22,26 @@ speed = 10.0
 
 /// `[azure]` for the lab, with `secret` in the secret file.
 pub(super) fn azure_config(lab: &ferry_sim::Lab, dir: &std::path::Path, secret: &str) -> String {
+    let secret_file = dir.join("azure-secret");
+    std::fs::write(&secret_file, secret).unwrap();
+    let credential = format!(
+        "credential = \"client_secret\"\nclient_secret_file = {:?}\n",
+        secret_file.display().to_string()
+    );
+    lab_azure(lab, dir, &credential)
+}
+
+/// The control plane's config for the lab's Azure (its CA trusted, written to `dir`),
+/// signing in with `credential` (TOML lines).
+fn lab_azure(lab: &ferry_sim::Lab, dir: &std::path::Path, credential: &str) -> String {
     let azure = lab.azure.as_ref().unwrap();
     let ca = dir.join("lab-ca.pem");
     std::fs::write(&ca, &azure.ca_pem).unwrap();
-    let secret_file = dir.join("azure-secret");
-    std::fs::write(&secret_file, secret).unwrap();
     format!(
-        "{FAST_CONTROL_CONFIG}[azure]\ncredential = \"client_secret\"\ntenant_id = \"{}\"\nclient_id = \"{}\"\n\
-         client_secret_file = {:?}\narm_endpoint = \"{}\"\nauthority_host = \"{}\"\nca_file = {:?}\ntimeout_secs = 10\n",
+        "{FAST_CONTROL_CONFIG}[azure]\n{credential}tenant_id = \"{}\"\nclient_id = \"{}\"\n\
+         arm_endpoint = \"{}\"\nauthority_host = \"{}\"\nca_file = {:?}\ntimeout_secs = 10\n",
         azure.tenant,
         ferry_sim::scenario::azure::DEFAULT_CLIENT_ID,
-        secret_file.display().to_string(),
         azure.arm,
         azure.authority,
         ca.display().to_string(),
@@ -128,32 +137,30 @@ async fn targets_are_read_through_arm_with_azure_identity() {
     plane.stop().await;
 }
 
+/// A control plane on workload identity in `dir`, with a service account token for
+/// `subject` where a cluster would project it (`AZURE_FEDERATED_TOKEN_FILE`).
+async fn workload_identity_plane(
+    lab: &ferry_sim::Lab,
+    dir: &std::path::Path,
+    subject: &str,
+) -> ControlPlane {
+    let token_file = dir.join("azure-identity-token");
+    let token = lab.control.service_account_token(subject, None).unwrap();
+    std::fs::write(&token_file, token).unwrap();
+    let config = lab_azure(lab, dir, "credential = \"workload_identity\"\n");
+    let env = [("AZURE_FEDERATED_TOKEN_FILE", token_file.to_str().unwrap())];
+    let local = "127.0.0.1:0".parse().unwrap();
+    ControlPlane::start_with_env(dir, &config, local, &env).await
+}
+
 #[tokio::test]
 async fn a_control_plane_on_workload_identity_signs_in_with_its_federated_token() {
     let lab = ferry_sim::Lab::start(&ferry_sim::Scenario::parse(SCENARIO).unwrap())
         .await
         .unwrap();
-    let azure = lab.azure.as_ref().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let ca = dir.path().join("lab-ca.pem");
-    std::fs::write(&ca, &azure.ca_pem).unwrap();
-    // As a cluster projects it into the control plane's pod.
-    let token_file = dir.path().join("azure-identity-token");
     let subject = ferry_sim::scenario::azure::DEFAULT_SUBJECT;
-    let token = lab.control.service_account_token(subject, None).unwrap();
-    std::fs::write(&token_file, token).unwrap();
-    let config = format!(
-        "{FAST_CONTROL_CONFIG}[azure]\ncredential = \"workload_identity\"\ntenant_id = \"{}\"\nclient_id = \"{}\"\n\
-         arm_endpoint = \"{}\"\nauthority_host = \"{}\"\nca_file = {:?}\ntimeout_secs = 10\n",
-        azure.tenant,
-        ferry_sim::scenario::azure::DEFAULT_CLIENT_ID,
-        azure.arm,
-        azure.authority,
-        ca.display().to_string(),
-    );
-    let env = [("AZURE_FEDERATED_TOKEN_FILE", token_file.to_str().unwrap())];
-    let local = "127.0.0.1:0".parse().unwrap();
-    let plane = ControlPlane::start_with_env(dir.path(), &config, local, &env).await;
+    let plane = workload_identity_plane(&lab, dir.path(), subject).await;
     let added = plane.ferry_json(&["target", "add", &mi_id(&lab)]).await;
     assert_eq!(added["created"], true, "{added}");
     assert_eq!(added["vcores"], 16);
@@ -161,17 +168,8 @@ async fn a_control_plane_on_workload_identity_signs_in_with_its_federated_token(
 
     // A token for another service account: Entra ID's refusal names the subject.
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("lab-ca.pem"), &azure.ca_pem).unwrap();
-    let token_file = dir.path().join("azure-identity-token");
     let stranger = "system:serviceaccount:default:someone-else";
-    let token = lab.control.service_account_token(stranger, None).unwrap();
-    std::fs::write(&token_file, token).unwrap();
-    let config = config.replace(
-        &format!("{:?}", ca.display().to_string()),
-        &format!("{:?}", dir.path().join("lab-ca.pem").display().to_string()),
-    );
-    let env = [("AZURE_FEDERATED_TOKEN_FILE", token_file.to_str().unwrap())];
-    let plane = ControlPlane::start_with_env(dir.path(), &config, local, &env).await;
+    let plane = workload_identity_plane(&lab, dir.path(), stranger).await;
     let output = plane.ferry(&["target", "add", &mi_id(&lab)]).await;
     assert!(!output.status.success());
     let shown = text(&output);

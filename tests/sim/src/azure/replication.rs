@@ -182,13 +182,7 @@ impl Replica {
             let needed = (*size - *copied) / c.bandwidth;
             let done_at = now.as_secs_f64() - dt + needed;
             if now >= c.cancel_at && done_at > c.cancel_at.as_secs_f64() {
-                let e = LinkError {
-                    number: 0,
-                    text: "Link creation was cancelled: seeding did not complete within 6 days of the link's creation. Give the link more bandwidth, or fewer databases at once, then drop and recreate it.".into(),
-                };
-                self.phase = Phase::Failed(e.clone());
-                events.push(Event::Failed(e));
-                return events;
+                return self.fail(0, "Link creation was cancelled: seeding did not complete within 6 days of the link's creation. Give the link more bandwidth, or fewer databases at once, then drop and recreate it.");
             }
             if needed > dt {
                 *copied += c.bandwidth * dt;
@@ -200,13 +194,7 @@ impl Replica {
             let done = now - Duration::from_secs_f64(dt);
             // Log backups since the copy began truncated log it still needs.
             if partner.log_backup.is_some_and(|b| b > from) {
-                let e = LinkError {
-                    number: 1408,
-                    text: "The remote copy of the database is not recovered far enough to enable database mirroring or to join it to the availability group: a log backup on SQL Server truncated log the seeding still needed. Drop and recreate the link, and pause log backups until seeding completes.".into(),
-                };
-                self.phase = Phase::Failed(e.clone());
-                events.push(Event::Failed(e));
-                return events;
+                return self.fail(1408, "The remote copy of the database is not recovered far enough to enable database mirroring or to join it to the availability group: a log backup on SQL Server truncated log the seeding still needed. Drop and recreate the link, and pause log backups until seeding completes.");
             }
             self.phase = Phase::Replicating;
             self.hardened = from;
@@ -218,6 +206,16 @@ impl Replica {
             self.ship_log(now, dt, partner, c);
         }
         events
+    }
+
+    /// Seeding failed for good (only a new link recovers): the one event of the step.
+    fn fail(&mut self, number: u32, text: &str) -> Vec<Event> {
+        let e = LinkError {
+            number,
+            text: text.into(),
+        };
+        self.phase = Phase::Failed(e.clone());
+        vec![Event::Failed(e)]
     }
 
     /// `dt` seconds of log shipping, ending at `now`. Asynchronous commit: the MI
@@ -269,6 +267,17 @@ mod tests {
         Duration::from_secs(s)
     }
 
+    /// A database of `size` bytes with 1 MB of log and no workload.
+    fn idle(size: f64) -> PartnerLog {
+        PartnerLog {
+            written: MB,
+            sent: MB,
+            rate: 0.0,
+            log_backup: None,
+            size,
+        }
+    }
+
     #[test]
     fn seeding_copies_at_the_bandwidth_then_the_log_catches_up() {
         let mut r = Replica::new(secs(0));
@@ -311,13 +320,7 @@ mod tests {
     #[test]
     fn a_lost_connection_restarts_seeding() {
         let mut r = Replica::new(secs(0));
-        let log = PartnerLog {
-            written: MB,
-            sent: MB,
-            rate: 0.0,
-            log_backup: None,
-            size: 100.0 * MB,
-        };
+        let log = idle(100.0 * MB);
         r.advance(secs(0), &log, conditions(true, false));
         r.advance(secs(5), &log, conditions(true, false));
         assert_eq!(
@@ -336,11 +339,8 @@ mod tests {
     fn a_log_backup_during_seeding_fails_it_with_1408() {
         let mut r = Replica::new(secs(0));
         let mut log = PartnerLog {
-            written: MB,
-            sent: MB,
-            rate: 0.0,
             log_backup: Some(0.5 * MB),
-            size: 10.0 * MB,
+            ..idle(10.0 * MB)
         };
         r.advance(secs(0), &log, conditions(true, false));
         log.written = 2.0 * MB;
@@ -355,13 +355,7 @@ mod tests {
     #[test]
     fn seeding_still_running_six_days_after_the_link_was_created_is_cancelled() {
         let mut r = Replica::new(secs(0));
-        let log = PartnerLog {
-            written: MB,
-            sent: MB,
-            rate: 0.0,
-            log_backup: None,
-            size: 10.0 * 1024.0 * 1024.0 * MB,
-        };
+        let log = idle(10.0 * 1024.0 * 1024.0 * MB);
         let slow = Conditions {
             bandwidth: 10_000.0,
             ..conditions(true, false)
@@ -375,7 +369,7 @@ mod tests {
         );
         // A copy that completes in time is not.
         let mut quick = Replica::new(secs(0));
-        let small = PartnerLog { size: MB, ..log };
+        let small = idle(MB);
         quick.advance(secs(0), &small, slow);
         let events = quick.advance(CREATION_LIMIT + secs(1), &small, slow);
         assert!(matches!(&events[..], [Event::Seeded { .. }]), "{events:?}");

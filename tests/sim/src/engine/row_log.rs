@@ -77,11 +77,16 @@ pub fn track(conn: &Connection, table: &str) -> rusqlite::Result<()> {
         new.join(", ")
     );
     let deleted = format!("INSERT INTO {j} (op, rid) VALUES ('D', old.rowid);");
+    let index = |what: &str| quoted(&format!("{}.{what}", journal(table)));
     conn.execute_batch(&format!(
         "CREATE TABLE IF NOT EXISTS {j} (seq INTEGER PRIMARY KEY, op TEXT NOT NULL, rid INTEGER NOT NULL, lsn REAL, {list});
+         CREATE INDEX IF NOT EXISTS {} ON {j} (lsn);
+         CREATE INDEX IF NOT EXISTS {} ON {j} (seq) WHERE lsn IS NULL;
          CREATE TRIGGER IF NOT EXISTS {} AFTER INSERT ON {t} BEGIN {inserted} END;
          CREATE TRIGGER IF NOT EXISTS {} AFTER DELETE ON {t} BEGIN {deleted} END;
          CREATE TRIGGER IF NOT EXISTS {} AFTER UPDATE ON {t} BEGIN {deleted} {inserted} END;",
+        index("by_lsn"),
+        index("unstamped"),
         trigger("insert"),
         trigger("delete"),
         trigger("update"),

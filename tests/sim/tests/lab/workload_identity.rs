@@ -61,8 +61,10 @@ async fn exchange(lab: &Lab, assertion: &str, assertion_type: Option<&str>) -> A
 
 const JWT_BEARER: Option<&str> = Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer");
 
-fn aadsts(answer: &Answer) -> u64 {
-    answer.json["error_codes"][0].as_u64().unwrap_or(0)
+/// An answer's HTTP status and Entra's AADSTS code.
+fn refusal(answer: &Answer) -> (u16, u64) {
+    let code = answer.json["error_codes"][0].as_u64().unwrap_or(0);
+    (answer.status, code)
 }
 
 #[tokio::test]
@@ -80,56 +82,31 @@ async fn a_federated_token_signs_the_workload_in_and_a_wrong_one_does_not() {
     let url = format!("{}{}/oauth2/v2.0/token", azure.authority, azure.tenant);
     let body = Some(("application/x-www-form-urlencoded", form.into_bytes()));
     let secret = call(&azure.ca_pem, "POST", &url, &[], body).await;
-    assert_eq!((secret.status, aadsts(&secret)), (401, 7000215));
+    assert_eq!(refusal(&secret), (401, 7000215));
 
     let other_subject = json!({ "subject": "system:serviceaccount:default:other" });
     let stranger = service_account_token(&lab, other_subject).await;
     let answer = exchange(&lab, &stranger, JWT_BEARER).await;
-    assert_eq!(
-        (answer.status, aadsts(&answer)),
-        (400, 700213),
-        "{}",
-        answer.json
-    );
+    assert_eq!(refusal(&answer), (400, 700213), "{}", answer.json);
     let other_issuer =
         json!({ "subject": DEFAULT_SUBJECT, "issuer": "https://elsewhere.invalid/" });
     let foreign = service_account_token(&lab, other_issuer).await;
     let answer = exchange(&lab, &foreign, JWT_BEARER).await;
-    assert_eq!(
-        (answer.status, aadsts(&answer)),
-        (400, 700211),
-        "{}",
-        answer.json
-    );
+    assert_eq!(refusal(&answer), (400, 700211), "{}", answer.json);
     assert!(answer.json["error_description"]
         .as_str()
         .unwrap()
         .contains("elsewhere.invalid"));
     let forged = format!("{}x", token.trim_end_matches(|c| c != '.'));
     let answer = exchange(&lab, &forged, JWT_BEARER).await;
-    assert_eq!(
-        (answer.status, aadsts(&answer)),
-        (401, 50027),
-        "{}",
-        answer.json
-    );
+    assert_eq!(refusal(&answer), (401, 50027), "{}", answer.json);
     let answer = exchange(&lab, &token, None).await;
-    assert_eq!(
-        (answer.status, aadsts(&answer)),
-        (400, 900144),
-        "{}",
-        answer.json
-    );
+    assert_eq!(refusal(&answer), (400, 900144), "{}", answer.json);
 
     // A cluster refreshes its tokens; one an hour old has expired.
     clock.advance(Duration::from_secs(3601));
     let answer = exchange(&lab, &token, JWT_BEARER).await;
-    assert_eq!(
-        (answer.status, aadsts(&answer)),
-        (401, 700024),
-        "{}",
-        answer.json
-    );
+    assert_eq!(refusal(&answer), (401, 700024), "{}", answer.json);
     let fresh = service_account_token(&lab, json!({ "subject": DEFAULT_SUBJECT })).await;
     assert_eq!(exchange(&lab, &fresh, JWT_BEARER).await.status, 200);
 }
