@@ -7,7 +7,9 @@
 //! time, the visibility percentiles per side, and the process's resident memory.
 //!
 //! cargo run --release -p ferry-sim --example bench-links -- [--instances 10]
-//!     [--databases 10] [--managed 2] [--rounds 3]
+//!     [--databases 10] [--managed 2] [--rounds 3] [--latency-ms 10]
+//!
+//! A write can be visible on the MI no sooner than the network delay after it.
 
 use std::time::{Duration, Instant};
 
@@ -41,6 +43,9 @@ struct Args {
     /// Writes measured per link.
     #[arg(long, default_value_t = 3)]
     rounds: usize,
+    /// The network delay from each SQL Server to its MI, ms (the lab's default).
+    #[arg(long, default_value_t = 10.0)]
+    latency_ms: f64,
 }
 
 fn scenario(args: &Args) -> String {
@@ -68,7 +73,8 @@ columns = [{{ name = "id", type = "int", primary_key = true }}, {{ name = "amoun
     }
     for m in 0..args.managed {
         toml += &format!(
-            "\n[[managed_instance]]\nname = \"mi-{m:02}\"\nlink_bandwidth_mbps = 10000.0\n"
+            "\n[[managed_instance]]\nname = \"mi-{m:02}\"\nlink_bandwidth_mbps = 10000.0\nlink_latency_ms = {}\n",
+            args.latency_ms
         );
     }
     toml + "\n[azure]\nspeed = 1000.0\n"

@@ -96,8 +96,10 @@ pub fn leave(mi: &ManagedInstance, link: &mut Link) -> rusqlite::Result<()> {
 }
 
 /// The rows the MI had the log for when the link stopped: recovery redoes all of it.
+/// From now on the copy is writable and its own changes are journaled.
 fn settle_rows(mi: &ManagedInstance, db: &mut super::link::LinkDatabase) -> rusqlite::Result<()> {
-    super::replicate::redo(mi, db)
+    super::replicate::redo(mi, db)?;
+    mi.engine.journal_rows(&db.name)
 }
 
 /// The transactions a forced failover lost from one database: SQL Server's log past

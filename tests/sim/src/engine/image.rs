@@ -129,6 +129,24 @@ impl Instance {
             .ok()
     }
 
+    /// Journals the changes to database `name`'s user tables from now on: a copy,
+    /// which takes its rows from its source's log, once it is writable.
+    pub fn journal_rows(&self, name: &str) -> rusqlite::Result<()> {
+        let catalog = self.definitions();
+        let Some(id) = catalog.database_id(name) else {
+            return Ok(());
+        };
+        let tables: Vec<String> = catalog
+            .conn
+            .prepare("SELECT sqlite_table FROM \"$user_tables\" WHERE database_id = ?1")?
+            .query_map([id], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        for table in tables {
+            row_log::track(&catalog.conn, &table)?;
+        }
+        Ok(())
+    }
+
     /// Redoes row changes read from a copy's source.
     pub fn redo_rows(&self, changes: &[TableChanges]) -> rusqlite::Result<()> {
         let catalog = self.catalog();

@@ -5,6 +5,9 @@
 //! the log it has hardened, so it holds exactly the rows SQL Server held at that
 //! position, and a forced failover loses exactly the transactions after it.
 //!
+//! A copy (the MI's, while the link feeds it) journals nothing: its rows come from
+//! its source's log; once it is writable it journals its own changes.
+//!
 //! A journal keeps its newest [`KEEP`] entries; a reader that needs older ones is told
 //! they are gone (and copies the whole table instead).
 
@@ -156,14 +159,6 @@ fn trim(conn: &Connection, table: &str) -> rusqlite::Result<()> {
     Ok(())
 }
 
-/// Forgets entries no commit stamped: rows written into a copy from its source (a
-/// whole-table copy, or a replay), which are the source's log, not the copy's.
-pub fn forget_unstamped(conn: &Connection, table: &str) -> rusqlite::Result<()> {
-    let j = quoted(&journal(table));
-    conn.run(&format!("DELETE FROM {j} WHERE lsn IS NULL"), [])?;
-    Ok(())
-}
-
 /// The changes committed to database `database_id`'s user tables after log position
 /// `after` up to `upto`.
 pub fn between(
@@ -221,7 +216,7 @@ pub fn between(
     Ok(Replay::Changes(out))
 }
 
-/// Redoes `changes` on a copy of their tables. The copy's own journal leaves them out.
+/// Redoes `changes` on a copy of their tables (which journals nothing while it is one).
 pub fn apply(conn: &Connection, changes: &[TableChanges]) -> rusqlite::Result<()> {
     for table in changes {
         let t = quoted(&table.sqlite_table);
@@ -248,7 +243,6 @@ pub fn apply(conn: &Connection, changes: &[TableChanges]) -> rusqlite::Result<()
             &format!("UPDATE \"$user_tables\" SET next_key = MAX(next_key, (SELECT COALESCE(MAX(rowid), 0) + 1 FROM {t})) WHERE sqlite_table = ?1"),
             [&table.sqlite_table],
         )?;
-        forget_unstamped(conn, &table.sqlite_table)?;
         super::user_tables::recount(conn, &table.sqlite_table)?;
     }
     Ok(())
@@ -268,13 +262,13 @@ mod tests {
              CREATE TABLE \"sys.partitions\" (object_id int, index_id int, rows int);",
         )
         .unwrap();
-        track(conn, "d.dbo.t").unwrap();
     }
 
     #[test]
     fn a_copy_replays_exactly_the_changes_up_to_a_position() {
         let source = Connection::open_in_memory().unwrap();
         table(&source);
+        track(&source, "d.dbo.t").unwrap();
         source
             .execute_batch("INSERT INTO \"d.dbo.t\" VALUES (1, x'00ff'), (2, NULL), (3, x'01')")
             .unwrap();
@@ -304,11 +298,14 @@ mod tests {
         };
         apply(&copy, &rest).unwrap();
         assert_eq!(rows(&copy), rows(&source));
-        let unstamped: i64 = copy
-            .query_row("SELECT COUNT(*) FROM \"$changes.d.dbo.t\"", [], |r| {
-                r.get(0)
-            })
+        // Once writable, the copy journals its own changes, and only those.
+        track(&copy, "d.dbo.t").unwrap();
+        copy.execute_batch("INSERT INTO \"d.dbo.t\" VALUES (9, NULL)")
             .unwrap();
-        assert_eq!(unstamped, 0, "a replay is not the copy's own log");
+        stamp(&copy, "d.dbo.t", (500.0, 600.0), false).unwrap();
+        let Replay::Changes(own) = between(&copy, 5, 0.0, 600.0).unwrap() else {
+            panic!("the journal reaches back");
+        };
+        assert_eq!(own[0].changes.len(), 1, "{own:?}");
     }
 }

@@ -157,7 +157,8 @@ pub fn export(conn: &Connection, database_id: i64) -> rusqlite::Result<Vec<Table
     Ok(tables)
 }
 
-/// Creates a copied table in database `database_id` and fills it.
+/// Creates a copied table in database `database_id` and fills it. Its changes are
+/// not journaled: a copy's rows come from its source's log (see `row_log`).
 pub fn import(
     conn: &Connection,
     database_id: i64,
@@ -166,7 +167,6 @@ pub fn import(
 ) -> rusqlite::Result<()> {
     conn.execute_batch(&table.ddl)?;
     register(conn, database_id, table, created)?;
-    row_log::track(conn, &table.sqlite_table)?;
     replace_rows(conn, table)
 }
 
@@ -188,7 +188,6 @@ pub fn replace_rows(conn: &Connection, table: &TableImage) -> rusqlite::Result<(
         "UPDATE \"$user_tables\" SET next_key = ?2 WHERE sqlite_table = ?1",
         params![name, table.next_key],
     )?;
-    row_log::forget_unstamped(conn, name)?;
     recount(conn, name)
 }
 
