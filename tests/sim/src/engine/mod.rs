@@ -4,6 +4,8 @@
 //! - `catalog.sql`: the system views, with Microsoft's column names and types.
 //! - `populate`: the rows a scenario implies.
 //! - `log`: each database's transaction log: LSNs, truncation, backups, log space.
+//! - `timeline`: when each database's log reached which position.
+//! - `row_log`: the row changes each commit made, at its LSN, for a copy to redo.
 //! - `workload`: the load each database carries, applied as the lab's clock moves.
 //! - `user_tables`: a scenario's tables and rows; what INSERT, UPDATE and DELETE log.
 //! - `modules`: a scenario's procedures, views, functions and triggers, and their
