@@ -364,16 +364,13 @@ fn body<T: serde::de::DeserializeOwned>(request: &Request) -> Result<T, Refused>
 
 impl Handler for Control {
     fn handle(&self, request: Request) -> Response {
+        let refusal =
+            |e: Refused| Response::json(e.status, &serde_json::json!({"error": e.message}));
         if let Some(answer) = self.answer(&request) {
-            return match answer {
-                Ok(value) => Response::json(StatusCode::OK, &value),
-                Err(e) => Response::json(e.status, &serde_json::json!({"error": e.message})),
-            };
+            return answer.map_or_else(refusal, |v| Response::json(StatusCode::OK, &v));
         }
-        match self.route(&request) {
-            Ok(()) => Response::empty(StatusCode::NO_CONTENT),
-            Err(e) => Response::json(e.status, &serde_json::json!({"error": e.message})),
-        }
+        self.route(&request)
+            .map_or_else(refusal, |()| Response::empty(StatusCode::NO_CONTENT))
     }
 }
 
