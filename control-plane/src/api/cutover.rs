@@ -57,9 +57,13 @@ pub async fn start(
             .find(|i| i.name.eq_ignore_ascii_case(&m.instance))
             .map_or(0, |i| i.major_version);
         if major < 16 {
+            let version = match major {
+                0 => "of unknown version".to_string(),
+                n => format!("major version {n}"),
+            };
             return Err(ApiError::invalid(
                 "keep_link",
-                format!("SQL Server {} ({}): the failover breaks the link before SQL Server 2022 (mi-link.md §4.1), so it cannot be kept", if major == 0 { "of unknown version".to_string() } else { format!("major version {major}") }, m.instance),
+                format!("SQL Server {version} ({}): the failover breaks the link before SQL Server 2022 (mi-link.md §4.1), so it cannot be kept", m.instance),
             ));
         }
     }

@@ -389,9 +389,6 @@ fn wire(
     }
 }
 
-/// Cancels a migration: the teardown steps are journaled and the driver runs them.
-/// The certificates are removed only when a migration of this instance to this target
-/// made them (not found there before Ferry) and no other live one uses them.
 /// The certificates Ferry made for `m`'s link that no other live migration of its
 /// instance to its target uses: (the MI's certificate on SQL Server, SQL Server's
 /// certificate trusted by the MI).
@@ -429,6 +426,9 @@ pub(super) async fn certificates_owed(
     ))
 }
 
+/// Cancels a migration: the teardown steps are journaled and the driver runs them.
+/// The certificates are removed only when a migration of this instance to this target
+/// made them (not found there before Ferry) and no other live one uses them.
 pub async fn cancel(shared: &Shared, actor: &str, id: &str) -> Result<op::Migration, ApiError> {
     let m = found(shared, id).await?;
     let (mi_certificate, trust_certificate) = certificates_owed(shared, &m).await?;

@@ -62,15 +62,15 @@ impl Loaded {
         };
         let flights = store.failovers_in_flight(&m.id).await?;
         let agent = m.agent_id.to_string();
-        let ids = |of: &dyn Fn(&FailoverInFlight) -> bool| -> Vec<String> {
-            flights
-                .iter()
-                .filter(|f| of(f))
-                .map(|f| f.migration.clone())
-                .collect()
+        let other = flights
+            .iter()
+            .find(|f| f.target == m.target_key)
+            .map(|f| f.migration.clone());
+        let ids = |flights: &mut dyn Iterator<Item = &FailoverInFlight>| -> Vec<String> {
+            flights.map(|f| f.migration.clone()).collect()
         };
-        let other = ids(&|f| f.target == m.target_key).into_iter().next();
-        let in_flight = (ids(&|f| f.host == agent), ids(&|_| true));
+        let same_host = ids(&mut flights.iter().filter(|f| f.host == agent));
+        let in_flight = (same_host, ids(&mut flights.iter()));
         Ok(Loaded {
             group,
             in_flight,

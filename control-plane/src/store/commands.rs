@@ -312,10 +312,10 @@ impl Store {
     }
 }
 
-/// Queues a command (inside the caller's transaction, which also audits it).
 /// How long a finished read command stays (see [`Store::queue_read`]).
 pub const KEEP_READS_MS: i64 = 3_600_000;
 
+/// Queues a command (inside the caller's transaction, which also audits it).
 pub(crate) async fn insert(
     conn: &mut AnyConnection,
     command: &CommandRecord,

@@ -12,7 +12,7 @@ use crate::migration::Phase;
 
 impl Store {
     /// Starts the cutover of a linked migration: `intent` (JSON) kept, the cutover's
-    /// `steps` (`plan::CUTOVER`, or as the operator chose: `cutover::plan_of`)
+    /// `steps` (`plan::CUTOVER`, or as the operator chose: `cutover::Intent::steps`)
     /// journaled, audited. Unchanged when the migration is not linked (set-up running,
     /// failed, cut over or cancelled) or a cutover runs already.
     pub async fn start_cutover(

@@ -8,7 +8,7 @@
 //! writable on the MI with every committed row, the MI's first full backup is awaited
 //! and the link removed on both sides.
 
-use super::migrations::{fixture, groups, mi_links, preflight_inputs, ready, start, stop, Fixture};
+use super::migrations::{fixture, groups, mi_links, ready_one, stop, Fixture};
 use super::*;
 
 pub(super) const SCENARIO: &str = r#"
@@ -135,9 +135,7 @@ async fn cutover_waits_for_its_gates_and_moves_every_committed_row() {
         dir: _dir,
         ..
     } = fixture(SCENARIO, &[("sqlhost", &["SQL22"])]).await;
-    preflight_inputs(&plane, &["sqlhost"]).await;
-    let id = start(&plane, "sqlhost", "Shop").await;
-    ready(&plane, std::slice::from_ref(&id)).await;
+    let id = ready_one(&plane, "sqlhost", "Shop").await;
 
     // The application still writes: both sides go synchronous, then the workload gate
     // holds the failover back and says what would open it.
@@ -357,9 +355,7 @@ async fn a_window_and_approvals_hold_the_failover_until_both_are_given() {
         agents,
         dir,
     } = fixture(super::migrations::SCENARIO, &[("sqlhost", &["SQL22"])]).await;
-    preflight_inputs(&plane, &["sqlhost"]).await;
-    let id = start(&plane, "sqlhost", "Sales").await;
-    ready(&plane, std::slice::from_ref(&id)).await;
+    let id = ready_one(&plane, "sqlhost", "Sales").await;
     // One approver needed; bob is one (admin, who asks, cannot be the only one).
     let plane =
         super::migrations::restart_with(plane, (dir.path(), &config), "cutover", "approvals = 1")
@@ -439,9 +435,7 @@ async fn a_sql_server_2019_cutover_breaks_the_link_and_completes() {
         dir: _dir,
         ..
     } = fixture(&scenario, &[("sqlhost", &["SQL22"])]).await;
-    preflight_inputs(&plane, &["sqlhost"]).await;
-    let id = start(&plane, "sqlhost", "Shop").await;
-    ready(&plane, std::slice::from_ref(&id)).await;
+    let id = ready_one(&plane, "sqlhost", "Shop").await;
     let kept = plane.ferry(&["cutover", &id, "--keep-link"]).await;
     assert!(
         !kept.status.success() && text(&kept).contains("before SQL Server 2022"),
@@ -477,9 +471,7 @@ async fn a_kept_link_leaves_sql_server_its_secondary_for_a_failback() {
         dir: _dir,
         ..
     } = fixture(SCENARIO, &[("sqlhost", &["SQL22"])]).await;
-    preflight_inputs(&plane, &["sqlhost"]).await;
-    let id = start(&plane, "sqlhost", "Shop").await;
-    ready(&plane, std::slice::from_ref(&id)).await;
+    let id = ready_one(&plane, "sqlhost", "Shop").await;
     cut_over_stopped(&plane, &lab, (&id, "Shop"), &["--keep-link"]).await;
     let done = plane.ferry_json(&["migrate", "show", &id]).await;
     assert!(

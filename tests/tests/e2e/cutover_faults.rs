@@ -6,7 +6,7 @@
 //! ARM step made twice, the failover made once.
 
 use super::cutover::step;
-use super::migrations::{fixture, preflight_inputs, ready, start, watch_until, Fixture};
+use super::migrations::{fixture, ready_one, watch_until, Fixture};
 use super::*;
 use ferry_sim::faults::{ArmFault, Direction};
 
@@ -19,9 +19,7 @@ async fn a_cut_network_and_a_failing_arm_delay_the_failover_and_nothing_else() {
         dir: _dir,
         ..
     } = fixture(super::migrations::SCENARIO, &[("sqlhost", &["SQL22"])]).await;
-    preflight_inputs(&plane, &["sqlhost"]).await;
-    let id = start(&plane, "sqlhost", "Sales").await;
-    ready(&plane, std::slice::from_ref(&id)).await;
+    let id = ready_one(&plane, "sqlhost", "Sales").await;
     lab.set_workload("SQL22", "Sales", &Default::default())
         .unwrap();
 

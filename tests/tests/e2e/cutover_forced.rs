@@ -10,7 +10,7 @@
 use ferry_sim::faults::Direction;
 
 use super::cutover::{gate, issue_operator, on_mi, show_when, step, COUNT, SCENARIO};
-use super::migrations::{fixture, preflight_inputs, ready, start, stop, watch_until, Fixture};
+use super::migrations::{fixture, ready_one, stop, watch_until, Fixture};
 use super::*;
 
 #[tokio::test]
@@ -22,9 +22,7 @@ async fn a_forced_cutover_needs_a_reason_and_an_approver_and_records_what_it_los
         dir,
         ..
     } = fixture(SCENARIO, &[("sqlhost", &["SQL22"])]).await;
-    preflight_inputs(&plane, &["sqlhost"]).await;
-    let id = start(&plane, "sqlhost", "Shop").await;
-    ready(&plane, std::slice::from_ref(&id)).await;
+    let id = ready_one(&plane, "sqlhost", "Shop").await;
     let bob = issue_operator(&plane, dir.path(), "bob", "approver").await;
 
     // SQL Server loses the MI; the application goes on writing there.

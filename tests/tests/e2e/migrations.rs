@@ -241,6 +241,14 @@ pub(super) async fn ready(plane: &ControlPlane, ids: &[String]) {
     watch_until(plane, ids, "ready_for_cutover").await;
 }
 
+/// One database of `host` assessed, its migration started and ready for cutover: its id.
+pub(super) async fn ready_one(plane: &ControlPlane, host: &str, database: &str) -> String {
+    preflight_inputs(plane, &[host]).await;
+    let id = start(plane, host, database).await;
+    ready(plane, std::slice::from_ref(&id)).await;
+    id
+}
+
 /// A connection to a lab instance as the agents' login.
 pub(super) async fn sql(lab: &ferry_sim::Lab, instance: &str) -> ferry_agent::sql::Connection {
     ferry_agent::sql::connect(&ferry_tests::fleet::lab_instance(

@@ -80,7 +80,7 @@ async fn a_command_is_one_trace_from_the_cli_through_the_agent_and_back() {
 /// (`link_status_interval_secs = 0`): the gates get their readings by asking.
 #[tokio::test]
 async fn a_cutover_is_one_trace_across_the_plane_the_agent_tsql_and_arm() {
-    use super::migrations::{fixture_on, preflight_inputs, ready, start, stop, Fixture};
+    use super::migrations::{fixture_on, ready_one, stop, Fixture};
     let (receiver, otlp) = ferry_tests::otlp::Receiver::start().await;
     let env = [
         ("OTEL_EXPORTER_OTLP_ENDPOINT", otlp.as_str()),
@@ -99,9 +99,7 @@ async fn a_cutover_is_one_trace_across_the_plane_the_agent_tsql_and_arm() {
         &env,
     )
     .await;
-    preflight_inputs(&plane, &["sqlhost"]).await;
-    let id = start(&plane, "sqlhost", "Shop").await;
-    ready(&plane, std::slice::from_ref(&id)).await;
+    let id = ready_one(&plane, "sqlhost", "Shop").await;
     let (state, config, agent) = agents.pop().unwrap();
     agent.stop().await;
     let asked_only = config.replace(

@@ -120,27 +120,27 @@ pub(super) fn turn(facts: &Facts, rules: &Rules) -> Gate {
         flight.all.len(),
         flight.same_host.len()
     );
-    let full = |limit: u32, list: &[String]| limit > 0 && list.len() >= limit as usize;
-    let closed = if let Some(other) = facts.other_failover {
-        Some(format!(
-            "migration {other} is failing over to this MI, one at a time: waiting for its turn"
-        ))
-    } else if full(rules.max_failovers_per_host, flight.same_host) {
-        Some(format!(
-            "{} failover(s) from this host in flight ({}), [cutover] max_failovers_per_host = {}: waiting for its turn",
-            flight.same_host.len(),
-            flight.same_host.join(", "),
-            rules.max_failovers_per_host
-        ))
-    } else if full(rules.max_failovers, flight.all) {
-        Some(format!(
-            "{} failover(s) in flight ({}), [cutover] max_failovers = {}: waiting for its turn",
-            flight.all.len(),
-            flight.all.join(", "),
-            rules.max_failovers
-        ))
-    } else {
-        None
+    // A limit (0: none) reached by the failovers in `list`, said with its setting.
+    let full = |(setting, limit): (&str, u32), whose: &str, list: &[String]| {
+        (limit > 0 && list.len() >= limit as usize).then(|| {
+            format!(
+                "{} failover(s){whose} in flight ({}), [cutover] {setting} = {limit}: waiting for its turn",
+                list.len(),
+                list.join(", ")
+            )
+        })
     };
+    let closed = facts
+        .other_failover
+        .map(|other| {
+            format!(
+                "migration {other} is failing over to this MI, one at a time: waiting for its turn"
+            )
+        })
+        .or_else(|| {
+            let per_host = ("max_failovers_per_host", rules.max_failovers_per_host);
+            full(per_host, " from this host", flight.same_host)
+        })
+        .or_else(|| full(("max_failovers", rules.max_failovers), "", flight.all));
     Gate::new(TURN, evidence, closed).queued()
 }
