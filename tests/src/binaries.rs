@@ -1,5 +1,6 @@
-//! The binaries under test, built once per test process with the same profile as the
-//! tests themselves (so `cargo test -p ferry-tests` works on its own too).
+//! The binaries under test, built once per test process with the same profile and
+//! the same features as the workspace's test build (so `cargo test -p ferry-tests`
+//! works on its own too, and `cargo test --workspace` compiles nothing twice).
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -24,15 +25,10 @@ pub fn binary(name: &str) -> PathBuf {
     let built = BUILT.get_or_init(|| {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let mut command = Command::new(cargo);
-        command.args([
-            "build",
-            "--quiet",
-            "--bins",
-            "-p",
-            "ferry-control",
-            "-p",
-            "ferry-agent",
-        ]);
+        // The whole workspace's binaries: a selection of packages would resolve other
+        // features (libsqlite3-sys through the lab's rusqlite) and so compile the
+        // control plane and everything under it a second time.
+        command.args(["build", "--quiet", "--workspace", "--bins"]);
         // Cargo gives the test process per-package variables (CARGO_MANIFEST_DIR, ...);
         // some build scripts track them, so passing them on would rebuild everything.
         for (key, _) in std::env::vars_os() {
