@@ -3,6 +3,7 @@
 //! "message"}}`) turned into errors that keep Azure's code and words.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use azure_core::credentials::TokenCredential;
 use serde_json::Value;
@@ -29,6 +30,13 @@ pub enum ArmError {
     },
     #[error("ARM's answer is not what the API documents: {0}")]
     Decode(String),
+    /// Not sent: a name or URL that could address another resource than the one meant.
+    #[error("not sent to ARM: {0}")]
+    Unsafe(String),
+    /// Not sent: the work calling it holds a lease that would end before ARM's answer
+    /// could come ([`within_lease`]).
+    #[error("not sent to ARM: the driver's lease ends in {left_ms} ms, too soon for an answer; next tick")]
+    LeaseEnding { left_ms: u64 },
     /// Not called: ARM asked (Retry-After) to be left alone this much longer.
     #[error("ARM asked Ferry to wait (Retry-After); {seconds} s left before the next call")]
     Paced { seconds: u64 },
@@ -73,11 +81,31 @@ impl ManagedInstance {
     }
 }
 
+tokio::task_local! {
+    /// When the lease the calling work holds ends (the migration driver's).
+    static LEASE_ENDS: tokio::time::Instant;
+}
+
+/// The least time an ARM call needs: closer than this to the lease's end, none is sent.
+const LEAST_CALL: Duration = Duration::from_secs(1);
+
+/// Runs `work` with every ARM call in it bounded to end before `lease_ends`: a call
+/// gets at most the time left, and none starts with less than a second left. So a
+/// driver that loses its lease has no request still out when another takes over.
+pub async fn within_lease<F: std::future::Future>(
+    lease_ends: tokio::time::Instant,
+    work: F,
+) -> F::Output {
+    LEASE_ENDS.scope(lease_ends, work).await
+}
+
 pub struct Arm {
     endpoint: String,
     scope: String,
     credential: Option<Arc<dyn TokenCredential>>,
     http: reqwest::Client,
+    /// The client's timeout for every request (a lease may shorten one).
+    timeout: Duration,
     pub(crate) pace: Pace,
 }
 
@@ -86,13 +114,14 @@ impl Arm {
         endpoint: &str,
         audience: &str,
         credential: Option<Arc<dyn TokenCredential>>,
-        http: reqwest::Client,
+        (http, timeout): (reqwest::Client, Duration),
     ) -> Arm {
         Arm {
             endpoint: endpoint.trim_end_matches('/').to_string(),
             scope: format!("{}/.default", audience.trim_end_matches('/')),
             credential,
             http,
+            timeout,
             pace: Pace::default(),
         }
     }
@@ -156,12 +185,7 @@ impl Arm {
         url: &str,
         body: Option<&Value>,
     ) -> Result<Answer, ArmError> {
-        if !url.starts_with(&format!("{}/", self.endpoint)) {
-            return Err(ArmError::Decode(format!(
-                "{url} is not on the ARM endpoint {}",
-                self.endpoint
-            )));
-        }
+        let checked = self.checked_url(url)?;
         let paced = pace::subscription_key(url);
         if let Some(left) = self.pace.left(&paced) {
             return Err(ArmError::Paced {
@@ -175,8 +199,17 @@ impl Arm {
             .map_err(|e| ArmError::Credential(e.to_string()))?;
         let mut request = self
             .http
-            .request(method, url)
+            .request(method, checked)
             .bearer_auth(token.token.secret());
+        if let Ok(ends) = LEASE_ENDS.try_with(|ends| *ends) {
+            let left = ends.saturating_duration_since(tokio::time::Instant::now());
+            if left < LEAST_CALL {
+                return Err(ArmError::LeaseEnding {
+                    left_ms: left.as_millis() as u64,
+                });
+            }
+            request = request.timeout(left.min(self.timeout));
+        }
         if let Some(body) = body {
             request = request
                 .header(reqwest::header::CONTENT_TYPE, "application/json")
@@ -233,6 +266,54 @@ impl Arm {
     pub(crate) fn url(&self, path: &str, api_version: &str) -> String {
         format!("{}{path}?api-version={api_version}", self.endpoint)
     }
+
+    /// A resource under managed instance `mi`: its URL with `segments` appended one by
+    /// one, each percent-encoded as one path segment (never spliced into the text).
+    pub(crate) fn resource_url(
+        &self,
+        mi: &ManagedInstanceId,
+        segments: &[&str],
+        api_version: &str,
+    ) -> Result<String, ArmError> {
+        let base = self.url(&mi.to_string(), api_version);
+        let mut url = reqwest::Url::parse(&base)
+            .map_err(|e| ArmError::Unsafe(format!("{base} is not a URL: {e}")))?;
+        url.path_segments_mut()
+            .map_err(|()| ArmError::Unsafe(format!("{base} cannot have a path")))?
+            .extend(segments);
+        Ok(url.into())
+    }
+
+    /// The URL to send to `url`, refused unless it is on the configured endpoint and
+    /// its path is exactly what was asked for: a URL parser removes dot segments
+    /// (`/x/..`), so a path it would rewrite could address another resource (the
+    /// managed instance itself) than the one named after the prefix check.
+    fn checked_url(&self, url: &str) -> Result<reqwest::Url, ArmError> {
+        checked_url(&self.endpoint, url)
+    }
+}
+
+/// See [`Arm::checked_url`]: `endpoint` without its trailing `/`.
+fn checked_url(endpoint_text: &str, url: &str) -> Result<reqwest::Url, ArmError> {
+    let refused = |why: &str| ArmError::Unsafe(format!("{url}: {why}"));
+    let Some(rest) = url.strip_prefix(&format!("{endpoint_text}/")) else {
+        return Err(refused(&format!("not on the ARM endpoint {endpoint_text}")));
+    };
+    let parsed = reqwest::Url::parse(url).map_err(|e| refused(&e.to_string()))?;
+    let endpoint = reqwest::Url::parse(endpoint_text).map_err(|e| refused(&e.to_string()))?;
+    let asked = format!(
+        "{}/{}",
+        endpoint.path().trim_end_matches('/'),
+        rest.split(['?', '#']).next().unwrap_or_default()
+    );
+    // Compared decoded: a parser percent-encodes what it must (a Unicode resource
+    // group) without changing which resource is meant.
+    let decoded = |path: &str| percent_encoding::percent_decode_str(path).collect::<Vec<u8>>();
+    let same_origin = parsed.origin() == endpoint.origin();
+    if !same_origin || decoded(parsed.path()) != decoded(&asked) {
+        return Err(refused("a URL parser would rewrite its path"));
+    }
+    Ok(parsed)
 }
 
 /// A successful ARM answer: its body (Null when empty) and, for a long-running
@@ -278,4 +359,32 @@ fn decode_instance(body: &Value) -> Result<ManagedInstance, ArmError> {
         state: text(properties, "state")?,
         provisioning_state: text(properties, "provisioningState")?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::checked_url;
+
+    const MI: &str = "/subscriptions/0b1f6471-1bf0-4dda-aec3-cb9272f09590/resourceGroups/rg/providers/Microsoft.Sql/managedInstances/mi";
+
+    #[test]
+    fn only_urls_whose_path_a_parser_keeps_are_sent() {
+        let endpoint = "https://management.azure.com";
+        let ok = format!("{endpoint}{MI}/distributedAvailabilityGroups/DAG_x?api-version=1");
+        assert_eq!(checked_url(endpoint, &ok).unwrap().as_str(), ok);
+        let unicode = format!("{endpoint}/subscriptions/s/resourceGroups/gruppé/x?api-version=1");
+        assert!(checked_url(endpoint, &unicode).is_ok());
+        for climbing in ["..", ".", "%2e%2E", ".%2e", "x/../..", "a\\..\\.."] {
+            let url =
+                format!("{endpoint}{MI}/distributedAvailabilityGroups/{climbing}?api-version=1");
+            let refused = checked_url(endpoint, &url).unwrap_err().to_string();
+            assert!(refused.contains("rewrite"), "{climbing}: {refused}");
+        }
+        let elsewhere = "https://management.azure.com.evil.example/subscriptions?api-version=1";
+        assert!(checked_url(endpoint, elsewhere).is_err());
+        let behind_proxy = "https://proxy.example/arm";
+        assert!(checked_url(behind_proxy, &format!("{behind_proxy}{MI}?api-version=1")).is_ok());
+        let up = format!("{behind_proxy}/../subscriptions?api-version=1");
+        assert!(checked_url(behind_proxy, &up).is_err());
+    }
 }

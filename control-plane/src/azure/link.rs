@@ -118,13 +118,11 @@ impl Arm {
         name: &str,
         failover_type: &str,
     ) -> Result<Accepted, ArmError> {
-        let url = self.url(
-            &format!(
-                "{mi}/distributedAvailabilityGroups/{}/failover",
-                segment(name)?
-            ),
+        let url = self.resource_url(
+            mi,
+            &["distributedAvailabilityGroups", segment(name)?, "failover"],
             LINK_API_VERSION,
-        );
+        )?;
         let body = serde_json::json!({"failoverType": failover_type});
         Ok(self.accepted(self.call(reqwest::Method::POST, &url, Some(&body)).await?))
     }
@@ -150,17 +148,19 @@ impl Arm {
     }
 
     fn link_url(&self, mi: &ManagedInstanceId, name: &str) -> Result<String, ArmError> {
-        Ok(self.url(
-            &format!("{mi}/distributedAvailabilityGroups/{}", segment(name)?),
+        self.resource_url(
+            mi,
+            &["distributedAvailabilityGroups", segment(name)?],
             LINK_API_VERSION,
-        ))
+        )
     }
 
     fn trust_url(&self, mi: &ManagedInstanceId, name: &str) -> Result<String, ArmError> {
-        Ok(self.url(
-            &format!("{mi}/serverTrustCertificates/{}", segment(name)?),
+        self.resource_url(
+            mi,
+            &["serverTrustCertificates", segment(name)?],
             API_VERSION,
-        ))
+        )
     }
 
     async fn delete(&self, url: &str) -> Result<Accepted, ArmError> {
@@ -247,18 +247,9 @@ fn blob(value: &Value) -> Result<Vec<u8>, ArmError> {
     hex::decode(digits).map_err(|e| ArmError::Decode(format!("publicBlob is not hex: {e}")))
 }
 
-/// A resource name as one URL path segment: names with characters a path would
-/// change are refused rather than escaped.
+/// A resource name as one URL path segment: names a URL parser would rewrite, or
+/// ARM would not keep, are refused rather than escaped.
 fn segment(name: &str) -> Result<&str, ArmError> {
-    if name.is_empty()
-        || name.len() > 128
-        || !name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
-    {
-        return Err(ArmError::Decode(format!(
-            "{name:?} cannot be an ARM resource name (letters, digits, '_', '-', '.')"
-        )));
-    }
+    ferry_proto::link_names::check_resource_name(name).map_err(ArmError::Unsafe)?;
     Ok(name)
 }

@@ -36,12 +36,13 @@ pub fn connect(settings: &AzureSettings) -> Result<Arm, String> {
         ),
         None => None,
     };
-    let http = client::https_client(ca.as_deref(), Duration::from_secs(settings.timeout_secs))?;
+    let timeout = Duration::from_secs(settings.timeout_secs);
+    let http = client::https_client(ca.as_deref(), timeout)?;
     let credential = credential::build(settings, http.clone())?;
     Ok(Arm::new(
         &settings.arm_endpoint,
         &settings.arm_audience,
         credential,
-        http,
+        (http, timeout),
     ))
 }

@@ -365,6 +365,24 @@ async fn migrations_set_up_links_and_reach_ready_for_cutover() {
         "{}",
         text(&unnamed)
     );
+    // A link name a URL parser would rewrite (`..` climbs from the link to the
+    // managed instance itself) is refused before anything is made.
+    for climbing in ["..", ".", ".x", "x."] {
+        let refused = plane
+            .ferry(&start_args(
+                "sqlhost",
+                HOSTILE,
+                &["--accept-warnings", "--link-name", climbing],
+            ))
+            .await;
+        assert!(
+            !refused.status.success()
+                && text(&refused).contains("link_name")
+                && text(&refused).contains("cannot be an ARM resource name"),
+            "{climbing}: {}",
+            text(&refused)
+        );
+    }
     let hostile = plane
         .ferry_json(&start_args(
             "sqlhost",

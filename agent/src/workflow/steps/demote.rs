@@ -8,9 +8,26 @@
 use crate::sql::{self, literal, quote_name, text};
 use crate::workflow::{execute, Context, Found, StepError};
 
-/// The tail-log backup's file, relative: SQL Server puts it in its default backup folder.
+/// The tail-log backup's file, relative: SQL Server puts it in its default backup
+/// folder. The database's name is kept only as far as it is safe in a file name
+/// (letters, digits, `_`, `-`, at most 100): anything else (`\`, `/`, `..`, `:`)
+/// becomes `_`, and a name so changed gets a digest of itself, so that two databases
+/// never share a file and no name can leave the backup folder.
 fn tail_file(database: &str) -> String {
-    format!("{database}_ferry_tail.trn")
+    use sha2::{Digest, Sha256};
+    let safe: String = database
+        .chars()
+        .take(100)
+        .map(|c| match c {
+            'a'..='z' | 'A'..='Z' | '0'..='9' | '_' | '-' => c,
+            _ => '_',
+        })
+        .collect();
+    if safe == database {
+        return format!("{database}_ferry_tail.trn");
+    }
+    let digest = hex::encode(&Sha256::digest(database.as_bytes())[..4]);
+    format!("{safe}_{digest}_ferry_tail.trn")
 }
 
 pub async fn inspect(ctx: &mut Context<'_>) -> Result<Found, StepError> {
@@ -75,4 +92,34 @@ pub async fn apply(ctx: &mut Context<'_>) -> Result<(), StepError> {
         quote_name(&link)
     );
     execute(ctx, "set the distributed AG secondary", &demote).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tail_file;
+
+    #[test]
+    fn tail_files_stay_in_the_backup_folder() {
+        assert_eq!(tail_file("Shop"), "Shop_ferry_tail.trn");
+        for hostile in [
+            "..\\..\\Windows\\evil",
+            "../../etc/x",
+            "C:\\x",
+            "a b",
+            "..",
+            "Ünïcode",
+            &"x".repeat(128),
+        ] {
+            let file = tail_file(hostile);
+            assert!(
+                file.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')),
+                "{file}"
+            );
+            assert!(!file.contains(".."), "{file}");
+            assert!(file.len() < 140, "{file}");
+        }
+        assert_ne!(tail_file("a b"), tail_file("a_b"));
+        assert_ne!(tail_file("a/b"), tail_file("a\\b"));
+    }
 }
