@@ -41,6 +41,13 @@ pub struct MigrationSettings {
     pub stall_after_secs: u64,
     /// How long a step's agent command waits for an offline host.
     pub command_ttl_secs: u64,
+    /// How long an agent that took a step's command may take to report it; past that
+    /// the step fails with the cause, and `ferry migrate retry` runs it again.
+    pub report_timeout_secs: u64,
+    /// The migration driver's lease (several replicas on PostgreSQL): a replica that
+    /// stops is replaced this long after its last renewal; no ARM call of the driver
+    /// outlives it. At least three ticks.
+    pub lease_ttl_secs: u64,
     /// A linked migration warns when SQL Server's endpoint certificate expires within
     /// this many days.
     pub certificate_warning_days: u64,
@@ -71,6 +78,8 @@ impl Default for MigrationSettings {
             observe_interval_secs: 15,
             stall_after_secs: 600,
             command_ttl_secs: 3600,
+            report_timeout_secs: 900,
+            lease_ttl_secs: 15,
             certificate_warning_days: 30,
             max_seeding: 0,
             max_seeding_per_host: 0,
@@ -410,6 +419,10 @@ impl ControlConfig {
                 self.migrations.command_ttl_secs,
             ),
             (
+                "migrations.report_timeout_secs",
+                self.migrations.report_timeout_secs,
+            ),
+            (
                 "migrations.certificate_warning_days",
                 self.migrations.certificate_warning_days,
             ),
@@ -422,6 +435,12 @@ impl ControlConfig {
             if value == 0 {
                 return invalid(field, "must be greater than zero");
             }
+        }
+        if self.migrations.lease_ttl_secs * 1000 < self.migrations.tick_ms * 3 {
+            return invalid(
+                "migrations.lease_ttl_secs",
+                "must be at least three ticks (migrations.tick_ms): a lease renewed every tick must not lapse between two",
+            );
         }
         if let Some((field, problem)) = self.cutover.invalid() {
             return invalid(field, problem);

@@ -10,6 +10,7 @@
 //! - [`migration`]: migrations: pre-flight, the journaled link set-up, the link watched.
 //! - [`cutover`]: a linked database moved to its MI: the gates, the failover, the
 //!   checks on the MI after it.
+//! - [`context`]: what the services, the driver and the handlers share.
 //! - [`rfc3339`]: times as RFC 3339 text and Unix milliseconds.
 //! - [`store`]: the one `Store` (sqlx; SQLite by default, PostgreSQL for HA).
 //! - [`api`]: thin gRPC handlers: authenticate the peer, convert, call, map errors.
@@ -22,6 +23,7 @@ pub mod azure;
 pub mod cli;
 pub mod config;
 pub mod connection;
+pub mod context;
 pub mod cutover;
 pub mod fleet;
 pub mod migration;

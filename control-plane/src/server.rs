@@ -17,14 +17,14 @@ use tokio_stream::wrappers::TcpListenerStream;
 use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 
 use crate::api::agent::AgentApi;
+use crate::api::assessment;
 use crate::api::enrollment::EnrollmentService;
 use crate::api::operator::OperatorApi;
-use crate::api::{assessment, Shared};
 use crate::assess::schedule::Schedule;
 use crate::config::{ConfigError, ControlConfig};
+use crate::context::Context;
 use crate::fleet::ca::{write_private, CaError, CertificateAuthority};
 use crate::fleet::identity::Role;
-use crate::fleet::liveness::HeartbeatBuffer;
 use crate::fleet::metrics::FleetMetrics;
 use crate::fleet::sessions::SessionRegistry;
 use crate::sizing::prices::{self, PriceTable};
@@ -117,15 +117,15 @@ pub async fn run(
     let prices = load_prices(config.sizing.price_table.as_deref())?;
     let arm = crate::azure::connect(&config.azure).map_err(ServeError::Azure)?;
     let sessions = Arc::new(SessionRegistry::default());
-    let shared = Arc::new(Shared {
+    let shared = Arc::new(Context {
         store,
-        ca,
-        prices,
-        arm,
-        config,
-        metrics: FleetMetrics::new(sessions.clone()),
+        ca: Arc::new(ca),
+        prices: Arc::new(prices),
+        arm: Arc::new(arm),
+        config: Arc::new(config),
+        metrics: Arc::new(FleetMetrics::new(sessions.clone())),
         sessions,
-        heartbeats: HeartbeatBuffer::default(),
+        heartbeats: Arc::default(),
     });
     let (health_reporter, health) = tonic_health::server::health_reporter();
     health_reporter
@@ -227,7 +227,7 @@ pub fn write_operator_credentials(
 /// begins, expire commands, wake sessions whose agents have
 /// commands queued, and close sessions of agents revoked (both possibly by another
 /// replica).
-async fn background_tasks(shared: Arc<Shared>, mut stop: tokio::sync::watch::Receiver<bool>) {
+async fn background_tasks(shared: Arc<Context>, mut stop: tokio::sync::watch::Receiver<bool>) {
     let mut tick = tokio::time::interval(Duration::from_millis(
         shared.config.commands.poll_interval_ms,
     ));
@@ -280,7 +280,7 @@ async fn background_tasks(shared: Arc<Shared>, mut stop: tokio::sync::watch::Rec
     }
 }
 
-async fn flush_heartbeats(shared: &Shared) {
+async fn flush_heartbeats(shared: &Context) {
     let batch = shared.heartbeats.drain();
     if let Err(e) = shared.store.touch_agents(&batch).await {
         tracing::warn!(error = %e, agents = batch.len(), "writing heartbeats failed; will retry");

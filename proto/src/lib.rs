@@ -4,6 +4,7 @@
 //! - [`operator::v1`]: the operator API behind the `ferry` CLI.
 //! - [`assessment`]: the readiness checks' scope and severity words.
 //! - [`link_names`]: the names of the MI link's objects (`AG_<db>`, `DAG_<db>`, ...).
+//! - [`link_steps`]: the link's journaled steps, one vocabulary for agent and control plane.
 //! - [`clock`]: Unix milliseconds, the unit of every timestamp on the wire and stored.
 //! - [`telemetry`]: logging and tracing set-up shared by the binaries.
 //! - [`token`]: the enrollment token format (id, secret, pinned CA fingerprint).
@@ -25,6 +26,7 @@ pub mod operator {
 pub mod assessment;
 pub mod clock;
 pub mod link_names;
+pub mod link_steps;
 pub mod telemetry;
 pub mod token;
 pub mod transport;

@@ -21,6 +21,8 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use ferry_proto::link_steps::LinkStep;
+
 use crate::sql::{Connection, SqlError};
 
 /// What one run of the steps works on, and what the operator allowed.
@@ -143,31 +145,39 @@ impl Step {
         Step::DemoteSqlServer,
     ];
 
+    /// The agent's step of a name the control plane sent; None for a step that is
+    /// not SQL Server's, or that this build does not know.
     pub fn parse(name: &str) -> Option<Step> {
+        let link_step = LinkStep::parse(name)?;
         Step::ALL
             .into_iter()
             .chain(Step::TEARDOWN)
             .chain(Step::CUTOVER)
-            .find(|step| step.name() == name)
+            .find(|step| step.link_step() == link_step)
+    }
+
+    /// The step in the vocabulary the agent and the control plane share.
+    pub fn link_step(self) -> LinkStep {
+        match self {
+            Step::Database => LinkStep::Database,
+            Step::MasterKey => LinkStep::MasterKey,
+            Step::EndpointCertificate => LinkStep::EndpointCertificate,
+            Step::MirroringEndpoint => LinkStep::MirroringEndpoint,
+            Step::MiCertificate => LinkStep::MiCertificate,
+            Step::RootTrust => LinkStep::RootTrust,
+            Step::AvailabilityGroup => LinkStep::AvailabilityGroup,
+            Step::DistributedAvailabilityGroup => LinkStep::DistributedAvailabilityGroup,
+            Step::DropDistributedAvailabilityGroup => LinkStep::DropDistributedAvailabilityGroup,
+            Step::DropAvailabilityGroup => LinkStep::DropAvailabilityGroup,
+            Step::DropMiCertificate => LinkStep::DropMiCertificate,
+            Step::SynchronousCommit => LinkStep::SynchronousCommit,
+            Step::AsynchronousCommit => LinkStep::AsynchronousCommit,
+            Step::DemoteSqlServer => LinkStep::DemoteSqlServer,
+        }
     }
 
     pub fn name(self) -> &'static str {
-        match self {
-            Step::Database => "database",
-            Step::MasterKey => "master_key",
-            Step::EndpointCertificate => "endpoint_certificate",
-            Step::MirroringEndpoint => "mirroring_endpoint",
-            Step::MiCertificate => "mi_certificate",
-            Step::RootTrust => "root_trust",
-            Step::AvailabilityGroup => "availability_group",
-            Step::DistributedAvailabilityGroup => "distributed_availability_group",
-            Step::DropDistributedAvailabilityGroup => "drop_distributed_availability_group",
-            Step::DropAvailabilityGroup => "drop_availability_group",
-            Step::DropMiCertificate => "drop_mi_certificate",
-            Step::SynchronousCommit => "synchronous_commit",
-            Step::AsynchronousCommit => "asynchronous_commit",
-            Step::DemoteSqlServer => "demote_sql_server",
-        }
+        self.link_step().name()
     }
 
     pub async fn inspect(self, ctx: &mut Context<'_>) -> Result<Found, StepError> {
@@ -260,4 +270,27 @@ pub async fn listener_url(ctx: &mut Context<'_>) -> Result<String, StepError> {
         "TCP://{}",
         std::net::SocketAddr::new(address, port)
     ))
+}
+
+#[cfg(test)]
+mod vocabulary {
+    use ferry_proto::link_steps::Side;
+
+    use super::*;
+
+    /// The agent runs exactly the shared vocabulary's SQL Server steps.
+    #[test]
+    fn the_agent_runs_every_sql_server_step_and_only_those() {
+        for link_step in LinkStep::ALL {
+            let ours = Step::parse(link_step.name());
+            assert_eq!(
+                ours.is_some(),
+                link_step.side() == Side::Agent,
+                "{link_step:?}"
+            );
+            if let Some(step) = ours {
+                assert_eq!(step.link_step(), link_step);
+            }
+        }
+    }
 }

@@ -22,14 +22,14 @@ use tonic::{Request, Response, Status, Streaming};
 use tracing::Instrument;
 
 use super::convert::command_to_agent;
-use super::{authenticate_agent, ApiError, Shared};
+use super::{authenticate_agent, ApiError, Context};
 use crate::fleet::identity::AgentId;
 use crate::fleet::sessions::Close;
 use crate::store::agents::AgentRecord;
 use crate::store::inventory::{IncomingReport, ReportBody};
 use ferry_proto::clock::now_ms;
 
-pub struct AgentApi(pub Arc<Shared>);
+pub struct AgentApi(pub Arc<Context>);
 
 type ControlStream = Pin<Box<dyn Stream<Item = Result<ControlMessage, Status>> + Send>>;
 
@@ -60,7 +60,7 @@ impl AgentService for AgentApi {
 }
 
 async fn renew(
-    shared: &Shared,
+    shared: &Context,
     record: &AgentRecord,
     request: RenewRequest,
 ) -> Result<RenewResponse, ApiError> {
@@ -88,7 +88,7 @@ async fn renew(
 type Outbound = mpsc::Sender<Result<ControlMessage, Status>>;
 
 async fn run_session(
-    shared: Arc<Shared>,
+    shared: Arc<Context>,
     agent: AgentId,
     mut inbound: Streaming<AgentMessage>,
     tx: Outbound,
@@ -179,7 +179,7 @@ async fn send(tx: &Outbound, body: control_message::Body) -> Result<(), SessionE
 }
 
 async fn handle(
-    shared: &Shared,
+    shared: &Context,
     agent: AgentId,
     message: AgentMessage,
     tx: &Outbound,
@@ -233,7 +233,7 @@ async fn handle(
 }
 
 async fn store_report(
-    shared: &Shared,
+    shared: &Context,
     agent: AgentId,
     report: Report,
     now: i64,
@@ -249,7 +249,7 @@ async fn store_report(
 }
 
 async fn store_report_now(
-    shared: &Shared,
+    shared: &Context,
     agent: AgentId,
     report: Report,
     now: i64,
@@ -269,7 +269,7 @@ async fn store_report_now(
 }
 
 async fn deliver_commands(
-    shared: &Shared,
+    shared: &Context,
     agent: AgentId,
     redeliver: bool,
     tx: &Outbound,

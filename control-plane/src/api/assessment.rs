@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use ferry_proto::operator::v1 as op;
 use uuid::Uuid;
 
-use super::{ApiError, Shared};
+use super::{ApiError, Context};
 use crate::assess::diff;
 use crate::assess::readiness::Readiness;
 use crate::assess::runs::TargetState;
@@ -20,7 +20,7 @@ use ferry_proto::clock::now_ms;
 const MAX_HOSTS: usize = 10_000;
 
 pub async fn start(
-    shared: &Shared,
+    shared: &Context,
     actor: String,
     request: op::StartAssessmentRequest,
 ) -> Result<op::AssessmentRun, ApiError> {
@@ -53,7 +53,7 @@ pub async fn start(
 /// Starts the scheduled run `id` (a slot's, from [`Schedule::run_id`]) for every
 /// enrolled host unless it exists, made here or by another replica. True once it exists;
 /// false while no host is enrolled.
-pub async fn start_scheduled(shared: &Shared, id: &str) -> Result<bool, ApiError> {
+pub async fn start_scheduled(shared: &Context, id: &str) -> Result<bool, ApiError> {
     if shared.store.get_assessment_run(id).await?.is_some() {
         return Ok(true);
     }
@@ -93,7 +93,7 @@ fn new_run(
 
 /// The hosts a request names: all, a list, or a label selector; and how to describe it.
 async fn targets(
-    shared: &Shared,
+    shared: &Context,
     request: &op::StartAssessmentRequest,
 ) -> Result<(Vec<AgentRecord>, String), ApiError> {
     let asked = (
@@ -136,8 +136,12 @@ async fn targets(
 
 /// Stores the run with one command per target and wakes their sessions; nothing when
 /// the run's id exists already (a scheduled run another replica made).
-async fn launch(shared: &Shared, run: &RunRecord, targets: &[AgentRecord]) -> Result<(), ApiError> {
-    let trace_context = super::operator::trace_context();
+async fn launch(
+    shared: &Context,
+    run: &RunRecord,
+    targets: &[AgentRecord],
+) -> Result<(), ApiError> {
+    let trace_context = crate::context::trace_context();
     let commands: Vec<CommandRecord> = targets
         .iter()
         .map(|agent| {
@@ -161,12 +165,12 @@ async fn launch(shared: &Shared, run: &RunRecord, targets: &[AgentRecord]) -> Re
     Ok(())
 }
 
-pub async fn get(shared: &Shared, run_id: &str) -> Result<op::AssessmentRun, ApiError> {
+pub async fn get(shared: &Context, run_id: &str) -> Result<op::AssessmentRun, ApiError> {
     let run = find_run(shared, run_id).await?;
     run_info(shared, run).await
 }
 
-pub async fn report(shared: &Shared, run_id: &str) -> Result<op::AssessmentReport, ApiError> {
+pub async fn report(shared: &Context, run_id: &str) -> Result<op::AssessmentReport, ApiError> {
     let run = find_run(shared, run_id).await?;
     let store = &shared.store;
     let databases = store.assessment_databases(&run.id, None).await?;
@@ -193,7 +197,7 @@ pub async fn report(shared: &Shared, run_id: &str) -> Result<op::AssessmentRepor
 }
 
 pub async fn show(
-    shared: &Shared,
+    shared: &Context,
     request: op::ShowAssessmentRequest,
 ) -> Result<op::AssessmentDetail, ApiError> {
     let agent = super::operator::find_host(shared, &request.host).await?;
@@ -243,7 +247,7 @@ pub async fn show(
 
 /// The hosts named (by name or id), each once; a revoked or unknown one is an error.
 pub(crate) async fn named_live_hosts(
-    shared: &Shared,
+    shared: &Context,
     keys: &[String],
 ) -> Result<Vec<AgentRecord>, ApiError> {
     let mut agents: Vec<AgentRecord> = Vec::with_capacity(keys.len());
@@ -258,7 +262,7 @@ pub(crate) async fn named_live_hosts(
 
 /// Every enrolled host that is not revoked and that `select` keeps.
 pub(crate) async fn live_hosts(
-    shared: &Shared,
+    shared: &Context,
     select: impl Fn(&AgentSummary) -> bool,
 ) -> Result<Vec<AgentRecord>, ApiError> {
     Ok(shared
@@ -271,7 +275,7 @@ pub(crate) async fn live_hosts(
         .collect())
 }
 
-async fn find_run(shared: &Shared, run_id: &str) -> Result<RunRecord, ApiError> {
+async fn find_run(shared: &Context, run_id: &str) -> Result<RunRecord, ApiError> {
     let found = if run_id.is_empty() {
         shared
             .store
@@ -292,7 +296,7 @@ async fn find_run(shared: &Shared, run_id: &str) -> Result<RunRecord, ApiError> 
     })
 }
 
-async fn run_info(shared: &Shared, run: RunRecord) -> Result<op::AssessmentRun, ApiError> {
+async fn run_info(shared: &Context, run: RunRecord) -> Result<op::AssessmentRun, ApiError> {
     let now = now_ms();
     let silence = (shared.config.liveness.disconnected_after_secs * 1000) as i64;
     let mut finished = true;
@@ -386,7 +390,7 @@ fn database_row(d: &DatabaseRow) -> op::DatabaseReadiness {
 }
 
 pub async fn diff(
-    shared: &Shared,
+    shared: &Context,
     request: op::DiffAssessmentsRequest,
 ) -> Result<op::AssessmentDiff, ApiError> {
     let to = find_run(shared, &request.to_run_id).await?;

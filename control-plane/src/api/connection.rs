@@ -6,7 +6,7 @@
 use ferry_proto::operator::v1 as op;
 
 use super::assessment::{check_detail, live_hosts, named_live_hosts};
-use super::{ApiError, Shared};
+use super::{ApiError, Context};
 use crate::azure::ManagedInstanceId;
 use crate::connection::TestRequest;
 use crate::store::commands::{CommandKind, CommandRecord};
@@ -20,7 +20,7 @@ const DEADLINE_MS: i64 = 60 * 60 * 1000;
 const MAX_NAMES: usize = 10_000;
 
 pub async fn test(
-    shared: &Shared,
+    shared: &Context,
     actor: &str,
     request: op::TestConnectionRequest,
 ) -> Result<op::ConnectionTests, ApiError> {
@@ -59,7 +59,7 @@ pub async fn test(
     })
     .map_err(|e| ApiError::Internal(e.to_string()))?;
     let now = now_ms();
-    let trace_context = super::operator::trace_context();
+    let trace_context = crate::context::trace_context();
     let commands: Vec<CommandRecord> = hosts
         .iter()
         .map(|agent| {
@@ -97,7 +97,7 @@ pub async fn test(
 }
 
 pub async fn get(
-    shared: &Shared,
+    shared: &Context,
     request: op::GetConnectionTestsRequest,
 ) -> Result<op::ConnectionTests, ApiError> {
     if !request.test_ids.is_empty() {
@@ -124,7 +124,7 @@ pub async fn get(
 }
 
 /// The target named by its resource id or, when unambiguous, its name.
-pub(crate) async fn find_target(shared: &Shared, key: &str) -> Result<TargetRecord, ApiError> {
+pub(crate) async fn find_target(shared: &Context, key: &str) -> Result<TargetRecord, ApiError> {
     if key.is_empty() {
         return Err(ApiError::invalid(
             "target",
@@ -159,7 +159,7 @@ pub(crate) async fn find_target(shared: &Shared, key: &str) -> Result<TargetReco
 }
 
 async fn tests(
-    shared: &Shared,
+    shared: &Context,
     found: Vec<ConnectionTestRecord>,
 ) -> Result<op::ConnectionTests, ApiError> {
     let agents = shared.store.list_agents().await?;

@@ -6,14 +6,14 @@ use ferry_proto::clock::now_ms;
 use ferry_proto::operator::v1 as op;
 
 use super::migration::{found, get};
-use super::{ApiError, Shared};
+use super::{ApiError, Context};
 use crate::cutover::Intent;
 use crate::migration::State;
 use crate::store::audit::AuditEvent;
 use crate::store::migrations::Change;
 
 pub async fn start(
-    shared: &Shared,
+    shared: &Context,
     actor: &str,
     request: op::StartCutoverRequest,
 ) -> Result<op::Migration, ApiError> {
@@ -120,7 +120,7 @@ pub async fn start(
 /// The cutover of every member of wave `name` that is not cut over, cutting over or
 /// cancelled already; audited once (`wave.cutover`, with what started and what not).
 pub async fn start_wave(
-    shared: &Shared,
+    shared: &Context,
     actor: &str,
     request: op::StartWaveCutoverRequest,
 ) -> Result<op::WaveCutover, ApiError> {
@@ -173,7 +173,7 @@ const MAX_REASON: usize = 1000;
 /// A forced cutover: from a linked migration, or a planned cutover whose failover has
 /// not begun.
 async fn force(
-    shared: &Shared,
+    shared: &Context,
     (id, state): (&str, State),
     intent: &str,
     actor: &str,
@@ -220,7 +220,7 @@ fn window(start: &str, end: &str, now_ms: i64) -> Result<Option<(i64, i64)>, Api
 }
 
 /// An approver's approval of the cutover running for migration `id`.
-pub async fn approve(shared: &Shared, actor: &str, id: &str) -> Result<op::Migration, ApiError> {
+pub async fn approve(shared: &Context, actor: &str, id: &str) -> Result<op::Migration, ApiError> {
     let m = found(shared, id).await?;
     let intent: Intent = serde_json::from_str(&m.cutover).unwrap_or_default();
     match shared
@@ -239,7 +239,7 @@ pub async fn approve(shared: &Shared, actor: &str, id: &str) -> Result<op::Migra
     }
 }
 
-pub async fn cancel(shared: &Shared, actor: &str, id: &str) -> Result<op::Migration, ApiError> {
+pub async fn cancel(shared: &Context, actor: &str, id: &str) -> Result<op::Migration, ApiError> {
     let m = found(shared, id).await?;
     if let Some(group) = shared.store.group_of(id).await? {
         let members = shared.store.member_progress(&group).await?;

@@ -10,13 +10,13 @@ use ferry_proto::token::EnrollmentToken;
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
-use super::{ApiError, Shared};
+use super::{ApiError, Context};
 use crate::fleet::enrollment::{secret_hash, validate_agent_name};
 use crate::fleet::identity::AgentId;
 use crate::store::tokens::{EnrollError, NewAgent};
 use ferry_proto::clock::now_ms;
 
-pub struct EnrollmentService(pub Arc<Shared>);
+pub struct EnrollmentService(pub Arc<Context>);
 
 #[tonic::async_trait]
 impl Enrollment for EnrollmentService {
@@ -34,7 +34,7 @@ impl Enrollment for EnrollmentService {
     }
 }
 
-async fn enroll(shared: &Shared, request: EnrollRequest) -> Result<EnrollResponse, ApiError> {
+async fn enroll(shared: &Context, request: EnrollRequest) -> Result<EnrollResponse, ApiError> {
     let token = EnrollmentToken::parse(&request.token)
         .map_err(|e| ApiError::invalid("token", e.to_string()))?;
     validate_agent_name(&request.agent_name).map_err(|p| ApiError::invalid("agent_name", p))?;

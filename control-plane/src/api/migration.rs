@@ -7,7 +7,7 @@ use ferry_proto::link_names::default_link;
 use ferry_proto::operator::v1 as op;
 
 use super::connection::find_target;
-use super::{ApiError, Shared};
+use super::{ApiError, Context};
 use crate::assess::{CheckStatus, Severity};
 use crate::migration::observe::Observation;
 use crate::migration::plan::{self, Side};
@@ -16,11 +16,8 @@ use crate::migration::{Options, State, StepState};
 use crate::store::inventory::InstanceRecord;
 use crate::store::migrations::{Change, MigrationRecord, StepRecord};
 
-/// Longest link name: ARM's and SQL Server's (sysname) limit.
-const MAX_LINK_NAME: usize = 128;
-
 pub async fn start(
-    shared: &Shared,
+    shared: &Context,
     actor: &str,
     request: op::StartMigrationRequest,
 ) -> Result<op::StartMigrationResponse, ApiError> {
@@ -148,6 +145,7 @@ pub async fn start(
         progressed_at_ms: None,
         cutover: String::new(),
         wave: String::new(),
+        revision: 0,
     };
     match shared.store.create_migration(&record).await? {
         None => {
@@ -204,26 +202,16 @@ fn locate(
     }
 }
 
-/// A link name must be an ARM resource name and an availability group name.
+/// A link name must be an ARM resource name (one URL path segment) and an
+/// availability group name.
 fn check_link_name(name: &str) -> Result<(), ApiError> {
-    let fits = !name.is_empty()
-        && name.len() <= MAX_LINK_NAME
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
-    if fits {
-        Ok(())
-    } else {
-        Err(ApiError::invalid(
-            "link_name",
-            format!("{name:?} cannot name a link (1 to {MAX_LINK_NAME} letters, digits, '_', '-', '.'): give one with --link-name"),
-        ))
-    }
+    ferry_proto::link_names::check_resource_name(name)
+        .map_err(|why| ApiError::invalid("link_name", format!("{why}: give one with --link-name")))
 }
 
 /// Starting what exists returns it; a second link for the database is refused.
 async fn same_or_refused(
-    shared: &Shared,
+    shared: &Context,
     existing: MigrationRecord,
     target_key: &str,
     link_name: &str,
@@ -256,7 +244,7 @@ fn found_checks(instance: &crate::connection::InstanceConnection) -> Vec<String>
 }
 
 pub async fn list(
-    shared: &Shared,
+    shared: &Context,
     request: op::ListMigrationsRequest,
 ) -> Result<op::Migrations, ApiError> {
     if !request.state.is_empty() && State::parse(&request.state).is_none() {
@@ -279,7 +267,7 @@ pub async fn list(
 }
 
 /// The migration `id`, or NotFound saying where to look.
-pub(super) async fn found(shared: &Shared, id: &str) -> Result<MigrationRecord, ApiError> {
+pub(super) async fn found(shared: &Context, id: &str) -> Result<MigrationRecord, ApiError> {
     shared.store.migration(id).await?.ok_or_else(|| {
         ApiError::NotFound(format!(
             "no migration {id:?}: `ferry migrate ls` lists them"
@@ -287,7 +275,7 @@ pub(super) async fn found(shared: &Shared, id: &str) -> Result<MigrationRecord, 
     })
 }
 
-pub async fn get(shared: &Shared, id: &str) -> Result<op::Migration, ApiError> {
+pub async fn get(shared: &Context, id: &str) -> Result<op::Migration, ApiError> {
     let m = found(shared, id).await?;
     let steps = shared.store.migration_steps(id).await?;
     // The gates matter until the failover begins.
@@ -304,7 +292,7 @@ pub async fn get(shared: &Shared, id: &str) -> Result<op::Migration, ApiError> {
     Ok(wire(m, steps, gates))
 }
 
-pub async fn retry(shared: &Shared, actor: &str, id: &str) -> Result<op::Migration, ApiError> {
+pub async fn retry(shared: &Context, actor: &str, id: &str) -> Result<op::Migration, ApiError> {
     let current = found(shared, id).await?;
     if !shared.store.retry_migration(id, actor, now_ms()).await? {
         return Err(ApiError::FailedPrecondition(format!(
@@ -379,7 +367,7 @@ fn wire(
         gates: gates
             .into_iter()
             .map(|g| op::Gate {
-                name: g.name,
+                name: g.name.to_string(),
                 open: g.open,
                 evidence: g.evidence,
                 reason: g.reason,
@@ -393,7 +381,7 @@ fn wire(
 /// instance to its target uses: (the MI's certificate on SQL Server, SQL Server's
 /// certificate trusted by the MI).
 pub(super) async fn certificates_owed(
-    shared: &Shared,
+    shared: &Context,
     m: &MigrationRecord,
 ) -> Result<(bool, bool), ApiError> {
     let related: Vec<MigrationRecord> = shared
@@ -429,7 +417,7 @@ pub(super) async fn certificates_owed(
 /// Cancels a migration: the teardown steps are journaled and the driver runs them.
 /// The certificates are removed only when a migration of this instance to this target
 /// made them (not found there before Ferry) and no other live one uses them.
-pub async fn cancel(shared: &Shared, actor: &str, id: &str) -> Result<op::Migration, ApiError> {
+pub async fn cancel(shared: &Context, actor: &str, id: &str) -> Result<op::Migration, ApiError> {
     let m = found(shared, id).await?;
     let (mi_certificate, trust_certificate) = certificates_owed(shared, &m).await?;
     let steps: Vec<&str> = plan::TEARDOWN

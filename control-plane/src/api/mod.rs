@@ -31,30 +31,13 @@ pub mod plan;
 pub mod sizing;
 pub mod targets;
 
-use std::sync::Arc;
-
 use tonic::{Request, Status};
 
-use crate::config::ControlConfig;
-use crate::fleet::ca::{AgentIssueError, CertificateAuthority};
+use crate::context::Context;
+use crate::fleet::ca::AgentIssueError;
 use crate::fleet::identity::{Peer, Role};
-use crate::fleet::liveness::HeartbeatBuffer;
-use crate::fleet::metrics::FleetMetrics;
-use crate::fleet::sessions::SessionRegistry;
 use crate::store::agents::AgentRecord;
-use crate::store::{Store, StoreError};
-
-/// What every handler shares.
-pub struct Shared {
-    pub store: Store,
-    pub ca: CertificateAuthority,
-    pub config: ControlConfig,
-    pub prices: crate::sizing::prices::PriceTable,
-    pub arm: crate::azure::Arm,
-    pub sessions: Arc<SessionRegistry>,
-    pub heartbeats: HeartbeatBuffer,
-    pub metrics: FleetMetrics,
-}
+use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -130,7 +113,7 @@ pub fn peer<T>(request: &Request<T>) -> Result<Peer, ApiError> {
 
 /// The calling agent's record; it must be enrolled and not revoked.
 pub async fn authenticate_agent<T>(
-    shared: &Shared,
+    shared: &Context,
     request: &Request<T>,
 ) -> Result<AgentRecord, ApiError> {
     let Peer::Agent(id) = peer(request)? else {

@@ -16,7 +16,7 @@ use ferry_proto::operator::v1::{
 use tonic::{Request, Response, Status};
 
 use super::{assessment, connection, convert, cutover, migration, plan, sizing, targets};
-use super::{authorize_operator, ApiError, Shared};
+use super::{authorize_operator, ApiError, Context};
 use crate::fleet::enrollment::{mint, secret_hash};
 use crate::fleet::identity::Role;
 use crate::fleet::labels::{self, Labels};
@@ -26,7 +26,7 @@ use crate::store::inventory::InstanceRecord;
 use crate::store::tokens::NewToken;
 use ferry_proto::clock::now_ms;
 
-pub struct OperatorApi(pub Arc<Shared>);
+pub struct OperatorApi(pub Arc<Context>);
 
 const MAX_DESCRIPTION: usize = 200;
 
@@ -51,7 +51,7 @@ impl OperatorApi {
 }
 
 /// The agent named by id or name.
-pub async fn find_host(shared: &Shared, key: &str) -> Result<AgentRecord, ApiError> {
+pub async fn find_host(shared: &Context, key: &str) -> Result<AgentRecord, ApiError> {
     if key.is_empty() {
         return Err(ApiError::invalid(
             "host",
@@ -72,7 +72,7 @@ pub async fn find_host(shared: &Shared, key: &str) -> Result<AgentRecord, ApiErr
 }
 
 /// The agent named by id or name, refused when it is revoked.
-pub async fn find_live_host(shared: &Shared, key: &str) -> Result<AgentRecord, ApiError> {
+pub async fn find_live_host(shared: &Context, key: &str) -> Result<AgentRecord, ApiError> {
     let agent = find_host(shared, key).await?;
     if agent.revoked_at_ms.is_some() {
         return Err(ApiError::FailedPrecondition(format!(
@@ -91,12 +91,6 @@ fn summarize(agent: AgentRecord, instances: &[InstanceRecord], labels: Labels) -
         database_count: instances.iter().map(|i| i.databases.len() as u32).sum(),
         agent,
     }
-}
-
-/// The caller's W3C trace context as stored with commands (JSON), so their work joins
-/// the operator's trace.
-pub fn trace_context() -> String {
-    serde_json::to_string(&ferry_proto::telemetry::to_map()).unwrap_or_default()
 }
 
 #[tonic::async_trait]
@@ -282,7 +276,7 @@ impl Operator for OperatorApi {
             &actor,
             now,
             now + (ttl_secs * 1000) as i64,
-            &trace_context(),
+            &crate::context::trace_context(),
         );
         self.0
             .store

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use ferry_proto::clock::now_ms;
 use ferry_proto::operator::v1 as op;
 
-use super::{ApiError, Shared};
+use super::{ApiError, Context};
 use crate::cutover::group::{self, Group};
 use crate::cutover::wave::{self, Member, OnFailure, Wave};
 use crate::cutover::window::Window;
@@ -18,7 +18,7 @@ use crate::store::migrations::Change;
 use crate::store::migrations::MigrationRecord;
 use crate::store::waves::WaveRecord;
 
-pub async fn apply(shared: &Shared, actor: &str, toml: &str) -> Result<op::Plan, ApiError> {
+pub async fn apply(shared: &Context, actor: &str, toml: &str) -> Result<op::Plan, ApiError> {
     let file = wave::parse(toml).map_err(|e| ApiError::invalid("plan_toml", e))?;
     let fleet = Fleet {
         migrations: &shared.store.migrations().await?,
@@ -156,7 +156,7 @@ impl Fleet<'_> {
     }
 }
 
-pub async fn show(shared: &Shared) -> Result<op::Plan, ApiError> {
+pub async fn show(shared: &Context) -> Result<op::Plan, ApiError> {
     let mut waves = Vec::new();
     for record in shared.store.waves().await? {
         waves.push(info(shared, record).await?);
@@ -189,7 +189,7 @@ pub async fn show(shared: &Shared) -> Result<op::Plan, ApiError> {
     })
 }
 
-async fn info(shared: &Shared, record: WaveRecord) -> Result<op::WaveInfo, ApiError> {
+async fn info(shared: &Context, record: WaveRecord) -> Result<op::WaveInfo, ApiError> {
     let WaveRecord {
         wave,
         paused,
@@ -229,7 +229,7 @@ async fn info(shared: &Shared, record: WaveRecord) -> Result<op::WaveInfo, ApiEr
 
 /// Approve, pause or resume wave `name`.
 pub async fn change(
-    shared: &Shared,
+    shared: &Context,
     actor: &str,
     name: &str,
     verb: Verb,

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use ferry_proto::operator::v1 as op;
 
-use super::{ApiError, Shared};
+use super::{ApiError, Context};
 use crate::assess::CheckStatus;
 use crate::sizing::recommend::{recommend, Policy};
 use crate::sizing::LoadWindow;
@@ -17,7 +17,7 @@ use ferry_proto::clock::now_ms;
 const IN_MEMORY_CHECK: &str = "MI-INMEMORY-TIER";
 
 pub async fn recommend_sku(
-    shared: &Shared,
+    shared: &Context,
     request: op::RecommendSkuRequest,
 ) -> Result<op::SkuRecommendations, ApiError> {
     let defaults = &shared.config.sizing;
@@ -102,7 +102,7 @@ pub async fn recommend_sku(
 /// Per instance, the databases the host's newest assessment found memory-optimized
 /// objects in.
 async fn in_memory_databases(
-    shared: &Shared,
+    shared: &Context,
     host: &AgentRecord,
 ) -> Result<BTreeMap<String, BTreeSet<String>>, ApiError> {
     let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();

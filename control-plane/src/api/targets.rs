@@ -3,7 +3,7 @@
 
 use ferry_proto::operator::v1 as op;
 
-use super::{ApiError, Shared};
+use super::{ApiError, Context};
 use crate::azure::{ArmError, ManagedInstanceId};
 use crate::store::targets::TargetRecord;
 use ferry_proto::clock::now_ms;
@@ -13,7 +13,7 @@ fn resource_id(text: &str) -> Result<ManagedInstanceId, ApiError> {
 }
 
 pub async fn add_target(
-    shared: &Shared,
+    shared: &Context,
     request: op::AddTargetRequest,
     actor: &str,
 ) -> Result<op::Target, ApiError> {
@@ -46,7 +46,7 @@ pub async fn add_target(
     })
 }
 
-pub async fn list_targets(shared: &Shared) -> Result<op::ListTargetsResponse, ApiError> {
+pub async fn list_targets(shared: &Context) -> Result<op::ListTargetsResponse, ApiError> {
     let targets = shared.store.targets().await.map_err(ApiError::from)?;
     Ok(op::ListTargetsResponse {
         targets: targets.iter().map(target).collect(),
@@ -54,7 +54,7 @@ pub async fn list_targets(shared: &Shared) -> Result<op::ListTargetsResponse, Ap
 }
 
 pub async fn remove_target(
-    shared: &Shared,
+    shared: &Context,
     request: op::RemoveTargetRequest,
     actor: &str,
 ) -> Result<op::RemoveTargetResponse, ApiError> {

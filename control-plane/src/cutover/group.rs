@@ -139,6 +139,21 @@ pub fn hook(file: &HookFile, at: &str) -> Result<Hook, String> {
     }
 }
 
+/// What a group's gate and hook read of one member.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberProgress {
+    pub id: String,
+    pub host: String,
+    pub database: String,
+    pub state: crate::migration::State,
+    /// Its failover step began (running or done).
+    pub failover_begun: bool,
+    /// Its database was verified ONLINE and writable on the MI (verify_on_mi done).
+    pub verified: bool,
+    /// When the driver last found every gate of its own open.
+    pub gates_open_at_ms: Option<i64>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -18,8 +18,8 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::group::{Group, Hook};
-use crate::api::Shared;
 use crate::azure::ManagedInstanceId;
+use crate::context::Context;
 use crate::migration::StepState;
 use crate::store::cutovers::Wait;
 use crate::store::migrations::{MigrationRecord, StepRecord};
@@ -30,7 +30,7 @@ const OUTPUT_TAIL: usize = 1000;
 
 /// Runs the `application_hook` step of `m`.
 pub async fn step(
-    shared: &Shared,
+    shared: &Context,
     m: &MigrationRecord,
     step: &StepRecord,
     now: i64,
@@ -128,7 +128,7 @@ pub async fn step(
 }
 
 /// The endpoints the hook is given: each member's database on its MI.
-async fn payload(shared: &Shared, group: &Group) -> Result<String, StoreError> {
+async fn payload(shared: &Context, group: &Group) -> Result<String, StoreError> {
     let mut databases = Vec::new();
     for id in &group.migrations {
         let Some(m) = shared.store.migration(id).await? else {

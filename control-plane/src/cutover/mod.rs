@@ -7,6 +7,7 @@
 //!
 //! - [`gates`]: the pure predicates a failover waits for, with their evidence.
 //! - [`group`]: cutover groups (all or none) and their application hooks.
+//! - [`row_counts`]: the row counts the validation gate compares.
 //! - [`hook`]: running a group's application hook, once, from the cutover's step.
 //! - [`settings`]: `[cutover]` in the control plane's configuration.
 //! - [`mi_sql`]: the control plane's read-only TDS checks on the MI.
@@ -20,6 +21,7 @@ pub mod gates;
 pub mod group;
 pub mod hook;
 pub mod mi_sql;
+pub mod row_counts;
 pub mod settings;
 pub mod steps;
 pub mod validation;
@@ -64,6 +66,12 @@ pub struct Intent {
 }
 
 impl Intent {
+    /// The intent as stored with its migration; a row that does not decode is an
+    /// error naming why, never a default.
+    pub fn decode(stored: &str) -> Result<Intent, String> {
+        serde_json::from_str(stored).map_err(|e| format!("the stored cutover intent: {e}"))
+    }
+
     /// The cutover's steps as the operator chose them; `mi_certificate_owed`: Ferry
     /// imported the MI's certificate and no other live migration uses it.
     pub fn steps(&self, mi_certificate_owed: bool) -> Vec<&'static str> {

@@ -6,7 +6,7 @@
 use super::gates::group::GroupFacts;
 use super::gates::{self, Decision, Facts, Gate, InFlight, Rules, WaveFacts};
 use super::{mi_sql, validation, Intent};
-use crate::api::Shared;
+use crate::context::Context;
 use crate::migration::observe::Observation;
 use crate::migration::plan;
 use crate::migration::{Phase, StepState};
@@ -38,7 +38,7 @@ struct Loaded {
 
 impl Loaded {
     async fn read(
-        shared: &Shared,
+        shared: &Context,
         m: &MigrationRecord,
         steps: &[StepRecord],
     ) -> Result<Loaded, StoreError> {
@@ -117,7 +117,7 @@ impl Loaded {
 /// The gates as they stand for `m` (its newest observation, its cutover's intent and
 /// journal), at `now_ms`.
 pub async fn gates(
-    shared: &Shared,
+    shared: &Context,
     m: &MigrationRecord,
     steps: &[StepRecord],
     now_ms: i64,
@@ -151,7 +151,7 @@ fn synchronous_since(steps: &[StepRecord]) -> Option<i64> {
 /// the step notes why and waits, or fails the migration once it waited too long.
 /// When all do, their evidence is audited and kept as the step's detail.
 pub async fn gates_hold(
-    shared: &Shared,
+    shared: &Context,
     m: &MigrationRecord,
     steps: &[StepRecord],
     (step, fqdn): (&StepRecord, &str),
@@ -163,7 +163,9 @@ pub async fn gates_hold(
     let gates = gates::evaluate(&facts, &rules);
     if loaded.group.is_some() {
         // What the group's other members wait for: every gate of this one's own open.
-        let own_open = gates.iter().all(|g| g.open || g.name == "group");
+        let own_open = gates
+            .iter()
+            .all(|g| g.open || g.name == gates::GateName::Group);
         shared
             .store
             .set_gates_open(&m.id, own_open.then_some(now_ms))
@@ -214,7 +216,7 @@ pub async fn gates_hold(
             store
                 .record_audit(&AuditEvent {
                     at_ms: now_ms,
-                    actor: crate::migration::driver::ACTOR.into(),
+                    actor: crate::migration::ACTOR.into(),
                     action: "cutover.gates_open".into(),
                     target: format!("migration/{}", m.id),
                     detail: serde_json::json!({
@@ -235,7 +237,7 @@ pub async fn gates_hold(
 /// Asks the agent to read SQL Server's side now when the newest reading is older than
 /// `sql_reading_interval_ms` and no such request is out.
 async fn fresh_reading(
-    shared: &Shared,
+    shared: &Context,
     m: &MigrationRecord,
     observation: Option<&Observation>,
     now_ms: i64,
@@ -255,7 +257,7 @@ async fn fresh_reading(
     let command = CommandRecord::pending(
         m.agent_id,
         CommandKind::ReadLinkStatus,
-        crate::migration::driver::ACTOR,
+        crate::migration::ACTOR,
         now_ms,
         now_ms + READING_TTL_MS,
         "",
@@ -277,7 +279,7 @@ fn readings_at(m: &MigrationRecord) -> i64 {
 
 /// Runs a step of the control plane's own (`plan::Side::Control`) on the MI at `fqdn`.
 pub async fn run(
-    shared: &Shared,
+    shared: &Context,
     m: &MigrationRecord,
     fqdn: &str,
     step: &StepRecord,
@@ -340,7 +342,7 @@ pub async fn run(
 /// A step of the control plane's that cannot end yet: it notes `why` and waits, or
 /// fails once it waited `gate_timeout_secs`.
 pub(super) async fn wait_or_fail(
-    shared: &Shared,
+    shared: &Context,
     (m, step): (&MigrationRecord, &StepRecord),
     why: &str,
     now_ms: i64,

@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use super::gates::validation::Needed;
 use super::mi_sql;
-use crate::api::Shared;
-use crate::migration::driver::ACTOR;
+use crate::context::Context;
+use crate::migration::ACTOR;
 use crate::store::commands::{CommandKind, CommandRecord};
 use crate::store::migrations::MigrationRecord;
 use crate::store::StoreError;
@@ -26,7 +26,7 @@ pub struct CountRequest {
 
 /// Asks for the counts `needed` says, for cutover request `requested_at_ms`.
 pub async fn count(
-    shared: &Shared,
+    shared: &Context,
     m: &MigrationRecord,
     (fqdn, requested_at_ms): (&str, i64),
     needed: Needed,
@@ -50,7 +50,7 @@ pub async fn count(
             ACTOR,
             now_ms,
             now_ms + ttl_ms,
-            &span.in_scope(crate::api::operator::trace_context),
+            &span.in_scope(crate::context::trace_context),
         )
         .with_payload(payload);
         shared

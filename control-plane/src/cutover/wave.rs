@@ -193,6 +193,14 @@ fn time_ms(text: &str, at: &str, field: &str) -> Result<i64, String> {
         })
 }
 
+/// A stored wave, whether it is paused, and who approved it as it stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WaveRecord {
+    pub wave: Wave,
+    pub paused: bool,
+    pub approvers: Vec<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -28,9 +28,12 @@ pub enum Ran {
 /// Whether ARM may well accept the same request later.
 pub fn is_transient(error: &ArmError) -> bool {
     match error {
-        ArmError::Transport(_) | ArmError::Paced { .. } => true,
+        ArmError::Transport(_) | ArmError::Paced { .. } | ArmError::LeaseEnding { .. } => true,
         ArmError::Azure { status, .. } => *status == 429 || *status == 409 || *status >= 500,
-        _ => false,
+        ArmError::NotConfigured
+        | ArmError::Credential(_)
+        | ArmError::Decode(_)
+        | ArmError::Unsafe(_) => false,
     }
 }
 

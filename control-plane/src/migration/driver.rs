@@ -23,99 +23,133 @@ use tracing::Instrument;
 use super::admission;
 use super::arm_steps::{self, Ran};
 use super::observe::{stalled, Observation};
-use super::plan::{self, Side};
-use super::{Phase, State, StepState, StepsRequest};
-use crate::api::Shared;
+use super::plan;
+use super::planner::{self, Action, Snapshot, StepView};
+use super::{State, StepState, StepsRequest};
 use crate::azure::link::Poll;
 use crate::azure::{ManagedInstance, ManagedInstanceId};
+use crate::context::Context;
 use crate::cutover;
 use crate::store::commands::{CommandKind, CommandRecord, CommandState};
 use crate::store::cutovers::Wait;
+use crate::store::leases::Fence;
 use crate::store::migrations::{MigrationRecord, StepRecord};
 use crate::store::StoreError;
 
-/// Who the driver's commands and audit events are from.
-pub const ACTOR: &str = "ferry-control (migration driver)";
+pub use super::ACTOR;
 
 /// The lease one replica drives migrations under.
 pub const LEASE: &str = "migration-driver";
 
-pub async fn run(shared: Arc<Shared>, mut stop: tokio::sync::watch::Receiver<bool>) {
-    let tick_ms = shared.config.migrations.tick_ms;
-    let mut tick = tokio::time::interval(Duration::from_millis(tick_ms));
+pub async fn run(shared: Arc<Context>, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let settings = &shared.config.migrations;
+    let mut tick = tokio::time::interval(Duration::from_millis(settings.tick_ms));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    // Long enough to outlast a slow tick, short enough for a prompt takeover.
-    let ttl_ms = (tick_ms * 10).max(5000) as i64;
+    let ttl = Duration::from_secs(settings.lease_ttl_secs);
     // Which process drives, for an operator reading the lease.
     let holder = format!(
         "ferry-control pid {} ({})",
         std::process::id(),
         uuid::Uuid::new_v4()
     );
-    let mut holding = false;
+    let mut fence: Option<Fence> = None;
     loop {
         tokio::select! {
             _ = tick.tick() => {}
             _ = stop.changed() => break,
         }
-        match shared
+        let taken = match shared
             .store
-            .take_lease(LEASE, &holder, ttl_ms, now_ms())
+            .take_lease(LEASE, &holder, ttl.as_millis() as i64)
             .await
         {
-            Ok(held) if held != holding => {
-                holding = held;
-                tracing::info!(%holder, driving = held, "the migration driver's lease changed hands");
-            }
-            Ok(_) => {}
+            Ok(taken) => taken,
             Err(e) => {
                 tracing::warn!(error = %e, "taking the migration driver's lease failed; trying again next tick");
                 continue;
             }
+        };
+        if taken != fence {
+            let epoch = taken.as_ref().map(|f| f.epoch);
+            tracing::info!(%holder, driving = taken.is_some(), ?epoch, "the migration driver's lease changed hands");
         }
-        if !holding {
+        fence = taken;
+        let Some(held) = &fence else {
             continue;
-        }
-        if let Err(e) = advance_all(&shared).await {
-            tracing::warn!(error = %e, "advancing migrations failed; trying again next tick");
+        };
+        match advance_all(&shared.fenced(held.clone()), ttl).await {
+            Ok(()) => {}
+            Err(e @ StoreError::Fenced { .. }) => {
+                tracing::warn!(error = %e, "the migration driver lost its lease during a tick; another replica drives");
+                fence = None;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "advancing migrations failed; trying again next tick")
+            }
         }
     }
-    if holding {
+    if fence.is_some() {
         if let Err(e) = shared.store.release_lease(LEASE, &holder).await {
             tracing::warn!(error = %e, "releasing the migration driver's lease failed; it expires");
         }
     }
 }
 
-async fn advance_all(shared: &Shared) -> Result<(), StoreError> {
+/// How long before the lease's end no ARM call may still be out: the successor's
+/// clock and ours may differ this much in when they start counting.
+const LEASE_MARGIN: Duration = Duration::from_secs(2);
+
+/// One tick over every active migration, by a driver whose store is fenced by its
+/// lease. The lease is renewed before each migration, and that migration's ARM calls
+/// end before it could lapse.
+async fn advance_all(shared: &Context, ttl: Duration) -> Result<(), StoreError> {
     let observe_ms = (shared.config.migrations.observe_interval_secs * 1000) as i64;
     let cutover_observe_ms = shared.config.cutover.observe_interval_ms as i64;
     for m in shared.store.active_migrations().await? {
-        let now = now_ms();
-        let due = |every: i64| m.observed_at_ms.is_none_or(|at| now - at >= every);
-        match m.state {
-            State::Preparing | State::Cancelling => advance(shared, &m, now).await?,
-            State::CuttingOver if due(cutover_observe_ms) => {
-                observe(shared, &m, now).await?;
-                // The gates judge the observation just made (an operator's change
-                // since, such as a cancel, is the next tick's).
-                if let Some(m) = shared.store.migration(&m.id).await? {
-                    if m.state == State::CuttingOver {
-                        advance(shared, &m, now_ms()).await?;
-                    }
-                }
+        let renewing = tokio::time::Instant::now();
+        shared.store.renew_lease(ttl.as_millis() as i64).await?;
+        let lease_ends = renewing + ttl.saturating_sub(LEASE_MARGIN);
+        let work = advance_one(shared, &m, (observe_ms, cutover_observe_ms));
+        match crate::azure::arm::within_lease(lease_ends, work).await {
+            Ok(()) => {}
+            Err(e @ StoreError::Fenced { .. }) => return Err(e),
+            // One migration's trouble (a row that does not decode, a failed query)
+            // holds up none of the others.
+            Err(e) => {
+                tracing::warn!(migration = %m.id, error = %e, "advancing the migration failed; trying again next tick")
             }
-            State::CuttingOver => advance(shared, &m, now).await?,
-            state if state.is_linked() && due(observe_ms) => observe(shared, &m, now).await?,
-            _ => {}
         }
     }
     Ok(())
 }
 
+async fn advance_one(
+    shared: &Context,
+    m: &MigrationRecord,
+    (observe_ms, cutover_observe_ms): (i64, i64),
+) -> Result<(), StoreError> {
+    let now = now_ms();
+    let due = |every: i64| m.observed_at_ms.is_none_or(|at| now - at >= every);
+    match m.state {
+        State::Preparing | State::Cancelling => advance(shared, m, now).await,
+        State::CuttingOver if due(cutover_observe_ms) => {
+            observe(shared, m, now).await?;
+            // The gates judge the observation just made (an operator's change
+            // since, such as a cancel, is the next tick's).
+            match shared.store.migration(&m.id).await? {
+                Some(m) if m.state == State::CuttingOver => advance(shared, &m, now_ms()).await,
+                _ => Ok(()),
+            }
+        }
+        State::CuttingOver => advance(shared, m, now).await,
+        state if state.is_linked() && due(observe_ms) => observe(shared, m, now).await,
+        _ => Ok(()),
+    }
+}
+
 /// The target (as ARM last described it), or why there is none.
 async fn target(
-    shared: &Shared,
+    shared: &Context,
     m: &MigrationRecord,
 ) -> Result<Result<ManagedInstance, String>, StoreError> {
     let Ok(key) = ManagedInstanceId::parse(&m.target_key) else {
@@ -133,161 +167,115 @@ async fn target(
     })
 }
 
-/// Advances a preparing, cutting-over or cancelling migration by its journal. A
-/// cancel first lets a step in flight end, then runs the teardown steps.
-async fn advance(shared: &Shared, m: &MigrationRecord, now: i64) -> Result<(), StoreError> {
+/// Advances a preparing, cutting-over or cancelling migration by its journal: the
+/// planner (`planner::plan`) decides from what was read, and this performs it.
+async fn advance(shared: &Context, m: &MigrationRecord, now: i64) -> Result<(), StoreError> {
     let store = &shared.store;
     let steps = store.migration_steps(&m.id).await?;
-    let open = |s: &&crate::store::migrations::StepRecord| {
-        !matches!(s.state, StepState::Done | StepState::Skipped)
-    };
-    let next = if m.state == State::Cancelling {
-        steps
-            .iter()
-            .position(|s| s.state == StepState::Running)
-            .or_else(|| {
-                steps
-                    .iter()
-                    .position(|s| s.phase == Phase::Teardown && open(&s))
-            })
-    } else {
-        steps.iter().position(|s| open(&s))
-    };
-    let Some(first) = next else {
-        let rolled_back = steps.last().is_some_and(|s| s.phase == Phase::Rollback);
-        let (state, detail) = match m.state {
-            State::Cancelling => (State::Cancelled, "everything the migration made is removed"),
-            State::CuttingOver if rolled_back => (
-                State::Synchronizing,
-                "the cutover was cancelled: the link replicates asynchronously again",
-            ),
-            State::CuttingOver
-                if serde_json::from_str::<cutover::Intent>(&m.cutover)
-                    .is_ok_and(|i| i.keep_link) =>
-            {
-                (
-                    State::Completed,
-                    "cut over: the database is ONLINE and writable on the MI; the link is kept, SQL Server its secondary, for a failback",
-                )
-            }
-            State::CuttingOver => (
-                State::Completed,
-                "cut over: the database is ONLINE and writable on the MI, the link removed",
-            ),
-            _ => (
-                State::Seeding,
-                "the link is set up; waiting for Azure's first report",
-            ),
-        };
-        tracing::info!(migration = %m.id, state = state.as_str(), "{detail}");
-        return store
-            .set_migration_state((&m.id, m.state), state, detail, None, now)
-            .await
-            .map(drop);
-    };
-    let step = &steps[first];
-    if m.state == State::CuttingOver {
-        let doing = match step.phase {
-            Phase::Rollback => format!("cancelling the cutover: {}", step.name),
-            _ => format!("cutting over: {}", step.name),
-        };
-        if m.detail != doing {
-            store
-                .set_migration_state((&m.id, m.state), State::CuttingOver, &doing, None, now)
-                .await?;
+    let intent = match m.state {
+        State::CuttingOver => {
+            Some(cutover::Intent::decode(&m.cutover).map_err(StoreError::Corrupt)?)
         }
+        _ => None,
+    };
+    let mi = target(shared, m).await?;
+    let snapshot = Snapshot {
+        state: m.state,
+        detail: &m.detail,
+        keep_link: intent.as_ref().is_some_and(|i| i.keep_link),
+        steps: steps
+            .iter()
+            .map(|s| StepView {
+                seq: s.seq,
+                phase: s.phase,
+                name: &s.name,
+                state: s.state,
+                has_operation: !s.operation.is_empty(),
+            })
+            .collect(),
+        target_missing: mi.as_ref().err().map(String::as_str),
+        arm_held: mi
+            .as_ref()
+            .is_ok_and(|mi| shared.arm.held_for(&mi.id).is_some()),
+    };
+    let planned = planner::plan(&snapshot);
+    if let Some(detail) = &planned.detail {
+        store
+            .set_migration_state((&m.id, m.state), State::CuttingOver, detail, None, now)
+            .await?;
     }
     // A cutover's work joins the trace of the request that started it. Made only for
     // work: a span made and dropped is exported all the same, and waiting makes none.
-    let span = || match m.state {
-        State::CuttingOver => serde_json::from_str::<cutover::Intent>(&m.cutover)
-            .unwrap_or_default()
-            .span(&m.id, &step.name),
-        _ => tracing::Span::none(),
+    let span = |step: &StepRecord| match &intent {
+        Some(intent) => intent.span(&m.id, &step.name),
+        None => tracing::Span::none(),
     };
-    match (plan::side(&step.name), step.state) {
-        (Some(Side::Agent), StepState::Running) => check_agent_command(shared, m, step, now).await,
-        (Some(Side::Arm), StepState::Running) if !step.operation.is_empty() => {
-            poll(shared, m, step, now).instrument(span()).await
+    let at = planned
+        .action
+        .seq()
+        .and_then(|seq| steps.iter().position(|s| s.seq == seq));
+    let (step, mi) = match (&planned.action, at, &mi) {
+        (Action::Finish { state, detail }, _, _) => {
+            tracing::info!(migration = %m.id, state = state.as_str(), "{detail}");
+            return store
+                .set_migration_state((&m.id, m.state), *state, detail, None, now)
+                .await
+                .map(drop);
         }
-        // A running ARM step without an operation: the control plane stopped while
-        // the request was out, so it is made again.
-        (Some(side), StepState::Pending | StepState::Running) => {
-            let mi = match target(shared, m).await? {
-                Ok(mi) => mi,
-                Err(why) => {
-                    return store
-                        .finish_step(&m.id, step.seq, (StepState::Failed, false), &why, now)
-                        .await
-                }
-            };
-            match side {
-                Side::Agent => {
-                    send_agent_steps(shared, m, (&mi.id, mi.fqdn), &steps[first..], now)
-                        .instrument(span())
-                        .await
-                }
-                // ARM asked to wait (Retry-After): not an attempt until it may be called.
-                Side::Arm if shared.arm.held_for(&mi.id).is_some() => Ok(()),
-                // Seeding starts with the link: it waits for a seeding slot.
-                Side::Arm
-                    if step.name == plan::CREATE_LINK
-                        && step.state == StepState::Pending
-                        && !admitted(shared, m, step, now).await? =>
-                {
-                    Ok(())
-                }
-                // The failover waits for the gates; once it is journaled as started,
-                // it is finished without asking them again (Azure's planned failover
-                // itself refuses unless synchronous and caught up).
-                Side::Arm
-                    if step.name == plan::FAILOVER
-                        && step.state == StepState::Pending
-                        && !cutover::steps::gates_hold(
-                            shared,
-                            m,
-                            &steps,
-                            (step, &mi.fqdn),
-                            now,
-                        )
-                        .await? =>
-                {
-                    Ok(())
-                }
-                Side::Arm => {
-                    run_arm_step(shared, m, &mi.id, step, now)
-                        .instrument(span())
-                        .await
-                }
-                Side::Control => {
-                    cutover::steps::run(shared, m, &mi.fqdn, step, now)
-                        .instrument(span())
-                        .await
-                }
-            }
-        }
-        (None, _) => {
-            store
-                .finish_step(
-                    &m.id,
-                    step.seq,
-                    (StepState::Failed, false),
-                    "this control plane does not know the step; upgrade ferry-control",
-                    now,
-                )
+        (Action::FailStep { seq, why }, _, _) => {
+            return store
+                .finish_step(&m.id, *seq, (StepState::Failed, false), why, now)
                 .await
         }
-        // Blocked or failed steps fail their migration when they are recorded.
-        (_, StepState::Blocked | StepState::Failed | StepState::Done | StepState::Skipped) => {
-            Ok(())
+        (Action::AwaitCommand { .. }, Some(at), _) => {
+            return check_agent_command(shared, m, &steps[at], now).await
         }
+        (Action::PollOperation { .. }, Some(at), _) => {
+            return poll(shared, m, &steps[at], now)
+                .instrument(span(&steps[at]))
+                .await
+        }
+        (_, Some(at), Ok(mi)) => (&steps[at], mi),
+        // Waiting; or a step the planner named that is not in the journal read (it
+        // cannot be: both come from the same read), or no target for a step that
+        // needs it (the planner fails those first).
+        _ => return Ok(()),
+    };
+    let may_call = match &planned.action {
+        Action::SendAgentSteps { seqs } => {
+            let batch = &steps[at.unwrap_or_default()..][..seqs.len()];
+            return send_agent_steps(shared, m, (&mi.id, mi.fqdn.clone()), batch, now)
+                .instrument(span(step))
+                .await;
+        }
+        Action::RunControl { .. } => {
+            return cutover::steps::run(shared, m, &mi.fqdn, step, now)
+                .instrument(span(step))
+                .await
+        }
+        Action::AdmitThenCall { .. } => admitted(shared, m, step, now).await?,
+        Action::GatesThenCall { .. } => {
+            cutover::steps::gates_hold(shared, m, &steps, (step, &mi.fqdn), now).await?
+        }
+        Action::CallArm { .. } => true,
+        Action::Finish { .. }
+        | Action::FailStep { .. }
+        | Action::AwaitCommand { .. }
+        | Action::PollOperation { .. }
+        | Action::Wait => false,
+    };
+    if !may_call {
+        return Ok(());
     }
+    run_arm_step(shared, m, &mi.id, step, now)
+        .instrument(span(step))
+        .await
 }
 
 /// Whether `m`'s link may be created (start seeding) now; when not, the step notes
 /// why, queued.
 async fn admitted(
-    shared: &Shared,
+    shared: &Context,
     m: &MigrationRecord,
     step: &StepRecord,
     now: i64,
@@ -317,16 +305,12 @@ async fn admitted(
 
 /// Sends the agent the run of pending SQL Server steps starting at `steps[0]`.
 async fn send_agent_steps(
-    shared: &Shared,
+    shared: &Context,
     m: &MigrationRecord,
     (mi, fqdn): (&ManagedInstanceId, String),
-    steps: &[StepRecord],
+    batch: &[StepRecord],
     now: i64,
 ) -> Result<(), StoreError> {
-    let batch: Vec<&StepRecord> = steps
-        .iter()
-        .take_while(|s| s.state == StepState::Pending && plan::side(&s.name) == Some(Side::Agent))
-        .collect();
     let request = StepsRequest {
         migration_id: m.id.clone(),
         instance: m.instance.clone(),
@@ -348,14 +332,18 @@ async fn send_agent_steps(
         ACTOR,
         now,
         now + ttl_ms,
-        &crate::api::operator::trace_context(),
+        &crate::context::trace_context(),
     )
     .with_payload(payload);
     let seqs: Vec<i64> = batch.iter().map(|s| s.seq).collect();
-    shared
+    if !shared
         .store
         .start_agent_steps(&m.id, &seqs, &command)
-        .await?;
+        .await?
+    {
+        tracing::info!(migration = %m.id, "the steps changed since they were read (a cancel?): not sent");
+        return Ok(());
+    }
     tracing::info!(migration = %m.id, command = %command.id, steps = ?request.steps, "sent link steps to the agent");
     shared.sessions.wake(m.agent_id);
     Ok(())
@@ -364,7 +352,7 @@ async fn send_agent_steps(
 /// A step waiting on an agent command: its report ends the step; a command that
 /// failed or expired fails it.
 async fn check_agent_command(
-    shared: &Shared,
+    shared: &Context,
     m: &MigrationRecord,
     step: &StepRecord,
     now: i64,
@@ -403,6 +391,15 @@ async fn check_agent_command(
             }
             "the agent finished without reporting the step: upgrade ferry-agent".into()
         }
+        // Taken, and never reported: the agent may have died with it and come back
+        // after its deadline. Idempotent steps, so a retry runs them again safely.
+        CommandState::Acked if now - command.updated_at_ms > report_timeout_ms(shared) => {
+            format!(
+                "the agent took the command {} s ago and has not reported it (migrations.report_timeout_secs): it may have restarted and lost it; check the host (`ferry hosts`), then `ferry migrate retry {}`",
+                (now - command.updated_at_ms) / 1000,
+                m.id
+            )
+        }
         CommandState::Pending | CommandState::Sent | CommandState::Acked => return Ok(()),
     };
     shared
@@ -411,16 +408,35 @@ async fn check_agent_command(
         .await
 }
 
+fn report_timeout_ms(shared: &Context) -> i64 {
+    (shared.config.migrations.report_timeout_secs * 1000) as i64
+}
+
 async fn run_arm_step(
-    shared: &Shared,
+    shared: &Context,
     m: &MigrationRecord,
     mi: &ManagedInstanceId,
     step: &StepRecord,
     now: i64,
 ) -> Result<(), StoreError> {
     let store = &shared.store;
-    // Journaled before the call: a crash during it makes the call again.
-    store.start_arm_step(&m.id, step.seq, "", now).await?;
+    // Journaled before the call: a crash during it makes the call again. Journaled
+    // only from the state this tick read: a step a cancel skipped since is not run.
+    // The failover's request, once its gates held, only under the revision they were
+    // judged at: an operator's pause or cancel since wins.
+    let started = if step.name == plan::FAILOVER && step.state == StepState::Pending {
+        store
+            .start_failover((&m.id, step.seq), m.revision, now)
+            .await?
+    } else {
+        store
+            .start_arm_step((&m.id, step.seq), step.state, "", now)
+            .await?
+    };
+    if !started {
+        tracing::info!(migration = %m.id, step = %step.name, "the step changed since it was read (a cancel?): ARM not called");
+        return Ok(());
+    }
     let ran = match step.name.as_str() {
         plan::UPLOAD_CERTIFICATE => arm_steps::upload_certificate(&shared.arm, mi, m).await,
         plan::READ_MI_CERTIFICATE => match shared.arm.mi_endpoint_certificate(mi).await {
@@ -450,7 +466,12 @@ async fn run_arm_step(
     tracing::info!(migration = %m.id, step = %step.name, ?ran, "ARM step");
     let now = now_ms();
     let (state, detail) = match ran {
-        Ran::Running(url) => return store.start_arm_step(&m.id, step.seq, &url, now).await,
+        Ran::Running(url) => {
+            return store
+                .start_arm_step((&m.id, step.seq), StepState::Running, &url, now)
+                .await
+                .map(drop)
+        }
         Ran::Done(detail) => ((StepState::Done, false), detail),
         Ran::AlreadyDone(detail) => ((StepState::Done, true), detail),
         Ran::Again(detail) => ((StepState::Pending, false), detail),
@@ -464,7 +485,7 @@ async fn run_arm_step(
 
 /// Polls an ARM step's operation.
 async fn poll(
-    shared: &Shared,
+    shared: &Context,
     m: &MigrationRecord,
     step: &StepRecord,
     now: i64,
@@ -497,7 +518,7 @@ async fn poll(
 }
 
 /// Reads the link from ARM and records what it shows.
-async fn observe(shared: &Shared, m: &MigrationRecord, now: i64) -> Result<(), StoreError> {
+async fn observe(shared: &Context, m: &MigrationRecord, now: i64) -> Result<(), StoreError> {
     let mi = match target(shared, m).await? {
         Ok(mi) => mi.id,
         Err(why) => {

@@ -7,6 +7,8 @@
 //!   blockers; warnings only when accepted.
 //! - [`observe`]: the link as Azure reports it, turned into the migration's state.
 //! - [`sql_side`]: the link as SQL Server's DMVs show it (the agents' reports).
+//! - [`planner`]: the driver's decisions, pure: a snapshot of a migration to the
+//!   next action.
 //! - [`driver`]: the loop that runs the steps from the journal and watches the links.
 //! - [`arm_steps`]: the ARM steps (server trust certificate, MI certificate, link).
 //! - [`admission`]: how many links may seed at once, and with how much bandwidth.
@@ -16,10 +18,14 @@ pub mod arm_steps;
 pub mod driver;
 pub mod observe;
 pub mod plan;
+pub mod planner;
 pub mod preflight;
 pub mod sql_side;
 
 use serde::{Deserialize, Serialize};
+
+/// Who the driver's commands and audit events are from.
+pub const ACTOR: &str = "ferry-control (migration driver)";
 
 /// What the operator allowed when starting the migration.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -36,6 +42,21 @@ pub struct Options {
 }
 
 /// A migration's state, as `ferry migrate ls` shows it.
+///
+/// Allowed transitions ([`State::may_become`], enforced by the store's one state
+/// setter and by each operator change's `WHERE state IN (...)`, written from
+/// [`sql_list`]):
+/// - `Preparing -> Seeding` (set-up done) `| Failed | Cancelling`;
+/// - linked (`Seeding | CatchingUp | Synchronizing | ReadyForCutover | Stalled`) -> any
+///   linked state as the link is read, `| Failed | CuttingOver | Cancelling`;
+/// - `CuttingOver -> Completed | Synchronizing` (rolled back) `| Failed | Cancelling`
+///   (before its failover began);
+/// - `Failed -> Preparing | CuttingOver | Cancelling` (retried, in the phase its
+///   journal ends with; a forced cutover; a cancel);
+/// - `Cancelling -> Cancelled | Failed`;
+/// - `Cancelled`, `Completed`: final.
+///
+/// Every state may stay as it is (a new reading, a new detail) except the final ones.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum State {
     /// The set-up steps are running.
@@ -96,17 +117,68 @@ impl State {
         State::ALL.into_iter().find(|s| s.as_str() == text)
     }
 
+    /// The states in which the link exists and is watched (set up, not ended).
+    pub const LINKED: [State; 5] = [
+        State::Seeding,
+        State::CatchingUp,
+        State::Synchronizing,
+        State::ReadyForCutover,
+        State::Stalled,
+    ];
+
+    /// Final: nothing moves the migration again.
+    pub const FINAL: [State; 2] = [State::Cancelled, State::Completed];
+
     /// Whether the link exists and is watched (set up, not ended).
     pub fn is_linked(self) -> bool {
-        matches!(
-            self,
-            State::Seeding
-                | State::CatchingUp
-                | State::Synchronizing
-                | State::ReadyForCutover
-                | State::Stalled
-        )
+        State::LINKED.contains(&self)
     }
+
+    /// Whether a migration in this state may move to `to` (see the enum's table).
+    pub fn may_become(self, to: State) -> bool {
+        let linked = to.is_linked();
+        match self {
+            State::Preparing => {
+                matches!(
+                    to,
+                    State::Preparing | State::Seeding | State::Failed | State::Cancelling
+                )
+            }
+            State::Seeding
+            | State::CatchingUp
+            | State::Synchronizing
+            | State::ReadyForCutover
+            | State::Stalled => {
+                linked || matches!(to, State::Failed | State::CuttingOver | State::Cancelling)
+            }
+            State::CuttingOver => matches!(
+                to,
+                State::CuttingOver
+                    | State::Completed
+                    | State::Synchronizing
+                    | State::Failed
+                    | State::Cancelling
+            ),
+            State::Failed => matches!(
+                to,
+                State::Failed | State::Preparing | State::CuttingOver | State::Cancelling
+            ),
+            State::Cancelling => {
+                matches!(to, State::Cancelling | State::Cancelled | State::Failed)
+            }
+            State::Cancelled | State::Completed => false,
+        }
+    }
+}
+
+/// `states` as a SQL list for `state IN (...)`: the store's conditions are written
+/// from the enum, never spelled out again.
+pub fn sql_list(states: &[State]) -> String {
+    states
+        .iter()
+        .map(|s| format!("'{}'", s.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// A journaled step's state.
@@ -231,4 +303,45 @@ pub struct StepsRequest {
     pub mi_certificate: String,
     pub allow_recovery_change: bool,
     pub allow_endpoint_change: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::State;
+
+    #[test]
+    fn the_transition_table_holds_what_the_journal_needs() {
+        for from in State::ALL {
+            for to in State::ALL {
+                if State::FINAL.contains(&from) {
+                    assert!(!from.may_become(to), "{from:?} is final, not {to:?}");
+                }
+            }
+            // Anything not final can fail or be cancelled.
+            if !State::FINAL.contains(&from) {
+                assert!(from.may_become(State::Failed), "{from:?}");
+                assert!(
+                    from.may_become(State::Cancelling) || from == State::Cancelling,
+                    "{from:?}"
+                );
+            }
+        }
+        // Only a cutover completes; only a cancel ends cancelled.
+        for from in State::ALL {
+            assert_eq!(
+                from.may_become(State::Completed),
+                from == State::CuttingOver
+            );
+            assert_eq!(
+                from.may_become(State::Cancelled),
+                from == State::Cancelling,
+                "{from:?}"
+            );
+        }
+        assert!(
+            !State::Preparing.may_become(State::CuttingOver),
+            "a cutover needs the link"
+        );
+        assert_eq!(super::sql_list(&State::FINAL), "'cancelled', 'completed'");
+    }
 }

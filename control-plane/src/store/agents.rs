@@ -84,13 +84,12 @@ impl Store {
         os: &str,
         now_ms: i64,
     ) -> Result<(), StoreError> {
-        sqlx::query("UPDATE agents SET agent_version = $1, hostname = $2, os = $3, last_seen_at = $4 WHERE id = $5")
+        self.execute(sqlx::query("UPDATE agents SET agent_version = $1, hostname = $2, os = $3, last_seen_at = $4 WHERE id = $5")
             .bind(agent_version)
             .bind(hostname)
             .bind(os)
             .bind(now_ms)
-            .bind(id.to_string())
-            .execute(&self.pool)
+            .bind(id.to_string()))
             .await?;
         Ok(())
     }

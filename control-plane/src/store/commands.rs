@@ -217,13 +217,11 @@ impl Store {
         command_id: &str,
         now_ms: i64,
     ) -> Result<bool, StoreError> {
-        let changed = sqlx::query("UPDATE commands SET state = 'acked', updated_at = $1 WHERE id = $2 AND agent_id = $3 AND state IN ('pending', 'sent')")
+        let changed = self.execute(sqlx::query("UPDATE commands SET state = 'acked', updated_at = $1 WHERE id = $2 AND agent_id = $3 AND state IN ('pending', 'sent')")
             .bind(now_ms)
             .bind(command_id)
-            .bind(agent.to_string())
-            .execute(&self.pool)
-            .await?
-            .rows_affected();
+            .bind(agent.to_string()))
+            .await?;
         Ok(changed == 1)
     }
 
@@ -290,11 +288,9 @@ impl Store {
 
     /// Marks commands past their deadline and never acknowledged as expired.
     pub async fn expire_commands(&self, now_ms: i64) -> Result<u64, StoreError> {
-        Ok(sqlx::query("UPDATE commands SET state = 'expired', updated_at = $1 WHERE state IN ('pending', 'sent') AND expires_at <= $1")
-            .bind(now_ms)
-            .execute(&self.pool)
-            .await?
-            .rows_affected())
+        self.execute(sqlx::query("UPDATE commands SET state = 'expired', updated_at = $1 WHERE state IN ('pending', 'sent') AND expires_at <= $1")
+            .bind(now_ms))
+            .await
     }
 
     /// Agents with commands waiting for delivery.

@@ -5,10 +5,10 @@
 
 use sqlx::AnyConnection;
 
-use super::migrations::{failover_begun, insert_steps, record, Change};
+use super::migrations::{bump_revisions, failover_begun, insert_steps, record, Change};
 use super::{Store, StoreError};
 use crate::migration::plan;
-use crate::migration::Phase;
+use crate::migration::{sql_list, Phase, State};
 
 impl Store {
     /// Starts the cutover of a linked migration: `intent` (JSON) kept, the cutover's
@@ -23,7 +23,7 @@ impl Store {
         now_ms: i64,
     ) -> Result<Change, StoreError> {
         let mut tx = self.write().await?;
-        let changed = sqlx::query("UPDATE migrations SET state = 'cutting_over', detail = 'cutting over', cutover = $1, updated_at = $2 WHERE id = $3 AND state IN ('seeding', 'catching_up', 'synchronizing', 'ready_for_cutover', 'stalled')")
+        let changed = sqlx::query(&format!("UPDATE migrations SET state = 'cutting_over', detail = 'cutting over', cutover = $1, updated_at = $2 WHERE id = $3 AND state IN ({})", sql_list(&State::LINKED)))
             .bind(intent)
             .bind(now_ms)
             .bind(migration)
@@ -53,14 +53,22 @@ impl Store {
         now_ms: i64,
     ) -> Result<Change, StoreError> {
         let mut tx = self.write().await?;
+        bump_revisions(&mut tx, "id = $1", Some(migration)).await?;
         if failover_begun(&mut tx, migration).await? {
             return Ok(Change::Refused);
         }
-        let changed = sqlx::query("UPDATE migrations SET state = 'cutting_over', detail = 'cutting over (forced)', cutover = $1, updated_at = $2 WHERE id = $3
-                AND state IN ('seeding', 'catching_up', 'synchronizing', 'ready_for_cutover', 'stalled', 'cutting_over', 'failed')
+        let forcible = sql_list(
+            &[
+                State::LINKED.as_slice(),
+                &[State::CuttingOver, State::Failed],
+            ]
+            .concat(),
+        );
+        let changed = sqlx::query(&format!("UPDATE migrations SET state = 'cutting_over', detail = 'cutting over (forced)', cutover = $1, updated_at = $2 WHERE id = $3
+                AND state IN ({forcible})
                 AND EXISTS (SELECT 1 FROM migration_steps WHERE migration_id = $3 AND name = $4 AND state = 'done')
                 AND NOT EXISTS (SELECT 1 FROM migration_steps WHERE migration_id = $3 AND (state = 'running'
-                    OR (phase IN ('rollback', 'teardown') AND state NOT IN ('done', 'skipped'))))")
+                    OR (phase IN ('rollback', 'teardown') AND state NOT IN ('done', 'skipped'))))"))
             .bind(intent)
             .bind(now_ms)
             .bind(migration)
@@ -87,6 +95,7 @@ impl Store {
         now_ms: i64,
     ) -> Result<Change, StoreError> {
         let mut tx = self.write().await?;
+        bump_revisions(&mut tx, "id = $1", Some(migration)).await?;
         if failover_begun(&mut tx, migration).await? {
             return Ok(Change::Refused);
         }
@@ -169,13 +178,12 @@ impl Store {
         wait: Wait,
         now_ms: i64,
     ) -> Result<(), StoreError> {
-        sqlx::query("UPDATE migration_steps SET detail = $1, started_at = CASE WHEN $2 = 1 THEN $3 ELSE COALESCE(started_at, $3) END WHERE migration_id = $4 AND seq = $5")
+        self.execute(sqlx::query("UPDATE migration_steps SET detail = $1, started_at = CASE WHEN $2 = 1 THEN $3 ELSE COALESCE(started_at, $3) END WHERE migration_id = $4 AND seq = $5 AND state IN ('pending', 'running')")
             .bind(detail)
             .bind(i64::from(wait == Wait::Queued))
             .bind(now_ms)
             .bind(migration)
-            .bind(seq)
-            .execute(&self.pool)
+            .bind(seq))
             .await?;
         Ok(())
     }

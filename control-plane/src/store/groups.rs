@@ -7,22 +7,8 @@ use sqlx::AnyConnection;
 
 use super::{audit, col, Store, StoreError};
 use crate::cutover::group::Group;
+pub use crate::cutover::group::MemberProgress;
 use crate::migration::State;
-
-/// What a group's gate and hook read of one member.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MemberProgress {
-    pub id: String,
-    pub host: String,
-    pub database: String,
-    pub state: State,
-    /// Its failover step began (running or done).
-    pub failover_begun: bool,
-    /// Its database was verified ONLINE and writable on the MI (verify_on_mi done).
-    pub verified: bool,
-    /// When the driver last found every gate of its own open.
-    pub gates_open_at_ms: Option<i64>,
-}
 
 /// A group hook's run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -176,11 +162,12 @@ impl Store {
 
     /// Notes whether every gate of migration `id`'s own is open now.
     pub async fn set_gates_open(&self, id: &str, at_ms: Option<i64>) -> Result<(), StoreError> {
-        sqlx::query("UPDATE migrations SET gates_open_at = $1 WHERE id = $2")
-            .bind(at_ms)
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
+        self.execute(
+            sqlx::query("UPDATE migrations SET gates_open_at = $1 WHERE id = $2")
+                .bind(at_ms)
+                .bind(id),
+        )
+        .await?;
         Ok(())
     }
 
@@ -209,17 +196,15 @@ impl Store {
         lost_before_ms: i64,
         now_ms: i64,
     ) -> Result<bool, StoreError> {
-        let claimed = sqlx::query(
+        let claimed = self.execute(sqlx::query(
             "INSERT INTO group_hooks (group_name, state, started_at, finished_at, detail) VALUES ($1, 'running', $2, NULL, '')
              ON CONFLICT (group_name) DO UPDATE SET state = 'running', started_at = excluded.started_at, finished_at = NULL, detail = ''
              WHERE group_hooks.state = 'running' AND group_hooks.started_at < $3",
         )
         .bind(group)
         .bind(now_ms)
-        .bind(lost_before_ms)
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
+        .bind(lost_before_ms))
+        .await?;
         Ok(claimed == 1)
     }
 
@@ -248,7 +233,7 @@ impl Store {
         };
         record(
             &mut tx,
-            (group, crate::migration::driver::ACTOR, action),
+            (group, crate::migration::ACTOR, action),
             detail,
             now_ms,
         )

@@ -11,7 +11,7 @@ use super::commands::{self, CommandRecord};
 use super::{agent_id, col, Store, StoreError};
 use crate::fleet::identity::AgentId;
 use crate::migration::plan::{self, STEPS};
-use crate::migration::{AgentSteps, Options, Phase, State, StepState};
+use crate::migration::{sql_list, AgentSteps, Options, Phase, State, StepState};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct MigrationRecord {
@@ -43,6 +43,10 @@ pub struct MigrationRecord {
     pub cutover: String,
     /// The wave it belongs to, '' for none.
     pub wave: String,
+    /// Raised by every operator change that bears on its cutover's gates (a wave
+    /// paused, a plan applied, a cancel): the failover is journaled only under the
+    /// revision its gates were judged at ([`Store::start_failover`]).
+    pub revision: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -171,7 +175,8 @@ impl Store {
     /// Migrations the driver works on: set-up running, or the link watched.
     pub async fn active_migrations(&self) -> Result<Vec<MigrationRecord>, StoreError> {
         let rows = sqlx::query(&format!(
-            "{SELECT} WHERE m.state NOT IN ('failed', 'cancelled', 'completed') ORDER BY m.created_at, m.id"
+            "{SELECT} WHERE m.state NOT IN ({}) ORDER BY m.created_at, m.id",
+            sql_list(&[State::Failed, State::Cancelled, State::Completed])
         ))
         .fetch_all(&self.pool)
         .await?;
@@ -188,45 +193,97 @@ impl Store {
     }
 
     /// Queues `command` for the agent steps `seqs` and marks them running on it, in one
-    /// transaction: a crash leaves both or neither.
+    /// transaction: a crash leaves both or neither. False, with nothing changed, when
+    /// one of them is no longer pending (a cancel skipped it since it was read).
     pub async fn start_agent_steps(
         &self,
         migration: &str,
         seqs: &[i64],
         command: &CommandRecord,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         let mut tx = self.write().await?;
+        lock_migration(&mut tx, migration).await?;
         commands::insert(&mut tx, command).await?;
         for seq in seqs {
-            sqlx::query("UPDATE migration_steps SET state = 'running', command_id = $1, operation = '', attempts = attempts + 1, started_at = $2, finished_at = NULL WHERE migration_id = $3 AND seq = $4")
+            let changed = sqlx::query("UPDATE migration_steps SET state = 'running', command_id = $1, operation = '', attempts = attempts + 1, started_at = $2, finished_at = NULL WHERE migration_id = $3 AND seq = $4 AND state = 'pending'")
                 .bind(&command.id)
                 .bind(command.created_at_ms)
                 .bind(migration)
                 .bind(seq)
                 .execute(&mut *tx)
-                .await?;
+                .await?
+                .rows_affected();
+            if changed == 0 {
+                // A cancel skipped it since: neither the command nor any step changes.
+                tx.rollback().await?;
+                return Ok(false);
+            }
         }
         tx.commit().await?;
-        Ok(())
+        Ok(true)
     }
 
     /// Marks an ARM step running, waiting on `operation` ('' while the request is
-    /// being made).
+    /// being made), when it is still in state `from` (what the driver read) and its
+    /// migration's row is locked: a cancel that skipped the step since wins, and
+    /// nothing is changed (false), so the request is never made.
     pub async fn start_arm_step(
         &self,
-        migration: &str,
-        seq: i64,
+        (migration, seq): (&str, i64),
+        from: StepState,
         operation: &str,
         now_ms: i64,
-    ) -> Result<(), StoreError> {
-        sqlx::query("UPDATE migration_steps SET state = 'running', command_id = '', operation = $1, attempts = attempts + CASE WHEN $1 = '' THEN 1 ELSE 0 END, started_at = COALESCE(CASE WHEN $1 = '' THEN NULL ELSE started_at END, $2), finished_at = NULL WHERE migration_id = $3 AND seq = $4")
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.write().await?;
+        lock_migration(&mut tx, migration).await?;
+        let changed = sqlx::query("UPDATE migration_steps SET state = 'running', command_id = '', operation = $1, attempts = attempts + CASE WHEN $1 = '' THEN 1 ELSE 0 END, started_at = COALESCE(CASE WHEN $1 = '' THEN NULL ELSE started_at END, $2), finished_at = NULL WHERE migration_id = $3 AND seq = $4 AND state = $5")
             .bind(operation)
             .bind(now_ms)
             .bind(migration)
             .bind(seq)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+            .bind(from.as_str())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+        Ok(changed == 1)
+    }
+
+    /// Journals the failover request of `migration` as started (step `seq`), when
+    /// the cutover is still the one its gates judged: the step still pending and no
+    /// operator change since (`revision`, read with the migration). False, with
+    /// nothing changed, otherwise: the request is not made, and the next tick judges
+    /// the gates again. A cancel or a pause that comes second waits for this one (the
+    /// migration's row is locked first by both), and sees the failover begun.
+    pub async fn start_failover(
+        &self,
+        (migration, seq): (&str, i64),
+        revision: i64,
+        now_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.write().await?;
+        let current = sqlx::query(
+            "UPDATE migrations SET updated_at = updated_at WHERE id = $1 AND revision = $2 AND state = $3",
+        )
+        .bind(migration)
+        .bind(revision)
+        .bind(State::CuttingOver.as_str())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if current == 0 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        let started = sqlx::query("UPDATE migration_steps SET state = 'running', command_id = '', operation = '', attempts = attempts + 1, started_at = $1, finished_at = NULL WHERE migration_id = $2 AND seq = $3 AND state = 'pending'")
+            .bind(now_ms)
+            .bind(migration)
+            .bind(seq)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+        Ok(started == 1)
     }
 
     /// Records a step's end (`already_done`: it found its work done); a blocked or
@@ -240,14 +297,18 @@ impl Store {
         now_ms: i64,
     ) -> Result<(), StoreError> {
         let mut tx = self.write().await?;
+        lock_migration(&mut tx, migration).await?;
         let end = StepEnd {
             state,
             detail,
             already_done,
             at_ms: now_ms,
-            actor: crate::migration::driver::ACTOR,
+            actor: crate::migration::ACTOR,
         };
-        let name = finish(&mut tx, migration, seq, end).await?;
+        // A step a cancel skipped (or that ended) since it was read stays as it is.
+        let Some(name) = finish(&mut tx, migration, seq, end).await? else {
+            return Ok(());
+        };
         if matches!(state, StepState::Blocked | StepState::Failed) {
             fail(&mut tx, migration, &format!("{name}: {detail}"), now_ms).await?;
         }
@@ -261,11 +322,12 @@ impl Store {
         migration: &str,
         certificate_hex: &str,
     ) -> Result<(), StoreError> {
-        sqlx::query("UPDATE migrations SET mi_certificate = $1 WHERE id = $2")
-            .bind(certificate_hex)
-            .bind(migration)
-            .execute(&self.pool)
-            .await?;
+        self.execute(
+            sqlx::query("UPDATE migrations SET mi_certificate = $1 WHERE id = $2")
+                .bind(certificate_hex)
+                .bind(migration),
+        )
+        .await?;
         Ok(())
     }
 
@@ -281,8 +343,14 @@ impl Store {
         observed: Option<(&str, bool)>,
         now_ms: i64,
     ) -> Result<bool, StoreError> {
+        if !from.may_become(state) {
+            return Err(StoreError::Transition {
+                from: from.as_str(),
+                to: state.as_str(),
+            });
+        }
         let (observed, progressed) = observed.unwrap_or(("", false));
-        let changed = sqlx::query(
+        let changed = self.execute(sqlx::query(
             "UPDATE migrations SET state = $1, detail = $2, updated_at = $3,
                 observed = CASE WHEN $4 = '' THEN observed ELSE $4 END,
                 observed_at = CASE WHEN $4 = '' THEN observed_at ELSE $3 END,
@@ -295,10 +363,8 @@ impl Store {
         .bind(observed)
         .bind(i64::from(progressed))
         .bind(migration)
-        .bind(from.as_str())
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
+        .bind(from.as_str()))
+        .await?;
         Ok(changed == 1)
     }
 
@@ -313,10 +379,11 @@ impl Store {
         now_ms: i64,
     ) -> Result<Change, StoreError> {
         let mut tx = self.write().await?;
+        bump_revisions(&mut tx, "id = $1", Some(migration)).await?;
         if failover_begun(&mut tx, migration).await? {
             return Ok(Change::Refused);
         }
-        let changed = sqlx::query("UPDATE migrations SET state = 'cancelling', detail = 'removing what the migration made', updated_at = $1 WHERE id = $2 AND state NOT IN ('cancelling', 'cancelled', 'completed')")
+        let changed = sqlx::query(&format!("UPDATE migrations SET state = 'cancelling', detail = 'removing what the migration made', updated_at = $1 WHERE id = $2 AND state NOT IN ({})", sql_list(&[State::Cancelling, State::Cancelled, State::Completed])))
             .bind(now_ms)
             .bind(migration)
             .execute(&mut *tx)
@@ -494,10 +561,10 @@ async fn finish(
     migration: &str,
     seq: i64,
     end: StepEnd<'_>,
-) -> Result<String, StoreError> {
-    let (name,): (String,) = sqlx::query_as(
+) -> Result<Option<String>, StoreError> {
+    let name: Option<String> = sqlx::query_scalar(
         "UPDATE migration_steps SET state = $1, detail = $2, already_done = $3, finished_at = $4
-         WHERE migration_id = $5 AND seq = $6 RETURNING name",
+         WHERE migration_id = $5 AND seq = $6 AND state IN ('pending', 'running') RETURNING name",
     )
     .bind(end.state.as_str())
     .bind(end.detail)
@@ -505,8 +572,11 @@ async fn finish(
     .bind(end.at_ms)
     .bind(migration)
     .bind(seq)
-    .fetch_one(&mut *conn)
+    .fetch_optional(&mut *conn)
     .await?;
+    let Some(name) = name else {
+        return Ok(None);
+    };
     let found = if end.already_done {
         " (found done)"
     } else {
@@ -515,7 +585,39 @@ async fn finish(
     let action = format!("step.{}", end.state.as_str());
     let detail = format!("{seq} {name}{found}: {}", end.detail);
     record(conn, (migration, end.actor, &action), &detail, end.at_ms).await?;
-    Ok(name)
+    Ok(Some(name))
+}
+
+/// Raises the revision of the migrations `filter` selects (a SQL condition on
+/// `migrations`, its parameter `$1`), so that a failover judged before an operator's
+/// change is not journaled after it ([`Store::start_failover`]). Locks their rows.
+pub(super) async fn bump_revisions(
+    conn: &mut AnyConnection,
+    filter: &str,
+    parameter: Option<&str>,
+) -> Result<(), StoreError> {
+    let statement = format!("UPDATE migrations SET revision = revision + 1 WHERE {filter}");
+    let mut query = sqlx::query(&statement);
+    if let Some(parameter) = parameter {
+        query = query.bind(parameter);
+    }
+    query.execute(conn).await?;
+    Ok(())
+}
+
+/// Locks migration `migration`'s row for the rest of the transaction (on PostgreSQL;
+/// SQLite's write transactions are serial already). Every change that races another
+/// on a migration's steps (the driver starting a step, a cancel, a forced cutover)
+/// takes it first, so the one that comes second sees what the first did.
+pub(super) async fn lock_migration(
+    conn: &mut AnyConnection,
+    migration: &str,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE migrations SET updated_at = updated_at WHERE id = $1")
+        .bind(migration)
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 async fn fail(
@@ -642,6 +744,7 @@ fn decode(row: &AnyRow) -> Result<MigrationRecord, StoreError> {
         progressed_at_ms: col(row, "progressed_at")?,
         cutover: col(row, "cutover")?,
         wave: col(row, "wave")?,
+        revision: col(row, "revision")?,
     })
 }
 

@@ -78,6 +78,11 @@ const SQLITE_SCHEMA: &[(i64, &str, &str)] = &[
         "cutover_groups",
         include_str!("schema/sqlite/0011_cutover_groups.sql"),
     ),
+    (
+        12,
+        "fencing",
+        include_str!("schema/sqlite/0012_fencing.sql"),
+    ),
 ];
 const POSTGRES_SCHEMA: &[(i64, &str, &str)] = &[
     (1, "fleet", include_str!("schema/postgres/0001_fleet.sql")),
@@ -123,6 +128,11 @@ const POSTGRES_SCHEMA: &[(i64, &str, &str)] = &[
         "cutover_groups",
         include_str!("schema/postgres/0011_cutover_groups.sql"),
     ),
+    (
+        12,
+        "fencing",
+        include_str!("schema/postgres/0012_fencing.sql"),
+    ),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -144,12 +154,25 @@ pub enum StoreError {
     Corrupt(String),
     #[error("database error: {0}")]
     Query(#[from] sqlx::Error),
+    /// A change of a migration's state its table does not allow (`migration::State`):
+    /// a bug, refused before anything was written.
+    #[error("a migration cannot go from {from} to {to}")]
+    Transition {
+        from: &'static str,
+        to: &'static str,
+    },
+    /// A fenced store's write, refused: its holder no longer holds the lease under
+    /// that epoch (another replica took it over). Nothing was written.
+    #[error("lease {lease} is no longer held under epoch {epoch}: this replica does not drive any more; nothing was written")]
+    Fenced { lease: String, epoch: i64 },
 }
 
 #[derive(Clone)]
 pub struct Store {
     pool: AnyPool,
     dialect: Dialect,
+    /// Set on a driver's store: every write checks it ([`leases`]).
+    fence: Option<std::sync::Arc<leases::Fence>>,
 }
 
 impl Store {
@@ -175,7 +198,11 @@ impl Store {
             Dialect::Postgres => options.max_connections(16),
         };
         let pool = options.connect(url).await.map_err(StoreError::Open)?;
-        let store = Self { pool, dialect };
+        let store = Self {
+            pool,
+            dialect,
+            fence: None,
+        };
         store.apply_schema().await?;
         Ok(store)
     }
@@ -183,11 +210,29 @@ impl Store {
     /// A transaction that will write. On SQLite it takes the write lock at BEGIN
     /// (IMMEDIATE), so it waits its turn (busy_timeout) instead of failing with
     /// "database is locked" when it upgrades from reading after another writer committed.
-    async fn write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
-        match self.dialect {
-            Dialect::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
-            Dialect::Postgres => self.pool.begin().await,
+    /// A fenced store checks its lease first, in the same transaction.
+    async fn write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
+        let mut tx = match self.dialect {
+            Dialect::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Dialect::Postgres => self.pool.begin().await?,
+        };
+        self.check_fence(&mut tx).await?;
+        Ok(tx)
+    }
+
+    /// Runs one writing statement and says how many rows it changed: alone, or in a
+    /// transaction that checks the fence first when this store is fenced.
+    async fn execute<'q>(
+        &self,
+        query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    ) -> Result<u64, StoreError> {
+        if self.fence.is_none() {
+            return Ok(query.execute(&self.pool).await?.rows_affected());
         }
+        let mut tx = self.write().await?;
+        let changed = query.execute(&mut *tx).await?.rows_affected();
+        tx.commit().await?;
+        Ok(changed)
     }
 
     pub fn dialect(&self) -> Dialect {

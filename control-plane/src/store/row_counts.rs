@@ -4,54 +4,13 @@
 //! control plane itself — each for the cutover request it was taken for. A count is
 //! asked (no `counted_at`) and then recorded; asking again replaces it.
 
-use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
 use sqlx::AnyConnection;
 
 use super::commands::{self, CommandRecord};
 use super::{col, Store, StoreError};
+pub use crate::cutover::row_counts::{RowCount, Side, TableRows};
 use crate::fleet::identity::AgentId;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Side {
-    Sql,
-    Mi,
-}
-
-impl Side {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Side::Sql => "sql",
-            Side::Mi => "mi",
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TableRows {
-    pub schema: String,
-    pub name: String,
-    pub rows: i64,
-}
-
-/// One side's count of a migration's database.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RowCount {
-    pub side: Side,
-    /// The cutover request it was taken for (`Intent::requested_at_ms`).
-    pub requested_at_ms: i64,
-    /// SQL Server's: the agent's CountRows command.
-    pub command_id: String,
-    pub asked_at_ms: i64,
-    /// None while the count runs.
-    pub counted_at_ms: Option<i64>,
-    /// SQL Server's end of log before and after counting (SQL Server's side only).
-    pub lsn_before: String,
-    pub lsn_after: String,
-    pub tables: Vec<TableRows>,
-    /// Why nothing was counted.
-    pub error: String,
-}
 
 /// What the agent's RowCounts report carries.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,13 +73,12 @@ impl Store {
             Ok(tables) => (tables, String::new()),
             Err(error) => (Vec::new(), error),
         };
-        sqlx::query("UPDATE row_counts SET counted_at = $1, tables = $2, error = $3 WHERE migration_id = $4 AND side = 'mi' AND asked_at = $5")
+        self.execute(sqlx::query("UPDATE row_counts SET counted_at = $1, tables = $2, error = $3 WHERE migration_id = $4 AND side = 'mi' AND asked_at = $5")
             .bind(now_ms)
             .bind(tables_json(&tables)?)
             .bind(&error)
             .bind(migration)
-            .bind(asked_at_ms)
-            .execute(&self.pool)
+            .bind(asked_at_ms))
             .await?;
         Ok(())
     }

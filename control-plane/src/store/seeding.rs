@@ -4,16 +4,19 @@
 use super::{col, Store, StoreError};
 use crate::migration::admission::Seeding;
 use crate::migration::observe::Observation;
+use crate::migration::{plan, sql_list, State};
 
 impl Store {
     pub async fn seeding_now(&self) -> Result<Vec<Seeding>, StoreError> {
-        let rows = sqlx::query(
+        let rows = sqlx::query(&format!(
             "SELECT m.id, m.agent_id, m.target_id, m.observed FROM migrations m
              JOIN migration_steps s ON s.migration_id = m.id
-             WHERE s.phase = 'setup' AND s.name = 'create_link' AND s.state IN ('running', 'done')
-               AND m.state IN ('preparing', 'seeding')
+             WHERE s.phase = 'setup' AND s.name = $1 AND s.state IN ('running', 'done')
+               AND m.state IN ({})
              ORDER BY m.id",
-        )
+            sql_list(&[State::Preparing, State::Seeding])
+        ))
+        .bind(plan::CREATE_LINK)
         .fetch_all(&self.pool)
         .await?;
         rows.iter()

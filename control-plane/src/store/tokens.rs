@@ -107,7 +107,7 @@ impl Store {
         agent: &NewAgent,
         now_ms: i64,
     ) -> Result<(), EnrollError> {
-        let mut tx = self.write().await.map_err(StoreError::from)?;
+        let mut tx = self.write().await?;
         let consumed = sqlx::query("UPDATE enrollment_tokens SET used_at = $1, used_by_agent = $2 WHERE id = $3 AND secret_hash = $4 AND used_at IS NULL AND expires_at > $1")
             .bind(now_ms)
             .bind(agent.id.to_string())

@@ -4,17 +4,10 @@
 use sqlx::AnyConnection;
 
 use super::audit;
-use super::migrations::Change;
+use super::migrations::{bump_revisions, Change};
 use super::{col, Store, StoreError};
 use crate::cutover::wave::Wave;
-
-/// A stored wave, whether it is paused, and who approved it as it stands.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WaveRecord {
-    pub wave: Wave,
-    pub paused: bool,
-    pub approvers: Vec<String>,
-}
+pub use crate::cutover::wave::WaveRecord;
 
 impl Store {
     /// Makes the stored waves exactly `waves` and the cutover groups exactly
@@ -28,6 +21,9 @@ impl Store {
         now_ms: i64,
     ) -> Result<Vec<(String, &'static str)>, StoreError> {
         let mut tx = self.write().await?;
+        // Their members' failovers judged before this plan are not made after it.
+        let members = "wave <> '' OR cutover_group <> ''";
+        bump_revisions(&mut tx, members, None).await?;
         let stored: Vec<(String, String)> =
             sqlx::query_as("SELECT name, spec FROM waves ORDER BY name")
                 .fetch_all(&mut *tx)
@@ -83,6 +79,7 @@ impl Store {
             changes.push((wave.name.clone(), change));
         }
         super::groups::apply(&mut tx, groups, (actor, now_ms), &mut changes).await?;
+        bump_revisions(&mut tx, members, None).await?;
         tx.commit().await?;
         Ok(changes)
     }
@@ -139,6 +136,8 @@ impl Store {
         now_ms: i64,
     ) -> Result<Change, StoreError> {
         let mut tx = self.write().await?;
+        // A failover of a member judged before the pause is not made after it.
+        bump_revisions(&mut tx, "wave = $1", Some(name)).await?;
         let changed = sqlx::query(
             "UPDATE waves SET paused = $1, updated_at = $2 WHERE name = $3 AND paused <> $1",
         )

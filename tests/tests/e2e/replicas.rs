@@ -34,7 +34,7 @@ async fn revocation_through_one_replica_cuts_off_a_session_on_another() {
 async fn driver(store: &ferry_control::store::Store) -> String {
     let lease = ferry_control::migration::driver::LEASE;
     let held = store.lease(lease).await.unwrap();
-    held.map(|(holder, _)| holder).unwrap_or_default()
+    held.map(|lease| lease.holder).unwrap_or_default()
 }
 
 #[tokio::test]

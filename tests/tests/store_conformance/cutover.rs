@@ -9,43 +9,98 @@ use ferry_control::store::commands::{CommandKind, CommandRecord};
 use ferry_control::store::cutovers::Wait;
 use ferry_control::store::inventory::{IncomingReport, ReportBody};
 use ferry_control::store::migrations::Change;
+use ferry_control::store::StoreError;
 
 use super::*;
 
 pub(super) async fn leases(store: &Store) {
-    assert!(store.take_lease("driver", "a", 1000, NOW).await.unwrap());
-    assert!(!store
-        .take_lease("driver", "b", 1000, NOW + 500)
+    const LONG: i64 = 600_000;
+    let a = store
+        .take_lease("driver", "a", LONG)
         .await
-        .unwrap());
+        .unwrap()
+        .unwrap();
     assert!(store
-        .take_lease("driver", "a", 1000, NOW + 600)
+        .take_lease("driver", "b", LONG)
         .await
-        .unwrap());
-    assert!(!store
-        .take_lease("driver", "b", 1000, NOW + 1599)
+        .unwrap()
+        .is_none());
+    // Renewing keeps the epoch.
+    let renewed = store
+        .take_lease("driver", "a", LONG)
         .await
-        .unwrap());
-    // Expired: another holder takes it, and the first cannot renew.
-    assert!(store
-        .take_lease("driver", "b", 1000, NOW + 1600)
-        .await
-        .unwrap());
-    assert!(!store
-        .take_lease("driver", "a", 1000, NOW + 1700)
-        .await
-        .unwrap());
-    assert_eq!(
-        store.lease("driver").await.unwrap(),
-        Some(("b".to_string(), NOW + 2600))
-    );
-    store.release_lease("driver", "a").await.unwrap();
+        .unwrap()
+        .unwrap();
+    assert_eq!(renewed, a);
+    let held = store.lease("driver").await.unwrap().unwrap();
+    assert_eq!((held.holder.as_str(), held.epoch), ("a", a.epoch));
     assert!(
-        store.lease("driver").await.unwrap().is_some(),
+        held.left_ms > LONG - 60_000 && held.left_ms <= LONG,
+        "{held:?}"
+    );
+
+    // A fenced store writes while its fence holds the lease.
+    let fenced = store.fenced(a.clone());
+    fenced.renew_lease(LONG).await.unwrap();
+    fenced
+        .record_audit(&ferry_control::store::audit::AuditEvent {
+            at_ms: NOW,
+            actor: "a".into(),
+            action: "fenced.write".into(),
+            target: "lease/driver".into(),
+            detail: String::new(),
+        })
+        .await
+        .unwrap();
+
+    // Expired (by the database's clock: a lease of 0 ms ends at once): another holder
+    // takes it under a higher epoch, and the first can neither renew nor write.
+    assert!(store.take_lease("driver", "a", 0).await.unwrap().is_some());
+    let b = store
+        .take_lease("driver", "b", LONG)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(b.epoch > a.epoch, "{b:?} after {a:?}");
+    assert!(store
+        .take_lease("driver", "a", LONG)
+        .await
+        .unwrap()
+        .is_none());
+    let refused = fenced.renew_lease(LONG).await.unwrap_err();
+    assert!(
+        matches!(refused, StoreError::Fenced { epoch, .. } if epoch == a.epoch),
+        "{refused}"
+    );
+    let stale_write = fenced
+        .set_migration_state(("none", State::Seeding), State::Failed, "stale", None, NOW)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(stale_write, StoreError::Fenced { .. }),
+        "{stale_write}"
+    );
+    // The same holder whose lease lapsed comes back under a new epoch, never its old.
+    store.release_lease("driver", "a").await.unwrap();
+    assert_eq!(
+        store.lease("driver").await.unwrap().map(|l| l.holder),
+        Some("b".to_string()),
         "not a's to give up"
     );
     store.release_lease("driver", "b").await.unwrap();
     assert_eq!(store.lease("driver").await.unwrap(), None);
+    let again = store
+        .take_lease("driver", "b", LONG)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(again.epoch > b.epoch, "released, its epoch kept: {again:?}");
+    let old_b = store.fenced(b);
+    assert!(matches!(
+        old_b.renew_lease(LONG).await,
+        Err(StoreError::Fenced { .. })
+    ));
+    store.release_lease("driver", "b").await.unwrap();
 }
 
 /// `migration` is linked (seeding) to target `key-mi` when this runs.
@@ -162,6 +217,44 @@ pub(super) async fn suite(store: &Store, migration: &str) {
             .unwrap(),
         Change::Unchanged
     );
+    // The driver read the failover pending (its gates held) before the cancel: its
+    // journaling of the request now changes nothing, so ARM is never called, and its
+    // late notes and ends leave the skipped step as the cancel left it.
+    assert!(!store
+        .start_arm_step((migration, failover), StepState::Pending, "", NOW + 82)
+        .await
+        .unwrap());
+    store
+        .note_step(
+            (migration, failover),
+            "every gate holds",
+            Wait::Closed,
+            NOW + 82,
+        )
+        .await
+        .unwrap();
+    store
+        .finish_step(
+            migration,
+            failover,
+            (StepState::Failed, false),
+            "late",
+            NOW + 83,
+        )
+        .await
+        .unwrap();
+    let after = store.migration_steps(migration).await.unwrap();
+    let skipped = after.iter().find(|s| s.seq == failover).unwrap();
+    assert_eq!(
+        (skipped.state, skipped.detail.as_str()),
+        (StepState::Skipped, "queued"),
+        "the cancel won"
+    );
+    assert_eq!(
+        store.migration(migration).await.unwrap().unwrap().state,
+        State::CuttingOver,
+        "a late failure of a skipped step fails nothing"
+    );
 
     // Rolled back and linked again: a second cutover, whose failover begins; from then
     // on neither the cutover nor the migration can be cancelled.
@@ -185,10 +278,24 @@ pub(super) async fn suite(store: &Store, migration: &str) {
         .seq;
     assert!(second > failover);
     assert_eq!(to_target(store, "key-mi", "another").await, None);
-    store
-        .start_arm_step(migration, second, "", NOW + 110)
+    // Judged at one revision, journaled only under it: a cancel (or a pause, a plan)
+    // since wins, even one that changed nothing else.
+    let judged = store.migration(migration).await.unwrap().unwrap().revision;
+    assert!(!store
+        .start_failover((migration, second), judged - 1, NOW + 110)
         .await
-        .unwrap();
+        .unwrap());
+    assert!(store
+        .start_failover((migration, second), judged, NOW + 110)
+        .await
+        .unwrap());
+    assert!(
+        !store
+            .start_failover((migration, second), judged, NOW + 111)
+            .await
+            .unwrap(),
+        "never journaled twice"
+    );
     assert_eq!(
         to_target(store, "key-mi", "another").await.as_deref(),
         Some(migration)
@@ -319,10 +426,10 @@ async fn forced(store: &Store, migration: &str) {
         .find(|s| s.name == plan::FAILOVER)
         .unwrap()
         .seq;
-    store
-        .start_arm_step(migration, failover, "", NOW + 170)
+    assert!(store
+        .start_arm_step((migration, failover), StepState::Pending, "", NOW + 170)
         .await
-        .unwrap();
+        .unwrap());
     assert_eq!(force(NOW + 180).await.unwrap(), Change::Refused);
     let actions: Vec<String> = store
         .list_audit(1000)
@@ -411,6 +518,24 @@ pub(super) async fn waves(store: &Store, migration: &str) {
         Change::Unchanged
     );
     assert!(store.wave("w1").await.unwrap().unwrap().paused);
+    // Every operator change that bears on a member's gates raises its revision (a
+    // failover judged before it is not journaled after it); unchanged ones do not.
+    let revision = || async { store.migration(migration).await.unwrap().unwrap().revision };
+    let paused_at = revision().await;
+    store
+        .set_wave_paused("w1", true, "operator/test", NOW + 5)
+        .await
+        .unwrap();
+    assert_eq!(revision().await, paused_at, "nothing changed");
+    store
+        .set_wave_paused("w1", false, "operator/test", NOW + 5)
+        .await
+        .unwrap();
+    assert!(revision().await > paused_at, "resumed");
+    store
+        .set_wave_paused("w1", true, "operator/test", NOW + 5)
+        .await
+        .unwrap();
     // Changed: its approvals are gone. Another wave replaces it: it is removed.
     let updated = store
         .apply_plan((&[wave("w1", 2)], &[]), "operator/test", NOW + 6)

@@ -37,6 +37,7 @@ pub(super) async fn suite(store: &Store, agent: AgentId) {
         progressed_at_ms: None,
         cutover: String::new(),
         wave: String::new(),
+        revision: 0,
     };
     assert_eq!(
         store.create_migration(&migration("m1")).await.unwrap(),
@@ -59,10 +60,10 @@ pub(super) async fn suite(store: &Store, agent: AgentId) {
         "",
     )
     .with_payload("{}".into());
-    store
+    assert!(store
         .start_agent_steps("m1", &[0, 1, 2, 3], &run)
         .await
-        .unwrap();
+        .unwrap());
     let step = |name: &str, state: StepState, already_done: bool| AgentStep {
         name: name.into(),
         state,

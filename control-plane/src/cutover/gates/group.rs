@@ -4,9 +4,9 @@
 //! together or none does; a member that failed, or whose cutover was not started,
 //! holds the others.
 
-use super::{rfc3339, Facts, Gate};
+use super::{rfc3339, Facts, Gate, GateName};
+use crate::cutover::group::MemberProgress;
 use crate::migration::State;
-use crate::store::groups::MemberProgress;
 
 /// How recent a member's "all my gates open" must be to count.
 pub const FRESH_MS: i64 = 10_000;
@@ -52,5 +52,5 @@ pub(super) fn gate(facts: &Facts, group: &GroupFacts) -> Gate {
             waiting.join("; ")
         )
     });
-    Gate::new("group", evidence, closed)
+    Gate::new(GateName::Group, evidence, closed)
 }

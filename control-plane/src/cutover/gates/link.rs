@@ -2,13 +2,13 @@
 //! synchronous commit, the link healthy; and, for a forced failover, what the link's
 //! last readings say it loses.
 
-use super::{or_dash, rfc3339, Facts, Gate, Rules};
+use super::{or_dash, rfc3339, Facts, Gate, GateName, Rules};
 use crate::migration::observe::Observation;
 
 pub(super) fn workload(facts: &Facts, o: &Observation, rules: &Rules) -> Gate {
     if facts.intent.traffic_stopped_confirmed {
         return Gate::new(
-            "workload",
+            GateName::Workload,
             format!(
                 "{} confirmed that traffic to the database stopped ({})",
                 facts.intent.requested_by,
@@ -19,8 +19,7 @@ pub(super) fn workload(facts: &Facts, o: &Observation, rules: &Rules) -> Gate {
     }
     let s = &o.steady;
     if o.sql.is_none() || s.end_of_log.is_empty() {
-        return Gate::new(
-            "workload",
+        return Gate::new(GateName::Workload,
             "no recent reading of SQL Server's log".into(),
             Some("SQL Server's agent has not reported the link recently: is ferry-agent running? Or confirm that traffic stopped (--confirm-traffic-stopped)".into()),
         );
@@ -49,13 +48,13 @@ pub(super) fn workload(facts: &Facts, o: &Observation, rules: &Rules) -> Gate {
     } else {
         None
     };
-    Gate::new("workload", evidence, closed)
+    Gate::new(GateName::Workload, evidence, closed)
 }
 
 pub(super) fn replication(facts: &Facts, o: &Observation, rules: &Rules) -> Gate {
     let Some(sql) = &o.sql else {
         return Gate::new(
-            "replication",
+            GateName::Replication,
             format!(
                 "MI hardened LSN {} (Azure, {}); no recent reading from SQL Server",
                 or_dash(&o.last_hardened_lsn),
@@ -102,7 +101,7 @@ pub(super) fn replication(facts: &Facts, o: &Observation, rules: &Rules) -> Gate
     } else {
         None
     };
-    Gate::new("replication", evidence, closed)
+    Gate::new(GateName::Replication, evidence, closed)
 }
 
 pub(super) fn health(facts: &Facts, o: &Observation, rules: &Rules) -> Gate {
@@ -139,7 +138,7 @@ pub(super) fn health(facts: &Facts, o: &Observation, rules: &Rules) -> Gate {
     } else {
         None
     };
-    Gate::new("health", evidence, closed)
+    Gate::new(GateName::Health, evidence, closed)
 }
 
 /// A forced failover's record of what it loses, as far as the readings show: SQL
@@ -178,5 +177,5 @@ pub(super) fn data_loss(facts: &Facts) -> Gate {
             }
         }
     };
-    Gate::new("data_loss", evidence, None)
+    Gate::new(GateName::DataLoss, evidence, None)
 }

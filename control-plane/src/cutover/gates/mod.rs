@@ -55,10 +55,10 @@ pub use steady::Steady;
 
 use super::settings::CutoverSettings;
 use super::Intent;
+use crate::cutover::row_counts::RowCount;
+use crate::cutover::wave::WaveRecord;
 use crate::migration::observe::Observation;
 use crate::rfc3339::format as rfc3339;
-use crate::store::row_counts::RowCount;
-use crate::store::waves::WaveRecord;
 
 /// What the gates look at.
 #[derive(Debug, Clone, Copy)]
@@ -132,9 +132,48 @@ impl From<&CutoverSettings> for Rules {
     }
 }
 
+/// The gates, by name (as audited and shown: `workload`, `data_loss`, ...).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GateName {
+    Workload,
+    Replication,
+    Health,
+    Turn,
+    Window,
+    Approval,
+    Wave,
+    Validation,
+    Group,
+    DataLoss,
+}
+
+impl GateName {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GateName::Workload => "workload",
+            GateName::Replication => "replication",
+            GateName::Health => "health",
+            GateName::Turn => "turn",
+            GateName::Window => "window",
+            GateName::Approval => "approval",
+            GateName::Wave => "wave",
+            GateName::Validation => "validation",
+            GateName::Group => "group",
+            GateName::DataLoss => "data_loss",
+        }
+    }
+}
+
+impl std::fmt::Display for GateName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Gate {
-    pub name: String,
+    pub name: GateName,
     pub open: bool,
     /// The values it judged and when they were read.
     pub evidence: String,
@@ -147,9 +186,9 @@ pub struct Gate {
 }
 
 impl Gate {
-    fn new(name: &str, evidence: String, closed: Option<String>) -> Gate {
+    fn new(name: GateName, evidence: String, closed: Option<String>) -> Gate {
         Gate {
-            name: name.into(),
+            name,
             open: closed.is_none(),
             evidence,
             reason: closed.unwrap_or_default(),
@@ -177,17 +216,22 @@ pub fn evaluate(facts: &Facts, rules: &Rules) -> Vec<Gate> {
     }
     let Some(o) = facts.observation else {
         let none = || Some("Ferry has not read the link yet: wait for the next reading".into());
-        return ["workload", "replication", "health", "validation"]
-            .into_iter()
-            .map(|name| Gate::new(name, "no reading of the link".into(), none()))
-            .chain([
-                schedule::turn(facts, rules),
-                schedule::window(facts),
-                schedule::approval(facts, rules),
-                schedule::wave(facts),
-            ])
-            .chain(facts.group.map(|g| group::gate(facts, &g)))
-            .collect();
+        return [
+            GateName::Workload,
+            GateName::Replication,
+            GateName::Health,
+            GateName::Validation,
+        ]
+        .into_iter()
+        .map(|name| Gate::new(name, "no reading of the link".into(), none()))
+        .chain([
+            schedule::turn(facts, rules),
+            schedule::window(facts),
+            schedule::approval(facts, rules),
+            schedule::wave(facts),
+        ])
+        .chain(facts.group.map(|g| group::gate(facts, &g)))
+        .collect();
     };
     vec![
         link::workload(facts, o, rules),

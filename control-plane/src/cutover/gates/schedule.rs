@@ -1,13 +1,13 @@
 //! The gates of when and by whose leave: one failover per MI at a time, inside the
 //! maintenance window, approved, and the wave running.
 
-use super::{rfc3339, Facts, Gate, Rules};
+use super::{rfc3339, Facts, Gate, GateName, Rules};
 use crate::cutover::wave::OnFailure;
 use crate::cutover::window::{Now, Window};
 
 pub(super) fn wave(facts: &Facts) -> Gate {
     let Some(w) = facts.wave else {
-        return Gate::new("wave", "in no wave".into(), None);
+        return Gate::new(GateName::Wave, "in no wave".into(), None);
     };
     let name = &w.wave.wave.name;
     let evidence = format!(
@@ -17,14 +17,14 @@ pub(super) fn wave(facts: &Facts) -> Gate {
     );
     if w.wave.paused {
         let why = format!("wave {name} is paused: `ferry wave resume {name}`");
-        return Gate::new("wave", evidence, Some(why)).queued();
+        return Gate::new(GateName::Wave, evidence, Some(why)).queued();
     }
     match w.failed_member {
         Some(other) if w.wave.wave.on_failure == OnFailure::Halt => {
             let why = format!("wave {name} halts on a failure, and migration {other} failed: retry or cancel it, or set on_failure = \"continue\"");
-            Gate::new("wave", evidence, Some(why))
+            Gate::new(GateName::Wave, evidence, Some(why))
         }
-        _ => Gate::new("wave", evidence, None),
+        _ => Gate::new(GateName::Wave, evidence, None),
     }
 }
 
@@ -33,25 +33,29 @@ pub(super) fn window(facts: &Facts) -> Gate {
     let own = facts.intent.window.map(|(s, e)| Window::OneOff(s, e));
     let of_wave = facts.wave.and_then(|w| w.wave.wave.window.clone());
     let Some(window) = own.or(of_wave) else {
-        return Gate::new("window", "no maintenance window: any time".into(), None);
+        return Gate::new(
+            GateName::Window,
+            "no maintenance window: any time".into(),
+            None,
+        );
     };
     let evidence = format!("window {}", window.describe());
     match window.now(facts.now_ms) {
         Ok(Now::Open(closes)) => Gate::new(
-            "window",
+            GateName::Window,
             format!("{evidence}: open until {}", rfc3339(closes)),
             None,
         ),
         Ok(Now::Opens(at)) => {
             let why = format!("the maintenance window opens at {}", rfc3339(at));
-            Gate::new("window", evidence, Some(why)).queued()
+            Gate::new(GateName::Window, evidence, Some(why)).queued()
         }
         Ok(Now::Over(end)) => {
             let why = format!("the maintenance window closed at {}: cancel this cutover (`ferry cutover cancel`) and start it again with another window", rfc3339(end));
-            Gate::new("window", evidence, Some(why))
+            Gate::new(GateName::Window, evidence, Some(why))
         }
         Err(e) => Gate::new(
-            "window",
+            GateName::Window,
             evidence,
             Some(format!(
                 "the window cannot be read: {e}; apply the plan again"
@@ -69,7 +73,7 @@ pub(super) fn approval(facts: &Facts, rules: &Rules) -> Gate {
     let needed = rules.approvals.max(of_wave).max(u32::from(forced));
     if needed == 0 {
         let evidence = "no approval required ([cutover] approvals = 0)".to_string();
-        return Gate::new("approval", evidence, None);
+        return Gate::new(GateName::Approval, evidence, None);
     }
     let mut approvers: Vec<&String> = facts.approvers.iter().collect();
     for a in wave.iter().flat_map(|w| &w.wave.approvers) {
@@ -103,12 +107,10 @@ pub(super) fn approval(facts: &Facts, rules: &Rules) -> Gate {
     } else {
         None
     };
-    Gate::new("approval", evidence, closed).queued()
+    Gate::new(GateName::Approval, evidence, closed).queued()
 }
 
 /// The gate that queues failovers to one MI.
-const TURN: &str = "turn";
-
 pub(super) fn turn(facts: &Facts, rules: &Rules) -> Gate {
     let flight = facts.in_flight;
     let evidence = format!(
@@ -142,5 +144,5 @@ pub(super) fn turn(facts: &Facts, rules: &Rules) -> Gate {
             full(per_host, " from this host", flight.same_host)
         })
         .or_else(|| full(("max_failovers", rules.max_failovers), "", flight.all));
-    Gate::new(TURN, evidence, closed).queued()
+    Gate::new(GateName::Turn, evidence, closed).queued()
 }

@@ -72,7 +72,10 @@ fn judge(o: &Observation, intent: &Intent, now_ms: i64) -> Vec<Gate> {
 }
 
 fn gate<'a>(gates: &'a [Gate], name: &str) -> &'a Gate {
-    gates.iter().find(|g| g.name == name).expect("gate")
+    gates
+        .iter()
+        .find(|g| g.name.as_str() == name)
+        .expect("gate")
 }
 
 #[test]
@@ -333,7 +336,7 @@ fn no_failover_unless_every_gate_holds_in_the_history() {
 
 mod validation_gate {
     use super::*;
-    use crate::store::row_counts::{RowCount, Side, TableRows};
+    use crate::cutover::row_counts::{RowCount, Side, TableRows};
     use validation::{needed, Needed, RECOUNT_MS};
 
     const VALIDATE: Rules = Rules {
@@ -559,8 +562,8 @@ fn a_forced_failover_waits_for_an_approver_only_and_records_the_gap() {
 
 #[test]
 fn a_group_member_fails_over_only_with_every_other_member_ready() {
+    use crate::cutover::group::MemberProgress;
     use crate::migration::State;
-    use crate::store::groups::MemberProgress;
     let history = caught_up_history();
     let o = history.last().unwrap();
     let intent = Intent {
@@ -610,9 +613,9 @@ fn a_group_member_fails_over_only_with_every_other_member_ready() {
 
 #[test]
 fn a_wave_s_recurring_window_queues_the_failover_until_it_opens() {
+    use crate::cutover::wave::WaveRecord;
     use crate::cutover::wave::{OnFailure, Wave};
     use crate::cutover::window::{Recurring, Window};
-    use crate::store::waves::WaveRecord;
     let record = WaveRecord {
         wave: Wave {
             name: "weekend".into(),

@@ -8,9 +8,9 @@
 //!
 //! [`needed`] says which side to count next; the gate only judges counts.
 
-use super::{rfc3339, Facts, Gate, Rules};
+use super::{rfc3339, Facts, Gate, GateName, Rules};
+use crate::cutover::row_counts::{RowCount, Side};
 use crate::migration::observe::Observation;
-use crate::store::row_counts::{RowCount, Side};
 
 /// How soon the MI is counted again while the counts differ.
 pub const RECOUNT_MS: i64 = 2000;
@@ -125,7 +125,7 @@ fn differences(sql: &RowCount, mi: &RowCount) -> Vec<String> {
 
 /// The link's other gates hold: the counts can mean something.
 fn link_holds(gates: &[Gate]) -> bool {
-    ["workload", "replication", "health"]
+    [GateName::Workload, GateName::Replication, GateName::Health]
         .iter()
         .all(|name| gates.iter().any(|g| g.name == *name && g.open))
 }
@@ -133,7 +133,7 @@ fn link_holds(gates: &[Gate]) -> bool {
 pub(super) fn gate(facts: &Facts, o: &Observation, rules: &Rules) -> Gate {
     if !rules.validate {
         return Gate::new(
-            "validation",
+            GateName::Validation,
             "not asked ([cutover] validate = \"off\")".into(),
             None,
         );
@@ -159,7 +159,7 @@ pub(super) fn gate(facts: &Facts, o: &Observation, rules: &Rules) -> Gate {
             RECOUNT_MS / 1000
         )),
     };
-    Gate::new("validation", evidence, closed)
+    Gate::new(GateName::Validation, evidence, closed)
 }
 
 /// Which side to count now: SQL Server when it has no count for this request that

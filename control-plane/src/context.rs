@@ -1,0 +1,46 @@
+//! What the control plane's services, its driver and its handlers share: the store,
+//! the certificate authority, the configuration, ARM, the live agent sessions. It sits
+//! below the API, so the driver and the use cases never reach up into the handlers.
+//! A clone is cheap (the parts are shared), so the driver can hold one whose store is
+//! fenced by its lease ([`Context::fenced`]).
+
+use std::sync::Arc;
+
+use crate::azure::Arm;
+use crate::config::ControlConfig;
+use crate::fleet::ca::CertificateAuthority;
+use crate::fleet::liveness::HeartbeatBuffer;
+use crate::fleet::metrics::FleetMetrics;
+use crate::fleet::sessions::SessionRegistry;
+use crate::sizing::prices::PriceTable;
+use crate::store::leases::Fence;
+use crate::store::Store;
+
+#[derive(Clone)]
+pub struct Context {
+    pub store: Store,
+    pub ca: Arc<CertificateAuthority>,
+    pub config: Arc<ControlConfig>,
+    pub prices: Arc<PriceTable>,
+    pub arm: Arc<Arm>,
+    pub sessions: Arc<SessionRegistry>,
+    pub heartbeats: Arc<HeartbeatBuffer>,
+    pub metrics: Arc<FleetMetrics>,
+}
+
+impl Context {
+    /// The same context, its store's every write refused unless `fence` still holds
+    /// its lease (checked in the write's own transaction).
+    pub fn fenced(&self, fence: Fence) -> Context {
+        Context {
+            store: self.store.fenced(fence),
+            ..self.clone()
+        }
+    }
+}
+
+/// The caller's W3C trace context as stored with commands (JSON), so their work joins
+/// the operator's trace.
+pub fn trace_context() -> String {
+    serde_json::to_string(&ferry_proto::telemetry::to_map()).unwrap_or_default()
+}
