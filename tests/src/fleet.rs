@@ -194,7 +194,7 @@ fn plane_settings(lab: &Lab, data_dir: &Path) -> anyhow::Result<String> {
     settings.push_str(&format!(
         "[azure]\ncredential = \"client_secret\"\ntenant_id = {:?}\nclient_id = {:?}\n\
          client_secret_file = {:?}\narm_endpoint = {:?}\nauthority_host = {:?}\nca_file = {:?}\n\
-         [migrations]\ntick_ms = 500\nobserve_interval_secs = 2\n",
+         [migrations]\ntick_ms = 500\nobserve_interval_secs = 2\nlease_ttl_secs = 3\n",
         azure.tenant,
         ferry_sim::scenario::azure::DEFAULT_CLIENT_ID,
         secret.display().to_string(),

@@ -87,10 +87,10 @@ tokio::task_local! {
 }
 
 /// The least time an ARM call needs: closer than this to the lease's end, none is sent.
-const LEAST_CALL: Duration = Duration::from_secs(1);
+const LEAST_CALL: Duration = Duration::from_millis(200);
 
 /// Runs `work` with every ARM call in it bounded to end before `lease_ends`: a call
-/// gets at most the time left, and none starts with less than a second left. So a
+/// gets at most the time left, and none starts with less than 200 ms left. So a
 /// driver that loses its lease has no request still out when another takes over.
 pub async fn within_lease<F: std::future::Future>(
     lease_ends: tokio::time::Instant,

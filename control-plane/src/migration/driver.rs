@@ -95,9 +95,11 @@ pub async fn run(shared: Arc<Context>, mut stop: tokio::sync::watch::Receiver<bo
     }
 }
 
-/// How long before the lease's end no ARM call may still be out: the successor's
-/// clock and ours may differ this much in when they start counting.
-const LEASE_MARGIN: Duration = Duration::from_secs(2);
+/// How long before the lease's end no ARM call may still be out: a fifth of it, for
+/// the time the renewal took to reach the database and the successor's first tick.
+fn lease_margin(ttl: Duration) -> Duration {
+    ttl / 5
+}
 
 /// One tick over every active migration, by a driver whose store is fenced by its
 /// lease. The lease is renewed before each migration, and that migration's ARM calls
@@ -108,7 +110,7 @@ async fn advance_all(shared: &Context, ttl: Duration) -> Result<(), StoreError> 
     for m in shared.store.active_migrations().await? {
         let renewing = tokio::time::Instant::now();
         shared.store.renew_lease(ttl.as_millis() as i64).await?;
-        let lease_ends = renewing + ttl.saturating_sub(LEASE_MARGIN);
+        let lease_ends = renewing + ttl.saturating_sub(lease_margin(ttl));
         let work = advance_one(shared, &m, (observe_ms, cutover_observe_ms));
         match crate::azure::arm::within_lease(lease_ends, work).await {
             Ok(()) => {}
@@ -474,6 +476,14 @@ async fn run_arm_step(
         }
         Ran::Done(detail) => ((StepState::Done, false), detail),
         Ran::AlreadyDone(detail) => ((StepState::Done, true), detail),
+        // The failover's request may have reached Azure though its answer did not
+        // come: the step stays begun (a cancel stays refused) and is made again,
+        // after a look at the link, next tick.
+        Ran::Again(detail) if step.name == plan::FAILOVER => {
+            return store
+                .note_step((&m.id, step.seq), &detail, Wait::Closed, now)
+                .await
+        }
         Ran::Again(detail) => ((StepState::Pending, false), detail),
         Ran::Blocked(detail) => ((StepState::Blocked, false), detail),
         Ran::Failed(detail) => ((StepState::Failed, false), detail),

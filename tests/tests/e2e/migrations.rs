@@ -142,7 +142,7 @@ pub(super) async fn fixture_on(
     let dir = tempfile::tempdir().unwrap();
     let store = database_url.map_or(String::new(), |url| format!("database_url = {url:?}\n"));
     let config = format!(
-        "{store}{}[migrations]\ntick_ms = 200\nobserve_interval_secs = 1\n{}",
+        "{store}{}[migrations]\ntick_ms = 200\nobserve_interval_secs = 1\nlease_ttl_secs = 3\n{}",
         azure_config(
             &lab,
             dir.path(),
