@@ -5,8 +5,10 @@
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-/// Polls `probe` every 50 ms until it returns `Some`, or fails after `limit` saying what
-/// was awaited and the last thing seen.
+/// Polls `probe` until it returns `Some`, or fails after `limit` saying what was
+/// awaited and the last thing seen. It polls every 50 ms at first, then less often, up
+/// to every 400 ms: many probes start a `ferry` process (a TLS handshake each), and on
+/// two cores a test polling that fast slows the processes it waits for.
 pub async fn until<T, F, Fut>(what: &str, limit: Duration, mut probe: F) -> T
 where
     F: FnMut() -> Fut,
@@ -14,6 +16,7 @@ where
 {
     let deadline = Instant::now() + limit;
     let mut last = String::from("nothing yet");
+    let mut interval = Duration::from_millis(50);
     loop {
         match probe().await {
             Ok(Some(value)) => return value,
@@ -23,6 +26,8 @@ where
         if Instant::now() >= deadline {
             panic!("timed out after {limit:?} waiting for {what}; last seen: {last}");
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        tokio::time::sleep(interval.min(deadline.saturating_duration_since(Instant::now())))
+            .await;
+        interval = (interval * 3 / 2).min(Duration::from_millis(400));
     }
 }
