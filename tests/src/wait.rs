@@ -26,8 +26,7 @@ where
         if Instant::now() >= deadline {
             panic!("timed out after {limit:?} waiting for {what}; last seen: {last}");
         }
-        tokio::time::sleep(interval.min(deadline.saturating_duration_since(Instant::now())))
-            .await;
+        tokio::time::sleep(interval.min(deadline.saturating_duration_since(Instant::now()))).await;
         interval = (interval * 3 / 2).min(Duration::from_millis(400));
     }
 }

@@ -43,8 +43,8 @@ pub const LEASE: &str = "migration-driver";
 
 pub async fn run(shared: Arc<Context>, mut stop: tokio::sync::watch::Receiver<bool>) {
     let settings = &shared.config.migrations;
-    let mut tick = tokio::time::interval(Duration::from_millis(settings.tick_ms));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut ticks = tokio::time::interval(Duration::from_millis(settings.tick_ms));
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let ttl = Duration::from_secs(settings.lease_ttl_secs);
     // Which process drives, for an operator reading the lease.
     let holder = format!(
@@ -55,7 +55,7 @@ pub async fn run(shared: Arc<Context>, mut stop: tokio::sync::watch::Receiver<bo
     let mut fence: Option<Fence> = None;
     loop {
         tokio::select! {
-            _ = tick.tick() => {}
+            _ = ticks.tick() => {}
             _ = stop.changed() => break,
         }
         let taken = match shared
@@ -77,7 +77,7 @@ pub async fn run(shared: Arc<Context>, mut stop: tokio::sync::watch::Receiver<bo
         let Some(held) = &fence else {
             continue;
         };
-        match advance_all(&shared.fenced(held.clone()), ttl).await {
+        match tick(&shared.fenced(held.clone()), ttl).await {
             Ok(()) => {}
             Err(e @ StoreError::Fenced { .. }) => {
                 tracing::warn!(error = %e, "the migration driver lost its lease during a tick; another replica drives");
@@ -102,9 +102,10 @@ fn lease_margin(ttl: Duration) -> Duration {
 }
 
 /// One tick over every active migration, by a driver whose store is fenced by its
-/// lease. The lease is renewed before each migration, and that migration's ARM calls
-/// end before it could lapse.
-async fn advance_all(shared: &Context, ttl: Duration) -> Result<(), StoreError> {
+/// lease (`ttl` long). The lease is renewed before each migration, and that
+/// migration's ARM calls end before it could lapse. Fails only when the lease is lost
+/// ([`StoreError::Fenced`]) or the active migrations cannot be read.
+pub async fn tick(shared: &Context, ttl: Duration) -> Result<(), StoreError> {
     let observe_ms = (shared.config.migrations.observe_interval_secs * 1000) as i64;
     let cutover_observe_ms = shared.config.cutover.observe_interval_ms as i64;
     for m in shared.store.active_migrations().await? {
