@@ -17,7 +17,6 @@ use tokio_stream::wrappers::TcpListenerStream;
 use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 
 use crate::api::agent::AgentApi;
-use crate::api::assessment;
 use crate::api::enrollment::EnrollmentService;
 use crate::api::operator::OperatorApi;
 use crate::assess::schedule::Schedule;
@@ -133,7 +132,7 @@ pub async fn run(
         .await;
 
     let (stop_tasks, tasks_stopped) = tokio::sync::watch::channel(false);
-    let migrations = tokio::spawn(crate::migration::driver::run(
+    let migrations = tokio::spawn(crate::reconcile::driver::run(
         shared.clone(),
         tasks_stopped.clone(),
     ));
@@ -247,7 +246,7 @@ async fn background_tasks(shared: Arc<Context>, mut stop: tokio::sync::watch::Re
         if let Some(schedule) = schedule {
             let slot_run = Schedule::run_id(schedule.slot_start(now_ms()));
             if scheduled_run.as_ref() != Some(&slot_run) {
-                match assessment::start_scheduled(&shared, &slot_run).await {
+                match crate::service::assessment::start_scheduled(&shared, &slot_run).await {
                     Ok(true) => scheduled_run = Some(slot_run),
                     Ok(false) => {}
                     Err(e) => {

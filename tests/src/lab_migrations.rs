@@ -178,7 +178,7 @@ pub async fn start_all(
         .await?
         .into_inner()
         .tests;
-    ferry_control::cli::connection::wait_for(
+    ferry_control::cli::connection_test::wait_for(
         client,
         tests,
         Duration::from_millis(250),

@@ -4,165 +4,28 @@
 use std::collections::BTreeMap;
 
 use ferry_proto::operator::v1 as op;
-use uuid::Uuid;
 
 use super::{ApiError, Context};
 use crate::assess::diff;
 use crate::assess::readiness::Readiness;
 use crate::assess::runs::TargetState;
-use crate::fleet::labels;
-use crate::store::agents::{AgentRecord, AgentSummary};
+use crate::service;
 use crate::store::assessments::{DatabaseRow, InstanceRow, RunRecord};
-use crate::store::commands::{CommandKind, CommandRecord};
 use ferry_proto::clock::now_ms;
-
-/// Hosts named in one request, at most.
-const MAX_HOSTS: usize = 10_000;
 
 pub async fn start(
     shared: &Context,
     actor: String,
     request: op::StartAssessmentRequest,
 ) -> Result<op::AssessmentRun, ApiError> {
-    let limits = &shared.config.assessment;
-    let deadline_secs = match u64::from(request.deadline_seconds) {
-        0 => limits.default_deadline_secs,
-        secs if secs > limits.max_deadline_secs => {
-            return Err(ApiError::invalid(
-                "deadline_seconds",
-                format!(
-                    "at most {} seconds (assessment.max_deadline_secs)",
-                    limits.max_deadline_secs
-                ),
-            ))
-        }
-        secs => secs,
+    let ask = service::assessment::RunAsk {
+        all: request.all,
+        hosts: request.hosts,
+        labels: request.labels,
+        deadline_secs: u64::from(request.deadline_seconds),
     };
-    let (targets, selector) = targets(shared, &request).await?;
-    let run = new_run(
-        Uuid::new_v4().to_string(),
-        actor,
-        selector,
-        "manual",
-        deadline_secs,
-    );
-    launch(shared, &run, &targets).await?;
+    let run = service::assessment::start(shared, actor, ask).await?;
     run_info(shared, run).await
-}
-
-/// Starts the scheduled run `id` (a slot's, from [`Schedule::run_id`]) for every
-/// enrolled host unless it exists, made here or by another replica. True once it exists;
-/// false while no host is enrolled.
-pub async fn start_scheduled(shared: &Context, id: &str) -> Result<bool, ApiError> {
-    if shared.store.get_assessment_run(id).await?.is_some() {
-        return Ok(true);
-    }
-    let targets = live_hosts(shared, |_| true).await?;
-    if targets.is_empty() {
-        return Ok(false);
-    }
-    let deadline_secs = shared.config.assessment.default_deadline_secs;
-    let run = new_run(
-        id.into(),
-        "ferry-control".into(),
-        "all".into(),
-        "schedule",
-        deadline_secs,
-    );
-    launch(shared, &run, &targets).await?;
-    Ok(true)
-}
-
-fn new_run(
-    id: String,
-    actor: String,
-    selector: String,
-    trigger: &str,
-    deadline_secs: u64,
-) -> RunRecord {
-    let now = now_ms();
-    RunRecord {
-        id,
-        created_by: actor,
-        created_at_ms: now,
-        deadline_at_ms: now + (deadline_secs * 1000) as i64,
-        selector,
-        trigger: trigger.into(),
-    }
-}
-
-/// The hosts a request names: all, a list, or a label selector; and how to describe it.
-async fn targets(
-    shared: &Context,
-    request: &op::StartAssessmentRequest,
-) -> Result<(Vec<AgentRecord>, String), ApiError> {
-    let asked = (
-        request.all,
-        !request.hosts.is_empty(),
-        !request.labels.is_empty(),
-    );
-    let found = match asked {
-        (true, false, false) => (live_hosts(shared, |_| true).await?, "all".to_string()),
-        (false, true, false) if request.hosts.len() <= MAX_HOSTS => (
-            named_live_hosts(shared, &request.hosts).await?,
-            format!("hosts: {}", request.hosts.join(", ")),
-        ),
-        (false, false, true) => {
-            let selector = labels::parse_selector(&request.labels)
-                .map_err(|e| ApiError::invalid("labels", e))?;
-            let agents = live_hosts(shared, |h| labels::matches(&h.labels, &selector)).await?;
-            let text = request.labels.join(",");
-            if agents.is_empty() {
-                return Err(ApiError::FailedPrecondition(format!(
-                    "no enrolled host has the labels {text}; see `ferry hosts` and `ferry host label`"
-                )));
-            }
-            (agents, format!("labels: {text}"))
-        }
-        _ => {
-            return Err(ApiError::invalid(
-                "hosts",
-                format!("give one of: `all`, 1 to {MAX_HOSTS} host names or ids, or labels"),
-            ))
-        }
-    };
-    if found.0.is_empty() {
-        return Err(ApiError::FailedPrecondition(
-            "no enrolled hosts to assess; enroll agents first (`ferry token create`)".into(),
-        ));
-    }
-    Ok(found)
-}
-
-/// Stores the run with one command per target and wakes their sessions; nothing when
-/// the run's id exists already (a scheduled run another replica made).
-async fn launch(
-    shared: &Context,
-    run: &RunRecord,
-    targets: &[AgentRecord],
-) -> Result<(), ApiError> {
-    let trace_context = crate::context::trace_context();
-    let commands: Vec<CommandRecord> = targets
-        .iter()
-        .map(|agent| {
-            CommandRecord::pending(
-                agent.id,
-                CommandKind::RunAssessment,
-                &run.created_by,
-                run.created_at_ms,
-                run.deadline_at_ms,
-                &trace_context,
-            )
-        })
-        .collect();
-    if !shared.store.create_assessment_run(run, &commands).await? {
-        return Ok(());
-    }
-    for agent in targets {
-        shared.sessions.wake(agent.id);
-    }
-    tracing::info!(run = %run.id, targets = targets.len(), actor = %run.created_by, trigger = %run.trigger, "assessment run started");
-    Ok(())
 }
 
 pub async fn get(shared: &Context, run_id: &str) -> Result<op::AssessmentRun, ApiError> {
@@ -200,7 +63,7 @@ pub async fn show(
     shared: &Context,
     request: op::ShowAssessmentRequest,
 ) -> Result<op::AssessmentDetail, ApiError> {
-    let agent = super::operator::find_host(shared, &request.host).await?;
+    let agent = crate::service::lookup::find_host(shared, &request.host).await?;
     let run = if request.run_id.is_empty() {
         shared
             .store
@@ -243,36 +106,6 @@ pub async fn show(
         databases: databases.iter().map(database_row).collect(),
         checks,
     })
-}
-
-/// The hosts named (by name or id), each once; a revoked or unknown one is an error.
-pub(crate) async fn named_live_hosts(
-    shared: &Context,
-    keys: &[String],
-) -> Result<Vec<AgentRecord>, ApiError> {
-    let mut agents: Vec<AgentRecord> = Vec::with_capacity(keys.len());
-    for key in keys {
-        let agent = super::operator::find_live_host(shared, key).await?;
-        if !agents.iter().any(|a| a.id == agent.id) {
-            agents.push(agent);
-        }
-    }
-    Ok(agents)
-}
-
-/// Every enrolled host that is not revoked and that `select` keeps.
-pub(crate) async fn live_hosts(
-    shared: &Context,
-    select: impl Fn(&AgentSummary) -> bool,
-) -> Result<Vec<AgentRecord>, ApiError> {
-    Ok(shared
-        .store
-        .list_agents()
-        .await?
-        .into_iter()
-        .filter(|h| h.agent.revoked_at_ms.is_none() && select(h))
-        .map(|h| h.agent)
-        .collect())
 }
 
 async fn find_run(shared: &Context, run_id: &str) -> Result<RunRecord, ApiError> {

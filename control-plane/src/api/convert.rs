@@ -240,7 +240,7 @@ pub fn command_to_agent(c: &CommandRecord) -> Result<wire::Command, StoreError> 
         }
         CommandKind::RunAssessment => wire::command::Kind::RunAssessment(wire::RunAssessment {}),
         CommandKind::TestConnection => {
-            let request: crate::connection::TestRequest = serde_json::from_str(&c.payload)
+            let request: crate::connection_test::TestRequest = serde_json::from_str(&c.payload)
                 .map_err(|e| StoreError::Corrupt(format!("command {}: payload: {e}", c.id)))?;
             wire::command::Kind::TestConnection(wire::TestConnection {
                 target_id: request.target_id,
@@ -273,7 +273,7 @@ pub fn command_to_agent(c: &CommandRecord) -> Result<wire::Command, StoreError> 
             wire::command::Kind::ReadLinkStatus(wire::ReadLinkStatus { instance })
         }
         CommandKind::CountRows => {
-            let request: crate::cutover::validation::CountRequest =
+            let request: crate::reconcile::validation::CountRequest =
                 serde_json::from_str(&c.payload)
                     .map_err(|e| StoreError::Corrupt(format!("command {}: payload: {e}", c.id)))?;
             wire::command::Kind::CountRows(wire::CountRows {

@@ -11,7 +11,7 @@ use super::ApiError;
 use crate::assess::{
     AssessedDatabase, CheckResult, CheckStatus, Finding, InstanceAssessment, Scope, Severity,
 };
-use crate::connection::InstanceConnection;
+use crate::connection_test::InstanceConnection;
 
 /// Checks per instance, findings per check, evidence items and objects per finding.
 const MAX_CHECKS: usize = 1024;

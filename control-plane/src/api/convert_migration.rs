@@ -9,14 +9,14 @@ use wire::link_step::Outcome;
 use super::convert::{text, MAX_DATABASES};
 use super::ApiError;
 use crate::migration::sql_side::{InstanceLinkStatus, SqlLinkStatus};
-use crate::migration::{plan, AgentStep, AgentSteps, StepState};
+use crate::migration::{journal, AgentStep, AgentSteps, StepState};
 use crate::store::row_counts::{SqlCounted, TableRows};
 
 /// A certificate's DER, at most (SQL Server's are a few KB).
 const MAX_CERTIFICATE: usize = 64 * 1024;
 
 pub fn agent_steps(report: wire::LinkSteps) -> Result<AgentSteps, ApiError> {
-    if report.steps.len() > plan::STEPS.len() + plan::TEARDOWN.len() {
+    if report.steps.len() > journal::STEPS.len() + journal::TEARDOWN.len() {
         return Err(ApiError::invalid(
             "link_steps.steps",
             "more steps than a link has",
@@ -44,7 +44,7 @@ pub fn agent_steps(report: wire::LinkSteps) -> Result<AgentSteps, ApiError> {
                     ))
                 }
             };
-            if plan::side(&step.name) != Some(plan::Side::Agent) {
+            if journal::side(&step.name) != Some(journal::Side::Agent) {
                 return Err(ApiError::invalid(
                     "link_steps.steps.name",
                     format!("{:?} is not an agent step", step.name),

@@ -86,7 +86,7 @@ pub async fn start(
     };
     let json = serde_json::to_string(&intent).map_err(|e| ApiError::Internal(e.to_string()))?;
     if intent.allow_data_loss {
-        let running: Intent = serde_json::from_str(&m.cutover).unwrap_or_default();
+        let running = m.intent()?.unwrap_or_default();
         if m.state == State::CuttingOver && running.allow_data_loss {
             return Err(ApiError::FailedPrecondition(format!(
                 "a forced cutover of migration {id} runs already: `ferry cutover approve {id}` approves it"
@@ -222,7 +222,7 @@ fn window(start: &str, end: &str, now_ms: i64) -> Result<Option<(i64, i64)>, Api
 /// An approver's approval of the cutover running for migration `id`.
 pub async fn approve(shared: &Context, actor: &str, id: &str) -> Result<op::Migration, ApiError> {
     let m = found(shared, id).await?;
-    let intent: Intent = serde_json::from_str(&m.cutover).unwrap_or_default();
+    let intent = m.intent()?.unwrap_or_default();
     match shared
         .store
         .approve_cutover((id, intent.requested_at_ms), actor, now_ms())

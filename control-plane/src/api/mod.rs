@@ -9,7 +9,7 @@
 //! - [`assessment`]: the operator API's assessment runs, reports and findings.
 //! - [`sizing`]: the SKU recommendation.
 //! - [`targets`]: target managed instances, read through ARM.
-//! - [`connection`]: connection tests from hosts toward a target.
+//! - [`connection_test`]: connection tests from hosts toward a target.
 //! - [`migration`]: migrations: start (pre-flight, idempotent), list, show, retry.
 //! - [`cutover`]: cutovers: start, approve, cancel before the failover.
 //! - [`plan`]: plans and waves: apply, show, approve, pause, resume.
@@ -18,7 +18,7 @@
 
 pub mod agent;
 pub mod assessment;
-pub mod connection;
+pub mod connection_test;
 pub mod convert;
 pub mod convert_assessment;
 pub mod convert_load;
@@ -36,6 +36,7 @@ use tonic::{Request, Status};
 use crate::context::Context;
 use crate::fleet::ca::AgentIssueError;
 use crate::fleet::identity::{Peer, Role};
+use crate::service::ServiceError;
 use crate::store::agents::AgentRecord;
 use crate::store::StoreError;
 
@@ -73,6 +74,26 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         tracing::error!(error = %e, "store operation failed");
         ApiError::Internal("the control plane's store failed; see its log".into())
+    }
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> Self {
+        match e {
+            ServiceError::InvalidArgument { field, problem } => {
+                ApiError::InvalidArgument { field, problem }
+            }
+            ServiceError::NotFound(m) => ApiError::NotFound(m),
+            ServiceError::AlreadyExists(m) => ApiError::AlreadyExists(m),
+            ServiceError::FailedPrecondition(m) => ApiError::FailedPrecondition(m),
+            ServiceError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<ServiceError> for Status {
+    fn from(e: ServiceError) -> Self {
+        ApiError::from(e).into()
     }
 }
 

@@ -15,7 +15,7 @@ use ferry_proto::operator::v1::{
 };
 use tonic::{Request, Response, Status};
 
-use super::{assessment, connection, convert, cutover, migration, plan, sizing, targets};
+use super::{assessment, connection_test, convert, cutover, migration, plan, sizing, targets};
 use super::{authorize_operator, ApiError, Context};
 use crate::fleet::enrollment::{mint, secret_hash};
 use crate::fleet::identity::Role;
@@ -48,39 +48,6 @@ impl OperatorApi {
             plan::change(&self.0, &actor, &name, verb).await?,
         ))
     }
-}
-
-/// The agent named by id or name.
-pub async fn find_host(shared: &Context, key: &str) -> Result<AgentRecord, ApiError> {
-    if key.is_empty() {
-        return Err(ApiError::invalid(
-            "host",
-            "give a host id or name (see `ferry hosts`)",
-        ));
-    }
-    shared
-        .store
-        .find_agents(key)
-        .await?
-        .into_iter()
-        .next()
-        .ok_or_else(|| {
-            ApiError::NotFound(format!(
-                "no host with id or name {key:?}; list them with `ferry hosts`"
-            ))
-        })
-}
-
-/// The agent named by id or name, refused when it is revoked.
-pub async fn find_live_host(shared: &Context, key: &str) -> Result<AgentRecord, ApiError> {
-    let agent = find_host(shared, key).await?;
-    if agent.revoked_at_ms.is_some() {
-        return Err(ApiError::FailedPrecondition(format!(
-            "host {} ({}) is revoked",
-            agent.name, agent.id
-        )));
-    }
-    Ok(agent)
 }
 
 /// A host's listing entry from its inventory and labels.
@@ -166,7 +133,7 @@ impl Operator for OperatorApi {
         request: Request<GetHostRequest>,
     ) -> Result<Response<HostDetail>, Status> {
         authorize_operator(&request, Role::Viewer)?;
-        let agent = find_host(&self.0, &request.get_ref().host).await?;
+        let agent = crate::service::lookup::find_host(&self.0, &request.get_ref().host).await?;
         let store = &self.0.store;
         let instances = store
             .list_instances(agent.id)
@@ -199,7 +166,7 @@ impl Operator for OperatorApi {
             )
             .into());
         }
-        let agent = find_host(&self.0, &request.host).await?;
+        let agent = crate::service::lookup::find_host(&self.0, &request.host).await?;
         if !self
             .0
             .store
@@ -264,7 +231,7 @@ impl Operator for OperatorApi {
             )
             .into());
         }
-        let agent = find_live_host(&self.0, &request.host).await?;
+        let agent = crate::service::lookup::find_live_host(&self.0, &request.host).await?;
         let ttl_secs = match request.ttl_seconds {
             0 => self.0.config.commands.default_ttl_secs,
             ttl => u64::from(ttl),
@@ -295,7 +262,7 @@ impl Operator for OperatorApi {
         let request = request.into_inner();
         let agent = match request.host.as_str() {
             "" => None,
-            key => Some(find_host(&self.0, key).await?.id),
+            key => Some(crate::service::lookup::find_host(&self.0, key).await?.id),
         };
         let limit = match request.limit {
             0 => 100,
@@ -372,7 +339,7 @@ impl Operator for OperatorApi {
     ) -> Result<Response<Host>, Status> {
         let actor = authorize_operator(&request, Role::Operator)?;
         let request = request.into_inner();
-        let agent = find_live_host(&self.0, &request.host).await?;
+        let agent = crate::service::lookup::find_live_host(&self.0, &request.host).await?;
         let set: Labels = request.set.into_iter().collect();
         if set.len() + request.remove.len() > labels::MAX_LABELS {
             return Err(ApiError::invalid(
@@ -435,7 +402,7 @@ impl Operator for OperatorApi {
         request: Request<op::TestConnectionRequest>,
     ) -> Result<Response<op::ConnectionTests>, Status> {
         let actor = authorize_operator(&request, Role::Operator)?;
-        let started = connection::test(&self.0, &actor, request.into_inner()).await?;
+        let started = connection_test::test(&self.0, &actor, request.into_inner()).await?;
         Ok(Response::new(started))
     }
 
@@ -445,7 +412,7 @@ impl Operator for OperatorApi {
     ) -> Result<Response<op::ConnectionTests>, Status> {
         authorize_operator(&request, Role::Viewer)?;
         Ok(Response::new(
-            connection::get(&self.0, request.into_inner()).await?,
+            connection_test::get(&self.0, request.into_inner()).await?,
         ))
     }
 

@@ -37,9 +37,9 @@ pub async fn recommend_sku(
         history_days: defaults.history_days,
     };
     let hosts: Vec<AgentRecord> = if request.host.is_empty() {
-        super::assessment::live_hosts(shared, |_| true).await?
+        crate::service::lookup::live_hosts(shared, |_| true).await?
     } else {
-        vec![super::operator::find_host(shared, &request.host).await?]
+        vec![crate::service::lookup::find_host(shared, &request.host).await?]
     };
     let since = now_ms() - i64::from(defaults.history_days) * 86_400_000;
     let mut instances = Vec::new();

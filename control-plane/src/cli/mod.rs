@@ -1,12 +1,12 @@
 //! The `ferry` operator CLI: connects with an operator certificate and calls the
 //! operator API. [`output`] renders tables and JSON; [`assess`] renders assessments;
-//! [`target`] adds and lists target managed instances, [`connection`] tests the network
+//! [`target`] adds and lists target managed instances, [`connection_test`] tests the network
 //! toward one; [`migrate`] starts and follows migrations; [`cutover`] cuts them over;
 //! [`plan`] groups them into waves; [`audit`] reads the audit log.
 
 pub mod assess;
 pub mod audit;
-pub mod connection;
+pub mod connection_test;
 pub mod cutover;
 pub mod migrate;
 pub mod output;

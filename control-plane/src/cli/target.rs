@@ -9,7 +9,7 @@ use ferry_proto::operator::v1::operator_client::OperatorClient;
 use serde_json::{json, Value};
 use tonic::transport::Channel;
 
-use super::connection;
+use super::connection_test;
 use super::output::{self, Format};
 use super::{request, CliError};
 
@@ -107,7 +107,7 @@ pub async fn run(
                 .await?
                 .into_inner()
                 .tests;
-            let tests = connection::wait_for(
+            let tests = connection_test::wait_for(
                 client,
                 started,
                 Duration::from_millis(250),
@@ -134,9 +134,9 @@ pub async fn run(
 
 fn print_tests(tests: &[op::ConnectionTest], json: bool) {
     if json {
-        output::print_json(&connection::tests_json(tests));
+        output::print_json(&connection_test::tests_json(tests));
     } else {
-        print!("{}", connection::tests_text(tests));
+        print!("{}", connection_test::tests_text(tests));
     }
 }
 

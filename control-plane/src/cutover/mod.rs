@@ -1,6 +1,6 @@
 //! Cutover: a linked migration's database moved over to its managed instance for good,
 //! with nothing committed left behind (mi-link.md §4.2). The steps are journaled after
-//! the set-up's (`migration::plan::CUTOVER`) and driven by the migration driver:
+//! the set-up's (`migration::journal::CUTOVER`) and driven by the migration driver:
 //! synchronous commit on both sides, the planned failover once every gate holds,
 //! the database verified ONLINE and writable on the MI, the MI's first full backup
 //! awaited, then the link removed on both sides.
@@ -8,29 +8,21 @@
 //! - [`gates`]: the pure predicates a failover waits for, with their evidence.
 //! - [`group`]: cutover groups (all or none) and their application hooks.
 //! - [`row_counts`]: the row counts the validation gate compares.
-//! - [`hook`]: running a group's application hook, once, from the cutover's step.
 //! - [`settings`]: `[cutover]` in the control plane's configuration.
-//! - [`mi_sql`]: the control plane's read-only TDS checks on the MI.
-//! - [`steps`]: the cutover's steps run by the control plane.
-//! - [`validation`]: the row counts the validation gate compares, asked of both sides.
 //! - [`wave`]: plans and waves: groups of migrations with a window, approvals and a
 //!   failure policy.
 //! - [`window`]: maintenance windows, one-off or recurring in a time zone.
 
 pub mod gates;
 pub mod group;
-pub mod hook;
-pub mod mi_sql;
 pub mod row_counts;
 pub mod settings;
-pub mod steps;
-pub mod validation;
 pub mod wave;
 pub mod window;
 
 use serde::{Deserialize, Serialize};
 
-use crate::migration::plan;
+use crate::migration::journal;
 
 /// What the operator asked for (`ferry cutover`), kept with the migration.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -75,13 +67,13 @@ impl Intent {
     /// The cutover's steps as the operator chose them; `mi_certificate_owed`: Ferry
     /// imported the MI's certificate and no other live migration uses it.
     pub fn steps(&self, mi_certificate_owed: bool) -> Vec<&'static str> {
-        let mut steps = plan::names(&plan::CUTOVER);
+        let mut steps = journal::names(&journal::CUTOVER);
         if self.keep_link {
-            steps.retain(|s| *s != plan::DELETE_LINK && *s != plan::DROP_DISTRIBUTED_AG);
+            steps.retain(|s| *s != journal::DELETE_LINK && *s != journal::DROP_DISTRIBUTED_AG);
         } else if self.drop_sql_objects {
-            steps.push(plan::DROP_AVAILABILITY_GROUP);
+            steps.push(journal::DROP_AVAILABILITY_GROUP);
             if mi_certificate_owed {
-                steps.push(plan::DROP_MI_CERTIFICATE);
+                steps.push(journal::DROP_MI_CERTIFICATE);
             }
         }
         steps
@@ -103,25 +95,28 @@ mod tests {
 
     #[test]
     fn the_operator_s_choices_shape_the_cutover_s_steps() {
-        let all = plan::names(&plan::CUTOVER);
+        let all = journal::names(&journal::CUTOVER);
         assert_eq!(Intent::default().steps(true), all);
         let kept = Intent {
             keep_link: true,
             ..Default::default()
         };
         assert_eq!(kept.steps(true), all[..all.len() - 2]);
-        assert_eq!(kept.steps(true).last(), Some(&plan::MI_FULL_BACKUP));
+        assert_eq!(kept.steps(true).last(), Some(&journal::MI_FULL_BACKUP));
         let dropped = Intent {
             drop_sql_objects: true,
             ..Default::default()
         };
         assert_eq!(
             dropped.steps(true)[all.len()..],
-            [plan::DROP_AVAILABILITY_GROUP, plan::DROP_MI_CERTIFICATE]
+            [
+                journal::DROP_AVAILABILITY_GROUP,
+                journal::DROP_MI_CERTIFICATE
+            ]
         );
         assert_eq!(
             dropped.steps(false)[all.len()..],
-            [plan::DROP_AVAILABILITY_GROUP],
+            [journal::DROP_AVAILABILITY_GROUP],
             "a certificate another migration uses stays"
         );
     }

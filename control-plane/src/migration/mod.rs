@@ -1,23 +1,20 @@
 //! Migrations: one database of one SQL Server instance linked to a target managed
 //! instance over the MI link, set up as journaled steps and then watched.
 //!
-//! - [`plan`]: the set-up steps in order, each on the agent (T-SQL, `RunLinkSteps`)
-//!   or on Azure (ARM).
+//! - [`journal`]: the steps journaled per phase (set-up, teardown, cutover planned and
+//!   forced, rollback), in order, each on the agent (T-SQL, `RunLinkSteps`), on Azure
+//!   (ARM) or in the control plane.
 //! - [`preflight`]: what gates a start: the assessment's and the connection test's
 //!   blockers; warnings only when accepted.
 //! - [`observe`]: the link as Azure reports it, turned into the migration's state.
 //! - [`sql_side`]: the link as SQL Server's DMVs show it (the agents' reports).
 //! - [`planner`]: the driver's decisions, pure: a snapshot of a migration to the
 //!   next action.
-//! - [`driver`]: the loop that runs the steps from the journal and watches the links.
-//! - [`arm_steps`]: the ARM steps (server trust certificate, MI certificate, link).
 //! - [`admission`]: how many links may seed at once, and with how much bandwidth.
 
 pub mod admission;
-pub mod arm_steps;
-pub mod driver;
+pub mod journal;
 pub mod observe;
-pub mod plan;
 pub mod planner;
 pub mod preflight;
 pub mod sql_side;
@@ -48,7 +45,9 @@ pub struct Options {
 /// [`sql_list`]):
 /// - `Preparing -> Seeding` (set-up done) `| Failed | Cancelling`;
 /// - linked (`Seeding | CatchingUp | Synchronizing | ReadyForCutover | Stalled`) -> any
-///   linked state as the link is read, `| Failed | CuttingOver | Cancelling`;
+///   linked state as the link is read, `| Unknown | Failed | CuttingOver | Cancelling`;
+/// - `Unknown -> ` any linked state `| Unknown | Failed | Cancelling` (no cutover
+///   starts from it);
 /// - `CuttingOver -> Completed | Synchronizing` (rolled back) `| Failed | Cancelling`
 ///   (before its failover began);
 /// - `Failed -> Preparing | CuttingOver | Cancelling` (retried, in the phase its
@@ -78,12 +77,15 @@ pub enum State {
     /// `ferry cutover`: the cutover's steps are running (or, when it was cancelled
     /// before its failover, the rollback's).
     CuttingOver,
+    /// Linked, but Azure reports a replica state Ferry does not know: shown as read,
+    /// never taken for another; watched until it is one Ferry knows.
+    Unknown,
     /// Cut over: the database lives on the MI; the link is removed.
     Completed,
 }
 
 impl State {
-    pub const ALL: [State; 11] = [
+    pub const ALL: [State; 12] = [
         State::Preparing,
         State::Seeding,
         State::CatchingUp,
@@ -94,6 +96,7 @@ impl State {
         State::Cancelling,
         State::Cancelled,
         State::CuttingOver,
+        State::Unknown,
         State::Completed,
     ];
 
@@ -109,6 +112,7 @@ impl State {
             State::Cancelling => "cancelling",
             State::Cancelled => "cancelled",
             State::CuttingOver => "cutting_over",
+            State::Unknown => "unknown",
             State::Completed => "completed",
         }
     }
@@ -129,9 +133,15 @@ impl State {
     /// Final: nothing moves the migration again.
     pub const FINAL: [State; 2] = [State::Cancelled, State::Completed];
 
-    /// Whether the link exists and is watched (set up, not ended).
+    /// Whether the link exists in a state Ferry knows (set up, not ended).
     pub fn is_linked(self) -> bool {
         State::LINKED.contains(&self)
+    }
+
+    /// Whether the link exists and is read from Azure at its interval: linked, or in
+    /// a state Ferry does not know.
+    pub fn is_watched(self) -> bool {
+        self.is_linked() || self == State::Unknown
     }
 
     /// Whether a migration in this state may move to `to` (see the enum's table).
@@ -149,7 +159,14 @@ impl State {
             | State::Synchronizing
             | State::ReadyForCutover
             | State::Stalled => {
-                linked || matches!(to, State::Failed | State::CuttingOver | State::Cancelling)
+                linked
+                    || matches!(
+                        to,
+                        State::Unknown | State::Failed | State::CuttingOver | State::Cancelling
+                    )
+            }
+            State::Unknown => {
+                linked || matches!(to, State::Unknown | State::Failed | State::Cancelling)
             }
             State::CuttingOver => matches!(
                 to,

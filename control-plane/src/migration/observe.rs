@@ -150,9 +150,18 @@ impl Observation {
                 ),
             ),
             "CreatingLink" => (State::Seeding, format!("the link is connecting{error}")),
-            _ => (
+            "Copying" => (
                 State::Seeding,
                 format!("the MI is copying the database ({rs}){seeding}{error}"),
+            ),
+            "LinkFailoverInProgress" => (
+                State::Unknown,
+                format!("Azure reports LinkFailoverInProgress: a failover Ferry did not ask for is under way; look at the MI before anything else{error}"),
+            ),
+            // Shown as read, never taken for another state.
+            other => (
+                State::Unknown,
+                format!("Azure reports replica state {other:?}, which this control plane does not know: see the link in the Azure portal; upgrade ferry-control if Azure added it{error}"),
             ),
         }
     }
@@ -270,5 +279,19 @@ mod tests {
         assert!(!stalled(State::Seeding, Some(0), 599_000, 600_000));
         assert!(!stalled(State::ReadyForCutover, Some(0), 601_000, 600_000));
         assert!(!stalled(State::Preparing, Some(0), 601_000, 600_000));
+    }
+
+    #[test]
+    fn a_replica_state_ferry_does_not_know_is_unknown_never_a_guess() {
+        for rs in ["LinkFailoverInProgress", "SomethingAzureAdded", ""] {
+            let o = Observation {
+                replica_state: rs.into(),
+                ..copying(None)
+            };
+            let (state, detail) = o.state();
+            assert_eq!(state, State::Unknown, "{rs}: {detail}");
+            assert!(detail.contains(rs), "{detail}");
+        }
+        assert_eq!(copying(None).state().0, State::Seeding);
     }
 }

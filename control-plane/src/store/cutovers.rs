@@ -7,12 +7,12 @@ use sqlx::AnyConnection;
 
 use super::migrations::{bump_revisions, failover_begun, insert_steps, record, Change};
 use super::{Store, StoreError};
-use crate::migration::plan;
+use crate::migration::journal;
 use crate::migration::{sql_list, Phase, State};
 
 impl Store {
     /// Starts the cutover of a linked migration: `intent` (JSON) kept, the cutover's
-    /// `steps` (`plan::CUTOVER`, or as the operator chose: `cutover::Intent::steps`)
+    /// `steps` (`journal::CUTOVER`, or as the operator chose: `cutover::Intent::steps`)
     /// journaled, audited. Unchanged when the migration is not linked (set-up running,
     /// failed, cut over or cancelled) or a cutover runs already.
     pub async fn start_cutover(
@@ -72,14 +72,19 @@ impl Store {
             .bind(intent)
             .bind(now_ms)
             .bind(migration)
-            .bind(plan::CREATE_LINK)
+            .bind(journal::CREATE_LINK)
             .execute(&mut *tx)
             .await?
             .rows_affected();
         if changed == 0 {
             return Ok(Change::Unchanged);
         }
-        replace_open_steps(&mut tx, migration, (Phase::Cutover, &plan::FORCED_CUTOVER)).await?;
+        replace_open_steps(
+            &mut tx,
+            migration,
+            (Phase::Cutover, &journal::FORCED_CUTOVER),
+        )
+        .await?;
         record(&mut tx, (migration, actor, "cutover.force"), intent, now_ms).await?;
         tx.commit().await?;
         Ok(Change::Made)
@@ -110,7 +115,7 @@ impl Store {
             return Ok(Change::Unchanged);
         }
         // A step that failed is not run again: the rollback undoes what it did.
-        replace_open_steps(&mut tx, migration, (Phase::Rollback, &plan::ROLLBACK)).await?;
+        replace_open_steps(&mut tx, migration, (Phase::Rollback, &journal::ROLLBACK)).await?;
         record(&mut tx, (migration, actor, "cutover.cancel"), "", now_ms).await?;
         tx.commit().await?;
         Ok(Change::Made)
@@ -199,7 +204,7 @@ impl Store {
              WHERE m.id <> $1 AND s.name = $2 AND s.state = 'running' ORDER BY m.id",
         )
         .bind(except)
-        .bind(plan::FAILOVER)
+        .bind(journal::FAILOVER)
         .fetch_all(&self.pool)
         .await?;
         Ok(rows
@@ -227,13 +232,13 @@ pub struct FailoverInFlight {
 async fn replace_open_steps(
     conn: &mut AnyConnection,
     migration: &str,
-    (phase, steps): (Phase, &[(&'static str, plan::Side)]),
+    (phase, steps): (Phase, &[(&'static str, journal::Side)]),
 ) -> Result<(), StoreError> {
     sqlx::query("UPDATE migration_steps SET state = 'skipped' WHERE migration_id = $1 AND phase = 'cutover' AND state IN ('pending', 'failed', 'blocked')")
         .bind(migration)
         .execute(&mut *conn)
         .await?;
-    insert_steps(conn, migration, phase, &plan::names(steps)).await
+    insert_steps(conn, migration, phase, &journal::names(steps)).await
 }
 
 /// How a step waits.

@@ -57,7 +57,7 @@ pub enum ReportBody {
     /// What a connection test found, per instance.
     ConnectionTest {
         command_id: String,
-        instances: Vec<crate::connection::InstanceConnection>,
+        instances: Vec<crate::connection_test::InstanceConnection>,
     },
     /// What a RunLinkSteps command did.
     LinkSteps(crate::migration::AgentSteps),
@@ -161,7 +161,7 @@ impl Store {
                 command_id,
                 instances,
             } => {
-                if !super::connections::record(&mut tx, agent, command_id, instances, now_ms)
+                if !super::connection_tests::record(&mut tx, agent, command_id, instances, now_ms)
                     .await?
                 {
                     tracing::warn!(%agent, command = %command_id, "connection test for no open test; not stored");

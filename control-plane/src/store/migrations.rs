@@ -1,4 +1,4 @@
-//! Migrations and the journal of their steps (`migration::plan`). Creating one is
+//! Migrations and the journal of their steps (`migration::journal`). Creating one is
 //! idempotent per (host, instance, database): a live migration for that database is
 //! returned instead of a second one, which the schema's unique index also refuses.
 
@@ -10,7 +10,8 @@ use super::audit;
 use super::commands::{self, CommandRecord};
 use super::{agent_id, col, Store, StoreError};
 use crate::fleet::identity::AgentId;
-use crate::migration::plan::{self, STEPS};
+use crate::migration::journal::{self, STEPS};
+use crate::migration::observe::Observation;
 use crate::migration::{sql_list, AgentSteps, Options, Phase, State, StepState};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -47,6 +48,33 @@ pub struct MigrationRecord {
     /// paused, a plan applied, a cancel): the failover is journaled only under the
     /// revision its gates were judged at ([`Store::start_failover`]).
     pub revision: i64,
+}
+
+impl MigrationRecord {
+    /// Its cutover's intent, None when no cutover was asked for. One that does not
+    /// decode is an error naming the migration, never a default.
+    pub fn intent(&self) -> Result<Option<crate::cutover::Intent>, StoreError> {
+        if self.cutover.is_empty() {
+            return Ok(None);
+        }
+        crate::cutover::Intent::decode(&self.cutover)
+            .map(Some)
+            .map_err(|e| StoreError::Corrupt(format!("migration {}: {e}", self.id)))
+    }
+
+    /// Its newest observation of the link, None before the first. One that does not
+    /// decode is an error naming the migration, never a default.
+    pub fn observation(&self) -> Result<Option<Observation>, StoreError> {
+        if self.observed.is_empty() {
+            return Ok(None);
+        }
+        serde_json::from_str(&self.observed).map(Some).map_err(|e| {
+            StoreError::Corrupt(format!(
+                "migration {}: the stored observation: {e}",
+                self.id
+            ))
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -104,7 +132,13 @@ impl Store {
         .bind(migration.created_at_ms)
         .execute(&mut *tx)
         .await?;
-        insert_steps(&mut tx, &migration.id, Phase::Setup, &plan::names(&STEPS)).await?;
+        insert_steps(
+            &mut tx,
+            &migration.id,
+            Phase::Setup,
+            &journal::names(&STEPS),
+        )
+        .await?;
         let detail = format!(
             "agent={} instance={} database={} target={} link={} options={}",
             migration.agent_id,
@@ -483,7 +517,7 @@ pub(super) async fn failover_begun(
         "SELECT COUNT(*) FROM migration_steps WHERE migration_id = $1 AND name = $2 AND state IN ('running', 'done')",
     )
     .bind(migration)
-    .bind(plan::FAILOVER)
+    .bind(journal::FAILOVER)
     .fetch_one(conn)
     .await?;
     Ok(n > 0)

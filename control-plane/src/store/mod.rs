@@ -4,7 +4,7 @@
 //! - `schema/<dialect>/NNNN_*.sql`: schema files per dialect, embedded at build time and
 //!   applied in order once (recorded in `ferry_schema`).
 //! - One method per named operation, grouped by concept: [`tokens`], [`agents`],
-//!   [`inventory`], [`labels`], [`load`], [`commands`], [`assessments`], [`connections`],
+//!   [`inventory`], [`labels`], [`load`], [`commands`], [`assessments`], [`connection_tests`],
 //!   [`migrations`], [`cutovers`], [`waves`], [`link_status`], [`leases`], [`audit`].
 //!   Queries are written once, in the SQL both dialects share (`$n` parameters,
 //!   `ON CONFLICT`, `RETURNING`).
@@ -15,7 +15,7 @@ pub mod agents;
 pub mod assessments;
 pub mod audit;
 pub mod commands;
-pub mod connections;
+pub mod connection_tests;
 pub mod cutovers;
 pub mod groups;
 pub mod inventory;

@@ -4,7 +4,7 @@
 use super::{col, Store, StoreError};
 use crate::migration::admission::Seeding;
 use crate::migration::observe::Observation;
-use crate::migration::{plan, sql_list, State};
+use crate::migration::{journal, sql_list, State};
 
 impl Store {
     pub async fn seeding_now(&self) -> Result<Vec<Seeding>, StoreError> {
@@ -16,7 +16,7 @@ impl Store {
              ORDER BY m.id",
             sql_list(&[State::Preparing, State::Seeding])
         ))
-        .bind(plan::CREATE_LINK)
+        .bind(journal::CREATE_LINK)
         .fetch_all(&self.pool)
         .await?;
         rows.iter()

@@ -13,8 +13,8 @@ use ferry_control::fleet::ca::CertificateAuthority;
 use ferry_control::fleet::identity::AgentId;
 use ferry_control::fleet::metrics::FleetMetrics;
 use ferry_control::fleet::sessions::SessionRegistry;
-use ferry_control::migration::driver::{self, LEASE};
-use ferry_control::migration::{plan, Options, State, StepState};
+use ferry_control::reconcile::driver::{self, LEASE};
+use ferry_control::migration::{journal, Options, State, StepState};
 use ferry_control::sizing::prices::{PriceTable, EXAMPLE};
 use ferry_control::store::commands::{CommandKind, CommandState};
 use ferry_control::store::migrations::MigrationRecord;
@@ -198,9 +198,9 @@ async fn a_replica_that_lost_its_lease_acts_on_nothing() {
     driver::tick(&holder, TTL).await.unwrap();
     let sent = h.link_step_commands().await;
     assert_eq!(sent.len(), 1, "{sent:?}");
-    let agent_run = plan::STEPS
+    let agent_run = journal::STEPS
         .iter()
-        .take_while(|(_, side)| *side == plan::Side::Agent)
+        .take_while(|(_, side)| *side == journal::Side::Agent)
         .count();
     let steps = h.steps(&id).await;
     assert!(steps[..agent_run]
@@ -282,7 +282,7 @@ async fn one_unreadable_migration_holds_up_no_other() {
     let started = store
         .start_cutover(
             (&broken, "{not json"),
-            &plan::names(&plan::CUTOVER),
+            &journal::names(&journal::CUTOVER),
             "operator/test",
             now_ms(),
         )

@@ -10,7 +10,7 @@ use super::migration_crash::{arm, kill_at_each, slow_fixture, Catch, Down};
 use super::migrations::{groups, mi_links, ready, start};
 use super::*;
 
-/// The cutover's steps in the journal's order (control plane's `plan::CUTOVER`).
+/// The cutover's steps in the journal's order (control plane's `journal::CUTOVER`).
 const CUTOVER: [(&str, Catch); 8] = [
     (
         "synchronous_commit",
@@ -40,7 +40,7 @@ async fn killed_at_every_cutover_step_the_cutover_resumes_and_fails_over_once() 
     arm(&lab, &CUTOVER[0].1);
     let cut = down.plane.ferry(&["cutover", &id]).await;
     assert!(cut.status.success(), "{}", text(&cut));
-    let setup = ferry_control::migration::plan::STEPS.len();
+    let setup = ferry_control::migration::journal::STEPS.len();
     let Down { plane, agent, .. } = kill_at_each(&lab, down, &id, setup, &CUTOVER).await;
     super::migrations::watch_until(&plane, std::slice::from_ref(&id), "completed").await;
 

@@ -32,7 +32,7 @@ pub(super) enum Catch {
     Instant,
 }
 
-/// The set-up steps in the journal's order (control plane's `plan::STEPS`).
+/// The set-up steps in the journal's order (control plane's `journal::STEPS`).
 const STEPS: [(&str, Catch); 11] = [
     ("database", Catch::Reply("GROUP BY d.state_desc")),
     ("master_key", Catch::Reply("CREATE MASTER KEY")),

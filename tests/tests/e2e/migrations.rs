@@ -400,7 +400,7 @@ async fn migrations_set_up_links_and_reach_ready_for_cutover() {
         let steps = shown["steps"].as_array().unwrap();
         assert_eq!(
             steps.len(),
-            ferry_control::migration::plan::STEPS.len(),
+            ferry_control::migration::journal::STEPS.len(),
             "{shown}"
         );
         assert!(steps.iter().all(|s| s["state"] == "done"), "{shown}");
@@ -484,7 +484,7 @@ async fn migrations_set_up_links_and_reach_ready_for_cutover() {
     assert_eq!(groups(&lab, "SQL22").await, ["AG_Sales", "DAG_Sales"]);
     let orders = plane.ferry_json(&["migrate", "show", &ids[1]]).await;
     let teardown: Vec<&str> = orders["steps"].as_array().unwrap()
-        [ferry_control::migration::plan::STEPS.len()..]
+        [ferry_control::migration::journal::STEPS.len()..]
         .iter()
         .map(|s| s["name"].as_str().unwrap())
         .collect();
@@ -500,7 +500,8 @@ async fn migrations_set_up_links_and_reach_ready_for_cutover() {
     watch_until(&plane, &ids[0..1], "cancelled").await;
     assert!(groups(&lab, "SQL22").await.is_empty());
     let sales = plane.ferry_json(&["migrate", "show", &ids[0]]).await;
-    let last = &sales["steps"].as_array().unwrap()[ferry_control::migration::plan::STEPS.len()..];
+    let last =
+        &sales["steps"].as_array().unwrap()[ferry_control::migration::journal::STEPS.len()..];
     assert_eq!(last.len(), 5, "{sales}");
     assert!(
         last.iter()

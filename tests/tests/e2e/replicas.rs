@@ -32,7 +32,7 @@ async fn revocation_through_one_replica_cuts_off_a_session_on_another() {
 
 /// Who holds the migration driver's lease, as the store says.
 async fn driver(store: &ferry_control::store::Store) -> String {
-    let lease = ferry_control::migration::driver::LEASE;
+    let lease = ferry_control::reconcile::driver::LEASE;
     let held = store.lease(lease).await.unwrap();
     held.map(|lease| lease.holder).unwrap_or_default()
 }

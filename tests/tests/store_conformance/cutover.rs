@@ -3,7 +3,7 @@
 //! its failover began; the row counts its validation gate compares.
 
 use ferry_control::fleet::identity::AgentId;
-use ferry_control::migration::plan::{self, CUTOVER, ROLLBACK};
+use ferry_control::migration::journal::{self, CUTOVER, ROLLBACK};
 use ferry_control::migration::{Phase, State, StepState};
 use ferry_control::store::commands::{CommandKind, CommandRecord};
 use ferry_control::store::cutovers::Wait;
@@ -131,8 +131,8 @@ pub(super) async fn suite(store: &Store, migration: &str) {
         "a second Sales on key-mi"
     );
 
-    let setup = plan::STEPS.len();
-    let cutover_steps = plan::names(&CUTOVER);
+    let setup = journal::STEPS.len();
+    let cutover_steps = journal::names(&CUTOVER);
     let start = |at: i64| {
         store.start_cutover(
             (migration, "{\"requested_by\":\"operator/test\"}"),
@@ -160,7 +160,11 @@ pub(super) async fn suite(store: &Store, migration: &str) {
     assert!(steps[..setup].iter().all(|s| s.phase == Phase::Setup));
 
     // Waiting steps say why, from when.
-    let failover = steps.iter().find(|s| s.name == plan::FAILOVER).unwrap().seq;
+    let failover = steps
+        .iter()
+        .find(|s| s.name == journal::FAILOVER)
+        .unwrap()
+        .seq;
     store
         .note_step(
             (migration, failover),
@@ -273,7 +277,7 @@ pub(super) async fn suite(store: &Store, migration: &str) {
     let second = steps
         .iter()
         .rev()
-        .find(|s| s.name == plan::FAILOVER)
+        .find(|s| s.name == journal::FAILOVER)
         .unwrap()
         .seq;
     assert!(second > failover);
@@ -391,7 +395,7 @@ async fn forced(store: &Store, migration: &str) {
         .await
         .unwrap()
         .into_iter()
-        .find(|s| s.name == plan::CREATE_LINK)
+        .find(|s| s.name == journal::CREATE_LINK)
         .unwrap();
     store
         .finish_step(
@@ -416,14 +420,14 @@ async fn forced(store: &Store, migration: &str) {
         .iter()
         .map(|s| (s.name.as_str(), s.phase, s.state))
         .collect();
-    let wanted: Vec<(&str, Phase, StepState)> = plan::FORCED_CUTOVER
+    let wanted: Vec<(&str, Phase, StepState)> = journal::FORCED_CUTOVER
         .iter()
         .map(|(n, _)| (*n, Phase::Cutover, StepState::Pending))
         .collect();
     assert_eq!(journaled, wanted);
     let failover = steps[before..]
         .iter()
-        .find(|s| s.name == plan::FAILOVER)
+        .find(|s| s.name == journal::FAILOVER)
         .unwrap()
         .seq;
     assert!(store

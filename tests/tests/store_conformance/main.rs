@@ -2,7 +2,7 @@
 //! FERRY_TEST_DATABASE_URL is set; each run works in a fresh database it drops after).
 
 use ferry_control::assess::{CheckResult, CheckStatus, Finding, Readiness, Scope, Severity};
-use ferry_control::connection::InstanceConnection;
+use ferry_control::connection_test::InstanceConnection;
 use ferry_control::fleet::identity::AgentId;
 use ferry_control::fleet::labels::Labels;
 use ferry_control::sizing::{LoadWindow, Stat, WindowStats};

@@ -49,7 +49,7 @@ pub(super) async fn suite(store: &Store, agent: AgentId) {
         Some(("m1".to_string(), migration("m1").options))
     );
     let steps = store.migration_steps("m1").await.unwrap();
-    assert_eq!(steps.len(), ferry_control::migration::plan::STEPS.len());
+    assert_eq!(steps.len(), ferry_control::migration::journal::STEPS.len());
     assert!(steps.iter().all(|s| s.state == StepState::Pending));
     let run = CommandRecord::pending(
         agent,

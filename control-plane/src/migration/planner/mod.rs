@@ -15,7 +15,7 @@
 //! - Blocked, failed, done and skipped steps wait for the operator (their migration
 //!   failed when they were recorded).
 
-use super::plan::{self, Side};
+use super::journal::{self, Side};
 use super::{Phase, State, StepState};
 
 /// What the planner reads of one journaled step.
@@ -139,7 +139,7 @@ pub fn plan(snapshot: &Snapshot<'_>) -> Plan {
 fn act(snapshot: &Snapshot<'_>, first: usize) -> Action {
     let step = &snapshot.steps[first];
     let seq = step.seq;
-    let Some(side) = plan::side(step.name) else {
+    let Some(side) = journal::side(step.name) else {
         return Action::FailStep {
             seq,
             why: "this control plane does not know the step; upgrade ferry-control".into(),
@@ -167,7 +167,8 @@ fn act(snapshot: &Snapshot<'_>, first: usize) -> Action {
                     seqs: snapshot.steps[first..]
                         .iter()
                         .take_while(|s| {
-                            s.state == StepState::Pending && plan::side(s.name) == Some(Side::Agent)
+                            s.state == StepState::Pending
+                                && journal::side(s.name) == Some(Side::Agent)
                         })
                         .map(|s| s.seq)
                         .collect(),
@@ -175,13 +176,15 @@ fn act(snapshot: &Snapshot<'_>, first: usize) -> Action {
                 // ARM asked to wait (Retry-After): not an attempt until it may be called.
                 Side::Arm if snapshot.arm_held => Action::Wait,
                 // Seeding starts with the link: it waits for a seeding slot.
-                Side::Arm if step.name == plan::CREATE_LINK && step.state == StepState::Pending => {
+                Side::Arm
+                    if step.name == journal::CREATE_LINK && step.state == StepState::Pending =>
+                {
                     Action::AdmitThenCall { seq }
                 }
                 // The failover waits for the gates; once it is journaled as started, it
                 // is finished without asking them again (Azure's planned failover
                 // itself refuses unless synchronous and caught up).
-                Side::Arm if step.name == plan::FAILOVER && step.state == StepState::Pending => {
+                Side::Arm if step.name == journal::FAILOVER && step.state == StepState::Pending => {
                     Action::GatesThenCall { seq }
                 }
                 Side::Arm => Action::CallArm { seq },
@@ -217,6 +220,7 @@ fn finish(snapshot: &Snapshot<'_>) -> Action {
         | State::Synchronizing
         | State::ReadyForCutover
         | State::Stalled
+        | State::Unknown
         | State::Failed
         | State::Cancelled
         | State::Completed => (

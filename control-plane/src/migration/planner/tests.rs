@@ -4,7 +4,7 @@
 use proptest::prelude::*;
 
 use super::*;
-use crate::migration::plan::{CUTOVER, FORCED_CUTOVER, ROLLBACK, STEPS, TEARDOWN};
+use crate::migration::journal::{CUTOVER, FORCED_CUTOVER, ROLLBACK, STEPS, TEARDOWN};
 
 fn journal<'a>(
     phases: &[(Phase, &'a [(&'a str, Side)])],
@@ -61,7 +61,7 @@ fn the_failover_waits_for_the_gates_and_a_cut_off_request_is_made_again() {
     let failover = setup
         + CUTOVER
             .iter()
-            .position(|(n, _)| *n == plan::FAILOVER)
+            .position(|(n, _)| *n == journal::FAILOVER)
             .unwrap();
     let mut states = vec![StepState::Done; failover];
     states.push(StepState::Pending);
@@ -253,7 +253,7 @@ proptest! {
         let action = plan(&s).action;
         if let Some(seq) = seq_of(&action) {
             let step = s.steps.iter().find(|x| x.seq == seq).unwrap();
-            if step.name == plan::FAILOVER {
+            if step.name == journal::FAILOVER {
                 match &action {
                     Action::GatesThenCall { .. } => {
                         prop_assert_eq!(step.state, StepState::Pending);
@@ -297,7 +297,7 @@ proptest! {
             for seq in seqs {
                 let step = s.steps.iter().find(|x| x.seq == *seq).unwrap();
                 prop_assert_eq!(step.state, StepState::Pending);
-                prop_assert_eq!(plan::side(step.name), Some(Side::Agent));
+                prop_assert_eq!(journal::side(step.name), Some(Side::Agent));
             }
             prop_assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1));
         }

@@ -5,13 +5,12 @@
 
 use ferry_proto::operator::v1 as op;
 
-use super::assessment::{check_detail, live_hosts, named_live_hosts};
+use super::assessment::check_detail;
 use super::{ApiError, Context};
-use crate::azure::ManagedInstanceId;
-use crate::connection::TestRequest;
+use crate::connection_test::TestRequest;
+use crate::service::lookup::{find_target, live_hosts, named_live_hosts};
 use crate::store::commands::{CommandKind, CommandRecord};
-use crate::store::connections::ConnectionTestRecord;
-use crate::store::targets::TargetRecord;
+use crate::store::connection_tests::ConnectionTestRecord;
 use ferry_proto::clock::now_ms;
 
 /// How long a test waits for an offline host.
@@ -114,48 +113,17 @@ pub async fn get(
     let agent = if request.host.is_empty() {
         None
     } else {
-        Some(super::operator::find_host(shared, &request.host).await?.id)
+        Some(
+            crate::service::lookup::find_host(shared, &request.host)
+                .await?
+                .id,
+        )
     };
     let found = shared
         .store
         .newest_connection_tests(&target.instance.id.key(), agent)
         .await?;
     tests(shared, found).await
-}
-
-/// The target named by its resource id or, when unambiguous, its name.
-pub(crate) async fn find_target(shared: &Context, key: &str) -> Result<TargetRecord, ApiError> {
-    if key.is_empty() {
-        return Err(ApiError::invalid(
-            "target",
-            "name a target by its resource id or name (`ferry target ls`)",
-        ));
-    }
-    let targets = shared.store.targets().await?;
-    let by_id = ManagedInstanceId::parse(key).ok().map(|id| id.key());
-    let mut found: Vec<TargetRecord> = targets
-        .into_iter()
-        .filter(|t| {
-            Some(t.instance.id.key()) == by_id || t.instance.id.name.eq_ignore_ascii_case(key)
-        })
-        .collect();
-    match found.len() {
-        1 => Ok(found.remove(0)),
-        0 => Err(ApiError::NotFound(format!(
-            "no target {key:?}; add it with `ferry target add <resource id>`"
-        ))),
-        _ => Err(ApiError::invalid(
-            "target",
-            format!(
-                "{key:?} names several targets; give the resource id: {}",
-                found
-                    .iter()
-                    .map(|t| t.instance.id.to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        )),
-    }
 }
 
 async fn tests(

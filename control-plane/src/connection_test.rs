@@ -2,7 +2,7 @@
 //! target managed instance, and the verdict per instance. The agent owns the NET-*
 //! checks (ids, titles and remedies travel with each result, as the assessment's do);
 //! the control plane asks for tests (`api::connection`), stores what comes back
-//! (`store::connections`) and judges it here.
+//! (`store::connection_tests`) and judges it here.
 
 use serde::{Deserialize, Serialize};
 

@@ -9,7 +9,7 @@ use super::audit::{self, AuditEvent};
 use super::commands::{self, CommandRecord};
 use super::{col, Store, StoreError};
 use crate::assess::{CheckResult, CheckStatus, Readiness, Scope, Severity};
-use crate::connection::{verdict, InstanceConnection};
+use crate::connection_test::{verdict, InstanceConnection};
 use crate::fleet::identity::AgentId;
 
 /// A test as stored: its command (state, host, who asked), and once the agent

@@ -176,8 +176,10 @@ pub async fn replication_mode(
 /// operator allowed data loss; done when the MI is the link's primary already, so a
 /// failover is never asked for twice.
 pub async fn failover(arm: &Arm, mi: &ManagedInstanceId, m: &MigrationRecord) -> Ran {
-    let forced =
-        serde_json::from_str::<crate::cutover::Intent>(&m.cutover).is_ok_and(|i| i.allow_data_loss);
+    let forced = match m.intent() {
+        Ok(intent) => intent.is_some_and(|i| i.allow_data_loss),
+        Err(e) => return Ran::Failed(e.to_string()),
+    };
     let (kind, words) = if forced {
         ("ForcedAllowDataLoss", "forced failover (data loss allowed)")
     } else {

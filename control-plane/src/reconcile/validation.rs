@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::gates::validation::Needed;
+use crate::cutover::gates::validation::Needed;
 use super::mi_sql;
 use crate::context::Context;
 use crate::migration::ACTOR;
@@ -96,7 +96,11 @@ pub async fn count(
 
 /// A span in `m`'s cutover trace.
 pub(super) fn intent_span(m: &MigrationRecord, step: &str) -> tracing::Span {
-    serde_json::from_str::<super::Intent>(&m.cutover)
+    // Only the trace's parent: an intent that does not decode (the driver reports it)
+    // starts a trace of its own.
+    m.intent()
+        .ok()
+        .flatten()
         .unwrap_or_default()
         .span(&m.id, step)
 }

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::group::{Group, Hook};
+use crate::cutover::group::{Group, Hook};
 use crate::azure::ManagedInstanceId;
 use crate::context::Context;
 use crate::migration::StepState;
@@ -72,7 +72,7 @@ pub async fn step(
             "waiting for the group's other members to be verified on their MI before its hook runs: {}",
             unverified.join("; ")
         );
-        return super::steps::wait_or_fail(shared, (m, step), &why, now).await;
+        return super::cutover_steps::wait_or_fail(shared, (m, step), &why, now).await;
     }
     // A run left 'running' longer than this was lost with a stopped control plane.
     let lost_before = now - (hook.timeout_secs() as i64 + 30) * 1000;

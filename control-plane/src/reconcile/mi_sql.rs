@@ -12,7 +12,7 @@ use tiberius::{AuthMethod, Client, Config, EncryptionLevel};
 use tokio::net::TcpStream;
 use tokio_util::compat::TokioAsyncWriteCompatExt;
 
-use super::settings::MiSqlSettings;
+use crate::cutover::settings::MiSqlSettings;
 use crate::store::row_counts::TableRows;
 
 /// A database on the MI as `sys.databases` and the link's group show it.

@@ -3,12 +3,13 @@
 //! readings of SQL Server). Each waits by leaving its step pending with a detail that
 //! says what it waits for (`Store::note_step`), and stops after `gate_timeout_secs`.
 
-use super::gates::group::GroupFacts;
-use super::gates::{self, Decision, Facts, Gate, InFlight, Rules, WaveFacts};
-use super::{mi_sql, validation, Intent};
+use super::{mi_sql, validation};
+use crate::cutover::gates::group::GroupFacts;
+use crate::cutover::gates::{self, Decision, Facts, Gate, InFlight, Rules, WaveFacts};
+use crate::cutover::Intent;
 use crate::context::Context;
+use crate::migration::journal;
 use crate::migration::observe::Observation;
-use crate::migration::plan;
 use crate::migration::{Phase, StepState};
 use crate::store::audit::AuditEvent;
 use crate::store::commands::{CommandKind, CommandRecord};
@@ -43,7 +44,9 @@ impl Loaded {
         steps: &[StepRecord],
     ) -> Result<Loaded, StoreError> {
         let store = &shared.store;
-        let intent: Intent = serde_json::from_str(&m.cutover).unwrap_or_default();
+        let intent = m.intent()?.ok_or_else(|| {
+            StoreError::Corrupt(format!("migration {} cuts over without an intent", m.id))
+        })?;
         let wave = match m.wave.as_str() {
             "" => None,
             name => store.wave(name).await?,
@@ -74,7 +77,7 @@ impl Loaded {
         Ok(Loaded {
             group,
             in_flight,
-            observation: serde_json::from_str(&m.observed).ok(),
+            observation: m.observation()?,
             observed_at_ms: m.observed_at_ms.unwrap_or_default(),
             synchronous_since_ms: synchronous_since(steps),
             other,
@@ -132,7 +135,7 @@ pub async fn gates(
 /// When the current cutover switched both sides to synchronous commit: the later of
 /// its two switch steps' ends, when both are done.
 fn synchronous_since(steps: &[StepRecord]) -> Option<i64> {
-    let switches = ["synchronous_commit", plan::MI_SYNCHRONOUS_COMMIT];
+    let switches = ["synchronous_commit", journal::MI_SYNCHRONOUS_COMMIT];
     let mut since = None;
     for name in switches {
         let step = steps
@@ -210,7 +213,7 @@ pub async fn gates_hold(
                 .map(|g| format!("{}: {}", g.name, g.evidence))
                 .collect();
             let detail = format!("every gate holds: {}", evidence.join("; "));
-            super::validation::intent_span(m, plan::FAILOVER).in_scope(
+            super::validation::intent_span(m, journal::FAILOVER).in_scope(
                 || tracing::info!(migration = %m.id, %detail, "every gate holds: failing over"),
             );
             store
@@ -220,7 +223,7 @@ pub async fn gates_hold(
                     action: "cutover.gates_open".into(),
                     target: format!("migration/{}", m.id),
                     detail: serde_json::json!({
-                        "readings_at_ms": readings_at(m),
+                        "readings_at_ms": readings_at(m, loaded.observation.as_ref()),
                         "gates": gates,
                     })
                     .to_string(),
@@ -272,12 +275,12 @@ async fn fresh_reading(
 const READING_TTL_MS: i64 = 30_000;
 
 /// When the newest reading the gates judged was taken (Azure's or SQL Server's).
-fn readings_at(m: &MigrationRecord) -> i64 {
-    let sql = serde_json::from_str::<Observation>(&m.observed).map_or(0, |o| o.sql_observed_ms);
+fn readings_at(m: &MigrationRecord, observation: Option<&Observation>) -> i64 {
+    let sql = observation.map_or(0, |o| o.sql_observed_ms);
     m.observed_at_ms.unwrap_or_default().max(sql)
 }
 
-/// Runs a step of the control plane's own (`plan::Side::Control`) on the MI at `fqdn`.
+/// Runs a step of the control plane's own (`journal::Side::Control`) on the MI at `fqdn`.
 pub async fn run(
     shared: &Context,
     m: &MigrationRecord,
@@ -285,12 +288,12 @@ pub async fn run(
     step: &StepRecord,
     now_ms: i64,
 ) -> Result<(), StoreError> {
-    if step.name == plan::APPLICATION_HOOK {
+    if step.name == journal::APPLICATION_HOOK {
         return super::hook::step(shared, m, step, now_ms).await;
     }
     let settings = &shared.config.cutover.mi_sql;
     let outcome = match step.name.as_str() {
-        plan::VERIFY_ON_MI => {
+        journal::VERIFY_ON_MI => {
             match mi_sql::database(settings, fqdn, &m.database, &m.link_name).await {
                 Ok(Some(db)) if db.state == "ONLINE" && !db.read_only && db.link_role != "SECONDARY" => {
                     Ok(format!(
@@ -310,7 +313,7 @@ pub async fn run(
                 Err(e) => Err(e),
             }
         }
-        plan::MI_FULL_BACKUP => match mi_sql::full_backups(settings, fqdn, &m.database).await {
+        journal::MI_FULL_BACKUP => match mi_sql::full_backups(settings, fqdn, &m.database).await {
             Ok(n) if n > 0 => Ok(format!(
                 "the MI has taken {n} full backup(s) of {}",
                 m.database

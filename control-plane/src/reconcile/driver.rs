@@ -20,12 +20,13 @@ use std::time::Duration;
 use ferry_proto::clock::now_ms;
 use tracing::Instrument;
 
-use super::admission;
 use super::arm_steps::{self, Ran};
-use super::observe::{stalled, Observation};
-use super::plan;
-use super::planner::{self, Action, Snapshot, StepView};
-use super::{State, StepState, StepsRequest};
+use super::cutover_steps;
+use crate::migration::admission;
+use crate::migration::journal;
+use crate::migration::observe::{stalled, Observation};
+use crate::migration::planner::{self, Action, Snapshot, StepView};
+use crate::migration::{State, StepState, StepsRequest};
 use crate::azure::link::Poll;
 use crate::azure::{ManagedInstance, ManagedInstanceId};
 use crate::context::Context;
@@ -36,7 +37,7 @@ use crate::store::leases::Fence;
 use crate::store::migrations::{MigrationRecord, StepRecord};
 use crate::store::StoreError;
 
-pub use super::ACTOR;
+pub use crate::migration::ACTOR;
 
 /// The lease one replica drives migrations under.
 pub const LEASE: &str = "migration-driver";
@@ -145,7 +146,7 @@ async fn advance_one(
             }
         }
         State::CuttingOver => advance(shared, m, now).await,
-        state if state.is_linked() && due(observe_ms) => observe(shared, m, now).await,
+        state if state.is_watched() && due(observe_ms) => observe(shared, m, now).await,
         _ => Ok(()),
     }
 }
@@ -252,13 +253,13 @@ async fn advance(shared: &Context, m: &MigrationRecord, now: i64) -> Result<(), 
                 .await;
         }
         Action::RunControl { .. } => {
-            return cutover::steps::run(shared, m, &mi.fqdn, step, now)
+            return cutover_steps::run(shared, m, &mi.fqdn, step, now)
                 .instrument(span(step))
                 .await
         }
         Action::AdmitThenCall { .. } => admitted(shared, m, step, now).await?,
         Action::GatesThenCall { .. } => {
-            cutover::steps::gates_hold(shared, m, &steps, (step, &mi.fqdn), now).await?
+            cutover_steps::gates_hold(shared, m, &steps, (step, &mi.fqdn), now).await?
         }
         Action::CallArm { .. } => true,
         Action::Finish { .. }
@@ -427,7 +428,7 @@ async fn run_arm_step(
     // only from the state this tick read: a step a cancel skipped since is not run.
     // The failover's request, once its gates held, only under the revision they were
     // judged at: an operator's pause or cancel since wins.
-    let started = if step.name == plan::FAILOVER && step.state == StepState::Pending {
+    let started = if step.name == journal::FAILOVER && step.state == StepState::Pending {
         store
             .start_failover((&m.id, step.seq), m.revision, now)
             .await?
@@ -441,8 +442,8 @@ async fn run_arm_step(
         return Ok(());
     }
     let ran = match step.name.as_str() {
-        plan::UPLOAD_CERTIFICATE => arm_steps::upload_certificate(&shared.arm, mi, m).await,
-        plan::READ_MI_CERTIFICATE => match shared.arm.mi_endpoint_certificate(mi).await {
+        journal::UPLOAD_CERTIFICATE => arm_steps::upload_certificate(&shared.arm, mi, m).await,
+        journal::READ_MI_CERTIFICATE => match shared.arm.mi_endpoint_certificate(mi).await {
             Ok(der) => {
                 store
                     .set_mi_certificate(&m.id, &hex::encode_upper(&der))
@@ -454,14 +455,16 @@ async fn run_arm_step(
             }
             Err(e) => arm_steps::ran_err("reading the MI's endpoint certificate", e),
         },
-        plan::CREATE_LINK => arm_steps::create_link(&shared.arm, mi, m).await,
-        plan::MI_SYNCHRONOUS_COMMIT => arm_steps::replication_mode(&shared.arm, mi, m, true).await,
-        plan::MI_ASYNCHRONOUS_COMMIT => {
+        journal::CREATE_LINK => arm_steps::create_link(&shared.arm, mi, m).await,
+        journal::MI_SYNCHRONOUS_COMMIT => {
+            arm_steps::replication_mode(&shared.arm, mi, m, true).await
+        }
+        journal::MI_ASYNCHRONOUS_COMMIT => {
             arm_steps::replication_mode(&shared.arm, mi, m, false).await
         }
-        plan::FAILOVER => arm_steps::failover(&shared.arm, mi, m).await,
-        plan::DELETE_LINK => arm_steps::delete_link(&shared.arm, mi, m).await,
-        plan::DELETE_TRUST_CERTIFICATE => {
+        journal::FAILOVER => arm_steps::failover(&shared.arm, mi, m).await,
+        journal::DELETE_LINK => arm_steps::delete_link(&shared.arm, mi, m).await,
+        journal::DELETE_TRUST_CERTIFICATE => {
             arm_steps::delete_trust_certificate(&shared.arm, mi, m).await
         }
         other => Ran::Failed(format!("{other} is not an ARM step")),
@@ -480,7 +483,7 @@ async fn run_arm_step(
         // The failover's request may have reached Azure though its answer did not
         // come: the step stays begun (a cancel stays refused) and is made again,
         // after a look at the link, next tick.
-        Ran::Again(detail) if step.name == plan::FAILOVER => {
+        Ran::Again(detail) if step.name == journal::FAILOVER => {
             return store
                 .note_step((&m.id, step.seq), &detail, Wait::Closed, now)
                 .await
@@ -505,7 +508,7 @@ async fn poll(
     let (state, detail) = match shared.arm.poll(&step.operation).await {
         Ok(Poll::Running) => return Ok(()),
         // The failover keeps the gates' evidence it was made on.
-        Ok(Poll::Succeeded) if step.name == plan::FAILOVER => (
+        Ok(Poll::Succeeded) if step.name == journal::FAILOVER => (
             StepState::Done,
             format!("{}; Azure's failover succeeded", step.detail),
         ),
@@ -577,7 +580,7 @@ async fn observe(shared: &Context, m: &MigrationRecord, now: i64) -> Result<(), 
         observation.sql = Some(sql);
         observation.sql_observed_ms = at;
     }
-    let before: Option<Observation> = serde_json::from_str(&m.observed).ok();
+    let before = m.observation()?;
     observation.steady = cutover::gates::Steady::follow(before.as_ref(), &observation);
     let progressed = observation.progressed(before.as_ref());
     let (mut state, mut detail) = observation.state();
