@@ -82,21 +82,42 @@ impl ManagedInstance {
 }
 
 tokio::task_local! {
-    /// When the lease the calling work holds ends (the migration driver's).
-    static LEASE_ENDS: tokio::time::Instant;
+    /// When the lease the calling work holds ends, moved on by its renewals (the
+    /// migration driver's).
+    static LEASE_ENDS: tokio::sync::watch::Receiver<tokio::time::Instant>;
 }
 
 /// The least time an ARM call needs: closer than this to the lease's end, none is sent.
 const LEAST_CALL: Duration = Duration::from_millis(200);
 
-/// Runs `work` with every ARM call in it bounded to end before `lease_ends`: a call
-/// gets at most the time left, and none starts with less than 200 ms left. So a
-/// driver that loses its lease has no request still out when another takes over.
+/// Runs `work` with every ARM call in it bound to the lease its caller holds: none
+/// starts with less than 200 ms of the lease left, and one still out when the lease
+/// ends (its renewals stopped moving `lease_ends` on) is given up. So a driver that
+/// lost its lease has no request still out when another takes over, while a slow
+/// answer under a lease that is being renewed is waited for.
 pub async fn within_lease<F: std::future::Future>(
-    lease_ends: tokio::time::Instant,
+    lease_ends: tokio::sync::watch::Receiver<tokio::time::Instant>,
     work: F,
 ) -> F::Output {
     LEASE_ENDS.scope(lease_ends, work).await
+}
+
+/// Completes when the lease's end passes without a renewal having moved it on.
+async fn lease_lost(mut lease_ends: tokio::sync::watch::Receiver<tokio::time::Instant>) {
+    loop {
+        let ends = *lease_ends.borrow_and_update();
+        tokio::select! {
+            () = tokio::time::sleep_until(ends) => return,
+            moved = lease_ends.changed() => {
+                if moved.is_err() {
+                    // No renewals any more: the end as it stands is the end.
+                    let ends = *lease_ends.borrow();
+                    tokio::time::sleep_until(ends).await;
+                    return;
+                }
+            }
+        }
+    }
 }
 
 pub struct Arm {
@@ -104,8 +125,6 @@ pub struct Arm {
     scope: String,
     credential: Option<Arc<dyn TokenCredential>>,
     http: reqwest::Client,
-    /// The client's timeout for every request (a lease may shorten one).
-    timeout: Duration,
     pub(crate) pace: Pace,
 }
 
@@ -114,14 +133,13 @@ impl Arm {
         endpoint: &str,
         audience: &str,
         credential: Option<Arc<dyn TokenCredential>>,
-        (http, timeout): (reqwest::Client, Duration),
+        http: reqwest::Client,
     ) -> Arm {
         Arm {
             endpoint: endpoint.trim_end_matches('/').to_string(),
             scope: format!("{}/.default", audience.trim_end_matches('/')),
             credential,
             http,
-            timeout,
             pace: Pace::default(),
         }
     }
@@ -201,42 +219,30 @@ impl Arm {
             .http
             .request(method, checked)
             .bearer_auth(token.token.secret());
-        if let Ok(ends) = LEASE_ENDS.try_with(|ends| *ends) {
-            let left = ends.saturating_duration_since(tokio::time::Instant::now());
+        let lease = LEASE_ENDS.try_with(Clone::clone).ok();
+        if let Some(lease) = &lease {
+            let left = lease
+                .borrow()
+                .saturating_duration_since(tokio::time::Instant::now());
             if left < LEAST_CALL {
                 return Err(ArmError::LeaseEnding {
                     left_ms: left.as_millis() as u64,
                 });
             }
-            request = request.timeout(left.min(self.timeout));
         }
         if let Some(body) = body {
             request = request
                 .header(reqwest::header::CONTENT_TYPE, "application/json")
                 .body(body.to_string());
         }
-        let answer = request
-            .send()
-            .await
-            .map_err(|e| ArmError::Transport(e.to_string()))?;
-        let status = answer.status();
-        let header = |name: &str| {
-            answer
-                .headers()
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or_default()
-                .to_string()
+        let exchange = exchange(request);
+        let (status, (async_operation, location, retry_after), text) = match lease {
+            None => exchange.await?,
+            Some(lease) => tokio::select! {
+                answered = exchange => answered?,
+                () = lease_lost(lease) => return Err(ArmError::LeaseEnding { left_ms: 0 }),
+            },
         };
-        let (async_operation, location, retry_after) = (
-            header("azure-asyncoperation"),
-            header("location"),
-            header("retry-after").parse().ok(),
-        );
-        let text = answer
-            .text()
-            .await
-            .map_err(|e| ArmError::Transport(e.to_string()))?;
         let body: Value = if text.trim().is_empty() {
             Value::Null
         } else {
@@ -291,6 +297,36 @@ impl Arm {
     fn checked_url(&self, url: &str) -> Result<reqwest::Url, ArmError> {
         checked_url(&self.endpoint, url)
     }
+}
+
+/// One request sent and its answer read: the status, the long-running operation's
+/// headers (`Azure-AsyncOperation`, `Location`, `Retry-After`) and the body's text.
+async fn exchange(
+    request: reqwest::RequestBuilder,
+) -> Result<(reqwest::StatusCode, (String, String, Option<u64>), String), ArmError> {
+    let answer = request
+        .send()
+        .await
+        .map_err(|e| ArmError::Transport(e.to_string()))?;
+    let status = answer.status();
+    let header = |name: &str| {
+        answer
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string()
+    };
+    let operation = (
+        header("azure-asyncoperation"),
+        header("location"),
+        header("retry-after").parse().ok(),
+    );
+    let text = answer
+        .text()
+        .await
+        .map_err(|e| ArmError::Transport(e.to_string()))?;
+    Ok((status, operation, text))
 }
 
 /// See [`Arm::checked_url`]: `endpoint` without its trailing `/`.

@@ -43,6 +43,6 @@ pub fn connect(settings: &AzureSettings) -> Result<Arm, String> {
         &settings.arm_endpoint,
         &settings.arm_audience,
         credential,
-        (http, timeout),
+        http,
     ))
 }

@@ -4,10 +4,10 @@
 //! says what it waits for (`Store::note_step`), and stops after `gate_timeout_secs`.
 
 use super::{mi_sql, validation};
+use crate::context::Context;
 use crate::cutover::gates::group::GroupFacts;
 use crate::cutover::gates::{self, Decision, Facts, Gate, InFlight, Rules, WaveFacts};
 use crate::cutover::Intent;
-use crate::context::Context;
 use crate::migration::journal;
 use crate::migration::observe::Observation;
 use crate::migration::{Phase, StepState};

@@ -22,15 +22,15 @@ use tracing::Instrument;
 
 use super::arm_steps::{self, Ran};
 use super::cutover_steps;
+use crate::azure::link::Poll;
+use crate::azure::{ManagedInstance, ManagedInstanceId};
+use crate::context::Context;
+use crate::cutover;
 use crate::migration::admission;
 use crate::migration::journal;
 use crate::migration::observe::{stalled, Observation};
 use crate::migration::planner::{self, Action, Snapshot, StepView};
 use crate::migration::{State, StepState, StepsRequest};
-use crate::azure::link::Poll;
-use crate::azure::{ManagedInstance, ManagedInstanceId};
-use crate::context::Context;
-use crate::cutover;
 use crate::store::commands::{CommandKind, CommandRecord, CommandState};
 use crate::store::cutovers::Wait;
 use crate::store::leases::Fence;
@@ -103,8 +103,8 @@ fn lease_margin(ttl: Duration) -> Duration {
 }
 
 /// One tick over every active migration, by a driver whose store is fenced by its
-/// lease (`ttl` long). The lease is renewed before each migration, and that
-/// migration's ARM calls end before it could lapse. Fails only when the lease is lost
+/// lease (`ttl` long). The lease is renewed before each migration and while its work
+/// runs; an ARM call still out when the lease ends is given up. Fails only when the lease is lost
 /// ([`StoreError::Fenced`]) or the active migrations cannot be read.
 pub async fn tick(shared: &Context, ttl: Duration) -> Result<(), StoreError> {
     let observe_ms = (shared.config.migrations.observe_interval_secs * 1000) as i64;
@@ -112,9 +112,14 @@ pub async fn tick(shared: &Context, ttl: Duration) -> Result<(), StoreError> {
     for m in shared.store.active_migrations().await? {
         let renewing = tokio::time::Instant::now();
         shared.store.renew_lease(ttl.as_millis() as i64).await?;
-        let lease_ends = renewing + ttl.saturating_sub(lease_margin(ttl));
+        let (ends, lease_ends) =
+            tokio::sync::watch::channel(renewing + ttl.saturating_sub(lease_margin(ttl)));
         let work = advance_one(shared, &m, (observe_ms, cutover_observe_ms));
-        match crate::azure::arm::within_lease(lease_ends, work).await {
+        let outcome = tokio::select! {
+            outcome = crate::azure::arm::within_lease(lease_ends, work) => outcome,
+            never = keep_lease(&shared.store, ttl, ends) => match never {},
+        };
+        match outcome {
             Ok(()) => {}
             Err(e @ StoreError::Fenced { .. }) => return Err(e),
             // One migration's trouble (a row that does not decode, a failed query)
@@ -125,6 +130,29 @@ pub async fn tick(shared: &Context, ttl: Duration) -> Result<(), StoreError> {
         }
     }
     Ok(())
+}
+
+/// Renews the lease every third of its time while a migration's work runs, and moves
+/// its end on for the ARM calls in flight; once a renewal is refused, it stops (the
+/// work's calls are given up at the lease's end, its writes refused).
+async fn keep_lease(
+    store: &crate::store::Store,
+    ttl: Duration,
+    ends: tokio::sync::watch::Sender<tokio::time::Instant>,
+) -> std::convert::Infallible {
+    loop {
+        tokio::time::sleep(ttl / 3).await;
+        let renewing = tokio::time::Instant::now();
+        match store.renew_lease(ttl.as_millis() as i64).await {
+            Ok(()) => {
+                ends.send_replace(renewing + ttl.saturating_sub(lease_margin(ttl)));
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "renewing the migration driver's lease failed; its work stops at the lease's end");
+                return std::future::pending().await;
+            }
+        }
+    }
 }
 
 async fn advance_one(

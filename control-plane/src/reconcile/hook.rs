@@ -17,9 +17,9 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::cutover::group::{Group, Hook};
 use crate::azure::ManagedInstanceId;
 use crate::context::Context;
+use crate::cutover::group::{Group, Hook};
 use crate::migration::StepState;
 use crate::store::cutovers::Wait;
 use crate::store::migrations::{MigrationRecord, StepRecord};

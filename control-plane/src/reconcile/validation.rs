@@ -6,9 +6,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::cutover::gates::validation::Needed;
 use super::mi_sql;
 use crate::context::Context;
+use crate::cutover::gates::validation::Needed;
 use crate::migration::ACTOR;
 use crate::store::commands::{CommandKind, CommandRecord};
 use crate::store::migrations::MigrationRecord;

@@ -11,12 +11,14 @@
 //! | `POST /instances/{name}/hold` | `statement`: text; batches containing it run, then their replies wait |
 //! | `POST /instances/{name}/release` | none: the held replies go out |
 //! | `POST /instances/{mi}/hold-redo`, `.../resume-redo` | none: the managed instance hardens the log but applies none of it (its rows trail) |
-//! | `POST /arm/fail` | `kind`: `server_error` / `unavailable` / `throttled` / `timeout`; `count`; `retry_after_secs`; `after_secs`; `path_contains` (only requests to such paths); `method` (only requests of it) |
+//! | `POST /arm/fail` | `kind`: `server_error` / `unavailable` / `throttled` / `timeout` / `slow` (carried out, answered `after_secs` late); `count`; `retry_after_secs`; `after_secs`; `path_contains` (only requests to such paths); `method` (only requests of it) |
 //! | `POST /certificates/expire` | `instance`, `certificate` (a certificate in master) |
 //! | `POST /service-account-token` | `subject`, `issuer` (the lab's own when absent): answers `{"token": "..."}`, a workload's federated token for workload identity |
 //! | `GET /lost` | none: what each forced failover lost, per database: `managed_instance`, `link`, `database`, `from_lsn` (the MI's last hardened), `to_lsn` (SQL Server's end of log then), `log_bytes`, `row_changes` (`[["dbo.Orders", 3]]`) |
 //!
-//! Answers: 204 when done (200 with JSON for the token and `GET /lost`); 400 or 404 with
+//! | `GET /arm/requests` | none: every ARM request received (the newest 10,000), oldest first: `{"requests": [["POST", "/subscriptions/..."], ...]}` |
+//!
+//! Answers: 204 when done (200 with JSON for the token, `GET /lost` and `GET /arm/requests`); 400 or 404 with
 //! `{"error": "..."}` otherwise.
 
 use std::sync::Arc;
@@ -192,6 +194,15 @@ impl Control {
         Ok(())
     }
 
+    /// The ARM requests the lab received of `method` (any when empty) to paths
+    /// containing `path` (case-insensitive), oldest first.
+    pub fn arm_requests(&self, method: &str, path: &str) -> Vec<(String, String)> {
+        self.arm
+            .as_ref()
+            .map(|arm| arm.requests(method, path))
+            .unwrap_or_default()
+    }
+
     /// ARM requests the fault set last is still to answer (0: all were answered).
     pub fn arm_faults_left(&self) -> u32 {
         self.faults.arm_faults_left()
@@ -312,6 +323,7 @@ enum ArmKind {
     Unavailable,
     Throttled,
     Timeout,
+    Slow,
 }
 
 #[derive(Deserialize)]
@@ -408,6 +420,9 @@ impl Control {
             (&http::Method::GET, "lost") => {
                 Some(Ok(serde_json::to_value(self.lost()).unwrap_or_default()))
             }
+            (&http::Method::GET, "arm/requests") => Some(Ok(serde_json::json!({
+                "requests": self.arm_requests("", ""),
+            }))),
             (&http::Method::POST, "service-account-token") => Some(
                 body::<TokenBody>(request)
                     .and_then(|b| self.service_account_token(&b.subject, b.issuer.as_deref()))
@@ -420,7 +435,7 @@ impl Control {
     fn route(&self, request: &Request) -> Controlled {
         if request.method != http::Method::POST {
             return Err(refused(format!(
-                "{} {}: the control API takes POST only, and GET /lost",
+                "{} {}: the control API takes POST only, and GET /lost and /arm/requests",
                 request.method, request.path
             )));
         }
@@ -464,6 +479,9 @@ impl Control {
                         retry_after_secs: b.retry_after_secs,
                     },
                     ArmKind::Timeout => ArmFault::Timeout {
+                        after_secs: b.after_secs,
+                    },
+                    ArmKind::Slow => ArmFault::Slow {
                         after_secs: b.after_secs,
                     },
                 };

@@ -47,6 +47,8 @@ pub enum ArmFault {
     /// No answer for this long, then 504 GatewayTimeout: a client with a shorter
     /// timeout sees its own timeout. The request is not carried out.
     Timeout { after_secs: u64 },
+    /// Carried out at once, its answer held back this long: a slow ARM.
+    Slow { after_secs: u64 },
 }
 
 #[derive(Debug, Default)]

@@ -115,7 +115,8 @@ async fn a_cancel_while_the_failover_request_is_out_is_refused() {
     let id = ready_one(&plane, "sqlhost", "Sales").await;
     lab.set_workload("SQL22", "Sales", &Default::default())
         .unwrap();
-    // Longer than the driver's lease (3 s here) lets a call wait: it gives up first.
+    // ARM keeps each of the next three failover requests 5 s and then answers 504
+    // without carrying it out: the driver cannot know whether Azure has it.
     const UNANSWERED: u32 = 3;
     lab.control
         .fail_arm_request(

@@ -96,3 +96,59 @@ async fn on_postgresql_one_replica_drives_the_cutover_and_another_takes_over_whe
     second.stop().await;
     database.drop_database().await;
 }
+
+/// ARM slower than the driver's lease (it answers the failover request 5 s late, the
+/// lease is 3 s here): the driving replica keeps its lease while the request is out,
+/// waits for the answer, and the cutover asks for its failover once, however many
+/// replicas share the store.
+#[tokio::test]
+async fn on_postgresql_a_failover_slower_than_the_lease_is_asked_for_once() {
+    use super::migrations::{fixture_on, preflight_inputs, ready, start, watch_until, Fixture};
+    use ferry_sim::faults::ArmFault;
+    let Some(database) =
+        ferry_tests::databases::ScratchPostgres::create("ferry_e2e_slow_arm").await
+    else {
+        return;
+    };
+    let Fixture {
+        lab,
+        dir,
+        config,
+        plane: first,
+        agents,
+    } = fixture_on(
+        super::migrations::SCENARIO,
+        &[("sqlhost", &["SQL22"])],
+        Some(&database.url),
+        &[],
+    )
+    .await;
+    preflight_inputs(&first, &["sqlhost"]).await;
+    let id = start(&first, "sqlhost", "Sales").await;
+    ready(&first, std::slice::from_ref(&id)).await;
+    let second = ControlPlane::start(dir.path(), &config).await;
+    lab.set_workload("SQL22", "Sales", &Default::default())
+        .unwrap();
+    lab.control
+        .fail_arm_request(ArmFault::Slow { after_secs: 5 }, 1, ("POST", "/failover"))
+        .unwrap();
+    let cut = second
+        .ferry(&["cutover", &id, "--confirm-traffic-stopped"])
+        .await;
+    assert!(cut.status.success(), "{}", text(&cut));
+    watch_until(&second, std::slice::from_ref(&id), "completed").await;
+    assert_eq!(
+        lab.control.arm_faults_left(),
+        0,
+        "the slow answer was given"
+    );
+    let posts = lab.control.arm_requests("POST", "/failover");
+    assert_eq!(posts.len(), 1, "one failover request: {posts:?}");
+    let shown = second.ferry_json(&["migrate", "show", &id]).await;
+    let failover = super::cutover::step(&shown, "failover");
+    assert_eq!(failover["attempts"], 1, "{failover}");
+
+    super::migrations::stop(first, agents).await;
+    second.stop().await;
+    database.drop_database().await;
+}

@@ -244,7 +244,13 @@ pub struct Arm {
     /// SQL Server's connections to the managed instances' link endpoints.
     wires: Wires,
     state: Mutex<State>,
+    /// The requests received, oldest first (method, path), the newest
+    /// [`REQUESTS_KEPT`]: what tests count (how many failover requests a cutover made).
+    requests: Mutex<std::collections::VecDeque<(String, String)>>,
 }
+
+/// How many requests [`Arm::requests`] keeps.
+const REQUESTS_KEPT: usize = 10_000;
 
 /// One request, resolved to its managed instance where it names one.
 struct Call<'a> {
@@ -274,7 +280,31 @@ impl Arm {
             faults,
             wires: Wires::default(),
             state: Mutex::new(State::default()),
+            requests: Mutex::default(),
         }
+    }
+
+    /// The requests received whose method is `method` (any when empty) and whose path
+    /// contains `path` (case-insensitive), oldest first, of the newest kept.
+    pub fn requests(&self, method: &str, path: &str) -> Vec<(String, String)> {
+        let path = path.to_ascii_lowercase();
+        let requests = self.requests.lock().unwrap_or_else(|p| p.into_inner());
+        requests
+            .iter()
+            .filter(|(m, p)| {
+                (method.is_empty() || m.eq_ignore_ascii_case(method))
+                    && p.to_ascii_lowercase().contains(&path)
+            })
+            .cloned()
+            .collect()
+    }
+
+    fn record(&self, request: &Request) {
+        let mut requests = self.requests.lock().unwrap_or_else(|p| p.into_inner());
+        if requests.len() == REQUESTS_KEPT {
+            requests.pop_front();
+        }
+        requests.push_back((request.method.to_string(), request.path.clone()));
     }
 
     /// What a managed instance's side of its links sees at `at`.
@@ -596,15 +626,23 @@ impl Arm {
         }
     }
 
-    /// The answer to a request the lab's faults make fail (issue 4: 5xx, throttling,
-    /// timeouts); the request is not carried out.
-    fn injected(&self, fault: ArmFault, request: &Request) -> ArmError {
+    /// The answer to a request a fault is set for, and how late it comes: a slow ARM
+    /// carries the request out and answers late; the other faults fail it (5xx,
+    /// throttling, timeouts) without carrying it out.
+    fn faulted(
+        &self,
+        fault: ArmFault,
+        request: &Request,
+    ) -> (ArmResult<Response>, Option<Duration>) {
         let reads = if request.method == http::Method::GET {
             "read"
         } else {
             "write"
         };
-        match fault {
+        let refused = match fault {
+            ArmFault::Slow { after_secs } => {
+                return (self.route(request), Some(Duration::from_secs(after_secs)))
+            }
             ArmFault::ServerError => ArmError::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "InternalServerError",
@@ -628,7 +666,8 @@ impl Arm {
                 format!("The gateway did not receive a response from 'Microsoft.Sql' within the specified time period of {after_secs} seconds."),
             )
             .held(Duration::from_secs(after_secs)),
-        }
+        };
+        (Err(refused), None)
     }
 
     /// The ARM id of a managed instance, or of its child resource.
@@ -654,14 +693,18 @@ impl crate::engine::Observer for Arm {
 
 impl Handler for Arm {
     fn handle(&self, request: Request) -> Response {
-        let answer = match self.faults.take_arm(request.method.as_str(), &request.path) {
-            Some(fault) => Err(self.injected(fault, &request)),
-            None => self.route(&request),
+        self.record(&request);
+        let (answer, slow) = match self.faults.take_arm(request.method.as_str(), &request.path) {
+            Some(fault) => self.faulted(fault, &request),
+            None => (self.route(&request), None),
         };
-        let response = answer.unwrap_or_else(|e| {
+        let mut response = answer.unwrap_or_else(|e| {
             tracing::debug!(code = e.code, path = %request.path, "ARM request refused");
             e.response()
         });
+        if slow.is_some() {
+            response.delay = slow;
+        }
         response
             .with_header("x-ms-request-id", crate::engine::new_guid().to_lowercase())
             .with_header(
