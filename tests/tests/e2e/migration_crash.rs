@@ -226,3 +226,59 @@ async fn killed_at_every_step_the_set_up_resumes_and_completes_once() {
     agent.stop().await;
     plane.stop().await;
 }
+
+/// An agent that took its steps' command and is gone past the report timeout (5 s
+/// here): the step fails saying so and how to retry, rather than waiting for ever;
+/// with the agent back, `ferry migrate retry` completes the set-up.
+#[tokio::test]
+async fn an_agent_gone_with_its_command_fails_the_step_and_a_retry_completes() {
+    let (lab, _dir, down) = slow_fixture().await;
+    let Down {
+        dir,
+        plane_config,
+        plane,
+        state,
+        agent_config,
+        agent,
+    } = down;
+    let config = plane_config.replace(
+        "lease_ttl_secs = 3\n",
+        "lease_ttl_secs = 3\nreport_timeout_secs = 5\n",
+    );
+    assert_ne!(config, plane_config, "the report timeout is set");
+    let addr = plane.kill().await;
+    let plane = ControlPlane::start_on(&dir, &config, addr).await;
+
+    arm(&lab, &Catch::Reply("CREATE MASTER KEY"));
+    let id = start(&plane, "sqlhost", "Sales").await;
+    wait::until("the master key's statement held", LIMIT, || async {
+        Ok((lab.control.held_replies("SQL22") > 0).then_some(()))
+    })
+    .await;
+    agent.kill().await;
+    wait::until("the killed agent's held reply dropped", LIMIT, || async {
+        Ok((lab.control.held_replies("SQL22") == 0).then_some(()))
+    })
+    .await;
+    lab.control.release_replies("SQL22").unwrap();
+    let failed = wait::until("the step failed for want of a report", LIMIT, || async {
+        let shown = plane.ferry_json(&["migrate", "show", &id]).await;
+        match shown["state"].as_str() {
+            Some("failed") => Ok(Some(shown)),
+            state => Err(format!("{state:?}: {}", shown["detail"])),
+        }
+    })
+    .await;
+    let detail = failed["detail"].as_str().unwrap_or_default();
+    assert!(
+        detail.contains("has not reported") && detail.contains("ferry migrate retry"),
+        "{failed}"
+    );
+
+    let agent = AgentProcess::start(&state, &agent_config);
+    let retried = plane.ferry(&["migrate", "retry", &id]).await;
+    assert!(retried.status.success(), "{}", text(&retried));
+    ready(&plane, std::slice::from_ref(&id)).await;
+    agent.stop().await;
+    plane.stop().await;
+}
