@@ -23,6 +23,8 @@ use ferry_control::store::{Store, StoreError};
 use ferry_control::ControlConfig;
 use ferry_proto::clock::now_ms;
 
+mod races;
+
 const MI: &str = "/subscriptions/0b1f6471-1bf0-4dda-aec3-cb9272f09590/resourceGroups/rg/providers/Microsoft.Sql/managedInstances/mi-one";
 const TTL: Duration = Duration::from_secs(60);
 

@@ -4,6 +4,8 @@
 //! snapshot and does what the plan says; the rules are tested here alone.
 //!
 //! The rules, in order:
+//! - Only a migration being set up, cut over or cancelled is driven; the others wait
+//!   (their link is watched, or they are final).
 //! - A cancel (`Cancelling`) first lets a step in flight end, then runs the teardown.
 //! - Otherwise the first step neither done nor skipped is next; with none left, the
 //!   migration ends in the state its journal earned ([`Action::Finish`]).
@@ -115,10 +117,17 @@ pub fn next_step(snapshot: &Snapshot<'_>) -> Option<usize> {
 /// Decides what the driver does next for a migration that is being set up, cut over
 /// or cancelled.
 pub fn plan(snapshot: &Snapshot<'_>) -> Plan {
+    let wait = Plan {
+        detail: None,
+        action: Action::Wait,
+    };
+    if !drives(snapshot.state) {
+        return wait;
+    }
     let Some(first) = next_step(snapshot) else {
         return Plan {
             detail: None,
-            action: finish(snapshot),
+            action: finish(snapshot).unwrap_or(Action::Wait),
         };
     };
     let step = &snapshot.steps[first];
@@ -194,13 +203,35 @@ fn act(snapshot: &Snapshot<'_>, first: usize) -> Action {
     }
 }
 
-/// The state a migration with no step left ends in.
-fn finish(snapshot: &Snapshot<'_>) -> Action {
+/// Whether the journal drives a migration in `state`: set-up, cutover and cancel
+/// run steps; the other states are watched (the link read) or final.
+pub fn drives(state: State) -> bool {
+    match state {
+        State::Preparing | State::CuttingOver | State::Cancelling => true,
+        State::Seeding
+        | State::CatchingUp
+        | State::Synchronizing
+        | State::ReadyForCutover
+        | State::Stalled
+        | State::Unknown
+        | State::Failed
+        | State::Cancelled
+        | State::Completed => false,
+    }
+}
+
+/// The state a driven migration with no step left ends in (None for one that is not
+/// driven).
+fn finish(snapshot: &Snapshot<'_>) -> Option<Action> {
     let rolled_back = snapshot
         .steps
         .last()
         .is_some_and(|s| s.phase == Phase::Rollback);
     let (state, detail) = match snapshot.state {
+        State::Preparing => (
+            State::Seeding,
+            "the link is set up; waiting for Azure's first report",
+        ),
         State::Cancelling => (State::Cancelled, "everything the migration made is removed"),
         State::CuttingOver if rolled_back => (
             State::Synchronizing,
@@ -214,8 +245,7 @@ fn finish(snapshot: &Snapshot<'_>) -> Action {
             State::Completed,
             "cut over: the database is ONLINE and writable on the MI, the link removed",
         ),
-        State::Preparing
-        | State::Seeding
+        State::Seeding
         | State::CatchingUp
         | State::Synchronizing
         | State::ReadyForCutover
@@ -223,12 +253,9 @@ fn finish(snapshot: &Snapshot<'_>) -> Action {
         | State::Unknown
         | State::Failed
         | State::Cancelled
-        | State::Completed => (
-            State::Seeding,
-            "the link is set up; waiting for Azure's first report",
-        ),
+        | State::Completed => return None,
     };
-    Action::Finish { state, detail }
+    Some(Action::Finish { state, detail })
 }
 
 #[cfg(test)]
