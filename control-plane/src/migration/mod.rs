@@ -138,11 +138,6 @@ impl State {
         State::LINKED.contains(&self)
     }
 
-    /// Whether the link exists and is read from Azure at its interval: linked, or in
-    /// a state Ferry does not know.
-    pub fn is_watched(self) -> bool {
-        self.is_linked() || self == State::Unknown
-    }
 
     /// Whether a migration in this state may move to `to` (see the enum's table).
     pub fn may_become(self, to: State) -> bool {

@@ -170,12 +170,21 @@ async fn advance_one(
             // since, such as a cancel, is the next tick's).
             match shared.store.migration(&m.id).await? {
                 Some(m) if m.state == State::CuttingOver => advance(shared, &m, now_ms()).await,
-                _ => Ok(()),
+                Some(_) | None => Ok(()),
             }
         }
         State::CuttingOver => advance(shared, m, now).await,
-        state if state.is_watched() && due(observe_ms) => observe(shared, m, now).await,
-        _ => Ok(()),
+        State::Seeding
+        | State::CatchingUp
+        | State::Synchronizing
+        | State::ReadyForCutover
+        | State::Stalled
+        | State::Unknown => match due(observe_ms) {
+            true => observe(shared, m, now).await,
+            false => Ok(()),
+        },
+        // Not active: the store does not list them.
+        State::Failed | State::Cancelled | State::Completed => Ok(()),
     }
 }
 
@@ -204,12 +213,7 @@ async fn target(
 async fn advance(shared: &Context, m: &MigrationRecord, now: i64) -> Result<(), StoreError> {
     let store = &shared.store;
     let steps = store.migration_steps(&m.id).await?;
-    let intent = match m.state {
-        State::CuttingOver => {
-            Some(cutover::Intent::decode(&m.cutover).map_err(StoreError::Corrupt)?)
-        }
-        _ => None,
-    };
+    let intent = m.intent()?;
     let mi = target(shared, m).await?;
     let snapshot = Snapshot {
         state: m.state,
