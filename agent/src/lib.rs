@@ -31,6 +31,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use ferry_proto::agent::v1::{command, report, Command, CommandResult};
+use ferry_proto::codes::CommandError;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
@@ -144,10 +145,10 @@ impl Agent {
                 return;
             }
         }
-        let failed = |code: &str, message: String| CommandResult {
+        let failed = |error: CommandError, message: String| CommandResult {
             command_id: id.clone(),
             ok: false,
-            error_code: code.into(),
+            error_code: error.code().into(),
             error_message: message,
         };
         let done = || CommandResult {
@@ -160,7 +161,7 @@ impl Agent {
             (
                 vec![],
                 failed(
-                    "AGENT-COMMAND-EXPIRED",
+                    CommandError::CommandExpired,
                     "the command arrived after its deadline".into(),
                 ),
             )
@@ -188,7 +189,7 @@ impl Agent {
                             status.map(report::Body::LinkStatus).into_iter().collect(),
                             done(),
                         ),
-                        Err(e) => (vec![], failed("AGENT-LINK-STATUS", e)),
+                        Err(e) => (vec![], failed(CommandError::LinkStatus, e)),
                     }
                 }
                 Some(command::Kind::CountRows(request)) => {
@@ -198,7 +199,7 @@ impl Agent {
                 None => (
                     vec![],
                     failed(
-                        "AGENT-COMMAND-UNKNOWN",
+                        CommandError::CommandUnknown,
                         "this agent does not know the command's kind; upgrade ferry-agent".into(),
                     ),
                 ),

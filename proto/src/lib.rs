@@ -5,6 +5,7 @@
 //! - [`assessment`]: the readiness checks' scope and severity words.
 //! - [`link_names`]: the names of the MI link's objects (`AG_<db>`, `DAG_<db>`, ...).
 //! - [`link_steps`]: the link's journaled steps, one vocabulary for agent and control plane.
+//! - [`codes`]: stable codes of the agent's failures, each with a page in docs/codes.
 //! - [`clock`]: Unix milliseconds, the unit of every timestamp on the wire and stored.
 //! - [`telemetry`]: logging and tracing set-up shared by the binaries.
 //! - [`token`]: the enrollment token format (id, secret, pinned CA fingerprint).
@@ -25,6 +26,7 @@ pub mod operator {
 
 pub mod assessment;
 pub mod clock;
+pub mod codes;
 pub mod link_names;
 pub mod link_steps;
 pub mod telemetry;

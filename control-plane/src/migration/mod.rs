@@ -138,7 +138,6 @@ impl State {
         State::LINKED.contains(&self)
     }
 
-
     /// Whether a migration in this state may move to `to` (see the enum's table).
     pub fn may_become(self, to: State) -> bool {
         let linked = to.is_linked();
