@@ -19,6 +19,8 @@ use crate::store::Store;
 #[derive(Clone)]
 pub struct Context {
     pub store: Store,
+    /// What the driver takes the time from: the system's, or a test's.
+    pub clock: Clock,
     pub ca: Arc<CertificateAuthority>,
     pub config: Arc<ControlConfig>,
     pub prices: Arc<PriceTable>,
@@ -35,6 +37,37 @@ impl Context {
         Context {
             store: self.store.fenced(fence),
             ..self.clone()
+        }
+    }
+}
+
+/// The control plane's clock, in Unix milliseconds: the system's, or one a test
+/// moves by hand ([`Clock::manual`]). Leases take their times from the database's
+/// clock, not this one.
+#[derive(Clone, Default)]
+pub struct Clock(Option<Arc<std::sync::atomic::AtomicI64>>);
+
+impl Clock {
+    pub fn system() -> Clock {
+        Clock(None)
+    }
+
+    /// A clock standing at `now_ms` until [`Clock::advance`] moves it.
+    pub fn manual(now_ms: i64) -> Clock {
+        Clock(Some(Arc::new(std::sync::atomic::AtomicI64::new(now_ms))))
+    }
+
+    pub fn now_ms(&self) -> i64 {
+        match &self.0 {
+            None => ferry_proto::clock::now_ms(),
+            Some(hand) => hand.load(std::sync::atomic::Ordering::SeqCst),
+        }
+    }
+
+    /// Moves a manual clock on by `ms`; the system's moves by itself and ignores it.
+    pub fn advance(&self, ms: i64) {
+        if let Some(hand) = &self.0 {
+            hand.fetch_add(ms, std::sync::atomic::Ordering::SeqCst);
         }
     }
 }

@@ -118,6 +118,7 @@ pub async fn run(
     let sessions = Arc::new(SessionRegistry::default());
     let shared = Arc::new(Context {
         store,
+        clock: crate::context::Clock::system(),
         ca: Arc::new(ca),
         prices: Arc::new(prices),
         arm: Arc::new(arm),

@@ -17,7 +17,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use ferry_proto::clock::now_ms;
 use tracing::Instrument;
 
 use super::arm_steps::{self, Ran};
@@ -160,7 +159,7 @@ async fn advance_one(
     m: &MigrationRecord,
     (observe_ms, cutover_observe_ms): (i64, i64),
 ) -> Result<(), StoreError> {
-    let now = now_ms();
+    let now = shared.clock.now_ms();
     let due = |every: i64| m.observed_at_ms.is_none_or(|at| now - at >= every);
     match m.state {
         State::Preparing | State::Cancelling => advance(shared, m, now).await,
@@ -169,7 +168,9 @@ async fn advance_one(
             // The gates judge the observation just made (an operator's change
             // since, such as a cancel, is the next tick's).
             match shared.store.migration(&m.id).await? {
-                Some(m) if m.state == State::CuttingOver => advance(shared, &m, now_ms()).await,
+                Some(m) if m.state == State::CuttingOver => {
+                    advance(shared, &m, shared.clock.now_ms()).await
+                }
                 Some(_) | None => Ok(()),
             }
         }
@@ -502,7 +503,7 @@ async fn run_arm_step(
         other => Ran::Failed(format!("{other} is not an ARM step")),
     };
     tracing::info!(migration = %m.id, step = %step.name, ?ran, "ARM step");
-    let now = now_ms();
+    let now = shared.clock.now_ms();
     let (state, detail) = match ran {
         Ran::Running(url) => {
             return store

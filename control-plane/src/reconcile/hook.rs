@@ -102,7 +102,8 @@ pub async fn step(
             if store.claim_hook(&group.name, lost_before, now).await? {
                 let payload = payload(shared, &group).await?;
                 tracing::info!(group = %group.name, hook = %hook.describe(), "running the application hook");
-                let (store, name) = (store.clone(), group.name.clone());
+                let (store, name, clock) =
+                    (store.clone(), group.name.clone(), shared.clock.clone());
                 let span = super::validation::intent_span(m, "application_hook");
                 tokio::spawn(tracing::Instrument::instrument(
                     async move {
@@ -114,7 +115,7 @@ pub async fn step(
                             Ok(detail) => (true, detail),
                             Err(detail) => (false, detail),
                         };
-                        let at = ferry_proto::clock::now_ms();
+                        let at = clock.now_ms();
                         if let Err(e) = store.finish_hook((&name, now), ok, &detail, at).await {
                             tracing::error!(group = %name, error = %e, "cannot record the hook's outcome");
                         }

@@ -65,7 +65,7 @@ pub async fn count(
             .store
             .ask_mi_count(&m.id, requested_at_ms, now_ms)
             .await?;
-        let store = shared.store.clone();
+        let (store, clock) = (shared.store.clone(), shared.clock.clone());
         let settings = shared.config.cutover.mi_sql.clone();
         let (fqdn, migration, database, tables) = (
             fqdn.to_string(),
@@ -80,7 +80,7 @@ pub async fn count(
                 if let Err(error) = &counted {
                     tracing::warn!(%migration, %error, "counting the rows on the MI failed");
                 }
-                let done_ms = ferry_proto::clock::now_ms();
+                let done_ms = clock.now_ms();
                 if let Err(e) = store
                     .record_mi_count(&migration, now_ms, counted, done_ms)
                     .await

@@ -1,6 +1,6 @@
-//! The migration driver in process: its store on SQLite, agents played by writing
-//! their commands' fates into the store, ARM not configured (these cases make no ARM
-//! call). One test per race the driver must not lose: a replica that lost its lease
+//! The migration driver in process: its store on SQLite, a clock the test moves,
+//! agents played by writing their commands' fates into the store, ARM not configured
+//! (these cases make no ARM call). One test per race the driver must not lose: a replica that lost its lease
 //! acts on nothing; a command an agent took and never reported ends its step with
 //! the cause and a retry path; one migration's unreadable row holds up no other.
 
@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ferry_control::azure::{ManagedInstance, ManagedInstanceId};
-use ferry_control::context::Context;
+use ferry_control::context::{Clock, Context};
 use ferry_control::fleet::ca::CertificateAuthority;
 use ferry_control::fleet::identity::AgentId;
 use ferry_control::fleet::metrics::FleetMetrics;
@@ -48,6 +48,7 @@ impl Harness {
         let sessions = Arc::new(SessionRegistry::default());
         let ctx = Context {
             store,
+            clock: Clock::manual(now_ms()),
             ca: Arc::new(ca),
             config: Arc::new(config),
             prices: Arc::new(PriceTable::parse(EXAMPLE).unwrap()),
@@ -227,24 +228,21 @@ async fn a_command_taken_and_never_reported_fails_its_step_with_the_cause() {
     let [(command, CommandState::Pending)] = &sent[..] else {
         panic!("one command pending: {sent:?}")
     };
-    // Taken ten seconds ago, not reported yet: within the report timeout it waits.
+    // Taken now, not reported yet: within the report timeout it waits.
+    let clock = &h.ctx.clock;
     assert!(h
         .ctx
         .store
-        .ack_command(h.agent, command, now_ms() - 10_000)
+        .ack_command(h.agent, command, clock.now_ms())
         .await
         .unwrap());
+    clock.advance(59_000);
     driver::tick(&ctx, TTL).await.unwrap();
     let m = h.ctx.store.migration(&id).await.unwrap().unwrap();
     assert_eq!(m.state, State::Preparing, "{}", m.detail);
-    // Past the report timeout (5 s here), it is not waited for any longer.
-    let mut config = (*ctx.config).clone();
-    config.migrations.report_timeout_secs = 5;
-    let impatient = Context {
-        config: Arc::new(config),
-        ..ctx.clone()
-    };
-    driver::tick(&impatient, TTL).await.unwrap();
+    // Past the report timeout (60 s here), it is not waited for any longer.
+    clock.advance(2_000);
+    driver::tick(&ctx, TTL).await.unwrap();
     let m = h.ctx.store.migration(&id).await.unwrap().unwrap();
     assert_eq!(m.state, State::Failed, "{}", m.detail);
     assert!(
