@@ -209,17 +209,13 @@ async fn target(
     })
 }
 
-/// Advances a preparing, cutting-over or cancelling migration by its journal: the
-/// planner (`planner::plan`) decides from what was read, and this performs it.
-async fn advance(shared: &Context, m: &MigrationRecord, now: i64) -> Result<(), StoreError> {
-    let store = &shared.store;
-    let steps = store.migration_steps(&m.id).await?;
-    let intent = m.intent()?;
-    let mi = target(shared, m).await?;
-    let snapshot = Snapshot {
+/// What the planner reads of a migration and its journal as stored: its target
+/// reachable, ARM not pacing it, no link kept (the caller says otherwise).
+pub fn snapshot<'a>(m: &'a MigrationRecord, steps: &'a [StepRecord]) -> Snapshot<'a> {
+    Snapshot {
         state: m.state,
         detail: &m.detail,
-        keep_link: intent.as_ref().is_some_and(|i| i.keep_link),
+        keep_link: false,
         steps: steps
             .iter()
             .map(|s| StepView {
@@ -230,10 +226,25 @@ async fn advance(shared: &Context, m: &MigrationRecord, now: i64) -> Result<(), 
                 has_operation: !s.operation.is_empty(),
             })
             .collect(),
+        target_missing: None,
+        arm_held: false,
+    }
+}
+
+/// Advances a preparing, cutting-over or cancelling migration by its journal: the
+/// planner (`planner::plan`) decides from what was read, and this performs it.
+async fn advance(shared: &Context, m: &MigrationRecord, now: i64) -> Result<(), StoreError> {
+    let store = &shared.store;
+    let steps = store.migration_steps(&m.id).await?;
+    let intent = m.intent()?;
+    let mi = target(shared, m).await?;
+    let snapshot = Snapshot {
+        keep_link: intent.as_ref().is_some_and(|i| i.keep_link),
         target_missing: mi.as_ref().err().map(String::as_str),
         arm_held: mi
             .as_ref()
             .is_ok_and(|mi| shared.arm.held_for(&mi.id).is_some()),
+        ..snapshot(m, &steps)
     };
     let planned = planner::plan(&snapshot);
     if let Some(detail) = &planned.detail {

@@ -11,9 +11,9 @@
 
 use ferry_control::cutover::wave::{OnFailure, Wave};
 use ferry_control::migration::journal;
-use ferry_control::migration::planner::{self, Action, Snapshot, StepView};
+use ferry_control::migration::planner::{self, Action};
 use ferry_control::migration::{State, StepState};
-use ferry_control::reconcile::driver::LEASE;
+use ferry_control::reconcile::driver::{self, LEASE};
 use ferry_control::store::migrations::{Change, MigrationRecord, StepRecord};
 use ferry_control::store::{Store, StoreError};
 use ferry_proto::clock::now_ms;
@@ -223,23 +223,7 @@ impl World {
         gates_open: bool,
         seen: &mut Seen,
     ) -> Result<(), StoreError> {
-        let snapshot = Snapshot {
-            state: m.state,
-            detail: &m.detail,
-            keep_link: false,
-            steps: steps
-                .iter()
-                .map(|s| StepView {
-                    seq: s.seq,
-                    phase: s.phase,
-                    name: &s.name,
-                    state: s.state,
-                    has_operation: !s.operation.is_empty(),
-                })
-                .collect(),
-            target_missing: None,
-            arm_held: false,
-        };
+        let snapshot = driver::snapshot(m, steps);
         let store = &self.driver;
         let done =
             |seq: i64| store.finish_step(&m.id, seq, (StepState::Done, false), "done", now_ms());

@@ -37,13 +37,23 @@ async fn driver(store: &ferry_control::store::Store) -> String {
     held.map(|lease| lease.holder).unwrap_or_default()
 }
 
-#[tokio::test]
-async fn on_postgresql_one_replica_drives_the_cutover_and_another_takes_over_when_it_dies() {
-    use super::migrations::{fixture_on, preflight_inputs, ready, start, watch_until, Fixture};
-    let Some(database) = ferry_tests::databases::ScratchPostgres::create("ferry_e2e_lease").await
-    else {
-        return;
-    };
+/// Two replicas on a scratch PostgreSQL database, the first started with the lab's
+/// fleet and driving; SQL22's Sales ready for cutover, its workload stopped. None
+/// without PostgreSQL.
+struct TwoReplicas {
+    database: ferry_tests::databases::ScratchPostgres,
+    lab: ferry_sim::Lab,
+    _dir: tempfile::TempDir,
+    config: String,
+    first: ControlPlane,
+    second: ControlPlane,
+    agents: Vec<(std::path::PathBuf, String, AgentProcess)>,
+    id: String,
+}
+
+async fn two_replicas(database: &str) -> Option<TwoReplicas> {
+    use super::migrations::{fixture_on, preflight_inputs, ready, start, Fixture};
+    let database = ferry_tests::databases::ScratchPostgres::create(database).await?;
     let Fixture {
         lab,
         dir,
@@ -61,6 +71,36 @@ async fn on_postgresql_one_replica_drives_the_cutover_and_another_takes_over_whe
     let id = start(&first, "sqlhost", "Sales").await;
     ready(&first, std::slice::from_ref(&id)).await;
     let second = ControlPlane::start(dir.path(), &config).await;
+    lab.set_workload("SQL22", "Sales", &Default::default())
+        .unwrap();
+    Some(TwoReplicas {
+        database,
+        lab,
+        _dir: dir,
+        config,
+        first,
+        second,
+        agents,
+        id,
+    })
+}
+
+#[tokio::test]
+async fn on_postgresql_one_replica_drives_the_cutover_and_another_takes_over_when_it_dies() {
+    use super::migrations::watch_until;
+    let Some(TwoReplicas {
+        database,
+        lab: _lab,
+        _dir: dir,
+        config,
+        first,
+        second,
+        agents,
+        id,
+    }) = two_replicas("ferry_e2e_lease").await
+    else {
+        return;
+    };
     let store = ferry_control::store::Store::open(&database.url)
         .await
         .unwrap();
@@ -71,8 +111,6 @@ async fn on_postgresql_one_replica_drives_the_cutover_and_another_takes_over_whe
     );
 
     // Cut over through the second replica: the first drives it, and dies.
-    lab.set_workload("SQL22", "Sales", &Default::default())
-        .unwrap();
     let cut = second.ferry(&["cutover", &id]).await;
     assert!(cut.status.success(), "{}", text(&cut));
     let addr = first.kill().await;
@@ -103,32 +141,21 @@ async fn on_postgresql_one_replica_drives_the_cutover_and_another_takes_over_whe
 /// replicas share the store.
 #[tokio::test]
 async fn on_postgresql_a_failover_slower_than_the_lease_is_asked_for_once() {
-    use super::migrations::{fixture_on, preflight_inputs, ready, start, watch_until, Fixture};
+    use super::migrations::watch_until;
     use ferry_sim::faults::ArmFault;
-    let Some(database) =
-        ferry_tests::databases::ScratchPostgres::create("ferry_e2e_slow_arm").await
+    let Some(TwoReplicas {
+        database,
+        lab,
+        _dir,
+        config: _,
+        first,
+        second,
+        agents,
+        id,
+    }) = two_replicas("ferry_e2e_slow_arm").await
     else {
         return;
     };
-    let Fixture {
-        lab,
-        dir,
-        config,
-        plane: first,
-        agents,
-    } = fixture_on(
-        super::migrations::SCENARIO,
-        &[("sqlhost", &["SQL22"])],
-        Some(&database.url),
-        &[],
-    )
-    .await;
-    preflight_inputs(&first, &["sqlhost"]).await;
-    let id = start(&first, "sqlhost", "Sales").await;
-    ready(&first, std::slice::from_ref(&id)).await;
-    let second = ControlPlane::start(dir.path(), &config).await;
-    lab.set_workload("SQL22", "Sales", &Default::default())
-        .unwrap();
     lab.control
         .fail_arm_request(ArmFault::Slow { after_secs: 5 }, 1, ("POST", "/failover"))
         .unwrap();
