@@ -9,7 +9,7 @@ use super::ServiceError;
 use crate::assess::{CheckStatus, Severity};
 use crate::context::Context;
 use crate::migration::preflight::{self, Gate};
-use crate::migration::{Options, State};
+use crate::migration::Options;
 use crate::store::inventory::InstanceRecord;
 use crate::store::migrations::MigrationRecord;
 
@@ -140,36 +140,18 @@ pub async fn start(
         )));
     }
 
-    let now = now_ms();
-    let record = MigrationRecord {
-        id: uuid::Uuid::new_v4().to_string(),
-        agent_id: agent.id,
-        host: agent.name.clone(),
-        instance,
-        database,
-        target_key: mi.id.key(),
-        link_name,
-        state: State::Preparing,
-        detail: "waiting for the first step".into(),
-        options: Options {
+    let record = MigrationRecord::preparing(
+        uuid::Uuid::new_v4().to_string(),
+        (agent.id, agent.name.clone()),
+        (instance, database),
+        (mi.id.key(), link_name),
+        Options {
             allow_recovery_change: request.allow_recovery_change,
             allow_endpoint_change: request.allow_endpoint_change,
             accepted_warnings: gate.warnings.into_iter().map(|(_, w)| w).collect(),
         },
-        created_by: actor.to_string(),
-        created_at_ms: now,
-        updated_at_ms: now,
-        certificate_name: String::new(),
-        certificate: String::new(),
-        listener_url: String::new(),
-        mi_certificate: String::new(),
-        observed: String::new(),
-        observed_at_ms: None,
-        progressed_at_ms: None,
-        cutover: String::new(),
-        wave: String::new(),
-        revision: 0,
-    };
+        (actor.to_string(), now_ms()),
+    );
     match shared.store.create_migration(&record).await? {
         None => {
             tracing::info!(migration = %record.id, host = %record.host, database = %record.database, target = %record.target_key, %actor, "migration started");

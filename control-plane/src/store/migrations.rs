@@ -51,6 +51,44 @@ pub struct MigrationRecord {
 }
 
 impl MigrationRecord {
+    /// A migration about to be journaled: `id`, from `agent` (its id and name) of
+    /// `instance`'s `database`, to `target_key` over `link_name`; preparing, nothing
+    /// learnt yet.
+    pub fn preparing(
+        id: String,
+        agent: (AgentId, String),
+        (instance, database): (String, String),
+        (target_key, link_name): (String, String),
+        options: Options,
+        (created_by, now_ms): (String, i64),
+    ) -> MigrationRecord {
+        MigrationRecord {
+            id,
+            agent_id: agent.0,
+            host: agent.1,
+            instance,
+            database,
+            target_key,
+            link_name,
+            state: State::Preparing,
+            detail: "waiting for the first step".into(),
+            options,
+            created_by,
+            created_at_ms: now_ms,
+            updated_at_ms: now_ms,
+            certificate_name: String::new(),
+            certificate: String::new(),
+            listener_url: String::new(),
+            mi_certificate: String::new(),
+            observed: String::new(),
+            observed_at_ms: None,
+            progressed_at_ms: None,
+            cutover: String::new(),
+            wave: String::new(),
+            revision: 0,
+        }
+    }
+
     /// Its cutover's intent, None when no cutover was asked for. One that does not
     /// decode is an error naming the migration, never a default.
     pub fn intent(&self) -> Result<Option<crate::cutover::Intent>, StoreError> {

@@ -86,31 +86,17 @@ impl Harness {
     /// A migration of `database`, its set-up steps journaled and pending.
     async fn migration(&self, database: &str) -> String {
         let id = format!("m-{database}");
-        let record = MigrationRecord {
-            id: id.clone(),
-            agent_id: self.agent,
-            host: "sql01".into(),
-            instance: "default".into(),
-            database: database.into(),
-            target_key: ManagedInstanceId::parse(MI).unwrap().key(),
-            link_name: format!("DAG_{database}"),
-            state: State::Preparing,
-            detail: "waiting".into(),
-            options: Options::default(),
-            created_by: "operator/test".into(),
-            created_at_ms: now_ms(),
-            updated_at_ms: now_ms(),
-            certificate_name: String::new(),
-            certificate: String::new(),
-            listener_url: String::new(),
-            mi_certificate: String::new(),
-            observed: String::new(),
-            observed_at_ms: None,
-            progressed_at_ms: None,
-            cutover: String::new(),
-            wave: String::new(),
-            revision: 0,
-        };
+        let record = MigrationRecord::preparing(
+            id.clone(),
+            (self.agent, "sql01".into()),
+            ("default".into(), database.into()),
+            (
+                ManagedInstanceId::parse(MI).unwrap().key(),
+                format!("DAG_{database}"),
+            ),
+            Options::default(),
+            ("operator/test".into(), now_ms()),
+        );
         assert_eq!(
             self.ctx.store.create_migration(&record).await.unwrap(),
             None

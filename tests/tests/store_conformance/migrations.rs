@@ -11,33 +11,18 @@ pub(super) async fn suite(store: &Store, agent: AgentId) {
     // Migrations: one live migration per database (a second create returns it); an
     // agent's step report ends each step it ran, stops at a blocked one and fails the
     // migration; retry starts again from the first step not done.
-    let migration = |id: &str| MigrationRecord {
-        id: id.into(),
-        agent_id: agent,
-        host: "sql01".into(),
-        instance: "default".into(),
-        database: "Sales".into(),
-        target_key: "key-mi".into(),
-        link_name: "DAG_Sales".into(),
-        state: State::Preparing,
-        detail: "waiting".into(),
-        options: Options {
-            accepted_warnings: vec!["NET-MI-DNS-OVERRIDE".into()],
-            ..Options::default()
-        },
-        created_by: "operator/test".into(),
-        created_at_ms: NOW,
-        updated_at_ms: NOW,
-        certificate_name: String::new(),
-        certificate: String::new(),
-        listener_url: String::new(),
-        mi_certificate: String::new(),
-        observed: String::new(),
-        observed_at_ms: None,
-        progressed_at_ms: None,
-        cutover: String::new(),
-        wave: String::new(),
-        revision: 0,
+    let migration = |id: &str| {
+        MigrationRecord::preparing(
+            id.into(),
+            (agent, "sql01".into()),
+            ("default".into(), "Sales".into()),
+            ("key-mi".into(), "DAG_Sales".into()),
+            Options {
+                accepted_warnings: vec!["NET-MI-DNS-OVERRIDE".into()],
+                ..Options::default()
+            },
+            ("operator/test".into(), NOW),
+        )
     };
     assert_eq!(
         store.create_migration(&migration("m1")).await.unwrap(),
