@@ -304,9 +304,9 @@ impl Auth {
             Auth::SqlLogin {
                 password_file: Some(path),
                 ..
-            } => std::fs::read_to_string(path)
-                .map(|p| Some(p.trim_end_matches(['\r', '\n']).to_string()))
-                .map_err(|e| format!("cannot read auth.password_file {}: {e}", path.display())),
+            } => ferry_proto::private_files::read_secret(path)
+                .map(Some)
+                .map_err(|e| format!("auth.password_file: {e}")),
             Auth::SqlLogin { .. } => Err("no password configured".into()),
         }
     }

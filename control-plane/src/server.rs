@@ -93,9 +93,11 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServeError> {
     config.validate()?;
-    std::fs::create_dir_all(&config.data_dir).map_err(|source| ServeError::DataDir {
-        path: config.data_dir.clone(),
-        source,
+    ferry_proto::private_files::create_dir(&config.data_dir).map_err(|source| {
+        ServeError::DataDir {
+            path: config.data_dir.clone(),
+            source,
+        }
     })?;
     let provided = match (&config.tls.ca_cert, &config.tls.ca_key) {
         (Some(cert), Some(key)) => Some((cert.as_path(), key.as_path())),

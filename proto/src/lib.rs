@@ -6,6 +6,7 @@
 //! - [`link_names`]: the names of the MI link's objects (`AG_<db>`, `DAG_<db>`, ...).
 //! - [`link_steps`]: the link's journaled steps, one vocabulary for agent and control plane.
 //! - [`codes`]: stable codes of the agent's failures, each with a page in docs/codes.
+//! - [`private_files`]: owner-only state folders and files, and secrets read only so.
 //! - [`clock`]: Unix milliseconds, the unit of every timestamp on the wire and stored.
 //! - [`telemetry`]: logging and tracing set-up shared by the binaries.
 //! - [`token`]: the enrollment token format (id, secret, pinned CA fingerprint).
@@ -29,6 +30,7 @@ pub mod clock;
 pub mod codes;
 pub mod link_names;
 pub mod link_steps;
+pub mod private_files;
 pub mod telemetry;
 pub mod token;
 pub mod transport;

@@ -190,7 +190,10 @@ fn plane_settings(lab: &Lab, data_dir: &Path) -> anyhow::Result<String> {
     let ca = data_dir.join("lab-azure-ca.pem");
     std::fs::write(&ca, &azure.ca_pem)?;
     let secret = data_dir.join("lab-azure-secret");
-    std::fs::write(&secret, ferry_sim::scenario::azure::DEFAULT_CLIENT_SECRET)?;
+    ferry_proto::private_files::write_secret(
+        &secret,
+        ferry_sim::scenario::azure::DEFAULT_CLIENT_SECRET,
+    )?;
     settings.push_str(&format!(
         "[azure]\ncredential = \"client_secret\"\ntenant_id = {:?}\nclient_id = {:?}\n\
          client_secret_file = {:?}\narm_endpoint = {:?}\nauthority_host = {:?}\nca_file = {:?}\n\
@@ -211,7 +214,7 @@ fn plane_settings(lab: &Lab, data_dir: &Path) -> anyhow::Result<String> {
 /// its name resolved through `hosts`, its lab certificate trusted.
 pub fn cutover_settings(mi: &ManagedInstance, dir: &Path) -> anyhow::Result<String> {
     let password = dir.join(format!("{}-password", mi.spec.name));
-    std::fs::write(&password, &mi.spec.admin_password)?;
+    ferry_proto::private_files::write_secret(&password, &mi.spec.admin_password)?;
     Ok(format!(
         "[cutover]\nstable_readings = 3\nquiet_secs = 3\nobserve_interval_ms = 300\ngate_timeout_secs = 120\n\
          [cutover.mi_sql]\nlogin = {:?}\npassword_file = {:?}\ntrust_server_certificate = true\ntimeout_secs = 5\n\

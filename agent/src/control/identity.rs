@@ -1,7 +1,10 @@
-//! The agent's identity, kept in `<state_dir>/identity/`: `identity.toml` (agent id,
-//! name, control-plane URL), `ca.pem`, `cert.pem` and `key.pem` (owner-readable only).
-//! Files are replaced atomically (write, then rename), so a crash during renewal leaves
-//! either the old or the new certificate, never half of one.
+//! The agent's identity, kept in one file, `<state_dir>/identity/identity.toml`
+//! (owner-readable only): agent id, name, control-plane URL, and the CA, certificate
+//! and key in PEM. It is replaced whole and atomically (written aside, synced, renamed
+//! over the old, the folder synced), so a crash during renewal leaves the old identity
+//! or the new one, never a new key with the old certificate. Identities written by
+//! earlier agents (the PEMs in `ca.pem`, `cert.pem`, `key.pem` beside it) are read,
+//! and folded into the one file at the next renewal.
 
 use std::path::{Path, PathBuf};
 
@@ -23,7 +26,20 @@ struct IdentityFile {
     agent_id: String,
     name: String,
     control_plane: String,
+    /// Absent in an earlier agent's file: then in `ca.pem`, `cert.pem`, `key.pem`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pem: Option<Pems>,
 }
+
+#[derive(Serialize, Deserialize)]
+struct Pems {
+    ca: String,
+    certificate: String,
+    key: String,
+}
+
+/// The files an earlier agent kept the PEMs in, beside `identity.toml`.
+const OLD_PEM_FILES: [&str; 3] = ["ca.pem", "cert.pem", "key.pem"];
 
 #[derive(Debug, thiserror::Error)]
 pub enum IdentityError {
@@ -75,36 +91,49 @@ impl Identity {
                 path: meta_path.clone(),
                 reason: e.to_string(),
             })?;
+        let pems = match meta.pem {
+            Some(pems) => pems,
+            None => Pems {
+                ca: read("ca.pem")?,
+                certificate: read("cert.pem")?,
+                key: read("key.pem")?,
+            },
+        };
         Ok(Self {
             agent_id: meta.agent_id,
             name: meta.name,
             control_plane: meta.control_plane,
-            ca_pem: read("ca.pem")?,
-            cert_pem: read("cert.pem")?,
-            key_pem: read("key.pem")?,
+            ca_pem: pems.ca,
+            cert_pem: pems.certificate,
+            key_pem: pems.key,
         })
     }
 
-    /// Writes every file; the metadata last, so its presence means "enrolled".
+    /// Replaces the identity whole, atomically; an earlier agent's PEM files go once
+    /// the new file is in place.
     pub fn save(&self, state_dir: &Path) -> Result<(), IdentityError> {
         let dir = dir(state_dir);
-        std::fs::create_dir_all(&dir).map_err(|source| IdentityError::Write {
-            path: dir.clone(),
-            source,
-        })?;
-        write_atomic(&dir.join("key.pem"), &self.key_pem, true)?;
-        write_atomic(&dir.join("ca.pem"), &self.ca_pem, false)?;
-        write_atomic(&dir.join("cert.pem"), &self.cert_pem, false)?;
-        let meta = IdentityFile {
+        create_private_dir(&dir)?;
+        let file = IdentityFile {
             agent_id: self.agent_id.clone(),
             name: self.name.clone(),
             control_plane: self.control_plane.clone(),
+            pem: Some(Pems {
+                ca: self.ca_pem.clone(),
+                certificate: self.cert_pem.clone(),
+                key: self.key_pem.clone(),
+            }),
         };
-        let text = toml::to_string(&meta).map_err(|e| IdentityError::Corrupt {
-            path: dir.join("identity.toml"),
+        let path = dir.join("identity.toml");
+        let text = toml::to_string(&file).map_err(|e| IdentityError::Corrupt {
+            path: path.clone(),
             reason: e.to_string(),
         })?;
-        write_atomic(&dir.join("identity.toml"), &text, false)
+        write_atomic(&path, &text)?;
+        for old in OLD_PEM_FILES {
+            let _ = std::fs::remove_file(dir.join(old));
+        }
+        Ok(())
     }
 
     /// The certificate's validity window, in Unix milliseconds.
@@ -127,23 +156,36 @@ pub fn certificate_validity_ms(pem: &str) -> Result<(i64, i64), String> {
     ))
 }
 
-fn write_atomic(path: &Path, contents: &str, private: bool) -> Result<(), IdentityError> {
+/// The identity's folder, created owner-only (0700).
+fn create_private_dir(dir: &Path) -> Result<(), IdentityError> {
+    ferry_proto::private_files::create_dir(dir).map_err(|source| IdentityError::Write {
+        path: dir.to_path_buf(),
+        source,
+    })
+}
+
+/// Writes `contents` beside `path` (owner-only), syncs it, renames it over `path` and
+/// syncs the folder, so `path` holds the old contents or the new, whole.
+fn write_atomic(path: &Path, contents: &str) -> Result<(), IdentityError> {
     use std::io::Write;
     let tmp = path.with_extension("tmp");
     let write = || -> std::io::Result<()> {
         let mut options = std::fs::OpenOptions::new();
         options.write(true).create(true).truncate(true);
         #[cfg(unix)]
-        if private {
+        {
             use std::os::unix::fs::OpenOptionsExt;
             options.mode(0o600);
         }
         let mut file = options.open(&tmp)?;
         file.write_all(contents.as_bytes())?;
         file.sync_all()?;
-        std::fs::rename(&tmp, path)
+        std::fs::rename(&tmp, path)?;
+        if let Some(dir) = path.parent() {
+            std::fs::File::open(dir)?.sync_all()?;
+        }
+        Ok(())
     };
-    let _ = private;
     write().map_err(|source| IdentityError::Write {
         path: path.to_path_buf(),
         source,
@@ -178,12 +220,58 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(super::dir(dir.path()).join("key.pem"))
-                .unwrap()
-                .permissions()
-                .mode();
-            assert_eq!(mode & 0o077, 0, "key.pem must not be readable by others");
+            let identity_dir = super::dir(dir.path());
+            let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode();
+            assert_eq!(
+                mode(&identity_dir.join("identity.toml")) & 0o077,
+                0,
+                "the key's file must not be readable by others"
+            );
+            assert_eq!(mode(&identity_dir) & 0o077, 0, "nor its folder");
         }
         assert!(!format!("{loaded:?}").contains("key"));
+    }
+}
+
+#[cfg(test)]
+mod earlier_layout {
+    use super::*;
+
+    /// An identity an earlier agent wrote (the PEMs in their own files) loads, and the
+    /// next save folds it into one file and removes the loose key.
+    #[test]
+    fn an_earlier_agents_identity_loads_and_is_folded_into_one_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let identity_dir = super::dir(dir.path());
+        std::fs::create_dir_all(&identity_dir).unwrap();
+        std::fs::write(
+            identity_dir.join("identity.toml"),
+            "agent_id = \"id\"\nname = \"host\"\ncontrol_plane = \"https://cp:7443\"\n",
+        )
+        .unwrap();
+        for (file, text) in [("ca.pem", "ca"), ("cert.pem", "cert"), ("key.pem", "key")] {
+            std::fs::write(identity_dir.join(file), text).unwrap();
+        }
+        let loaded = Identity::load(dir.path()).unwrap();
+        assert_eq!(
+            (
+                loaded.ca_pem.as_str(),
+                loaded.cert_pem.as_str(),
+                loaded.key_pem.as_str()
+            ),
+            ("ca", "cert", "key")
+        );
+        let renewed = Identity {
+            cert_pem: "cert2".into(),
+            key_pem: "key2".into(),
+            ..loaded
+        };
+        renewed.save(dir.path()).unwrap();
+        assert!(!identity_dir.join("key.pem").exists());
+        let again = Identity::load(dir.path()).unwrap();
+        assert_eq!(
+            (again.cert_pem.as_str(), again.key_pem.as_str()),
+            ("cert2", "key2")
+        );
     }
 }

@@ -67,6 +67,16 @@ impl Outbox {
             path: path.display().to_string(),
             source,
         };
+        // The state folder and the outbox are the agent's alone (reports carry what
+        // its SQL Servers hold).
+        let io_error = |e: std::io::Error| OutboxError::Open {
+            path: path.display().to_string(),
+            source: sqlx::Error::Io(e),
+        };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            ferry_proto::private_files::create_dir(dir).map_err(io_error)?;
+        }
+        ferry_proto::private_files::restrict_file(path).map_err(io_error)?;
         let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))
             .map_err(open_error)?
             .create_if_missing(true)

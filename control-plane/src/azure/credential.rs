@@ -43,12 +43,8 @@ pub fn build(
                         .into(),
                 );
             };
-            let secret = std::fs::read_to_string(file).map_err(|e| {
-                format!(
-                    "azure.client_secret_file: cannot read {}: {e}",
-                    file.display()
-                )
-            })?;
+            let secret = ferry_proto::private_files::read_secret(file)
+                .map_err(|e| format!("azure.client_secret_file: {e}"))?;
             ClientSecretCredential::new(
                 tenant,
                 client.clone(),

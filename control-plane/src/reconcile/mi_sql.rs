@@ -192,8 +192,8 @@ async fn connect(
         .password_file
         .as_ref()
         .ok_or("cutover.mi_sql.password_file is not set")?;
-    let password = std::fs::read_to_string(password_file)
-        .map_err(|e| format!("reading {}: {e}", password_file.display()))?;
+    let password = ferry_proto::private_files::read_secret(password_file)
+        .map_err(|e| format!("cutover.mi_sql.password_file: {e}"))?;
     let mut config = Config::new();
     config.host(fqdn);
     config.port(settings.port);

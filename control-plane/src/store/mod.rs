@@ -186,12 +186,22 @@ impl Store {
         } else {
             return Err(StoreError::UnsupportedUrl(url.to_string()));
         };
+        if let Some(file) = sqlite_file(url) {
+            // Owner-only before SQLite opens it (its journal takes the same mode).
+            ferry_proto::private_files::restrict_file(file).map_err(|e| {
+                StoreError::Open(sqlx::Error::Configuration(
+                    format!("{}: {e}", file.display()).into(),
+                ))
+            })?;
+        }
         let options = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(10));
         let options = match dialect {
             // One writer at a time is SQLite's model; WAL lets readers proceed meanwhile.
+            // FULL: a commit the control plane answered for survives power loss (an
+            // fsync of the log per commit; heartbeats are written in batches).
             Dialect::Sqlite => options.max_connections(4).after_connect(|conn, _| {
                 Box::pin(async move {
-                    conn.execute("PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;").await?;
+                    conn.execute("PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;").await?;
                     Ok(())
                 })
             }),
@@ -286,6 +296,12 @@ impl Store {
         }
         result
     }
+}
+
+/// The database file a `sqlite://PATH?...` URL names (none for an in-memory one).
+fn sqlite_file(url: &str) -> Option<&std::path::Path> {
+    let path = url.strip_prefix("sqlite://")?.split('?').next()?;
+    (!path.is_empty() && !path.starts_with(':')).then(|| std::path::Path::new(path))
 }
 
 /// Parses a stored agent id.

@@ -29,15 +29,18 @@ async fn journey(config: &str) {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(state.join("identity/key.pem"))
-            .unwrap()
-            .permissions()
-            .mode();
+        let mode = |path: &str| {
+            std::fs::metadata(state.join(path))
+                .unwrap()
+                .permissions()
+                .mode()
+        };
         assert_eq!(
-            mode & 0o077,
+            mode("identity/identity.toml") & 0o077,
             0,
             "the agent's private key must be owner-only"
         );
+        assert_eq!(mode("identity") & 0o077, 0, "and its folder");
     }
     let sql_port = closed_port();
     let config = agent_config(&state, sql_port, 3600);

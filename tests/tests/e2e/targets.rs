@@ -23,7 +23,7 @@ speed = 10.0
 /// `[azure]` for the lab, with `secret` in the secret file.
 pub(super) fn azure_config(lab: &ferry_sim::Lab, dir: &std::path::Path, secret: &str) -> String {
     let secret_file = dir.join("azure-secret");
-    std::fs::write(&secret_file, secret).unwrap();
+    ferry_proto::private_files::write_secret(&secret_file, secret).unwrap();
     let credential = format!(
         "credential = \"client_secret\"\nclient_secret_file = {:?}\n",
         secret_file.display().to_string()
@@ -375,4 +375,49 @@ pub(super) fn mi_id(lab: &ferry_sim::Lab) -> String {
         "/subscriptions/{}/resourceGroups/ferry-lab/providers/Microsoft.Sql/managedInstances/mi-sales",
         lab.azure.as_ref().unwrap().subscription
     )
+}
+
+/// A client secret other users can read is refused, not used: the control plane does
+/// not start, and says which file and what to run; its data folder is its own.
+#[tokio::test]
+async fn a_secret_others_can_read_is_refused_and_the_data_folder_is_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let lab = ferry_sim::Lab::start(&ferry_sim::Scenario::parse(SCENARIO).unwrap())
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = azure_config(
+        &lab,
+        dir.path(),
+        ferry_sim::scenario::azure::DEFAULT_CLIENT_SECRET,
+    );
+    let secret = dir.path().join("azure-secret");
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let config_path = dir.path().join("control.toml");
+    std::fs::write(&config_path, &config).unwrap();
+    let data_dir = dir.path().join("control");
+    let refused = tokio::process::Command::new(ferry_tests::binaries::binary("ferry-control"))
+        .arg("--config")
+        .arg(&config_path)
+        .arg("--data-dir")
+        .arg(&data_dir)
+        .arg("--listen")
+        .arg("127.0.0.1:0")
+        .output()
+        .await
+        .unwrap();
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        !refused.status.success()
+            && said.contains("azure.client_secret_file")
+            && said.contains("chmod 600"),
+        "{said}"
+    );
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let plane = ControlPlane::start(dir.path(), &config).await;
+    let mode =
+        |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&plane.data_dir), 0o700);
+    assert_eq!(mode(&plane.data_dir.join("ferry.db")), 0o600);
+    plane.stop().await;
 }
