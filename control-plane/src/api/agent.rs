@@ -140,6 +140,11 @@ async fn run_session(
                         let _ = tx.send(Err(status)).await;
                         outcome = Err(SessionEnd::ShuttingDown);
                     }
+                    Some(Close::Replaced) => {
+                        let status = Status::aborted(format!("a newer session of agent {agent} opened; this one closes"));
+                        let _ = tx.send(Err(status)).await;
+                        outcome = Err(SessionEnd::Replaced);
+                    }
                     None => {}
                 }
             }
@@ -162,6 +167,7 @@ enum SessionEnd {
     Silent,
     Revoked,
     ShuttingDown,
+    Replaced,
     Transport(String),
     Failed(ApiError),
 }

@@ -1,6 +1,6 @@
-//! The agent sessions live on this replica. A session is woken when commands are queued
-//! for its agent, and closed at once when its agent is revoked or this replica shuts
-//! down. Other replicas learn of queued commands and revocations through the periodic
+//! The agent sessions live on this replica, one per agent (a new session closes the
+//! one before it). A session is woken when commands are queued for its agent, and
+//! closed at once when its agent is revoked or this replica shuts down. Other replicas learn of queued commands and revocations through the periodic
 //! poll in `server`.
 
 use std::collections::HashMap;
@@ -24,6 +24,8 @@ pub enum Close {
     Revoked(String),
     /// This replica is stopping; the agent should reconnect (to another replica).
     ShuttingDown,
+    /// A newer session of the same agent opened here: one live session per agent.
+    Replaced,
 }
 
 pub struct SessionHandle {
@@ -50,7 +52,13 @@ impl SessionRegistry {
             commands: Notify::new(),
             close: watch::channel(closing).0,
         });
-        self.lock().entry(agent).or_default().push(handle.clone());
+        let mut live = self.lock();
+        let sessions = live.entry(agent).or_default();
+        for older in sessions.iter() {
+            older.close.send_replace(Some(Close::Replaced));
+        }
+        sessions.push(handle.clone());
+        drop(live);
         SessionGuard {
             registry: self.clone(),
             agent,
@@ -102,5 +110,30 @@ impl Drop for SessionGuard {
                 live.remove(&self.agent);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_new_session_of_an_agent_closes_the_one_before() {
+        let registry = Arc::new(SessionRegistry::default());
+        let agent = AgentId(uuid::Uuid::new_v4());
+        let other = AgentId(uuid::Uuid::new_v4());
+        let first = registry.register(agent);
+        let elsewhere = registry.register(other);
+        assert_eq!(*first.handle.close.borrow(), None);
+        let second = registry.register(agent);
+        assert_eq!(*first.handle.close.borrow(), Some(Close::Replaced));
+        assert_eq!(*second.handle.close.borrow(), None);
+        assert_eq!(
+            *elsewhere.handle.close.borrow(),
+            None,
+            "another agent's stays"
+        );
+        drop(first);
+        assert_eq!(registry.connected(), 2);
     }
 }
