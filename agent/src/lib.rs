@@ -229,11 +229,16 @@ pub async fn status(state_dir: &Path) -> Result<String, AgentError> {
     };
     let outbox = Outbox::open(&outbox_path(state_dir)).await?;
     let (pending, acked) = outbox.counts().await?;
+    let dead = outbox.dead_letters().await?;
     outbox.close().await;
-    Ok(format!(
+    let mut status = format!(
         "agent:         {} ({})\ncontrol plane: {}\ncertificate:   {certificate}\noutbox:        {pending} report(s) waiting, {acked} delivered (kept a week)\n",
         identity.name, identity.agent_id, identity.control_plane
-    ))
+    );
+    for (report_id, reason) in dead.iter().take(10) {
+        status.push_str(&format!("refused:       report {report_id}: {reason}\n"));
+    }
+    Ok(status)
 }
 
 /// This host's name, for the hello message and the default agent name.

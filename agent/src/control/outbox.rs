@@ -26,11 +26,19 @@ CREATE TABLE IF NOT EXISTS outbox (
     acked_at    BIGINT
 );
 CREATE INDEX IF NOT EXISTS outbox_unacked ON outbox (seq) WHERE acked_at IS NULL;
+CREATE TABLE IF NOT EXISTS dead_letters (
+    report_id  TEXT PRIMARY KEY,
+    refused_at BIGINT NOT NULL,
+    reason     TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS executed_commands (
     command_id  TEXT PRIMARY KEY,
     finished_at BIGINT NOT NULL
 );
 ";
+
+/// How many refused reports the agent keeps the reasons of.
+const DEAD_LETTERS_KEPT: i64 = 100;
 
 /// Acknowledged reports are kept this long (for diagnosis), then pruned.
 const KEEP_ACKED: Duration = Duration::from_secs(7 * 86400);
@@ -163,6 +171,45 @@ impl Outbox {
         Ok(())
     }
 
+    /// The control plane refused report `report_id` for `reason`: it is not sent
+    /// again, and is kept as a dead letter (the newest [`DEAD_LETTERS_KEPT`]).
+    pub async fn mark_refused(&self, report_id: &str, reason: &str) -> Result<(), OutboxError> {
+        let now = now_ms();
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE outbox SET acked_at = $1 WHERE report_id = $2 AND acked_at IS NULL")
+            .bind(now)
+            .bind(report_id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO dead_letters (report_id, refused_at, reason) VALUES ($1, $2, $3)
+             ON CONFLICT (report_id) DO UPDATE SET refused_at = excluded.refused_at, reason = excluded.reason",
+        )
+        .bind(report_id)
+        .bind(now)
+        .bind(reason.chars().take(1000).collect::<String>())
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "DELETE FROM dead_letters WHERE report_id NOT IN
+                (SELECT report_id FROM dead_letters ORDER BY refused_at DESC, report_id LIMIT $1)",
+        )
+        .bind(DEAD_LETTERS_KEPT)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The reports the control plane refused, newest first: (report id, reason).
+    pub async fn dead_letters(&self) -> Result<Vec<(String, String)>, OutboxError> {
+        Ok(sqlx::query_as(
+            "SELECT report_id, reason FROM dead_letters ORDER BY refused_at DESC, report_id",
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
     /// (unacknowledged, acknowledged) counts.
     pub async fn counts(&self) -> Result<(u64, u64), OutboxError> {
         let (pending, acked): (i64, i64) = sqlx::query_as("SELECT COALESCE(SUM(CASE WHEN acked_at IS NULL THEN 1 ELSE 0 END), 0), COALESCE(SUM(CASE WHEN acked_at IS NULL THEN 0 ELSE 1 END), 0) FROM outbox")
@@ -253,5 +300,33 @@ mod tests {
         assert_eq!(outbox.counts().await.unwrap(), (1, 1));
         assert_eq!(outbox.unacked(0, 10).await.unwrap().len(), 1);
         assert_eq!(outbox.unacked(pending[1].seq, 10).await.unwrap().len(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_refused_report_is_not_sent_again_and_its_reason_is_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = Outbox::open(&dir.path().join("outbox.db")).await.unwrap();
+        let refused = outbox
+            .append(report::Body::Inventory(Inventory::default()))
+            .await
+            .unwrap();
+        let behind = outbox
+            .append(report::Body::Inventory(Inventory::default()))
+            .await
+            .unwrap();
+        outbox
+            .mark_refused(&refused, "field `x`: longer than 4096 bytes")
+            .await
+            .unwrap();
+        let pending = outbox.unacked(0, 10).await.unwrap();
+        let ids: Vec<&str> = pending
+            .iter()
+            .map(|p| p.report.report_id.as_str())
+            .collect();
+        assert_eq!(ids, [behind.as_str()], "the one behind goes on");
+        assert_eq!(
+            outbox.dead_letters().await.unwrap(),
+            [(refused, "field `x`: longer than 4096 bytes".to_string())]
+        );
     }
 }

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use ferry_proto::agent::v1::agent_service_client::AgentServiceClient;
 use ferry_proto::agent::v1::{
     agent_message, control_message, AgentMessage, CommandAck, ControlMessage, Heartbeat, Hello,
+    ReportAck,
 };
 use ferry_proto::transport::{self, ChannelOptions, ControlPlaneUrl};
 use tokio::sync::mpsc;
@@ -144,7 +145,7 @@ async fn serve(agent: &Arc<Agent>, backoff: &mut Backoff) -> Ended {
                             last_ack = Instant::now();
                             Ok(())
                         }
-                        control_message::Body::ReportAck(ack) => state.acknowledged(agent, &ack.report_id).await,
+                        control_message::Body::ReportAck(ack) => state.acknowledged(agent, &ack).await,
                         control_message::Body::Command(command) => {
                             let ack = agent_message::Body::CommandAck(CommandAck { command_id: command.command_id.clone() });
                             let sent = state.send(ack).await;
@@ -188,12 +189,17 @@ impl SessionState {
             .map_err(|_| Ended::Retry("session stream closed".into()))
     }
 
-    async fn acknowledged(&mut self, agent: &Agent, report_id: &str) -> Result<(), Ended> {
-        agent
-            .outbox
-            .mark_acked(report_id)
-            .await
-            .map_err(|e| Ended::Retry(e.to_string()))?;
+    /// A report stored, or refused: either way it is not sent again (a refused one is
+    /// kept as a dead letter, with why), and the reports behind it go on.
+    async fn acknowledged(&mut self, agent: &Agent, ack: &ReportAck) -> Result<(), Ended> {
+        let report_id = ack.report_id.as_str();
+        let recorded = if ack.refused.is_empty() {
+            agent.outbox.mark_acked(report_id).await
+        } else {
+            tracing::error!(report = %report_id, reason = %ack.refused, "the control plane refused a report; kept as a dead letter (`ferry-agent status`)");
+            agent.outbox.mark_refused(report_id, &ack.refused).await
+        };
+        recorded.map_err(|e| Ended::Retry(e.to_string()))?;
         self.inflight.remove(report_id);
         self.send_pending(agent).await
     }

@@ -27,6 +27,7 @@ use crate::fleet::identity::AgentId;
 use crate::fleet::sessions::Close;
 use crate::store::agents::AgentRecord;
 use crate::store::inventory::{IncomingReport, ReportBody};
+use crate::store::refused_reports::RefusedReport;
 use ferry_proto::clock::now_ms;
 
 pub struct AgentApi(pub Arc<Context>);
@@ -220,10 +221,33 @@ async fn handle(
         Some(agent_message::Body::Report(report)) => {
             shared.heartbeats.record(agent, now);
             let report_id = report.report_id.clone();
-            store_report(shared, agent, report, now).await?;
+            let kind = wire_kind(&report);
+            let refused = match store_report(shared, agent, report, now).await {
+                Ok(()) => String::new(),
+                // A report that breaks a bound is refused alone, with why; the session
+                // and the reports behind it go on. Anything else (the store failing)
+                // ends the session, and the agent sends the report again later.
+                Err(ApiError::InvalidArgument { field, problem }) => {
+                    let reason = format!("field `{field}`: {problem}");
+                    tracing::warn!(%agent, report = %report_id, kind, %reason, "report refused");
+                    let refusal = RefusedReport {
+                        report_id: report_id.clone(),
+                        kind: kind.to_string(),
+                        reason: reason.clone(),
+                        refused_at_ms: now,
+                    };
+                    shared
+                        .store
+                        .record_refused_report(agent, &refusal)
+                        .await
+                        .map_err(ApiError::from)?;
+                    reason
+                }
+                Err(e) => return Err(e.into()),
+            };
             send(
                 tx,
-                control_message::Body::ReportAck(ReportAck { report_id }),
+                control_message::Body::ReportAck(ReportAck { report_id, refused }),
             )
             .await
         }
@@ -235,6 +259,22 @@ async fn handle(
                 .map_err(ApiError::from)?;
             Ok(())
         }
+    }
+}
+
+/// The kind of a report as sent, for the record of a refusal.
+fn wire_kind(report: &Report) -> &'static str {
+    use ferry_proto::agent::v1::report::Body;
+    match &report.body {
+        None => "none",
+        Some(Body::Inventory(_)) => "inventory",
+        Some(Body::CommandResult(_)) => "command_result",
+        Some(Body::Assessment(_)) => "assessment",
+        Some(Body::ConnectionTest(_)) => "connection_test",
+        Some(Body::LinkSteps(_)) => "link_steps",
+        Some(Body::LinkStatus(_)) => "link_status",
+        Some(Body::Load(_)) => "load",
+        Some(Body::RowCounts(_)) => "row_counts",
     }
 }
 

@@ -144,12 +144,25 @@ impl Operator for OperatorApi {
             .await
             .map_err(ApiError::from)?;
         let labels = store.host_labels(agent.id).await.map_err(ApiError::from)?;
+        let refused = store
+            .refused_reports(agent.id)
+            .await
+            .map_err(ApiError::from)?;
         let summary = summarize(agent, &instances, labels);
         Ok(Response::new(HostDetail {
             host: Some(convert::host(&summary, now_ms(), self.silence_ms())),
             instances: instances.iter().map(convert::instance).collect(),
             revoked_reason: summary.agent.revoked_reason.clone(),
             reports_received: reports,
+            refused_reports: refused
+                .into_iter()
+                .map(|r| ferry_proto::operator::v1::RefusedReport {
+                    report_id: r.report_id,
+                    kind: r.kind,
+                    reason: r.reason,
+                    refused_unix_ms: r.refused_at_ms,
+                })
+                .collect(),
         }))
     }
 

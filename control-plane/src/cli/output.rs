@@ -151,6 +151,10 @@ pub fn host_detail_json(d: &HostDetail) -> Value {
         "host": d.host.as_ref().map(host_json),
         "revoked_reason": d.revoked_reason,
         "reports_received": d.reports_received,
+        "refused_reports": d.refused_reports.iter().map(|r| json!({
+            "report_id": r.report_id, "kind": r.kind, "reason": r.reason,
+            "refused_unix_ms": r.refused_unix_ms,
+        })).collect::<Vec<_>>(),
         "instances": instances,
     })
 }
@@ -165,6 +169,15 @@ pub fn host_detail_text(d: &HostDetail, now_ms: i64) -> String {
         ));
         if !d.revoked_reason.is_empty() {
             out.push_str(&format!("  revoked:     {}\n", d.revoked_reason));
+        }
+        for r in &d.refused_reports {
+            out.push_str(&format!(
+                "  refused:     {} report {} {}: {}\n",
+                r.kind,
+                r.report_id,
+                ago(r.refused_unix_ms, now_ms),
+                r.reason
+            ));
         }
     }
     for i in &d.instances {

@@ -5,7 +5,7 @@
 //!   applied in order once (recorded in `ferry_schema`).
 //! - One method per named operation, grouped by concept: [`tokens`], [`agents`],
 //!   [`inventory`], [`labels`], [`load`], [`commands`], [`assessments`], [`connection_tests`],
-//!   [`migrations`], [`cutovers`], [`waves`], [`link_status`], [`leases`], [`audit`].
+//!   [`migrations`], [`cutovers`], [`waves`], [`link_status`], [`leases`], [`audit`], [`refused_reports`].
 //!   Queries are written once, in the SQL both dialects share (`$n` parameters,
 //!   `ON CONFLICT`, `RETURNING`).
 //! - The conformance suite (`tests/tests/store_conformance/`, in ferry-tests) runs on
@@ -24,6 +24,7 @@ pub mod leases;
 pub mod link_status;
 pub mod load;
 pub mod migrations;
+pub mod refused_reports;
 pub mod row_counts;
 pub mod seeding;
 pub mod targets;
@@ -83,6 +84,11 @@ const SQLITE_SCHEMA: &[(i64, &str, &str)] = &[
         "fencing",
         include_str!("schema/sqlite/0012_fencing.sql"),
     ),
+    (
+        13,
+        "refused_reports",
+        include_str!("schema/sqlite/0013_refused_reports.sql"),
+    ),
 ];
 const POSTGRES_SCHEMA: &[(i64, &str, &str)] = &[
     (1, "fleet", include_str!("schema/postgres/0001_fleet.sql")),
@@ -132,6 +138,11 @@ const POSTGRES_SCHEMA: &[(i64, &str, &str)] = &[
         12,
         "fencing",
         include_str!("schema/postgres/0012_fencing.sql"),
+    ),
+    (
+        13,
+        "refused_reports",
+        include_str!("schema/postgres/0013_refused_reports.sql"),
     ),
 ];
 

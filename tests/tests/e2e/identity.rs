@@ -259,3 +259,70 @@ fn tokio_stream_from(
 ) -> impl tonic::codegen::tokio_stream::Stream<Item = AgentMessage> {
     tonic::codegen::tokio_stream::wrappers::ReceiverStream::new(rx)
 }
+
+/// A report that breaks a bound (a field over 4,096 bytes) is refused alone, saying
+/// which field; the session stays open and the report behind it is stored; the host
+/// shows the refusal.
+#[tokio::test]
+async fn one_refused_report_wedges_nothing_and_the_host_shows_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let plane = ControlPlane::start(dir.path(), FAST_CONTROL_CONFIG).await;
+    let state = enroll_ok(&plane, dir.path(), "host-a").await;
+    let a = Identity::load(&state).unwrap();
+    let (tx, rx) = tokio::sync::mpsc::channel(8);
+    let mut session = AgentServiceClient::new(agent_channel(&plane, &a).await.unwrap())
+        .session(tokio_stream_from(rx))
+        .await
+        .unwrap()
+        .into_inner();
+    let report = |id: &str, message: &str| {
+        let result = CommandResult {
+            command_id: "c-1".into(),
+            ok: false,
+            error_code: "X".into(),
+            error_message: message.into(),
+        };
+        AgentMessage {
+            body: Some(agent_message::Body::Report(Report {
+                report_id: id.into(),
+                produced_unix_ms: 1,
+                body: Some(report::Body::CommandResult(result)),
+                ..Default::default()
+            })),
+        }
+    };
+    tx.send(report("too-big", &"x".repeat(5000))).await.unwrap();
+    tx.send(report("fine", "short")).await.unwrap();
+    let mut acks = Vec::new();
+    let acknowledged = async {
+        while let Some(message) = session.message().await.expect("the session stays open") {
+            if let Some(ferry_proto::agent::v1::control_message::Body::ReportAck(ack)) =
+                message.body
+            {
+                acks.push((ack.report_id, ack.refused));
+                if acks.len() == 2 {
+                    return;
+                }
+            }
+        }
+        panic!("the session ended before both reports were answered");
+    };
+    tokio::time::timeout(LIMIT, acknowledged)
+        .await
+        .expect("both reports answered");
+    assert_eq!(acks[0].0, "too-big");
+    assert!(
+        acks[0].1.contains("report.command_result.error_message") && acks[0].1.contains("4096"),
+        "{acks:?}"
+    );
+    assert_eq!(acks[1], ("fine".to_string(), String::new()), "stored");
+    let shown = plane.ferry_json(&["host", "show", "host-a"]).await;
+    let refused = &shown["refused_reports"];
+    assert_eq!(refused[0]["report_id"], "too-big", "{shown}");
+    assert_eq!(refused[0]["kind"], "command_result", "{shown}");
+    assert_eq!(
+        shown["reports_received"], 1,
+        "only the fine one is stored: {shown}"
+    );
+    plane.stop().await;
+}

@@ -16,6 +16,7 @@ use uuid::Uuid;
 
 mod cutover;
 mod migrations;
+mod refused;
 
 const NOW: i64 = 1_700_000_000_000;
 
@@ -587,6 +588,7 @@ async fn suite(url: &str) {
     cutover::leases(&store).await;
     cutover::row_counts(&store, "m1", first.id).await;
     cutover::reads_are_not_kept(&store, first.id).await;
+    refused::refused_reports(&store, first.id).await;
 
     let actions: Vec<String> = store
         .list_audit(50)
