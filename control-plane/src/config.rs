@@ -209,6 +209,9 @@ pub struct LivenessSettings {
 pub struct CommandSettings {
     /// How long a command waits for an offline agent before it expires.
     pub default_ttl_secs: u64,
+    /// The longest time to live an operator may give a command (`ferry command send
+    /// --ttl`): a week by default, so no command waits for ever.
+    pub max_ttl_secs: u64,
     /// How often each replica looks for commands queued elsewhere and for expiries.
     pub poll_interval_ms: u64,
 }
@@ -301,6 +304,7 @@ impl Default for CommandSettings {
     fn default() -> Self {
         Self {
             default_ttl_secs: 3600,
+            max_ttl_secs: 7 * 86_400,
             poll_interval_ms: 1000,
         }
     }
@@ -404,6 +408,7 @@ impl ControlConfig {
                 self.liveness.heartbeat_interval_secs,
             ),
             ("commands.default_ttl_secs", self.commands.default_ttl_secs),
+            ("commands.max_ttl_secs", self.commands.max_ttl_secs),
             ("commands.poll_interval_ms", self.commands.poll_interval_ms),
             ("migrations.tick_ms", self.migrations.tick_ms),
             (

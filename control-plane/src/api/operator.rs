@@ -245,9 +245,20 @@ impl Operator for OperatorApi {
             .into());
         }
         let agent = crate::service::lookup::find_live_host(&self.0, &request.host).await?;
-        let ttl_secs = match request.ttl_seconds {
-            0 => self.0.config.commands.default_ttl_secs,
-            ttl => u64::from(ttl),
+        let limits = &self.0.config.commands;
+        let ttl_secs = match u64::from(request.ttl_seconds) {
+            0 => limits.default_ttl_secs,
+            ttl if ttl > limits.max_ttl_secs => {
+                return Err(ApiError::invalid(
+                    "ttl_seconds",
+                    format!(
+                        "at most {} seconds (commands.max_ttl_secs)",
+                        limits.max_ttl_secs
+                    ),
+                )
+                .into())
+            }
+            ttl => ttl,
         };
         let now = now_ms();
         let command = CommandRecord::pending(

@@ -121,6 +121,23 @@ async fn identities_come_from_certificates_and_revocation_is_immediate() {
         .ferry_json(&["command", "send", "--host", "host-b", "collect-inventory"])
         .await;
     let b_command = queued["id"].as_str().unwrap().to_string();
+    // No command waits for ever: a time to live over commands.max_ttl_secs is refused.
+    let forever = plane
+        .ferry(&[
+            "command",
+            "send",
+            "--host",
+            "host-b",
+            "collect-inventory",
+            "--ttl",
+            "30d",
+        ])
+        .await;
+    assert!(
+        !forever.status.success() && text(&forever).contains("ttl_seconds"),
+        "{}",
+        text(&forever)
+    );
     let (tx, rx) = tokio::sync::mpsc::channel(8);
     let mut session = AgentServiceClient::new(agent_channel(&plane, &a).await.unwrap())
         .session(tokio_stream_from(rx))
