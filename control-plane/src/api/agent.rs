@@ -262,6 +262,9 @@ async fn handle(
     }
 }
 
+/// How far ahead of the control plane's clock a report may be stamped (clocks drift).
+const MAX_CLOCK_AHEAD_MS: i64 = 300_000;
+
 /// The kind of a report as sent, for the record of a refusal.
 fn wire_kind(report: &Report) -> &'static str {
     use ferry_proto::agent::v1::report::Body;
@@ -301,8 +304,36 @@ async fn store_report_now(
     now: i64,
 ) -> Result<(), ApiError> {
     let mut report = IncomingReport::try_from(report)?;
-    if let ReportBody::Load { keep_after_ms, .. } = &mut report.body {
-        *keep_after_ms = now - i64::from(shared.config.sizing.history_days) * 86_400_000;
+    // A time far in the future (a host's clock ahead, or a forged one) would make
+    // every later report look older and be ignored (the inventory and the link's
+    // readings keep the newest): refused, naming the clock to fix.
+    let future = |field: &'static str, at_ms: i64| {
+        if at_ms > now + MAX_CLOCK_AHEAD_MS {
+            return Err(ApiError::invalid(
+                field,
+                format!(
+                    "{} s ahead of the control plane's clock (at most {} s): set the host's clock right (NTP)",
+                    (at_ms - now) / 1000,
+                    MAX_CLOCK_AHEAD_MS / 1000
+                ),
+            ));
+        }
+        Ok(())
+    };
+    future("report.produced_unix_ms", report.produced_at_ms)?;
+    match &mut report.body {
+        ReportBody::Load { keep_after_ms, .. } => {
+            *keep_after_ms = now - i64::from(shared.config.sizing.history_days) * 86_400_000;
+        }
+        ReportBody::LinkStatus(status) => {
+            future("report.link_status.observed_unix_ms", status.observed_ms)?
+        }
+        ReportBody::Inventory(_)
+        | ReportBody::CommandResult { .. }
+        | ReportBody::Assessment { .. }
+        | ReportBody::ConnectionTest { .. }
+        | ReportBody::LinkSteps(_)
+        | ReportBody::RowCounts(_) => {}
     }
     let fresh = shared.store.record_report(agent, &report, now).await?;
     if fresh {

@@ -279,7 +279,7 @@ fn tokio_stream_from(
 
 /// A report that breaks a bound (a field over 4,096 bytes) is refused alone, saying
 /// which field; the session stays open and the report behind it is stored; the host
-/// shows the refusal.
+/// shows the refusal. A report stamped in the future freezes nothing.
 #[tokio::test]
 async fn one_refused_report_wedges_nothing_and_the_host_shows_why() {
     let dir = tempfile::tempdir().unwrap();
@@ -333,13 +333,61 @@ async fn one_refused_report_wedges_nothing_and_the_host_shows_why() {
         "{acks:?}"
     );
     assert_eq!(acks[1], ("fine".to_string(), String::new()), "stored");
+    // A report stamped far in the future (a clock ahead, or a forged one) would
+    // freeze the inventory: it is refused, naming the clock; the next one is stored.
+    let inventory = |id: &str, instance: &str, produced_unix_ms: i64| AgentMessage {
+        body: Some(agent_message::Body::Report(Report {
+            report_id: id.into(),
+            produced_unix_ms,
+            body: Some(report::Body::Inventory(ferry_proto::agent::v1::Inventory {
+                instances: vec![ferry_proto::agent::v1::InstanceInventory {
+                    name: instance.into(),
+                    ..Default::default()
+                }],
+            })),
+            ..Default::default()
+        })),
+    };
+    let year_2100 = 4_102_444_800_000;
+    tx.send(inventory("future", "from-the-future", year_2100))
+        .await
+        .unwrap();
+    tx.send(inventory(
+        "present",
+        "present",
+        ferry_proto::clock::now_ms(),
+    ))
+    .await
+    .unwrap();
+    wait::until("the present inventory shown", LIMIT, || async {
+        let shown = plane.ferry_json(&["host", "show", "host-a"]).await;
+        match shown["instances"][0]["name"].as_str() {
+            Some("present") => Ok(Some(())),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await;
     let shown = plane.ferry_json(&["host", "show", "host-a"]).await;
     let refused = &shown["refused_reports"];
-    assert_eq!(refused[0]["report_id"], "too-big", "{shown}");
-    assert_eq!(refused[0]["kind"], "command_result", "{shown}");
+    let too_big = refused
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["report_id"] == "too-big")
+        .unwrap();
+    assert_eq!(too_big["kind"], "command_result", "{shown}");
+    assert!(
+        refused
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["report_id"] == "future"
+                && r["reason"].as_str().unwrap().contains("produced_unix_ms")),
+        "{shown}"
+    );
     assert_eq!(
-        shown["reports_received"], 1,
-        "only the fine one is stored: {shown}"
+        shown["reports_received"], 2,
+        "all but the refused ones are stored: {shown}"
     );
     plane.stop().await;
 }
