@@ -31,6 +31,13 @@ fn window(w: wire::LoadWindow) -> Result<LoadWindow, ApiError> {
             "end_unix_ms must follow start_unix_ms",
         ));
     }
+    // A window is minutes long (10 by the agent); a day bounds what the sizing adds up.
+    if w.end_unix_ms - w.start_unix_ms > 86_400_000 {
+        return Err(ApiError::invalid(
+            field,
+            "a load window is at most a day (end_unix_ms - start_unix_ms)",
+        ));
+    }
     if w.samples == 0 || w.cpu_count == 0 || w.host_memory_kb < 0 || w.storage_bytes < 0 {
         return Err(ApiError::invalid(
             field,

@@ -71,14 +71,18 @@ impl SqlLinkStatus {
         }
         let mib = |b: i64| b as f64 / 1048576.0;
         let percent = if self.seeding_size_bytes > 0 {
+            // Wide arithmetic: the numbers are the agent's, any i64.
             format!(
                 " ({}%)",
-                self.seeding_transferred_bytes * 100 / self.seeding_size_bytes
+                i128::from(self.seeding_transferred_bytes) * 100
+                    / i128::from(self.seeding_size_bytes)
             )
         } else {
             String::new()
         };
-        let left = self.seeding_size_bytes - self.seeding_transferred_bytes;
+        let left = self
+            .seeding_size_bytes
+            .saturating_sub(self.seeding_transferred_bytes);
         let eta = if self.seeding_rate_bytes_per_second > 0 && left > 0 {
             format!(
                 ", about {} left",
@@ -161,6 +165,23 @@ mod tests {
             ..before
         };
         assert_eq!(done.seeding_progress(), None);
+    }
+
+    proptest::proptest! {
+        /// Whatever numbers an agent sends, the progress line is made, never a panic.
+        #[test]
+        fn any_numbers_make_a_progress_line(
+            transferred in proptest::prelude::any::<i64>(),
+            size in proptest::prelude::any::<i64>(),
+            rate in proptest::prelude::any::<i64>(),
+        ) {
+            let status = SqlLinkStatus {
+                seeding_size_bytes: size,
+                seeding_rate_bytes_per_second: rate,
+                ..seeding(transferred)
+            };
+            proptest::prop_assert!(status.seeding_progress().is_some());
+        }
     }
 
     #[test]

@@ -740,7 +740,7 @@ pub(crate) async fn record_agent_steps(
                     state: step.state,
                     detail: &step.detail,
                     already_done: step.already_done,
-                    at_ms: step.started_ms + step.duration_ms,
+                    at_ms: step.started_ms.saturating_add(step.duration_ms),
                     actor: &format!("agent/{agent}"),
                 };
                 finish(conn, migration, seq, end).await?;
