@@ -185,6 +185,9 @@ pub struct TlsSettings {
 pub struct EnrollmentSettings {
     pub default_token_ttl_secs: u64,
     pub max_token_ttl_secs: u64,
+    /// Enrollment attempts one source address may make a minute (all at once at
+    /// most): guessing tokens or loading the CA costs a source its turn.
+    pub attempts_per_minute: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -278,6 +281,7 @@ impl Default for EnrollmentSettings {
         Self {
             default_token_ttl_secs: 3600,
             max_token_ttl_secs: 7 * 86400,
+            attempts_per_minute: 30,
         }
     }
 }
@@ -505,6 +509,12 @@ impl ControlConfig {
             return invalid(
                 "azure.credential",
                 "client_secret needs azure.tenant_id, azure.client_id and azure.client_secret_file",
+            );
+        }
+        if self.enrollment.attempts_per_minute == 0 {
+            return invalid(
+                "enrollment.attempts_per_minute",
+                "must be greater than zero (30 is usual)",
             );
         }
         if self.enrollment.default_token_ttl_secs > self.enrollment.max_token_ttl_secs {

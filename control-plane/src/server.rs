@@ -161,7 +161,9 @@ pub async fn run(
         .http2_keepalive_interval(Some(Duration::from_secs(20)))
         .http2_keepalive_timeout(Some(Duration::from_secs(10)))
         .add_service(health)
-        .add_service(EnrollmentServer::new(EnrollmentService(shared.clone())))
+        .add_service(EnrollmentServer::new(EnrollmentService::new(
+            shared.clone(),
+        )))
         .add_service(AgentServiceServer::new(AgentApi(shared.clone())))
         .add_service(OperatorServer::new(OperatorApi(shared.clone())))
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), signal);

@@ -182,7 +182,10 @@ pub fn lab_instance(
 /// and ARM with migrations followed and cut over at a lab pace, signed in to the
 /// first managed instance's TDS endpoint as its administrator.
 fn plane_settings(lab: &Lab, data_dir: &Path) -> anyhow::Result<String> {
-    let mut settings = String::from("[assessment]\nschedule_interval_secs = 0\n");
+    // Every agent of the lab enrolls from this one address.
+    let mut settings = String::from(
+        "[assessment]\nschedule_interval_secs = 0\n[enrollment]\nattempts_per_minute = 1000000\n",
+    );
     let (Some(azure), Some(mi)) = (lab.azure.as_ref(), lab.managed.first()) else {
         return Ok(settings);
     };

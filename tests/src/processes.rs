@@ -24,6 +24,9 @@ disconnected_after_secs = 3
 poll_interval_ms = 200
 [assessment]
 schedule_interval_secs = 0
+[enrollment]
+# The tests enroll every host from this one address.
+attempts_per_minute = 600
 ";
 
 pub struct ControlPlane {

@@ -13,10 +13,23 @@ use uuid::Uuid;
 use super::{ApiError, Context};
 use crate::fleet::enrollment::{secret_hash, validate_agent_name};
 use crate::fleet::identity::AgentId;
+use crate::fleet::rate_limit::RateLimit;
 use crate::store::tokens::{EnrollError, NewAgent};
 use ferry_proto::clock::now_ms;
 
-pub struct EnrollmentService(pub Arc<Context>);
+pub struct EnrollmentService {
+    shared: Arc<Context>,
+    /// Attempts per source address (enrollment is the one call without a client
+    /// certificate).
+    limit: RateLimit,
+}
+
+impl EnrollmentService {
+    pub fn new(shared: Arc<Context>) -> EnrollmentService {
+        let limit = RateLimit::per_minute(shared.config.enrollment.attempts_per_minute);
+        EnrollmentService { shared, limit }
+    }
+}
 
 #[tonic::async_trait]
 impl Enrollment for EnrollmentService {
@@ -24,8 +37,18 @@ impl Enrollment for EnrollmentService {
         &self,
         request: Request<EnrollRequest>,
     ) -> Result<Response<EnrollResponse>, Status> {
-        let outcome = enroll(&self.0, request.into_inner()).await;
-        self.0.metrics.enrollment(if outcome.is_ok() {
+        if let Some(source) = request.remote_addr() {
+            if let Err(wait) = self.limit.admit(source.ip(), std::time::Instant::now()) {
+                self.shared.metrics.enrollment("limited");
+                return Err(Status::resource_exhausted(format!(
+                    "too many enrollment attempts from {}: try again in {} s (enrollment.attempts_per_minute)",
+                    source.ip(),
+                    wait.as_secs() + 1
+                )));
+            }
+        }
+        let outcome = enroll(&self.shared, request.into_inner()).await;
+        self.shared.metrics.enrollment(if outcome.is_ok() {
             "enrolled"
         } else {
             "refused"

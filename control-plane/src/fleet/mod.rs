@@ -6,6 +6,7 @@
 //! - [`labels`]: operator-set host labels and label selectors.
 //! - [`liveness`]: online / disconnected / revoked, and the coalesced heartbeat writer.
 //! - [`metrics`]: the fleet's OpenTelemetry metrics.
+//! - [`rate_limit`]: how often one source may try to enroll.
 //! - [`sessions`]: this replica's live agent sessions (command wake-ups, revocation).
 
 pub mod ca;
@@ -14,4 +15,5 @@ pub mod identity;
 pub mod labels;
 pub mod liveness;
 pub mod metrics;
+pub mod rate_limit;
 pub mod sessions;

@@ -64,7 +64,7 @@ async fn main() -> anyhow::Result<()> {
 
     let dir = tempfile::tempdir()?;
     let config = format!(
-        "[liveness]\nheartbeat_interval_secs = {}\ndisconnected_after_secs = {}\n[enrollment]\nmax_token_ttl_secs = 86400\n",
+        "[liveness]\nheartbeat_interval_secs = {}\ndisconnected_after_secs = {}\n[enrollment]\nmax_token_ttl_secs = 86400\nattempts_per_minute = 1000000\n",
         args.interval_secs,
         args.interval_secs * 4
     );

@@ -172,3 +172,37 @@ async fn refused_enrollments_say_why_and_store_nothing() {
     assert_eq!(names, HashSet::from(["a1", "a3"]));
     plane.stop().await;
 }
+
+/// Enrollment is the one call without a client certificate: one source address gets
+/// its burst of attempts a minute, then is told to wait, before anything is checked.
+#[tokio::test]
+async fn enrollment_attempts_are_limited_per_source() {
+    let dir = tempfile::tempdir().unwrap();
+    let config =
+        FAST_CONTROL_CONFIG.replace("attempts_per_minute = 600", "attempts_per_minute = 2");
+    let plane = ControlPlane::start(dir.path(), &config).await;
+    let token = plane.token("10m").await;
+    let mut refusals = Vec::new();
+    for n in 0..3 {
+        // Refused for its name: the token stays unused, and each attempt counts.
+        let csr = csr_with(&format!("guess{n}"), Vec::new());
+        refusals.push(enroll_call(&plane, &token, "", csr).await);
+    }
+    let codes: Vec<tonic::Code> = refusals
+        .iter()
+        .map(|r| r.as_ref().unwrap_err().code())
+        .collect();
+    assert_ne!(codes[0], tonic::Code::ResourceExhausted, "{refusals:?}");
+    assert_ne!(codes[1], tonic::Code::ResourceExhausted, "{refusals:?}");
+    let limited = refusals[2].as_ref().unwrap_err();
+    assert_eq!(
+        limited.code(),
+        tonic::Code::ResourceExhausted,
+        "{limited:?}"
+    );
+    assert!(
+        limited.message().contains("attempts_per_minute"),
+        "{limited:?}"
+    );
+    plane.stop().await;
+}
