@@ -13,6 +13,7 @@
 //! - [`migration`]: migrations: start (pre-flight, idempotent), list, show, retry.
 //! - [`cutover`]: cutovers: start, approve, cancel before the failover.
 //! - [`plan`]: plans and waves: apply, show, approve, pause, resume.
+//! - [`roles`]: every operator RPC and the least role it needs, in one table.
 //! - [`convert`]: wire <-> domain conversions ([`convert_assessment`] for assessments,
 //!   [`convert_load`] for load windows, [`convert_migration`] for link steps).
 
@@ -28,6 +29,7 @@ pub mod enrollment;
 pub mod migration;
 pub mod operator;
 pub mod plan;
+pub mod roles;
 pub mod sizing;
 pub mod targets;
 
@@ -35,7 +37,7 @@ use tonic::{Request, Status};
 
 use crate::context::Context;
 use crate::fleet::ca::AgentIssueError;
-use crate::fleet::identity::{Peer, Role};
+use crate::fleet::identity::Peer;
 use crate::service::ServiceError;
 use crate::store::agents::AgentRecord;
 use crate::store::StoreError;
@@ -156,12 +158,14 @@ pub async fn authenticate_agent<T>(
 
 /// The calling operator, whose role must allow `required`. Returns the actor name
 /// recorded in the audit log.
-pub fn authorize_operator<T>(request: &Request<T>, required: Role) -> Result<String, ApiError> {
+pub fn authorize_operator<T>(request: &Request<T>, rpc: roles::Rpc) -> Result<String, ApiError> {
+    let required = rpc.role();
     match peer(request)? {
         Peer::Operator { name, role } if role.allows(required) => Ok(format!("operator/{name}")),
         Peer::Operator { name, role } => Err(ApiError::PermissionDenied(format!(
-            "operator {name:?} has role {}, and this call needs {}",
+            "operator {name:?} has role {}, and {} needs {}",
             role.as_str(),
+            rpc.name(),
             required.as_str()
         ))),
         Peer::Agent(_) => Err(ApiError::PermissionDenied(

@@ -15,10 +15,10 @@ use ferry_proto::operator::v1::{
 };
 use tonic::{Request, Response, Status};
 
+use super::roles::Rpc;
 use super::{assessment, connection_test, convert, cutover, migration, plan, sizing, targets};
 use super::{authorize_operator, ApiError, Context};
 use crate::fleet::enrollment::{mint, secret_hash};
-use crate::fleet::identity::Role;
 use crate::fleet::labels::{self, Labels};
 use crate::store::agents::{AgentRecord, AgentSummary};
 use crate::store::commands::{CommandKind, CommandRecord};
@@ -35,14 +35,14 @@ impl OperatorApi {
         (self.0.config.liveness.disconnected_after_secs * 1000) as i64
     }
 
-    /// Approves, pauses or resumes a wave for a caller with `role`.
+    /// Approves, pauses or resumes a wave, as RPC `rpc` allows.
     async fn wave_change(
         &self,
         request: Request<op::WaveRequest>,
-        role: Role,
+        rpc: Rpc,
         verb: plan::Verb,
     ) -> Result<Response<op::Plan>, Status> {
-        let actor = authorize_operator(&request, role)?;
+        let actor = authorize_operator(&request, rpc)?;
         let name = request.into_inner().name;
         Ok(Response::new(
             plan::change(&self.0, &actor, &name, verb).await?,
@@ -66,7 +66,7 @@ impl Operator for OperatorApi {
         &self,
         request: Request<CreateEnrollmentTokenRequest>,
     ) -> Result<Response<CreateEnrollmentTokenResponse>, Status> {
-        let actor = authorize_operator(&request, Role::Operator)?;
+        let actor = authorize_operator(&request, Rpc::CreateEnrollmentToken)?;
         let request = request.into_inner();
         let limits = &self.0.config.enrollment;
         let ttl_secs = match u64::from(request.ttl_seconds) {
@@ -117,7 +117,7 @@ impl Operator for OperatorApi {
         &self,
         request: Request<ListHostsRequest>,
     ) -> Result<Response<ListHostsResponse>, Status> {
-        authorize_operator(&request, Role::Viewer)?;
+        authorize_operator(&request, Rpc::ListHosts)?;
         let now = now_ms();
         let hosts = self.0.store.list_agents().await.map_err(ApiError::from)?;
         Ok(Response::new(ListHostsResponse {
@@ -132,7 +132,7 @@ impl Operator for OperatorApi {
         &self,
         request: Request<GetHostRequest>,
     ) -> Result<Response<HostDetail>, Status> {
-        authorize_operator(&request, Role::Viewer)?;
+        authorize_operator(&request, Rpc::GetHost)?;
         let agent = crate::service::lookup::find_host(&self.0, &request.get_ref().host).await?;
         let store = &self.0.store;
         let instances = store
@@ -170,7 +170,7 @@ impl Operator for OperatorApi {
         &self,
         request: Request<RevokeHostRequest>,
     ) -> Result<Response<RevokeHostResponse>, Status> {
-        let actor = authorize_operator(&request, Role::Admin)?;
+        let actor = authorize_operator(&request, Rpc::RevokeHost)?;
         let request = request.into_inner();
         if request.reason.trim().is_empty() || request.reason.len() > MAX_DESCRIPTION {
             return Err(ApiError::invalid(
@@ -204,7 +204,7 @@ impl Operator for OperatorApi {
         &self,
         request: Request<CreateCommandRequest>,
     ) -> Result<Response<CommandInfo>, Status> {
-        let actor = authorize_operator(&request, Role::Operator)?;
+        let actor = authorize_operator(&request, Rpc::CreateCommand)?;
         let request = request.into_inner();
         let kind: CommandKind = request
             .kind
@@ -282,7 +282,7 @@ impl Operator for OperatorApi {
         &self,
         request: Request<ListCommandsRequest>,
     ) -> Result<Response<ListCommandsResponse>, Status> {
-        authorize_operator(&request, Role::Viewer)?;
+        authorize_operator(&request, Rpc::ListCommands)?;
         let request = request.into_inner();
         let agent = match request.host.as_str() {
             "" => None,
@@ -307,7 +307,7 @@ impl Operator for OperatorApi {
         &self,
         request: Request<StartAssessmentRequest>,
     ) -> Result<Response<AssessmentRun>, Status> {
-        let actor = authorize_operator(&request, Role::Operator)?;
+        let actor = authorize_operator(&request, Rpc::StartAssessment)?;
         let run = assessment::start(&self.0, actor, request.into_inner()).await?;
         Ok(Response::new(run))
     }
@@ -316,7 +316,7 @@ impl Operator for OperatorApi {
         &self,
         request: Request<GetAssessmentRunRequest>,
     ) -> Result<Response<AssessmentRun>, Status> {
-        authorize_operator(&request, Role::Viewer)?;
+        authorize_operator(&request, Rpc::GetAssessmentRun)?;
         let run = assessment::get(&self.0, &request.get_ref().run_id).await?;
         Ok(Response::new(run))
     }
@@ -325,7 +325,7 @@ impl Operator for OperatorApi {
         &self,
         request: Request<GetAssessmentReportRequest>,
     ) -> Result<Response<AssessmentReport>, Status> {
-        authorize_operator(&request, Role::Viewer)?;
+        authorize_operator(&request, Rpc::GetAssessmentReport)?;
         let report = assessment::report(&self.0, &request.get_ref().run_id).await?;
         Ok(Response::new(report))
     }
@@ -334,7 +334,7 @@ impl Operator for OperatorApi {
         &self,
         request: Request<ShowAssessmentRequest>,
     ) -> Result<Response<AssessmentDetail>, Status> {
-        authorize_operator(&request, Role::Viewer)?;
+        authorize_operator(&request, Rpc::ShowAssessment)?;
         let detail = assessment::show(&self.0, request.into_inner()).await?;
         Ok(Response::new(detail))
     }
@@ -343,7 +343,7 @@ impl Operator for OperatorApi {
         &self,
         request: Request<DiffAssessmentsRequest>,
     ) -> Result<Response<AssessmentDiff>, Status> {
-        authorize_operator(&request, Role::Viewer)?;
+        authorize_operator(&request, Rpc::DiffAssessments)?;
         let diff = assessment::diff(&self.0, request.into_inner()).await?;
         Ok(Response::new(diff))
     }
@@ -352,7 +352,7 @@ impl Operator for OperatorApi {
         &self,
         request: Request<RecommendSkuRequest>,
     ) -> Result<Response<SkuRecommendations>, Status> {
-        authorize_operator(&request, Role::Viewer)?;
+        authorize_operator(&request, Rpc::RecommendSku)?;
         let found = sizing::recommend_sku(&self.0, request.into_inner()).await?;
         Ok(Response::new(found))
     }
@@ -361,7 +361,7 @@ impl Operator for OperatorApi {
         &self,
         request: Request<SetHostLabelsRequest>,
     ) -> Result<Response<Host>, Status> {
-        let actor = authorize_operator(&request, Role::Operator)?;
+        let actor = authorize_operator(&request, Rpc::SetHostLabels)?;
         let request = request.into_inner();
         let agent = crate::service::lookup::find_live_host(&self.0, &request.host).await?;
         let set: Labels = request.set.into_iter().collect();
@@ -399,7 +399,7 @@ impl Operator for OperatorApi {
         &self,
         request: Request<op::AddTargetRequest>,
     ) -> Result<Response<op::Target>, Status> {
-        let actor = authorize_operator(&request, Role::Operator)?;
+        let actor = authorize_operator(&request, Rpc::AddTarget)?;
         let added = targets::add_target(&self.0, request.into_inner(), &actor).await?;
         Ok(Response::new(added))
     }
@@ -408,7 +408,7 @@ impl Operator for OperatorApi {
         &self,
         request: Request<op::ListTargetsRequest>,
     ) -> Result<Response<op::ListTargetsResponse>, Status> {
-        authorize_operator(&request, Role::Viewer)?;
+        authorize_operator(&request, Rpc::ListTargets)?;
         Ok(Response::new(targets::list_targets(&self.0).await?))
     }
 
@@ -416,7 +416,7 @@ impl Operator for OperatorApi {
         &self,
         request: Request<op::RemoveTargetRequest>,
     ) -> Result<Response<op::RemoveTargetResponse>, Status> {
-        let actor = authorize_operator(&request, Role::Operator)?;
+        let actor = authorize_operator(&request, Rpc::RemoveTarget)?;
         let removed = targets::remove_target(&self.0, request.into_inner(), &actor).await?;
         Ok(Response::new(removed))
     }
@@ -425,7 +425,7 @@ impl Operator for OperatorApi {
         &self,
         request: Request<op::TestConnectionRequest>,
     ) -> Result<Response<op::ConnectionTests>, Status> {
-        let actor = authorize_operator(&request, Role::Operator)?;
+        let actor = authorize_operator(&request, Rpc::TestConnection)?;
         let started = connection_test::test(&self.0, &actor, request.into_inner()).await?;
         Ok(Response::new(started))
     }
@@ -434,7 +434,7 @@ impl Operator for OperatorApi {
         &self,
         request: Request<op::GetConnectionTestsRequest>,
     ) -> Result<Response<op::ConnectionTests>, Status> {
-        authorize_operator(&request, Role::Viewer)?;
+        authorize_operator(&request, Rpc::GetConnectionTests)?;
         Ok(Response::new(
             connection_test::get(&self.0, request.into_inner()).await?,
         ))
@@ -444,7 +444,7 @@ impl Operator for OperatorApi {
         &self,
         request: Request<op::StartMigrationRequest>,
     ) -> Result<Response<op::StartMigrationResponse>, Status> {
-        let actor = authorize_operator(&request, Role::Operator)?;
+        let actor = authorize_operator(&request, Rpc::StartMigration)?;
         Ok(Response::new(
             migration::start(&self.0, &actor, request.into_inner()).await?,
         ))
@@ -454,7 +454,7 @@ impl Operator for OperatorApi {
         &self,
         request: Request<op::ListMigrationsRequest>,
     ) -> Result<Response<op::Migrations>, Status> {
-        authorize_operator(&request, Role::Viewer)?;
+        authorize_operator(&request, Rpc::ListMigrations)?;
         Ok(Response::new(
             migration::list(&self.0, request.into_inner()).await?,
         ))
@@ -464,7 +464,7 @@ impl Operator for OperatorApi {
         &self,
         request: Request<op::GetMigrationRequest>,
     ) -> Result<Response<op::Migration>, Status> {
-        authorize_operator(&request, Role::Viewer)?;
+        authorize_operator(&request, Rpc::GetMigration)?;
         Ok(Response::new(
             migration::get(&self.0, &request.into_inner().id).await?,
         ))
@@ -474,7 +474,7 @@ impl Operator for OperatorApi {
         &self,
         request: Request<op::GetMigrationRequest>,
     ) -> Result<Response<op::Migration>, Status> {
-        let actor = authorize_operator(&request, Role::Operator)?;
+        let actor = authorize_operator(&request, Rpc::RetryMigration)?;
         Ok(Response::new(
             migration::retry(&self.0, &actor, &request.into_inner().id).await?,
         ))
@@ -484,7 +484,7 @@ impl Operator for OperatorApi {
         &self,
         request: Request<op::GetMigrationRequest>,
     ) -> Result<Response<op::Migration>, Status> {
-        let actor = authorize_operator(&request, Role::Operator)?;
+        let actor = authorize_operator(&request, Rpc::CancelMigration)?;
         Ok(Response::new(
             migration::cancel(&self.0, &actor, &request.into_inner().id).await?,
         ))
@@ -494,7 +494,7 @@ impl Operator for OperatorApi {
         &self,
         request: Request<op::StartCutoverRequest>,
     ) -> Result<Response<op::Migration>, Status> {
-        let actor = authorize_operator(&request, Role::Operator)?;
+        let actor = authorize_operator(&request, Rpc::StartCutover)?;
         Ok(Response::new(
             cutover::start(&self.0, &actor, request.into_inner()).await?,
         ))
@@ -504,7 +504,7 @@ impl Operator for OperatorApi {
         &self,
         request: Request<op::StartWaveCutoverRequest>,
     ) -> Result<Response<op::WaveCutover>, Status> {
-        let actor = authorize_operator(&request, Role::Operator)?;
+        let actor = authorize_operator(&request, Rpc::StartWaveCutover)?;
         Ok(Response::new(
             cutover::start_wave(&self.0, &actor, request.into_inner()).await?,
         ))
@@ -514,7 +514,7 @@ impl Operator for OperatorApi {
         &self,
         request: Request<op::ListAuditRequest>,
     ) -> Result<Response<op::AuditEvents>, Status> {
-        authorize_operator(&request, Role::Viewer)?;
+        authorize_operator(&request, Rpc::ListAudit)?;
         let request = request.into_inner();
         let limit = match request.limit {
             0 => 100,
@@ -544,7 +544,7 @@ impl Operator for OperatorApi {
         &self,
         request: Request<op::ApplyPlanRequest>,
     ) -> Result<Response<op::Plan>, Status> {
-        let actor = authorize_operator(&request, Role::Operator)?;
+        let actor = authorize_operator(&request, Rpc::ApplyPlan)?;
         let toml = request.into_inner().plan_toml;
         Ok(Response::new(plan::apply(&self.0, &actor, &toml).await?))
     }
@@ -553,7 +553,7 @@ impl Operator for OperatorApi {
         &self,
         request: Request<op::ShowPlanRequest>,
     ) -> Result<Response<op::Plan>, Status> {
-        authorize_operator(&request, Role::Viewer)?;
+        authorize_operator(&request, Rpc::ShowPlan)?;
         Ok(Response::new(plan::show(&self.0).await?))
     }
 
@@ -561,7 +561,7 @@ impl Operator for OperatorApi {
         &self,
         request: Request<op::WaveRequest>,
     ) -> Result<Response<op::Plan>, Status> {
-        self.wave_change(request, Role::Approver, plan::Verb::Approve)
+        self.wave_change(request, Rpc::ApproveWave, plan::Verb::Approve)
             .await
     }
 
@@ -569,7 +569,7 @@ impl Operator for OperatorApi {
         &self,
         request: Request<op::WaveRequest>,
     ) -> Result<Response<op::Plan>, Status> {
-        self.wave_change(request, Role::Operator, plan::Verb::Pause)
+        self.wave_change(request, Rpc::PauseWave, plan::Verb::Pause)
             .await
     }
 
@@ -577,7 +577,7 @@ impl Operator for OperatorApi {
         &self,
         request: Request<op::WaveRequest>,
     ) -> Result<Response<op::Plan>, Status> {
-        self.wave_change(request, Role::Operator, plan::Verb::Resume)
+        self.wave_change(request, Rpc::ResumeWave, plan::Verb::Resume)
             .await
     }
 
@@ -585,7 +585,7 @@ impl Operator for OperatorApi {
         &self,
         request: Request<op::GetMigrationRequest>,
     ) -> Result<Response<op::Migration>, Status> {
-        let actor = authorize_operator(&request, Role::Approver)?;
+        let actor = authorize_operator(&request, Rpc::ApproveCutover)?;
         Ok(Response::new(
             cutover::approve(&self.0, &actor, &request.into_inner().id).await?,
         ))
@@ -595,7 +595,7 @@ impl Operator for OperatorApi {
         &self,
         request: Request<op::GetMigrationRequest>,
     ) -> Result<Response<op::Migration>, Status> {
-        let actor = authorize_operator(&request, Role::Operator)?;
+        let actor = authorize_operator(&request, Rpc::CancelCutover)?;
         Ok(Response::new(
             cutover::cancel(&self.0, &actor, &request.into_inner().id).await?,
         ))

@@ -33,6 +33,7 @@ mod migrations;
 mod outbox;
 mod renewal;
 mod replicas;
+mod roles;
 mod targets;
 mod telemetry;
 mod waves;
