@@ -213,13 +213,14 @@ fn plane_settings(lab: &Lab, data_dir: &Path) -> anyhow::Result<String> {
 }
 
 /// `[cutover]` at a lab pace (a few seconds without log count as the application
-/// stopped), signed in to managed instance `mi`'s TDS endpoint as its administrator:
+/// stopped) and with no approver (the lab's own choice: production needs one by
+/// default), signed in to managed instance `mi`'s TDS endpoint as its administrator:
 /// its name resolved through `hosts`, its lab certificate trusted.
 pub fn cutover_settings(mi: &ManagedInstance, dir: &Path) -> anyhow::Result<String> {
     let password = dir.join(format!("{}-password", mi.spec.name));
     ferry_proto::private_files::write_secret(&password, &mi.spec.admin_password)?;
     Ok(format!(
-        "[cutover]\nstable_readings = 3\nquiet_secs = 3\nobserve_interval_ms = 300\ngate_timeout_secs = 120\n\
+        "[cutover]\nstable_readings = 3\nquiet_secs = 3\nobserve_interval_ms = 300\ngate_timeout_secs = 120\napprovals = 0\n\
          [cutover.mi_sql]\nlogin = {:?}\npassword_file = {:?}\ntrust_server_certificate = true\ntimeout_secs = 5\n\
          [cutover.mi_sql.hosts]\n{:?} = \"{}\"\n",
         mi.spec.admin_login,

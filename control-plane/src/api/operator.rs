@@ -24,6 +24,7 @@ use crate::store::agents::{AgentRecord, AgentSummary};
 use crate::store::commands::{CommandKind, CommandRecord};
 use crate::store::inventory::InstanceRecord;
 use crate::store::tokens::NewToken;
+use crate::store::waves::RunningCutovers;
 use ferry_proto::clock::now_ms;
 
 pub struct OperatorApi(pub Arc<Context>);
@@ -545,8 +546,18 @@ impl Operator for OperatorApi {
         request: Request<op::ApplyPlanRequest>,
     ) -> Result<Response<op::Plan>, Status> {
         let actor = authorize_operator(&request, Rpc::ApplyPlan)?;
+        // Only an admin's plan may change what a running cutover needs.
+        let running = match super::peer(&request)? {
+            crate::fleet::identity::Peer::Operator {
+                role: crate::fleet::identity::Role::Admin,
+                ..
+            } => RunningCutovers::MayChange,
+            _ => RunningCutovers::Refuse,
+        };
         let toml = request.into_inner().plan_toml;
-        Ok(Response::new(plan::apply(&self.0, &actor, &toml).await?))
+        Ok(Response::new(
+            plan::apply(&self.0, (&actor, running), &toml).await?,
+        ))
     }
 
     async fn show_plan(

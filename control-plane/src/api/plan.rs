@@ -17,8 +17,13 @@ use crate::migration::State;
 use crate::store::migrations::Change;
 use crate::store::migrations::MigrationRecord;
 use crate::store::waves::WaveRecord;
+use crate::store::waves::{PlanApplied, RunningCutovers};
 
-pub async fn apply(shared: &Context, actor: &str, toml: &str) -> Result<op::Plan, ApiError> {
+pub async fn apply(
+    shared: &Context,
+    (actor, running): (&str, RunningCutovers),
+    toml: &str,
+) -> Result<op::Plan, ApiError> {
     let file = wave::parse(toml).map_err(|e| ApiError::invalid("plan_toml", e))?;
     let fleet = Fleet {
         migrations: &shared.store.migrations().await?,
@@ -60,10 +65,14 @@ pub async fn apply(shared: &Context, actor: &str, toml: &str) -> Result<op::Plan
             migrations,
         });
     }
-    let changes = shared
+    let changes = match shared
         .store
-        .apply_plan((&waves, &groups), actor, now_ms())
-        .await?;
+        .apply_plan((&waves, &groups), (actor, running), now_ms())
+        .await?
+    {
+        PlanApplied::Applied(changes) => changes,
+        PlanApplied::Refused(why) => return Err(ApiError::PermissionDenied(why)),
+    };
     tracing::info!(%actor, ?changes, "plan applied");
     let mut plan = show(shared).await?;
     plan.changes = changes

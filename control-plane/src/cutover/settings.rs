@@ -33,7 +33,8 @@ pub struct CutoverSettings {
     /// waiting for its `link_status_interval_secs`).
     pub sql_reading_interval_ms: u64,
     /// Distinct approvers (the approver role) a cutover needs before its failover;
-    /// the operator who asked for it cannot be the only one. 0: none.
+    /// the operator who asked for it cannot be the only one. 0: none. One by default:
+    /// a production cutover is two people's decision (a lab sets its own).
     pub approvals: u32,
     /// Failovers in flight at once: in all, and from one host (0: no limit). Failovers
     /// to one MI go one at a time whatever these say.
@@ -65,7 +66,7 @@ impl Default for CutoverSettings {
             gate_timeout_secs: 900,
             observe_interval_ms: 2000,
             sql_reading_interval_ms: 2000,
-            approvals: 0,
+            approvals: 1,
             max_failovers: 0,
             max_failovers_per_host: 0,
             validate: Validate::Rows,

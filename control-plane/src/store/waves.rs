@@ -9,21 +9,54 @@ use super::{col, Store, StoreError};
 use crate::cutover::wave::Wave;
 pub use crate::cutover::wave::WaveRecord;
 
+/// What applying a plan came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PlanApplied {
+    /// Each wave's and group's name and what became of it.
+    Applied(Vec<(String, &'static str)>),
+    /// Refused, nothing changed: why.
+    Refused(String),
+}
+
+impl PlanApplied {
+    /// The changes, when it was applied.
+    pub fn applied(self) -> Option<Vec<(String, &'static str)>> {
+        match self {
+            PlanApplied::Applied(changes) => Some(changes),
+            PlanApplied::Refused(_) => None,
+        }
+    }
+}
+
+/// Whether a plan may change the wave or group of a running cutover.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunningCutovers {
+    Refuse,
+    /// An admin's plan.
+    MayChange,
+}
+
 impl Store {
     /// Makes the stored waves exactly `waves` and the cutover groups exactly
     /// `groups`, audited per change; each wave's name
     /// and what became of it (created, updated, unchanged, removed). An updated wave's
     /// approvals are cleared: they approved something else.
+    ///
+    /// Separation of duties: a plan that would change the wave or group of a migration
+    /// whose cutover runs, its failover not begun (its approvals, its window, its
+    /// membership), is refused, changing nothing, unless `running` says it may (an
+    /// admin's): whoever asked for a cutover cannot lower what it needs.
     pub async fn apply_plan(
         &self,
         (waves, groups): (&[Wave], &[crate::cutover::group::Group]),
-        actor: &str,
+        (actor, running): (&str, RunningCutovers),
         now_ms: i64,
-    ) -> Result<Vec<(String, &'static str)>, StoreError> {
+    ) -> Result<PlanApplied, StoreError> {
         let mut tx = self.write().await?;
         // Their members' failovers judged before this plan are not made after it.
         let members = "wave <> '' OR cutover_group <> ''";
         bump_revisions(&mut tx, members, None).await?;
+        let cutting_over_before = cutting_over(&mut tx).await?;
         let stored: Vec<(String, String)> =
             sqlx::query_as("SELECT name, spec FROM waves ORDER BY name")
                 .fetch_all(&mut *tx)
@@ -80,8 +113,34 @@ impl Store {
         }
         super::groups::apply(&mut tx, groups, (actor, now_ms), &mut changes).await?;
         bump_revisions(&mut tx, members, None).await?;
+        if running == RunningCutovers::Refuse {
+            let changed = |name: &str| {
+                !name.is_empty()
+                    && changes
+                        .iter()
+                        .any(|(n, change)| n == name && *change != "unchanged")
+            };
+            let after = cutting_over(&mut tx).await?;
+            for (id, wave, group) in &cutting_over_before {
+                let now = after.iter().find(|(other, _, _)| other == id);
+                let moved = now.is_none_or(|(_, w, g)| w != wave || g != group);
+                if moved || changed(wave) || changed(group) {
+                    let within = [("wave", wave), ("group", group)]
+                        .into_iter()
+                        .filter(|(_, name)| !name.is_empty())
+                        .map(|(kind, name)| format!("{kind} {name}"))
+                        .collect::<Vec<_>>()
+                        .join(" and ");
+                    tx.rollback().await?;
+                    return Ok(PlanApplied::Refused(format!(
+                        "migration {id} is cutting over ({}), its failover not begun: this plan would change what its cutover needs; apply it once the cutover ends or is cancelled, or as an admin",
+                        if within.is_empty() { "in no wave or group".to_string() } else { format!("in {within}") }
+                    )));
+                }
+            }
+        }
         tx.commit().await?;
-        Ok(changes)
+        Ok(PlanApplied::Applied(changes))
     }
 
     pub async fn waves(&self) -> Result<Vec<WaveRecord>, StoreError> {
@@ -218,4 +277,20 @@ async fn record(
     at_ms: i64,
 ) -> Result<(), StoreError> {
     audit::record_on(conn, format!("wave/{wave}"), (actor, action), detail, at_ms).await
+}
+
+/// The migrations cutting over whose failover has not begun: (id, wave, group).
+async fn cutting_over(
+    conn: &mut AnyConnection,
+) -> Result<Vec<(String, String, String)>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT m.id, m.wave, m.cutover_group FROM migrations m WHERE m.state = $1
+         AND NOT EXISTS (SELECT 1 FROM migration_steps s WHERE s.migration_id = m.id
+             AND s.name = $2 AND s.state IN ('running', 'done'))
+         ORDER BY m.id",
+    )
+    .bind(crate::migration::State::CuttingOver.as_str())
+    .bind(crate::migration::journal::FAILOVER)
+    .fetch_all(conn)
+    .await?)
 }

@@ -15,6 +15,7 @@ use ferry_control::migration::planner::{self, Action};
 use ferry_control::migration::{State, StepState};
 use ferry_control::reconcile::driver::{self, LEASE};
 use ferry_control::store::migrations::{Change, MigrationRecord, StepRecord};
+use ferry_control::store::waves::RunningCutovers;
 use ferry_control::store::{Store, StoreError};
 use ferry_proto::clock::now_ms;
 use proptest::prelude::*;
@@ -99,7 +100,11 @@ impl World {
             migrations: vec![id.clone()],
         };
         store
-            .apply_plan((&[wave], &[]), "operator/test", now_ms())
+            .apply_plan(
+                (&[wave], &[]),
+                ("operator/test", RunningCutovers::Refuse),
+                now_ms(),
+            )
             .await
             .unwrap();
         let intent = r#"{"requested_by":"operator/test","requested_at_ms":1}"#;

@@ -357,9 +357,13 @@ async fn a_window_and_approvals_hold_the_failover_until_both_are_given() {
     } = fixture(super::migrations::SCENARIO, &[("sqlhost", &["SQL22"])]).await;
     let id = ready_one(&plane, "sqlhost", "Sales").await;
     // One approver needed; bob is one (admin, who asks, cannot be the only one).
-    let plane =
-        super::migrations::restart_with(plane, (dir.path(), &config), "cutover", "approvals = 1")
-            .await;
+    let plane = super::migrations::restart_with(
+        plane,
+        (dir.path(), &config.replace("approvals = 0\n", "")),
+        "cutover",
+        "approvals = 1",
+    )
+    .await;
     let bob = issue_operator(&plane, dir.path(), "bob", "approver").await;
 
     // The window opens in a few seconds.

@@ -9,6 +9,7 @@ use ferry_control::store::commands::{CommandKind, CommandRecord};
 use ferry_control::store::cutovers::Wait;
 use ferry_control::store::inventory::{IncomingReport, ReportBody};
 use ferry_control::store::migrations::Change;
+use ferry_control::store::waves::RunningCutovers;
 use ferry_control::store::StoreError;
 
 use super::*;
@@ -469,13 +470,25 @@ pub(super) async fn waves(store: &Store, migration: &str) {
         migrations: vec![migration.to_string()],
     };
     let applied = store
-        .apply_plan((&[wave("w1", 1)], &[]), "operator/test", NOW)
+        .apply_plan(
+            (&[wave("w1", 1)], &[]),
+            ("operator/test", RunningCutovers::Refuse),
+            NOW,
+        )
         .await
+        .unwrap()
+        .applied()
         .unwrap();
     assert_eq!(applied, [("w1".to_string(), "created")]);
     let again = store
-        .apply_plan((&[wave("w1", 1)], &[]), "operator/test", NOW + 1)
+        .apply_plan(
+            (&[wave("w1", 1)], &[]),
+            ("operator/test", RunningCutovers::Refuse),
+            NOW + 1,
+        )
         .await
+        .unwrap()
+        .applied()
         .unwrap();
     assert_eq!(again, [("w1".to_string(), "unchanged")]);
     assert_eq!(
@@ -542,8 +555,14 @@ pub(super) async fn waves(store: &Store, migration: &str) {
         .unwrap();
     // Changed: its approvals are gone. Another wave replaces it: it is removed.
     let updated = store
-        .apply_plan((&[wave("w1", 2)], &[]), "operator/test", NOW + 6)
+        .apply_plan(
+            (&[wave("w1", 2)], &[]),
+            ("operator/test", RunningCutovers::Refuse),
+            NOW + 6,
+        )
         .await
+        .unwrap()
+        .applied()
         .unwrap();
     assert_eq!(updated, [("w1".to_string(), "updated")]);
     assert!(store
@@ -554,8 +573,14 @@ pub(super) async fn waves(store: &Store, migration: &str) {
         .approvers
         .is_empty());
     let replaced = store
-        .apply_plan((&[wave("w2", 0)], &[]), "operator/test", NOW + 7)
+        .apply_plan(
+            (&[wave("w2", 0)], &[]),
+            ("operator/test", RunningCutovers::Refuse),
+            NOW + 7,
+        )
         .await
+        .unwrap()
+        .applied()
         .unwrap();
     assert_eq!(
         replaced,
@@ -569,8 +594,14 @@ pub(super) async fn waves(store: &Store, migration: &str) {
     );
     assert_eq!(store.failed_in_wave("w2", "another").await.unwrap(), None);
     let cleared = store
-        .apply_plan((&[], &[]), "operator/test", NOW + 8)
+        .apply_plan(
+            (&[], &[]),
+            ("operator/test", RunningCutovers::Refuse),
+            NOW + 8,
+        )
         .await
+        .unwrap()
+        .applied()
         .unwrap();
     assert_eq!(cleared, [("w2".to_string(), "removed")]);
     assert_eq!(store.migration(migration).await.unwrap().unwrap().wave, "");
@@ -731,11 +762,18 @@ pub(super) async fn groups(store: &Store, migration: &str) {
         migrations: vec![migration.to_string()],
     };
     let plan = (&[][..], std::slice::from_ref(&group));
-    let applied = store.apply_plan(plan, "operator/test", NOW).await.unwrap();
+    let applied = store
+        .apply_plan(plan, ("operator/test", RunningCutovers::Refuse), NOW)
+        .await
+        .unwrap()
+        .applied()
+        .unwrap();
     assert_eq!(applied, [("group g1".to_string(), "created")]);
     let again = store
-        .apply_plan(plan, "operator/test", NOW + 1)
+        .apply_plan(plan, ("operator/test", RunningCutovers::Refuse), NOW + 1)
         .await
+        .unwrap()
+        .applied()
         .unwrap();
     assert_eq!(again, [("group g1".to_string(), "unchanged")]);
     assert_eq!(
@@ -776,8 +814,14 @@ pub(super) async fn groups(store: &Store, migration: &str) {
     lost_hook_run(store).await;
 
     let removed = store
-        .apply_plan((&[], &[]), "operator/test", NOW + 20)
+        .apply_plan(
+            (&[], &[]),
+            ("operator/test", RunningCutovers::Refuse),
+            NOW + 20,
+        )
         .await
+        .unwrap()
+        .applied()
         .unwrap();
     assert_eq!(removed, [("group g1".to_string(), "removed")]);
     assert_eq!(store.group_of(migration).await.unwrap(), None);
@@ -792,5 +836,94 @@ async fn lost_hook_run(store: &Store) {
     assert_eq!(
         (run.state.as_str(), run.started_at_ms),
         ("running", NOW + 41)
+    );
+}
+
+/// Separation of duties: while a migration's cutover runs, its failover not begun, a
+/// plan that changes its wave (its approvals, its membership) is refused and changes
+/// nothing, unless an admin's; a plan that leaves it alone is applied.
+pub(super) async fn separation_of_duties(store: &Store, agent: AgentId) {
+    use ferry_control::cutover::wave::{OnFailure, Wave};
+    use ferry_control::migration::Options;
+    use ferry_control::store::migrations::MigrationRecord;
+    use ferry_control::store::waves::PlanApplied;
+    let record = MigrationRecord::preparing(
+        "sod".into(),
+        (agent, "sql01".into()),
+        ("default".into(), "Duty".into()),
+        ("key-sod".into(), "DAG_Duty".into()),
+        Options::default(),
+        ("operator/test".into(), NOW),
+    );
+    assert_eq!(store.create_migration(&record).await.unwrap(), None);
+    store
+        .set_migration_state(
+            ("sod", State::Preparing),
+            State::Seeding,
+            "linked",
+            None,
+            NOW,
+        )
+        .await
+        .unwrap();
+    let wave = |approvals: u32, migrations: Vec<String>| Wave {
+        name: "w-duty".into(),
+        approvals,
+        on_failure: OnFailure::Halt,
+        window: None,
+        migrations,
+    };
+    let members = vec!["sod".to_string()];
+    let apply = |waves: Vec<Wave>, running: RunningCutovers| async move {
+        store
+            .apply_plan((&waves, &[]), ("operator/alice", running), NOW + 10)
+            .await
+            .unwrap()
+    };
+    assert!(matches!(
+        apply(vec![wave(2, members.clone())], RunningCutovers::Refuse).await,
+        PlanApplied::Applied(_)
+    ));
+    let started = store
+        .start_cutover(
+            ("sod", "{\"requested_by\":\"operator/alice\"}"),
+            &journal::names(&CUTOVER),
+            "operator/alice",
+            NOW + 20,
+        )
+        .await
+        .unwrap();
+    assert_eq!(started, Change::Made);
+
+    // Lowering its wave's approvals, or taking it out of the wave: refused.
+    for plan in [
+        vec![wave(0, members.clone())],
+        vec![wave(2, Vec::new())],
+        Vec::new(),
+    ] {
+        let PlanApplied::Refused(why) = apply(plan, RunningCutovers::Refuse).await else {
+            panic!("a plan changing a running cutover's wave was applied");
+        };
+        assert!(why.contains("sod") && why.contains("admin"), "{why}");
+        let kept = store.wave("w-duty").await.unwrap().unwrap();
+        assert_eq!((kept.wave.approvals, kept.wave.migrations.len()), (2, 1));
+    }
+    // The same plan again changes nothing: applied.
+    assert!(matches!(
+        apply(vec![wave(2, members.clone())], RunningCutovers::Refuse).await,
+        PlanApplied::Applied(_)
+    ));
+    // An admin may.
+    assert!(matches!(
+        apply(Vec::new(), RunningCutovers::MayChange).await,
+        PlanApplied::Applied(_)
+    ));
+    assert!(store.wave("w-duty").await.unwrap().is_none());
+    assert_eq!(
+        store
+            .cancel_cutover("sod", "operator/alice", NOW + 30)
+            .await
+            .unwrap(),
+        Change::Made
     );
 }

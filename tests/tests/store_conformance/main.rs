@@ -589,6 +589,7 @@ async fn suite(url: &str) {
     cutover::row_counts(&store, "m1", first.id).await;
     cutover::reads_are_not_kept(&store, first.id).await;
     refused::refused_reports(&store, first.id).await;
+    cutover::separation_of_duties(&store, first.id).await;
 
     let actions: Vec<String> = store
         .list_audit(50)
