@@ -27,6 +27,21 @@ pub struct ControlConfig {
     pub azure: AzureSettings,
     pub migrations: MigrationSettings,
     pub cutover: crate::cutover::settings::CutoverSettings,
+    /// The application hooks a plan's cutover group may name (`[[hook]]`): defined
+    /// here, by whoever runs the control plane, never by a plan.
+    #[serde(rename = "hook")]
+    pub hooks: Vec<crate::cutover::group::HookFile>,
+}
+
+impl ControlConfig {
+    /// The configured hook named `name`, checked.
+    pub fn hook(&self, name: &str) -> Option<crate::cutover::group::Hook> {
+        let file = self
+            .hooks
+            .iter()
+            .find(|h| h.name.eq_ignore_ascii_case(name))?;
+        crate::cutover::group::hook(file, name, self.cutover.webhook_loopback_http).ok()
+    }
 }
 
 /// How migrations are driven and watched.
@@ -262,6 +277,7 @@ impl Default for ControlConfig {
             azure: AzureSettings::default(),
             migrations: MigrationSettings::default(),
             cutover: Default::default(),
+            hooks: Vec::new(),
         }
     }
 }
@@ -453,6 +469,11 @@ impl ControlConfig {
         }
         if let Some((field, problem)) = self.cutover.invalid() {
             return invalid(field, problem);
+        }
+        if let Err(problem) =
+            crate::cutover::group::configured(&self.hooks, self.cutover.webhook_loopback_http)
+        {
+            return invalid("hook", &problem);
         }
         if self.assessment.default_deadline_secs > self.assessment.max_deadline_secs {
             return invalid(

@@ -42,12 +42,17 @@ fn otlp_configured() -> bool {
     .any(|var| std::env::var(var).is_ok_and(|v| !v.trim().is_empty()))
 }
 
+/// Makes ring the process's rustls crypto provider, if none is yet: reqwest (the OTLP
+/// exporter's client, ARM's, webhooks') is built with rustls and no provider of its
+/// own, and panics building a client without one.
+pub fn install_crypto_provider() {
+    // An error means one is installed already.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// Installs logging, and OTLP export when configured. Call once, first thing in `main`.
 pub fn init(service_name: &'static str, default_filter: &str) -> Telemetry {
-    // reqwest (the OTLP exporter's client) is built with rustls and no crypto provider
-    // of its own: every Ferry process uses ring, so it is the process default. An
-    // error means one is installed already.
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    install_crypto_provider();
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));

@@ -8,7 +8,7 @@ use ferry_proto::clock::now_ms;
 use ferry_proto::operator::v1 as op;
 
 use super::{ApiError, Context};
-use crate::cutover::group::{self, Group};
+use crate::cutover::group::Group;
 use crate::cutover::wave::{self, Member, OnFailure, Wave};
 use crate::cutover::window::Window;
 use crate::fleet::identity::AgentId;
@@ -43,12 +43,19 @@ pub async fn apply(
     let mut groups = Vec::new();
     let mut in_group = HashMap::new();
     for (n, g) in file.groups.iter().enumerate() {
-        let hook = g
-            .hook
-            .as_ref()
-            .map(|h| group::hook(h, &format!("group[{n}]")))
-            .transpose()
-            .map_err(|e| ApiError::invalid("plan_toml", e))?;
+        // A plan names a hook the control plane's configuration defines; it cannot
+        // define one.
+        if let Some(name) = &g.hook {
+            if shared.config.hook(name).is_none() {
+                return Err(ApiError::invalid(
+                    "plan_toml",
+                    format!(
+                        "group[{n}].hook: no hook named {name:?} in the control plane's configuration ([[hook]] in ferry-control.toml, defined by whoever runs it)"
+                    ),
+                ));
+            }
+        }
+        let hook = g.hook.clone();
         let migrations = fleet.members(("group", &g.name, n), &g.members, &mut in_group)?;
         if migrations.len() < 2 {
             return Err(ApiError::invalid(
@@ -180,11 +187,7 @@ pub async fn show(shared: &Context) -> Result<op::Plan, ApiError> {
         }
         let run = shared.store.hook_run(&group.name).await?;
         groups.push(op::GroupInfo {
-            hook: group
-                .hook
-                .as_ref()
-                .map(|h| h.describe())
-                .unwrap_or_default(),
+            hook: group.hook.clone().unwrap_or_default(),
             hook_state: run.as_ref().map(|r| r.state.clone()).unwrap_or_default(),
             hook_detail: run.map(|r| r.detail).unwrap_or_default(),
             name: group.name,

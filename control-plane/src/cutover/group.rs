@@ -3,12 +3,23 @@
 //! writable on its MI — a command or a webhook given the new connection endpoints,
 //! which repoints the application.
 //!
+//! Hooks are defined by whoever runs the control plane, in its configuration
+//! (`[[hook]]`); a plan names one. An operator writing plans cannot make the control
+//! plane run a program of their choosing (it runs with access to the CA's key).
+//!
 //! ```toml
+//! # ferry-control.toml
+//! [[hook]]
+//! name = "repoint-shop"
+//! command = ["/usr/local/bin/repoint-shop", "--env", "prod"]   # no shell
+//! timeout_secs = 300
+//! # or: webhook = "https://deploy.example.com/ferry/shop" (https only, no redirects)
+//!
+//! # a plan
 //! [[group]]
 //! name = "shop"
 //! members = [{ host = "sql01", database = "Shop" }, { host = "sql01", database = "ShopAudit" }]
-//! hook = { command = ["/usr/local/bin/repoint-shop", "--env", "prod"], timeout_secs = 300 }
-//! # or: hook = { webhook = "https://deploy.example.com/ferry/shop", timeout_secs = 60 }
+//! hook = "repoint-shop"
 //! ```
 
 use serde::{Deserialize, Serialize};
@@ -21,12 +32,15 @@ use super::wave::Member;
 pub struct GroupFile {
     pub name: String,
     pub members: Vec<Member>,
-    pub hook: Option<HookFile>,
+    /// The name of a hook in the control plane's configuration.
+    pub hook: Option<String>,
 }
 
+/// A hook as the control plane's configuration defines it (`[[hook]]`).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HookFile {
+    pub name: String,
     pub command: Option<Vec<String>>,
     pub webhook: Option<String>,
     pub timeout_secs: Option<u64>,
@@ -46,7 +60,7 @@ pub enum Hook {
         argv: Vec<String>,
         timeout_secs: u64,
     },
-    /// POSTed the same JSON; a 2xx answer is success.
+    /// POSTed the same JSON; a 2xx answer is success (no redirect is followed).
     Webhook { url: String, timeout_secs: u64 },
 }
 
@@ -58,21 +72,27 @@ impl Hook {
             }
         }
     }
-
-    pub fn describe(&self) -> String {
-        match self {
-            Hook::Command { argv, .. } => format!("command {}", argv.join(" ")),
-            Hook::Webhook { url, .. } => format!("webhook {url}"),
-        }
-    }
 }
 
-/// A group as stored: its members resolved to migration ids.
+/// A group as stored: its members resolved to migration ids, its hook by name.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Group {
     pub name: String,
-    pub hook: Option<Hook>,
+    /// A hook of the control plane's configuration. A group stored by an earlier
+    /// version with its hook written inline reads as naming none that exists.
+    #[serde(default, deserialize_with = "hook_name")]
+    pub hook: Option<String>,
     pub migrations: Vec<String>,
+}
+
+/// A stored group's hook: its name, or (an earlier version's inline hook) a name no
+/// configuration has, so that running it says to apply the plan again.
+fn hook_name<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(match Option::<serde_json::Value>::deserialize(d)? {
+        None | Some(serde_json::Value::Null) => None,
+        Some(serde_json::Value::String(name)) => Some(name),
+        Some(_) => Some("(an inline hook: apply the plan again, naming a configured hook)".into()),
+    })
 }
 
 /// Checks the plan's groups; every error names the field and what to write.
@@ -96,23 +116,26 @@ pub fn check(groups: &[GroupFile]) -> Result<(), String> {
             member.check(&format!("{at}.members[{k}]"))?;
         }
         if let Some(hook) = &group.hook {
-            self::hook(hook, &at)?;
+            super::wave::check_name(hook, &format!("{at}.hook"))?;
         }
     }
     Ok(())
 }
 
-/// The stored hook of a group's file (validated).
-pub fn hook(file: &HookFile, at: &str) -> Result<Hook, String> {
+/// A configured hook, checked (`at` names it in the configuration): a command by its
+/// absolute path (run directly, no shell), or a webhook over https (plain http only to
+/// this host, and only when `loopback_http` allows it: the lab's).
+pub fn hook(file: &HookFile, at: &str, loopback_http: bool) -> Result<Hook, String> {
+    super::wave::check_name(&file.name, &format!("{at}.name"))?;
     let timeout_secs = file.timeout_secs.unwrap_or(HOOK_TIMEOUT_SECS);
     if !(1..=3600).contains(&timeout_secs) {
-        return Err(format!("{at}.hook.timeout_secs: 1 to 3600"));
+        return Err(format!("{at}.timeout_secs: 1 to 3600"));
     }
     match (&file.command, &file.webhook) {
         (Some(argv), None) => {
             if !argv.first().is_some_and(|p| p.starts_with('/')) {
                 return Err(format!(
-                    "{at}.hook.command: the program's absolute path first, then its arguments"
+                    "{at}.command: the program's absolute path first, then its arguments"
                 ));
             }
             Ok(Hook::Command {
@@ -121,11 +144,16 @@ pub fn hook(file: &HookFile, at: &str) -> Result<Hook, String> {
             })
         }
         (None, Some(url)) => {
-            let parsed = reqwest::Url::parse(url).map_err(|e| format!("{at}.hook.webhook: {e}"))?;
-            let loopback = matches!(parsed.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
-            if parsed.scheme() != "https" && !(parsed.scheme() == "http" && loopback) {
+            let parsed = reqwest::Url::parse(url).map_err(|e| format!("{at}.webhook: {e}"))?;
+            let loopback = parsed
+                .host_str()
+                .and_then(|h| h.trim_matches(['[', ']']).parse::<std::net::IpAddr>().ok())
+                .is_some_and(|ip| ip.is_loopback());
+            let allowed = parsed.scheme() == "https"
+                || (parsed.scheme() == "http" && loopback && loopback_http);
+            if !allowed {
                 return Err(format!(
-                    "{at}.hook.webhook: https:// (plain http only to this host)"
+                    "{at}.webhook: https:// only (plain http to this host's loopback address only with [cutover] webhook_loopback_http = true, for a lab)"
                 ));
             }
             Ok(Hook::Webhook {
@@ -134,9 +162,26 @@ pub fn hook(file: &HookFile, at: &str) -> Result<Hook, String> {
             })
         }
         _ => Err(format!(
-            "{at}.hook: either command = [\"/path\", ...] or webhook = \"https://...\""
+            "{at}: either command = [\"/path\", ...] or webhook = \"https://...\""
         )),
     }
+}
+
+/// The configured hooks, checked, by name (each name once).
+pub fn configured(files: &[HookFile], loopback_http: bool) -> Result<Vec<(String, Hook)>, String> {
+    let mut hooks: Vec<(String, Hook)> = Vec::new();
+    for (n, file) in files.iter().enumerate() {
+        let at = format!("hook[{n}]");
+        let checked = hook(file, &at, loopback_http)?;
+        if hooks
+            .iter()
+            .any(|(name, _)| name.eq_ignore_ascii_case(&file.name))
+        {
+            return Err(format!("{at}.name: hook {:?} is defined twice", file.name));
+        }
+        hooks.push((file.name.clone(), checked));
+    }
+    Ok(hooks)
 }
 
 /// What a group's gate and hook read of one member.
@@ -167,36 +212,81 @@ mod tests {
             .groups
     }
 
+    fn configured_hook(text: &str) -> HookFile {
+        toml::from_str(&format!("name = \"repoint\"\n{text}")).unwrap()
+    }
+
     #[test]
-    fn groups_parse_and_bad_ones_name_their_field() {
-        let good = group("hook = { command = [\"/bin/true\", \"x\"] }\n");
-        check(&good).unwrap();
+    fn configured_hooks_are_checked_and_bad_ones_name_their_field() {
         assert_eq!(
-            hook(good[0].hook.as_ref().unwrap(), "").unwrap(),
+            hook(
+                &configured_hook("command = [\"/bin/true\", \"x\"]"),
+                "hook[0]",
+                false
+            )
+            .unwrap(),
             Hook::Command {
                 argv: vec!["/bin/true".into(), "x".into()],
                 timeout_secs: 300
             }
         );
-        for (extra, field) in [
-            ("hook = { command = [\"true\"] }\n", "group[0].hook.command"),
+        for (text, field) in [
+            ("command = [\"true\"]", "hook[0].command"),
+            ("webhook = \"http://example.com/x\"", "hook[0].webhook"),
+            ("webhook = \"http://127.0.0.1:9/x\"", "hook[0].webhook"),
             (
-                "hook = { webhook = \"http://example.com/x\" }\n",
-                "group[0].hook.webhook",
+                "webhook = \"https://x\"\ncommand = [\"/bin/true\"]",
+                "hook[0]",
             ),
             (
-                "hook = { webhook = \"https://x\", command = [\"/bin/true\"] }\n",
-                "group[0].hook",
-            ),
-            (
-                "hook = { command = [\"/bin/true\"], timeout_secs = 0 }\n",
+                "command = [\"/bin/true\"]\ntimeout_secs = 0",
                 "timeout_secs",
             ),
         ] {
-            let err = check(&group(extra)).unwrap_err();
+            let err = hook(&configured_hook(text), "hook[0]", false).unwrap_err();
             assert!(err.contains(field), "{field}: {err}");
         }
-        assert!(check(&group("hook = { webhook = \"http://127.0.0.1:9/x\" }\n")).is_ok());
+        // Plain http to this host's loopback, only where the lab allows it.
+        assert!(hook(
+            &configured_hook("webhook = \"http://127.0.0.1:9/x\""),
+            "h",
+            true
+        )
+        .is_ok());
+        assert!(hook(
+            &configured_hook("webhook = \"http://[::1]:9/x\""),
+            "h",
+            true
+        )
+        .is_ok());
+        assert!(hook(
+            &configured_hook("webhook = \"http://example.com/x\""),
+            "h",
+            true
+        )
+        .is_err());
+        let twice = [
+            configured_hook("command = [\"/bin/true\"]"),
+            configured_hook("command = [\"/bin/false\"]"),
+        ];
+        assert!(configured(&twice, false)
+            .unwrap_err()
+            .contains("defined twice"));
+    }
+
+    #[test]
+    fn groups_parse_and_bad_ones_name_their_field() {
+        let good = group("hook = \"repoint-shop\"\n");
+        check(&good).unwrap();
+        assert_eq!(good[0].hook.as_deref(), Some("repoint-shop"));
+        // A plan cannot define a command: it names a configured hook.
+        let text = "[[group]]\nname = \"shop\"\nmembers = [{ host = \"a\", database = \"X\" }, { host = \"a\", database = \"Y\" }]\nhook = { command = [\"/bin/sh\", \"-c\", \"id\"] }\n";
+        assert!(toml::from_str::<super::super::wave::PlanFile>(text).is_err());
+        let stored: Group = serde_json::from_str(
+            r#"{"name":"shop","hook":{"command":{"argv":["/bin/sh"],"timeout_secs":1}},"migrations":[]}"#,
+        )
+        .unwrap();
+        assert!(stored.hook.unwrap().contains("apply the plan again"));
         let mut one = group("");
         one[0].members.pop();
         assert!(check(&one).unwrap_err().contains("two or more"));

@@ -46,6 +46,9 @@ pub struct CutoverSettings {
     pub validate: Validate,
     /// The tables to count, as schema.name; empty: every user table.
     pub validate_tables: Vec<String>,
+    /// Allow hooks' webhooks over plain http to this host's loopback address (a lab's
+    /// receiver); https only otherwise.
+    pub webhook_loopback_http: bool,
     pub mi_sql: MiSqlSettings,
 }
 
@@ -71,6 +74,7 @@ impl Default for CutoverSettings {
             max_failovers_per_host: 0,
             validate: Validate::Rows,
             validate_tables: Vec::new(),
+            webhook_loopback_http: false,
             mi_sql: MiSqlSettings::default(),
         }
     }

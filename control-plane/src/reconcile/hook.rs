@@ -1,9 +1,12 @@
-//! The application cutover hook of a cutover group (`group::Hook`): the cutover's
+//! The application cutover hook of a cutover group (`group::Hook`, defined in the
+//! control plane's configuration, named by the group): the cutover's
 //! `application_hook` step waits until every member of its group is verified ONLINE
 //! and writable on its MI, then one member's step claims the run in the store and
 //! runs the hook in a task of its own — a command (no shell; `FERRY_HOOK` holds the
-//! JSON below) or a webhook (POSTed the JSON) — so it runs once for the group; the
-//! others wait for its outcome. A failed hook fails each member's step; `ferry
+//! JSON below) or a webhook (POSTed the JSON, no redirect followed) — so it runs once
+//! for the group; the others wait for its outcome. What the hook said goes to the
+//! control plane's log only: its steps say whether it succeeded, not its output,
+//! which viewers would read. A failed hook fails each member's step; `ferry
 //! migrate retry` of a member runs it again (so hooks should be safe to repeat), and
 //! the other members' retries then find its new outcome.
 //!
@@ -25,7 +28,7 @@ use crate::store::cutovers::Wait;
 use crate::store::migrations::{MigrationRecord, StepRecord};
 use crate::store::StoreError;
 
-/// How much of a hook's output its step keeps.
+/// How much of a hook's output the control plane's log keeps.
 const OUTPUT_TAIL: usize = 1000;
 
 /// Runs the `application_hook` step of `m`.
@@ -45,8 +48,17 @@ pub async fn step(
     let Some(group) = store.group_of(&m.id).await? else {
         return done("not in a cutover group: no application hook".into()).await;
     };
-    let Some(hook) = group.hook.clone() else {
+    let Some(hook_name) = group.hook.clone() else {
         return done(format!("group {} has no application hook", group.name)).await;
+    };
+    let Some(hook) = shared.config.hook(&hook_name) else {
+        let detail = format!(
+            "group {}'s hook {hook_name:?} is not in the control plane's configuration ([[hook]]): add it there, or apply a plan naming one that is, then `ferry migrate retry {}`",
+            group.name, m.id
+        );
+        return store
+            .finish_step(&m.id, step.seq, (StepState::Failed, false), &detail, now)
+            .await;
     };
     let members = store.member_progress(&group).await?;
     let unverified: Vec<String> = members
@@ -91,9 +103,8 @@ pub async fn step(
         }
         Some(run) if run.state == "running" && run.started_at_ms >= lost_before => {
             note(format!(
-                "group {}'s hook ({}) runs since {}",
+                "group {}'s hook {hook_name} runs since {}",
                 group.name,
-                hook.describe(),
                 crate::rfc3339::format(run.started_at_ms)
             ))
             .await
@@ -101,19 +112,24 @@ pub async fn step(
         _ => {
             if store.claim_hook(&group.name, lost_before, now).await? {
                 let payload = payload(shared, &group).await?;
-                tracing::info!(group = %group.name, hook = %hook.describe(), "running the application hook");
+                tracing::info!(group = %group.name, hook = %hook_name, "running the application hook");
                 let (store, name, clock) =
                     (store.clone(), group.name.clone(), shared.clock.clone());
                 let span = super::validation::intent_span(m, "application_hook");
                 tokio::spawn(tracing::Instrument::instrument(
                     async move {
                         let outcome = execute(&hook, &name, &payload).await;
-                        if let Err(e) = &outcome {
-                            tracing::warn!(group = %name, error = %e, "the application hook failed");
-                        }
+                        // What it said stays in this log; the step, which viewers
+                        // read, says only how it ended.
                         let (ok, detail) = match outcome {
-                            Ok(detail) => (true, detail),
-                            Err(detail) => (false, detail),
+                            Ok(ran) => {
+                                tracing::info!(group = %name, hook = %hook_name, said = %ran.said, "the application hook succeeded");
+                                (true, format!("hook {hook_name}: {}", ran.ended))
+                            }
+                            Err(failed) => {
+                                tracing::warn!(group = %name, hook = %hook_name, said = %failed.said, ended = %failed.ended, "the application hook failed");
+                                (false, format!("hook {hook_name}: {} (its output is in the control plane's log)", failed.ended))
+                            }
                         };
                         let at = clock.now_ms();
                         if let Err(e) = store.finish_hook((&name, now), ok, &detail, at).await {
@@ -152,9 +168,21 @@ async fn payload(shared: &Context, group: &Group) -> Result<String, StoreError> 
     Ok(json!({ "group": group.name, "databases": databases }).to_string())
 }
 
-/// Runs `hook` once; what it said, or why it failed.
-pub async fn execute(hook: &Hook, group: &str, payload: &str) -> Result<String, String> {
+/// How a hook's run ended ("exit status 0", "answered 204 No Content", ...), and
+/// what it said (the end of its output, or of the webhook's answer).
+#[derive(Debug)]
+pub struct Ran {
+    pub ended: String,
+    pub said: String,
+}
+
+/// Runs `hook` once.
+pub async fn execute(hook: &Hook, group: &str, payload: &str) -> Result<Ran, Ran> {
     let limit = Duration::from_secs(hook.timeout_secs());
+    let failed = |ended: String| Ran {
+        ended,
+        said: String::new(),
+    };
     match hook {
         Hook::Command { argv, .. } => {
             let child = tokio::process::Command::new(&argv[0])
@@ -166,50 +194,65 @@ pub async fn execute(hook: &Hook, group: &str, payload: &str) -> Result<String, 
                 .stderr(Stdio::piped())
                 .kill_on_drop(true)
                 .spawn()
-                .map_err(|e| format!("cannot start {}: {e}", argv[0]))?;
+                .map_err(|e| failed(format!("cannot start its command: {e}")))?;
             let output = tokio::time::timeout(limit, child.wait_with_output())
                 .await
                 .map_err(|_| {
-                    format!(
-                        "{} did not finish within {} s (stopped)",
-                        argv[0],
+                    failed(format!(
+                        "did not finish within {} s (stopped)",
                         limit.as_secs()
-                    )
+                    ))
                 })?
-                .map_err(|e| format!("{}: {e}", argv[0]))?;
+                .map_err(|e| failed(e.to_string()))?;
             let said = |bytes: &[u8]| tail(&String::from_utf8_lossy(bytes));
             if output.status.success() {
-                Ok(format!("{} exited 0: {}", argv[0], said(&output.stdout)))
+                Ok(Ran {
+                    ended: output.status.to_string(),
+                    said: said(&output.stdout),
+                })
             } else {
-                Err(format!(
-                    "{} exited with {}: {}",
-                    argv[0],
-                    output.status,
-                    said(&output.stderr)
-                ))
+                Err(Ran {
+                    ended: output.status.to_string(),
+                    said: said(&output.stderr),
+                })
             }
         }
         Hook::Webhook { url, .. } => {
+            ferry_proto::telemetry::install_crypto_provider();
             let client = reqwest::Client::builder()
                 .timeout(limit)
+                // A redirect could send the endpoints elsewhere: not followed.
+                .redirect(reqwest::redirect::Policy::none())
                 .build()
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| failed(e.to_string()))?;
             let answer = client
                 .post(url)
                 .header("content-type", "application/json")
                 .body(payload.to_string())
                 .send()
                 .await
-                .map_err(|e| format!("POST {url}: {e}"))?;
+                .map_err(|e| failed(format!("the POST failed: {}", without_url(&e))))?;
             let status = answer.status();
-            let body = tail(&answer.text().await.unwrap_or_default());
+            let ran = Ran {
+                ended: format!("answered {status}"),
+                said: tail(&answer.text().await.unwrap_or_default()),
+            };
             if status.is_success() {
-                Ok(format!("POST {url}: {status}: {body}"))
+                Ok(ran)
             } else {
-                Err(format!("POST {url}: {status}: {body}"))
+                Err(ran)
             }
         }
     }
+}
+
+/// A request's error without the URL it names (a webhook's URL may hold a secret).
+fn without_url(error: &reqwest::Error) -> String {
+    let mut text = error.to_string();
+    if let Some(url) = error.url() {
+        text = text.replace(url.as_str(), "the webhook");
+    }
+    text
 }
 
 /// The end of `text`, trimmed, at most [`OUTPUT_TAIL`] bytes.
@@ -228,56 +271,64 @@ mod tests {
 
     #[tokio::test]
     async fn a_command_hook_gets_the_endpoints_and_its_exit_status_counts() {
-        let said = execute(
-            &Hook::Command {
-                argv: vec![
-                    "/bin/sh".into(),
-                    "-c".into(),
-                    "echo \"$FERRY_GROUP $FERRY_HOOK\"".into(),
-                ],
-                timeout_secs: 10,
-            },
+        let command = |argv: &[&str], timeout_secs| Hook::Command {
+            argv: argv.iter().map(|a| a.to_string()).collect(),
+            timeout_secs,
+        };
+        let ran = execute(
+            &command(&["/bin/sh", "-c", "echo \"$FERRY_GROUP $FERRY_HOOK\""], 10),
             "shop",
             "{\"x\":1}",
         )
         .await
         .unwrap();
-        assert!(said.ends_with("shop {\"x\":1}"), "{said}");
-        let failed = execute(
-            &Hook::Command {
-                argv: vec!["/bin/sh".into(), "-c".into(), "echo no >&2; exit 3".into()],
-                timeout_secs: 10,
-            },
-            "shop",
-            "{}",
-        )
-        .await
-        .unwrap_err();
-        assert!(
-            failed.contains("exit status: 3") && failed.ends_with("no"),
-            "{failed}"
+        assert_eq!(
+            (ran.ended.as_str(), ran.said.as_str()),
+            ("exit status: 0", "shop {\"x\":1}")
         );
-        let slow = execute(
-            &Hook::Command {
-                argv: vec!["/bin/sleep".into(), "30".into()],
-                timeout_secs: 1,
-            },
+        let failed = execute(
+            &command(&["/bin/sh", "-c", "echo no >&2; exit 3"], 10),
             "shop",
             "{}",
         )
         .await
         .unwrap_err();
-        assert!(slow.contains("did not finish within 1 s"), "{slow}");
-        assert!(execute(
-            &Hook::Command {
-                argv: vec!["/nonexistent/hook".into()],
-                timeout_secs: 1
-            },
-            "shop",
-            "{}"
-        )
-        .await
-        .unwrap_err()
-        .contains("cannot start"));
+        assert_eq!(
+            (failed.ended.as_str(), failed.said.as_str()),
+            ("exit status: 3", "no")
+        );
+        let slow = execute(&command(&["/bin/sleep", "30"], 1), "shop", "{}")
+            .await
+            .unwrap_err();
+        assert!(slow.ended.contains("did not finish within 1 s"), "{slow:?}");
+        let missing = execute(&command(&["/nonexistent/hook"], 1), "shop", "{}")
+            .await
+            .unwrap_err();
+        assert!(missing.ended.contains("cannot start"), "{missing:?}");
+    }
+
+    /// A webhook that answers with a redirect is not followed (the endpoints would go
+    /// elsewhere); the error does not repeat the webhook's URL.
+    #[tokio::test]
+    async fn a_webhook_redirect_is_not_followed() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let served = tokio::spawn(async move {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut buf = vec![0u8; 4096];
+            let _ = socket.read(&mut buf).await.unwrap();
+            socket
+                .write_all(b"HTTP/1.1 307 Temporary Redirect\r\nLocation: http://127.0.0.1:9/elsewhere\r\nContent-Length: 0\r\n\r\n")
+                .await
+                .unwrap();
+        });
+        let hook = Hook::Webhook {
+            url: format!("http://{addr}/secret-token-in-path"),
+            timeout_secs: 5,
+        };
+        let failed = execute(&hook, "shop", "{}").await.unwrap_err();
+        assert!(failed.ended.contains("307"), "{failed:?}");
+        served.await.unwrap();
     }
 }

@@ -752,13 +752,10 @@ pub(super) async fn row_counts(store: &Store, migration: &str, agent: AgentId) {
 /// Cutover groups: applied with the plan, their members' readiness, and the hook
 /// claimed once (again only when a run was lost with a stopped control plane).
 pub(super) async fn groups(store: &Store, migration: &str) {
-    use ferry_control::cutover::group::{Group, Hook};
+    use ferry_control::cutover::group::Group;
     let group = Group {
         name: "g1".into(),
-        hook: Some(Hook::Command {
-            argv: vec!["/bin/true".into()],
-            timeout_secs: 5,
-        }),
+        hook: Some("repoint".into()),
         migrations: vec![migration.to_string()],
     };
     let plan = (&[][..], std::slice::from_ref(&group));
