@@ -42,6 +42,9 @@ pub struct Context<'c> {
     pub allow_endpoint_change: bool,
     /// SQL Server's major version (13 is 2016, whose AGs have no CLUSTER_TYPE).
     pub major_version: u32,
+    /// The connection is encrypted after login (`encryption = "required"`): what a
+    /// statement carries (the master key's password) is not readable on the wire.
+    pub encrypted: bool,
     /// What the link's own steps need; `None` for the local preparation alone.
     pub link: Option<Link>,
 }

@@ -61,6 +61,7 @@ async fn run_steps(
         allow_recovery_change: request.allow_recovery_change,
         allow_endpoint_change: request.allow_endpoint_change,
         major_version,
+        encrypted: instance.encryption == crate::config::Encryption::Required,
         link: Some(Link {
             name: request.link_name.clone(),
             mi_name: request.mi_name.clone(),

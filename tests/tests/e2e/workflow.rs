@@ -58,6 +58,7 @@ async fn run_all(
         allow_recovery_change,
         allow_endpoint_change: false,
         major_version: 16,
+        encrypted: true,
         link: Some(Link {
             name: link_name.map_or_else(|| default_link(database), str::to_string),
             mi_name: mi.spec.name.clone(),
@@ -221,5 +222,44 @@ async fn set_up_steps_apply_once_and_resume_without_repeating() {
     assert!(
         matches!(&missing[0].1, Outcome::Blocked(why) if why == "there is no database [nowhere]"),
         "{missing:?}"
+    );
+}
+
+/// Creating the master key sends its password: over a connection the configuration
+/// does not encrypt after login, the step stops, saying what to set, and makes nothing.
+#[tokio::test]
+async fn the_master_key_is_not_made_over_an_unencrypted_connection() {
+    let lab = ferry_sim::Lab::start(&ferry_sim::Scenario::parse(SCENARIO).unwrap())
+        .await
+        .unwrap();
+    let instance = lab_instance(
+        "sql22",
+        lab.endpoint("SQL22").unwrap().address,
+        "ferry",
+        "Ferry-Passw0rd!",
+    );
+    let mut conn = ferry_agent::sql::connect(&instance).await.unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let mut ctx = Context {
+        conn: &mut conn,
+        timeout: std::time::Duration::from_secs(10),
+        server_name: "SQL22".into(),
+        database: "Sales".into(),
+        endpoint_port: 5022,
+        state_dir: state.path().to_path_buf(),
+        allow_recovery_change: false,
+        allow_endpoint_change: false,
+        major_version: 16,
+        encrypted: false,
+        link: None,
+    };
+    let outcome = Step::MasterKey.run(&mut ctx).await.unwrap();
+    assert!(
+        matches!(&outcome, Outcome::Blocked(why) if why.contains("encryption = \"required\"")),
+        "{outcome:?}"
+    );
+    assert!(
+        !state.path().join("master-keys").exists(),
+        "no password made"
     );
 }

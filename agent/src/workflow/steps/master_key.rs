@@ -23,6 +23,12 @@ pub async fn inspect(ctx: &mut Context<'_>) -> Result<Found, StepError> {
     .await?;
     Ok(if exists {
         Found::Done("the master database has a master key".into())
+    } else if !ctx.encrypted {
+        // CREATE MASTER KEY carries its password: not over a connection that is not
+        // encrypted after login.
+        Found::Blocked(
+            "the master database has no master key, and creating one sends its password, which this connection would carry unencrypted (the instance's encryption is not \"required\"): set encryption = \"required\" for the instance in the agent's configuration, or create the master key yourself (CREATE MASTER KEY ENCRYPTION BY PASSWORD = ...), then retry".into(),
+        )
     } else {
         Found::Missing(format!(
             "create the master key; its password is kept in {}",
