@@ -17,6 +17,9 @@ pub struct ControlConfig {
     pub data_dir: PathBuf,
     /// `postgres://…` for PostgreSQL; empty for SQLite at `<data_dir>/ferry.db`.
     pub database_url: Option<String>,
+    /// A file holding PostgreSQL's password (owner-only), so that it is in neither the
+    /// URL, the configuration nor the command line.
+    pub database_password_file: Option<PathBuf>,
     pub tls: TlsSettings,
     pub enrollment: EnrollmentSettings,
     pub certificates: CertificateSettings,
@@ -267,6 +270,7 @@ impl Default for ControlConfig {
             listen: SocketAddr::from(([0, 0, 0, 0], 7443)),
             data_dir: PathBuf::from("ferry-data"),
             database_url: None,
+            database_password_file: None,
             tls: TlsSettings::default(),
             enrollment: EnrollmentSettings::default(),
             certificates: CertificateSettings::default(),
@@ -369,6 +373,31 @@ impl ControlConfig {
                 self.data_dir.join("ferry.db").display()
             ),
         }
+    }
+
+    /// The database URL to connect with: the URL in effect, with the password from
+    /// `database_password_file` when one is given (never logged).
+    pub fn database_url_with_password(&self) -> Result<String, ConfigError> {
+        let url = self.effective_database_url();
+        let Some(file) = &self.database_password_file else {
+            return Ok(url);
+        };
+        let invalid = |problem: String| ConfigError::Invalid {
+            field: "database_password_file",
+            problem,
+        };
+        let password = ferry_proto::private_files::read_secret(file).map_err(invalid)?;
+        let mut parsed = reqwest::Url::parse(&url)
+            .map_err(|e| invalid(format!("database_url is not a URL: {e}")))?;
+        if !parsed.scheme().starts_with("postgres") {
+            return Err(invalid(
+                "is for PostgreSQL: set database_url = \"postgres://...\"".into(),
+            ));
+        }
+        parsed
+            .set_password(Some(&password))
+            .map_err(|()| invalid("database_url has no user to give the password to".into()))?;
+        Ok(parsed.into())
     }
 
     pub fn validate(&self) -> Result<(), ConfigError> {
@@ -574,6 +603,37 @@ mod tests {
         assert_eq!(config.listen.port(), 9000);
         assert_eq!(config.liveness.heartbeat_interval_secs, 5);
         assert_eq!(config.liveness.disconnected_after_secs, 35);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_database_password_comes_from_an_owner_only_file() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("pg-password");
+        ferry_proto::private_files::write_secret(&file, "s3cr@t/:\n").unwrap();
+        let config = ControlConfig {
+            database_url: Some(
+                "postgres://ferry@db.example.com:5432/ferry?sslmode=verify-full".into(),
+            ),
+            database_password_file: Some(file.clone()),
+            ..Default::default()
+        };
+        let url = config.database_url_with_password().unwrap();
+        assert_eq!(
+            url,
+            "postgres://ferry:s3cr%40t%2F%3A@db.example.com:5432/ferry?sslmode=verify-full"
+        );
+        assert!(
+            !config.effective_database_url().contains("s3cr"),
+            "shown without it"
+        );
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let refused = config.database_url_with_password().unwrap_err().to_string();
+        assert!(
+            refused.contains("database_password_file") && refused.contains("chmod 600"),
+            "{refused}"
+        );
     }
 
     #[test]

@@ -104,7 +104,7 @@ pub async fn run(
         _ => None,
     };
     let ca = CertificateAuthority::load_or_create(&config.data_dir.join("ca"), provided)?;
-    let store = Store::open(&config.effective_database_url()).await?;
+    let store = Store::open(&config.database_url_with_password()?).await?;
     write_admin_credentials(&ca, &config)?;
     let (chain, key) = ca
         .issue_server(&config.tls.server_names, SERVER_CERT_TTL)

@@ -74,6 +74,13 @@ fn main() -> anyhow::Result<()> {
                 config.listen = listen;
             }
             if let Some(url) = cli.serve.database_url {
+                // A password on the command line is every local user's to read (ps).
+                let from_environment =
+                    std::env::var("FERRY_DATABASE_URL").ok() == Some(url.clone());
+                let has_password = url_has_password(&url);
+                if has_password && !from_environment {
+                    anyhow::bail!("--database-url: a password on the command line is readable by every user of this host (ps): give it in database_password_file, or in FERRY_DATABASE_URL");
+                }
                 config.database_url = Some(url);
             }
             config.tls.server_names.extend(cli.serve.server_names);
@@ -136,4 +143,11 @@ fn issue_operator(
         out.display()
     );
     Ok(())
+}
+
+/// Whether a database URL carries a password (`postgres://user:secret@...`).
+fn url_has_password(url: &str) -> bool {
+    url.split_once("://")
+        .and_then(|(_, rest)| rest.split_once('@'))
+        .is_some_and(|(userinfo, _)| userinfo.contains(':'))
 }
