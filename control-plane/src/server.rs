@@ -164,8 +164,16 @@ pub async fn run(
         .add_service(EnrollmentServer::new(EnrollmentService::new(
             shared.clone(),
         )))
-        .add_service(AgentServiceServer::new(AgentApi(shared.clone())))
-        .add_service(OperatorServer::new(OperatorApi(shared.clone())))
+        .add_service(
+            AgentServiceServer::new(AgentApi(shared.clone()))
+                .max_decoding_message_size(ferry_proto::transport::MAX_AGENT_MESSAGE)
+                .max_encoding_message_size(ferry_proto::transport::MAX_AGENT_MESSAGE),
+        )
+        .add_service(
+            OperatorServer::new(OperatorApi(shared.clone()))
+                .max_decoding_message_size(ferry_proto::transport::MAX_OPERATOR_MESSAGE)
+                .max_encoding_message_size(ferry_proto::transport::MAX_OPERATOR_MESSAGE),
+        )
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), signal);
     let deadline = async {
         let _ = stopping.wait_for(|stopping| *stopping).await;

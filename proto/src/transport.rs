@@ -3,6 +3,12 @@
 //! enrollment and present its client certificate afterwards, and the CLI can present
 //! an operator certificate.
 
+/// The largest message an agent and the control plane exchange, either way: a report
+/// of a host with many databases runs to megabytes; larger is refused, not truncated.
+pub const MAX_AGENT_MESSAGE: usize = 16 << 20;
+
+/// The largest operator API message (a fleet's assessment report, its audit page).
+pub const MAX_OPERATOR_MESSAGE: usize = 64 << 20;
 use std::sync::Arc;
 use std::time::Duration;
 

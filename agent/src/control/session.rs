@@ -109,7 +109,10 @@ async fn serve(agent: &Arc<Agent>, backoff: &mut Backoff) -> Ended {
     }
     let mut request = tonic::Request::new(ReceiverStream::new(rx));
     ferry_proto::telemetry::inject(request.metadata_mut());
-    let mut inbound = match AgentServiceClient::new(channel).session(request).await {
+    let mut client = AgentServiceClient::new(channel)
+        .max_decoding_message_size(transport::MAX_AGENT_MESSAGE)
+        .max_encoding_message_size(transport::MAX_AGENT_MESSAGE);
+    let mut inbound = match client.session(request).await {
         Ok(response) => response.into_inner(),
         Err(status) => return status.into(),
     };
@@ -217,9 +220,53 @@ impl SessionState {
             .map_err(|e| Ended::Retry(e.to_string()))?;
         for item in pending {
             self.last_sent_seq = item.seq;
+            // Larger than a message may be, it would end the session and come first
+            // again every time: kept as a dead letter instead, and the rest go on.
+            if let Some(why) = too_large(&item.report) {
+                tracing::error!(report = %item.report.report_id, %why, "a report too large to send; kept as a dead letter (`ferry-agent status`)");
+                agent
+                    .outbox
+                    .mark_refused(&item.report.report_id, &why)
+                    .await
+                    .map_err(|e| Ended::Retry(e.to_string()))?;
+                continue;
+            }
             self.inflight.insert(item.report.report_id.clone());
             self.send(agent_message::Body::Report(item.report)).await?;
         }
         Ok(())
+    }
+}
+
+/// Why `report` cannot be sent: larger than a message may be (with room for its
+/// envelope).
+fn too_large(report: &ferry_proto::agent::v1::Report) -> Option<String> {
+    use prost::Message;
+    let size = report.encoded_len();
+    (size + 1024 > transport::MAX_AGENT_MESSAGE).then(|| {
+        format!(
+            "{size} bytes, more than the {} a message may carry",
+            transport::MAX_AGENT_MESSAGE
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use ferry_proto::agent::v1::{report, CommandResult, Report};
+
+    #[test]
+    fn a_report_larger_than_a_message_is_not_sent() {
+        let report = |bytes: usize| Report {
+            report_id: "r".into(),
+            body: Some(report::Body::CommandResult(CommandResult {
+                error_message: "x".repeat(bytes),
+                ..Default::default()
+            })),
+            ..Default::default()
+        };
+        assert!(super::too_large(&report(1000)).is_none());
+        let why = super::too_large(&report(super::transport::MAX_AGENT_MESSAGE)).unwrap();
+        assert!(why.contains("more than"), "{why}");
     }
 }

@@ -71,7 +71,9 @@ pub async fn connect(url: &str, dir: &Path) -> Result<OperatorClient<Channel>, C
     let channel = transport::connect(&url, tls, ChannelOptions::default())
         .await
         .map_err(|e| CliError::Unreachable(transport::error_chain(&e)))?;
-    Ok(OperatorClient::new(channel))
+    Ok(OperatorClient::new(channel)
+        .max_decoding_message_size(transport::MAX_OPERATOR_MESSAGE)
+        .max_encoding_message_size(transport::MAX_OPERATOR_MESSAGE))
 }
 
 /// A request with the CLI's deadline.
