@@ -168,7 +168,7 @@ impl Store {
                 }
             }
             ReportBody::LinkSteps(steps) => {
-                if !super::migrations::record_agent_steps(&mut tx, agent, steps, now_ms).await? {
+                if !super::steps::record_agent_steps(&mut tx, agent, steps, now_ms).await? {
                     tracing::warn!(%agent, command = %steps.command_id, "link steps for no running step; not stored");
                 }
             }

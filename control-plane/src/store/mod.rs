@@ -5,7 +5,7 @@
 //!   applied in order once (recorded in `ferry_schema`).
 //! - One method per named operation, grouped by concept: [`tokens`], [`agents`],
 //!   [`inventory`], [`labels`], [`load`], [`commands`], [`assessments`], [`connection_tests`],
-//!   [`migrations`], [`cutovers`], [`waves`], [`link_status`], [`leases`], [`audit`], [`refused_reports`].
+//!   [`migrations`], [`steps`], [`cutovers`], [`waves`], [`link_status`], [`leases`], [`audit`], [`refused_reports`].
 //!   Queries are written once, in the SQL both dialects share (`$n` parameters,
 //!   `ON CONFLICT`, `RETURNING`).
 //! - The conformance suite (`tests/tests/store_conformance/`, in ferry-tests) runs on
@@ -27,6 +27,7 @@ pub mod migrations;
 pub mod refused_reports;
 pub mod row_counts;
 pub mod seeding;
+pub mod steps;
 pub mod targets;
 pub mod tokens;
 pub mod waves;

@@ -138,12 +138,7 @@ async fn identities_come_from_certificates_and_revocation_is_immediate() {
         "{}",
         text(&forever)
     );
-    let (tx, rx) = tokio::sync::mpsc::channel(8);
-    let mut session = AgentServiceClient::new(agent_channel(&plane, &a).await.unwrap())
-        .session(tokio_stream_from(rx))
-        .await
-        .unwrap()
-        .into_inner();
+    let (tx, mut session) = open_session(&plane, &a).await;
     let send = |body| AgentMessage { body: Some(body) };
     tx.send(send(agent_message::Body::Hello(Hello::default())))
         .await
@@ -271,6 +266,23 @@ async fn identities_come_from_certificates_and_revocation_is_immediate() {
     plane.stop().await;
 }
 
+/// An agent session opened by hand with `identity`: what to send on, what comes back.
+async fn open_session(
+    plane: &ControlPlane,
+    identity: &Identity,
+) -> (
+    tokio::sync::mpsc::Sender<AgentMessage>,
+    tonic::Streaming<ferry_proto::agent::v1::ControlMessage>,
+) {
+    let (tx, rx) = tokio::sync::mpsc::channel(8);
+    let session = AgentServiceClient::new(agent_channel(plane, identity).await.unwrap())
+        .session(tokio_stream_from(rx))
+        .await
+        .unwrap()
+        .into_inner();
+    (tx, session)
+}
+
 fn tokio_stream_from(
     rx: tokio::sync::mpsc::Receiver<AgentMessage>,
 ) -> impl tonic::codegen::tokio_stream::Stream<Item = AgentMessage> {
@@ -286,12 +298,7 @@ async fn one_refused_report_wedges_nothing_and_the_host_shows_why() {
     let plane = ControlPlane::start(dir.path(), FAST_CONTROL_CONFIG).await;
     let state = enroll_ok(&plane, dir.path(), "host-a").await;
     let a = Identity::load(&state).unwrap();
-    let (tx, rx) = tokio::sync::mpsc::channel(8);
-    let mut session = AgentServiceClient::new(agent_channel(&plane, &a).await.unwrap())
-        .session(tokio_stream_from(rx))
-        .await
-        .unwrap()
-        .into_inner();
+    let (tx, mut session) = open_session(&plane, &a).await;
     let report = |id: &str, message: &str| {
         let result = CommandResult {
             command_id: "c-1".into(),

@@ -39,6 +39,29 @@ name = "mi-target"
 dns_zone = "0a1b2c3d4e5f"
 "#;
 
+/// The steps' context for `database` on SQL22 (2022), over an encrypted connection,
+/// without a link yet.
+fn context<'c>(
+    conn: &'c mut ferry_agent::sql::Connection,
+    state_dir: &std::path::Path,
+    database: &str,
+    allow_recovery_change: bool,
+) -> Context<'c> {
+    Context {
+        conn,
+        timeout: std::time::Duration::from_secs(10),
+        server_name: "SQL22".into(),
+        database: database.into(),
+        endpoint_port: 5022,
+        state_dir: state_dir.to_path_buf(),
+        allow_recovery_change,
+        allow_endpoint_change: false,
+        major_version: 16,
+        encrypted: true,
+        link: None,
+    }
+}
+
 /// The steps' outcomes for `database` in order, up to the first that blocks, for the
 /// link `link_name` to the lab's MI.
 async fn run_all(
@@ -48,25 +71,15 @@ async fn run_all(
     allow_recovery_change: bool,
     (mi, endpoint_port, link_name): (&ferry_sim::azure::ManagedInstance, u16, Option<&str>),
 ) -> Vec<(&'static str, Outcome)> {
-    let mut ctx = Context {
-        conn,
-        timeout: std::time::Duration::from_secs(10),
-        server_name: "SQL22".into(),
-        database: database.into(),
-        endpoint_port,
-        state_dir: state_dir.to_path_buf(),
-        allow_recovery_change,
-        allow_endpoint_change: false,
-        major_version: 16,
-        encrypted: true,
-        link: Some(Link {
-            name: link_name.map_or_else(|| default_link(database), str::to_string),
-            mi_name: mi.spec.name.clone(),
-            mi_fqdn: mi.fqdn.clone(),
-            mi_certificate: mi.mirroring_certificate.clone(),
-            address: [127, 0, 0, 1].into(),
-        }),
-    };
+    let mut ctx = context(conn, state_dir, database, allow_recovery_change);
+    ctx.endpoint_port = endpoint_port;
+    ctx.link = Some(Link {
+        name: link_name.map_or_else(|| default_link(database), str::to_string),
+        mi_name: mi.spec.name.clone(),
+        mi_fqdn: mi.fqdn.clone(),
+        mi_certificate: mi.mirroring_certificate.clone(),
+        address: [127, 0, 0, 1].into(),
+    });
     let mut outcomes = Vec::new();
     for step in Step::ALL {
         let outcome = step.run(&mut ctx).await.unwrap();
@@ -240,19 +253,8 @@ async fn the_master_key_is_not_made_over_an_unencrypted_connection() {
     );
     let mut conn = ferry_agent::sql::connect(&instance).await.unwrap();
     let state = tempfile::tempdir().unwrap();
-    let mut ctx = Context {
-        conn: &mut conn,
-        timeout: std::time::Duration::from_secs(10),
-        server_name: "SQL22".into(),
-        database: "Sales".into(),
-        endpoint_port: 5022,
-        state_dir: state.path().to_path_buf(),
-        allow_recovery_change: false,
-        allow_endpoint_change: false,
-        major_version: 16,
-        encrypted: false,
-        link: None,
-    };
+    let mut ctx = context(&mut conn, state.path(), "Sales", false);
+    ctx.encrypted = false;
     let outcome = Step::MasterKey.run(&mut ctx).await.unwrap();
     assert!(
         matches!(&outcome, Outcome::Blocked(why) if why.contains("encryption = \"required\"")),

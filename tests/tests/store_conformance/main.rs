@@ -16,6 +16,7 @@ use uuid::Uuid;
 
 mod cutover;
 mod migrations;
+mod plans;
 mod refused;
 
 const NOW: i64 = 1_700_000_000_000;
@@ -583,13 +584,13 @@ async fn suite(url: &str) {
 
     migrations::suite(&store, first.id).await;
     cutover::suite(&store, "m1").await;
-    cutover::waves(&store, "m1").await;
-    cutover::groups(&store, "m1").await;
+    plans::waves(&store, "m1").await;
+    plans::groups(&store, "m1").await;
     cutover::leases(&store).await;
     cutover::row_counts(&store, "m1", first.id).await;
     cutover::reads_are_not_kept(&store, first.id).await;
     refused::refused_reports(&store, first.id).await;
-    cutover::separation_of_duties(&store, first.id).await;
+    plans::separation_of_duties(&store, first.id).await;
 
     let actions: Vec<String> = store
         .list_audit(50)

@@ -41,6 +41,8 @@
 //! - [`validation`]: the row counts of both sides, and which side to count next.
 //! - [`group`]: a cutover group's members all ready, or none fails over.
 
+#[cfg(test)]
+mod decide_tests;
 pub mod group;
 mod link;
 mod schedule;
