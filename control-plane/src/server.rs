@@ -244,7 +244,8 @@ async fn background_tasks(shared: Arc<Context>, mut stop: tokio::sync::watch::Re
         shared.config.commands.poll_interval_ms,
     ));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut revocations_seen_ms = now_ms();
+    // Revocations are looked for by the database's clock, never this replica's.
+    let mut revocations_from: Option<i64> = None;
     let schedule = Schedule::new(
         shared.config.assessment.schedule_interval_secs,
         shared.config.assessment.schedule_offset_secs,
@@ -278,14 +279,14 @@ async fn background_tasks(shared: Arc<Context>, mut stop: tokio::sync::watch::Re
             Ok(agents) => agents.into_iter().for_each(|a| shared.sessions.wake(a)),
             Err(e) => tracing::warn!(error = %e, "looking for pending commands failed"),
         }
-        // Overlapping windows (a second of slack for clock skew between replicas); closing
-        // an already-closed session does nothing.
-        match shared.store.revoked_since(revocations_seen_ms - 1000).await {
+        // Overlapping looks; closing an already-closed session does nothing.
+        match shared.store.revoked_since(revocations_from).await {
             Ok(revoked) => {
                 revoked
+                    .agents
                     .iter()
                     .for_each(|(agent, reason)| shared.sessions.close(*agent, reason));
-                revocations_seen_ms = now;
+                revocations_from = Some(revoked.next);
             }
             Err(e) => tracing::warn!(error = %e, "looking for revocations failed"),
         }

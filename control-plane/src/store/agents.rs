@@ -33,6 +33,17 @@ pub struct AgentSummary {
 
 const AGENT_COLUMNS: &str = "a.id, a.name, a.enrolled_at, a.agent_version, a.hostname, a.os, a.last_seen_at, a.cert_serial, a.cert_not_after, a.revoked_at, a.revoked_reason";
 
+/// How far each look for revocations reaches back into the one before.
+const REVOCATION_OVERLAP_MS: i64 = 10_000;
+
+/// Agents revoked since a look's start, and the next look's start (both by the
+/// database's clock).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Revocations {
+    pub agents: Vec<(AgentId, String)>,
+    pub next: i64,
+}
+
 impl Store {
     pub async fn get_agent(&self, id: AgentId) -> Result<Option<AgentRecord>, StoreError> {
         let sql = format!("SELECT {AGENT_COLUMNS} FROM agents a WHERE a.id = $1");
@@ -120,7 +131,11 @@ impl Store {
         now_ms: i64,
     ) -> Result<bool, StoreError> {
         let mut tx = self.write().await?;
-        let changed = sqlx::query("UPDATE agents SET revoked_at = $1, revoked_reason = $2 WHERE id = $3 AND revoked_at IS NULL")
+        let statement = format!(
+            "UPDATE agents SET revoked_at = $1, revoked_reason = $2, revoked_db_at = {} WHERE id = $3 AND revoked_at IS NULL",
+            self.now_sql()
+        );
+        let changed = sqlx::query(&statement)
             .bind(now_ms)
             .bind(reason)
             .bind(id.to_string())
@@ -142,15 +157,28 @@ impl Store {
     }
 
     /// Agents revoked at or after `since_ms`, with their reasons.
-    pub async fn revoked_since(&self, since_ms: i64) -> Result<Vec<(AgentId, String)>, StoreError> {
-        let rows: Vec<(String, String)> =
-            sqlx::query_as("SELECT id, revoked_reason FROM agents WHERE revoked_at >= $1")
-                .bind(since_ms)
-                .fetch_all(&self.pool)
-                .await?;
-        rows.into_iter()
-            .map(|(id, reason)| Ok((agent_id(&id)?, reason)))
-            .collect()
+    /// The agents revoked at or after `since` (the database's clock, as from
+    /// [`Revocations::next`]), and where the next look should start.
+    pub async fn revoked_since(&self, since: Option<i64>) -> Result<Revocations, StoreError> {
+        let now: i64 = sqlx::query_scalar(&format!("SELECT {}", self.now_sql()))
+            .fetch_one(&self.pool)
+            .await?;
+        let since = since.unwrap_or(now);
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT id, revoked_reason FROM agents WHERE revoked_db_at >= $1 ORDER BY id",
+        )
+        .bind(since)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(Revocations {
+            agents: rows
+                .into_iter()
+                .map(|(id, reason)| Ok((agent_id(&id)?, reason)))
+                .collect::<Result<_, StoreError>>()?,
+            // A revocation stamped just before this look may commit just after it:
+            // the next look overlaps this one by a while (closing twice is harmless).
+            next: now - REVOCATION_OVERLAP_MS,
+        })
     }
 
     /// Records a renewed certificate for a live agent.

@@ -32,7 +32,7 @@ pub struct LeaseState {
 
 impl Store {
     /// The database's clock, in Unix milliseconds, as SQL.
-    pub(super) fn now_sql(&self) -> &'static str {
+    pub(crate) fn now_sql(&self) -> &'static str {
         match self.dialect {
             Dialect::Sqlite => "CAST(unixepoch('subsec') * 1000 AS BIGINT)",
             Dialect::Postgres => "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)",

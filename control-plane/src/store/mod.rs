@@ -90,6 +90,11 @@ const SQLITE_SCHEMA: &[(i64, &str, &str)] = &[
         "refused_reports",
         include_str!("schema/sqlite/0013_refused_reports.sql"),
     ),
+    (
+        14,
+        "revocation_clock",
+        include_str!("schema/sqlite/0014_revocation_clock.sql"),
+    ),
 ];
 const POSTGRES_SCHEMA: &[(i64, &str, &str)] = &[
     (1, "fleet", include_str!("schema/postgres/0001_fleet.sql")),
@@ -144,6 +149,11 @@ const POSTGRES_SCHEMA: &[(i64, &str, &str)] = &[
         13,
         "refused_reports",
         include_str!("schema/postgres/0013_refused_reports.sql"),
+    ),
+    (
+        14,
+        "revocation_clock",
+        include_str!("schema/postgres/0014_revocation_clock.sql"),
     ),
 ];
 

@@ -420,11 +420,25 @@ async fn suite(url: &str) {
         1
     );
 
-    // Revocation frees the name for a fresh enrollment and is audited.
+    // Revocation frees the name for a fresh enrollment and is audited. Replicas find
+    // it by the database's clock, whatever the revoking replica's clock said (NOW is
+    // years ago here).
+    let before = store.revoked_since(None).await.unwrap();
+    assert!(before.agents.is_empty(), "{before:?}");
     assert!(store
         .revoke_agent(first.id, "decommissioned", "operator/test", NOW)
         .await
         .unwrap());
+    let seen = store.revoked_since(Some(before.next)).await.unwrap();
+    assert_eq!(seen.agents, [(first.id, "decommissioned".to_string())]);
+    let again = store.revoked_since(Some(seen.next)).await.unwrap();
+    assert_eq!(again.agents.len(), 1, "the next look overlaps the last");
+    assert!(store
+        .revoked_since(Some(i64::MAX))
+        .await
+        .unwrap()
+        .agents
+        .is_empty());
     assert!(!store
         .revoke_agent(first.id, "again", "operator/test", NOW)
         .await
