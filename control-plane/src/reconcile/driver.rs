@@ -102,17 +102,26 @@ fn lease_margin(ttl: Duration) -> Duration {
 }
 
 /// One tick over every active migration, by a driver whose store is fenced by its
-/// lease (`ttl` long). The lease is renewed before each migration and while its work
-/// runs; an ARM call still out when the lease ends is given up. Fails only when the lease is lost
+/// lease (`ttl` long). The lease is renewed at the tick's start, before a migration
+/// once half of it is used, and while a migration's work runs long; an ARM call still
+/// out when the lease ends is given up. Fails only when the lease is lost
 /// ([`StoreError::Fenced`]) or the active migrations cannot be read.
 pub async fn tick(shared: &Context, ttl: Duration) -> Result<(), StoreError> {
     let observe_ms = (shared.config.migrations.observe_interval_secs * 1000) as i64;
     let cutover_observe_ms = shared.config.cutover.observe_interval_ms as i64;
-    for m in shared.store.active_migrations().await? {
+    let renew = || async {
         let renewing = tokio::time::Instant::now();
         shared.store.renew_lease(ttl.as_millis() as i64).await?;
-        let (ends, lease_ends) =
-            tokio::sync::watch::channel(renewing + ttl.saturating_sub(lease_margin(ttl)));
+        Ok::<_, StoreError>(renewing + ttl.saturating_sub(lease_margin(ttl)))
+    };
+    let mut lease_ends_at = renew().await?;
+    for m in shared.store.active_migrations().await? {
+        // Renewed once half of it is used, not once per migration: the writes per
+        // tick stay few however many migrations there are.
+        if lease_ends_at.saturating_duration_since(tokio::time::Instant::now()) < ttl / 2 {
+            lease_ends_at = renew().await?;
+        }
+        let (ends, lease_ends) = tokio::sync::watch::channel(lease_ends_at);
         let work = advance_one(shared, &m, (observe_ms, cutover_observe_ms));
         let outcome = tokio::select! {
             outcome = crate::azure::arm::within_lease(lease_ends, work) => outcome,
