@@ -114,7 +114,7 @@ pub async fn step(
                 let payload = payload(shared, &group).await?;
                 tracing::info!(group = %group.name, hook = %hook_name, "running the application hook");
                 let (store, name, clock) =
-                    (store.clone(), group.name.clone(), shared.clock.clone());
+                    (store.unfenced(), group.name.clone(), shared.clock.clone());
                 let span = super::validation::intent_span(m, "application_hook");
                 tokio::spawn(tracing::Instrument::instrument(
                     async move {

@@ -65,7 +65,8 @@ pub async fn count(
             .store
             .ask_mi_count(&m.id, requested_at_ms, now_ms)
             .await?;
-        let (store, clock) = (shared.store.clone(), shared.clock.clone());
+        // The count is a fact once taken: recorded even if the lease moved meanwhile.
+        let (store, clock) = (shared.store.unfenced(), shared.clock.clone());
         let settings = shared.config.cutover.mi_sql.clone();
         let (fqdn, migration, database, tables) = (
             fqdn.to_string(),

@@ -124,6 +124,16 @@ impl Store {
         }
     }
 
+    /// This store without its fence: for recording what already happened (a hook's
+    /// outcome, a count taken) from work that outlives the tick that started it. A
+    /// fact is written even by a replica that lost its lease since; decisions are not.
+    pub fn unfenced(&self) -> Store {
+        Store {
+            fence: None,
+            ..self.clone()
+        }
+    }
+
     /// Within a write transaction: refuses it unless this store's fence (if any) still
     /// holds its lease. On PostgreSQL the lease's row is share-locked until the write
     /// commits, so a new holder cannot take the lease between this check and the write.
