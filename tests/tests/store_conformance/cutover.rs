@@ -80,6 +80,18 @@ pub(super) async fn leases(store: &Store) {
         matches!(stale_write, StoreError::Fenced { .. }),
         "{stale_write}"
     );
+    // What already happened (a hook's outcome) is still recorded, unfenced.
+    fenced
+        .unfenced()
+        .record_audit(&ferry_control::store::audit::AuditEvent {
+            at_ms: NOW,
+            actor: "a".into(),
+            action: "hook.finished".into(),
+            target: "group/g".into(),
+            detail: String::new(),
+        })
+        .await
+        .unwrap();
     // The same holder whose lease lapsed comes back under a new epoch, never its old.
     store.release_lease("driver", "a").await.unwrap();
     assert_eq!(
