@@ -11,6 +11,13 @@ async fn outbox_counts(state: &std::path::Path) -> (u64, u64) {
     counts
 }
 
+/// The last lines of the agent's log, so a timeout says what the agent was doing.
+fn log_tail(agent: &AgentProcess) -> String {
+    let log = agent.log();
+    let lines: Vec<&str> = log.lines().collect();
+    lines[lines.len().saturating_sub(20)..].join("\n")
+}
+
 #[tokio::test]
 async fn outbox_delivers_every_report_exactly_once_across_crashes() {
     let dir = tempfile::tempdir().unwrap();
@@ -70,7 +77,10 @@ async fn outbox_delivers_every_report_exactly_once_across_crashes() {
             if pending > queued_before_restart {
                 Ok(Some(()))
             } else {
-                Err(format!("{pending} pending"))
+                Err(format!(
+                    "{pending} pending; agent log:\n{}",
+                    log_tail(&agent)
+                ))
             }
         },
     )
@@ -83,7 +93,10 @@ async fn outbox_delivers_every_report_exactly_once_across_crashes() {
         if pending == 0 && acked >= 5 {
             Ok(Some(()))
         } else {
-            Err(format!("{pending} pending, {acked} acked"))
+            Err(format!(
+                "{pending} pending, {acked} acked; agent log:\n{}",
+                log_tail(&agent)
+            ))
         }
     })
     .await;
