@@ -58,22 +58,24 @@ pub async fn run(shared: Arc<Context>, mut stop: tokio::sync::watch::Receiver<bo
             _ = ticks.tick() => {}
             _ = stop.changed() => break,
         }
-        let taken = match shared
-            .store
-            .take_lease(LEASE, &holder, ttl.as_millis() as i64)
-            .await
-        {
-            Ok(taken) => taken,
-            Err(e) => {
-                tracing::warn!(error = %e, "taking the migration driver's lease failed; trying again next tick");
-                continue;
+        // Held, the tick renews it first thing; not held, it is asked for here: one
+        // lease write per tick either way.
+        if fence.is_none() {
+            fence = match shared
+                .store
+                .take_lease(LEASE, &holder, ttl.as_millis() as i64)
+                .await
+            {
+                Ok(taken) => taken,
+                Err(e) => {
+                    tracing::warn!(error = %e, "taking the migration driver's lease failed; trying again next tick");
+                    continue;
+                }
+            };
+            if let Some(taken) = &fence {
+                tracing::info!(%holder, epoch = taken.epoch, "this replica drives migrations now");
             }
-        };
-        if taken != fence {
-            let epoch = taken.as_ref().map(|f| f.epoch);
-            tracing::info!(%holder, driving = taken.is_some(), ?epoch, "the migration driver's lease changed hands");
         }
-        fence = taken;
         let Some(held) = &fence else {
             continue;
         };
