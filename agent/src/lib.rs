@@ -83,6 +83,7 @@ pub async fn run(config: AgentConfig, cancel: CancellationToken) -> Result<(), A
     let renewal = tokio::spawn(renewal_loop(
         agent.config.state_dir.clone(),
         agent.identity.clone(),
+        Duration::from_secs(agent.config.max_backoff_secs),
         tasks.clone(),
     ));
     let inventory = tokio::spawn(inventory_loop(agent.clone(), tasks.clone()));

@@ -214,6 +214,13 @@ pub struct CertificateSettings {
     /// Lifetime of agent client certificates; agents renew at two thirds of it.
     pub agent_ttl_secs: u64,
     pub operator_ttl_secs: u64,
+    /// Lifetime of the control plane's own server certificate; it is re-issued at start
+    /// and, while running, at two thirds of it.
+    pub server_ttl_secs: u64,
+    /// How long after its certificate expired an agent may still renew it by proving
+    /// its key (a control-plane outage longer than `agent_ttl_secs`), keeping its id.
+    /// Zero: an expired agent must enroll again.
+    pub expired_renewal_grace_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -311,6 +318,8 @@ impl Default for CertificateSettings {
         Self {
             agent_ttl_secs: 86400,
             operator_ttl_secs: 365 * 86400,
+            server_ttl_secs: 90 * 86400,
+            expired_renewal_grace_secs: 30 * 86400,
         }
     }
 }
@@ -451,6 +460,10 @@ impl ControlConfig {
             (
                 "certificates.operator_ttl_secs",
                 self.certificates.operator_ttl_secs,
+            ),
+            (
+                "certificates.server_ttl_secs",
+                self.certificates.server_ttl_secs,
             ),
             (
                 "liveness.heartbeat_interval_secs",

@@ -17,6 +17,7 @@
 //! - [`service`]: use cases (start an assessment run, a migration), with their own
 //!   error; called by the API and the schedules.
 //! - [`api`]: thin gRPC handlers: authenticate the peer, convert, call, map errors.
+//! - [`server_tls`]: the server certificate, rotated while running, and the handshakes.
 //! - [`server`]: assembles TLS and the services and serves a listener until shutdown.
 //! - [`cli`]: the `ferry` operator CLI.
 
@@ -33,6 +34,7 @@ pub mod migration;
 pub mod reconcile;
 pub mod rfc3339;
 pub mod server;
+pub mod server_tls;
 pub mod service;
 pub mod sizing;
 pub mod store;

@@ -1,8 +1,8 @@
 //! Assembles the control plane: loads or creates the CA, opens the store, writes the
-//! first admin operator's credentials, and serves gRPC over TLS on the given listener
-//! until `shutdown` resolves. Client certificates are optional at the TLS layer (an
-//! enrolling agent has none yet) and required by every handler except enrollment and
-//! health.
+//! first admin operator's credentials, and serves gRPC over TLS (see `server_tls`: the
+//! server certificate rotates while running) on the given listener until `shutdown`
+//! resolves. Client certificates are optional at the TLS layer (an enrolling agent has
+//! none yet) and required by every handler except enrollment and health.
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -13,8 +13,7 @@ use ferry_proto::agent::v1::agent_service_server::AgentServiceServer;
 use ferry_proto::agent::v1::enrollment_server::EnrollmentServer;
 use ferry_proto::operator::v1::operator_server::OperatorServer;
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
-use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
+use tonic::transport::Server;
 
 use crate::api::agent::AgentApi;
 use crate::api::enrollment::EnrollmentService;
@@ -26,6 +25,7 @@ use crate::fleet::ca::{write_private, CaError, CertificateAuthority};
 use crate::fleet::identity::Role;
 use crate::fleet::metrics::FleetMetrics;
 use crate::fleet::sessions::SessionRegistry;
+use crate::server_tls::{self, ServerCertificate};
 use crate::sizing::prices::{self, PriceTable};
 use crate::store::{Store, StoreError};
 use ferry_proto::clock::now_ms;
@@ -33,8 +33,8 @@ use ferry_proto::clock::now_ms;
 /// How long a stopping control plane waits for connections to close.
 const DRAIN_DEADLINE: Duration = Duration::from_secs(10);
 
-/// The server certificate is re-issued at every start and lives this long.
-const SERVER_CERT_TTL: Duration = Duration::from_secs(90 * 86400);
+/// How long a client has to finish its TLS handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -46,6 +46,8 @@ pub enum ServeError {
     Store(#[from] StoreError),
     #[error("TLS setup failed: {0}")]
     Tls(String),
+    #[error(transparent)]
+    ServerTls(#[from] crate::server_tls::ServerTlsError),
     #[error("cannot create {path}: {source}")]
     DataDir {
         path: PathBuf,
@@ -106,14 +108,13 @@ pub async fn run(
     let ca = CertificateAuthority::load_or_create(&config.data_dir.join("ca"), provided)?;
     let store = Store::open(&config.database_url_with_password()?).await?;
     write_admin_credentials(&ca, &config)?;
-    let (chain, key) = ca
-        .issue_server(&config.tls.server_names, SERVER_CERT_TTL)
-        .map_err(|e| ServeError::Tls(e.to_string()))?;
-    let tls = ServerTlsConfig::new()
-        .identity(Identity::from_pem(chain, key))
-        .client_ca_root(Certificate::from_pem(ca.cert_pem()))
-        .client_auth_optional(true)
-        .timeout(Duration::from_secs(10));
+    let ca = Arc::new(ca);
+    let server_certificate = ServerCertificate::issue(
+        ca.clone(),
+        config.tls.server_names.clone(),
+        Duration::from_secs(config.certificates.server_ttl_secs),
+    )?;
+    let acceptor = server_tls::acceptor(&ca, server_certificate.clone())?;
 
     let prices = load_prices(config.sizing.price_table.as_deref())?;
     let arm = crate::azure::connect(&config.azure).map_err(ServeError::Azure)?;
@@ -121,7 +122,7 @@ pub async fn run(
     let shared = Arc::new(Context {
         store,
         clock: crate::context::Clock::system(),
-        ca: Arc::new(ca),
+        ca,
         prices: Arc::new(prices),
         arm: Arc::new(arm),
         config: Arc::new(config),
@@ -139,7 +140,8 @@ pub async fn run(
         shared.clone(),
         tasks_stopped.clone(),
     ));
-    let background = tokio::spawn(background_tasks(shared.clone(), tasks_stopped));
+    let background = tokio::spawn(background_tasks(shared.clone(), tasks_stopped.clone()));
+    let rotation = tokio::spawn(server_certificate.rotation_loop(tasks_stopped));
 
     tracing::info!(
         listen = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(),
@@ -156,7 +158,6 @@ pub async fn run(
         let _ = stopping_tx.send(true);
     };
     let serve = Server::builder()
-        .tls_config(tls)?
         .layer(ferry_proto::telemetry::RpcTraceLayer)
         .http2_keepalive_interval(Some(Duration::from_secs(20)))
         .http2_keepalive_timeout(Some(Duration::from_secs(10)))
@@ -174,7 +175,10 @@ pub async fn run(
                 .max_decoding_message_size(ferry_proto::transport::MAX_OPERATOR_MESSAGE)
                 .max_encoding_message_size(ferry_proto::transport::MAX_OPERATOR_MESSAGE),
         )
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), signal);
+        .serve_with_incoming_shutdown(
+            server_tls::incoming(listener, acceptor, HANDSHAKE_TIMEOUT),
+            signal,
+        );
     let deadline = async {
         let _ = stopping.wait_for(|stopping| *stopping).await;
         tokio::time::sleep(DRAIN_DEADLINE).await;
@@ -189,6 +193,7 @@ pub async fn run(
 
     let _ = stop_tasks.send(true);
     let _ = background.await;
+    let _ = rotation.await;
     let _ = migrations.await;
     flush_heartbeats(&shared).await;
     shared.store.close().await;

@@ -9,6 +9,7 @@
 //! - [`private_files`]: owner-only state folders and files, and secrets read only so.
 //! - [`clock`]: Unix milliseconds, the unit of every timestamp on the wire and stored.
 //! - [`telemetry`]: logging and tracing set-up shared by the binaries.
+//! - [`renewal_proof`]: how an agent with an expired certificate proves its key.
 //! - [`token`]: the enrollment token format (id, secret, pinned CA fingerprint).
 //! - [`tsql`]: T-SQL identifiers and literals, quoted.
 //! - [`transport`]: dialling the control plane over TLS with a chosen rustls config.
@@ -31,6 +32,7 @@ pub mod codes;
 pub mod link_names;
 pub mod link_steps;
 pub mod private_files;
+pub mod renewal_proof;
 pub mod telemetry;
 pub mod token;
 pub mod transport;

@@ -206,6 +206,23 @@ pub fn crypto_provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
+fn pem_error(what: &'static str) -> impl Fn(rustls_pki_types::pem::Error) -> TlsMaterialError {
+    move |e| TlsMaterialError::Pem {
+        what,
+        reason: e.to_string(),
+    }
+}
+
+/// The roots in `ca_pem`, the only ones a Ferry client trusts.
+fn roots(ca_pem: &str) -> Result<rustls::RootCertStore, TlsMaterialError> {
+    use rustls_pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    for ca in rustls_pki_types::CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
+        roots.add(ca.map_err(pem_error("the CA certificate"))?)?;
+    }
+    Ok(roots)
+}
+
 /// A client config that trusts only `ca_pem` and presents `cert_pem`/`key_pem`.
 pub fn mtls_client_config(
     ca_pem: &str,
@@ -214,16 +231,6 @@ pub fn mtls_client_config(
 ) -> Result<rustls::ClientConfig, TlsMaterialError> {
     use rustls_pki_types::pem::PemObject;
     use rustls_pki_types::{CertificateDer, PrivateKeyDer};
-    let pem_error = |what| {
-        move |e: rustls_pki_types::pem::Error| TlsMaterialError::Pem {
-            what,
-            reason: e.to_string(),
-        }
-    };
-    let mut roots = rustls::RootCertStore::empty();
-    for ca in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
-        roots.add(ca.map_err(pem_error("the CA certificate"))?)?;
-    }
     let chain = CertificateDer::pem_slice_iter(cert_pem.as_bytes())
         .collect::<Result<Vec<_>, _>>()
         .map_err(pem_error("the client certificate"))?;
@@ -232,7 +239,18 @@ pub fn mtls_client_config(
     Ok(
         rustls::ClientConfig::builder_with_provider(crypto_provider())
             .with_safe_default_protocol_versions()?
-            .with_root_certificates(roots)
+            .with_root_certificates(roots(ca_pem)?)
             .with_client_auth_cert(chain, key)?,
+    )
+}
+
+/// A client config that trusts only `ca_pem` and presents no certificate (an agent
+/// whose certificate expired, renewing it by proof).
+pub fn server_auth_client_config(ca_pem: &str) -> Result<rustls::ClientConfig, TlsMaterialError> {
+    Ok(
+        rustls::ClientConfig::builder_with_provider(crypto_provider())
+            .with_safe_default_protocol_versions()?
+            .with_root_certificates(roots(ca_pem)?)
+            .with_no_client_auth(),
     )
 }

@@ -1,16 +1,21 @@
 //! Certificate renewal: at two thirds of the certificate's lifetime the agent makes a
 //! fresh key pair, asks the control plane (over the existing mTLS identity) to sign it,
-//! and swaps the new certificate in. Failures are retried until the certificate expires.
+//! and swaps the new certificate in. Failures are retried; once the certificate has
+//! expired (the control plane was out of reach for that long), the agent renews without
+//! mTLS by signing a proof with its current key (`ferry_proto::renewal_proof`), which
+//! the control plane accepts within its grace period: the agent keeps its id.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use ferry_proto::agent::v1::agent_service_client::AgentServiceClient;
-use ferry_proto::agent::v1::RenewRequest;
+use ferry_proto::agent::v1::enrollment_client::EnrollmentClient;
+use ferry_proto::agent::v1::{RenewExpiredRequest, RenewRequest, RenewResponse};
 use ferry_proto::transport::{self, ChannelOptions, ControlPlaneUrl};
 use tokio_util::sync::CancellationToken;
 
+use super::backoff::Backoff;
 use super::enroll::key_and_csr;
 use super::identity::{certificate_validity_ms, Identity, IdentityError};
 use ferry_proto::clock::now_ms;
@@ -33,6 +38,8 @@ pub enum RenewError {
     BadCertificate(String),
     #[error(transparent)]
     Identity(#[from] IdentityError),
+    #[error("signing the renewal proof failed: {0}")]
+    Proof(#[from] ferry_proto::renewal_proof::ProofError),
 }
 
 /// When to renew a certificate valid from `not_before` to `not_after`.
@@ -44,17 +51,36 @@ pub fn read_identity(identity: &SharedIdentity) -> Identity {
     identity.read().unwrap_or_else(|p| p.into_inner()).clone()
 }
 
-/// Renews once and saves the new identity.
+/// Renews once and saves the new identity: over mTLS while the certificate is valid,
+/// by proof once it has expired.
 pub async fn renew_once(state_dir: &Path, identity: &SharedIdentity) -> Result<(), RenewError> {
     let current = read_identity(identity);
     let url = ControlPlaneUrl::parse(&current.control_plane)?;
-    let tls = transport::mtls_client_config(&current.ca_pem, &current.cert_pem, &current.key_pem)?;
-    let channel = transport::connect(&url, tls, ChannelOptions::default()).await?;
+    let (_, not_after) = current.validity_ms().map_err(RenewError::BadCertificate)?;
     let (key_pem, csr_der) = key_and_csr(&current.name)?;
-    let request = transport::request(RenewRequest { csr_der }, CALL_TIMEOUT);
-    let response = AgentServiceClient::new(channel)
-        .renew(request)
-        .await
+    let response = if now_ms() < not_after {
+        let tls =
+            transport::mtls_client_config(&current.ca_pem, &current.cert_pem, &current.key_pem)?;
+        let channel = transport::connect(&url, tls, ChannelOptions::default()).await?;
+        let request = transport::request(RenewRequest { csr_der }, CALL_TIMEOUT);
+        AgentServiceClient::new(channel).renew(request).await
+    } else {
+        tracing::warn!("the agent certificate has expired; renewing it by proof of its key");
+        let tls = transport::server_auth_client_config(&current.ca_pem)?;
+        let channel = transport::connect(&url, tls, ChannelOptions::default()).await?;
+        let signed_at_unix_ms = now_ms();
+        let message =
+            ferry_proto::renewal_proof::message(&current.agent_id, signed_at_unix_ms, &csr_der);
+        let request = RenewExpiredRequest {
+            certificate_pem: current.cert_pem.clone(),
+            signature: ferry_proto::renewal_proof::sign(&current.key_pem, &message)?,
+            csr_der,
+            signed_at_unix_ms,
+        };
+        let request = transport::request(request, CALL_TIMEOUT);
+        EnrollmentClient::new(channel).renew_expired(request).await
+    };
+    let response: RenewResponse = response
         .map_err(|s| RenewError::Refused(s.message().to_string()))?
         .into_inner();
     certificate_validity_ms(&response.certificate_pem).map_err(RenewError::BadCertificate)?;
@@ -68,9 +94,16 @@ pub async fn renew_once(state_dir: &Path, identity: &SharedIdentity) -> Result<(
     Ok(())
 }
 
-/// Renews whenever due, until cancelled.
-pub async fn renewal_loop(state_dir: PathBuf, identity: SharedIdentity, cancel: CancellationToken) {
-    let mut retry = Duration::from_secs(5);
+/// Renews whenever due, until cancelled. Failures are retried with the jittered
+/// backoff reconnects use (up to `max_backoff`), so a fleet whose control plane comes
+/// back renews promptly but not in lockstep.
+pub async fn renewal_loop(
+    state_dir: PathBuf,
+    identity: SharedIdentity,
+    max_backoff: Duration,
+    cancel: CancellationToken,
+) {
+    let mut backoff = Backoff::new(Duration::from_secs(1), max_backoff);
     loop {
         let due = match read_identity(&identity).validity_ms() {
             Ok((not_before, not_after)) => renew_at_ms(not_before, not_after),
@@ -86,17 +119,17 @@ pub async fn renewal_loop(state_dir: PathBuf, identity: SharedIdentity, cancel: 
         }
         match renew_once(&state_dir, &identity).await {
             Ok(()) => {
-                retry = Duration::from_secs(5);
+                backoff.reset();
                 tracing::info!("agent certificate renewed");
             }
             Err(e) => {
                 let error = transport::error_chain(&e);
+                let retry = backoff.next_delay();
                 tracing::warn!(%error, retry_in = ?retry, "certificate renewal failed");
                 tokio::select! {
                     _ = tokio::time::sleep(retry) => {}
                     _ = cancel.cancelled() => return,
                 }
-                retry = (retry * 2).min(Duration::from_secs(300));
             }
         }
     }

@@ -25,7 +25,7 @@ use super::convert::command_to_agent;
 use super::{authenticate_agent, ApiError, Context};
 use crate::fleet::identity::AgentId;
 use crate::fleet::sessions::Close;
-use crate::store::agents::AgentRecord;
+use crate::store::agents::{AgentRecord, Renewal, RenewalKind};
 use crate::store::inventory::{IncomingReport, ReportBody};
 use crate::store::refused_reports::RefusedReport;
 use ferry_proto::clock::now_ms;
@@ -40,9 +40,10 @@ impl AgentService for AgentApi {
         &self,
         request: Request<RenewRequest>,
     ) -> Result<Response<RenewResponse>, Status> {
-        let agent = authenticate_agent(&self.0, &request).await?;
+        let (agent, held) = authenticate_agent(&self.0, &request).await?;
+        let presented = agent.serial(held).to_string();
         Ok(Response::new(
-            renew(&self.0, &agent, request.into_inner()).await?,
+            renew(&self.0, &agent, &presented, request.into_inner()).await?,
         ))
     }
 
@@ -52,7 +53,7 @@ impl AgentService for AgentApi {
         &self,
         request: Request<Streaming<AgentMessage>>,
     ) -> Result<Response<ControlStream>, Status> {
-        let agent = authenticate_agent(&self.0, &request).await?.id;
+        let agent = authenticate_agent(&self.0, &request).await?.0.id;
         let (tx, rx) = mpsc::channel(64);
         let session = run_session(self.0.clone(), agent, request.into_inner(), tx);
         tokio::spawn(session.instrument(tracing::Span::current()));
@@ -63,23 +64,46 @@ impl AgentService for AgentApi {
 async fn renew(
     shared: &Context,
     record: &AgentRecord,
+    presented: &str,
     request: RenewRequest,
+) -> Result<RenewResponse, ApiError> {
+    issue_renewal(
+        shared,
+        record,
+        presented,
+        &request.csr_der,
+        RenewalKind::BeforeExpiry,
+    )
+    .await
+}
+
+/// Signs the agent's CSR and records the new certificate in place of `presented`.
+pub async fn issue_renewal(
+    shared: &Context,
+    record: &AgentRecord,
+    presented: &str,
+    csr_der: &[u8],
+    kind: RenewalKind,
 ) -> Result<RenewResponse, ApiError> {
     let agent = record.id;
     let ttl = Duration::from_secs(shared.config.certificates.agent_ttl_secs);
-    let issued = shared
-        .ca
-        .issue_agent(&request.csr_der, &record.name, agent, ttl)?;
+    let issued = shared.ca.issue_agent(csr_der, &record.name, agent, ttl)?;
+    let renewal = Renewal {
+        presented,
+        serial: &issued.serial,
+        not_after_ms: issued.not_after_ms,
+        kind,
+    };
     if !shared
         .store
-        .record_renewal(agent, &issued.serial, issued.not_after_ms, now_ms())
+        .record_renewal(agent, &renewal, now_ms())
         .await?
     {
         return Err(ApiError::PermissionDenied(format!(
-            "agent {agent} has been revoked"
+            "agent {agent} has been revoked, or its certificate was renewed meanwhile"
         )));
     }
-    tracing::info!(%agent, serial = %issued.serial, "agent certificate renewed");
+    tracing::info!(%agent, serial = %issued.serial, ?kind, "agent certificate renewed");
     Ok(RenewResponse {
         certificate_pem: issued.cert_pem,
         not_after_unix_ms: issued.not_after_ms,

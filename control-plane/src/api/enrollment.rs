@@ -1,19 +1,32 @@
-//! `Enrollment/Enroll`: a one-time token and a CSR become a client certificate naming a
-//! new agent. Every refusal happens before anything is stored, except the atomic
-//! "consume token + register agent" transaction, which stores all or nothing.
+//! The service for callers without a client certificate.
+//!
+//! `Enroll`: a one-time token and a CSR become a client certificate naming a new agent.
+//! Every refusal happens before anything is stored, except the atomic "consume token +
+//! register agent" transaction, which stores all or nothing.
+//!
+//! `RenewExpired`: an agent whose certificate expired proves its key
+//! (`fleet::expired_renewal`) and gets a new certificate under the same id.
+//!
+//! Both are rate-limited per source address.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use ferry_proto::agent::v1::{enrollment_server::Enrollment, EnrollRequest, EnrollResponse};
+use ferry_proto::agent::v1::{
+    enrollment_server::Enrollment, EnrollRequest, EnrollResponse, RenewExpiredRequest,
+    RenewResponse,
+};
 use ferry_proto::token::EnrollmentToken;
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
-use super::{ApiError, Context};
+use super::agent::issue_renewal;
+use super::{agent_holding, ApiError, Context};
 use crate::fleet::enrollment::{secret_hash, validate_agent_name};
+use crate::fleet::expired_renewal::{check_proof, read_certificate, Proof, RenewalRefusal};
 use crate::fleet::identity::AgentId;
 use crate::fleet::rate_limit::RateLimit;
+use crate::store::agents::RenewalKind;
 use crate::store::tokens::{EnrollError, NewAgent};
 use ferry_proto::clock::now_ms;
 
@@ -31,22 +44,32 @@ impl EnrollmentService {
     }
 }
 
+impl EnrollmentService {
+    /// Refuses a source that has used up its attempts.
+    fn admit<T>(&self, request: &Request<T>) -> Result<(), Status> {
+        let Some(source) = request.remote_addr() else {
+            return Ok(());
+        };
+        self.limit
+            .admit(source.ip(), std::time::Instant::now())
+            .map_err(|wait| {
+                self.shared.metrics.enrollment("limited");
+                Status::resource_exhausted(format!(
+                    "too many enrollment attempts from {}: try again in {} s (enrollment.attempts_per_minute)",
+                    source.ip(),
+                    wait.as_secs() + 1
+                ))
+            })
+    }
+}
+
 #[tonic::async_trait]
 impl Enrollment for EnrollmentService {
     async fn enroll(
         &self,
         request: Request<EnrollRequest>,
     ) -> Result<Response<EnrollResponse>, Status> {
-        if let Some(source) = request.remote_addr() {
-            if let Err(wait) = self.limit.admit(source.ip(), std::time::Instant::now()) {
-                self.shared.metrics.enrollment("limited");
-                return Err(Status::resource_exhausted(format!(
-                    "too many enrollment attempts from {}: try again in {} s (enrollment.attempts_per_minute)",
-                    source.ip(),
-                    wait.as_secs() + 1
-                )));
-            }
-        }
+        self.admit(&request)?;
         let outcome = enroll(&self.shared, request.into_inner()).await;
         self.shared.metrics.enrollment(if outcome.is_ok() {
             "enrolled"
@@ -55,6 +78,51 @@ impl Enrollment for EnrollmentService {
         });
         Ok(Response::new(outcome?))
     }
+
+    async fn renew_expired(
+        &self,
+        request: Request<RenewExpiredRequest>,
+    ) -> Result<Response<RenewResponse>, Status> {
+        self.admit(&request)?;
+        let outcome = renew_expired(&self.shared, request.into_inner()).await;
+        if let Err(e) = &outcome {
+            tracing::warn!(error = %e, "renewal of an expired certificate refused");
+        }
+        Ok(Response::new(outcome?))
+    }
+}
+
+async fn renew_expired(
+    shared: &Context,
+    request: RenewExpiredRequest,
+) -> Result<RenewResponse, ApiError> {
+    let grace = Duration::from_secs(shared.config.certificates.expired_renewal_grace_secs);
+    if grace.is_zero() {
+        return Err(ApiError::PermissionDenied(
+            "renewal after expiry is turned off (certificates.expired_renewal_grace_secs = 0): enroll this host again".into(),
+        ));
+    }
+    if request.csr_der.is_empty() {
+        return Err(ApiError::invalid("csr_der", "missing"));
+    }
+    let refused = |e: RenewalRefusal| ApiError::Unauthenticated(e.to_string());
+    let presented = read_certificate(&shared.ca, &request.certificate_pem).map_err(refused)?;
+    let proof = Proof {
+        csr_der: &request.csr_der,
+        signed_at_ms: request.signed_at_unix_ms,
+        signature: &request.signature,
+    };
+    check_proof(&presented, &proof, now_ms(), grace).map_err(refused)?;
+    let (record, held) = agent_holding(shared, presented.agent, &presented.serial).await?;
+    let stored = record.serial(held).to_string();
+    issue_renewal(
+        shared,
+        &record,
+        &stored,
+        &request.csr_der,
+        RenewalKind::AfterExpiry,
+    )
+    .await
 }
 
 async fn enroll(shared: &Context, request: EnrollRequest) -> Result<EnrollResponse, ApiError> {

@@ -37,9 +37,9 @@ use tonic::{Request, Status};
 
 use crate::context::Context;
 use crate::fleet::ca::AgentIssueError;
-use crate::fleet::identity::Peer;
+use crate::fleet::identity::{AgentId, Peer};
 use crate::service::ServiceError;
-use crate::store::agents::AgentRecord;
+use crate::store::agents::{AgentRecord, Held};
 use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
@@ -125,35 +125,70 @@ impl From<ApiError> for Status {
     }
 }
 
-/// The identity in the verified client certificate, if any.
-pub fn peer<T>(request: &Request<T>) -> Result<Peer, ApiError> {
+/// The verified client certificate (DER), if any.
+fn leaf<T>(request: &Request<T>) -> Result<Vec<u8>, ApiError> {
     let certs = request.peer_certs().unwrap_or_default();
-    let leaf = certs.first().ok_or_else(|| {
+    certs.first().map(|c| c.to_vec()).ok_or_else(|| {
         ApiError::Unauthenticated("a client certificate is required for this call".into())
-    })?;
-    Peer::from_certificate(leaf).map_err(|e| ApiError::Unauthenticated(e.to_string()))
+    })
 }
 
-/// The calling agent's record; it must be enrolled and not revoked.
+/// The identity in the verified client certificate, if any.
+pub fn peer<T>(request: &Request<T>) -> Result<Peer, ApiError> {
+    Peer::from_certificate(&leaf(request)?).map_err(|e| ApiError::Unauthenticated(e.to_string()))
+}
+
+/// The calling agent's record and which of its certificates it presented; it must be
+/// enrolled, not revoked, and present its current certificate or, until it first uses
+/// the current one, the one before its last renewal.
 pub async fn authenticate_agent<T>(
     shared: &Context,
     request: &Request<T>,
-) -> Result<AgentRecord, ApiError> {
-    let Peer::Agent(id) = peer(request)? else {
+) -> Result<(AgentRecord, Held), ApiError> {
+    let der = leaf(request)?;
+    let Peer::Agent(id) =
+        Peer::from_certificate(&der).map_err(|e| ApiError::Unauthenticated(e.to_string()))?
+    else {
         return Err(ApiError::PermissionDenied(
             "this call is for agents; operator certificates cannot make it".into(),
         ));
     };
-    match shared.store.get_agent(id).await? {
-        None => Err(ApiError::Unauthenticated(format!(
-            "agent {id} is not registered with this control plane"
-        ))),
-        Some(agent) if agent.revoked_at_ms.is_some() => Err(ApiError::PermissionDenied(format!(
-            "agent {id} has been revoked ({}); enroll again with a new token",
-            agent.revoked_reason
-        ))),
-        Some(agent) => Ok(agent),
+    let serial =
+        Peer::certificate_serial(&der).map_err(|e| ApiError::Unauthenticated(e.to_string()))?;
+    let (agent, held) = agent_holding(shared, id, &serial).await?;
+    if held == Held::Current && agent.previous_cert_serial.is_some() {
+        shared.store.confirm_renewal(id, &agent.cert_serial).await?;
     }
+    Ok((agent, held))
+}
+
+/// Agent `id`'s record, if it is enrolled, not revoked, and `serial` is its current
+/// certificate or, until it first uses that one, the one before its last renewal.
+pub async fn agent_holding(
+    shared: &Context,
+    id: AgentId,
+    serial: &str,
+) -> Result<(AgentRecord, Held), ApiError> {
+    let agent = match shared.store.get_agent(id).await? {
+        None => {
+            return Err(ApiError::Unauthenticated(format!(
+                "agent {id} is not registered with this control plane"
+            )))
+        }
+        Some(agent) if agent.revoked_at_ms.is_some() => {
+            return Err(ApiError::PermissionDenied(format!(
+                "agent {id} has been revoked ({}); enroll again with a new token",
+                agent.revoked_reason
+            )))
+        }
+        Some(agent) => agent,
+    };
+    let held = agent.holds(serial).ok_or_else(|| {
+        ApiError::Unauthenticated(format!(
+            "agent {id}'s certificate {serial} was replaced by a renewal; only the newest works"
+        ))
+    })?;
+    Ok((agent, held))
 }
 
 /// The calling operator, whose role must allow `required`. Returns the actor name

@@ -29,7 +29,9 @@ pub struct CertificateAuthority {
 #[derive(Debug, Clone)]
 pub struct Issued {
     pub cert_pem: String,
+    /// Lower-case hex, as `serial_hex` writes it.
     pub serial: String,
+    pub not_before_ms: i64,
     pub not_after_ms: i64,
 }
 
@@ -197,12 +199,12 @@ impl CertificateAuthority {
     }
 
     /// This control plane's server certificate for `names` (DNS names or IPs). Returns
-    /// (chain PEM = leaf then CA, key PEM).
+    /// (the certificate, its `cert_pem` the chain: leaf then CA; key PEM).
     pub fn issue_server(
         &self,
         names: &[String],
         ttl: Duration,
-    ) -> Result<(String, String), rcgen::Error> {
+    ) -> Result<(Issued, String), rcgen::Error> {
         let key = KeyPair::generate()?;
         let mut params = leaf_params("ferry-control", ttl)?;
         params.subject_alt_names = names
@@ -214,10 +216,8 @@ impl CertificateAuthority {
             .collect::<Result<_, _>>()?;
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
         let cert = params.signed_by(&key, &self.issuer)?;
-        Ok((
-            format!("{}{}", cert.pem(), self.cert_pem),
-            key.serialize_pem(),
-        ))
+        let chain = format!("{}{}", cert.pem(), self.cert_pem);
+        Ok((issued(&params, chain), key.serialize_pem()))
     }
 }
 
@@ -264,8 +264,9 @@ fn issued(params: &CertificateParams, cert_pem: String) -> Issued {
         serial: params
             .serial_number
             .as_ref()
-            .map(|s| hex::encode(s.to_bytes()))
+            .map(|s| serial_hex(&s.to_bytes()))
             .unwrap_or_default(),
+        not_before_ms: (params.not_before.unix_timestamp_nanos() / 1_000_000) as i64,
         not_after_ms: (params.not_after.unix_timestamp_nanos() / 1_000_000) as i64,
     }
 }
@@ -286,6 +287,14 @@ fn dn_text(value: &rcgen::DnValue) -> String {
         // empty, so they fail the name check.
         _ => String::new(),
     }
+}
+
+/// A certificate serial as Ferry stores and compares it: lower-case hex of the
+/// integer's bytes without leading zero bytes, so the serial issued and the serial read
+/// back from the DER certificate (which drops them) are the same text.
+pub fn serial_hex(bytes: &[u8]) -> String {
+    let first = bytes.iter().position(|b| *b != 0).unwrap_or(bytes.len());
+    hex::encode(&bytes[first..])
 }
 
 fn random_serial() -> SerialNumber {

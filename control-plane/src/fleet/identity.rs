@@ -122,6 +122,13 @@ impl Peer {
         found.ok_or(IdentityError::NoIdentity)
     }
 
+    /// The serial of a DER certificate, as the CA records it (`ca::serial_hex`).
+    pub fn certificate_serial(der: &[u8]) -> Result<String, IdentityError> {
+        let (_, cert) = x509_parser::certificate::X509Certificate::from_der(der)
+            .map_err(|_| IdentityError::Unparsable)?;
+        Ok(super::ca::serial_hex(cert.raw_serial()))
+    }
+
     fn parse_uri(uri: &str) -> Result<Self, IdentityError> {
         if let Some(id) = uri.strip_prefix(AGENT_PREFIX) {
             return id

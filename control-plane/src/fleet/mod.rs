@@ -2,6 +2,7 @@
 //!
 //! - [`ca`]: the certificate authority that issues agent, operator and server certificates.
 //! - [`identity`]: reading a peer's identity (agent id, operator role) from its certificate.
+//! - [`expired_renewal`]: checks on an expired agent certificate and the proof of its key.
 //! - [`enrollment`]: minting enrollment tokens and validating what an enrolling agent asks for.
 //! - [`labels`]: operator-set host labels and label selectors.
 //! - [`liveness`]: online / disconnected / revoked, and the coalesced heartbeat writer.
@@ -11,6 +12,7 @@
 
 pub mod ca;
 pub mod enrollment;
+pub mod expired_renewal;
 pub mod identity;
 pub mod labels;
 pub mod liveness;

@@ -17,9 +17,50 @@ pub struct AgentRecord {
     pub os: String,
     pub last_seen_ms: Option<i64>,
     pub cert_serial: String,
+    /// The serial before the last renewal, until the agent first uses the new one.
+    pub previous_cert_serial: Option<String>,
     pub cert_not_after_ms: i64,
     pub revoked_at_ms: Option<i64>,
     pub revoked_reason: String,
+}
+
+/// Which of an agent's certificates a presented serial is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Held {
+    Current,
+    /// The one before the last renewal, still accepted until the new one is used.
+    Previous,
+}
+
+impl AgentRecord {
+    /// Whether `serial` (as `serial_hex` writes it) is the agent's current or previous
+    /// certificate. Stored serials written before `serial_hex` may carry a leading zero
+    /// byte; they compare equal.
+    pub fn holds(&self, serial: &str) -> Option<Held> {
+        let same = |stored: &str| trim_zero_bytes(stored) == trim_zero_bytes(serial);
+        if same(&self.cert_serial) {
+            Some(Held::Current)
+        } else if self.previous_cert_serial.as_deref().is_some_and(same) {
+            Some(Held::Previous)
+        } else {
+            None
+        }
+    }
+
+    /// The stored text of the certificate `held`.
+    pub fn serial(&self, held: Held) -> &str {
+        match held {
+            Held::Current => &self.cert_serial,
+            Held::Previous => self.previous_cert_serial.as_deref().unwrap_or_default(),
+        }
+    }
+}
+
+fn trim_zero_bytes(mut hex: &str) -> &str {
+    while hex.len() > 2 && hex.starts_with("00") {
+        hex = &hex[2..];
+    }
+    hex
 }
 
 /// An agent with the size of its inventory, for fleet listings.
@@ -31,7 +72,7 @@ pub struct AgentSummary {
     pub labels: Labels,
 }
 
-const AGENT_COLUMNS: &str = "a.id, a.name, a.enrolled_at, a.agent_version, a.hostname, a.os, a.last_seen_at, a.cert_serial, a.cert_not_after, a.revoked_at, a.revoked_reason";
+const AGENT_COLUMNS: &str = "a.id, a.name, a.enrolled_at, a.agent_version, a.hostname, a.os, a.last_seen_at, a.cert_serial, a.previous_cert_serial, a.cert_not_after, a.revoked_at, a.revoked_reason";
 
 /// How far each look for revocations reaches back into the one before.
 const REVOCATION_OVERLAP_MS: i64 = 10_000;
@@ -182,34 +223,82 @@ impl Store {
     }
 
     /// Records a renewed certificate for a live agent.
+    /// Records a renewed certificate, if the agent still holds the certificate
+    /// `presented` (its current or previous serial) and is not revoked: the current
+    /// serial becomes the previous one. False when either changed meanwhile.
     pub async fn record_renewal(
         &self,
         id: AgentId,
-        serial: &str,
-        not_after_ms: i64,
+        renewal: &Renewal<'_>,
         now_ms: i64,
     ) -> Result<bool, StoreError> {
         let mut tx = self.write().await?;
-        let changed = sqlx::query("UPDATE agents SET cert_serial = $1, cert_not_after = $2 WHERE id = $3 AND revoked_at IS NULL")
-            .bind(serial)
-            .bind(not_after_ms)
-            .bind(id.to_string())
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+        let changed = sqlx::query(
+            "UPDATE agents SET previous_cert_serial = cert_serial, cert_serial = $1, cert_not_after = $2 \
+             WHERE id = $3 AND revoked_at IS NULL AND (cert_serial = $4 OR previous_cert_serial = $4)",
+        )
+        .bind(renewal.serial)
+        .bind(renewal.not_after_ms)
+        .bind(id.to_string())
+        .bind(renewal.presented)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
         if changed == 1 {
             let event = AuditEvent {
                 at_ms: now_ms,
                 actor: format!("agent/{id}"),
-                action: "agent.renew".into(),
+                action: renewal.kind.action().into(),
                 target: format!("agent/{id}"),
-                detail: format!("cert_serial={serial} not_after_ms={not_after_ms}"),
+                detail: format!(
+                    "cert_serial={} replaces={} not_after_ms={}",
+                    renewal.serial, renewal.presented, renewal.not_after_ms
+                ),
             };
             audit::record(&mut tx, &event).await?;
         }
         tx.commit().await?;
         Ok(changed == 1)
     }
+
+    /// The agent used its renewed certificate `serial`: the one before it stops working.
+    pub async fn confirm_renewal(&self, id: AgentId, serial: &str) -> Result<(), StoreError> {
+        let mut tx = self.write().await?;
+        sqlx::query("UPDATE agents SET previous_cert_serial = NULL WHERE id = $1 AND cert_serial = $2 AND previous_cert_serial IS NOT NULL")
+            .bind(id.to_string())
+            .bind(serial)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// How a certificate was renewed, as the audit log names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RenewalKind {
+    /// Over mTLS, before expiry.
+    BeforeExpiry,
+    /// With a proof of the key, after expiry (within the grace period).
+    AfterExpiry,
+}
+
+impl RenewalKind {
+    fn action(self) -> &'static str {
+        match self {
+            RenewalKind::BeforeExpiry => "agent.renew",
+            RenewalKind::AfterExpiry => "agent.renew_expired",
+        }
+    }
+}
+
+/// A certificate issued to replace the one `presented`.
+#[derive(Debug, Clone, Copy)]
+pub struct Renewal<'a> {
+    pub presented: &'a str,
+    pub serial: &'a str,
+    pub not_after_ms: i64,
+    pub kind: RenewalKind,
 }
 
 fn decode_agent(row: &AnyRow) -> Result<AgentRecord, StoreError> {
@@ -223,6 +312,7 @@ fn decode_agent(row: &AnyRow) -> Result<AgentRecord, StoreError> {
         os: col(row, "os")?,
         last_seen_ms: col(row, "last_seen_at")?,
         cert_serial: col(row, "cert_serial")?,
+        previous_cert_serial: col(row, "previous_cert_serial")?,
         cert_not_after_ms: col(row, "cert_not_after")?,
         revoked_at_ms: col(row, "revoked_at")?,
         revoked_reason: col(row, "revoked_reason")?,

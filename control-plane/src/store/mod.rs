@@ -95,6 +95,11 @@ const SQLITE_SCHEMA: &[(i64, &str, &str)] = &[
         "revocation_clock",
         include_str!("schema/sqlite/0014_revocation_clock.sql"),
     ),
+    (
+        15,
+        "previous_serial",
+        include_str!("schema/sqlite/0015_previous_serial.sql"),
+    ),
 ];
 const POSTGRES_SCHEMA: &[(i64, &str, &str)] = &[
     (1, "fleet", include_str!("schema/postgres/0001_fleet.sql")),
@@ -154,6 +159,11 @@ const POSTGRES_SCHEMA: &[(i64, &str, &str)] = &[
         14,
         "revocation_clock",
         include_str!("schema/postgres/0014_revocation_clock.sql"),
+    ),
+    (
+        15,
+        "previous_serial",
+        include_str!("schema/postgres/0015_previous_serial.sql"),
     ),
 ];
 

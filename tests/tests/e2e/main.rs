@@ -5,7 +5,7 @@
 //! - [`enrollment`]: refused enrollments store nothing.
 //! - [`identity`]: certificates as identity, revocation, roles, health.
 //! - [`outbox`]: reports survive control-plane and agent crashes, stored exactly once.
-//! - [`renewal`]: certificate renewal before expiry.
+//! - [`renewal`]: certificate renewal, before and after expiry; server rotation.
 //! - [`telemetry`]: one trace across CLI, control plane and agent.
 //! - [`replicas`]: several control-plane replicas on one store.
 //! - [`inventory`]: inventory over TDS and login failures.

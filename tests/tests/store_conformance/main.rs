@@ -6,6 +6,7 @@ use ferry_control::connection_test::InstanceConnection;
 use ferry_control::fleet::identity::AgentId;
 use ferry_control::fleet::labels::Labels;
 use ferry_control::sizing::{LoadWindow, Stat, WindowStats};
+use ferry_control::store::agents::{Held, Renewal, RenewalKind};
 use ferry_control::store::assessments::RunRecord;
 use ferry_control::store::commands::{CommandKind, CommandRecord, CommandState};
 use ferry_control::store::inventory::{DatabaseRecord, IncomingReport, InstanceRecord, ReportBody};
@@ -420,6 +421,43 @@ async fn suite(url: &str) {
         1
     );
 
+    // Renewal: the certificate presented must be the current or previous one; the
+    // current becomes the previous, until the agent first uses the new one.
+    let renewal = |presented, serial| Renewal {
+        presented,
+        serial,
+        not_after_ms: NOW + 1,
+        kind: RenewalKind::BeforeExpiry,
+    };
+    assert!(store
+        .record_renewal(first.id, &renewal("01", "02"), NOW)
+        .await
+        .unwrap());
+    assert!(
+        !store
+            .record_renewal(first.id, &renewal("ff", "03"), NOW)
+            .await
+            .unwrap(),
+        "an unknown certificate renews nothing"
+    );
+    let renewed = store.get_agent(first.id).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            renewed.cert_serial.as_str(),
+            renewed.previous_cert_serial.as_deref()
+        ),
+        ("02", Some("01"))
+    );
+    store.confirm_renewal(first.id, "02").await.unwrap();
+    let confirmed = store.get_agent(first.id).await.unwrap().unwrap();
+    assert_eq!(confirmed.previous_cert_serial, None);
+    assert_eq!(
+        confirmed.holds("0002"),
+        Some(Held::Current),
+        "leading zero bytes compare equal"
+    );
+    assert_eq!(confirmed.holds("01"), None, "the replaced one is refused");
+
     // Revocation frees the name for a fresh enrollment and is audited. Replicas find
     // it by the database's clock, whatever the revoking replica's clock said (NOW is
     // years ago here).
@@ -445,7 +483,7 @@ async fn suite(url: &str) {
         .unwrap());
     assert!(
         !store
-            .record_renewal(first.id, "02", NOW, NOW)
+            .record_renewal(first.id, &renewal("02", "04"), NOW)
             .await
             .unwrap(),
         "a revoked agent cannot renew"
