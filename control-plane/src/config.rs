@@ -213,6 +213,8 @@ pub struct EnrollmentSettings {
 pub struct CertificateSettings {
     /// Lifetime of agent client certificates; agents renew at two thirds of it.
     pub agent_ttl_secs: u64,
+    /// Lifetime of operator certificates; the `ferry` CLI renews one at two thirds of
+    /// it, so an operator who uses it at least every few days never sees it expire.
     pub operator_ttl_secs: u64,
     /// Lifetime of the control plane's own server certificate; it is re-issued at start
     /// and, while running, at two thirds of it.
@@ -317,7 +319,7 @@ impl Default for CertificateSettings {
     fn default() -> Self {
         Self {
             agent_ttl_secs: 86400,
-            operator_ttl_secs: 365 * 86400,
+            operator_ttl_secs: 7 * 86400,
             server_ttl_secs: 90 * 86400,
             expired_renewal_grace_secs: 30 * 86400,
         }

@@ -22,11 +22,12 @@ use crate::assess::schedule::Schedule;
 use crate::config::{ConfigError, ControlConfig};
 use crate::context::Context;
 use crate::fleet::ca::{write_private, CaError, CertificateAuthority};
-use crate::fleet::identity::Role;
+use crate::fleet::identity::{read_certificate_pem, Peer, Role};
 use crate::fleet::metrics::FleetMetrics;
 use crate::fleet::sessions::SessionRegistry;
 use crate::server_tls::{self, ServerCertificate};
 use crate::sizing::prices::{self, PriceTable};
+use crate::store::operators::OperatorCertificate;
 use crate::store::{Store, StoreError};
 use ferry_proto::clock::now_ms;
 
@@ -107,7 +108,7 @@ pub async fn run(
     };
     let ca = CertificateAuthority::load_or_create(&config.data_dir.join("ca"), provided)?;
     let store = Store::open(&config.database_url_with_password()?).await?;
-    write_admin_credentials(&ca, &config)?;
+    write_admin_credentials(&ca, &store, &config).await?;
     let ca = Arc::new(ca);
     let server_certificate = ServerCertificate::issue(
         ca.clone(),
@@ -200,25 +201,57 @@ pub async fn run(
     Ok(result?)
 }
 
-/// Writes the first admin operator's certificate, key and CA for the CLI, once.
-fn write_admin_credentials(
+/// Writes the first admin operator's certificate, key and CA for the CLI, once, and
+/// puts that certificate on record unless an admin is on record already (another
+/// replica's, or one renewed since). Credentials written by an earlier version, before
+/// operators were on record, are put on record the same way.
+async fn write_admin_credentials(
     ca: &CertificateAuthority,
+    store: &Store,
     config: &ControlConfig,
 ) -> Result<(), ServeError> {
     let dir = admin_credentials_dir(&config.data_dir);
-    if dir.join("cert.pem").exists() {
+    let cert_path = dir.join("cert.pem");
+    if !cert_path.exists() {
+        std::fs::create_dir_all(&dir).map_err(|source| ServeError::DataDir {
+            path: dir.clone(),
+            source,
+        })?;
+        let ttl = Duration::from_secs(config.certificates.operator_ttl_secs);
+        let (issued, key) = ca
+            .issue_operator("admin", Role::Admin, ttl)
+            .map_err(|e| ServeError::Tls(e.to_string()))?;
+        write_operator_credentials(&dir, ca, &issued.cert_pem, &key)?;
+        tracing::info!(dir = %dir.display(), "wrote the admin operator's credentials");
+    }
+    if store.get_operator("admin").await?.is_some() {
         return Ok(());
     }
-    std::fs::create_dir_all(&dir).map_err(|source| ServeError::DataDir {
-        path: dir.clone(),
+    let pem = std::fs::read_to_string(&cert_path).map_err(|source| ServeError::DataDir {
+        path: cert_path.clone(),
         source,
     })?;
-    let ttl = Duration::from_secs(config.certificates.operator_ttl_secs);
-    let (issued, key) = ca
-        .issue_operator("admin", Role::Admin, ttl)
-        .map_err(|e| ServeError::Tls(e.to_string()))?;
-    write_operator_credentials(&dir, ca, &issued.cert_pem, &key)?;
-    tracing::info!(dir = %dir.display(), "wrote the admin operator's credentials");
+    let on_disk = read_certificate_pem(&pem)
+        .map_err(|e| ServeError::Tls(format!("{}: {e}", cert_path.display())))?;
+    let admin = Peer::Operator {
+        name: "admin".into(),
+        role: Role::Admin,
+    };
+    if on_disk.peer != admin {
+        return Err(ServeError::Tls(format!(
+            "{} is not the admin operator's certificate",
+            cert_path.display()
+        )));
+    }
+    let issued = OperatorCertificate {
+        name: "admin",
+        role: Role::Admin,
+        serial: &on_disk.serial,
+        not_after_ms: on_disk.not_after_ms,
+    };
+    store
+        .record_operator_issue(&issued, "control-plane/start", now_ms())
+        .await?;
     Ok(())
 }
 

@@ -13,6 +13,7 @@
 //! - [`migration`]: migrations: start (pre-flight, idempotent), list, show, retry.
 //! - [`cutover`]: cutovers: start, approve, cancel before the failover.
 //! - [`plan`]: plans and waves: apply, show, approve, pause, resume.
+//! - [`operators`]: operators' own certificates: renew, list, revoke.
 //! - [`roles`]: every operator RPC and the least role it needs, in one table.
 //! - [`convert`]: wire <-> domain conversions ([`convert_assessment`] for assessments,
 //!   [`convert_load`] for load windows, [`convert_migration`] for link steps).
@@ -28,6 +29,7 @@ pub mod cutover;
 pub mod enrollment;
 pub mod migration;
 pub mod operator;
+pub mod operators;
 pub mod plan;
 pub mod roles;
 pub mod sizing;
@@ -36,10 +38,11 @@ pub mod targets;
 use tonic::{Request, Status};
 
 use crate::context::Context;
-use crate::fleet::ca::AgentIssueError;
-use crate::fleet::identity::{AgentId, Peer};
+use crate::fleet::ca::CsrIssueError;
+use crate::fleet::identity::{AgentId, Held, Peer};
 use crate::service::ServiceError;
-use crate::store::agents::{AgentRecord, Held};
+use crate::store::agents::AgentRecord;
+use crate::store::operators::OperatorRecord;
 use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
@@ -99,11 +102,11 @@ impl From<ServiceError> for Status {
     }
 }
 
-impl From<AgentIssueError> for ApiError {
-    fn from(e: AgentIssueError) -> Self {
+impl From<CsrIssueError> for ApiError {
+    fn from(e: CsrIssueError) -> Self {
         match e {
-            AgentIssueError::Csr(e) => ApiError::invalid("csr_der", e.to_string()),
-            AgentIssueError::Generate(e) => {
+            CsrIssueError::Csr(e) => ApiError::invalid("csr_der", e.to_string()),
+            CsrIssueError::Generate(e) => {
                 ApiError::Internal(format!("signing the certificate failed: {e}"))
             }
         }
@@ -126,7 +129,7 @@ impl From<ApiError> for Status {
 }
 
 /// The verified client certificate (DER), if any.
-fn leaf<T>(request: &Request<T>) -> Result<Vec<u8>, ApiError> {
+pub(crate) fn leaf<T>(request: &Request<T>) -> Result<Vec<u8>, ApiError> {
     let certs = request.peer_certs().unwrap_or_default();
     certs.first().map(|c| c.to_vec()).ok_or_else(|| {
         ApiError::Unauthenticated("a client certificate is required for this call".into())
@@ -191,20 +194,75 @@ pub async fn agent_holding(
     Ok((agent, held))
 }
 
-/// The calling operator, whose role must allow `required`. Returns the actor name
-/// recorded in the audit log.
-pub fn authorize_operator<T>(request: &Request<T>, rpc: roles::Rpc) -> Result<String, ApiError> {
+/// The calling operator, whose role must allow `rpc`, whose certificate must be the
+/// one on record (or the one before its renewal, until the new one is used), and who
+/// must not be revoked. Returns the actor name recorded in the audit log.
+pub async fn authorize_operator<T>(
+    shared: &Context,
+    request: &Request<T>,
+    rpc: roles::Rpc,
+) -> Result<String, ApiError> {
+    Ok(format!(
+        "operator/{}",
+        operator_holding(shared, request, rpc).await?.0.name
+    ))
+}
+
+/// The calling operator's record and which of its certificates it presented, as
+/// `authorize_operator` checks them.
+pub async fn operator_holding<T>(
+    shared: &Context,
+    request: &Request<T>,
+    rpc: roles::Rpc,
+) -> Result<(OperatorRecord, Held), ApiError> {
+    let der = leaf(request)?;
     let required = rpc.role();
-    match peer(request)? {
-        Peer::Operator { name, role } if role.allows(required) => Ok(format!("operator/{name}")),
-        Peer::Operator { name, role } => Err(ApiError::PermissionDenied(format!(
+    let (name, role) =
+        match Peer::from_certificate(&der).map_err(|e| ApiError::Unauthenticated(e.to_string()))? {
+            Peer::Operator { name, role } => (name, role),
+            Peer::Agent(_) => {
+                return Err(ApiError::PermissionDenied(
+                    "agents cannot call the operator API".into(),
+                ))
+            }
+        };
+    if !role.allows(required) {
+        return Err(ApiError::PermissionDenied(format!(
             "operator {name:?} has role {}, and {} needs {}",
             role.as_str(),
             rpc.name(),
             required.as_str()
-        ))),
-        Peer::Agent(_) => Err(ApiError::PermissionDenied(
-            "agents cannot call the operator API".into(),
-        )),
+        )));
     }
+    let serial =
+        Peer::certificate_serial(&der).map_err(|e| ApiError::Unauthenticated(e.to_string()))?;
+    let operator = match shared.store.get_operator(&name).await? {
+        None => {
+            return Err(ApiError::Unauthenticated(format!(
+                "operator {name:?} is not on record: issue the certificate again (ferry-control issue-operator)"
+            )))
+        }
+        Some(operator) if operator.revoked_at_ms.is_some() => {
+            return Err(ApiError::PermissionDenied(format!(
+                "operator {name:?} has been revoked ({})",
+                operator.revoked_reason
+            )))
+        }
+        Some(operator) => operator,
+    };
+    let held = match operator.holds(&serial) {
+        Some(held) if operator.role == role => held,
+        _ => {
+            return Err(ApiError::Unauthenticated(format!(
+                "operator {name:?}'s certificate {serial} was replaced (renewed or issued again); use the newest"
+            )))
+        }
+    };
+    if held == Held::Current && operator.previous_cert_serial.is_some() {
+        shared
+            .store
+            .confirm_operator_renewal(&name, &operator.cert_serial)
+            .await?;
+    }
+    Ok((operator, held))
 }

@@ -16,7 +16,9 @@ use ferry_proto::operator::v1::{
 use tonic::{Request, Response, Status};
 
 use super::roles::Rpc;
-use super::{assessment, connection_test, convert, cutover, migration, plan, sizing, targets};
+use super::{
+    assessment, connection_test, convert, cutover, migration, operators, plan, sizing, targets,
+};
 use super::{authorize_operator, ApiError, Context};
 use crate::fleet::enrollment::{mint, secret_hash};
 use crate::fleet::labels::{self, Labels};
@@ -43,7 +45,7 @@ impl OperatorApi {
         rpc: Rpc,
         verb: plan::Verb,
     ) -> Result<Response<op::Plan>, Status> {
-        let actor = authorize_operator(&request, rpc)?;
+        let actor = authorize_operator(&self.0, &request, rpc).await?;
         let name = request.into_inner().name;
         Ok(Response::new(
             plan::change(&self.0, &actor, &name, verb).await?,
@@ -67,7 +69,7 @@ impl Operator for OperatorApi {
         &self,
         request: Request<CreateEnrollmentTokenRequest>,
     ) -> Result<Response<CreateEnrollmentTokenResponse>, Status> {
-        let actor = authorize_operator(&request, Rpc::CreateEnrollmentToken)?;
+        let actor = authorize_operator(&self.0, &request, Rpc::CreateEnrollmentToken).await?;
         let request = request.into_inner();
         let limits = &self.0.config.enrollment;
         let ttl_secs = match u64::from(request.ttl_seconds) {
@@ -118,7 +120,7 @@ impl Operator for OperatorApi {
         &self,
         request: Request<ListHostsRequest>,
     ) -> Result<Response<ListHostsResponse>, Status> {
-        authorize_operator(&request, Rpc::ListHosts)?;
+        authorize_operator(&self.0, &request, Rpc::ListHosts).await?;
         let now = now_ms();
         let hosts = self.0.store.list_agents().await.map_err(ApiError::from)?;
         Ok(Response::new(ListHostsResponse {
@@ -133,7 +135,7 @@ impl Operator for OperatorApi {
         &self,
         request: Request<GetHostRequest>,
     ) -> Result<Response<HostDetail>, Status> {
-        authorize_operator(&request, Rpc::GetHost)?;
+        authorize_operator(&self.0, &request, Rpc::GetHost).await?;
         let agent = crate::service::lookup::find_host(&self.0, &request.get_ref().host).await?;
         let store = &self.0.store;
         let instances = store
@@ -171,7 +173,7 @@ impl Operator for OperatorApi {
         &self,
         request: Request<RevokeHostRequest>,
     ) -> Result<Response<RevokeHostResponse>, Status> {
-        let actor = authorize_operator(&request, Rpc::RevokeHost)?;
+        let actor = authorize_operator(&self.0, &request, Rpc::RevokeHost).await?;
         let request = request.into_inner();
         if request.reason.trim().is_empty() || request.reason.len() > MAX_DESCRIPTION {
             return Err(ApiError::invalid(
@@ -205,7 +207,7 @@ impl Operator for OperatorApi {
         &self,
         request: Request<CreateCommandRequest>,
     ) -> Result<Response<CommandInfo>, Status> {
-        let actor = authorize_operator(&request, Rpc::CreateCommand)?;
+        let actor = authorize_operator(&self.0, &request, Rpc::CreateCommand).await?;
         let request = request.into_inner();
         let kind: CommandKind = request
             .kind
@@ -283,7 +285,7 @@ impl Operator for OperatorApi {
         &self,
         request: Request<ListCommandsRequest>,
     ) -> Result<Response<ListCommandsResponse>, Status> {
-        authorize_operator(&request, Rpc::ListCommands)?;
+        authorize_operator(&self.0, &request, Rpc::ListCommands).await?;
         let request = request.into_inner();
         let agent = match request.host.as_str() {
             "" => None,
@@ -308,7 +310,7 @@ impl Operator for OperatorApi {
         &self,
         request: Request<StartAssessmentRequest>,
     ) -> Result<Response<AssessmentRun>, Status> {
-        let actor = authorize_operator(&request, Rpc::StartAssessment)?;
+        let actor = authorize_operator(&self.0, &request, Rpc::StartAssessment).await?;
         let run = assessment::start(&self.0, actor, request.into_inner()).await?;
         Ok(Response::new(run))
     }
@@ -317,7 +319,7 @@ impl Operator for OperatorApi {
         &self,
         request: Request<GetAssessmentRunRequest>,
     ) -> Result<Response<AssessmentRun>, Status> {
-        authorize_operator(&request, Rpc::GetAssessmentRun)?;
+        authorize_operator(&self.0, &request, Rpc::GetAssessmentRun).await?;
         let run = assessment::get(&self.0, &request.get_ref().run_id).await?;
         Ok(Response::new(run))
     }
@@ -326,7 +328,7 @@ impl Operator for OperatorApi {
         &self,
         request: Request<GetAssessmentReportRequest>,
     ) -> Result<Response<AssessmentReport>, Status> {
-        authorize_operator(&request, Rpc::GetAssessmentReport)?;
+        authorize_operator(&self.0, &request, Rpc::GetAssessmentReport).await?;
         let report = assessment::report(&self.0, &request.get_ref().run_id).await?;
         Ok(Response::new(report))
     }
@@ -335,7 +337,7 @@ impl Operator for OperatorApi {
         &self,
         request: Request<ShowAssessmentRequest>,
     ) -> Result<Response<AssessmentDetail>, Status> {
-        authorize_operator(&request, Rpc::ShowAssessment)?;
+        authorize_operator(&self.0, &request, Rpc::ShowAssessment).await?;
         let detail = assessment::show(&self.0, request.into_inner()).await?;
         Ok(Response::new(detail))
     }
@@ -344,7 +346,7 @@ impl Operator for OperatorApi {
         &self,
         request: Request<DiffAssessmentsRequest>,
     ) -> Result<Response<AssessmentDiff>, Status> {
-        authorize_operator(&request, Rpc::DiffAssessments)?;
+        authorize_operator(&self.0, &request, Rpc::DiffAssessments).await?;
         let diff = assessment::diff(&self.0, request.into_inner()).await?;
         Ok(Response::new(diff))
     }
@@ -353,7 +355,7 @@ impl Operator for OperatorApi {
         &self,
         request: Request<RecommendSkuRequest>,
     ) -> Result<Response<SkuRecommendations>, Status> {
-        authorize_operator(&request, Rpc::RecommendSku)?;
+        authorize_operator(&self.0, &request, Rpc::RecommendSku).await?;
         let found = sizing::recommend_sku(&self.0, request.into_inner()).await?;
         Ok(Response::new(found))
     }
@@ -362,7 +364,7 @@ impl Operator for OperatorApi {
         &self,
         request: Request<SetHostLabelsRequest>,
     ) -> Result<Response<Host>, Status> {
-        let actor = authorize_operator(&request, Rpc::SetHostLabels)?;
+        let actor = authorize_operator(&self.0, &request, Rpc::SetHostLabels).await?;
         let request = request.into_inner();
         let agent = crate::service::lookup::find_live_host(&self.0, &request.host).await?;
         let set: Labels = request.set.into_iter().collect();
@@ -400,7 +402,7 @@ impl Operator for OperatorApi {
         &self,
         request: Request<op::AddTargetRequest>,
     ) -> Result<Response<op::Target>, Status> {
-        let actor = authorize_operator(&request, Rpc::AddTarget)?;
+        let actor = authorize_operator(&self.0, &request, Rpc::AddTarget).await?;
         let added = targets::add_target(&self.0, request.into_inner(), &actor).await?;
         Ok(Response::new(added))
     }
@@ -409,7 +411,7 @@ impl Operator for OperatorApi {
         &self,
         request: Request<op::ListTargetsRequest>,
     ) -> Result<Response<op::ListTargetsResponse>, Status> {
-        authorize_operator(&request, Rpc::ListTargets)?;
+        authorize_operator(&self.0, &request, Rpc::ListTargets).await?;
         Ok(Response::new(targets::list_targets(&self.0).await?))
     }
 
@@ -417,7 +419,7 @@ impl Operator for OperatorApi {
         &self,
         request: Request<op::RemoveTargetRequest>,
     ) -> Result<Response<op::RemoveTargetResponse>, Status> {
-        let actor = authorize_operator(&request, Rpc::RemoveTarget)?;
+        let actor = authorize_operator(&self.0, &request, Rpc::RemoveTarget).await?;
         let removed = targets::remove_target(&self.0, request.into_inner(), &actor).await?;
         Ok(Response::new(removed))
     }
@@ -426,7 +428,7 @@ impl Operator for OperatorApi {
         &self,
         request: Request<op::TestConnectionRequest>,
     ) -> Result<Response<op::ConnectionTests>, Status> {
-        let actor = authorize_operator(&request, Rpc::TestConnection)?;
+        let actor = authorize_operator(&self.0, &request, Rpc::TestConnection).await?;
         let started = connection_test::test(&self.0, &actor, request.into_inner()).await?;
         Ok(Response::new(started))
     }
@@ -435,7 +437,7 @@ impl Operator for OperatorApi {
         &self,
         request: Request<op::GetConnectionTestsRequest>,
     ) -> Result<Response<op::ConnectionTests>, Status> {
-        authorize_operator(&request, Rpc::GetConnectionTests)?;
+        authorize_operator(&self.0, &request, Rpc::GetConnectionTests).await?;
         Ok(Response::new(
             connection_test::get(&self.0, request.into_inner()).await?,
         ))
@@ -445,7 +447,7 @@ impl Operator for OperatorApi {
         &self,
         request: Request<op::StartMigrationRequest>,
     ) -> Result<Response<op::StartMigrationResponse>, Status> {
-        let actor = authorize_operator(&request, Rpc::StartMigration)?;
+        let actor = authorize_operator(&self.0, &request, Rpc::StartMigration).await?;
         Ok(Response::new(
             migration::start(&self.0, &actor, request.into_inner()).await?,
         ))
@@ -455,7 +457,7 @@ impl Operator for OperatorApi {
         &self,
         request: Request<op::ListMigrationsRequest>,
     ) -> Result<Response<op::Migrations>, Status> {
-        authorize_operator(&request, Rpc::ListMigrations)?;
+        authorize_operator(&self.0, &request, Rpc::ListMigrations).await?;
         Ok(Response::new(
             migration::list(&self.0, request.into_inner()).await?,
         ))
@@ -465,7 +467,7 @@ impl Operator for OperatorApi {
         &self,
         request: Request<op::GetMigrationRequest>,
     ) -> Result<Response<op::Migration>, Status> {
-        authorize_operator(&request, Rpc::GetMigration)?;
+        authorize_operator(&self.0, &request, Rpc::GetMigration).await?;
         Ok(Response::new(
             migration::get(&self.0, &request.into_inner().id).await?,
         ))
@@ -475,7 +477,7 @@ impl Operator for OperatorApi {
         &self,
         request: Request<op::GetMigrationRequest>,
     ) -> Result<Response<op::Migration>, Status> {
-        let actor = authorize_operator(&request, Rpc::RetryMigration)?;
+        let actor = authorize_operator(&self.0, &request, Rpc::RetryMigration).await?;
         Ok(Response::new(
             migration::retry(&self.0, &actor, &request.into_inner().id).await?,
         ))
@@ -485,7 +487,7 @@ impl Operator for OperatorApi {
         &self,
         request: Request<op::GetMigrationRequest>,
     ) -> Result<Response<op::Migration>, Status> {
-        let actor = authorize_operator(&request, Rpc::CancelMigration)?;
+        let actor = authorize_operator(&self.0, &request, Rpc::CancelMigration).await?;
         Ok(Response::new(
             migration::cancel(&self.0, &actor, &request.into_inner().id).await?,
         ))
@@ -495,7 +497,7 @@ impl Operator for OperatorApi {
         &self,
         request: Request<op::StartCutoverRequest>,
     ) -> Result<Response<op::Migration>, Status> {
-        let actor = authorize_operator(&request, Rpc::StartCutover)?;
+        let actor = authorize_operator(&self.0, &request, Rpc::StartCutover).await?;
         Ok(Response::new(
             cutover::start(&self.0, &actor, request.into_inner()).await?,
         ))
@@ -505,17 +507,38 @@ impl Operator for OperatorApi {
         &self,
         request: Request<op::StartWaveCutoverRequest>,
     ) -> Result<Response<op::WaveCutover>, Status> {
-        let actor = authorize_operator(&request, Rpc::StartWaveCutover)?;
+        let actor = authorize_operator(&self.0, &request, Rpc::StartWaveCutover).await?;
         Ok(Response::new(
             cutover::start_wave(&self.0, &actor, request.into_inner()).await?,
         ))
+    }
+
+    async fn renew_operator_certificate(
+        &self,
+        request: Request<op::RenewOperatorCertificateRequest>,
+    ) -> Result<Response<op::OperatorCertificate>, Status> {
+        Ok(Response::new(operators::renew(&self.0, request).await?))
+    }
+
+    async fn list_operators(
+        &self,
+        request: Request<op::ListOperatorsRequest>,
+    ) -> Result<Response<op::Operators>, Status> {
+        Ok(Response::new(operators::list(&self.0, request).await?))
+    }
+
+    async fn revoke_operator(
+        &self,
+        request: Request<op::RevokeOperatorRequest>,
+    ) -> Result<Response<op::OperatorInfo>, Status> {
+        Ok(Response::new(operators::revoke(&self.0, request).await?))
     }
 
     async fn list_audit(
         &self,
         request: Request<op::ListAuditRequest>,
     ) -> Result<Response<op::AuditEvents>, Status> {
-        authorize_operator(&request, Rpc::ListAudit)?;
+        authorize_operator(&self.0, &request, Rpc::ListAudit).await?;
         let request = request.into_inner();
         let limit = match request.limit {
             0 => 100,
@@ -545,7 +568,7 @@ impl Operator for OperatorApi {
         &self,
         request: Request<op::ApplyPlanRequest>,
     ) -> Result<Response<op::Plan>, Status> {
-        let actor = authorize_operator(&request, Rpc::ApplyPlan)?;
+        let actor = authorize_operator(&self.0, &request, Rpc::ApplyPlan).await?;
         // Only an admin's plan may change what a running cutover needs.
         let running = match super::peer(&request)? {
             crate::fleet::identity::Peer::Operator {
@@ -564,7 +587,7 @@ impl Operator for OperatorApi {
         &self,
         request: Request<op::ShowPlanRequest>,
     ) -> Result<Response<op::Plan>, Status> {
-        authorize_operator(&request, Rpc::ShowPlan)?;
+        authorize_operator(&self.0, &request, Rpc::ShowPlan).await?;
         Ok(Response::new(plan::show(&self.0).await?))
     }
 
@@ -596,7 +619,7 @@ impl Operator for OperatorApi {
         &self,
         request: Request<op::GetMigrationRequest>,
     ) -> Result<Response<op::Migration>, Status> {
-        let actor = authorize_operator(&request, Rpc::ApproveCutover)?;
+        let actor = authorize_operator(&self.0, &request, Rpc::ApproveCutover).await?;
         Ok(Response::new(
             cutover::approve(&self.0, &actor, &request.into_inner().id).await?,
         ))
@@ -606,7 +629,7 @@ impl Operator for OperatorApi {
         &self,
         request: Request<op::GetMigrationRequest>,
     ) -> Result<Response<op::Migration>, Status> {
-        let actor = authorize_operator(&request, Rpc::CancelCutover)?;
+        let actor = authorize_operator(&self.0, &request, Rpc::CancelCutover).await?;
         Ok(Response::new(
             cutover::cancel(&self.0, &actor, &request.into_inner().id).await?,
         ))

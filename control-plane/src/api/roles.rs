@@ -3,8 +3,9 @@
 //! every role through the real binaries.
 //!
 //! Viewers read everything; operators run the journey (assess, test, migrate, cut over,
-//! plans and waves); approvers approve cutovers and waves; admins can do all of it and
-//! revoke hosts.
+//! plans and waves); approvers approve cutovers and waves; admins can do all of it,
+//! revoke hosts, and list and revoke operators. Every operator renews their own
+//! certificate.
 
 use crate::fleet::identity::Role;
 
@@ -44,10 +45,13 @@ pub enum Rpc {
     PauseWave,
     ResumeWave,
     ListAudit,
+    RenewOperatorCertificate,
+    ListOperators,
+    RevokeOperator,
 }
 
 impl Rpc {
-    pub const ALL: [Rpc; 33] = [
+    pub const ALL: [Rpc; 36] = [
         Rpc::CreateEnrollmentToken,
         Rpc::ListHosts,
         Rpc::GetHost,
@@ -81,6 +85,9 @@ impl Rpc {
         Rpc::PauseWave,
         Rpc::ResumeWave,
         Rpc::ListAudit,
+        Rpc::RenewOperatorCertificate,
+        Rpc::ListOperators,
+        Rpc::RevokeOperator,
     ];
 
     /// The least role the RPC needs.
@@ -99,7 +106,8 @@ impl Rpc {
             | Rpc::ListMigrations
             | Rpc::GetMigration
             | Rpc::ShowPlan
-            | Rpc::ListAudit => Role::Viewer,
+            | Rpc::ListAudit
+            | Rpc::RenewOperatorCertificate => Role::Viewer,
             Rpc::CreateEnrollmentToken
             | Rpc::CreateCommand
             | Rpc::StartAssessment
@@ -117,7 +125,7 @@ impl Rpc {
             | Rpc::PauseWave
             | Rpc::ResumeWave => Role::Operator,
             Rpc::ApproveCutover | Rpc::ApproveWave => Role::Approver,
-            Rpc::RevokeHost => Role::Admin,
+            Rpc::RevokeHost | Rpc::ListOperators | Rpc::RevokeOperator => Role::Admin,
         }
     }
 
@@ -157,6 +165,9 @@ impl Rpc {
             Rpc::PauseWave => "PauseWave",
             Rpc::ResumeWave => "ResumeWave",
             Rpc::ListAudit => "ListAudit",
+            Rpc::RenewOperatorCertificate => "RenewOperatorCertificate",
+            Rpc::ListOperators => "ListOperators",
+            Rpc::RevokeOperator => "RevokeOperator",
         }
     }
 }

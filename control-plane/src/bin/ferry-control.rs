@@ -10,6 +10,9 @@ use clap::{Parser, Subcommand};
 use ferry_control::config::ControlConfig;
 use ferry_control::fleet::ca::CertificateAuthority;
 use ferry_control::fleet::identity::Role;
+use ferry_control::store::operators::OperatorCertificate;
+use ferry_control::store::Store;
+use ferry_proto::clock::now_ms;
 
 #[derive(Parser)]
 #[command(name = "ferry-control", version, about = "Ferry's control plane")]
@@ -43,7 +46,8 @@ struct ServeArgs {
 enum Command {
     /// Run the control plane (the default).
     Serve,
-    /// Issue an operator's client certificate from the CA in the data directory.
+    /// Issue an operator's client certificate from the CA in the data directory and put
+    /// it on record (audited); issuing a name again replaces its certificate at once.
     IssueOperator {
         #[arg(long)]
         name: String,
@@ -53,6 +57,10 @@ enum Command {
         /// Directory to write cert.pem, key.pem and ca.pem into.
         #[arg(long)]
         out: PathBuf,
+        /// Lifetime, e.g. 12h or 7d (default: certificates.operator_ttl_secs). The
+        /// `ferry` CLI renews it once two thirds have passed.
+        #[arg(long, value_parser = ferry_control::cli::parse_duration)]
+        ttl: Option<Duration>,
     },
 }
 
@@ -65,23 +73,28 @@ fn main() -> anyhow::Result<()> {
     if let Some(dir) = cli.data_dir {
         config.data_dir = dir;
     }
+    if let Some(url) = cli.serve.database_url {
+        // A password on the command line is every local user's to read (ps).
+        let from_environment = std::env::var("FERRY_DATABASE_URL").ok() == Some(url.clone());
+        if url_has_password(&url) && !from_environment {
+            anyhow::bail!("--database-url: a password on the command line is readable by every user of this host (ps): give it in database_password_file, or in FERRY_DATABASE_URL");
+        }
+        config.database_url = Some(url);
+    }
     match cli.command {
-        Some(Command::IssueOperator { name, role, out }) => {
-            issue_operator(&config, &name, role, &out)
+        Some(Command::IssueOperator {
+            name,
+            role,
+            out,
+            ttl,
+        }) => {
+            let ttl = ttl.unwrap_or(Duration::from_secs(config.certificates.operator_ttl_secs));
+            let issue = issue_operator(&config, &name, role, ttl, &out);
+            tokio::runtime::Runtime::new()?.block_on(issue)
         }
         Some(Command::Serve) | None => {
             if let Some(listen) = cli.serve.listen {
                 config.listen = listen;
-            }
-            if let Some(url) = cli.serve.database_url {
-                // A password on the command line is every local user's to read (ps).
-                let from_environment =
-                    std::env::var("FERRY_DATABASE_URL").ok() == Some(url.clone());
-                let has_password = url_has_password(&url);
-                if has_password && !from_environment {
-                    anyhow::bail!("--database-url: a password on the command line is readable by every user of this host (ps): give it in database_password_file, or in FERRY_DATABASE_URL");
-                }
-                config.database_url = Some(url);
             }
             config.tls.server_names.extend(cli.serve.server_names);
             config.validate()?;
@@ -119,12 +132,18 @@ async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
-fn issue_operator(
+/// Issues an operator's certificate and puts it on record (replacing any earlier one
+/// of that name at once), audited as the local user who ran it.
+async fn issue_operator(
     config: &ControlConfig,
     name: &str,
     role: Role,
+    ttl: Duration,
     out: &std::path::Path,
 ) -> anyhow::Result<()> {
+    if ttl.is_zero() {
+        anyhow::bail!("--ttl: must be greater than zero");
+    }
     ferry_control::fleet::enrollment::validate_agent_name(name)
         .map_err(|p| anyhow::anyhow!("--name: {p}"))?;
     let provided = config
@@ -133,10 +152,21 @@ fn issue_operator(
         .as_deref()
         .zip(config.tls.ca_key.as_deref());
     let ca = CertificateAuthority::load_or_create(&config.data_dir.join("ca"), provided)?;
-    let ttl = Duration::from_secs(config.certificates.operator_ttl_secs);
+    let store = Store::open(&config.database_url_with_password()?).await?;
     let (issued, key) = ca.issue_operator(name, role, ttl)?;
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     ferry_control::server::write_operator_credentials(out, &ca, &issued.cert_pem, &key)?;
+    let record = OperatorCertificate {
+        name,
+        role,
+        serial: &issued.serial,
+        not_after_ms: issued.not_after_ms,
+    };
+    let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
+    store
+        .record_operator_issue(&record, &format!("local/{user}"), now_ms())
+        .await?;
+    store.close().await;
     println!(
         "wrote {} credentials for {name:?} to {}",
         role.as_str(),

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use ferry_control::cli::output::{self, Format};
 use ferry_control::cli::{self, request, CliError};
-use ferry_control::cli::{assess, audit, cutover, migrate, plan, target};
+use ferry_control::cli::{assess, audit, credentials, cutover, migrate, operator, plan, target};
 use ferry_proto::clock::now_ms;
 use ferry_proto::operator::v1::{
     CreateCommandRequest, CreateEnrollmentTokenRequest, GetHostRequest, ListCommandsRequest,
@@ -106,6 +106,11 @@ enum Verb {
         #[arg(long, default_value_t = 100)]
         limit: u32,
     },
+    /// Operators and their certificates: list, revoke (admins).
+    Operator {
+        #[command(subcommand)]
+        command: operator::OperatorVerb,
+    },
 }
 
 #[derive(Subcommand)]
@@ -189,11 +194,19 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         ));
     }
     let mut client = cli::connect(&cli.control_plane, &cli.credentials).await?;
+    if let Some(until) = credentials::renew_if_due(&mut client, &cli.credentials).await? {
+        eprintln!(
+            "renewed the operator certificate in {} (valid until {})",
+            cli.credentials.display(),
+            ferry_control::rfc3339::format(until)
+        );
+    }
     let now = now_ms();
     let json = cli.output == Format::Json;
     match cli.command {
         Verb::Assess { command } => assess::run(&mut client, command, cli.output).await?,
         Verb::Target { command } => target::run(&mut client, command, cli.output).await?,
+        Verb::Operator { command } => operator::run(&mut client, command, cli.output).await?,
         Verb::Migrate { command } => migrate::run(&mut client, command, cli.output).await?,
         Verb::Cutover(args) => cutover::run(&mut client, args, cli.output).await?,
         Verb::Plan { command } => plan::run_plan(&mut client, command, cli.output).await?,

@@ -2,13 +2,17 @@
 //! operator API. [`output`] renders tables and JSON; [`assess`] renders assessments;
 //! [`target`] adds and lists target managed instances, [`connection_test`] tests the network
 //! toward one; [`migrate`] starts and follows migrations; [`cutover`] cuts them over;
-//! [`plan`] groups them into waves; [`audit`] reads the audit log.
+//! [`plan`] groups them into waves; [`audit`] reads the audit log; [`operator`] lists and
+//! revokes operators; [`credentials`] reads the operator's own credentials and renews
+//! them when due.
 
 pub mod assess;
 pub mod audit;
 pub mod connection_test;
+pub mod credentials;
 pub mod cutover;
 pub mod migrate;
+pub mod operator;
 pub mod output;
 pub mod plan;
 pub mod target;
@@ -61,13 +65,13 @@ impl From<Status> for CliError {
 /// Connects to the control plane at `url` with the operator credentials in `dir`.
 pub async fn connect(url: &str, dir: &Path) -> Result<OperatorClient<Channel>, CliError> {
     let url = ControlPlaneUrl::parse(url).map_err(|e| CliError::Usage(e.to_string()))?;
-    let read = |name: &str| {
-        let path = dir.join(name);
-        std::fs::read_to_string(&path).map_err(|source| CliError::Credentials { path, source })
-    };
-    let tls =
-        transport::mtls_client_config(&read("ca.pem")?, &read("cert.pem")?, &read("key.pem")?)
-            .map_err(|e| CliError::Usage(format!("credentials in {}: {e}", dir.display())))?;
+    let credentials = credentials::load(dir)?;
+    let tls = transport::mtls_client_config(
+        &credentials.ca_pem,
+        &credentials.cert_pem,
+        &credentials.key_pem,
+    )
+    .map_err(|e| CliError::Usage(format!("credentials in {}: {e}", dir.display())))?;
     let channel = transport::connect(&url, tls, ChannelOptions::default())
         .await
         .map_err(|e| CliError::Unreachable(transport::error_chain(&e)))?;

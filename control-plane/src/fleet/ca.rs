@@ -64,7 +64,7 @@ pub enum CaError {
 pub enum CsrError {
     #[error("the CSR is not valid DER or its signature does not verify")]
     Malformed,
-    #[error("the CSR's subject common name is {found:?} but the agent enrolls as {expected:?}")]
+    #[error("the CSR's subject common name is {found:?} but the certificate is for {expected:?}")]
     SubjectMismatch { found: String, expected: String },
     #[error("the CSR asks for extensions (alternative names, CA rights, key usages); identities are assigned by the control plane, not requested")]
     RequestsExtensions,
@@ -155,7 +155,30 @@ impl CertificateAuthority {
         agent_name: &str,
         id: AgentId,
         ttl: Duration,
-    ) -> Result<Issued, AgentIssueError> {
+    ) -> Result<Issued, CsrIssueError> {
+        self.sign_csr(csr_der, agent_name, Peer::agent_uri(id), ttl)
+    }
+
+    /// Signs an operator's CSR (a renewal), under the same rules as an agent's.
+    pub fn issue_operator_csr(
+        &self,
+        csr_der: &[u8],
+        name: &str,
+        role: Role,
+        ttl: Duration,
+    ) -> Result<Issued, CsrIssueError> {
+        self.sign_csr(csr_der, name, Peer::operator_uri(name, role), ttl)
+    }
+
+    /// Signs a CSR whose only content is the common name `name`, as a client
+    /// certificate for `identity_uri`.
+    fn sign_csr(
+        &self,
+        csr_der: &[u8],
+        name: &str,
+        identity_uri: String,
+        ttl: Duration,
+    ) -> Result<Issued, CsrIssueError> {
         let mut csr =
             CertificateSigningRequestParams::from_der(&CertificateSigningRequestDer::from(csr_der))
                 .map_err(|_| CsrError::Malformed)?;
@@ -166,10 +189,10 @@ impl CertificateAuthority {
             .find(|(ty, _)| **ty == DnType::CommonName)
             .map(|(_, value)| dn_text(value))
             .unwrap_or_default();
-        if found != agent_name || requested.distinguished_name.iter().count() != 1 {
+        if found != name || requested.distinguished_name.iter().count() != 1 {
             return Err(CsrError::SubjectMismatch {
                 found,
-                expected: agent_name.to_string(),
+                expected: name.to_string(),
             }
             .into());
         }
@@ -180,7 +203,7 @@ impl CertificateAuthority {
         {
             return Err(CsrError::RequestsExtensions.into());
         }
-        csr.params = client_params(agent_name, Peer::agent_uri(id), ttl)?;
+        csr.params = client_params(name, identity_uri, ttl)?;
         let cert = csr.signed_by(&self.issuer)?;
         Ok(issued(&csr.params, cert.pem()))
     }
@@ -222,7 +245,7 @@ impl CertificateAuthority {
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum AgentIssueError {
+pub enum CsrIssueError {
     #[error(transparent)]
     Csr(#[from] CsrError),
     #[error("certificate generation failed: {0}")]

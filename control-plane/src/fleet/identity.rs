@@ -81,6 +81,76 @@ pub enum Peer {
     Operator { name: String, role: Role },
 }
 
+/// What Ferry reads from one of its certificates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertificateFacts {
+    pub peer: Peer,
+    pub serial: String,
+    pub not_before_ms: i64,
+    pub not_after_ms: i64,
+}
+
+/// Reads the first certificate in `pem` (not verified: for certificates this host
+/// wrote or holds itself).
+pub fn read_certificate_pem(pem: &str) -> Result<CertificateFacts, IdentityError> {
+    use rustls_pki_types::pem::PemObject;
+    let der = rustls_pki_types::CertificateDer::from_pem_slice(pem.as_bytes())
+        .map_err(|_| IdentityError::Unparsable)?;
+    read_certificate(&der)
+}
+
+/// Reads a DER certificate (verified by TLS, or this host's own).
+pub fn read_certificate(der: &[u8]) -> Result<CertificateFacts, IdentityError> {
+    let (_, cert) = x509_parser::certificate::X509Certificate::from_der(der)
+        .map_err(|_| IdentityError::Unparsable)?;
+    Ok(CertificateFacts {
+        peer: Peer::from_certificate(der)?,
+        serial: super::ca::serial_hex(cert.raw_serial()),
+        not_before_ms: cert.validity().not_before.timestamp().saturating_mul(1000),
+        not_after_ms: cert.validity().not_after.timestamp().saturating_mul(1000),
+    })
+}
+
+/// Which of a peer's certificates a presented serial is: its current one, or the one
+/// before its last renewal (still accepted, as the renewal's answer may have been lost,
+/// until the current one is first used).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Held {
+    Current,
+    Previous,
+}
+
+impl Held {
+    /// Which of the stored serials `presented` (as `ca::serial_hex` writes it) is.
+    /// Serials stored before `serial_hex` may carry a leading zero byte; they compare
+    /// equal.
+    pub fn find(current: &str, previous: Option<&str>, presented: &str) -> Option<Held> {
+        let same = |stored: &str| trim_zero_bytes(stored) == trim_zero_bytes(presented);
+        if same(current) {
+            Some(Held::Current)
+        } else if previous.is_some_and(same) {
+            Some(Held::Previous)
+        } else {
+            None
+        }
+    }
+
+    /// The stored text of this certificate's serial.
+    pub fn stored<'a>(self, current: &'a str, previous: Option<&'a str>) -> &'a str {
+        match self {
+            Held::Current => current,
+            Held::Previous => previous.unwrap_or_default(),
+        }
+    }
+}
+
+fn trim_zero_bytes(mut hex: &str) -> &str {
+    while hex.len() > 2 && hex.starts_with("00") {
+        hex = &hex[2..];
+    }
+    hex
+}
+
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum IdentityError {
     #[error("the client certificate could not be parsed")]

@@ -4,7 +4,7 @@ use sqlx::any::AnyRow;
 
 use super::audit::{self, AuditEvent};
 use super::{agent_id, col, Store, StoreError};
-use crate::fleet::identity::AgentId;
+use crate::fleet::identity::{AgentId, Held};
 use crate::fleet::labels::Labels;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,43 +24,20 @@ pub struct AgentRecord {
     pub revoked_reason: String,
 }
 
-/// Which of an agent's certificates a presented serial is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Held {
-    Current,
-    /// The one before the last renewal, still accepted until the new one is used.
-    Previous,
-}
-
 impl AgentRecord {
-    /// Whether `serial` (as `serial_hex` writes it) is the agent's current or previous
-    /// certificate. Stored serials written before `serial_hex` may carry a leading zero
-    /// byte; they compare equal.
+    /// Whether `serial` is the agent's current or previous certificate.
     pub fn holds(&self, serial: &str) -> Option<Held> {
-        let same = |stored: &str| trim_zero_bytes(stored) == trim_zero_bytes(serial);
-        if same(&self.cert_serial) {
-            Some(Held::Current)
-        } else if self.previous_cert_serial.as_deref().is_some_and(same) {
-            Some(Held::Previous)
-        } else {
-            None
-        }
+        Held::find(
+            &self.cert_serial,
+            self.previous_cert_serial.as_deref(),
+            serial,
+        )
     }
 
     /// The stored text of the certificate `held`.
     pub fn serial(&self, held: Held) -> &str {
-        match held {
-            Held::Current => &self.cert_serial,
-            Held::Previous => self.previous_cert_serial.as_deref().unwrap_or_default(),
-        }
+        held.stored(&self.cert_serial, self.previous_cert_serial.as_deref())
     }
-}
-
-fn trim_zero_bytes(mut hex: &str) -> &str {
-    while hex.len() > 2 && hex.starts_with("00") {
-        hex = &hex[2..];
-    }
-    hex
 }
 
 /// An agent with the size of its inventory, for fleet listings.

@@ -5,7 +5,8 @@
 //!   applied in order once (recorded in `ferry_schema`).
 //! - One method per named operation, grouped by concept: [`tokens`], [`agents`],
 //!   [`inventory`], [`labels`], [`load`], [`commands`], [`assessments`], [`connection_tests`],
-//!   [`migrations`], [`steps`], [`cutovers`], [`waves`], [`link_status`], [`leases`], [`audit`], [`refused_reports`].
+//!   [`migrations`], [`steps`], [`cutovers`], [`waves`], [`link_status`], [`leases`], [`audit`], [`refused_reports`],
+//!   [`operators`].
 //!   Queries are written once, in the SQL both dialects share (`$n` parameters,
 //!   `ON CONFLICT`, `RETURNING`).
 //! - The conformance suite (`tests/tests/store_conformance/`, in ferry-tests) runs on
@@ -24,6 +25,7 @@ pub mod leases;
 pub mod link_status;
 pub mod load;
 pub mod migrations;
+pub mod operators;
 pub mod refused_reports;
 pub mod row_counts;
 pub mod seeding;
@@ -100,6 +102,11 @@ const SQLITE_SCHEMA: &[(i64, &str, &str)] = &[
         "previous_serial",
         include_str!("schema/sqlite/0015_previous_serial.sql"),
     ),
+    (
+        16,
+        "operators",
+        include_str!("schema/sqlite/0016_operators.sql"),
+    ),
 ];
 const POSTGRES_SCHEMA: &[(i64, &str, &str)] = &[
     (1, "fleet", include_str!("schema/postgres/0001_fleet.sql")),
@@ -164,6 +171,11 @@ const POSTGRES_SCHEMA: &[(i64, &str, &str)] = &[
         15,
         "previous_serial",
         include_str!("schema/postgres/0015_previous_serial.sql"),
+    ),
+    (
+        16,
+        "operators",
+        include_str!("schema/postgres/0016_operators.sql"),
     ),
 ];
 

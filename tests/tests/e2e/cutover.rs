@@ -335,6 +335,8 @@ pub(super) async fn issue_operator(
 ) -> std::path::PathBuf {
     let out = dir.join(name);
     let issued = tokio::process::Command::new(ferry_tests::binaries::binary("ferry-control"))
+        .arg("--config")
+        .arg(plane.config_path())
         .arg("--data-dir")
         .arg(&plane.data_dir)
         .args(["issue-operator", "--name", name, "--role", role, "--out"])

@@ -4,6 +4,7 @@
 //! - [`journey`]: enroll, heartbeat, inventory, commands, clean stop (SQLite and PG).
 //! - [`enrollment`]: refused enrollments store nothing.
 //! - [`identity`]: certificates as identity, revocation, roles, health.
+//! - [`operators`]: operator certificates on record: re-issue, revoke, renew.
 //! - [`outbox`]: reports survive control-plane and agent crashes, stored exactly once.
 //! - [`renewal`]: certificate renewal, before and after expiry; server rotation.
 //! - [`telemetry`]: one trace across CLI, control plane and agent.
@@ -30,6 +31,7 @@ mod journey;
 mod migration_crash;
 mod migration_faults;
 mod migrations;
+mod operators;
 mod outbox;
 mod renewal;
 mod replicas;

@@ -145,6 +145,18 @@ async fn call(c: &mut OperatorClient<Channel>, rpc: Rpc) -> Result<(), tonic::St
             .list_audit(ferry_control::cli::request(Default::default()))
             .await
             .map(drop),
+        Rpc::RenewOperatorCertificate => c
+            .renew_operator_certificate(ferry_control::cli::request(Default::default()))
+            .await
+            .map(drop),
+        Rpc::ListOperators => c
+            .list_operators(ferry_control::cli::request(Default::default()))
+            .await
+            .map(drop),
+        Rpc::RevokeOperator => c
+            .revoke_operator(ferry_control::cli::request(Default::default()))
+            .await
+            .map(drop),
     }
 }
 

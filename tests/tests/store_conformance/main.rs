@@ -3,13 +3,14 @@
 
 use ferry_control::assess::{CheckResult, CheckStatus, Finding, Readiness, Scope, Severity};
 use ferry_control::connection_test::InstanceConnection;
-use ferry_control::fleet::identity::AgentId;
+use ferry_control::fleet::identity::{AgentId, Held, Role};
 use ferry_control::fleet::labels::Labels;
 use ferry_control::sizing::{LoadWindow, Stat, WindowStats};
-use ferry_control::store::agents::{Held, Renewal, RenewalKind};
+use ferry_control::store::agents::{Renewal, RenewalKind};
 use ferry_control::store::assessments::RunRecord;
 use ferry_control::store::commands::{CommandKind, CommandRecord, CommandState};
 use ferry_control::store::inventory::{DatabaseRecord, IncomingReport, InstanceRecord, ReportBody};
+use ferry_control::store::operators::OperatorCertificate;
 use ferry_control::store::tokens::{EnrollError, NewAgent, NewToken, TokenRejection};
 use ferry_control::store::Store;
 use ferry_tests::databases::ScratchPostgres;
@@ -458,6 +459,65 @@ async fn suite(url: &str) {
     );
     assert_eq!(confirmed.holds("01"), None, "the replaced one is refused");
 
+    // Operators: issued (a re-issue replaces the certificate at once), renewed from the
+    // current or previous certificate only, revoked; listed by name, page by page.
+    let issue = |name, serial| OperatorCertificate {
+        name,
+        role: Role::Viewer,
+        serial,
+        not_after_ms: NOW + 1,
+    };
+    store
+        .record_operator_issue(&issue("bob", "0a"), "local/root", NOW)
+        .await
+        .unwrap();
+    store
+        .record_operator_issue(&issue("amy", "0b"), "local/root", NOW)
+        .await
+        .unwrap();
+    assert!(store
+        .record_operator_renewal(&issue("bob", "0c"), "0a", NOW)
+        .await
+        .unwrap());
+    assert!(!store
+        .record_operator_renewal(&issue("bob", "0d"), "ff", NOW)
+        .await
+        .unwrap());
+    let bob = store.get_operator("bob").await.unwrap().unwrap();
+    assert_eq!(bob.holds("0a"), Some(Held::Previous));
+    store
+        .record_operator_issue(&issue("bob", "0e"), "local/root", NOW)
+        .await
+        .unwrap();
+    let bob = store.get_operator("bob").await.unwrap().unwrap();
+    assert_eq!(
+        (bob.holds("0c"), bob.holds("0e")),
+        (None, Some(Held::Current))
+    );
+    assert!(store
+        .revoke_operator("bob", "left", "operator/admin", NOW)
+        .await
+        .unwrap());
+    assert!(!store
+        .revoke_operator("bob", "again", "operator/admin", NOW)
+        .await
+        .unwrap());
+    assert!(
+        !store
+            .record_operator_renewal(&issue("bob", "0f"), "0e", NOW)
+            .await
+            .unwrap(),
+        "a revoked operator cannot renew"
+    );
+    let first_page = store.list_operators("", 1).await.unwrap();
+    assert_eq!(first_page[0].name, "amy");
+    let next = store.list_operators("amy", 10).await.unwrap();
+    assert_eq!(
+        next.iter().map(|o| o.name.as_str()).collect::<Vec<_>>(),
+        ["bob"]
+    );
+    assert!(next[0].revoked_at_ms.is_some());
+
     // Revocation frees the name for a fresh enrollment and is audited. Replicas find
     // it by the database's clock, whatever the revoking replica's clock said (NOW is
     // years ago here).
@@ -645,7 +705,7 @@ async fn suite(url: &str) {
     plans::separation_of_duties(&store, first.id).await;
 
     let actions: Vec<String> = store
-        .list_audit(50)
+        .list_audit(100)
         .await
         .unwrap()
         .into_iter()
@@ -667,6 +727,9 @@ async fn suite(url: &str) {
         "wave.create",
         "wave.approve",
         "wave.pause",
+        "operator.issue",
+        "operator.renew",
+        "operator.revoke",
     ] {
         assert!(
             actions.iter().any(|a| a == action),
