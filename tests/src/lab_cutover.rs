@@ -202,6 +202,7 @@ pub async fn overhead(fleet: &mut Fleet, m: &op::Migration) -> anyhow::Result<Op
         .list_audit(request(op::ListAuditRequest {
             target: format!("migration/{}", m.id),
             limit: 1000,
+            page_token: String::new(),
         }))
         .await?
         .into_inner()

@@ -122,7 +122,7 @@ impl ControlPlane {
                         .await
                         .map_err(|e| e.to_string())?;
                     client
-                        .list_hosts(ListHostsRequest {})
+                        .list_hosts(ListHostsRequest::default())
                         .await
                         .map_err(|e| e.to_string())?;
                     Ok(Some(()))

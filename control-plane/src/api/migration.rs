@@ -5,7 +5,7 @@
 use ferry_proto::clock::now_ms;
 use ferry_proto::operator::v1 as op;
 
-use super::{ApiError, Context};
+use super::{paging, ApiError, Context};
 use crate::migration::journal::{self, Side};
 use crate::migration::{State, StepState};
 use crate::service;
@@ -37,23 +37,38 @@ pub async fn list(
     shared: &Context,
     request: op::ListMigrationsRequest,
 ) -> Result<op::Migrations, ApiError> {
-    if !request.state.is_empty() && State::parse(&request.state).is_none() {
-        let states: Vec<&str> = State::ALL.iter().map(|s| s.as_str()).collect();
-        return Err(ApiError::invalid(
-            "state",
-            format!("one of {}", states.join(", ")),
-        ));
-    }
-    let mut migrations = Vec::new();
-    for m in shared.store.migrations().await? {
-        let host_matches = request.host.is_empty()
-            || m.host.eq_ignore_ascii_case(&request.host)
-            || m.agent_id.to_string() == request.host;
-        if host_matches && (request.state.is_empty() || m.state.as_str() == request.state) {
-            migrations.push(wire(m, Vec::new(), Vec::new())?);
-        }
-    }
-    Ok(op::Migrations { migrations })
+    let state = match request.state.as_str() {
+        "" => None,
+        text => Some(State::parse(text).ok_or_else(|| {
+            let states: Vec<&str> = State::ALL.iter().map(|s| s.as_str()).collect();
+            ApiError::invalid("state", format!("one of {}", states.join(", ")))
+        })?),
+    };
+    let size = paging::size(request.page_size);
+    let after = match paging::key(&request.page_token, 2)? {
+        None => None,
+        Some(key) => Some((paging::field::<i64>(&key[0])?, key[1].clone())),
+    };
+    let page = shared
+        .store
+        .migrations_page(
+            state,
+            &request.host,
+            after.as_ref().map(|(at, id)| (*at, id.as_str())),
+            size,
+        )
+        .await?;
+    let next_page_token = paging::next_token(&page, size, |m| {
+        vec![m.created_at_ms.to_string(), m.id.clone()]
+    });
+    let migrations = page
+        .into_iter()
+        .map(|m| wire(m, Vec::new(), Vec::new()))
+        .collect::<Result<_, _>>()?;
+    Ok(op::Migrations {
+        migrations,
+        next_page_token,
+    })
 }
 
 /// The migration `id`, or NotFound saying where to look.

@@ -14,6 +14,7 @@
 //! - [`cutover`]: cutovers: start, approve, cancel before the failover.
 //! - [`plan`]: plans and waves: apply, show, approve, pause, resume.
 //! - [`operators`]: operators' own certificates: renew, list, revoke.
+//! - [`paging`]: page sizes and page tokens of the list RPCs.
 //! - [`roles`]: every operator RPC and the least role it needs, in one table.
 //! - [`convert`]: wire <-> domain conversions ([`convert_assessment`] for assessments,
 //!   [`convert_load`] for load windows, [`convert_migration`] for link steps).
@@ -30,6 +31,7 @@ pub mod enrollment;
 pub mod migration;
 pub mod operator;
 pub mod operators;
+pub mod paging;
 pub mod plan;
 pub mod roles;
 pub mod sizing;

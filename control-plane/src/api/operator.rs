@@ -19,8 +19,9 @@ use super::roles::Rpc;
 use super::{
     assessment, connection_test, convert, cutover, migration, operators, plan, sizing, targets,
 };
-use super::{authorize_operator, ApiError, Context};
+use super::{authorize_operator, paging, ApiError, Context};
 use crate::fleet::enrollment::{mint, secret_hash};
+use crate::fleet::identity::AgentId;
 use crate::fleet::labels::{self, Labels};
 use crate::store::agents::{AgentRecord, AgentSummary};
 use crate::store::commands::{CommandKind, CommandRecord};
@@ -121,9 +122,23 @@ impl Operator for OperatorApi {
         request: Request<ListHostsRequest>,
     ) -> Result<Response<ListHostsResponse>, Status> {
         authorize_operator(&self.0, &request, Rpc::ListHosts).await?;
+        let request = request.into_inner();
+        let size = paging::size(request.page_size);
+        let after = match paging::key(&request.page_token, 2)? {
+            None => None,
+            Some(key) => Some((key[0].clone(), paging::field::<AgentId>(&key[1])?)),
+        };
+        let hosts = self
+            .0
+            .store
+            .list_agents_page(after.as_ref().map(|(name, id)| (name.as_str(), *id)), size)
+            .await
+            .map_err(ApiError::from)?;
         let now = now_ms();
-        let hosts = self.0.store.list_agents().await.map_err(ApiError::from)?;
         Ok(Response::new(ListHostsResponse {
+            next_page_token: paging::next_token(&hosts, size, |h| {
+                vec![h.agent.name.clone(), h.agent.id.to_string()]
+            }),
             hosts: hosts
                 .iter()
                 .map(|h| convert::host(h, now, self.silence_ms()))
@@ -540,20 +555,22 @@ impl Operator for OperatorApi {
     ) -> Result<Response<op::AuditEvents>, Status> {
         authorize_operator(&self.0, &request, Rpc::ListAudit).await?;
         let request = request.into_inner();
-        let limit = match request.limit {
-            0 => 100,
-            n => n.min(1000),
+        let size = paging::size(request.limit);
+        let before = match paging::key(&request.page_token, 1)? {
+            None => None,
+            Some(key) => Some(paging::field::<i64>(&key[0])?),
         };
         let events = self
             .0
             .store
-            .audit_of(&request.target, limit)
+            .audit_page(&request.target, before, size)
             .await
             .map_err(ApiError::from)?;
         Ok(Response::new(op::AuditEvents {
+            next_page_token: paging::next_token(&events, size, |(id, _)| vec![id.to_string()]),
             events: events
                 .into_iter()
-                .map(|e| op::AuditEvent {
+                .map(|(_, e)| op::AuditEvent {
                     at_unix_ms: e.at_ms,
                     actor: e.actor,
                     action: e.action,

@@ -8,7 +8,7 @@ use ferry_proto::operator::v1 as op;
 use tonic::Request;
 
 use super::roles::Rpc;
-use super::{authorize_operator, leaf, operator_holding, ApiError, Context};
+use super::{authorize_operator, leaf, operator_holding, paging, ApiError, Context};
 use crate::fleet::enrollment::validate_agent_name;
 use crate::fleet::identity::read_certificate;
 use crate::store::operators::{OperatorCertificate, OperatorRecord};
@@ -69,21 +69,14 @@ pub async fn list(
 ) -> Result<op::Operators, ApiError> {
     authorize_operator(shared, &request, Rpc::ListOperators).await?;
     let request = request.into_inner();
-    let size = match request.page_size {
-        0 => 100,
-        n => n.min(1000),
-    };
-    let operators = shared
-        .store
-        .list_operators(&request.page_token, size)
-        .await?;
-    let next_page_token = match operators.last() {
-        Some(last) if operators.len() == size as usize => last.name.clone(),
-        _ => String::new(),
-    };
+    let size = paging::size(request.page_size);
+    let after = paging::key(&request.page_token, 1)?
+        .map(|key| key[0].clone())
+        .unwrap_or_default();
+    let operators = shared.store.list_operators(&after, size).await?;
     Ok(op::Operators {
+        next_page_token: paging::next_token(&operators, size, |o| vec![o.name.clone()]),
         operators: operators.into_iter().map(to_wire).collect(),
-        next_page_token,
     })
 }
 

@@ -238,11 +238,18 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             }
         }
         Verb::Hosts => {
-            let hosts = client
-                .list_hosts(request(ListHostsRequest {}))
-                .await?
-                .into_inner()
-                .hosts;
+            let hosts = cli::every_page(|page_token| {
+                let mut client = client.clone();
+                let request = request(ListHostsRequest {
+                    page_token,
+                    page_size: cli::PAGE_SIZE,
+                });
+                async move {
+                    let page = client.list_hosts(request).await?.into_inner();
+                    Ok((page.hosts, page.next_page_token))
+                }
+            })
+            .await?;
             if json {
                 output::print_json(&serde_json::Value::Array(
                     hosts.iter().map(output::host_json).collect(),

@@ -1,4 +1,5 @@
-//! `ferry audit [--target T] [--limit N]`: the audit log, newest first.
+//! `ferry audit [--target T] [--limit N]`: the audit log, newest first, as many pages
+//! as N takes.
 
 use ferry_proto::operator::v1 as op;
 use ferry_proto::operator::v1::operator_client::OperatorClient;
@@ -6,7 +7,7 @@ use serde_json::json;
 use tonic::transport::Channel;
 
 use super::output::{self, Format};
-use super::{request, CliError};
+use super::{request, CliError, PAGE_SIZE};
 
 pub async fn run(
     client: &mut OperatorClient<Channel>,
@@ -14,14 +15,25 @@ pub async fn run(
     limit: u32,
     format: Format,
 ) -> Result<(), CliError> {
-    let events = client
-        .list_audit(request(op::ListAuditRequest {
-            target: target.unwrap_or_default(),
-            limit,
-        }))
-        .await?
-        .into_inner()
-        .events;
+    let target = target.unwrap_or_default();
+    let mut events = Vec::new();
+    let mut page_token = String::new();
+    while events.len() < limit as usize {
+        let wanted = (limit as usize - events.len()).min(PAGE_SIZE as usize) as u32;
+        let page = client
+            .list_audit(request(op::ListAuditRequest {
+                target: target.clone(),
+                limit: wanted,
+                page_token,
+            }))
+            .await?
+            .into_inner();
+        events.extend(page.events);
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        page_token = page.next_page_token;
+    }
     if format == Format::Json {
         output::print_json(&serde_json::Value::Array(
             events

@@ -25,6 +25,9 @@ use ferry_proto::transport::{self, ChannelOptions, ControlPlaneUrl};
 use tonic::transport::Channel;
 use tonic::{Code, Status};
 
+/// The page size the CLI asks list RPCs for: the largest the control plane gives.
+pub const PAGE_SIZE: u32 = 1000;
+
 /// Every unary call has this deadline.
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -78,6 +81,25 @@ pub async fn connect(url: &str, dir: &Path) -> Result<OperatorClient<Channel>, C
     Ok(OperatorClient::new(channel)
         .max_decoding_message_size(transport::MAX_OPERATOR_MESSAGE)
         .max_encoding_message_size(transport::MAX_OPERATOR_MESSAGE))
+}
+
+/// Every item of a paged list: `fetch` gets a page token ('' first) and returns a page
+/// and the next token ('' on the last page).
+pub async fn every_page<T, F, Fut>(mut fetch: F) -> Result<Vec<T>, CliError>
+where
+    F: FnMut(String) -> Fut,
+    Fut: std::future::Future<Output = Result<(Vec<T>, String), CliError>>,
+{
+    let mut items = Vec::new();
+    let mut token = String::new();
+    loop {
+        let (page, next) = fetch(token).await?;
+        items.extend(page);
+        if next.is_empty() {
+            return Ok(items);
+        }
+        token = next;
+    }
 }
 
 /// A request with the CLI's deadline.

@@ -63,22 +63,18 @@ pub async fn run(
 
 /// Every operator, page by page.
 async fn all(client: &mut OperatorClient<Channel>) -> Result<Vec<op::OperatorInfo>, CliError> {
-    let mut operators = Vec::new();
-    let mut page_token = String::new();
-    loop {
-        let page = client
-            .list_operators(request(op::ListOperatorsRequest {
-                page_token,
-                page_size: 0,
-            }))
-            .await?
-            .into_inner();
-        operators.extend(page.operators);
-        if page.next_page_token.is_empty() {
-            return Ok(operators);
+    super::every_page(|page_token| {
+        let mut client = client.clone();
+        let request = request(op::ListOperatorsRequest {
+            page_token,
+            page_size: super::PAGE_SIZE,
+        });
+        async move {
+            let page = client.list_operators(request).await?.into_inner();
+            Ok((page.operators, page.next_page_token))
         }
-        page_token = page.next_page_token;
-    }
+    })
+    .await
 }
 
 fn operator_json(o: &op::OperatorInfo) -> serde_json::Value {

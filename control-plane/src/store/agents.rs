@@ -1,5 +1,7 @@
 //! Agents: registration facts, liveness timestamps, certificates and revocation.
 
+use std::collections::HashMap;
+
 use sqlx::any::AnyRow;
 
 use super::audit::{self, AuditEvent};
@@ -82,26 +84,51 @@ impl Store {
         rows.iter().map(decode_agent).collect()
     }
 
+    /// Every agent, by name.
     pub async fn list_agents(&self) -> Result<Vec<AgentSummary>, StoreError> {
+        let mut labels = self.all_host_labels().await?;
+        let rows = self.agent_rows(None, i64::MAX).await?;
+        rows.iter().map(|row| summary(row, &mut labels)).collect()
+    }
+
+    /// At most `limit` agents by name and id, after the agent `after` (name, id).
+    pub async fn list_agents_page(
+        &self,
+        after: Option<(&str, AgentId)>,
+        limit: u32,
+    ) -> Result<Vec<AgentSummary>, StoreError> {
+        let rows = self.agent_rows(after, i64::from(limit)).await?;
+        let ids = rows
+            .iter()
+            .map(|row| col::<String>(row, "id"))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut labels = self.labels_of_hosts(&ids).await?;
+        rows.iter().map(|row| summary(row, &mut labels)).collect()
+    }
+
+    async fn agent_rows(
+        &self,
+        after: Option<(&str, AgentId)>,
+        limit: i64,
+    ) -> Result<Vec<AnyRow>, StoreError> {
         let sql = format!(
             "SELECT {AGENT_COLUMNS},
                 (SELECT COUNT(*) FROM instances i WHERE i.agent_id = a.id) AS instance_count,
                 (SELECT COUNT(*) FROM databases d WHERE d.agent_id = a.id) AS database_count
-             FROM agents a ORDER BY a.name, a.enrolled_at"
+             FROM agents a
+             WHERE $1 = 0 OR a.name > $2 OR (a.name = $2 AND a.id > $3)
+             ORDER BY a.name, a.id LIMIT $4"
         );
-        let rows = sqlx::query(&sql).fetch_all(&self.pool).await?;
-        let mut labels = self.all_host_labels().await?;
-        rows.iter()
-            .map(|row| {
-                let agent = decode_agent(row)?;
-                Ok(AgentSummary {
-                    labels: labels.remove(&agent.id).unwrap_or_default(),
-                    agent,
-                    instance_count: col::<i64>(row, "instance_count")? as u32,
-                    database_count: col::<i64>(row, "database_count")? as u32,
-                })
-            })
-            .collect()
+        let (name, id) = after
+            .map(|(name, id)| (name.to_string(), id.to_string()))
+            .unwrap_or_default();
+        Ok(sqlx::query(&sql)
+            .bind(i64::from(after.is_some()))
+            .bind(name)
+            .bind(id)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?)
     }
 
     /// What the agent said about itself when its session opened.
@@ -276,6 +303,19 @@ pub struct Renewal<'a> {
     pub serial: &'a str,
     pub not_after_ms: i64,
     pub kind: RenewalKind,
+}
+
+fn summary(
+    row: &AnyRow,
+    labels: &mut HashMap<AgentId, Labels>,
+) -> Result<AgentSummary, StoreError> {
+    let agent = decode_agent(row)?;
+    Ok(AgentSummary {
+        labels: labels.remove(&agent.id).unwrap_or_default(),
+        agent,
+        instance_count: col::<i64>(row, "instance_count")? as u32,
+        database_count: col::<i64>(row, "database_count")? as u32,
+    })
 }
 
 fn decode_agent(row: &AnyRow) -> Result<AgentRecord, StoreError> {

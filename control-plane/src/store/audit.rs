@@ -72,15 +72,36 @@ impl Store {
     /// The newest `limit` events whose target starts with `target` ('' for all),
     /// newest first.
     pub async fn audit_of(&self, target: &str, limit: u32) -> Result<Vec<AuditEvent>, StoreError> {
+        Ok(self
+            .audit_page(target, None, limit)
+            .await?
+            .into_iter()
+            .map(|(_, event)| event)
+            .collect())
+    }
+
+    /// Like `audit_of`, older than the event `before` (an id from an earlier page);
+    /// each event with its id.
+    pub async fn audit_page(
+        &self,
+        target: &str,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<(i64, AuditEvent)>, StoreError> {
         let rows = sqlx::query(
-            "SELECT at, actor, action, target, detail FROM audit_events
-             WHERE SUBSTR(target, 1, LENGTH($1)) = $1 ORDER BY id DESC LIMIT $2",
+            "SELECT id, at, actor, action, target, detail FROM audit_events
+             WHERE SUBSTR(target, 1, LENGTH($1)) = $1 AND ($2 = 0 OR id < $3)
+             ORDER BY id DESC LIMIT $4",
         )
         .bind(target)
+        .bind(i64::from(before.is_some()))
+        .bind(before.unwrap_or_default())
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(decode).collect()
+        rows.iter()
+            .map(|row| Ok((col::<i64>(row, "id")?, decode(row)?)))
+            .collect()
     }
 }
 

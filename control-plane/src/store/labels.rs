@@ -56,19 +56,46 @@ impl Store {
         labels_of(&self.pool, agent).await
     }
 
+    /// The labels of the hosts `ids` (hosts without labels are absent).
+    pub async fn labels_of_hosts(
+        &self,
+        ids: &[String],
+    ) -> Result<HashMap<AgentId, Labels>, StoreError> {
+        if ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let placeholders = (1..=ids.len())
+            .map(|n| format!("${n}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "SELECT agent_id, label_key, label_value FROM host_labels WHERE agent_id IN ({placeholders})"
+        );
+        let mut query = sqlx::query(&sql);
+        for id in ids {
+            query = query.bind(id);
+        }
+        by_host(&query.fetch_all(&self.pool).await?)
+    }
+
     /// Every host's labels (hosts without labels are absent).
     pub async fn all_host_labels(&self) -> Result<HashMap<AgentId, Labels>, StoreError> {
         let rows = sqlx::query("SELECT agent_id, label_key, label_value FROM host_labels")
             .fetch_all(&self.pool)
             .await?;
-        let mut out: HashMap<AgentId, Labels> = HashMap::new();
-        for row in &rows {
-            out.entry(agent_id(&col::<String>(row, "agent_id")?)?)
-                .or_default()
-                .insert(col(row, "label_key")?, col(row, "label_value")?);
-        }
-        Ok(out)
+        by_host(&rows)
     }
+}
+
+/// (agent_id, label_key, label_value) rows, gathered per host.
+fn by_host(rows: &[sqlx::any::AnyRow]) -> Result<HashMap<AgentId, Labels>, StoreError> {
+    let mut out: HashMap<AgentId, Labels> = HashMap::new();
+    for row in rows {
+        out.entry(agent_id(&col::<String>(row, "agent_id")?)?)
+            .or_default()
+            .insert(col(row, "label_key")?, col(row, "label_value")?);
+    }
+    Ok(out)
 }
 
 async fn labels_of<'e, E>(executor: E, agent: AgentId) -> Result<Labels, StoreError>

@@ -231,6 +231,35 @@ impl Store {
         rows.iter().map(decode).collect()
     }
 
+    /// At most `limit` migrations, newest first, after the migration `after` (created
+    /// at, id); only those in `state` and of `host` (a name, any case, or an agent id)
+    /// when given.
+    pub async fn migrations_page(
+        &self,
+        state: Option<State>,
+        host: &str,
+        after: Option<(i64, &str)>,
+        limit: u32,
+    ) -> Result<Vec<MigrationRecord>, StoreError> {
+        let sql = format!(
+            "{SELECT} WHERE ($1 = '' OR m.state = $1)
+               AND ($2 = '' OR LOWER(a.name) = LOWER($2) OR m.agent_id = $2)
+               AND ($3 = 0 OR m.created_at < $4 OR (m.created_at = $4 AND m.id > $5))
+             ORDER BY m.created_at DESC, m.id LIMIT $6"
+        );
+        let (created_at, id) = after.unwrap_or_default();
+        let rows = sqlx::query(&sql)
+            .bind(state.map(State::as_str).unwrap_or_default())
+            .bind(host)
+            .bind(i64::from(after.is_some()))
+            .bind(created_at)
+            .bind(id)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(decode).collect()
+    }
+
     /// Migrations the driver works on: set-up running, or the link watched.
     pub async fn active_migrations(&self) -> Result<Vec<MigrationRecord>, StoreError> {
         let rows = sqlx::query(&format!(

@@ -107,6 +107,7 @@ const SQLITE_SCHEMA: &[(i64, &str, &str)] = &[
         "operators",
         include_str!("schema/sqlite/0016_operators.sql"),
     ),
+    (17, "paging", include_str!("schema/sqlite/0017_paging.sql")),
 ];
 const POSTGRES_SCHEMA: &[(i64, &str, &str)] = &[
     (1, "fleet", include_str!("schema/postgres/0001_fleet.sql")),
@@ -176,6 +177,11 @@ const POSTGRES_SCHEMA: &[(i64, &str, &str)] = &[
         16,
         "operators",
         include_str!("schema/postgres/0016_operators.sql"),
+    ),
+    (
+        17,
+        "paging",
+        include_str!("schema/postgres/0017_paging.sql"),
     ),
 ];
 

@@ -92,7 +92,7 @@ async fn identities_come_from_certificates_and_revocation_is_immediate() {
         .unwrap_err();
     assert_eq!(refused.code(), Code::Unauthenticated, "{refused:?}");
     let refused = OperatorClient::new(anonymous.clone())
-        .list_hosts(ListHostsRequest {})
+        .list_hosts(ListHostsRequest::default())
         .await
         .unwrap_err();
     assert_eq!(refused.code(), Code::Unauthenticated, "{refused:?}");
@@ -111,7 +111,7 @@ async fn identities_come_from_certificates_and_revocation_is_immediate() {
 
     // Agents cannot use the operator API.
     let refused = OperatorClient::new(agent_channel(&plane, &a).await.unwrap())
-        .list_hosts(ListHostsRequest {})
+        .list_hosts(ListHostsRequest::default())
         .await
         .unwrap_err();
     assert_eq!(refused.code(), Code::PermissionDenied, "{refused:?}");

@@ -8,6 +8,7 @@
 //! - [`outbox`]: reports survive control-plane and agent crashes, stored exactly once.
 //! - [`renewal`]: certificate renewal, before and after expiry; server rotation.
 //! - [`telemetry`]: one trace across CLI, control plane and agent.
+//! - [`paging`]: list RPCs in pages; the CLI walks them.
 //! - [`replicas`]: several control-plane replicas on one store.
 //! - [`inventory`]: inventory over TDS and login failures.
 //! - [`targets`]: target managed instances read through ARM with azure_identity, and
@@ -33,6 +34,7 @@ mod migration_faults;
 mod migrations;
 mod operators;
 mod outbox;
+mod paging;
 mod renewal;
 mod replicas;
 mod roles;

@@ -704,6 +704,8 @@ async fn suite(url: &str) {
     refused::refused_reports(&store, first.id).await;
     plans::separation_of_duties(&store, first.id).await;
 
+    paging(&store).await;
+
     let actions: Vec<String> = store
         .list_audit(100)
         .await
@@ -737,4 +739,72 @@ async fn suite(url: &str) {
         );
     }
     store.close().await;
+}
+
+/// Walking the pages of agents, migrations and the audit log one or a few at a time
+/// yields exactly the full lists, in their order.
+async fn paging(store: &Store) {
+    let all: Vec<_> = store.list_agents().await.unwrap();
+    let mut walked = Vec::new();
+    loop {
+        let after = walked
+            .last()
+            .map(|a: &ferry_control::store::agents::AgentSummary| {
+                (a.agent.name.clone(), a.agent.id)
+            });
+        let page = store
+            .list_agents_page(after.as_ref().map(|(n, id)| (n.as_str(), *id)), 1)
+            .await
+            .unwrap();
+        if page.is_empty() {
+            break;
+        }
+        walked.extend(page);
+    }
+    assert_eq!(walked, all);
+
+    let all = store.migrations().await.unwrap();
+    assert!(all.len() > 1, "the suites before made migrations");
+    let mut walked = Vec::new();
+    loop {
+        let after = walked
+            .last()
+            .map(|m: &ferry_control::store::migrations::MigrationRecord| {
+                (m.created_at_ms, m.id.clone())
+            });
+        let page = store
+            .migrations_page(
+                None,
+                "",
+                after.as_ref().map(|(at, id)| (*at, id.as_str())),
+                2,
+            )
+            .await
+            .unwrap();
+        if page.is_empty() {
+            break;
+        }
+        walked.extend(page);
+    }
+    assert_eq!(walked, all);
+    let first = &all[0];
+    let of_state = store
+        .migrations_page(Some(first.state), &first.host.to_uppercase(), None, 1000)
+        .await
+        .unwrap();
+    assert!(of_state.contains(first));
+    assert!(of_state
+        .iter()
+        .all(|m| m.state == first.state && m.host == first.host));
+
+    let all: Vec<_> = store.list_audit(10_000).await.unwrap();
+    let mut walked = Vec::new();
+    let mut before = None;
+    loop {
+        let page = store.audit_page("", before, 7).await.unwrap();
+        let Some((last, _)) = page.last() else { break };
+        before = Some(*last);
+        walked.extend(page.into_iter().map(|(_, e)| e));
+    }
+    assert_eq!(walked, all);
 }

@@ -206,14 +206,21 @@ async fn list(
     state: Option<String>,
     host: Option<String>,
 ) -> Result<Vec<op::Migration>, CliError> {
-    Ok(client
-        .list_migrations(request(op::ListMigrationsRequest {
-            state: state.unwrap_or_default(),
-            host: host.unwrap_or_default(),
-        }))
-        .await?
-        .into_inner()
-        .migrations)
+    let (state, host) = (state.unwrap_or_default(), host.unwrap_or_default());
+    super::every_page(|page_token| {
+        let mut client = client.clone();
+        let request = request(op::ListMigrationsRequest {
+            state: state.clone(),
+            host: host.clone(),
+            page_token,
+            page_size: super::PAGE_SIZE,
+        });
+        async move {
+            let page = client.list_migrations(request).await?.into_inner();
+            Ok((page.migrations, page.next_page_token))
+        }
+    })
+    .await
 }
 
 /// Ended: nothing will change it without the operator.
