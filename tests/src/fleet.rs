@@ -11,8 +11,7 @@ use ferry_agent::config::{AgentConfig, Auth, Encryption, InstanceConfig};
 use ferry_control::ControlConfig;
 use ferry_proto::operator::v1::operator_client::OperatorClient;
 use ferry_proto::operator::v1::{
-    AssessmentReport, AssessmentRun, CreateEnrollmentTokenRequest, GetAssessmentReportRequest,
-    StartAssessmentRequest,
+    AssessmentReport, AssessmentRun, CreateEnrollmentTokenRequest, StartAssessmentRequest,
 };
 use ferry_sim::azure::ManagedInstance;
 use ferry_sim::{Lab, Scenario};
@@ -115,13 +114,7 @@ impl Fleet {
             &mut progress,
         )
         .await?;
-        Ok(self
-            .client
-            .get_assessment_report(ferry_control::cli::request(GetAssessmentReportRequest {
-                run_id: run.id,
-            }))
-            .await?
-            .into_inner())
+        Ok(ferry_control::cli::assess::report(&mut self.client, &run.id).await?)
     }
 
     pub async fn stop(self) {

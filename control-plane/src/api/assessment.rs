@@ -5,12 +5,12 @@ use std::collections::BTreeMap;
 
 use ferry_proto::operator::v1 as op;
 
-use super::{ApiError, Context};
+use super::{paging, ApiError, Context};
 use crate::assess::diff;
 use crate::assess::readiness::Readiness;
 use crate::assess::runs::TargetState;
 use crate::service;
-use crate::store::assessments::{DatabaseRow, InstanceRow, RunRecord};
+use crate::store::assessments::{DatabaseRow, InstanceKey, InstanceRow, RunRecord};
 use ferry_proto::clock::now_ms;
 
 pub async fn start(
@@ -33,14 +33,36 @@ pub async fn get(shared: &Context, run_id: &str) -> Result<op::AssessmentRun, Ap
     run_info(shared, run).await
 }
 
-pub async fn report(shared: &Context, run_id: &str) -> Result<op::AssessmentReport, ApiError> {
-    let run = find_run(shared, run_id).await?;
+pub async fn report(
+    shared: &Context,
+    request: op::GetAssessmentReportRequest,
+) -> Result<op::AssessmentReport, ApiError> {
+    let run = find_run(shared, &request.run_id).await?;
+    let size = paging::size(request.page_size);
+    let after = paging::key(&request.page_token, 3)?.map(|key| InstanceKey {
+        host: key[0].clone(),
+        agent_id: key[1].clone(),
+        instance: key[2].clone(),
+    });
     let store = &shared.store;
-    let databases = store.assessment_databases(&run.id, None).await?;
-    let instances = store.assessment_instances(&run.id, None).await?;
+    let instances = store
+        .assessment_instances_page(&run.id, after.as_ref(), size)
+        .await?;
+    let databases = match instances.last() {
+        Some(last) => {
+            store
+                .assessment_databases_between(&run.id, after.as_ref(), &last.key())
+                .await?
+        }
+        None => Vec::new(),
+    };
     let rules = store.assessment_rules(&run.id).await?;
+    let mut readiness = op::ReadinessCounts::default();
+    for (r, n) in store.assessment_readiness_counts(&run.id).await? {
+        *count_of(&mut readiness, r) += n;
+    }
     Ok(op::AssessmentReport {
-        databases: Some(counts(databases.iter().map(|d| d.readiness))),
+        databases: Some(readiness),
         rules: rules
             .into_iter()
             .filter(|r| r.instances > 0 || r.unknown > 0)
@@ -53,6 +75,10 @@ pub async fn report(shared: &Context, run_id: &str) -> Result<op::AssessmentRepo
                 unknown: r.unknown,
             })
             .collect(),
+        next_page_token: paging::next_token(&instances, size, |i| {
+            let key = i.key();
+            vec![key.host, key.agent_id, key.instance]
+        }),
         instances: instance_rows(&instances, &databases),
         database_details: databases.iter().map(database_row).collect(),
         run: Some(run_info(shared, run).await?),
@@ -170,14 +196,19 @@ async fn run_info(shared: &Context, run: RunRecord) -> Result<op::AssessmentRun,
 fn counts(readiness: impl Iterator<Item = Readiness>) -> op::ReadinessCounts {
     let mut c = op::ReadinessCounts::default();
     for r in readiness {
-        match r {
-            Readiness::Ready => c.ready += 1,
-            Readiness::ReadyWithWarnings => c.ready_with_warnings += 1,
-            Readiness::NotReady => c.not_ready += 1,
-            Readiness::Unknown => c.unknown += 1,
-        }
+        *count_of(&mut c, r) += 1;
     }
     c
+}
+
+/// The counter of readiness `r`.
+fn count_of(c: &mut op::ReadinessCounts, r: Readiness) -> &mut u32 {
+    match r {
+        Readiness::Ready => &mut c.ready,
+        Readiness::ReadyWithWarnings => &mut c.ready_with_warnings,
+        Readiness::NotReady => &mut c.not_ready,
+        Readiness::Unknown => &mut c.unknown,
+    }
 }
 
 fn instance_rows(

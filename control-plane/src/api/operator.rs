@@ -306,17 +306,25 @@ impl Operator for OperatorApi {
             "" => None,
             key => Some(crate::service::lookup::find_host(&self.0, key).await?.id),
         };
-        let limit = match request.limit {
-            0 => 100,
-            n => n.min(1000),
+        let size = paging::size(request.limit);
+        let after = match paging::key(&request.page_token, 2)? {
+            None => None,
+            Some(key) => Some((paging::field::<i64>(&key[0])?, key[1].clone())),
         };
         let commands = self
             .0
             .store
-            .list_commands(agent, limit)
+            .commands_page(
+                agent,
+                after.as_ref().map(|(at, id)| (*at, id.as_str())),
+                size,
+            )
             .await
             .map_err(ApiError::from)?;
         Ok(Response::new(ListCommandsResponse {
+            next_page_token: paging::next_token(&commands, size, |c| {
+                vec![c.created_at_ms.to_string(), c.id.clone()]
+            }),
             commands: commands.iter().map(convert::command).collect(),
         }))
     }
@@ -344,7 +352,7 @@ impl Operator for OperatorApi {
         request: Request<GetAssessmentReportRequest>,
     ) -> Result<Response<AssessmentReport>, Status> {
         authorize_operator(&self.0, &request, Rpc::GetAssessmentReport).await?;
-        let report = assessment::report(&self.0, &request.get_ref().run_id).await?;
+        let report = assessment::report(&self.0, request.into_inner()).await?;
         Ok(Response::new(report))
     }
 
@@ -427,7 +435,8 @@ impl Operator for OperatorApi {
         request: Request<op::ListTargetsRequest>,
     ) -> Result<Response<op::ListTargetsResponse>, Status> {
         authorize_operator(&self.0, &request, Rpc::ListTargets).await?;
-        Ok(Response::new(targets::list_targets(&self.0).await?))
+        let listed = targets::list_targets(&self.0, request.into_inner()).await?;
+        Ok(Response::new(listed))
     }
 
     async fn remove_target(

@@ -3,7 +3,7 @@
 
 use ferry_proto::operator::v1 as op;
 
-use super::{ApiError, Context};
+use super::{paging, ApiError, Context};
 use crate::azure::{ArmError, ManagedInstanceId};
 use crate::store::targets::TargetRecord;
 use ferry_proto::clock::now_ms;
@@ -46,9 +46,21 @@ pub async fn add_target(
     })
 }
 
-pub async fn list_targets(shared: &Context) -> Result<op::ListTargetsResponse, ApiError> {
-    let targets = shared.store.targets().await.map_err(ApiError::from)?;
+pub async fn list_targets(
+    shared: &Context,
+    request: op::ListTargetsRequest,
+) -> Result<op::ListTargetsResponse, ApiError> {
+    let size = paging::size(request.page_size);
+    let after = paging::key(&request.page_token, 1)?
+        .map(|key| key[0].clone())
+        .unwrap_or_default();
+    let targets = shared
+        .store
+        .targets_page(&after, i64::from(size))
+        .await
+        .map_err(ApiError::from)?;
     Ok(op::ListTargetsResponse {
+        next_page_token: paging::next_token(&targets, size, |t| vec![t.instance.id.to_string()]),
         targets: targets.iter().map(target).collect(),
     })
 }

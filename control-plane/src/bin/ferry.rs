@@ -327,14 +327,20 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         Verb::Command {
             command: CommandVerb::List { host, limit },
         } => {
-            let commands = client
-                .list_commands(request(ListCommandsRequest {
-                    host: host.unwrap_or_default(),
+            let host = host.unwrap_or_default();
+            let commands = cli::first_items(limit, |page_token, limit| {
+                let mut client = client.clone();
+                let request = request(ListCommandsRequest {
+                    host: host.clone(),
                     limit,
-                }))
-                .await?
-                .into_inner()
-                .commands;
+                    page_token,
+                });
+                async move {
+                    let page = client.list_commands(request).await?.into_inner();
+                    Ok((page.commands, page.next_page_token))
+                }
+            })
+            .await?;
             if json {
                 output::print_json(&serde_json::Value::Array(
                     commands.iter().map(output::command_json).collect(),

@@ -7,7 +7,7 @@ use serde_json::json;
 use tonic::transport::Channel;
 
 use super::output::{self, Format};
-use super::{request, CliError, PAGE_SIZE};
+use super::{request, CliError};
 
 pub async fn run(
     client: &mut OperatorClient<Channel>,
@@ -16,24 +16,19 @@ pub async fn run(
     format: Format,
 ) -> Result<(), CliError> {
     let target = target.unwrap_or_default();
-    let mut events = Vec::new();
-    let mut page_token = String::new();
-    while events.len() < limit as usize {
-        let wanted = (limit as usize - events.len()).min(PAGE_SIZE as usize) as u32;
-        let page = client
-            .list_audit(request(op::ListAuditRequest {
-                target: target.clone(),
-                limit: wanted,
-                page_token,
-            }))
-            .await?
-            .into_inner();
-        events.extend(page.events);
-        if page.next_page_token.is_empty() {
-            break;
+    let events = super::first_items(limit, |page_token, limit| {
+        let mut client = client.clone();
+        let request = request(op::ListAuditRequest {
+            target: target.clone(),
+            limit,
+            page_token,
+        });
+        async move {
+            let page = client.list_audit(request).await?.into_inner();
+            Ok((page.events, page.next_page_token))
         }
-        page_token = page.next_page_token;
-    }
+    })
+    .await?;
     if format == Format::Json {
         output::print_json(&serde_json::Value::Array(
             events

@@ -102,6 +102,29 @@ where
     }
 }
 
+/// The first `limit` items of a paged list: `fetch` gets a page token ('' first) and
+/// the page size to ask for, and returns a page and the next token.
+pub async fn first_items<T, F, Fut>(limit: u32, mut fetch: F) -> Result<Vec<T>, CliError>
+where
+    F: FnMut(String, u32) -> Fut,
+    Fut: std::future::Future<Output = Result<(Vec<T>, String), CliError>>,
+{
+    let limit = limit as usize;
+    let mut items = Vec::new();
+    let mut token = String::new();
+    while items.len() < limit {
+        let wanted = (limit - items.len()).min(PAGE_SIZE as usize) as u32;
+        let (page, next) = fetch(token, wanted).await?;
+        items.extend(page);
+        if next.is_empty() {
+            break;
+        }
+        token = next;
+    }
+    items.truncate(limit);
+    Ok(items)
+}
+
 /// A request with the CLI's deadline.
 pub fn request<T>(message: T) -> tonic::Request<T> {
     transport::request(message, CALL_TIMEOUT)

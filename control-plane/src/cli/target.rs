@@ -71,11 +71,18 @@ pub async fn run(
             }
         }
         TargetVerb::Ls => {
-            let targets = client
-                .list_targets(request(op::ListTargetsRequest {}))
-                .await?
-                .into_inner()
-                .targets;
+            let targets = super::every_page(|page_token| {
+                let mut client = client.clone();
+                let request = request(op::ListTargetsRequest {
+                    page_token,
+                    page_size: super::PAGE_SIZE,
+                });
+                async move {
+                    let page = client.list_targets(request).await?.into_inner();
+                    Ok((page.targets, page.next_page_token))
+                }
+            })
+            .await?;
             if json {
                 output::print_json(&Value::Array(targets.iter().map(target_json).collect()));
             } else {

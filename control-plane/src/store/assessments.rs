@@ -38,6 +38,24 @@ pub struct TargetRecord {
     pub reported_at_ms: Option<i64>,
 }
 
+/// Where an instance sorts in a run's pages: host name, agent id, instance name.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InstanceKey {
+    pub host: String,
+    pub agent_id: String,
+    pub instance: String,
+}
+
+impl InstanceRow {
+    pub fn key(&self) -> InstanceKey {
+        InstanceKey {
+            host: self.host.clone(),
+            agent_id: self.agent_id.to_string(),
+            instance: self.instance.clone(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InstanceRow {
     pub agent_id: AgentId,
@@ -212,17 +230,79 @@ impl Store {
         .bind(agent)
         .fetch_all(&self.pool)
         .await?;
+        rows.iter().map(decode_instance).collect()
+    }
+
+    /// At most `limit` instances of the run, by host name, agent and instance, after
+    /// the instance `after` of an earlier page.
+    pub async fn assessment_instances_page(
+        &self,
+        run: &str,
+        after: Option<&InstanceKey>,
+        limit: u32,
+    ) -> Result<Vec<InstanceRow>, StoreError> {
+        let start = after.cloned().unwrap_or_default();
+        let rows = sqlx::query(
+            "SELECT i.*, a.name AS host FROM assessment_instances i JOIN agents a ON a.id = i.agent_id
+             WHERE i.run_id = $1 AND ($2 = 0 OR (a.name, i.agent_id, i.instance_name) > ($3, $4, $5))
+             ORDER BY a.name, i.agent_id, i.instance_name LIMIT $6",
+        )
+        .bind(run)
+        .bind(i64::from(after.is_some()))
+        .bind(start.host)
+        .bind(start.agent_id)
+        .bind(start.instance)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(decode_instance).collect()
+    }
+
+    /// The databases of the instances after `after` up to `last` (inclusive), in the
+    /// order `assessment_instances_page` gives them.
+    pub async fn assessment_databases_between(
+        &self,
+        run: &str,
+        after: Option<&InstanceKey>,
+        last: &InstanceKey,
+    ) -> Result<Vec<DatabaseRow>, StoreError> {
+        let start = after.cloned().unwrap_or_default();
+        let rows = sqlx::query(
+            "SELECT d.*, a.name AS host FROM assessment_databases d JOIN agents a ON a.id = d.agent_id
+             WHERE d.run_id = $1 AND ($2 = 0 OR (a.name, d.agent_id, d.instance_name) > ($3, $4, $5))
+               AND (a.name, d.agent_id, d.instance_name) <= ($6, $7, $8)
+             ORDER BY a.name, d.agent_id, d.instance_name, d.database_name",
+        )
+        .bind(run)
+        .bind(i64::from(after.is_some()))
+        .bind(start.host)
+        .bind(start.agent_id)
+        .bind(start.instance)
+        .bind(&last.host)
+        .bind(&last.agent_id)
+        .bind(&last.instance)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(decode_database).collect()
+    }
+
+    /// How many of the run's databases are at each readiness.
+    pub async fn assessment_readiness_counts(
+        &self,
+        run: &str,
+    ) -> Result<Vec<(Readiness, u32)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT readiness, COUNT(*) AS n FROM assessment_databases WHERE run_id = $1 GROUP BY readiness",
+        )
+        .bind(run)
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter()
             .map(|row| {
-                Ok(InstanceRow {
-                    agent_id: agent_id(&col::<String>(row, "agent_id")?)?,
-                    host: col(row, "host")?,
-                    instance: col(row, "instance_name")?,
-                    reachable: col::<i64>(row, "reachable")? == 1,
-                    error: col(row, "error")?,
-                    product_version: col(row, "product_version")?,
-                    readiness: word(row, "readiness", Readiness::parse)?,
-                })
+                Ok((
+                    word(row, "readiness", Readiness::parse)?,
+                    col::<i64>(row, "n")? as u32,
+                ))
             })
             .collect()
     }
@@ -242,23 +322,7 @@ impl Store {
         .bind(agent)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|row| {
-                let reasons: String = col(row, "reasons")?;
-                Ok(DatabaseRow {
-                    host: col(row, "host")?,
-                    instance: col(row, "instance_name")?,
-                    database: col(row, "database_name")?,
-                    size_bytes: col(row, "size_bytes")?,
-                    readiness: word(row, "readiness", Readiness::parse)?,
-                    reasons: reasons
-                        .split(',')
-                        .filter(|r| !r.is_empty())
-                        .map(str::to_string)
-                        .collect(),
-                })
-            })
-            .collect()
+        rows.iter().map(decode_database).collect()
     }
 
     /// The newest assessment of one database: its readiness and the checks behind it.
@@ -559,5 +623,33 @@ fn decode_finding(row: &AnyRow) -> Result<Finding, StoreError> {
             .map_err(|e| StoreError::Corrupt(format!("evidence: {e}")))?,
         objects: serde_json::from_str(&objects)
             .map_err(|e| StoreError::Corrupt(format!("objects: {e}")))?,
+    })
+}
+
+fn decode_instance(row: &AnyRow) -> Result<InstanceRow, StoreError> {
+    Ok(InstanceRow {
+        agent_id: agent_id(&col::<String>(row, "agent_id")?)?,
+        host: col(row, "host")?,
+        instance: col(row, "instance_name")?,
+        reachable: col::<i64>(row, "reachable")? == 1,
+        error: col(row, "error")?,
+        product_version: col(row, "product_version")?,
+        readiness: word(row, "readiness", Readiness::parse)?,
+    })
+}
+
+fn decode_database(row: &AnyRow) -> Result<DatabaseRow, StoreError> {
+    let reasons: String = col(row, "reasons")?;
+    Ok(DatabaseRow {
+        host: col(row, "host")?,
+        instance: col(row, "instance_name")?,
+        database: col(row, "database_name")?,
+        size_bytes: col(row, "size_bytes")?,
+        readiness: word(row, "readiness", Readiness::parse)?,
+        reasons: reasons
+            .split(',')
+            .filter(|r| !r.is_empty())
+            .map(str::to_string)
+            .collect(),
     })
 }

@@ -225,18 +225,38 @@ impl Store {
         Ok(changed == 1)
     }
 
+    /// The newest `limit` commands (of `agent`, or of all).
     pub async fn list_commands(
         &self,
         agent: Option<AgentId>,
         limit: u32,
     ) -> Result<Vec<CommandRecord>, StoreError> {
+        self.commands_page(agent, None, limit).await
+    }
+
+    /// At most `limit` commands, newest first, after the command `after` (created at,
+    /// id) of an earlier page.
+    pub async fn commands_page(
+        &self,
+        agent: Option<AgentId>,
+        after: Option<(i64, &str)>,
+        limit: u32,
+    ) -> Result<Vec<CommandRecord>, StoreError> {
         // An empty agent matches every agent.
         let agent = agent.map(|a| a.to_string()).unwrap_or_default();
-        let rows = sqlx::query("SELECT * FROM commands WHERE ($1 = '' OR agent_id = $1) ORDER BY created_at DESC, id LIMIT $2")
-            .bind(agent)
-            .bind(i64::from(limit))
-            .fetch_all(&self.pool)
-            .await?;
+        let (created_at, id) = after.unwrap_or_default();
+        let rows = sqlx::query(
+            "SELECT * FROM commands WHERE ($1 = '' OR agent_id = $1)
+               AND ($2 = 0 OR created_at < $3 OR (created_at = $3 AND id > $4))
+             ORDER BY created_at DESC, id LIMIT $5",
+        )
+        .bind(agent)
+        .bind(i64::from(after.is_some()))
+        .bind(created_at)
+        .bind(id)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter().map(decode).collect()
     }
 

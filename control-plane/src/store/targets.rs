@@ -79,9 +79,22 @@ impl Store {
     }
 
     pub async fn targets(&self) -> Result<Vec<TargetRecord>, StoreError> {
-        let rows = sqlx::query("SELECT * FROM targets ORDER BY resource_id")
-            .fetch_all(&self.pool)
-            .await?;
+        self.targets_page("", i64::MAX).await
+    }
+
+    /// At most `limit` targets by resource id, after `after` ('' from the start).
+    pub async fn targets_page(
+        &self,
+        after: &str,
+        limit: i64,
+    ) -> Result<Vec<TargetRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT * FROM targets WHERE resource_id > $1 ORDER BY resource_id LIMIT $2",
+        )
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter().map(decode).collect()
     }
 

@@ -317,6 +317,39 @@ async fn a_fleet_assessment_rates_every_database_and_waits_for_offline_hosts() {
         text(&output)
     );
     let report = plane.ferry_json(&["assess", "report"]).await;
+    // The report comes in pages of instances with their databases; the CLI walked them.
+    let mut client = ferry_control::cli::connect(&plane.url(), &plane.credentials())
+        .await
+        .unwrap();
+    let (mut instances, mut databases, mut pages) = (Vec::new(), 0, 0);
+    let mut page_token = String::new();
+    loop {
+        let page = client
+            .get_assessment_report(ferry_control::cli::request(
+                ferry_proto::operator::v1::GetAssessmentReportRequest {
+                    run_id: String::new(),
+                    page_token,
+                    page_size: 1,
+                },
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        pages += 1;
+        instances.extend(page.instances.iter().map(|i| i.instance.clone()));
+        databases += page.database_details.len();
+        assert_eq!(
+            page.databases.unwrap().not_ready,
+            9,
+            "whole-run counts on every page"
+        );
+        page_token = page.next_page_token;
+        if page_token.is_empty() {
+            break;
+        }
+    }
+    assert_eq!((instances.len(), databases), (3, 13), "{instances:?}");
+    assert!(pages >= 3, "{pages} pages");
     let owned = |pairs: &[(&str, &str, &[&str])]| {
         pairs
             .iter()

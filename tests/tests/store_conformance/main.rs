@@ -7,7 +7,7 @@ use ferry_control::fleet::identity::{AgentId, Held, Role};
 use ferry_control::fleet::labels::Labels;
 use ferry_control::sizing::{LoadWindow, Stat, WindowStats};
 use ferry_control::store::agents::{Renewal, RenewalKind};
-use ferry_control::store::assessments::RunRecord;
+use ferry_control::store::assessments::{InstanceKey, RunRecord};
 use ferry_control::store::commands::{CommandKind, CommandRecord, CommandState};
 use ferry_control::store::inventory::{DatabaseRecord, IncomingReport, InstanceRecord, ReportBody};
 use ferry_control::store::operators::OperatorCertificate;
@@ -796,6 +796,28 @@ async fn paging(store: &Store) {
     assert!(of_state
         .iter()
         .all(|m| m.state == first.state && m.host == first.host));
+
+    // The report's pages compare row values; both dialects take them.
+    let key = InstanceKey {
+        host: "sql01".into(),
+        agent_id: "b".into(),
+        instance: "default".into(),
+    };
+    let none = store
+        .assessment_instances_page("no-run", Some(&key), 10)
+        .await
+        .unwrap();
+    assert!(none.is_empty());
+    let none = store
+        .assessment_databases_between("no-run", Some(&key), &key)
+        .await
+        .unwrap();
+    assert!(none.is_empty());
+    assert!(store
+        .assessment_readiness_counts("no-run")
+        .await
+        .unwrap()
+        .is_empty());
 
     let all: Vec<_> = store.list_audit(10_000).await.unwrap();
     let mut walked = Vec::new();

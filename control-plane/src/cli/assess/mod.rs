@@ -12,8 +12,8 @@ use std::time::Duration;
 use clap::Subcommand;
 use ferry_proto::operator::v1::operator_client::OperatorClient;
 use ferry_proto::operator::v1::{
-    AssessmentRun, DiffAssessmentsRequest, GetAssessmentReportRequest, GetAssessmentRunRequest,
-    RecommendSkuRequest, ShowAssessmentRequest, StartAssessmentRequest,
+    AssessmentReport, AssessmentRun, DiffAssessmentsRequest, GetAssessmentReportRequest,
+    GetAssessmentRunRequest, RecommendSkuRequest, ShowAssessmentRequest, StartAssessmentRequest,
 };
 use tonic::transport::Channel;
 
@@ -90,6 +90,39 @@ pub enum AssessVerb {
 }
 
 /// Runs one `ferry assess` verb and prints its answer in `format`.
+/// The whole report of run `run_id` ('' for the newest), every page gathered: the
+/// run, counts and rules from the first page, the instances and databases of all.
+pub async fn report(
+    client: &mut OperatorClient<Channel>,
+    run_id: &str,
+) -> Result<AssessmentReport, CliError> {
+    let mut report: Option<AssessmentReport> = None;
+    let mut page_token = String::new();
+    loop {
+        let page = client
+            .get_assessment_report(request(GetAssessmentReportRequest {
+                run_id: run_id.to_string(),
+                page_token,
+                page_size: super::PAGE_SIZE,
+            }))
+            .await?
+            .into_inner();
+        page_token = page.next_page_token.clone();
+        match report.as_mut() {
+            None => report = Some(page),
+            Some(whole) => {
+                whole.instances.extend(page.instances);
+                whole.database_details.extend(page.database_details);
+            }
+        }
+        if page_token.is_empty() {
+            let mut whole = report.unwrap_or_default();
+            whole.next_page_token.clear();
+            return Ok(whole);
+        }
+    }
+}
+
 pub async fn run(
     client: &mut OperatorClient<Channel>,
     command: AssessVerb,
@@ -123,12 +156,7 @@ pub async fn run(
                 })
                 .await?;
                 eprintln!();
-                let report = client
-                    .get_assessment_report(request(GetAssessmentReportRequest {
-                        run_id: run.id.clone(),
-                    }))
-                    .await?
-                    .into_inner();
+                let report = report(client, &run.id).await?;
                 if json {
                     output::print_json(&report_json(&report));
                 } else {
@@ -160,12 +188,7 @@ pub async fn run(
             }
         }
         AssessVerb::Report { run } => {
-            let report = client
-                .get_assessment_report(request(GetAssessmentReportRequest {
-                    run_id: run.unwrap_or_default(),
-                }))
-                .await?
-                .into_inner();
+            let report = report(client, &run.unwrap_or_default()).await?;
             match format {
                 Format::Json => output::print_json(&report_json(&report)),
                 Format::Csv => print!("{}", report_csv(&report)),
