@@ -22,6 +22,7 @@ use tonic::{Request, Response, Status, Streaming};
 use tracing::Instrument;
 
 use super::convert::command_to_agent;
+use super::limits::{MAX_CLOCK_AHEAD_MS, MAX_HELLO_TEXT};
 use super::{authenticate_agent, ApiError, Context};
 use crate::fleet::identity::AgentId;
 use crate::fleet::sessions::Close;
@@ -219,7 +220,7 @@ async fn handle(
     match message.body {
         None => Err(ApiError::invalid("body", "missing").into()),
         Some(agent_message::Body::Hello(hello)) => {
-            let clip = |s: &str| s.chars().take(128).collect::<String>();
+            let clip = |s: &str| s.chars().take(MAX_HELLO_TEXT).collect::<String>();
             shared
                 .store
                 .record_hello(
@@ -285,9 +286,6 @@ async fn handle(
         }
     }
 }
-
-/// How far ahead of the control plane's clock a report may be stamped (clocks drift).
-const MAX_CLOCK_AHEAD_MS: i64 = 300_000;
 
 /// The kind of a report as sent, for the record of a refusal.
 fn wire_kind(report: &Report) -> &'static str {

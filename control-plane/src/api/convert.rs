@@ -11,10 +11,7 @@ use crate::store::commands::CommandRecord;
 use crate::store::inventory::{DatabaseRecord, IncomingReport, InstanceRecord, ReportBody};
 use crate::store::StoreError;
 
-/// Longest text accepted from an agent in one field.
-const MAX_TEXT: usize = 4096;
-pub(super) const MAX_INSTANCES: usize = 256;
-pub(super) const MAX_DATABASES: usize = 32_767;
+use super::limits::{MAX_DATABASES, MAX_INSTANCES, MAX_REPORT_ID, MAX_TEXT};
 
 pub(super) fn text(field: &'static str, value: &str) -> Result<String, ApiError> {
     if value.len() > MAX_TEXT {
@@ -30,10 +27,10 @@ impl TryFrom<wire::Report> for IncomingReport {
     type Error = ApiError;
 
     fn try_from(report: wire::Report) -> Result<Self, ApiError> {
-        if report.report_id.is_empty() || report.report_id.len() > 64 {
+        if report.report_id.is_empty() || report.report_id.len() > MAX_REPORT_ID {
             return Err(ApiError::invalid(
                 "report.report_id",
-                "must be 1 to 64 characters",
+                format!("must be 1 to {MAX_REPORT_ID} characters"),
             ));
         }
         let body = match report.body {

@@ -6,17 +6,16 @@ use std::collections::HashSet;
 
 use ferry_proto::agent::v1 as wire;
 
-use super::convert::{text, MAX_DATABASES, MAX_INSTANCES};
+use super::convert::text;
+use super::limits::{MAX_CHECKS, MAX_DATABASES, MAX_INSTANCES, MAX_ITEMS};
 use super::ApiError;
 use crate::assess::{
     AssessedDatabase, CheckResult, CheckStatus, Finding, InstanceAssessment, Scope, Severity,
 };
 use crate::connection_test::InstanceConnection;
 
-/// Checks per instance, findings per check, evidence items and objects per finding.
-const MAX_CHECKS: usize = 1024;
+/// Findings of one check: one per database at most.
 const MAX_FINDINGS: usize = MAX_DATABASES;
-const MAX_ITEMS: usize = 256;
 
 pub fn instances(
     instances: Vec<wire::InstanceAssessment>,

@@ -3,12 +3,9 @@
 
 use ferry_proto::agent::v1 as wire;
 
-use super::convert::MAX_INSTANCES;
+use super::limits::MAX_WINDOWS;
 use super::ApiError;
 use crate::sizing::{LoadWindow, Stat, WindowStats};
-
-/// Windows in one report, at most (a day of 10-minute windows for every instance).
-const MAX_WINDOWS: usize = MAX_INSTANCES * 144;
 
 pub(super) fn windows(report: wire::LoadReport) -> Result<Vec<LoadWindow>, ApiError> {
     if report.windows.len() > MAX_WINDOWS {

@@ -6,14 +6,12 @@ use ferry_proto::agent::v1 as wire;
 use ferry_proto::operator::v1 as op;
 use wire::link_step::Outcome;
 
-use super::convert::{text, MAX_DATABASES};
+use super::convert::text;
+use super::limits::{MAX_CERTIFICATE, MAX_DATABASES, MAX_TABLES};
 use super::ApiError;
 use crate::migration::sql_side::{InstanceLinkStatus, SqlLinkStatus};
 use crate::migration::{journal, AgentStep, AgentSteps, StepState};
 use crate::store::row_counts::{SqlCounted, TableRows};
-
-/// A certificate's DER, at most (SQL Server's are a few KB).
-const MAX_CERTIFICATE: usize = 64 * 1024;
 
 pub fn agent_steps(report: wire::LinkSteps) -> Result<AgentSteps, ApiError> {
     if report.steps.len() > journal::STEPS.len() + journal::TEARDOWN.len() {
@@ -70,9 +68,6 @@ pub fn agent_steps(report: wire::LinkSteps) -> Result<AgentSteps, ApiError> {
         listener_url: text("link_steps.listener_url", &report.listener_url)?,
     })
 }
-
-/// Most tables one count may report.
-const MAX_TABLES: usize = 100_000;
 
 pub fn row_counts(report: wire::RowCounts) -> Result<SqlCounted, ApiError> {
     if report.command_id.is_empty() || report.migration_id.is_empty() {

@@ -5,6 +5,7 @@
 use ferry_proto::clock::now_ms;
 use ferry_proto::operator::v1 as op;
 
+use super::limits::MAX_FORCE_REASON;
 use super::migration::{found, get};
 use super::{ApiError, Context};
 use crate::cutover::Intent;
@@ -67,10 +68,10 @@ pub async fn start(
             ));
         }
     }
-    if reason.len() > MAX_REASON {
+    if reason.len() > MAX_FORCE_REASON {
         return Err(ApiError::invalid(
             "reason",
-            format!("longer than {MAX_REASON} bytes"),
+            format!("longer than {MAX_FORCE_REASON} bytes"),
         ));
     }
     let intent = Intent {
@@ -166,9 +167,6 @@ pub async fn start_wave(
         .await?;
     Ok(answer)
 }
-
-/// Longest reason accepted for a forced failover.
-const MAX_REASON: usize = 1000;
 
 /// A forced cutover: from a linked migration, or a planned cutover whose failover has
 /// not begun.

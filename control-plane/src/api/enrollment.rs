@@ -21,6 +21,7 @@ use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
 use super::agent::issue_renewal;
+use super::limits::MAX_VERSION_TEXT;
 use super::{agent_holding, ApiError, Context};
 use crate::fleet::enrollment::{secret_hash, validate_agent_name};
 use crate::fleet::expired_renewal::{check_proof, read_certificate, Proof, RenewalRefusal};
@@ -151,7 +152,11 @@ async fn enroll(shared: &Context, request: EnrollRequest) -> Result<EnrollRespon
     let agent = NewAgent {
         id,
         name: request.agent_name.clone(),
-        agent_version: request.agent_version.chars().take(64).collect(),
+        agent_version: request
+            .agent_version
+            .chars()
+            .take(MAX_VERSION_TEXT)
+            .collect(),
         cert_serial: issued.serial.clone(),
         cert_not_after_ms: issued.not_after_ms,
     };

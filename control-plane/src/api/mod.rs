@@ -14,6 +14,7 @@
 //! - [`cutover`]: cutovers: start, approve, cancel before the failover.
 //! - [`plan`]: plans and waves: apply, show, approve, pause, resume.
 //! - [`operators`]: operators' own certificates: renew, list, revoke.
+//! - [`limits`]: the bounds on every string and list sent in (docs/reference/limits.md).
 //! - [`paging`]: page sizes and page tokens of the list RPCs.
 //! - [`roles`]: every operator RPC and the least role it needs, in one table.
 //! - [`convert`]: wire <-> domain conversions ([`convert_assessment`] for assessments,
@@ -28,6 +29,7 @@ pub mod convert_load;
 pub mod convert_migration;
 pub mod cutover;
 pub mod enrollment;
+pub mod limits;
 pub mod migration;
 pub mod operator;
 pub mod operators;

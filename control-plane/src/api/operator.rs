@@ -15,6 +15,7 @@ use ferry_proto::operator::v1::{
 };
 use tonic::{Request, Response, Status};
 
+use super::limits::MAX_DESCRIPTION;
 use super::roles::Rpc;
 use super::{
     assessment, connection_test, convert, cutover, migration, operators, plan, sizing, targets,
@@ -31,8 +32,6 @@ use crate::store::waves::RunningCutovers;
 use ferry_proto::clock::now_ms;
 
 pub struct OperatorApi(pub Arc<Context>);
-
-const MAX_DESCRIPTION: usize = 200;
 
 impl OperatorApi {
     fn silence_ms(&self) -> i64 {

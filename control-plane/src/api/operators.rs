@@ -7,15 +7,13 @@ use std::time::Duration;
 use ferry_proto::operator::v1 as op;
 use tonic::Request;
 
+use super::limits::MAX_REVOKE_REASON;
 use super::roles::Rpc;
 use super::{authorize_operator, leaf, operator_holding, paging, ApiError, Context};
 use crate::fleet::enrollment::validate_agent_name;
 use crate::fleet::identity::read_certificate;
 use crate::store::operators::{OperatorCertificate, OperatorRecord};
 use ferry_proto::clock::now_ms;
-
-/// The longest revocation reason kept.
-const MAX_REASON: usize = 200;
 
 /// Signs the caller's CSR: same name and role, for as long as the certificate it
 /// replaces lasted (at most `certificates.operator_ttl_secs`), so a short certificate
@@ -87,10 +85,10 @@ pub async fn revoke(
     let actor = authorize_operator(shared, &request, Rpc::RevokeOperator).await?;
     let request = request.into_inner();
     validate_agent_name(&request.name).map_err(|p| ApiError::invalid("name", p))?;
-    if request.reason.trim().is_empty() || request.reason.len() > MAX_REASON {
+    if request.reason.trim().is_empty() || request.reason.len() > MAX_REVOKE_REASON {
         return Err(ApiError::invalid(
             "reason",
-            format!("say why, in 1 to {MAX_REASON} bytes"),
+            format!("say why, in 1 to {MAX_REVOKE_REASON} bytes"),
         ));
     }
     if actor == format!("operator/{}", request.name) {

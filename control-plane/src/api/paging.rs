@@ -6,8 +6,9 @@
 
 use super::ApiError;
 
+pub use super::limits::MAX_PAGE_SIZE;
+
 pub const DEFAULT_PAGE_SIZE: u32 = 100;
-pub const MAX_PAGE_SIZE: u32 = 1000;
 
 /// The page size a request asks for, within bounds (0 means the default).
 pub fn size(requested: u32) -> u32 {

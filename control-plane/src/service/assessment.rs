@@ -14,7 +14,7 @@ use crate::store::commands::{CommandKind, CommandRecord};
 use ferry_proto::clock::now_ms;
 
 /// Hosts named in one request, at most.
-const MAX_HOSTS: usize = 10_000;
+pub const MAX_HOSTS: usize = 10_000;
 
 /// What an operator asks to assess: all hosts, some by name or id, or those with
 /// labels; and by when (seconds, 0: the default).

@@ -53,6 +53,10 @@ pub struct AgentSummary {
 
 const AGENT_COLUMNS: &str = "a.id, a.name, a.enrolled_at, a.agent_version, a.hostname, a.os, a.last_seen_at, a.cert_serial, a.previous_cert_serial, a.cert_not_after, a.revoked_at, a.revoked_reason";
 
+/// Heartbeats written by one statement (two parameters each, well under both
+/// databases' parameter limits).
+const TOUCH_CHUNK: usize = 500;
+
 /// How far each look for revocations reaches back into the one before.
 const REVOCATION_OVERLAP_MS: i64 = 10_000;
 
@@ -156,12 +160,23 @@ impl Store {
             return Ok(());
         }
         let mut tx = self.write().await?;
-        for (id, at) in seen {
-            sqlx::query("UPDATE agents SET last_seen_at = $1 WHERE id = $2 AND (last_seen_at IS NULL OR last_seen_at < $1)")
-                .bind(*at)
-                .bind(id.to_string())
-                .execute(&mut *tx)
-                .await?;
+        // One statement per chunk, not per agent: a fleet's second of heartbeats is a
+        // handful of round trips to the database, not thousands.
+        for chunk in seen.chunks(TOUCH_CHUNK) {
+            let values = (0..chunk.len())
+                .map(|i| format!("(${}, ${})", 2 * i + 1, 2 * i + 2))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = format!(
+                "WITH seen (id, at) AS (VALUES {values})
+                 UPDATE agents SET last_seen_at = seen.at FROM seen
+                 WHERE agents.id = seen.id AND (agents.last_seen_at IS NULL OR agents.last_seen_at < seen.at)"
+            );
+            let mut query = sqlx::query(&sql);
+            for (id, at) in chunk {
+                query = query.bind(id.to_string()).bind(*at);
+            }
+            query.execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(())

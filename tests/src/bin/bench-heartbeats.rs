@@ -4,6 +4,11 @@
 //! percentiles (heartbeat sent -> acknowledgement received) and the control plane's RSS
 //! and CPU. Budget (DESIGN.md §9): 10,000 sessions, p99 < 50 ms, RSS < 1 GiB, 2 cores.
 //!
+//! The same clients then run against a bare tonic mTLS server (this binary started
+//! again with `--serve-echo`: the agent service, answering each heartbeat, nothing
+//! else), and Ferry's figures are printed as a ratio to it: what is Ferry's, and what
+//! is the transport's and this machine's.
+//!
 //! `cargo run --release -p ferry-tests --bin bench-heartbeats -- --sessions 10000`
 
 use std::sync::Arc;
@@ -39,6 +44,12 @@ struct Args {
     /// Enrollments and connections made at once while setting up.
     #[arg(long, default_value_t = 64)]
     parallel: usize,
+    /// Skip the bare tonic comparison.
+    #[arg(long)]
+    no_echo: bool,
+    /// (internal) Serve the bare echo server with the CA in this folder.
+    #[arg(long, hide = true)]
+    serve_echo: Option<std::path::PathBuf>,
 }
 
 struct Agent {
@@ -50,6 +61,9 @@ struct Agent {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    if let Some(dir) = &args.serve_echo {
+        return echo::serve(dir).await;
+    }
     let (soft, hard) = rlimit::getrlimit(rlimit::Resource::NOFILE)?;
     let wanted = (args.sessions as u64 * 2 + 1024).min(hard);
     if soft < wanted {
@@ -134,9 +148,102 @@ async fn main() -> anyhow::Result<()> {
         started.elapsed().as_secs_f64()
     );
 
-    // Sessions: each its own TLS connection. All connect, then all measure together.
+    let ferry = measure(&url, agents, &args, &pid.to_string()).await?;
+    plane.stop().await;
+    ferry.print("ferry-control", &args);
+    if args.no_echo {
+        return Ok(());
+    }
+    let bare = echo::run(&args).await?;
+    bare.print("bare tonic mTLS server", &args);
+    println!("--- ferry-control / bare tonic ---");
+    println!(
+        "throughput ratio:      {:.2}",
+        ferry.per_second() / bare.per_second().max(f64::MIN_POSITIVE)
+    );
+    println!(
+        "p99 ratio:             {:.2} ({:.2} ms / {:.2} ms)",
+        ferry.pct(0.99) / bare.pct(0.99).max(0.001),
+        ferry.pct(0.99),
+        bare.pct(0.99)
+    );
+    Ok(())
+}
+
+/// What one run measured.
+struct Figures {
+    held: usize,
+    failed: usize,
+    errors: Vec<String>,
+    latencies_us: Vec<u64>,
+    elapsed: f64,
+    server_cpu_percent: f64,
+    clients_cpu_percent: f64,
+    server_rss: (f64, f64),
+}
+
+impl Figures {
+    fn pct(&self, p: f64) -> f64 {
+        let l = &self.latencies_us;
+        l.get(((l.len() as f64 * p) as usize).min(l.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or(0) as f64
+            / 1000.0
+    }
+
+    fn per_second(&self) -> f64 {
+        self.latencies_us.len() as f64 / self.elapsed
+    }
+
+    fn print(&self, server: &str, args: &Args) {
+        println!("--- heartbeat benchmark: {server} ---");
+        println!(
+            "sessions held:         {} of {} ({} failed)",
+            self.held, args.sessions, self.failed
+        );
+        println!("heartbeat interval:    {}s per session", args.interval_secs);
+        println!("measured for:          {:.1}s", self.elapsed);
+        println!(
+            "heartbeats acked:      {} ({:.0}/s)",
+            self.latencies_us.len(),
+            self.per_second()
+        );
+        println!(
+            "latency p50/p90/p99:   {:.2} / {:.2} / {:.2} ms (p99.9 {:.2}, max {:.2} ms)",
+            self.pct(0.50),
+            self.pct(0.90),
+            self.pct(0.99),
+            self.pct(0.999),
+            self.pct(1.0)
+        );
+        println!(
+            "server RSS:            {:.0} MiB now, {:.0} MiB peak",
+            self.server_rss.0, self.server_rss.1
+        );
+        println!(
+            "server CPU:            {:.0}% of one core during measurement",
+            self.server_cpu_percent
+        );
+        println!(
+            "clients' CPU:          {:.0}% of one core (this process, all sessions)",
+            self.clients_cpu_percent
+        );
+        for e in &self.errors {
+            println!("error: {e}");
+        }
+    }
+}
+
+/// Connects every agent (each its own TLS connection) to `url`, then all heartbeat
+/// together for the measuring time; `server_pid` is measured meanwhile.
+async fn measure(
+    url: &ControlPlaneUrl,
+    agents: Vec<Agent>,
+    args: &Args,
+    server_pid: &str,
+) -> anyhow::Result<Figures> {
     let started = Instant::now();
-    let ready = Arc::new(Barrier::new(args.sessions + 1));
+    let ready = Arc::new(Barrier::new(agents.len() + 1));
     let measure = Duration::from_secs(args.measure_secs);
     let interval = Duration::from_secs(args.interval_secs);
     let (results_tx, mut results) = mpsc::unbounded_channel::<SessionResult>();
@@ -166,10 +273,10 @@ async fn main() -> anyhow::Result<()> {
         "opened {connected} mTLS connections in {:.1}s",
         started.elapsed().as_secs_f64()
     );
-    let cpu_before = cpu_secs(&pid.to_string());
+    let own_pid = std::process::id().to_string();
+    let (cpu_before, own_cpu_before) = (cpu_secs(server_pid), cpu_secs(&own_pid));
     let measure_start = Instant::now();
     ready.wait().await;
-
     let mut latencies_us: Vec<u64> = Vec::new();
     let (mut held, mut failed, mut errors) = (0usize, 0usize, Vec::new());
     while let Some(result) = results.recv().await {
@@ -185,50 +292,18 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     let elapsed = measure_start.elapsed().as_secs_f64();
-    let cpu_after = cpu_secs(&pid.to_string());
-    let (rss, peak) = memory_mib(&pid.to_string());
+    let (cpu_after, own_cpu_after) = (cpu_secs(server_pid), cpu_secs(&own_pid));
     latencies_us.sort_unstable();
-    let pct = |p: f64| {
-        latencies_us
-            .get(
-                ((latencies_us.len() as f64 * p) as usize)
-                    .min(latencies_us.len().saturating_sub(1)),
-            )
-            .copied()
-            .unwrap_or(0) as f64
-            / 1000.0
-    };
-    let cpu_percent = (cpu_after - cpu_before) / elapsed * 100.0;
-
-    println!("--- heartbeat benchmark ---");
-    println!(
-        "sessions held:         {held} of {} ({failed} failed)",
-        args.sessions
-    );
-    println!("heartbeat interval:    {}s per session", args.interval_secs);
-    println!("measured for:          {elapsed:.1}s");
-    println!(
-        "heartbeats acked:      {} ({:.0}/s)",
-        latencies_us.len(),
-        latencies_us.len() as f64 / elapsed
-    );
-    println!(
-        "latency p50/p90/p99:   {:.2} / {:.2} / {:.2} ms (max {:.2} ms)",
-        pct(0.50),
-        pct(0.90),
-        pct(0.99),
-        pct(1.0)
-    );
-    println!(
-        "control plane RSS:     {:.0} MiB now, {:.0} MiB peak",
-        rss, peak
-    );
-    println!("control plane CPU:     {cpu_percent:.0}% of one core during measurement");
-    for e in errors {
-        println!("error: {e}");
-    }
-    plane.stop().await;
-    Ok(())
+    Ok(Figures {
+        held,
+        failed,
+        errors,
+        latencies_us,
+        elapsed,
+        server_cpu_percent: (cpu_after - cpu_before) / elapsed * 100.0,
+        clients_cpu_percent: (own_cpu_after - own_cpu_before) / elapsed * 100.0,
+        server_rss: memory_mib(server_pid),
+    })
 }
 
 struct SessionResult {
@@ -296,5 +371,125 @@ async fn run_session(
                 Err(status) => return SessionResult { latencies_us, error: Some(status.to_string()) },
             },
         }
+    }
+}
+
+/// The bare comparison: tonic's own TLS server (mutual TLS with a CA made here) serving
+/// the agent service's session as an echo of heartbeats, in a process of its own.
+mod echo {
+    use std::path::Path;
+    use std::pin::Pin;
+    use std::process::Stdio;
+
+    use ferry_proto::agent::v1::agent_service_server::{AgentService, AgentServiceServer};
+    use ferry_proto::agent::v1::{
+        agent_message, control_message, AgentMessage, ControlMessage, HeartbeatAck, RenewRequest,
+        RenewResponse,
+    };
+    use futures::Stream;
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
+    use tonic::{Request, Response, Status, Streaming};
+
+    use super::{measure, Agent, Args, ControlPlaneUrl, Figures};
+
+    struct Echo;
+
+    type Replies = Pin<Box<dyn Stream<Item = Result<ControlMessage, Status>> + Send>>;
+
+    #[tonic::async_trait]
+    impl AgentService for Echo {
+        async fn renew(&self, _: Request<RenewRequest>) -> Result<Response<RenewResponse>, Status> {
+            Err(Status::unimplemented("echo"))
+        }
+
+        type SessionStream = Replies;
+
+        async fn session(
+            &self,
+            request: Request<Streaming<AgentMessage>>,
+        ) -> Result<Response<Replies>, Status> {
+            let mut inbound = request.into_inner();
+            let (tx, rx) = tokio::sync::mpsc::channel(64);
+            tokio::spawn(async move {
+                while let Ok(Some(message)) = inbound.message().await {
+                    if let Some(agent_message::Body::Heartbeat(h)) = message.body {
+                        let ack = control_message::Body::HeartbeatAck(HeartbeatAck { seq: h.seq });
+                        if tx
+                            .send(Ok(ControlMessage { body: Some(ack) }))
+                            .await
+                            .is_err()
+                        {
+                            return;
+                        }
+                    }
+                }
+            });
+            Ok(Response::new(Box::pin(
+                tokio_stream::wrappers::ReceiverStream::new(rx),
+            )))
+        }
+    }
+
+    /// Serves on a free loopback port (printed on stdout) until killed.
+    pub async fn serve(dir: &Path) -> anyhow::Result<()> {
+        let read = |name: &str| std::fs::read_to_string(dir.join(name));
+        let tls = ServerTlsConfig::new()
+            .identity(Identity::from_pem(read("server.pem")?, read("server.key")?))
+            .client_ca_root(Certificate::from_pem(read("ca.pem")?));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        println!("listening on {}", listener.local_addr()?);
+        Server::builder()
+            .tls_config(tls)?
+            .add_service(AgentServiceServer::new(Echo))
+            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener))
+            .await?;
+        Ok(())
+    }
+
+    /// Starts the echo server and measures the same sessions against it.
+    pub async fn run(args: &Args) -> anyhow::Result<Figures> {
+        let dir = tempfile::tempdir()?;
+        let ca_key = rcgen::KeyPair::generate()?;
+        let mut ca = rcgen::CertificateParams::default();
+        ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let ca_cert = ca.self_signed(&ca_key)?;
+        let issuer = rcgen::Issuer::new(ca, ca_key);
+        let server_key = rcgen::KeyPair::generate()?;
+        let server = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()])?
+            .signed_by(&server_key, &issuer)?;
+        std::fs::write(dir.path().join("ca.pem"), ca_cert.pem())?;
+        std::fs::write(dir.path().join("server.pem"), server.pem())?;
+        std::fs::write(dir.path().join("server.key"), server_key.serialize_pem())?;
+        let agents = (0..args.sessions)
+            .map(|_| {
+                let key = rcgen::KeyPair::generate()?;
+                let cert = rcgen::CertificateParams::default().signed_by(&key, &issuer)?;
+                anyhow::Ok(Agent {
+                    ca_pem: ca_cert.pem(),
+                    cert_pem: cert.pem(),
+                    key_pem: key.serialize_pem(),
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut child = tokio::process::Command::new(std::env::current_exe()?)
+            .arg("--serve-echo")
+            .arg(dir.path())
+            .stdout(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()?;
+        let stdout = child.stdout.take().expect("piped stdout");
+        let line = BufReader::new(stdout)
+            .lines()
+            .next_line()
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("the echo server printed no address"))?;
+        let addr = line.rsplit(' ').next().unwrap_or_default().to_string();
+        let url = ControlPlaneUrl::parse(&format!("https://{addr}"))?;
+        let pid = child.id().unwrap_or(0).to_string();
+        println!("bare tonic echo server pid {pid} at {url}");
+        let figures = measure(&url, agents, args, &pid).await;
+        let _ = child.kill().await;
+        figures
     }
 }

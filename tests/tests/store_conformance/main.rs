@@ -151,7 +151,13 @@ async fn suite(url: &str) {
         .record_hello(first.id, "0.2.0", "sqlhost", "linux", NOW)
         .await
         .unwrap();
-    store.touch_agents(&[(first.id, NOW + 10)]).await.unwrap();
+    // A fleet's batch spans several statements; agents not (or no longer) enrolled
+    // are passed over.
+    let mut batch: Vec<_> = (0..1200)
+        .map(|_| (AgentId(Uuid::new_v4()), NOW + 10))
+        .collect();
+    batch.insert(700, (first.id, NOW + 10));
+    store.touch_agents(&batch).await.unwrap();
     store.touch_agents(&[(first.id, NOW + 5)]).await.unwrap();
     let record = store.get_agent(first.id).await.unwrap().unwrap();
     assert_eq!(
