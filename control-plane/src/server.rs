@@ -332,6 +332,11 @@ async fn background_tasks(shared: Arc<Context>, mut stop: tokio::sync::watch::Re
 }
 
 async fn flush_heartbeats(shared: &Context) {
+    let hellos = shared.heartbeats.drain_hellos();
+    if let Err(e) = shared.store.record_hellos(&hellos).await {
+        tracing::warn!(error = %e, agents = hellos.len(), "writing agents' hellos failed; will retry");
+        shared.heartbeats.restore_hellos(hellos);
+    }
     let batch = shared.heartbeats.drain();
     if let Err(e) = shared.store.touch_agents(&batch).await {
         tracing::warn!(error = %e, agents = batch.len(), "writing heartbeats failed; will retry");

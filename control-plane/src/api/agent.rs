@@ -25,6 +25,7 @@ use super::convert::command_to_agent;
 use super::limits::{MAX_CLOCK_AHEAD_MS, MAX_HELLO_TEXT};
 use super::{authenticate_agent, ApiError, Context};
 use crate::fleet::identity::AgentId;
+use crate::fleet::liveness::AgentHello;
 use crate::fleet::sessions::Close;
 use crate::store::agents::{AgentRecord, Renewal, RenewalKind};
 use crate::store::inventory::{IncomingReport, ReportBody};
@@ -221,17 +222,14 @@ async fn handle(
         None => Err(ApiError::invalid("body", "missing").into()),
         Some(agent_message::Body::Hello(hello)) => {
             let clip = |s: &str| s.chars().take(MAX_HELLO_TEXT).collect::<String>();
-            shared
-                .store
-                .record_hello(
-                    agent,
-                    &clip(&hello.agent_version),
-                    &clip(&hello.hostname),
-                    &clip(&hello.os),
-                    now,
-                )
-                .await
-                .map_err(ApiError::from)?;
+            // Written with the next batch of heartbeats, not here: see `fleet::liveness`.
+            let hello = AgentHello {
+                agent_version: clip(&hello.agent_version),
+                hostname: clip(&hello.hostname),
+                os: clip(&hello.os),
+                at_ms: now,
+            };
+            shared.heartbeats.record_hello(agent, hello);
             Ok(())
         }
         Some(agent_message::Body::Heartbeat(heartbeat)) => {

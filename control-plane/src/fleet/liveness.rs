@@ -4,6 +4,9 @@
 //! Heartbeats are frequent and individually worthless, so they are coalesced: sessions
 //! record the latest time in memory and one task writes all of them per tick in a single
 //! transaction. A status may therefore lag by one tick, far below the silence threshold.
+//! Hellos (an agent's version, host name and OS, once per session) are coalesced the
+//! same way: a fleet reconnecting at once must not queue a write per agent in front of
+//! its sessions' heartbeats.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -42,10 +45,20 @@ impl AgentStatus {
     }
 }
 
-/// Latest heartbeat time per agent, not yet written to the store.
+/// What an agent says of itself when its session opens, and when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentHello {
+    pub agent_version: String,
+    pub hostname: String,
+    pub os: String,
+    pub at_ms: i64,
+}
+
+/// Latest heartbeat time and hello per agent, not yet written to the store.
 #[derive(Default)]
 pub struct HeartbeatBuffer {
     pending: Mutex<HashMap<AgentId, i64>>,
+    hellos: Mutex<HashMap<AgentId, AgentHello>>,
 }
 
 impl HeartbeatBuffer {
@@ -65,6 +78,31 @@ impl HeartbeatBuffer {
     pub fn restore(&self, batch: Vec<(AgentId, i64)>) {
         for (agent, at) in batch {
             self.record(agent, at);
+        }
+    }
+
+    /// The agent's newest hello (it also counts as a heartbeat).
+    pub fn record_hello(&self, agent: AgentId, hello: AgentHello) {
+        self.record(agent, hello.at_ms);
+        let mut hellos = self.hellos.lock().unwrap_or_else(|p| p.into_inner());
+        match hellos.get(&agent) {
+            Some(newer) if newer.at_ms > hello.at_ms => {}
+            _ => {
+                hellos.insert(agent, hello);
+            }
+        }
+    }
+
+    /// Takes every hello buffered so far.
+    pub fn drain_hellos(&self) -> Vec<(AgentId, AgentHello)> {
+        let mut hellos = self.hellos.lock().unwrap_or_else(|p| p.into_inner());
+        hellos.drain().collect()
+    }
+
+    /// Puts back hellos whose write failed, keeping any newer ones.
+    pub fn restore_hellos(&self, batch: Vec<(AgentId, AgentHello)>) {
+        for (agent, hello) in batch {
+            self.record_hello(agent, hello);
         }
     }
 }
@@ -94,5 +132,22 @@ mod tests {
         buffer.record(agent, 9);
         buffer.restore(vec![(agent, 7)]);
         assert_eq!(buffer.drain(), vec![(agent, 9)]);
+    }
+
+    #[test]
+    fn buffer_keeps_the_newest_hello() {
+        let buffer = HeartbeatBuffer::default();
+        let agent = AgentId(uuid::Uuid::new_v4());
+        let hello = |version: &str, at_ms| AgentHello {
+            agent_version: version.into(),
+            hostname: "h".into(),
+            os: "linux".into(),
+            at_ms,
+        };
+        buffer.record_hello(agent, hello("2", 20));
+        buffer.restore_hellos(vec![(agent, hello("1", 10))]);
+        assert_eq!(buffer.drain_hellos(), vec![(agent, hello("2", 20))]);
+        assert_eq!(buffer.drain(), vec![(agent, 20)]);
+        assert!(buffer.drain_hellos().is_empty());
     }
 }

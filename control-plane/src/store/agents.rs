@@ -8,6 +8,7 @@ use super::audit::{self, AuditEvent};
 use super::{agent_id, col, Store, StoreError};
 use crate::fleet::identity::{AgentId, Held};
 use crate::fleet::labels::Labels;
+use crate::fleet::liveness::AgentHello;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AgentRecord {
@@ -56,6 +57,8 @@ const AGENT_COLUMNS: &str = "a.id, a.name, a.enrolled_at, a.agent_version, a.hos
 /// Heartbeats written by one statement (two parameters each, well under both
 /// databases' parameter limits).
 const TOUCH_CHUNK: usize = 500;
+/// Hellos per statement (five parameters each).
+const HELLO_CHUNK: usize = 200;
 
 /// How far each look for revocations reaches back into the one before.
 const REVOCATION_OVERLAP_MS: i64 = 10_000;
@@ -135,22 +138,47 @@ impl Store {
             .await?)
     }
 
-    /// What the agent said about itself when its session opened.
-    pub async fn record_hello(
-        &self,
-        id: AgentId,
-        agent_version: &str,
-        hostname: &str,
-        os: &str,
-        now_ms: i64,
-    ) -> Result<(), StoreError> {
-        self.execute(sqlx::query("UPDATE agents SET agent_version = $1, hostname = $2, os = $3, last_seen_at = $4 WHERE id = $5")
-            .bind(agent_version)
-            .bind(hostname)
-            .bind(os)
-            .bind(now_ms)
-            .bind(id.to_string()))
-            .await?;
+    /// Writes a batch of agents' hellos (version, host name, OS, and the time, which
+    /// also counts as seen) in one transaction: a fleet reconnecting at once after a
+    /// restart is a few statements, not one transaction per agent.
+    pub async fn record_hellos(&self, hellos: &[(AgentId, AgentHello)]) -> Result<(), StoreError> {
+        if hellos.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.write().await?;
+        for chunk in hellos.chunks(HELLO_CHUNK) {
+            let values = (0..chunk.len())
+                .map(|i| {
+                    let n = 5 * i;
+                    format!(
+                        "(${}, ${}, ${}, ${}, ${})",
+                        n + 1,
+                        n + 2,
+                        n + 3,
+                        n + 4,
+                        n + 5
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = format!(
+                "WITH h (id, version, hostname, os, at) AS (VALUES {values})
+                 UPDATE agents SET agent_version = h.version, hostname = h.hostname, os = h.os,
+                   last_seen_at = CASE WHEN agents.last_seen_at IS NULL OR agents.last_seen_at < h.at THEN h.at ELSE agents.last_seen_at END
+                 FROM h WHERE agents.id = h.id"
+            );
+            let mut query = sqlx::query(&sql);
+            for (id, hello) in chunk {
+                query = query
+                    .bind(id.to_string())
+                    .bind(hello.agent_version.clone())
+                    .bind(hello.hostname.clone())
+                    .bind(hello.os.clone())
+                    .bind(hello.at_ms);
+            }
+            query.execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 

@@ -183,12 +183,25 @@ impl Store {
         redeliver: bool,
         now_ms: i64,
     ) -> Result<Vec<CommandRecord>, StoreError> {
-        let mut tx = self.write().await?;
         let states = if redeliver {
             "('pending', 'sent', 'acked')"
         } else {
             "('pending')"
         };
+        // Most sessions open with nothing to deliver: a read says so without taking the
+        // store's write lock (a whole fleet reconnects at once after a restart). A
+        // command queued after this read wakes the session, which looks again.
+        let any: Option<i64> = sqlx::query_scalar(&format!(
+            "SELECT 1 FROM commands WHERE agent_id = $1 AND state IN {states} AND expires_at > $2 LIMIT 1"
+        ))
+        .bind(agent.to_string())
+        .bind(now_ms)
+        .fetch_optional(&self.pool)
+        .await?;
+        if any.is_none() {
+            return Ok(Vec::new());
+        }
+        let mut tx = self.write().await?;
         let sql = format!("SELECT * FROM commands WHERE agent_id = $1 AND state IN {states} AND expires_at > $2 ORDER BY created_at, id");
         let rows = sqlx::query(&sql)
             .bind(agent.to_string())

@@ -5,6 +5,7 @@ use ferry_control::assess::{CheckResult, CheckStatus, Finding, Readiness, Scope,
 use ferry_control::connection_test::InstanceConnection;
 use ferry_control::fleet::identity::{AgentId, Held, Role};
 use ferry_control::fleet::labels::Labels;
+use ferry_control::fleet::liveness::AgentHello;
 use ferry_control::sizing::{LoadWindow, Stat, WindowStats};
 use ferry_control::store::agents::{Renewal, RenewalKind};
 use ferry_control::store::assessments::{InstanceKey, RunRecord};
@@ -147,10 +148,19 @@ async fn suite(url: &str) {
     assert_eq!(store.list_agents().await.unwrap().len(), 1);
 
     // Heartbeats never move time backwards; hello records what the agent says.
-    store
-        .record_hello(first.id, "0.2.0", "sqlhost", "linux", NOW)
-        .await
-        .unwrap();
+    // Hellos come in batches too, over several statements; unknown agents are passed
+    // over.
+    let hello = |version: &str, at_ms| AgentHello {
+        agent_version: version.into(),
+        hostname: "sqlhost".into(),
+        os: "linux".into(),
+        at_ms,
+    };
+    let mut hellos: Vec<_> = (0..450)
+        .map(|_| (AgentId(Uuid::new_v4()), hello("9.9.9", NOW)))
+        .collect();
+    hellos.insert(300, (first.id, hello("0.2.0", NOW)));
+    store.record_hellos(&hellos).await.unwrap();
     // A fleet's batch spans several statements; agents not (or no longer) enrolled
     // are passed over.
     let mut batch: Vec<_> = (0..1200)
@@ -163,6 +173,16 @@ async fn suite(url: &str) {
     assert_eq!(
         (record.last_seen_ms, record.agent_version.as_str()),
         (Some(NOW + 10), "0.2.0")
+    );
+    // A hello written late says what the agent is, and does not move its time back.
+    store
+        .record_hellos(&[(first.id, hello("0.2.1", NOW + 1))])
+        .await
+        .unwrap();
+    let record = store.get_agent(first.id).await.unwrap().unwrap();
+    assert_eq!(
+        (record.last_seen_ms, record.agent_version.as_str()),
+        (Some(NOW + 10), "0.2.1")
     );
     assert_eq!(store.find_agents("sql01").await.unwrap()[0].id, first.id);
     assert_eq!(
