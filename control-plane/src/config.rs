@@ -30,6 +30,7 @@ pub struct ControlConfig {
     pub azure: AzureSettings,
     pub migrations: MigrationSettings,
     pub cutover: crate::cutover::settings::CutoverSettings,
+    pub observability: ObservabilitySettings,
     /// The application hooks a plan's cutover group may name (`[[hook]]`): defined
     /// here, by whoever runs the control plane, never by a plan.
     #[serde(rename = "hook")]
@@ -45,6 +46,16 @@ impl ControlConfig {
             .find(|h| h.name.eq_ignore_ascii_case(name))?;
         crate::cutover::group::hook(file, name, self.cutover.webhook_loopback_http).ok()
     }
+}
+
+/// What watches the control plane reads (`observability`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ObservabilitySettings {
+    /// Plain-HTTP address for `/metrics`, `/healthz` and `/readyz` (e.g.
+    /// `127.0.0.1:9464`); none by default. Nothing served there is secret, but keep it
+    /// on a network only the monitoring reaches.
+    pub listen: Option<SocketAddr>,
 }
 
 /// How migrations are driven and watched.
@@ -290,6 +301,7 @@ impl Default for ControlConfig {
             azure: AzureSettings::default(),
             migrations: MigrationSettings::default(),
             cutover: Default::default(),
+            observability: ObservabilitySettings::default(),
             hooks: Vec::new(),
         }
     }
@@ -509,6 +521,12 @@ impl ControlConfig {
             return invalid(
                 "migrations.lease_ttl_secs",
                 "must be at least three ticks (migrations.tick_ms): a lease renewed every tick must not lapse between two",
+            );
+        }
+        if self.observability.listen == Some(self.listen) && self.listen.port() != 0 {
+            return invalid(
+                "observability.listen",
+                "must differ from listen: metrics and health are served in plain HTTP on a port of their own",
             );
         }
         if let Some((field, problem)) = self.cutover.invalid() {

@@ -31,6 +31,7 @@ pub mod context;
 pub mod cutover;
 pub mod fleet;
 pub mod migration;
+pub mod observability;
 pub mod reconcile;
 pub mod rfc3339;
 pub mod server;

@@ -34,6 +34,9 @@ use ferry_proto::clock::now_ms;
 /// How long a stopping control plane waits for connections to close.
 const DRAIN_DEADLINE: Duration = Duration::from_secs(10);
 
+/// How often the fleet's gauges are read for OTLP export when nothing scrapes them.
+const OTLP_GAUGE_REFRESH: Duration = Duration::from_secs(30);
+
 /// How long a client has to finish its TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -89,12 +92,32 @@ pub fn admin_credentials_dir(data_dir: &Path) -> PathBuf {
     data_dir.join("operators").join("admin")
 }
 
-/// Runs the control plane on `listener` until `shutdown` completes, then drains.
+/// Where the control plane serves: gRPC over TLS, and (`[observability] listen`)
+/// plain-HTTP metrics and health.
+pub struct Listeners {
+    pub grpc: TcpListener,
+    pub metrics: Option<TcpListener>,
+}
+
+impl From<TcpListener> for Listeners {
+    fn from(grpc: TcpListener) -> Self {
+        Listeners {
+            grpc,
+            metrics: None,
+        }
+    }
+}
+
+/// Runs the control plane on `listeners` until `shutdown` completes, then drains.
 pub async fn run(
     config: ControlConfig,
-    listener: TcpListener,
+    listeners: impl Into<Listeners>,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServeError> {
+    let Listeners {
+        grpc: listener,
+        metrics: metrics_listener,
+    } = listeners.into();
     config.validate()?;
     ferry_proto::private_files::create_dir(&config.data_dir).map_err(|source| {
         ServeError::DataDir {
@@ -128,6 +151,7 @@ pub async fn run(
         arm: Arc::new(arm),
         config: Arc::new(config),
         metrics: Arc::new(FleetMetrics::new(sessions.clone())),
+        cutover_gauges: Arc::default(),
         sessions,
         heartbeats: Arc::default(),
     });
@@ -142,6 +166,23 @@ pub async fn run(
         tasks_stopped.clone(),
     ));
     let background = tokio::spawn(background_tasks(shared.clone(), tasks_stopped.clone()));
+    let observability = Arc::new(crate::observability::Observability::new(&shared.config));
+    let metrics_served = metrics_listener.map(|listener| {
+        tokio::spawn(crate::observability::http::serve(
+            listener,
+            shared.clone(),
+            observability.clone(),
+            tasks_stopped.clone(),
+        ))
+    });
+    if ferry_proto::telemetry::otlp_configured() {
+        // OTLP exports what the gauges last read: keep them fresh without a scrape.
+        tokio::spawn(observability.clone().refresh_every(
+            shared.clone(),
+            OTLP_GAUGE_REFRESH,
+            tasks_stopped.clone(),
+        ));
+    }
     let rotation = tokio::spawn(server_certificate.rotation_loop(tasks_stopped));
 
     tracing::info!(
@@ -196,6 +237,9 @@ pub async fn run(
     let _ = background.await;
     let _ = rotation.await;
     let _ = migrations.await;
+    if let Some(metrics_served) = metrics_served {
+        let _ = metrics_served.await;
+    }
     flush_heartbeats(&shared).await;
     shared.store.close().await;
     Ok(result?)

@@ -12,11 +12,17 @@
 //!   so that one operation is one trace across the CLI, the control plane and the agent.
 
 use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
 
 use opentelemetry::propagation::{Extractor, Injector};
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry::Context;
-use opentelemetry_sdk::metrics::SdkMeterProvider;
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::metrics::data::ResourceMetrics;
+use opentelemetry_sdk::metrics::reader::MetricReader;
+use opentelemetry_sdk::metrics::{
+    InstrumentKind, ManualReader, Pipeline, SdkMeterProvider, Temporality,
+};
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use opentelemetry_sdk::Resource;
@@ -32,7 +38,8 @@ pub struct Telemetry {
     meter: Option<SdkMeterProvider>,
 }
 
-fn otlp_configured() -> bool {
+/// Whether OTLP export is configured (by the standard `OTEL_EXPORTER_OTLP_*` variables).
+pub fn otlp_configured() -> bool {
     [
         "OTEL_EXPORTER_OTLP_ENDPOINT",
         "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
@@ -52,6 +59,56 @@ pub fn install_crypto_provider() {
 
 /// Installs logging, and OTLP export when configured. Call once, first thing in `main`.
 pub fn init(service_name: &'static str, default_filter: &str) -> Telemetry {
+    init_with(service_name, default_filter, false)
+}
+
+/// As [`init`], and metrics kept for reading on demand ([`collect_metrics`]: the
+/// control plane's `/metrics`), whether or not OTLP is configured.
+pub fn init_scrapeable(service_name: &'static str, default_filter: &str) -> Telemetry {
+    init_with(service_name, default_filter, true)
+}
+
+/// The reader [`collect_metrics`] reads, once [`init_scrapeable`] installed it.
+static SCRAPE: OnceLock<Arc<ManualReader>> = OnceLock::new();
+
+/// Every metric of the process now (cumulative), or None when [`init_scrapeable`] was
+/// not called.
+pub fn collect_metrics() -> Option<ResourceMetrics> {
+    let reader = SCRAPE.get()?;
+    let mut metrics = ResourceMetrics::default();
+    match reader.collect(&mut metrics) {
+        Ok(()) => Some(metrics),
+        Err(e) => {
+            tracing::warn!(error = %e, "collecting metrics failed");
+            None
+        }
+    }
+}
+
+/// The meter provider's handle on the shared [`ManualReader`] (the provider owns its
+/// readers; [`collect_metrics`] needs one too).
+#[derive(Debug)]
+struct SharedReader(Arc<ManualReader>);
+
+impl MetricReader for SharedReader {
+    fn register_pipeline(&self, pipeline: std::sync::Weak<Pipeline>) {
+        self.0.register_pipeline(pipeline)
+    }
+    fn collect(&self, metrics: &mut ResourceMetrics) -> OTelSdkResult {
+        self.0.collect(metrics)
+    }
+    fn force_flush(&self) -> OTelSdkResult {
+        self.0.force_flush()
+    }
+    fn shutdown_with_timeout(&self, timeout: std::time::Duration) -> OTelSdkResult {
+        self.0.shutdown_with_timeout(timeout)
+    }
+    fn temporality(&self, kind: InstrumentKind) -> Temporality {
+        self.0.temporality(kind)
+    }
+}
+
+fn init_with(service_name: &'static str, default_filter: &str, scrape: bool) -> Telemetry {
     install_crypto_provider();
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
     let filter =
@@ -60,57 +117,72 @@ pub fn init(service_name: &'static str, default_filter: &str) -> Telemetry {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false);
-    if !otlp_configured() {
-        tracing_subscriber::registry().with(filter).with(fmt).init();
-        return Telemetry {
-            tracer: None,
-            meter: None,
-        };
-    }
     let resource = match std::env::var("OTEL_SERVICE_NAME") {
         Ok(_) => Resource::builder().build(),
         Err(_) => Resource::builder().with_service_name(service_name).build(),
     };
-    let spans = opentelemetry_otlp::SpanExporter::builder()
-        .with_http()
-        .build();
-    let metrics = opentelemetry_otlp::MetricExporter::builder()
-        .with_http()
-        .build();
-    let (spans, metrics) = match (spans, metrics) {
-        (Ok(spans), Ok(metrics)) => (spans, metrics),
-        (Err(e), _) | (_, Err(e)) => {
-            tracing_subscriber::registry().with(filter).with(fmt).init();
-            tracing::error!(error = %e, "OTLP export is configured but cannot start; logging only");
-            return Telemetry {
-                tracer: None,
-                meter: None,
-            };
+    let mut failed = None;
+    let exporters = if otlp_configured() {
+        let spans = opentelemetry_otlp::SpanExporter::builder()
+            .with_http()
+            .build();
+        let metrics = opentelemetry_otlp::MetricExporter::builder()
+            .with_http()
+            .build();
+        match (spans, metrics) {
+            (Ok(spans), Ok(metrics)) => Some((spans, metrics)),
+            (Err(e), _) | (_, Err(e)) => {
+                failed = Some(e);
+                None
+            }
         }
+    } else {
+        None
     };
-    let tracer_provider = SdkTracerProvider::builder()
-        .with_batch_exporter(spans)
-        .with_resource(resource.clone())
-        .build();
-    let meter_provider = SdkMeterProvider::builder()
-        .with_periodic_exporter(metrics)
-        .with_resource(resource)
-        .build();
-    opentelemetry::global::set_tracer_provider(tracer_provider.clone());
-    opentelemetry::global::set_meter_provider(meter_provider.clone());
-    let otel = tracing_opentelemetry::layer().with_tracer(tracer_provider.tracer(service_name));
+    let (spans, metrics) = match exporters {
+        Some((spans, metrics)) => (Some(spans), Some(metrics)),
+        None => (None, None),
+    };
+    let meter_provider = (scrape || metrics.is_some()).then(|| {
+        let mut builder = SdkMeterProvider::builder().with_resource(resource.clone());
+        if scrape {
+            let reader = SCRAPE.get_or_init(|| Arc::new(ManualReader::builder().build()));
+            builder = builder.with_reader(SharedReader(reader.clone()));
+        }
+        if let Some(metrics) = metrics {
+            builder = builder.with_periodic_exporter(metrics);
+        }
+        let provider = builder.build();
+        opentelemetry::global::set_meter_provider(provider.clone());
+        provider
+    });
+    let tracer_provider = spans.map(|spans| {
+        let provider = SdkTracerProvider::builder()
+            .with_batch_exporter(spans)
+            .with_resource(resource)
+            .build();
+        opentelemetry::global::set_tracer_provider(provider.clone());
+        provider
+    });
+    let otel = tracer_provider
+        .as_ref()
+        .map(|provider| tracing_opentelemetry::layer().with_tracer(provider.tracer(service_name)));
     tracing_subscriber::registry()
         .with(filter)
         .with(fmt)
         .with(otel)
         .init();
-    tracing::info!(
-        service = service_name,
-        "exporting traces and metrics over OTLP"
-    );
+    if let Some(e) = failed {
+        tracing::error!(error = %e, "OTLP export is configured but cannot start; logging only");
+    } else if tracer_provider.is_some() {
+        tracing::info!(
+            service = service_name,
+            "exporting traces and metrics over OTLP"
+        );
+    }
     Telemetry {
-        tracer: Some(tracer_provider),
-        meter: Some(meter_provider),
+        tracer: tracer_provider,
+        meter: meter_provider,
     }
 }
 
@@ -201,7 +273,10 @@ impl Extractor for HeaderExtractor<'_> {
 }
 
 /// A server layer that runs every RPC in a span named by its method, parented to the
-/// caller's trace context.
+/// caller's trace context, and records its duration in `rpc.server.call.duration`
+/// (seconds; for a stream, until its response opened) by service, method and gRPC
+/// status. A path no service serves (status 12) is counted as method `unknown`, so
+/// callers cannot grow the label set.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct RpcTraceLayer;
 
@@ -215,13 +290,16 @@ impl<S> tower::Layer<S> for RpcTraceLayer {
 #[derive(Debug, Clone)]
 pub struct RpcTrace<S>(S);
 
-impl<S, B> tower::Service<http::Request<B>> for RpcTrace<S>
+type RpcFuture<R, E> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<R, E>> + Send>>;
+
+impl<S, B, R> tower::Service<http::Request<B>> for RpcTrace<S>
 where
-    S: tower::Service<http::Request<B>>,
+    S: tower::Service<http::Request<B>, Response = http::Response<R>>,
+    S::Future: Send + 'static,
 {
     type Response = S::Response;
     type Error = S::Error;
-    type Future = tracing::instrument::Instrumented<S::Future>;
+    type Future = RpcFuture<S::Response, S::Error>;
 
     fn poll_ready(
         &mut self,
@@ -238,6 +316,50 @@ where
         let span =
             tracing::info_span!("rpc", rpc.method = %request.uri().path(), otel.kind = "server");
         let _ = span.set_parent(parent);
-        self.0.call(request).instrument(span)
+        let path = request.uri().path().to_string();
+        let started = std::time::Instant::now();
+        let answered = self.0.call(request).instrument(span);
+        Box::pin(async move {
+            let result = answered.await;
+            let status = match &result {
+                Ok(response) => response
+                    .headers()
+                    .get("grpc-status")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.parse::<i64>().ok())
+                    .unwrap_or(0),
+                // The transport failed the call: UNKNOWN.
+                Err(_) => 2,
+            };
+            rpc_duration(&path, status, started.elapsed());
+            result
+        })
     }
+}
+
+fn rpc_duration(path: &str, status: i64, took: std::time::Duration) {
+    static DURATION: OnceLock<opentelemetry::metrics::Histogram<f64>> = OnceLock::new();
+    let histogram = DURATION.get_or_init(|| {
+        opentelemetry::global::meter("ferry")
+            .f64_histogram("rpc.server.call.duration")
+            .with_unit("s")
+            .with_description("How long RPCs took to answer (streams: to open), by service, method and gRPC status")
+            .with_boundaries(vec![
+                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+            ])
+            .build()
+    });
+    let (service, method) = match (status, path.trim_start_matches('/').split_once('/')) {
+        (12, _) | (_, None) => ("unknown", "unknown"),
+        (_, Some((service, method))) => (service, method),
+    };
+    histogram.record(
+        took.as_secs_f64(),
+        &[
+            opentelemetry::KeyValue::new("rpc.system", "grpc"),
+            opentelemetry::KeyValue::new("rpc.service", service.to_string()),
+            opentelemetry::KeyValue::new("rpc.method", method.to_string()),
+            opentelemetry::KeyValue::new("rpc.grpc.status_code", status),
+        ],
+    );
 }

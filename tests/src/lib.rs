@@ -6,8 +6,10 @@
 //! - [`lab_migrations`]: `ferry-lab`'s migrations of Ready databases to the lab's MI.
 //! - [`lab_cutover`]: `ferry-lab`'s cutover of those migrations, every row verified.
 //! - [`databases`]: scratch PostgreSQL databases from `FERRY_TEST_DATABASE_URL`.
+//! - [`http_get`]: a plain-HTTP GET (metrics, health, Prometheus's API).
 //! - [`otlp`]: a minimal OTLP/HTTP receiver that records the spans it is sent.
 //! - [`processes`]: a control plane and agents as child processes, with their logs.
+//! - [`prometheus`]: a real Prometheus scraping control planes, and reading samples.
 //! - [`wait`]: waiting for a condition with a deadline (never a fixed sleep).
 //!
 //! The tests are in `tests/e2e/` (one binary, so the slow process start-ups overlap)
@@ -18,8 +20,10 @@
 pub mod binaries;
 pub mod databases;
 pub mod fleet;
+pub mod http_get;
 pub mod lab_cutover;
 pub mod lab_migrations;
 pub mod otlp;
 pub mod processes;
+pub mod prometheus;
 pub mod wait;

@@ -32,6 +32,8 @@ attempts_per_minute = 600
 pub struct ControlPlane {
     pub data_dir: PathBuf,
     pub addr: SocketAddr,
+    /// Its plain-HTTP listener (`/metrics`, `/healthz`, `/readyz`), when started with one.
+    pub metrics_addr: Option<SocketAddr>,
     config: PathBuf,
     child: Child,
     /// Extra environment for the control plane and the CLI runs made through it.
@@ -56,6 +58,22 @@ impl ControlPlane {
         addr: SocketAddr,
         env: &[(&str, &str)],
     ) -> Self {
+        Self::spawn(dir, config, addr, env, true).await
+    }
+
+    /// Starts it without its metrics listener (metrics then cost nothing: the
+    /// heartbeat benchmark's comparison).
+    pub async fn start_without_metrics(dir: &Path, config: &str) -> Self {
+        Self::spawn(dir, config, "127.0.0.1:0".parse().unwrap(), &[], false).await
+    }
+
+    async fn spawn(
+        dir: &Path,
+        config: &str,
+        addr: SocketAddr,
+        env: &[(&str, &str)],
+        metrics: bool,
+    ) -> Self {
         let env: Vec<(String, String)> = env
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -65,7 +83,11 @@ impl ControlPlane {
         let config_path = dir.join("control.toml");
         std::fs::write(&config_path, config).unwrap();
         let log = open_log(&dir.join("control.log"));
-        let mut child = Command::new(binary("ferry-control"))
+        let mut command = Command::new(binary("ferry-control"));
+        if metrics {
+            command.args(["--metrics-listen", "127.0.0.1:0"]);
+        }
+        let mut child = command
             .arg("--config")
             .arg(&config_path)
             .arg("--data-dir")
@@ -91,9 +113,23 @@ impl ControlPlane {
                 )
             });
         let addr: SocketAddr = line.rsplit(' ').next().unwrap().parse().unwrap();
+        let mut metrics_addr = None;
+        if metrics {
+            let line = lines.next_line().await.unwrap().unwrap_or_default();
+            // "ferry-control metrics on http://ADDR/metrics"
+            let url = line.rsplit(' ').next().unwrap_or_default();
+            let host = url
+                .strip_prefix("http://")
+                .and_then(|rest| rest.strip_suffix("/metrics"))
+                .unwrap_or_else(|| panic!("no metrics address in {line:?}"));
+            metrics_addr = Some(host.parse().unwrap());
+        }
+        // Nothing else is read from its stdout: drain it, so it never blocks writing.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
         let plane = Self {
             data_dir,
             addr,
+            metrics_addr,
             config: config_path,
             child,
             env,

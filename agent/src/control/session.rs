@@ -166,7 +166,9 @@ async fn serve(agent: &Arc<Agent>, backoff: &mut Backoff) -> Ended {
                     Err(Ended::Retry(format!("no heartbeat acknowledged for {:?}", last_ack.elapsed())))
                 } else {
                     seq += 1;
-                    state.send(agent_message::Body::Heartbeat(Heartbeat { seq, sent_unix_ms: now_ms() })).await
+                    // The backlog rides on the heartbeat; a failed count says nothing.
+                    let outbox_reports = agent.outbox.counts().await.map_or(0, |(pending, _)| pending.min(u32::MAX as u64) as u32);
+                    state.send(agent_message::Body::Heartbeat(Heartbeat { seq, sent_unix_ms: now_ms(), outbox_reports })).await
                 }
             }
             _ = agent.outbox.appended() => state.send_pending(agent).await,

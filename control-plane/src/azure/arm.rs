@@ -185,15 +185,26 @@ impl Arm {
             http.status = tracing::field::Empty,
             otel.kind = "client"
         );
-        let answered =
-            tracing::Instrument::instrument(self.call_in_span(method, url, body), span.clone())
-                .await;
-        let status = match &answered {
-            Ok(answer) => answer.status,
-            Err(ArmError::Azure { status, .. }) => *status,
-            Err(_) => 0,
+        let started = std::time::Instant::now();
+        let answered = tracing::Instrument::instrument(
+            self.call_in_span(method.clone(), url, body),
+            span.clone(),
+        )
+        .await;
+        let (status, code) = match &answered {
+            Ok(answer) => (answer.status, ""),
+            Err(ArmError::Azure { status, code, .. }) => (*status, code.as_str()),
+            // Sent, and no (readable) answer came.
+            Err(ArmError::Transport(_) | ArmError::Decode(_)) => (0, ""),
+            Err(ArmError::Paced { .. }) => {
+                super::metrics::paced();
+                return answered;
+            }
+            // Never sent.
+            Err(_) => return answered,
         };
         span.record("http.status", status);
+        super::metrics::request(method.as_str(), status, code, started.elapsed());
         answered
     }
 

@@ -16,6 +16,7 @@ pub mod arm;
 mod client;
 pub mod credential;
 pub mod link;
+mod metrics;
 mod pace;
 pub mod resource_id;
 

@@ -34,6 +34,10 @@ struct ServeArgs {
     /// Address to listen on, e.g. 0.0.0.0:7443 (port 0 picks a free port).
     #[arg(long, env = "FERRY_LISTEN")]
     listen: Option<SocketAddr>,
+    /// Plain-HTTP address for /metrics, /healthz and /readyz, e.g. 127.0.0.1:9464
+    /// (`[observability] listen`; none by default).
+    #[arg(long, env = "FERRY_METRICS_LISTEN")]
+    metrics_listen: Option<SocketAddr>,
     /// postgres://… for PostgreSQL; default SQLite in the data directory.
     #[arg(long, env = "FERRY_DATABASE_URL")]
     database_url: Option<String>,
@@ -96,9 +100,16 @@ fn main() -> anyhow::Result<()> {
             if let Some(listen) = cli.serve.listen {
                 config.listen = listen;
             }
+            if let Some(listen) = cli.serve.metrics_listen {
+                config.observability.listen = Some(listen);
+            }
             config.tls.server_names.extend(cli.serve.server_names);
             config.validate()?;
-            let _telemetry = ferry_proto::telemetry::init("ferry-control", "info");
+            // Metrics are kept for /metrics only when it is served; OTLP alone exports them.
+            let _telemetry = match config.observability.listen {
+                Some(_) => ferry_proto::telemetry::init_scrapeable("ferry-control", "info"),
+                None => ferry_proto::telemetry::init("ferry-control", "info"),
+            };
             tokio::runtime::Runtime::new()?.block_on(serve(config))
         }
     }
@@ -113,9 +124,26 @@ async fn serve(config: ControlConfig) -> anyhow::Result<()> {
                 config.listen
             )
         })?;
-    // Tests and scripts read this line to learn the port; readiness is a successful RPC.
+    let metrics = match config.observability.listen {
+        None => None,
+        Some(address) => Some(tokio::net::TcpListener::bind(address).await.with_context(|| {
+            format!("cannot listen on {address} for metrics (set [observability] listen or FERRY_METRICS_LISTEN)")
+        })?),
+    };
+    // Tests and scripts read these lines to learn the ports; readiness is a successful
+    // RPC, or /readyz.
     println!("ferry-control listening on {}", listener.local_addr()?);
-    ferry_control::run(config, listener, shutdown_signal()).await?;
+    if let Some(metrics) = &metrics {
+        println!(
+            "ferry-control metrics on http://{}/metrics",
+            metrics.local_addr()?
+        );
+    }
+    let listeners = ferry_control::server::Listeners {
+        grpc: listener,
+        metrics,
+    };
+    ferry_control::run(config, listeners, shutdown_signal()).await?;
     Ok(())
 }
 

@@ -11,6 +11,7 @@
 //! - [`planner`]: the driver's decisions, pure: a snapshot of a migration to the
 //!   next action.
 //! - [`admission`]: how many links may seed at once, and with how much bandwidth.
+//! - [`step_metrics`]: how long the steps take, by step and outcome.
 
 pub mod admission;
 pub mod journal;
@@ -18,6 +19,7 @@ pub mod observe;
 pub mod planner;
 pub mod preflight;
 pub mod sql_side;
+pub mod step_metrics;
 
 use serde::{Deserialize, Serialize};
 

@@ -188,7 +188,16 @@ pub async fn gates_hold(
     let timeout_ms = (shared.config.cutover.gate_timeout_secs * 1000) as i64;
     let since = step.started_at_ms.unwrap_or(now_ms);
     let store = &shared.store;
-    match gates::decide(&gates, since, now_ms, timeout_ms) {
+    let decision = gates::decide(&gates, since, now_ms, timeout_ms);
+    match &decision {
+        Decision::Wait(_) | Decision::Queued(_) => {
+            shared
+                .cutover_gauges
+                .waiting(&m.id, &m.link_name, &gates, since)
+        }
+        Decision::Stop(_) | Decision::FailOver => shared.cutover_gauges.done(&m.id),
+    }
+    match decision {
         Decision::Wait(why) => {
             store
                 .note_step((&m.id, step.seq), &why, Wait::Closed, now_ms)

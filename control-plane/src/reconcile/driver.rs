@@ -53,6 +53,7 @@ pub async fn run(shared: Arc<Context>, mut stop: tokio::sync::watch::Receiver<bo
         uuid::Uuid::new_v4()
     );
     let mut fence: Option<Fence> = None;
+    let metrics = super::metrics::DriverMetrics::register();
     loop {
         tokio::select! {
             _ = ticks.tick() => {}
@@ -76,20 +77,26 @@ pub async fn run(shared: Arc<Context>, mut stop: tokio::sync::watch::Receiver<bo
                 tracing::info!(%holder, epoch = taken.epoch, "this replica drives migrations now");
             }
         }
+        metrics.lease(fence.as_ref().map(|f| f.epoch));
         let Some(held) = &fence else {
             continue;
         };
-        match tick(&shared.fenced(held.clone()), ttl).await {
+        let started = std::time::Instant::now();
+        let ticked = tick(&shared.fenced(held.clone()), ttl).await;
+        metrics.tick.record(started.elapsed().as_secs_f64(), &[]);
+        match ticked {
             Ok(()) => {}
             Err(e @ StoreError::Fenced { .. }) => {
                 tracing::warn!(error = %e, "the migration driver lost its lease during a tick; another replica drives");
                 fence = None;
+                metrics.lease(None);
             }
             Err(e) => {
                 tracing::warn!(error = %e, "advancing migrations failed; trying again next tick")
             }
         }
     }
+    metrics.lease(None);
     if fence.is_some() {
         if let Err(e) = shared.store.release_lease(LEASE, &holder).await {
             tracing::warn!(error = %e, "releasing the migration driver's lease failed; it expires");

@@ -10,10 +10,12 @@
 //! - [`validation`]: the row counts the validation gate compares, asked of both sides.
 //! - [`mi_sql`]: the control plane's read-only TDS checks on the MI.
 //! - [`hook`]: a cutover group's application hook, run once.
+//! - [`metrics`]: the driver's tick and lease, and the cutovers waiting at their gates.
 
 pub mod arm_steps;
 pub mod cutover_steps;
 pub mod driver;
 pub mod hook;
+pub mod metrics;
 pub mod mi_sql;
 pub mod validation;

@@ -6,7 +6,7 @@
 //! - One method per named operation, grouped by concept: [`tokens`], [`agents`],
 //!   [`inventory`], [`labels`], [`load`], [`commands`], [`assessments`], [`connection_tests`],
 //!   [`migrations`], [`steps`], [`cutovers`], [`waves`], [`link_status`], [`leases`], [`audit`], [`refused_reports`],
-//!   [`operators`].
+//!   [`operators`], [`fleet_counts`] (the gauges' counts).
 //!   Queries are written once, in the SQL both dialects share (`$n` parameters,
 //!   `ON CONFLICT`, `RETURNING`).
 //! - The conformance suite (`tests/tests/store_conformance/`, in ferry-tests) runs on
@@ -18,6 +18,7 @@ pub mod audit;
 pub mod commands;
 pub mod connection_tests;
 pub mod cutovers;
+pub mod fleet_counts;
 pub mod groups;
 pub mod inventory;
 pub mod labels;

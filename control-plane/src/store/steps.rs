@@ -11,7 +11,7 @@ use super::commands::{self, CommandRecord};
 use super::migrations::{lock_migration, record};
 use super::{col, Store, StoreError};
 use crate::fleet::identity::AgentId;
-use crate::migration::{AgentSteps, Phase, State, StepState};
+use crate::migration::{step_metrics, AgentSteps, Phase, State, StepState};
 
 /// A journaled step.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -153,13 +153,14 @@ impl Store {
             actor: crate::migration::ACTOR,
         };
         // A step a cancel skipped (or that ended) since it was read stays as it is.
-        let Some(name) = finish(&mut tx, migration, seq, end).await? else {
+        let Some((name, started_at)) = finish(&mut tx, migration, seq, end).await? else {
             return Ok(());
         };
         if matches!(state, StepState::Blocked | StepState::Failed) {
             fail(&mut tx, migration, &format!("{name}: {detail}"), now_ms).await?;
         }
         tx.commit().await?;
+        step_metrics::finished(&name, state, started_at.map(|at| now_ms - at));
         Ok(())
     }
 }
@@ -179,10 +180,10 @@ pub(super) async fn finish(
     migration: &str,
     seq: i64,
     end: StepEnd<'_>,
-) -> Result<Option<String>, StoreError> {
-    let name: Option<String> = sqlx::query_scalar(
+) -> Result<Option<(String, Option<i64>)>, StoreError> {
+    let finished: Option<(String, Option<i64>)> = sqlx::query_as(
         "UPDATE migration_steps SET state = $1, detail = $2, already_done = $3, finished_at = $4
-         WHERE migration_id = $5 AND seq = $6 AND state IN ('pending', 'running') RETURNING name",
+         WHERE migration_id = $5 AND seq = $6 AND state IN ('pending', 'running') RETURNING name, started_at",
     )
     .bind(end.state.as_str())
     .bind(end.detail)
@@ -192,7 +193,7 @@ pub(super) async fn finish(
     .bind(seq)
     .fetch_optional(&mut *conn)
     .await?;
-    let Some(name) = name else {
+    let Some((name, started_at)) = finished else {
         return Ok(None);
     };
     let found = if end.already_done {
@@ -203,7 +204,7 @@ pub(super) async fn finish(
     let action = format!("step.{}", end.state.as_str());
     let detail = format!("{seq} {name}{found}: {}", end.detail);
     record(conn, (migration, end.actor, &action), &detail, end.at_ms).await?;
-    Ok(Some(name))
+    Ok(Some((name, started_at)))
 }
 
 pub(super) async fn fail(
@@ -257,7 +258,9 @@ pub(crate) async fn record_agent_steps(
                     at_ms: step.started_ms.saturating_add(step.duration_ms),
                     actor: &format!("agent/{agent}"),
                 };
-                finish(conn, migration, seq, end).await?;
+                if finish(conn, migration, seq, end).await?.is_some() {
+                    step_metrics::finished(&name, step.state, Some(step.duration_ms));
+                }
                 if step.state != StepState::Done {
                     stopped = Some(format!("{name}: {}", step.detail));
                 }

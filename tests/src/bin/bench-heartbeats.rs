@@ -47,6 +47,11 @@ struct Args {
     /// Skip the bare tonic comparison.
     #[arg(long)]
     no_echo: bool,
+    /// Run the control plane without its metrics listener (metrics then cost
+    /// nothing), for the overhead comparison; by default /metrics is served and
+    /// scraped every 15 s, as Prometheus would.
+    #[arg(long)]
+    without_metrics: bool,
     /// (internal) Serve the bare echo server with the CA in this folder.
     #[arg(long, hide = true)]
     serve_echo: Option<std::path::PathBuf>,
@@ -82,7 +87,11 @@ async fn main() -> anyhow::Result<()> {
         args.interval_secs,
         args.interval_secs * 4
     );
-    let plane = ControlPlane::start(dir.path(), &config).await;
+    let plane = if args.without_metrics {
+        ControlPlane::start_without_metrics(dir.path(), &config).await
+    } else {
+        ControlPlane::start(dir.path(), &config).await
+    };
     let pid = plane.pid();
     let url = ControlPlaneUrl::parse(&plane.url())?;
     println!(
@@ -148,7 +157,16 @@ async fn main() -> anyhow::Result<()> {
         started.elapsed().as_secs_f64()
     );
 
+    let scraping = plane
+        .metrics_addr
+        .map(|addr| tokio::spawn(scrape_every(addr, Duration::from_secs(15))));
     let ferry = measure(&url, agents, &args, &pid.to_string()).await?;
+    if let Some(scraping) = scraping {
+        scraping.abort();
+        if let Ok(Err(e)) = scraping.await {
+            println!("scraping /metrics failed: {e}");
+        }
+    }
     plane.stop().await;
     ferry.print("ferry-control", &args);
     if args.no_echo {
@@ -170,12 +188,34 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// GETs `/metrics` every `period` as Prometheus would, printing the first scrape's
+/// size and time (each scrape reads the fleet's gauges from the store).
+async fn scrape_every(addr: std::net::SocketAddr, period: Duration) -> anyhow::Result<()> {
+    let mut tick = tokio::time::interval(period);
+    let mut first = true;
+    loop {
+        tick.tick().await;
+        let started = Instant::now();
+        let (status, body) = ferry_tests::http_get::get(addr, "/metrics").await?;
+        anyhow::ensure!(status == 200, "/metrics answered {status}");
+        if first {
+            println!(
+                "scraped /metrics:      {} series in {:.1} ms",
+                body.lines().filter(|l| !l.starts_with('#')).count(),
+                started.elapsed().as_secs_f64() * 1000.0
+            );
+            first = false;
+        }
+    }
+}
+
 /// What one run measured.
 struct Figures {
     held: usize,
     failed: usize,
     errors: Vec<String>,
     latencies_us: Vec<u64>,
+    worst_by_interval_us: Vec<u64>,
     elapsed: f64,
     server_cpu_percent: f64,
     clients_cpu_percent: f64,
@@ -216,6 +256,12 @@ impl Figures {
             self.pct(0.999),
             self.pct(1.0)
         );
+        let worst: Vec<String> = self
+            .worst_by_interval_us
+            .iter()
+            .map(|us| format!("{:.1}", *us as f64 / 1000.0))
+            .collect();
+        println!("max by interval (ms):  {}", worst.join(" "));
         println!(
             "server RSS:            {:.0} MiB now, {:.0} MiB peak",
             self.server_rss.0, self.server_rss.1
@@ -278,9 +324,16 @@ async fn measure(
     let measure_start = Instant::now();
     ready.wait().await;
     let mut latencies_us: Vec<u64> = Vec::new();
+    let mut worst_by_interval_us: Vec<u64> = Vec::new();
     let (mut held, mut failed, mut errors) = (0usize, 0usize, Vec::new());
     while let Some(result) = results.recv().await {
         latencies_us.extend(result.latencies_us);
+        for (bucket, worst) in result.worst_by_interval_us.into_iter().enumerate() {
+            if worst_by_interval_us.len() <= bucket {
+                worst_by_interval_us.resize(bucket + 1, 0);
+            }
+            worst_by_interval_us[bucket] = worst_by_interval_us[bucket].max(worst);
+        }
         match result.error {
             None => held += 1,
             Some(e) => {
@@ -299,6 +352,7 @@ async fn measure(
         failed,
         errors,
         latencies_us,
+        worst_by_interval_us,
         elapsed,
         server_cpu_percent: (cpu_after - cpu_before) / elapsed * 100.0,
         clients_cpu_percent: (own_cpu_after - own_cpu_before) / elapsed * 100.0,
@@ -308,6 +362,8 @@ async fn measure(
 
 struct SessionResult {
     latencies_us: Vec<u64>,
+    /// The worst latency of the heartbeats sent in each interval of the measurement.
+    worst_by_interval_us: Vec<u64>,
     error: Option<String>,
 }
 
@@ -319,6 +375,7 @@ async fn run_session(
     measure: Duration,
 ) -> SessionResult {
     let mut latencies_us = Vec::new();
+    let mut worst_by_interval_us = Vec::new();
     let (tx, rx) = mpsc::channel(16);
     let hello = AgentMessage {
         body: Some(agent_message::Body::Hello(Hello {
@@ -336,10 +393,12 @@ async fn run_session(
         Err(status) => {
             return SessionResult {
                 latencies_us,
+                worst_by_interval_us,
                 error: Some(status.to_string()),
             }
         }
     };
+    let started = Instant::now();
     // Spread the first heartbeats over one interval, as a real fleet's would be.
     tokio::time::sleep(interval.mul_f64(rand::random::<f64>())).await;
     let deadline = Instant::now() + measure;
@@ -350,25 +409,31 @@ async fn run_session(
         tokio::select! {
             _ = tick.tick() => {
                 if Instant::now() >= deadline {
-                    return SessionResult { latencies_us, error: None };
+                    return SessionResult { latencies_us, worst_by_interval_us, error: None };
                 }
                 seq += 1;
                 sent_at.insert(seq, Instant::now());
-                let heartbeat = AgentMessage { body: Some(agent_message::Body::Heartbeat(Heartbeat { seq, sent_unix_ms: 0 })) };
+                let heartbeat = AgentMessage { body: Some(agent_message::Body::Heartbeat(Heartbeat { seq, sent_unix_ms: 0, outbox_reports: 0 })) };
                 if tx.send(heartbeat).await.is_err() {
-                    return SessionResult { latencies_us, error: Some("request stream closed".into()) };
+                    return SessionResult { latencies_us, worst_by_interval_us, error: Some("request stream closed".into()) };
                 }
             }
             message = inbound.message() => match message {
                 Ok(Some(m)) => {
                     if let Some(control_message::Body::HeartbeatAck(ack)) = m.body {
                         if let Some(at) = sent_at.remove(&ack.seq) {
-                            latencies_us.push(at.elapsed().as_micros() as u64);
+                            let latency = at.elapsed().as_micros() as u64;
+                            latencies_us.push(latency);
+                            let bucket = (at.duration_since(started).as_secs_f64() / interval.as_secs_f64()) as usize;
+                            if worst_by_interval_us.len() <= bucket {
+                                worst_by_interval_us.resize(bucket + 1, 0);
+                            }
+                            worst_by_interval_us[bucket] = worst_by_interval_us[bucket].max(latency);
                         }
                     }
                 }
-                Ok(None) => return SessionResult { latencies_us, error: Some("session closed by the control plane".into()) },
-                Err(status) => return SessionResult { latencies_us, error: Some(status.to_string()) },
+                Ok(None) => return SessionResult { latencies_us, worst_by_interval_us, error: Some("session closed by the control plane".into()) },
+                Err(status) => return SessionResult { latencies_us, worst_by_interval_us, error: Some(status.to_string()) },
             },
         }
     }

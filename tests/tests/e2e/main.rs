@@ -16,6 +16,7 @@
 //! - [`migrations`]: `ferry migrate`: pre-flight, the link set up on SQL Server and
 //!   Azure, watched until ready for cutover.
 //! - [`workflow`]: the link's set-up steps on SQL Server, in process against the lab.
+//! - [`observability`]: health, metrics, a real Prometheus, the dashboards and alerts.
 
 mod admission;
 mod assessment;
@@ -32,6 +33,7 @@ mod journey;
 mod migration_crash;
 mod migration_faults;
 mod migrations;
+mod observability;
 mod operators;
 mod outbox;
 mod paging;

@@ -136,13 +136,23 @@ pub(super) async fn fixture_on(
     database_url: Option<&str>,
     env: &[(&str, &str)],
 ) -> Fixture {
+    fixture_with(scenario, hosts, (database_url, env), "").await
+}
+
+/// The fixture with `migrations` (TOML lines) added to its `[migrations]` settings.
+pub(super) async fn fixture_with(
+    scenario: &str,
+    hosts: &[(&str, &[&str])],
+    (database_url, env): (Option<&str>, &[(&str, &str)]),
+    migrations: &str,
+) -> Fixture {
     let lab = ferry_sim::Lab::start(&ferry_sim::Scenario::parse(scenario).unwrap())
         .await
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let store = database_url.map_or(String::new(), |url| format!("database_url = {url:?}\n"));
     let config = format!(
-        "{store}{}[migrations]\ntick_ms = 200\nobserve_interval_secs = 1\nlease_ttl_secs = 3\n{}",
+        "{store}{}[migrations]\ntick_ms = 200\nobserve_interval_secs = 1\nlease_ttl_secs = 3\n{migrations}{}",
         azure_config(
             &lab,
             dir.path(),

@@ -1,0 +1,156 @@
+//! Counts for the fleet's gauges (`observability`): a handful of grouped queries,
+//! whatever the fleet's size, never a row per agent or per migration.
+
+use super::{Store, StoreError};
+use crate::assess::Readiness;
+use crate::migration::{sql_list, State};
+
+/// The fleet at one moment, as counts.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FleetCounts {
+    /// Agents by liveness (`fleet::liveness::AgentStatus::as_str`).
+    pub agents: Vec<(String, i64)>,
+    /// When the soonest certificate of a live agent expires (Unix ms).
+    pub soonest_certificate_expiry_ms: Option<i64>,
+    /// Migrations by state (`migration::State::as_str`), every state present.
+    pub migrations: Vec<(String, i64)>,
+    /// Live agents silent past the threshold with a migration not yet finished.
+    pub offline_migrating: i64,
+    /// The newest assessment run's figures, when there is one.
+    pub assessment: Option<AssessmentCounts>,
+}
+
+/// The newest assessment run, counted.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AssessmentCounts {
+    /// Databases by readiness (`assess::Readiness::as_str`), every readiness present.
+    pub databases: Vec<(String, i64)>,
+    /// Findings (checks that found something, or could not tell) by check id,
+    /// severity and status.
+    pub findings: Vec<(String, String, String, i64)>,
+    /// Hosts asked, hosts that answered, and hosts not answered whose agent is offline.
+    pub hosts: i64,
+    pub reported: i64,
+    pub offline_waiting: i64,
+}
+
+/// The states an agent's liveness takes (`fleet::liveness::AgentStatus::as_str`).
+const AGENT_STATES: [&str; 4] = ["online", "disconnected", "never_connected", "revoked"];
+
+impl Store {
+    /// The fleet's counts at `now_ms`, agents silent for longer than `silence_ms`
+    /// counted as disconnected (as `AgentStatus::derive` says).
+    pub async fn fleet_counts(
+        &self,
+        now_ms: i64,
+        silence_ms: i64,
+    ) -> Result<FleetCounts, StoreError> {
+        let by_status: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT CASE WHEN revoked_at IS NOT NULL THEN 'revoked'
+                         WHEN last_seen_at IS NULL THEN 'never_connected'
+                         WHEN last_seen_at >= $1 THEN 'online'
+                         ELSE 'disconnected' END AS status,
+                    COUNT(*) AS n
+             FROM agents GROUP BY 1 ORDER BY 1",
+        )
+        .bind(now_ms - silence_ms)
+        .fetch_all(&self.pool)
+        .await?;
+        let agents = every(&AGENT_STATES, &by_status);
+        let soonest: Option<i64> =
+            sqlx::query_scalar("SELECT MIN(cert_not_after) FROM agents WHERE revoked_at IS NULL")
+                .fetch_one(&self.pool)
+                .await?;
+        let by_state: Vec<(String, i64)> =
+            sqlx::query_as("SELECT state, COUNT(*) FROM migrations GROUP BY state")
+                .fetch_all(&self.pool)
+                .await?;
+        let states: Vec<&str> = State::ALL.iter().map(|s| s.as_str()).collect();
+        let migrations = every(&states, &by_state);
+        let offline_migrating: i64 = sqlx::query_scalar(&format!(
+            "SELECT COUNT(DISTINCT a.id) FROM agents a JOIN migrations m ON m.agent_id = a.id
+             WHERE m.state NOT IN ({}) AND a.revoked_at IS NULL
+               AND (a.last_seen_at IS NULL OR a.last_seen_at < $1)",
+            sql_list(&[State::Failed, State::Cancelled, State::Completed])
+        ))
+        .bind(now_ms - silence_ms)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(FleetCounts {
+            agents,
+            soonest_certificate_expiry_ms: soonest,
+            migrations,
+            offline_migrating,
+            assessment: self.assessment_counts(now_ms - silence_ms).await?,
+        })
+    }
+
+    /// The newest assessment run's counts; agents not seen since `seen_after_ms` are
+    /// offline.
+    async fn assessment_counts(
+        &self,
+        seen_after_ms: i64,
+    ) -> Result<Option<AssessmentCounts>, StoreError> {
+        let newest: Option<String> = sqlx::query_scalar(
+            "SELECT id FROM assessment_runs ORDER BY created_at DESC, id DESC LIMIT 1",
+        )
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(run) = newest else {
+            return Ok(None);
+        };
+        let by_readiness: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT readiness, COUNT(*) FROM assessment_databases WHERE run_id = $1 GROUP BY readiness",
+        )
+        .bind(&run)
+        .fetch_all(&self.pool)
+        .await?;
+        let readiness: Vec<&str> = [
+            Readiness::Ready,
+            Readiness::ReadyWithWarnings,
+            Readiness::Unknown,
+            Readiness::NotReady,
+        ]
+        .iter()
+        .map(|r| r.as_str())
+        .collect();
+        let findings = sqlx::query_as(
+            "SELECT check_id, severity, status, COUNT(*) FROM assessment_results
+             WHERE run_id = $1 AND status <> 'passed'
+             GROUP BY check_id, severity, status ORDER BY check_id, severity, status",
+        )
+        .bind(&run)
+        .fetch_all(&self.pool)
+        .await?;
+        let (hosts, reported, offline_waiting): (i64, i64, i64) = sqlx::query_as(
+            "SELECT COUNT(*),
+                    COUNT(t.reported_at),
+                    COALESCE(SUM(CASE WHEN t.reported_at IS NULL
+                                       AND (a.last_seen_at IS NULL OR a.last_seen_at < $2)
+                                      THEN 1 ELSE 0 END), 0)
+             FROM assessment_targets t JOIN agents a ON a.id = t.agent_id
+             WHERE t.run_id = $1",
+        )
+        .bind(&run)
+        .bind(seen_after_ms)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(Some(AssessmentCounts {
+            databases: every(&readiness, &by_readiness),
+            findings,
+            hosts,
+            reported,
+            offline_waiting,
+        }))
+    }
+}
+
+/// `counts` over every one of `keys`, zero where none was counted.
+fn every(keys: &[&str], counts: &[(String, i64)]) -> Vec<(String, i64)> {
+    keys.iter()
+        .map(|key| {
+            let n = counts.iter().find(|(k, _)| k == key).map_or(0, |(_, n)| *n);
+            (key.to_string(), n)
+        })
+        .collect()
+}

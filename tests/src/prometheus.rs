@@ -1,0 +1,184 @@
+//! A real Prometheus for the tests (Debian's `prometheus` package; `.ci/run` installs
+//! it), scraping control planes every second, queried through its HTTP API; and the
+//! reading of one sample out of Prometheus's text format.
+//!
+//! Without `prometheus` on the PATH, [`Prometheus::start`] says so and returns None
+//! (a developer's machine), unless `FERRY_REQUIRE_TOOLS` is set (CI), where it fails.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::process::{Child, Command};
+
+use crate::http_get;
+use crate::wait;
+
+pub struct Prometheus {
+    pub addr: SocketAddr,
+    _child: Child,
+}
+
+impl Prometheus {
+    /// Starts Prometheus in `dir` scraping `targets`' `/metrics` every second (job
+    /// `ferry-control`), with `rule_files` loaded; None when it is not installed.
+    pub async fn start(dir: &Path, targets: &[SocketAddr], rule_files: &[&Path]) -> Option<Self> {
+        let installed = std::process::Command::new("prometheus")
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !installed {
+            assert!(
+                std::env::var_os("FERRY_REQUIRE_TOOLS").is_none(),
+                "prometheus is not installed and FERRY_REQUIRE_TOOLS is set (apt-get install prometheus)"
+            );
+            eprintln!(
+                "prometheus is not installed (apt-get install prometheus); its checks are skipped"
+            );
+            return None;
+        }
+        let targets: Vec<String> = targets.iter().map(|t| format!("\"{t}\"")).collect();
+        let rules: Vec<String> = rule_files
+            .iter()
+            .map(|r| format!("\"{}\"", r.display()))
+            .collect();
+        let config = format!(
+            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files: [{}]\n\
+             scrape_configs:\n  - job_name: ferry-control\n    static_configs:\n      - targets: [{}]\n",
+            rules.join(", "),
+            targets.join(", ")
+        );
+        let config_path = dir.join("prometheus.yml");
+        std::fs::write(&config_path, config).unwrap();
+        let port = crate::processes::closed_port();
+        let log = std::fs::File::create(dir.join("prometheus.log")).unwrap();
+        let child = Command::new("prometheus")
+            .arg(format!("--config.file={}", config_path.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.join("tsdb").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .stderr(log)
+            .kill_on_drop(true)
+            .spawn()
+            .expect("spawn prometheus");
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        wait::until(
+            "Prometheus to be ready",
+            Duration::from_secs(30),
+            || async move {
+                match http_get::get(addr, "/-/ready").await {
+                    Ok((200, _)) => Ok(Some(())),
+                    Ok((status, body)) => Err(format!("{status}: {body}")),
+                    Err(e) => Err(e.to_string()),
+                }
+            },
+        )
+        .await;
+        Some(Self {
+            addr,
+            _child: child,
+        })
+    }
+
+    /// An instant query's result (`data.result`, a JSON array).
+    pub async fn query(&self, promql: &str) -> anyhow::Result<Vec<serde_json::Value>> {
+        let encoded: String = form_urlencoded::byte_serialize(promql.as_bytes()).collect();
+        let (status, body) =
+            http_get::get(self.addr, &format!("/api/v1/query?query={encoded}")).await?;
+        let answer: serde_json::Value = serde_json::from_str(&body)?;
+        anyhow::ensure!(
+            status == 200 && answer["status"] == "success",
+            "{promql}: {status} {body}"
+        );
+        Ok(answer["data"]["result"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default())
+    }
+
+    /// A range query's result from `start` to `end` (Unix seconds) every `step` seconds,
+    /// as a dashboard panel charts it.
+    pub async fn query_range(
+        &self,
+        promql: &str,
+        start: i64,
+        end: i64,
+        step: u32,
+    ) -> anyhow::Result<Vec<serde_json::Value>> {
+        let encoded: String = form_urlencoded::byte_serialize(promql.as_bytes()).collect();
+        let path =
+            format!("/api/v1/query_range?query={encoded}&start={start}&end={end}&step={step}");
+        let (status, body) = http_get::get(self.addr, &path).await?;
+        let answer: serde_json::Value = serde_json::from_str(&body)?;
+        anyhow::ensure!(
+            status == 200 && answer["status"] == "success",
+            "{promql}: {status} {body}"
+        );
+        Ok(answer["data"]["result"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default())
+    }
+
+    /// Waits until `promql` returns at least one series, and returns them.
+    pub async fn series(&self, promql: &str, limit: Duration) -> Vec<serde_json::Value> {
+        wait::until(
+            &format!("Prometheus to answer {promql} with series"),
+            limit,
+            || async {
+                match self.query(promql).await {
+                    Ok(result) if !result.is_empty() => Ok(Some(result)),
+                    Ok(_) => Err("no series".into()),
+                    Err(e) => Err(e.to_string()),
+                }
+            },
+        )
+        .await
+    }
+
+    /// The alerts firing or pending now (`/api/v1/alerts`).
+    pub async fn alerts(&self) -> anyhow::Result<Vec<serde_json::Value>> {
+        let (status, body) = http_get::get(self.addr, "/api/v1/alerts").await?;
+        let answer: serde_json::Value = serde_json::from_str(&body)?;
+        anyhow::ensure!(status == 200, "alerts: {status} {body}");
+        Ok(answer["data"]["alerts"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default())
+    }
+}
+
+/// The value of the sample `name` whose labels include every one of `labels`, in
+/// Prometheus's text format `text`; None when there is none.
+pub fn sample(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    text.lines()
+        .filter(|line| !line.starts_with('#'))
+        .find_map(|line| {
+            let (series, value) = line.rsplit_once(' ')?;
+            let (metric, rest) = match series.split_once('{') {
+                Some((metric, rest)) => (metric, rest.strip_suffix('}')?),
+                None => (series, ""),
+            };
+            let has = |(k, v): &(&str, &str)| rest.contains(&format!("{k}=\"{v}\""));
+            (metric == name && labels.iter().all(has)).then(|| value.parse().ok())?
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sample;
+
+    #[test]
+    fn samples_are_found_by_name_and_labels() {
+        let text = "# TYPE a gauge\na{x=\"1\",y=\"2\"} 3\na{x=\"2\"} 4\nab 5\nb 6.5\n";
+        assert_eq!(sample(text, "a", &[("x", "2")]), Some(4.0));
+        assert_eq!(sample(text, "a", &[("y", "2")]), Some(3.0));
+        assert_eq!(sample(text, "b", &[]), Some(6.5));
+        assert_eq!(sample(text, "a", &[("x", "3")]), None);
+        assert_eq!(sample(text, "c", &[]), None);
+    }
+}
