@@ -108,6 +108,36 @@ impl MetricReader for SharedReader {
     }
 }
 
+/// Only metrics kept for [`collect_metrics`], for a process that sets up its own
+/// logging and serves a control plane in process (`ferry-lab`).
+pub fn init_scrape_only(service_name: &'static str) -> Telemetry {
+    let resource = Resource::builder().with_service_name(service_name).build();
+    Telemetry {
+        tracer: None,
+        meter: Some(install_meter(resource, true, None)),
+    }
+}
+
+/// Builds the global meter provider: read on demand when `scrape`, exported over OTLP
+/// when `otlp` is given.
+fn install_meter(
+    resource: Resource,
+    scrape: bool,
+    otlp: Option<opentelemetry_otlp::MetricExporter>,
+) -> SdkMeterProvider {
+    let mut builder = SdkMeterProvider::builder().with_resource(resource);
+    if scrape {
+        let reader = SCRAPE.get_or_init(|| Arc::new(ManualReader::builder().build()));
+        builder = builder.with_reader(SharedReader(reader.clone()));
+    }
+    if let Some(otlp) = otlp {
+        builder = builder.with_periodic_exporter(otlp);
+    }
+    let provider = builder.build();
+    opentelemetry::global::set_meter_provider(provider.clone());
+    provider
+}
+
 fn init_with(service_name: &'static str, default_filter: &str, scrape: bool) -> Telemetry {
     install_crypto_provider();
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
@@ -143,19 +173,8 @@ fn init_with(service_name: &'static str, default_filter: &str, scrape: bool) -> 
         Some((spans, metrics)) => (Some(spans), Some(metrics)),
         None => (None, None),
     };
-    let meter_provider = (scrape || metrics.is_some()).then(|| {
-        let mut builder = SdkMeterProvider::builder().with_resource(resource.clone());
-        if scrape {
-            let reader = SCRAPE.get_or_init(|| Arc::new(ManualReader::builder().build()));
-            builder = builder.with_reader(SharedReader(reader.clone()));
-        }
-        if let Some(metrics) = metrics {
-            builder = builder.with_periodic_exporter(metrics);
-        }
-        let provider = builder.build();
-        opentelemetry::global::set_meter_provider(provider.clone());
-        provider
-    });
+    let meter_provider =
+        (scrape || metrics.is_some()).then(|| install_meter(resource.clone(), scrape, metrics));
     let tracer_provider = spans.map(|spans| {
         let provider = SdkTracerProvider::builder()
             .with_batch_exporter(spans)

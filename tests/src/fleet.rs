@@ -28,6 +28,8 @@ pub struct Fleet {
     pub lab: Lab,
     pub control_plane: String,
     pub credentials: PathBuf,
+    /// The control plane's `/metrics`, when served.
+    pub metrics_url: Option<String>,
     pub client: OperatorClient<Channel>,
     stop: CancellationToken,
     plane: Plane,
@@ -44,6 +46,9 @@ pub struct Options {
     pub load_sampling: Option<(u64, u64)>,
     /// Run `ferry-control` as its own process (to measure it) instead of in this one.
     pub control_plane_process: bool,
+    /// Serve `/metrics`, `/healthz` and `/readyz` here (a control plane in this process;
+    /// the process installs the metrics, `ferry_proto::telemetry::init_scrape_only`).
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 /// Where the control plane runs.
@@ -59,6 +64,7 @@ impl Fleet {
         let lab = Lab::start(scenario).await.context("starting the lab")?;
         let stop = CancellationToken::new();
         let settings = plane_settings(&lab, &options.data_dir)?;
+        let mut metrics_url = None;
         let (plane, control_plane, credentials) = if options.control_plane_process {
             let plane = crate::processes::ControlPlane::start(&options.data_dir, &settings).await;
             let url = plane.url();
@@ -73,7 +79,17 @@ impl Fleet {
             config.listen = address;
             config.data_dir = options.data_dir.join("control");
             let credentials = ferry_control::server::admin_credentials_dir(&config.data_dir);
-            let plane = serve_control_plane(config, listener, stop.clone())?;
+            let metrics = match options.metrics_listen {
+                None => None,
+                Some(address) => {
+                    let listener = std::net::TcpListener::bind(address)
+                        .with_context(|| format!("--metrics-listen {address}: cannot bind"))?;
+                    listener.set_nonblocking(true)?;
+                    metrics_url = Some(format!("http://{}/metrics", listener.local_addr()?));
+                    Some(listener)
+                }
+            };
+            let plane = serve_control_plane(config, (listener, metrics), stop.clone())?;
             (
                 Plane::Thread(plane),
                 format!("https://127.0.0.1:{}", address.port()),
@@ -86,6 +102,7 @@ impl Fleet {
             lab,
             control_plane,
             credentials,
+            metrics_url,
             client,
             stop,
             plane,
@@ -226,7 +243,7 @@ pub fn cutover_settings(mi: &ManagedInstance, dir: &Path) -> anyhow::Result<Stri
 /// Runs the control plane on its own runtime and thread, as its own process would.
 fn serve_control_plane(
     config: ControlConfig,
-    listener: std::net::TcpListener,
+    (listener, metrics): (std::net::TcpListener, Option<std::net::TcpListener>),
     stop: CancellationToken,
 ) -> anyhow::Result<std::thread::JoinHandle<()>> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -238,8 +255,12 @@ fn serve_control_plane(
         .name("ferry-control".into())
         .spawn(move || {
             runtime.block_on(async move {
-                let served = match tokio::net::TcpListener::from_std(listener) {
-                    Ok(listener) => ferry_control::run(config, listener, stop.cancelled_owned())
+                let listeners = tokio::net::TcpListener::from_std(listener).and_then(|grpc| {
+                    let metrics = metrics.map(tokio::net::TcpListener::from_std).transpose()?;
+                    Ok(ferry_control::server::Listeners { grpc, metrics })
+                });
+                let served = match listeners {
+                    Ok(listeners) => ferry_control::run(config, listeners, stop.cancelled_owned())
                         .await
                         .map_err(|e| e.to_string()),
                     Err(e) => Err(e.to_string()),

@@ -1,5 +1,6 @@
 //! A real Prometheus for the tests (Debian's `prometheus` package; `.ci/run` installs
-//! it), scraping control planes every second, queried through its HTTP API; and the
+//! it), scraping control planes every second, queried through its HTTP API (range
+//! queries, as a dashboard's, and its alerts); and the
 //! reading of one sample out of Prometheus's text format.
 //!
 //! Without `prometheus` on the PATH, [`Prometheus::start`] says so and returns None
@@ -14,6 +15,9 @@ use tokio::process::{Child, Command};
 
 use crate::http_get;
 use crate::wait;
+
+/// Set (by CI) when a missing tool must fail its test rather than skip it.
+pub const REQUIRE_TOOLS: &str = "FERRY_REQUIRE_TOOLS";
 
 pub struct Prometheus {
     pub addr: SocketAddr,
@@ -30,7 +34,7 @@ impl Prometheus {
             .is_ok_and(|o| o.status.success());
         if !installed {
             assert!(
-                std::env::var_os("FERRY_REQUIRE_TOOLS").is_none(),
+                std::env::var_os(REQUIRE_TOOLS).is_none(),
                 "prometheus is not installed and FERRY_REQUIRE_TOOLS is set (apt-get install prometheus)"
             );
             eprintln!(
@@ -84,22 +88,6 @@ impl Prometheus {
         })
     }
 
-    /// An instant query's result (`data.result`, a JSON array).
-    pub async fn query(&self, promql: &str) -> anyhow::Result<Vec<serde_json::Value>> {
-        let encoded: String = form_urlencoded::byte_serialize(promql.as_bytes()).collect();
-        let (status, body) =
-            http_get::get(self.addr, &format!("/api/v1/query?query={encoded}")).await?;
-        let answer: serde_json::Value = serde_json::from_str(&body)?;
-        anyhow::ensure!(
-            status == 200 && answer["status"] == "success",
-            "{promql}: {status} {body}"
-        );
-        Ok(answer["data"]["result"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default())
-    }
-
     /// A range query's result from `start` to `end` (Unix seconds) every `step` seconds,
     /// as a dashboard panel charts it.
     pub async fn query_range(
@@ -109,9 +97,19 @@ impl Prometheus {
         end: i64,
         step: u32,
     ) -> anyhow::Result<Vec<serde_json::Value>> {
+        let range = format!("&start={start}&end={end}&step={step}");
+        self.result(promql, "query_range", &range).await
+    }
+
+    /// `/api/v1/<api>` for `promql` with `more` parameters: its `data.result`.
+    async fn result(
+        &self,
+        promql: &str,
+        api: &str,
+        more: &str,
+    ) -> anyhow::Result<Vec<serde_json::Value>> {
         let encoded: String = form_urlencoded::byte_serialize(promql.as_bytes()).collect();
-        let path =
-            format!("/api/v1/query_range?query={encoded}&start={start}&end={end}&step={step}");
+        let path = format!("/api/v1/{api}?query={encoded}{more}");
         let (status, body) = http_get::get(self.addr, &path).await?;
         let answer: serde_json::Value = serde_json::from_str(&body)?;
         anyhow::ensure!(
@@ -122,22 +120,6 @@ impl Prometheus {
             .as_array()
             .cloned()
             .unwrap_or_default())
-    }
-
-    /// Waits until `promql` returns at least one series, and returns them.
-    pub async fn series(&self, promql: &str, limit: Duration) -> Vec<serde_json::Value> {
-        wait::until(
-            &format!("Prometheus to answer {promql} with series"),
-            limit,
-            || async {
-                match self.query(promql).await {
-                    Ok(result) if !result.is_empty() => Ok(Some(result)),
-                    Ok(_) => Err("no series".into()),
-                    Err(e) => Err(e.to_string()),
-                }
-            },
-        )
-        .await
     }
 
     /// The alerts firing or pending now (`/api/v1/alerts`).

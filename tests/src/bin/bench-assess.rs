@@ -39,6 +39,7 @@ async fn main() -> anyhow::Result<()> {
         enroll_parallelism: 32,
         load_sampling: None,
         control_plane_process: true,
+        metrics_listen: None,
     };
     let mut fleet = Fleet::start(&scenario, &options).await?;
     println!(

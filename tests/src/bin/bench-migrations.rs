@@ -90,6 +90,7 @@ async fn main() -> anyhow::Result<()> {
         enroll_parallelism: 16,
         load_sampling: None,
         control_plane_process: true,
+        metrics_listen: None,
     };
     let begun = Instant::now();
     let mut fleet = Fleet::start(&scenario, &options).await?;

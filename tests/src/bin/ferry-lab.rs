@@ -41,6 +41,10 @@ struct Args {
     /// The control plane's address.
     #[arg(long, default_value = "127.0.0.1:7443")]
     listen: std::net::SocketAddr,
+    /// The control plane's /metrics, /healthz and /readyz (what
+    /// deploy/observability/prometheus.yml scrapes).
+    #[arg(long, default_value = "127.0.0.1:9464")]
+    metrics_listen: std::net::SocketAddr,
     /// Migrate the Ready databases up to 2 GiB (at most two each, smallest first) of this many hosts
     /// to the lab's managed instance; 0 skips migrations.
     #[arg(long, default_value_t = 3)]
@@ -64,6 +68,7 @@ async fn main() -> anyhow::Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
+    let _metrics = ferry_proto::telemetry::init_scrape_only("ferry-control");
     let args = Args::parse();
     let mut scenario = match &args.scenario {
         Some(path) => ferry_sim::Scenario::load(path)?,
@@ -81,6 +86,7 @@ async fn main() -> anyhow::Result<()> {
         // Short windows so that SKU recommendations appear within a minute.
         load_sampling: Some((LOAD_SAMPLE_SECS, LOAD_WINDOW_SECS)),
         control_plane_process: false,
+        metrics_listen: Some(args.metrics_listen),
     };
     let mut fleet = Fleet::start(&scenario, &options).await?;
     eprintln!(
@@ -145,6 +151,21 @@ async fn main() -> anyhow::Result<()> {
     );
     println!("  {env} target/release/ferry migrate ls");
     println!("  docs/checks/README.md explains every check.");
+    if let Some(url) = &fleet.metrics_url {
+        println!(
+            "\nMetrics: {url} (and /healthz, /readyz); every metric in docs/reference/metrics.md."
+        );
+        let installed = std::process::Command::new("prometheus")
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if installed {
+            println!("  prometheus --config.file=deploy/observability/prometheus.yml --storage.tsdb.path=ferry-lab-data/prometheus");
+            println!("  scrapes it (the alerts in deploy/observability/alerts.yml; dashboards in deploy/observability/grafana/).");
+        } else {
+            println!("  With Prometheus installed (apt-get install prometheus), deploy/observability/prometheus.yml scrapes it.");
+        }
+    }
     if args.once {
         fleet.stop().await;
         return Ok(());

@@ -552,7 +552,8 @@ async fn a_fleet_assessment_rates_every_database_and_waits_for_offline_hosts() {
 async fn ferry_lab_assesses_a_generated_fleet_and_reruns_in_its_own_directory() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("ferry-lab-data");
-    let lab = |data: &std::path::Path| {
+    // The first run migrates and cuts over; the rerun in the same directory need not.
+    let lab = |data: &std::path::Path, migrate_hosts: &str| {
         tokio::process::Command::new(env!("CARGO_BIN_EXE_ferry-lab"))
             .args([
                 "--once",
@@ -562,21 +563,26 @@ async fn ferry_lab_assesses_a_generated_fleet_and_reruns_in_its_own_directory() 
                 "3",
                 "--listen",
                 "127.0.0.1:0",
+                "--metrics-listen",
+                "127.0.0.1:0",
+                "--migrate-hosts",
+                migrate_hosts,
                 "--data-dir",
             ])
             .arg(data)
             .output()
     };
-    for _ in 0..2 {
-        let output = lab(&data).await.unwrap();
+    for migrate_hosts in ["3", "0"] {
+        let output = lab(&data, migrate_hosts).await.unwrap();
         let shown = text(&output);
         assert!(output.status.success(), "{shown}");
         assert!(shown.contains("databases on 4 instances:"), "{shown}");
         assert!(shown.contains("ferry assess report"), "{shown}");
+        assert!(shown.contains("Metrics: http://127.0.0.1:"), "{shown}");
     }
     let foreign = dir.path().join("somebody-else");
     std::fs::create_dir(&foreign).unwrap();
-    let output = lab(&foreign).await.unwrap();
+    let output = lab(&foreign, "0").await.unwrap();
     assert!(!output.status.success());
     assert!(
         text(&output).contains("was not made by ferry-lab"),
