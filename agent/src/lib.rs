@@ -13,6 +13,7 @@
 //! - [`workflow`]: the link's set-up on SQL Server as idempotent steps.
 //! - [`every`]: the ticker of the agent's periodic work.
 //! - [`monitor`]: the links' state from SQL Server's DMVs, reported at an interval.
+//! - [`metrics`]: the agent's own metrics (memory, CPU, queries, commands, outbox).
 
 pub mod assessment;
 pub mod checks;
@@ -21,6 +22,7 @@ pub mod control;
 pub mod every;
 pub mod inventory;
 pub mod load;
+pub mod metrics;
 pub mod monitor;
 pub mod network;
 pub mod sql;
@@ -60,6 +62,7 @@ pub struct Agent {
     pub outbox: Outbox,
     /// One command at a time: bounded load on the SQL Server.
     commands: Semaphore,
+    pub metrics: metrics::ProcessMetrics,
 }
 
 /// The outbox database's path under the state directory.
@@ -78,6 +81,7 @@ pub async fn run(config: AgentConfig, cancel: CancellationToken) -> Result<(), A
         outbox,
         commands: Semaphore::new(1),
         config,
+        metrics: metrics::ProcessMetrics::register(),
     });
     let tasks = CancellationToken::new();
     let renewal = tokio::spawn(renewal_loop(
@@ -157,6 +161,7 @@ impl Agent {
             ok: true,
             ..Default::default()
         };
+        let (kind, started) = (command_kind(&command.kind), std::time::Instant::now());
         let (bodies, result) = if command.expires_unix_ms > 0 && command.expires_unix_ms < now_ms()
         {
             (
@@ -207,9 +212,23 @@ impl Agent {
             }
         };
         tracing::info!(command = %id, ok = result.ok, "command finished");
+        metrics::command(kind, result.ok, started.elapsed());
         if let Err(e) = self.outbox.append_command_outcome(bodies, result).await {
             tracing::error!(command = %id, error = %e, "cannot queue the command's result");
         }
+    }
+}
+
+/// The command's kind, as its metrics label it.
+fn command_kind(kind: &Option<command::Kind>) -> &'static str {
+    match kind {
+        Some(command::Kind::CollectInventory(_)) => "collect_inventory",
+        Some(command::Kind::RunAssessment(_)) => "run_assessment",
+        Some(command::Kind::TestConnection(_)) => "test_connection",
+        Some(command::Kind::RunLinkSteps(_)) => "run_link_steps",
+        Some(command::Kind::ReadLinkStatus(_)) => "read_link_status",
+        Some(command::Kind::CountRows(_)) => "count_rows",
+        None => "unknown",
     }
 }
 

@@ -1,11 +1,14 @@
-//! A minimal OTLP/HTTP receiver for tests: it accepts `POST /v1/traces` (and ignores
-//! `/v1/metrics`), decodes the protobuf export requests and records every span with its
-//! trace id and the service that sent it.
+//! A minimal OTLP/HTTP receiver for tests: it accepts `POST /v1/traces` and
+//! `/v1/metrics`, decodes the protobuf export requests and records every span with its
+//! trace id and the service that sent it, and the name of every metric with its
+//! service.
 
 use std::sync::{Arc, Mutex};
 
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
+use opentelemetry_proto::tonic::resource::v1::Resource;
 use prost::Message;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
@@ -20,7 +23,14 @@ pub struct ReceivedSpan {
 
 #[derive(Clone, Default)]
 pub struct Receiver {
-    spans: Arc<Mutex<Vec<ReceivedSpan>>>,
+    received: Arc<Mutex<Received>>,
+}
+
+#[derive(Default)]
+struct Received {
+    spans: Vec<ReceivedSpan>,
+    /// (service, metric name) of every metric exported.
+    metrics: Vec<(String, String)>,
 }
 
 impl Receiver {
@@ -29,22 +39,31 @@ impl Receiver {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let receiver = Receiver::default();
-        let spans = receiver.spans.clone();
+        let received = receiver.received.clone();
         tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
-                tokio::spawn(serve(stream, spans.clone()));
+                tokio::spawn(serve(stream, received.clone()));
             }
         });
         (receiver, url)
     }
 
     pub fn spans(&self) -> Vec<ReceivedSpan> {
-        self.spans.lock().unwrap().clone()
+        self.received.lock().unwrap().spans.clone()
+    }
+
+    /// Whether `service` has exported a metric named `name`.
+    pub fn has_metric(&self, service: &str, name: &str) -> bool {
+        let received = self.received.lock().unwrap();
+        received
+            .metrics
+            .iter()
+            .any(|(s, n)| s == service && n == name)
     }
 }
 
 /// HTTP/1.1 with keep-alive and Content-Length bodies, as the OTLP exporter sends.
-async fn serve(stream: tokio::net::TcpStream, spans: Arc<Mutex<Vec<ReceivedSpan>>>) {
+async fn serve(stream: tokio::net::TcpStream, received: Arc<Mutex<Received>>) {
     let mut reader = BufReader::new(stream);
     loop {
         let mut request_line = String::new();
@@ -73,7 +92,20 @@ async fn serve(stream: tokio::net::TcpStream, spans: Arc<Mutex<Vec<ReceivedSpan>
         }
         if request_line.contains("/v1/traces") {
             if let Ok(export) = ExportTraceServiceRequest::decode(body.as_slice()) {
-                spans.lock().unwrap().extend(decode(export));
+                received.lock().unwrap().spans.extend(decode(export));
+            }
+        }
+        if request_line.contains("/v1/metrics") {
+            if let Ok(export) = ExportMetricsServiceRequest::decode(body.as_slice()) {
+                let mut received = received.lock().unwrap();
+                for resource in export.resource_metrics {
+                    let service = service(&resource.resource);
+                    for scope in resource.scope_metrics {
+                        for metric in scope.metrics {
+                            received.metrics.push((service.clone(), metric.name));
+                        }
+                    }
+                }
             }
         }
         let response =
@@ -92,16 +124,20 @@ fn text(value: &Option<opentelemetry_proto::tonic::common::v1::AnyValue>) -> Str
     }
 }
 
+/// The `service.name` of an export's resource.
+fn service(resource: &Option<Resource>) -> String {
+    resource
+        .iter()
+        .flat_map(|r| r.attributes.iter())
+        .find(|kv| kv.key == "service.name")
+        .map(|kv| text(&kv.value))
+        .unwrap_or_default()
+}
+
 fn decode(export: ExportTraceServiceRequest) -> Vec<ReceivedSpan> {
     let mut out = Vec::new();
     for resource_spans in export.resource_spans {
-        let service = resource_spans
-            .resource
-            .iter()
-            .flat_map(|r| r.attributes.iter())
-            .find(|kv| kv.key == "service.name")
-            .map(|kv| text(&kv.value))
-            .unwrap_or_default();
+        let service = service(&resource_spans.resource);
         for scope in resource_spans.scope_spans {
             for span in scope.spans {
                 out.push(ReceivedSpan {

@@ -98,18 +98,31 @@ pub async fn connect(instance: &InstanceConfig) -> Result<Connection, SqlError> 
     within(limit, format!("connecting to {address}"), connect).await
 }
 
-/// Runs `future` with a deadline.
+/// Runs `future` with a deadline; its duration and outcome are counted under `what`
+/// (`crate::metrics`).
 pub async fn within<T>(
     limit: Duration,
     what: impl Into<String>,
     future: impl Future<Output = Result<T, SqlError>>,
 ) -> Result<T, SqlError> {
-    tokio::time::timeout(limit, future)
+    let what = what.into();
+    let started = std::time::Instant::now();
+    let result = tokio::time::timeout(limit, future)
         .await
         .map_err(|_| SqlError::Timeout {
-            what: what.into(),
+            what: what.clone(),
             after: limit,
-        })?
+        })
+        .and_then(|result| result);
+    let outcome = match &result {
+        Ok(_) => "ok",
+        Err(SqlError::Timeout { .. }) => "timeout",
+        Err(SqlError::Server { .. }) => "server_error",
+        Err(SqlError::Connect { .. }) => "connect_error",
+        Err(_) => "error",
+    };
+    crate::metrics::sql(&what, outcome, started.elapsed());
+    result
 }
 
 /// The first result set of `sql`, within `timeout`.

@@ -359,8 +359,13 @@ async fn store_report_now(
     }
     let fresh = shared.store.record_report(agent, &report, now).await?;
     if fresh {
-        let kind = opentelemetry::KeyValue::new("kind", report.body.kind());
-        shared.metrics.reports.add(1, &[kind]);
+        let kind = [opentelemetry::KeyValue::new("kind", report.body.kind())];
+        shared.metrics.reports.add(1, &kind);
+        let lag_ms = (now - report.produced_at_ms).max(0);
+        shared
+            .metrics
+            .report_lag
+            .record(lag_ms as f64 / 1000.0, &kind);
     } else {
         tracing::debug!(%agent, report = %report.report_id, "report redelivered; already stored");
     }

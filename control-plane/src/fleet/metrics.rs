@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use opentelemetry::metrics::{Counter, ObservableGauge};
+use opentelemetry::metrics::{Counter, Histogram, ObservableGauge};
 use opentelemetry::KeyValue;
 
 use super::identity::AgentId;
@@ -16,6 +16,9 @@ pub struct FleetMetrics {
     pub heartbeats: Counter<u64>,
     pub reports: Counter<u64>,
     pub enrollments: Counter<u64>,
+    /// From a report's production on its host to its storing here (host clocks may
+    /// differ from this one; negative lags count as zero).
+    pub report_lag: Histogram<f64>,
     backlogs: Arc<Mutex<HashMap<AgentId, u32>>>,
     _sessions: ObservableGauge<u64>,
     _backlogs: ObservableGauge<u64>,
@@ -27,6 +30,12 @@ impl FleetMetrics {
         let backlogs: Arc<Mutex<HashMap<AgentId, u32>>> = Arc::default();
         let read = backlogs.clone();
         Self {
+            report_lag: meter
+                .f64_histogram("ferry.agent.report.lag")
+                .with_unit("s")
+                .with_description("From a report's production on its host to its storing, by kind (an outbox backlog shows here)")
+                .with_boundaries(vec![0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 3600.0])
+                .build(),
             backlogs,
             _backlogs: meter
                 .u64_observable_gauge("ferry.agent.outbox.reports")

@@ -160,6 +160,16 @@ impl FleetGauges {
             }),
         );
         gauge(
+            "ferry.assessment.run.duration",
+            "s",
+            "How long the newest assessment run took (until now while hosts have not reported)",
+            Box::new(|s, observe| {
+                if let Some(a) = &s.counts.assessment {
+                    observe(a.duration_ms / 1000, &[]);
+                }
+            }),
+        );
+        gauge(
             "ferry.agents.offline_migrating",
             "{agent}",
             "Agents silent past the liveness threshold while one of their databases migrates",

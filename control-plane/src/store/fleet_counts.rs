@@ -32,6 +32,9 @@ pub struct AssessmentCounts {
     pub hosts: i64,
     pub reported: i64,
     pub offline_waiting: i64,
+    /// How long the run has taken: to its last report once every host reported, else
+    /// until now.
+    pub duration_ms: i64,
 }
 
 /// The states an agent's liveness takes (`fleet::liveness::AgentStatus::as_str`).
@@ -81,22 +84,24 @@ impl Store {
             soonest_certificate_expiry_ms: soonest,
             migrations,
             offline_migrating,
-            assessment: self.assessment_counts(now_ms - silence_ms).await?,
+            assessment: self
+                .assessment_counts((now_ms, now_ms - silence_ms))
+                .await?,
         })
     }
 
-    /// The newest assessment run's counts; agents not seen since `seen_after_ms` are
-    /// offline.
+    /// The newest assessment run's counts at `now_ms`; agents not seen since
+    /// `seen_after_ms` are offline.
     async fn assessment_counts(
         &self,
-        seen_after_ms: i64,
+        (now_ms, seen_after_ms): (i64, i64),
     ) -> Result<Option<AssessmentCounts>, StoreError> {
-        let newest: Option<String> = sqlx::query_scalar(
-            "SELECT id FROM assessment_runs ORDER BY created_at DESC, id DESC LIMIT 1",
+        let newest: Option<(String, i64)> = sqlx::query_as(
+            "SELECT id, created_at FROM assessment_runs ORDER BY created_at DESC, id DESC LIMIT 1",
         )
         .fetch_optional(&self.pool)
         .await?;
-        let Some(run) = newest else {
+        let Some((run, created_at)) = newest else {
             return Ok(None);
         };
         let by_readiness: Vec<(String, i64)> = sqlx::query_as(
@@ -122,25 +127,31 @@ impl Store {
         .bind(&run)
         .fetch_all(&self.pool)
         .await?;
-        let (hosts, reported, offline_waiting): (i64, i64, i64) = sqlx::query_as(
-            "SELECT COUNT(*),
+        let (hosts, reported, offline_waiting, last_report): (i64, i64, i64, Option<i64>) =
+            sqlx::query_as(
+                "SELECT COUNT(*),
                     COUNT(t.reported_at),
                     COALESCE(SUM(CASE WHEN t.reported_at IS NULL
                                        AND (a.last_seen_at IS NULL OR a.last_seen_at < $2)
-                                      THEN 1 ELSE 0 END), 0)
+                                      THEN 1 ELSE 0 END), 0),
+                    MAX(t.reported_at)
              FROM assessment_targets t JOIN agents a ON a.id = t.agent_id
              WHERE t.run_id = $1",
-        )
-        .bind(&run)
-        .bind(seen_after_ms)
-        .fetch_one(&self.pool)
-        .await?;
+            )
+            .bind(&run)
+            .bind(seen_after_ms)
+            .fetch_one(&self.pool)
+            .await?;
         Ok(Some(AssessmentCounts {
             databases: every(&readiness, &by_readiness),
             findings,
             hosts,
             reported,
             offline_waiting,
+            duration_ms: match last_report {
+                Some(last) if reported == hosts => last - created_at,
+                _ => now_ms - created_at,
+            },
         }))
     }
 }

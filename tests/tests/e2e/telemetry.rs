@@ -1,4 +1,5 @@
-//! One trace from the operator's CLI through the control plane and the agent and back.
+//! One trace from the operator's CLI through the control plane and the agent and back;
+//! the agent's and the control plane's metrics exported over OTLP.
 
 use super::*;
 
@@ -8,6 +9,7 @@ async fn a_command_is_one_trace_from_the_cli_through_the_agent_and_back() {
     let env = [
         ("OTEL_EXPORTER_OTLP_ENDPOINT", otlp.as_str()),
         ("OTEL_BSP_SCHEDULE_DELAY", "100"),
+        ("OTEL_METRIC_EXPORT_INTERVAL", "500"),
     ];
     let dir = tempfile::tempdir().unwrap();
     let plane = ControlPlane::start_with_env(
@@ -69,6 +71,30 @@ async fn a_command_is_one_trace_from_the_cli_through_the_agent_and_back() {
             }
         },
     )
+    .await;
+
+    // Both export their metrics over OTLP: the agent its own (memory, CPU, the command's
+    // and its SQL connection's durations, its outbox), the control plane the fleet's.
+    let exported = [
+        ("ferry-agent", "process.memory.usage"),
+        ("ferry-agent", "process.cpu.time"),
+        ("ferry-agent", "ferry.agent.command.duration"),
+        ("ferry-agent", "ferry.agent.sql.duration"),
+        ("ferry-agent", "ferry.agent.outbox.reports"),
+        ("ferry-control", "ferry.agent.heartbeats"),
+        ("ferry-control", "rpc.server.call.duration"),
+        ("ferry-control", "ferry.agents"),
+    ];
+    wait::until("the metrics over OTLP", LIMIT, || async {
+        let missing: Vec<_> = exported
+            .iter()
+            .filter(|(service, name)| !receiver.has_metric(service, name))
+            .collect();
+        match missing.is_empty() {
+            true => Ok(Some(())),
+            false => Err(format!("not yet exported: {missing:?}")),
+        }
+    })
     .await;
     agent.stop().await;
     plane.stop().await;
