@@ -12,7 +12,7 @@ use crate::fleet::ca::CertificateAuthority;
 use crate::fleet::liveness::HeartbeatBuffer;
 use crate::fleet::metrics::FleetMetrics;
 use crate::fleet::sessions::SessionRegistry;
-use crate::reconcile::metrics::CutoverGauges;
+use crate::reconcile::metrics::DriverGauges;
 use crate::sizing::prices::PriceTable;
 use crate::store::leases::Fence;
 use crate::store::Store;
@@ -29,8 +29,9 @@ pub struct Context {
     pub sessions: Arc<SessionRegistry>,
     pub heartbeats: Arc<HeartbeatBuffer>,
     pub metrics: Arc<FleetMetrics>,
-    /// The cutovers waiting at their gates, for their gauges.
-    pub cutover_gauges: Arc<CutoverGauges>,
+    /// The cutovers waiting at their gates and the migrations waiting for a seeding
+    /// slot, for their gauges.
+    pub driver_gauges: Arc<DriverGauges>,
 }
 
 impl Context {

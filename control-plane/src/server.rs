@@ -151,7 +151,7 @@ pub async fn run(
         arm: Arc::new(arm),
         config: Arc::new(config),
         metrics: Arc::new(FleetMetrics::new(sessions.clone())),
-        cutover_gauges: Arc::default(),
+        driver_gauges: Arc::default(),
         sessions,
         heartbeats: Arc::default(),
     });

@@ -192,10 +192,10 @@ pub async fn gates_hold(
     match &decision {
         Decision::Wait(_) | Decision::Queued(_) => {
             shared
-                .cutover_gauges
+                .driver_gauges
                 .waiting(&m.id, &m.link_name, &gates, since)
         }
-        Decision::Stop(_) | Decision::FailOver => shared.cutover_gauges.done(&m.id),
+        Decision::Stop(_) | Decision::FailOver => shared.driver_gauges.done(&m.id),
     }
     match decision {
         Decision::Wait(why) => {

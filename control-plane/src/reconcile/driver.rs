@@ -355,7 +355,9 @@ async fn admitted(
         .into_iter()
         .filter(|s| s.migration != m.id)
         .collect();
-    match admission::admit((&m.agent_id.to_string(), &m.target_key), &others, &limits) {
+    let admitted = admission::admit((&m.agent_id.to_string(), &m.target_key), &others, &limits);
+    shared.driver_gauges.admission(&m.id, admitted.is_err());
+    match admitted {
         Ok(()) => Ok(true),
         Err(why) => {
             if step.detail != why {

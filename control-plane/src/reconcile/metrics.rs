@@ -1,9 +1,10 @@
 //! The driver's metrics: how long a tick takes, whether this replica holds the
-//! driver's lease and under which epoch, and the cutovers waiting at their gates
-//! (each gate open or closed, how long the wait has lasted, how many wait for
-//! approvers). The gate series exist only while a cutover waits: a cutover that fails
-//! over, stops or is no longer evaluated (cancelled, or another replica drives) drops
-//! out within [`STALE_AFTER`].
+//! driver's lease and under which epoch, the migrations queued for a seeding slot
+//! (admission), and the cutovers waiting at their gates (each gate open or closed, how
+//! long the wait has lasted, how many wait for approvers). The gate series exist only
+//! while a cutover waits: a cutover that fails over, stops or is no longer evaluated
+//! (cancelled, or another replica drives) drops out within [`STALE_AFTER`], as does a
+//! queued migration no longer looked at.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -80,19 +81,21 @@ struct Posted {
     at: Instant,
 }
 
-/// The cutovers waiting at their gates, as last judged on this replica.
-pub struct CutoverGauges {
+/// The cutovers waiting at their gates and the migrations waiting for a seeding slot,
+/// as last judged on this replica.
+pub struct DriverGauges {
     posted: Arc<Mutex<HashMap<String, Posted>>>,
-    _gauges: [ObservableGauge<i64>; 3],
+    queued: Arc<Mutex<HashMap<String, Instant>>>,
+    _gauges: [ObservableGauge<i64>; 4],
 }
 
-impl Default for CutoverGauges {
+impl Default for DriverGauges {
     fn default() -> Self {
         Self::register()
     }
 }
 
-impl CutoverGauges {
+impl DriverGauges {
     pub fn register() -> Self {
         let meter = opentelemetry::global::meter("ferry-control");
         let posted: Arc<Mutex<HashMap<String, Posted>>> = Arc::default();
@@ -107,6 +110,8 @@ impl CutoverGauges {
             }
         };
         let (open, waiting, approvals) = (read(&posted), read(&posted), read(&posted));
+        let queued: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
+        let in_queue = queued.clone();
         let labels = |migration: &str, p: &Posted| {
             vec![
                 KeyValue::new("migration", migration.to_string()),
@@ -115,7 +120,18 @@ impl CutoverGauges {
         };
         Self {
             posted,
+            queued,
             _gauges: [
+                meter
+                    .i64_observable_gauge("ferry.migrations.admission_queue")
+                    .with_unit("{migration}")
+                    .with_description("Migrations ready to create their link and waiting for a seeding slot ([migrations] seeding limits)")
+                    .with_callback(move |o| {
+                        let mut queued = in_queue.lock().unwrap_or_else(|p| p.into_inner());
+                        queued.retain(|_, at| at.elapsed() < STALE_AFTER);
+                        o.observe(queued.len() as i64, &[]);
+                    })
+                    .build(),
                 meter
                     .i64_observable_gauge("ferry.cutover.gate.open")
                     .with_description("1 when the gate is open, 0 when closed, for each cutover waiting at its gates")
@@ -165,6 +181,16 @@ impl CutoverGauges {
             at: Instant::now(),
         };
         self.lock().insert(migration.to_string(), posted);
+    }
+
+    /// Whether `migration` waits for a seeding slot (false: admitted).
+    pub fn admission(&self, migration: &str, waits: bool) {
+        let mut queued = self.queued.lock().unwrap_or_else(|p| p.into_inner());
+        if waits {
+            queued.insert(migration.to_string(), Instant::now());
+        } else {
+            queued.remove(migration);
+        }
     }
 
     /// `migration`'s cutover no longer waits (it fails over, or stopped).

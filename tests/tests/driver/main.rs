@@ -54,7 +54,7 @@ impl Harness {
             prices: Arc::new(PriceTable::parse(EXAMPLE).unwrap()),
             arm: Arc::new(arm),
             metrics: Arc::new(FleetMetrics::new(sessions.clone())),
-            cutover_gauges: Arc::default(),
+            driver_gauges: Arc::default(),
             sessions,
             heartbeats: Arc::default(),
         };

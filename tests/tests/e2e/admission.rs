@@ -52,9 +52,19 @@ async fn a_second_link_of_a_host_waits_for_a_seeding_slot() {
         Err("neither waits yet".to_string())
     })
     .await;
+    // The queue shows in the metrics too, and empties once both are admitted.
+    let metrics = plane.metrics_addr.unwrap();
+    let queue = || async {
+        let (_, body) = ferry_tests::http_get::get(metrics, "/metrics")
+            .await
+            .unwrap();
+        ferry_tests::prometheus::sample(&body, "ferry_migrations_admission_queue", &[])
+    };
+    assert_eq!(queue().await, Some(1.0));
     lab.control
         .shape("SQL22", "mi-sales", std::time::Duration::ZERO, None)
         .unwrap();
     ready(&plane, &ids).await;
+    assert_eq!(queue().await, Some(0.0));
     stop(plane, agents).await;
 }
