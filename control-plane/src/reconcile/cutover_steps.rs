@@ -7,6 +7,7 @@ use super::{mi_sql, validation};
 use crate::context::Context;
 use crate::cutover::gates::group::GroupFacts;
 use crate::cutover::gates::{self, Decision, Facts, Gate, InFlight, Rules, WaveFacts};
+use crate::cutover::row_counts::Side;
 use crate::cutover::Intent;
 use crate::migration::journal;
 use crate::migration::observe::Observation;
@@ -217,6 +218,12 @@ pub async fn gates_hold(
             Ok(false)
         }
         Decision::FailOver => {
+            let validated = gates
+                .iter()
+                .any(|g| g.name == gates::GateName::Validation && g.open);
+            if validated {
+                super::metrics::rows_validated(rows_on_mi(&loaded));
+            }
             let evidence: Vec<String> = gates
                 .iter()
                 .map(|g| format!("{}: {}", g.name, g.evidence))
@@ -244,6 +251,18 @@ pub async fn gates_hold(
             Ok(true)
         }
     }
+}
+
+/// The rows of the MI's newest finished count for this cutover (what the validation
+/// gate found equal to SQL Server's).
+fn rows_on_mi(loaded: &Loaded) -> i64 {
+    loaded
+        .counts
+        .iter()
+        .filter(|c| c.side == Side::Mi && c.requested_at_ms == loaded.intent.requested_at_ms)
+        .filter(|c| c.counted_at_ms.is_some())
+        .max_by_key(|c| c.counted_at_ms)
+        .map_or(0, |c| c.tables.iter().map(|t| t.rows).sum())
 }
 
 /// Asks the agent to read SQL Server's side now when the newest reading is older than

@@ -17,6 +17,21 @@ use opentelemetry::KeyValue;
 use crate::cutover::gates::{Gate, GateName};
 use ferry_proto::clock::now_ms;
 
+/// `rows` were found equal on both sides by a cutover's validation gate, before its
+/// failover (`ferry.cutover.rows_validated`).
+pub fn rows_validated(rows: i64) {
+    static ROWS: std::sync::OnceLock<opentelemetry::metrics::Counter<u64>> =
+        std::sync::OnceLock::new();
+    ROWS.get_or_init(|| {
+        opentelemetry::global::meter("ferry-control")
+            .u64_counter("ferry.cutover.rows_validated")
+            .with_unit("{row}")
+            .with_description("Rows a cutover's validation gate found equal on SQL Server and the MI before its failover")
+            .build()
+    })
+    .add(rows.max(0) as u64, &[]);
+}
+
 /// A cutover's gates not judged again for this long are no longer shown.
 pub const STALE_AFTER: Duration = Duration::from_secs(120);
 

@@ -222,6 +222,10 @@ async fn a_migration_is_seen_in_metrics_dashboards_and_alerts() {
         Some(1.0),
         "{body}"
     );
+    assert!(
+        sample(&body, "ferry_cutover_rows_validated_total", &[]) >= Some(500.0),
+        "{body}"
+    );
     assert_eq!(sample(&body, "ferry_driver_lease_held", &[]), Some(1.0));
     let list_hosts = [("rpc_method", "ListHosts"), ("rpc_grpc_status_code", "0")];
     assert!(
