@@ -138,6 +138,26 @@ fn install_meter(
     provider
 }
 
+/// The OTLP exporters when OTLP is configured.
+fn otlp_exporters() -> Result<
+    Option<(
+        opentelemetry_otlp::SpanExporter,
+        opentelemetry_otlp::MetricExporter,
+    )>,
+    opentelemetry_otlp::ExporterBuildError,
+> {
+    if !otlp_configured() {
+        return Ok(None);
+    }
+    let spans = opentelemetry_otlp::SpanExporter::builder()
+        .with_http()
+        .build()?;
+    let metrics = opentelemetry_otlp::MetricExporter::builder()
+        .with_http()
+        .build()?;
+    Ok(Some((spans, metrics)))
+}
+
 fn init_with(service_name: &'static str, default_filter: &str, scrape: bool) -> Telemetry {
     install_crypto_provider();
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
@@ -151,28 +171,11 @@ fn init_with(service_name: &'static str, default_filter: &str, scrape: bool) -> 
         Ok(_) => Resource::builder().build(),
         Err(_) => Resource::builder().with_service_name(service_name).build(),
     };
-    let mut failed = None;
-    let exporters = if otlp_configured() {
-        let spans = opentelemetry_otlp::SpanExporter::builder()
-            .with_http()
-            .build();
-        let metrics = opentelemetry_otlp::MetricExporter::builder()
-            .with_http()
-            .build();
-        match (spans, metrics) {
-            (Ok(spans), Ok(metrics)) => Some((spans, metrics)),
-            (Err(e), _) | (_, Err(e)) => {
-                failed = Some(e);
-                None
-            }
-        }
-    } else {
-        None
+    let (exporters, failed) = match otlp_exporters() {
+        Ok(exporters) => (exporters, None),
+        Err(e) => (None, Some(e)),
     };
-    let (spans, metrics) = match exporters {
-        Some((spans, metrics)) => (Some(spans), Some(metrics)),
-        None => (None, None),
-    };
+    let (spans, metrics) = exporters.unzip();
     let meter_provider =
         (scrape || metrics.is_some()).then(|| install_meter(resource.clone(), scrape, metrics));
     let tracer_provider = spans.map(|spans| {

@@ -24,15 +24,19 @@ pub struct Prometheus {
     _child: Child,
 }
 
+/// Whether `prometheus` is on the PATH.
+pub fn installed() -> bool {
+    std::process::Command::new("prometheus")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
 impl Prometheus {
     /// Starts Prometheus in `dir` scraping `targets`' `/metrics` every second (job
     /// `ferry-control`), with `rule_files` loaded; None when it is not installed.
     pub async fn start(dir: &Path, targets: &[SocketAddr], rule_files: &[&Path]) -> Option<Self> {
-        let installed = std::process::Command::new("prometheus")
-            .arg("--version")
-            .output()
-            .is_ok_and(|o| o.status.success());
-        if !installed {
+        if !installed() {
             assert!(
                 std::env::var_os(REQUIRE_TOOLS).is_none(),
                 "prometheus is not installed and FERRY_REQUIRE_TOOLS is set (apt-get install prometheus)"

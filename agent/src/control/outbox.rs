@@ -210,6 +210,15 @@ impl Outbox {
         .await?)
     }
 
+    /// Reports not yet acknowledged (by the index of those alone: the acknowledged ones
+    /// kept for a week are not read).
+    pub async fn pending(&self) -> Result<u64, OutboxError> {
+        let pending: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE acked_at IS NULL")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(pending as u64)
+    }
+
     /// (unacknowledged, acknowledged) counts.
     pub async fn counts(&self) -> Result<(u64, u64), OutboxError> {
         let (pending, acked): (i64, i64) = sqlx::query_as("SELECT COALESCE(SUM(CASE WHEN acked_at IS NULL THEN 1 ELSE 0 END), 0), COALESCE(SUM(CASE WHEN acked_at IS NULL THEN 0 ELSE 1 END), 0) FROM outbox")

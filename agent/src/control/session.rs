@@ -167,7 +167,7 @@ async fn serve(agent: &Arc<Agent>, backoff: &mut Backoff) -> Ended {
                 } else {
                     seq += 1;
                     // The backlog rides on the heartbeat; a failed count says nothing.
-                    let pending = agent.outbox.counts().await.map_or(0, |(pending, _)| pending);
+                    let pending = agent.outbox.pending().await.unwrap_or(0);
                     agent.metrics.backlog(pending);
                     let outbox_reports = pending.min(u32::MAX as u64) as u32;
                     state.send(agent_message::Body::Heartbeat(Heartbeat { seq, sent_unix_ms: now_ms(), outbox_reports })).await

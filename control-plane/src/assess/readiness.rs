@@ -22,6 +22,13 @@ pub enum Readiness {
 }
 
 impl Readiness {
+    pub const ALL: [Readiness; 4] = [
+        Readiness::Ready,
+        Readiness::ReadyWithWarnings,
+        Readiness::Unknown,
+        Readiness::NotReady,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Readiness::Ready => "ready",

@@ -26,6 +26,13 @@ pub enum AgentStatus {
 }
 
 impl AgentStatus {
+    pub const ALL: [AgentStatus; 4] = [
+        AgentStatus::NeverConnected,
+        AgentStatus::Online,
+        AgentStatus::Disconnected,
+        AgentStatus::Revoked,
+    ];
+
     pub fn derive(last_seen_ms: Option<i64>, revoked: bool, now_ms: i64, silence_ms: i64) -> Self {
         match (revoked, last_seen_ms) {
             (true, _) => AgentStatus::Revoked,
@@ -81,7 +88,7 @@ impl HeartbeatBuffer {
         }
     }
 
-    /// The agent's newest hello (it also counts as a heartbeat).
+    /// The agent's newest hello; its time counts as a heartbeat (written with them).
     pub fn record_hello(&self, agent: AgentId, hello: AgentHello) {
         self.record(agent, hello.at_ms);
         let mut hellos = self.hellos.lock().unwrap_or_else(|p| p.into_inner());

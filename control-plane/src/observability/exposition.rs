@@ -87,22 +87,18 @@ fn add_data<T: Copy>(
         MetricData::Histogram(histogram) => {
             let family = family(families, base.to_string(), help, "histogram");
             for point in histogram.data_points() {
+                // One count per bound, and one above the last (`+Inf`).
+                let bucket = format!("{base}_bucket");
+                let bounds = point.bounds().chain(std::iter::once(f64::INFINITY));
                 let mut cumulative = 0u64;
-                let counts: Vec<u64> = point.bucket_counts().collect();
-                let bounds = point.bounds().map(Some).chain(std::iter::once(None));
-                for (bound, count) in bounds.zip(counts.iter().chain(std::iter::repeat(&0))) {
+                for (bound, count) in bounds.zip(point.bucket_counts()) {
                     cumulative += count;
-                    let le = match bound {
-                        Some(bound) => format_value(bound),
-                        None => "+Inf".to_string(),
-                    };
-                    let name = format!("{base}_bucket");
-                    let le = ("le", le.as_str());
+                    let le = format_value(bound);
                     sample(
                         &mut family.samples,
-                        &name,
+                        &bucket,
                         point.attributes(),
-                        Some(le),
+                        Some(("le", le.as_str())),
                         cumulative as f64,
                     );
                 }

@@ -285,18 +285,18 @@ impl FleetGauges {
 }
 
 async fn read(shared: &Context) -> Result<Snapshot, crate::store::StoreError> {
+    let now = now_ms();
     let silence_ms = shared.config.liveness.disconnected_after_secs as i64 * 1000;
-    let counts = shared.store.fleet_counts(now_ms(), silence_ms).await?;
+    let counts = shared.store.fleet_counts(now, silence_ms).await?;
     let active = shared.store.active_migrations().await?;
-    let mut stalled: Vec<(&'static str, i64)> = Vec::new();
+    let mut stalled: Vec<(&'static str, i64)> = STALL_CAUSES.map(|c| (c, 0)).to_vec();
     let mut migrations = Vec::with_capacity(active.len());
     for m in &active {
         let observation: Option<Observation> = m.observation().ok().flatten();
         if m.state == State::Stalled {
             let cause = stall_cause(observation.as_ref());
-            match stalled.iter_mut().find(|(c, _)| *c == cause) {
-                Some((_, n)) => *n += 1,
-                None => stalled.push((cause, 1)),
+            if let Some((_, n)) = stalled.iter_mut().find(|(c, _)| *c == cause) {
+                *n += 1;
             }
         }
         let Some(o) = observation else { continue };
@@ -322,12 +322,6 @@ async fn read(shared: &Context) -> Result<Snapshot, crate::store::StoreError> {
             }),
         });
     }
-    for cause in STALL_CAUSES {
-        if !stalled.iter().any(|(c, _)| *c == cause) {
-            stalled.push((cause, 0));
-        }
-    }
-    let now = now_ms();
     let waves = shared
         .store
         .waves()

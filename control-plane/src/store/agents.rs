@@ -57,8 +57,8 @@ const AGENT_COLUMNS: &str = "a.id, a.name, a.enrolled_at, a.agent_version, a.hos
 /// Heartbeats written by one statement (two parameters each, well under both
 /// databases' parameter limits).
 const TOUCH_CHUNK: usize = 500;
-/// Hellos per statement (five parameters each).
-const HELLO_CHUNK: usize = 200;
+/// Hellos per statement (four parameters each).
+const HELLO_CHUNK: usize = 250;
 
 /// How far each look for revocations reaches back into the one before.
 const REVOCATION_OVERLAP_MS: i64 = 10_000;
@@ -138,9 +138,9 @@ impl Store {
             .await?)
     }
 
-    /// Writes a batch of agents' hellos (version, host name, OS, and the time, which
-    /// also counts as seen) in one transaction: a fleet reconnecting at once after a
-    /// restart is a few statements, not one transaction per agent.
+    /// Writes a batch of agents' hellos (version, host name, OS) in one transaction: a
+    /// fleet reconnecting at once after a restart is a few statements, not one
+    /// transaction per agent. Their times go with the heartbeats ([`Store::touch_agents`]).
     pub async fn record_hellos(&self, hellos: &[(AgentId, AgentHello)]) -> Result<(), StoreError> {
         if hellos.is_empty() {
             return Ok(());
@@ -149,22 +149,14 @@ impl Store {
         for chunk in hellos.chunks(HELLO_CHUNK) {
             let values = (0..chunk.len())
                 .map(|i| {
-                    let n = 5 * i;
-                    format!(
-                        "(${}, ${}, ${}, ${}, ${})",
-                        n + 1,
-                        n + 2,
-                        n + 3,
-                        n + 4,
-                        n + 5
-                    )
+                    let n = 4 * i;
+                    format!("(${}, ${}, ${}, ${})", n + 1, n + 2, n + 3, n + 4)
                 })
                 .collect::<Vec<_>>()
                 .join(", ");
             let sql = format!(
-                "WITH h (id, version, hostname, os, at) AS (VALUES {values})
-                 UPDATE agents SET agent_version = h.version, hostname = h.hostname, os = h.os,
-                   last_seen_at = CASE WHEN agents.last_seen_at IS NULL OR agents.last_seen_at < h.at THEN h.at ELSE agents.last_seen_at END
+                "WITH h (id, version, hostname, os) AS (VALUES {values})
+                 UPDATE agents SET agent_version = h.version, hostname = h.hostname, os = h.os
                  FROM h WHERE agents.id = h.id"
             );
             let mut query = sqlx::query(&sql);
@@ -173,8 +165,7 @@ impl Store {
                     .bind(id.to_string())
                     .bind(hello.agent_version.clone())
                     .bind(hello.hostname.clone())
-                    .bind(hello.os.clone())
-                    .bind(hello.at_ms);
+                    .bind(hello.os.clone());
             }
             query.execute(&mut *tx).await?;
         }

@@ -3,6 +3,7 @@
 
 use super::{Store, StoreError};
 use crate::assess::Readiness;
+use crate::fleet::liveness::AgentStatus;
 use crate::migration::{sql_list, State};
 
 /// The fleet at one moment, as counts.
@@ -37,9 +38,6 @@ pub struct AssessmentCounts {
     pub duration_ms: i64,
 }
 
-/// The states an agent's liveness takes (`fleet::liveness::AgentStatus::as_str`).
-const AGENT_STATES: [&str; 4] = ["online", "disconnected", "never_connected", "revoked"];
-
 impl Store {
     /// The fleet's counts at `now_ms`, agents silent for longer than `silence_ms`
     /// counted as disconnected (as `AgentStatus::derive` says).
@@ -59,7 +57,8 @@ impl Store {
         .bind(now_ms - silence_ms)
         .fetch_all(&self.pool)
         .await?;
-        let agents = every(&AGENT_STATES, &by_status);
+        let statuses: Vec<&str> = AgentStatus::ALL.iter().map(|s| s.as_str()).collect();
+        let agents = every(&statuses, &by_status);
         let soonest: Option<i64> =
             sqlx::query_scalar("SELECT MIN(cert_not_after) FROM agents WHERE revoked_at IS NULL")
                 .fetch_one(&self.pool)
@@ -110,15 +109,7 @@ impl Store {
         .bind(&run)
         .fetch_all(&self.pool)
         .await?;
-        let readiness: Vec<&str> = [
-            Readiness::Ready,
-            Readiness::ReadyWithWarnings,
-            Readiness::Unknown,
-            Readiness::NotReady,
-        ]
-        .iter()
-        .map(|r| r.as_str())
-        .collect();
+        let readiness: Vec<&str> = Readiness::ALL.iter().map(|r| r.as_str()).collect();
         let findings = sqlx::query_as(
             "SELECT check_id, severity, status, COUNT(*) FROM assessment_results
              WHERE run_id = $1 AND status <> 'passed'

@@ -155,11 +155,7 @@ async fn main() -> anyhow::Result<()> {
         println!(
             "\nMetrics: {url} (and /healthz, /readyz); every metric in docs/reference/metrics.md."
         );
-        let installed = std::process::Command::new("prometheus")
-            .arg("--version")
-            .output()
-            .is_ok_and(|o| o.status.success());
-        if installed {
+        if ferry_tests::prometheus::installed() {
             println!("  prometheus --config.file=deploy/observability/prometheus.yml --storage.tsdb.path=ferry-lab-data/prometheus");
             println!("  scrapes it (the alerts in deploy/observability/alerts.yml; dashboards in deploy/observability/grafana/).");
         } else {

@@ -26,35 +26,37 @@ fn repository() -> PathBuf {
         .to_path_buf()
 }
 
-/// Scrapes `/metrics` and adds its families (`# TYPE` lines) to `seen`.
-async fn scrape(addr: std::net::SocketAddr, seen: &mut BTreeSet<String>) -> String {
+/// The metric families every scrape so far has shown (`# TYPE` lines).
+type Seen = std::sync::Mutex<BTreeSet<String>>;
+
+/// Scrapes `/metrics` and adds its families to `seen`.
+async fn scrape(addr: std::net::SocketAddr, seen: &Seen) -> String {
     let (status, body) = get(addr, "/metrics").await.unwrap();
     assert_eq!(status, 200, "{body}");
-    for line in body.lines() {
-        if let Some(family) = line.strip_prefix("# TYPE ") {
-            seen.insert(family.split(' ').next().unwrap().to_string());
-        }
-    }
+    let families = body
+        .lines()
+        .filter_map(|line| line.strip_prefix("# TYPE "))
+        .map(|family| family.split(' ').next().unwrap().to_string());
+    seen.lock().unwrap().extend(families);
     body
 }
 
 /// Scrapes until `ok` holds of the metrics text.
 async fn metrics_until(
     addr: std::net::SocketAddr,
-    seen: &mut BTreeSet<String>,
+    seen: &Seen,
     what: &str,
     ok: impl Fn(&str) -> bool,
 ) -> String {
-    let deadline = std::time::Instant::now() + LIMIT;
-    loop {
+    wait::until(what, LIMIT, || async {
         let body = scrape(addr, seen).await;
         if ok(&body) {
-            return body;
+            Ok(Some(body))
+        } else {
+            Err(body)
         }
-        assert!(std::time::Instant::now() < deadline, "{what}:\n{body}");
-        // The gauges are read at most once a second; a scrape sooner shows the same.
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+    })
+    .await
 }
 
 #[tokio::test]
@@ -74,7 +76,7 @@ async fn a_migration_is_seen_in_metrics_dashboards_and_alerts() {
     .await;
     let metrics = plane.metrics_addr.expect("started with a metrics listener");
     let started_at = ferry_proto::clock::now_ms() / 1000;
-    let mut seen = BTreeSet::new();
+    let seen = Seen::default();
 
     // Health: the process lives; ready once the store answers; nothing else is served.
     assert_eq!(
@@ -93,7 +95,7 @@ async fn a_migration_is_seen_in_metrics_dashboards_and_alerts() {
 
     // Assessed: the newest run's databases by readiness, every host reported.
     preflight_inputs(&plane, &["sqlhost"]).await;
-    let body = metrics_until(metrics, &mut seen, "the assessment's gauges", |m| {
+    let body = metrics_until(metrics, &seen, "the assessment's gauges", |m| {
         sample(m, "ferry_assessment_hosts", &[("progress", "reported")]) == Some(1.0)
     })
     .await;
@@ -114,7 +116,7 @@ async fn a_migration_is_seen_in_metrics_dashboards_and_alerts() {
         .unwrap();
     let id = start(&plane, "sqlhost", "Shop").await;
     let migration = [("migration", id.as_str())];
-    metrics_until(metrics, &mut seen, "seeding progress", |m| {
+    metrics_until(metrics, &seen, "seeding progress", |m| {
         sample(m, "ferry_migration_seeding_transferred_bytes", &migration) > Some(0.0)
             && sample(m, "ferry_migration_seeding_size_bytes", &migration) > Some(0.0)
     })
@@ -123,7 +125,7 @@ async fn a_migration_is_seen_in_metrics_dashboards_and_alerts() {
         .shape("SQL22", "mi-sales", Duration::ZERO, None)
         .unwrap();
     ready(&plane, std::slice::from_ref(&id)).await;
-    let body = scrape(metrics, &mut seen).await;
+    let body = scrape(metrics, &seen).await;
     assert!(
         sample(&body, "ferry_migration_lag_send_seconds", &migration).is_some(),
         "{body}"
@@ -137,7 +139,7 @@ async fn a_migration_is_seen_in_metrics_dashboards_and_alerts() {
         m["state"] == "stalled"
     })
     .await;
-    metrics_until(metrics, &mut seen, "the stall's cause", |m| {
+    metrics_until(metrics, &seen, "the stall's cause", |m| {
         sample(
             m,
             "ferry_migrations_stalled",
@@ -183,7 +185,7 @@ async fn a_migration_is_seen_in_metrics_dashboards_and_alerts() {
         .ferry(&["cutover", &id, "--confirm-traffic-stopped"])
         .await;
     assert!(cut.status.success(), "{}", text(&cut));
-    let body = metrics_until(metrics, &mut seen, "the cutover awaiting approval", |m| {
+    let body = metrics_until(metrics, &seen, "the cutover awaiting approval", |m| {
         sample(m, "ferry_cutovers_awaiting_approval", &[]) == Some(1.0)
     })
     .await;
@@ -206,7 +208,7 @@ async fn a_migration_is_seen_in_metrics_dashboards_and_alerts() {
     let approved = plane.ferry_as(&bob, &["wave", "approve", "wave-1"]).await;
     assert!(approved.status.success(), "{}", text(&approved));
     watch_until(&plane, std::slice::from_ref(&id), "completed").await;
-    let body = metrics_until(metrics, &mut seen, "the cutover's end", |m| {
+    let body = metrics_until(metrics, &seen, "the cutover's end", |m| {
         sample(m, "ferry_migrations", &[("state", "completed")]) == Some(1.0)
             && sample(m, "ferry_cutover_gate_open", &approval).is_none()
             && sample(m, "ferry_migration_lag_send_seconds", &migration).is_none()
@@ -243,6 +245,7 @@ async fn a_migration_is_seen_in_metrics_dashboards_and_alerts() {
 
     // Everything emitted is documented; every dashboard and alert names only that.
     let documented = documented_metrics();
+    let seen = seen.into_inner().unwrap();
     let undocumented: Vec<&String> = seen.difference(&documented).collect();
     assert!(
         undocumented.is_empty(),
