@@ -73,6 +73,7 @@ pub struct Revocations {
 
 impl Store {
     pub async fn get_agent(&self, id: AgentId) -> Result<Option<AgentRecord>, StoreError> {
+        let _timed = self.timed("get_agent");
         let sql = format!("SELECT {AGENT_COLUMNS} FROM agents a WHERE a.id = $1");
         let row = sqlx::query(&sql)
             .bind(id.to_string())
@@ -83,6 +84,7 @@ impl Store {
 
     /// Agents matching `key` as an id, else as a name (live agents first).
     pub async fn find_agents(&self, key: &str) -> Result<Vec<AgentRecord>, StoreError> {
+        let _timed = self.timed("find_agents");
         if let Ok(id) = key.parse::<AgentId>() {
             return Ok(self.get_agent(id).await?.into_iter().collect());
         }
@@ -93,6 +95,7 @@ impl Store {
 
     /// Every agent, by name.
     pub async fn list_agents(&self) -> Result<Vec<AgentSummary>, StoreError> {
+        let _timed = self.timed("list_agents");
         let mut labels = self.all_host_labels().await?;
         let rows = self.agent_rows(None, i64::MAX).await?;
         rows.iter().map(|row| summary(row, &mut labels)).collect()
@@ -104,6 +107,7 @@ impl Store {
         after: Option<(&str, AgentId)>,
         limit: u32,
     ) -> Result<Vec<AgentSummary>, StoreError> {
+        let _timed = self.timed("list_agents_page");
         let rows = self.agent_rows(after, i64::from(limit)).await?;
         let ids = rows
             .iter()
@@ -142,6 +146,7 @@ impl Store {
     /// fleet reconnecting at once after a restart is a few statements, not one
     /// transaction per agent. Their times go with the heartbeats ([`Store::touch_agents`]).
     pub async fn record_hellos(&self, hellos: &[(AgentId, AgentHello)]) -> Result<(), StoreError> {
+        let _timed = self.timed("record_hellos");
         if hellos.is_empty() {
             return Ok(());
         }
@@ -175,6 +180,7 @@ impl Store {
 
     /// Writes a batch of heartbeat times in one transaction; never moves time backwards.
     pub async fn touch_agents(&self, seen: &[(AgentId, i64)]) -> Result<(), StoreError> {
+        let _timed = self.timed("touch_agents");
         if seen.is_empty() {
             return Ok(());
         }
@@ -209,6 +215,7 @@ impl Store {
         actor: &str,
         now_ms: i64,
     ) -> Result<bool, StoreError> {
+        let _timed = self.timed("revoke_agent");
         let mut tx = self.write().await?;
         let statement = format!(
             "UPDATE agents SET revoked_at = $1, revoked_reason = $2, revoked_db_at = {} WHERE id = $3 AND revoked_at IS NULL",
@@ -239,6 +246,7 @@ impl Store {
     /// The agents revoked at or after `since` (the database's clock, as from
     /// [`Revocations::next`]), and where the next look should start.
     pub async fn revoked_since(&self, since: Option<i64>) -> Result<Revocations, StoreError> {
+        let _timed = self.timed("revoked_since");
         let now: i64 = sqlx::query_scalar(&format!("SELECT {}", self.now_sql()))
             .fetch_one(&self.pool)
             .await?;
@@ -270,6 +278,7 @@ impl Store {
         renewal: &Renewal<'_>,
         now_ms: i64,
     ) -> Result<bool, StoreError> {
+        let _timed = self.timed("record_renewal");
         let mut tx = self.write().await?;
         let changed = sqlx::query(
             "UPDATE agents SET previous_cert_serial = cert_serial, cert_serial = $1, cert_not_after = $2 \
@@ -301,6 +310,7 @@ impl Store {
 
     /// The agent used its renewed certificate `serial`: the one before it stops working.
     pub async fn confirm_renewal(&self, id: AgentId, serial: &str) -> Result<(), StoreError> {
+        let _timed = self.timed("confirm_renewal");
         let mut tx = self.write().await?;
         sqlx::query("UPDATE agents SET previous_cert_serial = NULL WHERE id = $1 AND cert_serial = $2 AND previous_cert_serial IS NOT NULL")
             .bind(id.to_string())

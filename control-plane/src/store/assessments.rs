@@ -105,6 +105,7 @@ impl Store {
         run: &RunRecord,
         commands: &[CommandRecord],
     ) -> Result<bool, StoreError> {
+        let _timed = self.timed("create_assessment_run");
         let mut tx = self.write().await?;
         let inserted = sqlx::query("INSERT INTO assessment_runs (id, created_by, created_at, deadline_at, selector, trigger_kind) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING")
             .bind(&run.id)
@@ -148,6 +149,7 @@ impl Store {
     }
 
     pub async fn get_assessment_run(&self, id: &str) -> Result<Option<RunRecord>, StoreError> {
+        let _timed = self.timed("get_assessment_run");
         let row = sqlx::query("SELECT * FROM assessment_runs WHERE id = $1")
             .bind(id)
             .fetch_optional(&self.pool)
@@ -161,6 +163,7 @@ impl Store {
         &self,
         run: &RunRecord,
     ) -> Result<Option<RunRecord>, StoreError> {
+        let _timed = self.timed("previous_assessment_run");
         let row = sqlx::query("SELECT * FROM assessment_runs WHERE created_at < $1 OR (created_at = $1 AND id > $2) ORDER BY created_at DESC, id LIMIT 1")
             .bind(run.created_at_ms)
             .bind(&run.id)
@@ -175,6 +178,7 @@ impl Store {
         agent: Option<AgentId>,
         limit: u32,
     ) -> Result<Vec<RunRecord>, StoreError> {
+        let _timed = self.timed("list_assessment_runs");
         let agent = agent.map(|a| a.to_string()).unwrap_or_default();
         let rows = sqlx::query("SELECT r.* FROM assessment_runs r WHERE $1 = '' OR EXISTS (SELECT 1 FROM assessment_targets t WHERE t.run_id = r.id AND t.agent_id = $1) ORDER BY r.created_at DESC, r.id LIMIT $2")
             .bind(agent)
@@ -185,6 +189,7 @@ impl Store {
     }
 
     pub async fn assessment_targets(&self, run: &str) -> Result<Vec<TargetRecord>, StoreError> {
+        let _timed = self.timed("assessment_targets");
         let rows = sqlx::query(
             "SELECT t.agent_id, a.name, a.last_seen_at, a.revoked_at, c.state, c.error_code, c.error_message, t.reported_at
              FROM assessment_targets t JOIN agents a ON a.id = t.agent_id JOIN commands c ON c.id = t.command_id
@@ -221,6 +226,7 @@ impl Store {
         run: &str,
         agent: Option<AgentId>,
     ) -> Result<Vec<InstanceRow>, StoreError> {
+        let _timed = self.timed("assessment_instances");
         let agent = agent.map(|a| a.to_string()).unwrap_or_default();
         let rows = sqlx::query(
             "SELECT i.*, a.name AS host FROM assessment_instances i JOIN agents a ON a.id = i.agent_id
@@ -241,6 +247,7 @@ impl Store {
         after: Option<&InstanceKey>,
         limit: u32,
     ) -> Result<Vec<InstanceRow>, StoreError> {
+        let _timed = self.timed("assessment_instances_page");
         let start = after.cloned().unwrap_or_default();
         let rows = sqlx::query(
             "SELECT i.*, a.name AS host FROM assessment_instances i JOIN agents a ON a.id = i.agent_id
@@ -266,6 +273,7 @@ impl Store {
         after: Option<&InstanceKey>,
         last: &InstanceKey,
     ) -> Result<Vec<DatabaseRow>, StoreError> {
+        let _timed = self.timed("assessment_databases_between");
         let start = after.cloned().unwrap_or_default();
         let rows = sqlx::query(
             "SELECT d.*, a.name AS host FROM assessment_databases d JOIN agents a ON a.id = d.agent_id
@@ -291,6 +299,7 @@ impl Store {
         &self,
         run: &str,
     ) -> Result<Vec<(Readiness, u32)>, StoreError> {
+        let _timed = self.timed("assessment_readiness_counts");
         let rows = sqlx::query(
             "SELECT readiness, COUNT(*) AS n FROM assessment_databases WHERE run_id = $1 GROUP BY readiness",
         )
@@ -313,6 +322,7 @@ impl Store {
         run: &str,
         agent: Option<AgentId>,
     ) -> Result<Vec<DatabaseRow>, StoreError> {
+        let _timed = self.timed("assessment_databases");
         let agent = agent.map(|a| a.to_string()).unwrap_or_default();
         let rows = sqlx::query(
             "SELECT d.*, a.name AS host FROM assessment_databases d JOIN agents a ON a.id = d.agent_id
@@ -332,6 +342,7 @@ impl Store {
         instance: &str,
         database: &str,
     ) -> Result<Option<(Readiness, Vec<String>)>, StoreError> {
+        let _timed = self.timed("newest_database_assessment");
         let row = sqlx::query(
             "SELECT d.readiness, d.reasons FROM assessment_databases d JOIN assessment_runs r ON r.id = d.run_id
              WHERE d.agent_id = $1 AND d.instance_name = $2 AND d.database_name = $3
@@ -360,6 +371,7 @@ impl Store {
     /// instance check, every database on those instances), and instances where it could
     /// not run.
     pub async fn assessment_rules(&self, run: &str) -> Result<Vec<RuleRow>, StoreError> {
+        let _timed = self.timed("assessment_rules");
         let rows = sqlx::query(
             "SELECT r.check_id, MAX(r.severity) AS severity, MAX(r.title) AS title,
                     SUM(CASE WHEN r.status = 'found' THEN 1 ELSE 0 END) AS instances,
@@ -399,6 +411,7 @@ impl Store {
         agent: AgentId,
         database: Option<&str>,
     ) -> Result<Vec<ResultRow>, StoreError> {
+        let _timed = self.timed("assessment_results");
         let results = sqlx::query(
             "SELECT r.*, a.name AS host FROM assessment_results r JOIN agents a ON a.id = r.agent_id
              WHERE r.run_id = $1 AND r.agent_id = $2 AND r.status <> 'passed' ORDER BY r.instance_name, r.check_id",
@@ -451,6 +464,7 @@ impl Store {
         run: &str,
         agent: Option<AgentId>,
     ) -> Result<Vec<Outcome>, StoreError> {
+        let _timed = self.timed("assessment_outcomes");
         let agent = agent.map(|a| a.to_string()).unwrap_or_default();
         let rows = sqlx::query(
             "SELECT a.name AS host, r.instance_name, r.check_id, r.severity, r.title, r.status, f.database_name

@@ -60,18 +60,21 @@ pub(crate) async fn record_on(
 impl Store {
     /// Records an event that changes nothing else (a gate decision).
     pub async fn record_audit(&self, event: &AuditEvent) -> Result<(), StoreError> {
+        let _timed = self.timed("record_audit");
         let mut conn = self.pool.acquire().await?;
         record(&mut conn, event).await
     }
 
     /// The newest `limit` events, newest first.
     pub async fn list_audit(&self, limit: u32) -> Result<Vec<AuditEvent>, StoreError> {
+        let _timed = self.timed("list_audit");
         self.audit_of("", limit).await
     }
 
     /// The newest `limit` events whose target starts with `target` ('' for all),
     /// newest first.
     pub async fn audit_of(&self, target: &str, limit: u32) -> Result<Vec<AuditEvent>, StoreError> {
+        let _timed = self.timed("audit_of");
         Ok(self
             .audit_page(target, None, limit)
             .await?
@@ -88,6 +91,7 @@ impl Store {
         before: Option<i64>,
         limit: u32,
     ) -> Result<Vec<(i64, AuditEvent)>, StoreError> {
+        let _timed = self.timed("audit_page");
         let rows = sqlx::query(
             "SELECT id, at, actor, action, target, detail FROM audit_events
              WHERE SUBSTR(target, 1, LENGTH($1)) = $1 AND ($2 = 0 OR id < $3)

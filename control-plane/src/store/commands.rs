@@ -161,6 +161,7 @@ impl CommandRecord {
 
 impl Store {
     pub async fn create_command(&self, command: &CommandRecord) -> Result<(), StoreError> {
+        let _timed = self.timed("create_command");
         let mut tx = self.write().await?;
         insert(&mut tx, command).await?;
         let event = AuditEvent {
@@ -183,6 +184,7 @@ impl Store {
         redeliver: bool,
         now_ms: i64,
     ) -> Result<Vec<CommandRecord>, StoreError> {
+        let _timed = self.timed("take_deliverable_commands");
         let states = if redeliver {
             "('pending', 'sent', 'acked')"
         } else {
@@ -230,6 +232,7 @@ impl Store {
         command_id: &str,
         now_ms: i64,
     ) -> Result<bool, StoreError> {
+        let _timed = self.timed("ack_command");
         let changed = self.execute(sqlx::query("UPDATE commands SET state = 'acked', updated_at = $1 WHERE id = $2 AND agent_id = $3 AND state IN ('pending', 'sent')")
             .bind(now_ms)
             .bind(command_id)
@@ -244,6 +247,7 @@ impl Store {
         agent: Option<AgentId>,
         limit: u32,
     ) -> Result<Vec<CommandRecord>, StoreError> {
+        let _timed = self.timed("list_commands");
         self.commands_page(agent, None, limit).await
     }
 
@@ -255,6 +259,7 @@ impl Store {
         after: Option<(i64, &str)>,
         limit: u32,
     ) -> Result<Vec<CommandRecord>, StoreError> {
+        let _timed = self.timed("commands_page");
         // An empty agent matches every agent.
         let agent = agent.map(|a| a.to_string()).unwrap_or_default();
         let (created_at, id) = after.unwrap_or_default();
@@ -274,6 +279,7 @@ impl Store {
     }
 
     pub async fn get_command(&self, id: &str) -> Result<Option<CommandRecord>, StoreError> {
+        let _timed = self.timed("get_command");
         let row = sqlx::query("SELECT * FROM commands WHERE id = $1")
             .bind(id)
             .fetch_optional(&self.pool)
@@ -286,6 +292,7 @@ impl Store {
     /// reads of the same kind finished more than [`KEEP_READS_MS`] ago go: nothing
     /// refers to them, and a long cutover would otherwise leave one every few seconds.
     pub async fn queue_read(&self, command: &CommandRecord) -> Result<(), StoreError> {
+        let _timed = self.timed("queue_read");
         let mut tx = self.write().await?;
         sqlx::query(
             "DELETE FROM commands WHERE agent_id = $1 AND kind = $2
@@ -308,6 +315,7 @@ impl Store {
         kind: CommandKind,
         now_ms: i64,
     ) -> Result<bool, StoreError> {
+        let _timed = self.timed("command_outstanding");
         let n: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM commands WHERE agent_id = $1 AND kind = $2 AND state IN ('pending', 'sent', 'acked') AND expires_at > $3",
         )
@@ -321,6 +329,7 @@ impl Store {
 
     /// Marks commands past their deadline and never acknowledged as expired.
     pub async fn expire_commands(&self, now_ms: i64) -> Result<u64, StoreError> {
+        let _timed = self.timed("expire_commands");
         self.execute(sqlx::query("UPDATE commands SET state = 'expired', updated_at = $1 WHERE state IN ('pending', 'sent') AND expires_at <= $1")
             .bind(now_ms))
             .await
@@ -331,6 +340,7 @@ impl Store {
         &self,
         now_ms: i64,
     ) -> Result<Vec<AgentId>, StoreError> {
+        let _timed = self.timed("agents_with_pending_commands");
         let rows: Vec<(String,)> = sqlx::query_as(
             "SELECT DISTINCT agent_id FROM commands WHERE state = 'pending' AND expires_at > $1",
         )

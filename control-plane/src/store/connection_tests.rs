@@ -32,6 +32,7 @@ impl Store {
         fqdn: &str,
         tests: &[CommandRecord],
     ) -> Result<(), StoreError> {
+        let _timed = self.timed("create_connection_tests");
         let mut tx = self.write().await?;
         for command in tests {
             commands::insert(&mut tx, command).await?;
@@ -61,6 +62,7 @@ impl Store {
         &self,
         ids: &[String],
     ) -> Result<Vec<ConnectionTestRecord>, StoreError> {
+        let _timed = self.timed("connection_tests");
         let mut found = Vec::with_capacity(ids.len());
         for id in ids {
             let row = sqlx::query("SELECT * FROM connection_tests WHERE command_id = $1")
@@ -80,6 +82,7 @@ impl Store {
         target_key: &str,
         agent: Option<AgentId>,
     ) -> Result<Vec<ConnectionTestRecord>, StoreError> {
+        let _timed = self.timed("newest_connection_tests");
         let agent = agent.map(|a| a.to_string()).unwrap_or_default();
         let rows = sqlx::query(
             "SELECT * FROM connection_tests AS t WHERE target_id = $1 AND ($2 = '' OR agent_id = $2)

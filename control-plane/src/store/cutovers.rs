@@ -22,6 +22,7 @@ impl Store {
         actor: &str,
         now_ms: i64,
     ) -> Result<Change, StoreError> {
+        let _timed = self.timed("start_cutover");
         let mut tx = self.write().await?;
         let changed = sqlx::query(&format!("UPDATE migrations SET state = 'cutting_over', detail = 'cutting over', cutover = $1, updated_at = $2 WHERE id = $3 AND state IN ({})", sql_list(&State::LINKED)))
             .bind(intent)
@@ -52,6 +53,7 @@ impl Store {
         actor: &str,
         now_ms: i64,
     ) -> Result<Change, StoreError> {
+        let _timed = self.timed("force_cutover");
         let mut tx = self.write().await?;
         bump_revisions(&mut tx, "id = $1", Some(migration)).await?;
         if failover_begun(&mut tx, migration).await? {
@@ -99,6 +101,7 @@ impl Store {
         actor: &str,
         now_ms: i64,
     ) -> Result<Change, StoreError> {
+        let _timed = self.timed("cancel_cutover");
         let mut tx = self.write().await?;
         bump_revisions(&mut tx, "id = $1", Some(migration)).await?;
         if failover_begun(&mut tx, migration).await? {
@@ -130,6 +133,7 @@ impl Store {
         approver: &str,
         now_ms: i64,
     ) -> Result<Change, StoreError> {
+        let _timed = self.timed("approve_cutover");
         let mut tx = self.write().await?;
         let added = sqlx::query(
             "INSERT INTO cutover_approvals (migration_id, requested_at, approver, approved_at)
@@ -164,6 +168,7 @@ impl Store {
         migration: &str,
         requested_at_ms: i64,
     ) -> Result<Vec<String>, StoreError> {
+        let _timed = self.timed("cutover_approvers");
         Ok(sqlx::query_scalar(
             "SELECT approver FROM cutover_approvals WHERE migration_id = $1 AND requested_at = $2 ORDER BY approved_at, approver",
         )
@@ -183,6 +188,7 @@ impl Store {
         wait: Wait,
         now_ms: i64,
     ) -> Result<(), StoreError> {
+        let _timed = self.timed("note_step");
         self.execute(sqlx::query("UPDATE migration_steps SET detail = $1, started_at = CASE WHEN $2 = 1 THEN $3 ELSE COALESCE(started_at, $3) END WHERE migration_id = $4 AND seq = $5 AND state IN ('pending', 'running')")
             .bind(detail)
             .bind(i64::from(wait == Wait::Queued))
@@ -199,6 +205,7 @@ impl Store {
         &self,
         except: &str,
     ) -> Result<Vec<FailoverInFlight>, StoreError> {
+        let _timed = self.timed("failovers_in_flight");
         let rows: Vec<(String, String, String)> = sqlx::query_as(
             "SELECT m.id, m.agent_id, m.target_id FROM migrations m JOIN migration_steps s ON s.migration_id = m.id
              WHERE m.id <> $1 AND s.name = $2 AND s.state = 'running' ORDER BY m.id",

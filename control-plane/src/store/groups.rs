@@ -108,6 +108,7 @@ async fn record(
 
 impl Store {
     pub async fn groups(&self) -> Result<Vec<Group>, StoreError> {
+        let _timed = self.timed("groups");
         let specs: Vec<(String, String)> =
             sqlx::query_as("SELECT name, spec FROM cutover_groups ORDER BY name")
                 .fetch_all(&self.pool)
@@ -120,6 +121,7 @@ impl Store {
 
     /// The group migration `id` belongs to, if any.
     pub async fn group_of(&self, id: &str) -> Result<Option<Group>, StoreError> {
+        let _timed = self.timed("group_of");
         let spec: Option<(String, String)> = sqlx::query_as(
             "SELECT g.name, g.spec FROM cutover_groups g JOIN migrations m ON m.cutover_group = g.name WHERE m.id = $1",
         )
@@ -131,6 +133,7 @@ impl Store {
 
     /// Where each member of `group` stands, in the group's order.
     pub async fn member_progress(&self, group: &Group) -> Result<Vec<MemberProgress>, StoreError> {
+        let _timed = self.timed("member_progress");
         let mut members = Vec::new();
         for id in &group.migrations {
             let Some(row) = sqlx::query(
@@ -162,6 +165,7 @@ impl Store {
 
     /// Notes whether every gate of migration `id`'s own is open now.
     pub async fn set_gates_open(&self, id: &str, at_ms: Option<i64>) -> Result<(), StoreError> {
+        let _timed = self.timed("set_gates_open");
         self.execute(
             sqlx::query("UPDATE migrations SET gates_open_at = $1 WHERE id = $2")
                 .bind(at_ms)
@@ -172,6 +176,7 @@ impl Store {
     }
 
     pub async fn hook_run(&self, group: &str) -> Result<Option<HookRun>, StoreError> {
+        let _timed = self.timed("hook_run");
         let row = sqlx::query("SELECT * FROM group_hooks WHERE group_name = $1")
             .bind(group)
             .fetch_optional(&self.pool)
@@ -196,6 +201,7 @@ impl Store {
         lost_before_ms: i64,
         now_ms: i64,
     ) -> Result<bool, StoreError> {
+        let _timed = self.timed("claim_hook");
         let claimed = self.execute(sqlx::query(
             "INSERT INTO group_hooks (group_name, state, started_at, finished_at, detail) VALUES ($1, 'running', $2, NULL, '')
              ON CONFLICT (group_name) DO UPDATE SET state = 'running', started_at = excluded.started_at, finished_at = NULL, detail = ''
@@ -216,6 +222,7 @@ impl Store {
         detail: &str,
         now_ms: i64,
     ) -> Result<(), StoreError> {
+        let _timed = self.timed("finish_hook");
         let mut tx = self.write().await?;
         let state = if ok { "done" } else { "failed" };
         sqlx::query("UPDATE group_hooks SET state = $1, finished_at = $2, detail = $3 WHERE group_name = $4 AND started_at = $5")

@@ -103,6 +103,7 @@ impl Store {
         report: &IncomingReport,
         now_ms: i64,
     ) -> Result<bool, StoreError> {
+        let _timed = self.timed("record_report");
         let mut tx = self.write().await?;
         let inserted = sqlx::query("INSERT INTO reports (agent_id, report_id, kind, produced_at, received_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (agent_id, report_id) DO NOTHING")
             .bind(agent.to_string())
@@ -186,6 +187,7 @@ impl Store {
     }
 
     pub async fn list_instances(&self, agent: AgentId) -> Result<Vec<InstanceRecord>, StoreError> {
+        let _timed = self.timed("list_instances");
         let rows = sqlx::query("SELECT * FROM instances WHERE agent_id = $1 ORDER BY name")
             .bind(agent.to_string())
             .fetch_all(&self.pool)
@@ -210,6 +212,7 @@ impl Store {
 
     /// How many reports are stored for the agent.
     pub async fn count_reports(&self, agent: AgentId) -> Result<u64, StoreError> {
+        let _timed = self.timed("count_reports");
         let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM reports WHERE agent_id = $1")
             .bind(agent.to_string())
             .fetch_one(&self.pool)
@@ -219,6 +222,7 @@ impl Store {
 
     /// The ids of every report stored for the agent, oldest first.
     pub async fn list_report_ids(&self, agent: AgentId) -> Result<Vec<String>, StoreError> {
+        let _timed = self.timed("list_report_ids");
         let rows: Vec<(String,)> = sqlx::query_as(
             "SELECT report_id FROM reports WHERE agent_id = $1 ORDER BY received_at, report_id",
         )

@@ -17,6 +17,7 @@ impl Store {
         actor: &str,
         now_ms: i64,
     ) -> Result<Labels, StoreError> {
+        let _timed = self.timed("set_host_labels");
         let mut tx = self.write().await?;
         for key in remove {
             sqlx::query("DELETE FROM host_labels WHERE agent_id = $1 AND label_key = $2")
@@ -53,6 +54,7 @@ impl Store {
     }
 
     pub async fn host_labels(&self, agent: AgentId) -> Result<Labels, StoreError> {
+        let _timed = self.timed("host_labels");
         labels_of(&self.pool, agent).await
     }
 
@@ -61,6 +63,7 @@ impl Store {
         &self,
         ids: &[String],
     ) -> Result<HashMap<AgentId, Labels>, StoreError> {
+        let _timed = self.timed("labels_of_hosts");
         if ids.is_empty() {
             return Ok(HashMap::new());
         }
@@ -80,6 +83,7 @@ impl Store {
 
     /// Every host's labels (hosts without labels are absent).
     pub async fn all_host_labels(&self) -> Result<HashMap<AgentId, Labels>, StoreError> {
+        let _timed = self.timed("all_host_labels");
         let rows = sqlx::query("SELECT agent_id, label_key, label_value FROM host_labels")
             .fetch_all(&self.pool)
             .await?;

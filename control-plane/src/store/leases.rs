@@ -49,6 +49,7 @@ impl Store {
         holder: &str,
         ttl_ms: i64,
     ) -> Result<Option<Fence>, StoreError> {
+        let _timed = self.timed("take_lease");
         let now = self.now_sql();
         let statement = format!(
             "INSERT INTO leases (name, holder, expires_at, epoch) VALUES ($1, $2, {now} + $3, 1)
@@ -75,6 +76,7 @@ impl Store {
     /// Gives lease `name` up, if `holder` has it (a replica shutting down): it expires
     /// now, its epoch kept, so the next holder's is higher.
     pub async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError> {
+        let _timed = self.timed("release_lease");
         sqlx::query("UPDATE leases SET expires_at = 0 WHERE name = $1 AND holder = $2")
             .bind(name)
             .bind(holder)
@@ -85,6 +87,7 @@ impl Store {
 
     /// Who holds lease `name` now, if anyone does (an expired lease is held by no one).
     pub async fn lease(&self, name: &str) -> Result<Option<LeaseState>, StoreError> {
+        let _timed = self.timed("lease");
         let now = self.now_sql();
         let row: Option<(String, i64, i64)> = sqlx::query_as(&format!(
             "SELECT holder, epoch, expires_at - {now} FROM leases WHERE name = $1 AND expires_at > {now}"
@@ -103,6 +106,7 @@ impl Store {
     /// ([`StoreError::Fenced`]) when it is no longer held under the fence's epoch.
     /// An unfenced store has nothing to renew.
     pub async fn renew_lease(&self, ttl_ms: i64) -> Result<(), StoreError> {
+        let _timed = self.timed("renew_lease");
         let Some(fence) = &self.fence else {
             return Ok(());
         };

@@ -59,6 +59,7 @@ impl Store {
         database: &str,
         link_name: &str,
     ) -> Result<Option<(i64, SqlLinkStatus)>, StoreError> {
+        let _timed = self.timed("link_status");
         let row = sqlx::query(
             "SELECT observed_at, status FROM link_status
              WHERE agent_id = $1 AND instance_name = $2 AND database_name = $3 AND link_name = $4",

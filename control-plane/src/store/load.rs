@@ -45,6 +45,7 @@ impl Store {
         agent: AgentId,
         since_ms: i64,
     ) -> Result<Vec<LoadWindow>, StoreError> {
+        let _timed = self.timed("load_windows");
         let rows = sqlx::query(
             "SELECT * FROM load_windows WHERE agent_id = $1 AND end_at >= $2 ORDER BY instance_name, start_at",
         )

@@ -127,6 +127,7 @@ impl Store {
         &self,
         migration: &MigrationRecord,
     ) -> Result<Option<MigrationRecord>, StoreError> {
+        let _timed = self.timed("create_migration");
         let mut tx = self.write().await?;
         if let Some(existing) = live(
             &mut tx,
@@ -190,6 +191,7 @@ impl Store {
         instance: &str,
         database: &str,
     ) -> Result<Option<MigrationRecord>, StoreError> {
+        let _timed = self.timed("live_migration");
         let mut conn = self.pool.acquire().await?;
         live(&mut conn, agent, instance, database).await
     }
@@ -202,6 +204,7 @@ impl Store {
         database: &str,
         link: &str,
     ) -> Result<Option<MigrationRecord>, StoreError> {
+        let _timed = self.timed("migration_on_target");
         let row = sqlx::query(&format!(
             "{SELECT} WHERE m.target_id = $1 AND m.state <> 'cancelled'
                 AND (LOWER(m.database_name) = LOWER($2) OR LOWER(m.link_name) = LOWER($3))
@@ -216,6 +219,7 @@ impl Store {
     }
 
     pub async fn migration(&self, id: &str) -> Result<Option<MigrationRecord>, StoreError> {
+        let _timed = self.timed("migration");
         let row = sqlx::query(&format!("{SELECT} WHERE m.id = $1"))
             .bind(id)
             .fetch_optional(&self.pool)
@@ -225,6 +229,7 @@ impl Store {
 
     /// Every migration, newest first.
     pub async fn migrations(&self) -> Result<Vec<MigrationRecord>, StoreError> {
+        let _timed = self.timed("migrations");
         let rows = sqlx::query(&format!("{SELECT} ORDER BY m.created_at DESC, m.id"))
             .fetch_all(&self.pool)
             .await?;
@@ -241,6 +246,7 @@ impl Store {
         after: Option<(i64, &str)>,
         limit: u32,
     ) -> Result<Vec<MigrationRecord>, StoreError> {
+        let _timed = self.timed("migrations_page");
         let sql = format!(
             "{SELECT} WHERE ($1 = '' OR m.state = $1)
                AND ($2 = '' OR LOWER(a.name) = LOWER($2) OR m.agent_id = $2)
@@ -262,6 +268,7 @@ impl Store {
 
     /// Migrations the driver works on: set-up running, or the link watched.
     pub async fn active_migrations(&self) -> Result<Vec<MigrationRecord>, StoreError> {
+        let _timed = self.timed("active_migrations");
         let rows = sqlx::query(&format!(
             "{SELECT} WHERE m.state NOT IN ({}) ORDER BY m.created_at, m.id",
             sql_list(&[State::Failed, State::Cancelled, State::Completed])
@@ -277,6 +284,7 @@ impl Store {
         migration: &str,
         certificate_hex: &str,
     ) -> Result<(), StoreError> {
+        let _timed = self.timed("set_mi_certificate");
         self.execute(
             sqlx::query("UPDATE migrations SET mi_certificate = $1 WHERE id = $2")
                 .bind(certificate_hex)
@@ -298,6 +306,7 @@ impl Store {
         observed: Option<(&str, bool)>,
         now_ms: i64,
     ) -> Result<bool, StoreError> {
+        let _timed = self.timed("set_migration_state");
         if !from.may_become(state) {
             return Err(StoreError::Transition {
                 from: from.as_str(),
@@ -333,6 +342,7 @@ impl Store {
         actor: &str,
         now_ms: i64,
     ) -> Result<Change, StoreError> {
+        let _timed = self.timed("cancel_migration");
         let mut tx = self.write().await?;
         bump_revisions(&mut tx, "id = $1", Some(migration)).await?;
         if failover_begun(&mut tx, migration).await? {
@@ -369,6 +379,7 @@ impl Store {
         actor: &str,
         now_ms: i64,
     ) -> Result<bool, StoreError> {
+        let _timed = self.timed("retry_migration");
         let mut tx = self.write().await?;
         let phase: Option<String> = sqlx::query_scalar(
             "SELECT phase FROM migration_steps WHERE migration_id = $1 ORDER BY seq DESC LIMIT 1",

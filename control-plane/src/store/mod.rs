@@ -6,7 +6,8 @@
 //! - One method per named operation, grouped by concept: [`tokens`], [`agents`],
 //!   [`inventory`], [`labels`], [`load`], [`commands`], [`assessments`], [`connection_tests`],
 //!   [`migrations`], [`steps`], [`cutovers`], [`waves`], [`link_status`], [`leases`], [`audit`], [`refused_reports`],
-//!   [`operators`], [`fleet_counts`] (the gauges' counts).
+//!   [`operators`], [`fleet_counts`] (the gauges' counts). Each times itself
+//!   (`metrics`: `db.client.operation.duration` by operation).
 //!   Queries are written once, in the SQL both dialects share (`$n` parameters,
 //!   `ON CONFLICT`, `RETURNING`).
 //! - The conformance suite (`tests/tests/store_conformance/`, in ferry-tests) runs on
@@ -25,6 +26,7 @@ pub mod labels;
 pub mod leases;
 pub mod link_status;
 pub mod load;
+mod metrics;
 pub mod migrations;
 pub mod operators;
 pub mod refused_reports;
@@ -294,6 +296,11 @@ impl Store {
         let changed = query.execute(&mut *tx).await?.rows_affected();
         tx.commit().await?;
         Ok(changed)
+    }
+
+    /// Times the named operation until the returned guard drops ([`metrics`]).
+    fn timed(&self, operation: &'static str) -> metrics::Timed {
+        metrics::Timed::start(operation, self.dialect)
     }
 
     pub fn dialect(&self) -> Dialect {

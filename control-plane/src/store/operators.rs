@@ -56,6 +56,7 @@ impl Store {
         actor: &str,
         now_ms: i64,
     ) -> Result<(), StoreError> {
+        let _timed = self.timed("record_operator_issue");
         let mut tx = self.write().await?;
         sqlx::query(
             "INSERT INTO operators (name, role, cert_serial, previous_cert_serial, cert_not_after, issued_at, revoked_at, revoked_reason) \
@@ -89,6 +90,7 @@ impl Store {
     }
 
     pub async fn get_operator(&self, name: &str) -> Result<Option<OperatorRecord>, StoreError> {
+        let _timed = self.timed("get_operator");
         let sql = format!("SELECT {COLUMNS} FROM operators WHERE name = $1");
         let row = sqlx::query(&sql)
             .bind(name)
@@ -103,6 +105,7 @@ impl Store {
         after: &str,
         limit: u32,
     ) -> Result<Vec<OperatorRecord>, StoreError> {
+        let _timed = self.timed("list_operators");
         let sql = format!("SELECT {COLUMNS} FROM operators WHERE name > $1 ORDER BY name LIMIT $2");
         let rows = sqlx::query(&sql)
             .bind(after)
@@ -120,6 +123,7 @@ impl Store {
         presented: &str,
         now_ms: i64,
     ) -> Result<bool, StoreError> {
+        let _timed = self.timed("record_operator_renewal");
         let mut tx = self.write().await?;
         let changed = sqlx::query(
             "UPDATE operators SET previous_cert_serial = cert_serial, cert_serial = $1, cert_not_after = $2 \
@@ -157,6 +161,7 @@ impl Store {
         name: &str,
         serial: &str,
     ) -> Result<(), StoreError> {
+        let _timed = self.timed("confirm_operator_renewal");
         let mut tx = self.write().await?;
         sqlx::query("UPDATE operators SET previous_cert_serial = NULL WHERE name = $1 AND cert_serial = $2 AND previous_cert_serial IS NOT NULL")
             .bind(name)
@@ -175,6 +180,7 @@ impl Store {
         actor: &str,
         now_ms: i64,
     ) -> Result<bool, StoreError> {
+        let _timed = self.timed("revoke_operator");
         let mut tx = self.write().await?;
         let changed = sqlx::query(
             "UPDATE operators SET revoked_at = $1, revoked_reason = $2 WHERE name = $3 AND revoked_at IS NULL",

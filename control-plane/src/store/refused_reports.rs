@@ -27,6 +27,7 @@ impl Store {
         agent: AgentId,
         refused: &RefusedReport,
     ) -> Result<(), StoreError> {
+        let _timed = self.timed("record_refused_report");
         let reason: String = refused.reason.chars().take(MAX_REASON).collect();
         let report_id: String = refused.report_id.chars().take(64).collect();
         let mut tx = self.write().await?;
@@ -55,6 +56,7 @@ impl Store {
 
     /// `agent`'s refused reports, newest first.
     pub async fn refused_reports(&self, agent: AgentId) -> Result<Vec<RefusedReport>, StoreError> {
+        let _timed = self.timed("refused_reports");
         let rows: Vec<(String, String, String, i64)> = sqlx::query_as(
             "SELECT report_id, kind, reason, refused_at FROM refused_reports WHERE agent_id = $1 ORDER BY refused_at DESC, report_id",
         )

@@ -33,6 +33,7 @@ impl Store {
         requested_at_ms: i64,
         command: &CommandRecord,
     ) -> Result<(), StoreError> {
+        let _timed = self.timed("ask_sql_count");
         let mut tx = self.write().await?;
         commands::insert(&mut tx, command).await?;
         ask(
@@ -55,6 +56,7 @@ impl Store {
         requested_at_ms: i64,
         now_ms: i64,
     ) -> Result<(), StoreError> {
+        let _timed = self.timed("ask_mi_count");
         let mut tx = self.write().await?;
         ask(&mut tx, (migration, Side::Mi), requested_at_ms, "", now_ms).await?;
         tx.commit().await?;
@@ -69,6 +71,7 @@ impl Store {
         counted: Result<Vec<TableRows>, String>,
         now_ms: i64,
     ) -> Result<(), StoreError> {
+        let _timed = self.timed("record_mi_count");
         let (tables, error) = match counted {
             Ok(tables) => (tables, String::new()),
             Err(error) => (Vec::new(), error),
@@ -85,6 +88,7 @@ impl Store {
 
     /// Both sides' newest counts of `migration`'s database.
     pub async fn row_counts(&self, migration: &str) -> Result<Vec<RowCount>, StoreError> {
+        let _timed = self.timed("row_counts");
         let rows = sqlx::query("SELECT * FROM row_counts WHERE migration_id = $1 ORDER BY side")
             .bind(migration)
             .fetch_all(&self.pool)

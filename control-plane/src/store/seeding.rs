@@ -8,6 +8,7 @@ use crate::migration::{journal, sql_list, State};
 
 impl Store {
     pub async fn seeding_now(&self) -> Result<Vec<Seeding>, StoreError> {
+        let _timed = self.timed("seeding_now");
         let rows = sqlx::query(&format!(
             "SELECT m.id, m.agent_id, m.target_id, m.observed FROM migrations m
              JOIN migration_steps s ON s.migration_id = m.id

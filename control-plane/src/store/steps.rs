@@ -31,6 +31,7 @@ pub struct StepRecord {
 
 impl Store {
     pub async fn migration_steps(&self, id: &str) -> Result<Vec<StepRecord>, StoreError> {
+        let _timed = self.timed("migration_steps");
         let rows =
             sqlx::query("SELECT * FROM migration_steps WHERE migration_id = $1 ORDER BY seq")
                 .bind(id)
@@ -48,6 +49,7 @@ impl Store {
         seqs: &[i64],
         command: &CommandRecord,
     ) -> Result<bool, StoreError> {
+        let _timed = self.timed("start_agent_steps");
         let mut tx = self.write().await?;
         lock_migration(&mut tx, migration).await?;
         commands::insert(&mut tx, command).await?;
@@ -81,6 +83,7 @@ impl Store {
         operation: &str,
         now_ms: i64,
     ) -> Result<bool, StoreError> {
+        let _timed = self.timed("start_arm_step");
         let mut tx = self.write().await?;
         lock_migration(&mut tx, migration).await?;
         let changed = sqlx::query("UPDATE migration_steps SET state = 'running', command_id = '', operation = $1, attempts = attempts + CASE WHEN $1 = '' THEN 1 ELSE 0 END, started_at = COALESCE(CASE WHEN $1 = '' THEN NULL ELSE started_at END, $2), finished_at = NULL WHERE migration_id = $3 AND seq = $4 AND state = $5")
@@ -108,6 +111,7 @@ impl Store {
         revision: i64,
         now_ms: i64,
     ) -> Result<bool, StoreError> {
+        let _timed = self.timed("start_failover");
         let mut tx = self.write().await?;
         let current = sqlx::query(
             "UPDATE migrations SET updated_at = updated_at WHERE id = $1 AND revision = $2 AND state = $3",
@@ -143,6 +147,7 @@ impl Store {
         detail: &str,
         now_ms: i64,
     ) -> Result<(), StoreError> {
+        let _timed = self.timed("finish_step");
         let mut tx = self.write().await?;
         lock_migration(&mut tx, migration).await?;
         let end = StepEnd {

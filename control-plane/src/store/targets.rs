@@ -25,6 +25,7 @@ impl Store {
         actor: &str,
         now_ms: i64,
     ) -> Result<bool, StoreError> {
+        let _timed = self.timed("put_target");
         let mut tx = self.write().await?;
         let key = mi.id.key();
         let exists = sqlx::query("SELECT id FROM targets WHERE id = $1")
@@ -79,6 +80,7 @@ impl Store {
     }
 
     pub async fn targets(&self) -> Result<Vec<TargetRecord>, StoreError> {
+        let _timed = self.timed("targets");
         self.targets_page("", i64::MAX).await
     }
 
@@ -88,6 +90,7 @@ impl Store {
         after: &str,
         limit: i64,
     ) -> Result<Vec<TargetRecord>, StoreError> {
+        let _timed = self.timed("targets_page");
         let rows = sqlx::query(
             "SELECT * FROM targets WHERE resource_id > $1 ORDER BY resource_id LIMIT $2",
         )
@@ -99,6 +102,7 @@ impl Store {
     }
 
     pub async fn target(&self, id: &ManagedInstanceId) -> Result<Option<TargetRecord>, StoreError> {
+        let _timed = self.timed("target");
         let row = sqlx::query("SELECT * FROM targets WHERE id = $1")
             .bind(id.key())
             .fetch_optional(&self.pool)
@@ -113,6 +117,7 @@ impl Store {
         actor: &str,
         now_ms: i64,
     ) -> Result<bool, StoreError> {
+        let _timed = self.timed("remove_target");
         let mut tx = self.write().await?;
         let removed = sqlx::query("DELETE FROM targets WHERE id = $1")
             .bind(id.key())

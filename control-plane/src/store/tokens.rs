@@ -51,6 +51,7 @@ pub enum EnrollError {
 
 impl Store {
     pub async fn insert_token(&self, token: &NewToken) -> Result<(), StoreError> {
+        let _timed = self.timed("insert_token");
         let mut tx = self.write().await?;
         sqlx::query("INSERT INTO enrollment_tokens (id, secret_hash, description, created_by, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)")
             .bind(&token.id)
@@ -84,6 +85,7 @@ impl Store {
         secret_hash: &str,
         now_ms: i64,
     ) -> Result<Result<(), TokenRejection>, StoreError> {
+        let _timed = self.timed("check_token");
         let row: Option<(String, i64, Option<i64>)> = sqlx::query_as(
             "SELECT secret_hash, expires_at, used_at FROM enrollment_tokens WHERE id = $1",
         )
@@ -107,6 +109,7 @@ impl Store {
         agent: &NewAgent,
         now_ms: i64,
     ) -> Result<(), EnrollError> {
+        let _timed = self.timed("enroll_agent");
         let mut tx = self.write().await?;
         let consumed = sqlx::query("UPDATE enrollment_tokens SET used_at = $1, used_by_agent = $2 WHERE id = $3 AND secret_hash = $4 AND used_at IS NULL AND expires_at > $1")
             .bind(now_ms)

@@ -52,6 +52,7 @@ impl Store {
         (actor, running): (&str, RunningCutovers),
         now_ms: i64,
     ) -> Result<PlanApplied, StoreError> {
+        let _timed = self.timed("apply_plan");
         let mut tx = self.write().await?;
         // Their members' failovers judged before this plan are not made after it.
         let members = "wave <> '' OR cutover_group <> ''";
@@ -144,6 +145,7 @@ impl Store {
     }
 
     pub async fn waves(&self) -> Result<Vec<WaveRecord>, StoreError> {
+        let _timed = self.timed("waves");
         let rows = sqlx::query("SELECT name, spec, paused FROM waves ORDER BY name")
             .fetch_all(&self.pool)
             .await?;
@@ -159,6 +161,7 @@ impl Store {
     }
 
     pub async fn wave(&self, name: &str) -> Result<Option<WaveRecord>, StoreError> {
+        let _timed = self.timed("wave");
         let row: Option<(String, i64)> =
             sqlx::query_as("SELECT spec, paused FROM waves WHERE name = $1")
                 .bind(name)
@@ -194,6 +197,7 @@ impl Store {
         actor: &str,
         now_ms: i64,
     ) -> Result<Change, StoreError> {
+        let _timed = self.timed("set_wave_paused");
         let mut tx = self.write().await?;
         // A failover of a member judged before the pause is not made after it.
         bump_revisions(&mut tx, "wave = $1", Some(name)).await?;
@@ -223,6 +227,7 @@ impl Store {
         approver: &str,
         now_ms: i64,
     ) -> Result<Change, StoreError> {
+        let _timed = self.timed("approve_wave");
         let mut tx = self.write().await?;
         let added = sqlx::query(
             "INSERT INTO wave_approvals (wave, approver, approved_at) SELECT $1, $2, $3
@@ -248,6 +253,7 @@ impl Store {
         wave: &str,
         except: &str,
     ) -> Result<Option<String>, StoreError> {
+        let _timed = self.timed("failed_in_wave");
         Ok(sqlx::query_scalar("SELECT id FROM migrations WHERE wave = $1 AND id <> $2 AND state = 'failed' ORDER BY id LIMIT 1")
             .bind(wave)
             .bind(except)
