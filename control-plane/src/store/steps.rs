@@ -165,7 +165,7 @@ impl Store {
             fail(&mut tx, migration, &format!("{name}: {detail}"), now_ms).await?;
         }
         tx.commit().await?;
-        step_metrics::finished(&name, state, started_at.map(|at| now_ms - at));
+        step_metrics::finished(&name, state, started_at.map(|at| now_ms - at), detail);
         Ok(())
     }
 }
@@ -264,7 +264,7 @@ pub(crate) async fn record_agent_steps(
                     actor: &format!("agent/{agent}"),
                 };
                 if finish(conn, migration, seq, end).await?.is_some() {
-                    step_metrics::finished(&name, step.state, Some(step.duration_ms));
+                    step_metrics::finished(&name, step.state, Some(step.duration_ms), &step.detail);
                 }
                 if step.state != StepState::Done {
                     stopped = Some(format!("{name}: {}", step.detail));
@@ -278,7 +278,9 @@ pub(crate) async fn record_agent_steps(
                     at_ms: now_ms,
                     actor: &format!("agent/{agent}"),
                 };
-                finish(conn, migration, seq, end).await?;
+                if finish(conn, migration, seq, end).await?.is_some() {
+                    step_metrics::finished(&name, StepState::Failed, None, &report.error);
+                }
                 stopped = Some(format!("{name}: {}", report.error));
             }
             _ => {
