@@ -1,6 +1,6 @@
 //! The azure_identity credential `[azure] credential` chooses, on the control plane's
 //! HTTPS client and authority host. The client secret is read from its file here and
-//! kept only inside the credential.
+//! kept only inside the credential. Its token refreshes are counted ([`Counted`]).
 
 use std::sync::Arc;
 
@@ -75,5 +75,41 @@ pub fn build(
         }
         AzureCredential::Developer => DeveloperToolsCredential::new(None).map_err(failed)?,
     };
-    Ok(Some(credential))
+    Ok(Some(Arc::new(Counted {
+        inner: credential,
+        expires_on: std::sync::atomic::AtomicI64::new(i64::MIN),
+    })))
+}
+
+/// The chosen credential, counting the tokens it fetches from Entra ID
+/// (`ferry.azure.token.refreshes` by outcome): azure_identity caches a token until
+/// shortly before it expires, so a token with a new expiry is a refresh, and an error
+/// is a failed one.
+#[derive(Debug)]
+struct Counted {
+    inner: Arc<dyn TokenCredential>,
+    /// The expiry (Unix seconds) of the token last handed out.
+    expires_on: std::sync::atomic::AtomicI64,
+}
+
+#[async_trait::async_trait]
+impl TokenCredential for Counted {
+    async fn get_token(
+        &self,
+        scopes: &[&str],
+        options: Option<azure_core::credentials::TokenRequestOptions<'_>>,
+    ) -> azure_core::Result<azure_core::credentials::AccessToken> {
+        use std::sync::atomic::Ordering;
+        let token = self.inner.get_token(scopes, options).await;
+        match &token {
+            Ok(token) => {
+                let expires = token.expires_on.unix_timestamp();
+                if self.expires_on.swap(expires, Ordering::Relaxed) != expires {
+                    super::metrics::token_refresh(true);
+                }
+            }
+            Err(_) => super::metrics::token_refresh(false),
+        }
+        token
+    }
 }

@@ -1,6 +1,7 @@
 //! ARM's metrics: every request by method, status and ARM error code (a bounded set
 //! ARM documents; `none` on success), its duration, and calls held back by ARM's own
-//! Retry-After (`ferry.azure.paced`).
+//! Retry-After (`ferry.azure.paced`), and the tokens fetched from Entra ID
+//! (`ferry.azure.token.refreshes`).
 
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -12,6 +13,7 @@ struct ArmMetrics {
     requests: Counter<u64>,
     duration: Histogram<f64>,
     paced: Counter<u64>,
+    tokens: Counter<u64>,
 }
 
 fn metrics() -> &'static ArmMetrics {
@@ -36,6 +38,11 @@ fn metrics() -> &'static ArmMetrics {
                 .u64_counter("ferry.azure.paced")
                 .with_unit("{request}")
                 .with_description("ARM calls not made because ARM's Retry-After still held")
+                .build(),
+            tokens: meter
+                .u64_counter("ferry.azure.token.refreshes")
+                .with_unit("{token}")
+                .with_description("Access tokens fetched from Entra ID, by outcome (ok, failed)")
                 .build(),
         };
         // Shown at zero from the first request on, not only once ARM throttles.
@@ -68,6 +75,14 @@ pub fn request(method: &str, status: u16, code: &str, took: Duration) {
         ],
     );
     m.duration.record(took.as_secs_f64(), &[method]);
+}
+
+/// One token fetched from Entra ID (`ok`), or a failed attempt.
+pub fn token_refresh(ok: bool) {
+    let outcome = if ok { "ok" } else { "failed" };
+    metrics()
+        .tokens
+        .add(1, &[KeyValue::new("outcome", outcome)]);
 }
 
 /// One call held back by Retry-After.
