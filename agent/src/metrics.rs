@@ -1,19 +1,22 @@
 //! The agent's own metrics, on the global OpenTelemetry meter: exported over OTLP when
 //! `OTEL_EXPORTER_OTLP_ENDPOINT` is set (the collector in deploy/observability), free
 //! otherwise. Its memory and CPU time (read from /proc/self on Linux; absent
-//! elsewhere), every SQL query's and connection's duration by query name and outcome,
+//! elsewhere), every SQL query's and connection's duration by instance, query name and
+//! outcome, the failed ones by SQL Server's error number,
 //! every command's duration by kind and outcome, and its outbox backlog (the control
-//! plane also shows it, from the heartbeats). Every label takes a fixed set of values.
+//! plane also shows it, from the heartbeats, with the agent's [`vitals`]). Every label
+//! takes a fixed set of values.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use opentelemetry::metrics::{Histogram, ObservableCounter, ObservableGauge};
+use opentelemetry::metrics::{Counter, Histogram, ObservableCounter, ObservableGauge};
 use opentelemetry::KeyValue;
 
 struct Instruments {
     sql: Histogram<f64>,
+    sql_errors: Counter<u64>,
     commands: Histogram<f64>,
 }
 
@@ -26,8 +29,13 @@ fn instruments() -> &'static Instruments {
             sql: meter
                 .f64_histogram("ferry.agent.sql.duration")
                 .with_unit("s")
-                .with_description("SQL Server queries and connections, by query name and outcome (ok, timeout, server_error, connect_error, error)")
+                .with_description("SQL Server queries and connections, by instance, query name and outcome (ok, timeout, server_error, connect_error, error)")
                 .with_boundaries(seconds.clone())
+                .build(),
+            sql_errors: meter
+                .u64_counter("ferry.agent.sql.errors")
+                .with_unit("{error}")
+                .with_description("Failed SQL Server queries and connections, by instance, query name and error (SQL Server's error number; timeout, connect, other)")
                 .build(),
             commands: meter
                 .f64_histogram("ferry.agent.command.duration")
@@ -39,21 +47,85 @@ fn instruments() -> &'static Instruments {
     })
 }
 
-/// One query (or connection) named `query` ended as `outcome` after `took`.
-pub fn sql(query: &str, outcome: &'static str, took: Duration) {
+/// SQL Server queries and connections failed since the agent started (for
+/// [`vitals`]).
+static SQL_ERRORS: AtomicU64 = AtomicU64::new(0);
+
+/// What the heartbeat carries of the agent's own health, for fleets without a
+/// collector.
+pub struct Vitals {
+    pub resident_bytes: Option<u64>,
+    pub cpu_seconds: Option<f64>,
+    pub sql_errors: u64,
+}
+
+pub fn vitals() -> Vitals {
+    Vitals {
+        resident_bytes: resident_bytes(),
+        cpu_seconds: cpu_seconds(),
+        sql_errors: SQL_ERRORS.load(Ordering::Relaxed),
+    }
+}
+
+/// How a query or connection ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SqlOutcome {
+    Ok,
+    Timeout,
+    /// SQL Server answered with this error number.
+    Server(u32),
+    Connect,
+    Other,
+}
+
+impl SqlOutcome {
+    fn as_str(self) -> &'static str {
+        match self {
+            SqlOutcome::Ok => "ok",
+            SqlOutcome::Timeout => "timeout",
+            SqlOutcome::Server(_) => "server_error",
+            SqlOutcome::Connect => "connect_error",
+            SqlOutcome::Other => "error",
+        }
+    }
+
+    /// The error's label: SQL Server's number (a documented, bounded set), or its kind.
+    fn error_type(self) -> Option<String> {
+        match self {
+            SqlOutcome::Ok => None,
+            SqlOutcome::Server(number) => Some(number.to_string()),
+            SqlOutcome::Timeout => Some("timeout".into()),
+            SqlOutcome::Connect => Some("connect".into()),
+            SqlOutcome::Other => Some("other".into()),
+        }
+    }
+}
+
+/// One query (or connection) named `query` on `instance` (its configured name, a
+/// fixed set per host) ended as `outcome` after `took`.
+pub fn sql((instance, query): (&str, &str), outcome: SqlOutcome, took: Duration) {
     // A connection's name carries its address: counted under one name.
     let query = if query.starts_with("connecting to ") {
         "connect"
     } else {
         query
     };
-    instruments().sql.record(
-        took.as_secs_f64(),
-        &[
-            KeyValue::new("query", query.to_string()),
-            KeyValue::new("outcome", outcome),
-        ],
-    );
+    let labels = [
+        KeyValue::new("instance", instance.to_string()),
+        KeyValue::new("query", query.to_string()),
+    ];
+    let m = instruments();
+    if outcome != SqlOutcome::Ok {
+        SQL_ERRORS.fetch_add(1, Ordering::Relaxed);
+    }
+    let mut with_outcome = labels.to_vec();
+    with_outcome.push(KeyValue::new("outcome", outcome.as_str()));
+    m.sql.record(took.as_secs_f64(), &with_outcome);
+    if let Some(error) = outcome.error_type() {
+        let mut with_error = labels.to_vec();
+        with_error.push(KeyValue::new("error.type", error));
+        m.sql_errors.add(1, &with_error);
+    }
 }
 
 /// One command of `kind` ended (`ok` or not) after `took`.

@@ -170,7 +170,15 @@ async fn serve(agent: &Arc<Agent>, backoff: &mut Backoff) -> Ended {
                     let pending = agent.outbox.pending().await.unwrap_or(0);
                     agent.metrics.backlog(pending);
                     let outbox_reports = pending.min(u32::MAX as u64) as u32;
-                    state.send(agent_message::Body::Heartbeat(Heartbeat { seq, sent_unix_ms: now_ms(), outbox_reports })).await
+                    let vitals = crate::metrics::vitals();
+                    state.send(agent_message::Body::Heartbeat(Heartbeat {
+                        seq,
+                        sent_unix_ms: now_ms(),
+                        outbox_reports,
+                        resident_bytes: vitals.resident_bytes.unwrap_or(0),
+                        cpu_seconds: vitals.cpu_seconds.unwrap_or(-1.0),
+                        sql_errors: vitals.sql_errors,
+                    })).await
                 }
             }
             _ = agent.outbox.appended() => state.send_pending(agent).await,

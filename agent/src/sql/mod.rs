@@ -23,7 +23,25 @@ use tokio_util::compat::{Compat, TokioAsyncWriteCompatExt};
 
 use crate::config::{Auth, Encryption, InstanceConfig};
 
-pub type Connection = Client<Compat<TcpStream>>;
+/// A connection to one instance, named as the agent's configuration names it (its
+/// queries are counted under that name).
+pub struct Connection {
+    client: Client<Compat<TcpStream>>,
+    instance: String,
+}
+
+impl std::ops::Deref for Connection {
+    type Target = Client<Compat<TcpStream>>;
+    fn deref(&self) -> &Self::Target {
+        &self.client
+    }
+}
+
+impl std::ops::DerefMut for Connection {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.client
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum SqlError {
@@ -95,13 +113,18 @@ pub async fn connect(instance: &InstanceConfig) -> Result<Connection, SqlError> 
                 },
             })
     };
-    within(limit, format!("connecting to {address}"), connect).await
+    let what = format!("connecting to {address}");
+    let client = within((&instance.name, limit), what, connect).await?;
+    Ok(Connection {
+        client,
+        instance: instance.name.clone(),
+    })
 }
 
-/// Runs `future` with a deadline; its duration and outcome are counted under `what`
-/// (`crate::metrics`).
-pub async fn within<T>(
-    limit: Duration,
+/// Runs `future` on `instance` with a deadline; its duration and outcome are counted
+/// under `what` (`crate::metrics`).
+async fn within<T>(
+    (instance, limit): (&str, Duration),
     what: impl Into<String>,
     future: impl Future<Output = Result<T, SqlError>>,
 ) -> Result<T, SqlError> {
@@ -115,13 +138,13 @@ pub async fn within<T>(
         })
         .and_then(|result| result);
     let outcome = match &result {
-        Ok(_) => "ok",
-        Err(SqlError::Timeout { .. }) => "timeout",
-        Err(SqlError::Server { .. }) => "server_error",
-        Err(SqlError::Connect { .. }) => "connect_error",
-        Err(_) => "error",
+        Ok(_) => crate::metrics::SqlOutcome::Ok,
+        Err(SqlError::Timeout { .. }) => crate::metrics::SqlOutcome::Timeout,
+        Err(SqlError::Server { number, .. }) => crate::metrics::SqlOutcome::Server(*number),
+        Err(SqlError::Connect { .. }) => crate::metrics::SqlOutcome::Connect,
+        Err(_) => crate::metrics::SqlOutcome::Other,
     };
-    crate::metrics::sql(&what, outcome, started.elapsed());
+    crate::metrics::sql((instance, &what), outcome, started.elapsed());
     result
 }
 
@@ -132,7 +155,8 @@ pub async fn rows(
     sql: &str,
     timeout: Duration,
 ) -> Result<Vec<Row>, SqlError> {
-    within(timeout, name, async {
+    let instance = conn.instance.clone();
+    within((&instance, timeout), name, async {
         let stream = conn
             .simple_query(sql)
             .await
@@ -165,7 +189,8 @@ pub async fn execute(
     sql: &str,
     timeout: Duration,
 ) -> Result<(), SqlError> {
-    within(timeout, name, async {
+    let instance = conn.instance.clone();
+    within((&instance, timeout), name, async {
         conn.simple_query(sql)
             .await
             .map_err(|e| query_error(name, e))?

@@ -177,7 +177,7 @@ async fn run_session(
             }
         }
     }
-    shared.metrics.backlog(agent, 0);
+    shared.metrics.session_ended(agent);
     match outcome {
         Err(SessionEnd::Failed(e)) => {
             let _ = tx.send(Err(e.into())).await;
@@ -235,8 +235,7 @@ async fn handle(
         }
         Some(agent_message::Body::Heartbeat(heartbeat)) => {
             shared.heartbeats.record(agent, now);
-            shared.metrics.heartbeats.add(1, &[]);
-            shared.metrics.backlog(agent, heartbeat.outbox_reports);
+            shared.metrics.heartbeat(agent, &heartbeat, now);
             send(
                 tx,
                 control_message::Body::HeartbeatAck(HeartbeatAck { seq: heartbeat.seq }),

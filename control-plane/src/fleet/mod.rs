@@ -9,6 +9,7 @@
 //! - [`metrics`]: the fleet's OpenTelemetry metrics.
 //! - [`rate_limit`]: how often one source may try to enroll.
 //! - [`sessions`]: this replica's live agent sessions (command wake-ups, revocation).
+//! - [`vitals`]: what connected agents' heartbeats say of their health, summarised.
 
 pub mod ca;
 pub mod enrollment;
@@ -19,3 +20,4 @@ pub mod liveness;
 pub mod metrics;
 pub mod rate_limit;
 pub mod sessions;
+pub mod vitals;

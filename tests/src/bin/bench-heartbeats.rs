@@ -413,7 +413,7 @@ async fn run_session(
                 }
                 seq += 1;
                 sent_at.insert(seq, Instant::now());
-                let heartbeat = AgentMessage { body: Some(agent_message::Body::Heartbeat(Heartbeat { seq, sent_unix_ms: 0, outbox_reports: 0 })) };
+                let heartbeat = AgentMessage { body: Some(agent_message::Body::Heartbeat(Heartbeat { seq, ..Default::default() })) };
                 if tx.send(heartbeat).await.is_err() {
                     return SessionResult { latencies_us, worst_by_interval_us, error: Some("request stream closed".into()) };
                 }
