@@ -56,7 +56,15 @@ pub struct ObservabilitySettings {
     /// `127.0.0.1:9464`); none by default. Nothing served there is secret, but keep it
     /// on a network only the monitoring reaches.
     pub listen: Option<SocketAddr>,
+    /// Host label keys (at most [`MAX_METRIC_LABEL_KEYS`]) by which the newest
+    /// assessment's readiness is also counted (`ferry.assessment.databases.by_label`,
+    /// e.g. `["env", "region"]`); none by default. Each key shows its
+    /// `fleet_counts::LABEL_VALUES_SHOWN` commonest values, the rest as `(other)`.
+    pub label_keys: Vec<String>,
 }
+
+/// Label keys the readiness gauge may be split by: each multiplies its series.
+pub const MAX_METRIC_LABEL_KEYS: usize = 5;
 
 /// How migrations are driven and watched.
 #[derive(Debug, Clone, Deserialize)]
@@ -528,6 +536,20 @@ impl ControlConfig {
                 "observability.listen",
                 "must differ from listen: metrics and health are served in plain HTTP on a port of their own",
             );
+        }
+        if self.observability.label_keys.len() > MAX_METRIC_LABEL_KEYS {
+            return invalid(
+                "observability.label_keys",
+                "names more than 5 keys: each multiplies the readiness gauge's series; keep the few a dashboard groups by",
+            );
+        }
+        if let Some(problem) = self
+            .observability
+            .label_keys
+            .iter()
+            .find_map(|key| crate::fleet::labels::check_key(key).err())
+        {
+            return invalid("observability.label_keys", &problem);
         }
         if let Some((field, problem)) = self.cutover.invalid() {
             return invalid(field, problem);

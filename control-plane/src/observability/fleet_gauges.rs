@@ -126,6 +126,21 @@ impl FleetGauges {
             }),
         );
         gauge(
+            "ferry.assessment.databases.by_label",
+            "{database}",
+            "Databases by readiness in the newest assessment run, per value of each host label key of [observability] label_keys",
+            Box::new(|s, observe| {
+                for l in s.counts.assessment.iter().flat_map(|a| &a.by_label) {
+                    let labels = [
+                        KeyValue::new("label_key", l.key.clone()),
+                        KeyValue::new("label_value", l.value.clone()),
+                        KeyValue::new("readiness", l.readiness.clone()),
+                    ];
+                    observe(l.databases, &labels);
+                }
+            }),
+        );
+        gauge(
             "ferry.assessment.findings",
             "{finding}",
             "Checks that found something (status found) or could not tell (unknown) in the newest assessment run, by check and severity",
@@ -287,7 +302,11 @@ impl FleetGauges {
 async fn read(shared: &Context) -> Result<Snapshot, crate::store::StoreError> {
     let now = now_ms();
     let silence_ms = shared.config.liveness.disconnected_after_secs as i64 * 1000;
-    let counts = shared.store.fleet_counts(now, silence_ms).await?;
+    let label_keys = &shared.config.observability.label_keys;
+    let counts = shared
+        .store
+        .fleet_counts((now, silence_ms), label_keys)
+        .await?;
     let active = shared.store.active_migrations().await?;
     let mut stalled: Vec<(&'static str, i64)> = STALL_CAUSES.map(|c| (c, 0)).to_vec();
     let mut migrations = Vec::with_capacity(active.len());
