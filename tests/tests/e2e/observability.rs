@@ -71,7 +71,7 @@ async fn a_migration_is_seen_in_metrics_dashboards_and_alerts() {
         SCENARIO,
         &[("sqlhost", &["SQL22"])],
         (None, &[]),
-        "stall_after_secs = 3\n",
+        "stall_after_secs = 3\n[observability]\nlabel_keys = [\"env\"]\n",
     )
     .await;
     let metrics = plane.metrics_addr.expect("started with a metrics listener");
@@ -93,7 +93,10 @@ async fn a_migration_is_seen_in_metrics_dashboards_and_alerts() {
     let rules = repository().join("deploy/observability/alerts.yml");
     let prometheus = Prometheus::start(dir.path(), &[metrics], &[&rules]).await;
 
-    // Assessed: the newest run's databases by readiness, every host reported.
+    // Assessed: the newest run's databases by readiness, also by the host's label,
+    // every host reported.
+    let labelled = plane.ferry(&["host", "label", "sqlhost", "env=prod"]).await;
+    assert!(labelled.status.success(), "{}", text(&labelled));
     preflight_inputs(&plane, &["sqlhost"]).await;
     let body = metrics_until(metrics, &seen, "the assessment's gauges", |m| {
         sample(m, "ferry_assessment_hosts", &[("progress", "reported")]) == Some(1.0)
@@ -105,6 +108,16 @@ async fn a_migration_is_seen_in_metrics_dashboards_and_alerts() {
         &[("readiness", "ready")],
     );
     assert!(ready_dbs >= Some(1.0), "{body}");
+    let by_env = [
+        ("label_key", "env"),
+        ("label_value", "prod"),
+        ("readiness", "ready"),
+    ];
+    assert_eq!(
+        sample(&body, "ferry_assessment_databases_by_label", &by_env),
+        ready_dbs,
+        "{body}"
+    );
     assert_eq!(
         sample(&body, "ferry_agents", &[("state", "online")]),
         Some(1.0)
@@ -242,6 +255,30 @@ async fn a_migration_is_seen_in_metrics_dashboards_and_alerts() {
         sample(&body, "ferry_azure_requests_total", &arm) > Some(0.0),
         "{body}"
     );
+    let tokens = [("outcome", "ok")];
+    assert!(
+        sample(&body, "ferry_azure_token_refreshes_total", &tokens) >= Some(1.0),
+        "{body}"
+    );
+    let store_op = [("db_operation_name", "record_report")];
+    assert!(
+        sample(
+            &body,
+            "db_client_operation_duration_seconds_count",
+            &store_op
+        ) > Some(0.0),
+        "{body}"
+    );
+    // The agent's own vitals, from its heartbeats; no step failed.
+    assert!(
+        sample(&body, "ferry_agent_memory_usage_max_bytes", &[]) > Some(1e6),
+        "{body}"
+    );
+    assert_eq!(
+        sample(&body, "ferry_migration_step_failures_total", &[]),
+        Some(0.0),
+        "{body}"
+    );
 
     // Everything emitted is documented; every dashboard and alert names only that.
     let documented = documented_metrics();
@@ -350,7 +387,11 @@ fn metric_names(promql: &str) -> BTreeSet<String> {
                 i += 1;
             }
             let token: String = chars[start..i].iter().collect();
-            if token.starts_with("ferry_") || token.starts_with("rpc_") || token == "up" {
+            if ["ferry_", "rpc_", "db_client_"]
+                .iter()
+                .any(|p| token.starts_with(p))
+                || token == "up"
+            {
                 let family = ["_bucket", "_sum", "_count"]
                     .iter()
                     .find_map(|suffix| token.strip_suffix(suffix))
