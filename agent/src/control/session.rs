@@ -127,6 +127,10 @@ async fn serve(agent: &Arc<Agent>, backoff: &mut Backoff) -> Ended {
     let mut heartbeat = tokio::time::interval(interval);
     let mut seq = 0u64;
     let mut last_ack = Instant::now();
+    // The last heartbeat sent, and the round trip of the last one acknowledged (carried
+    // by the next, for the control plane's heartbeat latency).
+    let mut in_flight: Option<(u64, Instant)> = None;
+    let mut round_trip_us = 0u32;
     let mut sweep = tokio::time::interval(Duration::from_secs(5));
     if let Err(ended) = state.send_pending(agent).await {
         return ended;
@@ -144,8 +148,11 @@ async fn serve(agent: &Arc<Agent>, backoff: &mut Backoff) -> Ended {
                             }
                             Ok(())
                         }
-                        control_message::Body::HeartbeatAck(_) => {
+                        control_message::Body::HeartbeatAck(ack) => {
                             last_ack = Instant::now();
+                            if let Some((_, at)) = in_flight.take_if(|(sent, _)| *sent == ack.seq) {
+                                round_trip_us = at.elapsed().as_micros().min(u128::from(u32::MAX)) as u32;
+                            }
                             Ok(())
                         }
                         control_message::Body::ReportAck(ack) => state.acknowledged(agent, &ack).await,
@@ -171,14 +178,17 @@ async fn serve(agent: &Arc<Agent>, backoff: &mut Backoff) -> Ended {
                     agent.metrics.backlog(pending);
                     let outbox_reports = pending.min(u32::MAX as u64) as u32;
                     let vitals = crate::metrics::vitals();
-                    state.send(agent_message::Body::Heartbeat(Heartbeat {
+                    let beat = Heartbeat {
                         seq,
                         sent_unix_ms: now_ms(),
                         outbox_reports,
                         resident_bytes: vitals.resident_bytes.unwrap_or(0),
                         cpu_seconds: vitals.cpu_seconds.unwrap_or(-1.0),
                         sql_errors: vitals.sql_errors,
-                    })).await
+                        round_trip_us,
+                    };
+                    in_flight = Some((seq, Instant::now()));
+                    state.send(agent_message::Body::Heartbeat(beat)).await
                 }
             }
             _ = agent.outbox.appended() => state.send_pending(agent).await,

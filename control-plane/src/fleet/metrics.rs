@@ -22,6 +22,7 @@ pub struct FleetMetrics {
     /// From a report's production on its host to its storing here (host clocks may
     /// differ from this one; negative lags count as zero).
     pub report_lag: Histogram<f64>,
+    heartbeat_latency: Histogram<f64>,
     sql_errors: Counter<u64>,
     vitals: Arc<Mutex<Vitals>>,
     _sessions: ObservableGauge<u64>,
@@ -40,6 +41,12 @@ impl FleetMetrics {
         };
         let (backlogs, memory, cpu) = (summary.clone(), summary.clone(), summary);
         let metrics = Self {
+            heartbeat_latency: meter
+                .f64_histogram("ferry.agent.heartbeat.latency")
+                .with_unit("s")
+                .with_description("Heartbeat round trips as the agents measured them (sent to acknowledged)")
+                .with_boundaries(vec![0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0])
+                .build(),
             report_lag: meter
                 .f64_histogram("ferry.agent.report.lag")
                 .with_unit("s")
@@ -112,6 +119,10 @@ impl FleetMetrics {
     /// `agent`'s heartbeat, received at `now_ms`.
     pub fn heartbeat(&self, agent: AgentId, beat: &Heartbeat, now_ms: i64) {
         self.heartbeats.add(1, &[]);
+        if beat.round_trip_us > 0 {
+            self.heartbeat_latency
+                .record(f64::from(beat.round_trip_us) / 1e6, &[]);
+        }
         let new_errors = self
             .vitals
             .lock()

@@ -269,7 +269,12 @@ async fn a_migration_is_seen_in_metrics_dashboards_and_alerts() {
         ) > Some(0.0),
         "{body}"
     );
-    // The agent's own vitals, from its heartbeats; no step failed.
+    // The agent's own vitals and heartbeat round trips, from its heartbeats; no step
+    // failed.
+    assert!(
+        sample(&body, "ferry_agent_heartbeat_latency_seconds_count", &[]) > Some(0.0),
+        "{body}"
+    );
     assert!(
         sample(&body, "ferry_agent_memory_usage_max_bytes", &[]) > Some(1e6),
         "{body}"
