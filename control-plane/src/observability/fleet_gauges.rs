@@ -40,6 +40,9 @@ struct MigrationSeries {
     redo_lag_seconds: Option<i64>,
     log_send_queue_bytes: Option<i64>,
     seeding: Option<(i64, i64, i64)>,
+    /// Consecutive SQL Server readings in which the MI's hardened LSN was SQL Server's
+    /// (0: they differ), when SQL Server's side is known.
+    lsn_matched_readings: Option<i64>,
 }
 
 /// Writes a gauge's points (value, labels) from the snapshot.
@@ -210,7 +213,7 @@ impl FleetGauges {
                 }
             }),
         );
-        let per_migration: [PerMigration; 6] = [
+        let per_migration: [PerMigration; 7] = [
             (
                 "ferry.migration.lag.send",
                 "s",
@@ -246,6 +249,12 @@ impl FleetGauges {
                 "By/s",
                 "The seeding copy's rate",
                 |m| m.seeding.map(|s| s.2),
+            ),
+            (
+                "ferry.migration.lsn.matched_readings",
+                "{reading}",
+                "Consecutive readings in which the MI's hardened LSN equalled SQL Server's (0: the MI is behind)",
+                |m| m.lsn_matched_readings,
             ),
         ];
         for (name, unit, description, value) in per_migration {
@@ -339,6 +348,7 @@ async fn read(shared: &Context) -> Result<Snapshot, crate::store::StoreError> {
                     s.seeding_rate_bytes_per_second,
                 )
             }),
+            lsn_matched_readings: sql.map(|_| i64::from(o.steady.equal_readings)),
         });
     }
     let waves = shared

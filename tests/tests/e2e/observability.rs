@@ -143,6 +143,10 @@ async fn a_migration_is_seen_in_metrics_dashboards_and_alerts() {
         sample(&body, "ferry_migration_lag_send_seconds", &migration).is_some(),
         "{body}"
     );
+    assert!(
+        sample(&body, "ferry_migration_lsn_matched_readings", &migration).is_some(),
+        "{body}"
+    );
 
     // The link cut: the migration stalls, with its cause; the alert's expression holds.
     lab.control
@@ -217,6 +221,11 @@ async fn a_migration_is_seen_in_metrics_dashboards_and_alerts() {
         sample(&body, "ferry_cutover_waiting_seconds", &migration).is_some(),
         "{body}"
     );
+    // The application stopped: the MI's hardened LSN catches up with SQL Server's.
+    metrics_until(metrics, &seen, "the LSNs matched", |m| {
+        sample(m, "ferry_migration_lsn_matched_readings", &migration) >= Some(1.0)
+    })
+    .await;
     let bob = issue_operator(&plane, dir.path(), "bob", "approver").await;
     let approved = plane.ferry_as(&bob, &["wave", "approve", "wave-1"]).await;
     assert!(approved.status.success(), "{}", text(&approved));
