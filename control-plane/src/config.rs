@@ -31,6 +31,7 @@ pub struct ControlConfig {
     pub migrations: MigrationSettings,
     pub cutover: crate::cutover::settings::CutoverSettings,
     pub observability: ObservabilitySettings,
+    pub retention: crate::retention::RetentionSettings,
     /// The application hooks a plan's cutover group may name (`[[hook]]`): defined
     /// here, by whoever runs the control plane, never by a plan.
     #[serde(rename = "hook")]
@@ -310,6 +311,7 @@ impl Default for ControlConfig {
             migrations: MigrationSettings::default(),
             cutover: Default::default(),
             observability: ObservabilitySettings::default(),
+            retention: Default::default(),
             hooks: Vec::new(),
         }
     }
@@ -552,6 +554,9 @@ impl ControlConfig {
             return invalid("observability.label_keys", &problem);
         }
         if let Some((field, problem)) = self.cutover.invalid() {
+            return invalid(field, problem);
+        }
+        if let Some((field, problem)) = self.retention.invalid() {
             return invalid(field, problem);
         }
         if let Err(problem) =

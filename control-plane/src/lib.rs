@@ -13,6 +13,7 @@
 //! - [`context`]: what the services, the driver and the handlers share.
 //! - [`rfc3339`]: times as RFC 3339 text and Unix milliseconds.
 //! - [`store`]: the one `Store` (sqlx; SQLite by default, PostgreSQL for HA).
+//! - [`retention`]: how long history is kept, and the sweep that forgets the rest.
 //! - [`reconcile`]: the driver: snapshots, the planner's actions performed, the lease.
 //! - [`service`]: use cases (start an assessment run, a migration), with their own
 //!   error; called by the API and the schedules.
@@ -33,6 +34,7 @@ pub mod fleet;
 pub mod migration;
 pub mod observability;
 pub mod reconcile;
+pub mod retention;
 pub mod rfc3339;
 pub mod server;
 pub mod server_tls;

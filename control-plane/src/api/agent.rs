@@ -342,6 +342,19 @@ async fn store_report_now(
         Ok(())
     };
     future("report.produced_unix_ms", report.produced_at_ms)?;
+    // A report older than the receipts kept may have been stored and its receipt
+    // forgotten since (`crate::retention`): refused, not stored twice.
+    let oldest = shared.config.retention.oldest_report_ms(now);
+    if report.produced_at_ms < oldest {
+        return Err(ApiError::invalid(
+            "report.produced_unix_ms",
+            format!(
+                "{} days old, older than [retention] history_days ({}) allows: a report this old may already be stored; not stored again",
+                (now - report.produced_at_ms) / 86_400_000,
+                shared.config.retention.history_days
+            ),
+        ));
+    }
     match &mut report.body {
         ReportBody::Load { keep_after_ms, .. } => {
             *keep_after_ms = now - i64::from(shared.config.sizing.history_days) * 86_400_000;

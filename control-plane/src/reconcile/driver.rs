@@ -54,6 +54,7 @@ pub async fn run(shared: Arc<Context>, mut stop: tokio::sync::watch::Receiver<bo
     );
     let mut fence: Option<Fence> = None;
     let metrics = super::metrics::DriverMetrics::register();
+    let mut sweeps = crate::retention::Sweeps::new(&shared.config.retention);
     loop {
         tokio::select! {
             _ = ticks.tick() => {}
@@ -81,8 +82,13 @@ pub async fn run(shared: Arc<Context>, mut stop: tokio::sync::watch::Receiver<bo
         let Some(held) = &fence else {
             continue;
         };
+        let fenced = shared.fenced(held.clone());
+        sweeps.when_due(
+            fenced.store.clone(),
+            (&shared.config.retention, shared.clock.now_ms()),
+        );
         let started = std::time::Instant::now();
-        let ticked = tick(&shared.fenced(held.clone()), ttl).await;
+        let ticked = tick(&fenced, ttl).await;
         metrics.tick.record(started.elapsed().as_secs_f64(), &[]);
         match ticked {
             Ok(()) => {}

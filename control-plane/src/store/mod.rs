@@ -6,7 +6,8 @@
 //! - One method per named operation, grouped by concept: [`tokens`], [`agents`],
 //!   [`inventory`], [`labels`], [`load`], [`commands`], [`assessments`], [`connection_tests`],
 //!   [`migrations`], [`steps`], [`cutovers`], [`waves`], [`link_status`], [`leases`], [`audit`], [`refused_reports`],
-//!   [`operators`], [`fleet_counts`] (the gauges' counts). Each times itself
+//!   [`operators`], [`fleet_counts`] (the gauges' counts), [`retention`] (forgetting
+//!   what is past its horizon). Each times itself
 //!   (`metrics`: `db.client.operation.duration` by operation).
 //!   Queries are written once, in the SQL both dialects share (`$n` parameters,
 //!   `ON CONFLICT`, `RETURNING`).
@@ -30,6 +31,7 @@ mod metrics;
 pub mod migrations;
 pub mod operators;
 pub mod refused_reports;
+pub mod retention;
 pub mod row_counts;
 pub mod seeding;
 pub mod steps;
@@ -111,6 +113,11 @@ const SQLITE_SCHEMA: &[(i64, &str, &str)] = &[
         include_str!("schema/sqlite/0016_operators.sql"),
     ),
     (17, "paging", include_str!("schema/sqlite/0017_paging.sql")),
+    (
+        18,
+        "retention",
+        include_str!("schema/sqlite/0018_retention.sql"),
+    ),
 ];
 const POSTGRES_SCHEMA: &[(i64, &str, &str)] = &[
     (1, "fleet", include_str!("schema/postgres/0001_fleet.sql")),
@@ -185,6 +192,11 @@ const POSTGRES_SCHEMA: &[(i64, &str, &str)] = &[
         17,
         "paging",
         include_str!("schema/postgres/0017_paging.sql"),
+    ),
+    (
+        18,
+        "retention",
+        include_str!("schema/postgres/0018_retention.sql"),
     ),
 ];
 

@@ -157,7 +157,7 @@ async fn identities_come_from_certificates_and_revocation_is_immediate() {
     let report_id = uuid::Uuid::new_v4().to_string();
     tx.send(send(agent_message::Body::Report(Report {
         report_id: report_id.clone(),
-        produced_unix_ms: 1,
+        produced_unix_ms: ferry_proto::clock::now_ms(),
         body: Some(report::Body::CommandResult(result)),
         ..Default::default()
     })))
@@ -309,7 +309,7 @@ async fn one_refused_report_wedges_nothing_and_the_host_shows_why() {
         AgentMessage {
             body: Some(agent_message::Body::Report(Report {
                 report_id: id.into(),
-                produced_unix_ms: 1,
+                produced_unix_ms: ferry_proto::clock::now_ms(),
                 body: Some(report::Body::CommandResult(result)),
                 ..Default::default()
             })),
@@ -341,7 +341,9 @@ async fn one_refused_report_wedges_nothing_and_the_host_shows_why() {
     );
     assert_eq!(acks[1], ("fine".to_string(), String::new()), "stored");
     // A report stamped far in the future (a clock ahead, or a forged one) would
-    // freeze the inventory: it is refused, naming the clock; the next one is stored.
+    // freeze the inventory: it is refused, naming the clock; one older than the
+    // receipts kept could be a duplicate: refused, naming the retention; the next one
+    // is stored.
     let inventory = |id: &str, instance: &str, produced_unix_ms: i64| AgentMessage {
         body: Some(agent_message::Body::Report(Report {
             report_id: id.into(),
@@ -357,6 +359,9 @@ async fn one_refused_report_wedges_nothing_and_the_host_shows_why() {
     };
     let year_2100 = 4_102_444_800_000;
     tx.send(inventory("future", "from-the-future", year_2100))
+        .await
+        .unwrap();
+    tx.send(inventory("ancient", "from-the-past", 1))
         .await
         .unwrap();
     tx.send(inventory(
@@ -390,6 +395,18 @@ async fn one_refused_report_wedges_nothing_and_the_host_shows_why() {
             .iter()
             .any(|r| r["report_id"] == "future"
                 && r["reason"].as_str().unwrap().contains("produced_unix_ms")),
+        "{shown}"
+    );
+    assert!(
+        refused
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["report_id"] == "ancient"
+                && r["reason"]
+                    .as_str()
+                    .unwrap()
+                    .contains("[retention] history_days")),
         "{shown}"
     );
     assert_eq!(

@@ -17,6 +17,7 @@
 //!   Azure, watched until ready for cutover.
 //! - [`workflow`]: the link's set-up steps on SQL Server, in process against the lab.
 //! - [`observability`]: health, metrics, a real Prometheus, the dashboards and alerts.
+//! - [`retention`]: the running control plane forgets history past its horizon.
 
 mod admission;
 mod assessment;
@@ -39,6 +40,7 @@ mod outbox;
 mod paging;
 mod renewal;
 mod replicas;
+mod retention;
 mod roles;
 mod targets;
 mod telemetry;

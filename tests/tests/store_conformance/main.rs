@@ -21,6 +21,7 @@ mod cutover;
 mod migrations;
 mod plans;
 mod refused;
+mod retention;
 
 const NOW: i64 = 1_700_000_000_000;
 
@@ -764,6 +765,7 @@ async fn suite(url: &str) {
             "missing audit {action}: {actions:?}"
         );
     }
+    retention::retention(&store, first.id).await;
     store.close().await;
 }
 
