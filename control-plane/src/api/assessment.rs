@@ -56,13 +56,26 @@ pub async fn report(
         }
         None => Vec::new(),
     };
-    let rules = store.assessment_rules(&run.id).await?;
+    // The whole-run figures on the first page only: each is a pass over the run.
+    let first = after.is_none();
+    let rules = if first {
+        store.assessment_rules(&run.id).await?
+    } else {
+        Vec::new()
+    };
     let mut readiness = op::ReadinessCounts::default();
-    for (r, n) in store.assessment_readiness_counts(&run.id).await? {
-        *count_of(&mut readiness, r) += n;
+    if first {
+        for (r, n) in store.assessment_readiness_counts(&run.id).await? {
+            *count_of(&mut readiness, r) += n;
+        }
     }
+    let run = if first {
+        run_info(shared, run).await?
+    } else {
+        run_identity(run)
+    };
     Ok(op::AssessmentReport {
-        databases: Some(readiness),
+        databases: first.then_some(readiness),
         rules: rules
             .into_iter()
             .filter(|r| r.instances > 0 || r.unknown > 0)
@@ -81,7 +94,7 @@ pub async fn report(
         }),
         instances: instance_rows(&instances, &databases),
         database_details: databases.iter().map(database_row).collect(),
-        run: Some(run_info(shared, run).await?),
+        run: Some(run),
     })
 }
 
@@ -153,6 +166,20 @@ async fn find_run(shared: &Context, run_id: &str) -> Result<RunRecord, ApiError>
             "no assessment run {id:?}; list hosts' runs with `ferry assess report`"
         )),
     })
+}
+
+/// The run without its state and targets (a report's later pages).
+fn run_identity(run: RunRecord) -> op::AssessmentRun {
+    op::AssessmentRun {
+        id: run.id,
+        created_by: run.created_by,
+        created_unix_ms: run.created_at_ms,
+        deadline_unix_ms: run.deadline_at_ms,
+        selector: run.selector,
+        trigger: run.trigger,
+        state: String::new(),
+        targets: Vec::new(),
+    }
 }
 
 async fn run_info(shared: &Context, run: RunRecord) -> Result<op::AssessmentRun, ApiError> {

@@ -372,32 +372,58 @@ impl Store {
     /// not run.
     pub async fn assessment_rules(&self, run: &str) -> Result<Vec<RuleRow>, StoreError> {
         let _timed = self.timed("assessment_rules");
+        // Three passes over the run, each grouped by check, not a sub-query per check:
+        // what each check found, the databases of the instances an instance-scoped
+        // check found something on, and the databases a database-scoped check named.
         let rows = sqlx::query(
-            "SELECT r.check_id, MAX(r.severity) AS severity, MAX(r.title) AS title,
-                    SUM(CASE WHEN r.status = 'found' THEN 1 ELSE 0 END) AS instances,
-                    SUM(CASE WHEN r.status = 'unknown' THEN 1 ELSE 0 END) AS unknown,
-                    CASE WHEN MAX(r.scope) = 'instance'
-                      THEN (SELECT COUNT(*) FROM assessment_databases d JOIN assessment_results i
-                              ON i.run_id = d.run_id AND i.agent_id = d.agent_id AND i.instance_name = d.instance_name
-                            WHERE i.run_id = r.run_id AND i.check_id = r.check_id AND i.status = 'found')
-                      ELSE (SELECT COUNT(*) FROM (SELECT DISTINCT f.agent_id, f.instance_name, f.database_name FROM assessment_findings f
-                              WHERE f.run_id = r.run_id AND f.check_id = r.check_id AND f.database_name <> '') AS hit)
-                    END AS databases
-             FROM assessment_results r WHERE r.run_id = $1
-             GROUP BY r.run_id, r.check_id ORDER BY r.check_id",
+            "SELECT check_id, MAX(severity) AS severity, MAX(title) AS title, MAX(scope) AS scope,
+                    SUM(CASE WHEN status = 'found' THEN 1 ELSE 0 END) AS instances,
+                    SUM(CASE WHEN status = 'unknown' THEN 1 ELSE 0 END) AS unknown
+             FROM assessment_results WHERE run_id = $1
+             GROUP BY check_id ORDER BY check_id",
         )
         .bind(run)
         .fetch_all(&self.pool)
         .await?;
+        let on_instances: HashMap<String, i64> = sqlx::query_as(
+            "SELECT i.check_id, COUNT(*) FROM assessment_results i
+             JOIN assessment_databases d
+               ON d.run_id = i.run_id AND d.agent_id = i.agent_id AND d.instance_name = i.instance_name
+             WHERE i.run_id = $1 AND i.status = 'found'
+             GROUP BY i.check_id",
+        )
+        .bind(run)
+        .fetch_all(&self.pool)
+        .await?
+        .into_iter()
+        .collect();
+        let named: HashMap<String, i64> = sqlx::query_as(
+            "SELECT check_id, COUNT(*) FROM
+               (SELECT DISTINCT check_id, agent_id, instance_name, database_name
+                FROM assessment_findings WHERE run_id = $1 AND database_name <> '') AS hit
+             GROUP BY check_id",
+        )
+        .bind(run)
+        .fetch_all(&self.pool)
+        .await?
+        .into_iter()
+        .collect();
         rows.iter()
             .map(|row| {
+                let check_id: String = col(row, "check_id")?;
+                let scope: String = col(row, "scope")?;
+                let databases = if scope == Scope::Instance.as_str() {
+                    on_instances.get(&check_id)
+                } else {
+                    named.get(&check_id)
+                };
                 Ok(RuleRow {
-                    check_id: col(row, "check_id")?,
                     severity: word(row, "severity", Severity::parse)?,
                     title: col(row, "title")?,
                     instances: col::<i64>(row, "instances")? as u32,
-                    databases: col::<i64>(row, "databases")? as u32,
+                    databases: databases.copied().unwrap_or(0) as u32,
                     unknown: col::<i64>(row, "unknown")? as u32,
+                    check_id,
                 })
             })
             .collect()
