@@ -435,6 +435,12 @@ fn is_text(declared: &str) -> bool {
     )
 }
 
+/// Whether the batch parses as T-SQL (the fuzzer's door to the parser: it must refuse
+/// what it cannot read, never panic).
+pub fn parses(sql: &str) -> bool {
+    batch::parse_batch(sql).is_ok()
+}
+
 /// A declared SQL Server type as a user table's SQLite column declares it, following
 /// the catalog's own rules (see `case_insensitive_text`).
 pub fn sqlite_type(declared: &str) -> String {
