@@ -228,7 +228,10 @@ fn scalar(ty: u8, bytes: &[u8], scale: u8) -> Value {
             buf[..digits.len().min(16)].copy_from_slice(&digits[..digits.len().min(16)]);
             let magnitude = u128::from_le_bytes(buf);
             let sign = if bytes[0] == 0 { "-" } else { "" };
-            let divisor = 10u128.pow(u32::from(scale));
+            // A scale past decimal's 38 digits is not a decimal a client sends.
+            let Some(divisor) = 10u128.checked_pow(u32::from(scale)) else {
+                return Value::Bytes(bytes.to_vec());
+            };
             let text = if scale == 0 {
                 format!("{sign}{magnitude}")
             } else {
@@ -249,7 +252,10 @@ fn scalar(ty: u8, bytes: &[u8], scale: u8) -> Value {
             let ticks = u32::from_le_bytes(bytes[4..].try_into().unwrap_or([0; 4]));
             let base =
                 time::Date::from_calendar_date(1900, time::Month::January, 1).expect("valid date");
-            let date = base + time::Duration::days(i64::from(days));
+            // Out of datetime's range (a garbled value): kept as bytes, never a panic.
+            let Some(date) = base.checked_add(time::Duration::days(i64::from(days))) else {
+                return Value::Bytes(bytes.to_vec());
+            };
             let millis = u64::from(ticks) * 10 / 3;
             Value::Text(format!(
                 "{date} {:02}:{:02}:{:02}.{:03}",
@@ -273,15 +279,18 @@ fn guid_text(b: &[u8]) -> String {
     )
 }
 
+/// Days since 0001-01-01; empty when out of the calendar's range.
 fn date_text(b: &[u8]) -> String {
     let days = u32::from_le_bytes([
-        b[0],
+        b.first().copied().unwrap_or(0),
         b.get(1).copied().unwrap_or(0),
         b.get(2).copied().unwrap_or(0),
         0,
     ]);
     let base = time::Date::from_calendar_date(1, time::Month::January, 1).expect("valid date");
-    (base + time::Duration::days(i64::from(days))).to_string()
+    base.checked_add(time::Duration::days(i64::from(days)))
+        .map(|date| date.to_string())
+        .unwrap_or_default()
 }
 
 /// TIMEN / DATETIME2N / DATETIMEOFFSETN: time in 10^-scale seconds, then date, then offset.
@@ -294,7 +303,7 @@ fn datetime2_text(ty: u8, b: &[u8], scale: u8) -> String {
     let mut buf = [0u8; 8];
     buf[..time_len.min(b.len())].copy_from_slice(&b[..time_len.min(b.len())]);
     let units = u64::from_le_bytes(buf);
-    let nanos = units * 10u64.pow(9 - u32::from(scale.min(9)));
+    let nanos = units.saturating_mul(10u64.pow(9 - u32::from(scale.min(9))));
     let clock = format!(
         "{:02}:{:02}:{:02}.{:07}",
         nanos / 3_600_000_000_000,
@@ -305,7 +314,7 @@ fn datetime2_text(ty: u8, b: &[u8], scale: u8) -> String {
     if ty == 0x29 {
         return clock;
     }
-    let date = date_text(&b[time_len..]);
+    let date = date_text(b.get(time_len..).unwrap_or_default());
     if ty == 0x2B && b.len() >= time_len + 5 {
         let offset = i16::from_le_bytes([b[time_len + 3], b[time_len + 4]]);
         return format!(
@@ -338,5 +347,24 @@ mod tests {
         assert!(call.procedure.is_executesql());
         assert_eq!(call.params[0].1, Value::Text("SELECT @P1".into()));
         assert_eq!(call.params[1], ("@P1".to_string(), Value::Int(-2)));
+    }
+}
+
+#[cfg(test)]
+mod fuzzed {
+    /// Inputs the `fuzz` binary found to panic the decoder: each is refused instead.
+    #[test]
+    fn fuzzed_requests_are_refused_not_panicked_on() {
+        let inputs = [
+            "16000000120000000200000000000000000001000000ffff0a0000000000e7401f0904d000346c00530045004c0045004300540020006e0061006d0065002000460052004f004d0020007300790073002e006400610074006100620061007300650073002000570048004500520045002000640061007400610062006100730065005f0069006400205f0069006e0066006f000000003d0020004000700031000000e7401f0904d000340e00400070003100200069006e007400034000700031000026040405000000",
+            "160000001200000002000000000000000000010000000e00730070005f007300650020006e0061006d0065002000460052004f004d0020007300790073002e006400610074006100620061007300650073002000570048004500520045002000640061007400610062006100730065005f006900640020003d0020004000700031000000e7401f0904d000340e00400070003100200069006e0074000340007000310000260404050000000072007600650072005f0069006e0066006f000000",
+        ];
+        for hex in inputs {
+            let bytes: Vec<u8> = (0..hex.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+                .collect();
+            let _ = super::parse(&bytes);
+        }
     }
 }
