@@ -3,7 +3,8 @@
 //! daily as the driver runs it. Prints the store's size as the days pass (it stops
 //! growing once the horizons are reached: it grows with the fleet, not with time), then
 //! starts `ferry-control` (its own process) on that store and prints the latency of the
-//! fleet's list and report RPCs.
+//! fleet's list and report RPCs, and how long the `ferry` CLI takes to list the whole
+//! fleet, its migrations and the assessment report.
 //!
 //! Each simulated day: every host sends `--reports-per-day` load reports (one window
 //! each) and an inventory; each of `--migrations` migrating databases sends
@@ -124,7 +125,10 @@ async fn main() -> anyhow::Result<()> {
         writes_total as f64 / simulating.elapsed().as_secs_f64()
     );
     store.close().await;
-    rpc_latencies(scratch.path(), &args).await
+    // The newest simulated run (ferry-control's own schedule may start a newer one,
+    // which no agent answers here).
+    let newest_run = format!("run-{}", start + (args.days - 1) / 7 * 7 * DAY);
+    rpc_latencies(scratch.path(), &args, &newest_run).await
 }
 
 /// Hosts enrolled at `at`, each with its inventory: one instance, 5 databases.
@@ -377,7 +381,7 @@ fn store_mib(data_dir: &Path) -> f64 {
 }
 
 /// `ferry-control` on the store, and each list and report RPC timed `calls` times.
-async fn rpc_latencies(dir: &Path, args: &Args) -> anyhow::Result<()> {
+async fn rpc_latencies(dir: &Path, args: &Args, run: &str) -> anyhow::Result<()> {
     let config = format!("[retention]\nhistory_days = {}\n", args.history_days);
     let plane = ferry_tests::processes::ControlPlane::start(dir, &config).await;
     let credentials = ferry_control::server::admin_credentials_dir(&plane.data_dir);
@@ -412,13 +416,14 @@ async fn rpc_latencies(dir: &Path, args: &Args) -> anyhow::Result<()> {
         let started = Instant::now();
         client
             .get_assessment_report(request(GetAssessmentReportRequest {
+                run_id: run.to_string(),
                 page_size: 100,
                 ..Default::default()
             }))
             .await?;
         samples.push(started.elapsed());
     }
-    print_latency("GetAssessmentReport (newest run, a page of 100)", samples);
+    print_latency("GetAssessmentReport (a page of 100)", samples);
     let mut samples = Vec::new();
     for _ in 0..args.calls {
         let started = Instant::now();
@@ -443,7 +448,73 @@ async fn rpc_latencies(dir: &Path, args: &Args) -> anyhow::Result<()> {
         samples.push(started.elapsed());
     }
     print_latency("ListAudit (a page of 100)", samples);
+    if let Some(metrics) = plane.metrics_addr {
+        store_time(metrics).await?;
+    }
+    // The CLI, as an operator runs it (a process each, its TLS handshake included),
+    // walking every page.
+    println!("the ferry CLI on that store, whole lists:");
+    for command in [
+        &["hosts"][..],
+        &["hosts", "-o", "json"],
+        &["migrate", "ls"],
+        &["assess", "report", "--run", run],
+        &["assess", "report", "--run", run, "-o", "csv"],
+    ] {
+        let started = Instant::now();
+        let output = plane.ferry(command).await;
+        let took = started.elapsed();
+        anyhow::ensure!(
+            output.status.success(),
+            "ferry {}: {}",
+            command.join(" "),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        println!(
+            "  ferry {:<34} {:>7.0} ms  ({} lines)",
+            command.join(" ").replace(run, "RUN"),
+            took.as_secs_f64() * 1000.0,
+            output.stdout.iter().filter(|b| **b == b'\n').count()
+        );
+    }
     plane.stop().await;
+    Ok(())
+}
+
+/// Where the RPCs' time went in the store: the operations that took the most time in
+/// all, from ferry-control's own `db.client.operation.duration`.
+async fn store_time(metrics: std::net::SocketAddr) -> anyhow::Result<()> {
+    let (_, body) = ferry_tests::http_get::get(metrics, "/metrics").await?;
+    let mut operations: std::collections::BTreeMap<String, (f64, f64)> = Default::default();
+    for line in body.lines() {
+        let Some((series, value)) = line.rsplit_once(' ') else {
+            continue;
+        };
+        let Some(name) = series
+            .split("db_operation_name=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+        else {
+            continue;
+        };
+        let value: f64 = value.parse().unwrap_or(0.0);
+        let entry = operations.entry(name.to_string()).or_default();
+        if series.starts_with("db_client_operation_duration_seconds_sum") {
+            entry.0 += value;
+        } else if series.starts_with("db_client_operation_duration_seconds_count") {
+            entry.1 += value;
+        }
+    }
+    let mut by_total: Vec<_> = operations.into_iter().collect();
+    by_total.sort_by(|a, b| b.1 .0.total_cmp(&a.1 .0));
+    println!("  store operations by time spent (ferry-control's /metrics):");
+    for (name, (seconds, count)) in by_total.iter().take(8) {
+        println!(
+            "    {name:<34} {:>8.0} ms in all, {count:>6} calls, {:>7.2} ms each",
+            seconds * 1000.0,
+            seconds * 1000.0 / count.max(1.0)
+        );
+    }
     Ok(())
 }
 
