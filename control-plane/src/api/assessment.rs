@@ -209,14 +209,9 @@ async fn run_info(shared: &Context, run: RunRecord) -> Result<op::AssessmentRun,
         })
         .collect();
     Ok(op::AssessmentRun {
-        id: run.id,
-        created_by: run.created_by,
-        created_unix_ms: run.created_at_ms,
-        deadline_unix_ms: run.deadline_at_ms,
-        selector: run.selector,
-        trigger: run.trigger,
         state: if finished { "complete" } else { "running" }.into(),
         targets,
+        ..run_identity(run)
     })
 }
 

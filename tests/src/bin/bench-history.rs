@@ -411,42 +411,36 @@ async fn rpc_latencies(dir: &Path, args: &Args, run: &str) -> anyhow::Result<()>
     }
     let pages: Vec<Duration> = times.into_iter().flatten().collect();
     print_latency("ListHosts (a page of 100)", pages);
-    let mut samples = Vec::new();
-    for _ in 0..args.calls {
-        let started = Instant::now();
-        client
-            .get_assessment_report(request(GetAssessmentReportRequest {
-                run_id: run.to_string(),
-                page_size: 100,
-                ..Default::default()
-            }))
-            .await?;
-        samples.push(started.elapsed());
-    }
+    let report = GetAssessmentReportRequest {
+        run_id: run.to_string(),
+        page_size: 100,
+        ..Default::default()
+    };
+    let samples = time_calls(args.calls, || {
+        let (mut client, request) = (client.clone(), ferry_control::cli::request(report.clone()));
+        async move { client.get_assessment_report(request).await.map(drop) }
+    })
+    .await?;
     print_latency("GetAssessmentReport (a page of 100)", samples);
-    let mut samples = Vec::new();
-    for _ in 0..args.calls {
-        let started = Instant::now();
-        client
-            .list_migrations(request(ListMigrationsRequest {
-                page_size: 100,
-                ..Default::default()
-            }))
-            .await?;
-        samples.push(started.elapsed());
-    }
+    let samples = time_calls(args.calls, || {
+        let mut client = client.clone();
+        let request = ferry_control::cli::request(ListMigrationsRequest {
+            page_size: 100,
+            ..Default::default()
+        });
+        async move { client.list_migrations(request).await.map(drop) }
+    })
+    .await?;
     print_latency("ListMigrations (a page of 100)", samples);
-    let mut samples = Vec::new();
-    for _ in 0..args.calls {
-        let started = Instant::now();
-        client
-            .list_audit(request(ListAuditRequest {
-                limit: 100,
-                ..Default::default()
-            }))
-            .await?;
-        samples.push(started.elapsed());
-    }
+    let samples = time_calls(args.calls, || {
+        let mut client = client.clone();
+        let request = ferry_control::cli::request(ListAuditRequest {
+            limit: 100,
+            ..Default::default()
+        });
+        async move { client.list_audit(request).await.map(drop) }
+    })
+    .await?;
     print_latency("ListAudit (a page of 100)", samples);
     if let Some(metrics) = plane.metrics_addr {
         store_time(metrics).await?;
@@ -479,6 +473,21 @@ async fn rpc_latencies(dir: &Path, args: &Args, run: &str) -> anyhow::Result<()>
     }
     plane.stop().await;
     Ok(())
+}
+
+/// `calls` calls of `call`, one after another, each timed.
+async fn time_calls<F, Fut>(calls: usize, mut call: F) -> anyhow::Result<Vec<Duration>>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<(), tonic::Status>>,
+{
+    let mut samples = Vec::with_capacity(calls);
+    for _ in 0..calls {
+        let started = Instant::now();
+        call().await?;
+        samples.push(started.elapsed());
+    }
+    Ok(samples)
 }
 
 /// Where the RPCs' time went in the store: the operations that took the most time in
