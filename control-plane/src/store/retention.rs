@@ -144,19 +144,12 @@ impl Store {
             if ids.is_empty() {
                 return Ok(total);
             }
-            let list = placeholders(ids.len());
-            for table in [
+            let tables = [
                 "connection_results",
                 "connection_instances",
                 "connection_tests",
-            ] {
-                let sql = format!("DELETE FROM {table} WHERE command_id IN ({list})");
-                let mut delete = sqlx::query(&sql);
-                for id in &ids {
-                    delete = delete.bind(id);
-                }
-                delete.execute(&mut *tx).await?;
-            }
+            ];
+            delete_in(&mut tx, &tables, (None, "command_id"), &ids).await?;
             tx.commit().await?;
             total += ids.len() as u64;
             if ids.len() < batch as usize {
@@ -194,23 +187,14 @@ impl Store {
                     tx.commit().await?;
                     break;
                 }
-                // Children before parents (the foreign keys), for these agents.
-                let list = placeholders_from(2, agents.len());
-                for table in [
+                let tables = [
                     "assessment_findings",
                     "assessment_results",
                     "assessment_databases",
                     "assessment_instances",
                     "assessment_targets",
-                ] {
-                    let sql =
-                        format!("DELETE FROM {table} WHERE run_id = $1 AND agent_id IN ({list})");
-                    let mut delete = sqlx::query(&sql).bind(run);
-                    for agent in &agents {
-                        delete = delete.bind(agent);
-                    }
-                    delete.execute(&mut *tx).await?;
-                }
+                ];
+                delete_in(&mut tx, &tables, (Some(run), "agent_id"), &agents).await?;
                 tx.commit().await?;
             }
         }
@@ -218,9 +202,33 @@ impl Store {
     }
 }
 
-/// `$1, $2, ... $n`.
-fn placeholders(n: usize) -> String {
-    placeholders_from(1, n)
+/// Deletes from each of `tables`, in order (children before parents: the foreign
+/// keys), the rows whose `column` is one of `keys` (and whose run is `run`, if given).
+async fn delete_in(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    tables: &[&str],
+    (run, column): (Option<&String>, &str),
+    keys: &[String],
+) -> Result<(), StoreError> {
+    let first = 1 + usize::from(run.is_some());
+    let list = placeholders_from(first, keys.len());
+    let scope = if run.is_some() {
+        "run_id = $1 AND "
+    } else {
+        ""
+    };
+    for table in tables {
+        let sql = format!("DELETE FROM {table} WHERE {scope}{column} IN ({list})");
+        let mut delete = sqlx::query(&sql);
+        if let Some(run) = run {
+            delete = delete.bind(run);
+        }
+        for key in keys {
+            delete = delete.bind(key);
+        }
+        delete.execute(&mut **tx).await?;
+    }
+    Ok(())
 }
 
 /// `$first, ... $(first + n - 1)`.
