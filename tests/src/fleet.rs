@@ -67,6 +67,7 @@ impl Fleet {
         let mut metrics_url = None;
         let (plane, control_plane, credentials) = if options.control_plane_process {
             let plane = crate::processes::ControlPlane::start(&options.data_dir, &settings).await;
+            metrics_url = plane.metrics_addr.map(|a| format!("http://{a}/metrics"));
             let url = plane.url();
             let credentials = ferry_control::server::admin_credentials_dir(&plane.data_dir);
             (Plane::Process(Box::new(plane)), url, credentials)

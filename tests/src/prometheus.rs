@@ -141,9 +141,24 @@ impl Prometheus {
 /// The value of the sample `name` whose labels include every one of `labels`, in
 /// Prometheus's text format `text`; None when there is none.
 pub fn sample(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    matching(text, name, labels).next()
+}
+
+/// The sum of every sample `name` whose labels include every one of `labels` (0 when
+/// there is none): a counter across the label values not named.
+pub fn sum(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
+    matching(text, name, labels).sum()
+}
+
+/// The values of the samples `name` whose labels include every one of `labels`.
+fn matching<'a>(
+    text: &'a str,
+    name: &'a str,
+    labels: &'a [(&str, &str)],
+) -> impl Iterator<Item = f64> + 'a {
     text.lines()
         .filter(|line| !line.starts_with('#'))
-        .find_map(|line| {
+        .filter_map(move |line| {
             let (series, value) = line.rsplit_once(' ')?;
             let (metric, rest) = match series.split_once('{') {
                 Some((metric, rest)) => (metric, rest.strip_suffix('}')?),
@@ -156,7 +171,7 @@ pub fn sample(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
 
 #[cfg(test)]
 mod tests {
-    use super::sample;
+    use super::{sample, sum};
 
     #[test]
     fn samples_are_found_by_name_and_labels() {
@@ -166,5 +181,8 @@ mod tests {
         assert_eq!(sample(text, "b", &[]), Some(6.5));
         assert_eq!(sample(text, "a", &[("x", "3")]), None);
         assert_eq!(sample(text, "c", &[]), None);
+        assert_eq!(sum(text, "a", &[]), 7.0);
+        assert_eq!(sum(text, "a", &[("x", "1")]), 3.0);
+        assert_eq!(sum(text, "c", &[]), 0.0);
     }
 }

@@ -44,13 +44,9 @@ impl Arm {
         mi: &ManagedInstanceId,
     ) -> Result<Vec<TrustCertificate>, ArmError> {
         let url = self.url(&format!("{mi}/serverTrustCertificates"), API_VERSION);
-        let answer = self.call(reqwest::Method::GET, &url, None).await?;
-        let Some(list) = answer.body["value"].as_array() else {
-            return Err(ArmError::Decode(
-                "serverTrustCertificates: no value list".into(),
-            ));
-        };
-        list.iter()
+        self.list(&url)
+            .await?
+            .iter()
             .map(|c| {
                 Ok(TrustCertificate {
                     name: c["name"].as_str().unwrap_or_default().to_string(),
@@ -185,6 +181,44 @@ impl Arm {
         }
     }
 
+    /// Every link on the MI (one LIST, its pages followed), by name in lower case
+    /// (ARM's names are case-insensitive).
+    pub async fn links(
+        &self,
+        mi: &ManagedInstanceId,
+    ) -> Result<std::collections::HashMap<String, Value>, ArmError> {
+        let url = self.resource_url(mi, &["distributedAvailabilityGroups"], LINK_API_VERSION)?;
+        Ok(self
+            .list(&url)
+            .await?
+            .into_iter()
+            .filter_map(|link| Some((link["name"].as_str()?.to_ascii_lowercase(), link)))
+            .collect())
+    }
+
+    /// A collection's items: ARM answers a LIST a page at a time (`value`, and
+    /// `nextLink` while more follow; the link carries its own api-version and skip
+    /// token, and is called only when it is on the ARM endpoint).
+    async fn list(&self, url: &str) -> Result<Vec<Value>, ArmError> {
+        let mut items = Vec::new();
+        let mut next = url.to_string();
+        for _ in 0..MAX_LIST_PAGES {
+            let mut answer = self.call(reqwest::Method::GET, &next, None).await?;
+            let Value::Array(page) = answer.body["value"].take() else {
+                return Err(ArmError::Decode(format!("{}: no value list", path_of(url))));
+            };
+            items.extend(page);
+            match answer.body["nextLink"].as_str() {
+                Some(link) if !link.is_empty() => next = link.to_string(),
+                _ => return Ok(items),
+            }
+        }
+        Err(ArmError::Decode(format!(
+            "{}: more than {MAX_LIST_PAGES} pages",
+            path_of(url)
+        )))
+    }
+
     /// Polls an operation at the URL ARM gave (`Azure-AsyncOperation`, else `Location`).
     /// Within the operation's last Retry-After, answers Running without a call.
     pub async fn poll(&self, url: &str) -> Result<Poll, ArmError> {
@@ -233,6 +267,15 @@ impl Arm {
             self.pace.hold(pace::operation_key(url), seconds);
         }
     }
+}
+
+/// A LIST's pages followed at most: ARM's pages hold at least a hundred items, and a
+/// nextLink that never ends must not hold the driver.
+const MAX_LIST_PAGES: usize = 100;
+
+/// A URL's path, for an error: no query string (a skip token is noise).
+fn path_of(url: &str) -> &str {
+    url.split('?').next().unwrap_or_default()
 }
 
 /// A `publicBlob`: hex, with or without `0x` (the CLI's output lacks it).

@@ -24,10 +24,8 @@ use super::cutover_steps;
 use crate::azure::link::Poll;
 use crate::azure::{ManagedInstance, ManagedInstanceId};
 use crate::context::Context;
-use crate::cutover;
 use crate::migration::admission;
 use crate::migration::journal;
-use crate::migration::observe::{stalled, Observation};
 use crate::migration::planner::{self, Action, Snapshot, StepView};
 use crate::migration::{State, StepState, StepsRequest};
 use crate::store::commands::{CommandKind, CommandRecord, CommandState};
@@ -88,8 +86,9 @@ pub async fn run(shared: Arc<Context>, mut stop: tokio::sync::watch::Receiver<bo
             (&shared.config.retention, shared.clock.now_ms()),
         );
         let started = std::time::Instant::now();
-        let ticked = tick(&fenced, ttl).await;
+        let (ticked, operations) = crate::store::counted(tick(&fenced, ttl)).await;
         metrics.tick.record(started.elapsed().as_secs_f64(), &[]);
+        metrics.tick_operations.record(operations, &[]);
         match ticked {
             Ok(()) => {}
             Err(e @ StoreError::Fenced { .. }) => {
@@ -117,31 +116,55 @@ fn lease_margin(ttl: Duration) -> Duration {
 }
 
 /// One tick over every active migration, by a driver whose store is fenced by its
-/// lease (`ttl` long). The lease is renewed at the tick's start, before a migration
-/// once half of it is used, and while a migration's work runs long; an ARM call still
-/// out when the lease ends is given up. Fails only when the lease is lost
+/// lease (`ttl` long): first the links of those due for a reading, all in one pass
+/// ([`super::observe`]); then each preparing, cutting-over or cancelling one advanced
+/// by its journal. The lease is renewed at the tick's start, before a piece of work
+/// once half of it is used, and while the work runs long; an ARM call still out when
+/// the lease ends is given up. Fails only when the lease is lost
 /// ([`StoreError::Fenced`]) or the active migrations cannot be read.
 pub async fn tick(shared: &Context, ttl: Duration) -> Result<(), StoreError> {
     let observe_ms = (shared.config.migrations.observe_interval_secs * 1000) as i64;
     let cutover_observe_ms = shared.config.cutover.observe_interval_ms as i64;
-    let renew = || async {
-        let renewing = tokio::time::Instant::now();
-        shared.store.renew_lease(ttl.as_millis() as i64).await?;
-        Ok::<_, StoreError>(renewing + ttl.saturating_sub(lease_margin(ttl)))
-    };
-    let mut lease_ends_at = renew().await?;
-    for m in shared.store.active_migrations().await? {
-        // Renewed once half of it is used, not once per migration: the writes per
-        // tick stay few however many migrations there are.
-        if lease_ends_at.saturating_duration_since(tokio::time::Instant::now()) < ttl / 2 {
-            lease_ends_at = renew().await?;
+    let mut lease = Leased::renewed(shared, ttl).await?;
+    let mut active = shared.store.active_migrations().await?;
+    let now = shared.clock.now_ms();
+    let due: Vec<&MigrationRecord> = active
+        .iter()
+        .filter(|m| {
+            let every = match m.state {
+                State::CuttingOver => cutover_observe_ms,
+                _ if m.state.is_linked() || m.state == State::Unknown => observe_ms,
+                _ => return false,
+            };
+            m.observed_at_ms.is_none_or(|at| now - at >= every)
+        })
+        .collect();
+    if !due.is_empty() {
+        let cutting_over = due.iter().any(|m| m.state == State::CuttingOver);
+        let observed = lease
+            .run(super::observe::observe_all(shared, &due, now))
+            .await;
+        match observed {
+            Ok(()) => {}
+            Err(e @ StoreError::Fenced { .. }) => return Err(e),
+            Err(e) => {
+                tracing::warn!(error = %e, "reading the links failed; trying again next tick")
+            }
         }
-        let (ends, lease_ends) = tokio::sync::watch::channel(lease_ends_at);
-        let work = advance_one(shared, &m, (observe_ms, cutover_observe_ms));
-        let outcome = tokio::select! {
-            outcome = crate::azure::arm::within_lease(lease_ends, work) => outcome,
-            never = keep_lease(&shared.store, ttl, ends) => match never {},
-        };
+        // A cutover's gates judge the reading just made (an operator's change since,
+        // such as a cancel, is the next tick's).
+        if cutting_over {
+            active = shared.store.active_migrations().await?;
+        }
+    }
+    for m in &active {
+        if !matches!(
+            m.state,
+            State::Preparing | State::Cancelling | State::CuttingOver
+        ) {
+            continue;
+        }
+        let outcome = lease.run(advance(shared, m, shared.clock.now_ms())).await;
         match outcome {
             Ok(()) => {}
             Err(e @ StoreError::Fenced { .. }) => return Err(e),
@@ -153,6 +176,55 @@ pub async fn tick(shared: &Context, ttl: Duration) -> Result<(), StoreError> {
         }
     }
     Ok(())
+}
+
+/// The driver's lease through a tick: when it ends (less the margin), renewed.
+struct Leased<'a> {
+    shared: &'a Context,
+    ttl: Duration,
+    ends_at: tokio::time::Instant,
+}
+
+impl<'a> Leased<'a> {
+    async fn renewed(shared: &'a Context, ttl: Duration) -> Result<Leased<'a>, StoreError> {
+        let mut lease = Leased {
+            shared,
+            ttl,
+            ends_at: tokio::time::Instant::now(),
+        };
+        lease.renew().await?;
+        Ok(lease)
+    }
+
+    async fn renew(&mut self) -> Result<(), StoreError> {
+        let renewing = tokio::time::Instant::now();
+        self.shared
+            .store
+            .renew_lease(self.ttl.as_millis() as i64)
+            .await?;
+        self.ends_at = renewing + self.ttl.saturating_sub(lease_margin(self.ttl));
+        Ok(())
+    }
+
+    /// Runs `work` under the lease: renewed first once half of it is used (not before
+    /// every piece: the writes per tick stay few however many migrations there are),
+    /// and every third of it while the work runs.
+    async fn run<T>(
+        &mut self,
+        work: impl std::future::Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        let left = self
+            .ends_at
+            .saturating_duration_since(tokio::time::Instant::now());
+        if left < self.ttl / 2 {
+            self.renew().await?;
+        }
+        let (ends, lease_ends) = tokio::sync::watch::channel(self.ends_at);
+        tokio::select! {
+            outcome = crate::azure::arm::within_lease(lease_ends, work) => outcome,
+            never = keep_lease(&self.shared.store, self.ttl, ends) => match never {},
+        }
+    }
 }
 
 /// Renews the lease every third of its time while a migration's work runs, and moves
@@ -175,41 +247,6 @@ async fn keep_lease(
                 return std::future::pending().await;
             }
         }
-    }
-}
-
-async fn advance_one(
-    shared: &Context,
-    m: &MigrationRecord,
-    (observe_ms, cutover_observe_ms): (i64, i64),
-) -> Result<(), StoreError> {
-    let now = shared.clock.now_ms();
-    let due = |every: i64| m.observed_at_ms.is_none_or(|at| now - at >= every);
-    match m.state {
-        State::Preparing | State::Cancelling => advance(shared, m, now).await,
-        State::CuttingOver if due(cutover_observe_ms) => {
-            observe(shared, m, now).await?;
-            // The gates judge the observation just made (an operator's change
-            // since, such as a cancel, is the next tick's).
-            match shared.store.migration(&m.id).await? {
-                Some(m) if m.state == State::CuttingOver => {
-                    advance(shared, &m, shared.clock.now_ms()).await
-                }
-                Some(_) | None => Ok(()),
-            }
-        }
-        State::CuttingOver => advance(shared, m, now).await,
-        State::Seeding
-        | State::CatchingUp
-        | State::Synchronizing
-        | State::ReadyForCutover
-        | State::Stalled
-        | State::Unknown => match due(observe_ms) {
-            true => observe(shared, m, now).await,
-            false => Ok(()),
-        },
-        // Not active: the store does not list them.
-        State::Failed | State::Cancelled | State::Completed => Ok(()),
     }
 }
 
@@ -599,90 +636,4 @@ async fn poll(
     store
         .finish_step(&m.id, step.seq, (state, false), &detail, now)
         .await
-}
-
-/// Reads the link from ARM and records what it shows.
-async fn observe(shared: &Context, m: &MigrationRecord, now: i64) -> Result<(), StoreError> {
-    let mi = match target(shared, m).await? {
-        Ok(mi) => mi.id,
-        Err(why) => {
-            return shared
-                .store
-                .set_migration_state((&m.id, m.state), State::Failed, &why, None, now)
-                .await
-                .map(drop)
-        }
-    };
-    let link = match shared.arm.link(&mi, &m.link_name).await {
-        Ok(link) => link,
-        Err(e @ crate::azure::ArmError::Paced { .. }) => {
-            tracing::debug!(migration = %m.id, error = %e, "not reading the link yet");
-            return Ok(());
-        }
-        Err(e) => {
-            tracing::warn!(migration = %m.id, error = %e, "reading the link from ARM failed");
-            return Ok(());
-        }
-    };
-    let cutting_over = m.state == State::CuttingOver;
-    let Some(mut observation) = link
-        .as_ref()
-        .and_then(|l| Observation::from_link(l, &m.database))
-    else {
-        // A cutover removes the link itself (or a failover breaks it): its steps say.
-        if cutting_over {
-            return Ok(());
-        }
-        return shared
-            .store
-            .set_migration_state((&m.id, m.state), State::Failed, &format!("the MI has no link {} carrying {}: it was removed outside Ferry; cancel this migration and start it again", m.link_name, m.database), None, now)
-            .await
-            .map(drop);
-    };
-    let stall_ms = (shared.config.migrations.stall_after_secs * 1000) as i64;
-    // SQL Server's side, when its agent reported it within the stall window.
-    if let Some((at, sql)) = shared
-        .store
-        .link_status(m.agent_id, &m.instance, &m.database, &m.link_name)
-        .await?
-        .filter(|(at, _)| now - at <= stall_ms)
-    {
-        observation.sql = Some(sql);
-        observation.sql_observed_ms = at;
-    }
-    let before = m.observation()?;
-    observation.steady = cutover::gates::Steady::follow(before.as_ref(), &observation);
-    let progressed = observation.progressed(before.as_ref());
-    let (mut state, mut detail) = observation.state();
-    if !progressed && stalled(state, m.progressed_at_ms, now, stall_ms) {
-        detail = format!(
-            "no progress for more than {} s: {detail}",
-            shared.config.migrations.stall_after_secs
-        );
-        state = State::Stalled;
-    }
-    let warn_days = shared.config.migrations.certificate_warning_days;
-    if let Some(warning) = observation.certificate_warning(now, warn_days) {
-        detail.push_str(&warning);
-    }
-    if cutting_over {
-        // The cutover's steps set its state and detail; the reading is kept for its gates.
-        (state, detail) = (State::CuttingOver, m.detail.clone());
-    }
-    if state != m.state {
-        tracing::info!(migration = %m.id, from = m.state.as_str(), to = state.as_str(), %detail, "migration state");
-    }
-    let json =
-        serde_json::to_string(&observation).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    shared
-        .store
-        .set_migration_state(
-            (&m.id, m.state),
-            state,
-            &detail,
-            Some((&json, progressed)),
-            now,
-        )
-        .await
-        .map(drop)
 }

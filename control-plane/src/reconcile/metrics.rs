@@ -1,4 +1,5 @@
-//! The driver's metrics: how long a tick takes, whether this replica holds the
+//! The driver's metrics: how long a tick takes and how many store operations it
+//! makes, whether this replica holds the
 //! driver's lease and under which epoch, the migrations queued for a seeding slot
 //! (admission), and the cutovers waiting at their gates (each gate open or closed, how
 //! long the wait has lasted, how many wait for approvers). The gate series exist only
@@ -38,6 +39,8 @@ pub const STALE_AFTER: Duration = Duration::from_secs(120);
 /// The driver's lease as this replica knows it.
 pub struct DriverMetrics {
     pub tick: Histogram<f64>,
+    /// Store operations (queries and writes) per tick.
+    pub tick_operations: Histogram<u64>,
     held: Arc<AtomicI64>,
     epoch: Arc<AtomicI64>,
     _gauges: [ObservableGauge<i64>; 2],
@@ -55,6 +58,14 @@ impl DriverMetrics {
                 .with_unit("s")
                 .with_description("How long one driver tick over the active migrations took")
                 .with_boundaries(vec![0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0])
+                .build(),
+            tick_operations: meter
+                .u64_histogram("ferry.driver.tick.store_operations")
+                .with_unit("{operation}")
+                .with_description("Store operations (queries and writes) one driver tick made")
+                .with_boundaries(vec![
+                    2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0, 5000.0,
+                ])
                 .build(),
             held: held.clone(),
             epoch: epoch.clone(),

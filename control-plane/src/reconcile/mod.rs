@@ -4,6 +4,8 @@
 //! and does it: agent commands, ARM calls, checks on the MI, the application hook.
 //!
 //! - [`driver`]: the loop, its lease and fencing, one tick over the active migrations.
+//! - [`observe`]: the links of every migration due for a reading, read and judged in
+//!   one pass (one ARM LIST per MI, a few queries).
 //! - [`arm_steps`]: the link's ARM steps (trust certificate, link, failover, deletion).
 //! - [`cutover_steps`]: the cutover's steps of the control plane's own, and the gates'
 //!   check before the failover.
@@ -18,4 +20,5 @@ pub mod driver;
 pub mod hook;
 pub mod metrics;
 pub mod mi_sql;
+pub mod observe;
 pub mod validation;

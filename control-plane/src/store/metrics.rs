@@ -2,7 +2,8 @@
 //! OpenTelemetry's database convention), labelled with the `Store` method's name
 //! (`db.operation.name`, a fixed set) and the database (`db.system.name`: sqlite,
 //! postgresql). It spans the whole operation: waiting for a connection and for
-//! SQLite's write lock included, as a caller sees it.
+//! SQLite's write lock included, as a caller sees it. [`counted`] counts the
+//! operations a piece of work made (the driver's queries per tick).
 
 use std::sync::OnceLock;
 use std::time::Instant;
@@ -11,6 +12,19 @@ use opentelemetry::metrics::Histogram;
 use opentelemetry::KeyValue;
 
 use super::Dialect;
+
+tokio::task_local! {
+    /// The operations started by the work [`counted`] runs.
+    static COUNT: std::sync::Arc<std::sync::atomic::AtomicU64>;
+}
+
+/// Runs `work` and says how many store operations it started (those of the tasks it
+/// spawns not included): the driver's queries per tick.
+pub async fn counted<F: std::future::Future>(work: F) -> (F::Output, u64) {
+    let count = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let output = COUNT.scope(count.clone(), work).await;
+    (output, count.load(std::sync::atomic::Ordering::Relaxed))
+}
 
 /// Records one operation's duration when dropped (finished, failed or cancelled).
 pub(super) struct Timed {
@@ -21,6 +35,7 @@ pub(super) struct Timed {
 
 impl Timed {
     pub(super) fn start(operation: &'static str, dialect: Dialect) -> Self {
+        let _ = COUNT.try_with(|count| count.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
         Self {
             operation,
             dialect,

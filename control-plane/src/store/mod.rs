@@ -4,11 +4,13 @@
 //! - `schema/<dialect>/NNNN_*.sql`: schema files per dialect, embedded at build time and
 //!   applied in order once (recorded in `ferry_schema`).
 //! - One method per named operation, grouped by concept: [`tokens`], [`agents`],
-//!   [`inventory`], [`labels`], [`load`], [`commands`], [`assessments`], [`connection_tests`],
-//!   [`migrations`], [`steps`], [`cutovers`], [`waves`], [`link_status`], [`leases`], [`audit`], [`refused_reports`],
-//!   [`operators`], [`fleet_counts`] (the gauges' counts), [`retention`] (forgetting
-//!   what is past its horizon). Each times itself
-//!   (`metrics`: `db.client.operation.duration` by operation).
+//!   [`inventory`], [`labels`], [`load`], [`commands`], [`assessments`],
+//!   [`connection_tests`], [`migrations`], [`observations`] (the driver's readings of
+//!   many links at once), [`steps`], [`cutovers`], [`waves`], [`link_status`],
+//!   [`leases`], [`audit`], [`refused_reports`], [`operators`], [`fleet_counts`] (the
+//!   gauges' counts), [`retention`] (forgetting what is past its horizon). Each times
+//!   itself (`metrics`: `db.client.operation.duration` by operation; [`counted`]
+//!   counts a piece of work's operations).
 //!   Queries are written once, in the SQL both dialects share (`$n` parameters,
 //!   `ON CONFLICT`, `RETURNING`).
 //! - The conformance suite (`tests/tests/store_conformance/`, in ferry-tests) runs on
@@ -28,7 +30,9 @@ pub mod leases;
 pub mod link_status;
 pub mod load;
 mod metrics;
+pub use metrics::counted;
 pub mod migrations;
+pub mod observations;
 pub mod operators;
 pub mod refused_reports;
 pub mod retention;

@@ -10,6 +10,11 @@
 //!
 //! `cargo run --release -p ferry-tests --bin bench-migrations -- --hosts 50 --per-host 2`
 //! `cargo run --release -p ferry-tests --bin bench-migrations -- --hosts 25 --per-host 2 --cutover`
+//!
+//! Before any cutover, the driver is watched for `--steady-secs` with every migration
+//! linked (`--waiting-cutovers` of them at their gates): its ticks' time, store
+//! operations per tick and ARM requests per minute, from ferry-control's metrics.
+//! `cargo run --release -p ferry-tests --bin bench-migrations -- --hosts 500 --per-host 2 --data-mb 1 --waiting-cutovers 100`
 
 use std::time::{Duration, Instant};
 
@@ -41,6 +46,14 @@ struct Args {
     /// Give up after this many seconds.
     #[arg(long, default_value_t = 1800)]
     limit_secs: u64,
+    /// Then watch the driver for this long with every migration linked (0: not):
+    /// its ticks' time, store operations and ARM requests, from ferry-control's metrics.
+    #[arg(long, default_value_t = 60)]
+    steady_secs: u64,
+    /// Cutovers started before that watch that wait at their gates through it (the
+    /// application still writing, so the quiet gate stays closed).
+    #[arg(long, default_value_t = 0)]
+    waiting_cutovers: usize,
     /// Then cut every ready one over as one wave (the application stopped and so
     /// confirmed) and print Ferry's own overhead per database.
     #[arg(long)]
@@ -178,6 +191,13 @@ async fn main() -> anyhow::Result<()> {
             m.id, m.database, m.host, m.state, m.detail
         );
     }
+    if args.steady_secs > 0 {
+        let ready: Vec<&op::Migration> = all
+            .iter()
+            .filter(|m| m.state == "ready_for_cutover")
+            .collect();
+        steady(&mut fleet, &ready, &args).await?;
+    }
     if args.cutover {
         let ready: Vec<_> = all
             .into_iter()
@@ -187,6 +207,99 @@ async fn main() -> anyhow::Result<()> {
     }
     fleet.stop().await;
     Ok(())
+}
+
+/// The driver with `ready` linked (and `--waiting-cutovers` of them waiting at their
+/// gates), watched for `--steady-secs`: per tick, its time and store operations; per
+/// minute, the ARM requests it made; from ferry-control's own metrics.
+async fn steady(fleet: &mut Fleet, ready: &[&op::Migration], args: &Args) -> anyhow::Result<()> {
+    let Some(url) = fleet.metrics_url.clone() else {
+        anyhow::bail!("ferry-control serves no /metrics here");
+    };
+    let address: std::net::SocketAddr = url
+        .trim_start_matches("http://")
+        .trim_end_matches("/metrics")
+        .parse()?;
+    let scrape = || async move {
+        let (_, text) = ferry_tests::http_get::get(address, "/metrics").await?;
+        anyhow::Ok(text)
+    };
+    let waiting = args.waiting_cutovers.min(ready.len());
+    for m in &ready[..waiting] {
+        fleet
+            .client
+            .start_cutover(request(op::StartCutoverRequest {
+                id: m.id.clone(),
+                confirm_traffic_stopped: true,
+                ..Default::default()
+            }))
+            .await?;
+    }
+    let deadline = Instant::now() + Duration::from_secs(args.limit_secs);
+    loop {
+        let text = scrape().await?;
+        let at_gates = text
+            .lines()
+            .filter(|l| l.starts_with("ferry_cutover_waiting_seconds{"))
+            .count();
+        if at_gates >= waiting {
+            break;
+        }
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "only {at_gates} of {waiting} cutovers reached their gates"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let figures = |text: &str| {
+        use ferry_tests::prometheus::sum;
+        [
+            sum(text, "ferry_driver_tick_duration_seconds_count", &[]),
+            sum(text, "ferry_driver_tick_duration_seconds_sum", &[]),
+            sum(text, "ferry_driver_tick_store_operations_sum", &[]),
+            sum(text, "ferry_azure_requests_total", &[]),
+            sum(
+                text,
+                "ferry_azure_requests_total",
+                &[("http_request_method", "GET")],
+            ),
+        ]
+    };
+    let before = figures(&scrape().await?);
+    let watched = Instant::now();
+    tokio::time::sleep(Duration::from_secs(args.steady_secs)).await;
+    let after = figures(&scrape().await?);
+    let secs = watched.elapsed().as_secs_f64();
+    let [ticks, tick_secs, operations, arm, gets] = std::array::from_fn(|i| after[i] - before[i]);
+    let text = scrape().await?;
+    let buckets: Vec<(f64, f64)> = text
+        .lines()
+        .filter_map(|l| {
+            let rest = l.strip_prefix("ferry_driver_tick_store_operations_bucket{")?;
+            let le = rest.split("le=\"").nth(1)?.split('"').next()?;
+            Some((le.parse().ok()?, l.rsplit(' ').next()?.parse().ok()?))
+        })
+        .collect();
+    let most = buckets
+        .iter()
+        .find(|(_, count)| *count >= sum_count(&text))
+        .map_or(f64::INFINITY, |(le, _)| *le);
+    println!(
+        "driver over {secs:.0} s with {} migrations linked, {waiting} of them waiting at their cutover gates: \
+         {ticks:.0} ticks, {:.1} ms each on average; {:.1} store operations a tick on average (every tick since start at most {most}); \
+         {:.0} ARM requests a minute ({:.0} GETs)",
+        ready.len(),
+        tick_secs / ticks.max(1.0) * 1000.0,
+        operations / ticks.max(1.0),
+        arm / secs * 60.0,
+        gets / secs * 60.0,
+    );
+    Ok(())
+}
+
+/// How many ticks the store-operations histogram has counted.
+fn sum_count(text: &str) -> f64 {
+    ferry_tests::prometheus::sum(text, "ferry_driver_tick_store_operations_count", &[])
 }
 
 /// Stops the application on every migration of `ready`, cuts them all over at once

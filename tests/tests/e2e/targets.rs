@@ -421,3 +421,55 @@ async fn a_secret_others_can_read_is_refused_and_the_data_folder_is_private() {
     assert_eq!(mode(&plane.data_dir.join("ferry.db")), 0o600);
     plane.stop().await;
 }
+
+/// The driver reads every link of an MI with one LIST: ARM pages a list (`nextLink`),
+/// and a link past the first page is still read.
+#[tokio::test]
+async fn an_mis_links_are_listed_across_pages() {
+    let scenario = "[[managed_instance]]\nname = \"mi-many\"\n\n[azure]\nspeed = 1000.0\n";
+    let lab = ferry_sim::Lab::start(&ferry_sim::Scenario::parse(scenario).unwrap())
+        .await
+        .unwrap();
+    let azure = lab.azure.as_ref().unwrap();
+    let mi = ferry_control::azure::ManagedInstanceId::parse(&format!(
+        "/subscriptions/{}/resourceGroups/ferry-lab/providers/Microsoft.Sql/managedInstances/mi-many",
+        azure.subscription
+    ))
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = azure_config(
+        &lab,
+        dir.path(),
+        ferry_sim::scenario::azure::DEFAULT_CLIENT_SECRET,
+    );
+    let arm = super::migrations::outside_arm(dir.path(), &config);
+    let links = ferry_sim::azure::arm::LIST_PAGE + 3;
+    for n in 0..links {
+        let body = serde_json::json!({"properties": {
+            "databases": [{"databaseName": format!("db{n}")}],
+            "partnerEndpoint": "TCP://10.0.0.4:5022",
+            "instanceAvailabilityGroupName": format!("AG_{n}_MI"),
+            "partnerAvailabilityGroupName": format!("AG_{n}"),
+            "instanceLinkRole": "Secondary",
+            "failoverMode": "Manual",
+            "seedingMode": "Automatic",
+        }});
+        arm.put_link(&mi, &format!("Link_{n}"), &body)
+            .await
+            .unwrap();
+    }
+    // Each link is listed once its creation is done (90 s of Azure's time, 0.09 s here).
+    let listed = wait::until("every link listed", LIMIT, || async {
+        let listed = arm.links(&mi).await.map_err(|e| e.to_string())?;
+        match listed.len() == links {
+            true => Ok(Some(listed)),
+            false => Err(format!("{} of {links}", listed.len())),
+        }
+    })
+    .await;
+    let last = &listed[&format!("link_{}", links - 1)];
+    assert_eq!(
+        last["properties"]["databases"][0]["databaseName"],
+        format!("db{}", links - 1)
+    );
+}

@@ -19,6 +19,7 @@ use uuid::Uuid;
 
 mod cutover;
 mod migrations;
+mod observations;
 mod plans;
 mod refused;
 mod retention;
@@ -766,6 +767,8 @@ async fn suite(url: &str) {
         );
     }
     retention::retention(&store, first.id).await;
+    // Last: its many migrations would crowd the pages and audit events read above.
+    observations::observations(&store, first.id).await;
     store.close().await;
 }
 

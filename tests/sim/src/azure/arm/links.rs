@@ -1,5 +1,5 @@
 //! `distributedAvailabilityGroups`: the MI link's ARM resource. PUT creates the MI's
-//! side of a link (a long-running operation), GET and list report each database's
+//! side of a link (a long-running operation), GET and list (paged) report each database's
 //! state as the MI observes it (`crate::azure::link`) with its LSNs and lag, PATCH
 //! switches `replicationMode`, POST `failover` (Planned or ForcedAllowDataLoss) makes
 //! the MI primary, DELETE breaks the link (`crate::azure::failover`).
@@ -24,12 +24,7 @@ pub fn route(arm: &Arm, call: &Call) -> ArmResult<Response> {
         if *method != http::Method::GET {
             return Err(not_allowed(call));
         }
-        let value = state
-            .links(&mi.spec.name)
-            .iter()
-            .map(|l| link_json(arm, &state, mi, &l.name))
-            .collect::<ArmResult<Vec<_>>>()?;
-        return Ok(Response::json(StatusCode::OK, &json!({ "value": value })));
+        return list(arm, &state, call, mi).map(|b| Response::json(StatusCode::OK, &b));
     };
     let exists = state.link(&mi.spec.name, name).is_some();
     if let Some(action) = call.rest.get(1) {
@@ -195,6 +190,42 @@ fn same(a: &Link, b: &Link) -> bool {
         && a.partner_group.eq_ignore_ascii_case(&b.partner_group)
         && a.failover_mode == b.failover_mode
         && a.seeding_mode == b.seeding_mode
+}
+
+/// Links a LIST answers per page: ARM pages its lists (`nextLink` with a skip token,
+/// the page's size its own choice), so a client that reads only the first page misses
+/// links.
+pub const LIST_PAGE: usize = 50;
+
+/// One page of the MI's links, from `$skiptoken` (the lab's token: how many to skip).
+fn list(arm: &Arm, state: &State, call: &Call, mi: &ManagedInstance) -> ArmResult<Value> {
+    let skip = match call.request.query("$skiptoken") {
+        None => 0,
+        Some(token) => token.parse::<usize>().map_err(|_| {
+            ArmError::bad_request(
+                "InvalidSkipToken",
+                format!("the skip token {token:?} is not one this list gave"),
+            )
+        })?,
+    };
+    let links = state.links(&mi.spec.name);
+    let value = links
+        .iter()
+        .skip(skip)
+        .take(LIST_PAGE)
+        .map(|l| link_json(arm, state, mi, &l.name))
+        .collect::<ArmResult<Vec<_>>>()?;
+    let mut page = json!({ "value": value });
+    if skip + LIST_PAGE < links.len() {
+        page["nextLink"] = json!(format!(
+            "{}{}?api-version={}&$skiptoken={}",
+            call.base,
+            call.request.path,
+            call.api_version,
+            skip + LIST_PAGE
+        ));
+    }
+    Ok(page)
 }
 
 pub fn link_json(arm: &Arm, state: &State, mi: &ManagedInstance, name: &str) -> ArmResult<Value> {

@@ -32,6 +32,7 @@ use crate::faults::{ArmFault, Faults};
 use crate::scenario::azure::Role;
 
 pub use error::{ArmError, ArmResult};
+pub use links::LIST_PAGE;
 use operations::{Change, Operation, Status};
 
 /// The link's databases the MI holds a seeded copy of.
