@@ -224,16 +224,32 @@ pub async fn follow(
     mut progress: impl FnMut(usize, usize, usize, f64),
 ) -> anyhow::Result<Vec<op::Migration>> {
     let started = Instant::now();
+    let wanted: std::collections::HashSet<&str> = ids.iter().map(String::as_str).collect();
     let mut poll = tokio::time::interval(Duration::from_secs(1));
     loop {
         poll.tick().await;
-        let mut all = fleet
-            .client
-            .list_migrations(request(op::ListMigrationsRequest::default()))
-            .await?
-            .into_inner()
-            .migrations;
-        all.retain(|m| ids.contains(&m.id));
+        let mut all = Vec::new();
+        let mut page_token = String::new();
+        loop {
+            let page = fleet
+                .client
+                .list_migrations(request(op::ListMigrationsRequest {
+                    page_token,
+                    page_size: 1000,
+                    ..Default::default()
+                }))
+                .await?
+                .into_inner();
+            all.extend(
+                page.migrations
+                    .into_iter()
+                    .filter(|m| wanted.contains(m.id.as_str())),
+            );
+            page_token = page.next_page_token;
+            if page_token.is_empty() {
+                break;
+            }
+        }
         let ready = all.iter().filter(|m| m.state == until).count();
         let failed = all.iter().filter(|m| m.state == "failed").count();
         progress(ready, failed, all.len(), started.elapsed().as_secs_f64());

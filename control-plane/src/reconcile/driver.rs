@@ -294,9 +294,19 @@ pub fn snapshot<'a>(m: &'a MigrationRecord, steps: &'a [StepRecord]) -> Snapshot
 
 /// Advances a preparing, cutting-over or cancelling migration by its journal: the
 /// planner (`planner::plan`) decides from what was read, and this performs it.
-async fn advance(shared: &Context, m: &MigrationRecord, now: i64) -> Result<(), StoreError> {
+async fn advance(shared: &Context, listed: &MigrationRecord, now: i64) -> Result<(), StoreError> {
     let store = &shared.store;
-    let steps = store.migration_steps(&m.id).await?;
+    let steps = store.migration_steps(&listed.id).await?;
+    // The migration read after its steps: an agent's report stores its steps with what
+    // they learned (SQL Server's certificate, its listener) in one transaction, so the
+    // record read now knows all the steps say. The tick's list may be seconds older.
+    let Some(m) = store.migration(&listed.id).await? else {
+        return Ok(());
+    };
+    if m.state != listed.state {
+        return Ok(());
+    }
+    let m = &m;
     let intent = m.intent()?;
     let mi = target(shared, m).await?;
     let snapshot = Snapshot {
