@@ -25,12 +25,55 @@ pub async fn start(
         deadline_secs: u64::from(request.deadline_seconds),
     };
     let run = service::assessment::start(shared, actor, ask).await?;
-    run_info(shared, run).await
+    run_summary(shared, run).await
 }
 
-pub async fn get(shared: &Context, run_id: &str) -> Result<op::AssessmentRun, ApiError> {
-    let run = find_run(shared, run_id).await?;
-    run_info(shared, run).await
+/// The run with its counts, and a page of its targets by host name.
+pub async fn get(
+    shared: &Context,
+    request: &op::GetAssessmentRunRequest,
+) -> Result<op::AssessmentRun, ApiError> {
+    let run = find_run(shared, &request.run_id).await?;
+    let size = paging::size(request.page_size);
+    let after = paging::key(&request.page_token, 2)?;
+    let after = after.as_ref().map(|k| (k[0].as_str(), k[1].as_str()));
+    let (deadline, now) = (run.deadline_at_ms, now_ms());
+    let silence = silence_ms(shared);
+    let page = shared
+        .store
+        .assessment_targets_page(&run.id, after, size)
+        .await?;
+    let next_page_token = paging::next_token(&page, size, |t| {
+        vec![t.host.clone(), t.agent_id.to_string()]
+    });
+    let targets = page
+        .iter()
+        .map(|t| {
+            let state = TargetState::derive(t, deadline, now, silence);
+            op::AssessmentTarget {
+                host: t.host.clone(),
+                host_id: t.agent_id.to_string(),
+                state: state.as_str().into(),
+                error: match state {
+                    TargetState::Failed => t.command_error.clone(),
+                    TargetState::TimedOut => {
+                        "the host did not report before the run's deadline".into()
+                    }
+                    _ => String::new(),
+                },
+            }
+        })
+        .collect();
+    Ok(op::AssessmentRun {
+        targets,
+        next_page_token,
+        ..run_summary(shared, run).await?
+    })
+}
+
+/// How long an agent may be silent and still count as online.
+fn silence_ms(shared: &Context) -> i64 {
+    (shared.config.liveness.disconnected_after_secs * 1000) as i64
 }
 
 pub async fn report(
@@ -70,7 +113,7 @@ pub async fn report(
         }
     }
     let run = if first {
-        run_info(shared, run).await?
+        run_summary(shared, run).await?
     } else {
         run_identity(run)
     };
@@ -177,40 +220,35 @@ fn run_identity(run: RunRecord) -> op::AssessmentRun {
         deadline_unix_ms: run.deadline_at_ms,
         selector: run.selector,
         trigger: run.trigger,
-        state: String::new(),
-        targets: Vec::new(),
+        ..Default::default()
     }
 }
 
-async fn run_info(shared: &Context, run: RunRecord) -> Result<op::AssessmentRun, ApiError> {
+/// The run with its state and its targets counted by state (no targets listed): one
+/// grouped query, whatever the number of hosts.
+async fn run_summary(shared: &Context, run: RunRecord) -> Result<op::AssessmentRun, ApiError> {
     let now = now_ms();
-    let silence = (shared.config.liveness.disconnected_after_secs * 1000) as i64;
-    let mut finished = true;
-    let targets: Vec<op::AssessmentTarget> = shared
+    let groups = shared
         .store
-        .assessment_targets(&run.id)
-        .await?
-        .iter()
-        .map(|t| {
-            let state = TargetState::derive(t, run.deadline_at_ms, now, silence);
-            finished &= state.finished();
-            op::AssessmentTarget {
-                host: t.host.clone(),
-                host_id: t.agent_id.to_string(),
-                state: state.as_str().into(),
-                error: match state {
-                    TargetState::Failed => t.command_error.clone(),
-                    TargetState::TimedOut => {
-                        "the host did not report before the run's deadline".into()
-                    }
-                    _ => String::new(),
-                },
-            }
-        })
-        .collect();
+        .assessment_target_groups(&run.id, now - silence_ms(shared))
+        .await?;
+    let mut counts = op::TargetCounts::default();
+    for (target, n) in &groups {
+        let state = TargetState::derive(target, run.deadline_at_ms, now, silence_ms(shared));
+        counts.total += n;
+        *match state {
+            TargetState::Queued => &mut counts.queued,
+            TargetState::OfflineWaiting => &mut counts.offline_waiting,
+            TargetState::Running => &mut counts.running,
+            TargetState::Done => &mut counts.done,
+            TargetState::Failed => &mut counts.failed,
+            TargetState::TimedOut => &mut counts.timed_out,
+        } += n;
+    }
+    let finished = counts.queued + counts.offline_waiting + counts.running == 0;
     Ok(op::AssessmentRun {
         state: if finished { "complete" } else { "running" }.into(),
-        targets,
+        target_counts: Some(counts),
         ..run_identity(run)
     })
 }
@@ -333,8 +371,8 @@ pub async fn diff(
     };
     let word = |r: Option<Readiness>| r.map(|r| r.as_str().to_string()).unwrap_or_default();
     Ok(op::AssessmentDiff {
-        from: Some(run_info(shared, from).await?),
-        to: Some(run_info(shared, to).await?),
+        from: Some(run_summary(shared, from).await?),
+        to: Some(run_summary(shared, to).await?),
         fixed: changes.fixed.into_iter().map(finding).collect(),
         regressed: changes.regressed.into_iter().map(finding).collect(),
         readiness: changes

@@ -342,7 +342,7 @@ impl Operator for OperatorApi {
         request: Request<GetAssessmentRunRequest>,
     ) -> Result<Response<AssessmentRun>, Status> {
         authorize_operator(&self.0, &request, Rpc::GetAssessmentRun).await?;
-        let run = assessment::get(&self.0, &request.get_ref().run_id).await?;
+        let run = assessment::get(&self.0, request.get_ref()).await?;
         Ok(Response::new(run))
     }
 

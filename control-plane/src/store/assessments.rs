@@ -188,14 +188,27 @@ impl Store {
         rows.iter().map(decode_run).collect()
     }
 
-    pub async fn assessment_targets(&self, run: &str) -> Result<Vec<TargetRecord>, StoreError> {
-        let _timed = self.timed("assessment_targets");
+    /// At most `limit` targets of the run by host name, after `after` (a host's name
+    /// and agent id; None from the start).
+    pub async fn assessment_targets_page(
+        &self,
+        run: &str,
+        after: Option<(&str, &str)>,
+        limit: u32,
+    ) -> Result<Vec<TargetRecord>, StoreError> {
+        let _timed = self.timed("assessment_targets_page");
+        let (name, id) = after.unwrap_or_default();
         let rows = sqlx::query(
             "SELECT t.agent_id, a.name, a.last_seen_at, a.revoked_at, c.state, c.error_code, c.error_message, t.reported_at
              FROM assessment_targets t JOIN agents a ON a.id = t.agent_id JOIN commands c ON c.id = t.command_id
-             WHERE t.run_id = $1 ORDER BY a.name",
+             WHERE t.run_id = $1 AND ($2 = 0 OR a.name > $3 OR (a.name = $3 AND t.agent_id > $4))
+             ORDER BY a.name, t.agent_id LIMIT $5",
         )
         .bind(run)
+        .bind(i64::from(after.is_some()))
+        .bind(name)
+        .bind(id)
+        .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
@@ -216,6 +229,47 @@ impl Store {
                     },
                     reported_at_ms: col(row, "reported_at")?,
                 })
+            })
+            .collect()
+    }
+
+    /// The run's targets grouped by what decides their state: one representative
+    /// target per group (its command's state, whether its assessment arrived, its
+    /// agent seen since `seen_since_ms` and not revoked, or not) and how many there
+    /// are like it. `assess::runs::TargetState::derive` then judges each group.
+    pub async fn assessment_target_groups(
+        &self,
+        run: &str,
+        seen_since_ms: i64,
+    ) -> Result<Vec<(TargetRecord, u32)>, StoreError> {
+        let _timed = self.timed("assessment_target_groups");
+        let rows = sqlx::query(
+            "SELECT state, reported, online, COUNT(*) AS n FROM (
+                SELECT c.state,
+                    CAST(CASE WHEN t.reported_at IS NULL THEN 0 ELSE 1 END AS BIGINT) AS reported,
+                    CAST(CASE WHEN a.revoked_at IS NULL AND a.last_seen_at >= $2 THEN 1 ELSE 0 END AS BIGINT) AS online
+                FROM assessment_targets t JOIN agents a ON a.id = t.agent_id JOIN commands c ON c.id = t.command_id
+                WHERE t.run_id = $1
+             ) g GROUP BY state, reported, online",
+        )
+        .bind(run)
+        .bind(seen_since_ms)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let state: String = col(row, "state")?;
+                let online = col::<i64>(row, "online")? == 1;
+                let representative = TargetRecord {
+                    agent_id: AgentId(uuid::Uuid::nil()),
+                    host: String::new(),
+                    last_seen_ms: online.then_some(seen_since_ms),
+                    revoked: !online,
+                    command_state: state.parse().map_err(StoreError::Corrupt)?,
+                    command_error: String::new(),
+                    reported_at_ms: (col::<i64>(row, "reported")? == 1).then_some(0),
+                };
+                Ok((representative, col::<i64>(row, "n")? as u32))
             })
             .collect()
     }

@@ -52,13 +52,14 @@ async fn main() -> anyhow::Result<()> {
     let mut last_finished = 0;
     let report = fleet
         .assess_all(|run| {
-            let finished = run.targets.iter().filter(|t| t.state == "done").count();
+            let counts = run.target_counts.unwrap_or_default();
+            let finished = counts.done as usize;
             if finished >= last_finished + args.instances / 10 {
                 last_finished = finished;
                 println!(
                     "  {:>6.1} s  {finished}/{} hosts done",
                     assessing.elapsed().as_secs_f64(),
-                    run.targets.len()
+                    counts.total
                 );
             }
         })

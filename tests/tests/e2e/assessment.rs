@@ -342,7 +342,10 @@ async fn a_fleet_assessment_rates_every_database_and_waits_for_offline_hosts() {
         if pages == 1 {
             assert_eq!(page.databases.unwrap().not_ready, 9);
             assert!(!page.rules.is_empty());
-            assert!(!page.run.unwrap().targets.is_empty());
+            let run = page.run.unwrap();
+            let counts = run.target_counts.unwrap();
+            assert_eq!((counts.total, counts.done), (3, 3), "{run:?}");
+            assert!(run.targets.is_empty(), "the targets are GetAssessmentRun's");
         } else {
             assert!(page.databases.is_none() && page.rules.is_empty());
             assert!(page.run.unwrap().targets.is_empty());
@@ -354,6 +357,37 @@ async fn a_fleet_assessment_rates_every_database_and_waits_for_offline_hosts() {
     }
     assert_eq!((instances.len(), databases), (3, 13), "{instances:?}");
     assert!(pages >= 3, "{pages} pages");
+    // The run's targets come a page at a time too, each host once, by name.
+    let (mut hosts, mut page_token) = (Vec::new(), String::new());
+    loop {
+        let page = client
+            .get_assessment_run(ferry_control::cli::request(
+                ferry_proto::operator::v1::GetAssessmentRunRequest {
+                    run_id: String::new(),
+                    page_token,
+                    page_size: 2,
+                },
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(page.state, "complete");
+        assert_eq!(page.target_counts.unwrap().total, 3);
+        hosts.extend(
+            page.targets
+                .iter()
+                .map(|t| (t.host.clone(), t.state.clone())),
+        );
+        page_token = page.next_page_token;
+        if page_token.is_empty() {
+            break;
+        }
+    }
+    let mut sorted = hosts.clone();
+    sorted.sort();
+    assert_eq!(hosts.len(), 3, "{hosts:?}");
+    assert_eq!(hosts, sorted, "by host name");
+    assert!(hosts.iter().all(|(_, state)| state == "done"), "{hosts:?}");
     let owned = |pairs: &[(&str, &str, &[&str])]| {
         pairs
             .iter()

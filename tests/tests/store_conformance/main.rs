@@ -23,6 +23,7 @@ mod observations;
 mod plans;
 mod refused;
 mod retention;
+mod runs;
 
 const NOW: i64 = 1_700_000_000_000;
 
@@ -398,7 +399,14 @@ async fn suite(url: &str) {
         .create_assessment_run(&run, &[command(first.id)])
         .await
         .unwrap());
-    assert_eq!(store.assessment_targets(&run.id).await.unwrap().len(), 1);
+    assert_eq!(
+        store
+            .assessment_targets_page(&run.id, None, 1000)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 
     // Load windows: stored once per (instance, start); older than the history dropped.
     let window = |start: i64| LoadWindow {
@@ -767,8 +775,9 @@ async fn suite(url: &str) {
         );
     }
     retention::retention(&store, first.id).await;
-    // Last: its many migrations would crowd the pages and audit events read above.
+    // Last: their many migrations, hosts and runs would crowd what is read above.
     observations::observations(&store, first.id).await;
+    runs::target_pages_and_groups(&store).await;
     store.close().await;
 }
 

@@ -130,7 +130,14 @@ pub(super) async fn retention(store: &Store, agent: AgentId) {
     assert!(store.get_assessment_run(&runs[0]).await.unwrap().is_none());
     assert!(store.get_assessment_run(&runs[1]).await.unwrap().is_none());
     assert!(store.get_assessment_run(&runs[2]).await.unwrap().is_some());
-    assert_eq!(store.assessment_targets(&runs[2]).await.unwrap().len(), 1);
+    assert_eq!(
+        store
+            .assessment_targets_page(&runs[2], None, 1000)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
     let actions: Vec<String> = store
         .list_audit(10_000)
         .await

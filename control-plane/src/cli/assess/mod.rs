@@ -169,18 +169,13 @@ pub async fn run(
                 println!(
                     "assessment {} started for {} host(s); follow it with `ferry assess status {}`",
                     run.id,
-                    run.targets.len(),
+                    run.target_counts.unwrap_or_default().total,
                     run.id
                 );
             }
         }
         AssessVerb::Status { run } => {
-            let run = client
-                .get_assessment_run(request(GetAssessmentRunRequest {
-                    run_id: run.unwrap_or_default(),
-                }))
-                .await?
-                .into_inner();
+            let run = run_with_targets(client, &run.unwrap_or_default()).await?;
             if json {
                 output::print_json(&run_json(&run));
             } else {
@@ -266,11 +261,45 @@ pub async fn wait_for(
             return Ok(run);
         }
         poll.tick().await;
+        // The counts are all progress needs: one target, not the fleet.
         run = client
             .get_assessment_run(request(GetAssessmentRunRequest {
                 run_id: run.id.clone(),
+                page_size: 1,
+                ..Default::default()
             }))
             .await?
             .into_inner();
+    }
+}
+
+/// The run (the newest when `run_id` is empty) with every one of its targets, page by
+/// page.
+pub async fn run_with_targets(
+    client: &mut OperatorClient<Channel>,
+    run_id: &str,
+) -> Result<AssessmentRun, CliError> {
+    let mut whole: Option<AssessmentRun> = None;
+    let mut page_token = String::new();
+    loop {
+        let page = client
+            .get_assessment_run(request(GetAssessmentRunRequest {
+                // Later pages name the run the first one found.
+                run_id: whole.as_ref().map_or(run_id, |w| w.id.as_str()).to_string(),
+                page_token,
+                page_size: super::PAGE_SIZE,
+            }))
+            .await?
+            .into_inner();
+        page_token = page.next_page_token.clone();
+        match whole.as_mut() {
+            None => whole = Some(page),
+            Some(whole) => whole.targets.extend(page.targets),
+        }
+        if page_token.is_empty() {
+            let mut whole = whole.unwrap_or_default();
+            whole.next_page_token.clear();
+            return Ok(whole);
+        }
     }
 }

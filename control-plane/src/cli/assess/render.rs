@@ -9,26 +9,21 @@ use serde_json::{json, Value};
 
 use crate::cli::output::{ago, table, until};
 
-/// One line of progress: "[######....] 12/20 done (3 running, 5 offline waiting)".
+/// One line of progress: "[######....] 12/20 hosts finished (3 running, 5 offline,
+/// waiting)", from the run's target counts.
 pub fn progress_line(run: &AssessmentRun) -> String {
     const WIDTH: usize = 30;
-    let total = run.targets.len().max(1);
-    let count = |state: &str| run.targets.iter().filter(|t| t.state == state).count();
-    let finished = run
-        .targets
-        .iter()
-        .filter(|t| !matches!(t.state.as_str(), "queued" | "running" | "offline_waiting"))
-        .count();
-    let filled = finished * WIDTH / total;
+    let c = run.target_counts.unwrap_or_default();
+    let finished = (c.done + c.failed + c.timed_out) as usize;
+    let filled = finished * WIDTH / (c.total as usize).max(1);
     let mut waiting = Vec::new();
-    for (state, label) in [
-        ("running", "running"),
-        ("queued", "queued"),
-        ("offline_waiting", "offline, waiting"),
-        ("failed", "failed"),
-        ("timed_out", "timed out"),
+    for (n, label) in [
+        (c.running, "running"),
+        (c.queued, "queued"),
+        (c.offline_waiting, "offline, waiting"),
+        (c.failed, "failed"),
+        (c.timed_out, "timed out"),
     ] {
-        let n = count(state);
         if n > 0 {
             waiting.push(format!("{n} {label}"));
         }
@@ -36,8 +31,8 @@ pub fn progress_line(run: &AssessmentRun) -> String {
     format!(
         "[{}{}] {finished}/{} hosts finished{}",
         "#".repeat(filled),
-        ".".repeat(WIDTH - filled),
-        run.targets.len(),
+        ".".repeat(WIDTH - filled.min(WIDTH)),
+        c.total,
         if waiting.is_empty() {
             String::new()
         } else {
@@ -72,6 +67,10 @@ pub fn run_json(run: &AssessmentRun) -> Value {
         "id": run.id, "created_by": run.created_by, "created_unix_ms": run.created_unix_ms,
         "deadline_unix_ms": run.deadline_unix_ms, "selector": run.selector,
         "trigger": run.trigger, "state": run.state,
+        "target_counts": run.target_counts.map(|c| json!({
+            "total": c.total, "queued": c.queued, "offline_waiting": c.offline_waiting,
+            "running": c.running, "done": c.done, "failed": c.failed, "timed_out": c.timed_out,
+        })),
         "targets": run.targets.iter().map(|t| json!({
             "host": t.host, "host_id": t.host_id, "state": t.state, "error": t.error,
         })).collect::<Vec<_>>(),
@@ -337,29 +336,30 @@ pub fn check_json(c: &CheckDetail) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ferry_proto::operator::v1::AssessmentTarget;
+    use ferry_proto::operator::v1::TargetCounts;
 
     #[test]
     fn csv_quotes_what_needs_it_and_progress_counts_states() {
         assert_eq!(csv_cell("a,b"), "\"a,b\"");
         assert_eq!(csv_cell("say \"hi\""), "\"say \"\"hi\"\"\"");
         assert_eq!(csv_cell("plain"), "plain");
-        let target = |state: &str| AssessmentTarget {
-            state: state.into(),
-            ..Default::default()
-        };
         let run = AssessmentRun {
-            targets: vec![
-                target("done"),
-                target("offline_waiting"),
-                target("running"),
-                target("done"),
-            ],
+            target_counts: Some(TargetCounts {
+                total: 4,
+                done: 2,
+                offline_waiting: 1,
+                running: 1,
+                ..Default::default()
+            }),
             ..Default::default()
         };
         assert_eq!(
             progress_line(&run),
             "[###############...............] 2/4 hosts finished (1 running, 1 offline, waiting)"
+        );
+        assert_eq!(
+            progress_line(&AssessmentRun::default()),
+            format!("[{}] 0/0 hosts finished", ".".repeat(30))
         );
     }
 }
