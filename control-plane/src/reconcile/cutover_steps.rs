@@ -199,10 +199,15 @@ pub async fn gates_hold(
         Decision::Stop(_) | Decision::FailOver => shared.driver_gauges.done(&m.id),
     }
     match decision {
+        // Written only when what it waits for changed: a cutover waiting at its gates
+        // re-judges them every tick, and an unchanged note is a write (an fsync on
+        // SQLite) for nothing. A queue's note is always written: it restarts the wait.
         Decision::Wait(why) => {
-            store
-                .note_step((&m.id, step.seq), &why, Wait::Closed, now_ms)
-                .await?;
+            if step.detail != why || step.started_at_ms.is_none() {
+                store
+                    .note_step((&m.id, step.seq), &why, Wait::Closed, now_ms)
+                    .await?;
+            }
             Ok(false)
         }
         Decision::Queued(why) => {
