@@ -138,6 +138,43 @@ impl Prometheus {
     }
 }
 
+/// Prints where ferry-control's store time went: the operations that took the most
+/// time in all, from its own `db.client.operation.duration` at `metrics`.
+pub async fn print_store_time(metrics: std::net::SocketAddr) -> anyhow::Result<()> {
+    let (_, body) = crate::http_get::get(metrics, "/metrics").await?;
+    let mut operations: std::collections::BTreeMap<String, (f64, f64)> = Default::default();
+    for line in body.lines() {
+        let Some((series, value)) = line.rsplit_once(' ') else {
+            continue;
+        };
+        let Some(name) = series
+            .split("db_operation_name=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+        else {
+            continue;
+        };
+        let value: f64 = value.parse().unwrap_or(0.0);
+        let entry = operations.entry(name.to_string()).or_default();
+        if series.starts_with("db_client_operation_duration_seconds_sum") {
+            entry.0 += value;
+        } else if series.starts_with("db_client_operation_duration_seconds_count") {
+            entry.1 += value;
+        }
+    }
+    let mut by_total: Vec<_> = operations.into_iter().collect();
+    by_total.sort_by(|a, b| b.1 .0.total_cmp(&a.1 .0));
+    println!("  store operations by time spent (ferry-control's /metrics):");
+    for (name, (seconds, count)) in by_total.iter().take(8) {
+        println!(
+            "    {name:<34} {:>8.0} ms in all, {count:>6} calls, {:>7.2} ms each",
+            seconds * 1000.0,
+            seconds * 1000.0 / count.max(1.0)
+        );
+    }
+    Ok(())
+}
+
 /// The value of the sample `name` whose labels include every one of `labels`, in
 /// Prometheus's text format `text`; None when there is none.
 pub fn sample(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {

@@ -443,7 +443,7 @@ async fn rpc_latencies(dir: &Path, args: &Args, run: &str) -> anyhow::Result<()>
     .await?;
     print_latency("ListAudit (a page of 100)", samples);
     if let Some(metrics) = plane.metrics_addr {
-        store_time(metrics).await?;
+        ferry_tests::prometheus::print_store_time(metrics).await?;
     }
     // The CLI, as an operator runs it (a process each, its TLS handshake included),
     // walking every page.
@@ -488,43 +488,6 @@ where
         samples.push(started.elapsed());
     }
     Ok(samples)
-}
-
-/// Where the RPCs' time went in the store: the operations that took the most time in
-/// all, from ferry-control's own `db.client.operation.duration`.
-async fn store_time(metrics: std::net::SocketAddr) -> anyhow::Result<()> {
-    let (_, body) = ferry_tests::http_get::get(metrics, "/metrics").await?;
-    let mut operations: std::collections::BTreeMap<String, (f64, f64)> = Default::default();
-    for line in body.lines() {
-        let Some((series, value)) = line.rsplit_once(' ') else {
-            continue;
-        };
-        let Some(name) = series
-            .split("db_operation_name=\"")
-            .nth(1)
-            .and_then(|rest| rest.split('"').next())
-        else {
-            continue;
-        };
-        let value: f64 = value.parse().unwrap_or(0.0);
-        let entry = operations.entry(name.to_string()).or_default();
-        if series.starts_with("db_client_operation_duration_seconds_sum") {
-            entry.0 += value;
-        } else if series.starts_with("db_client_operation_duration_seconds_count") {
-            entry.1 += value;
-        }
-    }
-    let mut by_total: Vec<_> = operations.into_iter().collect();
-    by_total.sort_by(|a, b| b.1 .0.total_cmp(&a.1 .0));
-    println!("  store operations by time spent (ferry-control's /metrics):");
-    for (name, (seconds, count)) in by_total.iter().take(8) {
-        println!(
-            "    {name:<34} {:>8.0} ms in all, {count:>6} calls, {:>7.2} ms each",
-            seconds * 1000.0,
-            seconds * 1000.0 / count.max(1.0)
-        );
-    }
-    Ok(())
 }
 
 fn print_latency(name: &str, mut samples: Vec<Duration>) {

@@ -292,6 +292,7 @@ async fn steady(fleet: &mut Fleet, ready: &[&op::Migration], args: &Args) -> any
         gets / secs * 60.0,
         all_operations / secs,
     );
+    ferry_tests::prometheus::print_store_time(address).await?;
     Ok(())
 }
 
