@@ -91,14 +91,7 @@ pub async fn report(
     let instances = store
         .assessment_instances_page(&run.id, after.as_ref(), size)
         .await?;
-    let databases = match instances.last() {
-        Some(last) => {
-            store
-                .assessment_databases_between(&run.id, after.as_ref(), &last.key())
-                .await?
-        }
-        None => Vec::new(),
-    };
+    let databases = store.assessment_databases_of(&run.id, &instances).await?;
     // The whole-run figures on the first page only: each is a pass over the run.
     let first = after.is_none();
     let rules = if first {

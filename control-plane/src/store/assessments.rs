@@ -319,33 +319,49 @@ impl Store {
         rows.iter().map(decode_instance).collect()
     }
 
-    /// The databases of the instances after `after` up to `last` (inclusive), in the
-    /// order `assessment_instances_page` gives them.
-    pub async fn assessment_databases_between(
+    /// The databases of `instances` (a page of the run's instances), in the page's
+    /// order: looked up by the page's hosts through the primary key, not by a scan of
+    /// the run (a page of a 10,000-host run is a thousand lookups, not 50,000 rows).
+    pub async fn assessment_databases_of(
         &self,
         run: &str,
-        after: Option<&InstanceKey>,
-        last: &InstanceKey,
+        instances: &[InstanceRow],
     ) -> Result<Vec<DatabaseRow>, StoreError> {
-        let _timed = self.timed("assessment_databases_between");
-        let start = after.cloned().unwrap_or_default();
-        let rows = sqlx::query(
-            "SELECT d.*, a.name AS host FROM assessment_databases d JOIN agents a ON a.id = d.agent_id
-             WHERE d.run_id = $1 AND ($2 = 0 OR (a.name, d.agent_id, d.instance_name) > ($3, $4, $5))
-               AND (a.name, d.agent_id, d.instance_name) <= ($6, $7, $8)
-             ORDER BY a.name, d.agent_id, d.instance_name, d.database_name",
-        )
-        .bind(run)
-        .bind(i64::from(after.is_some()))
-        .bind(start.host)
-        .bind(start.agent_id)
-        .bind(start.instance)
-        .bind(&last.host)
-        .bind(&last.agent_id)
-        .bind(&last.instance)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(decode_database).collect()
+        let _timed = self.timed("assessment_databases_of");
+        let mut agents: Vec<String> = instances.iter().map(|i| i.agent_id.to_string()).collect();
+        agents.sort_unstable();
+        agents.dedup();
+        // Where each instance of the page stands in it.
+        let position: HashMap<(String, &str), usize> = instances
+            .iter()
+            .enumerate()
+            .map(|(n, i)| ((i.agent_id.to_string(), i.instance.as_str()), n))
+            .collect();
+        let mut databases: Vec<(usize, DatabaseRow)> = Vec::new();
+        // 500 hosts a statement: well within both dialects' parameter limits.
+        for chunk in agents.chunks(500) {
+            let list = (0..chunk.len())
+                .map(|i| format!("${}", i + 2))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = format!(
+                "SELECT d.*, a.name AS host FROM assessment_databases d JOIN agents a ON a.id = d.agent_id
+                 WHERE d.run_id = $1 AND d.agent_id IN ({list})"
+            );
+            let mut query = sqlx::query(&sql).bind(run);
+            for agent in chunk {
+                query = query.bind(agent.as_str());
+            }
+            for row in query.fetch_all(&self.pool).await? {
+                let agent: String = col(&row, "agent_id")?;
+                let instance: String = col(&row, "instance_name")?;
+                if let Some(&at) = position.get(&(agent, instance.as_str())) {
+                    databases.push((at, decode_database(&row)?));
+                }
+            }
+        }
+        databases.sort_by(|(x_at, x), (y_at, y)| (x_at, &x.database).cmp(&(y_at, &y.database)));
+        Ok(databases.into_iter().map(|(_, d)| d).collect())
     }
 
     /// How many of the run's databases are at each readiness.

@@ -848,11 +848,6 @@ async fn paging(store: &Store) {
         .await
         .unwrap();
     assert!(none.is_empty());
-    let none = store
-        .assessment_databases_between("no-run", Some(&key), &key)
-        .await
-        .unwrap();
-    assert!(none.is_empty());
     assert!(store
         .assessment_readiness_counts("no-run")
         .await
