@@ -13,6 +13,7 @@ use crate::fleet::liveness::HeartbeatBuffer;
 use crate::fleet::metrics::FleetMetrics;
 use crate::fleet::sessions::SessionRegistry;
 use crate::reconcile::metrics::DriverGauges;
+use crate::service::rollups::Rollups;
 use crate::sizing::prices::PriceTable;
 use crate::store::leases::Fence;
 use crate::store::Store;
@@ -32,6 +33,8 @@ pub struct Context {
     /// The cutovers waiting at their gates and the migrations waiting for a seeding
     /// slot, for their gauges.
     pub driver_gauges: Arc<DriverGauges>,
+    /// Assessment runs' whole-run report figures, kept while they hold.
+    pub rollups: Arc<Rollups>,
 }
 
 impl Context {

@@ -154,6 +154,7 @@ pub async fn run(
         driver_gauges: Arc::default(),
         sessions,
         heartbeats: Arc::default(),
+        rollups: Arc::default(),
     });
     let (health_reporter, health) = tonic_health::server::health_reporter();
     health_reporter

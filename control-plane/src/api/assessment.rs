@@ -2,6 +2,7 @@
 //! host's findings. Called from the `Operator` impl in `operator.rs`.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use ferry_proto::operator::v1 as op;
 
@@ -10,7 +11,8 @@ use crate::assess::diff;
 use crate::assess::readiness::Readiness;
 use crate::assess::runs::TargetState;
 use crate::service;
-use crate::store::assessments::{DatabaseRow, InstanceKey, InstanceRow, RunRecord};
+use crate::service::rollups::Rollup;
+use crate::store::assessments::{DatabaseRow, InstanceKey, InstanceRow, RunRecord, TargetRecord};
 use ferry_proto::clock::now_ms;
 
 pub async fn start(
@@ -92,24 +94,38 @@ pub async fn report(
         .assessment_instances_page(&run.id, after.as_ref(), size)
         .await?;
     let databases = store.assessment_databases_of(&run.id, &instances).await?;
-    // The whole-run figures on the first page only: each is a pass over the run.
+    // The whole-run figures on the first page only: each is a pass over the run, kept
+    // while no host's assessment arrives for it.
     let first = after.is_none();
-    let rules = if first {
-        store.assessment_rules(&run.id).await?
+    let (run, rollup) = if first {
+        let groups = store
+            .assessment_target_groups(&run.id, now_ms() - silence_ms(shared))
+            .await?;
+        let reported: u32 = groups
+            .iter()
+            .filter(|(t, _)| t.reported_at_ms.is_some())
+            .map(|(_, n)| n)
+            .sum();
+        let rollup = match shared.rollups.get(&run.id, reported) {
+            Some(kept) => kept,
+            None => {
+                let read = Arc::new(Rollup {
+                    rules: store.assessment_rules(&run.id).await?,
+                    readiness: store.assessment_readiness_counts(&run.id).await?,
+                });
+                shared.rollups.put(&run.id, reported, read.clone());
+                read
+            }
+        };
+        (summary(shared, run, &groups), Some(rollup))
     } else {
-        Vec::new()
+        (run_identity(run), None)
     };
     let mut readiness = op::ReadinessCounts::default();
-    if first {
-        for (r, n) in store.assessment_readiness_counts(&run.id).await? {
-            *count_of(&mut readiness, r) += n;
-        }
+    for (r, n) in rollup.iter().flat_map(|r| r.readiness.iter()) {
+        *count_of(&mut readiness, *r) += n;
     }
-    let run = if first {
-        run_summary(shared, run).await?
-    } else {
-        run_identity(run)
-    };
+    let rules = rollup.map(|r| r.rules.clone()).unwrap_or_default();
     Ok(op::AssessmentReport {
         databases: first.then_some(readiness),
         rules: rules
@@ -220,13 +236,19 @@ fn run_identity(run: RunRecord) -> op::AssessmentRun {
 /// The run with its state and its targets counted by state (no targets listed): one
 /// grouped query, whatever the number of hosts.
 async fn run_summary(shared: &Context, run: RunRecord) -> Result<op::AssessmentRun, ApiError> {
-    let now = now_ms();
     let groups = shared
         .store
-        .assessment_target_groups(&run.id, now - silence_ms(shared))
+        .assessment_target_groups(&run.id, now_ms() - silence_ms(shared))
         .await?;
+    Ok(summary(shared, run, &groups))
+}
+
+/// The run with its state and its targets counted from `groups` (one representative
+/// target each, and how many are like it).
+fn summary(shared: &Context, run: RunRecord, groups: &[(TargetRecord, u32)]) -> op::AssessmentRun {
+    let now = now_ms();
     let mut counts = op::TargetCounts::default();
-    for (target, n) in &groups {
+    for (target, n) in groups {
         let state = TargetState::derive(target, run.deadline_at_ms, now, silence_ms(shared));
         counts.total += n;
         *match state {
@@ -239,11 +261,11 @@ async fn run_summary(shared: &Context, run: RunRecord) -> Result<op::AssessmentR
         } += n;
     }
     let finished = counts.queued + counts.offline_waiting + counts.running == 0;
-    Ok(op::AssessmentRun {
+    op::AssessmentRun {
         state: if finished { "complete" } else { "running" }.into(),
         target_counts: Some(counts),
         ..run_identity(run)
-    })
+    }
 }
 
 fn counts(readiness: impl Iterator<Item = Readiness>) -> op::ReadinessCounts {

@@ -6,10 +6,12 @@
 //! - [`lookup`]: hosts and targets as operators name them.
 //! - [`assessment`]: starting assessment runs, on demand and on the schedule.
 //! - [`migration`]: starting a migration (pre-flight, idempotent per database).
+//! - [`rollups`]: a run's whole-run report figures, kept while no report arrives.
 
 pub mod assessment;
 pub mod lookup;
 pub mod migration;
+pub mod rollups;
 
 use crate::store::StoreError;
 

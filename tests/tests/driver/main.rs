@@ -57,6 +57,7 @@ impl Harness {
             driver_gauges: Arc::default(),
             sessions,
             heartbeats: Arc::default(),
+            rollups: Arc::default(),
         };
         let agent = enroll(&ctx.store).await;
         let id = ManagedInstanceId::parse(MI).unwrap();
