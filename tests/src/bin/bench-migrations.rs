@@ -225,16 +225,7 @@ async fn steady(fleet: &mut Fleet, ready: &[&op::Migration], args: &Args) -> any
         anyhow::Ok(text)
     };
     let waiting = args.waiting_cutovers.min(ready.len());
-    for m in &ready[..waiting] {
-        fleet
-            .client
-            .start_cutover(request(op::StartCutoverRequest {
-                id: m.id.clone(),
-                confirm_traffic_stopped: true,
-                ..Default::default()
-            }))
-            .await?;
-    }
+    start_cutovers(fleet, ready[..waiting].iter().copied()).await?;
     let deadline = Instant::now() + Duration::from_secs(args.limit_secs);
     loop {
         let text = scrape().await?;
@@ -307,6 +298,25 @@ fn operation_buckets(text: &str) -> Vec<(f64, f64)> {
         .collect()
 }
 
+/// Starts the cutover of each of `migrations`, the application's traffic confirmed
+/// stopped.
+async fn start_cutovers<'a>(
+    fleet: &mut Fleet,
+    migrations: impl Iterator<Item = &'a op::Migration>,
+) -> anyhow::Result<()> {
+    for m in migrations {
+        fleet
+            .client
+            .start_cutover(request(op::StartCutoverRequest {
+                id: m.id.clone(),
+                confirm_traffic_stopped: true,
+                ..Default::default()
+            }))
+            .await?;
+    }
+    Ok(())
+}
+
 /// Stops the application on every migration of `ready`, cuts them all over at once
 /// (traffic confirmed stopped), and prints how long the wave took and Ferry's overhead.
 async fn cutover_wave(
@@ -325,16 +335,7 @@ async fn cutover_wave(
             .set_workload(&endpoint, &m.database, &Default::default())?;
     }
     let begun = Instant::now();
-    for m in ready {
-        fleet
-            .client
-            .start_cutover(request(op::StartCutoverRequest {
-                id: m.id.clone(),
-                confirm_traffic_stopped: true,
-                ..Default::default()
-            }))
-            .await?;
-    }
+    start_cutovers(fleet, ready.iter()).await?;
     let ids: Vec<String> = ready.iter().map(|m| m.id.clone()).collect();
     let done = follow(fleet, &ids, ("completed", limit), |_, _, _, _| {}).await?;
     let took = begun.elapsed().as_secs_f64();
