@@ -590,7 +590,9 @@ async fn a_fleet_assessment_rates_every_database_and_waits_for_offline_hosts() {
 async fn ferry_lab_assesses_a_generated_fleet_and_reruns_in_its_own_directory() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("ferry-lab-data");
-    // The first run migrates and cuts over; the rerun in the same directory need not.
+    // The first run migrates and cuts over one host (three took 144 s of CI's e2e
+    // time: their failovers to the one MI take turns; the turn gate has its own
+    // tests); the rerun in the same directory need not.
     let lab = |data: &std::path::Path, migrate_hosts: &str| {
         tokio::process::Command::new(env!("CARGO_BIN_EXE_ferry-lab"))
             .args([
@@ -610,7 +612,7 @@ async fn ferry_lab_assesses_a_generated_fleet_and_reruns_in_its_own_directory() 
             .arg(data)
             .output()
     };
-    for migrate_hosts in ["3", "0"] {
+    for migrate_hosts in ["1", "0"] {
         let output = lab(&data, migrate_hosts).await.unwrap();
         let shown = text(&output);
         assert!(output.status.success(), "{shown}");
