@@ -198,3 +198,151 @@ pub fn judge(
         progressed,
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fleet::identity::AgentId;
+    use crate::migration::sql_side::SqlLinkStatus;
+    use crate::migration::Options;
+
+    const NOW: i64 = 1_700_000_000_000;
+    const JUDGING: Judging = Judging {
+        stall_after_secs: 600,
+        certificate_warning_days: 30,
+    };
+
+    fn linked(state: State) -> MigrationRecord {
+        MigrationRecord {
+            state,
+            progressed_at_ms: Some(NOW - 1_000),
+            ..MigrationRecord::preparing(
+                "m1".into(),
+                (AgentId(uuid::Uuid::nil()), "sql01".into()),
+                ("MSSQLSERVER".into(), "Sales".into()),
+                ("key-mi".into(), "DAG_Sales".into()),
+                Options::default(),
+                ("operator/test".into(), NOW - 60_000),
+            )
+        }
+    }
+
+    fn link(replica_state: &str, lsn: &str) -> Value {
+        serde_json::json!({"name": "DAG_Sales", "properties": {"databases": [{
+            "databaseName": "Sales",
+            "replicaState": replica_state,
+            "synchronizationHealth": "HEALTHY",
+            "lastHardenedLsn": lsn,
+        }]}})
+    }
+
+    fn side(link_name: &str, at: i64) -> SqlSide {
+        SqlSide {
+            link_name: link_name.into(),
+            observed_at_ms: at,
+            status: SqlLinkStatus {
+                link_name: link_name.into(),
+                database: "Sales".into(),
+                ..SqlLinkStatus::default()
+            },
+        }
+    }
+
+    #[test]
+    fn a_reading_sets_the_state_and_keeps_sql_servers_side_only_when_it_is_its_links_and_recent() {
+        let m = linked(State::Seeding);
+        let reading = link("LinkSynchronizing", "42");
+        let judged = judge(
+            &m,
+            Some(&reading),
+            Some(&side("DAG_Sales", NOW - 5_000)),
+            JUDGING,
+            NOW,
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            (judged.from, judged.state),
+            (State::Seeding, State::ReadyForCutover)
+        );
+        assert!(judged.progressed, "the first reading is progress");
+        let observed: Observation = serde_json::from_str(&judged.observation).unwrap();
+        assert_eq!(observed.sql_observed_ms, NOW - 5_000);
+        for stale_or_other in [side("DAG_Other", NOW), side("DAG_Sales", NOW - 601_000)] {
+            let judged = judge(&m, Some(&reading), Some(&stale_or_other), JUDGING, NOW)
+                .unwrap()
+                .unwrap();
+            let observed: Observation = serde_json::from_str(&judged.observation).unwrap();
+            assert_eq!(observed.sql, None, "{stale_or_other:?}");
+        }
+    }
+
+    #[test]
+    fn no_progress_for_longer_than_allowed_is_stalled() {
+        let before = judge(
+            &linked(State::Seeding),
+            Some(&link("Copying", "7")),
+            None,
+            JUDGING,
+            NOW,
+        )
+        .unwrap()
+        .unwrap();
+        let m = MigrationRecord {
+            observed: before.observation,
+            progressed_at_ms: Some(NOW - 601_000),
+            ..linked(State::Seeding)
+        };
+        let judged = judge(&m, Some(&link("Copying", "7")), None, JUDGING, NOW)
+            .unwrap()
+            .unwrap();
+        assert_eq!(judged.state, State::Stalled);
+        assert!(!judged.progressed);
+        assert!(
+            judged.detail.starts_with("no progress for more than 600 s"),
+            "{}",
+            judged.detail
+        );
+        let moved = judge(&m, Some(&link("Copying", "8")), None, JUDGING, NOW)
+            .unwrap()
+            .unwrap();
+        assert_eq!((moved.state, moved.progressed), (State::Seeding, true));
+    }
+
+    #[test]
+    fn a_missing_link_fails_a_linked_migration_and_is_a_cutovers_own_business() {
+        let gone = judge(&linked(State::Synchronizing), None, None, JUDGING, NOW)
+            .unwrap()
+            .unwrap();
+        assert_eq!(gone.state, State::Failed);
+        assert!(
+            gone.detail.contains("removed outside Ferry"),
+            "{}",
+            gone.detail
+        );
+        assert_eq!(gone.observation, "", "the last reading is kept");
+        assert_eq!(
+            judge(&linked(State::CuttingOver), None, None, JUDGING, NOW).unwrap(),
+            None
+        );
+        // A cutover's reading is kept for its gates; its state and detail stay its steps'.
+        let m = MigrationRecord {
+            detail: "waiting for the gates".into(),
+            ..linked(State::CuttingOver)
+        };
+        let judged = judge(
+            &m,
+            Some(&link("LinkSynchronizing", "9")),
+            None,
+            JUDGING,
+            NOW,
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            (judged.state, judged.detail.as_str()),
+            (State::CuttingOver, "waiting for the gates")
+        );
+        assert!(!judged.observation.is_empty());
+    }
+}
