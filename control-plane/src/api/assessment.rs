@@ -98,8 +98,9 @@ pub async fn report(
     // while no host's assessment arrives for it.
     let first = after.is_none();
     let (run, rollup) = if first {
+        let now = now_ms();
         let groups = store
-            .assessment_target_groups(&run.id, now_ms() - silence_ms(shared))
+            .assessment_target_groups(&run.id, now - silence_ms(shared))
             .await?;
         let reported: u32 = groups
             .iter()
@@ -117,7 +118,7 @@ pub async fn report(
                 read
             }
         };
-        (summary(shared, run, &groups), Some(rollup))
+        (summary(shared, run, &groups, now), Some(rollup))
     } else {
         (run_identity(run), None)
     };
@@ -236,20 +237,27 @@ fn run_identity(run: RunRecord) -> op::AssessmentRun {
 /// The run with its state and its targets counted by state (no targets listed): one
 /// grouped query, whatever the number of hosts.
 async fn run_summary(shared: &Context, run: RunRecord) -> Result<op::AssessmentRun, ApiError> {
+    let now = now_ms();
     let groups = shared
         .store
-        .assessment_target_groups(&run.id, now_ms() - silence_ms(shared))
+        .assessment_target_groups(&run.id, now - silence_ms(shared))
         .await?;
-    Ok(summary(shared, run, &groups))
+    Ok(summary(shared, run, &groups, now))
 }
 
 /// The run with its state and its targets counted from `groups` (one representative
-/// target each, and how many are like it).
-fn summary(shared: &Context, run: RunRecord, groups: &[(TargetRecord, u32)]) -> op::AssessmentRun {
-    let now = now_ms();
+/// target each, and how many are like it), judged at `now`: the time the groups' online
+/// line was drawn from, or a representative seen at that line would count as offline.
+fn summary(
+    shared: &Context,
+    run: RunRecord,
+    groups: &[(TargetRecord, u32)],
+    now: i64,
+) -> op::AssessmentRun {
+    let silence = silence_ms(shared);
     let mut counts = op::TargetCounts::default();
     for (target, n) in groups {
-        let state = TargetState::derive(target, run.deadline_at_ms, now, silence_ms(shared));
+        let state = TargetState::derive(target, run.deadline_at_ms, now, silence);
         counts.total += n;
         *match state {
             TargetState::Queued => &mut counts.queued,
