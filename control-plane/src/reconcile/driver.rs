@@ -263,11 +263,13 @@ async fn target(
     };
     Ok(match shared.store.target(&key).await? {
         Some(target) => Ok(target.instance),
-        None => Err(format!(
-            "the target {} was removed: add it again (`ferry target add`) and retry",
-            m.target_key
-        )),
+        None => Err(target_removed(&m.target_key)),
     })
+}
+
+/// Why a migration whose target is no longer in the store cannot go on.
+pub(super) fn target_removed(target_key: &str) -> String {
+    format!("the target {target_key} was removed: add it again (`ferry target add`) and retry")
 }
 
 /// What the planner reads of a migration and its journal as stored: its target

@@ -56,13 +56,7 @@ pub async fn observe_all(
                 .or_insert_with(|| (mi.clone(), Vec::new()))
                 .1
                 .push(m),
-            None => outcomes.push(failed(
-                m,
-                format!(
-                    "the target {} was removed: add it again (`ferry target add`) and retry",
-                    m.target_key
-                ),
-            )),
+            None => outcomes.push(failed(m, super::driver::target_removed(&m.target_key))),
         }
     }
     // Owned futures in a Vec: a stream over borrowing closures is not provably Send.
